@@ -1,0 +1,47 @@
+// `llmux model create ...`: writes a random-weight model of any shape with a real vocabulary.
+#include <cstdio>
+
+#include "cli/cli_util.h"
+#include "cli/command.h"
+#include "engine/convert/random_model.h"
+#include "engine/convert/tensor_types.h"
+
+namespace llmux::cli {
+
+Command AddModelCommand(CLI::App& app) {
+  auto* sub = app.add_subcommand("model", "model files: create");
+  sub->require_subcommand(1);
+  auto* create = sub->add_subcommand("create", "write a random-weight model (for tests and benchmarks)");
+  struct Opts {
+    convert::RandomModelSpec spec;
+    std::string type = "f32", out;
+    bool untied = false;
+  };
+  auto opts = std::make_shared<Opts>();
+  auto& s = opts->spec;
+  create->add_option("--arch", s.arch, "qwen3, qwen2 or llama")->capture_default_str();
+  create->add_option("--hidden", s.hidden, "embedding width")->required();
+  create->add_option("--layers", s.layers, "transformer blocks")->required();
+  create->add_option("--heads", s.heads, "attention heads")->required();
+  create->add_option("--kv-heads", s.kv_heads, "key/value heads (GQA)")->required();
+  create->add_option("--head-dim", s.head_dim, "per-head width (default hidden / heads)");
+  create->add_option("--ffn", s.ffn, "feed-forward width")->required();
+  create->add_option("--type", opts->type, "f32, f16, bf16, q8_0, q4_0 or q4_k_m")->capture_default_str();
+  create->add_option("--vocab-from", s.vocab_path, "GGUF whose tokenizer is copied")->required();
+  create->add_option("--seed", s.seed, "random seed")->capture_default_str();
+  create->add_option("--ctx", s.context_length, "context_length metadata (default: the arch's usual)");
+  create->add_flag("--untied", opts->untied, "write a separate output.weight");
+  create->add_option("--out", opts->out, "output file")->required();
+  return {sub, [opts] {
+            auto target = convert::ParseQuantizeTarget(opts->type);
+            if (!target) return ReportError(InvalidArgumentError("unknown --type '" + opts->type + "'"));
+            opts->spec.type = *target;
+            opts->spec.tied = !opts->untied;
+            Status st = convert::CreateRandomModel(opts->spec, opts->out);
+            if (!st.ok()) return ReportError(st);
+            std::printf("wrote %s\n", opts->out.c_str());
+            return 0;
+          }};
+}
+
+}  // namespace llmux::cli

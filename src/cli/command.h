@@ -1,0 +1,25 @@
+// A subcommand of the `llmux` binary: its CLI11 parser plus the function that runs it.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+
+namespace llmux::cli {
+
+struct Command {
+  CLI::App* parser = nullptr;
+  std::function<int()> run;  // returns the process exit code
+};
+
+// Each Add* registers one subcommand on `app` and returns it; defined in cmd_<name>.cc.
+Command AddRunCommand(CLI::App& app);
+Command AddTokenizeCommand(CLI::App& app);
+Command AddInspectCommand(CLI::App& app);
+Command AddBenchCommand(CLI::App& app);
+Command AddModelCommand(CLI::App& app);  // `llmux model create`
+Command AddQuantizeCommand(CLI::App& app);
+Command AddPerplexityCommand(CLI::App& app);
+
+}  // namespace llmux::cli

@@ -1,0 +1,70 @@
+#include "engine/convert/quantize.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "engine/convert/row_convert.h"
+#include "engine/gguf/gguf_writer.h"
+
+namespace llmux::convert {
+
+namespace {
+
+constexpr uint32_t kQuantizationVersion = 2;  // ggml's GGML_QNT_VERSION
+
+int ArchInt(const gguf::GgufFile& in, const std::string& arch, const char* suffix) {
+  auto v = in.GetInt(arch + suffix);
+  return v && *v > 0 && *v < (1 << 30) ? static_cast<int>(*v) : 0;
+}
+
+}  // namespace
+
+Status QuantizeModel(const gguf::GgufFile& in, const std::string& out_path, QuantizeTarget target,
+                     ThreadPool& pool, const QuantizeOptions& options) {
+  const std::string arch = in.GetString("general.architecture").value_or("");
+  const int n_layer = ArchInt(in, arch, ".block_count");
+  const int n_expert = ArchInt(in, arch, ".expert_count");
+
+  // Output order and types.
+  std::vector<const gguf::TensorInfo*> order;
+  for (const auto& t : in.tensors()) order.push_back(&t);
+  std::stable_sort(order.begin(), order.end(), [](const auto* a, const auto* b) {
+    return LlamaCppTensorOrder(a->name, b->name);
+  });
+  std::vector<TensorShape> shapes;
+  for (const auto* t : order) shapes.push_back({t->name, t->ne, t->type});
+  std::vector<DType> types = PlanTensorTypes(shapes, target, options, n_layer, n_expert);
+
+  gguf::GgufWriter w;
+  for (const auto& e : in.metadata()) {
+    if (e.key == "general.quantization_version" || e.key == "general.file_type") continue;
+    w.CopyValue(e.key, e.value);
+  }
+  w.SetUint32("general.quantization_version", kQuantizationVersion);
+  w.SetUint32("general.file_type", FileTypeOf(target));
+
+  for (size_t i = 0; i < order.size(); ++i) {
+    const gguf::TensorInfo* t = order[i];
+    const DType dst = types[i];
+    if (dst == t->type) {
+      w.AddTensor(t->name, t->type, t->ne, t->data, t->nbytes);
+      continue;
+    }
+    if (!CanDequantize(t->type)) {
+      return UnimplementedError("tensor '" + t->name + "': cannot convert from " +
+                                std::string(Traits(t->type).name));
+    }
+    if (!CanQuantize(dst)) {
+      return UnimplementedError("tensor '" + t->name + "': cannot encode " +
+                                std::string(Traits(dst).name));
+    }
+    const int64_t ne0 = t->ne[0];
+    const int64_t rows = ne0 == 0 ? 0 : t->n_elements() / ne0;
+    w.AddTensor(t->name, dst, t->ne, [t, dst, ne0, rows, &pool](std::span<uint8_t> out) {
+      return ConvertRows(t->type, t->data, dst, out.data(), ne0, rows, pool);
+    });
+  }
+  return w.Write(out_path);
+}
+
+}  // namespace llmux::convert

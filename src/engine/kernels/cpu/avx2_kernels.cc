@@ -1,0 +1,409 @@
+// AVX2 + FMA + F16C kernels, compiled with LLMUX_AVX2_FLAGS and only called when the CPU has
+// them. Like the AVX-512 file, everything is file-local and free of std:: templates so no
+// AVX-encoded inline function can leak into baseline code through the linker.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "engine/kernels/cpu/blocks.h"
+#include "engine/kernels/cpu/kernel_set.h"
+
+namespace llmux::kernels {
+namespace {
+
+inline int64_t Min64(int64_t a, int64_t b) { return a < b ? a : b; }
+inline float HalfToFloat(uint16_t h) { return _cvtsh_ss(h); }
+inline uint16_t FloatToHalf(float f) { return static_cast<uint16_t>(_cvtss_sh(f, 0)); }
+inline uint16_t Load16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+inline uint32_t Load32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+inline float HSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline float HMax(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline int32_t HSumI32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+inline __m256 Abs(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+
+// Round-to-nearest-even (MXCSR default) and clamp to [-127, 127].
+inline __m256i RoundClamp127(__m256 v) {
+  const __m256i q = _mm256_cvtps_epi32(v);
+  return _mm256_min_epi32(_mm256_max_epi32(q, _mm256_set1_epi32(-127)), _mm256_set1_epi32(127));
+}
+
+// Four vectors of 8 int32 in [-127, 127] -> 32 int8 in order.
+inline __m256i PackI32ToI8(__m256i a, __m256i b, __m256i c, __m256i d) {
+  const __m256i ab = _mm256_packs_epi32(a, b);  // per 128-bit lane: a0-3 b0-3 | a4-7 b4-7
+  const __m256i cd = _mm256_packs_epi32(c, d);
+  const __m256i abcd = _mm256_packs_epi16(ab, cd);  // lane-interleaved bytes
+  return _mm256_permutevar8x32_epi32(abcd, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+// ---------------------------------------------------------------------------------------
+// Activation rounding (bit-identical to the scalar reference).
+
+void QuantizeActQ8(const float* x, int64_t cols, uint8_t* row) {
+  const int64_t nb = cols / kQK;
+  int8_t* qs = reinterpret_cast<int8_t*>(row);
+  float* d_out = reinterpret_cast<float*>(row + cols);
+  int32_t* sum_out = reinterpret_cast<int32_t*>(row + cols + nb * 4);
+  for (int64_t b = 0; b < nb; ++b) {
+    const float* xb = x + b * kQK;
+    __m256 v[4];
+    for (int k = 0; k < 4; ++k) v[k] = _mm256_loadu_ps(xb + 8 * k);
+    const float amax = HMax(_mm256_max_ps(_mm256_max_ps(Abs(v[0]), Abs(v[1])), _mm256_max_ps(Abs(v[2]), Abs(v[3]))));
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    const __m256 vid = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int k = 0; k < 4; ++k) q[k] = RoundClamp127(_mm256_mul_ps(v[k], vid));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + b * kQK), PackI32ToI8(q[0], q[1], q[2], q[3]));
+    sum_out[b] = HSumI32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+    d_out[b] = HalfToFloat(FloatToHalf(amax / 127.0f));
+  }
+}
+
+void QuantizeActQ8K(const float* x, int64_t cols, uint8_t* row) {
+  BlockQ8_K* out = reinterpret_cast<BlockQ8_K*>(row);
+  for (int64_t b = 0; b < cols / kQKK; ++b, x += kQKK) {
+    __m256 m = _mm256_setzero_ps();
+    for (int j = 0; j < kQKK; j += 8) m = _mm256_max_ps(m, Abs(_mm256_loadu_ps(x + j)));
+    const float amax = HMax(m);
+    BlockQ8_K& y = out[b];
+    if (amax == 0.0f) {
+      std::memset(&y, 0, sizeof(y));
+      continue;
+    }
+    float max = 0.0f;  // signed value of the first element of largest magnitude
+    for (int j = 0; j < kQKK; ++j) {
+      if ((x[j] < 0 ? -x[j] : x[j]) == amax) {
+        max = x[j];
+        break;
+      }
+    }
+    const float iscale = -127.0f / max;
+    const __m256 vs = _mm256_set1_ps(iscale);
+    for (int j = 0; j < kQKK; j += 32) {
+      __m256i q[4];
+      for (int k = 0; k < 4; ++k) q[k] = RoundClamp127(_mm256_mul_ps(_mm256_loadu_ps(x + j + 8 * k), vs));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y.qs + j), PackI32ToI8(q[0], q[1], q[2], q[3]));
+      y.bsums[j / 16] = static_cast<int16_t>(HSumI32(_mm256_add_epi32(q[0], q[1])));
+      y.bsums[j / 16 + 1] = static_cast<int16_t>(HSumI32(_mm256_add_epi32(q[2], q[3])));
+    }
+    y.d = 1 / iscale;
+  }
+}
+
+void QuantizeActF16(const float* x, int64_t cols, uint8_t* row) {
+  float* out = reinterpret_cast<float*>(row);
+  int64_t i = 0;
+  for (; i + 8 <= cols; i += 8) {
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+  }
+  for (; i < cols; ++i) out[i] = HalfToFloat(FloatToHalf(x[i]));
+}
+
+void QuantizeActBF16(const float* x, int64_t cols, uint8_t* row) {
+  uint16_t* out = reinterpret_cast<uint16_t*>(row);
+  int64_t i = 0;
+  for (; i + 8 <= cols; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256i bits = _mm256_castps_si256(v);
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(bits, _mm256_set1_epi32(0x7fff)), lsb), 16);
+    const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(0x40));
+    r = _mm256_blendv_epi8(r, quiet, _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
+    const __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), packed);
+  }
+  for (; i < cols; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, x + i, 4);
+    out[i] = (bits & 0x7fffffffu) > 0x7f800000u ? static_cast<uint16_t>((bits >> 16) | 0x40u)
+                                                : static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+template <int MR, int NT>
+inline void StoreTile(__m256 (&acc)[MR][NT], float* y, int64_t y_stride) {
+  for (int t = 0; t < NT; ++t) {
+    for (int r = 0; r < MR; ++r) y[t * y_stride + r] = HSum(acc[r][t]);
+  }
+}
+
+// Register tiles of up to MRMAX rows x NTMAX tokens; token tiles outside.
+template <int MRMAX, int NTMAX, template <int, int> class Tile>
+void GemmTiled(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  for (int64_t t = t0; t < t1; t += NTMAX) {
+    const int nt = static_cast<int>(Min64(NTMAX, t1 - t));
+    for (int64_t r = r0; r < r1; r += MRMAX) {
+      const int mr = static_cast<int>(Min64(MRMAX, r1 - r));
+      // Full tiles are the common case; the rest fall through to smaller instantiations.
+      if (mr == MRMAX && nt == NTMAX) {
+        Tile<MRMAX, NTMAX>::Run(a, r, t);
+      } else {
+        for (int i = 0; i < mr; ++i) {
+          if (nt == NTMAX) {
+            Tile<1, NTMAX>::Run(a, r + i, t);
+          } else {
+            for (int j = 0; j < nt; ++j) Tile<1, 1>::Run(a, r + i, t + j);
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Q8_0 / Q4_0 / Q5_0 x Q8 activations, one block (32 values) per ymm.
+//
+// Q8_0 uses the sign trick (vpmaddubsw needs one unsigned operand: |w| * sign(x, w));
+// Q4_0/Q5_0 feed their unsigned codes directly and cancel the +8/+16 offset with the
+// activation block sums (exact integer arithmetic, like the scalar reference).
+
+template <WType T>
+struct Q0Avx2;
+
+template <>
+struct Q0Avx2<WType::kQ8_0> {
+  static constexpr int kBlockBytes = 34;
+  static constexpr int kBiasShift = 0;  // no bias: signed weights
+  static inline __m256i Load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)); }
+  static inline __m256i Dot(__m256i w, __m256i x) {
+    const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+  }
+};
+
+inline __m256i Nibbles32(const uint8_t* p) {
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1);
+  return _mm256_and_si256(t, _mm256_set1_epi8(0x0F));
+}
+
+// Expands 32 bits to 32 bytes: 0x10 where the bit is set.
+inline __m256i BitsToBytes16(uint32_t bits) {
+  const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3,
+                                        3, 3, 3, 3, 3, 3);
+  __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), shuf);
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+  return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+inline __m256i DotUnsigned(__m256i u, __m256i x) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1));
+}
+
+template <>
+struct Q0Avx2<WType::kQ4_0> {
+  static constexpr int kBlockBytes = 18;
+  static constexpr int kBiasShift = 3;
+  static inline __m256i Load(const uint8_t* p) { return Nibbles32(p + 2); }
+  static inline __m256i Dot(__m256i w, __m256i x) { return DotUnsigned(w, x); }
+};
+
+template <>
+struct Q0Avx2<WType::kQ5_0> {
+  static constexpr int kBlockBytes = 22;
+  static constexpr int kBiasShift = 4;
+  static inline __m256i Load(const uint8_t* p) { return _mm256_or_si256(Nibbles32(p + 6), BitsToBytes16(Load32(p + 2))); }
+  static inline __m256i Dot(__m256i w, __m256i x) { return DotUnsigned(w, x); }
+};
+
+template <WType T, int MR, int NT>
+void TileQ0(const GemmArgs& a, int64_t r0, int64_t t0) {
+  using F = Q0Avx2<T>;
+  const int64_t cols = a.cols, nb = cols / kQK;
+  const uint8_t* w[MR];
+  for (int r = 0; r < MR; ++r) w[r] = a.w + (r0 + r) * a.w_stride;
+  ActQ8 act[NT];
+  for (int t = 0; t < NT; ++t) act[t] = ViewActQ8(a.act + (t0 + t) * a.act_stride, cols);
+  __m256 acc[MR][NT];
+  for (int r = 0; r < MR; ++r) {
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i wv[MR];
+    float dw[MR];
+    for (int r = 0; r < MR; ++r) {
+      const uint8_t* p = w[r] + b * F::kBlockBytes;
+      wv[r] = F::Load(p);
+      dw[r] = HalfToFloat(Load16(p));
+    }
+    for (int t = 0; t < NT; ++t) {
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[t].qs + b * kQK));
+      const float dx = act[t].d[b];
+      const __m256i corr = _mm256_setr_epi32(-(act[t].sum[b] << F::kBiasShift), 0, 0, 0, 0, 0, 0, 0);
+      for (int r = 0; r < MR; ++r) {
+        __m256i isum = F::Dot(wv[r], xv);
+        if constexpr (F::kBiasShift > 0) isum = _mm256_add_epi32(isum, corr);
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(dw[r] * dx), acc[r][t]);
+      }
+    }
+  }
+  StoreTile<MR, NT>(acc, a.y + t0 * a.y_stride + r0, a.y_stride);
+}
+
+template <WType T>
+struct Q0Tiles {
+  template <int MR, int NT>
+  struct Tile {
+    static void Run(const GemmArgs& a, int64_t r0, int64_t t0) { TileQ0<T, MR, NT>(a, r0, t0); }
+  };
+};
+
+// ---------------------------------------------------------------------------------------
+// F32 / F16 / BF16 weights (activations: float rows for F32/F16, bf16 rows for BF16).
+
+template <WType T>
+struct FloatAvx2;
+
+template <>
+struct FloatAvx2<WType::kF32> {
+  static inline __m256 LoadW(const uint8_t* row, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i); }
+  static inline float W(const uint8_t* row, int64_t i) { return reinterpret_cast<const float*>(row)[i]; }
+  static inline __m256 LoadX(const uint8_t* row, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i); }
+  static inline float X(const uint8_t* row, int64_t i) { return reinterpret_cast<const float*>(row)[i]; }
+};
+
+template <>
+struct FloatAvx2<WType::kF16> {
+  static inline __m256 LoadW(const uint8_t* row, int64_t i) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
+  }
+  static inline float W(const uint8_t* row, int64_t i) { return HalfToFloat(Load16(row + 2 * i)); }
+  static inline __m256 LoadX(const uint8_t* row, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i); }
+  static inline float X(const uint8_t* row, int64_t i) { return reinterpret_cast<const float*>(row)[i]; }
+};
+
+inline __m256 BF16x8(const uint8_t* p) {
+  const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+inline float BF16One(const uint8_t* p) {
+  const uint32_t bits = static_cast<uint32_t>(Load16(p)) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+template <>
+struct FloatAvx2<WType::kBF16> {
+  static inline __m256 LoadW(const uint8_t* row, int64_t i) { return BF16x8(row + 2 * i); }
+  static inline float W(const uint8_t* row, int64_t i) { return BF16One(row + 2 * i); }
+  static inline __m256 LoadX(const uint8_t* row, int64_t i) { return BF16x8(row + 2 * i); }
+  static inline float X(const uint8_t* row, int64_t i) { return BF16One(row + 2 * i); }
+};
+
+template <WType T, int MR, int NT>
+void TileFloat(const GemmArgs& a, int64_t r0, int64_t t0) {
+  using F = FloatAvx2<T>;
+  const int64_t cols = a.cols;
+  const uint8_t* w[MR];
+  for (int r = 0; r < MR; ++r) w[r] = a.w + (r0 + r) * a.w_stride;
+  const uint8_t* x[NT];
+  for (int t = 0; t < NT; ++t) x[t] = a.act + (t0 + t) * a.act_stride;
+  __m256 acc[MR][NT];
+  for (int r = 0; r < MR; ++r) {
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
+  }
+  int64_t i = 0;
+  for (; i + 8 <= cols; i += 8) {
+    __m256 wv[MR];
+    for (int r = 0; r < MR; ++r) wv[r] = F::LoadW(w[r], i);
+    for (int t = 0; t < NT; ++t) {
+      const __m256 xv = F::LoadX(x[t], i);
+      for (int r = 0; r < MR; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+    }
+  }
+  float* y = a.y + t0 * a.y_stride + r0;
+  for (int t = 0; t < NT; ++t) {
+    for (int r = 0; r < MR; ++r) {
+      float s = HSum(acc[r][t]);
+      for (int64_t j = i; j < cols; ++j) s += F::W(w[r], j) * F::X(x[t], j);
+      y[t * a.y_stride + r] = s;
+    }
+  }
+}
+
+template <WType T>
+struct FloatTiles {
+  template <int MR, int NT>
+  struct Tile {
+    static void Run(const GemmArgs& a, int64_t r0, int64_t t0) { TileFloat<T, MR, NT>(a, r0, t0); }
+  };
+};
+
+// ---------------------------------------------------------------------------------------
+
+float DotF32Avx2(const float* a, const float* b, int64_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+  }
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  float s = HSum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+void AxpyF32Avx2(float alpha, const float* x, float* y, int64_t n) {
+  const __m256 va = _mm256_set1_ps(alpha);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] += alpha * x[i];
+}
+
+}  // namespace
+
+void FillAvx2Kernels(KernelSet* ks) {
+  ks->gemm[static_cast<int>(WType::kQ8_0)] = GemmTiled<4, 2, Q0Tiles<WType::kQ8_0>::Tile>;
+  ks->gemm[static_cast<int>(WType::kQ4_0)] = GemmTiled<4, 2, Q0Tiles<WType::kQ4_0>::Tile>;
+  ks->gemm[static_cast<int>(WType::kQ5_0)] = GemmTiled<4, 2, Q0Tiles<WType::kQ5_0>::Tile>;
+  ks->gemm[static_cast<int>(WType::kF32)] = GemmTiled<4, 2, FloatTiles<WType::kF32>::Tile>;
+  ks->gemm[static_cast<int>(WType::kF16)] = GemmTiled<4, 2, FloatTiles<WType::kF16>::Tile>;
+  ks->gemm[static_cast<int>(WType::kBF16)] = GemmTiled<4, 2, FloatTiles<WType::kBF16>::Tile>;
+  ks->act_quant[static_cast<int>(ActKind::kQ8)] = QuantizeActQ8;
+  ks->act_quant[static_cast<int>(ActKind::kQ8K)] = QuantizeActQ8K;
+  ks->act_quant[static_cast<int>(ActKind::kF16)] = QuantizeActF16;
+  ks->act_quant[static_cast<int>(ActKind::kBF16)] = QuantizeActBF16;
+  ks->dot_f32 = DotF32Avx2;
+  ks->axpy_f32 = AxpyF32Avx2;
+}
+
+}  // namespace llmux::kernels

@@ -1,0 +1,491 @@
+// AVX-512 (F/BW/VL/DQ/VNNI, optionally BF16) kernels, compiled with LLMUX_AVX512_FLAGS and
+// only called when the CPU has those features. No AMX.
+//
+// Everything here lives in an anonymous namespace and avoids std:: templates: an inline
+// function instantiated in this file would be compiled with AVX-512 encodings and could be
+// picked by the linker for baseline callers too.
+// GCC 12's intrinsic headers trip -Wmaybe-uninitialized on their own _mm512_undefined_*()
+// placeholders (casts, reductions); the warning is a known false positive there.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "engine/kernels/cpu/blocks.h"
+#include "engine/kernels/cpu/kernel_set.h"
+
+namespace llmux::kernels {
+namespace {
+
+inline int64_t Min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+inline float HalfToFloat(uint16_t h) { return _cvtsh_ss(h); }
+inline uint16_t FloatToHalf(float f) { return static_cast<uint16_t>(_cvtss_sh(f, 0)); }
+
+inline uint16_t Load16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+inline uint32_t Load32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------
+// Activation rounding (bit-identical to the scalar reference in ref_kernels.cc).
+
+void QuantizeActQ8(const float* x, int64_t cols, uint8_t* row) {
+  const int64_t nb = cols / kQK;
+  int8_t* qs = reinterpret_cast<int8_t*>(row);
+  float* d_out = reinterpret_cast<float*>(row + cols);
+  int32_t* sum_out = reinterpret_cast<int32_t*>(row + cols + nb * 4);
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m512 v0 = _mm512_loadu_ps(x + b * kQK);
+    const __m512 v1 = _mm512_loadu_ps(x + b * kQK + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    const __m512 vid = _mm512_set1_ps(id);
+    __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vid));
+    __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vid));
+    q0 = _mm512_min_epi32(_mm512_max_epi32(q0, lo), hi);
+    q1 = _mm512_min_epi32(_mm512_max_epi32(q1, lo), hi);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + b * kQK), _mm512_cvtepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + b * kQK + 16), _mm512_cvtepi32_epi8(q1));
+    sum_out[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    d_out[b] = HalfToFloat(FloatToHalf(amax / 127.0f));
+  }
+}
+
+void QuantizeActQ8K(const float* x, int64_t cols, uint8_t* row) {
+  BlockQ8_K* out = reinterpret_cast<BlockQ8_K*>(row);
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+  for (int64_t b = 0; b < cols / kQKK; ++b, x += kQKK) {
+    __m512 m = _mm512_setzero_ps();
+    for (int j = 0; j < kQKK; j += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
+    const float amax = _mm512_reduce_max_ps(m);
+    BlockQ8_K& y = out[b];
+    if (amax == 0.0f) {
+      std::memset(&y, 0, sizeof(y));
+      continue;
+    }
+    // The signed value of the first element with the largest magnitude (as the reference).
+    float max = 0.0f;
+    const __m512 vamax = _mm512_set1_ps(amax);
+    for (int j = 0; j < kQKK; j += 16) {
+      const __m512 v = _mm512_loadu_ps(x + j);
+      const __mmask16 k = _mm512_cmp_ps_mask(_mm512_abs_ps(v), vamax, _CMP_EQ_OQ);
+      if (k) {
+        max = x[j + __builtin_ctz(k)];
+        break;
+      }
+    }
+    const float iscale = -127.0f / max;
+    const __m512 vs = _mm512_set1_ps(iscale);
+    for (int j = 0; j < kQKK; j += 16) {
+      __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + j), vs));
+      q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y.qs + j), _mm512_cvtepi32_epi8(q));
+      y.bsums[j / 16] = static_cast<int16_t>(_mm512_reduce_add_epi32(q));
+    }
+    y.d = 1 / iscale;
+  }
+}
+
+void QuantizeActF16(const float* x, int64_t cols, uint8_t* row) {
+  float* out = reinterpret_cast<float*>(row);
+  int64_t i = 0;
+  for (; i + 16 <= cols; i += 16) {
+    const __m256i h = _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm512_storeu_ps(out + i, _mm512_cvtph_ps(h));
+  }
+  if (i < cols) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (cols - i)) - 1);
+    const __m256i h = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(k, x + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm512_mask_storeu_ps(out + i, k, _mm512_cvtph_ps(h));
+  }
+}
+
+inline __m256i RoundToBF16(__m512 v) {
+  const __m512i bits = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(bits, _mm512_set1_epi32(0x7fff)), lsb), 16);
+  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(bits, 16), _mm512_set1_epi32(0x40));
+  return _mm512_cvtepi32_epi16(r);
+}
+
+void QuantizeActBF16(const float* x, int64_t cols, uint8_t* row) {
+  uint16_t* out = reinterpret_cast<uint16_t*>(row);
+  int64_t i = 0;
+  for (; i + 16 <= cols; i += 16) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), RoundToBF16(_mm512_loadu_ps(x + i)));
+  }
+  if (i < cols) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (cols - i)) - 1);
+    _mm256_mask_storeu_epi16(out + i, k, RoundToBF16(_mm512_maskz_loadu_ps(k, x + i)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Horizontal sums of MR x NT accumulators, written to y.
+
+template <int MR, int NT>
+inline void StoreTile(__m512 (&acc)[MR][NT], float* y, int64_t y_stride) {
+  for (int t = 0; t < NT; ++t) {
+    for (int r = 0; r < MR; ++r) y[t * y_stride + r] = _mm512_reduce_add_ps(acc[r][t]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Q8_0 / Q4_0 / Q5_0 weights x Q8 activations.
+//
+// Two blocks (64 values) per zmm. Weights become unsigned bytes (Q8_0: q + 128; Q4_0: the
+// nibble; Q5_0: the 5-bit code), activations stay signed, so one vpdpbusd gives
+// sum(u * x) = sum(q * x) + bias * sum(x). The bias term is cancelled exactly by starting the
+// integer accumulator at -bias * sum(x) (per block, from the activation row's sums). Each
+// block's 8 int32 lanes are then scaled by d_w * d_x and added to a float accumulator.
+
+// Word-permute index vectors (vpermw / vpermt2w select 16-bit words; every field of the
+// *_0 block pairs starts at an even byte offset).
+template <int... I>
+inline __m512i WordIndex() {
+  alignas(64) static constexpr uint16_t kIdx[32] = {static_cast<uint16_t>(I)...};
+  return _mm512_load_si512(kIdx);
+}
+
+// [d0 x8, d1 x8] as floats from the f16 scales at words i0 and i1 of z.
+template <int I0, int I1>
+inline __m512 PairScales(__m512i z) {
+  const __m512i idx = WordIndex<I0, I0, I0, I0, I0, I0, I0, I0, I1, I1, I1, I1, I1, I1, I1, I1,
+                                I0, I0, I0, I0, I0, I0, I0, I0, I0, I0, I0, I0, I0, I0, I0, I0>();
+  return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(idx, z)));
+}
+
+// 16 nibble bytes starting at word Q0 (block 0) and Q1 (block 1) of z, as 64 values in
+// element order: [b0 low nibbles = elements 0-15, b0 high = 16-31, b1 low, b1 high].
+template <int Q0, int Q1>
+inline __m512i PairNibbles(__m512i z) {
+  const __m512i idx = WordIndex<Q0, Q0 + 1, Q0 + 2, Q0 + 3, Q0 + 4, Q0 + 5, Q0 + 6, Q0 + 7,
+                                Q0, Q0 + 1, Q0 + 2, Q0 + 3, Q0 + 4, Q0 + 5, Q0 + 6, Q0 + 7,
+                                Q1, Q1 + 1, Q1 + 2, Q1 + 3, Q1 + 4, Q1 + 5, Q1 + 6, Q1 + 7,
+                                Q1, Q1 + 1, Q1 + 2, Q1 + 3, Q1 + 4, Q1 + 5, Q1 + 6, Q1 + 7>();
+  const __m512i v = _mm512_permutexvar_epi16(idx, z);  // 128-bit lanes [q0, q0, q1, q1]
+  const __m512i shifts = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
+  return _mm512_and_si512(_mm512_srlv_epi64(v, shifts), _mm512_set1_epi8(0x0F));
+}
+
+inline __m512i NibbleSingle(const uint8_t* p) {
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1);
+  return _mm512_castsi256_si512(_mm256_and_si256(t, _mm256_set1_epi8(0x0F)));
+}
+
+// Per format: LoadPair gives the unsigned weight bytes of blocks b, b+1 and their scales;
+// LoadOne the low half for a last odd block. Loads never touch bytes past the pair (masked
+// loads), so the last row of a mapping cannot fault.
+template <WType T>
+struct Q0Format;
+
+template <>
+struct Q0Format<WType::kQ8_0> {
+  static constexpr int kBlockBytes = 34;
+  static constexpr int kBiasShift = 7;  // bias 128
+  static inline void LoadPair(const uint8_t* p, __m512i* wv, __m512* ws) {
+    // Pair = 68 bytes: d0 @0, qs0 @2, d1 @34, qs1 @36.
+    const __m512i z0 = _mm512_loadu_si512(p);      // words 0..31 = bytes 0..63
+    const __m512i z1 = _mm512_loadu_si512(p + 4);  // word i = bytes 4 + 2i
+    const __m512i idx = WordIndex<1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+                                  48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63>();
+    *wv = _mm512_xor_si512(_mm512_permutex2var_epi16(z0, idx, z1), _mm512_set1_epi8(static_cast<char>(0x80)));
+    *ws = PairScales<0, 17>(z0);
+  }
+  static inline __m512i LoadOne(const uint8_t* p) {
+    const __m512i v = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)));
+    return _mm512_maskz_xor_epi32(0x00FF, v, _mm512_set1_epi8(static_cast<char>(0x80)));
+  }
+};
+
+template <>
+struct Q0Format<WType::kQ4_0> {
+  static constexpr int kBlockBytes = 18;
+  static constexpr int kBiasShift = 3;  // bias 8
+  static inline void LoadPair(const uint8_t* p, __m512i* wv, __m512* ws) {
+    // Pair = 36 bytes: d0 = word 0, qs0 = words 1-8, d1 = word 9, qs1 = words 10-17.
+    const __m512i z = _mm512_maskz_loadu_epi8((__mmask64{1} << 36) - 1, p);
+    *wv = PairNibbles<1, 10>(z);
+    *ws = PairScales<0, 9>(z);
+  }
+  static inline __m512i LoadOne(const uint8_t* p) { return NibbleSingle(p + 2); }
+};
+
+template <>
+struct Q0Format<WType::kQ5_0> {
+  static constexpr int kBlockBytes = 22;
+  static constexpr int kBiasShift = 4;  // bias 16
+  static inline void LoadPair(const uint8_t* p, __m512i* wv, __m512* ws) {
+    // Pair = 44 bytes: d0 = word 0, qh0 = words 1-2, qs0 = words 3-10, d1 = word 11,
+    // qh1 = words 12-13, qs1 = words 14-21.
+    const __m512i z = _mm512_maskz_loadu_epi8((__mmask64{1} << 44) - 1, p);
+    // Byte i of the nibble vector is element i of the pair: the fifth bits map 1:1 to a mask.
+    const __mmask64 h = static_cast<__mmask64>(Load32(p + 2)) | (static_cast<__mmask64>(Load32(p + 24)) << 32);
+    const __m512i lo4 = PairNibbles<3, 14>(z);
+    *wv = _mm512_mask_add_epi8(lo4, h, lo4, _mm512_set1_epi8(0x10));
+    *ws = PairScales<0, 11>(z);
+  }
+  static inline __m512i LoadOne(const uint8_t* p) {
+    const __mmask64 h = static_cast<__mmask64>(Load32(p + 2));
+    const __m512i lo4 = NibbleSingle(p + 6);
+    return _mm512_mask_add_epi8(lo4, h, lo4, _mm512_set1_epi8(0x10));
+  }
+};
+
+inline __m512 ActScales2(const float* d) {
+  const __m128 f = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(d)));
+  const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(f));
+}
+
+template <WType T, int MR, int NT>
+void TileQ0(const GemmArgs& a, int64_t r0, int64_t t0) {
+  using F = Q0Format<T>;
+  const int64_t cols = a.cols, nb = cols / kQK;
+  const uint8_t* w[MR];
+  for (int r = 0; r < MR; ++r) w[r] = a.w + (r0 + r) * a.w_stride;
+  ActQ8 act[NT];
+  for (int t = 0; t < NT; ++t) act[t] = ViewActQ8(a.act + (t0 + t) * a.act_stride, cols);
+  __m512 acc[MR][NT];
+  for (int r = 0; r < MR; ++r) {
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
+  }
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    __m512i wv[MR];
+    __m512 ws[MR];
+    for (int r = 0; r < MR; ++r) {
+      F::LoadPair(w[r] + b * F::kBlockBytes, &wv[r], &ws[r]);
+    }
+    for (int t = 0; t < NT; ++t) {
+      const __m512i xv = _mm512_loadu_si512(act[t].qs + b * kQK);
+      const __m512 xs = ActScales2(act[t].d + b);
+      const __m512i sums = _mm512_maskz_expandloadu_epi32(0x0101, act[t].sum + b);
+      const __m512i init = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sums, F::kBiasShift));
+      for (int r = 0; r < MR; ++r) {
+        const __m512i isum = _mm512_dpbusd_epi32(init, wv[r], xv);
+        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(ws[r], xs), acc[r][t]);
+      }
+    }
+  }
+  if (b < nb) {  // odd block count: one block in the low half
+    __m512i wv[MR];
+    __m512 ws[MR];
+    for (int r = 0; r < MR; ++r) {
+      const uint8_t* p = w[r] + b * F::kBlockBytes;
+      wv[r] = F::LoadOne(p);
+      ws[r] = _mm512_set1_ps(HalfToFloat(Load16(p)));
+    }
+    for (int t = 0; t < NT; ++t) {
+      const __m512i xv = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[t].qs + b * kQK)));
+      const __m512 xs = _mm512_set1_ps(act[t].d[b]);
+      const __m512i init = _mm512_maskz_set1_epi32(0x0001, -(act[t].sum[b] << F::kBiasShift));
+      for (int r = 0; r < MR; ++r) {
+        const __m512i isum = _mm512_dpbusd_epi32(init, wv[r], xv);
+        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(ws[r], xs), acc[r][t]);
+      }
+    }
+  }
+  StoreTile<MR, NT>(acc, a.y + t0 * a.y_stride + r0, a.y_stride);
+}
+
+// Generic driver over register tiles of up to 4 rows x 4 tokens: token tiles outside, so a
+// tile of activations stays in L1 while the row chunk's weights stream past it.
+template <template <int, int> class Tile>
+void GemmTiled(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  using Fn = void (*)(const GemmArgs&, int64_t, int64_t);
+  static constexpr Fn kTiles[4][4] = {
+      {Tile<1, 1>::Run, Tile<1, 2>::Run, Tile<1, 3>::Run, Tile<1, 4>::Run},
+      {Tile<2, 1>::Run, Tile<2, 2>::Run, Tile<2, 3>::Run, Tile<2, 4>::Run},
+      {Tile<3, 1>::Run, Tile<3, 2>::Run, Tile<3, 3>::Run, Tile<3, 4>::Run},
+      {Tile<4, 1>::Run, Tile<4, 2>::Run, Tile<4, 3>::Run, Tile<4, 4>::Run},
+  };
+  for (int64_t t = t0; t < t1; t += 4) {
+    const int nt = static_cast<int>(Min64(4, t1 - t));
+    for (int64_t r = r0; r < r1; r += 4) {
+      const int mr = static_cast<int>(Min64(4, r1 - r));
+      kTiles[mr - 1][nt - 1](a, r, t);
+    }
+  }
+}
+
+template <WType T>
+struct Q0Tiles {
+  template <int MR, int NT>
+  struct Tile {
+    static void Run(const GemmArgs& a, int64_t r0, int64_t t0) { TileQ0<T, MR, NT>(a, r0, t0); }
+  };
+};
+
+// ---------------------------------------------------------------------------------------
+// F32 / F16 / BF16 weights.
+
+template <WType T>
+struct FloatFormat;
+
+template <>
+struct FloatFormat<WType::kF32> {
+  static inline __m512 LoadW(const uint8_t* row, int64_t i) {
+    return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
+  }
+  static inline __m512 LoadWTail(const uint8_t* row, int64_t i, __mmask16 k) {
+    return _mm512_maskz_loadu_ps(k, reinterpret_cast<const float*>(row) + i);
+  }
+};
+
+template <>
+struct FloatFormat<WType::kF16> {
+  static inline __m512 LoadW(const uint8_t* row, int64_t i) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i)));
+  }
+  static inline __m512 LoadWTail(const uint8_t* row, int64_t i, __mmask16 k) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, row + 2 * i));
+  }
+};
+
+// Weights converted per 16 values; activations are float rows (F32: x itself, F16: x
+// rounded to f16 and stored as float).
+template <WType T, int MR, int NT>
+void TileFloat(const GemmArgs& a, int64_t r0, int64_t t0) {
+  using F = FloatFormat<T>;
+  const int64_t cols = a.cols;
+  const uint8_t* w[MR];
+  for (int r = 0; r < MR; ++r) w[r] = a.w + (r0 + r) * a.w_stride;
+  const float* x[NT];
+  for (int t = 0; t < NT; ++t) x[t] = reinterpret_cast<const float*>(a.act + (t0 + t) * a.act_stride);
+  __m512 acc[MR][NT];
+  for (int r = 0; r < MR; ++r) {
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
+  }
+  int64_t i = 0;
+  for (; i + 16 <= cols; i += 16) {
+    __m512 wv[MR];
+    for (int r = 0; r < MR; ++r) wv[r] = F::LoadW(w[r], i);
+    for (int t = 0; t < NT; ++t) {
+      const __m512 xv = _mm512_loadu_ps(x[t] + i);
+      for (int r = 0; r < MR; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
+    }
+  }
+  if (i < cols) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (cols - i)) - 1);
+    __m512 wv[MR];
+    for (int r = 0; r < MR; ++r) wv[r] = F::LoadWTail(w[r], i, k);
+    for (int t = 0; t < NT; ++t) {
+      const __m512 xv = _mm512_maskz_loadu_ps(k, x[t] + i);
+      for (int r = 0; r < MR; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
+    }
+  }
+  StoreTile<MR, NT>(acc, a.y + t0 * a.y_stride + r0, a.y_stride);
+}
+
+template <WType T>
+struct FloatTiles {
+  template <int MR, int NT>
+  struct Tile {
+    static void Run(const GemmArgs& a, int64_t r0, int64_t t0) { TileFloat<T, MR, NT>(a, r0, t0); }
+  };
+};
+
+// BF16 x BF16 pairs with vdpbf16ps (32 products per instruction).
+template <int MR, int NT>
+void TileBF16(const GemmArgs& a, int64_t r0, int64_t t0) {
+  const int64_t cols = a.cols;
+  const uint16_t* w[MR];
+  for (int r = 0; r < MR; ++r) w[r] = reinterpret_cast<const uint16_t*>(a.w + (r0 + r) * a.w_stride);
+  const uint16_t* x[NT];
+  for (int t = 0; t < NT; ++t) x[t] = reinterpret_cast<const uint16_t*>(a.act + (t0 + t) * a.act_stride);
+  __m512 acc[MR][NT];
+  for (int r = 0; r < MR; ++r) {
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
+  }
+  int64_t i = 0;
+  for (; i + 32 <= cols; i += 32) {
+    __m512bh wv[MR];
+    for (int r = 0; r < MR; ++r) wv[r] = (__m512bh)_mm512_loadu_si512(w[r] + i);
+    for (int t = 0; t < NT; ++t) {
+      const __m512bh xv = (__m512bh)_mm512_loadu_si512(x[t] + i);
+      for (int r = 0; r < MR; ++r) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], wv[r], xv);
+    }
+  }
+  if (i < cols) {
+    const __mmask32 k = static_cast<__mmask32>((1ull << (cols - i)) - 1);
+    __m512bh wv[MR];
+    for (int r = 0; r < MR; ++r) wv[r] = (__m512bh)_mm512_maskz_loadu_epi16(k, w[r] + i);
+    for (int t = 0; t < NT; ++t) {
+      const __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(k, x[t] + i);
+      for (int r = 0; r < MR; ++r) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], wv[r], xv);
+    }
+  }
+  StoreTile<MR, NT>(acc, a.y + t0 * a.y_stride + r0, a.y_stride);
+}
+
+template <int MR, int NT>
+struct BF16Tile {
+  static void Run(const GemmArgs& a, int64_t r0, int64_t t0) { TileBF16<MR, NT>(a, r0, t0); }
+};
+
+// ---------------------------------------------------------------------------------------
+// Vector helpers.
+
+float DotF32Avx512(const float* a, const float* b, int64_t n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+    s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
+    s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
+  }
+  for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+  if (i < n) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
+    s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, a + i), _mm512_maskz_loadu_ps(k, b + i), s1);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+void AxpyF32Avx512(float alpha, const float* x, float* y, int64_t n) {
+  const __m512 va = _mm512_set1_ps(alpha);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+  }
+  if (i < n) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, k, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(k, x + i), _mm512_maskz_loadu_ps(k, y + i)));
+  }
+}
+
+}  // namespace
+
+void FillAvx512Kernels(KernelSet* ks, bool has_bf16) {
+  ks->gemm[static_cast<int>(WType::kQ8_0)] = GemmTiled<Q0Tiles<WType::kQ8_0>::Tile>;
+  ks->gemm[static_cast<int>(WType::kQ4_0)] = GemmTiled<Q0Tiles<WType::kQ4_0>::Tile>;
+  ks->gemm[static_cast<int>(WType::kQ5_0)] = GemmTiled<Q0Tiles<WType::kQ5_0>::Tile>;
+  ks->gemm[static_cast<int>(WType::kF32)] = GemmTiled<FloatTiles<WType::kF32>::Tile>;
+  ks->gemm[static_cast<int>(WType::kF16)] = GemmTiled<FloatTiles<WType::kF16>::Tile>;
+  if (has_bf16) ks->gemm[static_cast<int>(WType::kBF16)] = GemmTiled<BF16Tile>;
+  ks->act_quant[static_cast<int>(ActKind::kQ8)] = QuantizeActQ8;
+  ks->act_quant[static_cast<int>(ActKind::kQ8K)] = QuantizeActQ8K;
+  ks->act_quant[static_cast<int>(ActKind::kF16)] = QuantizeActF16;
+  ks->act_quant[static_cast<int>(ActKind::kBF16)] = QuantizeActBF16;
+  ks->dot_f32 = DotF32Avx512;
+  ks->axpy_f32 = AxpyF32Avx512;
+}
+
+}  // namespace llmux::kernels

@@ -1,0 +1,77 @@
+// Internal interface between the MatMul driver and the per-ISA kernel implementations.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/kernels/kernels.h"
+
+namespace llmux::kernels {
+
+// Weight formats MatMul handles, as a dense index.
+enum class WType : int { kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ5_0, kQ4_K, kQ6_K, kCount };
+constexpr int kNumWTypes = static_cast<int>(WType::kCount);
+
+// How activations are rounded and laid out in scratch, one padded row per token.
+//  kNone: F32 math on x itself (no scratch).
+//  kQ8:   Q8_0 rounding. Row = int8 qs[cols] | float d[cols/32] | int32 sum[cols/32], where
+//         d is the f16-rounded block scale and sum the sum of the block's qs.
+//  kQ8K:  BlockQ8_K[cols/256] (ggml layout).
+//  kF16:  float[cols], each value rounded to binary16.
+//  kBF16: uint16 bf16 bits[cols].
+enum class ActKind : int { kNone, kQ8, kQ8K, kF16, kBF16, kCount };
+constexpr int kNumActKinds = static_cast<int>(ActKind::kCount);
+constexpr size_t kActAlign = 64;
+
+ActKind ActKindFor(WType t);
+size_t ActRowBytes(ActKind kind, int64_t cols);  // padded to kActAlign
+
+// Views into a kQ8 activation row.
+struct ActQ8 {
+  const int8_t* qs;
+  const float* d;
+  const int32_t* sum;
+};
+inline ActQ8 ViewActQ8(const uint8_t* row, int64_t cols) {
+  const int8_t* qs = reinterpret_cast<const int8_t*>(row);
+  const float* d = reinterpret_cast<const float*>(row + cols);
+  const int32_t* sum = reinterpret_cast<const int32_t*>(row + cols + (cols / 32) * 4);
+  return {qs, d, sum};
+}
+
+// The operands of one MatMul: y[t * y_stride + r] = dot(w row r, activation row t).
+struct GemmArgs {
+  const uint8_t* w;
+  size_t w_stride;
+  const uint8_t* act;  // activation rows (quantized scratch, or x itself for F32)
+  size_t act_stride;
+  int64_t cols;
+  float* y;
+  int64_t y_stride;
+};
+
+// Computes rows [r0, r1) x tokens [t0, t1).
+using GemmFn = void (*)(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1);
+// Rounds one token's activations into an ActKind row (bit-identical across ISAs).
+using ActQuantFn = void (*)(const float* x, int64_t cols, uint8_t* row);
+
+struct KernelSet {
+  Isa isa = Isa::kScalar;
+  GemmFn gemm[kNumWTypes] = {};
+  ActQuantFn act_quant[kNumActKinds] = {};
+  float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
+  void (*axpy_f32)(float a, const float* x, float* y, int64_t n) = nullptr;
+};
+
+// Each fills the entries it implements and leaves the rest null (the dispatcher falls back
+// to the next lower ISA).
+void FillScalarKernels(KernelSet* ks);
+void FillAvx2Kernels(KernelSet* ks);
+void FillAvx512Kernels(KernelSet* ks, bool has_bf16);
+
+// The kernels of the active ISA (detected, or forced by SetIsaForTesting).
+const KernelSet& ActiveKernels();
+// The kernels of one ISA (must be supported by the CPU), for tests and benchmarks.
+const KernelSet& KernelsFor(Isa isa);
+
+}  // namespace llmux::kernels

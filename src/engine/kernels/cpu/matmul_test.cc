@@ -1,0 +1,134 @@
+// MatMul (every type, every ISA, odd shapes, both thread counts) against a naive loop over
+// the scalar reference dot.
+#include "engine/kernels/kernels.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "engine/kernels/cpu/kernel_set.h"
+#include "engine/kernels/cpu/ref_kernels.h"
+#include "engine/kernels/cpu/test_util.h"
+
+namespace llmux::kernels {
+namespace {
+
+using testing::kAllWTypes;
+using testing::RandomNormal;
+using testing::SupportedIsas;
+using testing::ToDType;
+
+struct Problem {
+  DType type;
+  int64_t rows, cols;
+  size_t row_bytes;
+  std::vector<uint8_t> w;
+  std::vector<float> wf;  // dequantized weights, for the tolerance
+};
+
+Problem MakeProblem(WType wt, int64_t rows, int64_t cols, size_t pad, uint32_t seed) {
+  Problem p{ToDType(wt), rows, cols, *RowBytes(ToDType(wt), cols) + pad, {}, {}};
+  p.w.assign(p.row_bytes * rows, 0xCD);
+  p.wf.resize(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto row = RandomNormal(cols, seed + static_cast<uint32_t>(r), 0.05f);
+    EXPECT_TRUE(QuantizeRow(p.type, row.data(), p.w.data() + r * p.row_bytes, cols).ok());
+    DequantizeRow(p.type, p.w.data() + r * p.row_bytes, p.wf.data() + r * cols, cols);
+  }
+  return p;
+}
+
+void CheckMatMul(WType wt, int64_t rows, int64_t cols, int64_t n_tokens, size_t pad, ThreadPool& pool) {
+  const Problem p = MakeProblem(wt, rows, cols, pad, static_cast<uint32_t>(rows * 131 + cols));
+  const auto x = RandomNormal(n_tokens * cols, static_cast<uint32_t>(n_tokens * 7 + cols));
+  // Reference: scalar activation rounding + scalar dot per (row, token).
+  const ActKind kind = ActKindFor(wt);
+  std::vector<float> want(static_cast<size_t>(rows * n_tokens));
+  std::vector<uint8_t> act(ActRowBytes(kind, cols));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const uint8_t* arow = reinterpret_cast<const uint8_t*>(x.data() + t * cols);
+    if (kind != ActKind::kNone) {
+      RefQuantizeAct(kind, x.data() + t * cols, cols, act.data());
+      arow = act.data();
+    }
+    for (int64_t r = 0; r < rows; ++r) want[t * rows + r] = RefDotRow(wt, p.w.data() + r * p.row_bytes, arow, cols);
+  }
+  const MatrixView view{p.type, rows, cols, p.w.data(), p.row_bytes};
+  for (Isa isa : SupportedIsas()) {
+    testing::IsaGuard guard(isa);
+    // Deliberately misaligned scratch of exactly the advertised size.
+    std::vector<uint8_t> scratch(MatMulScratchBytes(p.type, cols, n_tokens) + 1);
+    std::vector<float> y(static_cast<size_t>(rows * n_tokens) + 16, -777.0f);
+    MatMul(view, x.data(), n_tokens, y.data(), scratch.data() + 1, pool);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      for (int64_t r = 0; r < rows; ++r) {
+        double bound = 0;
+        for (int64_t i = 0; i < cols; ++i) bound += std::fabs(double{p.wf[r * cols + i]} * x[t * cols + i]);
+        ASSERT_NEAR(y[t * rows + r], want[t * rows + r], 3e-6 * bound + 1e-30)
+            << IsaName(isa) << " " << Traits(p.type).name << " rows " << rows << " cols " << cols
+            << " tokens " << n_tokens << " at r=" << r << " t=" << t;
+      }
+    }
+    for (size_t i = static_cast<size_t>(rows * n_tokens); i < y.size(); ++i) ASSERT_EQ(y[i], -777.0f);
+  }
+}
+
+int64_t ColsFor(WType t) {
+  switch (t) {
+    case WType::kQ4_K:
+    case WType::kQ6_K: return 512;
+    case WType::kQ8_0:
+    case WType::kQ4_0:
+    case WType::kQ5_0: return 96;  // 3 blocks: an odd block count
+    default: return 100;           // not a multiple of the SIMD width
+  }
+}
+
+TEST(MatMulTest, SmallShapesAllTypes) {
+  ThreadPool pool(2);
+  for (WType wt : kAllWTypes) {
+    for (int64_t rows : {1, 5, 37}) {
+      for (int64_t n_tokens : {1, 3, 17, 64}) CheckMatMul(wt, rows, ColsFor(wt), n_tokens, 0, pool);
+    }
+  }
+}
+
+TEST(MatMulTest, ParallelShapesAllTypes) {
+  // Big enough to be split over the pool (row and token chunks), padded rows.
+  ThreadPool pool(2);
+  for (WType wt : kAllWTypes) {
+    CheckMatMul(wt, 301, 512, 1, 0, pool);
+    CheckMatMul(wt, 301, 512, 17, 32, pool);
+    CheckMatMul(wt, 6, 1024, 64, 0, pool);  // few rows, many tokens: token chunks
+  }
+}
+
+TEST(MatMulTest, SingleThreadPool) {
+  ThreadPool pool(1);
+  for (WType wt : kAllWTypes) CheckMatMul(wt, 19, 512, 5, 0, pool);
+}
+
+TEST(MatMulTest, SupportAndScratchSizes) {
+  for (WType wt : kAllWTypes) EXPECT_TRUE(MatMulSupports(ToDType(wt)));
+  EXPECT_FALSE(MatMulSupports(DType::kQ4_1));
+  EXPECT_FALSE(MatMulSupports(DType::kQ8_K));
+  EXPECT_EQ(MatMulScratchBytes(DType::kF32, 1024, 512), 0u);
+  // Q8_0 activations: 1024 int8 + 32 scales + 32 sums per token at least.
+  EXPECT_GE(MatMulScratchBytes(DType::kQ8_0, 1024, 2), 2u * (1024 + 32 * 8));
+  EXPECT_GE(MatMulScratchBytes(DType::kQ4_K, 1024, 1), 4u * 292);
+  EXPECT_GE(MatMulScratchBytes(DType::kF16, 100, 3), 3u * 100 * 2);
+}
+
+TEST(MatMulTest, UnsupportedTypeWritesZeros) {
+  ThreadPool pool(1);
+  std::vector<uint8_t> w(20 * 4, 0x11);
+  const MatrixView view{DType::kQ4_1, 4, 32, w.data(), 20};
+  std::vector<float> x(32, 1.0f), y(4, 5.0f);
+  MatMul(view, x.data(), 1, y.data(), nullptr, pool);
+  for (float v : y) EXPECT_EQ(v, 0.0f);
+}
+
+}  // namespace
+}  // namespace llmux::kernels

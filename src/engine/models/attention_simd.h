@@ -1,0 +1,212 @@
+// The attention kernel, written once over a small vector interface V and instantiated per
+// instruction set (attention_scalar.cc, attention_avx2.cc, attention_avx512.cc). Everything
+// here has internal linkage, so code compiled with AVX-512 flags never leaks into other
+// translation units.
+//
+// For a block of up to kRowBlock query rows (the query heads of one kv head, token by
+// token), it computes scores against the cached K, the softmax (max-subtracted, in F32),
+// and the score-weighted sum of the cached V rows. With many rows per task, K is first
+// copied into scratch transposed in blocks of W positions, so scores for W positions come
+// out of W-wide FMAs with no horizontal sums.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "engine/models/attention_kernels.h"
+
+namespace llmux::attention_internal {
+namespace {
+
+template <class V>
+struct AttentionKernel {
+  using R = typename V::Reg;
+  static constexpr int W = V::kWidth;
+  static constexpr int kPvChunks = V::kPvChunks;  // output vectors per row kept in registers
+
+  static int Min(int a, int b) { return a < b ? a : b; }
+
+  // s[r][p] = scale * q[r] . k[p] for p < n, K rows read directly (few rows per task).
+  template <int NR>
+  static void ScoresDirect(const float* const* q, const float* k, int kv_stride, int hd, int n,
+                           float scale, float* const* s) {
+    for (int p = 0; p < n; ++p) {
+      const float* kp = k + static_cast<int64_t>(p) * kv_stride;
+      R acc0[NR], acc1[NR];
+      for (int r = 0; r < NR; ++r) acc0[r] = acc1[r] = V::Zero();
+      int d = 0;
+      for (; d + 2 * W <= hd; d += 2 * W) {
+        const R k0 = V::Load(kp + d), k1 = V::Load(kp + d + W);
+        for (int r = 0; r < NR; ++r) {
+          acc0[r] = V::Fma(V::Load(q[r] + d), k0, acc0[r]);
+          acc1[r] = V::Fma(V::Load(q[r] + d + W), k1, acc1[r]);
+        }
+      }
+      for (; d < hd; d += W) {
+        const R k0 = V::Load(kp + d);
+        for (int r = 0; r < NR; ++r) acc0[r] = V::Fma(V::Load(q[r] + d), k0, acc0[r]);
+      }
+      for (int r = 0; r < NR; ++r) s[r][p] = V::ReduceAdd(V::Add(acc0[r], acc1[r])) * scale;
+    }
+  }
+
+  // kt = K rows [0, n) transposed in blocks: block b holds hd x W floats, kt[b][d][w] =
+  // K[b*W + w][d], zero past n (up to the padding).
+  static void TransposeK(const float* k, int kv_stride, int hd, int n, float* kt) {
+    const int n_pad = PadPositions(n);
+    for (int pb = 0; pb < n_pad; pb += W) {
+      float* blk = kt + static_cast<int64_t>(pb) * hd;
+      for (int w = 0; w < W; ++w) {
+        const int p = pb + w;
+        if (p < n) {
+          const float* kp = k + static_cast<int64_t>(p) * kv_stride;
+          for (int d = 0; d < hd; ++d) blk[d * W + w] = kp[d];
+        } else {
+          for (int d = 0; d < hd; ++d) blk[d * W + w] = 0.0f;
+        }
+      }
+    }
+  }
+
+  // As ScoresDirect, from the transposed copy; writes whole blocks (up to padding).
+  template <int NR>
+  static void ScoresTransposed(const float* const* q, const float* kt, int hd, int n,
+                               float scale, float* const* s) {
+    const int n_blocks = (n + W - 1) / W;
+    const R vscale = V::Set1(scale);
+    int b = 0;
+    for (; b + 2 <= n_blocks; b += 2) {
+      const float* k0 = kt + static_cast<int64_t>(b) * W * hd;
+      const float* k1 = k0 + W * hd;
+      R a0[NR], a1[NR];
+      for (int r = 0; r < NR; ++r) a0[r] = a1[r] = V::Zero();
+      for (int d = 0; d < hd; ++d) {
+        const R x0 = V::Load(k0 + d * W), x1 = V::Load(k1 + d * W);
+        for (int r = 0; r < NR; ++r) {
+          const R qv = V::Set1(q[r][d]);
+          a0[r] = V::Fma(qv, x0, a0[r]);
+          a1[r] = V::Fma(qv, x1, a1[r]);
+        }
+      }
+      for (int r = 0; r < NR; ++r) {
+        V::Store(s[r] + b * W, V::Mul(a0[r], vscale));
+        V::Store(s[r] + (b + 1) * W, V::Mul(a1[r], vscale));
+      }
+    }
+    if (b < n_blocks) {
+      const float* k0 = kt + static_cast<int64_t>(b) * W * hd;
+      R a0[NR];
+      for (int r = 0; r < NR; ++r) a0[r] = V::Zero();
+      for (int d = 0; d < hd; ++d) {
+        const R x0 = V::Load(k0 + d * W);
+        for (int r = 0; r < NR; ++r) a0[r] = V::Fma(V::Set1(q[r][d]), x0, a0[r]);
+      }
+      for (int r = 0; r < NR; ++r) V::Store(s[r] + b * W, V::Mul(a0[r], vscale));
+    }
+  }
+
+  // Softmax of s[0, n) in place; s[n, n_zero) set to 0.
+  static void Softmax(float* s, int n, int n_zero) {
+    int p = 0;
+    float mx = -INFINITY;
+    if (n >= W) {
+      R vmax = V::Load(s);
+      for (p = W; p + W <= n; p += W) vmax = V::Max(vmax, V::Load(s + p));
+      mx = V::ReduceMax(vmax);
+    }
+    for (; p < n; ++p) mx = s[p] > mx ? s[p] : mx;
+    const R vm = V::Set1(mx);
+    R vsum = V::Zero();
+    for (p = 0; p + W <= n; p += W) {
+      const R e = V::Exp(V::Sub(V::Load(s + p), vm));
+      V::Store(s + p, e);
+      vsum = V::Add(vsum, e);
+    }
+    float sum = V::ReduceAdd(vsum);
+    for (; p < n; ++p) {
+      const float e = std::exp(s[p] - mx);
+      s[p] = e;
+      sum += e;
+    }
+    const float inv = 1.0f / sum;
+    const R vinv = V::Set1(inv);
+    for (p = 0; p + W <= n; p += W) V::Store(s + p, V::Mul(V::Load(s + p), vinv));
+    for (; p < n; ++p) s[p] *= inv;
+    for (p = n; p < n_zero; ++p) s[p] = 0.0f;
+  }
+
+  // out[r][d0 .. d0 + NC*W) = sum_p s[r][p] * V[p][d0 ..], p < n.
+  template <int NR, int NC>
+  static void WeightedV(const float* const* s, const float* v, int kv_stride, int n, int d0,
+                        float* const* out) {
+    R acc[NR][NC];
+    for (int r = 0; r < NR; ++r) {
+      for (int c = 0; c < NC; ++c) acc[r][c] = V::Zero();
+    }
+    for (int p = 0; p < n; ++p) {
+      const float* vp = v + static_cast<int64_t>(p) * kv_stride + d0;
+      R x[NC];
+      for (int c = 0; c < NC; ++c) x[c] = V::Load(vp + c * W);
+      for (int r = 0; r < NR; ++r) {
+        const R sp = V::Set1(s[r][p]);
+        for (int c = 0; c < NC; ++c) acc[r][c] = V::Fma(sp, x[c], acc[r][c]);
+      }
+    }
+    for (int r = 0; r < NR; ++r) {
+      for (int c = 0; c < NC; ++c) V::Store(out[r] + d0 + c * W, acc[r][c]);
+    }
+  }
+
+  template <int NR>
+  static void Block(const Task& t, const float* const* q, float* const* s, float* const* out,
+                    const int* n_kv, const float* k, const float* v, const float* kt) {
+    const int hd = t.head_dim;
+    const int n = n_kv[NR - 1];  // rows are in token order: the last one sees the most
+    if (t.transpose_k) {
+      ScoresTransposed<NR>(q, kt, hd, n, t.scale, s);
+    } else {
+      ScoresDirect<NR>(q, k, t.kv_stride, hd, n, t.scale, s);
+    }
+    for (int r = 0; r < NR; ++r) Softmax(s[r], n_kv[r], n);
+    int d = 0;
+    for (; d + kPvChunks * W <= hd; d += kPvChunks * W) {
+      WeightedV<NR, kPvChunks>(s, v, t.kv_stride, n, d, out);
+    }
+    for (; d < hd; d += W) WeightedV<NR, 1>(s, v, t.kv_stride, n, d, out);
+  }
+
+  static void Run(const Task& t) {
+    const int hd = t.head_dim;
+    const int n_rows = (t.t_end - t.t_begin) * t.group;
+    const int n_max = t.pos0 + t.t_end;
+    const int n_pad = PadPositions(n_max);
+    const float* k = t.k + static_cast<int64_t>(t.g) * hd;
+    const float* v = t.v + static_cast<int64_t>(t.g) * hd;
+    float* kt = t.scratch + static_cast<int64_t>(kRowBlock) * n_pad;
+    if (t.transpose_k) TransposeK(k, t.kv_stride, hd, n_max, kt);
+    for (int i = 0; i < n_rows; i += kRowBlock) {
+      const int nr = Min(kRowBlock, n_rows - i);
+      const float* q[kRowBlock];
+      float* out[kRowBlock];
+      float* s[kRowBlock];
+      int n_kv[kRowBlock];
+      for (int r = 0; r < nr; ++r) {
+        const int token = t.t_begin + (i + r) / t.group;
+        const int head = t.g * t.group + (i + r) % t.group;
+        q[r] = t.q + token * t.q_stride + static_cast<int64_t>(head) * hd;
+        out[r] = t.out + token * t.out_stride + static_cast<int64_t>(head) * hd;
+        s[r] = t.scratch + static_cast<int64_t>(r) * n_pad;
+        n_kv[r] = t.pos0 + token + 1;
+      }
+      switch (nr) {
+        case 4: Block<4>(t, q, s, out, n_kv, k, v, kt); break;
+        case 3: Block<3>(t, q, s, out, n_kv, k, v, kt); break;
+        case 2: Block<2>(t, q, s, out, n_kv, k, v, kt); break;
+        default: Block<1>(t, q, s, out, n_kv, k, v, kt); break;
+      }
+    }
+  }
+};
+
+}  // namespace
+}  // namespace llmux::attention_internal

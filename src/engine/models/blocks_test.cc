@@ -1,0 +1,109 @@
+// RMSNorm, attention and the element-wise blocks against direct double-precision loops.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "engine/models/attention.h"
+#include "engine/models/ffn.h"
+#include "engine/models/rms_norm.h"
+
+namespace llmux {
+namespace {
+
+std::vector<float> Random(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+TEST(RmsNormTest, MatchesDefinition) {
+  ThreadPool pool(2);
+  const int n = 100, rows = 37;
+  const auto x = Random(n * rows, 1), w = Random(n, 2);
+  std::vector<float> y(n * rows);
+  RmsNormRows(x.data(), w.data(), y.data(), rows, n, 1e-5f, pool);
+  for (int r = 0; r < rows; ++r) {
+    double ss = 0;
+    for (int i = 0; i < n; ++i) ss += double(x[r * n + i]) * x[r * n + i];
+    const double s = 1.0 / std::sqrt(ss / n + 1e-5);
+    for (int i = 0; i < n; ++i) EXPECT_NEAR(y[r * n + i], x[r * n + i] * s * w[i], 1e-5);
+  }
+  // In place, without weight.
+  std::vector<float> z = x;
+  RmsNorm(z.data(), nullptr, z.data(), n, 1e-5f);
+  double ss = 0;
+  for (int i = 0; i < n; ++i) ss += double(z[i]) * z[i];
+  EXPECT_NEAR(ss / n, 1.0, 1e-4);
+}
+
+TEST(AttentionTest, CausalGqaMatchesDefinition) {
+  ThreadPool pool(2);
+  const int n_head = 6, n_head_kv = 2, hd = 16, n_ctx = 20, pos0 = 5, n = 7;
+  auto cache = KvCache::Create(1, n_ctx, n_head_kv * hd, pool.size());
+  ASSERT_TRUE(cache.ok());
+  KvCache& c = **cache;
+  const auto k = Random(static_cast<size_t>(pos0 + n) * n_head_kv * hd, 3);
+  const auto v = Random(static_cast<size_t>(pos0 + n) * n_head_kv * hd, 4);
+  std::copy(k.begin(), k.end(), c.k(0, 0));
+  std::copy(v.begin(), v.end(), c.v(0, 0));
+  const auto q = Random(static_cast<size_t>(n) * n_head * hd, 5, 2.0f);
+  std::vector<float> out(q.size(), -1.0f);
+  AttentionShape shape{n_head, n_head_kv, hd, 1.0f / std::sqrt(float(hd))};
+  Attention(q.data(), n_head * hd, c, 0, pos0, n, shape, out.data(), n_head * hd, pool);
+  for (int t = 0; t < n; ++t) {
+    for (int h = 0; h < n_head; ++h) {
+      const int g = h / (n_head / n_head_kv);
+      const int n_kv = pos0 + t + 1;
+      std::vector<double> s(n_kv);
+      double mx = -1e300, sum = 0;
+      for (int p = 0; p < n_kv; ++p) {
+        double d = 0;
+        for (int i = 0; i < hd; ++i) {
+          d += double(q[(t * n_head + h) * hd + i]) * k[(p * n_head_kv + g) * hd + i];
+        }
+        s[p] = d / std::sqrt(double(hd));
+        mx = std::max(mx, s[p]);
+      }
+      for (auto& e : s) sum += (e = std::exp(e - mx));
+      for (int i = 0; i < hd; ++i) {
+        double o = 0;
+        for (int p = 0; p < n_kv; ++p) o += s[p] / sum * v[(p * n_head_kv + g) * hd + i];
+        EXPECT_NEAR(out[(t * n_head + h) * hd + i], o, 1e-5) << t << " " << h << " " << i;
+      }
+    }
+  }
+}
+
+TEST(FfnTest, SwiGluAndAdds) {
+  ThreadPool pool(2);
+  const int n = 40000;  // several chunks
+  auto g = Random(n, 6, 3.0f);
+  const auto u = Random(n, 7);
+  const auto g0 = g;
+  SwiGlu(g.data(), u.data(), n, pool);
+  for (int i = 0; i < n; i += 97) {
+    EXPECT_NEAR(g[i], g0[i] / (1.0 + std::exp(-double(g0[i]))) * u[i], 1e-5);
+  }
+  std::vector<float> x(n, 1.0f);
+  AddInPlace(x.data(), u.data(), n, pool);
+  EXPECT_FLOAT_EQ(x[n - 1], 1.0f + u[n - 1]);
+  std::vector<float> rows(6, 0.0f);
+  const float b[] = {1.0f, 2.0f, 3.0f};
+  AddBiasRows(rows.data(), b, 2, 3, pool);
+  EXPECT_EQ(rows, (std::vector<float>{1, 2, 3, 1, 2, 3}));
+}
+
+TEST(KvCacheTest, RefusesBadSizes) {
+  EXPECT_FALSE(KvCache::Create(0, 10, 8, 1).ok());
+  EXPECT_FALSE(KvCache::Create(2, -1, 8, 1).ok());
+  auto c = KvCache::Create(2, 10, 8, 1);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ((*c)->k(1, 3) - (*c)->k(0, 0), (10 + 3) * 8);
+}
+
+}  // namespace
+}  // namespace llmux

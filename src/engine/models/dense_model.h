@@ -1,0 +1,82 @@
+// The common body of the dense decoder-only architectures (llama, qwen2, qwen3): weight
+// loading, activation buffers, batching of long inputs, embedding, output head, and the
+// blocks that every layer is built from. Each architecture file derives from it and
+// writes its own ForwardLayer from these blocks.
+#pragma once
+
+#include <memory>
+
+#include "base/thread_pool.h"
+#include "engine/models/aligned_buffer.h"
+#include "engine/models/model.h"
+#include "engine/models/rope.h"
+#include "engine/models/weights.h"
+
+namespace llmux {
+
+class DenseModel : public Model {
+ public:
+  // Tokens per internal batch: the activation buffers hold this many rows.
+  static constexpr int kMaxBatch = 512;
+
+  const ModelConfig& config() const override { return config_; }
+  Result<std::unique_ptr<KvCache>> NewCache(int n_ctx) override;
+  Status Forward(KvCache& cache, std::span<const int32_t> tokens, int pos, float* logits,
+                 bool all_logits) override;
+  uint64_t WeightBytes() const override { return weight_bytes_; }
+  int max_batch() const override { return max_batch_; }
+  int n_threads() const override { return pool_.size(); }
+
+ protected:
+  DenseModel(std::shared_ptr<const gguf::GgufFile> file, ModelConfig config, int n_threads);
+
+  // Loads and checks the weights the config asks for and allocates all buffers. The
+  // architecture's factory calls it after setting its config flags.
+  Status Init();
+
+  // Runs layer il over the n tokens in x_ (positions pos0 .. pos0+n-1); their K and V
+  // go to cache positions pos0 .. pos0+n-1.
+  virtual void ForwardLayer(int il, KvCache& cache, int pos0, int n) = 0;
+
+  // ---- blocks for ForwardLayer ----
+  // y[n x w.rows] = x[n x w.cols] . W^T, on the pool.
+  void Project(const MatrixView& w, const float* x, int n, float* y);
+  // xn_ = RMSNorm(x_) * weight.
+  void NormInput(const float* weight, int n);
+  // q_ = Wq.xn_ (+bq), K/V rows of the cache at pos0.. = Wk.xn_ (+bk), Wv.xn_ (+bv).
+  void ProjectQkv(const LayerWeights& w, KvCache& cache, int il, int pos0, int n);
+  // Per-head RMSNorm of q_ and of the new K rows (qwen3 q_norm/k_norm).
+  void NormHeads(const LayerWeights& w, KvCache& cache, int il, int pos0, int n);
+  // RoPE on q_ and on the new K rows.
+  void ApplyRope(KvCache& cache, int il, int pos0, int n);
+  // attn_ = causal attention of q_ over the cache; then x_ += Wo.attn_ (+bo).
+  void AttendAndProject(const LayerWeights& w, KvCache& cache, int il, int pos0, int n);
+  // x_ += Wdown.(silu(Wgate.xn) * Wup.xn), xn = RMSNorm(x_) * ffn_norm.
+  void FeedForward(const LayerWeights& w, int n);
+
+  ModelConfig config_;
+  ModelWeights weights_;
+
+ private:
+  void Embed(std::span<const int32_t> tokens);
+  void Logits(int first_row, int n_rows, float* out);
+
+  std::shared_ptr<const gguf::GgufFile> file_;  // the weights point into its mapping
+  ThreadPool pool_;
+  RopeTable rope_;
+  uint64_t weight_bytes_ = 0;
+  int max_batch_ = kMaxBatch;
+
+  // Activations, [token][features], allocated once in Init().
+  AlignedBuffer<float> x_;     // residual stream, n_embd
+  AlignedBuffer<float> xn_;    // normalised input of a block, n_embd
+  AlignedBuffer<float> q_;     // queries, q_dim
+  AlignedBuffer<float> attn_;  // attention output, q_dim
+  AlignedBuffer<float> gate_;  // FFN gate / hidden, n_ff
+  AlignedBuffer<float> up_;    // FFN up, n_ff
+  AlignedBuffer<float> out_;   // projection output before the residual add, n_embd
+  AlignedBuffer<uint8_t> scratch_;  // MatMul's quantized activations
+  std::vector<int32_t> positions_;
+};
+
+}  // namespace llmux

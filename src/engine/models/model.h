@@ -1,0 +1,97 @@
+// The model interface: load a decoder-only transformer from a GGUF file and run its
+// forward pass over one sequence at a time, with the sequence's state in a KvCache.
+//
+//   auto file = gguf::GgufFile::Open(path);              // shared: the weights point into it
+//   auto model = Model::Load(std::move(*file), n_threads);
+//   auto cache = (*model)->NewCache(n_ctx);
+//   (*model)->Forward(**cache, prompt_ids, 0, logits, false);   // prefill
+//   (*model)->Forward(**cache, {&next, 1}, n_prompt, logits, false);   // one decode step
+//
+// A Model is not thread-safe: it owns its activation buffers and thread pool, so one
+// Forward call runs at a time (each call itself uses all of the pool's threads).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "base/status.h"
+#include "engine/gguf/gguf_reader.h"
+#include "engine/models/kv_cache.h"
+
+namespace llmux {
+
+enum class RopeLayout {
+  kNormal,  // rotates adjacent pairs (x0,x1), (x2,x3), ... (llama.cpp LLAMA_ROPE_TYPE_NORM)
+  kNeox,    // rotates halves (x_i, x_{i+n_rot/2}) (llama.cpp LLAMA_ROPE_TYPE_NEOX)
+};
+
+enum class RopeScaling { kNone, kLinear, kYarn };
+
+struct RopeConfig {
+  RopeLayout layout = RopeLayout::kNormal;
+  int n_rot = 0;                  // rotated dims per head (rope.dimension_count, default head_dim)
+  float theta = 10000.0f;         // rope.freq_base
+  RopeScaling scaling = RopeScaling::kNone;
+  float factor = 1.0f;            // rope.scaling.factor (context extension factor)
+  int n_ctx_orig = 0;             // rope.scaling.original_context_length (YaRN)
+  float yarn_beta_fast = 32.0f;   // rope.scaling.yarn_beta_fast
+  float yarn_beta_slow = 1.0f;    // rope.scaling.yarn_beta_slow
+  float yarn_attn_factor = 1.0f;  // rope.scaling.yarn_attn_factor (extra magnitude scale)
+};
+
+struct ModelConfig {
+  std::string arch;   // general.architecture
+  std::string name;   // general.name, informational
+  int n_embd = 0;
+  int n_layer = 0;
+  int n_head = 0;
+  int n_head_kv = 0;
+  int head_dim = 0;   // per-head width of q/k/v (attention.key_length); may differ from n_embd/n_head
+  int n_ff = 0;
+  int n_vocab = 0;    // rows of token_embd
+  int n_ctx_train = 0;
+  float rms_eps = 1e-5f;
+  float rope_theta = 10000.0f;  // same as rope.theta, kept for the api.md shape
+  RopeConfig rope;
+  bool tied_output = false;  // no output.weight: token_embd is the output matrix
+  bool qkv_bias = false;     // attn_q/k/v carry biases (qwen2)
+  bool qk_norm = false;      // RMSNorm of each q/k head before RoPE (qwen3)
+  bool rope_freq_factors = false;  // rope_freqs.weight present (llama 3.1 style scaling)
+
+  int q_dim() const { return n_head * head_dim; }
+  int kv_dim() const { return n_head_kv * head_dim; }
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  // Reads the config from `<arch>.*` keys, checks every tensor's presence, type and shape,
+  // and allocates all activation memory. Unknown architectures and malformed files are
+  // refused with a Status naming the reason (e.g. "missing tensor 'token_embd.weight'").
+  static Result<std::unique_ptr<Model>> Load(std::shared_ptr<const gguf::GgufFile> file,
+                                             int n_threads);
+
+  virtual const ModelConfig& config() const = 0;
+
+  // A cache for one sequence of up to n_ctx positions.
+  virtual Result<std::unique_ptr<KvCache>> NewCache(int n_ctx) = 0;
+
+  // Runs tokens at positions [pos, pos+n) of one sequence; the cache must hold positions
+  // < pos (pos <= cache.n_past(); a smaller pos rewinds the sequence). Writes n_vocab
+  // logits for the last token, or n * n_vocab (row per token) when all_logits.
+  // logits may be null to skip the output head (e.g. the first part of a prefill).
+  virtual Status Forward(KvCache& cache, std::span<const int32_t> tokens, int pos, float* logits,
+                         bool all_logits) = 0;
+
+  // Weight bytes read per decoded token (every matrix once, plus norms): for GB/s figures.
+  virtual uint64_t WeightBytes() const = 0;
+
+  // Tokens the model processes per internal batch; larger Forward calls are split.
+  virtual int max_batch() const = 0;
+  virtual int n_threads() const = 0;
+};
+
+}  // namespace llmux

@@ -1,0 +1,19 @@
+// Reads the architecture-independent part of a ModelConfig from `<arch>.*` GGUF keys.
+// Architecture files then set what is theirs (RoPE layout, biases, q/k norms).
+#pragma once
+
+#include <string_view>
+
+#include "base/status.h"
+#include "engine/gguf/gguf_reader.h"
+#include "engine/models/model.h"
+
+namespace llmux {
+
+// Reads dims, attention heads, head_dim (key_length, default n_embd / n_head), rope
+// (dimension_count, freq_base, scaling.*), rms epsilon and context length, and checks
+// that they are positive, in sane ranges and consistent. n_vocab is left 0 (it comes
+// from the token_embd shape); rope.layout is left kNormal.
+Result<ModelConfig> ReadModelConfig(const gguf::GgufFile& file, std::string_view arch);
+
+}  // namespace llmux

@@ -1,0 +1,42 @@
+// Architecture `qwen3` (dense Qwen3): no biases; each q and k head is RMS-normalised over
+// head_dim (attn_q_norm / attn_k_norm) before NEOX RoPE; head_dim comes from
+// attention.key_length and need not equal n_embd / n_head.
+#include "engine/models/architectures.h"
+#include "engine/models/dense_model.h"
+#include "engine/models/model_config.h"
+
+namespace llmux {
+
+namespace {
+
+class Qwen3Model final : public DenseModel {
+ public:
+  Qwen3Model(std::shared_ptr<const gguf::GgufFile> file, ModelConfig config, int n_threads)
+      : DenseModel(std::move(file), std::move(config), n_threads) {}
+  using DenseModel::Init;
+
+ protected:
+  void ForwardLayer(int il, KvCache& cache, int pos0, int n) override {
+    const LayerWeights& w = weights_.layers[il];
+    NormInput(w.attn_norm, n);
+    ProjectQkv(w, cache, il, pos0, n);
+    NormHeads(w, cache, il, pos0, n);
+    ApplyRope(cache, il, pos0, n);
+    AttendAndProject(w, cache, il, pos0, n);
+    FeedForward(w, n);
+  }
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Model>> LoadQwen3(std::shared_ptr<const gguf::GgufFile> file,
+                                         int n_threads) {
+  LLMUX_ASSIGN_OR_RETURN(ModelConfig config, ReadModelConfig(*file, "qwen3"));
+  config.rope.layout = RopeLayout::kNeox;
+  config.qk_norm = true;
+  auto model = std::make_unique<Qwen3Model>(std::move(file), std::move(config), n_threads);
+  LLMUX_RETURN_IF_ERROR(model->Init());
+  return std::unique_ptr<Model>(std::move(model));
+}
+
+}  // namespace llmux

@@ -1,0 +1,46 @@
+// Rotary position embedding, both layouts, with linear and YaRN frequency scaling and
+// optional per-pair frequency factors, computed the way ggml's rope op does.
+//
+// A RopeTable holds cos/sin for every (token, pair) of a batch. It is filled once per
+// forward call and then applied to every layer's q and k heads.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "engine/models/model.h"
+
+namespace llmux {
+
+class RopeTable {
+ public:
+  // Allocates room for max_tokens positions. freq_factors (n_rot/2 values) may be empty.
+  void Init(const RopeConfig& config, int max_tokens, std::span<const float> freq_factors);
+
+  // cos/sin for positions[i], i < positions.size() <= max_tokens.
+  void Compute(std::span<const int32_t> positions);
+
+  // Rotates the first n_rot dims of each head: x holds n_tokens rows, row t starts at
+  // x + t * row_stride and has n_heads heads of head_dim floats.
+  // Tokens are split over the pool's threads.
+  void Apply(float* x, int n_tokens, int n_heads, int head_dim, int64_t row_stride,
+             ThreadPool& pool) const;
+
+  int n_rot() const { return config_.n_rot; }
+
+ private:
+  RopeConfig config_;
+  int max_tokens_ = 0;
+  std::vector<float> freq_factors_;
+  std::vector<float> cos_;  // [token][n_rot / 2]
+  std::vector<float> sin_;
+  float corr_dims_[2] = {0, 0};
+};
+
+// YaRN correction range [low, high] of pair indices, as ggml_rope_yarn_corr_dims computes it.
+void YarnCorrDims(int n_rot, int n_ctx_orig, float freq_base, float beta_fast, float beta_slow,
+                  float dims[2]);
+
+}  // namespace llmux

@@ -1,0 +1,141 @@
+#include "engine/models/weights.h"
+
+#include <cstring>
+#include <limits>
+
+namespace llmux {
+
+std::string ShapeString(const std::vector<int64_t>& ne) {
+  std::string s = "{";
+  for (size_t i = 0; i < ne.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(ne[i]);
+  }
+  return s + "}";
+}
+
+Result<const gguf::TensorInfo*> TensorLoader::Find(const std::string& name,
+                                                   std::vector<int64_t> shape) {
+  const gguf::TensorInfo* t = file_.FindTensor(name);
+  if (t == nullptr) return InvalidArgumentError("missing tensor '" + name + "'");
+  // Trailing dims of 1 are the same shape (ggml pads ne with ones).
+  std::vector<int64_t> ne = t->ne;
+  while (ne.size() > shape.size() && ne.back() == 1) ne.pop_back();
+  if (ne != shape) {
+    return InvalidArgumentError("tensor '" + name + "' has shape " + ShapeString(t->ne) +
+                                ", expected " + ShapeString(shape));
+  }
+  if (t->data == nullptr) return DataLossError("tensor '" + name + "' has no data");
+  return t;
+}
+
+Result<MatrixView> TensorLoader::Matrix(const std::string& name, int64_t cols, int64_t rows) {
+  LLMUX_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, Find(name, {cols, rows}));
+  if (!kernels::MatMulSupports(t->type)) {
+    return UnimplementedError("tensor '" + name + "' has type " +
+                              std::string(Traits(t->type).name) +
+                              ", which matrix multiplication does not support");
+  }
+  std::optional<size_t> row_bytes = RowBytes(t->type, cols);
+  if (!row_bytes) {
+    return InvalidArgumentError("tensor '" + name + "': row length " + std::to_string(cols) +
+                                " is not a multiple of the " + std::string(Traits(t->type).name) +
+                                " block size");
+  }
+  if (t->nbytes != *row_bytes * static_cast<uint64_t>(rows)) {
+    return DataLossError("tensor '" + name + "' holds " + std::to_string(t->nbytes) +
+                         " bytes, expected " + std::to_string(*row_bytes * rows));
+  }
+  bytes_loaded_ += t->nbytes;
+  return MatrixView{t->type, rows, cols, t->data, *row_bytes};
+}
+
+Result<const float*> TensorLoader::Vector(const std::string& name, int64_t n) {
+  LLMUX_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, Find(name, {n}));
+  if (t->type != DType::kF32) {
+    return UnimplementedError("tensor '" + name + "' has type " +
+                              std::string(Traits(t->type).name) + ", expected f32");
+  }
+  if (t->nbytes != static_cast<uint64_t>(n) * sizeof(float)) {
+    return DataLossError("tensor '" + name + "' has the wrong byte size");
+  }
+  if (reinterpret_cast<uintptr_t>(t->data) % alignof(float) != 0) {
+    return InvalidArgumentError("tensor '" + name + "' is not 4-byte aligned");
+  }
+  bytes_loaded_ += t->nbytes;
+  return reinterpret_cast<const float*>(t->data);
+}
+
+Result<const float*> TensorLoader::OptionalVector(const std::string& name, int64_t n) {
+  if (!Has(name)) return static_cast<const float*>(nullptr);
+  return Vector(name, n);
+}
+
+namespace {
+
+Status LoadLayer(TensorLoader& loader, const ModelConfig& c, int il, LayerWeights& w) {
+  const std::string p = "blk." + std::to_string(il) + ".";
+  const int64_t e = c.n_embd, q = c.q_dim(), kv = c.kv_dim();
+  LLMUX_ASSIGN_OR_RETURN(w.attn_norm, loader.Vector(p + "attn_norm.weight", e));
+  LLMUX_ASSIGN_OR_RETURN(w.wq, loader.Matrix(p + "attn_q.weight", e, q));
+  LLMUX_ASSIGN_OR_RETURN(w.wk, loader.Matrix(p + "attn_k.weight", e, kv));
+  LLMUX_ASSIGN_OR_RETURN(w.wv, loader.Matrix(p + "attn_v.weight", e, kv));
+  LLMUX_ASSIGN_OR_RETURN(w.wo, loader.Matrix(p + "attn_output.weight", q, e));
+  if (c.qkv_bias) {
+    LLMUX_ASSIGN_OR_RETURN(w.bq, loader.Vector(p + "attn_q.bias", q));
+    LLMUX_ASSIGN_OR_RETURN(w.bk, loader.Vector(p + "attn_k.bias", kv));
+    LLMUX_ASSIGN_OR_RETURN(w.bv, loader.Vector(p + "attn_v.bias", kv));
+  }
+  LLMUX_ASSIGN_OR_RETURN(w.bo, loader.OptionalVector(p + "attn_output.bias", e));
+  if (c.qk_norm) {
+    LLMUX_ASSIGN_OR_RETURN(w.q_norm, loader.Vector(p + "attn_q_norm.weight", c.head_dim));
+    LLMUX_ASSIGN_OR_RETURN(w.k_norm, loader.Vector(p + "attn_k_norm.weight", c.head_dim));
+  }
+  LLMUX_ASSIGN_OR_RETURN(w.ffn_norm, loader.Vector(p + "ffn_norm.weight", e));
+  LLMUX_ASSIGN_OR_RETURN(w.gate, loader.Matrix(p + "ffn_gate.weight", e, c.n_ff));
+  LLMUX_ASSIGN_OR_RETURN(w.up, loader.Matrix(p + "ffn_up.weight", e, c.n_ff));
+  LLMUX_ASSIGN_OR_RETURN(w.down, loader.Matrix(p + "ffn_down.weight", c.n_ff, e));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<ModelWeights> LoadWeights(const gguf::GgufFile& file, ModelConfig& c,
+                                 uint64_t* weight_bytes_per_token) {
+  TensorLoader loader(file);
+  ModelWeights w;
+  const gguf::TensorInfo* embd = file.FindTensor("token_embd.weight");
+  if (embd == nullptr) return InvalidArgumentError("missing tensor 'token_embd.weight'");
+  if (embd->ne.size() < 2 || embd->ne[1] <= 0 ||
+      embd->ne[1] > std::numeric_limits<int32_t>::max()) {
+    return InvalidArgumentError("tensor 'token_embd.weight' has shape " + ShapeString(embd->ne) +
+                                ", expected {" + std::to_string(c.n_embd) + ", n_vocab}");
+  }
+  c.n_vocab = static_cast<int>(embd->ne[1]);
+  LLMUX_ASSIGN_OR_RETURN(w.token_embd, loader.Matrix("token_embd.weight", c.n_embd, c.n_vocab));
+  const uint64_t embd_bytes = loader.bytes_loaded();
+  LLMUX_ASSIGN_OR_RETURN(w.output_norm, loader.Vector("output_norm.weight", c.n_embd));
+  c.tied_output = !loader.Has("output.weight");
+  if (c.tied_output) {
+    w.output = w.token_embd;
+  } else {
+    LLMUX_ASSIGN_OR_RETURN(w.output, loader.Matrix("output.weight", c.n_embd, c.n_vocab));
+  }
+  if (loader.Has("rope_freqs.weight")) {
+    LLMUX_ASSIGN_OR_RETURN(const float* ff, loader.Vector("rope_freqs.weight", c.rope.n_rot / 2));
+    w.rope_freqs.assign(ff, ff + c.rope.n_rot / 2);
+    c.rope_freq_factors = true;
+  }
+  w.layers.resize(c.n_layer);
+  for (int il = 0; il < c.n_layer; ++il) {
+    LLMUX_RETURN_IF_ERROR(LoadLayer(loader, c, il, w.layers[il]));
+  }
+  // A decode step reads every loaded tensor once, except the embedding table (one row),
+  // which is read in full as the output matrix when tied.
+  if (weight_bytes_per_token != nullptr) {
+    *weight_bytes_per_token = loader.bytes_loaded() - (c.tied_output ? 0 : embd_bytes);
+  }
+  return w;
+}
+
+}  // namespace llmux
