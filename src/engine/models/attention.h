@@ -1,8 +1,13 @@
 // Causal multi-head attention with grouped KV heads (GQA) over one sequence's KvCache,
 // as llama.cpp computes it without flash attention: scores q.k * scale, softmax in F32
-// with max subtraction (sum in double), then the score-weighted sum of V rows.
+// with max subtraction, then the score-weighted sum of V rows.
+//
+// Kernels: scalar, AVX2 and AVX-512 instances of one algorithm (attention_simd.h), picked
+// at run time like the matmul kernels. Work is split over the pool by (kv head, tile of
+// tokens); each thread uses its own scratch area of the cache.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "base/thread_pool.h"
@@ -17,12 +22,20 @@ struct AttentionShape {
   float scale = 1.0f;  // usually 1/sqrt(head_dim)
 };
 
+// Floats of per-thread scratch Attention needs over a cache of n_ctx positions.
+size_t AttentionScratchFloats(int head_dim, int n_ctx);
+
 // Query token t (position pos0 + t) attends to cache positions [0, pos0 + t]; the cache
-// must already hold K and V for all of them. q row t starts at q + t * q_stride (n_head
-// heads of head_dim floats); output row t at out + t * out_stride. Work items (token,
-// head) are spread over the pool; thread i uses cache.score_row(i) as scratch.
+// must already hold K and V for all of them, and scratch for pool.size() threads of
+// AttentionScratchFloats(head_dim, cache.n_ctx()) floats. q row t starts at
+// q + t * q_stride (n_head heads of head_dim floats); output row t at out + t * out_stride.
 void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer, int pos0,
                int n_tokens, const AttentionShape& shape, float* out, int64_t out_stride,
                ThreadPool& pool);
+
+// Which kernel Attention uses; kAuto follows the CPU (kernels::DetectedIsa()). A path the
+// CPU lacks, or whose vector width does not divide head_dim, falls back to scalar.
+enum class AttentionPath { kAuto, kScalar, kAvx2, kAvx512 };
+void SetAttentionPathForTesting(AttentionPath path);
 
 }  // namespace llmux

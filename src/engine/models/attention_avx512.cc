@@ -1,5 +1,10 @@
 // AVX-512 instantiation of the attention kernel (compiled with LLMUX_AVX512_FLAGS; only
 // called after run-time detection). Needs head_dim % 16 == 0.
+// GCC 12's intrinsic headers trip -Wmaybe-uninitialized on their own _mm512_undefined_*()
+// idiom (reductions, masked max); the warning is about the header, not this code.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include <immintrin.h>
 
 #include "engine/models/attention_simd.h"

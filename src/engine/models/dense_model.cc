@@ -41,14 +41,16 @@ Result<std::unique_ptr<KvCache>> DenseModel::NewCache(int n_ctx) {
   if (n_ctx <= 0) {
     return InvalidArgumentError("context size must be positive, got " + std::to_string(n_ctx));
   }
-  return KvCache::Create(config_.n_layer, n_ctx, config_.kv_dim(), pool_.size());
+  return KvCache::Create(config_.n_layer, n_ctx, config_.kv_dim(), pool_.size(),
+                         AttentionScratchFloats(config_.head_dim, n_ctx));
 }
 
 Status DenseModel::Forward(KvCache& cache, std::span<const int32_t> tokens, int pos,
                            float* logits, bool all_logits) {
   const ModelConfig& c = config_;
   if (cache.n_layer() != c.n_layer || cache.kv_dim() != c.kv_dim() ||
-      cache.n_score_rows() < pool_.size()) {
+      cache.n_threads() < pool_.size() ||
+      cache.scratch_floats() < AttentionScratchFloats(c.head_dim, cache.n_ctx())) {
     return InvalidArgumentError("kv cache was made for a different model");
   }
   if (tokens.empty()) return InvalidArgumentError("no tokens to run");

@@ -1,6 +1,6 @@
 // Key/value cache of one sequence: F32, [layer][pos][kv_head * head_dim] for K and for V,
-// sized once at creation. It also holds the per-thread attention score rows (n_ctx floats
-// each), so that a forward pass over this sequence never allocates.
+// sized once at creation. It also holds per-thread scratch for attention, so that a
+// forward pass over this sequence never allocates.
 #pragma once
 
 #include <cstddef>
@@ -13,10 +13,10 @@ namespace llmux {
 
 class KvCache {
  public:
-  // Allocates the cache; memory is not touched until written, so a large n_ctx costs
+  // Allocates the cache; K/V memory is not touched until written, so a large n_ctx costs
   // address space only. Fails with ResourceExhausted if the allocation fails.
   static Result<std::unique_ptr<KvCache>> Create(int n_layer, int n_ctx, int kv_dim,
-                                                 int n_score_rows);
+                                                 int n_threads, size_t scratch_floats);
 
   int n_layer() const { return n_layer_; }
   int n_ctx() const { return n_ctx_; }
@@ -32,9 +32,10 @@ class KvCache {
   const float* k(int layer, int pos) const { return k_.get() + Offset(layer, pos); }
   const float* v(int layer, int pos) const { return v_.get() + Offset(layer, pos); }
 
-  // Scratch row i (of n_score_rows) with n_ctx floats, for attention scores.
-  float* score_row(int i) { return scores_.get() + static_cast<size_t>(i) * n_ctx_; }
-  int n_score_rows() const { return n_score_rows_; }
+  // Scratch of thread i (< n_threads()), scratch_floats() long.
+  float* scratch(int i) { return scratch_.get() + static_cast<size_t>(i) * scratch_floats_; }
+  int n_threads() const { return n_threads_; }
+  size_t scratch_floats() const { return scratch_floats_; }
 
   size_t bytes() const;
 
@@ -48,10 +49,11 @@ class KvCache {
   int n_ctx_ = 0;
   int kv_dim_ = 0;
   int n_past_ = 0;
-  int n_score_rows_ = 0;
+  int n_threads_ = 0;
+  size_t scratch_floats_ = 0;
   std::unique_ptr<float[]> k_;
   std::unique_ptr<float[]> v_;
-  std::unique_ptr<float[]> scores_;
+  std::unique_ptr<float[]> scratch_;
 };
 
 }  // namespace llmux

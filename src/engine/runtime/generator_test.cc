@@ -45,7 +45,7 @@ class ScriptedModel : public Model {
   }
   const ModelConfig& config() const override { return config_; }
   Result<std::unique_ptr<KvCache>> NewCache(int n_ctx) override {
-    return KvCache::Create(1, n_ctx, 1, 1);
+    return KvCache::Create(1, n_ctx, 1, 1, 0);
   }
   Status Forward(KvCache& cache, std::span<const int32_t> tokens, int pos, float* logits,
                  bool) override {

@@ -150,8 +150,8 @@ inline void StoreTile(__m512 (&acc)[MR][NT], float* y, int64_t y_stride) {
 // Two blocks (64 values) per zmm. Weights become unsigned bytes (Q8_0: q + 128; Q4_0: the
 // nibble; Q5_0: the 5-bit code), activations stay signed, so one vpdpbusd gives
 // sum(u * x) = sum(q * x) + bias * sum(x). The bias term is cancelled exactly by starting the
-// integer accumulator at -bias * sum(x) (per block, from the activation row's sums). Each
-// block's 8 int32 lanes are then scaled by d_w * d_x and added to a float accumulator.
+// integer accumulator at -bias * sum(x) (lane by lane, see NegBias). Each block's 8 int32
+// lanes are then scaled by d_w * d_x and added to a float accumulator.
 
 // Word-permute index vectors (vpermw / vpermt2w select 16-bit words; every field of the
 // *_0 block pairs starts at an even byte offset).
@@ -185,7 +185,7 @@ inline __m512i PairNibbles(__m512i z) {
 inline __m512i NibbleSingle(const uint8_t* p) {
   const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   const __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1);
-  return _mm512_castsi256_si512(_mm256_and_si256(t, _mm256_set1_epi8(0x0F)));
+  return _mm512_zextsi256_si512(_mm256_and_si256(t, _mm256_set1_epi8(0x0F)));
 }
 
 // Per format: LoadPair gives the unsigned weight bytes of blocks b, b+1 and their scales;
@@ -253,6 +253,15 @@ inline __m512 ActScales2(const float* d) {
   return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(f));
 }
 
+// -bias * (sum of each group of 4 activations), lane by lane: starting vpdpbusd from this
+// cancels the unsigned offset of the weight codes within every int32 lane, so each lane holds
+// an exact signed partial sum (small, so its float conversion and scaling stay accurate).
+template <int kShift>
+inline __m512i NegBias(__m512i xv) {
+  const __m512i zero = _mm512_setzero_si512();
+  return _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(static_cast<char>(1 << kShift)), xv));
+}
+
 template <WType T, int MR, int NT>
 void TileQ0(const GemmArgs& a, int64_t r0, int64_t t0) {
   using F = Q0Format<T>;
@@ -275,8 +284,7 @@ void TileQ0(const GemmArgs& a, int64_t r0, int64_t t0) {
     for (int t = 0; t < NT; ++t) {
       const __m512i xv = _mm512_loadu_si512(act[t].qs + b * kQK);
       const __m512 xs = ActScales2(act[t].d + b);
-      const __m512i sums = _mm512_maskz_expandloadu_epi32(0x0101, act[t].sum + b);
-      const __m512i init = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sums, F::kBiasShift));
+      const __m512i init = NegBias<F::kBiasShift>(xv);
       for (int r = 0; r < MR; ++r) {
         const __m512i isum = _mm512_dpbusd_epi32(init, wv[r], xv);
         acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(ws[r], xs), acc[r][t]);
@@ -292,9 +300,9 @@ void TileQ0(const GemmArgs& a, int64_t r0, int64_t t0) {
       ws[r] = _mm512_set1_ps(HalfToFloat(Load16(p)));
     }
     for (int t = 0; t < NT; ++t) {
-      const __m512i xv = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[t].qs + b * kQK)));
+      const __m512i xv = _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[t].qs + b * kQK)));
       const __m512 xs = _mm512_set1_ps(act[t].d[b]);
-      const __m512i init = _mm512_maskz_set1_epi32(0x0001, -(act[t].sum[b] << F::kBiasShift));
+      const __m512i init = _mm512_maskz_mov_epi32(0x00FF, NegBias<F::kBiasShift>(xv));
       for (int r = 0; r < MR; ++r) {
         const __m512i isum = _mm512_dpbusd_epi32(init, wv[r], xv);
         acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(ws[r], xs), acc[r][t]);
@@ -304,22 +312,27 @@ void TileQ0(const GemmArgs& a, int64_t r0, int64_t t0) {
   StoreTile<MR, NT>(acc, a.y + t0 * a.y_stride + r0, a.y_stride);
 }
 
-// Generic driver over register tiles of up to 4 rows x 4 tokens: token tiles outside, so a
-// tile of activations stays in L1 while the row chunk's weights stream past it.
-template <template <int, int> class Tile>
+// Runs Tile<mr, nt> for 1 <= mr <= MRMAX, 1 <= nt <= NTMAX (a short compare chain).
+template <int MRMAX, int NTMAX, template <int, int> class Tile, int M = 1, int N = 1>
+inline void RunTile(int mr, int nt, const GemmArgs& a, int64_t r, int64_t t) {
+  if (mr == M && nt == N) {
+    Tile<M, N>::Run(a, r, t);
+  } else if constexpr (N < NTMAX) {
+    RunTile<MRMAX, NTMAX, Tile, M, N + 1>(mr, nt, a, r, t);
+  } else if constexpr (M < MRMAX) {
+    RunTile<MRMAX, NTMAX, Tile, M + 1, 1>(mr, nt, a, r, t);
+  }
+}
+
+// Generic driver over register tiles of up to MRMAX rows x NTMAX tokens: token tiles
+// outside, so a tile of activations stays in L1 while the row chunk's weights stream past.
+template <int MRMAX, int NTMAX, template <int, int> class Tile>
 void GemmTiled(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  using Fn = void (*)(const GemmArgs&, int64_t, int64_t);
-  static constexpr Fn kTiles[4][4] = {
-      {Tile<1, 1>::Run, Tile<1, 2>::Run, Tile<1, 3>::Run, Tile<1, 4>::Run},
-      {Tile<2, 1>::Run, Tile<2, 2>::Run, Tile<2, 3>::Run, Tile<2, 4>::Run},
-      {Tile<3, 1>::Run, Tile<3, 2>::Run, Tile<3, 3>::Run, Tile<3, 4>::Run},
-      {Tile<4, 1>::Run, Tile<4, 2>::Run, Tile<4, 3>::Run, Tile<4, 4>::Run},
-  };
-  for (int64_t t = t0; t < t1; t += 4) {
-    const int nt = static_cast<int>(Min64(4, t1 - t));
-    for (int64_t r = r0; r < r1; r += 4) {
-      const int mr = static_cast<int>(Min64(4, r1 - r));
-      kTiles[mr - 1][nt - 1](a, r, t);
+  for (int64_t t = t0; t < t1; t += NTMAX) {
+    const int nt = static_cast<int>(Min64(NTMAX, t1 - t));
+    for (int64_t r = r0; r < r1; r += MRMAX) {
+      const int mr = static_cast<int>(Min64(MRMAX, r1 - r));
+      RunTile<MRMAX, NTMAX, Tile>(mr, nt, a, r, t);
     }
   }
 }
@@ -330,6 +343,151 @@ struct Q0Tiles {
   struct Tile {
     static void Run(const GemmArgs& a, int64_t r0, int64_t t0) { TileQ0<T, MR, NT>(a, r0, t0); }
   };
+};
+
+// ---------------------------------------------------------------------------------------
+// Q4_K / Q6_K weights x Q8_K activations.
+//
+// Per super-block of 256: vpdpbusd (unsigned weight codes x signed activations) gives
+// int32 lanes that each cover 4 consecutive values of one sub-block; vpdpwssd then multiplies
+// every lane by its sub-block scale (the lane value fits in 16 bits) and accumulates, so the
+// whole super-block's sum is exact integer arithmetic before one float conversion.
+
+inline uint32_t Q4KUnpack(const uint8_t* s, uint64_t* sc8, uint64_t* m8) {
+  const uint32_t s0 = Load32(s), s1 = Load32(s + 4), s2 = Load32(s + 8);
+  const uint32_t sc_hi = (s2 & 0x0f0f0f0fu) | (((s0 >> 6) & 0x03030303u) << 4);
+  const uint32_t m_hi = ((s2 >> 4) & 0x0f0f0f0fu) | (((s1 >> 6) & 0x03030303u) << 4);
+  *sc8 = (s0 & 0x3f3f3f3fu) | (static_cast<uint64_t>(sc_hi) << 32);
+  *m8 = (s1 & 0x3f3f3f3fu) | (static_cast<uint64_t>(m_hi) << 32);
+  return 0;
+}
+
+template <int... I>
+inline __m512i DwordIndex() {
+  alignas(64) static constexpr int32_t kIdx[16] = {I...};
+  return _mm512_load_si512(kIdx);
+}
+
+// Activation vector k of a Q8_K block in the order the Q4_K nibble vectors use:
+// k=0: [0-31 | 64-95], 1: [32-63 | 96-127], 2: [128-159 | 192-223], 3: [160-191 | 224-255].
+inline __m512i Q4KActVector(const int8_t* q, int k) {
+  const int base = (k >> 1) * 128 + (k & 1) * 32;
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + base))),
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + base + 64)), 1);
+}
+
+template <int MR, int NT>
+void TileQ4K(const GemmArgs& a, int64_t r0, int64_t t0) {
+  const int64_t nb = a.cols / kQKK;
+  __m512 acc[MR][NT];
+  for (int r = 0; r < MR; ++r) {
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
+  }
+  const __m512i zero = _mm512_setzero_si512();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i wv[MR][4], sv[MR][4];
+    __m512 fm[MR], dw[MR];
+    for (int r = 0; r < MR; ++r) {
+      const BlockQ4_K* blk = reinterpret_cast<const BlockQ4_K*>(a.w + (r0 + r) * a.w_stride) + b;
+      uint64_t sc8, m8;
+      Q4KUnpack(blk->scales, &sc8, &m8);
+      const __m512i sc32 = _mm512_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(sc8)));
+      sv[r][0] = _mm512_permutexvar_epi32(DwordIndex<0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2>(), sc32);
+      sv[r][1] = _mm512_permutexvar_epi32(DwordIndex<1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3>(), sc32);
+      sv[r][2] = _mm512_permutexvar_epi32(DwordIndex<4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6>(), sc32);
+      sv[r][3] = _mm512_permutexvar_epi32(DwordIndex<5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7>(), sc32);
+      const __m512 m = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(m8))));
+      fm[r] = _mm512_mul_ps(m, _mm512_set1_ps(HalfToFloat(blk->dmin)));  // lanes 8-15 are 0
+      dw[r] = _mm512_set1_ps(HalfToFloat(blk->d));
+      const __m512i z0 = _mm512_loadu_si512(blk->qs), z1 = _mm512_loadu_si512(blk->qs + 64);
+      const __m512i m4 = _mm512_set1_epi8(0x0F);
+      wv[r][0] = _mm512_and_si512(z0, m4);
+      wv[r][1] = _mm512_and_si512(_mm512_srli_epi16(z0, 4), m4);
+      wv[r][2] = _mm512_and_si512(z1, m4);
+      wv[r][3] = _mm512_and_si512(_mm512_srli_epi16(z1, 4), m4);
+    }
+    for (int t = 0; t < NT; ++t) {
+      const BlockQ8_K* y = reinterpret_cast<const BlockQ8_K*>(a.act + (t0 + t) * a.act_stride) + b;
+      __m512i xv[4];
+      for (int k = 0; k < 4; ++k) xv[k] = Q4KActVector(y->qs, k);
+      const __m256i pairs = _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y->bsums)), _mm256_set1_epi16(1));
+      const __m512 dy = _mm512_set1_ps(y->d);
+      const __m512 fb = _mm512_mul_ps(_mm512_castps256_ps512(_mm256_cvtepi32_ps(pairs)), dy);
+      const __m512 fbz = _mm512_maskz_mov_ps(0x00FF, fb);
+      for (int r = 0; r < MR; ++r) {
+        __m512i isum = _mm512_dpwssd_epi32(zero, _mm512_dpbusd_epi32(zero, wv[r][0], xv[0]), sv[r][0]);
+        for (int k = 1; k < 4; ++k) isum = _mm512_dpwssd_epi32(isum, _mm512_dpbusd_epi32(zero, wv[r][k], xv[k]), sv[r][k]);
+        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw[r], dy), acc[r][t]);
+        acc[r][t] = _mm512_fnmadd_ps(fm[r], fbz, acc[r][t]);
+      }
+    }
+  }
+  StoreTile<MR, NT>(acc, a.y + t0 * a.y_stride + r0, a.y_stride);
+}
+
+template <int MR, int NT>
+struct Q4KTile {
+  static void Run(const GemmArgs& a, int64_t r0, int64_t t0) { TileQ4K<MR, NT>(a, r0, t0); }
+};
+
+template <int MR, int NT>
+void TileQ6K(const GemmArgs& a, int64_t r0, int64_t t0) {
+  const int64_t nb = a.cols / kQKK;
+  __m512 acc[MR][NT];
+  for (int r = 0; r < MR; ++r) {
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
+  }
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i lo16 = _mm512_set1_epi32(0xFFFF);
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i wv[MR][4], sv[MR][4];
+    __m512 dw[MR];
+    for (int r = 0; r < MR; ++r) {
+      const BlockQ6_K* blk = reinterpret_cast<const BlockQ6_K*>(a.w + (r0 + r) * a.w_stride) + b;
+      const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->scales));
+      const __m512i sc32 = _mm512_cvtepi8_epi32(sc);
+      // Scales as int32 lanes with a zero high half (vpdpwssd also multiplies high halves).
+      sv[r][0] = _mm512_and_si512(_mm512_permutexvar_epi32(DwordIndex<0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3>(), sc32), lo16);
+      sv[r][1] = _mm512_and_si512(_mm512_permutexvar_epi32(DwordIndex<4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7>(), sc32), lo16);
+      sv[r][2] = _mm512_and_si512(_mm512_permutexvar_epi32(DwordIndex<8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11>(), sc32), lo16);
+      sv[r][3] = _mm512_and_si512(_mm512_permutexvar_epi32(DwordIndex<12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15>(), sc32), lo16);
+      dw[r] = _mm512_set1_ps(HalfToFloat(blk->d));
+      const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(0x03);
+      for (int h = 0; h < 2; ++h) {
+        const __m512i ql = _mm512_loadu_si512(blk->ql + 64 * h);
+        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh + 32 * h));
+        const __m512i h01 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+        const __m512i h23 = _mm512_srli_epi16(h01, 4);
+        // Elements 128h + [0, 64): low nibbles of ql with bits 0-1 / 2-3 of qh.
+        wv[r][2 * h] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(h01, m3), 4));
+        // Elements 128h + [64, 128): high nibbles with bits 4-5 / 6-7.
+        wv[r][2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                           _mm512_slli_epi16(_mm512_and_si512(h23, m3), 4));
+      }
+    }
+    for (int t = 0; t < NT; ++t) {
+      const BlockQ8_K* y = reinterpret_cast<const BlockQ8_K*>(a.act + (t0 + t) * a.act_stride) + b;
+      __m512i xv[4], init[4];
+      for (int k = 0; k < 4; ++k) {
+        xv[k] = _mm512_loadu_si512(y->qs + 64 * k);
+        init[k] = NegBias<5>(xv[k]);  // codes are q + 32
+      }
+      const __m512 dy = _mm512_set1_ps(y->d);
+      for (int r = 0; r < MR; ++r) {
+        __m512i isum = _mm512_dpwssd_epi32(zero, _mm512_dpbusd_epi32(init[0], wv[r][0], xv[0]), sv[r][0]);
+        for (int k = 1; k < 4; ++k) {
+          isum = _mm512_dpwssd_epi32(isum, _mm512_dpbusd_epi32(init[k], wv[r][k], xv[k]), sv[r][k]);
+        }
+        acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw[r], dy), acc[r][t]);
+      }
+    }
+  }
+  StoreTile<MR, NT>(acc, a.y + t0 * a.y_stride + r0, a.y_stride);
+}
+
+template <int MR, int NT>
+struct Q6KTile {
+  static void Run(const GemmArgs& a, int64_t r0, int64_t t0) { TileQ6K<MR, NT>(a, r0, t0); }
 };
 
 // ---------------------------------------------------------------------------------------
@@ -474,12 +632,14 @@ void AxpyF32Avx512(float alpha, const float* x, float* y, int64_t n) {
 }  // namespace
 
 void FillAvx512Kernels(KernelSet* ks, bool has_bf16) {
-  ks->gemm[static_cast<int>(WType::kQ8_0)] = GemmTiled<Q0Tiles<WType::kQ8_0>::Tile>;
-  ks->gemm[static_cast<int>(WType::kQ4_0)] = GemmTiled<Q0Tiles<WType::kQ4_0>::Tile>;
-  ks->gemm[static_cast<int>(WType::kQ5_0)] = GemmTiled<Q0Tiles<WType::kQ5_0>::Tile>;
-  ks->gemm[static_cast<int>(WType::kF32)] = GemmTiled<FloatTiles<WType::kF32>::Tile>;
-  ks->gemm[static_cast<int>(WType::kF16)] = GemmTiled<FloatTiles<WType::kF16>::Tile>;
-  if (has_bf16) ks->gemm[static_cast<int>(WType::kBF16)] = GemmTiled<BF16Tile>;
+  ks->gemm[static_cast<int>(WType::kQ8_0)] = GemmTiled<4, 4, Q0Tiles<WType::kQ8_0>::Tile>;
+  ks->gemm[static_cast<int>(WType::kQ4_0)] = GemmTiled<4, 4, Q0Tiles<WType::kQ4_0>::Tile>;
+  ks->gemm[static_cast<int>(WType::kQ5_0)] = GemmTiled<4, 4, Q0Tiles<WType::kQ5_0>::Tile>;
+  ks->gemm[static_cast<int>(WType::kF32)] = GemmTiled<4, 4, FloatTiles<WType::kF32>::Tile>;
+  ks->gemm[static_cast<int>(WType::kF16)] = GemmTiled<4, 4, FloatTiles<WType::kF16>::Tile>;
+  ks->gemm[static_cast<int>(WType::kQ4_K)] = GemmTiled<4, 2, Q4KTile>;
+  ks->gemm[static_cast<int>(WType::kQ6_K)] = GemmTiled<4, 2, Q6KTile>;
+  if (has_bf16) ks->gemm[static_cast<int>(WType::kBF16)] = GemmTiled<4, 4, BF16Tile>;
   ks->act_quant[static_cast<int>(ActKind::kQ8)] = QuantizeActQ8;
   ks->act_quant[static_cast<int>(ActKind::kQ8K)] = QuantizeActQ8K;
   ks->act_quant[static_cast<int>(ActKind::kF16)] = QuantizeActF16;
