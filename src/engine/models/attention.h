@@ -2,9 +2,9 @@
 // as llama.cpp computes it without flash attention: scores q.k * scale, softmax in F32
 // with max subtraction, then the score-weighted sum of V rows.
 //
-// Kernels: scalar, AVX2 and AVX-512 instances of one algorithm (attention_simd.h), picked
-// at run time like the matmul kernels. Work is split over the pool by (kv head, tile of
-// tokens); each thread uses its own scratch area of the cache.
+// The kernels (simd_impl.h) come in scalar, AVX2 and AVX-512 builds picked at run time.
+// Work is split over the pool by (kv head, tile of tokens); each thread uses its own
+// scratch area of the cache.
 #pragma once
 
 #include <cstddef>
@@ -32,10 +32,5 @@ size_t AttentionScratchFloats(int head_dim, int n_ctx);
 void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer, int pos0,
                int n_tokens, const AttentionShape& shape, float* out, int64_t out_stride,
                ThreadPool& pool);
-
-// Which kernel Attention uses; kAuto follows the CPU (kernels::DetectedIsa()). A path the
-// CPU lacks, or whose vector width does not divide head_dim, falls back to scalar.
-enum class AttentionPath { kAuto, kScalar, kAvx2, kAvx512 };
-void SetAttentionPathForTesting(AttentionPath path);
 
 }  // namespace llmux

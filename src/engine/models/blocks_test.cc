@@ -8,6 +8,7 @@
 #include "engine/models/attention.h"
 #include "engine/models/ffn.h"
 #include "engine/models/rms_norm.h"
+#include "engine/models/simd_kernels.h"
 
 namespace llmux {
 namespace {
@@ -20,39 +21,27 @@ std::vector<float> Random(size_t n, uint32_t seed, float scale = 1.0f) {
   return v;
 }
 
-TEST(RmsNormTest, MatchesDefinition) {
-  ThreadPool pool(2);
-  const int n = 100, rows = 37;
-  const auto x = Random(n * rows, 1), w = Random(n, 2);
-  std::vector<float> y(n * rows);
-  RmsNormRows(x.data(), w.data(), y.data(), rows, n, 1e-5f, pool);
-  for (int r = 0; r < rows; ++r) {
-    double ss = 0;
-    for (int i = 0; i < n; ++i) ss += double(x[r * n + i]) * x[r * n + i];
-    const double s = 1.0 / std::sqrt(ss / n + 1e-5);
-    for (int i = 0; i < n; ++i) EXPECT_NEAR(y[r * n + i], x[r * n + i] * s * w[i], 1e-5);
-  }
-  // In place, without weight.
-  std::vector<float> z = x;
-  RmsNorm(z.data(), nullptr, z.data(), n, 1e-5f);
+TEST(RmsNormTest, InPlaceWithoutWeightGivesUnitMeanSquare) {
+  auto z = Random(100, 1);
+  RmsNorm(z.data(), nullptr, z.data(), 100, 1e-5f);
   double ss = 0;
-  for (int i = 0; i < n; ++i) ss += double(z[i]) * z[i];
-  EXPECT_NEAR(ss / n, 1.0, 1e-4);
+  for (float v : z) ss += double(v) * v;
+  EXPECT_NEAR(ss / 100, 1.0, 1e-4);
 }
 
 struct AttentionCase {
-  AttentionPath path;
+  simd::Path path;
   int n_head, n_head_kv, hd, pos0, n;
 };
 
 class AttentionTest : public ::testing::TestWithParam<AttentionCase> {
  protected:
-  void TearDown() override { SetAttentionPathForTesting(AttentionPath::kAuto); }
+  void TearDown() override { simd::SetPathForTesting(simd::Path::kAuto); }
 };
 
 TEST_P(AttentionTest, CausalGqaMatchesDefinition) {
   const AttentionCase ac = GetParam();
-  SetAttentionPathForTesting(ac.path);
+  simd::SetPathForTesting(ac.path);
   ThreadPool pool(2);
   const int n_head = ac.n_head, n_head_kv = ac.n_head_kv, hd = ac.hd, pos0 = ac.pos0, n = ac.n;
   const int n_ctx = pos0 + n + 3;
@@ -99,32 +88,76 @@ TEST_P(AttentionTest, CausalGqaMatchesDefinition) {
 // of the vector width (scalar fallback).
 INSTANTIATE_TEST_SUITE_P(
     Paths, AttentionTest,
-    ::testing::Values(AttentionCase{AttentionPath::kScalar, 6, 2, 16, 5, 7},
-                      AttentionCase{AttentionPath::kAvx2, 6, 2, 16, 5, 7},
-                      AttentionCase{AttentionPath::kAvx512, 6, 2, 16, 5, 7},
-                      AttentionCase{AttentionPath::kAvx2, 4, 4, 32, 37, 1},
-                      AttentionCase{AttentionPath::kAvx512, 16, 8, 128, 70, 1},
-                      AttentionCase{AttentionPath::kAvx512, 16, 8, 128, 0, 75},
-                      AttentionCase{AttentionPath::kAvx2, 16, 8, 128, 3, 75},
-                      AttentionCase{AttentionPath::kAvx512, 12, 4, 64, 17, 40},
-                      AttentionCase{AttentionPath::kAvx512, 5, 1, 48, 0, 9},
-                      AttentionCase{AttentionPath::kAvx512, 8, 4, 8, 2, 30},
-                      AttentionCase{AttentionPath::kAvx2, 4, 2, 24, 2, 30},
-                      AttentionCase{AttentionPath::kAuto, 4, 2, 64, 300, 2}));
+    ::testing::Values(AttentionCase{simd::Path::kScalar, 6, 2, 16, 5, 7},
+                      AttentionCase{simd::Path::kAvx2, 6, 2, 16, 5, 7},
+                      AttentionCase{simd::Path::kAvx512, 6, 2, 16, 5, 7},
+                      AttentionCase{simd::Path::kAvx2, 4, 4, 32, 37, 1},
+                      AttentionCase{simd::Path::kAvx512, 16, 8, 128, 70, 1},
+                      AttentionCase{simd::Path::kAvx512, 16, 8, 128, 0, 75},
+                      AttentionCase{simd::Path::kAvx2, 16, 8, 128, 3, 75},
+                      AttentionCase{simd::Path::kAvx512, 12, 4, 64, 17, 40},
+                      AttentionCase{simd::Path::kAvx512, 5, 1, 48, 0, 9},
+                      AttentionCase{simd::Path::kAvx512, 8, 4, 8, 2, 30},
+                      AttentionCase{simd::Path::kAvx2, 4, 2, 24, 2, 30},
+                      AttentionCase{simd::Path::kAuto, 4, 2, 64, 300, 2}));
 
-TEST(FfnTest, SwiGluAndAdds) {
+class ElementwiseTest : public ::testing::TestWithParam<simd::Path> {
+ protected:
+  void SetUp() override { simd::SetPathForTesting(GetParam()); }
+  void TearDown() override { simd::SetPathForTesting(simd::Path::kAuto); }
+};
+
+TEST_P(ElementwiseTest, SwiGluMatchesDefinition) {
   ThreadPool pool(2);
-  const int n = 40000;  // several chunks
+  const int n = 40000 + 7;  // several chunks and a vector tail
   auto g = Random(n, 6, 3.0f);
+  // Extremes: exp overflow / underflow must give silu(x) ~ 0 and ~ x.
+  g[0] = -100.0f;
+  g[1] = 100.0f;
+  g[2] = -87.5f;
+  g[3] = 0.0f;
   const auto u = Random(n, 7);
   const auto g0 = g;
   SwiGlu(g.data(), u.data(), n, pool);
-  for (int i = 0; i < n; i += 97) {
-    EXPECT_NEAR(g[i], g0[i] / (1.0 + std::exp(-double(g0[i]))) * u[i], 1e-5);
+  double worst_rel = 0;
+  for (int i = 0; i < n; ++i) {
+    const double want = g0[i] / (1.0 + std::exp(-double(g0[i]))) * u[i];
+    worst_rel = std::max(worst_rel, std::abs(g[i] - want) / std::max(1e-30, std::abs(want)));
+    ASSERT_TRUE(std::isfinite(g[i])) << i;
   }
+  EXPECT_LT(worst_rel, 1e-6);
+}
+
+TEST_P(ElementwiseTest, RmsNormMatchesDefinition) {
+  ThreadPool pool(2);
+  for (int n : {1, 7, 64, 100, 1024}) {
+    const int rows = 5;
+    const auto x = Random(n * rows, n, 1.0f), w = Random(n, 2);
+    std::vector<float> y(n * rows);
+    RmsNormRows(x.data(), w.data(), y.data(), rows, n, 1e-5f, pool);
+    for (int r = 0; r < rows; ++r) {
+      double ss = 0;
+      for (int i = 0; i < n; ++i) ss += double(x[r * n + i]) * x[r * n + i];
+      const double s = 1.0 / std::sqrt(ss / n + 1e-5);
+      for (int i = 0; i < n; ++i) {
+        EXPECT_NEAR(y[r * n + i], x[r * n + i] * s * w[i], 1e-5 * std::max(1.0, double(std::abs(y[r * n + i]))));
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, ElementwiseTest,
+                         ::testing::Values(simd::Path::kScalar, simd::Path::kAvx2,
+                                           simd::Path::kAvx512));
+
+TEST(FfnTest, Adds) {
+  ThreadPool pool(2);
+  const int n = 40000;
+  const auto u = Random(n, 7);
   std::vector<float> x(n, 1.0f);
   AddInPlace(x.data(), u.data(), n, pool);
   EXPECT_FLOAT_EQ(x[n - 1], 1.0f + u[n - 1]);
+  EXPECT_FLOAT_EQ(x[12345], 1.0f + u[12345]);
   std::vector<float> rows(6, 0.0f);
   const float b[] = {1.0f, 2.0f, 3.0f};
   AddBiasRows(rows.data(), b, 2, 3, pool);

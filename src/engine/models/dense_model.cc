@@ -71,20 +71,32 @@ Status DenseModel::Forward(KvCache& cache, std::span<const int32_t> tokens, int 
   }
   const int n_total = static_cast<int>(tokens.size());
   for (int start = 0; start < n_total; start += max_batch_) {
-    const int n = std::min(max_batch_, n_total - start);
-    const int pos0 = pos + start;
+    Batch b;
+    b.n = std::min(max_batch_, n_total - start);
+    b.pos0 = pos + start;
+    const bool last_chunk = start + b.n == n_total;
     // Entries past the rewind point are stale from here on.
-    cache.set_n_past(std::min(cache.n_past(), pos0));
-    Embed(tokens.subspan(start, n));
-    for (int i = 0; i < n; ++i) positions_[i] = pos0 + i;
-    rope_.Compute(std::span<const int32_t>(positions_.data(), n));
-    for (int il = 0; il < c.n_layer; ++il) ForwardLayer(il, cache, pos0, n);
-    cache.set_n_past(pos0 + n);
+    cache.set_n_past(std::min(cache.n_past(), b.pos0));
+    Embed(tokens.subspan(start, b.n));
+    for (int i = 0; i < b.n; ++i) positions_[i] = b.pos0 + i;
+    rope_.Compute(std::span<const int32_t>(positions_.data(), b.n));
+    for (int il = 0; il < c.n_layer; ++il) {
+      Batch layer = b;
+      if (il == c.n_layer - 1) {
+        if (logits == nullptr) {
+          layer.first = b.n;  // only K and V of the last layer are needed
+        } else if (!all_logits) {
+          layer.first = last_chunk ? b.n - 1 : b.n;
+        }
+      }
+      ForwardLayer(il, cache, layer);
+    }
+    cache.set_n_past(b.pos0 + b.n);
     if (logits != nullptr) {
       if (all_logits) {
-        Logits(0, n, logits + static_cast<size_t>(start) * c.n_vocab);
-      } else if (start + n == n_total) {
-        Logits(n - 1, 1, logits);
+        Logits(0, b.n, logits + static_cast<size_t>(start) * c.n_vocab);
+      } else if (last_chunk) {
+        Logits(b.n - 1, 1, logits);
       }
     }
   }
@@ -112,59 +124,72 @@ void DenseModel::Project(const MatrixView& w, const float* x, int n, float* y) {
   kernels::MatMul(w, x, n, y, scratch_.data(), pool_);
 }
 
-void DenseModel::NormInput(const float* weight, int n) {
-  RmsNormRows(x_.data(), weight, xn_.data(), n, config_.n_embd, config_.rms_eps, pool_);
+void DenseModel::NormInput(const float* weight, const Batch& b) {
+  RmsNormRows(x_.data(), weight, xn_.data(), b.n, config_.n_embd, config_.rms_eps, pool_);
 }
 
-void DenseModel::ProjectQkv(const LayerWeights& w, KvCache& cache, int il, int pos0, int n) {
+void DenseModel::ProjectQkv(const LayerWeights& w, KvCache& cache, int il, const Batch& b) {
   const ModelConfig& c = config_;
-  float* k = cache.k(il, pos0);
-  float* v = cache.v(il, pos0);
-  Project(w.wq, xn_.data(), n, q_.data());
-  Project(w.wk, xn_.data(), n, k);
-  Project(w.wv, xn_.data(), n, v);
-  if (w.bq != nullptr) AddBiasRows(q_.data(), w.bq, n, c.q_dim(), pool_);
-  if (w.bk != nullptr) AddBiasRows(k, w.bk, n, c.kv_dim(), pool_);
-  if (w.bv != nullptr) AddBiasRows(v, w.bv, n, c.kv_dim(), pool_);
+  float* k = cache.k(il, b.pos0);
+  float* v = cache.v(il, b.pos0);
+  Project(w.wk, xn_.data(), b.n, k);
+  Project(w.wv, xn_.data(), b.n, v);
+  if (w.bk != nullptr) AddBiasRows(k, w.bk, b.n, c.kv_dim(), pool_);
+  if (w.bv != nullptr) AddBiasRows(v, w.bv, b.n, c.kv_dim(), pool_);
+  if (b.n_out() == 0) return;
+  float* q = q_.data() + static_cast<size_t>(b.first) * c.q_dim();
+  Project(w.wq, xn_.data() + static_cast<size_t>(b.first) * c.n_embd, b.n_out(), q);
+  if (w.bq != nullptr) AddBiasRows(q, w.bq, b.n_out(), c.q_dim(), pool_);
 }
 
-void DenseModel::NormHeads(const LayerWeights& w, KvCache& cache, int il, int pos0, int n) {
+void DenseModel::NormHeads(const LayerWeights& w, KvCache& cache, int il, const Batch& b) {
   const ModelConfig& c = config_;
-  RmsNormRows(q_.data(), w.q_norm, q_.data(), static_cast<int64_t>(n) * c.n_head, c.head_dim,
-              c.rms_eps, pool_);
-  float* k = cache.k(il, pos0);
-  RmsNormRows(k, w.k_norm, k, static_cast<int64_t>(n) * c.n_head_kv, c.head_dim, c.rms_eps,
+  float* k = cache.k(il, b.pos0);
+  RmsNormRows(k, w.k_norm, k, static_cast<int64_t>(b.n) * c.n_head_kv, c.head_dim, c.rms_eps,
+              pool_);
+  float* q = q_.data() + static_cast<size_t>(b.first) * c.q_dim();
+  RmsNormRows(q, w.q_norm, q, static_cast<int64_t>(b.n_out()) * c.n_head, c.head_dim, c.rms_eps,
               pool_);
 }
 
-void DenseModel::ApplyRope(KvCache& cache, int il, int pos0, int n) {
+void DenseModel::ApplyRope(KvCache& cache, int il, const Batch& b) {
   const ModelConfig& c = config_;
-  rope_.Apply(q_.data(), n, c.n_head, c.head_dim, c.q_dim(), pool_);
-  rope_.Apply(cache.k(il, pos0), n, c.n_head_kv, c.head_dim, c.kv_dim(), pool_);
+  rope_.Apply(cache.k(il, b.pos0), 0, b.n, c.n_head_kv, c.head_dim, c.kv_dim(), pool_);
+  rope_.Apply(q_.data() + static_cast<size_t>(b.first) * c.q_dim(), b.first, b.n_out(), c.n_head,
+              c.head_dim, c.q_dim(), pool_);
 }
 
-void DenseModel::AttendAndProject(const LayerWeights& w, KvCache& cache, int il, int pos0,
-                                  int n) {
+void DenseModel::AttendAndProject(const LayerWeights& w, KvCache& cache, int il,
+                                  const Batch& b) {
+  if (b.n_out() == 0) return;
   const ModelConfig& c = config_;
   AttentionShape shape;
   shape.n_head = c.n_head;
   shape.n_head_kv = c.n_head_kv;
   shape.head_dim = c.head_dim;
   shape.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-  Attention(q_.data(), c.q_dim(), cache, il, pos0, n, shape, attn_.data(), c.q_dim(), pool_);
-  Project(w.wo, attn_.data(), n, out_.data());
-  if (w.bo != nullptr) AddBiasRows(out_.data(), w.bo, n, c.n_embd, pool_);
-  AddInPlace(x_.data(), out_.data(), static_cast<int64_t>(n) * c.n_embd, pool_);
+  float* attn = attn_.data() + static_cast<size_t>(b.first) * c.q_dim();
+  Attention(q_.data() + static_cast<size_t>(b.first) * c.q_dim(), c.q_dim(), cache, il,
+            b.pos0 + b.first, b.n_out(), shape, attn, c.q_dim(), pool_);
+  float* out = out_.data() + static_cast<size_t>(b.first) * c.n_embd;
+  Project(w.wo, attn, b.n_out(), out);
+  if (w.bo != nullptr) AddBiasRows(out, w.bo, b.n_out(), c.n_embd, pool_);
+  AddInPlace(x_.data() + static_cast<size_t>(b.first) * c.n_embd, out,
+             static_cast<int64_t>(b.n_out()) * c.n_embd, pool_);
 }
 
-void DenseModel::FeedForward(const LayerWeights& w, int n) {
+void DenseModel::FeedForward(const LayerWeights& w, const Batch& b) {
+  if (b.n_out() == 0) return;
   const ModelConfig& c = config_;
-  NormInput(w.ffn_norm, n);
-  Project(w.gate, xn_.data(), n, gate_.data());
-  Project(w.up, xn_.data(), n, up_.data());
+  const int n = b.n_out();
+  float* x = x_.data() + static_cast<size_t>(b.first) * c.n_embd;
+  float* xn = xn_.data() + static_cast<size_t>(b.first) * c.n_embd;
+  RmsNormRows(x, w.ffn_norm, xn, n, c.n_embd, c.rms_eps, pool_);
+  Project(w.gate, xn, n, gate_.data());
+  Project(w.up, xn, n, up_.data());
   SwiGlu(gate_.data(), up_.data(), static_cast<int64_t>(n) * c.n_ff, pool_);
   Project(w.down, gate_.data(), n, out_.data());
-  AddInPlace(x_.data(), out_.data(), static_cast<int64_t>(n) * c.n_embd, pool_);
+  AddInPlace(x, out_.data(), static_cast<int64_t>(n) * c.n_embd, pool_);
 }
 
 }  // namespace llmux

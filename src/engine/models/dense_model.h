@@ -14,6 +14,18 @@
 
 namespace llmux {
 
+// The tokens of one internal batch: n tokens at positions pos0 .. pos0+n-1. Every layer
+// writes K and V of all n; only rows [first, n) need the layer's output. That is all rows
+// except in the last layer, where only the rows whose logits are wanted go on (none when
+// the call wants no logits from this batch): attention, output projection and FFN skip
+// the rest, as llama.cpp does.
+struct Batch {
+  int pos0 = 0;
+  int n = 0;
+  int first = 0;
+  int n_out() const { return n - first; }
+};
+
 class DenseModel : public Model {
  public:
   // Tokens per internal batch: the activation buffers hold this many rows.
@@ -34,25 +46,23 @@ class DenseModel : public Model {
   // architecture's factory calls it after setting its config flags.
   Status Init();
 
-  // Runs layer il over the n tokens in x_ (positions pos0 .. pos0+n-1); their K and V
-  // go to cache positions pos0 .. pos0+n-1.
-  virtual void ForwardLayer(int il, KvCache& cache, int pos0, int n) = 0;
+  // Runs layer il over the batch, whose input rows are in x_.
+  virtual void ForwardLayer(int il, KvCache& cache, const Batch& b) = 0;
 
-  // ---- blocks for ForwardLayer ----
-  // y[n x w.rows] = x[n x w.cols] . W^T, on the pool.
-  void Project(const MatrixView& w, const float* x, int n, float* y);
-  // xn_ = RMSNorm(x_) * weight.
-  void NormInput(const float* weight, int n);
-  // q_ = Wq.xn_ (+bq), K/V rows of the cache at pos0.. = Wk.xn_ (+bk), Wv.xn_ (+bv).
-  void ProjectQkv(const LayerWeights& w, KvCache& cache, int il, int pos0, int n);
+  // ---- blocks for ForwardLayer; rows are token indices of the batch ----
+  // xn_ = RMSNorm(x_) * weight, all rows.
+  void NormInput(const float* weight, const Batch& b);
+  // K/V rows of the cache at pos0.. = Wk.xn_ (+bk), Wv.xn_ (+bv) for all rows;
+  // q_ = Wq.xn_ (+bq) for rows [first, n).
+  void ProjectQkv(const LayerWeights& w, KvCache& cache, int il, const Batch& b);
   // Per-head RMSNorm of q_ and of the new K rows (qwen3 q_norm/k_norm).
-  void NormHeads(const LayerWeights& w, KvCache& cache, int il, int pos0, int n);
+  void NormHeads(const LayerWeights& w, KvCache& cache, int il, const Batch& b);
   // RoPE on q_ and on the new K rows.
-  void ApplyRope(KvCache& cache, int il, int pos0, int n);
+  void ApplyRope(KvCache& cache, int il, const Batch& b);
   // attn_ = causal attention of q_ over the cache; then x_ += Wo.attn_ (+bo).
-  void AttendAndProject(const LayerWeights& w, KvCache& cache, int il, int pos0, int n);
+  void AttendAndProject(const LayerWeights& w, KvCache& cache, int il, const Batch& b);
   // x_ += Wdown.(silu(Wgate.xn) * Wup.xn), xn = RMSNorm(x_) * ffn_norm.
-  void FeedForward(const LayerWeights& w, int n);
+  void FeedForward(const LayerWeights& w, const Batch& b);
 
   ModelConfig config_;
   ModelWeights weights_;
@@ -60,6 +70,8 @@ class DenseModel : public Model {
  private:
   void Embed(std::span<const int32_t> tokens);
   void Logits(int first_row, int n_rows, float* out);
+  // y[n x w.rows] = x[n x w.cols] . W^T, on the pool.
+  void Project(const MatrixView& w, const float* x, int n, float* y);
 
   std::shared_ptr<const gguf::GgufFile> file_;  // the weights point into its mapping
   ThreadPool pool_;

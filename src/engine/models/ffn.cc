@@ -1,6 +1,6 @@
 #include "engine/models/ffn.h"
 
-#include <cmath>
+#include "engine/models/simd_kernels.h"
 
 namespace llmux {
 
@@ -20,11 +20,9 @@ void ForChunks(int64_t n, ThreadPool& pool, F&& fn) {
 }  // namespace
 
 void SwiGlu(float* gate, const float* up, int64_t n, ThreadPool& pool) {
+  const auto swiglu = simd::ActiveOps().swiglu;
   ForChunks(n, pool, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const float g = gate[i];
-      gate[i] = g / (1.0f + std::exp(-g)) * up[i];
-    }
+    swiglu(gate + begin, up + begin, end - begin);
   });
 }
 

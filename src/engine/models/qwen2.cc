@@ -15,13 +15,13 @@ class Qwen2Model final : public DenseModel {
   using DenseModel::Init;
 
  protected:
-  void ForwardLayer(int il, KvCache& cache, int pos0, int n) override {
+  void ForwardLayer(int il, KvCache& cache, const Batch& b) override {
     const LayerWeights& w = weights_.layers[il];
-    NormInput(w.attn_norm, n);
-    ProjectQkv(w, cache, il, pos0, n);  // adds bq, bk, bv
-    ApplyRope(cache, il, pos0, n);
-    AttendAndProject(w, cache, il, pos0, n);
-    FeedForward(w, n);
+    NormInput(w.attn_norm, b);
+    ProjectQkv(w, cache, il, b);  // adds bq, bk, bv
+    ApplyRope(cache, il, b);
+    AttendAndProject(w, cache, il, b);
+    FeedForward(w, b);
   }
 };
 

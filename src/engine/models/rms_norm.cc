@@ -2,11 +2,12 @@
 
 #include <cmath>
 
+#include "engine/models/simd_kernels.h"
+
 namespace llmux {
 
 void RmsNorm(const float* x, const float* w, float* y, int n, float eps) {
-  double sum = 0.0;
-  for (int i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
+  const double sum = simd::ActiveOps().sum_squares(x, n);
   const float mean = static_cast<float>(sum / n);
   const float scale = 1.0f / std::sqrt(mean + eps);
   if (w != nullptr) {

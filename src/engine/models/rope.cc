@@ -71,12 +71,12 @@ void RopeTable::Compute(std::span<const int32_t> positions) {
   }
 }
 
-void RopeTable::Apply(float* x, int n_tokens, int n_heads, int head_dim, int64_t row_stride,
-                      ThreadPool& pool) const {
+void RopeTable::Apply(float* x, int first, int n_tokens, int n_heads, int head_dim,
+                      int64_t row_stride, ThreadPool& pool) const {
   const int half = config_.n_rot / 2;
   pool.ParallelFor(n_tokens, 16, [&](int64_t t) {
-    const float* c = cos_.data() + static_cast<size_t>(t) * half;
-    const float* s = sin_.data() + static_cast<size_t>(t) * half;
+    const float* c = cos_.data() + static_cast<size_t>(first + t) * half;
+    const float* s = sin_.data() + static_cast<size_t>(first + t) * half;
     for (int h = 0; h < n_heads; ++h) {
       float* v = x + t * row_stride + static_cast<int64_t>(h) * head_dim;
       if (config_.layout == RopeLayout::kNormal) {

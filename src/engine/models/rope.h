@@ -22,10 +22,10 @@ class RopeTable {
   // cos/sin for positions[i], i < positions.size() <= max_tokens.
   void Compute(std::span<const int32_t> positions);
 
-  // Rotates the first n_rot dims of each head: x holds n_tokens rows, row t starts at
-  // x + t * row_stride and has n_heads heads of head_dim floats.
-  // Tokens are split over the pool's threads.
-  void Apply(float* x, int n_tokens, int n_heads, int head_dim, int64_t row_stride,
+  // Rotates the first n_rot dims of each head of tokens [first, first + n_tokens) of the
+  // batch: token first + i is the row at x + i * row_stride, with n_heads heads of
+  // head_dim floats. Tokens are split over the pool's threads.
+  void Apply(float* x, int first, int n_tokens, int n_heads, int head_dim, int64_t row_stride,
              ThreadPool& pool) const;
 
   int n_rot() const { return config_.n_rot; }

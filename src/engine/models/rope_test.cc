@@ -23,7 +23,7 @@ TEST(RopeTest, NormalRotatesAdjacentPairs) {
   const int32_t pos[] = {3};
   rope.Compute(pos);
   std::vector<float> x = {1, 0, 0, 1};
-  rope.Apply(x.data(), 1, 1, 4, 4, pool);
+  rope.Apply(x.data(), 0, 1, 1, 4, 4, pool);
   // pair 0: angle 3; pair 1: angle 3 * 100^(-1/2) = 0.3.
   EXPECT_NEAR(x[0], std::cos(3.0), 1e-6);
   EXPECT_NEAR(x[1], std::sin(3.0), 1e-6);
@@ -38,7 +38,7 @@ TEST(RopeTest, NeoxRotatesHalves) {
   const int32_t pos[] = {3};
   rope.Compute(pos);
   std::vector<float> x = {1, 0, 0, 1};  // pairs (x0, x2) and (x1, x3)
-  rope.Apply(x.data(), 1, 1, 4, 4, pool);
+  rope.Apply(x.data(), 0, 1, 1, 4, 4, pool);
   EXPECT_NEAR(x[0], std::cos(3.0), 1e-6);
   EXPECT_NEAR(x[2], std::sin(3.0), 1e-6);
   EXPECT_NEAR(x[1], -std::sin(0.3), 1e-6);
@@ -52,11 +52,15 @@ TEST(RopeTest, PartialRotationLeavesTheRestAndPositionZeroIsIdentity) {
   const int32_t pos[] = {0, 5};
   rope.Compute(pos);
   std::vector<float> x = {1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6};  // 2 tokens, head_dim 6
-  rope.Apply(x.data(), 2, 1, 6, 6, pool);
+  rope.Apply(x.data(), 0, 2, 1, 6, 6, pool);
   for (int i = 0; i < 6; ++i) EXPECT_FLOAT_EQ(x[i], static_cast<float>(i + 1));
   EXPECT_FLOAT_EQ(x[10], 5.0f);
   EXPECT_FLOAT_EQ(x[11], 6.0f);
   EXPECT_NE(x[6], 1.0f);
+  // The same token addressed as table row 1 alone.
+  std::vector<float> y = {1, 2, 3, 4, 5, 6};
+  rope.Apply(y.data(), 1, 1, 1, 6, 6, pool);
+  for (int i = 0; i < 6; ++i) EXPECT_FLOAT_EQ(y[i], x[6 + i]);
 }
 
 TEST(RopeTest, FrequencyFactorsAndLinearScalingDivideTheAngle) {
@@ -73,8 +77,8 @@ TEST(RopeTest, FrequencyFactorsAndLinearScalingDivideTheAngle) {
   with_factor.Compute(pos);
   linear.Compute(pos);
   std::vector<float> a = {1, 0}, b = {1, 0};
-  with_factor.Apply(a.data(), 1, 1, 2, 2, pool);
-  linear.Apply(b.data(), 1, 1, 2, 2, pool);
+  with_factor.Apply(a.data(), 0, 1, 1, 2, 2, pool);
+  linear.Apply(b.data(), 0, 1, 1, 2, 2, pool);
   EXPECT_NEAR(a[0], std::cos(0.5), 1e-6);
   EXPECT_NEAR(a[1], std::sin(0.5), 1e-6);
   EXPECT_NEAR(b[0], a[0], 1e-6);
@@ -97,7 +101,7 @@ TEST(RopeTest, YarnExtrapolatesFastDimsInterpolatesSlowOnesAndScalesMagnitude) {
   rope.Compute(pos);
   std::vector<float> x(64, 0.0f);
   for (int i = 0; i < 32; ++i) x[i] = 1.0f;
-  rope.Apply(x.data(), 1, 1, 64, 64, pool);
+  rope.Apply(x.data(), 0, 1, 1, 64, 64, pool);
   const double mscale = 1.0 + 0.1 * std::log(8.0);
   for (int i : {0, 31}) {
     const double theta = 100.0 * std::pow(10000.0, -2.0 * i / 64);

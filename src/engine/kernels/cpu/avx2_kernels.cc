@@ -284,6 +284,123 @@ struct Q0Tiles {
 };
 
 // ---------------------------------------------------------------------------------------
+// Q4_K / Q6_K x Q8_K. Per row and super-block the weight codes are unpacked once into
+// 32-byte vectors (one per 32 values) with matching int16 scale vectors; each (row, token)
+// pair then costs vpmaddubsw + vpmaddwd + vpaddd per 32 values, exact in int32.
+
+inline void Q4KUnpack(const uint8_t* s, uint8_t sc[8], uint8_t m[8]) {
+  const uint32_t s0 = Load32(s), s1 = Load32(s + 4), s2 = Load32(s + 8);
+  const uint32_t v[4] = {s0 & 0x3f3f3f3fu, (s2 & 0x0f0f0f0fu) | (((s0 >> 6) & 0x03030303u) << 4),
+                         s1 & 0x3f3f3f3fu, ((s2 >> 4) & 0x0f0f0f0fu) | (((s1 >> 6) & 0x03030303u) << 4)};
+  std::memcpy(sc, v, 8);
+  std::memcpy(m, v + 2, 8);
+}
+
+struct UnpackedRow {
+  __m256i q[8];   // codes of values 32c .. 32c+31
+  __m256i sc[8];  // int16 scale per lane pair for vector c
+  __m256i m16;    // Q4_K: mins per bsum (int16); Q6_K: -32 * scale per bsum
+  float d, dmin;
+};
+
+inline void UnpackQ4K(const BlockQ4_K* blk, UnpackedRow* u) {
+  uint8_t sc[8], m[8];
+  Q4KUnpack(blk->scales, sc, m);
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  for (int j = 0; j < 4; ++j) {
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qs + 32 * j));
+    u->q[2 * j] = _mm256_and_si256(q, m4);
+    u->q[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+    u->sc[2 * j] = _mm256_set1_epi16(sc[2 * j]);
+    u->sc[2 * j + 1] = _mm256_set1_epi16(sc[2 * j + 1]);
+  }
+  alignas(32) int16_t mins[16];
+  for (int j = 0; j < 16; ++j) mins[j] = m[j / 2];
+  u->m16 = _mm256_load_si256(reinterpret_cast<const __m256i*>(mins));
+  u->d = HalfToFloat(blk->d);
+  u->dmin = HalfToFloat(blk->dmin);
+}
+
+inline void UnpackQ6K(const BlockQ6_K* blk, UnpackedRow* u) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03);
+  for (int h = 0; h < 2; ++h) {
+    const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h));
+    const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h + 32));
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh + 32 * h));
+    auto high = [&](int shift) { return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, shift), m3), 4); };
+    u->q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4), high(0));
+    u->q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4), high(2));
+    u->q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), high(4));
+    u->q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), high(6));
+  }
+  alignas(32) int16_t corr[16];
+  for (int c = 0; c < 8; ++c) {
+    const int16_t a = blk->scales[2 * c], b = blk->scales[2 * c + 1];
+    u->sc[c] = _mm256_setr_epi16(a, a, a, a, a, a, a, a, b, b, b, b, b, b, b, b);
+  }
+  for (int j = 0; j < 16; ++j) corr[j] = static_cast<int16_t>(-32 * blk->scales[j]);
+  u->m16 = _mm256_load_si256(reinterpret_cast<const __m256i*>(corr));
+  u->d = HalfToFloat(blk->d);
+  u->dmin = 0.0f;
+}
+
+// Integer dot of an unpacked super-block with a Q8_K block: sum_c scale * (codes . q8).
+inline __m256i KDotInt(const UnpackedRow& u, const BlockQ8_K* y) {
+  __m256i acc = _mm256_setzero_si256();
+  for (int c = 0; c < 8; ++c) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y->qs + 32 * c));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u.q[c], x), u.sc[c]));
+  }
+  return acc;
+}
+
+// Integer super-block sums are reduced to scalars before any rounding (the lanes carry the
+// unsigned-code offsets, which would cancel only in float otherwise), so the result equals
+// the scalar reference exactly.
+template <WType T, int MR, int NT>
+void TileK(const GemmArgs& a, int64_t r0, int64_t t0) {
+  const int64_t nb = a.cols / kQKK;
+  float acc[MR][NT] = {};
+  UnpackedRow u[MR];
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int r = 0; r < MR; ++r) {
+      const uint8_t* row = a.w + (r0 + r) * a.w_stride;
+      if constexpr (T == WType::kQ4_K) {
+        UnpackQ4K(reinterpret_cast<const BlockQ4_K*>(row) + b, &u[r]);
+      } else {
+        UnpackQ6K(reinterpret_cast<const BlockQ6_K*>(row) + b, &u[r]);
+      }
+    }
+    for (int t = 0; t < NT; ++t) {
+      const BlockQ8_K* y = reinterpret_cast<const BlockQ8_K*>(a.act + (t0 + t) * a.act_stride) + b;
+      const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y->bsums));
+      for (int r = 0; r < MR; ++r) {
+        const __m256i isum = KDotInt(u[r], y);
+        const __m256i msum = _mm256_madd_epi16(bsums, u[r].m16);
+        if constexpr (T == WType::kQ4_K) {
+          const float d = u[r].d * y->d, dmin = u[r].dmin * y->d;
+          acc[r][t] += d * static_cast<float>(HSumI32(isum)) - dmin * static_cast<float>(HSumI32(msum));
+        } else {
+          acc[r][t] += u[r].d * y->d * static_cast<float>(HSumI32(_mm256_add_epi32(isum, msum)));
+        }
+      }
+    }
+  }
+  float* out = a.y + t0 * a.y_stride + r0;
+  for (int t = 0; t < NT; ++t) {
+    for (int r = 0; r < MR; ++r) out[t * a.y_stride + r] = acc[r][t];
+  }
+}
+
+template <WType T>
+struct KTiles {
+  template <int MR, int NT>
+  struct Tile {
+    static void Run(const GemmArgs& a, int64_t r0, int64_t t0) { TileK<T, MR, NT>(a, r0, t0); }
+  };
+};
+
+// ---------------------------------------------------------------------------------------
 // F32 / F16 / BF16 weights (activations: float rows for F32/F16, bf16 rows for BF16).
 
 template <WType T>
@@ -395,6 +512,8 @@ void FillAvx2Kernels(KernelSet* ks) {
   ks->gemm[static_cast<int>(WType::kQ8_0)] = GemmTiled<4, 2, Q0Tiles<WType::kQ8_0>::Tile>;
   ks->gemm[static_cast<int>(WType::kQ4_0)] = GemmTiled<4, 2, Q0Tiles<WType::kQ4_0>::Tile>;
   ks->gemm[static_cast<int>(WType::kQ5_0)] = GemmTiled<4, 2, Q0Tiles<WType::kQ5_0>::Tile>;
+  ks->gemm[static_cast<int>(WType::kQ4_K)] = GemmTiled<2, 2, KTiles<WType::kQ4_K>::Tile>;
+  ks->gemm[static_cast<int>(WType::kQ6_K)] = GemmTiled<2, 2, KTiles<WType::kQ6_K>::Tile>;
   ks->gemm[static_cast<int>(WType::kF32)] = GemmTiled<4, 2, FloatTiles<WType::kF32>::Tile>;
   ks->gemm[static_cast<int>(WType::kF16)] = GemmTiled<4, 2, FloatTiles<WType::kF16>::Tile>;
   ks->gemm[static_cast<int>(WType::kBF16)] = GemmTiled<4, 2, FloatTiles<WType::kBF16>::Tile>;

@@ -24,6 +24,11 @@ namespace {
 
 inline int64_t Min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+template <bool V>
+struct BoolC {
+  static constexpr bool value = V;
+};
+
 inline float HalfToFloat(uint16_t h) { return _cvtsh_ss(h); }
 inline uint16_t FloatToHalf(float f) { return static_cast<uint16_t>(_cvtss_sh(f, 0)); }
 
@@ -189,8 +194,10 @@ inline __m512i NibbleSingle(const uint8_t* p) {
 }
 
 // Per format: LoadPair gives the unsigned weight bytes of blocks b, b+1 and their scales;
-// LoadOne the low half for a last odd block. Loads never touch bytes past the pair (masked
-// loads), so the last row of a mapping cannot fault.
+// LoadOne the low half for a last odd block. LoadPair<false> may read up to 64 bytes from the
+// pair's start (the caller only uses it where that stays inside the row); LoadPair<true>
+// touches only the pair's own bytes (a masked load: several times slower on AMD, so it is
+// kept for the last pair of a row, where an over-read could run past the mapping).
 template <WType T>
 struct Q0Format;
 
@@ -198,6 +205,8 @@ template <>
 struct Q0Format<WType::kQ8_0> {
   static constexpr int kBlockBytes = 34;
   static constexpr int kBiasShift = 7;  // bias 128
+  static constexpr int kPairLoadBytes = 68;  // the two loads end exactly at the pair's end
+  template <bool kMasked>
   static inline void LoadPair(const uint8_t* p, __m512i* wv, __m512* ws) {
     // Pair = 68 bytes: d0 @0, qs0 @2, d1 @34, qs1 @36.
     const __m512i z0 = _mm512_loadu_si512(p);      // words 0..31 = bytes 0..63
@@ -217,9 +226,11 @@ template <>
 struct Q0Format<WType::kQ4_0> {
   static constexpr int kBlockBytes = 18;
   static constexpr int kBiasShift = 3;  // bias 8
+  static constexpr int kPairLoadBytes = 64;
+  template <bool kMasked>
   static inline void LoadPair(const uint8_t* p, __m512i* wv, __m512* ws) {
     // Pair = 36 bytes: d0 = word 0, qs0 = words 1-8, d1 = word 9, qs1 = words 10-17.
-    const __m512i z = _mm512_maskz_loadu_epi8((__mmask64{1} << 36) - 1, p);
+    const __m512i z = kMasked ? _mm512_maskz_loadu_epi8((__mmask64{1} << 36) - 1, p) : _mm512_loadu_si512(p);
     *wv = PairNibbles<1, 10>(z);
     *ws = PairScales<0, 9>(z);
   }
@@ -230,10 +241,12 @@ template <>
 struct Q0Format<WType::kQ5_0> {
   static constexpr int kBlockBytes = 22;
   static constexpr int kBiasShift = 4;  // bias 16
+  static constexpr int kPairLoadBytes = 64;
+  template <bool kMasked>
   static inline void LoadPair(const uint8_t* p, __m512i* wv, __m512* ws) {
     // Pair = 44 bytes: d0 = word 0, qh0 = words 1-2, qs0 = words 3-10, d1 = word 11,
     // qh1 = words 12-13, qs1 = words 14-21.
-    const __m512i z = _mm512_maskz_loadu_epi8((__mmask64{1} << 44) - 1, p);
+    const __m512i z = kMasked ? _mm512_maskz_loadu_epi8((__mmask64{1} << 44) - 1, p) : _mm512_loadu_si512(p);
     // Byte i of the nibble vector is element i of the pair: the fifth bits map 1:1 to a mask.
     const __mmask64 h = static_cast<__mmask64>(Load32(p + 2)) | (static_cast<__mmask64>(Load32(p + 24)) << 32);
     const __m512i lo4 = PairNibbles<3, 14>(z);
@@ -274,12 +287,11 @@ void TileQ0(const GemmArgs& a, int64_t r0, int64_t t0) {
   for (int r = 0; r < MR; ++r) {
     for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
   }
-  int64_t b = 0;
-  for (; b + 2 <= nb; b += 2) {
+  auto pair_step = [&](int64_t b, auto masked) {
     __m512i wv[MR];
     __m512 ws[MR];
     for (int r = 0; r < MR; ++r) {
-      F::LoadPair(w[r] + b * F::kBlockBytes, &wv[r], &ws[r]);
+      F::template LoadPair<decltype(masked)::value>(w[r] + b * F::kBlockBytes, &wv[r], &ws[r]);
     }
     for (int t = 0; t < NT; ++t) {
       const __m512i xv = _mm512_loadu_si512(act[t].qs + b * kQK);
@@ -290,7 +302,12 @@ void TileQ0(const GemmArgs& a, int64_t r0, int64_t t0) {
         acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(ws[r], xs), acc[r][t]);
       }
     }
-  }
+  };
+  // Plain loads while they stay inside the row, masked ones for the last pair(s).
+  const int64_t row_bytes = nb * F::kBlockBytes;
+  int64_t b = 0;
+  for (; b + 2 <= nb && b * F::kBlockBytes + F::kPairLoadBytes <= row_bytes; b += 2) pair_step(b, BoolC<false>{});
+  for (; b + 2 <= nb; b += 2) pair_step(b, BoolC<true>{});
   if (b < nb) {  // odd block count: one block in the low half
     __m512i wv[MR];
     __m512 ws[MR];

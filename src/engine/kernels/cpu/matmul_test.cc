@@ -3,6 +3,8 @@
 #include "engine/kernels/kernels.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
@@ -108,6 +110,49 @@ TEST(MatMulTest, ParallelShapesAllTypes) {
 TEST(MatMulTest, SingleThreadPool) {
   ThreadPool pool(1);
   for (WType wt : kAllWTypes) CheckMatMul(wt, 19, 512, 5, 0, pool);
+}
+
+TEST(MatMulTest, NeverReadsPastTheLastRow) {
+  // Weights that end exactly at an inaccessible page, as a tensor at the end of a file
+  // mapping can: any over-read by a SIMD load faults.
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  ThreadPool pool(1);
+  for (WType wt : kAllWTypes) {
+    for (int64_t cols : {ColsFor(wt), ColsFor(wt) * 3}) {
+      const int64_t rows = 7;
+      const Problem p = MakeProblem(wt, rows, cols, 0, 99);
+      const size_t bytes = p.w.size();
+      const size_t span = (bytes + page - 1) / page * page;
+      uint8_t* base = static_cast<uint8_t*>(
+          mmap(nullptr, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+      ASSERT_NE(base, MAP_FAILED);
+      ASSERT_EQ(mprotect(base + span, page, PROT_NONE), 0);
+      uint8_t* w = base + span - bytes;
+      std::memcpy(w, p.w.data(), bytes);
+      const auto x = RandomNormal(5 * cols, 3);
+      for (Isa isa : SupportedIsas()) {
+        testing::IsaGuard guard(isa);
+        for (int64_t n_tokens : {1, 5}) {
+          std::vector<uint8_t> scratch(MatMulScratchBytes(p.type, cols, n_tokens));
+          std::vector<float> y(static_cast<size_t>(rows * n_tokens));
+          MatMul(MatrixView{p.type, rows, cols, w, p.row_bytes}, x.data(), n_tokens, y.data(), scratch.data(), pool);
+          const uint8_t* act = nullptr;
+          std::vector<uint8_t> arow(ActRowBytes(ActKindFor(wt), cols));
+          const ActKind kind = ActKindFor(wt);
+          if (kind != ActKind::kNone) {
+            RefQuantizeAct(kind, x.data() + (n_tokens - 1) * cols, cols, arow.data());
+            act = arow.data();
+          } else {
+            act = reinterpret_cast<const uint8_t*>(x.data() + (n_tokens - 1) * cols);
+          }
+          const float want = RefDotRow(wt, w + (rows - 1) * p.row_bytes, act, cols);
+          EXPECT_NEAR(y[(n_tokens - 1) * rows + rows - 1], want, 1e-3f * (1.0f + std::fabs(want)))
+              << IsaName(isa) << " " << Traits(p.type).name;
+        }
+      }
+      munmap(base, span + page);
+    }
+  }
 }
 
 TEST(MatMulTest, SupportAndScratchSizes) {

@@ -49,9 +49,10 @@ float MakeSymmetricQuants(int n, int nmax, const float* x, int8_t* L) {
     for (int i = 0; i < n; ++i) {
       int l = std::clamp(NearestInt(iscale * x[i]), -nmax, nmax - 1);
       if (out) out[i] = static_cast<int8_t>(l + nmax);
-      const float w = x[i] * x[i];
-      *sumlx += w * x[i] * static_cast<float>(l);
-      *suml2 += w * static_cast<float>(l * l);
+      // Same operation order as ggml (w*x*l, w*l*l), so results match it bit for bit.
+      const float w = x[i] * x[i], fl = static_cast<float>(l);
+      *sumlx += w * x[i] * fl;
+      *suml2 += w * fl * fl;
     }
   };
   float sumlx, suml2;
@@ -96,7 +97,7 @@ float MakeAffineQuants(int n, int nmax, const float* x, const float* weights, ui
     const int l = std::clamp(NearestInt(iscale * (x[i] - min)), 0, nmax);
     L[i] = static_cast<uint8_t>(l);
     const float diff = scale * static_cast<float>(l) + min - x[i];
-    best_error += weights[i] * diff * diff;
+    best_error += weights[i] * (diff * diff);
   }
   for (int is = 0; is <= nstep; ++is) {
     iscale = (rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax)) / (max - min);
@@ -120,7 +121,7 @@ float MakeAffineQuants(int n, int nmax, const float* x, const float* weights, ui
       float err = 0;
       for (int i = 0; i < n; ++i) {
         const float diff = this_scale * static_cast<float>(Laux[i]) + this_min - x[i];
-        err += weights[i] * diff * diff;
+        err += weights[i] * (diff * diff);
       }
       if (err < best_error) {
         std::copy(Laux, Laux + n, L);

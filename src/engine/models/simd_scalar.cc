@@ -1,13 +1,14 @@
-// Portable instantiation of the attention kernel (any head_dim).
+// Portable instantiation of the model's vector kernels (any shape).
 #include <cmath>
 
-#include "engine/models/attention_simd.h"
+#include "engine/models/simd_impl.h"
 
-namespace llmux::attention_internal {
+namespace llmux::simd {
 
 namespace {
 struct ScalarVec {
   using Reg = float;
+  using DReg = double;
   static constexpr int kWidth = 1;
   static constexpr int kPvChunks = 4;
   static Reg Zero() { return 0.0f; }
@@ -18,13 +19,17 @@ struct ScalarVec {
   static Reg Add(Reg a, Reg b) { return a + b; }
   static Reg Sub(Reg a, Reg b) { return a - b; }
   static Reg Mul(Reg a, Reg b) { return a * b; }
+  static Reg Div(Reg a, Reg b) { return a / b; }
   static Reg Max(Reg a, Reg b) { return a > b ? a : b; }
   static float ReduceAdd(Reg v) { return v; }
   static float ReduceMax(Reg v) { return v; }
   static Reg Exp(Reg x) { return std::exp(x); }
+  static DReg DZero() { return 0.0; }
+  static void AccumulateSquares(Reg x, DReg& a0, DReg&) { a0 += static_cast<double>(x * x); }
+  static double DReduceAdd(DReg a0, DReg a1) { return a0 + a1; }
 };
 }  // namespace
 
-void RunTaskScalar(const Task& task) { AttentionKernel<ScalarVec>::Run(task); }
+void FillScalarOps(Ops* ops) { FillOps<ScalarVec>(ops, "scalar"); }
 
-}  // namespace llmux::attention_internal
+}  // namespace llmux::simd

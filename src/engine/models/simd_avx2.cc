@@ -1,14 +1,18 @@
-// AVX2 + FMA instantiation of the attention kernel (compiled with LLMUX_AVX2_FLAGS; only
-// called after run-time detection). Needs head_dim % 8 == 0.
+// AVX2 + FMA instantiation of the model's vector kernels (compiled with LLMUX_AVX2_FLAGS;
+// used only after run-time detection).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include <immintrin.h>
 
-#include "engine/models/attention_simd.h"
+#include "engine/models/simd_impl.h"
 
-namespace llmux::attention_internal {
+namespace llmux::simd {
 
 namespace {
 struct Avx2Vec {
   using Reg = __m256;
+  using DReg = __m256d;
   static constexpr int kWidth = 8;
   static constexpr int kPvChunks = 2;  // 16 ymm registers: 4 rows x 2 accumulators + loads
   static Reg Zero() { return _mm256_setzero_ps(); }
@@ -19,6 +23,7 @@ struct Avx2Vec {
   static Reg Add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
   static Reg Sub(Reg a, Reg b) { return _mm256_sub_ps(a, b); }
   static Reg Mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
+  static Reg Div(Reg a, Reg b) { return _mm256_div_ps(a, b); }
   static Reg Max(Reg a, Reg b) { return _mm256_max_ps(a, b); }
   static float ReduceAdd(Reg v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -32,7 +37,7 @@ struct Avx2Vec {
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
   }
-  // exp(x) for x <= 88 (Cephes expf: range reduction by ln 2, degree-6 polynomial).
+  // exp(x), clamped to [-87, 88] first (Cephes expf: reduction by ln 2, degree-6 polynomial).
   static Reg Exp(Reg x) {
     x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
     const Reg n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
@@ -50,9 +55,21 @@ struct Avx2Vec {
         _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
   }
+  static DReg DZero() { return _mm256_setzero_pd(); }
+  static void AccumulateSquares(Reg x, DReg& a0, DReg& a1) {
+    const Reg sq = _mm256_mul_ps(x, x);
+    a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(sq)));
+    a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(sq, 1)));
+  }
+  static double DReduceAdd(DReg a0, DReg a1) {
+    const DReg s = _mm256_add_pd(a0, a1);
+    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+    h = _mm_add_sd(h, _mm_unpackhi_pd(h, h));
+    return _mm_cvtsd_f64(h);
+  }
 };
 }  // namespace
 
-void RunTaskAvx2(const Task& task) { AttentionKernel<Avx2Vec>::Run(task); }
+void FillAvx2Ops(Ops* ops) { FillOps<Avx2Vec>(ops, "avx2"); }
 
-}  // namespace llmux::attention_internal
+}  // namespace llmux::simd

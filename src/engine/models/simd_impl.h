@@ -1,9 +1,9 @@
-// The attention kernel, written once over a small vector interface V and instantiated per
-// instruction set (attention_scalar.cc, attention_avx2.cc, attention_avx512.cc). Everything
-// here has internal linkage, so code compiled with AVX-512 flags never leaks into other
-// translation units.
+// The model's vector kernels, written once over a small vector interface V and instantiated
+// per instruction set (simd_scalar.cc, simd_avx2.cc, simd_avx512.cc). Everything here has
+// internal linkage, so code compiled with AVX-512 flags never leaks into other translation
+// units (no std:: templates either, for the same reason).
 //
-// For a block of up to kRowBlock query rows (the query heads of one kv head, token by
+// Attention: for a block of up to kRowBlock query rows (the query heads of one kv head, token by
 // token), it computes scores against the cached K, the softmax (max-subtracted, in F32),
 // and the score-weighted sum of the cached V rows. With many rows per task, K is first
 // copied into scratch transposed in blocks of W positions, so scores for W positions come
@@ -13,9 +13,9 @@
 #include <cmath>
 #include <cstdint>
 
-#include "engine/models/attention_kernels.h"
+#include "engine/models/simd_kernels.h"
 
-namespace llmux::attention_internal {
+namespace llmux::simd {
 namespace {
 
 template <class V>
@@ -158,7 +158,7 @@ struct AttentionKernel {
   }
 
   template <int NR>
-  static void Block(const Task& t, const float* const* q, float* const* s, float* const* out,
+  static void Block(const AttentionTask& t, const float* const* q, float* const* s, float* const* out,
                     const int* n_kv, const float* k, const float* v, const float* kt) {
     const int hd = t.head_dim;
     const int n = n_kv[NR - 1];  // rows are in token order: the last one sees the most
@@ -175,7 +175,7 @@ struct AttentionKernel {
     for (; d < hd; d += W) WeightedV<NR, 1>(s, v, t.kv_stride, n, d, out);
   }
 
-  static void Run(const Task& t) {
+  static void Run(const AttentionTask& t) {
     const int hd = t.head_dim;
     const int n_rows = (t.t_end - t.t_begin) * t.group;
     const int n_max = t.pos0 + t.t_end;
@@ -208,5 +208,40 @@ struct AttentionKernel {
   }
 };
 
+template <class V>
+struct ElementwiseKernels {
+  using R = typename V::Reg;
+  static constexpr int W = V::kWidth;
+
+  static void SwiGlu(float* gate, const float* up, int64_t n) {
+    const R one = V::Set1(1.0f), zero = V::Zero();
+    int64_t i = 0;
+    for (; i + W <= n; i += W) {
+      const R g = V::Load(gate + i);
+      const R silu = V::Div(g, V::Add(one, V::Exp(V::Sub(zero, g))));
+      V::Store(gate + i, V::Mul(silu, V::Load(up + i)));
+    }
+    for (; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  }
+
+  static double SumSquares(const float* x, int64_t n) {
+    typename V::DReg acc0 = V::DZero(), acc1 = V::DZero();
+    int64_t i = 0;
+    for (; i + W <= n; i += W) V::AccumulateSquares(V::Load(x + i), acc0, acc1);
+    double sum = V::DReduceAdd(acc0, acc1);
+    for (; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
+    return sum;
+  }
+};
+
+template <class V>
+void FillOps(Ops* ops, const char* name) {
+  ops->name = name;
+  ops->width = V::kWidth;
+  ops->attention = &AttentionKernel<V>::Run;
+  ops->swiglu = &ElementwiseKernels<V>::SwiGlu;
+  ops->sum_squares = &ElementwiseKernels<V>::SumSquares;
+}
+
 }  // namespace
-}  // namespace llmux::attention_internal
+}  // namespace llmux::simd

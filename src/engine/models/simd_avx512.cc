@@ -1,5 +1,5 @@
-// AVX-512 instantiation of the attention kernel (compiled with LLMUX_AVX512_FLAGS; only
-// called after run-time detection). Needs head_dim % 16 == 0.
+// AVX-512 instantiation of the model's vector kernels (compiled with LLMUX_AVX512_FLAGS;
+// used only after run-time detection).
 // GCC 12's intrinsic headers trip -Wmaybe-uninitialized on their own _mm512_undefined_*()
 // idiom (reductions, masked max); the warning is about the header, not this code.
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -7,13 +7,14 @@
 
 #include <immintrin.h>
 
-#include "engine/models/attention_simd.h"
+#include "engine/models/simd_impl.h"
 
-namespace llmux::attention_internal {
+namespace llmux::simd {
 
 namespace {
 struct Avx512Vec {
   using Reg = __m512;
+  using DReg = __m512d;
   static constexpr int kWidth = 16;
   static constexpr int kPvChunks = 4;  // 32 zmm registers: 4 rows x 4 accumulators + loads
   static Reg Zero() { return _mm512_setzero_ps(); }
@@ -24,10 +25,11 @@ struct Avx512Vec {
   static Reg Add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
   static Reg Sub(Reg a, Reg b) { return _mm512_sub_ps(a, b); }
   static Reg Mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
+  static Reg Div(Reg a, Reg b) { return _mm512_div_ps(a, b); }
   static Reg Max(Reg a, Reg b) { return _mm512_max_ps(a, b); }
   static float ReduceAdd(Reg v) { return _mm512_reduce_add_ps(v); }
   static float ReduceMax(Reg v) { return _mm512_reduce_max_ps(v); }
-  // exp(x) for x <= 88 (Cephes expf: range reduction by ln 2, degree-6 polynomial).
+  // exp(x), clamped to [-87, 88] first (Cephes expf: reduction by ln 2, degree-6 polynomial).
   static Reg Exp(Reg x) {
     x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
     const Reg n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
@@ -43,9 +45,16 @@ struct Avx512Vec {
     const Reg y = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
     return _mm512_scalef_ps(y, n);
   }
+  static DReg DZero() { return _mm512_setzero_pd(); }
+  static void AccumulateSquares(Reg x, DReg& a0, DReg& a1) {
+    const Reg sq = _mm512_mul_ps(x, x);
+    a0 = _mm512_add_pd(a0, _mm512_cvtps_pd(_mm512_castps512_ps256(sq)));
+    a1 = _mm512_add_pd(a1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(sq, 1)));
+  }
+  static double DReduceAdd(DReg a0, DReg a1) { return _mm512_reduce_add_pd(_mm512_add_pd(a0, a1)); }
 };
 }  // namespace
 
-void RunTaskAvx512(const Task& task) { AttentionKernel<Avx512Vec>::Run(task); }
+void FillAvx512Ops(Ops* ops) { FillOps<Avx512Vec>(ops, "avx512"); }
 
-}  // namespace llmux::attention_internal
+}  // namespace llmux::simd
