@@ -1,7 +1,9 @@
 // MatMul micro-benchmark: decode (1 token, weights streamed from DRAM) in GB/s and prefill
 // (512 tokens) in GOPS, per weight type, for Qwen3-0.6B shapes. Prints figures; not a test.
 //
-//   matmul_bench [types=q8_0,q4_0,...] [threads=2] [isa=best|avx512|avx2|scalar] [full|quick|prefill]
+//   matmul_bench [types=q8_0,q4_0,...] [threads=2] [isa=best|avx512|avx2|scalar]
+//   [full|quick|prefill]
+//                [shape filter, e.g. 151936]
 //
 // Times are the fastest of many calls (the machine is shared; see TimeCalls).
 #include <algorithm>
@@ -25,7 +27,6 @@ double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-
 struct Shape {
   const char* name;
   int64_t cols, rows;
@@ -45,7 +46,8 @@ struct Weights {
   size_t matrix_bytes;
   int copies;
   MatrixView View(int i) const {
-    return MatrixView{type, rows, cols, data.data() + static_cast<size_t>(i % copies) * matrix_bytes, row_bytes};
+    return MatrixView{type, rows, cols,
+                      data.data() + static_cast<size_t>(i % copies) * matrix_bytes, row_bytes};
   }
   DType type;
   int64_t rows, cols;
@@ -59,7 +61,8 @@ Weights MakeWeights(DType type, int64_t rows, int64_t cols, size_t min_footprint
   w.cols = cols;
   w.row_bytes = *RowBytes(type, cols);
   w.matrix_bytes = w.row_bytes * static_cast<size_t>(rows);
-  w.copies = static_cast<int>(std::max<size_t>(1, (min_footprint + w.matrix_bytes - 1) / w.matrix_bytes));
+  w.copies =
+      static_cast<int>(std::max<size_t>(1, (min_footprint + w.matrix_bytes - 1) / w.matrix_bytes));
   w.data.resize(w.matrix_bytes * w.copies);
   // Quantize a few random rows, then tile them (quantizing 150k rows would take too long).
   std::mt19937 rng(1);
@@ -99,8 +102,9 @@ int main(int argc, char** argv) {
   const int threads = argc > 2 ? std::atoi(argv[2]) : 2;
   const std::string isa_arg = argc > 3 ? argv[3] : "best";
   const std::string mode = argc > 4 ? argv[4] : "full";
-  const bool quick = mode == "quick";              // decode only
-  const bool prefill_only = mode == "prefill";     // 512 tokens, layer shapes only
+  const bool quick = mode == "quick";           // decode only
+  const bool prefill_only = mode == "prefill";  // 512 tokens, layer shapes only
+  const std::string shape_filter = argc > 5 ? argv[5] : "";
   if (isa_arg == "avx2") SetIsaForTesting(Isa::kAvx2);
   if (isa_arg == "scalar") SetIsaForTesting(Isa::kScalar);
   if (isa_arg == "avx512") SetIsaForTesting(Isa::kAvx512);
@@ -117,14 +121,20 @@ int main(int argc, char** argv) {
     pos = comma + 1;
   }
   ThreadPool pool(threads);
-  const Isa isa = isa_arg == "best" ? DetectedIsa() : (isa_arg == "avx2" ? Isa::kAvx2 : isa_arg == "scalar" ? Isa::kScalar : Isa::kAvx512);
+  const Isa isa = isa_arg == "best" ? DetectedIsa()
+                                    : (isa_arg == "avx2"     ? Isa::kAvx2
+                                       : isa_arg == "scalar" ? Isa::kScalar
+                                                             : Isa::kAvx512);
   std::printf("isa=%s threads=%d (best of many calls)\n", IsaName(isa), threads);
-  std::printf("%-6s %-26s %7s %10s %9s %9s\n", "type", "shape", "tokens", "ms/call", "GB/s", "GOPS");
+  std::printf("%-6s %-26s %7s %10s %9s %9s\n", "type", "shape", "tokens", "ms/call", "GB/s",
+              "GOPS");
   const int64_t kPrefill = 512;
   const size_t kFootprint = size_t{512} << 20;
   for (DType type : types) {
     double layer_decode = 0, output_decode = 0, layer_prefill = 0, output_prefill_1 = 0;
     for (const Shape& s : kShapes) {
+      if (!shape_filter.empty() && std::string(s.name).find(shape_filter) == std::string::npos)
+        continue;
       const Weights w = MakeWeights(type, s.rows, s.cols, kFootprint);
       const int64_t max_tokens = quick ? 1 : kPrefill;
       std::vector<float> x(static_cast<size_t>(s.cols * max_tokens));
@@ -142,12 +152,14 @@ int main(int argc, char** argv) {
             tokens == 1 ? 0.3 : 0.5, tokens == 1 ? 20 : 2);
         const double gbs = static_cast<double>(w.matrix_bytes) / sec / 1e9;
         const double gops = 2.0 * static_cast<double>(s.rows * s.cols * tokens) / sec / 1e9;
-        std::printf("%-6s %-26s %7lld %10.3f %9.2f %9.1f\n", std::string(Traits(type).name).c_str(), s.name,
-                    static_cast<long long>(tokens), sec * 1e3, gbs, gops);
+        std::printf("%-6s %-26s %7lld %10.3f %9.2f %9.1f\n", std::string(Traits(type).name).c_str(),
+                    s.name, static_cast<long long>(tokens), sec * 1e3, gbs, gops);
         std::fflush(stdout);
         if (tokens == 1) {
-          if (s.per_layer) layer_decode += s.per_layer * sec;
-          else output_decode = sec, output_prefill_1 = sec;
+          if (s.per_layer)
+            layer_decode += s.per_layer * sec;
+          else
+            output_decode = sec, output_prefill_1 = sec;
         } else if (s.per_layer) {
           layer_prefill += s.per_layer * sec;
         }
@@ -156,8 +168,10 @@ int main(int argc, char** argv) {
     // Qwen3-0.6B: 28 layers + tied output matrix (prefill computes logits of the last token).
     if (prefill_only) continue;
     const double decode_s = 28 * layer_decode + output_decode;
-    std::printf("%-6s model estimate (matmuls only): decode %.1f tok/s", std::string(Traits(type).name).c_str(), 1.0 / decode_s);
-    if (!quick) std::printf(", pp512 %.1f tok/s", kPrefill / (28 * layer_prefill + output_prefill_1));
+    std::printf("%-6s model estimate (matmuls only): decode %.1f tok/s",
+                std::string(Traits(type).name).c_str(), 1.0 / decode_s);
+    if (!quick)
+      std::printf(", pp512 %.1f tok/s", kPrefill / (28 * layer_prefill + output_prefill_1));
     std::printf("\n");
   }
   return 0;

@@ -12,6 +12,18 @@ namespace llmux {
 namespace {
 // About 50-100 microseconds of spinning before a worker goes to sleep on a futex.
 constexpr int kSpinIterations = 20000;
+// Spins between yields. When the cores are shared with other processes, a thread that
+// only spins can hold the core that the thread it waits for needs; yielding now and then
+// lets that thread run.
+constexpr int kSpinsPerYield = 1024;
+
+inline void Backoff(int spin) {
+  if ((spin + 1) % kSpinsPerYield == 0) {
+    std::this_thread::yield();
+  } else {
+    LLMUX_CPU_RELAX();
+  }
+}
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
@@ -39,7 +51,7 @@ void ThreadPool::Run(JobFn fn, void* ctx) {
   generation_.fetch_add(1, std::memory_order_acq_rel);  // publishes job_fn_/job_ctx_
   generation_.notify_all();
   fn(ctx, 0, n_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) LLMUX_CPU_RELAX();
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) Backoff(spin);
 }
 
 void ThreadPool::WorkerLoop(int ith, uint32_t seen) {
@@ -48,7 +60,7 @@ void ThreadPool::WorkerLoop(int ith, uint32_t seen) {
     for (int spin = 0; spin < kSpinIterations; ++spin) {
       now = generation_.load(std::memory_order_acquire);
       if (now != seen) break;
-      LLMUX_CPU_RELAX();
+      Backoff(spin);
     }
     while (now == seen) {
       generation_.wait(seen, std::memory_order_acquire);

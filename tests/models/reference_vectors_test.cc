@@ -33,8 +33,8 @@ struct Stepper {
 // step's top-20 logits and logsumexp within tol, and greedy picks obey the near-tie rule.
 // Returns the largest difference seen.
 double TeacherForce(Model& model, const std::vector<int32_t>& prompt,
-                    const std::vector<int32_t>& generated, const nlohmann::json& tops,
-                    double tol, const std::string& what) {
+                    const std::vector<int32_t>& generated, const nlohmann::json& tops, double tol,
+                    const std::string& what) {
   Stepper s(model, static_cast<int>(prompt.size() + generated.size()) + 1);
   s.Run(prompt);
   double worst = 0;
@@ -75,7 +75,7 @@ size_t FreeRun(Model& model, const std::vector<int32_t>& prompt,
 }
 
 TEST(Stories260K, GreedyTokensAndLogitsMatchReference) {
-  auto model = LoadSharedModel("models/stories260K.gguf");
+  auto model = LoadSharedModel("models/stories260K.gguf", /*n_threads=*/2);
   ASSERT_NE(model, nullptr);
   const ModelConfig& c = model->config();
   EXPECT_EQ(c.arch, "llama");
@@ -143,9 +143,10 @@ TEST_P(Qwen3Mini, TeacherForcedLogitsAndGreedyPicks) {
     matched += FreeRun(*model, prompt, gen, run["tops"], qc.tol, what);
     total += gen.size();
   }
-  std::printf("%s: teacher-forced max diff %.3g (tolerance %.3g); free-running greedy %zu/%zu ids "
-              "before the first near-tie\n",
-              qc.model, worst, qc.tol, matched, total);
+  std::printf(
+      "%s: teacher-forced max diff %.3g (tolerance %.3g); free-running greedy %zu/%zu ids "
+      "before the first near-tie\n",
+      qc.model, worst, qc.tol, matched, total);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -153,8 +154,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(QwenCase{"models/qwen3-mini-f32.gguf", "vectors/qwen3-mini-f32.json", 1e-4},
                       QwenCase{"models/qwen3-mini-q8_0.gguf", "vectors/qwen3-mini-q8_0.json", 0.05},
                       QwenCase{"models/qwen3-mini-q4_0.gguf", "vectors/qwen3-mini-q4_0.json", 0.05},
-                      QwenCase{"models/qwen3-kmini-q4_k_m.gguf",
-                               "vectors/qwen3-kmini-q4_k_m.json", 0.1}),
+                      QwenCase{"models/qwen3-kmini-q4_k_m.gguf", "vectors/qwen3-kmini-q4_k_m.json",
+                               0.1}),
     [](const auto& info) {
       std::string n = info.param.model;
       n = n.substr(n.find('/') + 1);
@@ -180,7 +181,8 @@ TEST(Qwen3MiniF32, GreedyIdsAndFullFinalLogits) {
     }
     Stepper s(*model, static_cast<int>(prompt.size()));
     s.Run(prompt);
-    const auto full = LoadF32File("vectors/" + p["final_position_full_logits_precise"]["file"].get<std::string>());
+    const auto full = LoadF32File(
+        "vectors/" + p["final_position_full_logits_precise"]["file"].get<std::string>());
     ASSERT_EQ(full.size(), s.logits.size());
     double worst = 0;
     for (size_t i = 0; i < full.size(); ++i) {

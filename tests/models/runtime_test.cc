@@ -26,11 +26,11 @@ struct Loaded {
   std::unique_ptr<Tokenizer> tokenizer;
 };
 
-Loaded LoadWithTokenizer(const std::string& rel) {
+Loaded LoadWithTokenizer(const std::string& rel, int n_threads = 1) {
   Loaded l;
   l.file = OpenShared(rel);
   if (!l.file) return l;
-  auto m = Model::Load(l.file, 2);
+  auto m = Model::Load(l.file, n_threads);
   EXPECT_TRUE(m.ok()) << m.status().ToString();
   if (m.ok()) l.model = std::move(m).value();
   auto t = Tokenizer::FromGguf(*l.file);
@@ -87,7 +87,7 @@ TEST(ModelLoadErrors, CopyWithAMisShapedTensorIsRefused) {
 }
 
 TEST(Generator, Stories260KGreedyStory) {
-  Loaded l = LoadWithTokenizer("models/stories260K.gguf");
+  Loaded l = LoadWithTokenizer("models/stories260K.gguf", /*n_threads=*/2);
   ASSERT_TRUE(l.model && l.tokenizer);
   const auto ref = LoadJson("vectors/stories260K.json");
   Generator gen(*l.model, *l.tokenizer);
@@ -163,9 +163,12 @@ TEST(Generator, SeededSamplingIsReproducible) {
   ASSERT_TRUE(a.ok() && b.ok() && c.ok());
   EXPECT_EQ(a->generated_ids, b->generated_ids);
   EXPECT_NE(a->generated_ids, c->generated_ids);
-  EXPECT_NE(a->generated_ids, std::vector<int32_t>(
-                                  LoadJson("vectors/stories260K.json")["prompts"][1]["llama_cpp"]
-                                      ["precise"]["generated_ids"].get<std::vector<int32_t>>()));
+  EXPECT_NE(
+      a->generated_ids,
+      std::vector<int32_t>(
+          LoadJson(
+              "vectors/stories260K.json")["prompts"][1]["llama_cpp"]["precise"]["generated_ids"]
+              .get<std::vector<int32_t>>()));
 }
 
 TEST(Generator, StreamsWholeUtf8Characters) {
@@ -176,11 +179,11 @@ TEST(Generator, StreamsWholeUtf8Characters) {
   opt.max_tokens = 32;
   opt.ignore_eog = true;
   std::vector<std::string> chunks;
-  auto r = gen.Generate("你好，请介绍一下你自己", SamplerParams::Greedy(), opt,
-                        [&](std::string_view s) {
-                          chunks.emplace_back(s);
-                          return true;
-                        });
+  auto r =
+      gen.Generate("你好，请介绍一下你自己", SamplerParams::Greedy(), opt, [&](std::string_view s) {
+        chunks.emplace_back(s);
+        return true;
+      });
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   const auto ref = LoadJson("vectors/qwen3-mini-f32.json");
   EXPECT_EQ(r->prompt_ids, ref["prompts"][2]["prompt_ids"].get<std::vector<int32_t>>());
@@ -204,9 +207,10 @@ TEST(Perplexity, Stories260KMatchesLlamaCpp) {
   EXPECT_EQ(r->n_scored, static_cast<int64_t>(r->n_chunks) * 63);
   EXPECT_NEAR(r->ppl, 3.9594, 3.9594 * 0.005);
   EXPECT_DOUBLE_EQ(r->running.back(), r->ppl);
-  std::printf("stories260K story.txt ctx 128: %d tokens, %d chunks, PPL %.4f +/- %.4f "
-              "(llama.cpp 3.9594)\n",
-              r->n_tokens, r->n_chunks, r->ppl, r->ppl_error);
+  std::printf(
+      "stories260K story.txt ctx 128: %d tokens, %d chunks, PPL %.4f +/- %.4f "
+      "(llama.cpp 3.9594)\n",
+      r->n_tokens, r->n_chunks, r->ppl, r->ppl_error);
 }
 
 TEST(Perplexity, RandomQwen3ModelsMatchLlamaCpp) {

@@ -44,7 +44,9 @@ inline std::shared_ptr<const gguf::GgufFile> OpenShared(const std::string& rel) 
   return std::shared_ptr<const gguf::GgufFile>(std::move(f).value());
 }
 
-inline std::unique_ptr<Model> LoadSharedModel(const std::string& rel, int n_threads = 2) {
+// One thread by default: results do not depend on the thread count (tested separately),
+// and spinning worker threads slow everything down on a busy 2-core CI machine.
+inline std::unique_ptr<Model> LoadSharedModel(const std::string& rel, int n_threads = 1) {
   auto file = OpenShared(rel);
   if (!file) return nullptr;
   auto m = Model::Load(file, n_threads);

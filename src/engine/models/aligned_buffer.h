@@ -14,8 +14,8 @@ class AlignedBuffer {
   AlignedBuffer() = default;
   // Returns false if the allocation failed.
   bool Allocate(size_t n) {
-    data_.reset(static_cast<T*>(::operator new(n * sizeof(T) + 1, std::align_val_t(64),
-                                               std::nothrow)));
+    data_.reset(
+        static_cast<T*>(::operator new(n * sizeof(T) + 1, std::align_val_t(64), std::nothrow)));
     size_ = data_ ? n : 0;
     if (data_) std::memset(static_cast<void*>(data_.get()), 0, n * sizeof(T));
     return data_ != nullptr || n == 0;

@@ -8,18 +8,20 @@ namespace llmux {
 
 namespace {
 // Tokens per task when K is transposed: the copy is amortised over tokens * group rows.
-constexpr int kTileTokens = 32;
+constexpr int kTileTokens = 64;
 // Below this many tokens K is read in place (decode); from here on, transposed per task.
 constexpr int kTransposeMinTokens = 4;
+// Below this many multiply-adds (about 10 microseconds) the caller does all the work: waking
+// the pool would cost about as much as it saves (decode steps at short context).
+constexpr int64_t kMinParallelMacs = int64_t{1} << 19;
 }  // namespace
 
 size_t AttentionScratchFloats(int head_dim, int n_ctx) {
   return simd::AttentionScratchFloats(head_dim, n_ctx);
 }
 
-void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer, int pos0,
-               int n_tokens, const AttentionShape& shape, float* out, int64_t out_stride,
-               ThreadPool& pool) {
+void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer, int pos0, int n_tokens,
+               const AttentionShape& shape, float* out, int64_t out_stride, ThreadPool& pool) {
   const simd::Ops* ops = &simd::ActiveOps();
   if (shape.head_dim % ops->width != 0) ops = &simd::ScalarOps();
   simd::AttentionTask base{};
@@ -40,7 +42,7 @@ void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer, int 
   const int n_tiles = (n_tokens + tile - 1) / tile;
   const int64_t n_tasks = static_cast<int64_t>(n_tiles) * shape.n_head_kv;
   std::atomic<int64_t> next{0};
-  pool.RunOnAll([&](int ith, int) {
+  auto work = [&](int ith, int) {
     simd::AttentionTask task = base;
     task.scratch = cache.scratch(ith);
     for (;;) {
@@ -53,7 +55,13 @@ void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer, int 
       task.t_end = task.t_begin + tile < n_tokens ? task.t_begin + tile : n_tokens;
       ops->attention(task);
     }
-  });
+  };
+  const int64_t macs = int64_t{2} * n_tokens * shape.n_head * (pos0 + n_tokens) * shape.head_dim;
+  if (macs < kMinParallelMacs) {
+    work(0, 1);
+  } else {
+    pool.RunOnAll(work);
+  }
 }
 
 }  // namespace llmux

@@ -29,8 +29,7 @@ size_t AttentionScratchFloats(int head_dim, int n_ctx);
 // must already hold K and V for all of them, and scratch for pool.size() threads of
 // AttentionScratchFloats(head_dim, cache.n_ctx()) floats. q row t starts at
 // q + t * q_stride (n_head heads of head_dim floats); output row t at out + t * out_stride.
-void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer, int pos0,
-               int n_tokens, const AttentionShape& shape, float* out, int64_t out_stride,
-               ThreadPool& pool);
+void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer, int pos0, int n_tokens,
+               const AttentionShape& shape, float* out, int64_t out_stride, ThreadPool& pool);
 
 }  // namespace llmux

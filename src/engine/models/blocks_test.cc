@@ -45,8 +45,8 @@ TEST_P(AttentionTest, CausalGqaMatchesDefinition) {
   ThreadPool pool(2);
   const int n_head = ac.n_head, n_head_kv = ac.n_head_kv, hd = ac.hd, pos0 = ac.pos0, n = ac.n;
   const int n_ctx = pos0 + n + 3;
-  auto cache = KvCache::Create(1, n_ctx, n_head_kv * hd, pool.size(),
-                               AttentionScratchFloats(hd, n_ctx));
+  auto cache =
+      KvCache::Create(1, n_ctx, n_head_kv * hd, pool.size(), AttentionScratchFloats(hd, n_ctx));
   ASSERT_TRUE(cache.ok());
   KvCache& c = **cache;
   const auto k = Random(static_cast<size_t>(pos0 + n) * n_head_kv * hd, 3);
@@ -86,20 +86,19 @@ TEST_P(AttentionTest, CausalGqaMatchesDefinition) {
 // Every path on shapes that exercise the direct (few tokens) and transposed (many tokens)
 // score loops, row-block tails, odd position counts and head_dims that are not a multiple
 // of the vector width (scalar fallback).
-INSTANTIATE_TEST_SUITE_P(
-    Paths, AttentionTest,
-    ::testing::Values(AttentionCase{simd::Path::kScalar, 6, 2, 16, 5, 7},
-                      AttentionCase{simd::Path::kAvx2, 6, 2, 16, 5, 7},
-                      AttentionCase{simd::Path::kAvx512, 6, 2, 16, 5, 7},
-                      AttentionCase{simd::Path::kAvx2, 4, 4, 32, 37, 1},
-                      AttentionCase{simd::Path::kAvx512, 16, 8, 128, 70, 1},
-                      AttentionCase{simd::Path::kAvx512, 16, 8, 128, 0, 75},
-                      AttentionCase{simd::Path::kAvx2, 16, 8, 128, 3, 75},
-                      AttentionCase{simd::Path::kAvx512, 12, 4, 64, 17, 40},
-                      AttentionCase{simd::Path::kAvx512, 5, 1, 48, 0, 9},
-                      AttentionCase{simd::Path::kAvx512, 8, 4, 8, 2, 30},
-                      AttentionCase{simd::Path::kAvx2, 4, 2, 24, 2, 30},
-                      AttentionCase{simd::Path::kAuto, 4, 2, 64, 300, 2}));
+INSTANTIATE_TEST_SUITE_P(Paths, AttentionTest,
+                         ::testing::Values(AttentionCase{simd::Path::kScalar, 6, 2, 16, 5, 7},
+                                           AttentionCase{simd::Path::kAvx2, 6, 2, 16, 5, 7},
+                                           AttentionCase{simd::Path::kAvx512, 6, 2, 16, 5, 7},
+                                           AttentionCase{simd::Path::kAvx2, 4, 4, 32, 37, 1},
+                                           AttentionCase{simd::Path::kAvx512, 16, 8, 128, 70, 1},
+                                           AttentionCase{simd::Path::kAvx512, 16, 8, 128, 0, 75},
+                                           AttentionCase{simd::Path::kAvx2, 16, 8, 128, 3, 75},
+                                           AttentionCase{simd::Path::kAvx512, 12, 4, 64, 17, 40},
+                                           AttentionCase{simd::Path::kAvx512, 5, 1, 48, 0, 9},
+                                           AttentionCase{simd::Path::kAvx512, 8, 4, 8, 2, 30},
+                                           AttentionCase{simd::Path::kAvx2, 4, 2, 24, 2, 30},
+                                           AttentionCase{simd::Path::kAuto, 4, 2, 64, 300, 2}));
 
 class ElementwiseTest : public ::testing::TestWithParam<simd::Path> {
  protected:
@@ -140,7 +139,8 @@ TEST_P(ElementwiseTest, RmsNormMatchesDefinition) {
       for (int i = 0; i < n; ++i) ss += double(x[r * n + i]) * x[r * n + i];
       const double s = 1.0 / std::sqrt(ss / n + 1e-5);
       for (int i = 0; i < n; ++i) {
-        EXPECT_NEAR(y[r * n + i], x[r * n + i] * s * w[i], 1e-5 * std::max(1.0, double(std::abs(y[r * n + i]))));
+        EXPECT_NEAR(y[r * n + i], x[r * n + i] * s * w[i],
+                    1e-5 * std::max(1.0, double(std::abs(y[r * n + i]))));
       }
     }
   }

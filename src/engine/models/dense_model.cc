@@ -45,8 +45,8 @@ Result<std::unique_ptr<KvCache>> DenseModel::NewCache(int n_ctx) {
                          AttentionScratchFloats(config_.head_dim, n_ctx));
 }
 
-Status DenseModel::Forward(KvCache& cache, std::span<const int32_t> tokens, int pos,
-                           float* logits, bool all_logits) {
+Status DenseModel::Forward(KvCache& cache, std::span<const int32_t> tokens, int pos, float* logits,
+                           bool all_logits) {
   const ModelConfig& c = config_;
   if (cache.n_layer() != c.n_layer || cache.kv_dim() != c.kv_dim() ||
       cache.n_threads() < pool_.size() ||
@@ -65,8 +65,9 @@ Status DenseModel::Forward(KvCache& cache, std::span<const int32_t> tokens, int 
   }
   for (int32_t id : tokens) {
     if (id < 0 || id >= c.n_vocab) {
-      return InvalidArgumentError("token id " + std::to_string(id) + " is outside the vocabulary [0, " +
-                                  std::to_string(c.n_vocab) + ")");
+      return InvalidArgumentError("token id " + std::to_string(id) +
+                                  " is outside the vocabulary [0, " + std::to_string(c.n_vocab) +
+                                  ")");
     }
   }
   const int n_total = static_cast<int>(tokens.size());
@@ -115,8 +116,8 @@ void DenseModel::Embed(std::span<const int32_t> tokens) {
 
 void DenseModel::Logits(int first_row, int n_rows, float* out) {
   const int n_embd = config_.n_embd;
-  RmsNormRows(x_.data() + static_cast<size_t>(first_row) * n_embd, weights_.output_norm,
-              xn_.data(), n_rows, n_embd, config_.rms_eps, pool_);
+  RmsNormRows(x_.data() + static_cast<size_t>(first_row) * n_embd, weights_.output_norm, xn_.data(),
+              n_rows, n_embd, config_.rms_eps, pool_);
   Project(weights_.output, xn_.data(), n_rows, out);
 }
 
@@ -159,8 +160,7 @@ void DenseModel::ApplyRope(KvCache& cache, int il, const Batch& b) {
               c.head_dim, c.q_dim(), pool_);
 }
 
-void DenseModel::AttendAndProject(const LayerWeights& w, KvCache& cache, int il,
-                                  const Batch& b) {
+void DenseModel::AttendAndProject(const LayerWeights& w, KvCache& cache, int il, const Batch& b) {
   if (b.n_out() == 0) return;
   const ModelConfig& c = config_;
   AttentionShape shape;

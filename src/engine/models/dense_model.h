@@ -80,13 +80,13 @@ class DenseModel : public Model {
   int max_batch_ = kMaxBatch;
 
   // Activations, [token][features], allocated once in Init().
-  AlignedBuffer<float> x_;     // residual stream, n_embd
-  AlignedBuffer<float> xn_;    // normalised input of a block, n_embd
-  AlignedBuffer<float> q_;     // queries, q_dim
-  AlignedBuffer<float> attn_;  // attention output, q_dim
-  AlignedBuffer<float> gate_;  // FFN gate / hidden, n_ff
-  AlignedBuffer<float> up_;    // FFN up, n_ff
-  AlignedBuffer<float> out_;   // projection output before the residual add, n_embd
+  AlignedBuffer<float> x_;          // residual stream, n_embd
+  AlignedBuffer<float> xn_;         // normalised input of a block, n_embd
+  AlignedBuffer<float> q_;          // queries, q_dim
+  AlignedBuffer<float> attn_;       // attention output, q_dim
+  AlignedBuffer<float> gate_;       // FFN gate / hidden, n_ff
+  AlignedBuffer<float> up_;         // FFN up, n_ff
+  AlignedBuffer<float> out_;        // projection output before the residual add, n_embd
   AlignedBuffer<uint8_t> scratch_;  // MatMul's quantized activations
   std::vector<int32_t> positions_;
 };

@@ -21,9 +21,8 @@ void ForChunks(int64_t n, ThreadPool& pool, F&& fn) {
 
 void SwiGlu(float* gate, const float* up, int64_t n, ThreadPool& pool) {
   const auto swiglu = simd::ActiveOps().swiglu;
-  ForChunks(n, pool, [&](int64_t begin, int64_t end) {
-    swiglu(gate + begin, up + begin, end - begin);
-  });
+  ForChunks(n, pool,
+            [&](int64_t begin, int64_t end) { swiglu(gate + begin, up + begin, end - begin); });
 }
 
 void AddInPlace(float* x, const float* y, int64_t n, ThreadPool& pool) {

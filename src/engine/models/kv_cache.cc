@@ -6,8 +6,8 @@
 
 namespace llmux {
 
-Result<std::unique_ptr<KvCache>> KvCache::Create(int n_layer, int n_ctx, int kv_dim,
-                                                 int n_threads, size_t scratch_floats) {
+Result<std::unique_ptr<KvCache>> KvCache::Create(int n_layer, int n_ctx, int kv_dim, int n_threads,
+                                                 size_t scratch_floats) {
   if (n_layer <= 0 || n_ctx <= 0 || kv_dim <= 0 || n_threads <= 0) {
     return InvalidArgumentError("kv cache: n_layer, n_ctx, kv_dim and threads must be > 0 (n_ctx " +
                                 std::to_string(n_ctx) + ")");

@@ -15,8 +15,8 @@ class KvCache {
  public:
   // Allocates the cache; K/V memory is not touched until written, so a large n_ctx costs
   // address space only. Fails with ResourceExhausted if the allocation fails.
-  static Result<std::unique_ptr<KvCache>> Create(int n_layer, int n_ctx, int kv_dim,
-                                                 int n_threads, size_t scratch_floats);
+  static Result<std::unique_ptr<KvCache>> Create(int n_layer, int n_ctx, int kv_dim, int n_threads,
+                                                 size_t scratch_floats);
 
   int n_layer() const { return n_layer_; }
   int n_ctx() const { return n_ctx_; }

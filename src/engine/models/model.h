@@ -31,8 +31,8 @@ enum class RopeScaling { kNone, kLinear, kYarn };
 
 struct RopeConfig {
   RopeLayout layout = RopeLayout::kNormal;
-  int n_rot = 0;                  // rotated dims per head (rope.dimension_count, default head_dim)
-  float theta = 10000.0f;         // rope.freq_base
+  int n_rot = 0;           // rotated dims per head (rope.dimension_count, default head_dim)
+  float theta = 10000.0f;  // rope.freq_base
   RopeScaling scaling = RopeScaling::kNone;
   float factor = 1.0f;            // rope.scaling.factor (context extension factor)
   int n_ctx_orig = 0;             // rope.scaling.original_context_length (YaRN)
@@ -42,22 +42,23 @@ struct RopeConfig {
 };
 
 struct ModelConfig {
-  std::string arch;   // general.architecture
-  std::string name;   // general.name, informational
+  std::string arch;  // general.architecture
+  std::string name;  // general.name, informational
   int n_embd = 0;
   int n_layer = 0;
   int n_head = 0;
   int n_head_kv = 0;
-  int head_dim = 0;   // per-head width of q/k/v (attention.key_length); may differ from n_embd/n_head
+  int head_dim =
+      0;  // per-head width of q/k/v (attention.key_length); may differ from n_embd/n_head
   int n_ff = 0;
-  int n_vocab = 0;    // rows of token_embd
+  int n_vocab = 0;  // rows of token_embd
   int n_ctx_train = 0;
   float rms_eps = 1e-5f;
   float rope_theta = 10000.0f;  // same as rope.theta, kept for the api.md shape
   RopeConfig rope;
-  bool tied_output = false;  // no output.weight: token_embd is the output matrix
-  bool qkv_bias = false;     // attn_q/k/v carry biases (qwen2)
-  bool qk_norm = false;      // RMSNorm of each q/k head before RoPE (qwen3)
+  bool tied_output = false;        // no output.weight: token_embd is the output matrix
+  bool qkv_bias = false;           // attn_q/k/v carry biases (qwen2)
+  bool qk_norm = false;            // RMSNorm of each q/k head before RoPE (qwen3)
   bool rope_freq_factors = false;  // rope_freqs.weight present (llama 3.1 style scaling)
 
   int q_dim() const { return n_head * head_dim; }

@@ -62,8 +62,8 @@ class KeyReader {
 
 Status ReadRope(const KeyReader& keys, ModelConfig& c) {
   RopeConfig& r = c.rope;
-  LLMUX_ASSIGN_OR_RETURN(r.n_rot, keys.OptionalInt("rope.dimension_count", c.head_dim, 2,
-                                                   c.head_dim));
+  LLMUX_ASSIGN_OR_RETURN(r.n_rot,
+                         keys.OptionalInt("rope.dimension_count", c.head_dim, 2, c.head_dim));
   if (r.n_rot % 2 != 0) {
     return InvalidArgumentError("rope.dimension_count " + std::to_string(r.n_rot) +
                                 " must be even");
@@ -104,7 +104,8 @@ Status ReadRope(const KeyReader& keys, ModelConfig& c) {
   }
   LLMUX_ASSIGN_OR_RETURN(r.n_ctx_orig, keys.OptionalInt("rope.scaling.original_context_length",
                                                         c.n_ctx_train, 1, INT32_MAX));
-  LLMUX_ASSIGN_OR_RETURN(r.yarn_beta_fast, keys.OptionalFloat("rope.scaling.yarn_beta_fast", 32.0f));
+  LLMUX_ASSIGN_OR_RETURN(r.yarn_beta_fast,
+                         keys.OptionalFloat("rope.scaling.yarn_beta_fast", 32.0f));
   LLMUX_ASSIGN_OR_RETURN(r.yarn_beta_slow, keys.OptionalFloat("rope.scaling.yarn_beta_slow", 1.0f));
   LLMUX_ASSIGN_OR_RETURN(r.yarn_attn_factor,
                          keys.OptionalFloat("rope.scaling.yarn_attn_factor", 1.0f));

@@ -234,7 +234,8 @@ TEST(DenseModelTest, RewindingOverwritesTheCache) {
   std::vector<float> la(n_vocab), lb(n_vocab), fresh(n_vocab);
   ASSERT_TRUE(model->Forward(**cache, a, 0, la.data(), false).ok());
   // Rewind to position 6 and continue with b's tail: equals a fresh run of b.
-  ASSERT_TRUE(model->Forward(**cache, std::span<const int32_t>(b).subspan(6), 6, lb.data(), false).ok());
+  ASSERT_TRUE(
+      model->Forward(**cache, std::span<const int32_t>(b).subspan(6), 6, lb.data(), false).ok());
   auto c2 = model->NewCache(16);
   ASSERT_TRUE(model->Forward(**c2, b, 0, fresh.data(), false).ok());
   for (int i = 0; i < n_vocab; ++i) EXPECT_FLOAT_EQ(lb[i], fresh[i]);
@@ -332,8 +333,8 @@ TEST(DenseModelTest, BadMetadataIsRefused) {
     LLMUX_RETURN_IF_ERROR(w.Write(path));
     return LoadFile(path).status();
   };
-  Status st = load_with([](gguf::GgufWriter& w) { w.SetString("general.architecture", "mamba"); },
-                        "arch");
+  Status st =
+      load_with([](gguf::GgufWriter& w) { w.SetString("general.architecture", "mamba"); }, "arch");
   EXPECT_EQ(st.code(), StatusCode::kUnimplemented);
   EXPECT_NE(st.message().find("unsupported architecture 'mamba'"), std::string::npos);
 
@@ -350,8 +351,8 @@ TEST(DenseModelTest, BadMetadataIsRefused) {
                  "heads0");
   EXPECT_FALSE(st.ok());
 
-  st = load_with([](gguf::GgufWriter& w) { w.SetString("llama.block_count", "two"); },
-                 "layers_str");
+  st =
+      load_with([](gguf::GgufWriter& w) { w.SetString("llama.block_count", "two"); }, "layers_str");
   EXPECT_NE(st.message().find("llama.block_count"), std::string::npos) << st.ToString();
 
   // block_count larger than the file's layers: the first missing layer is named.

@@ -22,9 +22,7 @@ void RmsNormRows(const float* x, const float* w, float* y, int64_t n_rows, int n
                  ThreadPool& pool) {
   // Rows are cheap (a few thousand flops); hand them out in groups.
   const int64_t grain = n >= 1024 ? 8 : 64;
-  pool.ParallelFor(n_rows, grain, [&](int64_t r) {
-    RmsNorm(x + r * n, w, y + r * n, n, eps);
-  });
+  pool.ParallelFor(n_rows, grain, [&](int64_t r) { RmsNorm(x + r * n, w, y + r * n, n, eps); });
 }
 
 }  // namespace llmux

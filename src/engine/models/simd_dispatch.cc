@@ -37,10 +37,14 @@ const Ops& ScalarOps() { return GetTables().scalar; }
 const Ops& ActiveOps() {
   const Tables& t = GetTables();
   switch (g_forced.load(std::memory_order_relaxed)) {
-    case Path::kScalar: return t.scalar;
-    case Path::kAvx2: return t.avx2;
-    case Path::kAvx512: return t.avx512;
-    case Path::kAuto: break;
+    case Path::kScalar:
+      return t.scalar;
+    case Path::kAvx2:
+      return t.avx2;
+    case Path::kAvx512:
+      return t.avx512;
+    case Path::kAuto:
+      break;
   }
   return t.has_avx512 ? t.avx512 : t.has_avx2 ? t.avx2 : t.scalar;
 }

@@ -70,8 +70,8 @@ struct AttentionKernel {
 
   // As ScoresDirect, from the transposed copy; writes whole blocks (up to padding).
   template <int NR>
-  static void ScoresTransposed(const float* const* q, const float* kt, int hd, int n,
-                               float scale, float* const* s) {
+  static void ScoresTransposed(const float* const* q, const float* kt, int hd, int n, float scale,
+                               float* const* s) {
     const int n_blocks = (n + W - 1) / W;
     const R vscale = V::Set1(scale);
     int b = 0;
@@ -158,8 +158,9 @@ struct AttentionKernel {
   }
 
   template <int NR>
-  static void Block(const AttentionTask& t, const float* const* q, float* const* s, float* const* out,
-                    const int* n_kv, const float* k, const float* v, const float* kt) {
+  static void Block(const AttentionTask& t, const float* const* q, float* const* s,
+                    float* const* out, const int* n_kv, const float* k, const float* v,
+                    const float* kt) {
     const int hd = t.head_dim;
     const int n = n_kv[NR - 1];  // rows are in token order: the last one sees the most
     if (t.transpose_k) {
@@ -199,10 +200,18 @@ struct AttentionKernel {
         n_kv[r] = t.pos0 + token + 1;
       }
       switch (nr) {
-        case 4: Block<4>(t, q, s, out, n_kv, k, v, kt); break;
-        case 3: Block<3>(t, q, s, out, n_kv, k, v, kt); break;
-        case 2: Block<2>(t, q, s, out, n_kv, k, v, kt); break;
-        default: Block<1>(t, q, s, out, n_kv, k, v, kt); break;
+        case 4:
+          Block<4>(t, q, s, out, n_kv, k, v, kt);
+          break;
+        case 3:
+          Block<3>(t, q, s, out, n_kv, k, v, kt);
+          break;
+        case 2:
+          Block<2>(t, q, s, out, n_kv, k, v, kt);
+          break;
+        default:
+          Block<1>(t, q, s, out, n_kv, k, v, kt);
+          break;
       }
     }
   }

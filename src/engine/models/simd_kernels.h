@@ -19,21 +19,21 @@ inline int PadPositions(int n) { return (n + kPosPad - 1) / kPosPad * kPosPad; }
 
 // One unit of attention work: the query heads of kv head `g` for tokens [t_begin, t_end).
 struct AttentionTask {
-  const float* q;        // query rows: token t, head h at q + t * q_stride + h * head_dim
+  const float* q;  // query rows: token t, head h at q + t * q_stride + h * head_dim
   int64_t q_stride;
-  const float* k;        // cache K row of position p at k + p * kv_stride (layer base)
-  const float* v;        // same for V
+  const float* k;  // cache K row of position p at k + p * kv_stride (layer base)
+  const float* v;  // same for V
   int kv_stride;
   int head_dim;
-  int group;             // query heads per kv head
+  int group;  // query heads per kv head
   float scale;
-  int pos0;              // position of token 0; token t sees positions [0, pos0 + t]
-  int g;                 // kv head
+  int pos0;  // position of token 0; token t sees positions [0, pos0 + t]
+  int g;     // kv head
   int t_begin, t_end;
-  bool transpose_k;      // copy K transposed into scratch first (pays off for many rows)
-  float* out;            // output rows, laid out like q
+  bool transpose_k;  // copy K transposed into scratch first (pays off for many rows)
+  float* out;        // output rows, laid out like q
   int64_t out_stride;
-  float* scratch;        // AttentionScratchFloats(head_dim, n_ctx) floats, this thread's
+  float* scratch;  // AttentionScratchFloats(head_dim, n_ctx) floats, this thread's
 };
 
 // Per-thread attention scratch: kRowBlock score rows plus a transposed copy of one kv

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/gguf/gguf_reader.h"
 #include "engine/gguf/gguf_writer.h"
 #include "engine/kernels/kernels.h"
 #include "engine/tensor/dtype.h"
@@ -20,13 +21,13 @@ namespace llmux::testing {
 struct SyntheticSpec {
   std::string arch = "llama";
   int n_embd = 32, n_layer = 2, n_head = 4, n_head_kv = 2, head_dim = 8, n_ff = 48, n_vocab = 64;
-  bool write_head_dim = false;   // write attention.key_length / value_length
-  bool tied = false;             // no output.weight
-  bool qkv_bias = false;         // attn_q/k/v.bias
-  bool qk_norm = false;          // attn_q_norm / attn_k_norm
-  bool neox = false;             // RoPE layout of the reference pass
+  bool write_head_dim = false;  // write attention.key_length / value_length
+  bool tied = false;            // no output.weight
+  bool qkv_bias = false;        // attn_q/k/v.bias
+  bool qk_norm = false;         // attn_q_norm / attn_k_norm
+  bool neox = false;            // RoPE layout of the reference pass
   float theta = 10000.0f;
-  float linear_factor = 1.0f;    // rope.scaling.type linear with this factor when != 1
+  float linear_factor = 1.0f;  // rope.scaling.type linear with this factor when != 1
   float eps = 1e-5f;
   DType matrix_type = DType::kF32;  // type of the 2-D weights
   uint32_t seed = 1;
@@ -143,6 +144,41 @@ inline Status WriteSynthetic(const SyntheticModel& m, const std::string& path) {
   return w.Write(path);
 }
 
+// Reads a small llama / qwen2 / qwen3 GGUF file (any tensor types) into a SyntheticModel
+// with every tensor dequantized, so RefForward can run on it.
+inline SyntheticModel ReferenceFromGguf(const gguf::GgufFile& f) {
+  SyntheticModel m;
+  SyntheticSpec& s = m.spec;
+  s.arch = f.GetString("general.architecture").value_or("");
+  const std::string a = s.arch + ".";
+  s.n_embd = static_cast<int>(f.GetInt(a + "embedding_length").value_or(0));
+  s.n_layer = static_cast<int>(f.GetInt(a + "block_count").value_or(0));
+  s.n_head = static_cast<int>(f.GetInt(a + "attention.head_count").value_or(1));
+  s.n_head_kv = static_cast<int>(f.GetInt(a + "attention.head_count_kv").value_or(s.n_head));
+  s.head_dim = static_cast<int>(f.GetInt(a + "attention.key_length").value_or(s.n_embd / s.n_head));
+  s.n_ff = static_cast<int>(f.GetInt(a + "feed_forward_length").value_or(0));
+  s.theta = static_cast<float>(f.GetFloat(a + "rope.freq_base").value_or(10000.0));
+  s.eps = static_cast<float>(f.GetFloat(a + "attention.layer_norm_rms_epsilon").value_or(1e-5));
+  s.neox = s.arch != "llama";
+  s.qkv_bias = f.FindTensor("blk.0.attn_q.bias") != nullptr;
+  s.qk_norm = f.FindTensor("blk.0.attn_q_norm.weight") != nullptr;
+  s.tied = f.FindTensor("output.weight") == nullptr;
+  for (const auto& t : f.tensors()) {
+    std::vector<float> v(static_cast<size_t>(t.n_elements()));
+    const int64_t cols = t.ne[0], rows = t.n_elements() / cols;
+    const size_t row_bytes = *RowBytes(t.type, cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      kernels::DequantizeRow(t.type, t.data + r * row_bytes, v.data() + r * cols, cols);
+    }
+    m.w[t.name] = std::move(v);
+    m.shapes[t.name] = t.ne;
+  }
+  if (f.FindTensor("token_embd.weight") != nullptr) {
+    s.n_vocab = static_cast<int>(f.FindTensor("token_embd.weight")->ne[1]);
+  }
+  return m;
+}
+
 // ---- the reference forward pass, in double ----
 
 inline void RefRmsNorm(std::vector<double>& x, const std::vector<float>& w, double eps) {
@@ -250,8 +286,8 @@ inline std::vector<std::vector<double>> RefForward(const SyntheticModel& m,
     }
   }
   std::vector<std::vector<double>> logits(n);
-  const std::vector<float>& out = w.count("output.weight") ? w.at("output.weight")
-                                                             : w.at("token_embd.weight");
+  const std::vector<float>& out =
+      w.count("output.weight") ? w.at("output.weight") : w.at("token_embd.weight");
   for (int t = 0; t < n; ++t) {
     std::vector<double> h = x[t];
     RefRmsNorm(h, w.at("output_norm.weight"), s.eps);

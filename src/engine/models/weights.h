@@ -16,20 +16,20 @@ namespace llmux {
 using kernels::MatrixView;  // {type, rows, cols, data, row_bytes}; cols = ggml ne[0]
 
 struct LayerWeights {
-  const float* attn_norm = nullptr;  // [n_embd]
+  const float* attn_norm = nullptr;   // [n_embd]
   MatrixView wq{}, wk{}, wv{}, wo{};  // q: q_dim x n_embd, k/v: kv_dim x n_embd, o: n_embd x q_dim
-  const float* bq = nullptr;         // [q_dim], only with qkv_bias
-  const float* bk = nullptr;         // [kv_dim]
-  const float* bv = nullptr;         // [kv_dim]
-  const float* bo = nullptr;         // [n_embd], optional
-  const float* q_norm = nullptr;     // [head_dim], only with qk_norm
-  const float* k_norm = nullptr;     // [head_dim]
-  const float* ffn_norm = nullptr;   // [n_embd]
-  MatrixView gate{}, up{}, down{};   // gate/up: n_ff x n_embd, down: n_embd x n_ff
+  const float* bq = nullptr;          // [q_dim], only with qkv_bias
+  const float* bk = nullptr;          // [kv_dim]
+  const float* bv = nullptr;          // [kv_dim]
+  const float* bo = nullptr;          // [n_embd], optional
+  const float* q_norm = nullptr;      // [head_dim], only with qk_norm
+  const float* k_norm = nullptr;      // [head_dim]
+  const float* ffn_norm = nullptr;    // [n_embd]
+  MatrixView gate{}, up{}, down{};    // gate/up: n_ff x n_embd, down: n_embd x n_ff
 };
 
 struct ModelWeights {
-  MatrixView token_embd{};            // n_vocab x n_embd
+  MatrixView token_embd{};             // n_vocab x n_embd
   const float* output_norm = nullptr;  // [n_embd]
   MatrixView output{};                 // n_vocab x n_embd; token_embd when tied
   std::vector<float> rope_freqs;       // [n_rot / 2], optional frequency factors

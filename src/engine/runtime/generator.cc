@@ -15,10 +15,14 @@ double SecondsSince(std::chrono::steady_clock::time_point t0) {
 
 const char* StopReasonName(StopReason reason) {
   switch (reason) {
-    case StopReason::kEndOfGeneration: return "eog";
-    case StopReason::kMaxTokens: return "length";
-    case StopReason::kContextFull: return "context";
-    case StopReason::kCallback: return "callback";
+    case StopReason::kEndOfGeneration:
+      return "eog";
+    case StopReason::kMaxTokens:
+      return "length";
+    case StopReason::kContextFull:
+      return "context";
+    case StopReason::kCallback:
+      return "callback";
   }
   return "?";
 }
@@ -31,8 +35,7 @@ double GenerationResult::decode_tokens_per_second() const {
   return decode_seconds > 0 ? decode_steps / decode_seconds : 0.0;
 }
 
-Result<GenerationResult> Generator::Generate(std::string_view prompt,
-                                             const SamplerParams& sampling,
+Result<GenerationResult> Generator::Generate(std::string_view prompt, const SamplerParams& sampling,
                                              const GenerateOptions& options,
                                              const PieceCallback& on_text) {
   std::vector<int32_t> ids = tokenizer_.Encode(prompt, options.add_special, options.parse_special);
@@ -91,8 +94,8 @@ Result<GenerationResult> Generator::GenerateFromIds(std::vector<int32_t> prompt_
       result.stop = StopReason::kContextFull;
       break;
     }
-    LLMUX_RETURN_IF_ERROR(model_.Forward(*cache, std::span<const int32_t>(&id, 1), pos,
-                                         logits.data(), false));
+    LLMUX_RETURN_IF_ERROR(
+        model_.Forward(*cache, std::span<const int32_t>(&id, 1), pos, logits.data(), false));
     ++pos;
     ++result.decode_steps;
   }

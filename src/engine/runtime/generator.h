@@ -16,11 +16,11 @@
 namespace llmux {
 
 struct GenerateOptions {
-  int max_tokens = 128;        // tokens to generate at most
-  bool ignore_eog = false;     // keep going past end-of-generation tokens
-  bool add_special = true;     // add BOS/EOS as the vocabulary says
-  bool parse_special = true;   // recognise special-token text in the prompt
-  int n_ctx = 0;               // cache size; 0: prompt + max_tokens
+  int max_tokens = 128;       // tokens to generate at most
+  bool ignore_eog = false;    // keep going past end-of-generation tokens
+  bool add_special = true;    // add BOS/EOS as the vocabulary says
+  bool parse_special = true;  // recognise special-token text in the prompt
+  int n_ctx = 0;              // cache size; 0: prompt + max_tokens
 };
 
 enum class StopReason { kEndOfGeneration, kMaxTokens, kContextFull, kCallback };

@@ -89,10 +89,13 @@ TEST(GeneratorTest, StreamsWholeCharactersAndStopsAtEndOfGeneration) {
   EXPECT_EQ(r->generated_ids,
             (std::vector<int32_t>{kA, Byte(0xE4), Byte(0xBD), Byte(0xA0), kB, kEos}));
   EXPECT_EQ(chunks, (std::vector<std::string>{"a", "\xE4\xBD\xA0", "b"}));
-  EXPECT_EQ(r->text, "a\xE4\xBD\xA0" "b");
+  EXPECT_EQ(r->text,
+            "a\xE4\xBD\xA0"
+            "b");
   // Prefill at 0 with both prompt tokens, then one token per step at increasing positions.
   EXPECT_EQ(model.positions, (std::vector<int>{0, 2, 3, 4, 5, 6}));
-  EXPECT_EQ(model.fed, (std::vector<int32_t>{kBos, kA, kA, Byte(0xE4), Byte(0xBD), Byte(0xA0), kB}));
+  EXPECT_EQ(model.fed,
+            (std::vector<int32_t>{kBos, kA, kA, Byte(0xE4), Byte(0xBD), Byte(0xA0), kB}));
   EXPECT_EQ(r->decode_steps, 5);
 }
 

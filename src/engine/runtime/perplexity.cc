@@ -60,12 +60,12 @@ Result<PerplexityResult> ComputePerplexityFromTokens(Model& model, std::span<con
     // First half without logits; then positions first .. n_ctx-2 with logits for each.
     const std::span<const int32_t> all(chunk);
     LLMUX_RETURN_IF_ERROR(model.Forward(*cache, all.subspan(0, first), 0, nullptr, false));
-    LLMUX_RETURN_IF_ERROR(model.Forward(*cache, all.subspan(first, n_scored_per_chunk), first,
-                                        logits.data(), true));
+    LLMUX_RETURN_IF_ERROR(
+        model.Forward(*cache, all.subspan(first, n_scored_per_chunk), first, logits.data(), true));
     for (int j = 0; j < n_scored_per_chunk; ++j) {
       const int32_t target = tokens[start + first + j + 1];
-      const double v = NegLogLikelihood(logits.data() + static_cast<size_t>(j) * n_vocab, n_vocab,
-                                        target);
+      const double v =
+          NegLogLikelihood(logits.data() + static_cast<size_t>(j) * n_vocab, n_vocab, target);
       nll += v;
       nll2 += v * v;
     }

@@ -20,7 +20,7 @@
 namespace llmux {
 
 struct PerplexityResult {
-  int n_tokens = 0;             // tokens in the text
+  int n_tokens = 0;  // tokens in the text
   int n_ctx = 0;
   int n_chunks = 0;
   int64_t n_scored = 0;         // tokens scored over all chunks

@@ -100,8 +100,7 @@ int32_t Sampler::Sample(std::span<float> logits) {
   // Top-k.
   if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < candidates_.size()) {
     const size_t k = params_.top_k;
-    std::nth_element(candidates_.begin(), candidates_.begin() + (k - 1), candidates_.end(),
-                     Better);
+    std::nth_element(candidates_.begin(), candidates_.begin() + (k - 1), candidates_.end(), Better);
     candidates_.resize(k);
     std::sort(candidates_.begin(), candidates_.end(), Better);
     sorted_ = k;
@@ -146,8 +145,8 @@ int32_t Sampler::Sample(std::span<float> logits) {
   probs_.resize(candidates_.size());
   double total = 0.0;
   for (size_t i = 0; i < candidates_.size(); ++i) {
-    probs_[i] = std::exp(static_cast<double>(candidates_[i].first - max_logit) /
-                         params_.temperature);
+    probs_[i] =
+        std::exp(static_cast<double>(candidates_[i].first - max_logit) / params_.temperature);
     total += probs_[i];
   }
   const double u = UniformDouble() * total;

@@ -14,15 +14,15 @@
 namespace llmux {
 
 struct SamplerParams {
-  float temperature = 0.8f;       // <= 0: greedy
-  int top_k = 40;                 // <= 0: off
-  float top_p = 0.95f;            // >= 1: off
-  float min_p = 0.05f;            // <= 0: off; keeps p >= min_p * p_max
-  float repeat_penalty = 1.0f;    // 1: off; positive logits divided, negative multiplied
-  float presence_penalty = 0.0f;  // subtracted once from every token seen in the window
-  float frequency_penalty = 0.0f; // subtracted once per occurrence in the window
-  int penalty_last_n = 64;        // window of recent tokens for penalties; 0: off, -1: all
-  uint32_t seed = 0xFFFFFFFFu;    // 0xFFFFFFFF: a random seed
+  float temperature = 0.8f;        // <= 0: greedy
+  int top_k = 40;                  // <= 0: off
+  float top_p = 0.95f;             // >= 1: off
+  float min_p = 0.05f;             // <= 0: off; keeps p >= min_p * p_max
+  float repeat_penalty = 1.0f;     // 1: off; positive logits divided, negative multiplied
+  float presence_penalty = 0.0f;   // subtracted once from every token seen in the window
+  float frequency_penalty = 0.0f;  // subtracted once per occurrence in the window
+  int penalty_last_n = 64;         // window of recent tokens for penalties; 0: off, -1: all
+  uint32_t seed = 0xFFFFFFFFu;     // 0xFFFFFFFF: a random seed
 
   // Greedy decoding (temperature 0, no penalties).
   static SamplerParams Greedy();

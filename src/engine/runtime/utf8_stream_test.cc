@@ -7,8 +7,8 @@ namespace {
 
 TEST(Utf8StreamTest, HoldsBackSplitCharacters) {
   Utf8Stream s;
-  const std::string e_acute = "\xC3\xA9";             // é
-  const std::string emoji = "\xF0\x9F\x98\x80";      // 😀
+  const std::string e_acute = "\xC3\xA9";        // é
+  const std::string emoji = "\xF0\x9F\x98\x80";  // 😀
   EXPECT_EQ(s.Push("caf"), "caf");
   EXPECT_EQ(s.Push(e_acute.substr(0, 1)), "");
   EXPECT_EQ(s.Push(e_acute.substr(1) + " "), e_acute + " ");

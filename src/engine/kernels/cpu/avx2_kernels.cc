@@ -18,6 +18,13 @@ namespace llmux::kernels {
 namespace {
 
 inline int64_t Min64(int64_t a, int64_t b) { return a < b ? a : b; }
+// Prefetch of the weights one register tile (MR rows) ahead: rows are contiguous, and the
+// hardware prefetchers stop at 4 KiB pages (see the AVX-512 file).
+template <int MR>
+inline void PrefetchNextTile(const uint8_t* p, size_t row_stride) {
+  _mm_prefetch(reinterpret_cast<const char*>(p + MR * row_stride), _MM_HINT_T0);
+}
+
 inline float HalfToFloat(uint16_t h) { return _cvtsh_ss(h); }
 inline uint16_t FloatToHalf(float f) { return static_cast<uint16_t>(_cvtss_sh(f, 0)); }
 inline uint16_t Load16(const uint8_t* p) {
@@ -80,13 +87,16 @@ void QuantizeActQ8(const float* x, int64_t cols, uint8_t* row) {
     const float* xb = x + b * kQK;
     __m256 v[4];
     for (int k = 0; k < 4; ++k) v[k] = _mm256_loadu_ps(xb + 8 * k);
-    const float amax = HMax(_mm256_max_ps(_mm256_max_ps(Abs(v[0]), Abs(v[1])), _mm256_max_ps(Abs(v[2]), Abs(v[3]))));
+    const float amax = HMax(
+        _mm256_max_ps(_mm256_max_ps(Abs(v[0]), Abs(v[1])), _mm256_max_ps(Abs(v[2]), Abs(v[3]))));
     const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     const __m256 vid = _mm256_set1_ps(id);
     __m256i q[4];
     for (int k = 0; k < 4; ++k) q[k] = RoundClamp127(_mm256_mul_ps(v[k], vid));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + b * kQK), PackI32ToI8(q[0], q[1], q[2], q[3]));
-    sum_out[b] = HSumI32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + b * kQK),
+                        PackI32ToI8(q[0], q[1], q[2], q[3]));
+    sum_out[b] =
+        HSumI32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
     d_out[b] = HalfToFloat(FloatToHalf(amax / 127.0f));
   }
 }
@@ -113,8 +123,10 @@ void QuantizeActQ8K(const float* x, int64_t cols, uint8_t* row) {
     const __m256 vs = _mm256_set1_ps(iscale);
     for (int j = 0; j < kQKK; j += 32) {
       __m256i q[4];
-      for (int k = 0; k < 4; ++k) q[k] = RoundClamp127(_mm256_mul_ps(_mm256_loadu_ps(x + j + 8 * k), vs));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y.qs + j), PackI32ToI8(q[0], q[1], q[2], q[3]));
+      for (int k = 0; k < 4; ++k)
+        q[k] = RoundClamp127(_mm256_mul_ps(_mm256_loadu_ps(x + j + 8 * k), vs));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y.qs + j),
+                          PackI32ToI8(q[0], q[1], q[2], q[3]));
       y.bsums[j / 16] = static_cast<int16_t>(HSumI32(_mm256_add_epi32(q[0], q[1])));
       y.bsums[j / 16 + 1] = static_cast<int16_t>(HSumI32(_mm256_add_epi32(q[2], q[3])));
     }
@@ -126,7 +138,8 @@ void QuantizeActF16(const float* x, int64_t cols, uint8_t* row) {
   float* out = reinterpret_cast<float*>(row);
   int64_t i = 0;
   for (; i + 8 <= cols; i += 8) {
-    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i),
+                                                              _MM_FROUND_TO_NEAREST_INT)));
   }
   for (; i < cols; ++i) out[i] = HalfToFloat(FloatToHalf(x[i]));
 }
@@ -138,17 +151,20 @@ void QuantizeActBF16(const float* x, int64_t cols, uint8_t* row) {
     const __m256 v = _mm256_loadu_ps(x + i);
     const __m256i bits = _mm256_castps_si256(v);
     const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
-    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(bits, _mm256_set1_epi32(0x7fff)), lsb), 16);
+    __m256i r = _mm256_srli_epi32(
+        _mm256_add_epi32(_mm256_add_epi32(bits, _mm256_set1_epi32(0x7fff)), lsb), 16);
     const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(0x40));
     r = _mm256_blendv_epi8(r, quiet, _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
-    const __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+    const __m128i packed =
+        _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), packed);
   }
   for (; i < cols; ++i) {
     uint32_t bits;
     std::memcpy(&bits, x + i, 4);
-    out[i] = (bits & 0x7fffffffu) > 0x7f800000u ? static_cast<uint16_t>((bits >> 16) | 0x40u)
-                                                : static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+    out[i] = (bits & 0x7fffffffu) > 0x7f800000u
+                 ? static_cast<uint16_t>((bits >> 16) | 0x40u)
+                 : static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
   }
 }
 
@@ -198,7 +214,9 @@ template <>
 struct Q0Avx2<WType::kQ8_0> {
   static constexpr int kBlockBytes = 34;
   static constexpr int kBiasShift = 0;  // no bias: signed weights
-  static inline __m256i Load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)); }
+  static inline __m256i Load(const uint8_t* p) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2));
+  }
   static inline __m256i Dot(__m256i w, __m256i x) {
     const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
     return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
@@ -213,8 +231,8 @@ inline __m256i Nibbles32(const uint8_t* p) {
 
 // Expands 32 bits to 32 bytes: 0x10 where the bit is set.
 inline __m256i BitsToBytes16(uint32_t bits) {
-  const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3,
-                                        3, 3, 3, 3, 3, 3);
+  const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2,
+                                        2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
   __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), shuf);
   const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
   v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
@@ -237,7 +255,9 @@ template <>
 struct Q0Avx2<WType::kQ5_0> {
   static constexpr int kBlockBytes = 22;
   static constexpr int kBiasShift = 4;
-  static inline __m256i Load(const uint8_t* p) { return _mm256_or_si256(Nibbles32(p + 6), BitsToBytes16(Load32(p + 2))); }
+  static inline __m256i Load(const uint8_t* p) {
+    return _mm256_or_si256(Nibbles32(p + 6), BitsToBytes16(Load32(p + 2)));
+  }
   static inline __m256i Dot(__m256i w, __m256i x) { return DotUnsigned(w, x); }
 };
 
@@ -258,17 +278,20 @@ void TileQ0(const GemmArgs& a, int64_t r0, int64_t t0) {
     float dw[MR];
     for (int r = 0; r < MR; ++r) {
       const uint8_t* p = w[r] + b * F::kBlockBytes;
+      PrefetchNextTile<MR>(p, a.w_stride);
       wv[r] = F::Load(p);
       dw[r] = HalfToFloat(Load16(p));
     }
     for (int t = 0; t < NT; ++t) {
       const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[t].qs + b * kQK));
       const float dx = act[t].d[b];
-      const __m256i corr = _mm256_setr_epi32(-(act[t].sum[b] << F::kBiasShift), 0, 0, 0, 0, 0, 0, 0);
+      const __m256i corr =
+          _mm256_setr_epi32(-(act[t].sum[b] << F::kBiasShift), 0, 0, 0, 0, 0, 0, 0);
       for (int r = 0; r < MR; ++r) {
         __m256i isum = F::Dot(wv[r], xv);
         if constexpr (F::kBiasShift > 0) isum = _mm256_add_epi32(isum, corr);
-        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(dw[r] * dx), acc[r][t]);
+        acc[r][t] =
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(dw[r] * dx), acc[r][t]);
       }
     }
   }
@@ -291,7 +314,8 @@ struct Q0Tiles {
 inline void Q4KUnpack(const uint8_t* s, uint8_t sc[8], uint8_t m[8]) {
   const uint32_t s0 = Load32(s), s1 = Load32(s + 4), s2 = Load32(s + 8);
   const uint32_t v[4] = {s0 & 0x3f3f3f3fu, (s2 & 0x0f0f0f0fu) | (((s0 >> 6) & 0x03030303u) << 4),
-                         s1 & 0x3f3f3f3fu, ((s2 >> 4) & 0x0f0f0f0fu) | (((s1 >> 6) & 0x03030303u) << 4)};
+                         s1 & 0x3f3f3f3fu,
+                         ((s2 >> 4) & 0x0f0f0f0fu) | (((s1 >> 6) & 0x03030303u) << 4)};
   std::memcpy(sc, v, 8);
   std::memcpy(m, v + 2, 8);
 }
@@ -327,7 +351,9 @@ inline void UnpackQ6K(const BlockQ6_K* blk, UnpackedRow* u) {
     const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h));
     const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h + 32));
     const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh + 32 * h));
-    auto high = [&](int shift) { return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, shift), m3), 4); };
+    auto high = [&](int shift) {
+      return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, shift), m3), 4);
+    };
     u->q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4), high(0));
     u->q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4), high(2));
     u->q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), high(4));
@@ -365,6 +391,9 @@ void TileK(const GemmArgs& a, int64_t r0, int64_t t0) {
   for (int64_t b = 0; b < nb; ++b) {
     for (int r = 0; r < MR; ++r) {
       const uint8_t* row = a.w + (r0 + r) * a.w_stride;
+      const size_t blk_bytes = T == WType::kQ4_K ? sizeof(BlockQ4_K) : sizeof(BlockQ6_K);
+      for (size_t off = 0; off < blk_bytes; off += 64)
+        PrefetchNextTile<MR>(row + b * blk_bytes + off, a.w_stride);
       if constexpr (T == WType::kQ4_K) {
         UnpackQ4K(reinterpret_cast<const BlockQ4_K*>(row) + b, &u[r]);
       } else {
@@ -379,7 +408,8 @@ void TileK(const GemmArgs& a, int64_t r0, int64_t t0) {
         const __m256i msum = _mm256_madd_epi16(bsums, u[r].m16);
         if constexpr (T == WType::kQ4_K) {
           const float d = u[r].d * y->d, dmin = u[r].dmin * y->d;
-          acc[r][t] += d * static_cast<float>(HSumI32(isum)) - dmin * static_cast<float>(HSumI32(msum));
+          acc[r][t] +=
+              d * static_cast<float>(HSumI32(isum)) - dmin * static_cast<float>(HSumI32(msum));
         } else {
           acc[r][t] += u[r].d * y->d * static_cast<float>(HSumI32(_mm256_add_epi32(isum, msum)));
         }
@@ -408,20 +438,34 @@ struct FloatAvx2;
 
 template <>
 struct FloatAvx2<WType::kF32> {
-  static inline __m256 LoadW(const uint8_t* row, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i); }
-  static inline float W(const uint8_t* row, int64_t i) { return reinterpret_cast<const float*>(row)[i]; }
-  static inline __m256 LoadX(const uint8_t* row, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i); }
-  static inline float X(const uint8_t* row, int64_t i) { return reinterpret_cast<const float*>(row)[i]; }
+  static constexpr int kElemBytes = 4;
+  static inline __m256 LoadW(const uint8_t* row, int64_t i) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i);
+  }
+  static inline float W(const uint8_t* row, int64_t i) {
+    return reinterpret_cast<const float*>(row)[i];
+  }
+  static inline __m256 LoadX(const uint8_t* row, int64_t i) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i);
+  }
+  static inline float X(const uint8_t* row, int64_t i) {
+    return reinterpret_cast<const float*>(row)[i];
+  }
 };
 
 template <>
 struct FloatAvx2<WType::kF16> {
+  static constexpr int kElemBytes = 2;
   static inline __m256 LoadW(const uint8_t* row, int64_t i) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * i)));
   }
   static inline float W(const uint8_t* row, int64_t i) { return HalfToFloat(Load16(row + 2 * i)); }
-  static inline __m256 LoadX(const uint8_t* row, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i); }
-  static inline float X(const uint8_t* row, int64_t i) { return reinterpret_cast<const float*>(row)[i]; }
+  static inline __m256 LoadX(const uint8_t* row, int64_t i) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i);
+  }
+  static inline float X(const uint8_t* row, int64_t i) {
+    return reinterpret_cast<const float*>(row)[i];
+  }
 };
 
 inline __m256 BF16x8(const uint8_t* p) {
@@ -437,6 +481,7 @@ inline float BF16One(const uint8_t* p) {
 
 template <>
 struct FloatAvx2<WType::kBF16> {
+  static constexpr int kElemBytes = 2;
   static inline __m256 LoadW(const uint8_t* row, int64_t i) { return BF16x8(row + 2 * i); }
   static inline float W(const uint8_t* row, int64_t i) { return BF16One(row + 2 * i); }
   static inline __m256 LoadX(const uint8_t* row, int64_t i) { return BF16x8(row + 2 * i); }
@@ -458,7 +503,10 @@ void TileFloat(const GemmArgs& a, int64_t r0, int64_t t0) {
   int64_t i = 0;
   for (; i + 8 <= cols; i += 8) {
     __m256 wv[MR];
-    for (int r = 0; r < MR; ++r) wv[r] = F::LoadW(w[r], i);
+    for (int r = 0; r < MR; ++r) {
+      if ((i & 15) == 0) PrefetchNextTile<MR>(w[r] + i * F::kElemBytes, a.w_stride);
+      wv[r] = F::LoadW(w[r], i);
+    }
     for (int t = 0; t < NT; ++t) {
       const __m256 xv = F::LoadX(x[t], i);
       for (int r = 0; r < MR; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
@@ -485,7 +533,8 @@ struct FloatTiles {
 // ---------------------------------------------------------------------------------------
 
 float DotF32Avx2(const float* a, const float* b, int64_t n) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(),
+         s3 = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
     s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
@@ -493,7 +542,8 @@ float DotF32Avx2(const float* a, const float* b, int64_t n) {
     s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
     s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
   }
-  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  for (; i + 8 <= n; i += 8)
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
   float s = HSum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
   for (; i < n; ++i) s += a[i] * b[i];
   return s;
@@ -502,7 +552,8 @@ float DotF32Avx2(const float* a, const float* b, int64_t n) {
 void AxpyF32Avx2(float alpha, const float* x, float* y, int64_t n) {
   const __m256 va = _mm256_set1_ps(alpha);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
   for (; i < n; ++i) y[i] += alpha * x[i];
 }
 

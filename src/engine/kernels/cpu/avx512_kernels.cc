@@ -29,6 +29,14 @@ struct BoolC {
   static constexpr bool value = V;
 };
 
+// Software prefetch of the weights one register tile (MR rows) ahead. The rows of a matrix
+// are contiguous, so this follows the stream across 4 KiB pages, where the hardware
+// prefetchers stop; without it, decode of large matrices stalls on DRAM latency at every page.
+template <int MR>
+inline void PrefetchNextTile(const uint8_t* p, size_t row_stride) {
+  _mm_prefetch(reinterpret_cast<const char*>(p + MR * row_stride), _MM_HINT_T0);
+}
+
 inline float HalfToFloat(uint16_t h) { return _cvtsh_ss(h); }
 inline uint16_t FloatToHalf(float f) { return static_cast<uint16_t>(_cvtss_sh(f, 0)); }
 
@@ -121,7 +129,8 @@ void QuantizeActF16(const float* x, int64_t cols, uint8_t* row) {
 inline __m256i RoundToBF16(__m512 v) {
   const __m512i bits = _mm512_castps_si512(v);
   const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(bits, _mm512_set1_epi32(0x7fff)), lsb), 16);
+  __m512i r = _mm512_srli_epi32(
+      _mm512_add_epi32(_mm512_add_epi32(bits, _mm512_set1_epi32(0x7fff)), lsb), 16);
   const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
   r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(bits, 16), _mm512_set1_epi32(0x40));
   return _mm512_cvtepi32_epi16(r);
@@ -169,8 +178,8 @@ inline __m512i WordIndex() {
 // [d0 x8, d1 x8] as floats from the f16 scales at words i0 and i1 of z.
 template <int I0, int I1>
 inline __m512 PairScales(__m512i z) {
-  const __m512i idx = WordIndex<I0, I0, I0, I0, I0, I0, I0, I0, I1, I1, I1, I1, I1, I1, I1, I1,
-                                I0, I0, I0, I0, I0, I0, I0, I0, I0, I0, I0, I0, I0, I0, I0, I0>();
+  const __m512i idx = WordIndex<I0, I0, I0, I0, I0, I0, I0, I0, I1, I1, I1, I1, I1, I1, I1, I1, I0,
+                                I0, I0, I0, I0, I0, I0, I0, I0, I0, I0, I0, I0, I0, I0, I0>();
   return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(idx, z)));
 }
 
@@ -178,10 +187,10 @@ inline __m512 PairScales(__m512i z) {
 // element order: [b0 low nibbles = elements 0-15, b0 high = 16-31, b1 low, b1 high].
 template <int Q0, int Q1>
 inline __m512i PairNibbles(__m512i z) {
-  const __m512i idx = WordIndex<Q0, Q0 + 1, Q0 + 2, Q0 + 3, Q0 + 4, Q0 + 5, Q0 + 6, Q0 + 7,
-                                Q0, Q0 + 1, Q0 + 2, Q0 + 3, Q0 + 4, Q0 + 5, Q0 + 6, Q0 + 7,
-                                Q1, Q1 + 1, Q1 + 2, Q1 + 3, Q1 + 4, Q1 + 5, Q1 + 6, Q1 + 7,
-                                Q1, Q1 + 1, Q1 + 2, Q1 + 3, Q1 + 4, Q1 + 5, Q1 + 6, Q1 + 7>();
+  const __m512i idx =
+      WordIndex<Q0, Q0 + 1, Q0 + 2, Q0 + 3, Q0 + 4, Q0 + 5, Q0 + 6, Q0 + 7, Q0, Q0 + 1, Q0 + 2,
+                Q0 + 3, Q0 + 4, Q0 + 5, Q0 + 6, Q0 + 7, Q1, Q1 + 1, Q1 + 2, Q1 + 3, Q1 + 4, Q1 + 5,
+                Q1 + 6, Q1 + 7, Q1, Q1 + 1, Q1 + 2, Q1 + 3, Q1 + 4, Q1 + 5, Q1 + 6, Q1 + 7>();
   const __m512i v = _mm512_permutexvar_epi16(idx, z);  // 128-bit lanes [q0, q0, q1, q1]
   const __m512i shifts = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
   return _mm512_and_si512(_mm512_srlv_epi64(v, shifts), _mm512_set1_epi8(0x0F));
@@ -204,20 +213,22 @@ struct Q0Format;
 template <>
 struct Q0Format<WType::kQ8_0> {
   static constexpr int kBlockBytes = 34;
-  static constexpr int kBiasShift = 7;  // bias 128
+  static constexpr int kBiasShift = 7;       // bias 128
   static constexpr int kPairLoadBytes = 68;  // the two loads end exactly at the pair's end
   template <bool kMasked>
   static inline void LoadPair(const uint8_t* p, __m512i* wv, __m512* ws) {
     // Pair = 68 bytes: d0 @0, qs0 @2, d1 @34, qs1 @36.
     const __m512i z0 = _mm512_loadu_si512(p);      // words 0..31 = bytes 0..63
     const __m512i z1 = _mm512_loadu_si512(p + 4);  // word i = bytes 4 + 2i
-    const __m512i idx = WordIndex<1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-                                  48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63>();
-    *wv = _mm512_xor_si512(_mm512_permutex2var_epi16(z0, idx, z1), _mm512_set1_epi8(static_cast<char>(0x80)));
+    const __m512i idx = WordIndex<1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 48, 49, 50,
+                                  51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63>();
+    *wv = _mm512_xor_si512(_mm512_permutex2var_epi16(z0, idx, z1),
+                           _mm512_set1_epi8(static_cast<char>(0x80)));
     *ws = PairScales<0, 17>(z0);
   }
   static inline __m512i LoadOne(const uint8_t* p) {
-    const __m512i v = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)));
+    const __m512i v =
+        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)));
     return _mm512_maskz_xor_epi32(0x00FF, v, _mm512_set1_epi8(static_cast<char>(0x80)));
   }
 };
@@ -230,7 +241,8 @@ struct Q0Format<WType::kQ4_0> {
   template <bool kMasked>
   static inline void LoadPair(const uint8_t* p, __m512i* wv, __m512* ws) {
     // Pair = 36 bytes: d0 = word 0, qs0 = words 1-8, d1 = word 9, qs1 = words 10-17.
-    const __m512i z = kMasked ? _mm512_maskz_loadu_epi8((__mmask64{1} << 36) - 1, p) : _mm512_loadu_si512(p);
+    const __m512i z =
+        kMasked ? _mm512_maskz_loadu_epi8((__mmask64{1} << 36) - 1, p) : _mm512_loadu_si512(p);
     *wv = PairNibbles<1, 10>(z);
     *ws = PairScales<0, 9>(z);
   }
@@ -246,9 +258,11 @@ struct Q0Format<WType::kQ5_0> {
   static inline void LoadPair(const uint8_t* p, __m512i* wv, __m512* ws) {
     // Pair = 44 bytes: d0 = word 0, qh0 = words 1-2, qs0 = words 3-10, d1 = word 11,
     // qh1 = words 12-13, qs1 = words 14-21.
-    const __m512i z = kMasked ? _mm512_maskz_loadu_epi8((__mmask64{1} << 44) - 1, p) : _mm512_loadu_si512(p);
+    const __m512i z =
+        kMasked ? _mm512_maskz_loadu_epi8((__mmask64{1} << 44) - 1, p) : _mm512_loadu_si512(p);
     // Byte i of the nibble vector is element i of the pair: the fifth bits map 1:1 to a mask.
-    const __mmask64 h = static_cast<__mmask64>(Load32(p + 2)) | (static_cast<__mmask64>(Load32(p + 24)) << 32);
+    const __mmask64 h =
+        static_cast<__mmask64>(Load32(p + 2)) | (static_cast<__mmask64>(Load32(p + 24)) << 32);
     const __m512i lo4 = PairNibbles<3, 14>(z);
     *wv = _mm512_mask_add_epi8(lo4, h, lo4, _mm512_set1_epi8(0x10));
     *ws = PairScales<0, 11>(z);
@@ -272,7 +286,8 @@ inline __m512 ActScales2(const float* d) {
 template <int kShift>
 inline __m512i NegBias(__m512i xv) {
   const __m512i zero = _mm512_setzero_si512();
-  return _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(static_cast<char>(1 << kShift)), xv));
+  return _mm512_sub_epi32(
+      zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(static_cast<char>(1 << kShift)), xv));
 }
 
 template <WType T, int MR, int NT>
@@ -291,6 +306,10 @@ void TileQ0(const GemmArgs& a, int64_t r0, int64_t t0) {
     __m512i wv[MR];
     __m512 ws[MR];
     for (int r = 0; r < MR; ++r) {
+      PrefetchNextTile<MR>(w[r] + b * F::kBlockBytes, a.w_stride);
+      // A Q8_0 pair is 68 bytes: one prefetch per pair would skip a line now and then.
+      if constexpr (2 * F::kBlockBytes > 64)
+        PrefetchNextTile<MR>(w[r] + b * F::kBlockBytes + 64, a.w_stride);
       F::template LoadPair<decltype(masked)::value>(w[r] + b * F::kBlockBytes, &wv[r], &ws[r]);
     }
     for (int t = 0; t < NT; ++t) {
@@ -306,7 +325,8 @@ void TileQ0(const GemmArgs& a, int64_t r0, int64_t t0) {
   // Plain loads while they stay inside the row, masked ones for the last pair(s).
   const int64_t row_bytes = nb * F::kBlockBytes;
   int64_t b = 0;
-  for (; b + 2 <= nb && b * F::kBlockBytes + F::kPairLoadBytes <= row_bytes; b += 2) pair_step(b, BoolC<false>{});
+  for (; b + 2 <= nb && b * F::kBlockBytes + F::kPairLoadBytes <= row_bytes; b += 2)
+    pair_step(b, BoolC<false>{});
   for (; b + 2 <= nb; b += 2) pair_step(b, BoolC<true>{});
   if (b < nb) {  // odd block count: one block in the low half
     __m512i wv[MR];
@@ -317,7 +337,8 @@ void TileQ0(const GemmArgs& a, int64_t r0, int64_t t0) {
       ws[r] = _mm512_set1_ps(HalfToFloat(Load16(p)));
     }
     for (int t = 0; t < NT; ++t) {
-      const __m512i xv = _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[t].qs + b * kQK)));
+      const __m512i xv = _mm512_zextsi256_si512(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[t].qs + b * kQK)));
       const __m512 xs = _mm512_set1_ps(act[t].d[b]);
       const __m512i init = _mm512_maskz_mov_epi32(0x00FF, NegBias<F::kBiasShift>(xv));
       for (int r = 0; r < MR; ++r) {
@@ -389,8 +410,9 @@ inline __m512i DwordIndex() {
 // k=0: [0-31 | 64-95], 1: [32-63 | 96-127], 2: [128-159 | 192-223], 3: [160-191 | 224-255].
 inline __m512i Q4KActVector(const int8_t* q, int k) {
   const int base = (k >> 1) * 128 + (k & 1) * 32;
-  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + base))),
-                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + base + 64)), 1);
+  return _mm512_inserti64x4(
+      _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + base))),
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + base + 64)), 1);
 }
 
 template <int MR, int NT>
@@ -406,14 +428,22 @@ void TileQ4K(const GemmArgs& a, int64_t r0, int64_t t0) {
     __m512 fm[MR], dw[MR];
     for (int r = 0; r < MR; ++r) {
       const BlockQ4_K* blk = reinterpret_cast<const BlockQ4_K*>(a.w + (r0 + r) * a.w_stride) + b;
+      PrefetchNextTile<MR>(reinterpret_cast<const uint8_t*>(blk), a.w_stride);
+      PrefetchNextTile<MR>(reinterpret_cast<const uint8_t*>(blk) + 64, a.w_stride);
+      PrefetchNextTile<MR>(reinterpret_cast<const uint8_t*>(blk) + 128, a.w_stride);
       uint64_t sc8, m8;
       Q4KUnpack(blk->scales, &sc8, &m8);
       const __m512i sc32 = _mm512_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(sc8)));
-      sv[r][0] = _mm512_permutexvar_epi32(DwordIndex<0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2>(), sc32);
-      sv[r][1] = _mm512_permutexvar_epi32(DwordIndex<1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3>(), sc32);
-      sv[r][2] = _mm512_permutexvar_epi32(DwordIndex<4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6>(), sc32);
-      sv[r][3] = _mm512_permutexvar_epi32(DwordIndex<5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7>(), sc32);
-      const __m512 m = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(m8))));
+      sv[r][0] = _mm512_permutexvar_epi32(
+          DwordIndex<0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2>(), sc32);
+      sv[r][1] = _mm512_permutexvar_epi32(
+          DwordIndex<1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3>(), sc32);
+      sv[r][2] = _mm512_permutexvar_epi32(
+          DwordIndex<4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6>(), sc32);
+      sv[r][3] = _mm512_permutexvar_epi32(
+          DwordIndex<5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7>(), sc32);
+      const __m512 m =
+          _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(m8))));
       fm[r] = _mm512_mul_ps(m, _mm512_set1_ps(HalfToFloat(blk->dmin)));  // lanes 8-15 are 0
       dw[r] = _mm512_set1_ps(HalfToFloat(blk->d));
       const __m512i z0 = _mm512_loadu_si512(blk->qs), z1 = _mm512_loadu_si512(blk->qs + 64);
@@ -427,13 +457,16 @@ void TileQ4K(const GemmArgs& a, int64_t r0, int64_t t0) {
       const BlockQ8_K* y = reinterpret_cast<const BlockQ8_K*>(a.act + (t0 + t) * a.act_stride) + b;
       __m512i xv[4];
       for (int k = 0; k < 4; ++k) xv[k] = Q4KActVector(y->qs, k);
-      const __m256i pairs = _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y->bsums)), _mm256_set1_epi16(1));
+      const __m256i pairs = _mm256_madd_epi16(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y->bsums)), _mm256_set1_epi16(1));
       const __m512 dy = _mm512_set1_ps(y->d);
       const __m512 fb = _mm512_mul_ps(_mm512_castps256_ps512(_mm256_cvtepi32_ps(pairs)), dy);
       const __m512 fbz = _mm512_maskz_mov_ps(0x00FF, fb);
       for (int r = 0; r < MR; ++r) {
-        __m512i isum = _mm512_dpwssd_epi32(zero, _mm512_dpbusd_epi32(zero, wv[r][0], xv[0]), sv[r][0]);
-        for (int k = 1; k < 4; ++k) isum = _mm512_dpwssd_epi32(isum, _mm512_dpbusd_epi32(zero, wv[r][k], xv[k]), sv[r][k]);
+        __m512i isum =
+            _mm512_dpwssd_epi32(zero, _mm512_dpbusd_epi32(zero, wv[r][0], xv[0]), sv[r][0]);
+        for (int k = 1; k < 4; ++k)
+          isum = _mm512_dpwssd_epi32(isum, _mm512_dpbusd_epi32(zero, wv[r][k], xv[k]), sv[r][k]);
         acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw[r], dy), acc[r][t]);
         acc[r][t] = _mm512_fnmadd_ps(fm[r], fbz, acc[r][t]);
       }
@@ -461,22 +494,38 @@ void TileQ6K(const GemmArgs& a, int64_t r0, int64_t t0) {
     __m512 dw[MR];
     for (int r = 0; r < MR; ++r) {
       const BlockQ6_K* blk = reinterpret_cast<const BlockQ6_K*>(a.w + (r0 + r) * a.w_stride) + b;
+      for (int off = 0; off < 210; off += 64)
+        PrefetchNextTile<MR>(reinterpret_cast<const uint8_t*>(blk) + off, a.w_stride);
       const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->scales));
       const __m512i sc32 = _mm512_cvtepi8_epi32(sc);
       // Scales as int32 lanes with a zero high half (vpdpwssd also multiplies high halves).
-      sv[r][0] = _mm512_and_si512(_mm512_permutexvar_epi32(DwordIndex<0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3>(), sc32), lo16);
-      sv[r][1] = _mm512_and_si512(_mm512_permutexvar_epi32(DwordIndex<4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7>(), sc32), lo16);
-      sv[r][2] = _mm512_and_si512(_mm512_permutexvar_epi32(DwordIndex<8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11>(), sc32), lo16);
-      sv[r][3] = _mm512_and_si512(_mm512_permutexvar_epi32(DwordIndex<12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15>(), sc32), lo16);
+      sv[r][0] =
+          _mm512_and_si512(_mm512_permutexvar_epi32(
+                               DwordIndex<0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3>(), sc32),
+                           lo16);
+      sv[r][1] =
+          _mm512_and_si512(_mm512_permutexvar_epi32(
+                               DwordIndex<4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7>(), sc32),
+                           lo16);
+      sv[r][2] = _mm512_and_si512(
+          _mm512_permutexvar_epi32(
+              DwordIndex<8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11>(), sc32),
+          lo16);
+      sv[r][3] = _mm512_and_si512(
+          _mm512_permutexvar_epi32(
+              DwordIndex<12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15>(), sc32),
+          lo16);
       dw[r] = _mm512_set1_ps(HalfToFloat(blk->d));
       const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(0x03);
       for (int h = 0; h < 2; ++h) {
         const __m512i ql = _mm512_loadu_si512(blk->ql + 64 * h);
         const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh + 32 * h));
-        const __m512i h01 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+        const __m512i h01 =
+            _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
         const __m512i h23 = _mm512_srli_epi16(h01, 4);
         // Elements 128h + [0, 64): low nibbles of ql with bits 0-1 / 2-3 of qh.
-        wv[r][2 * h] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(h01, m3), 4));
+        wv[r][2 * h] = _mm512_or_si512(_mm512_and_si512(ql, m4),
+                                       _mm512_slli_epi16(_mm512_and_si512(h01, m3), 4));
         // Elements 128h + [64, 128): high nibbles with bits 4-5 / 6-7.
         wv[r][2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
                                            _mm512_slli_epi16(_mm512_and_si512(h23, m3), 4));
@@ -491,7 +540,8 @@ void TileQ6K(const GemmArgs& a, int64_t r0, int64_t t0) {
       }
       const __m512 dy = _mm512_set1_ps(y->d);
       for (int r = 0; r < MR; ++r) {
-        __m512i isum = _mm512_dpwssd_epi32(zero, _mm512_dpbusd_epi32(init[0], wv[r][0], xv[0]), sv[r][0]);
+        __m512i isum =
+            _mm512_dpwssd_epi32(zero, _mm512_dpbusd_epi32(init[0], wv[r][0], xv[0]), sv[r][0]);
         for (int k = 1; k < 4; ++k) {
           isum = _mm512_dpwssd_epi32(isum, _mm512_dpbusd_epi32(init[k], wv[r][k], xv[k]), sv[r][k]);
         }
@@ -515,6 +565,7 @@ struct FloatFormat;
 
 template <>
 struct FloatFormat<WType::kF32> {
+  static constexpr int kElemBytes = 4;
   static inline __m512 LoadW(const uint8_t* row, int64_t i) {
     return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
   }
@@ -525,6 +576,7 @@ struct FloatFormat<WType::kF32> {
 
 template <>
 struct FloatFormat<WType::kF16> {
+  static constexpr int kElemBytes = 2;
   static inline __m512 LoadW(const uint8_t* row, int64_t i) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i)));
   }
@@ -542,7 +594,8 @@ void TileFloat(const GemmArgs& a, int64_t r0, int64_t t0) {
   const uint8_t* w[MR];
   for (int r = 0; r < MR; ++r) w[r] = a.w + (r0 + r) * a.w_stride;
   const float* x[NT];
-  for (int t = 0; t < NT; ++t) x[t] = reinterpret_cast<const float*>(a.act + (t0 + t) * a.act_stride);
+  for (int t = 0; t < NT; ++t)
+    x[t] = reinterpret_cast<const float*>(a.act + (t0 + t) * a.act_stride);
   __m512 acc[MR][NT];
   for (int r = 0; r < MR; ++r) {
     for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
@@ -550,7 +603,10 @@ void TileFloat(const GemmArgs& a, int64_t r0, int64_t t0) {
   int64_t i = 0;
   for (; i + 16 <= cols; i += 16) {
     __m512 wv[MR];
-    for (int r = 0; r < MR; ++r) wv[r] = F::LoadW(w[r], i);
+    for (int r = 0; r < MR; ++r) {
+      PrefetchNextTile<MR>(w[r] + i * F::kElemBytes, a.w_stride);
+      wv[r] = F::LoadW(w[r], i);
+    }
     for (int t = 0; t < NT; ++t) {
       const __m512 xv = _mm512_loadu_ps(x[t] + i);
       for (int r = 0; r < MR; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
@@ -581,9 +637,11 @@ template <int MR, int NT>
 void TileBF16(const GemmArgs& a, int64_t r0, int64_t t0) {
   const int64_t cols = a.cols;
   const uint16_t* w[MR];
-  for (int r = 0; r < MR; ++r) w[r] = reinterpret_cast<const uint16_t*>(a.w + (r0 + r) * a.w_stride);
+  for (int r = 0; r < MR; ++r)
+    w[r] = reinterpret_cast<const uint16_t*>(a.w + (r0 + r) * a.w_stride);
   const uint16_t* x[NT];
-  for (int t = 0; t < NT; ++t) x[t] = reinterpret_cast<const uint16_t*>(a.act + (t0 + t) * a.act_stride);
+  for (int t = 0; t < NT; ++t)
+    x[t] = reinterpret_cast<const uint16_t*>(a.act + (t0 + t) * a.act_stride);
   __m512 acc[MR][NT];
   for (int r = 0; r < MR; ++r) {
     for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
@@ -591,7 +649,10 @@ void TileBF16(const GemmArgs& a, int64_t r0, int64_t t0) {
   int64_t i = 0;
   for (; i + 32 <= cols; i += 32) {
     __m512bh wv[MR];
-    for (int r = 0; r < MR; ++r) wv[r] = (__m512bh)_mm512_loadu_si512(w[r] + i);
+    for (int r = 0; r < MR; ++r) {
+      PrefetchNextTile<MR>(reinterpret_cast<const uint8_t*>(w[r] + i), a.w_stride);
+      wv[r] = (__m512bh)_mm512_loadu_si512(w[r] + i);
+    }
     for (int t = 0; t < NT; ++t) {
       const __m512bh xv = (__m512bh)_mm512_loadu_si512(x[t] + i);
       for (int r = 0; r < MR; ++r) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], wv[r], xv);
@@ -618,7 +679,8 @@ struct BF16Tile {
 // Vector helpers.
 
 float DotF32Avx512(const float* a, const float* b, int64_t n) {
-  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(),
+         s3 = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 64 <= n; i += 64) {
     s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
@@ -626,7 +688,8 @@ float DotF32Avx512(const float* a, const float* b, int64_t n) {
     s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
     s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
   }
-  for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+  for (; i + 16 <= n; i += 16)
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
   if (i < n) {
     const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
     s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, a + i), _mm512_maskz_loadu_ps(k, b + i), s1);
@@ -642,7 +705,9 @@ void AxpyF32Avx512(float alpha, const float* x, float* y, int64_t n) {
   }
   if (i < n) {
     const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
-    _mm512_mask_storeu_ps(y + i, k, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(k, x + i), _mm512_maskz_loadu_ps(k, y + i)));
+    _mm512_mask_storeu_ps(
+        y + i, k,
+        _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(k, x + i), _mm512_maskz_loadu_ps(k, y + i)));
   }
 }
 

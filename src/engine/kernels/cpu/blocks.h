@@ -15,13 +15,13 @@ struct BlockQ8_0 {
 };
 
 struct BlockQ4_0 {
-  uint16_t d;  // value = (nibble - 8) * d
+  uint16_t d;           // value = (nibble - 8) * d
   uint8_t qs[kQK / 2];  // byte j: low nibble = element j, high nibble = element j + 16
 };
 
 struct BlockQ5_0 {
-  uint16_t d;        // value = (q - 16) * d with q = nibble | (fifth bit << 4)
-  uint8_t qh[4];     // bit j (little-endian uint32) = fifth bit of element j
+  uint16_t d;           // value = (q - 16) * d with q = nibble | (fifth bit << 4)
+  uint8_t qh[4];        // bit j (little-endian uint32) = fifth bit of element j
   uint8_t qs[kQK / 2];  // as Q4_0
 };
 
@@ -29,7 +29,7 @@ struct BlockQ5_0 {
 struct BlockQ4_K {
   uint16_t d;
   uint16_t dmin;
-  uint8_t scales[12];  // 6-bit sc_j and m_j, packed (see UnpackQ4KScales)
+  uint8_t scales[12];    // 6-bit sc_j and m_j, packed (see UnpackQ4KScales)
   uint8_t qs[kQKK / 2];  // 32 bytes per 64 elements: low nibbles first 32, high nibbles next 32
 };
 

@@ -73,9 +73,12 @@ const Tables& GetTables() {
 
 bool Supported(Isa isa) {
   switch (isa) {
-    case Isa::kScalar: return true;
-    case Isa::kAvx2: return Features().avx2;
-    case Isa::kAvx512: return Features().avx512;
+    case Isa::kScalar:
+      return true;
+    case Isa::kAvx2:
+      return Features().avx2;
+    case Isa::kAvx512:
+      return Features().avx512;
   }
   return false;
 }
@@ -93,9 +96,12 @@ Isa DetectedIsa() {
 
 const char* IsaName(Isa isa) {
   switch (isa) {
-    case Isa::kScalar: return "scalar";
-    case Isa::kAvx2: return "avx2";
-    case Isa::kAvx512: return "avx512";
+    case Isa::kScalar:
+      return "scalar";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
   }
   return "unknown";
 }
@@ -108,9 +114,12 @@ const KernelSet& KernelsFor(Isa isa) {
   const Tables& t = GetTables();
   if (!Supported(isa)) return t.scalar;
   switch (isa) {
-    case Isa::kAvx512: return t.avx512;
-    case Isa::kAvx2: return t.avx2;
-    default: return t.scalar;
+    case Isa::kAvx512:
+      return t.avx512;
+    case Isa::kAvx2:
+      return t.avx2;
+    default:
+      return t.scalar;
   }
 }
 

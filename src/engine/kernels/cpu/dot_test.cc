@@ -22,11 +22,14 @@ using testing::ToDType;
 int64_t ColsFor(WType t, int variant) {
   switch (t) {
     case WType::kQ4_K:
-    case WType::kQ6_K: return 256 * (1 + variant);
+    case WType::kQ6_K:
+      return 256 * (1 + variant);
     case WType::kQ8_0:
     case WType::kQ4_0:
-    case WType::kQ5_0: return 32 * (1 + 2 * variant);  // odd block counts
-    default: return 1 + 37 * variant;                   // ragged SIMD tails
+    case WType::kQ5_0:
+      return 32 * (1 + 2 * variant);  // odd block counts
+    default:
+      return 1 + 37 * variant;  // ragged SIMD tails
   }
 }
 
@@ -52,7 +55,8 @@ TEST(ActQuantTest, SimdMatchesScalarBitForBit) {
         std::vector<uint8_t> got(bytes, 0), want(bytes, 0);
         ks.act_quant[static_cast<int>(kind)](x.data(), cols, got.data());
         RefQuantizeAct(kind, x.data(), cols, want.data());
-        ASSERT_EQ(got, want) << IsaName(isa) << " kind " << static_cast<int>(kind) << " cols " << cols;
+        ASSERT_EQ(got, want) << IsaName(isa) << " kind " << static_cast<int>(kind) << " cols "
+                             << cols;
       }
     }
   }
@@ -128,12 +132,14 @@ TEST(VecTest, DotAndAxpyF32) {
         want += double{a[i]} * b[i];
         bound += std::fabs(double{a[i]} * b[i]);
       }
-      EXPECT_NEAR(ks.dot_f32(a.data(), b.data(), n), want, 1e-6 * bound + 1e-30) << IsaName(isa) << n;
+      EXPECT_NEAR(ks.dot_f32(a.data(), b.data(), n), want, 1e-6 * bound + 1e-30)
+          << IsaName(isa) << n;
       std::vector<float> y(b.begin(), b.end());
       y.push_back(123.0f);  // guard
       ks.axpy_f32(0.75f, a.data(), y.data(), n);
       for (int64_t i = 0; i < n; ++i) {
-        ASSERT_NEAR(y[i], b[i] + 0.75f * a[i], 1e-6f * (std::fabs(b[i]) + std::fabs(a[i]))) << IsaName(isa);
+        ASSERT_NEAR(y[i], b[i] + 0.75f * a[i], 1e-6f * (std::fabs(b[i]) + std::fabs(a[i])))
+            << IsaName(isa);
       }
       EXPECT_EQ(y[n], 123.0f);
     }
@@ -145,7 +151,8 @@ TEST(VecTest, PublicEntryPointsFollowForcedIsa) {
   const auto b = RandomNormal(100, 2);
   for (Isa isa : SupportedIsas()) {
     testing::IsaGuard guard(isa);
-    EXPECT_NEAR(DotF32(a.data(), b.data(), 100), KernelsFor(isa).dot_f32(a.data(), b.data(), 100), 0.0f);
+    EXPECT_NEAR(DotF32(a.data(), b.data(), 100), KernelsFor(isa).dot_f32(a.data(), b.data(), 100),
+                0.0f);
     EXPECT_EQ(&ActiveKernels(), &KernelsFor(isa));
   }
 }

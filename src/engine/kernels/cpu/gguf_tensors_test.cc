@@ -22,7 +22,9 @@ namespace {
 using testing::RandomNormal;
 using testing::SupportedIsas;
 
-std::string ModelPath(const char* name) { return std::string(LLMUX_SHARED_DIR) + "/models/" + name; }
+std::string ModelPath(const char* name) {
+  return std::string(LLMUX_SHARED_DIR) + "/models/" + name;
+}
 
 std::unique_ptr<gguf::GgufFile> OpenOrSkip(const char* name) {
   auto f = gguf::GgufFile::Open(ModelPath(name));
@@ -94,8 +96,8 @@ TEST(GgufTensorsTest, DequantizedTensorsMatchF32Source) {
 TEST(GgufTensorsTest, MatMulOnRealTensorsEveryIsa) {
   ThreadPool pool(2);
   int checked_types[kNumWTypes] = {};
-  for (const char* name : {"qwen3-mini-q8_0.gguf", "qwen3-mini-q4_0.gguf", "qwen3-kmini-q4_k_m.gguf",
-                           "qwen3-mini-f32.gguf"}) {
+  for (const char* name : {"qwen3-mini-q8_0.gguf", "qwen3-mini-q4_0.gguf",
+                           "qwen3-kmini-q4_k_m.gguf", "qwen3-mini-f32.gguf"}) {
     auto f = OpenOrSkip(name);
     if (!f) GTEST_SKIP() << "shared models not available";
     for (const auto& t : f->tensors()) {
@@ -114,11 +116,13 @@ TEST(GgufTensorsTest, MatMulOnRealTensorsEveryIsa) {
         }
       }
       const double std_dev = std::sqrt(ss / static_cast<double>(rows * cols));
-      const double want = t.name == "token_embd.weight" ? 0.02 : 1.0 / std::sqrt(static_cast<double>(cols));
+      const double want =
+          t.name == "token_embd.weight" ? 0.02 : 1.0 / std::sqrt(static_cast<double>(cols));
       EXPECT_NEAR(std_dev, want, 0.15 * want) << name << " " << t.name;
 
       const WType wt = *[&]() -> std::optional<WType> {
-        for (WType w : testing::kAllWTypes) if (testing::ToDType(w) == t.type) return w;
+        for (WType w : testing::kAllWTypes)
+          if (testing::ToDType(w) == t.type) return w;
         return std::nullopt;
       }();
       ++checked_types[static_cast<int>(wt)];
@@ -133,13 +137,15 @@ TEST(GgufTensorsTest, MatMulOnRealTensorsEveryIsa) {
           RefQuantizeAct(kind, x.data() + tk * cols, cols, act.data());
           arow = act.data();
         }
-        for (int64_t r = 0; r < rows; ++r) want_y[tk * rows + r] = RefDotRow(wt, t.data + r * row_bytes, arow, cols);
+        for (int64_t r = 0; r < rows; ++r)
+          want_y[tk * rows + r] = RefDotRow(wt, t.data + r * row_bytes, arow, cols);
       }
       for (Isa isa : SupportedIsas()) {
         testing::IsaGuard guard(isa);
         std::vector<uint8_t> scratch(MatMulScratchBytes(t.type, cols, n_tokens));
         std::vector<float> y(static_cast<size_t>(rows * n_tokens));
-        MatMul(MatrixView{t.type, rows, cols, t.data, row_bytes}, x.data(), n_tokens, y.data(), scratch.data(), pool);
+        MatMul(MatrixView{t.type, rows, cols, t.data, row_bytes}, x.data(), n_tokens, y.data(),
+               scratch.data(), pool);
         for (size_t i = 0; i < y.size(); ++i) {
           ASSERT_NEAR(y[i], want_y[i], 1e-4f * (1.0f + std::fabs(want_y[i])))
               << IsaName(isa) << " " << name << " " << t.name << " at " << i;
@@ -147,8 +153,10 @@ TEST(GgufTensorsTest, MatMulOnRealTensorsEveryIsa) {
       }
     }
   }
-  for (WType wt : {WType::kF32, WType::kQ8_0, WType::kQ4_0, WType::kQ5_0, WType::kQ4_K, WType::kQ6_K}) {
-    EXPECT_GT(checked_types[static_cast<int>(wt)], 0) << "no real tensor of type " << static_cast<int>(wt);
+  for (WType wt :
+       {WType::kF32, WType::kQ8_0, WType::kQ4_0, WType::kQ5_0, WType::kQ4_K, WType::kQ6_K}) {
+    EXPECT_GT(checked_types[static_cast<int>(wt)], 0)
+        << "no real tensor of type " << static_cast<int>(wt);
   }
 }
 

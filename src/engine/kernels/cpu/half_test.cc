@@ -20,19 +20,19 @@ TEST(HalfTest, KnownF16Values) {
   EXPECT_EQ(F32ToF16(-2.0f), 0xc000);
   EXPECT_EQ(F32ToF16(0.0f), 0x0000);
   EXPECT_EQ(F32ToF16(-0.0f), 0x8000);
-  EXPECT_EQ(F32ToF16(65504.0f), 0x7bff);   // largest finite
-  EXPECT_EQ(F32ToF16(65519.0f), 0x7bff);   // rounds down
-  EXPECT_EQ(F32ToF16(65520.0f), 0x7c00);   // halfway: ties to even = inf
+  EXPECT_EQ(F32ToF16(65504.0f), 0x7bff);  // largest finite
+  EXPECT_EQ(F32ToF16(65519.0f), 0x7bff);  // rounds down
+  EXPECT_EQ(F32ToF16(65520.0f), 0x7c00);  // halfway: ties to even = inf
   EXPECT_EQ(F32ToF16(1e10f), 0x7c00);
   EXPECT_EQ(F32ToF16(std::numeric_limits<float>::infinity()), 0x7c00);
   EXPECT_EQ(F32ToF16(-std::numeric_limits<float>::infinity()), 0xfc00);
-  EXPECT_EQ(F32ToF16(0x1p-14f), 0x0400);   // smallest normal
-  EXPECT_EQ(F32ToF16(0x1p-24f), 0x0001);   // smallest subnormal
-  EXPECT_EQ(F32ToF16(0x1p-25f), 0x0000);   // tie between 0 and 2^-24: even is 0
-  EXPECT_EQ(F32ToF16(0x3p-26f), 0x0001);   // 0.75 ulp rounds up
-  EXPECT_EQ(F32ToF16(0x3p-25f), 0x0002);   // 1.5 ulp: tie to even 2
-  EXPECT_EQ(F32ToF16(1.0f + 0x1p-11f), 0x3c00);            // tie, even stays
-  EXPECT_EQ(F32ToF16(1.0f + 0x3p-11f), 0x3c02);            // tie, odd rounds up
+  EXPECT_EQ(F32ToF16(0x1p-14f), 0x0400);         // smallest normal
+  EXPECT_EQ(F32ToF16(0x1p-24f), 0x0001);         // smallest subnormal
+  EXPECT_EQ(F32ToF16(0x1p-25f), 0x0000);         // tie between 0 and 2^-24: even is 0
+  EXPECT_EQ(F32ToF16(0x3p-26f), 0x0001);         // 0.75 ulp rounds up
+  EXPECT_EQ(F32ToF16(0x3p-25f), 0x0002);         // 1.5 ulp: tie to even 2
+  EXPECT_EQ(F32ToF16(1.0f + 0x1p-11f), 0x3c00);  // tie, even stays
+  EXPECT_EQ(F32ToF16(1.0f + 0x3p-11f), 0x3c02);  // tie, odd rounds up
   EXPECT_EQ(F32ToF16(0.1f), 0x2e66);
   const uint16_t nan = F32ToF16(std::numeric_limits<float>::quiet_NaN());
   EXPECT_EQ(nan & 0x7c00, 0x7c00);

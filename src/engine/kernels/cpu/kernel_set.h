@@ -32,7 +32,10 @@ struct ActQ8 {
   const float* d;
   const int32_t* sum;
 };
-inline ActQ8 ViewActQ8(const uint8_t* row, int64_t cols) {
+// `static`: this header is included by files built with different ISA flags, and an inline
+// function with external linkage could be shared between them by the linker (a baseline
+// caller might then run a copy compiled for AVX-512).
+static inline ActQ8 ViewActQ8(const uint8_t* row, int64_t cols) {
   const int8_t* qs = reinterpret_cast<const int8_t*>(row);
   const float* d = reinterpret_cast<const float*>(row + cols);
   const int32_t* sum = reinterpret_cast<const int32_t*>(row + cols + (cols / 32) * 4);

@@ -14,15 +14,24 @@ namespace {
 
 std::optional<WType> ToWType(DType t) {
   switch (t) {
-    case DType::kF32: return WType::kF32;
-    case DType::kF16: return WType::kF16;
-    case DType::kBF16: return WType::kBF16;
-    case DType::kQ8_0: return WType::kQ8_0;
-    case DType::kQ4_0: return WType::kQ4_0;
-    case DType::kQ5_0: return WType::kQ5_0;
-    case DType::kQ4_K: return WType::kQ4_K;
-    case DType::kQ6_K: return WType::kQ6_K;
-    default: return std::nullopt;
+    case DType::kF32:
+      return WType::kF32;
+    case DType::kF16:
+      return WType::kF16;
+    case DType::kBF16:
+      return WType::kBF16;
+    case DType::kQ8_0:
+      return WType::kQ8_0;
+    case DType::kQ4_0:
+      return WType::kQ4_0;
+    case DType::kQ5_0:
+      return WType::kQ5_0;
+    case DType::kQ4_K:
+      return WType::kQ4_K;
+    case DType::kQ6_K:
+      return WType::kQ6_K;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -44,27 +53,43 @@ constexpr int64_t kTokenTile = 4;  // ... and 4-token ones
 
 ActKind ActKindFor(WType t) {
   switch (t) {
-    case WType::kF32: return ActKind::kNone;
-    case WType::kF16: return ActKind::kF16;
-    case WType::kBF16: return ActKind::kBF16;
+    case WType::kF32:
+      return ActKind::kNone;
+    case WType::kF16:
+      return ActKind::kF16;
+    case WType::kBF16:
+      return ActKind::kBF16;
     case WType::kQ8_0:
     case WType::kQ4_0:
-    case WType::kQ5_0: return ActKind::kQ8;
+    case WType::kQ5_0:
+      return ActKind::kQ8;
     case WType::kQ4_K:
-    case WType::kQ6_K: return ActKind::kQ8K;
-    default: return ActKind::kNone;
+    case WType::kQ6_K:
+      return ActKind::kQ8K;
+    default:
+      return ActKind::kNone;
   }
 }
 
 size_t ActRowBytes(ActKind kind, int64_t cols) {
   size_t bytes = 0;
   switch (kind) {
-    case ActKind::kNone: return 0;
-    case ActKind::kQ8: bytes = static_cast<size_t>(cols) + static_cast<size_t>(cols / 32) * 8; break;
-    case ActKind::kQ8K: bytes = static_cast<size_t>(cols / 256) * 292; break;
-    case ActKind::kF16: bytes = static_cast<size_t>(cols) * 4; break;
-    case ActKind::kBF16: bytes = static_cast<size_t>(cols) * 2; break;
-    default: return 0;
+    case ActKind::kNone:
+      return 0;
+    case ActKind::kQ8:
+      bytes = static_cast<size_t>(cols) + static_cast<size_t>(cols / 32) * 8;
+      break;
+    case ActKind::kQ8K:
+      bytes = static_cast<size_t>(cols / 256) * 292;
+      break;
+    case ActKind::kF16:
+      bytes = static_cast<size_t>(cols) * 4;
+      break;
+    case ActKind::kBF16:
+      bytes = static_cast<size_t>(cols) * 2;
+      break;
+    default:
+      return 0;
   }
   return (bytes + kActAlign - 1) / kActAlign * kActAlign;
 }
@@ -102,7 +127,8 @@ void MatMul(const MatrixView& w, const float* x, int64_t n_tokens, float* y, voi
     const size_t stride = ActRowBytes(kind, cols);
     const ActQuantFn quant = ks.act_quant[static_cast<int>(kind)];
     if (parallel && n_tokens > 1) {
-      pool.ParallelFor(n_tokens, 1, [&](int64_t t) { quant(x + t * cols, cols, act + t * stride); });
+      pool.ParallelFor(n_tokens, 1,
+                       [&](int64_t t) { quant(x + t * cols, cols, act + t * stride); });
     } else {
       for (int64_t t = 0; t < n_tokens; ++t) quant(x + t * cols, cols, act + t * stride);
     }
@@ -124,7 +150,8 @@ void MatMul(const MatrixView& w, const float* x, int64_t n_tokens, float* y, voi
   int64_t tc = n_tokens;
   const int64_t want_items = 4 * nth;
   if (n_rc < want_items && n_tokens > kTokenTile) {
-    const int64_t pieces = std::min((want_items + n_rc - 1) / n_rc, (n_tokens + kTokenTile - 1) / kTokenTile);
+    const int64_t pieces =
+        std::min((want_items + n_rc - 1) / n_rc, (n_tokens + kTokenTile - 1) / kTokenTile);
     tc = (n_tokens + pieces - 1) / pieces;
     tc = (tc + kTokenTile - 1) / kTokenTile * kTokenTile;
   }

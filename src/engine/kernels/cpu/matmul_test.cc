@@ -1,7 +1,5 @@
 // MatMul (every type, every ISA, odd shapes, both thread counts) against a naive loop over
 // the scalar reference dot.
-#include "engine/kernels/kernels.h"
-
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -13,6 +11,7 @@
 #include "engine/kernels/cpu/kernel_set.h"
 #include "engine/kernels/cpu/ref_kernels.h"
 #include "engine/kernels/cpu/test_util.h"
+#include "engine/kernels/kernels.h"
 
 namespace llmux::kernels {
 namespace {
@@ -42,7 +41,8 @@ Problem MakeProblem(WType wt, int64_t rows, int64_t cols, size_t pad, uint32_t s
   return p;
 }
 
-void CheckMatMul(WType wt, int64_t rows, int64_t cols, int64_t n_tokens, size_t pad, ThreadPool& pool) {
+void CheckMatMul(WType wt, int64_t rows, int64_t cols, int64_t n_tokens, size_t pad,
+                 ThreadPool& pool) {
   const Problem p = MakeProblem(wt, rows, cols, pad, static_cast<uint32_t>(rows * 131 + cols));
   const auto x = RandomNormal(n_tokens * cols, static_cast<uint32_t>(n_tokens * 7 + cols));
   // Reference: scalar activation rounding + scalar dot per (row, token).
@@ -55,7 +55,8 @@ void CheckMatMul(WType wt, int64_t rows, int64_t cols, int64_t n_tokens, size_t 
       RefQuantizeAct(kind, x.data() + t * cols, cols, act.data());
       arow = act.data();
     }
-    for (int64_t r = 0; r < rows; ++r) want[t * rows + r] = RefDotRow(wt, p.w.data() + r * p.row_bytes, arow, cols);
+    for (int64_t r = 0; r < rows; ++r)
+      want[t * rows + r] = RefDotRow(wt, p.w.data() + r * p.row_bytes, arow, cols);
   }
   const MatrixView view{p.type, rows, cols, p.w.data(), p.row_bytes};
   for (Isa isa : SupportedIsas()) {
@@ -67,24 +68,29 @@ void CheckMatMul(WType wt, int64_t rows, int64_t cols, int64_t n_tokens, size_t 
     for (int64_t t = 0; t < n_tokens; ++t) {
       for (int64_t r = 0; r < rows; ++r) {
         double bound = 0;
-        for (int64_t i = 0; i < cols; ++i) bound += std::fabs(double{p.wf[r * cols + i]} * x[t * cols + i]);
+        for (int64_t i = 0; i < cols; ++i)
+          bound += std::fabs(double{p.wf[r * cols + i]} * x[t * cols + i]);
         ASSERT_NEAR(y[t * rows + r], want[t * rows + r], 3e-6 * bound + 1e-30)
             << IsaName(isa) << " " << Traits(p.type).name << " rows " << rows << " cols " << cols
             << " tokens " << n_tokens << " at r=" << r << " t=" << t;
       }
     }
-    for (size_t i = static_cast<size_t>(rows * n_tokens); i < y.size(); ++i) ASSERT_EQ(y[i], -777.0f);
+    for (size_t i = static_cast<size_t>(rows * n_tokens); i < y.size(); ++i)
+      ASSERT_EQ(y[i], -777.0f);
   }
 }
 
 int64_t ColsFor(WType t) {
   switch (t) {
     case WType::kQ4_K:
-    case WType::kQ6_K: return 512;
+    case WType::kQ6_K:
+      return 512;
     case WType::kQ8_0:
     case WType::kQ4_0:
-    case WType::kQ5_0: return 96;  // 3 blocks: an odd block count
-    default: return 100;           // not a multiple of the SIMD width
+    case WType::kQ5_0:
+      return 96;  // 3 blocks: an odd block count
+    default:
+      return 100;  // not a multiple of the SIMD width
   }
 }
 
@@ -135,7 +141,8 @@ TEST(MatMulTest, NeverReadsPastTheLastRow) {
         for (int64_t n_tokens : {1, 5}) {
           std::vector<uint8_t> scratch(MatMulScratchBytes(p.type, cols, n_tokens));
           std::vector<float> y(static_cast<size_t>(rows * n_tokens));
-          MatMul(MatrixView{p.type, rows, cols, w, p.row_bytes}, x.data(), n_tokens, y.data(), scratch.data(), pool);
+          MatMul(MatrixView{p.type, rows, cols, w, p.row_bytes}, x.data(), n_tokens, y.data(),
+                 scratch.data(), pool);
           const uint8_t* act = nullptr;
           std::vector<uint8_t> arow(ActRowBytes(ActKindFor(wt), cols));
           const ActKind kind = ActKindFor(wt);

@@ -145,7 +145,8 @@ void QuantizeRowQ8_0(const float* x, BlockQ8_0* y, int64_t n) {
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     y[i].d = F32ToF16(d);
     for (int j = 0; j < kQK; ++j) {
-      y[i].qs[j] = static_cast<int8_t>(std::clamp(static_cast<int>(std::lround(x[j] * id)), -127, 127));
+      y[i].qs[j] =
+          static_cast<int8_t>(std::clamp(static_cast<int>(std::lround(x[j] * id)), -127, 127));
     }
   }
 }
@@ -196,7 +197,8 @@ void QuantizeRowQ4_K(const float* x, BlockQ4_K* y, int64_t n) {
       for (int l = 0; l < 32; ++l) sum_x2 += xs[l] * xs[l];
       const float av_x = std::sqrt(sum_x2 / 32);
       for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(xs[l]);
-      scales[j] = MakeAffineQuants(32, 15, xs, weights, L + 32 * j, &mins[j], Laux, -1.0f, 0.1f, 20);
+      scales[j] =
+          MakeAffineQuants(32, 15, xs, weights, L + 32 * j, &mins[j], Laux, -1.0f, 0.1f, 20);
       max_scale = std::max(max_scale, scales[j]);
       max_min = std::max(max_min, mins[j]);
     }
@@ -226,7 +228,8 @@ void QuantizeRowQ4_K(const float* x, BlockQ4_K* y, int64_t n) {
       if (d == 0.0f) continue;
       const float dm = F16ToF32(y[i].dmin) * m;
       for (int l = 0; l < 32; ++l) {
-        L[32 * j + l] = static_cast<uint8_t>(std::clamp(NearestInt((x[32 * j + l] + dm) / d), 0, 15));
+        L[32 * j + l] =
+            static_cast<uint8_t>(std::clamp(NearestInt((x[32 * j + l] + dm) / d), 0, 15));
       }
     }
     uint8_t* q = y[i].qs;
@@ -259,7 +262,8 @@ void QuantizeRowQ6_K(const float* x, BlockQ6_K* y, int64_t n) {
       const float d = F16ToF32(y[i].d) * y[i].scales[j];
       if (d == 0.0f) continue;
       for (int l = 0; l < 16; ++l) {
-        L[16 * j + l] = static_cast<int8_t>(std::clamp(NearestInt(x[16 * j + l] / d), -32, 31) + 32);
+        L[16 * j + l] =
+            static_cast<int8_t>(std::clamp(NearestInt(x[16 * j + l] / d), -32, 31) + 32);
       }
     }
     uint8_t* ql = y[i].ql;
@@ -269,7 +273,8 @@ void QuantizeRowQ6_K(const float* x, BlockQ6_K* y, int64_t n) {
         const int q1 = L[j + l], q2 = L[j + l + 32], q3 = L[j + l + 64], q4 = L[j + l + 96];
         ql[l] = static_cast<uint8_t>((q1 & 0xF) | ((q3 & 0xF) << 4));
         ql[l + 32] = static_cast<uint8_t>((q2 & 0xF) | ((q4 & 0xF) << 4));
-        qh[l] = static_cast<uint8_t>((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
+        qh[l] = static_cast<uint8_t>((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) |
+                                     ((q4 >> 4) << 6));
       }
     }
   }

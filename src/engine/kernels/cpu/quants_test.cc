@@ -54,7 +54,8 @@ TEST(BlockLayoutTest, Q5_0KnownAnswer) {
   blk[3] = 0x0F;
   blk[4] = 0xC3;
   blk[5] = 0xA5;
-  for (int j = 0; j < 16; ++j) blk[6 + j] = static_cast<uint8_t>((j * 7) % 16 | (((j * 3) % 16) << 4));
+  for (int j = 0; j < 16; ++j)
+    blk[6 + j] = static_cast<uint8_t>((j * 7) % 16 | (((j * 3) % 16) << 4));
   float out[32];
   DequantizeRow(DType::kQ5_0, blk, out, 32);
   for (int j = 0; j < 16; ++j) {
@@ -157,10 +158,14 @@ TEST(RoundTripTest, ErrorBoundsPerType) {
   // Bounds from the formats' step sizes: Q8_0 step amax/127 (error <= step/2 plus the f16
   // rounding of d), Q4_0 step amax/8 (error <= one step where +8 clamps to +7), Q5_0 amax/16.
   const Case cases[] = {
-      {DType::kF32, 0.0, 0.0},        {DType::kF16, 5e-4, 1e-3},
-      {DType::kBF16, 4e-3, 8e-3},     {DType::kQ8_0, 0.01, 0.5 / 127 + 2e-3},
-      {DType::kQ4_0, 0.13, 1.0 / 8 + 2e-3}, {DType::kQ5_0, 0.065, 1.0 / 16 + 2e-3},
-      {DType::kQ4_K, 0.11, 0.2},      {DType::kQ6_K, 0.03, 0.06},
+      {DType::kF32, 0.0, 0.0},
+      {DType::kF16, 5e-4, 1e-3},
+      {DType::kBF16, 4e-3, 8e-3},
+      {DType::kQ8_0, 0.01, 0.5 / 127 + 2e-3},
+      {DType::kQ4_0, 0.13, 1.0 / 8 + 2e-3},
+      {DType::kQ5_0, 0.065, 1.0 / 16 + 2e-3},
+      {DType::kQ4_K, 0.11, 0.2},
+      {DType::kQ6_K, 0.03, 0.06},
   };
   for (const Case& c : cases) {
     const RoundTrip r = MeasureRoundTrip(c.type, 256 * 64, 42);
@@ -217,10 +222,10 @@ TEST(QuantizeRowTest, MatchesGgmlReferenceRounding) {
   // Q4_0: d = max / -8 where max is the signed value of largest magnitude, so that value
   // encodes as nibble 0; v*id + 8.5 truncated.
   std::vector<float> x(32, 0.0f);
-  x[3] = -4.0f;   // max magnitude, negative -> d = 0.5
-  x[4] = 4.0f;    // +8 steps -> 16.5 -> clamps to nibble 15
-  x[5] = 0.25f;   // 0.5 step -> 9.0 -> nibble 9
-  x[20] = -0.75f; // -1.5 steps -> 7.0 -> nibble 7
+  x[3] = -4.0f;    // max magnitude, negative -> d = 0.5
+  x[4] = 4.0f;     // +8 steps -> 16.5 -> clamps to nibble 15
+  x[5] = 0.25f;    // 0.5 step -> 9.0 -> nibble 9
+  x[20] = -0.75f;  // -1.5 steps -> 7.0 -> nibble 7
   uint8_t q[18];
   ASSERT_TRUE(QuantizeRow(DType::kQ4_0, x.data(), q, 32).ok());
   uint16_t d;

@@ -214,11 +214,16 @@ float RefDotRow(WType t, const uint8_t* wrow, const uint8_t* act_row, int64_t co
 
 void RefQuantizeAct(ActKind kind, const float* x, int64_t cols, uint8_t* row) {
   switch (kind) {
-    case ActKind::kQ8: return QuantizeActQ8Ref(x, cols, row);
-    case ActKind::kQ8K: return QuantizeActQ8KRef(x, cols, row);
-    case ActKind::kF16: return QuantizeActF16Ref(x, cols, row);
-    case ActKind::kBF16: return QuantizeActBF16Ref(x, cols, row);
-    default: return;
+    case ActKind::kQ8:
+      return QuantizeActQ8Ref(x, cols, row);
+    case ActKind::kQ8K:
+      return QuantizeActQ8KRef(x, cols, row);
+    case ActKind::kF16:
+      return QuantizeActF16Ref(x, cols, row);
+    case ActKind::kBF16:
+      return QuantizeActBF16Ref(x, cols, row);
+    default:
+      return;
   }
 }
 

@@ -29,15 +29,24 @@ inline std::vector<float> RandomNormal(int64_t n, uint32_t seed, float stddev = 
 
 inline DType ToDType(WType t) {
   switch (t) {
-    case WType::kF32: return DType::kF32;
-    case WType::kF16: return DType::kF16;
-    case WType::kBF16: return DType::kBF16;
-    case WType::kQ8_0: return DType::kQ8_0;
-    case WType::kQ4_0: return DType::kQ4_0;
-    case WType::kQ5_0: return DType::kQ5_0;
-    case WType::kQ4_K: return DType::kQ4_K;
-    case WType::kQ6_K: return DType::kQ6_K;
-    default: return DType::kF32;
+    case WType::kF32:
+      return DType::kF32;
+    case WType::kF16:
+      return DType::kF16;
+    case WType::kBF16:
+      return DType::kBF16;
+    case WType::kQ8_0:
+      return DType::kQ8_0;
+    case WType::kQ4_0:
+      return DType::kQ4_0;
+    case WType::kQ5_0:
+      return DType::kQ5_0;
+    case WType::kQ4_K:
+      return DType::kQ4_K;
+    case WType::kQ6_K:
+      return DType::kQ6_K;
+    default:
+      return DType::kF32;
   }
 }
 
