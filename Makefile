@@ -1,7 +1,9 @@
 # The two entry points of the README: `make run` and `make test`.
 BUILD_DIR ?= build
-MODEL ?= ../shared/models/stories260K.gguf
-PROMPT ?= Once upon a time
+# The embedded default serves a demo model (random weights, real Qwen3 tokenizer) that
+# scripts/make-demo-model builds; `make run MODEL=path.gguf` serves a real model instead.
+DEMO_MODEL := llmux-data/models/demo-random-qwen3.gguf
+MODEL ?=
 
 .PHONY: setup build run test bench clean
 
@@ -12,9 +14,15 @@ build: setup
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD_DIR)
 
-# Until the server exists, the product's embedded default is a local generation run.
 run: build
-	$(BUILD_DIR)/src/cli/llmux run --model $(MODEL) --prompt "$(PROMPT)" -n 128
+ifeq ($(MODEL),)
+	LLMUX_BIN=$(BUILD_DIR)/src/cli/llmux scripts/make-demo-model $(DEMO_MODEL)
+	$(BUILD_DIR)/src/cli/llmux serve --model llmux-demo-random-qwen3=$(DEMO_MODEL) --host 127.0.0.1 --port 8080 --grpc-port 50051 \
+	  --data-dir llmux-data
+else
+	$(BUILD_DIR)/src/cli/llmux serve --model $(MODEL) --host 127.0.0.1 --port 8080 --grpc-port 50051 \
+	  --data-dir llmux-data
+endif
 
 test: setup
 	scripts/test

@@ -19,6 +19,8 @@ enum class StatusCode {
   kResourceExhausted,
   kIoError,
   kInternal,
+  kUnavailable,       // try again later (loading, shutting down)
+  kDeadlineExceeded,
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -37,12 +39,23 @@ class [[nodiscard]] Status {
 
   // Prefix the message with context, keeping the code: "loading model: <old message>".
   Status WithContext(const std::string& context) const {
-    return ok() ? *this : Status(code_, context + ": " + message_);
+    Status s = ok() ? *this : Status(code_, context + ": " + message_);
+    s.field_ = field_;
+    return s;
+  }
+
+  // The request field at fault, for protocols that name it (OpenAI's `param`).
+  const std::string& field() const { return field_; }
+  Status WithField(std::string field) const {
+    Status s = *this;
+    s.field_ = std::move(field);
+    return s;
   }
 
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::string field_;
 };
 
 inline Status InvalidArgumentError(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
@@ -53,6 +66,7 @@ inline Status OutOfRangeError(std::string m) { return {StatusCode::kOutOfRange, 
 inline Status ResourceExhaustedError(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
 inline Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
 inline Status InternalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status UnavailableError(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 
 template <typename T>
 class [[nodiscard]] Result {

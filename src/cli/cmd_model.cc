@@ -1,7 +1,9 @@
 // `llmux model create ...`: writes a random-weight model of any shape with a real vocabulary.
+// `llmux model import-tokenizer ...` lives in cmd_import_tokenizer.cc.
 #include <cstdio>
 
 #include "cli/cli_util.h"
+#include "cli/cmd_import_tokenizer.h"
 #include "cli/command.h"
 #include "engine/convert/random_model.h"
 #include "engine/convert/tensor_types.h"
@@ -9,7 +11,7 @@
 namespace llmux::cli {
 
 Command AddModelCommand(CLI::App& app) {
-  auto* sub = app.add_subcommand("model", "model files: create");
+  auto* sub = app.add_subcommand("model", "model files: create, import-tokenizer");
   sub->require_subcommand(1);
   auto* create = sub->add_subcommand("create", "write a random-weight model (for tests and benchmarks)");
   struct Opts {
@@ -30,18 +32,23 @@ Command AddModelCommand(CLI::App& app) {
   create->add_option("--vocab-from", s.vocab_path, "GGUF whose tokenizer is copied")->required();
   create->add_option("--seed", s.seed, "random seed")->capture_default_str();
   create->add_option("--ctx", s.context_length, "context_length metadata (default: the arch's usual)");
+  create->add_option("--name", s.name, "general.name (default: '<arch> random-weight model (seed N)')");
   create->add_flag("--untied", opts->untied, "write a separate output.weight");
   create->add_option("--out", opts->out, "output file")->required();
-  return {sub, [opts] {
-            auto target = convert::ParseQuantizeTarget(opts->type);
-            if (!target) return ReportError(InvalidArgumentError("unknown --type '" + opts->type + "'"));
-            opts->spec.type = *target;
-            opts->spec.tied = !opts->untied;
-            Status st = convert::CreateRandomModel(opts->spec, opts->out);
-            if (!st.ok()) return ReportError(st);
-            std::printf("wrote %s\n", opts->out.c_str());
-            return 0;
-          }};
+  auto run_create = [opts] {
+    auto target = convert::ParseQuantizeTarget(opts->type);
+    if (!target) return ReportError(InvalidArgumentError("unknown --type '" + opts->type + "'"));
+    opts->spec.type = *target;
+    opts->spec.tied = !opts->untied;
+    Status st = convert::CreateRandomModel(opts->spec, opts->out);
+    if (!st.ok()) return ReportError(st);
+    std::printf("wrote %s\n", opts->out.c_str());
+    return 0;
+  };
+  Command import_tokenizer = AddImportTokenizerCommand(*sub);
+  return {sub, [create, run_create, import_tokenizer] {
+    return create->parsed() ? run_create() : import_tokenizer.run();
+  }};
 }
 
 }  // namespace llmux::cli

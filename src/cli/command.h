@@ -21,5 +21,6 @@ Command AddBenchCommand(CLI::App& app);
 Command AddModelCommand(CLI::App& app);  // `llmux model create`
 Command AddQuantizeCommand(CLI::App& app);
 Command AddPerplexityCommand(CLI::App& app);
+Command AddServeCommand(CLI::App& app);  // `llmux serve`
 
 }  // namespace llmux::cli

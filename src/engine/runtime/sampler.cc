@@ -4,6 +4,8 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "engine/runtime/token_constraint.h"
+
 namespace llmux {
 
 namespace {
@@ -84,6 +86,16 @@ double Sampler::UniformDouble() {
   // 53 random bits from two draws: portable, unlike std::uniform_real_distribution.
   const uint64_t hi = rng_() >> 5, lo = rng_() >> 6;
   return static_cast<double>(hi * 67108864ull + lo) * (1.0 / 9007199254740992.0);
+}
+
+int32_t Sampler::Sample(std::span<float> logits, TokenConstraint* constraint) {
+  if (constraint == nullptr) return Sample(logits);
+  constraint->Mask(logits);
+  const int32_t id = Sample(logits);
+  // Masked tokens have probability 0, so this only guards against rounding at the very end of
+  // the cumulative sum picking a masked candidate.
+  if (id < 0 || logits[id] == -INFINITY) return Argmax(logits);
+  return id;
 }
 
 int32_t Sampler::Sample(std::span<float> logits) {

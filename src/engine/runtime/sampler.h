@@ -13,6 +13,8 @@
 
 namespace llmux {
 
+class TokenConstraint;
+
 struct SamplerParams {
   float temperature = 0.8f;        // <= 0: greedy
   int top_k = 40;                  // <= 0: off
@@ -34,6 +36,9 @@ class Sampler {
 
   // Picks a token. Applies the penalties to `logits` in place (as llama.cpp does).
   int32_t Sample(std::span<float> logits);
+  // As Sample(logits), after `constraint` (when not null) has masked the logits: the result
+  // is a token the constraint allows. The caller still passes it to constraint->Accept().
+  int32_t Sample(std::span<float> logits, TokenConstraint* constraint);
 
   // Records a token (prompt or generated) for the penalty window.
   void Accept(int32_t id);

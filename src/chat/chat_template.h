@@ -1,0 +1,86 @@
+// Chat templates, implemented natively: each renders byte for byte what the model's own
+// Jinja chat template renders (as Hugging Face transformers' apply_chat_template does) for
+// the same messages, tools and options.
+//
+// Templates (name(): source they follow):
+//   "qwen3"       Qwen3 (tokenizer_config.json chat_template with thinking support)
+//   "qwen2.5"     Qwen2.5-Instruct (default system prompt, Hermes-style tools)
+//   "chatml"      plain ChatML loop (<|im_start|>role\n...<|im_end|>\n), no tools
+//   "llama3"      Llama 3 Instruct (no tools)
+//   "llama3.1"    Llama 3.1 / 3.2 / 3.3 Instruct: tools in the first user message (the
+//                 template's default, tools_in_user_message=true), Environment: ipython
+//   "deepseek-v3" DeepSeek-V3 (the V3-0324 template; it does not render tool definitions)
+//   "deepseek-r1" the same plus "<think>\n" after the generation prompt (R1-0528)
+//   "plain"       no template (stories260K): the contents of the messages joined with "\n",
+//                 nothing else (no roles, no generation prompt, no BOS text; the tokenizer
+//                 adds BOS as for a completion)
+//
+// Input normalisation (the serving layer's job, documented here because it is what the
+// templates assume): content null -> "", text parts joined. Deliberate differences from the
+// Jinja behaviour, all for inputs the real templates mishandle:
+//  * a role other than system/user/assistant/tool, tool_calls on a non-assistant message, an
+//    empty message list or a tool spec that is not a JSON object -> InvalidArgument;
+//  * qwen2.5 and llama3.1 render arguments with `tojson`; a JSON string there (OpenAI's shape)
+//    is parsed to an object first, as vLLM does (a string that is not JSON stays a string);
+//  * deepseek-* concatenate the arguments as text; an object there is written with `tojson`
+//    (Jinja would raise).
+// Where a template raises (llama3.1: several tool calls in one message, tools without a
+// message to put them in) Render returns InvalidArgument with the template's message.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "chat/chat_types.h"
+#include "chat/output_format.h"
+#include "chat/output_parser.h"
+
+namespace llmux::chat {
+
+class ChatTemplate {
+ public:
+  virtual ~ChatTemplate() = default;
+
+  virtual std::string_view name() const = 0;
+  // Tool definitions reach the prompt (tools given to other templates are ignored, as their
+  // Jinja templates ignore them).
+  virtual bool supports_tools() const = 0;
+  // The model writes a reasoning block that the parser returns as reasoning.
+  virtual bool supports_thinking() const = 0;
+  // The rendered text starts with the BOS token's text: tokenize it with special-token
+  // parsing and without adding another BOS.
+  virtual bool renders_bos() const { return false; }
+  // The text of the token that ends an assistant turn ("" for plain).
+  virtual std::string_view end_of_turn() const = 0;
+
+  virtual Result<std::string> Render(const std::vector<Message>& messages,
+                                     const std::vector<Tool>& tools,
+                                     const RenderOptions& options) const = 0;
+
+  // How the model marks reasoning and tool calls in its output, for a prompt rendered
+  // with `options` (Qwen3 with enable_thinking=false has no reasoning block).
+  virtual OutputFormat output_format(const RenderOptions& options) const = 0;
+
+  // A parser for one request's output.
+  std::unique_ptr<ChatOutputParser> MakeParser(const RenderOptions& options,
+                                               ParserOptions parser_options = {}) const;
+};
+
+// Picks the template for a model: first by recognising the GGUF tokenizer.chat_template
+// text (distinctive substrings: Qwen3's <think> handling, Qwen2.5's default system prompt,
+// ChatML tags, Llama 3 header tokens, DeepSeek's <｜Assistant｜>), then by architecture
+// (qwen3/qwen3moe -> qwen3, qwen2/qwen2moe -> qwen2.5, deepseek2/deepseek3 -> deepseek-v3),
+// else plain (llama without a template, e.g. stories260K, and anything unrecognised).
+Result<std::unique_ptr<ChatTemplate>> SelectChatTemplate(std::string_view architecture,
+                                                         std::string_view jinja_source);
+
+// A template by name() (tests, an explicit --chat-template choice). NotFound for others.
+Result<std::unique_ptr<ChatTemplate>> MakeChatTemplate(std::string_view name);
+
+// The names MakeChatTemplate accepts.
+std::vector<std::string> ChatTemplateNames();
+
+}  // namespace llmux::chat

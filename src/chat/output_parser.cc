@@ -1,0 +1,261 @@
+#include "chat/output_parser.h"
+
+#include <algorithm>
+#include <random>
+
+#include "chat/text_util.h"
+#include "chat/tool_call_syntax.h"
+
+namespace llmux::chat {
+namespace {
+
+constexpr std::string_view kPythonTag = "<|python_tag|>";
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+std::string_view TrimAscii(std::string_view s) {
+  const char* ws = " \t\r\n";
+  const size_t b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+}  // namespace
+
+void ChatDelta::Append(const ChatDelta& other) {
+  reasoning += other.reasoning;
+  content += other.content;
+  tool_calls.insert(tool_calls.end(), other.tool_calls.begin(), other.tool_calls.end());
+}
+
+std::string RandomToolCallId() {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  thread_local std::mt19937_64 rng{(static_cast<uint64_t>(std::random_device{}()) << 32) ^
+                                   std::random_device{}()};
+  std::uniform_int_distribution<size_t> pick(0, kAlphabet.size() - 1);
+  std::string id = "call_";
+  for (int i = 0; i < 24; ++i) id += kAlphabet[pick(rng)];
+  return id;
+}
+
+ChatOutputParser::ChatOutputParser(OutputFormat format, ParserOptions options)
+    : format_(std::move(format)), options_(std::move(options)) {
+  if (format_.think_close.empty()) format_.think_open.clear();
+  if (!format_.think_close.empty() && format_.starts_in_think) {
+    state_ = State::kReasoning;
+    strip_leading_newlines_ = true;
+  }
+}
+
+ChatDelta ChatOutputParser::Feed(std::string_view text) {
+  ChatDelta out;
+  if (finished_) return out;
+  buf_.append(text);
+  Process(/*final=*/false, out);
+  total_.Append(out);
+  return out;
+}
+
+ChatDelta ChatOutputParser::Finish() {
+  ChatDelta out;
+  if (finished_) return out;
+  Process(/*final=*/true, out);
+  finished_ = true;
+  state_ = State::kDone;
+  total_.Append(out);
+  return out;
+}
+
+void ChatOutputParser::Process(bool final, ChatDelta& out) {
+  for (;;) {
+    bool again = false;
+    switch (state_) {
+      case State::kStart: again = StepStart(final); break;
+      case State::kReasoning: again = StepReasoning(final, out); break;
+      case State::kContent: again = StepContent(final, out); break;
+      case State::kToolBody: again = StepToolBody(final, out); break;
+      case State::kBareJson: StepBareJson(final, out); break;
+      case State::kDone: break;
+    }
+    if (!again) return;
+  }
+}
+
+bool ChatOutputParser::StepStart(bool final) {
+  const std::string_view buf = buf_;
+  if (!format_.think_open.empty()) {
+    if (StartsWith(buf, format_.think_open)) {
+      buf_.erase(0, format_.think_open.size());
+      state_ = State::kReasoning;
+      strip_leading_newlines_ = true;
+      return true;
+    }
+    if (!final && StartsWith(format_.think_open, buf)) return false;  // may still be <think>
+  }
+  if (format_.tool_syntax == ToolCallSyntax::kBareJson && options_.parse_tool_calls) {
+    const size_t first = buf.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos) {
+      if (!final) return false;
+    } else {
+      const std::string_view rest = buf.substr(first);
+      if (rest[0] == '{' || StartsWith(rest, kPythonTag)) {
+        state_ = State::kBareJson;
+        return true;
+      }
+      if (!final && StartsWith(kPythonTag, rest)) return false;
+    }
+  }
+  state_ = State::kContent;
+  return true;
+}
+
+bool ChatOutputParser::StepReasoning(bool final, ChatDelta& out) {
+  const size_t close = buf_.find(format_.think_close);
+  if (close != std::string::npos) {
+    EmitText(Channel::kReasoning, std::string_view(buf_).substr(0, close), out);
+    pending_newlines_ = 0;  // newlines before </think> are layout
+    buf_.erase(0, close + format_.think_close.size());
+    state_ = State::kContent;
+    strip_leading_newlines_ = true;
+    return true;
+  }
+  const size_t keep = final ? 0 : text::PartialSuffixLength(buf_, format_.think_close);
+  const size_t n = Utf8Safe(buf_.size() - keep, final);
+  EmitText(Channel::kReasoning, std::string_view(buf_).substr(0, n), out);
+  buf_.erase(0, n);
+  if (final) FlushNewlines(Channel::kReasoning, out);
+  return false;
+}
+
+bool ChatOutputParser::StepContent(bool final, ChatDelta& out) {
+  std::vector<std::string_view> tags;
+  if (options_.parse_tool_calls && (format_.tool_syntax == ToolCallSyntax::kJsonInTags ||
+                                    format_.tool_syntax == ToolCallSyntax::kDeepSeek)) {
+    if (!format_.tool_open.empty()) tags.push_back(format_.tool_open);
+    for (const auto& t : format_.tool_section_tags) tags.push_back(t);
+  }
+  size_t best = std::string::npos;
+  std::string_view best_tag;
+  for (std::string_view tag : tags) {
+    const size_t pos = buf_.find(tag);
+    if (pos < best) {
+      best = pos;
+      best_tag = tag;
+    }
+  }
+  if (best != std::string::npos) {
+    EmitText(Channel::kContent, std::string_view(buf_).substr(0, best), out);
+    const bool opens_call = best_tag == format_.tool_open;
+    buf_.erase(0, best + best_tag.size());
+    if (opens_call) {
+      newlines_before_tool_ = pending_newlines_;
+      state_ = State::kToolBody;
+    } else {
+      strip_leading_newlines_ = true;  // a section wrapper: layout around it is dropped
+    }
+    pending_newlines_ = 0;
+    return true;
+  }
+  size_t keep = 0;
+  if (!final) {
+    for (std::string_view tag : tags) keep = std::max(keep, text::PartialSuffixLength(buf_, tag));
+  }
+  const size_t n = Utf8Safe(buf_.size() - keep, final);
+  EmitText(Channel::kContent, std::string_view(buf_).substr(0, n), out);
+  buf_.erase(0, n);
+  if (final) FlushNewlines(Channel::kContent, out);
+  return false;
+}
+
+bool ChatOutputParser::StepToolBody(bool final, ChatDelta& out) {
+  const size_t close = buf_.find(format_.tool_close);
+  if (close != std::string::npos) {
+    EmitToolBlock(std::string_view(buf_).substr(0, close), /*closed=*/true, out);
+    buf_.erase(0, close + format_.tool_close.size());
+    state_ = State::kContent;
+    return true;
+  }
+  if (!final) return false;
+  EmitToolBlock(buf_, /*closed=*/false, out);
+  buf_.clear();
+  state_ = State::kContent;
+  return true;
+}
+
+void ChatOutputParser::StepBareJson(bool final, ChatDelta& out) {
+  if (!final) return;  // the whole reply decides whether it is a call
+  std::string_view body = TrimAscii(buf_);
+  if (StartsWith(body, kPythonTag)) body = TrimAscii(body.substr(kPythonTag.size()));
+  if (auto call = ParseJsonToolCall(body)) {
+    ToolCallDelta d;
+    d.index = static_cast<int>(total_.tool_calls.size() + out.tool_calls.size());
+    d.id = options_.make_call_id ? options_.make_call_id() : RandomToolCallId();
+    d.name = std::move(call->name);
+    d.arguments = std::move(call->arguments);
+    out.tool_calls.push_back(std::move(d));
+  } else {
+    EmitText(Channel::kContent, buf_, out);
+    FlushNewlines(Channel::kContent, out);
+  }
+  buf_.clear();
+  state_ = State::kDone;
+}
+
+void ChatOutputParser::EmitToolBlock(std::string_view body, bool closed, ChatDelta& out) {
+  std::optional<ParsedToolCall> call = format_.tool_syntax == ToolCallSyntax::kDeepSeek
+                                           ? ParseDeepSeekToolCall(body)
+                                           : ParseJsonToolCall(body);
+  if (call) {
+    ToolCallDelta d;
+    d.index = static_cast<int>(total_.tool_calls.size() + out.tool_calls.size());
+    d.id = options_.make_call_id ? options_.make_call_id() : RandomToolCallId();
+    d.name = std::move(call->name);
+    d.arguments = std::move(call->arguments);
+    out.tool_calls.push_back(std::move(d));
+    newlines_before_tool_ = 0;
+    strip_leading_newlines_ = true;  // newlines after </tool_call> are layout
+    return;
+  }
+  // Not a call: the block is ordinary text, newlines before it included.
+  std::string raw = format_.tool_open;
+  raw.append(body);
+  if (closed) raw += format_.tool_close;
+  pending_newlines_ = newlines_before_tool_;
+  newlines_before_tool_ = 0;
+  strip_leading_newlines_ = false;
+  EmitText(Channel::kContent, raw, out);
+}
+
+void ChatOutputParser::EmitText(Channel channel, std::string_view text, ChatDelta& out) {
+  std::string& dst = channel == Channel::kReasoning ? out.reasoning : out.content;
+  if (strip_leading_newlines_) {
+    text = text::LStripNewlines(text);
+    if (text.empty()) return;
+    strip_leading_newlines_ = false;
+  }
+  if (text.empty()) return;
+  const size_t last = text.find_last_not_of('\n');
+  if (last == std::string_view::npos) {
+    pending_newlines_ += text.size();
+    return;
+  }
+  dst.append(pending_newlines_, '\n');
+  dst.append(text.substr(0, last + 1));
+  pending_newlines_ = text.size() - last - 1;
+}
+
+void ChatOutputParser::FlushNewlines(Channel channel, ChatDelta& out) {
+  std::string& dst = channel == Channel::kReasoning ? out.reasoning : out.content;
+  dst.append(pending_newlines_, '\n');
+  pending_newlines_ = 0;
+}
+
+size_t ChatOutputParser::Utf8Safe(size_t limit, bool final) const {
+  if (final) return limit;
+  return text::Utf8CompletePrefix(std::string_view(buf_).substr(0, limit));
+}
+
+}  // namespace llmux::chat

@@ -1,0 +1,108 @@
+// ChatOutputParser: splits a model's streamed text into reasoning, content and tool calls.
+//
+// One parser per request, made by ChatTemplate::MakeParser (or from an OutputFormat). Feed it
+// the decoded text pieces as they arrive; each call returns what can be emitted now. Finish()
+// at the end of generation returns what was held back. The concatenation of all deltas does
+// not depend on how the text was split into pieces (one byte at a time or all at once).
+//
+// Rules (for Qwen3's format; other formats swap the tags):
+//  * Reasoning: with thinking on, output that starts with <think> is reasoning up to </think>
+//    (or to the end when it never closes). With OutputFormat::starts_in_think the output is
+//    reasoning from the first byte. Elsewhere <think> is ordinary text; with thinking off
+//    everything is content.
+//  * Newlines next to tags are layout, not text, as the chat templates treat them: newlines
+//    right after <think>, </think> and </tool_call> and right before </think> and <tool_call>
+//    are dropped (so re-rendering the reply with the template reproduces the model's output).
+//  * Tool calls: a <tool_call>...</tool_call> block whose body is a JSON object with a string
+//    "name" and an object "arguments" (or "parameters"; a JSON string holding an object is
+//    accepted too; missing means {}) becomes a call. The call is emitted in one delta, with
+//    id, name and the whole arguments (compact JSON), when its closing tag arrives; a block
+//    still open at Finish() is parsed the same way. Several blocks give several calls
+//    (parallel calls), with index 0, 1, ... A block that does not parse is returned as
+//    content, tags included (like vLLM).
+//  * Held back: text that may still become a tag ("<tool" could be "<tool_call>"), newlines
+//    that may turn out to be layout, and an incomplete UTF-8 sequence at the end of a piece.
+//    So every delta is valid UTF-8 when the input is.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chat/output_format.h"
+
+namespace llmux::chat {
+
+struct ToolCallDelta {
+  int index = 0;          // position among this reply's tool calls
+  std::string id;         // "call_" + 24 random letters and digits (ParserOptions::make_call_id)
+  std::string name;
+  std::string arguments;  // compact JSON text, e.g. {"city":"Paris"}
+};
+
+struct ChatDelta {
+  std::string reasoning;
+  std::string content;
+  std::vector<ToolCallDelta> tool_calls;
+
+  bool empty() const { return reasoning.empty() && content.empty() && tool_calls.empty(); }
+  void Append(const ChatDelta& other);
+};
+
+struct ParserOptions {
+  // False when the request has no tools (or tool_choice is "none"): tool-call syntax is then
+  // ordinary content.
+  bool parse_tool_calls = true;
+  // Makes the id of each call; default: "call_" + 24 random alphanumerics.
+  std::function<std::string()> make_call_id;
+};
+
+// "call_" + 24 random letters and digits.
+std::string RandomToolCallId();
+
+class ChatOutputParser {
+ public:
+  explicit ChatOutputParser(OutputFormat format, ParserOptions options = {});
+
+  // Consumes a piece of generated text. After Finish() further input is ignored.
+  ChatDelta Feed(std::string_view text);
+  // End of generation: emits everything held back.
+  ChatDelta Finish();
+
+  // Everything emitted so far (the whole reply once Finish() was called).
+  const ChatDelta& total() const { return total_; }
+  int tool_call_count() const { return static_cast<int>(total_.tool_calls.size()); }
+  bool finished() const { return finished_; }
+
+ private:
+  enum class State { kStart, kReasoning, kContent, kToolBody, kBareJson, kDone };
+  enum class Channel { kReasoning, kContent };
+
+  void Process(bool final, ChatDelta& out);
+  bool StepStart(bool final);
+  bool StepReasoning(bool final, ChatDelta& out);
+  bool StepContent(bool final, ChatDelta& out);
+  bool StepToolBody(bool final, ChatDelta& out);
+  void StepBareJson(bool final, ChatDelta& out);
+
+  // Appends text to a channel, applying the newline layout rules.
+  void EmitText(Channel channel, std::string_view text, ChatDelta& out);
+  void FlushNewlines(Channel channel, ChatDelta& out);
+  // Emits a parsed call, or the raw block as content when `body` is not a valid call.
+  void EmitToolBlock(std::string_view body, bool closed, ChatDelta& out);
+  // How much of buf_ (up to `limit`) can be emitted without cutting a UTF-8 sequence.
+  size_t Utf8Safe(size_t limit, bool final) const;
+
+  OutputFormat format_;
+  ParserOptions options_;
+  State state_ = State::kStart;
+  std::string buf_;             // unprocessed input
+  size_t pending_newlines_ = 0;  // trailing newlines held back in the current channel
+  bool strip_leading_newlines_ = false;
+  size_t newlines_before_tool_ = 0;  // given back if the block turns out not to be a call
+  bool finished_ = false;
+  ChatDelta total_;
+};
+
+}  // namespace llmux::chat

@@ -1,0 +1,91 @@
+#include "engine/runtime/constraint_vocab.h"
+
+#include <algorithm>
+
+#include "engine/runtime/json_machine.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace llmux {
+
+namespace {
+enum Kind : uint8_t { kPlain = 0, kSpecial = 1, kEog = 2, kNever = 3 };
+}  // namespace
+
+std::shared_ptr<const ConstraintVocab> ConstraintVocab::Build(const Tokenizer& tokenizer) {
+  std::shared_ptr<ConstraintVocab> v(new ConstraintVocab());
+  v->n_vocab_ = tokenizer.n_vocab();
+  v->offsets_.reserve(v->n_vocab_ + 1);
+  v->kind_.resize(v->n_vocab_);
+  for (int32_t id = 0; id < v->n_vocab_; ++id) {
+    const std::string piece = tokenizer.TokenToPiece(id);
+    v->offsets_.push_back(static_cast<uint32_t>(v->bytes_.size()));
+    v->bytes_ += piece;
+    Kind kind = kPlain;
+    if (tokenizer.IsEndOfGeneration(id)) {
+      kind = kEog;
+      v->eog_ids_.push_back(id);
+    } else if (piece.empty()) {
+      kind = kNever;  // unused/padding tokens: they would add nothing to the text
+    } else if (tokenizer.IsSpecial(id)) {
+      kind = kSpecial;
+      v->special_ids_.push_back(id);
+    }
+    v->kind_[id] = kind;
+  }
+  v->offsets_.push_back(static_cast<uint32_t>(v->bytes_.size()));
+  v->BuildTrie();
+  return v;
+}
+
+std::string_view ConstraintVocab::piece(int32_t id) const {
+  if (id < 0 || id >= n_vocab_) return {};
+  return std::string_view(bytes_).substr(offsets_[id], offsets_[id + 1] - offsets_[id]);
+}
+
+bool ConstraintVocab::is_special(int32_t id) const {
+  return id >= 0 && id < n_vocab_ && kind_[id] == kSpecial;
+}
+
+bool ConstraintVocab::is_eog(int32_t id) const {
+  return id >= 0 && id < n_vocab_ && kind_[id] == kEog;
+}
+
+// Sorting the pieces puts them in trie preorder; each piece then adds the nodes past its common
+// prefix with the previous one, and `path` holds the nodes of the current piece by depth.
+void ConstraintVocab::BuildTrie() {
+  for (int32_t id = 0; id < n_vocab_; ++id) {
+    if (kind_[id] == kPlain) ranked_ids_.push_back(id);
+  }
+  std::sort(ranked_ids_.begin(), ranked_ids_.end(), [this](int32_t a, int32_t b) {
+    const int c = piece(a).compare(piece(b));
+    return c < 0 || (c == 0 && a < b);
+  });
+
+  nodes_.clear();
+  nodes_.push_back({0, 0, 0, 0, kStringContentBelow});
+  std::vector<uint32_t> path = {0};
+  std::vector<uint8_t> ok;
+  std::string_view prev;
+  for (uint32_t rank = 0; rank < ranked_ids_.size(); ++rank) {
+    const std::string_view p = piece(ranked_ids_[rank]);
+    size_t lcp = 0;
+    while (lcp < p.size() && lcp < prev.size() && p[lcp] == prev[lcp]) ++lcp;
+    while (path.size() > lcp + 1) {
+      nodes_[path.back()].subtree_end = static_cast<uint32_t>(nodes_.size());
+      path.pop_back();
+    }
+    for (size_t d = lcp; d < p.size(); ++d) {
+      path.push_back(static_cast<uint32_t>(nodes_.size()));
+      nodes_.push_back({0, rank, 0, static_cast<uint8_t>(p[d]), kStringContentBelow});
+    }
+    ++nodes_[path.back()].here;
+    constraint::StringSuffixesOk(p, ok);
+    for (size_t d = 0; d <= p.size(); ++d) {
+      if (!ok[d]) nodes_[path[d]].flags &= ~kStringContentBelow;
+    }
+    prev = p;
+  }
+  for (uint32_t node : path) nodes_[node].subtree_end = static_cast<uint32_t>(nodes_.size());
+}
+
+}  // namespace llmux

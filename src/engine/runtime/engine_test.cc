@@ -1,0 +1,207 @@
+// The engine thread over the real stories260K model: same tokens as the single-sequence
+// generator, FIFO order, cancellation within one step, limits and refusals.
+#include "engine/runtime/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "engine/gguf/gguf_reader.h"
+#include "engine/runtime/generator.h"
+
+namespace llmux {
+namespace {
+
+const char* kStories = LLMUX_SHARED_DIR "/models/stories260K.gguf";
+
+struct Loaded {
+  std::shared_ptr<const gguf::GgufFile> file;
+  std::unique_ptr<Tokenizer> tokenizer;
+};
+
+Loaded LoadStories() {
+  Loaded l;
+  auto file = gguf::GgufFile::Open(kStories);
+  EXPECT_TRUE(file.ok()) << file.status().ToString();
+  l.file = std::move(*file);
+  auto tok = Tokenizer::FromGguf(*l.file);
+  EXPECT_TRUE(tok.ok());
+  l.tokenizer = std::move(*tok);
+  return l;
+}
+
+std::unique_ptr<Model> LoadModel(const Loaded& l) {
+  auto model = Model::Load(l.file, 1);
+  EXPECT_TRUE(model.ok()) << model.status().ToString();
+  return std::move(*model);
+}
+
+struct Collected {
+  std::vector<int32_t> ids;
+  std::string text;
+  std::vector<TokenOutput> outputs;
+  std::promise<EngineFinish> done;
+};
+
+EngineCallbacks Collect(Collected& c) {
+  EngineCallbacks cb;
+  cb.on_token = [&c](const TokenOutput& t) {
+    c.ids.push_back(t.id);
+    c.text += t.text;
+    c.outputs.push_back(t);
+    return true;
+  };
+  cb.on_finish = [&c](const EngineFinish& f) { c.done.set_value(f); };
+  return cb;
+}
+
+TEST(EngineTest, GreedyMatchesGenerator) {
+  Loaded l = LoadStories();
+  auto ref_model = LoadModel(l);
+  Generator gen(*ref_model, *l.tokenizer);
+  GenerateOptions opts;
+  opts.max_tokens = 40;
+  auto ref = gen.Generate("Once upon a time", SamplerParams::Greedy(), opts);
+  ASSERT_TRUE(ref.ok());
+
+  Engine engine(LoadModel(l), *l.tokenizer, EngineOptions{});
+  Collected c;
+  EngineRequest req;
+  req.prompt = l.tokenizer->Encode("Once upon a time", true, true);
+  req.sampling = SamplerParams::Greedy();
+  req.max_tokens = 40;
+  ASSERT_TRUE(engine.Submit(std::move(req), Collect(c)).ok());
+  EngineFinish f = c.done.get_future().get();
+  EXPECT_EQ(f.reason, EngineFinishReason::kMaxTokens);
+  EXPECT_EQ(f.completion_tokens, 40);
+  EXPECT_EQ(c.ids, ref->generated_ids);
+  EXPECT_EQ(c.text, ref->text);
+}
+
+TEST(EngineTest, RequestsRunInOrderAndLogprobsAreNormalised) {
+  Loaded l = LoadStories();
+  Engine engine(LoadModel(l), *l.tokenizer, EngineOptions{});
+  Collected a, b;
+  std::vector<int> order;
+  std::mutex mu;
+  for (Collected* c : {&a, &b}) {
+    EngineRequest req;
+    req.prompt = l.tokenizer->Encode("Once upon a time", true, true);
+    req.sampling = SamplerParams::Greedy();
+    req.max_tokens = 8;
+    req.top_logprobs = 3;
+    EngineCallbacks cb = Collect(*c);
+    cb.on_start = [&, c] {
+      std::lock_guard<std::mutex> lock(mu);
+      order.push_back(c == &a ? 0 : 1);
+    };
+    ASSERT_TRUE(engine.Submit(std::move(req), std::move(cb)).ok());
+  }
+  a.done.get_future().get();
+  b.done.get_future().get();
+  EXPECT_EQ(order, (std::vector<int>{0, 1}));
+  EXPECT_EQ(a.ids, b.ids);
+  for (const TokenOutput& t : a.outputs) {
+    ASSERT_EQ(t.top.size(), 3u);
+    EXPECT_LE(t.logprob, 0.0f);
+    // Greedy picks the most likely token, so it heads the top list.
+    EXPECT_EQ(t.top[0].first, t.id);
+    EXPECT_FLOAT_EQ(t.top[0].second, t.logprob);
+    EXPECT_GE(t.top[0].second, t.top[1].second);
+    EXPECT_GE(t.top[1].second, t.top[2].second);
+  }
+}
+
+TEST(EngineTest, CancelStopsWithinOneStep) {
+  Loaded l = LoadStories();
+  Engine engine(LoadModel(l), *l.tokenizer, EngineOptions{});
+  std::shared_ptr<EngineTicket> ticket;
+  std::promise<void> submitted;
+  std::shared_future<void> ready = submitted.get_future().share();
+  int tokens_after_cancel = -1;
+  int seen = 0;
+  std::promise<EngineFinish> done;
+  EngineCallbacks cb;
+  cb.on_token = [&](const TokenOutput&) {
+    ready.wait();
+    ++seen;
+    if (seen == 5) ticket->Cancel();
+    if (seen > 5) ++tokens_after_cancel;
+    return true;
+  };
+  cb.on_finish = [&](const EngineFinish& f) { done.set_value(f); };
+  EngineRequest req;
+  req.prompt = l.tokenizer->Encode("Once upon a time", true, true);
+  req.sampling = SamplerParams::Greedy();
+  auto t = engine.Submit(std::move(req), std::move(cb));
+  ASSERT_TRUE(t.ok());
+  ticket = *t;
+  submitted.set_value();
+  EngineFinish f = done.get_future().get();
+  EXPECT_EQ(f.reason, EngineFinishReason::kCancelled);
+  EXPECT_EQ(seen, 5);
+  EXPECT_EQ(tokens_after_cancel, -1);
+}
+
+TEST(EngineTest, StopFromCallbackAndQueuedCancellation) {
+  Loaded l = LoadStories();
+  Engine engine(LoadModel(l), *l.tokenizer, EngineOptions{});
+  std::promise<EngineFinish> first_done;
+  EngineCallbacks cb;
+  int n = 0;
+  cb.on_token = [&](const TokenOutput&) { return ++n < 3; };
+  cb.on_finish = [&](const EngineFinish& f) { first_done.set_value(f); };
+  EngineRequest req;
+  req.prompt = l.tokenizer->Encode("Once", true, true);
+  req.sampling = SamplerParams::Greedy();
+  ASSERT_TRUE(engine.Submit(std::move(req), std::move(cb)).ok());
+  EngineFinish f = first_done.get_future().get();
+  EXPECT_EQ(f.reason, EngineFinishReason::kStopped);
+  EXPECT_EQ(f.completion_tokens, 3);
+  EXPECT_TRUE(engine.WaitIdle(5000));
+  EXPECT_EQ(engine.stats().running, 0);
+  EXPECT_EQ(engine.stats().waiting, 0);
+}
+
+TEST(EngineTest, RefusesBadRequests) {
+  Loaded l = LoadStories();
+  EngineOptions options;
+  options.n_ctx = 16;
+  Engine engine(LoadModel(l), *l.tokenizer, options);
+  EXPECT_EQ(engine.n_ctx(), 16);
+  EngineRequest empty;
+  EXPECT_EQ(engine.Submit(std::move(empty), {}).status().code(), StatusCode::kInvalidArgument);
+  EngineRequest too_long;
+  too_long.prompt.assign(16, 1);
+  auto r = engine.Submit(std::move(too_long), {});
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("context is 16 tokens"), std::string::npos);
+  EngineRequest bad_id;
+  bad_id.prompt = {1, 999999};
+  EXPECT_EQ(engine.Submit(std::move(bad_id), {}).status().code(), StatusCode::kInvalidArgument);
+  engine.StopAccepting();
+  EngineRequest later;
+  later.prompt = {1};
+  EXPECT_EQ(engine.Submit(std::move(later), {}).status().code(), StatusCode::kResourceExhausted);
+}
+
+TEST(EngineTest, ContextFullEndsGeneration) {
+  Loaded l = LoadStories();
+  EngineOptions options;
+  options.n_ctx = 12;
+  Engine engine(LoadModel(l), *l.tokenizer, options);
+  Collected c;
+  EngineRequest req;
+  req.prompt = l.tokenizer->Encode("Once upon a time", true, true);
+  const int n_prompt = static_cast<int>(req.prompt.size());
+  req.sampling = SamplerParams::Greedy();
+  ASSERT_TRUE(engine.Submit(std::move(req), Collect(c)).ok());
+  EngineFinish f = c.done.get_future().get();
+  EXPECT_EQ(f.reason, EngineFinishReason::kContextFull);
+  EXPECT_EQ(f.completion_tokens, 12 - n_prompt);
+}
+
+}  // namespace
+}  // namespace llmux

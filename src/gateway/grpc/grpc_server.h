@@ -1,0 +1,72 @@
+// The gRPC listener of `llmux serve`: llmux.v1.Inference, the standard health service
+// (grpc.health.v1.Health) and server reflection on one port.
+//
+//   GrpcServer grpc(service, {.host = "127.0.0.1", .port = 50051});
+//   LLMUX_RETURN_IF_ERROR(grpc.Start());           // listening; grpc.port() is the bound port
+//   grpc.SetServing(service.Ready());              // again when models finish loading
+//   ...
+//   grpc.Shutdown(std::chrono::seconds(10));       // on SIGTERM: running streams get up to
+//                                                  // 10 s, then are cancelled
+#pragma once
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "base/status.h"
+#include "serving/inference_service.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace llmux::gateway {
+
+class InferenceGrpcService;
+
+struct GrpcServerOptions {
+  std::string host = "127.0.0.1";  // IPv4/IPv6 address or name; IPv6 without brackets is fine
+  int port = 50051;                // 0 picks a free port (read it with port() after Start)
+  int max_receive_message_bytes = 16 << 20;
+};
+
+class GrpcServer {
+ public:
+  // `service` must outlive this object.
+  GrpcServer(serving::InferenceService& service, GrpcServerOptions options);
+  ~GrpcServer();  // Shutdown(now) if still running
+  GrpcServer(const GrpcServer&) = delete;
+  GrpcServer& operator=(const GrpcServer&) = delete;
+
+  // Binds and starts serving on gRPC's own threads; returns at once. kIoError if the
+  // address cannot be bound (e.g. the port is in use), kInvalidArgument for a bad port.
+  // Health starts as SERVING if service.Ready(), else NOT_SERVING.
+  Status Start();
+
+  // The bound port (after a successful Start), or 0.
+  int port() const { return port_; }
+  // "host:port" as bound, for logs and clients.
+  std::string address() const;
+
+  // Health status of "" (the whole server) and "llmux.v1.Inference".
+  void SetServing(bool serving);
+
+  // Graceful stop: health turns NOT_SERVING, new calls are refused, running calls may finish
+  // until the deadline, then they are cancelled (which cancels their generation). Blocks
+  // until every call is done. Safe to call more than once, and before Start.
+  void Shutdown(std::chrono::system_clock::time_point deadline);
+  void Shutdown(std::chrono::milliseconds grace) {
+    Shutdown(std::chrono::system_clock::now() + grace);
+  }
+
+ private:
+  serving::InferenceService& service_;
+  GrpcServerOptions options_;
+  std::unique_ptr<InferenceGrpcService> grpc_service_;  // outlives server_ (declared first)
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::mutex mu_;  // guards shut_down_ against SetServing/Shutdown from other threads
+  bool shut_down_ = false;
+};
+
+}  // namespace llmux::gateway

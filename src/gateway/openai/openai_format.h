@@ -1,0 +1,57 @@
+// Serving-core results to OpenAI response JSON: whole responses, streaming chunks (one SSE
+// event each), the model list and the error object.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "serving/inference_service.h"
+
+namespace llmux::gateway {
+
+// Identity of one response: its id ("chatcmpl-..."/"cmpl-..."), creation time and model.
+struct ResponseMeta {
+  std::string id;
+  int64_t created = 0;
+  std::string model;
+};
+
+std::string NewResponseId(const char* prefix);  // prefix + 24 random hex digits
+int64_t UnixNow();
+
+// Accumulates deltas into a whole chat or completion response.
+class ResponseAccumulator {
+ public:
+  void Add(const serving::Delta& delta);
+  std::string ChatCompletionJson(const ResponseMeta& meta, const serving::Finish& finish,
+                                 bool logprobs) const;
+  std::string CompletionJson(const ResponseMeta& meta, const serving::Finish& finish,
+                             bool logprobs, const std::string& echo_prefix) const;
+
+ private:
+  std::string reasoning_;
+  std::string content_;
+  std::vector<serving::ToolCallDelta> tool_calls_;  // merged by index
+  std::vector<serving::TokenLogprob> logprobs_;
+};
+
+// One "data: {...}\n\n" SSE event per call.
+std::string ChatChunkEvent(const ResponseMeta& meta, const serving::Delta& delta,
+                           bool first, bool logprobs);
+std::string ChatFinishEvent(const ResponseMeta& meta, const serving::Finish& finish);
+std::string CompletionChunkEvent(const ResponseMeta& meta, const serving::Delta& delta,
+                                 bool logprobs);
+std::string CompletionFinishEvent(const ResponseMeta& meta, const serving::Finish& finish);
+std::string UsageEvent(const ResponseMeta& meta, const char* object, const serving::Usage& usage);
+std::string ErrorEvent(const Status& status);
+inline constexpr const char* kDoneEvent = "data: [DONE]\n\n";
+
+std::string ModelListJson(const std::vector<serving::ModelInfo>& models);
+
+// OpenAI's error object and the HTTP status for a Status.
+int HttpStatusFor(const Status& status);
+std::string ErrorJson(const Status& status);
+std::string ErrorJson(int http_status, const std::string& message);
+
+}  // namespace llmux::gateway

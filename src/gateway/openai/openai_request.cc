@@ -1,0 +1,359 @@
+#include "gateway/openai/openai_request.h"
+
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "serving/request_validation.h"
+
+namespace llmux::gateway {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+Status Invalid(const std::string& field, const std::string& message) {
+  return InvalidArgumentError(message).WithField(field);
+}
+
+Result<Json> ParseBody(std::string_view body) {
+  Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    return InvalidArgumentError(
+        "We could not parse the JSON body of your request. The body must be valid JSON.");
+  }
+  if (!j.is_object()) return InvalidArgumentError("The request body must be a JSON object.");
+  return j;
+}
+
+// Optional field access: absent and null both mean "not given".
+const Json* Field(const Json& obj, const char* name) {
+  auto it = obj.find(name);
+  if (it == obj.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+Status TypeError(const std::string& field, const char* expected, const Json& got) {
+  return Invalid(field, "Invalid type for '" + field + "': expected " + expected + ", but got " +
+                            std::string(got.type_name()) + ".");
+}
+
+Result<std::optional<std::string>> GetString(const Json& obj, const char* name,
+                                             const std::string& path) {
+  const Json* v = Field(obj, name);
+  if (!v) return std::optional<std::string>();
+  if (!v->is_string()) return TypeError(path, "a string", *v);
+  return std::optional<std::string>(v->get<std::string>());
+}
+
+Result<std::optional<double>> GetNumber(const Json& obj, const char* name) {
+  const Json* v = Field(obj, name);
+  if (!v) return std::optional<double>();
+  if (!v->is_number()) return TypeError(name, "a number", *v);
+  return std::optional<double>(v->get<double>());
+}
+
+Result<std::optional<int64_t>> GetInteger(const Json& obj, const char* name) {
+  const Json* v = Field(obj, name);
+  if (!v) return std::optional<int64_t>();
+  if (v->is_number_integer()) return std::optional<int64_t>(v->get<int64_t>());
+  if (v->is_number_float()) {
+    double d = v->get<double>();
+    if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 9e15) {
+      return std::optional<int64_t>(static_cast<int64_t>(d));
+    }
+  }
+  return TypeError(name, "an integer", *v);
+}
+
+Result<std::optional<bool>> GetBool(const Json& obj, const char* name, const std::string& path) {
+  const Json* v = Field(obj, name);
+  if (!v) return std::optional<bool>();
+  if (!v->is_boolean()) return TypeError(path, "a boolean", *v);
+  return std::optional<bool>(v->get<bool>());
+}
+
+// Clamps an integer into int range; out-of-range values are caught by validation.
+int ClampInt(int64_t v) {
+  return static_cast<int>(std::clamp<int64_t>(v, std::numeric_limits<int>::min(),
+                                              std::numeric_limits<int>::max()));
+}
+
+// Content as a string, null, or an array of text parts.
+Result<std::string> ParseContent(const Json& msg, const std::string& path) {
+  const Json* c = Field(msg, "content");
+  if (!c) return std::string();
+  if (c->is_string()) return c->get<std::string>();
+  if (!c->is_array()) return TypeError(path + ".content", "a string or an array of parts", *c);
+  std::string text;
+  for (size_t i = 0; i < c->size(); ++i) {
+    const Json& part = (*c)[i];
+    const std::string part_path = path + ".content[" + std::to_string(i) + "]";
+    if (!part.is_object()) return TypeError(part_path, "an object", part);
+    auto type = part.find("type");
+    if (type == part.end() || !type->is_string()) {
+      return Invalid(part_path + ".type", "Each content part needs a 'type'.");
+    }
+    if (*type != "text") {
+      return Invalid(part_path + ".type", "Content parts of type '" + type->get<std::string>() +
+                                              "' are not supported; only 'text' is.");
+    }
+    LLMUX_ASSIGN_OR_RETURN(auto t, GetString(part, "text", part_path + ".text"));
+    if (!t) return Invalid(part_path + ".text", "A text part needs 'text'.");
+    text += *t;
+  }
+  return text;
+}
+
+Result<chat::ToolCall> ParseToolCall(const Json& j, const std::string& path) {
+  if (!j.is_object()) return TypeError(path, "an object", j);
+  chat::ToolCall call;
+  LLMUX_ASSIGN_OR_RETURN(auto id, GetString(j, "id", path + ".id"));
+  call.id = id.value_or("");
+  const Json* fn = Field(j, "function");
+  if (!fn || !fn->is_object()) return Invalid(path + ".function", "A tool call needs 'function'.");
+  LLMUX_ASSIGN_OR_RETURN(auto name, GetString(*fn, "name", path + ".function.name"));
+  if (!name || name->empty()) {
+    return Invalid(path + ".function.name", "A tool call needs 'function.name'.");
+  }
+  call.name = *name;
+  const Json* args = Field(*fn, "arguments");
+  if (!args) {
+    call.arguments = "{}";
+  } else if (args->is_string() || args->is_object()) {
+    call.arguments = *args;
+  } else {
+    return TypeError(path + ".function.arguments", "a string", *args);
+  }
+  return call;
+}
+
+Result<std::vector<chat::Message>> ParseMessages(const Json& body) {
+  const Json* msgs = Field(body, "messages");
+  if (!msgs) return Invalid("messages", "Missing required parameter: 'messages'.");
+  if (!msgs->is_array()) return TypeError("messages", "an array", *msgs);
+  if (msgs->empty()) return Invalid("messages", "'messages' must contain at least one message.");
+  std::vector<chat::Message> out;
+  for (size_t i = 0; i < msgs->size(); ++i) {
+    const Json& m = (*msgs)[i];
+    const std::string path = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object()) return TypeError(path, "an object", m);
+    chat::Message msg;
+    LLMUX_ASSIGN_OR_RETURN(auto role, GetString(m, "role", path + ".role"));
+    if (!role) return Invalid(path + ".role", "Missing required parameter: '" + path + ".role'.");
+    msg.role = *role;
+    LLMUX_ASSIGN_OR_RETURN(msg.content, ParseContent(m, path));
+    LLMUX_ASSIGN_OR_RETURN(auto reasoning, GetString(m, "reasoning_content", path + ".reasoning_content"));
+    msg.reasoning_content = reasoning;
+    LLMUX_ASSIGN_OR_RETURN(auto call_id, GetString(m, "tool_call_id", path + ".tool_call_id"));
+    msg.tool_call_id = call_id.value_or("");
+    LLMUX_ASSIGN_OR_RETURN(auto name, GetString(m, "name", path + ".name"));
+    msg.name = name.value_or("");
+    if (const Json* calls = Field(m, "tool_calls")) {
+      if (!calls->is_array()) return TypeError(path + ".tool_calls", "an array", *calls);
+      for (size_t k = 0; k < calls->size(); ++k) {
+        LLMUX_ASSIGN_OR_RETURN(chat::ToolCall call,
+                               ParseToolCall((*calls)[k], path + ".tool_calls[" + std::to_string(k) + "]"));
+        msg.tool_calls.push_back(std::move(call));
+      }
+    }
+    if (msg.role == "developer") msg.role = "system";  // OpenAI's newer name for it
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
+
+Result<std::vector<chat::Tool>> ParseTools(const Json& body) {
+  std::vector<chat::Tool> tools;
+  const Json* t = Field(body, "tools");
+  if (!t) return tools;
+  if (!t->is_array()) return TypeError("tools", "an array", *t);
+  for (size_t i = 0; i < t->size(); ++i) {
+    const Json& tool = (*t)[i];
+    const std::string path = "tools[" + std::to_string(i) + "]";
+    if (!tool.is_object()) return TypeError(path, "an object", tool);
+    auto type = tool.find("type");
+    if (type != tool.end() && (!type->is_string() || *type != "function")) {
+      return Invalid(path + ".type", "Only tools of type 'function' are supported.");
+    }
+    const Json* fn = Field(tool, "function");
+    if (!fn || !fn->is_object()) return Invalid(path + ".function", "A tool needs 'function'.");
+    const Json* name = Field(*fn, "name");
+    if (!name || !name->is_string() || name->get<std::string>().empty()) {
+      return Invalid(path + ".function.name", "A tool needs 'function.name'.");
+    }
+    tools.push_back(chat::Tool{tool});
+  }
+  return tools;
+}
+
+Result<serving::ToolChoice> ParseToolChoice(const Json& body) {
+  serving::ToolChoice choice;
+  const Json* c = Field(body, "tool_choice");
+  if (!c) return choice;
+  if (c->is_string()) {
+    const std::string s = c->get<std::string>();
+    if (s == "auto") return choice;
+    if (s == "none") {
+      choice.mode = serving::ToolChoiceMode::kNone;
+    } else if (s == "required") {
+      choice.mode = serving::ToolChoiceMode::kRequired;
+    } else {
+      return Invalid("tool_choice", "tool_choice must be 'none', 'auto', 'required' or a named function.");
+    }
+    return choice;
+  }
+  if (c->is_object()) {
+    const Json* fn = Field(*c, "function");
+    const Json* name = fn && fn->is_object() ? Field(*fn, "name") : nullptr;
+    if (!name || !name->is_string()) {
+      return Invalid("tool_choice.function.name", "A named tool_choice needs 'function.name'.");
+    }
+    choice.mode = serving::ToolChoiceMode::kFunction;
+    choice.function_name = name->get<std::string>();
+    return choice;
+  }
+  return TypeError("tool_choice", "a string or an object", *c);
+}
+
+Result<std::vector<std::string>> ParseStop(const Json& body) {
+  std::vector<std::string> stop;
+  const Json* s = Field(body, "stop");
+  if (!s) return stop;
+  if (s->is_string()) {
+    stop.push_back(s->get<std::string>());
+    return stop;
+  }
+  if (!s->is_array()) return TypeError("stop", "a string or an array of strings", *s);
+  for (const Json& e : *s) {
+    if (!e.is_string()) return TypeError("stop", "an array of strings", e);
+    stop.push_back(e.get<std::string>());
+  }
+  return stop;
+}
+
+Result<StreamSettings> ParseStream(const Json& body) {
+  StreamSettings s;
+  LLMUX_ASSIGN_OR_RETURN(auto stream, GetBool(body, "stream", "stream"));
+  s.stream = stream.value_or(false);
+  if (const Json* opts = Field(body, "stream_options")) {
+    if (!opts->is_object()) return TypeError("stream_options", "an object", *opts);
+    LLMUX_ASSIGN_OR_RETURN(auto usage, GetBool(*opts, "include_usage", "stream_options.include_usage"));
+    s.include_usage = usage.value_or(false);
+  }
+  return s;
+}
+
+// Sampling, limits, stop, n, seed and user: the fields chat and completions share.
+Status ParseGenerationOptions(const Json& body, serving::GenerationOptions& o) {
+  auto number = [&](const char* name, auto& target) -> Status {
+    LLMUX_ASSIGN_OR_RETURN(auto v, GetNumber(body, name));
+    if (v) target = static_cast<float>(*v);
+    return Status::Ok();
+  };
+  serving::SamplingOptions& s = o.sampling;
+  LLMUX_RETURN_IF_ERROR(number("temperature", s.temperature));
+  LLMUX_RETURN_IF_ERROR(number("top_p", s.top_p));
+  LLMUX_RETURN_IF_ERROR(number("min_p", s.min_p));
+  LLMUX_RETURN_IF_ERROR(number("presence_penalty", s.presence_penalty));
+  LLMUX_RETURN_IF_ERROR(number("frequency_penalty", s.frequency_penalty));
+  LLMUX_RETURN_IF_ERROR(number("repetition_penalty", s.repetition_penalty));
+  LLMUX_ASSIGN_OR_RETURN(auto top_k, GetInteger(body, "top_k"));
+  if (top_k) s.top_k = ClampInt(*top_k);
+  LLMUX_ASSIGN_OR_RETURN(auto seed, GetInteger(body, "seed"));
+  if (seed) s.seed = static_cast<uint32_t>(*seed);
+
+  LLMUX_ASSIGN_OR_RETURN(auto max_tokens, GetInteger(body, "max_tokens"));
+  LLMUX_ASSIGN_OR_RETURN(auto max_completion, GetInteger(body, "max_completion_tokens"));
+  if (max_completion) {
+    o.max_tokens = ClampInt(*max_completion);
+  } else if (max_tokens) {
+    o.max_tokens = ClampInt(*max_tokens);
+  }
+  LLMUX_ASSIGN_OR_RETURN(auto n, GetInteger(body, "n"));
+  if (n && *n != 1) return Invalid("n", "Only n = 1 is supported.");
+  LLMUX_ASSIGN_OR_RETURN(o.stop, ParseStop(body));
+  LLMUX_ASSIGN_OR_RETURN(auto user, GetString(body, "user", "user"));
+  o.user = user.value_or("");
+  LLMUX_ASSIGN_OR_RETURN(auto ignore_eos, GetBool(body, "ignore_eos", "ignore_eos"));
+  o.ignore_eos = ignore_eos.value_or(false);
+  return Status::Ok();
+}
+
+Status RequireModel(const Json& body, std::string& model) {
+  LLMUX_ASSIGN_OR_RETURN(auto m, GetString(body, "model", "model"));
+  if (!m) return Invalid("model", "Missing required parameter: 'model'.");
+  model = *m;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<ParsedChatRequest> ParseChatCompletionRequest(std::string_view text) {
+  LLMUX_ASSIGN_OR_RETURN(Json body, ParseBody(text));
+  ParsedChatRequest out;
+  serving::ChatRequest& r = out.request;
+  LLMUX_RETURN_IF_ERROR(RequireModel(body, r.model));
+  LLMUX_ASSIGN_OR_RETURN(r.messages, ParseMessages(body));
+  LLMUX_ASSIGN_OR_RETURN(r.tools, ParseTools(body));
+  LLMUX_ASSIGN_OR_RETURN(r.tool_choice, ParseToolChoice(body));
+  LLMUX_RETURN_IF_ERROR(ParseGenerationOptions(body, r.options));
+  LLMUX_ASSIGN_OR_RETURN(auto logprobs, GetBool(body, "logprobs", "logprobs"));
+  r.options.logprobs = logprobs.value_or(false);
+  LLMUX_ASSIGN_OR_RETURN(auto top_logprobs, GetInteger(body, "top_logprobs"));
+  if (top_logprobs) r.options.top_logprobs = ClampInt(*top_logprobs);
+  if (const Json* rf = Field(body, "response_format")) {
+    if (!rf->is_object()) return TypeError("response_format", "an object", *rf);
+    LLMUX_ASSIGN_OR_RETURN(auto type, GetString(*rf, "type", "response_format.type"));
+    if (!type || *type == "text") {
+      r.response_format = serving::ResponseFormat::kText;
+    } else if (*type == "json_object") {
+      r.response_format = serving::ResponseFormat::kJsonObject;
+    } else {
+      return Invalid("response_format.type", "response_format type '" + *type +
+                                                 "' is not supported; use 'text' or 'json_object'.");
+    }
+  }
+  if (const Json* kw = Field(body, "chat_template_kwargs")) {
+    if (!kw->is_object()) return TypeError("chat_template_kwargs", "an object", *kw);
+    LLMUX_ASSIGN_OR_RETURN(r.enable_thinking,
+                           GetBool(*kw, "enable_thinking", "chat_template_kwargs.enable_thinking"));
+  }
+  LLMUX_ASSIGN_OR_RETURN(out.stream, ParseStream(body));
+  LLMUX_RETURN_IF_ERROR(serving::ValidateChatRequest(r));
+  return out;
+}
+
+Result<ParsedCompletionRequest> ParseCompletionRequest(std::string_view text) {
+  LLMUX_ASSIGN_OR_RETURN(Json body, ParseBody(text));
+  ParsedCompletionRequest out;
+  serving::CompletionRequest& r = out.request;
+  LLMUX_RETURN_IF_ERROR(RequireModel(body, r.model));
+  const Json* prompt = Field(body, "prompt");
+  if (!prompt) return Invalid("prompt", "Missing required parameter: 'prompt'.");
+  if (prompt->is_string()) {
+    r.prompt = prompt->get<std::string>();
+  } else if (prompt->is_array() && prompt->size() == 1 && (*prompt)[0].is_string()) {
+    r.prompt = (*prompt)[0].get<std::string>();
+  } else if (prompt->is_array()) {
+    return Invalid("prompt", "Only a single prompt string is supported.");
+  } else {
+    return TypeError("prompt", "a string", *prompt);
+  }
+  LLMUX_RETURN_IF_ERROR(ParseGenerationOptions(body, r.options));
+  if (!r.options.max_tokens) r.options.max_tokens = 16;  // OpenAI's default for completions
+  // Legacy completions take logprobs as an integer: how many alternatives to return.
+  LLMUX_ASSIGN_OR_RETURN(auto logprobs, GetInteger(body, "logprobs"));
+  if (logprobs) {
+    if (*logprobs < 0 || *logprobs > 5) return Invalid("logprobs", "logprobs must be between 0 and 5.");
+    r.options.logprobs = true;
+    r.options.top_logprobs = static_cast<int>(*logprobs);
+  }
+  LLMUX_ASSIGN_OR_RETURN(auto echo, GetBool(body, "echo", "echo"));
+  out.echo = echo.value_or(false);
+  LLMUX_ASSIGN_OR_RETURN(out.stream, ParseStream(body));
+  LLMUX_RETURN_IF_ERROR(serving::ValidateCompletionRequest(r));
+  return out;
+}
+
+}  // namespace llmux::gateway

@@ -1,0 +1,188 @@
+#include "gateway/openai/openai_routes.h"
+
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <variant>
+
+#include "gateway/openai/openai_format.h"
+#include "gateway/openai/openai_request.h"
+#include "net/http/async_queue.h"
+#include "net/http/http_server.h"
+#include "serving/inference_service.h"
+
+namespace llmux::gateway {
+
+namespace {
+
+using boost::asio::awaitable;
+using Event = std::variant<serving::Delta, serving::Finish>;
+using EventQueue = http::AsyncQueue<Event>;
+
+constexpr const char* kJson = "application/json";
+
+// Carries the engine thread's callbacks to the handler coroutine.
+class QueueSink : public serving::Sink {
+ public:
+  explicit QueueSink(std::shared_ptr<EventQueue> queue) : queue_(std::move(queue)) {}
+  void OnDelta(const serving::Delta& delta) override { queue_->Push(delta); }
+  void OnFinish(const serving::Finish& finish) override {
+    queue_->Push(finish);
+    queue_->Close();
+  }
+
+ private:
+  std::shared_ptr<EventQueue> queue_;
+};
+
+awaitable<void> SendError(http::ResponseWriter& w, const Status& status) {
+  std::string body = ErrorJson(status);
+  co_await w.Send(HttpStatusFor(status), kJson, std::move(body));
+}
+
+http::Headers SseHeaders() {
+  return http::Headers{{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
+}
+
+// Runs one generation and answers it, whole or streamed. `start` submits to the service.
+template <typename StartFn>
+awaitable<void> Generate(http::ResponseWriter& w, StartFn start, const ResponseMeta& meta,
+                         const StreamSettings& stream, bool logprobs, bool chat,
+                         std::string echo_prefix) {
+  auto queue = std::make_shared<EventQueue>();
+  auto handle = start(std::make_shared<QueueSink>(queue));
+  if (!handle.ok()) {
+    co_await SendError(w, handle.status());
+    co_return;
+  }
+  std::shared_ptr<serving::RequestHandle> request = *handle;
+  w.OnDisconnect([request] { request->Cancel(); });
+
+  if (!stream.stream) {
+    ResponseAccumulator acc;
+    while (std::optional<Event> ev = co_await queue->Pop()) {
+      if (auto* d = std::get_if<serving::Delta>(&*ev)) {
+        acc.Add(*d);
+        continue;
+      }
+      const auto& finish = std::get<serving::Finish>(*ev);
+      if (finish.reason == serving::FinishReason::kError) {
+        co_await SendError(w, finish.error);
+        co_return;
+      }
+      std::string body = chat ? acc.ChatCompletionJson(meta, finish, logprobs)
+                              : acc.CompletionJson(meta, finish, logprobs, echo_prefix);
+      co_await w.Send(200, kJson, std::move(body));
+      co_return;
+    }
+    request->Cancel();  // the wait was cancelled (shutdown)
+    co_return;
+  }
+
+  if (!co_await w.StartStream(200, "text/event-stream", SseHeaders())) {
+    request->Cancel();
+    co_return;
+  }
+  bool ok = true;
+  // Every awaited write takes a named string: GCC 12 mishandles temporaries that live
+  // across co_await (it may destroy them twice).
+  std::string event;
+  if (chat) {
+    event = ChatChunkEvent(meta, serving::Delta{}, /*first=*/true, false);
+    ok = co_await w.Write(event);
+  }
+  if (!chat && !echo_prefix.empty()) {
+    serving::Delta echo;
+    echo.content = echo_prefix;
+    event = CompletionChunkEvent(meta, echo, false);
+    ok = co_await w.Write(event);
+  }
+  while (ok) {
+    std::optional<Event> ev = co_await queue->Pop();
+    if (!ev) break;
+    if (auto* d = std::get_if<serving::Delta>(&*ev)) {
+      event = chat ? ChatChunkEvent(meta, *d, false, logprobs) : CompletionChunkEvent(meta, *d, logprobs);
+      ok = co_await w.Write(event);
+      continue;
+    }
+    const auto& finish = std::get<serving::Finish>(*ev);
+    if (finish.reason == serving::FinishReason::kError) {
+      event = ErrorEvent(finish.error);
+    } else {
+      event = chat ? ChatFinishEvent(meta, finish) : CompletionFinishEvent(meta, finish);
+      if (stream.include_usage) {
+        event += UsageEvent(meta, chat ? "chat.completion.chunk" : "text_completion", finish.usage);
+      }
+    }
+    co_await w.Write(event);
+    co_await w.Write(kDoneEvent);
+    co_await w.EndStream();
+    co_return;
+  }
+  request->Cancel();  // the client went away or the wait was cancelled
+}
+
+}  // namespace
+
+void RegisterOpenAiRoutes(http::HttpServer& server, serving::InferenceService& service,
+                          OpenAiRoutesOptions options) {
+  server.SetErrorFormatter([](int status, std::string message) {
+    return http::Response{status, kJson, ErrorJson(status, message), {}};
+  });
+
+  server.Route("POST", "/v1/chat/completions",
+               [&service](http::Request& req, http::ResponseWriter& w) -> awaitable<void> {
+                 auto parsed = ParseChatCompletionRequest(req.body);
+                 if (!parsed.ok()) {
+                   co_await SendError(w, parsed.status());
+                   co_return;
+                 }
+                 ResponseMeta meta{NewResponseId("chatcmpl-"), UnixNow(), parsed->request.model};
+                 const bool logprobs = parsed->request.options.logprobs;
+                 StreamSettings stream = parsed->stream;
+                 auto start = [&](std::shared_ptr<serving::Sink> sink) {
+                   return service.Chat(std::move(parsed->request), std::move(sink));
+                 };
+                 co_await Generate(w, start, meta, stream, logprobs, /*chat=*/true, "");
+               });
+
+  server.Route("POST", "/v1/completions",
+               [&service](http::Request& req, http::ResponseWriter& w) -> awaitable<void> {
+                 auto parsed = ParseCompletionRequest(req.body);
+                 if (!parsed.ok()) {
+                   co_await SendError(w, parsed.status());
+                   co_return;
+                 }
+                 ResponseMeta meta{NewResponseId("cmpl-"), UnixNow(), parsed->request.model};
+                 const bool logprobs = parsed->request.options.logprobs;
+                 std::string echo = parsed->echo ? parsed->request.prompt : "";
+                 StreamSettings stream = parsed->stream;
+                 auto start = [&](std::shared_ptr<serving::Sink> sink) {
+                   return service.Complete(std::move(parsed->request), std::move(sink));
+                 };
+                 co_await Generate(w, start, meta, stream, logprobs, /*chat=*/false, echo);
+               });
+
+  server.Route("GET", "/v1/models",
+               [&service](http::Request&, http::ResponseWriter& w) -> awaitable<void> {
+                 std::string body = ModelListJson(service.ListModels());
+                 co_await w.Send(200, kJson, std::move(body));
+               });
+
+  server.Route("GET", "/health",
+               [&service](http::Request&, http::ResponseWriter& w) -> awaitable<void> {
+                 if (service.Ready()) {
+                   co_await w.Send(200, kJson, R"({"status":"ok"})");
+                 } else {
+                   co_await w.Send(503, kJson, R"({"status":"loading"})");
+                 }
+               });
+
+  auto metrics = options.metrics_text;
+  server.Route("GET", "/metrics",
+               [metrics](http::Request&, http::ResponseWriter& w) -> awaitable<void> {
+                 std::string body = metrics ? metrics() : std::string();
+                 co_await w.Send(200, "text/plain; version=0.0.4; charset=utf-8", std::move(body));
+               });
+}
+
+}  // namespace llmux::gateway

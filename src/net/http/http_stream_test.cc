@@ -1,0 +1,283 @@
+// Streamed replies: incremental chunks, disconnect detection while the handler waits, and
+// graceful shutdown with streams in flight.
+#include <gtest/gtest.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <future>
+#include <memory>
+#include <thread>
+
+#include "net/http/async_queue.h"
+#include "net/http/http_server.h"
+#include "net/http/test_client.h"
+
+namespace llmux::http {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using std::chrono::milliseconds;
+using testing::MakeRequest;
+using testing::TestClient;
+using Clock = std::chrono::steady_clock;
+
+awaitable<void> Sleep(milliseconds d) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(d);
+  co_await timer.async_wait(asio::use_awaitable);
+}
+
+// Streams "data: i\n\n" for i < count, `gap` apart.
+Handler Ticker(int count, milliseconds gap) {
+  return [count, gap](Request&, ResponseWriter& w) -> awaitable<void> {
+    Headers extra;  // (GCC 12 miscompiles braced initializer lists inside co_await)
+    extra.Add("Cache-Control", "no-cache");
+    if (!co_await w.StartStream(200, "text/event-stream", std::move(extra))) {
+      co_return;
+    }
+    for (int i = 0; i < count; ++i) {
+      if (i > 0) co_await Sleep(gap);
+      if (!co_await w.Write("data: " + std::to_string(i) + "\n\n")) co_return;
+    }
+    co_await w.EndStream();
+  };
+}
+
+// What a waiting handler saw, reported to the test thread.
+struct Probe {
+  std::promise<void> handler_started;
+  std::promise<Clock::time_point> disconnect_seen;
+  std::promise<bool> handler_done;  // value: writer.disconnected() at the end
+};
+
+// Waits on a queue that only the disconnect callback closes (like a handler waiting for
+// the engine's first token); optionally starts the stream first.
+Handler Waiter(std::shared_ptr<Probe> probe, bool start_stream) {
+  return [probe, start_stream](Request&, ResponseWriter& w) -> awaitable<void> {
+    auto queue = std::make_shared<AsyncQueue<std::string>>();
+    w.OnDisconnect([probe, queue] {
+      probe->disconnect_seen.set_value(Clock::now());
+      queue->Close();
+    });
+    if (start_stream) co_await w.StartStream(200, "text/event-stream");
+    probe->handler_started.set_value();
+    while (auto item = co_await queue->Pop()) co_await w.Write(*item);
+    probe->handler_done.set_value(w.disconnected());
+  };
+}
+
+std::unique_ptr<HttpServer> StartServer(HttpServerOptions options,
+                                        const std::function<void(HttpServer&)>& routes) {
+  auto server = std::make_unique<HttpServer>(options);
+  routes(*server);
+  server->Route("GET", "/ping", [](Request&, ResponseWriter& w) -> awaitable<void> {
+    co_await w.Send(200, "text/plain", "pong");
+  });
+  EXPECT_TRUE(server->Listen("127.0.0.1", 0).ok());
+  server->Start();
+  return server;
+}
+
+TEST(HttpStream, ChunksArriveAsTheyAreWritten) {
+  auto server =
+      StartServer({}, [](HttpServer& s) { s.Route("GET", "/sse", Ticker(3, milliseconds(150))); });
+  TestClient client(server->port());
+  ASSERT_TRUE(client.Send(MakeRequest("GET", "/sse")));
+  auto head = client.ReadHead();
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->headers.Get("transfer-encoding").value_or(""), "chunked");
+  EXPECT_EQ(head->headers.Get("content-type").value_or(""), "text/event-stream");
+  EXPECT_EQ(head->headers.Get("cache-control").value_or(""), "no-cache");
+  std::vector<Clock::time_point> arrived;
+  for (int i = 0; i < 3; ++i) {
+    auto chunk = client.ReadChunk();
+    ASSERT_TRUE(chunk);
+    EXPECT_EQ(*chunk, "data: " + std::to_string(i) + "\n\n");
+    arrived.push_back(Clock::now());
+  }
+  auto last = client.ReadChunk();
+  ASSERT_TRUE(last);
+  EXPECT_EQ(*last, "");
+  // Each chunk came on its own, not all at the end.
+  EXPECT_GE(arrived[1] - arrived[0], milliseconds(100));
+  EXPECT_GE(arrived[2] - arrived[1], milliseconds(100));
+  // The connection is reusable after the stream.
+  ASSERT_TRUE(client.Send(MakeRequest("GET", "/ping")));
+  auto r = client.ReadResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "pong");
+}
+
+TEST(HttpStream, Http10StreamIsDelimitedByClose) {
+  auto server =
+      StartServer({}, [](HttpServer& s) { s.Route("GET", "/sse", Ticker(3, milliseconds(10))); });
+  TestClient client(server->port());
+  ASSERT_TRUE(client.Send("GET /sse HTTP/1.0\r\n\r\n"));
+  auto r = client.ReadResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_FALSE(r->headers.Has("transfer-encoding"));
+  EXPECT_EQ(r->body, "data: 0\n\ndata: 1\n\ndata: 2\n\n");
+}
+
+TEST(HttpStream, ClientCloseMidStreamIsSeenWhileTheHandlerOnlyWaits) {
+  auto probe = std::make_shared<Probe>();
+  auto server =
+      StartServer({}, [&](HttpServer& s) { s.Route("GET", "/wait", Waiter(probe, true)); });
+  TestClient client(server->port());
+  ASSERT_TRUE(client.Send(MakeRequest("GET", "/wait")));
+  auto head = client.ReadHead();
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  probe->handler_started.get_future().wait();
+  std::this_thread::sleep_for(milliseconds(50));  // the handler sits in Pop
+  auto seen = probe->disconnect_seen.get_future();
+  EXPECT_EQ(seen.wait_for(milliseconds(0)), std::future_status::timeout);
+  const auto closed_at = Clock::now();
+  client.Close();
+  ASSERT_EQ(seen.wait_for(milliseconds(2000)), std::future_status::ready);
+  const auto latency = seen.get() - closed_at;
+  EXPECT_LT(latency, milliseconds(100))
+      << std::chrono::duration_cast<std::chrono::microseconds>(latency).count() << " us";
+  auto done = probe->handler_done.get_future();
+  ASSERT_EQ(done.wait_for(milliseconds(2000)), std::future_status::ready);
+  EXPECT_TRUE(done.get());
+  const auto deadline = Clock::now() + milliseconds(2000);
+  while (server->open_connections() != 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  EXPECT_EQ(server->open_connections(), 0u);
+}
+
+TEST(HttpStream, ClientCloseBeforeAnyReplyIsSeen) {
+  auto probe = std::make_shared<Probe>();
+  auto server =
+      StartServer({}, [&](HttpServer& s) { s.Route("POST", "/wait", Waiter(probe, false)); });
+  TestClient client(server->port());
+  ASSERT_TRUE(client.Send(MakeRequest("POST", "/wait", "{}")));
+  probe->handler_started.get_future().wait();
+  const auto closed_at = Clock::now();
+  client.Close();
+  auto seen = probe->disconnect_seen.get_future();
+  ASSERT_EQ(seen.wait_for(milliseconds(2000)), std::future_status::ready);
+  EXPECT_LT(seen.get() - closed_at, milliseconds(100));
+  auto done = probe->handler_done.get_future();
+  ASSERT_EQ(done.wait_for(milliseconds(2000)), std::future_status::ready);
+  EXPECT_EQ(Clock::now() - closed_at < milliseconds(2000), true);
+}
+
+TEST(HttpStream, WriteReportsFalseOnceTheClientIsGone) {
+  std::promise<int> writes_after_close;
+  auto server = StartServer({}, [&](HttpServer& s) {
+    s.Route("GET", "/flood", [&writes_after_close](Request&, ResponseWriter& w) -> awaitable<void> {
+      co_await w.StartStream(200, "text/plain");
+      int n = 0;
+      while (co_await w.Write("tick\n")) {
+        ++n;
+        co_await Sleep(milliseconds(5));
+      }
+      EXPECT_TRUE(w.disconnected());
+      EXPECT_FALSE(co_await w.Write("more"));
+      EXPECT_FALSE(co_await w.Send(200, "text/plain", "late"));
+      writes_after_close.set_value(n);
+    });
+  });
+  TestClient client(server->port());
+  ASSERT_TRUE(client.Send(MakeRequest("GET", "/flood")));
+  ASSERT_TRUE(client.ReadHead());
+  ASSERT_TRUE(client.ReadChunk());
+  client.Close();
+  auto f = writes_after_close.get_future();
+  ASSERT_EQ(f.wait_for(milliseconds(3000)), std::future_status::ready);
+  EXPECT_GE(f.get(), 1);
+}
+
+TEST(HttpStream, ProducerOnAnotherThreadFeedsTheStream) {
+  auto server = StartServer({}, [](HttpServer& s) {
+    s.Route("GET", "/produce", [](Request&, ResponseWriter& w) -> awaitable<void> {
+      auto queue = std::make_shared<AsyncQueue<std::string>>();
+      std::thread producer([queue] {
+        for (int i = 0; i < 200; ++i) {
+          queue->Push(std::to_string(i) + "\n");
+          if (i % 50 == 0) std::this_thread::sleep_for(milliseconds(2));
+        }
+        queue->Close();
+      });
+      producer.detach();
+      co_await w.StartStream(200, "text/plain");
+      while (auto item = co_await queue->Pop()) co_await w.Write(*item);
+    });  // the stream is ended for the handler
+  });
+  TestClient client(server->port());
+  ASSERT_TRUE(client.Send(MakeRequest("GET", "/produce")));
+  auto r = client.ReadResponse();
+  ASSERT_TRUE(r);
+  std::string expected;
+  for (int i = 0; i < 200; ++i) expected += std::to_string(i) + "\n";
+  EXPECT_EQ(r->body, expected);
+}
+
+TEST(HttpStream, GracefulShutdownLetsOpenStreamsFinishAndRefusesNewConnections) {
+  auto server =
+      StartServer({}, [](HttpServer& s) { s.Route("GET", "/sse", Ticker(5, milliseconds(100))); });
+  TestClient idle(server->port());  // a keep-alive connection between requests
+  ASSERT_TRUE(idle.Send(MakeRequest("GET", "/ping")));
+  ASSERT_TRUE(idle.ReadResponse());
+
+  TestClient streaming(server->port());
+  ASSERT_TRUE(streaming.Send(MakeRequest("GET", "/sse")));
+  ASSERT_TRUE(streaming.ReadHead());
+  ASSERT_EQ(streaming.ReadChunk().value_or("?"), "data: 0\n\n");
+
+  const auto start = Clock::now();
+  server->Shutdown(milliseconds(3000));
+  EXPECT_TRUE(idle.WaitClosed(milliseconds(1000)));  // idle connections go at once
+  bool refused = false;
+  for (int i = 0; i < 100 && !refused; ++i) {
+    TestClient late(server->port());
+    refused = !late.connected() || (late.Send(MakeRequest("GET", "/ping")) &&
+                                    late.WaitClosed(milliseconds(500)) && late.received().empty());
+    if (!refused) std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_TRUE(refused);
+
+  for (int i = 1; i < 5; ++i) {
+    EXPECT_EQ(streaming.ReadChunk().value_or("?"), "data: " + std::to_string(i) + "\n\n");
+  }
+  EXPECT_EQ(streaming.ReadChunk().value_or("?"), "");
+  EXPECT_TRUE(streaming.WaitClosed(milliseconds(1000)));
+  server->Wait();
+  EXPECT_LT(Clock::now() - start, milliseconds(2500));  // did not sit out the whole grace
+}
+
+TEST(HttpStream, ShutdownCancelsHandlersStillRunningAfterTheGrace) {
+  auto probe = std::make_shared<Probe>();
+  auto queue = std::make_shared<AsyncQueue<std::string>>();  // never closed by anyone
+  auto server = StartServer({}, [&](HttpServer& s) {
+    s.Route("GET", "/stuck", [probe, queue](Request&, ResponseWriter& w) -> awaitable<void> {
+      co_await w.StartStream(200, "text/event-stream");
+      probe->handler_started.set_value();
+      auto item = co_await queue->Pop();  // returns nullopt when cancelled
+      probe->handler_done.set_value(!item.has_value());
+    });
+  });
+  TestClient client(server->port());
+  ASSERT_TRUE(client.Send(MakeRequest("GET", "/stuck")));
+  probe->handler_started.get_future().wait();
+  const auto start = Clock::now();
+  server->Shutdown(milliseconds(300));
+  server->Wait();
+  const auto took = Clock::now() - start;
+  EXPECT_GE(took, milliseconds(250));
+  EXPECT_LT(took, milliseconds(1500));
+  auto done = probe->handler_done.get_future();
+  ASSERT_EQ(done.wait_for(milliseconds(0)), std::future_status::ready);
+  EXPECT_TRUE(done.get());
+  EXPECT_TRUE(client.WaitClosed(milliseconds(1000)));
+}
+
+}  // namespace
+}  // namespace llmux::http

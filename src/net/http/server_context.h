@@ -1,0 +1,51 @@
+// Internal: state shared by the server, its accept loop and every connection (options,
+// routes, the error formatter, the registry of open connections, the shutdown flag).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "net/http/http_server.h"
+
+namespace llmux::http {
+
+class Connection;
+
+struct RouteMatch {
+  const Handler* handler = nullptr;  // null: 404 (path unknown) or 405 (method not allowed)
+  bool path_known = false;
+  std::string allow;  // "GET, POST" for a 405's Allow header
+};
+
+struct ServerContext {
+  explicit ServerContext(HttpServerOptions o) : options(std::move(o)) {}
+
+  const HttpServerOptions options;
+  // path -> (method, handler); written only before the server starts.
+  std::unordered_map<std::string, std::vector<std::pair<std::string, Handler>>> routes;
+  ErrorFormatter error_formatter;
+  std::atomic<bool> shutting_down{false};
+  std::atomic<size_t> rejecting{0};  // connections being answered 503
+
+  RouteMatch Find(std::string_view method, std::string_view path) const;
+  // The formatter's reply, or the default one if there is none or it throws.
+  Response MakeError(int status, std::string message) const;
+
+  void Register(const std::shared_ptr<Connection>& connection);
+  void Unregister(const Connection* connection);
+  size_t open_connections() const;
+  std::vector<std::shared_ptr<Connection>> Snapshot() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<const Connection*, std::weak_ptr<Connection>> connections_;
+};
+
+}  // namespace llmux::http

@@ -1,0 +1,147 @@
+// The protocol-neutral core API that every front end (OpenAI HTTP, gRPC, MCP) calls: one
+// internal request type in, a stream of deltas out. Front ends only parse, call this and
+// format; templating, tool-call parsing, stop strings and the engine live behind it.
+//
+// Threading: Chat/Complete validate synchronously and return an error before any callback
+// (unknown model -> kNotFound, bad values or a prompt longer than the context ->
+// kInvalidArgument, queue full -> kResourceExhausted). After a successful return the sink
+// gets zero or more OnDelta calls then exactly one OnFinish, from the engine's thread;
+// sinks must not block (post to your own executor). Cancel() is thread-safe and idempotent;
+// generation stops within one decode step and OnFinish still arrives (reason kCancelled).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "chat/chat_types.h"
+
+namespace llmux::serving {
+
+struct SamplingOptions {
+  std::optional<float> temperature;  // unset: the model default (1.0 like OpenAI)
+  std::optional<float> top_p;
+  std::optional<int> top_k;
+  std::optional<float> min_p;
+  float presence_penalty = 0.0f;
+  float frequency_penalty = 0.0f;
+  float repetition_penalty = 1.0f;
+  std::optional<uint32_t> seed;
+};
+
+enum class ResponseFormat { kText, kJsonObject };
+enum class ToolChoiceMode { kAuto, kNone, kRequired, kFunction };
+
+struct ToolChoice {
+  ToolChoiceMode mode = ToolChoiceMode::kAuto;
+  std::string function_name;  // kFunction only
+};
+
+struct GenerationOptions {
+  SamplingOptions sampling;
+  std::optional<int> max_tokens;  // unset: until end of generation or context full
+  std::vector<std::string> stop;  // up to 4; never emitted
+  bool logprobs = false;
+  int top_logprobs = 0;  // 0..20, only with logprobs
+  std::string user;      // opaque, for logs
+  bool ignore_eos = false;  // generate max_tokens whatever comes (benchmarks; vLLM/llama.cpp field)
+};
+
+struct ChatRequest {
+  std::string model;
+  std::vector<chat::Message> messages;
+  std::vector<chat::Tool> tools;
+  ToolChoice tool_choice;
+  ResponseFormat response_format = ResponseFormat::kText;
+  std::optional<bool> enable_thinking;  // chat_template_kwargs.enable_thinking
+  GenerationOptions options;
+};
+
+struct CompletionRequest {
+  std::string model;
+  std::string prompt;
+  GenerationOptions options;
+};
+
+struct TopLogprob {
+  std::string token;  // the token's text (may be a partial UTF-8 sequence)
+  float logprob = 0;
+};
+
+struct TokenLogprob {
+  std::string token;
+  float logprob = 0;
+  std::vector<TopLogprob> top;  // top_logprobs entries, most likely first
+};
+
+// A tool call as it streams: the first delta of a call carries id and name, later ones
+// append to arguments (JSON text).
+struct ToolCallDelta {
+  int index = 0;
+  std::string id;
+  std::string name;
+  std::string arguments;
+};
+
+struct Delta {
+  std::string reasoning;  // reasoning_content (Qwen3 <think> part)
+  std::string content;
+  std::vector<ToolCallDelta> tool_calls;
+  std::vector<TokenLogprob> logprobs;  // tokens that produced this delta
+  bool empty() const {
+    return reasoning.empty() && content.empty() && tool_calls.empty() && logprobs.empty();
+  }
+};
+
+enum class FinishReason { kStop, kLength, kToolCalls, kCancelled, kError };
+const char* FinishReasonName(FinishReason reason);  // "stop", "length", "tool_calls", ...
+
+struct Usage {
+  int prompt_tokens = 0;
+  int completion_tokens = 0;
+  int cached_tokens = 0;
+  int total_tokens() const { return prompt_tokens + completion_tokens; }
+};
+
+struct Finish {
+  FinishReason reason = FinishReason::kStop;
+  Usage usage;
+  Status error;  // set when reason is kError (e.g. the engine failed mid-stream)
+};
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual void OnDelta(const Delta& delta) = 0;
+  virtual void OnFinish(const Finish& finish) = 0;
+};
+
+class RequestHandle {
+ public:
+  virtual ~RequestHandle() = default;
+  virtual void Cancel() = 0;
+};
+
+struct ModelInfo {
+  std::string id;            // the served name
+  std::string architecture;  // general.architecture
+  std::string quantization;  // most common weight type, e.g. "Q8_0"
+  int context_length = 0;
+  int64_t created = 0;  // unix seconds when loaded
+  bool ready = false;   // false while loading
+};
+
+class InferenceService {
+ public:
+  virtual ~InferenceService() = default;
+  virtual std::vector<ModelInfo> ListModels() const = 0;
+  virtual bool Ready() const = 0;  // every model loaded
+  virtual Result<std::shared_ptr<RequestHandle>> Chat(ChatRequest request,
+                                                      std::shared_ptr<Sink> sink) = 0;
+  virtual Result<std::shared_ptr<RequestHandle>> Complete(CompletionRequest request,
+                                                          std::shared_ptr<Sink> sink) = 0;
+};
+
+}  // namespace llmux::serving

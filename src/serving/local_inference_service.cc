@@ -1,0 +1,198 @@
+#include "serving/local_inference_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include "chat/chat_template.h"
+#include "chat/output_parser.h"
+#include "serving/generation_stream.h"
+#include "serving/request_constraints.h"
+#include "serving/request_validation.h"
+
+namespace llmux::serving {
+
+namespace {
+
+class EngineRequestHandle : public RequestHandle {
+ public:
+  explicit EngineRequestHandle(std::shared_ptr<EngineTicket> ticket) : ticket_(std::move(ticket)) {}
+  void Cancel() override { ticket_->Cancel(); }
+
+ private:
+  std::shared_ptr<EngineTicket> ticket_;
+};
+
+// Unset fields take llama.cpp's sampling defaults, which llama-server applies to OpenAI
+// requests too: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05.
+SamplerParams ToSamplerParams(const SamplingOptions& s) {
+  SamplerParams p;
+  if (s.temperature) p.temperature = *s.temperature;
+  if (s.top_p) p.top_p = *s.top_p;
+  if (s.top_k) p.top_k = *s.top_k;
+  if (s.min_p) p.min_p = *s.min_p;
+  p.presence_penalty = s.presence_penalty;
+  p.frequency_penalty = s.frequency_penalty;
+  p.repeat_penalty = s.repetition_penalty;
+  if (s.seed) p.seed = *s.seed;
+  return p;
+}
+
+// Special-token text in the prompt is parsed (templates write <|im_start|> and the like);
+// BOS is added as the vocabulary says unless the template already wrote it.
+std::vector<int32_t> EncodePrompt(const Tokenizer& tok, const std::string& text,
+                                  bool template_wrote_bos) {
+  return tok.Encode(text, /*add_special=*/!template_wrote_bos, /*parse_special=*/true);
+}
+
+EngineRequest MakeEngineRequest(std::vector<int32_t> prompt, const GenerationOptions& o) {
+  EngineRequest req;
+  req.prompt = std::move(prompt);
+  req.sampling = ToSamplerParams(o.sampling);
+  req.max_tokens = o.max_tokens.value_or(0);
+  req.top_logprobs = o.logprobs ? o.top_logprobs : -1;
+  req.ignore_eog = o.ignore_eos;
+  return req;
+}
+
+// True if the last user message asks Qwen3 to skip thinking with the "/no_think" tag.
+bool AsksNoThink(const std::vector<chat::Message>& messages) {
+  for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+    if (it->role == "user") return it->content.find("/no_think") != std::string::npos;
+  }
+  return false;
+}
+
+}  // namespace
+
+LocalInferenceService::LocalInferenceService(std::vector<ModelSpec> specs,
+                                             ModelHostOptions options)
+    : specs_(std::move(specs)), options_(options) {
+  loader_ = std::thread([this] { LoadAll(); });
+}
+
+LocalInferenceService::~LocalInferenceService() {
+  if (loader_.joinable()) loader_.join();
+}
+
+void LocalInferenceService::LoadAll() {
+  for (const ModelSpec& spec : specs_) {
+    spdlog::info("loading model {}", spec.path);
+    auto host = ModelHost::Load(spec, options_);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!host.ok()) {
+      load_status_ = host.status().WithContext("loading " + spec.path);
+      spdlog::error("{}", load_status_.ToString());
+      break;
+    }
+    bool duplicate = false;
+    for (const auto& h : hosts_) duplicate = duplicate || h->name() == (*host)->name();
+    if (duplicate) {
+      load_status_ = InvalidArgumentError("two models are served under the name '" +
+                                          (*host)->name() + "'; name them with --model NAME=FILE");
+      break;
+    }
+    spdlog::info("model '{}' ready ({}, {}, context {})", (*host)->name(),
+                 (*host)->info().architecture, (*host)->info().quantization,
+                 (*host)->info().context_length);
+    hosts_.push_back(std::move(*host));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  loaded_ = true;
+  loaded_cv_.notify_all();
+}
+
+Status LocalInferenceService::WaitLoaded() {
+  std::unique_lock<std::mutex> lock(mu_);
+  loaded_cv_.wait(lock, [&] { return loaded_; });
+  return load_status_;
+}
+
+void LocalInferenceService::Drain(int timeout_ms) {
+  std::vector<ModelHost*> hosts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    draining_ = true;
+    for (auto& h : hosts_) hosts.push_back(h.get());
+  }
+  for (ModelHost* h : hosts) h->engine().StopAccepting();
+  for (ModelHost* h : hosts) h->engine().WaitIdle(timeout_ms);
+}
+
+std::vector<ModelInfo> LocalInferenceService::ListModels() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<ModelInfo> out;
+  for (const auto& h : hosts_) out.push_back(h->info());
+  return out;
+}
+
+bool LocalInferenceService::Ready() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return loaded_ && load_status_.ok() && !draining_;
+}
+
+Result<ModelHost*> LocalInferenceService::FindModel(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (draining_) return UnavailableError("the server is shutting down");
+  for (const auto& h : hosts_) {
+    if (h->name() == name) return h.get();
+  }
+  if (!loaded_) return UnavailableError("models are still loading; try again shortly");
+  return NotFoundError("the model '" + name + "' does not exist").WithField("model");
+}
+
+Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Chat(ChatRequest request,
+                                                                   std::shared_ptr<Sink> sink) {
+  LLMUX_RETURN_IF_ERROR(ValidateChatRequest(request));
+  LLMUX_ASSIGN_OR_RETURN(ModelHost * host, FindModel(request.model));
+  const chat::ChatTemplate& tmpl = host->chat_template();
+
+  const bool use_tools =
+      !request.tools.empty() && request.tool_choice.mode != ToolChoiceMode::kNone;
+  const bool constrained = request.response_format == ResponseFormat::kJsonObject ||
+                           (use_tools && request.tool_choice.mode != ToolChoiceMode::kAuto);
+  chat::RenderOptions render;
+  render.add_generation_prompt = true;
+  render.enable_thinking = request.enable_thinking.value_or(true) && !AsksNoThink(request.messages);
+  // Constrained output starts at the first token, so there is no room for a <think> part.
+  if (constrained) render.enable_thinking = false;
+
+  static const std::vector<chat::Tool> kNoTools;
+  auto rendered = tmpl.Render(request.messages, use_tools ? request.tools : kNoTools, render);
+  if (!rendered.ok()) return rendered.status().WithField("messages");
+  std::vector<int32_t> prompt = EncodePrompt(host->tokenizer(), *rendered, tmpl.renders_bos());
+
+  EngineRequest engine_request = MakeEngineRequest(std::move(prompt), request.options);
+  LLMUX_ASSIGN_OR_RETURN(engine_request.constraint,
+                         MakeRequestConstraint(host->constraint_vocab(), tmpl.output_format(render),
+                                               request, use_tools));
+  chat::ParserOptions parser_options;
+  parser_options.parse_tool_calls = use_tools;
+  auto parser = tmpl.MakeParser(render, parser_options);
+  auto stream = std::make_shared<GenerationStream>(
+      host->name(), host->tokenizer(), metrics_, std::move(sink), request.options.stop,
+      std::move(parser), request.options.logprobs);
+  auto ticket = host->engine().Submit(std::move(engine_request), stream->MakeCallbacks());
+  if (!ticket.ok()) {
+    stream->Refused();
+    return ticket.status().WithField("messages");
+  }
+  return std::shared_ptr<RequestHandle>(std::make_shared<EngineRequestHandle>(*ticket));
+}
+
+Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Complete(
+    CompletionRequest request, std::shared_ptr<Sink> sink) {
+  LLMUX_RETURN_IF_ERROR(ValidateCompletionRequest(request));
+  LLMUX_ASSIGN_OR_RETURN(ModelHost * host, FindModel(request.model));
+  std::vector<int32_t> prompt = EncodePrompt(host->tokenizer(), request.prompt, false);
+  EngineRequest engine_request = MakeEngineRequest(std::move(prompt), request.options);
+  auto stream = std::make_shared<GenerationStream>(host->name(), host->tokenizer(), metrics_,
+                                                   std::move(sink), request.options.stop, nullptr,
+                                                   request.options.logprobs);
+  auto ticket = host->engine().Submit(std::move(engine_request), stream->MakeCallbacks());
+  if (!ticket.ok()) {
+    stream->Refused();
+    return ticket.status().WithField("prompt");
+  }
+  return std::shared_ptr<RequestHandle>(std::make_shared<EngineRequestHandle>(*ticket));
+}
+
+}  // namespace llmux::serving

@@ -1,0 +1,61 @@
+// One served model: its file, tokenizer, chat template and the engine thread that runs it.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "engine/gguf/gguf_reader.h"
+#include "engine/runtime/constraint_vocab.h"
+#include "engine/runtime/engine.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "serving/inference_service.h"
+
+namespace llmux::chat {
+class ChatTemplate;
+}
+
+namespace llmux::serving {
+
+struct ModelSpec {
+  std::string name;  // served name; empty: from general.name, else the file name
+  std::string path;
+};
+
+struct ModelHostOptions {
+  int n_threads = 0;  // 0: hardware concurrency
+  int n_ctx = 4096;
+  int max_waiting = 256;
+};
+
+class ModelHost {
+ public:
+  static Result<std::unique_ptr<ModelHost>> Load(const ModelSpec& spec,
+                                                 const ModelHostOptions& options);
+  ~ModelHost();
+
+  const std::string& name() const { return info_.id; }
+  const ModelInfo& info() const { return info_; }
+  Engine& engine() { return *engine_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const chat::ChatTemplate& chat_template() const { return *chat_template_; }
+  // Token tables for constrained decoding, built once at load.
+  const std::shared_ptr<const ConstraintVocab>& constraint_vocab() const { return constraint_vocab_; }
+
+ private:
+  ModelHost() = default;
+
+  ModelInfo info_;
+  std::shared_ptr<const gguf::GgufFile> file_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<chat::ChatTemplate> chat_template_;
+  std::shared_ptr<const ConstraintVocab> constraint_vocab_;
+  std::unique_ptr<Engine> engine_;
+};
+
+// The name a model is served under when none is given: general.name made URL-friendly
+// (lower case, spaces to dashes), else the file's base name without ".gguf".
+std::string DefaultModelName(const gguf::GgufFile& file, const std::string& path);
+
+}  // namespace llmux::serving

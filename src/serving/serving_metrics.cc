@@ -1,0 +1,96 @@
+#include "serving/serving_metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace llmux::serving {
+
+namespace {
+
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
+    0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5,
+    0.75,  1.0,    2.5,   5.0,  7.5,  10.0, 20.0, 40.0, 80.0};
+const prometheus::Histogram::BucketBoundaries kTokenLatencyBuckets = {
+    0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05,
+    0.075, 0.1,    0.15,  0.2,    0.3,  0.4,   0.5,  0.75,  1.0,  2.5};
+
+}  // namespace
+
+ServingMetrics::ServingMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  ttft_ = &prometheus::BuildHistogram()
+               .Name("llmux_time_to_first_token_seconds")
+               .Help("Time from request arrival to its first generated token")
+               .Register(*registry_);
+  itl_ = &prometheus::BuildHistogram()
+              .Name("llmux_inter_token_latency_seconds")
+              .Help("Time between consecutive generated tokens of one request")
+              .Register(*registry_);
+  e2e_ = &prometheus::BuildHistogram()
+              .Name("llmux_request_duration_seconds")
+              .Help("End-to-end request latency, arrival to last token")
+              .Register(*registry_);
+  prompt_tokens_ = &prometheus::BuildCounter()
+                        .Name("llmux_prompt_tokens_total")
+                        .Help("Prompt tokens processed")
+                        .Register(*registry_);
+  generation_tokens_ = &prometheus::BuildCounter()
+                            .Name("llmux_generation_tokens_total")
+                            .Help("Tokens generated")
+                            .Register(*registry_);
+  requests_ = &prometheus::BuildCounter()
+                   .Name("llmux_requests_total")
+                   .Help("Finished requests by finish reason")
+                   .Register(*registry_);
+  running_ = &prometheus::BuildGauge()
+                  .Name("llmux_requests_running")
+                  .Help("Requests being generated now")
+                  .Register(*registry_);
+  waiting_ = &prometheus::BuildGauge()
+                  .Name("llmux_requests_waiting")
+                  .Help("Requests queued, waiting for the engine")
+                  .Register(*registry_);
+}
+
+ServingMetrics::~ServingMetrics() = default;
+
+void ServingMetrics::RequestQueued(const std::string& model) {
+  waiting_->Add({{"model", model}}).Increment();
+  running_->Add({{"model", model}});  // make the series visible at 0
+}
+
+void ServingMetrics::RequestStarted(const std::string& model) {
+  waiting_->Add({{"model", model}}).Decrement();
+  running_->Add({{"model", model}}).Increment();
+}
+
+void ServingMetrics::FirstToken(const std::string& model, double seconds) {
+  ttft_->Add({{"model", model}}, kLatencyBuckets).Observe(seconds);
+}
+
+void ServingMetrics::InterToken(const std::string& model, double seconds) {
+  itl_->Add({{"model", model}}, kTokenLatencyBuckets).Observe(seconds);
+}
+
+void ServingMetrics::RequestFinished(const std::string& model, const std::string& finish_reason,
+                                     bool started, double seconds, int prompt_tokens,
+                                     int completion_tokens) {
+  if (started) {
+    running_->Add({{"model", model}}).Decrement();
+  } else {
+    waiting_->Add({{"model", model}}).Decrement();
+  }
+  e2e_->Add({{"model", model}}, kLatencyBuckets).Observe(seconds);
+  if (started) prompt_tokens_->Add({{"model", model}}).Increment(prompt_tokens);
+  generation_tokens_->Add({{"model", model}}).Increment(completion_tokens);
+  requests_->Add({{"model", model}, {"finish_reason", finish_reason}}).Increment();
+}
+
+std::string ServingMetrics::Serialize() const {
+  prometheus::TextSerializer serializer;
+  return serializer.Serialize(registry_->Collect());
+}
+
+}  // namespace llmux::serving

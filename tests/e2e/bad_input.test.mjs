@@ -1,0 +1,140 @@
+// Bad input against a running llmux serve: each request gets a clear 4xx (OpenAI's error
+// shape) or is closed, and the server keeps serving others.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+
+const base = process.env.LLMUX_BASE_URL;
+const model = process.env.LLMUX_MODEL;
+const { hostname, port } = new URL(base);
+
+async function post(path, body, headers = {}) {
+  const r = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  const text = await r.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: r.status, json, text };
+}
+
+async function assertServing() {
+  const r = await post('/v1/completions', JSON.stringify({ model, prompt: 'Once', max_tokens: 2, temperature: 0 }));
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.usage.completion_tokens, 2);
+}
+
+function assertError(r, status, param) {
+  assert.equal(r.status, status, r.text);
+  assert.equal(typeof r.json.error.message, 'string');
+  assert.ok(r.json.error.message.length > 0);
+  assert.equal(typeof r.json.error.type, 'string');
+  assert.ok('param' in r.json.error && 'code' in r.json.error);
+  if (param !== undefined) assert.equal(r.json.error.param, param);
+}
+
+const msgs = [{ role: 'user', content: 'hi' }];
+
+test('malformed JSON and wrong types get 400', async () => {
+  assertError(await post('/v1/chat/completions', '{"model": "x", "messages": ['), 400);
+  assertError(await post('/v1/chat/completions', 'null'), 400);
+  assertError(await post('/v1/chat/completions', JSON.stringify({ model, messages: 'hi' })), 400, 'messages');
+  assertError(await post('/v1/chat/completions', JSON.stringify({ model, messages: msgs, temperature: 'hot' })), 400, 'temperature');
+  assertError(await post('/v1/chat/completions', JSON.stringify({ model, messages: msgs, stream: 1 })), 400, 'stream');
+  assertError(await post('/v1/chat/completions', JSON.stringify({ model: ['a'], messages: msgs })), 400, 'model');
+  await assertServing();
+});
+
+test('negative, zero and huge max_tokens get 400', async () => {
+  for (const v of [-1, 0, 1e12, 2 ** 31]) {
+    assertError(await post('/v1/chat/completions', JSON.stringify({ model, messages: msgs, max_tokens: v })), 400, 'max_tokens');
+  }
+  await assertServing();
+});
+
+test('a prompt longer than the context gets 400', async () => {
+  const r = await post('/v1/completions', JSON.stringify({ model, prompt: 'time '.repeat(2000), max_tokens: 4 }));
+  assertError(r, 400);
+  assert.match(r.json.error.message, /context/);
+  await assertServing();
+});
+
+test('unknown model gets 404, unknown route 404, wrong method 405', async () => {
+  assertError(await post('/v1/chat/completions', JSON.stringify({ model: 'nope', messages: msgs })), 404, 'model');
+  const r = await fetch(base + '/v2/nothing');
+  assert.equal(r.status, 404);
+  assert.ok((await r.json()).error);
+  const m = await fetch(base + '/v1/chat/completions');
+  assert.equal(m.status, 405);
+});
+
+test('a 20 MB body gets 413 or a closed connection', async () => {
+  const big = JSON.stringify({ model, messages: [{ role: 'user', content: 'x'.repeat(20 * 1024 * 1024) }] });
+  try {
+    const r = await post('/v1/chat/completions', big);
+    assert.equal(r.status, 413);
+  } catch (e) {
+    // The server may close the connection while the client is still sending.
+    assert.ok(/fetch failed|socket|ECONNRESET|EPIPE/i.test(String(e.cause ?? e)), String(e));
+  }
+  await assertServing();
+});
+
+test('headers sent one byte a second are cut off', { timeout: 60000 }, async () => {
+  const sock = net.connect(Number(port), hostname);
+  await new Promise((r) => sock.once('connect', r));
+  const request = `GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ${'a'.repeat(200)}\r\n\r\n`;
+  let closed = false;
+  let reply = '';
+  sock.on('data', (d) => { reply += d; });
+  sock.on('close', () => { closed = true; });
+  sock.on('error', () => { closed = true; });
+  const t0 = Date.now();
+  for (let i = 0; i < request.length && !closed; ++i) {
+    sock.write(request[i]);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  assert.ok(closed, 'the connection should have been closed');
+  const elapsed = (Date.now() - t0) / 1000;
+  assert.ok(elapsed < 40, `closed after ${elapsed} s`);
+  assert.ok(reply === '' || /^HTTP\/1\.1 408/.test(reply), reply);
+  await assertServing();
+});
+
+test('500 idle connections do not stop the server', { timeout: 60000 }, async () => {
+  const socks = [];
+  for (let i = 0; i < 500; ++i) {
+    const s = net.connect(Number(port), hostname);
+    s.on('error', () => {});
+    socks.push(s);
+  }
+  await Promise.all(socks.map((s) => new Promise((r) => { s.once('connect', r); s.once('error', r); s.once('close', r); })));
+  await assertServing();
+  const r = await fetch(base + '/v1/models');
+  assert.equal(r.status, 200);
+  for (const s of socks) s.destroy();
+});
+
+test('a client that disconnects mid-stream does not hurt the server', async () => {
+  const ctrl = new AbortController();
+  const r = await fetch(base + '/v1/completions', {
+    method: 'POST', headers: { 'content-type': 'application/json' }, signal: ctrl.signal,
+    body: JSON.stringify({ model, prompt: 'Once upon a time', max_tokens: 400, stream: true }),
+  });
+  const reader = r.body.getReader();
+  await reader.read();
+  ctrl.abort();
+  await assertServing();
+  const metrics = await (await fetch(base + '/metrics')).text();
+  assert.match(metrics, /llmux_requests_total\{[^}]*finish_reason="cancelled"[^}]*\} [1-9]/);
+});
+
+test('/health and /metrics', async () => {
+  const h = await fetch(base + '/health');
+  assert.equal(h.status, 200);
+  const m = await (await fetch(base + '/metrics')).text();
+  for (const name of ['llmux_time_to_first_token_seconds_bucket', 'llmux_inter_token_latency_seconds_bucket',
+    'llmux_request_duration_seconds_bucket', 'llmux_prompt_tokens_total', 'llmux_generation_tokens_total',
+    'llmux_requests_running', 'llmux_requests_waiting']) {
+    assert.ok(m.includes(name), `missing ${name}`);
+  }
+  assert.match(m, new RegExp(`llmux_generation_tokens_total\\{model="${model}"\\} [1-9]`));
+});

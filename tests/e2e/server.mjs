@@ -1,0 +1,68 @@
+// Starts a real `llmux serve` for end-to-end tests and stops it again.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const BIN = process.env.LLMUX_BIN;
+export const SHARED = process.env.LLMUX_SHARED_DIR;
+if (!BIN || !SHARED) throw new Error('set LLMUX_BIN and LLMUX_SHARED_DIR');
+
+// A small random-weight Qwen3 model with the real Qwen3 vocabulary and chat template.
+export function makeTinyQwen3(dir) {
+  const out = join(dir, 'tiny-qwen3.gguf');
+  execFileSync(BIN, ['model', 'create', '--arch', 'qwen3', '--hidden', '64', '--layers', '2',
+    '--heads', '2', '--kv-heads', '1', '--head-dim', '32', '--ffn', '128', '--type', 'q8_0',
+    '--vocab-from', join(SHARED, 'models/qwen3-vocab.gguf'), '--seed', '7', '--out', out]);
+  return out;
+}
+
+// Spawns `llmux serve` with free ports; resolves once /health answers 200.
+export async function startServer(models, extraArgs = []) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'llmux-e2e-'));
+  const args = ['serve', '--host', '127.0.0.1', '--port', '0', '--grpc-port', '0',
+    '--data-dir', dataDir, '-t', '1', ...extraArgs];
+  for (const m of models) args.push('--model', m);
+  const child = spawn(BIN, args, { stdio: ['ignore', 'inherit', 'pipe'] });
+  let stderr = '';
+  const ports = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('llmux serve did not start:\n' + stderr)), 60000);
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      process.stderr.write(chunk);
+      const m = /HTTP on http:\/\/[^:]+:(\d+)(?:, gRPC on [^:]+:(\d+))?/.exec(stderr);
+      if (m) { clearTimeout(timer); resolve({ http: Number(m[1]), grpc: Number(m[2]) }); }
+    });
+    child.on('exit', (code) => reject(new Error(`llmux serve exited (${code}):\n${stderr}`)));
+  });
+  const baseURL = `http://127.0.0.1:${ports.http}`;
+  for (let i = 0; ; ++i) {
+    try {
+      const r = await fetch(`${baseURL}/health`);
+      if (r.status === 200) break;
+    } catch { /* not yet */ }
+    if (i > 600) throw new Error('llmux serve never became healthy');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    baseURL,
+    grpcAddr: `127.0.0.1:${ports.grpc}`,
+    child,
+    // SIGTERM; resolves with the exit code.
+    stop() {
+      return new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.on('exit', (code) => { rmSync(dataDir, { recursive: true, force: true }); resolve(code); });
+        child.kill('SIGTERM');
+      });
+    },
+  };
+}
+
+// What `llmux run` prints for a greedy continuation, minus the echoed prompt.
+export function llmuxRunGreedy(model, prompt, n) {
+  const out = execFileSync(BIN, ['run', '--model', model, '--prompt', prompt, '-n', String(n),
+    '--temperature', '0', '-t', '1'], { encoding: 'utf8' });
+  if (!out.startsWith(prompt)) throw new Error('llmux run did not echo the prompt: ' + out);
+  return out.slice(prompt.length).replace(/\n$/, '');
+}
