@@ -132,7 +132,7 @@ Sample RunOne(const Options& o, const Target& target, const std::string& prompt)
       parser.get().body().data = chunk;
       parser.get().body().size = sizeof(chunk);
       beast::error_code ec;
-      http::read(stream, buffer, parser, ec);
+      http::read_some(stream, buffer, parser, ec);  // whatever has arrived, not a full buffer
       if (ec && ec != http::error::need_buffer) throw beast::system_error(ec);
       const size_t got = sizeof(chunk) - parser.get().body().size;
       const auto now = Clock::now();

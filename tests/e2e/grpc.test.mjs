@@ -140,9 +140,12 @@ function greedyCompleteRequest(extra = {}) {
 describe('llmux gRPC API', { skip: ADDR ? false : 'LLMUX_GRPC_ADDR is not set' }, () => {
   let client;
 
-  before(() => {
+  before(async () => {
     const Inference = loadInferenceService();
     client = new Inference(ADDR, grpc.credentials.createInsecure());
+    // Connect before the first test so that a slow first connection counts against no deadline.
+    await new Promise((resolve, reject) =>
+      client.waitForReady(deadlineIn(30_000), (e) => (e ? reject(e) : resolve())));
   });
 
   after(() => {
