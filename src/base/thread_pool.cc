@@ -40,21 +40,33 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::Run(JobFn fn, void* ctx) {
+void ThreadPool::Run(JobFn fn, void* ctx, bool all) {
   if (n_threads_ == 1) {
     fn(ctx, 0, 1);
     return;
   }
   job_fn_ = fn;
   job_ctx_ = ctx;
-  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_acq_rel);  // publishes job_fn_/job_ctx_
+  finished_.store(0, std::memory_order_relaxed);
+  const uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
+  state_.store(static_cast<uint64_t>(gen) << 32, std::memory_order_release);
+  generation_.store(gen, std::memory_order_release);  // publishes job_fn_/job_ctx_
   generation_.notify_all();
   fn(ctx, 0, n_threads_);
-  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) Backoff(spin);
+  int joined = n_threads_ - 1;
+  if (all) {
+    for (int spin = 0;
+         static_cast<int>(state_.load(std::memory_order_acquire) & kJoinedMask) != joined; ++spin) {
+      Backoff(spin);
+    }
+  } else {
+    joined = static_cast<int>(state_.fetch_or(kClosed, std::memory_order_acq_rel) & kJoinedMask);
+  }
+  for (int spin = 0; finished_.load(std::memory_order_acquire) != joined; ++spin) Backoff(spin);
 }
 
 void ThreadPool::WorkerLoop(int ith, uint32_t seen) {
+  uint32_t joined_gen = 0;  // the last job this worker took part in
   for (;;) {
     uint32_t now = seen;
     for (int spin = 0; spin < kSpinIterations; ++spin) {
@@ -68,8 +80,20 @@ void ThreadPool::WorkerLoop(int ith, uint32_t seen) {
     }
     seen = now;
     if (stop_.load(std::memory_order_acquire)) return;
-    job_fn_(job_ctx_, ith, n_threads_);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    // Join the newest job (state_ may already be past `now`) unless its caller has closed it
+    // or this worker has already run it.
+    uint64_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      const uint32_t gen = static_cast<uint32_t>(s >> 32);
+      if (gen == joined_gen || (s & kClosed) != 0) break;
+      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        joined_gen = gen;
+        job_fn_(job_ctx_, ith, n_threads_);
+        finished_.fetch_add(1, std::memory_order_acq_rel);
+        break;
+      }
+    }
   }
 }
 

@@ -27,7 +27,20 @@ class ThreadPool {
     using Fn = std::remove_reference_t<F>;
     Run(
         +[](void* ctx, int ith, int nth) { (*static_cast<Fn*>(ctx))(ith, nth); },
-        const_cast<void*>(static_cast<const void*>(&fn)));
+        const_cast<void*>(static_cast<const void*>(&fn)), /*all=*/true);
+  }
+
+  // A work-sharing job: fn(thread_index, n_threads) runs on the caller and on every worker
+  // that picks the job up before the caller's own call has returned; a worker that comes
+  // later skips it. fn must therefore take all its work from shared counters (never split
+  // it by thread index). On shared cores this keeps a descheduled worker from stalling the
+  // caller: the caller does the work alone instead of waiting for the worker to run.
+  template <typename F>
+  void RunShared(F&& fn) {
+    using Fn = std::remove_reference_t<F>;
+    Run(
+        +[](void* ctx, int ith, int nth) { (*static_cast<Fn*>(ctx))(ith, nth); },
+        const_cast<void*>(static_cast<const void*>(&fn)), /*all=*/false);
   }
 
   // Calls fn(i) for every i in [0, n), handing out chunks of `grain` indices dynamically.
@@ -40,7 +53,7 @@ class ThreadPool {
       return;
     }
     std::atomic<int64_t> next{0};
-    RunOnAll([&](int, int) {
+    RunShared([&](int, int) {
       for (;;) {
         int64_t begin = next.fetch_add(grain, std::memory_order_relaxed);
         if (begin >= n) break;
@@ -52,15 +65,21 @@ class ThreadPool {
 
  private:
   using JobFn = void (*)(void* ctx, int ith, int nth);
-  void Run(JobFn fn, void* ctx);
+  void Run(JobFn fn, void* ctx, bool all);
   void WorkerLoop(int ith, uint32_t seen);
+
+  // state_: job generation << 32 | kClosed | number of workers that joined the job. A
+  // worker joins with a compare-exchange that fails once the caller has closed the job.
+  static constexpr uint64_t kClosed = uint64_t{1} << 31;
+  static constexpr uint64_t kJoinedMask = kClosed - 1;
 
   int n_threads_;
   std::vector<std::thread> workers_;
   JobFn job_fn_ = nullptr;
   void* job_ctx_ = nullptr;
   std::atomic<uint32_t> generation_{0};  // bumped once per job; workers wait on it
-  std::atomic<int> pending_{0};          // workers still running the current job
+  std::atomic<uint64_t> state_{0};
+  std::atomic<int> finished_{0};  // joined workers that have returned from the job
   std::atomic<bool> stop_{false};
 };
 

@@ -42,5 +42,36 @@ TEST(ThreadPoolTest, ManyShortJobsAfterIdle) {
   EXPECT_EQ(total, 2000 * 45);
 }
 
+TEST(ThreadPoolTest, RunSharedRunsOnCallerWithDistinctIndices) {
+  for (int threads : {1, 2, 4}) {
+    ThreadPool pool(threads);
+    for (int round = 0; round < 200; ++round) {
+      std::vector<std::atomic<int>> seen(threads);
+      std::atomic<int64_t> next{0}, sum{0};
+      pool.RunShared([&](int ith, int nth) {
+        EXPECT_EQ(nth, threads);
+        seen[ith].fetch_add(1);
+        for (int64_t i; (i = next.fetch_add(1)) < 100;) sum += i;
+      });
+      EXPECT_EQ(sum.load(), 4950);
+      EXPECT_EQ(seen[0].load(), 1);  // the caller always takes part
+      for (auto& s : seen) EXPECT_LE(s.load(), 1);
+    }
+  }
+}
+
+TEST(ThreadPoolTest, RunOnAllAfterSharedJobsStillRunsEveryThreadOnce) {
+  // Workers may skip shared jobs; a later RunOnAll must still reach each of them once.
+  ThreadPool pool(3);
+  for (int round = 0; round < 500; ++round) {
+    std::atomic<int> n{0};
+    pool.RunShared([&](int, int) { n.fetch_add(1); });
+    EXPECT_GE(n.load(), 1);
+    std::vector<std::atomic<int>> seen(3);
+    pool.RunOnAll([&](int ith, int) { seen[ith].fetch_add(1); });
+    for (auto& s : seen) ASSERT_EQ(s.load(), 1) << "round " << round;
+  }
+}
+
 }  // namespace
 }  // namespace llmux

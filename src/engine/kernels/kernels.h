@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "base/status.h"
 #include "base/thread_pool.h"
@@ -38,6 +39,20 @@ size_t MatMulScratchBytes(DType type, int64_t cols, int64_t n_tokens);
 // cols must be a whole number of blocks of w.type (the caller checks shapes at load time).
 void MatMul(const MatrixView& w, const float* x, int64_t n_tokens, float* y, void* scratch,
             ThreadPool& pool);
+
+// One product of MatMulMany: y = W x, laid out as in MatMul (y[t * w.rows + r]).
+struct MatMulOut {
+  MatrixView w;
+  float* y;
+};
+
+// Several matrices applied to the same input x, e.g. Q, K and V, or gate and up. When they
+// share cols and activation rounding (see MatMul), x is rounded once and all products run in
+// one parallel pass balanced across the matrices; otherwise they run one after the other.
+// Results equal separate MatMul calls up to float summation order. scratch: the largest
+// MatMulScratchBytes of the matrices.
+void MatMulMany(std::span<const MatMulOut> outs, const float* x, int64_t n_tokens, void* scratch,
+                ThreadPool& pool);
 
 // Converts n elements (a whole number of blocks) of `type` to float. Every MatMul type, plus
 // Q8_K. Unsupported types write zeros.

@@ -60,7 +60,7 @@ void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer, int 
   if (macs < kMinParallelMacs) {
     work(0, 1);
   } else {
-    pool.RunOnAll(work);
+    pool.RunShared(work);
   }
 }
 

@@ -133,13 +133,21 @@ void DenseModel::ProjectQkv(const LayerWeights& w, KvCache& cache, int il, const
   const ModelConfig& c = config_;
   float* k = cache.k(il, b.pos0);
   float* v = cache.v(il, b.pos0);
-  Project(w.wk, xn_.data(), b.n, k);
-  Project(w.wv, xn_.data(), b.n, v);
+  float* q = q_.data() + static_cast<size_t>(b.first) * c.q_dim();
+  if (b.first == 0) {
+    // Q, K and V of every token: one pass over the three matrices.
+    const kernels::MatMulOut outs[] = {{w.wq, q}, {w.wk, k}, {w.wv, v}};
+    kernels::MatMulMany(outs, xn_.data(), b.n, scratch_.data(), pool_);
+  } else {
+    Project(w.wk, xn_.data(), b.n, k);
+    Project(w.wv, xn_.data(), b.n, v);
+    if (b.n_out() > 0) {
+      Project(w.wq, xn_.data() + static_cast<size_t>(b.first) * c.n_embd, b.n_out(), q);
+    }
+  }
   if (w.bk != nullptr) AddBiasRows(k, w.bk, b.n, c.kv_dim(), pool_);
   if (w.bv != nullptr) AddBiasRows(v, w.bv, b.n, c.kv_dim(), pool_);
   if (b.n_out() == 0) return;
-  float* q = q_.data() + static_cast<size_t>(b.first) * c.q_dim();
-  Project(w.wq, xn_.data() + static_cast<size_t>(b.first) * c.n_embd, b.n_out(), q);
   if (w.bq != nullptr) AddBiasRows(q, w.bq, b.n_out(), c.q_dim(), pool_);
 }
 
@@ -185,8 +193,8 @@ void DenseModel::FeedForward(const LayerWeights& w, const Batch& b) {
   float* x = x_.data() + static_cast<size_t>(b.first) * c.n_embd;
   float* xn = xn_.data() + static_cast<size_t>(b.first) * c.n_embd;
   RmsNormRows(x, w.ffn_norm, xn, n, c.n_embd, c.rms_eps, pool_);
-  Project(w.gate, xn, n, gate_.data());
-  Project(w.up, xn, n, up_.data());
+  const kernels::MatMulOut outs[] = {{w.gate, gate_.data()}, {w.up, up_.data()}};
+  kernels::MatMulMany(outs, xn, n, scratch_.data(), pool_);
   SwiGlu(gate_.data(), up_.data(), static_cast<int64_t>(n) * c.n_ff, pool_);
   Project(w.down, gate_.data(), n, out_.data());
   AddInPlace(x, out_.data(), static_cast<int64_t>(n) * c.n_embd, pool_);

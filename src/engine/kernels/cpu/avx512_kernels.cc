@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "engine/kernels/cpu/avx512_packed.h"
 #include "engine/kernels/cpu/blocks.h"
 #include "engine/kernels/cpu/kernel_set.h"
 
@@ -303,6 +304,24 @@ void TileQ0(const GemmArgs& a, int64_t r0, int64_t t0) {
     for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
   }
   auto pair_step = [&](int64_t b, auto masked) {
+    if constexpr (NT == 1) {
+      // One token (decode): each row is loaded and multiplied at once, so few registers
+      // stay live and MR can be large (the activation side is shared by more rows).
+      const __m512i xv = _mm512_loadu_si512(act[0].qs + b * kQK);
+      const __m512 xs = ActScales2(act[0].d + b);
+      const __m512i init = NegBias<F::kBiasShift>(xv);
+      for (int r = 0; r < MR; ++r) {
+        PrefetchNextTile<MR>(w[r] + b * F::kBlockBytes, a.w_stride);
+        if constexpr (2 * F::kBlockBytes > 64)
+          PrefetchNextTile<MR>(w[r] + b * F::kBlockBytes + 64, a.w_stride);
+        __m512i wv;
+        __m512 ws;
+        F::template LoadPair<decltype(masked)::value>(w[r] + b * F::kBlockBytes, &wv, &ws);
+        const __m512i isum = _mm512_dpbusd_epi32(init, wv, xv);
+        acc[r][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(ws, xs), acc[r][0]);
+      }
+      return;
+    }
     __m512i wv[MR];
     __m512 ws[MR];
     for (int r = 0; r < MR; ++r) {
@@ -382,6 +401,18 @@ struct Q0Tiles {
     static void Run(const GemmArgs& a, int64_t r0, int64_t t0) { TileQ0<T, MR, NT>(a, r0, t0); }
   };
 };
+
+// Register tiles for few tokens (decode), packed panels for batches.
+template <WType T>
+void GemmQ0(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  if (t1 - t0 >= kPackedMinTokens) {
+    PackedQ0GemmAvx512(T)(a, r0, r1, t0, t1);
+  } else if (t1 - t0 == 1) {
+    GemmTiled<8, 1, Q0Tiles<T>::template Tile>(a, r0, r1, t0, t1);
+  } else {
+    GemmTiled<4, 4, Q0Tiles<T>::template Tile>(a, r0, r1, t0, t1);
+  }
+}
 
 // ---------------------------------------------------------------------------------------
 // Q4_K / Q6_K weights x Q8_K activations.
@@ -552,9 +583,83 @@ void TileQ6K(const GemmArgs& a, int64_t r0, int64_t t0) {
   StoreTile<MR, NT>(acc, a.y + t0 * a.y_stride + r0, a.y_stride);
 }
 
+// One row's super-block times one token's: 6-bit codes are assembled with bit-selects, and
+// the scales widen to int32 lanes with a zero high half (vpdpwssd multiplies both halves).
+struct Q6KDot {
+  __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(0x03), m30 = _mm512_set1_epi8(0x30);
+  // Lane i of code vector k belongs to sub-block 4k + i / 4.
+  __m512i scale_idx[4] = {
+      DwordIndex<0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3>(),
+      DwordIndex<4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7>(),
+      DwordIndex<8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11>(),
+      DwordIndex<12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15>()};
+
+  // The integer sum of the block (codes q + 32 against xv, corrected by init = NegBias).
+  inline __m512i Run(const BlockQ6_K* blk, const __m512i* xv, const __m512i* init) const {
+    const __m512i sc32 = _mm512_cvtepu16_epi32(
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk->scales))));
+    const __m512i qh = _mm512_loadu_si512(blk->qh);
+    const __m512i qh2 = _mm512_srli_epi16(qh, 2);
+    // Per half h: [qh bits of elements 0-31 | of 32-63], both at bit positions 0-1 and 4-5.
+    const __m512i h01[2] = {_mm512_shuffle_i64x2(qh, qh2, _MM_SHUFFLE(1, 0, 1, 0)),
+                            _mm512_shuffle_i64x2(qh, qh2, _MM_SHUFFLE(3, 2, 3, 2))};
+    __m512i isum = _mm512_setzero_si512();
+    for (int h = 0; h < 2; ++h) {
+      const __m512i ql = _mm512_loadu_si512(blk->ql + 64 * h);
+      // m4 selects (0xCA: m4 ? ql : high bits): (ql & 0x0F) | (h01 bits 0-1 << 4), and
+      // (ql >> 4 & 0x0F) | (h01 bits 4-5).
+      const __m512i hi_lo = _mm512_slli_epi16(_mm512_and_si512(h01[h], m3), 4);
+      const __m512i w_lo = _mm512_ternarylogic_epi32(m4, ql, hi_lo, 0xCA);
+      const __m512i w_hi = _mm512_ternarylogic_epi32(m4, _mm512_srli_epi16(ql, 4),
+                                                     _mm512_and_si512(h01[h], m30), 0xCA);
+      const __m512i d_lo = _mm512_dpbusd_epi32(init[2 * h], w_lo, xv[2 * h]);
+      const __m512i d_hi = _mm512_dpbusd_epi32(init[2 * h + 1], w_hi, xv[2 * h + 1]);
+      isum = _mm512_dpwssd_epi32(isum, d_lo, _mm512_permutexvar_epi32(scale_idx[2 * h], sc32));
+      isum = _mm512_dpwssd_epi32(isum, d_hi, _mm512_permutexvar_epi32(scale_idx[2 * h + 1], sc32));
+    }
+    return isum;
+  }
+};
+
+// One token (decode), MR rows at a time: each row's super-block is unpacked and multiplied
+// at once, so only one row's codes are live (the batch tile above keeps MR rows x 4 vectors
+// of codes and scales, which spills when there is only one token to share them with).
+template <int MR>
+void GemvQ6K(const GemmArgs& a, int64_t r0, int64_t t0) {
+  const int64_t nb = a.cols / kQKK;
+  const BlockQ8_K* y = reinterpret_cast<const BlockQ8_K*>(a.act + t0 * a.act_stride);
+  __m512 acc[MR];
+  for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_ps();
+  const Q6KDot dot;
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i xv[4], init[4];
+    for (int k = 0; k < 4; ++k) {
+      xv[k] = _mm512_loadu_si512(y[b].qs + 64 * k);
+      init[k] = NegBias<5>(xv[k]);  // codes are q + 32
+    }
+    const __m512 dy = _mm512_set1_ps(y[b].d);
+    for (int r = 0; r < MR; ++r) {
+      const BlockQ6_K* blk = reinterpret_cast<const BlockQ6_K*>(a.w + (r0 + r) * a.w_stride) + b;
+      for (int off = 0; off < 210; off += 64)
+        PrefetchNextTile<MR>(reinterpret_cast<const uint8_t*>(blk) + off, a.w_stride);
+      const __m512i isum = dot.Run(blk, xv, init);
+      const __m512 dw = _mm512_set1_ps(HalfToFloat(blk->d));
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, dy), acc[r]);
+    }
+  }
+  float* out = a.y + t0 * a.y_stride + r0;
+  for (int r = 0; r < MR; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
 template <int MR, int NT>
 struct Q6KTile {
-  static void Run(const GemmArgs& a, int64_t r0, int64_t t0) { TileQ6K<MR, NT>(a, r0, t0); }
+  static void Run(const GemmArgs& a, int64_t r0, int64_t t0) {
+    if constexpr (NT == 1) {
+      GemvQ6K<MR>(a, r0, t0);
+    } else {
+      TileQ6K<MR, NT>(a, r0, t0);
+    }
+  }
 };
 
 // ---------------------------------------------------------------------------------------
@@ -714,9 +819,9 @@ void AxpyF32Avx512(float alpha, const float* x, float* y, int64_t n) {
 }  // namespace
 
 void FillAvx512Kernels(KernelSet* ks, bool has_bf16) {
-  ks->gemm[static_cast<int>(WType::kQ8_0)] = GemmTiled<4, 4, Q0Tiles<WType::kQ8_0>::Tile>;
-  ks->gemm[static_cast<int>(WType::kQ4_0)] = GemmTiled<4, 4, Q0Tiles<WType::kQ4_0>::Tile>;
-  ks->gemm[static_cast<int>(WType::kQ5_0)] = GemmTiled<4, 4, Q0Tiles<WType::kQ5_0>::Tile>;
+  ks->gemm[static_cast<int>(WType::kQ8_0)] = GemmQ0<WType::kQ8_0>;
+  ks->gemm[static_cast<int>(WType::kQ4_0)] = GemmQ0<WType::kQ4_0>;
+  ks->gemm[static_cast<int>(WType::kQ5_0)] = GemmQ0<WType::kQ5_0>;
   ks->gemm[static_cast<int>(WType::kF32)] = GemmTiled<4, 4, FloatTiles<WType::kF32>::Tile>;
   ks->gemm[static_cast<int>(WType::kF16)] = GemmTiled<4, 4, FloatTiles<WType::kF16>::Tile>;
   ks->gemm[static_cast<int>(WType::kQ4_K)] = GemmTiled<4, 2, Q4KTile>;

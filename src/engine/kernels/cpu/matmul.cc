@@ -1,9 +1,12 @@
-// MatMul driver: rounds the activations once into scratch, then splits the output over the
-// thread pool in (row chunk x token chunk) work items handed out dynamically.
+// MatMul driver: rounds the activations once into scratch (once for several matrices with
+// the same input), then splits the outputs over the thread pool in (row chunk x token
+// chunk) work items: each thread works through its own contiguous segment of them, then
+// helps with the others'.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <optional>
+#include <span>
 
 #include "engine/kernels/cpu/kernel_set.h"
 #include "engine/kernels/kernels.h"
@@ -46,8 +49,10 @@ constexpr int64_t kMinParallelMacs = 1 << 17;
 // Weight bytes per work item: small enough to stay in L1/L2 while every token of the item
 // streams past, large enough that the per-item overhead vanishes.
 constexpr size_t kChunkBytes = 32 * 1024;
-constexpr int64_t kRowTile = 4;    // SIMD kernels use 4-row register tiles
-constexpr int64_t kTokenTile = 4;  // ... and 4-token ones
+constexpr int64_t kRowTile = 4;     // SIMD kernels use 4-row register tiles
+constexpr int64_t kTokenTile = 4;   // ... and 4-token ones
+constexpr int64_t kPanelRows = 16;  // batches use 16-row packed panels (AVX-512)
+constexpr int64_t kPanelMinTokens = 4;
 
 }  // namespace
 
@@ -104,24 +109,105 @@ size_t MatMulScratchBytes(DType type, int64_t cols, int64_t n_tokens) {
   return ActRowBytes(kind, cols) * static_cast<size_t>(n_tokens) + kActAlign;
 }
 
+namespace {
+
+// The work items of one matrix: (row chunk x token chunk), handed out dynamically.
+struct Plan {
+  GemmFn gemm;
+  GemmArgs args;
+  int64_t rows, n_tokens;
+  int64_t rc, tc, n_tc, n_items;
+};
+
+Plan MakePlan(GemmFn gemm, const GemmArgs& args, int64_t rows, int64_t n_tokens, size_t row_bytes,
+              int nth, int64_t want_items) {
+  Plan p{gemm, args, rows, n_tokens, 0, n_tokens, 1, 0};
+  // Row chunks of about kChunkBytes, in whole register tiles. Batches unpack each 16-row
+  // panel once per work item and then stream every token past it, so their items are as
+  // large as load balance allows (about 4 per thread).
+  int64_t rc = static_cast<int64_t>(kChunkBytes / std::max<size_t>(row_bytes, 1));
+  if (n_tokens >= kPanelMinTokens) {
+    const int64_t per_item = (rows + 4 * nth - 1) / (4 * nth);
+    rc =
+        std::clamp<int64_t>((per_item + kPanelRows - 1) / kPanelRows * kPanelRows, kPanelRows, 256);
+  } else {
+    rc = std::clamp<int64_t>(rc / kRowTile * kRowTile, kRowTile, 256);
+  }
+  const int64_t n_rc = (rows + rc - 1) / rc;
+  // Split tokens too when there are too few row chunks to balance the threads.
+  int64_t tc = n_tokens;
+  if (n_rc < want_items && n_tokens > kTokenTile) {
+    const int64_t pieces =
+        std::min((want_items + n_rc - 1) / n_rc, (n_tokens + kTokenTile - 1) / kTokenTile);
+    tc = (n_tokens + pieces - 1) / pieces;
+    tc = (tc + kTokenTile - 1) / kTokenTile * kTokenTile;
+  }
+  p.rc = rc;
+  p.tc = tc;
+  p.n_tc = (n_tokens + tc - 1) / tc;
+  p.n_items = n_rc * p.n_tc;
+  return p;
+}
+
+inline void RunItem(const Plan& p, int64_t i) {
+  const int64_t r0 = (i / p.n_tc) * p.rc, t0 = (i % p.n_tc) * p.tc;
+  p.gemm(p.args, r0, std::min(r0 + p.rc, p.rows), t0, std::min(t0 + p.tc, p.n_tokens));
+}
+
+constexpr size_t kMaxFused = 4;
+constexpr int kMaxSegments = 16;
+
+// A contiguous range of work items, handed out in order; on its own cache line.
+struct alignas(64) Segment {
+  std::atomic<int64_t> next{0};
+  int64_t end = 0;
+};
+
+}  // namespace
+
 void MatMul(const MatrixView& w, const float* x, int64_t n_tokens, float* y, void* scratch,
             ThreadPool& pool) {
-  if (n_tokens <= 0 || w.rows <= 0) return;
-  const auto wt = ToWType(w.type);
-  if (!wt || w.cols <= 0) {
-    std::fill(y, y + n_tokens * w.rows, 0.0f);
+  const MatMulOut out{w, y};
+  MatMulMany(std::span<const MatMulOut>(&out, 1), x, n_tokens, scratch, pool);
+}
+
+void MatMulMany(std::span<const MatMulOut> outs, const float* x, int64_t n_tokens, void* scratch,
+                ThreadPool& pool) {
+  if (n_tokens <= 0 || outs.empty()) return;
+  // Fused only when every matrix reads the same rounded activations.
+  const auto wt0 = ToWType(outs[0].w.type);
+  bool fusable = outs.size() <= kMaxFused && wt0.has_value() && outs[0].w.cols > 0;
+  for (const MatMulOut& o : outs) {
+    const auto wt = ToWType(o.w.type);
+    fusable = fusable && wt.has_value() && ActKindFor(*wt) == ActKindFor(*wt0) &&
+              o.w.cols == outs[0].w.cols;
+  }
+  if (!fusable) {
+    for (const MatMulOut& o : outs) {
+      if (o.w.rows <= 0) continue;
+      const auto wt = ToWType(o.w.type);
+      if (!wt || o.w.cols <= 0) {
+        std::fill(o.y, o.y + n_tokens * o.w.rows, 0.0f);
+      } else {
+        MatMulMany(std::span<const MatMulOut>(&o, 1), x, n_tokens, scratch, pool);
+      }
+    }
     return;
   }
   const KernelSet& ks = ActiveKernels();
-  const ActKind kind = ActKindFor(*wt);
-  const int64_t cols = w.cols;
+  const ActKind kind = ActKindFor(*wt0);
+  const int64_t cols = outs[0].w.cols;
   const int nth = pool.size();
-  const bool parallel = nth > 1 && w.rows * cols * n_tokens >= kMinParallelMacs;
+  int64_t total_rows = 0;
+  for (const MatMulOut& o : outs) total_rows += std::max<int64_t>(o.w.rows, 0);
+  if (total_rows == 0) return;
+  const bool parallel = nth > 1 && total_rows * cols * n_tokens >= kMinParallelMacs;
 
-  GemmArgs args{static_cast<const uint8_t*>(w.data), w.row_bytes, nullptr, 0, cols, y, w.rows};
+  const uint8_t* act_rows = nullptr;
+  size_t act_stride = 0;
   if (kind == ActKind::kNone) {
-    args.act = reinterpret_cast<const uint8_t*>(x);
-    args.act_stride = static_cast<size_t>(cols) * sizeof(float);
+    act_rows = reinterpret_cast<const uint8_t*>(x);
+    act_stride = static_cast<size_t>(cols) * sizeof(float);
   } else {
     uint8_t* act = AlignUp(scratch);
     const size_t stride = ActRowBytes(kind, cols);
@@ -132,39 +218,56 @@ void MatMul(const MatrixView& w, const float* x, int64_t n_tokens, float* y, voi
     } else {
       for (int64_t t = 0; t < n_tokens; ++t) quant(x + t * cols, cols, act + t * stride);
     }
-    args.act = act;
-    args.act_stride = stride;
+    act_rows = act;
+    act_stride = stride;
   }
 
-  const GemmFn gemm = ks.gemm[static_cast<int>(*wt)];
+  Plan plans[kMaxFused];
+  int64_t first_item[kMaxFused + 1] = {0};
+  const size_t n = outs.size();
+  for (size_t m = 0; m < n; ++m) {
+    const MatrixView& w = outs[m].w;
+    const GemmArgs args{static_cast<const uint8_t*>(w.data),
+                        w.row_bytes,
+                        act_rows,
+                        act_stride,
+                        cols,
+                        outs[m].y,
+                        w.rows};
+    const GemmFn gemm = ks.gemm[static_cast<int>(*ToWType(w.type))];
+    // Each matrix gets its share of the items that keep the threads balanced.
+    const int64_t want = std::max<int64_t>(1, 4 * nth * std::max<int64_t>(w.rows, 0) / total_rows);
+    plans[m] = MakePlan(gemm, args, std::max<int64_t>(w.rows, 0), n_tokens, w.row_bytes, nth, want);
+    if (w.rows <= 0) plans[m].n_items = 0;
+    first_item[m + 1] = first_item[m] + plans[m].n_items;
+  }
   if (!parallel) {
-    gemm(args, 0, w.rows, 0, n_tokens);
+    for (size_t m = 0; m < n; ++m) {
+      if (plans[m].n_items > 0) plans[m].gemm(plans[m].args, 0, plans[m].rows, 0, n_tokens);
+    }
     return;
   }
-
-  // Row chunks of about kChunkBytes, in whole register tiles.
-  int64_t rc = static_cast<int64_t>(kChunkBytes / std::max<size_t>(w.row_bytes, 1));
-  rc = std::clamp<int64_t>(rc / kRowTile * kRowTile, kRowTile, 256);
-  const int64_t n_rc = (w.rows + rc - 1) / rc;
-  // Split tokens too when there are too few row chunks to balance the threads.
-  int64_t tc = n_tokens;
-  const int64_t want_items = 4 * nth;
-  if (n_rc < want_items && n_tokens > kTokenTile) {
-    const int64_t pieces =
-        std::min((want_items + n_rc - 1) / n_rc, (n_tokens + kTokenTile - 1) / kTokenTile);
-    tc = (n_tokens + pieces - 1) / pieces;
-    tc = (tc + kTokenTile - 1) / kTokenTile * kTokenTile;
+  // Each thread owns a contiguous segment of the items and works through it in memory
+  // order, so its weights form one long stream that the prefetches (software, one tile
+  // ahead, also across item boundaries, and hardware) keep ahead of. A thread that runs
+  // out continues with the other segments, so a slow or absent thread delays nobody.
+  const int64_t n_items = first_item[n];
+  const int n_seg = std::min(nth, kMaxSegments);
+  Segment seg[kMaxSegments];
+  for (int k = 0; k < n_seg; ++k) {
+    seg[k].next.store(n_items * k / n_seg, std::memory_order_relaxed);
+    seg[k].end = n_items * (k + 1) / n_seg;
   }
-  const int64_t n_tc = (n_tokens + tc - 1) / tc;
-  const int64_t n_items = n_rc * n_tc;
-
-  std::atomic<int64_t> next{0};
-  pool.RunOnAll([&](int, int) {
-    for (;;) {
-      const int64_t i = next.fetch_add(1, std::memory_order_relaxed);
-      if (i >= n_items) break;
-      const int64_t r0 = (i / n_tc) * rc, t0 = (i % n_tc) * tc;
-      gemm(args, r0, std::min(r0 + rc, w.rows), t0, std::min(t0 + tc, n_tokens));
+  pool.RunShared([&](int ith, int) {
+    for (int s = 0; s < n_seg; ++s) {
+      Segment& sg = seg[(ith + s) % n_seg];
+      size_t m = 0;
+      for (;;) {
+        const int64_t i = sg.next.fetch_add(1, std::memory_order_relaxed);
+        if (i >= sg.end) break;
+        while (i >= first_item[m + 1]) ++m;  // a segment's items come in increasing order
+        RunItem(plans[m], i - first_item[m]);
+      }
     }
   });
 }

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -110,6 +111,72 @@ TEST(MatMulTest, ParallelShapesAllTypes) {
     CheckMatMul(wt, 301, 512, 1, 0, pool);
     CheckMatMul(wt, 301, 512, 17, 32, pool);
     CheckMatMul(wt, 6, 1024, 64, 0, pool);  // few rows, many tokens: token chunks
+  }
+}
+
+TEST(MatMulTest, BatchPanelsAcrossChunksAndTails) {
+  // Batches of the *_0 formats take the packed-panel path on AVX-512: rows that are not a
+  // multiple of the 16-row panel, more than one 32-block column chunk (with an odd tail
+  // chunk), token counts around the 8-token tile, from the smallest batch that uses it.
+  ThreadPool pool(2);
+  for (WType wt : {WType::kQ8_0, WType::kQ4_0, WType::kQ5_0}) {
+    for (int64_t n_tokens : {3, 4, 9, 16, 23}) CheckMatMul(wt, 35, 32 * 37, n_tokens, 0, pool);
+    CheckMatMul(wt, 16, 32 * 64, 8, 18, pool);  // exactly two chunks, padded rows
+    CheckMatMul(wt, 97, 32 * 5, 40, 0, pool);
+  }
+}
+
+TEST(MatMulTest, SingleTokenRowsOfEveryLength) {
+  // Decode: odd block counts (a last block alone), single-pair rows, long rows, and row
+  // counts that leave partial 8-row (Q*_0) and 4-row (Q6_K) register tiles.
+  ThreadPool pool(2);
+  for (WType wt : {WType::kQ8_0, WType::kQ4_0, WType::kQ5_0}) {
+    for (int64_t blocks : {1, 2, 5, 64, 257, 258}) CheckMatMul(wt, 11, 32 * blocks, 1, 0, pool);
+  }
+  for (int64_t blocks : {1, 3, 33}) CheckMatMul(WType::kQ6_K, 13, 256 * blocks, 1, 0, pool);
+}
+
+TEST(MatMulTest, ManyEqualsSeparateProducts) {
+  ThreadPool pool(2);
+  struct Case {
+    WType a, b, c;
+    int64_t cols;
+  };
+  // Same activation rounding (fused pass), and mixed rounding (one after the other).
+  const Case cases[] = {{WType::kQ4_0, WType::kQ4_0, WType::kQ4_0, 256},
+                        {WType::kQ8_0, WType::kQ4_0, WType::kQ5_0, 256},
+                        {WType::kQ4_K, WType::kQ6_K, WType::kQ4_K, 512},
+                        {WType::kQ4_0, WType::kQ6_K, WType::kF16, 512}};
+  for (const Case& cs : cases) {
+    const int64_t rows[] = {64, 37, 200};
+    const WType types[] = {cs.a, cs.b, cs.c};
+    std::vector<Problem> ps;
+    for (int m = 0; m < 3; ++m) ps.push_back(MakeProblem(types[m], rows[m], cs.cols, 0, 11 + m));
+    for (int64_t n_tokens : {1, 2, 7, 33}) {
+      const auto x = RandomNormal(n_tokens * cs.cols, static_cast<uint32_t>(n_tokens));
+      size_t scratch_bytes = 0;
+      for (const Problem& p : ps)
+        scratch_bytes = std::max(scratch_bytes, MatMulScratchBytes(p.type, cs.cols, n_tokens));
+      std::vector<uint8_t> scratch(scratch_bytes);
+      std::vector<std::vector<float>> want(3), got(3);
+      std::vector<MatMulOut> outs;
+      for (int m = 0; m < 3; ++m) {
+        const MatrixView view{ps[m].type, rows[m], cs.cols, ps[m].w.data(), ps[m].row_bytes};
+        want[m].assign(static_cast<size_t>(rows[m] * n_tokens), 0.0f);
+        got[m].assign(static_cast<size_t>(rows[m] * n_tokens), -1.0f);
+        MatMul(view, x.data(), n_tokens, want[m].data(), scratch.data(), pool);
+        outs.push_back({view, got[m].data()});
+      }
+      MatMulMany(outs, x.data(), n_tokens, scratch.data(), pool);
+      // The same rounded activations; the work split (and so the kernel picked for a
+      // token chunk) may differ, which changes only the float summation order.
+      for (int m = 0; m < 3; ++m) {
+        for (size_t i = 0; i < want[m].size(); ++i) {
+          ASSERT_NEAR(got[m][i], want[m][i], 1e-5f * (1.0f + std::fabs(want[m][i])))
+              << "matrix " << m << " tokens " << n_tokens << " i " << i;
+        }
+      }
+    }
   }
 }
 

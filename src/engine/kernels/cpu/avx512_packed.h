@@ -1,0 +1,16 @@
+// Packed-panel AVX-512 VNNI GEMMs for batches of tokens (prefill). Internal to the AVX-512
+// kernel set: call only when the CPU has the features of LLMUX_AVX512_FLAGS.
+#pragma once
+
+#include "engine/kernels/cpu/kernel_set.h"
+
+namespace llmux::kernels {
+
+// The packed GEMM for Q8_0 / Q4_0 / Q5_0 weights x kQ8 activations (null for other types).
+// It unpacks each 16-row panel once per call, so it pays off from a few tokens per call on.
+GemmFn PackedQ0GemmAvx512(WType t);
+
+// Below this many tokens in one call the register-tile kernels are faster.
+constexpr int64_t kPackedMinTokens = 4;
+
+}  // namespace llmux::kernels
