@@ -42,6 +42,7 @@ struct Options {
   int warmup = 1;
   unsigned seed = 1;
   bool json = false;
+  int prefix_pairs = 0;  // > 0: the prefix-cache case instead of the load test
 };
 
 struct Sample {
@@ -199,6 +200,37 @@ double Percentile(std::vector<double> v, double p) {
   return v[lo] + (v[hi] - v[lo]) * (rank - lo);
 }
 
+// The prefix-cache case: request A = P + "a ...", then B = P + "b ...": a server with
+// prefix caching skips P's prefill for B, so B's TTFT drops.
+int RunPrefixPairs(const Options& o, const Target& target) {
+  std::mt19937 rng(o.seed + 7);
+  std::vector<double> first, second;
+  for (int i = 0; i < o.prefix_pairs + o.warmup; ++i) {
+    const std::string prefix = MakePrompt(o.prompt_tokens, rng);
+    Sample a = RunOne(o, target, prefix + " girl went to the park");
+    Sample b = RunOne(o, target, prefix + " dog saw the red ball");
+    if (!a.ok || !b.ok) {
+      std::fprintf(stderr, "request failed: %s\n", (a.ok ? b : a).error.c_str());
+      return 1;
+    }
+    if (i < o.warmup) continue;
+    first.push_back(a.ttft * 1000);
+    second.push_back(b.ttft * 1000);
+  }
+  const double p50a = Percentile(first, 50), p50b = Percentile(second, 50);
+  if (o.json) {
+    Json j = {{"prefix_pairs", o.prefix_pairs}, {"prompt_tokens", o.prompt_tokens},
+              {"first_ttft_ms_p50", p50a}, {"second_ttft_ms_p50", p50b},
+              {"second_over_first", p50b / p50a}};
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("prefix cache, %d pairs of ~%d-token prompts: TTFT p50 first %.1f ms, second %.1f ms "
+                "(second/first %.2f)\n",
+                o.prefix_pairs, o.prompt_tokens, p50a, p50b, p50b / p50a);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -216,8 +248,13 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", o.warmup, "unmeasured requests first")->capture_default_str();
   app.add_option("--seed", o.seed, "prompt seed")->capture_default_str();
   app.add_flag("--json", o.json, "print one JSON line instead of the table");
+  app.add_option("--prefix-pairs", o.prefix_pairs,
+                 "prefix-cache case: this many pairs of requests, one after the other, sharing a "
+                 "prompt of --prompt-tokens words and differing only in their last words; prints "
+                 "the TTFT of the second against the first");
   CLI11_PARSE(app, argc, argv);
   const Target target = ParseUrl(o.url);
+  if (o.prefix_pairs > 0) return RunPrefixPairs(o, target);
 
   std::mt19937 rng(o.seed);
   for (int i = 0; i < o.warmup; ++i) {

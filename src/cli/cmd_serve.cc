@@ -11,6 +11,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/command.h"
+#include "engine/tensor/dtype.h"
 #include "gateway/grpc/grpc_server.h"
 #include "gateway/openai/openai_routes.h"
 #include "net/http/http_server.h"
@@ -31,6 +32,10 @@ struct ServeOptions {
   int threads = DefaultThreads();
   int ctx = 4096;
   int max_waiting = 256;
+  int max_running = 16;
+  int max_batch_tokens = 512;
+  int64_t kv_cache_bytes = 0;
+  std::string kv_type = "f16";
   int io_threads = 2;
   int grace_seconds = 30;
   size_t max_body_bytes = 8 * 1024 * 1024;
@@ -66,6 +71,14 @@ int Serve(const ServeOptions& o) {
   host_options.n_threads = o.threads;
   host_options.n_ctx = o.ctx;
   host_options.max_waiting = o.max_waiting;
+  host_options.max_running = o.max_running;
+  host_options.max_batch_tokens = o.max_batch_tokens;
+  host_options.kv_cache_bytes = o.kv_cache_bytes;
+  auto kv_type = ParseDType(o.kv_type);
+  if (!kv_type || (*kv_type != DType::kF16 && *kv_type != DType::kF32 && *kv_type != DType::kQ8_0)) {
+    return ReportError(InvalidArgumentError("--kv-type must be f16, f32 or q8_0, not " + o.kv_type));
+  }
+  host_options.kv_type = *kv_type;
   serving::LocalInferenceService service(specs, host_options);
 
   http::HttpServerOptions http_options;
@@ -155,6 +168,17 @@ Command AddServeCommand(CLI::App& app) {
   sub->add_option("-t,--threads", o->threads, "engine threads per model")->capture_default_str();
   sub->add_option("-c,--ctx-size", o->ctx, "context size per sequence")->capture_default_str();
   sub->add_option("--max-waiting", o->max_waiting, "queued requests per model before 429")
+      ->capture_default_str();
+  sub->add_option("--max-running", o->max_running, "sequences batched together per model")
+      ->capture_default_str()->check(CLI::Range(1, 512));
+  sub->add_option("--max-batch-tokens", o->max_batch_tokens,
+                  "tokens per engine step (decodes plus prefill chunks)")
+      ->capture_default_str()->check(CLI::Range(1, 512));
+  sub->add_option("--kv-cache-memory", o->kv_cache_bytes,
+                  "KV cache budget per model, e.g. 2GiB or 512MiB (default 1GiB; at least one "
+                  "full context)")
+      ->transform(CLI::AsSizeValue(false));
+  sub->add_option("--kv-type", o->kv_type, "KV cache element type: f16, f32 or q8_0")
       ->capture_default_str();
   sub->add_option("--io-threads", o->io_threads, "HTTP I/O threads")->capture_default_str();
   sub->add_option("--shutdown-grace", o->grace_seconds, "seconds running requests get on SIGTERM")

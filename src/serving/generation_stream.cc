@@ -126,6 +126,7 @@ void GenerationStream::OnFinish(const EngineFinish& f) {
   finish.reason = MapFinish(f.reason, saw_tool_call_);
   finish.usage.prompt_tokens = f.prompt_tokens;
   finish.usage.completion_tokens = f.completion_tokens;
+  finish.usage.cached_tokens = f.cached_tokens;
   finish.error = f.error;
   metrics_.RequestFinished(model_, FinishReasonName(finish.reason), started_,
                            Seconds(std::chrono::steady_clock::now() - arrival_), f.prompt_tokens,

@@ -93,6 +93,24 @@ void LocalInferenceService::LoadAll() {
     spdlog::info("model '{}' ready ({}, {}, context {})", (*host)->name(),
                  (*host)->info().architecture, (*host)->info().quantization,
                  (*host)->info().context_length);
+    // KV cache gauges after every engine step; counters advance by the step's increase.
+    struct Last {
+      int64_t hits = 0, preemptions = 0;
+    };
+    (*host)->engine().SetStepObserver(
+        [this, name = (*host)->name(), last = std::make_shared<Last>()](const EngineStats& s) {
+          metrics_.KvCache(name, s.kv.used, s.kv.cached, s.kv.n_blocks, s.kv_block_bytes);
+          metrics_.PrefixCacheHits(name, s.prefix_hit_tokens - last->hits);
+          metrics_.Preemptions(name, s.preemptions - last->preemptions);
+          last->hits = s.prefix_hit_tokens;
+          last->preemptions = s.preemptions;
+        });
+    {
+      const EngineStats s = (*host)->engine().stats();
+      metrics_.KvCache((*host)->name(), s.kv.used, s.kv.cached, s.kv.n_blocks, s.kv_block_bytes);
+      metrics_.PrefixCacheHits((*host)->name(), 0);
+      metrics_.Preemptions((*host)->name(), 0);
+    }
     hosts_.push_back(std::move(*host));
   }
   std::lock_guard<std::mutex> lock(mu_);

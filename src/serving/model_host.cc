@@ -76,6 +76,10 @@ Result<std::unique_ptr<ModelHost>> ModelHost::Load(const ModelSpec& spec,
   EngineOptions engine_options;
   engine_options.n_ctx = options.n_ctx;
   engine_options.max_waiting = options.max_waiting;
+  engine_options.max_running = options.max_running;
+  engine_options.max_batch_tokens = options.max_batch_tokens;
+  engine_options.kv_cache_bytes = options.kv_cache_bytes;
+  engine_options.kv_type = options.kv_type;
   host->engine_ = std::make_unique<Engine>(std::move(model), *host->tokenizer_, engine_options);
   host->info_.context_length = host->engine_->n_ctx();
   host->info_.ready = true;

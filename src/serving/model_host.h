@@ -27,6 +27,11 @@ struct ModelHostOptions {
   int n_threads = 0;  // 0: hardware concurrency
   int n_ctx = 4096;
   int max_waiting = 256;
+  // Continuous batching and the paged KV cache (EngineOptions documents each).
+  int max_running = 16;
+  int max_batch_tokens = 512;
+  int64_t kv_cache_bytes = 0;
+  DType kv_type = DType::kF16;
 };
 
 class ModelHost {

@@ -52,6 +52,44 @@ ServingMetrics::ServingMetrics() : registry_(std::make_shared<prometheus::Regist
                   .Name("llmux_requests_waiting")
                   .Help("Requests queued, waiting for the engine")
                   .Register(*registry_);
+  kv_blocks_ = &prometheus::BuildGauge()
+                    .Name("llmux_kv_cache_blocks")
+                    .Help("Paged KV cache blocks by state: used (held by sequences), cached "
+                          "(free but kept for prefix reuse), free")
+                    .Register(*registry_);
+  kv_usage_ = &prometheus::BuildGauge()
+                   .Name("llmux_kv_cache_usage_ratio")
+                   .Help("Fraction of the KV cache's blocks held by running sequences")
+                   .Register(*registry_);
+  kv_bytes_ = &prometheus::BuildGauge()
+                   .Name("llmux_kv_cache_capacity_bytes")
+                   .Help("Bytes of K and V the paged cache can hold")
+                   .Register(*registry_);
+  prefix_hits_ = &prometheus::BuildCounter()
+                      .Name("llmux_prefix_cache_hit_tokens_total")
+                      .Help("Prompt tokens whose K/V came from the prefix cache")
+                      .Register(*registry_);
+  preemptions_ = &prometheus::BuildCounter()
+                      .Name("llmux_preemptions_total")
+                      .Help("Sequences preempted (to be recomputed) because KV blocks ran out")
+                      .Register(*registry_);
+}
+
+void ServingMetrics::KvCache(const std::string& model, int used, int cached, int total,
+                             int64_t block_bytes) {
+  kv_blocks_->Add({{"model", model}, {"state", "used"}}).Set(used);
+  kv_blocks_->Add({{"model", model}, {"state", "cached"}}).Set(cached);
+  kv_blocks_->Add({{"model", model}, {"state", "free"}}).Set(total - used - cached);
+  kv_usage_->Add({{"model", model}}).Set(total > 0 ? static_cast<double>(used) / total : 0.0);
+  kv_bytes_->Add({{"model", model}}).Set(static_cast<double>(total) * block_bytes);
+}
+
+void ServingMetrics::PrefixCacheHits(const std::string& model, int64_t tokens) {
+  prefix_hits_->Add({{"model", model}}).Increment(static_cast<double>(tokens));
+}
+
+void ServingMetrics::Preemptions(const std::string& model, int64_t count) {
+  preemptions_->Add({{"model", model}}).Increment(static_cast<double>(count));
 }
 
 ServingMetrics::~ServingMetrics() = default;

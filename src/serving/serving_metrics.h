@@ -29,6 +29,12 @@ class ServingMetrics {
                        bool started, double seconds_since_arrival, int prompt_tokens,
                        int completion_tokens);
 
+  // The KV cache after an engine step: blocks in use, cached for prefix reuse, and in all.
+  void KvCache(const std::string& model, int blocks_used, int blocks_cached, int blocks_total,
+               int64_t block_bytes);
+  void PrefixCacheHits(const std::string& model, int64_t tokens);
+  void Preemptions(const std::string& model, int64_t count);
+
   // The Prometheus text exposition format (version 0.0.4).
   std::string Serialize() const;
 
@@ -42,6 +48,11 @@ class ServingMetrics {
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Gauge>* running_;
   prometheus::Family<prometheus::Gauge>* waiting_;
+  prometheus::Family<prometheus::Gauge>* kv_blocks_;
+  prometheus::Family<prometheus::Gauge>* kv_usage_;
+  prometheus::Family<prometheus::Gauge>* kv_bytes_;
+  prometheus::Family<prometheus::Counter>* prefix_hits_;
+  prometheus::Family<prometheus::Counter>* preemptions_;
 };
 
 }  // namespace llmux::serving

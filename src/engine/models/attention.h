@@ -1,14 +1,18 @@
-// Causal multi-head attention with grouped KV heads (GQA) over one sequence's KvCache,
-// as llama.cpp computes it without flash attention: scores q.k * scale, softmax in F32
-// with max subtraction, then the score-weighted sum of V rows.
+// Causal multi-head attention with grouped KV heads (GQA) over the paged KvCache, as
+// llama.cpp computes it without flash attention: scores q.k * scale, softmax in F32 with max
+// subtraction, then the score-weighted sum of V rows.
 //
-// The kernels (simd_impl.h) come in scalar, AVX2 and AVX-512 builds picked at run time.
-// Work is split over the pool by (kv head, tile of tokens); each thread uses its own
-// scratch area of the cache.
+// One call covers every sequence of a batch; work is split over the pool by (sequence, kv
+// head, tile of tokens), and each thread uses its own scratch area of the cache. A task
+// reads K/V in place when the sequence's rows are contiguous F32 (the single-sequence
+// cache); otherwise it first gathers its kv head's rows from the blocks into scratch as
+// F32 (converting F16 and Q8_0). The kernels (simd_impl.h) come in scalar, AVX2 and AVX-512
+// builds picked at run time.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "base/thread_pool.h"
 #include "engine/models/kv_cache.h"
@@ -22,14 +26,23 @@ struct AttentionShape {
   float scale = 1.0f;  // usually 1/sqrt(head_dim)
 };
 
-// Floats of per-thread scratch Attention needs over a cache of n_ctx positions.
-size_t AttentionScratchFloats(int head_dim, int n_ctx);
+// The query rows of one sequence: rows [row0, row0 + n_tokens) of q and out, at positions
+// pos0 ..; row t attends to the sequence's positions [0, pos0 + t], whose K and V the cache
+// must already hold in the blocks of `blocks` (block i holds positions i * block_size ..).
+struct AttentionSeq {
+  int row0 = 0;
+  int n_tokens = 0;
+  int pos0 = 0;
+  const int32_t* blocks = nullptr;
+};
 
-// Query token t (position pos0 + t) attends to cache positions [0, pos0 + t]; the cache
-// must already hold K and V for all of them, and scratch for pool.size() threads of
-// AttentionScratchFloats(head_dim, cache.n_ctx()) floats. q row t starts at
-// q + t * q_stride (n_head heads of head_dim floats); output row t at out + t * out_stride.
-void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer, int pos0, int n_tokens,
-               const AttentionShape& shape, float* out, int64_t out_stride, ThreadPool& pool);
+// Floats of per-thread scratch Attention needs for sequences of up to max_len positions.
+size_t AttentionScratchFloats(int head_dim, int max_len);
+
+// q row r starts at q + r * q_stride (n_head heads of head_dim floats); output row r at
+// out + r * out_stride. task_offsets: scratch of at least seqs.size() + 1 entries.
+void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer,
+               std::span<const AttentionSeq> seqs, const AttentionShape& shape, float* out,
+               int64_t out_stride, std::span<int64_t> task_offsets, ThreadPool& pool);
 
 }  // namespace llmux

@@ -1,10 +1,12 @@
 // RMSNorm, attention and the element-wise blocks against direct double-precision loops.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
 
+#include "engine/kernels/kernels.h"
 #include "engine/models/attention.h"
 #include "engine/models/ffn.h"
 #include "engine/models/rms_norm.h"
@@ -39,36 +41,21 @@ class AttentionTest : public ::testing::TestWithParam<AttentionCase> {
   void TearDown() override { simd::SetPathForTesting(simd::Path::kAuto); }
 };
 
-TEST_P(AttentionTest, CausalGqaMatchesDefinition) {
-  const AttentionCase ac = GetParam();
-  simd::SetPathForTesting(ac.path);
-  ThreadPool pool(2);
-  const int n_head = ac.n_head, n_head_kv = ac.n_head_kv, hd = ac.hd, pos0 = ac.pos0, n = ac.n;
-  const int n_ctx = pos0 + n + 3;
-  auto cache =
-      KvCache::Create(1, n_ctx, n_head_kv * hd, pool.size(), AttentionScratchFloats(hd, n_ctx));
-  ASSERT_TRUE(cache.ok());
-  KvCache& c = **cache;
-  const auto k = Random(static_cast<size_t>(pos0 + n) * n_head_kv * hd, 3);
-  const auto v = Random(static_cast<size_t>(pos0 + n) * n_head_kv * hd, 4);
-  std::copy(k.begin(), k.end(), c.k(0, 0));
-  std::copy(v.begin(), v.end(), c.v(0, 0));
-  const auto q = Random(static_cast<size_t>(n) * n_head * hd, 5, 2.0f);
-  std::vector<float> out(q.size(), -1.0f);
-  AttentionShape shape{n_head, n_head_kv, hd, 1.0f / std::sqrt(float(hd))};
-  Attention(q.data(), n_head * hd, c, 0, pos0, n, shape, out.data(), n_head * hd, pool);
+// Reference attention of one query row over K/V rows read back from the cache.
+double WorstError(const std::vector<float>& q, const std::vector<float>& out, int row0, int n,
+                  int pos0, const std::vector<float>& k, const std::vector<float>& v, int n_head,
+                  int n_head_kv, int hd) {
   double worst = 0;
   for (int t = 0; t < n; ++t) {
     for (int h = 0; h < n_head; ++h) {
       const int g = h / (n_head / n_head_kv);
       const int n_kv = pos0 + t + 1;
+      const size_t qrow = (static_cast<size_t>(row0 + t) * n_head + h) * hd;
       std::vector<double> s(n_kv);
       double mx = -1e300, sum = 0;
       for (int p = 0; p < n_kv; ++p) {
         double d = 0;
-        for (int i = 0; i < hd; ++i) {
-          d += double(q[(t * n_head + h) * hd + i]) * k[(p * n_head_kv + g) * hd + i];
-        }
+        for (int i = 0; i < hd; ++i) d += double(q[qrow + i]) * k[(p * n_head_kv + g) * hd + i];
         s[p] = d / std::sqrt(double(hd));
         mx = std::max(mx, s[p]);
       }
@@ -76,11 +63,105 @@ TEST_P(AttentionTest, CausalGqaMatchesDefinition) {
       for (int i = 0; i < hd; ++i) {
         double o = 0;
         for (int p = 0; p < n_kv; ++p) o += s[p] / sum * v[(p * n_head_kv + g) * hd + i];
-        worst = std::max(worst, std::abs(out[(t * n_head + h) * hd + i] - o));
+        worst = std::max(worst, std::abs(out[qrow + i] - o));
       }
     }
   }
-  EXPECT_LT(worst, 1e-5);  // F32 sums of 128 products of O(1) values
+  return worst;
+}
+
+// Layouts: the single-sequence cache (one block, rows read in place), and paged caches of
+// 16-position blocks in shuffled order holding two sequences at once, in F32, F16 and Q8_0.
+enum class Layout { kSingle, kPagedF32, kPagedF16, kPagedQ8 };
+
+void RunAttentionCase(const AttentionCase& ac, Layout layout) {
+  simd::SetPathForTesting(ac.path);
+  ThreadPool pool(2);
+  const int n_head = ac.n_head, n_head_kv = ac.n_head_kv, hd = ac.hd, kv_dim = n_head_kv * hd;
+  // Sequence 0 is the case's; the paged layouts add sequence 1, a decode at another length.
+  struct Seq {
+    int pos0, n;
+    std::vector<int32_t> blocks;
+    std::vector<float> k, v;  // K/V as stored (read back from the cache)
+  };
+  std::vector<Seq> seqs = {{ac.pos0, ac.n, {}, {}, {}}};
+  if (layout != Layout::kSingle) seqs.push_back({ac.pos0 / 2 + 9, 1, {}, {}, {}});
+  KvCacheOptions o;
+  o.n_layer = 1;
+  o.kv_dim = kv_dim;
+  o.head_dim = hd;
+  o.n_threads = pool.size();
+  const int max_len = ac.pos0 + ac.n + 16;
+  o.scratch_floats = AttentionScratchFloats(hd, max_len);
+  o.type = layout == Layout::kPagedF16 ? DType::kF16
+           : layout == Layout::kPagedQ8 ? DType::kQ8_0
+                                        : DType::kF32;
+  if (layout == Layout::kSingle) {
+    o.block_size = max_len;
+    o.n_blocks = 1;
+  } else {
+    o.block_size = 16;
+    o.n_blocks = 2 * (max_len / 16 + 1);
+  }
+  auto cache = KvCache::Create(o);
+  ASSERT_TRUE(cache.ok()) << cache.status().ToString();
+  KvCache& c = **cache;
+  std::vector<int32_t> order(o.n_blocks);
+  for (int i = 0; i < o.n_blocks; ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), std::mt19937(7));
+  int next_block = 0;
+  uint32_t seed = 3;
+  for (Seq& s : seqs) {
+    const int len = s.pos0 + s.n;
+    const int nb = (len + o.block_size - 1) / o.block_size;
+    for (int i = 0; i < nb; ++i) s.blocks.push_back(order[next_block++]);
+    const auto k = Random(static_cast<size_t>(len) * kv_dim, seed++);
+    const auto v = Random(static_cast<size_t>(len) * kv_dim, seed++);
+    std::vector<int32_t> slots(len);
+    for (int p = 0; p < len; ++p) slots[p] = s.blocks[p / o.block_size] * o.block_size + p % o.block_size;
+    c.Store(0, k.data(), v.data(), slots.data(), len, pool);
+    s.k.resize(k.size());
+    s.v.resize(v.size());
+    for (int p = 0; p < len; ++p) {
+      kernels::DequantizeRow(o.type, c.k_row(0, slots[p]), s.k.data() + p * kv_dim, kv_dim);
+      kernels::DequantizeRow(o.type, c.v_row(0, slots[p]), s.v.data() + p * kv_dim, kv_dim);
+      if (o.type != DType::kF32) {
+        EXPECT_NEAR(s.k[p * kv_dim], k[p * kv_dim], 0.05) << "stored value far from the input";
+      } else {
+        EXPECT_EQ(s.k[p * kv_dim + 1], k[p * kv_dim + 1]);
+      }
+    }
+  }
+  int rows = 0;
+  std::vector<AttentionSeq> att;
+  for (const Seq& s : seqs) {
+    att.push_back(AttentionSeq{rows, s.n, s.pos0, s.blocks.data()});
+    rows += s.n;
+  }
+  const auto q = Random(static_cast<size_t>(rows) * n_head * hd, 5, 2.0f);
+  std::vector<float> out(q.size(), -1.0f);
+  std::vector<int64_t> offsets(att.size() + 1);
+  AttentionShape shape{n_head, n_head_kv, hd, 1.0f / std::sqrt(float(hd))};
+  Attention(q.data(), n_head * hd, c, 0, att, shape, out.data(), n_head * hd, offsets, pool);
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const double worst = WorstError(q, out, att[i].row0, seqs[i].n, seqs[i].pos0, seqs[i].k,
+                                    seqs[i].v, n_head, n_head_kv, hd);
+    EXPECT_LT(worst, 1e-5) << "sequence " << i;  // F32 sums of 128 products of O(1) values
+  }
+}
+
+TEST_P(AttentionTest, CausalGqaMatchesDefinition) { RunAttentionCase(GetParam(), Layout::kSingle); }
+TEST_P(AttentionTest, PagedF32TwoSequences) { RunAttentionCase(GetParam(), Layout::kPagedF32); }
+TEST_P(AttentionTest, PagedF16TwoSequences) { RunAttentionCase(GetParam(), Layout::kPagedF16); }
+TEST_P(AttentionTest, PagedQ8TwoSequences) {
+  if (GetParam().hd % 32 != 0) {
+    EXPECT_FALSE(KvCache::Create(KvCacheOptions{1, GetParam().hd, GetParam().hd, DType::kQ8_0, 16,
+                                                4, 1, 0})
+                     .ok())
+        << "Q8_0 rows need head_dim divisible by 32";
+    return;
+  }
+  RunAttentionCase(GetParam(), Layout::kPagedQ8);
 }
 
 // Every path on shapes that exercise the direct (few tokens) and transposed (many tokens)
@@ -164,13 +245,19 @@ TEST(FfnTest, Adds) {
   EXPECT_EQ(rows, (std::vector<float>{1, 2, 3, 1, 2, 3}));
 }
 
-TEST(KvCacheTest, RefusesBadSizes) {
-  EXPECT_FALSE(KvCache::Create(0, 10, 8, 1, 0).ok());
-  EXPECT_FALSE(KvCache::Create(2, -1, 8, 1, 0).ok());
-  auto c = KvCache::Create(2, 10, 8, 2, 5);
+TEST(KvCacheTest, RefusesBadSizesAndLaysOutSlots) {
+  EXPECT_FALSE(KvCache::Create(KvCacheOptions{0, 8, 8, DType::kF32, 16, 10, 1, 0}).ok());
+  EXPECT_FALSE(KvCache::Create(KvCacheOptions{2, 8, 8, DType::kF32, 16, -1, 1, 0}).ok());
+  EXPECT_FALSE(KvCache::Create(KvCacheOptions{2, 12, 8, DType::kF32, 16, 4, 1, 0}).ok());
+  EXPECT_FALSE(KvCache::Create(KvCacheOptions{2, 64, 64, DType::kQ4_0, 16, 4, 1, 0}).ok());
+  auto c = KvCache::Create(KvCacheOptions{2, 8, 8, DType::kF32, 5, 2, 2, 5});
   ASSERT_TRUE(c.ok());
-  EXPECT_EQ((*c)->k(1, 3) - (*c)->k(0, 0), (10 + 3) * 8);
+  EXPECT_EQ((*c)->k_row(1, 3) - (*c)->k_row(0, 0), (10 + 3) * 8 * 4);
   EXPECT_EQ((*c)->scratch(1) - (*c)->scratch(0), 5);
+  auto h = KvCache::Create(KvCacheOptions{1, 64, 32, DType::kF16, 16, 2, 1, 0});
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ((*h)->row_bytes(), 128u);
+  EXPECT_EQ(*KvCache::BlockBytes(28, 1024, DType::kF16, 16), 2u * 28 * 16 * 2048);
 }
 
 }  // namespace

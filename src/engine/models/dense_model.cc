@@ -28,32 +28,78 @@ Status DenseModel::Init() {
     for (const MatrixView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) need(*w);
   }
   const bool ok = x_.Allocate(b * c.n_embd) && xn_.Allocate(b * c.n_embd) &&
-                  q_.Allocate(b * c.q_dim()) && attn_.Allocate(b * c.q_dim()) &&
+                  q_.Allocate(b * c.q_dim()) && k_.Allocate(b * c.kv_dim()) &&
+                  v_.Allocate(b * c.kv_dim()) && attn_.Allocate(b * c.q_dim()) &&
                   gate_.Allocate(b * c.n_ff) && up_.Allocate(b * c.n_ff) &&
                   out_.Allocate(b * c.n_embd) && scratch_.Allocate(scratch);
   if (!ok) return ResourceExhaustedError("cannot allocate activation buffers");
+  tokens_.assign(b, 0);
   positions_.assign(b, 0);
+  slots_.assign(b, 0);
+  seqs_.assign(b, AttentionSeq{});
+  task_offsets_.assign(b + 1, 0);
+  logit_rows_.assign(b, 0);
   rope_.Init(c.rope, max_batch_, weights_.rope_freqs);
   return Status::Ok();
 }
 
-Result<std::unique_ptr<KvCache>> DenseModel::NewCache(int n_ctx) {
+Result<std::unique_ptr<KvCache>> DenseModel::NewCache(int n_ctx, DType kv_type) {
   if (n_ctx <= 0) {
     return InvalidArgumentError("context size must be positive, got " + std::to_string(n_ctx));
   }
-  return KvCache::Create(config_.n_layer, n_ctx, config_.kv_dim(), pool_.size(),
-                         AttentionScratchFloats(config_.head_dim, n_ctx));
+  // One block spanning the whole context: the sequence's rows are contiguous.
+  return NewPagedCache(kv_type, 1, n_ctx, n_ctx);
 }
+
+Result<std::unique_ptr<KvCache>> DenseModel::NewPagedCache(DType kv_type, int n_blocks,
+                                                           int block_size, int max_seq_len) {
+  if (max_seq_len <= 0) {
+    return InvalidArgumentError("sequence length must be positive, got " +
+                                std::to_string(max_seq_len));
+  }
+  KvCacheOptions o;
+  o.n_layer = config_.n_layer;
+  o.kv_dim = config_.kv_dim();
+  o.head_dim = config_.head_dim;
+  o.type = kv_type;
+  o.block_size = block_size;
+  o.n_blocks = n_blocks;
+  o.n_threads = pool_.size();
+  o.scratch_floats = AttentionScratchFloats(config_.head_dim, max_seq_len);
+  return KvCache::Create(o);
+}
+
+Status DenseModel::CheckCache(const KvCache& cache) const {
+  const ModelConfig& c = config_;
+  if (cache.n_layer() != c.n_layer || cache.kv_dim() != c.kv_dim() ||
+      cache.head_dim() != c.head_dim || cache.n_threads() < pool_.size()) {
+    return InvalidArgumentError("kv cache was made for a different model");
+  }
+  return Status::Ok();
+}
+
+namespace {
+Status CheckTokens(std::span<const int32_t> tokens, int n_vocab) {
+  if (tokens.empty()) return InvalidArgumentError("no tokens to run");
+  for (int32_t id : tokens) {
+    if (id < 0 || id >= n_vocab) {
+      return InvalidArgumentError("token id " + std::to_string(id) +
+                                  " is outside the vocabulary [0, " + std::to_string(n_vocab) +
+                                  ")");
+    }
+  }
+  return Status::Ok();
+}
+}  // namespace
 
 Status DenseModel::Forward(KvCache& cache, std::span<const int32_t> tokens, int pos, float* logits,
                            bool all_logits) {
-  const ModelConfig& c = config_;
-  if (cache.n_layer() != c.n_layer || cache.kv_dim() != c.kv_dim() ||
-      cache.n_threads() < pool_.size() ||
-      cache.scratch_floats() < AttentionScratchFloats(c.head_dim, cache.n_ctx())) {
-    return InvalidArgumentError("kv cache was made for a different model");
+  LLMUX_RETURN_IF_ERROR(CheckCache(cache));
+  if (cache.n_blocks() != 1 ||
+      cache.scratch_floats() < AttentionScratchFloats(config_.head_dim, cache.n_ctx())) {
+    return InvalidArgumentError("Forward needs a single-sequence cache (NewCache)");
   }
-  if (tokens.empty()) return InvalidArgumentError("no tokens to run");
+  LLMUX_RETURN_IF_ERROR(CheckTokens(tokens, config_.n_vocab));
   if (pos < 0 || pos > cache.n_past()) {
     return InvalidArgumentError("position " + std::to_string(pos) + " is past the cache end " +
                                 std::to_string(cache.n_past()));
@@ -63,53 +109,125 @@ Status DenseModel::Forward(KvCache& cache, std::span<const int32_t> tokens, int 
                            std::to_string(tokens.size()) + " tokens exceed n_ctx " +
                            std::to_string(cache.n_ctx()));
   }
-  for (int32_t id : tokens) {
-    if (id < 0 || id >= c.n_vocab) {
-      return InvalidArgumentError("token id " + std::to_string(id) +
-                                  " is outside the vocabulary [0, " + std::to_string(c.n_vocab) +
-                                  ")");
-    }
-  }
   const int n_total = static_cast<int>(tokens.size());
   for (int start = 0; start < n_total; start += max_batch_) {
-    Batch b;
-    b.n = std::min(max_batch_, n_total - start);
-    b.pos0 = pos + start;
-    const bool last_chunk = start + b.n == n_total;
+    SequenceChunk chunk;
+    chunk.pos0 = pos + start;
+    chunk.tokens = tokens.subspan(start, std::min(max_batch_, n_total - start));
+    chunk.blocks = identity_blocks_;
+    const bool last_chunk = start + static_cast<int>(chunk.tokens.size()) == n_total;
+    float* out = nullptr;
+    if (logits == nullptr) {
+      chunk.logits = ChunkLogits::kNone;
+    } else if (all_logits) {
+      chunk.logits = ChunkLogits::kAll;
+      out = logits + static_cast<size_t>(start) * config_.n_vocab;
+    } else {
+      chunk.logits = last_chunk ? ChunkLogits::kLast : ChunkLogits::kNone;
+      out = logits;
+    }
     // Entries past the rewind point are stale from here on.
-    cache.set_n_past(std::min(cache.n_past(), b.pos0));
-    Embed(tokens.subspan(start, b.n));
-    for (int i = 0; i < b.n; ++i) positions_[i] = b.pos0 + i;
-    rope_.Compute(std::span<const int32_t>(positions_.data(), b.n));
-    for (int il = 0; il < c.n_layer; ++il) {
-      Batch layer = b;
-      if (il == c.n_layer - 1) {
-        if (logits == nullptr) {
-          layer.first = b.n;  // only K and V of the last layer are needed
-        } else if (!all_logits) {
-          layer.first = last_chunk ? b.n - 1 : b.n;
-        }
-      }
-      ForwardLayer(il, cache, layer);
-    }
-    cache.set_n_past(b.pos0 + b.n);
-    if (logits != nullptr) {
-      if (all_logits) {
-        Logits(0, b.n, logits + static_cast<size_t>(start) * c.n_vocab);
-      } else if (last_chunk) {
-        Logits(b.n - 1, 1, logits);
-      }
-    }
+    cache.set_n_past(std::min(cache.n_past(), chunk.pos0));
+    RunBatch(cache, std::span<const SequenceChunk>(&chunk, 1), out);
+    cache.set_n_past(chunk.pos0 + static_cast<int>(chunk.tokens.size()));
   }
   return Status::Ok();
 }
 
-void DenseModel::Embed(std::span<const int32_t> tokens) {
+Status DenseModel::ForwardBatch(KvCache& cache, std::span<const SequenceChunk> chunks,
+                                float* logits) {
+  LLMUX_RETURN_IF_ERROR(CheckCache(cache));
+  if (chunks.empty()) return InvalidArgumentError("no sequences to run");
+  int64_t n_total = 0;
+  for (const SequenceChunk& ch : chunks) {
+    LLMUX_RETURN_IF_ERROR(CheckTokens(ch.tokens, config_.n_vocab));
+    n_total += static_cast<int64_t>(ch.tokens.size());
+    const int64_t end = ch.pos0 + static_cast<int64_t>(ch.tokens.size());
+    const int64_t bs = cache.block_size();
+    if (ch.pos0 < 0 || static_cast<int64_t>(ch.blocks.size()) * bs < end) {
+      return InvalidArgumentError("a sequence's block table does not cover positions [0, " +
+                                  std::to_string(end) + ")");
+    }
+    if (cache.scratch_floats() < AttentionScratchFloats(config_.head_dim, static_cast<int>(end))) {
+      return OutOfRangeError("a sequence of " + std::to_string(end) +
+                             " positions is longer than the cache was made for");
+    }
+    for (int32_t block : ch.blocks.first(static_cast<size_t>((end + bs - 1) / bs))) {
+      if (block < 0 || block >= cache.n_blocks()) {
+        return InvalidArgumentError("block " + std::to_string(block) + " is not in the cache");
+      }
+    }
+  }
+  if (n_total > max_batch_) {
+    return InvalidArgumentError("a batch of " + std::to_string(n_total) +
+                                " tokens is larger than " + std::to_string(max_batch_));
+  }
+  RunBatch(cache, chunks, logits);
+  return Status::Ok();
+}
+
+void DenseModel::RunBatch(KvCache& cache, std::span<const SequenceChunk> chunks, float* logits) {
+  const ModelConfig& c = config_;
+  const int bs = cache.block_size();
+  int n = 0;
+  int n_logit_rows = 0;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const SequenceChunk& ch = chunks[i];
+    const int len = static_cast<int>(ch.tokens.size());
+    seqs_[i] = AttentionSeq{n, len, ch.pos0, ch.blocks.data()};
+    for (int t = 0; t < len; ++t) {
+      const int pos = ch.pos0 + t;
+      tokens_[n + t] = ch.tokens[t];
+      positions_[n + t] = pos;
+      slots_[n + t] = ch.blocks[pos / bs] * bs + pos % bs;
+    }
+    if (ch.logits == ChunkLogits::kAll) {
+      for (int t = 0; t < len; ++t) logit_rows_[n_logit_rows++] = n + t;
+    } else if (ch.logits == ChunkLogits::kLast) {
+      logit_rows_[n_logit_rows++] = n + len - 1;
+    }
+    n += len;
+  }
+  Embed(n);
+  rope_.Compute(std::span<const int32_t>(positions_.data(), n));
+
+  Batch b;
+  b.n = n;
+  b.seqs = std::span<const AttentionSeq>(seqs_.data(), chunks.size());
+  b.slots = slots_.data();
+  // A single sequence's last layer runs on only the rows that give logits (a suffix).
+  Batch last = b;
+  AttentionSeq last_seq;
+  if (chunks.size() == 1) {
+    last.first = n_logit_rows == 0 ? n : logit_rows_[0];
+    last_seq = AttentionSeq{last.first, n - last.first, chunks[0].pos0 + last.first,
+                            chunks[0].blocks.data()};
+    last.seqs = std::span<const AttentionSeq>(&last_seq, 1);
+  }
+  for (int il = 0; il < c.n_layer; ++il) ForwardLayer(il, cache, il == c.n_layer - 1 ? last : b);
+
+  if (logits == nullptr || n_logit_rows == 0) return;
+  bool contiguous = true;
+  for (int i = 1; i < n_logit_rows; ++i) contiguous &= logit_rows_[i] == logit_rows_[0] + i;
+  if (contiguous) {
+    Logits(logit_rows_[0], n_logit_rows, logits);
+    return;
+  }
+  // Move the wanted rows together (in place: rows only move to smaller indices).
+  for (int i = 0; i < n_logit_rows; ++i) {
+    if (logit_rows_[i] == i) continue;
+    std::copy_n(x_.data() + static_cast<size_t>(logit_rows_[i]) * c.n_embd, c.n_embd,
+                x_.data() + static_cast<size_t>(i) * c.n_embd);
+  }
+  Logits(0, n_logit_rows, logits);
+}
+
+void DenseModel::Embed(int n) {
   const MatrixView& e = weights_.token_embd;
   const int n_embd = config_.n_embd;
   float* x = x_.data();
-  pool_.ParallelFor(static_cast<int64_t>(tokens.size()), 8, [&](int64_t i) {
-    const auto* row = static_cast<const uint8_t*>(e.data) + tokens[i] * e.row_bytes;
+  pool_.ParallelFor(n, 8, [&](int64_t i) {
+    const auto* row = static_cast<const uint8_t*>(e.data) + tokens_[i] * e.row_bytes;
     kernels::DequantizeRow(e.type, row, x + i * n_embd, n_embd);
   });
 }
@@ -129,18 +247,18 @@ void DenseModel::NormInput(const float* weight, const Batch& b) {
   RmsNormRows(x_.data(), weight, xn_.data(), b.n, config_.n_embd, config_.rms_eps, pool_);
 }
 
-void DenseModel::ProjectQkv(const LayerWeights& w, KvCache& cache, int il, const Batch& b) {
+void DenseModel::ProjectQkv(const LayerWeights& w, KvCache&, int, const Batch& b) {
   const ModelConfig& c = config_;
-  float* k = cache.k(il, b.pos0);
-  float* v = cache.v(il, b.pos0);
+  float* k = k_.data();
+  float* v = v_.data();
   float* q = q_.data() + static_cast<size_t>(b.first) * c.q_dim();
   if (b.first == 0) {
     // Q, K and V of every token: one pass over the three matrices.
     const kernels::MatMulOut outs[] = {{w.wq, q}, {w.wk, k}, {w.wv, v}};
     kernels::MatMulMany(outs, xn_.data(), b.n, scratch_.data(), pool_);
   } else {
-    Project(w.wk, xn_.data(), b.n, k);
-    Project(w.wv, xn_.data(), b.n, v);
+    const kernels::MatMulOut outs[] = {{w.wk, k}, {w.wv, v}};
+    kernels::MatMulMany(outs, xn_.data(), b.n, scratch_.data(), pool_);
     if (b.n_out() > 0) {
       Project(w.wq, xn_.data() + static_cast<size_t>(b.first) * c.n_embd, b.n_out(), q);
     }
@@ -151,24 +269,24 @@ void DenseModel::ProjectQkv(const LayerWeights& w, KvCache& cache, int il, const
   if (w.bq != nullptr) AddBiasRows(q, w.bq, b.n_out(), c.q_dim(), pool_);
 }
 
-void DenseModel::NormHeads(const LayerWeights& w, KvCache& cache, int il, const Batch& b) {
+void DenseModel::NormHeads(const LayerWeights& w, KvCache&, int, const Batch& b) {
   const ModelConfig& c = config_;
-  float* k = cache.k(il, b.pos0);
-  RmsNormRows(k, w.k_norm, k, static_cast<int64_t>(b.n) * c.n_head_kv, c.head_dim, c.rms_eps,
-              pool_);
+  RmsNormRows(k_.data(), w.k_norm, k_.data(), static_cast<int64_t>(b.n) * c.n_head_kv, c.head_dim,
+              c.rms_eps, pool_);
   float* q = q_.data() + static_cast<size_t>(b.first) * c.q_dim();
   RmsNormRows(q, w.q_norm, q, static_cast<int64_t>(b.n_out()) * c.n_head, c.head_dim, c.rms_eps,
               pool_);
 }
 
-void DenseModel::ApplyRope(KvCache& cache, int il, const Batch& b) {
+void DenseModel::ApplyRope(KvCache&, int, const Batch& b) {
   const ModelConfig& c = config_;
-  rope_.Apply(cache.k(il, b.pos0), 0, b.n, c.n_head_kv, c.head_dim, c.kv_dim(), pool_);
+  rope_.Apply(k_.data(), 0, b.n, c.n_head_kv, c.head_dim, c.kv_dim(), pool_);
   rope_.Apply(q_.data() + static_cast<size_t>(b.first) * c.q_dim(), b.first, b.n_out(), c.n_head,
               c.head_dim, c.q_dim(), pool_);
 }
 
 void DenseModel::AttendAndProject(const LayerWeights& w, KvCache& cache, int il, const Batch& b) {
+  cache.Store(il, k_.data(), v_.data(), b.slots, b.n, pool_);
   if (b.n_out() == 0) return;
   const ModelConfig& c = config_;
   AttentionShape shape;
@@ -176,14 +294,13 @@ void DenseModel::AttendAndProject(const LayerWeights& w, KvCache& cache, int il,
   shape.n_head_kv = c.n_head_kv;
   shape.head_dim = c.head_dim;
   shape.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-  float* attn = attn_.data() + static_cast<size_t>(b.first) * c.q_dim();
-  Attention(q_.data() + static_cast<size_t>(b.first) * c.q_dim(), c.q_dim(), cache, il,
-            b.pos0 + b.first, b.n_out(), shape, attn, c.q_dim(), pool_);
-  float* out = out_.data() + static_cast<size_t>(b.first) * c.n_embd;
-  Project(w.wo, attn, b.n_out(), out);
+  Attention(q_.data(), c.q_dim(), cache, il, b.seqs, shape, attn_.data(), c.q_dim(),
+            task_offsets_, pool_);
+  const size_t first = static_cast<size_t>(b.first);
+  float* out = out_.data() + first * c.n_embd;
+  Project(w.wo, attn_.data() + first * c.q_dim(), b.n_out(), out);
   if (w.bo != nullptr) AddBiasRows(out, w.bo, b.n_out(), c.n_embd, pool_);
-  AddInPlace(x_.data() + static_cast<size_t>(b.first) * c.n_embd, out,
-             static_cast<int64_t>(b.n_out()) * c.n_embd, pool_);
+  AddInPlace(x_.data() + first * c.n_embd, out, static_cast<int64_t>(b.n_out()) * c.n_embd, pool_);
 }
 
 void DenseModel::FeedForward(const LayerWeights& w, const Batch& b) {

@@ -8,21 +8,23 @@
 
 #include "base/thread_pool.h"
 #include "engine/models/aligned_buffer.h"
+#include "engine/models/attention.h"
 #include "engine/models/model.h"
 #include "engine/models/rope.h"
 #include "engine/models/weights.h"
 
 namespace llmux {
 
-// The tokens of one internal batch: n tokens at positions pos0 .. pos0+n-1. Every layer
+// The rows of one internal batch: n tokens, possibly of several sequences. Every layer
 // writes K and V of all n; only rows [first, n) need the layer's output. That is all rows
-// except in the last layer, where only the rows whose logits are wanted go on (none when
-// the call wants no logits from this batch): attention, output projection and FFN skip
-// the rest, as llama.cpp does.
+// except in the last layer of a single-sequence batch, where only the rows whose logits
+// are wanted go on (none when the call wants no logits from this batch): attention, output
+// projection and FFN skip the rest, as llama.cpp does.
 struct Batch {
-  int pos0 = 0;
   int n = 0;
   int first = 0;
+  std::span<const AttentionSeq> seqs;  // attention of rows [first, n), sequence by sequence
+  const int32_t* slots = nullptr;      // cache slot of each row
   int n_out() const { return n - first; }
 };
 
@@ -32,9 +34,13 @@ class DenseModel : public Model {
   static constexpr int kMaxBatch = 512;
 
   const ModelConfig& config() const override { return config_; }
-  Result<std::unique_ptr<KvCache>> NewCache(int n_ctx) override;
+  Result<std::unique_ptr<KvCache>> NewCache(int n_ctx, DType kv_type) override;
+  Result<std::unique_ptr<KvCache>> NewPagedCache(DType kv_type, int n_blocks, int block_size,
+                                                 int max_seq_len) override;
   Status Forward(KvCache& cache, std::span<const int32_t> tokens, int pos, float* logits,
                  bool all_logits) override;
+  Status ForwardBatch(KvCache& cache, std::span<const SequenceChunk> chunks,
+                      float* logits) override;
   uint64_t WeightBytes() const override { return weight_bytes_; }
   int max_batch() const override { return max_batch_; }
   int n_threads() const override { return pool_.size(); }
@@ -52,14 +58,14 @@ class DenseModel : public Model {
   // ---- blocks for ForwardLayer; rows are token indices of the batch ----
   // xn_ = RMSNorm(x_) * weight, all rows.
   void NormInput(const float* weight, const Batch& b);
-  // K/V rows of the cache at pos0.. = Wk.xn_ (+bk), Wv.xn_ (+bv) for all rows;
-  // q_ = Wq.xn_ (+bq) for rows [first, n).
+  // k_ = Wk.xn_ (+bk), v_ = Wv.xn_ (+bv) for all rows; q_ = Wq.xn_ (+bq) for rows [first, n).
   void ProjectQkv(const LayerWeights& w, KvCache& cache, int il, const Batch& b);
-  // Per-head RMSNorm of q_ and of the new K rows (qwen3 q_norm/k_norm).
+  // Per-head RMSNorm of q_ and k_ (qwen3 q_norm/k_norm).
   void NormHeads(const LayerWeights& w, KvCache& cache, int il, const Batch& b);
-  // RoPE on q_ and on the new K rows.
+  // RoPE on q_ and k_.
   void ApplyRope(KvCache& cache, int il, const Batch& b);
-  // attn_ = causal attention of q_ over the cache; then x_ += Wo.attn_ (+bo).
+  // Stores k_/v_ in the cache at the rows' slots; attn_ = causal attention of q_ over the
+  // cache; then x_ += Wo.attn_ (+bo).
   void AttendAndProject(const LayerWeights& w, KvCache& cache, int il, const Batch& b);
   // x_ += Wdown.(silu(Wgate.xn) * Wup.xn), xn = RMSNorm(x_) * ffn_norm.
   void FeedForward(const LayerWeights& w, const Batch& b);
@@ -68,7 +74,11 @@ class DenseModel : public Model {
   ModelWeights weights_;
 
  private:
-  void Embed(std::span<const int32_t> tokens);
+  Status CheckCache(const KvCache& cache) const;
+  // Runs the checked chunks (at most max_batch_ tokens in all) through every layer and
+  // writes the wanted logits.
+  void RunBatch(KvCache& cache, std::span<const SequenceChunk> chunks, float* logits);
+  void Embed(int n);
   void Logits(int first_row, int n_rows, float* out);
   // y[n x w.rows] = x[n x w.cols] . W^T, on the pool.
   void Project(const MatrixView& w, const float* x, int n, float* y);
@@ -83,12 +93,21 @@ class DenseModel : public Model {
   AlignedBuffer<float> x_;          // residual stream, n_embd
   AlignedBuffer<float> xn_;         // normalised input of a block, n_embd
   AlignedBuffer<float> q_;          // queries, q_dim
+  AlignedBuffer<float> k_;          // keys of this batch, kv_dim (stored into the cache)
+  AlignedBuffer<float> v_;          // values of this batch, kv_dim
   AlignedBuffer<float> attn_;       // attention output, q_dim
   AlignedBuffer<float> gate_;       // FFN gate / hidden, n_ff
   AlignedBuffer<float> up_;         // FFN up, n_ff
   AlignedBuffer<float> out_;        // projection output before the residual add, n_embd
   AlignedBuffer<uint8_t> scratch_;  // MatMul's quantized activations
+  // Per-row and per-chunk bookkeeping of RunBatch, sized max_batch_.
+  std::vector<int32_t> tokens_;
   std::vector<int32_t> positions_;
+  std::vector<int32_t> slots_;
+  std::vector<AttentionSeq> seqs_;
+  std::vector<int64_t> task_offsets_;
+  std::vector<int32_t> logit_rows_;
+  std::vector<int32_t> identity_blocks_{0};  // the single-sequence cache's one block
 };
 
 }  // namespace llmux

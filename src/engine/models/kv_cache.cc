@@ -1,43 +1,97 @@
 #include "engine/models/kv_cache.h"
 
+#include <cstring>
 #include <limits>
 #include <new>
 #include <string>
 
+#include "engine/kernels/kernels.h"
+
 namespace llmux {
 
-Result<std::unique_ptr<KvCache>> KvCache::Create(int n_layer, int n_ctx, int kv_dim, int n_threads,
-                                                 size_t scratch_floats) {
-  if (n_layer <= 0 || n_ctx <= 0 || kv_dim <= 0 || n_threads <= 0) {
-    return InvalidArgumentError("kv cache: n_layer, n_ctx, kv_dim and threads must be > 0 (n_ctx " +
-                                std::to_string(n_ctx) + ")");
+namespace {
+bool SupportedType(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kQ8_0; }
+}  // namespace
+
+Result<size_t> KvCache::BlockBytes(int n_layer, int kv_dim, DType type, int block_size) {
+  if (!SupportedType(type)) {
+    return InvalidArgumentError(std::string("kv cache type must be f32, f16 or q8_0, not ") +
+                                std::string(Traits(type).name));
   }
-  constexpr size_t kMaxFloats = std::numeric_limits<size_t>::max() / 4 / sizeof(float);
-  const size_t per_tensor = static_cast<size_t>(n_layer) * n_ctx * kv_dim;
-  if (per_tensor / n_ctx / n_layer != static_cast<size_t>(kv_dim) || per_tensor > kMaxFloats ||
-      scratch_floats > kMaxFloats / n_threads) {
+  auto row = RowBytes(type, kv_dim);
+  if (!row || n_layer <= 0 || block_size <= 0) {
+    return InvalidArgumentError("kv cache rows of " + std::to_string(kv_dim) +
+                                " values do not fit " + std::string(Traits(type).name) + " blocks");
+  }
+  return 2 * static_cast<size_t>(n_layer) * block_size * *row;
+}
+
+Result<std::unique_ptr<KvCache>> KvCache::Create(const KvCacheOptions& o) {
+  if (o.n_layer <= 0 || o.kv_dim <= 0 || o.head_dim <= 0 || o.kv_dim % o.head_dim != 0 ||
+      o.block_size <= 0 || o.n_blocks <= 0 || o.n_threads <= 0) {
+    return InvalidArgumentError("kv cache: layers, kv_dim (a multiple of head_dim), block size, "
+                                "blocks and threads must be > 0 (blocks " +
+                                std::to_string(o.n_blocks) + " of " +
+                                std::to_string(o.block_size) + ")");
+  }
+  if (!SupportedType(o.type)) {
+    return InvalidArgumentError(std::string("kv cache type must be f32, f16 or q8_0, not ") +
+                                std::string(Traits(o.type).name));
+  }
+  // Rows are read per kv head, so every head must start on a block of the type.
+  if (o.head_dim % Traits(o.type).block_size != 0) {
+    return InvalidArgumentError("kv cache type " + std::string(Traits(o.type).name) +
+                                " needs head_dim divisible by " +
+                                std::to_string(Traits(o.type).block_size));
+  }
+  const size_t row = *RowBytes(o.type, o.kv_dim);
+  constexpr size_t kMax = std::numeric_limits<size_t>::max() / 4;
+  const size_t slots = static_cast<size_t>(o.n_blocks) * static_cast<size_t>(o.block_size);
+  if (slots / o.block_size != static_cast<size_t>(o.n_blocks) || slots > kMax / row / o.n_layer ||
+      slots > static_cast<size_t>(std::numeric_limits<int32_t>::max()) ||
+      o.scratch_floats > kMax / sizeof(float) / o.n_threads) {
     return ResourceExhaustedError("kv cache too large");
   }
+  const size_t per_tensor = slots * row * o.n_layer;
   std::unique_ptr<KvCache> cache(new KvCache());
-  cache->n_layer_ = n_layer;
-  cache->n_ctx_ = n_ctx;
-  cache->kv_dim_ = kv_dim;
-  cache->n_threads_ = n_threads;
-  cache->scratch_floats_ = scratch_floats;
-  // new float[n] without () leaves the memory untouched: pages are mapped on first write.
-  cache->k_.reset(new (std::nothrow) float[per_tensor]);
-  cache->v_.reset(new (std::nothrow) float[per_tensor]);
-  cache->scratch_.reset(new (std::nothrow) float[scratch_floats * n_threads + 1]);
+  cache->o_ = o;
+  cache->row_bytes_ = row;
+  // new T[n] without () leaves the memory untouched: pages are mapped on first write.
+  cache->k_.reset(new (std::nothrow) uint8_t[per_tensor]);
+  cache->v_.reset(new (std::nothrow) uint8_t[per_tensor]);
+  cache->scratch_.reset(new (std::nothrow) float[o.scratch_floats * o.n_threads + 1]);
   if (!cache->k_ || !cache->v_ || !cache->scratch_) {
-    return ResourceExhaustedError("cannot allocate kv cache of " +
-                                  std::to_string(2 * per_tensor * sizeof(float)) + " bytes");
+    return ResourceExhaustedError("cannot allocate a kv cache of " +
+                                  std::to_string(2 * per_tensor) + " bytes");
   }
   return cache;
 }
 
+void KvCache::Store(int layer, const float* k, const float* v, const int32_t* slots, int n,
+                    ThreadPool& pool) {
+  const int64_t dim = o_.kv_dim;
+  auto store_row = [&](int64_t i) {
+    const float* ki = k + i * dim;
+    const float* vi = v + i * dim;
+    if (o_.type == DType::kF32) {
+      std::memcpy(k_row(layer, slots[i]), ki, dim * sizeof(float));
+      std::memcpy(v_row(layer, slots[i]), vi, dim * sizeof(float));
+    } else {
+      // Cannot fail: the type and row size were checked at creation.
+      (void)kernels::QuantizeRow(o_.type, ki, k_row(layer, slots[i]), dim);
+      (void)kernels::QuantizeRow(o_.type, vi, v_row(layer, slots[i]), dim);
+    }
+  };
+  if (n >= 16 && o_.type != DType::kF32) {
+    pool.ParallelFor(n, 4, store_row);
+  } else {
+    for (int i = 0; i < n; ++i) store_row(i);
+  }
+}
+
 size_t KvCache::bytes() const {
-  return (2 * static_cast<size_t>(n_layer_) * n_ctx_ * kv_dim_ + scratch_floats_ * n_threads_) *
-         sizeof(float);
+  return 2 * static_cast<size_t>(o_.n_layer) * static_cast<size_t>(n_slots()) * row_bytes_ +
+         o_.scratch_floats * o_.n_threads * sizeof(float);
 }
 
 }  // namespace llmux

@@ -1,6 +1,14 @@
-// Key/value cache of one sequence: F32, [layer][pos][kv_head * head_dim] for K and for V,
-// sized once at creation. It also holds per-thread scratch for attention, so that a
-// forward pass over this sequence never allocates.
+// Paged key/value cache: n_blocks blocks of block_size positions ("slots"), per layer, for
+// K and for V, stored as F32, F16 or Q8_0 rows of kv_dim values. Slot s of a sequence's
+// position p is block_table[p / block_size] * block_size + p % block_size; which blocks a
+// sequence owns is the BlockManager's business (runtime/), not this class's.
+//
+// Layout: [layer][slot][row] for K and for V, so that a sequence whose blocks are
+// consecutive has contiguous rows (the single-sequence cache of NewCache(n_ctx) is one
+// block covering the whole context, and attention reads its F32 rows in place).
+//
+// It also holds per-thread scratch for attention, so that a forward pass never allocates,
+// and the position bookkeeping of the single-sequence use (Model::Forward).
 #pragma once
 
 #include <cstddef>
@@ -8,51 +16,77 @@
 #include <memory>
 
 #include "base/status.h"
+#include "base/thread_pool.h"
+#include "engine/tensor/dtype.h"
 
 namespace llmux {
 
+struct KvCacheOptions {
+  int n_layer = 0;
+  int kv_dim = 0;
+  int head_dim = 0;             // rows are read per kv head: kv_dim is a multiple of it
+  DType type = DType::kF32;     // kF32, kF16 or kQ8_0 (Q8_0 needs head_dim % 32 == 0)
+  int block_size = 16;          // positions per block
+  int n_blocks = 0;
+  int n_threads = 1;            // threads that get attention scratch
+  size_t scratch_floats = 0;    // attention scratch per thread
+};
+
 class KvCache {
  public:
-  // Allocates the cache; K/V memory is not touched until written, so a large n_ctx costs
-  // address space only. Fails with ResourceExhausted if the allocation fails.
-  static Result<std::unique_ptr<KvCache>> Create(int n_layer, int n_ctx, int kv_dim, int n_threads,
-                                                 size_t scratch_floats);
+  // Allocates the cache; K/V memory is not touched until written, so a large cache costs
+  // address space only. Fails with InvalidArgument for a bad shape or type and with
+  // ResourceExhausted if the allocation fails.
+  static Result<std::unique_ptr<KvCache>> Create(const KvCacheOptions& options);
 
-  int n_layer() const { return n_layer_; }
-  int n_ctx() const { return n_ctx_; }
-  int kv_dim() const { return kv_dim_; }
+  // Bytes of K and V one block takes over all layers.
+  static Result<size_t> BlockBytes(int n_layer, int kv_dim, DType type, int block_size);
 
-  // Positions [0, n_past) hold valid entries.
-  int n_past() const { return n_past_; }
+  int n_layer() const { return o_.n_layer; }
+  int kv_dim() const { return o_.kv_dim; }
+  int head_dim() const { return o_.head_dim; }
+  DType type() const { return o_.type; }
+  int block_size() const { return o_.block_size; }
+  int n_blocks() const { return o_.n_blocks; }
+  int64_t n_slots() const { return static_cast<int64_t>(o_.n_blocks) * o_.block_size; }
+  size_t row_bytes() const { return row_bytes_; }
+
+  uint8_t* k_row(int layer, int64_t slot) { return k_.get() + Offset(layer, slot); }
+  uint8_t* v_row(int layer, int64_t slot) { return v_.get() + Offset(layer, slot); }
+  const uint8_t* k_row(int layer, int64_t slot) const { return k_.get() + Offset(layer, slot); }
+  const uint8_t* v_row(int layer, int64_t slot) const { return v_.get() + Offset(layer, slot); }
+
+  // Writes n rows of kv_dim floats (row i at k + i * kv_dim) to the given slots, converted
+  // to the cache's type.
+  void Store(int layer, const float* k, const float* v, const int32_t* slots, int n,
+             ThreadPool& pool);
+
+  // Single-sequence use: the sequence fills slots [0, n_ctx()) in order.
+  int n_ctx() const { return static_cast<int>(n_slots()); }
+  int n_past() const { return n_past_; }  // positions [0, n_past) hold valid entries
   void set_n_past(int n) { n_past_ = n; }
   void Clear() { n_past_ = 0; }
 
-  float* k(int layer, int pos) { return k_.get() + Offset(layer, pos); }
-  float* v(int layer, int pos) { return v_.get() + Offset(layer, pos); }
-  const float* k(int layer, int pos) const { return k_.get() + Offset(layer, pos); }
-  const float* v(int layer, int pos) const { return v_.get() + Offset(layer, pos); }
-
   // Scratch of thread i (< n_threads()), scratch_floats() long.
-  float* scratch(int i) { return scratch_.get() + static_cast<size_t>(i) * scratch_floats_; }
-  int n_threads() const { return n_threads_; }
-  size_t scratch_floats() const { return scratch_floats_; }
+  float* scratch(int i) { return scratch_.get() + static_cast<size_t>(i) * o_.scratch_floats; }
+  int n_threads() const { return o_.n_threads; }
+  size_t scratch_floats() const { return o_.scratch_floats; }
 
-  size_t bytes() const;
+  size_t bytes() const;  // K and V of every block, plus scratch
 
  private:
   KvCache() = default;
-  size_t Offset(int layer, int pos) const {
-    return (static_cast<size_t>(layer) * n_ctx_ + pos) * kv_dim_;
+  size_t Offset(int layer, int64_t slot) const {
+    return (static_cast<size_t>(layer) * static_cast<size_t>(n_slots()) +
+            static_cast<size_t>(slot)) *
+           row_bytes_;
   }
 
-  int n_layer_ = 0;
-  int n_ctx_ = 0;
-  int kv_dim_ = 0;
+  KvCacheOptions o_;
+  size_t row_bytes_ = 0;
   int n_past_ = 0;
-  int n_threads_ = 0;
-  size_t scratch_floats_ = 0;
-  std::unique_ptr<float[]> k_;
-  std::unique_ptr<float[]> v_;
+  std::unique_ptr<uint8_t[]> k_;
+  std::unique_ptr<uint8_t[]> v_;
   std::unique_ptr<float[]> scratch_;
 };
 

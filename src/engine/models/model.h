@@ -1,5 +1,7 @@
 // The model interface: load a decoder-only transformer from a GGUF file and run its
-// forward pass over one sequence at a time, with the sequence's state in a KvCache.
+// forward pass, either over one sequence whose state is a whole KvCache (Forward), or over
+// chunks of many sequences at once that share a paged KvCache (ForwardBatch: continuous
+// batching, each weight matrix read once per step for all of them).
 //
 //   auto file = gguf::GgufFile::Open(path);              // shared: the weights point into it
 //   auto model = Model::Load(std::move(*file), n_threads);
@@ -65,6 +67,19 @@ struct ModelConfig {
   int kv_dim() const { return n_head_kv * head_dim; }
 };
 
+// Which logits a chunk of ForwardBatch wants.
+enum class ChunkLogits { kNone, kLast, kAll };
+
+// Tokens [pos0, pos0 + tokens.size()) of one sequence. The cache already holds its K/V for
+// positions [0, pos0); `blocks` is its block table, covering at least pos0 + tokens.size()
+// positions.
+struct SequenceChunk {
+  std::span<const int32_t> tokens;
+  int pos0 = 0;
+  std::span<const int32_t> blocks;
+  ChunkLogits logits = ChunkLogits::kLast;
+};
+
 class Model {
  public:
   virtual ~Model() = default;
@@ -77,8 +92,19 @@ class Model {
 
   virtual const ModelConfig& config() const = 0;
 
-  // A cache for one sequence of up to n_ctx positions.
-  virtual Result<std::unique_ptr<KvCache>> NewCache(int n_ctx) = 0;
+  // A cache for one sequence of up to n_ctx positions (Forward), F32 unless kv_type says.
+  virtual Result<std::unique_ptr<KvCache>> NewCache(int n_ctx, DType kv_type = DType::kF32) = 0;
+
+  // A paged cache for ForwardBatch: n_blocks blocks of block_size positions, for sequences
+  // of up to max_seq_len positions.
+  virtual Result<std::unique_ptr<KvCache>> NewPagedCache(DType kv_type, int n_blocks,
+                                                         int block_size, int max_seq_len) = 0;
+
+  // Runs one step of continuous batching: every chunk's tokens in one pass. The chunks'
+  // tokens together are at most max_batch(). Writes n_vocab logits per wanted row, chunk
+  // by chunk in order (one row for kLast, one per token for kAll).
+  virtual Status ForwardBatch(KvCache& cache, std::span<const SequenceChunk> chunks,
+                              float* logits) = 0;
 
   // Runs tokens at positions [pos, pos+n) of one sequence; the cache must hold positions
   // < pos (pos <= cache.n_past(); a smaller pos rewinds the sequence). Writes n_vocab

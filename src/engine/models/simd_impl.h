@@ -181,8 +181,8 @@ struct AttentionKernel {
     const int n_rows = (t.t_end - t.t_begin) * t.group;
     const int n_max = t.pos0 + t.t_end;
     const int n_pad = PadPositions(n_max);
-    const float* k = t.k + static_cast<int64_t>(t.g) * hd;
-    const float* v = t.v + static_cast<int64_t>(t.g) * hd;
+    const float* k = t.k;
+    const float* v = t.v;
     float* kt = t.scratch + static_cast<int64_t>(kRowBlock) * n_pad;
     if (t.transpose_k) TransposeK(k, t.kv_stride, hd, n_max, kt);
     for (int i = 0; i < n_rows; i += kRowBlock) {

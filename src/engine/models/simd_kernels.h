@@ -21,7 +21,7 @@ inline int PadPositions(int n) { return (n + kPosPad - 1) / kPosPad * kPosPad; }
 struct AttentionTask {
   const float* q;  // query rows: token t, head h at q + t * q_stride + h * head_dim
   int64_t q_stride;
-  const float* k;  // cache K row of position p at k + p * kv_stride (layer base)
+  const float* k;  // K row of kv head g at position p: k + p * kv_stride
   const float* v;  // same for V
   int kv_stride;
   int head_dim;

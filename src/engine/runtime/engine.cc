@@ -58,9 +58,39 @@ Engine::Engine(std::unique_ptr<Model> model, const Tokenizer& tokenizer, EngineO
   const int train_ctx = model_->config().n_ctx_train;
   n_ctx_ = options_.n_ctx > 0 ? options_.n_ctx : 4096;
   if (train_ctx > 0) n_ctx_ = std::min(n_ctx_, train_ctx);
-  logits_.resize(model_->config().n_vocab);
-  raw_logits_.resize(model_->config().n_vocab);
+  init_status_ = Init();
+  if (!init_status_.ok()) spdlog::error("engine: {}", init_status_.ToString());
   thread_ = std::thread([this] { Loop(); });
+}
+
+Status Engine::Init() {
+  EngineOptions& o = options_;
+  o.max_running = std::max(1, o.max_running);
+  o.max_batch_tokens = std::clamp(o.max_batch_tokens, 1, std::max(1, model_->max_batch()));
+  // Every running sequence must be able to get its decode token into a step.
+  o.max_running = std::min(o.max_running, o.max_batch_tokens);
+  o.block_size = std::clamp(o.block_size, 1, 4096);
+  const ModelConfig& c = model_->config();
+  LLMUX_ASSIGN_OR_RETURN(size_t block_bytes,
+                         KvCache::BlockBytes(c.n_layer, c.kv_dim(), o.kv_type, o.block_size));
+  const int64_t budget = o.kv_cache_bytes > 0 ? o.kv_cache_bytes : int64_t{1} << 30;
+  const int64_t blocks_per_ctx = (n_ctx_ + o.block_size - 1) / o.block_size;
+  int64_t n_blocks = budget / static_cast<int64_t>(block_bytes);
+  n_blocks = std::clamp(n_blocks, blocks_per_ctx, blocks_per_ctx * o.max_running);
+  LLMUX_ASSIGN_OR_RETURN(cache_, model_->NewPagedCache(o.kv_type, static_cast<int>(n_blocks),
+                                                       o.block_size, n_ctx_));
+  blocks_ = std::make_unique<BlockManager>(static_cast<int>(n_blocks), o.block_size);
+  scheduler_ = std::make_unique<Scheduler>(SchedulerOptions{o.max_running, o.max_batch_tokens});
+  logits_.resize(static_cast<size_t>(o.max_running) * c.n_vocab);
+  raw_logits_.resize(c.n_vocab);
+  chunks_.reserve(o.max_running);
+  local_stats_.kv_block_bytes = static_cast<int64_t>(block_bytes);
+  local_stats_.kv = blocks_->stats();
+  stats_ = local_stats_;
+  spdlog::info("engine: KV cache {} blocks of {} positions, {} MiB ({}), up to {} sequences",
+               n_blocks, o.block_size, n_blocks * static_cast<int64_t>(block_bytes) >> 20,
+               std::string(Traits(o.kv_type).name), o.max_running);
+  return Status::Ok();
 }
 
 Engine::~Engine() {
@@ -68,14 +98,19 @@ Engine::~Engine() {
     std::lock_guard<std::mutex> lock(mu_);
     shutdown_ = true;
     accepting_ = false;
-    for (Job& job : queue_) job.ticket->Cancel();
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
+void Engine::SetStepObserver(std::function<void(const EngineStats&)> observer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  observer_ = std::move(observer);
+}
+
 Result<std::shared_ptr<EngineTicket>> Engine::Submit(EngineRequest request,
                                                      EngineCallbacks callbacks) {
+  LLMUX_RETURN_IF_ERROR(init_status_);
   if (request.prompt.empty()) return InvalidArgumentError("the prompt is empty");
   const int n_vocab = model_->config().n_vocab;
   for (int32_t id : request.prompt) {
@@ -90,15 +125,22 @@ Result<std::shared_ptr<EngineTicket>> Engine::Submit(EngineRequest request,
                                 " tokens and at least one must be left to generate");
   }
   if (request.top_logprobs > 20) return InvalidArgumentError("top_logprobs must be at most 20");
-  auto ticket = std::make_shared<EngineTicket>();
+  auto active = std::make_unique<Active>();
+  active->ticket = std::make_shared<EngineTicket>();
+  active->seq.tokens = request.prompt;
+  active->seq.n_prompt = n_prompt;
+  active->finish.prompt_tokens = n_prompt;
+  active->request = std::move(request);
+  active->callbacks = std::move(callbacks);
+  std::shared_ptr<EngineTicket> ticket = active->ticket;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!accepting_) return ResourceExhaustedError("the engine is shutting down");
-    if (static_cast<int>(queue_.size()) >= options_.max_waiting) {
+    if (stats_.waiting + static_cast<int>(incoming_.size()) >= options_.max_waiting) {
       return ResourceExhaustedError("too many queued requests (" +
                                     std::to_string(options_.max_waiting) + "); try again later");
     }
-    queue_.push_back(Job{std::move(request), std::move(callbacks), ticket});
+    incoming_.push_back(std::move(active));
   }
   cv_.notify_one();
   return ticket;
@@ -107,126 +149,218 @@ Result<std::shared_ptr<EngineTicket>> Engine::Submit(EngineRequest request,
 void Engine::StopAccepting() {
   std::lock_guard<std::mutex> lock(mu_);
   accepting_ = false;
-  for (Job& job : queue_) job.ticket->Cancel();
+  for (auto& a : incoming_) a->ticket->Cancel();
+  // Queued ones that the engine has seen are cancelled on its next step.
+  stop_waiting_ = true;
+  cv_.notify_one();
 }
 
 bool Engine::WaitIdle(int timeout_ms) {
   std::unique_lock<std::mutex> lock(mu_);
   return idle_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-                           [&] { return queue_.empty() && !running_job_; });
+                           [&] { return incoming_.empty() && n_active_ == 0; });
 }
 
 EngineStats Engine::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return EngineStats{running_job_ ? 1 : 0, static_cast<int>(queue_.size())};
+  EngineStats s = stats_;
+  s.waiting += static_cast<int>(incoming_.size());
+  return s;
 }
 
 void Engine::Loop() {
   for (;;) {
-    Job job;
+    bool stop_waiting = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return shutdown_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // shutdown with nothing left
-      job = std::move(queue_.front());
-      queue_.pop_front();
-      running_job_ = true;
+      cv_.wait(lock, [&] { return shutdown_ || !incoming_.empty() || !actives_.empty(); });
+      if (shutdown_) {
+        for (auto& a : incoming_) a->ticket->Cancel();
+        for (auto& a : actives_) a->ticket->Cancel();
+      }
+      while (!incoming_.empty()) {
+        std::unique_ptr<Active> a = std::move(incoming_.front());
+        incoming_.pop_front();
+        a->seq.id = next_id_++;
+        waiting_.push_back(&a->seq);
+        owner_[&a->seq] = a.get();
+        actives_.push_back(std::move(a));
+      }
+      n_active_ = static_cast<int>(actives_.size());
+      stop_waiting = stop_waiting_;
+      if (actives_.empty() && shutdown_) return;
     }
-    EngineFinish finish;
-    if (job.ticket->cancelled()) {
-      finish.reason = EngineFinishReason::kCancelled;
-      finish.prompt_tokens = static_cast<int>(job.request.prompt.size());
+    if (stop_waiting) {
+      for (Sequence* s : waiting_) {
+        for (auto& a : actives_) {
+          if (&a->seq == s && !a->started) a->ticket->Cancel();
+        }
+      }
+    }
+    bool ran = false;
+    if (!init_status_.ok()) {
+      for (auto& a : actives_) Finish(*a, EngineFinishReason::kError, init_status_);
     } else {
-      if (job.callbacks.on_start) job.callbacks.on_start();
-      finish = Run(job);
+      ran = Step();
     }
-    if (job.callbacks.on_finish) job.callbacks.on_finish(finish);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      running_job_ = false;
+    ReapFinished();
+    PublishStats();
+    if (!ran) {
+      // Nothing could run (e.g. all waiting on cancellation): don't spin.
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(1));
     }
-    idle_cv_.notify_all();
   }
 }
 
-EngineFinish Engine::Run(Job& job) {
-  EngineRequest& req = job.request;
-  EngineFinish finish;
-  finish.prompt_tokens = static_cast<int>(req.prompt.size());
-  if (!cache_) {
-    auto cache = model_->NewCache(n_ctx_);
-    if (!cache.ok()) {
-      finish.reason = EngineFinishReason::kError;
-      finish.error = cache.status();
-      return finish;
-    }
-    cache_ = std::move(*cache);
+bool Engine::Step() {
+  // Cancelled requests give their blocks back before anything is scheduled.
+  for (auto& a : actives_) {
+    if (!a->done && a->ticket->cancelled()) Finish(*a, EngineFinishReason::kCancelled);
   }
-  auto fail = [&](const Status& s) {
-    spdlog::error("engine: forward pass failed: {}", s.ToString());
-    finish.reason = EngineFinishReason::kError;
-    finish.error = s;
-    return finish;
-  };
-
-  // Prefill in chunks so that a cancellation is seen between chunks of a long prompt.
-  const int n_prompt = finish.prompt_tokens;
-  const int chunk = std::max(1, model_->max_batch());
-  for (int pos = 0; pos < n_prompt; pos += chunk) {
-    if (job.ticket->cancelled()) {
-      finish.reason = EngineFinishReason::kCancelled;
-      return finish;
+  SchedulePlan plan = scheduler_->Schedule(waiting_, running_, *blocks_);
+  local_stats_.preemptions += static_cast<int64_t>(plan.preempted.size());
+  auto active_of = [this](Sequence* s) { return owner_.at(s); };
+  for (Sequence* s : plan.admitted) {
+    Active& a = *active_of(s);
+    if (!a.started) {
+      a.started = true;
+      a.finish.cached_tokens = s->n_computed;
+      s->cached_tokens = s->n_computed;
+      local_stats_.prefix_hit_tokens += s->n_computed;
+      a.sampler = std::make_unique<Sampler>(a.request.sampling);
+      for (int32_t id : a.request.prompt) a.sampler->Accept(id);
+      if (a.callbacks.on_start) a.callbacks.on_start();
     }
-    const int n = std::min(chunk, n_prompt - pos);
-    const bool last = pos + n == n_prompt;
-    Status s = model_->Forward(*cache_, std::span<const int32_t>(req.prompt.data() + pos, n), pos,
-                               last ? logits_.data() : nullptr, false);
-    if (!s.ok()) return fail(s);
+  }
+  for (Sequence* s : plan.out_of_memory) {
+    Finish(*active_of(s), EngineFinishReason::kContextFull);
+  }
+  if (plan.empty()) {
+    // Nothing can run: a waiting head that can never fit would block the queue forever.
+    if (running_.empty() && !waiting_.empty() &&
+        Scheduler::Unschedulable(*waiting_.front(), *blocks_)) {
+      Finish(*active_of(waiting_.front()), EngineFinishReason::kError,
+             ResourceExhaustedError("the request needs more KV cache than the server has"));
+    }
+    return false;
   }
 
-  Sampler sampler(req.sampling);
-  for (int32_t id : req.prompt) sampler.Accept(id);
-  Utf8Stream utf8;
-  int pos = n_prompt;
-  for (;;) {
-    if (job.ticket->cancelled()) {
-      finish.reason = EngineFinishReason::kCancelled;
-      return finish;
-    }
-    if (req.top_logprobs >= 0) std::copy(logits_.begin(), logits_.end(), raw_logits_.begin());
-    const int32_t id = sampler.Sample(logits_, req.constraint.get());
-    sampler.Accept(id);
-    if (req.constraint) req.constraint->Accept(id);
-    ++finish.completion_tokens;
-
-    TokenOutput out;
-    out.id = id;
-    out.eog = tokenizer_.IsEndOfGeneration(id) && !req.ignore_eog;
-    if (!out.eog) out.text = utf8.Push(tokenizer_.TokenToPiece(id));
-    if (req.top_logprobs >= 0) FillLogprobs(raw_logits_, id, req.top_logprobs, out);
-    const bool at_limit = req.max_tokens > 0 && finish.completion_tokens >= req.max_tokens;
-    const bool ctx_full = pos + 1 >= n_ctx_;
-    if (out.eog || at_limit || ctx_full) out.text += utf8.Flush();
-    if (job.callbacks.on_token && !job.callbacks.on_token(out)) {
-      finish.reason = EngineFinishReason::kStopped;
-      return finish;
-    }
-    if (out.eog) {
-      finish.reason = EngineFinishReason::kEndOfGeneration;
-      return finish;
-    }
-    if (at_limit) {
-      finish.reason = EngineFinishReason::kMaxTokens;
-      return finish;
-    }
-    if (ctx_full) {
-      finish.reason = EngineFinishReason::kContextFull;
-      return finish;
-    }
-    Status s = model_->Forward(*cache_, std::span<const int32_t>(&id, 1), pos, logits_.data(), false);
-    if (!s.ok()) return fail(s);
-    ++pos;
+  chunks_.clear();
+  for (const ScheduledChunk& sc : plan.chunks) {
+    Sequence& s = *sc.seq;
+    SequenceChunk ch;
+    ch.tokens = std::span<const int32_t>(s.tokens.data() + s.n_computed, sc.n_tokens);
+    ch.pos0 = s.n_computed;
+    ch.blocks = s.block_table;
+    ch.logits = s.n_computed + sc.n_tokens == s.n_tokens() ? ChunkLogits::kLast
+                                                           : ChunkLogits::kNone;
+    chunks_.push_back(ch);
   }
+  Status status = model_->ForwardBatch(*cache_, chunks_, logits_.data());
+  ++local_stats_.steps;
+  if (!status.ok()) {
+    spdlog::error("engine: forward pass failed: {}", status.ToString());
+    for (const ScheduledChunk& sc : plan.chunks) {
+      Finish(*active_of(sc.seq), EngineFinishReason::kError, status);
+    }
+    return true;
+  }
+  const size_t n_vocab = static_cast<size_t>(model_->config().n_vocab);
+  size_t row = 0;
+  for (size_t i = 0; i < plan.chunks.size(); ++i) {
+    Sequence& s = *plan.chunks[i].seq;
+    s.n_computed += plan.chunks[i].n_tokens;
+    blocks_->CommitFullBlocks(s);
+    if (chunks_[i].logits == ChunkLogits::kLast) {
+      SampleAndEmit(*active_of(&s), logits_.data() + row * n_vocab);
+      ++row;
+    }
+  }
+  return true;
+}
+
+void Engine::SampleAndEmit(Active& a, float* logits) {
+  EngineRequest& req = a.request;
+  Sequence& s = a.seq;
+  const size_t n_vocab = static_cast<size_t>(model_->config().n_vocab);
+  std::span<float> row(logits, n_vocab);
+  if (req.top_logprobs >= 0) std::copy(row.begin(), row.end(), raw_logits_.begin());
+  const int32_t id = a.sampler->Sample(row, req.constraint.get());
+  a.sampler->Accept(id);
+  if (req.constraint) req.constraint->Accept(id);
+  ++a.finish.completion_tokens;
+
+  TokenOutput out;
+  out.id = id;
+  out.eog = tokenizer_.IsEndOfGeneration(id) && !req.ignore_eog;
+  if (!out.eog) out.text = a.utf8.Push(tokenizer_.TokenToPiece(id));
+  if (req.top_logprobs >= 0) FillLogprobs(raw_logits_, id, req.top_logprobs, out);
+  const bool at_limit = req.max_tokens > 0 && a.finish.completion_tokens >= req.max_tokens;
+  const bool ctx_full = s.n_tokens() + 1 >= n_ctx_;
+  if (out.eog || at_limit || ctx_full) out.text += a.utf8.Flush();
+  if (a.callbacks.on_token && !a.callbacks.on_token(out)) {
+    Finish(a, EngineFinishReason::kStopped);
+  } else if (out.eog) {
+    Finish(a, EngineFinishReason::kEndOfGeneration);
+  } else if (at_limit) {
+    Finish(a, EngineFinishReason::kMaxTokens);
+  } else if (ctx_full) {
+    Finish(a, EngineFinishReason::kContextFull);
+  } else {
+    s.tokens.push_back(id);
+  }
+}
+
+void Engine::Finish(Active& a, EngineFinishReason reason, Status error) {
+  if (a.done) return;
+  a.done = true;
+  a.finish.reason = reason;
+  a.finish.error = std::move(error);
+  blocks_->Release(a.seq);
+  a.seq.status = SequenceStatus::kFinished;
+  std::erase(running_, &a.seq);
+  std::erase(waiting_, &a.seq);
+}
+
+void Engine::ReapFinished() {
+  bool any = false;
+  for (auto& a : actives_) {
+    if (!a->done) continue;
+    any = true;
+    if (a->callbacks.on_finish) a->callbacks.on_finish(a->finish);
+  }
+  if (!any) return;
+  for (auto& a : actives_) {
+    if (a->done) owner_.erase(&a->seq);
+  }
+  std::erase_if(actives_, [](const std::unique_ptr<Active>& a) { return a->done; });
+}
+
+void Engine::PublishStats() {
+  local_stats_.running = static_cast<int>(running_.size());
+  local_stats_.waiting = static_cast<int>(waiting_.size());
+  local_stats_.kv = blocks_ ? blocks_->stats() : BlockManagerStats{};
+  if (options_.validate_blocks && blocks_ && local_stats_.invariants.ok()) {
+    std::vector<const Sequence*> live;
+    for (const auto& a : actives_) {
+      if (!a->seq.block_table.empty()) live.push_back(&a->seq);
+    }
+    local_stats_.invariants = blocks_->Validate(live);
+    if (!local_stats_.invariants.ok()) {
+      spdlog::error("engine: block manager invariant broken: {}",
+                    local_stats_.invariants.ToString());
+    }
+  }
+  std::function<void(const EngineStats&)> observer;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_ = local_stats_;
+    n_active_ = static_cast<int>(actives_.size());
+    observer = observer_;
+  }
+  if (observer) observer(local_stats_);
+  idle_cv_.notify_all();
 }
 
 }  // namespace llmux

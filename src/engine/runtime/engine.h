@@ -1,6 +1,8 @@
 // The engine: one thread owns a model and runs the requests submitted to it; callers
-// submit token ids and read results through callbacks. Requests run one at a time in
-// arrival order (continuous batching replaces this loop in the batching issue).
+// submit token ids and read results through callbacks. It batches continuously: each step,
+// the Scheduler picks the decode tokens of the running sequences and chunks of prefill
+// under a token budget, and one ForwardBatch runs them all over a paged KV cache whose
+// blocks the BlockManager hands out (with prefix caching across requests).
 //
 // Callbacks run on the engine thread and must not block. For each accepted request the
 // engine calls on_token for every generated token (also the end-of-generation token, with
@@ -16,13 +18,18 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "base/status.h"
 #include "engine/models/model.h"
+#include "engine/runtime/block_manager.h"
 #include "engine/runtime/sampler.h"
+#include "engine/runtime/scheduler.h"
+#include "engine/runtime/sequence.h"
 #include "engine/runtime/token_constraint.h"
+#include "engine/runtime/utf8_stream.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace llmux {
@@ -30,6 +37,14 @@ namespace llmux {
 struct EngineOptions {
   int n_ctx = 4096;       // positions per sequence (clamped to the model's training context)
   int max_waiting = 256;  // queued requests beyond which Submit refuses
+  int max_running = 16;   // sequences decoding together
+  int max_batch_tokens = 512;  // tokens per step (clamped to the model's max_batch)
+  // KV cache budget in bytes; 0: 1 GiB. Always at least one full context; at most
+  // max_running full contexts.
+  int64_t kv_cache_bytes = 0;
+  DType kv_type = DType::kF16;  // kF16, kF32 or kQ8_0
+  int block_size = 16;          // positions per KV block
+  bool validate_blocks = false;  // check the block manager's invariants after every step (tests)
 };
 
 struct EngineRequest {
@@ -54,6 +69,7 @@ enum class EngineFinishReason { kEndOfGeneration, kMaxTokens, kContextFull, kSto
 struct EngineFinish {
   EngineFinishReason reason = EngineFinishReason::kEndOfGeneration;
   int prompt_tokens = 0;
+  int cached_tokens = 0;  // prompt tokens whose K/V came from the prefix cache
   int completion_tokens = 0;  // sampled tokens, the end-of-generation token included
   Status error;
 };
@@ -75,8 +91,14 @@ class EngineTicket {
 };
 
 struct EngineStats {
-  int running = 0;
-  int waiting = 0;
+  int running = 0;  // admitted sequences (they hold KV blocks)
+  int waiting = 0;  // queued, or preempted and waiting to be recomputed
+  BlockManagerStats kv;  // KV blocks: used, cached (evictable), free
+  int64_t kv_block_bytes = 0;
+  int64_t prefix_hit_tokens = 0;  // prompt tokens served from the prefix cache
+  int64_t preemptions = 0;
+  int64_t steps = 0;
+  Status invariants;  // with validate_blocks: the first violation seen, else Ok
 };
 
 class Engine {
@@ -92,41 +114,74 @@ class Engine {
   // ResourceExhausted when the queue is full or the engine is stopping.
   Result<std::shared_ptr<EngineTicket>> Submit(EngineRequest request, EngineCallbacks callbacks);
 
-  // Stops taking requests; queued ones finish as cancelled, the running one runs on.
+  // Stops taking requests; queued ones finish as cancelled, running ones run on.
   void StopAccepting();
   // Waits until nothing is queued or running, up to `timeout_ms`; true if idle.
   bool WaitIdle(int timeout_ms);
 
   EngineStats stats() const;
+  // Called on the engine thread after every step (metrics); set before the first Submit.
+  void SetStepObserver(std::function<void(const EngineStats&)> observer);
   int n_ctx() const { return n_ctx_; }
   const Model& model() const { return *model_; }
   const Tokenizer& tokenizer() const { return tokenizer_; }
 
  private:
-  struct Job {
+  // A request from Submit to its finish. seq is what the scheduler and block manager see.
+  struct Active {
+    Sequence seq;
     EngineRequest request;
     EngineCallbacks callbacks;
     std::shared_ptr<EngineTicket> ticket;
+    std::unique_ptr<Sampler> sampler;  // made on first admission
+    Utf8Stream utf8;
+    EngineFinish finish;
+    bool started = false;
+    bool done = false;
   };
 
+  Status Init();
   void Loop();
-  EngineFinish Run(Job& job);
+  // One scheduling step and forward pass; false if there was nothing to run.
+  bool Step();
+  // Samples the next token of `a` from its logits row and reports it; may finish `a`.
+  void SampleAndEmit(Active& a, float* logits);
+  // Marks `a` finished: releases its blocks, takes it out of the queues.
+  void Finish(Active& a, EngineFinishReason reason, Status error = Status::Ok());
+  // Runs the finished requests' on_finish callbacks and drops them.
+  void ReapFinished();
+  void PublishStats();
 
   std::unique_ptr<Model> model_;
   const Tokenizer& tokenizer_;
   EngineOptions options_;
   int n_ctx_ = 0;
+  Status init_status_;
   std::unique_ptr<KvCache> cache_;
-  std::vector<float> logits_;
+  std::unique_ptr<BlockManager> blocks_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::vector<float> logits_;      // one row per sequence that samples this step
   std::vector<float> raw_logits_;  // copy for logprobs (the sampler edits logits in place)
+  std::function<void(const EngineStats&)> observer_;
+
+  // Engine thread only.
+  int64_t next_id_ = 0;
+  std::vector<std::unique_ptr<Active>> actives_;  // every admitted or waiting request
+  std::unordered_map<const Sequence*, Active*> owner_;
+  std::deque<Sequence*> waiting_;
+  std::vector<Sequence*> running_;
+  std::vector<SequenceChunk> chunks_;
+  EngineStats local_stats_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable idle_cv_;
-  std::deque<Job> queue_;
-  bool running_job_ = false;
+  std::deque<std::unique_ptr<Active>> incoming_;  // submitted, not yet seen by the engine
+  int n_active_ = 0;                              // actives_.size(), published
   bool accepting_ = true;
+  bool stop_waiting_ = false;  // StopAccepting: cancel what has not started
   bool shutdown_ = false;
+  EngineStats stats_;
   std::thread thread_;
 };
 

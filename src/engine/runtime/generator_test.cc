@@ -44,8 +44,14 @@ class ScriptedModel : public Model {
     config_.n_vocab = 261;
   }
   const ModelConfig& config() const override { return config_; }
-  Result<std::unique_ptr<KvCache>> NewCache(int n_ctx) override {
-    return KvCache::Create(1, n_ctx, 1, 1, 0);
+  Result<std::unique_ptr<KvCache>> NewCache(int n_ctx, DType) override {
+    return KvCache::Create(KvCacheOptions{1, 1, 1, DType::kF32, n_ctx, 1, 1, 0});
+  }
+  Result<std::unique_ptr<KvCache>> NewPagedCache(DType, int, int, int) override {
+    return UnimplementedError("scripted model");
+  }
+  Status ForwardBatch(KvCache&, std::span<const SequenceChunk>, float*) override {
+    return UnimplementedError("scripted model");
   }
   Status Forward(KvCache& cache, std::span<const int32_t> tokens, int pos, float* logits,
                  bool) override {

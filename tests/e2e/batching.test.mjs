@@ -1,0 +1,65 @@
+// Continuous batching and the prefix cache through the `openai` npm client: concurrent
+// greedy requests each give the text they give alone, a repeated long system prompt is
+// reported as cached with the same answer, and /metrics shows the KV cache given back.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+
+const base = process.env.LLMUX_BASE_URL;
+const model = process.env.LLMUX_MODEL;
+const expected = process.env.LLMUX_EXPECTED_TEXT;
+const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
+
+async function metric(name, labels) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.every((x) => l.includes(x)));
+  assert.ok(line, `${name} ${labels} missing from /metrics`);
+  return Number(line.split(' ').pop());
+}
+
+test('eight concurrent greedy completions equal the single-request text', async () => {
+  const prompts = ['Once upon a time', 'The cat sat', 'Lily and Ben', 'One day, a bird',
+    'Once upon a time', 'Tom had a red ball.', 'The sun was hot', 'Mom said'];
+  const alone = [];
+  for (const prompt of prompts) {
+    const r = await client.completions.create({ model, prompt, max_tokens: 48, temperature: 0 });
+    alone.push(r.choices[0].text);
+  }
+  assert.ok(alone[0] === expected.slice(0, alone[0].length), 'first prompt gives llmux run\'s text');
+  const together = await Promise.all(prompts.map((prompt) =>
+    client.completions.create({ model, prompt, max_tokens: 48, temperature: 0 })));
+  together.forEach((r, i) => assert.equal(r.choices[0].text, alone[i], `prompt ${i}`));
+});
+
+test('a repeated long system prompt is served from the prefix cache', async () => {
+  const system = 'You are a storyteller. '.repeat(25) + 'Tell short, happy stories about animals.';
+  const ask = (q) => client.chat.completions.create({
+    model, max_tokens: 24, temperature: 0,
+    messages: [{ role: 'system', content: system }, { role: 'user', content: q }],
+  });
+  const hitsBefore = await metric('llmux_prefix_cache_hit_tokens_total', [`model="${model}"`]);
+  const first = await ask('A story about a dog.');
+  const second = await ask('A story about a dog.');
+  const third = await ask('A story about a cat.');
+  assert.ok(first.usage.prompt_tokens > 200);
+  assert.ok(second.usage.prompt_tokens_details.cached_tokens >= first.usage.prompt_tokens - 16,
+    `cached ${second.usage.prompt_tokens_details.cached_tokens} of ${second.usage.prompt_tokens}`);
+  assert.ok(second.usage.prompt_tokens_details.cached_tokens < second.usage.prompt_tokens);
+  assert.equal(second.choices[0].message.content, first.choices[0].message.content);
+  // Only the shared system prompt (whole blocks of it) is reused for another question.
+  assert.ok(third.usage.prompt_tokens_details.cached_tokens > 150);
+  assert.ok(third.usage.prompt_tokens_details.cached_tokens < third.usage.prompt_tokens - 2);
+  const hitsAfter = await metric('llmux_prefix_cache_hit_tokens_total', [`model="${model}"`]);
+  assert.ok(hitsAfter - hitsBefore >= second.usage.prompt_tokens_details.cached_tokens);
+});
+
+test('/metrics shows the KV cache given back once requests are done', async () => {
+  await client.completions.create({ model, prompt: 'Once upon a time', max_tokens: 8, temperature: 0 });
+  assert.equal(await metric('llmux_kv_cache_blocks', [`model="${model}"`, 'state="used"']), 0);
+  const cached = await metric('llmux_kv_cache_blocks', [`model="${model}"`, 'state="cached"']);
+  const free = await metric('llmux_kv_cache_blocks', [`model="${model}"`, 'state="free"']);
+  assert.ok(cached > 0, 'finished prompts stay cached');
+  assert.ok(free > 0);
+  assert.equal(await metric('llmux_kv_cache_usage_ratio', [`model="${model}"`]), 0);
+  assert.ok(await metric('llmux_kv_cache_capacity_bytes', [`model="${model}"`]) > 0);
+});
