@@ -37,8 +37,14 @@ size_t MatMulScratchBytes(DType type, int64_t cols, int64_t n_tokens);
 // Arithmetic like ggml's CPU backend: activations rounded to Q8_0 blocks for Q4_0/Q5_0/Q8_0
 // weights, to Q8_K for Q4_K/Q6_K, to F16 for F16, BF16 for BF16; F32 weights use F32 math.
 // cols must be a whole number of blocks of w.type (the caller checks shapes at load time).
+//
+// Rows come in two classes, each computed by its own kernels: the first n_single rows as
+// single tokens (decode), the rest as a batch (prefill). A row's result depends only on its
+// x and its class, never on how many other rows share the call, so continuous batching
+// gives every sequence the numbers it would get alone. n_single < 0: a lone row is a single
+// token, several rows are a batch.
 void MatMul(const MatrixView& w, const float* x, int64_t n_tokens, float* y, void* scratch,
-            ThreadPool& pool);
+            ThreadPool& pool, int64_t n_single = -1);
 
 // One product of MatMulMany: y = W x, laid out as in MatMul (y[t * w.rows + r]).
 struct MatMulOut {
@@ -50,9 +56,9 @@ struct MatMulOut {
 // share cols and activation rounding (see MatMul), x is rounded once and all products run in
 // one parallel pass balanced across the matrices; otherwise they run one after the other.
 // Results equal separate MatMul calls up to float summation order. scratch: the largest
-// MatMulScratchBytes of the matrices.
+// MatMulScratchBytes of the matrices. n_single as in MatMul.
 void MatMulMany(std::span<const MatMulOut> outs, const float* x, int64_t n_tokens, void* scratch,
-                ThreadPool& pool);
+                ThreadPool& pool, int64_t n_single = -1);
 
 // Converts n elements (a whole number of blocks) of `type` to float. Every MatMul type, plus
 // Q8_K. Unsupported types write zeros.

@@ -8,37 +8,29 @@
 namespace llmux {
 
 namespace {
-// Tokens per task when K is transposed: the copy is amortised over tokens * group rows.
+// Tokens per task when K is transposed (prefill): the copy is amortised over tokens * group
+// rows. Decode tokens read K in place instead.
 constexpr int kTileTokens = 64;
-// Below this many tokens K is read in place (decode); from here on, transposed per task.
-constexpr int kTransposeMinTokens = 4;
 // Below this many multiply-adds (about 10 microseconds) the caller does all the work: waking
 // the pool would cost about as much as it saves (decode steps at short context).
 constexpr int64_t kMinParallelMacs = int64_t{1} << 19;
 
-int TileFor(const simd::Ops& ops, int n_tokens) {
-  return ops.width > 1 && n_tokens >= kTransposeMinTokens ? kTileTokens : 1;
+int TileFor(const simd::Ops& ops, const AttentionSeq& s) {
+  return ops.width > 1 && !s.single ? kTileTokens : 1;
 }
 
-// True if positions [0, n) of the sequence are consecutive slots (its blocks follow each other).
-bool Contiguous(const int32_t* blocks, int n, int block_size) {
-  const int n_blocks = (n + block_size - 1) / block_size;
-  for (int i = 1; i < n_blocks; ++i) {
-    if (blocks[i] != blocks[0] + i) return false;
-  }
-  return true;
-}
-
-// Copies the rows of kv head g for positions [0, n) into dst as F32 rows of head_dim.
+// Copies the rows of kv head g for positions [0, n) into dst as F32 rows of head_dim: one
+// conversion per block, whose positions of one head are contiguous.
 void GatherHead(const KvCache& cache, bool is_k, int layer, const int32_t* blocks, int n, int g,
                 float* dst) {
   const int hd = cache.head_dim();
   const int bs = cache.block_size();
-  const size_t head_offset = *RowBytes(cache.type(), static_cast<int64_t>(g) * hd);
-  for (int p = 0; p < n; ++p) {
-    const int64_t slot = static_cast<int64_t>(blocks[p / bs]) * bs + p % bs;
-    const uint8_t* row = is_k ? cache.k_row(layer, slot) : cache.v_row(layer, slot);
-    kernels::DequantizeRow(cache.type(), row + head_offset, dst + static_cast<size_t>(p) * hd, hd);
+  for (int p = 0; p < n; p += bs) {
+    const int count = n - p < bs ? n - p : bs;
+    const int64_t slot = static_cast<int64_t>(blocks[p / bs]) * bs;
+    const uint8_t* src = is_k ? cache.k_head(layer, slot, g) : cache.v_head(layer, slot, g);
+    kernels::DequantizeRow(cache.type(), src, dst + static_cast<size_t>(p) * hd,
+                           static_cast<int64_t>(count) * hd);
   }
 }
 }  // namespace
@@ -58,13 +50,14 @@ void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer,
   const int hd = shape.head_dim;
   const int bs = cache.block_size();
   const bool f32 = cache.type() == DType::kF32;
+  const bool half = cache.type() == DType::kF16;
 
   // Tasks of sequence i are [task_offsets[i], task_offsets[i + 1]): its tiles x kv heads.
   int64_t macs = 0;
   task_offsets[0] = 0;
   for (size_t i = 0; i < seqs.size(); ++i) {
     const AttentionSeq& s = seqs[i];
-    const int tile = TileFor(*ops, s.n_tokens);
+    const int tile = TileFor(*ops, s);
     const int n_tiles = (s.n_tokens + tile - 1) / tile;
     task_offsets[i + 1] = task_offsets[i] + static_cast<int64_t>(n_tiles) * shape.n_head_kv;
     macs += int64_t{2} * s.n_tokens * shape.n_head * (s.pos0 + s.n_tokens) * hd;
@@ -81,7 +74,7 @@ void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer,
       while (task_offsets[seq_index + 1] <= i) ++seq_index;
       const AttentionSeq& s = seqs[seq_index];
       const int64_t local = i - task_offsets[seq_index];
-      const int tile = TileFor(*ops, s.n_tokens);
+      const int tile = TileFor(*ops, s);
       const int n_tiles = (s.n_tokens + tile - 1) / tile;
       // Later tiles attend to more positions: hand them out first.
       const int tile_index = n_tiles - 1 - static_cast<int>(local / shape.n_head_kv);
@@ -101,11 +94,19 @@ void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer,
       task.out_stride = out_stride;
       task.scratch = scratch;
       const int n_kv = s.pos0 + task.t_end;
-      if (f32 && Contiguous(s.blocks, n_kv, bs)) {
+      if (half && tile == 1 && (bs & (bs - 1)) == 0) {
+        // Decode over F16 blocks: the kernel reads them in place, converting as it loads.
+        task.k16 = reinterpret_cast<const uint16_t*>(cache.k_head(layer, 0, task.g));
+        task.v16 = reinterpret_cast<const uint16_t*>(cache.v_head(layer, 0, task.g));
+        task.blocks = s.blocks;
+        task.block_shift = __builtin_ctz(static_cast<unsigned>(bs));
+        task.block_stride = static_cast<int64_t>(cache.n_head_kv()) * bs * hd;
+      } else if (f32 && n_kv <= bs) {
+        // All positions in one block: the head's F32 rows are contiguous, read in place.
         const int64_t slot0 = static_cast<int64_t>(s.blocks[0]) * bs;
-        task.k = reinterpret_cast<const float*>(cache.k_row(layer, slot0)) + task.g * hd;
-        task.v = reinterpret_cast<const float*>(cache.v_row(layer, slot0)) + task.g * hd;
-        task.kv_stride = cache.kv_dim();
+        task.k = reinterpret_cast<const float*>(cache.k_head(layer, slot0, task.g));
+        task.v = reinterpret_cast<const float*>(cache.v_head(layer, slot0, task.g));
+        task.kv_stride = hd;
       } else {
         // The kernel's own scratch comes first; the gathered rows go after it.
         float* k = scratch + simd::AttentionScratchFloats(hd, n_kv);

@@ -4,9 +4,9 @@
 //
 // One call covers every sequence of a batch; work is split over the pool by (sequence, kv
 // head, tile of tokens), and each thread uses its own scratch area of the cache. A task
-// reads K/V in place when the sequence's rows are contiguous F32 (the single-sequence
-// cache); otherwise it first gathers its kv head's rows from the blocks into scratch as
-// F32 (converting F16 and Q8_0). The kernels (simd_impl.h) come in scalar, AVX2 and AVX-512
+// reads K/V in place when they are F32 in one block (the single-sequence cache);
+// otherwise it first gathers its kv head's rows, block by block, into scratch as F32
+// (converting F16 and Q8_0). The kernels (simd_impl.h) come in scalar, AVX2 and AVX-512
 // builds picked at run time.
 #pragma once
 
@@ -34,6 +34,9 @@ struct AttentionSeq {
   int n_tokens = 0;
   int pos0 = 0;
   const int32_t* blocks = nullptr;
+  // A decode token: scores read K directly. Other rows (prefill) always use the transposed
+  // copy of K, however few they are, so a row's arithmetic never depends on chunking.
+  bool single = false;
 };
 
 // Floats of per-thread scratch Attention needs for sequences of up to max_len positions.

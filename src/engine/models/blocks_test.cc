@@ -123,8 +123,7 @@ void RunAttentionCase(const AttentionCase& ac, Layout layout) {
     s.k.resize(k.size());
     s.v.resize(v.size());
     for (int p = 0; p < len; ++p) {
-      kernels::DequantizeRow(o.type, c.k_row(0, slots[p]), s.k.data() + p * kv_dim, kv_dim);
-      kernels::DequantizeRow(o.type, c.v_row(0, slots[p]), s.v.data() + p * kv_dim, kv_dim);
+      c.LoadRow(0, slots[p], s.k.data() + p * kv_dim, s.v.data() + p * kv_dim);
       if (o.type != DType::kF32) {
         EXPECT_NEAR(s.k[p * kv_dim], k[p * kv_dim], 0.05) << "stored value far from the input";
       } else {
@@ -135,7 +134,7 @@ void RunAttentionCase(const AttentionCase& ac, Layout layout) {
   int rows = 0;
   std::vector<AttentionSeq> att;
   for (const Seq& s : seqs) {
-    att.push_back(AttentionSeq{rows, s.n, s.pos0, s.blocks.data()});
+    att.push_back(AttentionSeq{rows, s.n, s.pos0, s.blocks.data(), s.n == 1});
     rows += s.n;
   }
   const auto q = Random(static_cast<size_t>(rows) * n_head * hd, 5, 2.0f);
@@ -252,11 +251,16 @@ TEST(KvCacheTest, RefusesBadSizesAndLaysOutSlots) {
   EXPECT_FALSE(KvCache::Create(KvCacheOptions{2, 64, 64, DType::kQ4_0, 16, 4, 1, 0}).ok());
   auto c = KvCache::Create(KvCacheOptions{2, 8, 8, DType::kF32, 5, 2, 2, 5});
   ASSERT_TRUE(c.ok());
-  EXPECT_EQ((*c)->k_row(1, 3) - (*c)->k_row(0, 0), (10 + 3) * 8 * 4);
+  // One head of 8: layer 1 starts after 10 slots of layer 0; slot 7 is block 1, position 2.
+  EXPECT_EQ((*c)->k_head(1, 7, 0) - (*c)->k_head(0, 0, 0), (10 + 5 + 2) * 8 * 4);
   EXPECT_EQ((*c)->scratch(1) - (*c)->scratch(0), 5);
   auto h = KvCache::Create(KvCacheOptions{1, 64, 32, DType::kF16, 16, 2, 1, 0});
   ASSERT_TRUE(h.ok());
-  EXPECT_EQ((*h)->row_bytes(), 128u);
+  EXPECT_EQ((*h)->head_bytes(), 64u);
+  // Within a block, a head's positions follow each other; the next head comes after them.
+  EXPECT_EQ((*h)->k_head(0, 1, 0) - (*h)->k_head(0, 0, 0), 64);
+  EXPECT_EQ((*h)->k_head(0, 0, 1) - (*h)->k_head(0, 0, 0), 16 * 64);
+  EXPECT_EQ((*h)->k_head(0, 16, 0) - (*h)->k_head(0, 0, 0), 2 * 16 * 64);
   EXPECT_EQ(*KvCache::BlockBytes(28, 1024, DType::kF16, 16), 2u * 28 * 16 * 2048);
 }
 

@@ -115,6 +115,7 @@ Status DenseModel::Forward(KvCache& cache, std::span<const int32_t> tokens, int 
     chunk.pos0 = pos + start;
     chunk.tokens = tokens.subspan(start, std::min(max_batch_, n_total - start));
     chunk.blocks = identity_blocks_;
+    chunk.single = chunk.tokens.size() == 1;
     const bool last_chunk = start + static_cast<int>(chunk.tokens.size()) == n_total;
     float* out = nullptr;
     if (logits == nullptr) {
@@ -139,7 +140,12 @@ Status DenseModel::ForwardBatch(KvCache& cache, std::span<const SequenceChunk> c
   LLMUX_RETURN_IF_ERROR(CheckCache(cache));
   if (chunks.empty()) return InvalidArgumentError("no sequences to run");
   int64_t n_total = 0;
+  bool seen_batch = false;
   for (const SequenceChunk& ch : chunks) {
+    if (ch.single && (ch.tokens.size() != 1 || seen_batch)) {
+      return InvalidArgumentError("single chunks must hold one token and come first");
+    }
+    seen_batch = seen_batch || !ch.single;
     LLMUX_RETURN_IF_ERROR(CheckTokens(ch.tokens, config_.n_vocab));
     n_total += static_cast<int64_t>(ch.tokens.size());
     const int64_t end = ch.pos0 + static_cast<int64_t>(ch.tokens.size());
@@ -171,10 +177,16 @@ void DenseModel::RunBatch(KvCache& cache, std::span<const SequenceChunk> chunks,
   const int bs = cache.block_size();
   int n = 0;
   int n_logit_rows = 0;
+  int n_single = 0;         // leading decode rows
+  int n_single_logits = 0;  // their logit rows, which come first too
   for (size_t i = 0; i < chunks.size(); ++i) {
     const SequenceChunk& ch = chunks[i];
     const int len = static_cast<int>(ch.tokens.size());
-    seqs_[i] = AttentionSeq{n, len, ch.pos0, ch.blocks.data()};
+    seqs_[i] = AttentionSeq{n, len, ch.pos0, ch.blocks.data(), ch.single};
+    if (ch.single) {
+      ++n_single;
+      if (ch.logits != ChunkLogits::kNone) ++n_single_logits;
+    }
     for (int t = 0; t < len; ++t) {
       const int pos = ch.pos0 + t;
       tokens_[n + t] = ch.tokens[t];
@@ -195,13 +207,14 @@ void DenseModel::RunBatch(KvCache& cache, std::span<const SequenceChunk> chunks,
   b.n = n;
   b.seqs = std::span<const AttentionSeq>(seqs_.data(), chunks.size());
   b.slots = slots_.data();
+  b.n_single = n_single;
   // A single sequence's last layer runs on only the rows that give logits (a suffix).
   Batch last = b;
   AttentionSeq last_seq;
   if (chunks.size() == 1) {
     last.first = n_logit_rows == 0 ? n : logit_rows_[0];
     last_seq = AttentionSeq{last.first, n - last.first, chunks[0].pos0 + last.first,
-                            chunks[0].blocks.data()};
+                            chunks[0].blocks.data(), chunks[0].single};
     last.seqs = std::span<const AttentionSeq>(&last_seq, 1);
   }
   for (int il = 0; il < c.n_layer; ++il) ForwardLayer(il, cache, il == c.n_layer - 1 ? last : b);
@@ -210,7 +223,7 @@ void DenseModel::RunBatch(KvCache& cache, std::span<const SequenceChunk> chunks,
   bool contiguous = true;
   for (int i = 1; i < n_logit_rows; ++i) contiguous &= logit_rows_[i] == logit_rows_[0] + i;
   if (contiguous) {
-    Logits(logit_rows_[0], n_logit_rows, logits);
+    Logits(logit_rows_[0], n_logit_rows, n_single_logits, logits);
     return;
   }
   // Move the wanted rows together (in place: rows only move to smaller indices).
@@ -219,7 +232,7 @@ void DenseModel::RunBatch(KvCache& cache, std::span<const SequenceChunk> chunks,
     std::copy_n(x_.data() + static_cast<size_t>(logit_rows_[i]) * c.n_embd, c.n_embd,
                 x_.data() + static_cast<size_t>(i) * c.n_embd);
   }
-  Logits(0, n_logit_rows, logits);
+  Logits(0, n_logit_rows, n_single_logits, logits);
 }
 
 void DenseModel::Embed(int n) {
@@ -232,15 +245,15 @@ void DenseModel::Embed(int n) {
   });
 }
 
-void DenseModel::Logits(int first_row, int n_rows, float* out) {
+void DenseModel::Logits(int first_row, int n_rows, int n_single, float* out) {
   const int n_embd = config_.n_embd;
   RmsNormRows(x_.data() + static_cast<size_t>(first_row) * n_embd, weights_.output_norm, xn_.data(),
               n_rows, n_embd, config_.rms_eps, pool_);
-  Project(weights_.output, xn_.data(), n_rows, out);
+  Project(weights_.output, xn_.data(), n_rows, out, n_single);
 }
 
-void DenseModel::Project(const MatrixView& w, const float* x, int n, float* y) {
-  kernels::MatMul(w, x, n, y, scratch_.data(), pool_);
+void DenseModel::Project(const MatrixView& w, const float* x, int n, float* y, int n_single) {
+  kernels::MatMul(w, x, n, y, scratch_.data(), pool_, n_single);
 }
 
 void DenseModel::NormInput(const float* weight, const Batch& b) {
@@ -255,12 +268,13 @@ void DenseModel::ProjectQkv(const LayerWeights& w, KvCache&, int, const Batch& b
   if (b.first == 0) {
     // Q, K and V of every token: one pass over the three matrices.
     const kernels::MatMulOut outs[] = {{w.wq, q}, {w.wk, k}, {w.wv, v}};
-    kernels::MatMulMany(outs, xn_.data(), b.n, scratch_.data(), pool_);
+    kernels::MatMulMany(outs, xn_.data(), b.n, scratch_.data(), pool_, b.n_single);
   } else {
     const kernels::MatMulOut outs[] = {{w.wk, k}, {w.wv, v}};
-    kernels::MatMulMany(outs, xn_.data(), b.n, scratch_.data(), pool_);
+    kernels::MatMulMany(outs, xn_.data(), b.n, scratch_.data(), pool_, b.n_single);
     if (b.n_out() > 0) {
-      Project(w.wq, xn_.data() + static_cast<size_t>(b.first) * c.n_embd, b.n_out(), q);
+      Project(w.wq, xn_.data() + static_cast<size_t>(b.first) * c.n_embd, b.n_out(), q,
+              b.single_from(b.first));
     }
   }
   if (w.bk != nullptr) AddBiasRows(k, w.bk, b.n, c.kv_dim(), pool_);
@@ -298,7 +312,7 @@ void DenseModel::AttendAndProject(const LayerWeights& w, KvCache& cache, int il,
             task_offsets_, pool_);
   const size_t first = static_cast<size_t>(b.first);
   float* out = out_.data() + first * c.n_embd;
-  Project(w.wo, attn_.data() + first * c.q_dim(), b.n_out(), out);
+  Project(w.wo, attn_.data() + first * c.q_dim(), b.n_out(), out, b.single_from(b.first));
   if (w.bo != nullptr) AddBiasRows(out, w.bo, b.n_out(), c.n_embd, pool_);
   AddInPlace(x_.data() + first * c.n_embd, out, static_cast<int64_t>(b.n_out()) * c.n_embd, pool_);
 }
@@ -311,9 +325,9 @@ void DenseModel::FeedForward(const LayerWeights& w, const Batch& b) {
   float* xn = xn_.data() + static_cast<size_t>(b.first) * c.n_embd;
   RmsNormRows(x, w.ffn_norm, xn, n, c.n_embd, c.rms_eps, pool_);
   const kernels::MatMulOut outs[] = {{w.gate, gate_.data()}, {w.up, up_.data()}};
-  kernels::MatMulMany(outs, xn, n, scratch_.data(), pool_);
+  kernels::MatMulMany(outs, xn, n, scratch_.data(), pool_, b.single_from(b.first));
   SwiGlu(gate_.data(), up_.data(), static_cast<int64_t>(n) * c.n_ff, pool_);
-  Project(w.down, gate_.data(), n, out_.data());
+  Project(w.down, gate_.data(), n, out_.data(), b.single_from(b.first));
   AddInPlace(x, out_.data(), static_cast<int64_t>(n) * c.n_embd, pool_);
 }
 

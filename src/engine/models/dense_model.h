@@ -25,7 +25,10 @@ struct Batch {
   int first = 0;
   std::span<const AttentionSeq> seqs;  // attention of rows [first, n), sequence by sequence
   const int32_t* slots = nullptr;      // cache slot of each row
+  int n_single = 0;                    // rows [0, n_single) are decode tokens (MatMul's classes)
   int n_out() const { return n - first; }
+  // Decode rows among the rows from `row` on.
+  int single_from(int row) const { return n_single > row ? n_single - row : 0; }
 };
 
 class DenseModel : public Model {
@@ -79,9 +82,9 @@ class DenseModel : public Model {
   // writes the wanted logits.
   void RunBatch(KvCache& cache, std::span<const SequenceChunk> chunks, float* logits);
   void Embed(int n);
-  void Logits(int first_row, int n_rows, float* out);
-  // y[n x w.rows] = x[n x w.cols] . W^T, on the pool.
-  void Project(const MatrixView& w, const float* x, int n, float* y);
+  void Logits(int first_row, int n_rows, int n_single, float* out);
+  // y[n x w.rows] = x[n x w.cols] . W^T, on the pool; the first n_single rows are decode tokens.
+  void Project(const MatrixView& w, const float* x, int n, float* y, int n_single);
 
   std::shared_ptr<const gguf::GgufFile> file_;  // the weights point into its mapping
   ThreadPool pool_;

@@ -44,7 +44,7 @@ Result<std::unique_ptr<KvCache>> KvCache::Create(const KvCacheOptions& o) {
                                 " needs head_dim divisible by " +
                                 std::to_string(Traits(o.type).block_size));
   }
-  const size_t row = *RowBytes(o.type, o.kv_dim);
+  const size_t row = *RowBytes(o.type, o.kv_dim);  // all heads of one position
   constexpr size_t kMax = std::numeric_limits<size_t>::max() / 4;
   const size_t slots = static_cast<size_t>(o.n_blocks) * static_cast<size_t>(o.block_size);
   if (slots / o.block_size != static_cast<size_t>(o.n_blocks) || slots > kMax / row / o.n_layer ||
@@ -55,7 +55,7 @@ Result<std::unique_ptr<KvCache>> KvCache::Create(const KvCacheOptions& o) {
   const size_t per_tensor = slots * row * o.n_layer;
   std::unique_ptr<KvCache> cache(new KvCache());
   cache->o_ = o;
-  cache->row_bytes_ = row;
+  cache->head_bytes_ = *RowBytes(o.type, o.head_dim);
   // new T[n] without () leaves the memory untouched: pages are mapped on first write.
   cache->k_.reset(new (std::nothrow) uint8_t[per_tensor]);
   cache->v_.reset(new (std::nothrow) uint8_t[per_tensor]);
@@ -70,16 +70,19 @@ Result<std::unique_ptr<KvCache>> KvCache::Create(const KvCacheOptions& o) {
 void KvCache::Store(int layer, const float* k, const float* v, const int32_t* slots, int n,
                     ThreadPool& pool) {
   const int64_t dim = o_.kv_dim;
+  const int64_t hd = o_.head_dim;
   auto store_row = [&](int64_t i) {
-    const float* ki = k + i * dim;
-    const float* vi = v + i * dim;
-    if (o_.type == DType::kF32) {
-      std::memcpy(k_row(layer, slots[i]), ki, dim * sizeof(float));
-      std::memcpy(v_row(layer, slots[i]), vi, dim * sizeof(float));
-    } else {
-      // Cannot fail: the type and row size were checked at creation.
-      (void)kernels::QuantizeRow(o_.type, ki, k_row(layer, slots[i]), dim);
-      (void)kernels::QuantizeRow(o_.type, vi, v_row(layer, slots[i]), dim);
+    for (int g = 0; g < n_head_kv(); ++g) {
+      const float* ki = k + i * dim + g * hd;
+      const float* vi = v + i * dim + g * hd;
+      if (o_.type == DType::kF32) {
+        std::memcpy(k_head(layer, slots[i], g), ki, hd * sizeof(float));
+        std::memcpy(v_head(layer, slots[i], g), vi, hd * sizeof(float));
+      } else {
+        // Cannot fail: the type and row size were checked at creation.
+        (void)kernels::QuantizeRow(o_.type, ki, k_head(layer, slots[i], g), hd);
+        (void)kernels::QuantizeRow(o_.type, vi, v_head(layer, slots[i], g), hd);
+      }
     }
   };
   if (n >= 16 && o_.type != DType::kF32) {
@@ -89,8 +92,16 @@ void KvCache::Store(int layer, const float* k, const float* v, const int32_t* sl
   }
 }
 
+void KvCache::LoadRow(int layer, int64_t slot, float* k, float* v) const {
+  for (int g = 0; g < n_head_kv(); ++g) {
+    kernels::DequantizeRow(o_.type, k_head(layer, slot, g), k + g * o_.head_dim, o_.head_dim);
+    kernels::DequantizeRow(o_.type, v_head(layer, slot, g), v + g * o_.head_dim, o_.head_dim);
+  }
+}
+
 size_t KvCache::bytes() const {
-  return 2 * static_cast<size_t>(o_.n_layer) * static_cast<size_t>(n_slots()) * row_bytes_ +
+  return 2 * static_cast<size_t>(o_.n_layer) * static_cast<size_t>(n_slots()) * n_head_kv() *
+             head_bytes_ +
          o_.scratch_floats * o_.n_threads * sizeof(float);
 }
 

@@ -3,9 +3,10 @@
 // position p is block_table[p / block_size] * block_size + p % block_size; which blocks a
 // sequence owns is the BlockManager's business (runtime/), not this class's.
 //
-// Layout: [layer][slot][row] for K and for V, so that a sequence whose blocks are
-// consecutive has contiguous rows (the single-sequence cache of NewCache(n_ctx) is one
-// block covering the whole context, and attention reads its F32 rows in place).
+// Layout: [layer][block][kv head][position in block][head_dim] for K and for V, so that
+// attention, which works per kv head, reads each block of a head as one contiguous run
+// (the single-sequence cache of NewCache(n_ctx) is one block covering the whole context,
+// and attention reads its F32 rows in place).
 //
 // It also holds per-thread scratch for attention, so that a forward pass never allocates,
 // and the position bookkeeping of the single-sequence use (Model::Forward).
@@ -49,12 +50,20 @@ class KvCache {
   int block_size() const { return o_.block_size; }
   int n_blocks() const { return o_.n_blocks; }
   int64_t n_slots() const { return static_cast<int64_t>(o_.n_blocks) * o_.block_size; }
-  size_t row_bytes() const { return row_bytes_; }
+  int n_head_kv() const { return o_.kv_dim / o_.head_dim; }
+  size_t head_bytes() const { return head_bytes_; }  // one head_dim row of one position
 
-  uint8_t* k_row(int layer, int64_t slot) { return k_.get() + Offset(layer, slot); }
-  uint8_t* v_row(int layer, int64_t slot) { return v_.get() + Offset(layer, slot); }
-  const uint8_t* k_row(int layer, int64_t slot) const { return k_.get() + Offset(layer, slot); }
-  const uint8_t* v_row(int layer, int64_t slot) const { return v_.get() + Offset(layer, slot); }
+  // K (V) of kv head g at `slot`; the block's later positions of that head follow it.
+  uint8_t* k_head(int layer, int64_t slot, int g) { return k_.get() + Offset(layer, slot, g); }
+  uint8_t* v_head(int layer, int64_t slot, int g) { return v_.get() + Offset(layer, slot, g); }
+  const uint8_t* k_head(int layer, int64_t slot, int g) const {
+    return k_.get() + Offset(layer, slot, g);
+  }
+  const uint8_t* v_head(int layer, int64_t slot, int g) const {
+    return v_.get() + Offset(layer, slot, g);
+  }
+  // Reads the whole K and V rows (kv_dim floats each) of a slot back as F32 (tests).
+  void LoadRow(int layer, int64_t slot, float* k, float* v) const;
 
   // Writes n rows of kv_dim floats (row i at k + i * kv_dim) to the given slots, converted
   // to the cache's type.
@@ -76,14 +85,18 @@ class KvCache {
 
  private:
   KvCache() = default;
-  size_t Offset(int layer, int64_t slot) const {
-    return (static_cast<size_t>(layer) * static_cast<size_t>(n_slots()) +
-            static_cast<size_t>(slot)) *
-           row_bytes_;
+  size_t Offset(int layer, int64_t slot, int g) const {
+    const size_t bs = static_cast<size_t>(o_.block_size);
+    const size_t block = static_cast<size_t>(slot) / bs;
+    const size_t in_block = static_cast<size_t>(slot) % bs;
+    const size_t per_block = bs * static_cast<size_t>(n_head_kv());
+    return ((static_cast<size_t>(layer) * static_cast<size_t>(o_.n_blocks) + block) * per_block +
+            static_cast<size_t>(g) * bs + in_block) *
+           head_bytes_;
   }
 
   KvCacheOptions o_;
-  size_t row_bytes_ = 0;
+  size_t head_bytes_ = 0;
   int n_past_ = 0;
   std::unique_ptr<uint8_t[]> k_;
   std::unique_ptr<uint8_t[]> v_;

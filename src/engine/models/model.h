@@ -78,6 +78,10 @@ struct SequenceChunk {
   int pos0 = 0;
   std::span<const int32_t> blocks;
   ChunkLogits logits = ChunkLogits::kLast;
+  // One generated token (decode). Single chunks must come first in a batch: they run on the
+  // single-token kernels and the others on the batch kernels, so that every row gets the
+  // same arithmetic whatever else shares the step (see kernels::MatMul).
+  bool single = false;
 };
 
 class Model {
@@ -102,7 +106,8 @@ class Model {
 
   // Runs one step of continuous batching: every chunk's tokens in one pass. The chunks'
   // tokens together are at most max_batch(). Writes n_vocab logits per wanted row, chunk
-  // by chunk in order (one row for kLast, one per token for kAll).
+  // by chunk in order (one row for kLast, one per token for kAll). A sequence's results
+  // do not depend on the other chunks of the step.
   virtual Status ForwardBatch(KvCache& cache, std::span<const SequenceChunk> chunks,
                               float* logits) = 0;
 

@@ -20,6 +20,9 @@ struct Avx512Vec {
   static Reg Zero() { return _mm512_setzero_ps(); }
   static Reg Set1(float x) { return _mm512_set1_ps(x); }
   static Reg Load(const float* p) { return _mm512_loadu_ps(p); }
+  static Reg LoadHalf(const uint16_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
   static void Store(float* p, Reg v) { _mm512_storeu_ps(p, v); }
   static Reg Fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
   static Reg Add(Reg a, Reg b) { return _mm512_add_ps(a, b); }

@@ -18,6 +18,34 @@
 namespace llmux::simd {
 namespace {
 
+// Where the K and V rows of one kv head are: F32 rows at a fixed stride (the single-sequence
+// cache, or rows gathered into scratch) ...
+struct FlatRows {
+  static constexpr bool kFlat = true;
+  const float* k;
+  const float* v;
+  int stride;
+  const float* K(int p) const { return k + static_cast<int64_t>(p) * stride; }
+  const float* V(int p) const { return v + static_cast<int64_t>(p) * stride; }
+};
+
+// ... or F16 rows in the paged cache's blocks, read in place (decode).
+struct PagedHalfRows {
+  static constexpr bool kFlat = false;
+  const uint16_t* k;  // head g of block 0
+  const uint16_t* v;
+  const int32_t* blocks;
+  int shift;  // log2(block size)
+  int head_dim;
+  int64_t block_stride;  // elements from one block to the next
+  int64_t Offset(int p) const {
+    return static_cast<int64_t>(blocks[p >> shift]) * block_stride +
+           static_cast<int64_t>(p & ((1 << shift) - 1)) * head_dim;
+  }
+  const uint16_t* K(int p) const { return k + Offset(p); }
+  const uint16_t* V(int p) const { return v + Offset(p); }
+};
+
 template <class V>
 struct AttentionKernel {
   using R = typename V::Reg;
@@ -25,25 +53,27 @@ struct AttentionKernel {
   static constexpr int kPvChunks = V::kPvChunks;  // output vectors per row kept in registers
 
   static int Min(int a, int b) { return a < b ? a : b; }
+  static R LoadE(const float* p) { return V::Load(p); }
+  static R LoadE(const uint16_t* p) { return V::LoadHalf(p); }
 
   // s[r][p] = scale * q[r] . k[p] for p < n, K rows read directly (few rows per task).
-  template <int NR>
-  static void ScoresDirect(const float* const* q, const float* k, int kv_stride, int hd, int n,
-                           float scale, float* const* s) {
+  template <int NR, class Rows>
+  static void ScoresDirect(const float* const* q, const Rows& rows, int hd, int n, float scale,
+                           float* const* s) {
     for (int p = 0; p < n; ++p) {
-      const float* kp = k + static_cast<int64_t>(p) * kv_stride;
+      const auto* kp = rows.K(p);
       R acc0[NR], acc1[NR];
       for (int r = 0; r < NR; ++r) acc0[r] = acc1[r] = V::Zero();
       int d = 0;
       for (; d + 2 * W <= hd; d += 2 * W) {
-        const R k0 = V::Load(kp + d), k1 = V::Load(kp + d + W);
+        const R k0 = LoadE(kp + d), k1 = LoadE(kp + d + W);
         for (int r = 0; r < NR; ++r) {
           acc0[r] = V::Fma(V::Load(q[r] + d), k0, acc0[r]);
           acc1[r] = V::Fma(V::Load(q[r] + d + W), k1, acc1[r]);
         }
       }
       for (; d < hd; d += W) {
-        const R k0 = V::Load(kp + d);
+        const R k0 = LoadE(kp + d);
         for (int r = 0; r < NR; ++r) acc0[r] = V::Fma(V::Load(q[r] + d), k0, acc0[r]);
       }
       for (int r = 0; r < NR; ++r) s[r][p] = V::ReduceAdd(V::Add(acc0[r], acc1[r])) * scale;
@@ -136,17 +166,16 @@ struct AttentionKernel {
   }
 
   // out[r][d0 .. d0 + NC*W) = sum_p s[r][p] * V[p][d0 ..], p < n.
-  template <int NR, int NC>
-  static void WeightedV(const float* const* s, const float* v, int kv_stride, int n, int d0,
-                        float* const* out) {
+  template <int NR, int NC, class Rows>
+  static void WeightedV(const float* const* s, const Rows& rows, int n, int d0, float* const* out) {
     R acc[NR][NC];
     for (int r = 0; r < NR; ++r) {
       for (int c = 0; c < NC; ++c) acc[r][c] = V::Zero();
     }
     for (int p = 0; p < n; ++p) {
-      const float* vp = v + static_cast<int64_t>(p) * kv_stride + d0;
+      const auto* vp = rows.V(p) + d0;
       R x[NC];
-      for (int c = 0; c < NC; ++c) x[c] = V::Load(vp + c * W);
+      for (int c = 0; c < NC; ++c) x[c] = LoadE(vp + c * W);
       for (int r = 0; r < NR; ++r) {
         const R sp = V::Set1(s[r][p]);
         for (int c = 0; c < NC; ++c) acc[r][c] = V::Fma(sp, x[c], acc[r][c]);
@@ -157,34 +186,41 @@ struct AttentionKernel {
     }
   }
 
-  template <int NR>
+  template <int NR, class Rows>
   static void Block(const AttentionTask& t, const float* const* q, float* const* s,
-                    float* const* out, const int* n_kv, const float* k, const float* v,
-                    const float* kt) {
+                    float* const* out, const int* n_kv, const Rows& rows, const float* kt) {
     const int hd = t.head_dim;
     const int n = n_kv[NR - 1];  // rows are in token order: the last one sees the most
-    if (t.transpose_k) {
+    if (Rows::kFlat && t.transpose_k) {
       ScoresTransposed<NR>(q, kt, hd, n, t.scale, s);
     } else {
-      ScoresDirect<NR>(q, k, t.kv_stride, hd, n, t.scale, s);
+      ScoresDirect<NR>(q, rows, hd, n, t.scale, s);
     }
     for (int r = 0; r < NR; ++r) Softmax(s[r], n_kv[r], n);
     int d = 0;
     for (; d + kPvChunks * W <= hd; d += kPvChunks * W) {
-      WeightedV<NR, kPvChunks>(s, v, t.kv_stride, n, d, out);
+      WeightedV<NR, kPvChunks>(s, rows, n, d, out);
     }
-    for (; d < hd; d += W) WeightedV<NR, 1>(s, v, t.kv_stride, n, d, out);
+    for (; d < hd; d += W) WeightedV<NR, 1>(s, rows, n, d, out);
   }
 
   static void Run(const AttentionTask& t) {
+    if (t.k16 != nullptr) {
+      RunRows(t, PagedHalfRows{t.k16, t.v16, t.blocks, t.block_shift, t.head_dim,
+                               t.block_stride});
+    } else {
+      RunRows(t, FlatRows{t.k, t.v, t.kv_stride});
+    }
+  }
+
+  template <class Rows>
+  static void RunRows(const AttentionTask& t, const Rows& rows) {
     const int hd = t.head_dim;
     const int n_rows = (t.t_end - t.t_begin) * t.group;
     const int n_max = t.pos0 + t.t_end;
     const int n_pad = PadPositions(n_max);
-    const float* k = t.k;
-    const float* v = t.v;
     float* kt = t.scratch + static_cast<int64_t>(kRowBlock) * n_pad;
-    if (t.transpose_k) TransposeK(k, t.kv_stride, hd, n_max, kt);
+    if (Rows::kFlat && t.transpose_k) TransposeK(t.k, t.kv_stride, hd, n_max, kt);
     for (int i = 0; i < n_rows; i += kRowBlock) {
       const int nr = Min(kRowBlock, n_rows - i);
       const float* q[kRowBlock];
@@ -201,16 +237,16 @@ struct AttentionKernel {
       }
       switch (nr) {
         case 4:
-          Block<4>(t, q, s, out, n_kv, k, v, kt);
+          Block<4>(t, q, s, out, n_kv, rows, kt);
           break;
         case 3:
-          Block<3>(t, q, s, out, n_kv, k, v, kt);
+          Block<3>(t, q, s, out, n_kv, rows, kt);
           break;
         case 2:
-          Block<2>(t, q, s, out, n_kv, k, v, kt);
+          Block<2>(t, q, s, out, n_kv, rows, kt);
           break;
         default:
-          Block<1>(t, q, s, out, n_kv, k, v, kt);
+          Block<1>(t, q, s, out, n_kv, rows, kt);
           break;
       }
     }

@@ -34,6 +34,14 @@ struct AttentionTask {
   float* out;        // output rows, laid out like q
   int64_t out_stride;
   float* scratch;  // AttentionScratchFloats(head_dim, n_ctx) floats, this thread's
+  // When k16 is set, K/V are F16 rows in place in a paged cache instead of k/v (direct
+  // scores only, no transposition): the row of position p is at
+  // k16 + blocks[p >> block_shift] * block_stride + (p % block size) * head_dim.
+  const uint16_t* k16 = nullptr;
+  const uint16_t* v16 = nullptr;
+  const int32_t* blocks = nullptr;
+  int block_shift = 0;
+  int64_t block_stride = 0;
 };
 
 // Per-thread attention scratch: kRowBlock score rows plus a transposed copy of one kv

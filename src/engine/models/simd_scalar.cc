@@ -1,6 +1,7 @@
 // Portable instantiation of the model's vector kernels (any shape).
 #include <cmath>
 
+#include "engine/kernels/cpu/half.h"
 #include "engine/models/simd_impl.h"
 
 namespace llmux::simd {
@@ -14,6 +15,7 @@ struct ScalarVec {
   static Reg Zero() { return 0.0f; }
   static Reg Set1(float x) { return x; }
   static Reg Load(const float* p) { return *p; }
+  static Reg LoadHalf(const uint16_t* p) { return kernels::F16ToF32(*p); }
   static void Store(float* p, Reg v) { *p = v; }
   static Reg Fma(Reg a, Reg b, Reg c) { return a * b + c; }
   static Reg Add(Reg a, Reg b) { return a + b; }

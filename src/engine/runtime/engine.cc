@@ -246,16 +246,26 @@ bool Engine::Step() {
     return false;
   }
 
+  // Decode tokens first, then prefill chunks (ForwardBatch's order for its two kernel
+  // classes): a generated token is single, a prompt token never is, so each token gets the
+  // same arithmetic whether it runs alone or batched.
   chunks_.clear();
-  for (const ScheduledChunk& sc : plan.chunks) {
-    Sequence& s = *sc.seq;
-    SequenceChunk ch;
-    ch.tokens = std::span<const int32_t>(s.tokens.data() + s.n_computed, sc.n_tokens);
-    ch.pos0 = s.n_computed;
-    ch.blocks = s.block_table;
-    ch.logits = s.n_computed + sc.n_tokens == s.n_tokens() ? ChunkLogits::kLast
-                                                           : ChunkLogits::kNone;
-    chunks_.push_back(ch);
+  order_.clear();
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const ScheduledChunk& sc : plan.chunks) {
+      Sequence& s = *sc.seq;
+      const bool single = sc.n_tokens == 1 && s.n_computed >= s.n_prompt;
+      if (single != (pass == 0)) continue;
+      SequenceChunk ch;
+      ch.tokens = std::span<const int32_t>(s.tokens.data() + s.n_computed, sc.n_tokens);
+      ch.pos0 = s.n_computed;
+      ch.blocks = s.block_table;
+      ch.logits = s.n_computed + sc.n_tokens == s.n_tokens() ? ChunkLogits::kLast
+                                                             : ChunkLogits::kNone;
+      ch.single = single;
+      chunks_.push_back(ch);
+      order_.push_back(sc);
+    }
   }
   Status status = model_->ForwardBatch(*cache_, chunks_, logits_.data());
   ++local_stats_.steps;
@@ -268,9 +278,9 @@ bool Engine::Step() {
   }
   const size_t n_vocab = static_cast<size_t>(model_->config().n_vocab);
   size_t row = 0;
-  for (size_t i = 0; i < plan.chunks.size(); ++i) {
-    Sequence& s = *plan.chunks[i].seq;
-    s.n_computed += plan.chunks[i].n_tokens;
+  for (size_t i = 0; i < order_.size(); ++i) {
+    Sequence& s = *order_[i].seq;
+    s.n_computed += order_[i].n_tokens;
     blocks_->CommitFullBlocks(s);
     if (chunks_[i].logits == ChunkLogits::kLast) {
       SampleAndEmit(*active_of(&s), logits_.data() + row * n_vocab);

@@ -171,6 +171,7 @@ class Engine {
   std::deque<Sequence*> waiting_;
   std::vector<Sequence*> running_;
   std::vector<SequenceChunk> chunks_;
+  std::vector<ScheduledChunk> order_;  // the plan's chunks in chunks_' order
   EngineStats local_stats_;
 
   mutable std::mutex mu_;

@@ -149,6 +149,14 @@ TEST(EngineBatchingTest, SixteenConcurrentEqualAloneQ8Weights) {
   ExpectConcurrentEqualsAlone(kQwenQ8, o);
 }
 
+TEST(EngineBatchingTest, SixteenConcurrentEqualAloneQ8WeightsChunkedPrefill) {
+  // A budget of 24 tokens splits prompts into chunks that share steps with other decodes.
+  EngineOptions o;
+  o.n_ctx = 512;
+  o.max_batch_tokens = 24;
+  ExpectConcurrentEqualsAlone(kQwenQ8, o);
+}
+
 TEST(EngineBatchingTest, SixteenConcurrentEqualAloneQ8Kv) {
   EngineOptions o;
   o.n_ctx = 512;

@@ -9,9 +9,11 @@
 namespace llmux {
 
 namespace {
-bool Better(const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
+// A lambda rather than a function, so that the sorts inline it (a function pointer is
+// called for each of the ~150k comparisons of a top-k over a large vocabulary).
+constexpr auto Better = [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
   return a.first > b.first || (a.first == b.first && a.second < b.second);
-}
+};
 }  // namespace
 
 SamplerParams SamplerParams::Greedy() {
@@ -103,19 +105,30 @@ int32_t Sampler::Sample(std::span<float> logits) {
   ApplyPenalties(logits);
   if (params_.temperature <= 0.0f) return Argmax(logits);
 
-  candidates_.resize(logits.size());
-  for (size_t i = 0; i < logits.size(); ++i) {
-    candidates_[i] = {logits[i], static_cast<int32_t>(i)};
-  }
   sorted_ = 0;
-
-  // Top-k.
-  if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < candidates_.size()) {
+  if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < logits.size()) {
+    // Top-k in one pass: a heap of the k best so far, whose root is the worst of them, so
+    // that most of a large vocabulary costs one comparison each.
     const size_t k = params_.top_k;
-    std::nth_element(candidates_.begin(), candidates_.begin() + (k - 1), candidates_.end(), Better);
-    candidates_.resize(k);
+    candidates_.clear();
+    for (size_t i = 0; i < logits.size(); ++i) {
+      const std::pair<float, int32_t> c{logits[i], static_cast<int32_t>(i)};
+      if (candidates_.size() < k) {
+        candidates_.push_back(c);
+        std::push_heap(candidates_.begin(), candidates_.end(), Better);
+      } else if (Better(c, candidates_.front())) {
+        std::pop_heap(candidates_.begin(), candidates_.end(), Better);
+        candidates_.back() = c;
+        std::push_heap(candidates_.begin(), candidates_.end(), Better);
+      }
+    }
     std::sort(candidates_.begin(), candidates_.end(), Better);
     sorted_ = k;
+  } else {
+    candidates_.resize(logits.size());
+    for (size_t i = 0; i < logits.size(); ++i) {
+      candidates_[i] = {logits[i], static_cast<int32_t>(i)};
+    }
   }
 
   // Top-p: the smallest prefix (by probability) whose mass reaches p.

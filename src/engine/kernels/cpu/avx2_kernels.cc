@@ -557,6 +557,15 @@ void AxpyF32Avx2(float alpha, const float* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] += alpha * x[i];
 }
 
+void F16ToF32Avx2(const uint16_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(
+                                  reinterpret_cast<const __m128i*>(src + i))));
+  }
+  for (; i < n; ++i) dst[i] = _cvtsh_ss(src[i]);
+}
+
 }  // namespace
 
 void FillAvx2Kernels(KernelSet* ks) {
@@ -574,6 +583,7 @@ void FillAvx2Kernels(KernelSet* ks) {
   ks->act_quant[static_cast<int>(ActKind::kBF16)] = QuantizeActBF16;
   ks->dot_f32 = DotF32Avx2;
   ks->axpy_f32 = AxpyF32Avx2;
+  ks->f16_to_f32 = F16ToF32Avx2;
 }
 
 }  // namespace llmux::kernels

@@ -402,10 +402,11 @@ struct Q0Tiles {
   };
 };
 
-// Register tiles for few tokens (decode), packed panels for batches.
+// Register tiles for single tokens (decode), packed panels for batches (prefill), whatever
+// their count: each computes a row with its own fixed arithmetic (see MatMul).
 template <WType T>
 void GemmQ0(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  if (t1 - t0 >= kPackedMinTokens) {
+  if (a.batch) {
     PackedQ0GemmAvx512(T)(a, r0, r1, t0, t1);
   } else if (t1 - t0 == 1) {
     GemmTiled<8, 1, Q0Tiles<T>::template Tile>(a, r0, r1, t0, t1);
@@ -783,6 +784,18 @@ struct BF16Tile {
 // ---------------------------------------------------------------------------------------
 // Vector helpers.
 
+void F16ToF32Avx512(const uint16_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256(
+                                  reinterpret_cast<const __m256i*>(src + i))));
+  }
+  if (i < n) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(dst + i, k, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, src + i)));
+  }
+}
+
 float DotF32Avx512(const float* a, const float* b, int64_t n) {
   __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(),
          s3 = _mm512_setzero_ps();
@@ -833,6 +846,7 @@ void FillAvx512Kernels(KernelSet* ks, bool has_bf16) {
   ks->act_quant[static_cast<int>(ActKind::kBF16)] = QuantizeActBF16;
   ks->dot_f32 = DotF32Avx512;
   ks->axpy_f32 = AxpyF32Avx512;
+  ks->f16_to_f32 = F16ToF32Avx512;
 }
 
 }  // namespace llmux::kernels

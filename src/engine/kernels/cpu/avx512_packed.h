@@ -7,10 +7,8 @@
 namespace llmux::kernels {
 
 // The packed GEMM for Q8_0 / Q4_0 / Q5_0 weights x kQ8 activations (null for other types).
-// It unpacks each 16-row panel once per call, so it pays off from a few tokens per call on.
+// It unpacks each 16-row panel once per call, so it pays off from a few tokens per call on;
+// MatMul uses it for every batch-class (prefill) row.
 GemmFn PackedQ0GemmAvx512(WType t);
-
-// Below this many tokens in one call the register-tile kernels are faster.
-constexpr int64_t kPackedMinTokens = 4;
 
 }  // namespace llmux::kernels

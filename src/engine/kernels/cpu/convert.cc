@@ -4,6 +4,7 @@
 
 #include "engine/kernels/cpu/blocks.h"
 #include "engine/kernels/cpu/half.h"
+#include "engine/kernels/cpu/kernel_set.h"
 #include "engine/kernels/cpu/quants.h"
 #include "engine/kernels/kernels.h"
 
@@ -15,11 +16,9 @@ void DequantizeRow(DType type, const void* src, float* dst, int64_t n) {
     case DType::kF32:
       std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
       return;
-    case DType::kF16: {
-      const uint16_t* h = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = F16ToF32(h[i]);
+    case DType::kF16:
+      ActiveKernels().f16_to_f32(static_cast<const uint16_t*>(src), dst, n);
       return;
-    }
     case DType::kBF16: {
       const uint16_t* b = static_cast<const uint16_t*>(src);
       for (int64_t i = 0; i < n; ++i) dst[i] = BF16ToF32(b[i]);

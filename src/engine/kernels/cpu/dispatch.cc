@@ -42,6 +42,7 @@ void FillGaps(KernelSet* ks, const KernelSet& lower) {
   }
   if (!ks->dot_f32) ks->dot_f32 = lower.dot_f32;
   if (!ks->axpy_f32) ks->axpy_f32 = lower.axpy_f32;
+  if (!ks->f16_to_f32) ks->f16_to_f32 = lower.f16_to_f32;
 }
 
 struct Tables {

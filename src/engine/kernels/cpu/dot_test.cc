@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/kernels/cpu/half.h"
 #include "engine/kernels/cpu/kernel_set.h"
 #include "engine/kernels/cpu/ref_kernels.h"
 #include "engine/kernels/cpu/test_util.h"
@@ -142,6 +143,28 @@ TEST(VecTest, DotAndAxpyF32) {
             << IsaName(isa);
       }
       EXPECT_EQ(y[n], 123.0f);
+    }
+  }
+}
+
+TEST(VecTest, F16ToF32IsExactOnEveryIsa) {
+  // Every binary16 bit pattern (normals, subnormals, infinities, NaNs) in one row, plus
+  // tails of every length, against the scalar conversion.
+  std::vector<uint16_t> all(65536);
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint16_t>(i);
+  std::vector<float> want(all.size());
+  for (size_t i = 0; i < all.size(); ++i) want[i] = F16ToF32(all[i]);
+  for (Isa isa : SupportedIsas()) {
+    const KernelSet& ks = KernelsFor(isa);
+    for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{15}, int64_t{17}, int64_t{65536}}) {
+      std::vector<float> got(n + 1, 7.0f);
+      ks.f16_to_f32(all.data() + (65536 - n), got.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        const float w = want[65536 - n + i];
+        ASSERT_TRUE(std::memcmp(&got[i], &w, 4) == 0 || (std::isnan(got[i]) && std::isnan(w)))
+            << IsaName(isa) << " bits " << (65536 - n + i);
+      }
+      EXPECT_EQ(got[n], 7.0f) << "wrote past the end";
     }
   }
 }

@@ -51,6 +51,10 @@ struct GemmArgs {
   int64_t cols;
   float* y;
   int64_t y_stride;
+  // The rows are prefill tokens (MatMul's batch class): kernels that have a separate batch
+  // path take it for any number of tokens, so that a row's arithmetic never depends on the
+  // size of the call.
+  bool batch = false;
 };
 
 // Computes rows [r0, r1) x tokens [t0, t1).
@@ -64,6 +68,8 @@ struct KernelSet {
   ActQuantFn act_quant[kNumActKinds] = {};
   float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
   void (*axpy_f32)(float a, const float* x, float* y, int64_t n) = nullptr;
+  // Exact binary16 -> binary32 conversion (F16 rows of the KV cache and of embeddings).
+  void (*f16_to_f32)(const uint16_t* src, float* dst, int64_t n) = nullptr;
 };
 
 // Each fills the entries it implements and leaves the rest null (the dispatcher falls back

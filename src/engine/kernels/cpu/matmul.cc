@@ -52,7 +52,6 @@ constexpr size_t kChunkBytes = 32 * 1024;
 constexpr int64_t kRowTile = 4;     // SIMD kernels use 4-row register tiles
 constexpr int64_t kTokenTile = 4;   // ... and 4-token ones
 constexpr int64_t kPanelRows = 16;  // batches use 16-row packed panels (AVX-512)
-constexpr int64_t kPanelMinTokens = 4;
 
 }  // namespace
 
@@ -126,7 +125,7 @@ Plan MakePlan(GemmFn gemm, const GemmArgs& args, int64_t rows, int64_t n_tokens,
   // panel once per work item and then stream every token past it, so their items are as
   // large as load balance allows (about 4 per thread).
   int64_t rc = static_cast<int64_t>(kChunkBytes / std::max<size_t>(row_bytes, 1));
-  if (n_tokens >= kPanelMinTokens) {
+  if (args.batch) {
     const int64_t per_item = (rows + 4 * nth - 1) / (4 * nth);
     rc =
         std::clamp<int64_t>((per_item + kPanelRows - 1) / kPanelRows * kPanelRows, kPanelRows, 256);
@@ -163,66 +162,13 @@ struct alignas(64) Segment {
   int64_t end = 0;
 };
 
-}  // namespace
-
-void MatMul(const MatrixView& w, const float* x, int64_t n_tokens, float* y, void* scratch,
-            ThreadPool& pool) {
-  const MatMulOut out{w, y};
-  MatMulMany(std::span<const MatMulOut>(&out, 1), x, n_tokens, scratch, pool);
-}
-
-void MatMulMany(std::span<const MatMulOut> outs, const float* x, int64_t n_tokens, void* scratch,
-                ThreadPool& pool) {
-  if (n_tokens <= 0 || outs.empty()) return;
-  // Fused only when every matrix reads the same rounded activations.
-  const auto wt0 = ToWType(outs[0].w.type);
-  bool fusable = outs.size() <= kMaxFused && wt0.has_value() && outs[0].w.cols > 0;
-  for (const MatMulOut& o : outs) {
-    const auto wt = ToWType(o.w.type);
-    fusable = fusable && wt.has_value() && ActKindFor(*wt) == ActKindFor(*wt0) &&
-              o.w.cols == outs[0].w.cols;
-  }
-  if (!fusable) {
-    for (const MatMulOut& o : outs) {
-      if (o.w.rows <= 0) continue;
-      const auto wt = ToWType(o.w.type);
-      if (!wt || o.w.cols <= 0) {
-        std::fill(o.y, o.y + n_tokens * o.w.rows, 0.0f);
-      } else {
-        MatMulMany(std::span<const MatMulOut>(&o, 1), x, n_tokens, scratch, pool);
-      }
-    }
-    return;
-  }
-  const KernelSet& ks = ActiveKernels();
-  const ActKind kind = ActKindFor(*wt0);
-  const int64_t cols = outs[0].w.cols;
-  const int nth = pool.size();
-  int64_t total_rows = 0;
-  for (const MatMulOut& o : outs) total_rows += std::max<int64_t>(o.w.rows, 0);
-  if (total_rows == 0) return;
-  const bool parallel = nth > 1 && total_rows * cols * n_tokens >= kMinParallelMacs;
-
-  const uint8_t* act_rows = nullptr;
-  size_t act_stride = 0;
-  if (kind == ActKind::kNone) {
-    act_rows = reinterpret_cast<const uint8_t*>(x);
-    act_stride = static_cast<size_t>(cols) * sizeof(float);
-  } else {
-    uint8_t* act = AlignUp(scratch);
-    const size_t stride = ActRowBytes(kind, cols);
-    const ActQuantFn quant = ks.act_quant[static_cast<int>(kind)];
-    if (parallel && n_tokens > 1) {
-      pool.ParallelFor(n_tokens, 1,
-                       [&](int64_t t) { quant(x + t * cols, cols, act + t * stride); });
-    } else {
-      for (int64_t t = 0; t < n_tokens; ++t) quant(x + t * cols, cols, act + t * stride);
-    }
-    act_rows = act;
-    act_stride = stride;
-  }
-
+// Runs every product of outs for `n_tokens` activation rows (of one class) starting at row
+// t_begin of the output, on the pool when `parallel`.
+void RunProducts(std::span<const MatMulOut> outs, const KernelSet& ks, const uint8_t* act_rows,
+                 size_t act_stride, int64_t cols, int64_t t_begin, int64_t n_tokens, bool batch,
+                 int64_t total_rows, bool parallel, ThreadPool& pool) {
   Plan plans[kMaxFused];
+  const int nth = pool.size();
   int64_t first_item[kMaxFused + 1] = {0};
   const size_t n = outs.size();
   for (size_t m = 0; m < n; ++m) {
@@ -232,8 +178,9 @@ void MatMulMany(std::span<const MatMulOut> outs, const float* x, int64_t n_token
                         act_rows,
                         act_stride,
                         cols,
-                        outs[m].y,
-                        w.rows};
+                        outs[m].y + t_begin * w.rows,
+                        w.rows,
+                        batch};
     const GemmFn gemm = ks.gemm[static_cast<int>(*ToWType(w.type))];
     // Each matrix gets its share of the items that keep the threads balanced.
     const int64_t want = std::max<int64_t>(1, 4 * nth * std::max<int64_t>(w.rows, 0) / total_rows);
@@ -270,6 +217,78 @@ void MatMulMany(std::span<const MatMulOut> outs, const float* x, int64_t n_token
       }
     }
   });
+}
+
+}  // namespace
+
+void MatMul(const MatrixView& w, const float* x, int64_t n_tokens, float* y, void* scratch,
+            ThreadPool& pool, int64_t n_single) {
+  const MatMulOut out{w, y};
+  MatMulMany(std::span<const MatMulOut>(&out, 1), x, n_tokens, scratch, pool, n_single);
+}
+
+void MatMulMany(std::span<const MatMulOut> outs, const float* x, int64_t n_tokens, void* scratch,
+                ThreadPool& pool, int64_t n_single) {
+  if (n_tokens <= 0 || outs.empty()) return;
+  if (n_single < 0) n_single = n_tokens == 1 ? 1 : 0;
+  n_single = std::min(n_single, n_tokens);
+  // Fused only when every matrix reads the same rounded activations.
+  const auto wt0 = ToWType(outs[0].w.type);
+  bool fusable = outs.size() <= kMaxFused && wt0.has_value() && outs[0].w.cols > 0;
+  for (const MatMulOut& o : outs) {
+    const auto wt = ToWType(o.w.type);
+    fusable = fusable && wt.has_value() && ActKindFor(*wt) == ActKindFor(*wt0) &&
+              o.w.cols == outs[0].w.cols;
+  }
+  if (!fusable) {
+    for (const MatMulOut& o : outs) {
+      if (o.w.rows <= 0) continue;
+      const auto wt = ToWType(o.w.type);
+      if (!wt || o.w.cols <= 0) {
+        std::fill(o.y, o.y + n_tokens * o.w.rows, 0.0f);
+      } else {
+        MatMulMany(std::span<const MatMulOut>(&o, 1), x, n_tokens, scratch, pool, n_single);
+      }
+    }
+    return;
+  }
+  const KernelSet& ks = ActiveKernels();
+  const ActKind kind = ActKindFor(*wt0);
+  const int64_t cols = outs[0].w.cols;
+  const int nth = pool.size();
+  int64_t total_rows = 0;
+  for (const MatMulOut& o : outs) total_rows += std::max<int64_t>(o.w.rows, 0);
+  if (total_rows == 0) return;
+  const bool parallel = nth > 1 && total_rows * cols * n_tokens >= kMinParallelMacs;
+
+  const uint8_t* act_rows = nullptr;
+  size_t act_stride = 0;
+  if (kind == ActKind::kNone) {
+    act_rows = reinterpret_cast<const uint8_t*>(x);
+    act_stride = static_cast<size_t>(cols) * sizeof(float);
+  } else {
+    uint8_t* act = AlignUp(scratch);
+    const size_t stride = ActRowBytes(kind, cols);
+    const ActQuantFn quant = ks.act_quant[static_cast<int>(kind)];
+    if (parallel && n_tokens > 1) {
+      pool.ParallelFor(n_tokens, 1,
+                       [&](int64_t t) { quant(x + t * cols, cols, act + t * stride); });
+    } else {
+      for (int64_t t = 0; t < n_tokens; ++t) quant(x + t * cols, cols, act + t * stride);
+    }
+    act_rows = act;
+    act_stride = stride;
+  }
+
+  // The single-token rows, then the batch rows: two passes, each with its class's kernels.
+  for (int pass = 0; pass < 2; ++pass) {
+    const int64_t t_begin = pass == 0 ? 0 : n_single;
+    const int64_t count = pass == 0 ? n_single : n_tokens - n_single;
+    if (count > 0) {
+      RunProducts(outs, ks, act_rows + t_begin * act_stride, act_stride, cols, t_begin, count,
+                  pass == 1, total_rows, parallel, pool);
+    }
+  }
 }
 
 float DotF32(const float* a, const float* b, int64_t n) { return ActiveKernels().dot_f32(a, b, n); }

@@ -206,6 +206,10 @@ void AxpyF32Ref(float a, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
+void F16ToF32Ref(const uint16_t* src, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = F16ToF32(src[i]);
+}
+
 }  // namespace
 
 float RefDotRow(WType t, const uint8_t* wrow, const uint8_t* act_row, int64_t cols) {
@@ -243,6 +247,7 @@ void FillScalarKernels(KernelSet* ks) {
   ks->act_quant[static_cast<int>(ActKind::kBF16)] = QuantizeActBF16Ref;
   ks->dot_f32 = DotF32Ref;
   ks->axpy_f32 = AxpyF32Ref;
+  ks->f16_to_f32 = F16ToF32Ref;
 }
 
 }  // namespace llmux::kernels
