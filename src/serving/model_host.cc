@@ -81,6 +81,7 @@ Result<std::unique_ptr<ModelHost>> ModelHost::Load(const ModelSpec& spec,
   engine_options.kv_cache_bytes = options.kv_cache_bytes;
   engine_options.kv_type = options.kv_type;
   host->engine_ = std::make_unique<Engine>(std::move(model), *host->tokenizer_, engine_options);
+  LLMUX_RETURN_IF_ERROR(host->engine_->init_status());
   host->info_.context_length = host->engine_->n_ctx();
   host->info_.ready = true;
   return host;

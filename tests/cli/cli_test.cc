@@ -106,6 +106,23 @@ TEST(CliTest, BadModelsAreRefusedWithAReason) {
   fs::remove_all(dir);
 }
 
+TEST(CliTest, ServeRefusesAKvCacheTypeTheModelCannotUse) {
+  // stories260K has 8-wide heads: Q8_0 KV rows need 32. The server must stop with the reason
+  // instead of answering every request with an error.
+  fs::path dir = TempDir();
+  auto r = RunLlmux("serve --model " + Quote(SharedPath("models/stories260K.gguf")) +
+                        " --port 0 --no-grpc --kv-type q8_0 --data-dir " + Quote((dir / "d").string()),
+                    true);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.out.find("needs head_dim divisible by 32"), std::string::npos) << r.out;
+  auto bad = RunLlmux("serve --model " + Quote(SharedPath("models/stories260K.gguf")) +
+                          " --port 0 --no-grpc --kv-type q4_0 --data-dir " + Quote((dir / "d").string()),
+                      true);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.out.find("--kv-type must be f16, f32 or q8_0"), std::string::npos) << bad.out;
+  fs::remove_all(dir);
+}
+
 TEST(CliTest, ModelCreateQuantizeBenchAndRun) {
   fs::path dir = TempDir();
   std::string f32 = (dir / "tiny-f32.gguf").string();

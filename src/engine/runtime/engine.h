@@ -120,6 +120,9 @@ class Engine {
   bool WaitIdle(int timeout_ms);
 
   EngineStats stats() const;
+  // Why the engine cannot run (e.g. a KV cache type the model's head size does not allow);
+  // Ok when it can. Every Submit fails with it otherwise.
+  const Status& init_status() const { return init_status_; }
   // Called on the engine thread after every step (metrics); set before the first Submit.
   void SetStepObserver(std::function<void(const EngineStats&)> observer);
   int n_ctx() const { return n_ctx_; }
