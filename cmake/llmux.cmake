@@ -24,14 +24,21 @@ function(llmux_target_defaults target)
   target_include_directories(${target} PUBLIC ${CMAKE_SOURCE_DIR}/src)
 endfunction()
 
-# llmux_test(NAME SOURCES... LIBS ...): a GoogleTest binary registered with ctest.
+# llmux_test(NAME [WHOLE] SOURCES... LIBS ...): a GoogleTest binary registered with ctest,
+# one ctest entry per test case, or with WHOLE one entry for the binary (for suites that
+# share an expensive fixture per process, such as a database server).
 function(llmux_test name)
-  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(T "WHOLE" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   llmux_target_defaults(${name})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
   target_compile_definitions(${name} PRIVATE LLMUX_SHARED_DIR="${LLMUX_SHARED_DIR}"
                              LLMUX_BINARY_DIR="${CMAKE_BINARY_DIR}")
-  include(GoogleTest)
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600)
+  if(T_WHOLE)
+    add_test(NAME ${name} COMMAND ${name})
+    set_tests_properties(${name} PROPERTIES TIMEOUT 600)
+  else()
+    include(GoogleTest)
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600)
+  endif()
 endfunction()

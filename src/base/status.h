@@ -21,6 +21,7 @@ enum class StatusCode {
   kInternal,
   kUnavailable,       // try again later (loading, shutting down)
   kDeadlineExceeded,
+  kAlreadyExists,     // a unique name or id is taken
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -67,6 +68,10 @@ inline Status ResourceExhaustedError(std::string m) { return {StatusCode::kResou
 inline Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
 inline Status InternalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 inline Status UnavailableError(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+inline Status DeadlineExceededError(std::string m) {
+  return {StatusCode::kDeadlineExceeded, std::move(m)};
+}
+inline Status AlreadyExistsError(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
 
 template <typename T>
 class [[nodiscard]] Result {

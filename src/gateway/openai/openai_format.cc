@@ -88,6 +88,7 @@ const char* ErrorType(int http_status) {
     case 404:
     case 405:
     case 408:
+    case 409:
     case 413:
     case 431:
       return "invalid_request_error";
@@ -251,6 +252,8 @@ int HttpStatusFor(const Status& status) {
       return 503;
     case StatusCode::kDeadlineExceeded:
       return 504;
+    case StatusCode::kAlreadyExists:
+      return 409;
     default:
       return 500;
   }

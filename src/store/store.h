@@ -1,0 +1,176 @@
+// The persistent store of the auth service: users, roles, API keys, usage counters that must
+// survive restarts, the audit log and login refresh tokens. One interface, two backends:
+// SQLite (sqlite_store.h, the embedded default) and PostgreSQL (postgres_store.h).
+//
+// Secrets never reach this layer in clear: password_hash, secret_hash and token_hash are opaque
+// strings produced by the auth layer, and no error message repeats them.
+//
+// Errors: kNotFound (no such row), kAlreadyExists (a unique name/prefix/hash is taken),
+// kInvalidArgument (malformed input, or an operation the data forbids such as deleting a built-in
+// role), kUnavailable (database unreachable or busy), kInternal (other database failures),
+// kDataLoss (a stored row cannot be decoded), kUnimplemented (schema newer than this binary).
+// Every method is thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace llmux::store {
+
+// Keyset pagination: rows with id > after_id, ordered by id ascending, at most `limit` (1..1000).
+struct Page {
+  int64_t after_id = 0;
+  int limit = 50;
+};
+
+// Audit pagination runs newest first: rows with id < before_id (0 = from the newest).
+struct AuditPage {
+  int64_t before_id = 0;
+  int limit = 50;
+};
+
+template <typename T>
+struct PageResult {
+  std::vector<T> items;
+  bool has_more = false;
+  // When has_more: pass as Page::after_id (AuditPage::before_id) to get the next page; else 0.
+  int64_t next_cursor = 0;
+};
+
+struct User {
+  int64_t id = 0;  // assigned by the store
+  std::string name;
+  std::string password_hash;  // opaque (Argon2id encoded string); may be empty (no password login)
+  std::vector<std::string> roles;
+  bool disabled = false;
+  int64_t created_at = 0;  // unix seconds; 0 at creation = now
+};
+
+struct Role {
+  std::string name;
+  std::vector<std::string> permissions;  // "models:use:qwen*", "keys:manage", ...
+  bool builtin = false;                  // built-in roles cannot be deleted
+};
+
+// 0 means unlimited for every field.
+struct Limits {
+  int64_t requests_per_minute = 0;
+  int64_t tokens_per_minute = 0;
+  int64_t max_concurrent = 0;
+  int64_t token_budget = 0;           // tokens per budget period
+  int64_t budget_period_seconds = 0;  // length of the budget period
+  bool operator==(const Limits&) const = default;
+};
+
+struct ApiKey {
+  int64_t id = 0;             // assigned by the store
+  std::string prefix;         // short public lookup id, unique
+  std::string secret_hash;    // opaque hash of the secret part
+  int64_t owner_user_id = 0;  // 0 = no owner (system key, e.g. the bootstrap admin key)
+  std::string name;
+  std::vector<std::string> scopes;
+  std::vector<std::string> allowed_models;  // globs; empty = whatever the owner may use
+  int64_t expires_at = 0;                   // unix seconds; 0 = never
+  int64_t revoked_at = 0;                   // unix seconds; 0 = not revoked
+  int64_t last_used_at = 0;                 // unix seconds; 0 = never used
+  int64_t created_at = 0;                   // unix seconds; 0 at creation = now
+  Limits limits;
+};
+
+struct AuditEvent {
+  int64_t id = 0;       // assigned by the store, increasing
+  int64_t time_ms = 0;  // unix milliseconds; 0 at append = now
+  std::string actor;    // "user:3", "key:7", "anonymous"
+  std::string action;   // "keys.create", "chat.completions"
+  std::string target;   // "user:5", "/v1/models"
+  std::string source;   // client IP
+  std::string outcome;  // "ok", "allowed", "denied", ...
+  std::string detail;
+};
+
+struct RefreshToken {
+  int64_t id = 0;          // assigned by the store
+  std::string token_hash;  // opaque hash of the token handed to the client, unique
+  int64_t user_id = 0;
+  int64_t expires_at = 0;  // unix seconds
+  bool revoked = false;
+  int64_t rotated_from = 0;  // id of the token this one replaced; 0 = issued at login
+  int64_t created_at = 0;    // unix seconds; 0 at creation = now
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Highest schema migration applied to the database.
+  virtual Result<int> SchemaVersion() = 0;
+
+  // --- users ---
+  // Returns the stored user (id and created_at filled in). kAlreadyExists if the name is taken.
+  virtual Result<User> CreateUser(const User& user) = 0;
+  virtual Result<User> GetUser(int64_t id) = 0;
+  virtual Result<User> GetUserByName(std::string_view name) = 0;
+  virtual Result<PageResult<User>> ListUsers(Page page) = 0;
+  virtual Result<int64_t> CountUsers() = 0;
+  virtual Status UpdatePasswordHash(int64_t id, std::string_view password_hash) = 0;
+  virtual Status SetUserRoles(int64_t id, const std::vector<std::string>& roles) = 0;
+  virtual Status SetUserDisabled(int64_t id, bool disabled) = 0;
+  // Also deletes the user's API keys and refresh tokens.
+  virtual Status DeleteUser(int64_t id) = 0;
+
+  // --- roles (few; listed whole, ordered by name) ---
+  // Creates or replaces the permissions. `builtin` is sticky: once built in, always built in.
+  virtual Status UpsertRole(const Role& role) = 0;
+  virtual Result<Role> GetRole(std::string_view name) = 0;
+  virtual Result<std::vector<Role>> ListRoles() = 0;
+  // kInvalidArgument for a built-in role.
+  virtual Status DeleteRole(std::string_view name) = 0;
+
+  // --- API keys ---
+  // kAlreadyExists if the prefix is taken; kNotFound if owner_user_id names no user.
+  virtual Result<ApiKey> CreateApiKey(const ApiKey& key) = 0;
+  virtual Result<ApiKey> FindApiKeyByPrefix(std::string_view prefix) = 0;
+  virtual Result<ApiKey> GetApiKey(int64_t id) = 0;
+  // owner: nullopt = all keys, 0 = keys without owner, n = keys of user n.
+  virtual Result<PageResult<ApiKey>> ListApiKeys(Page page, std::optional<int64_t> owner) = 0;
+  virtual Result<int64_t> CountApiKeys() = 0;
+  // Sets revoked_at once; revoking an already revoked key keeps the first time and is OK.
+  virtual Status RevokeApiKey(int64_t id, int64_t revoked_at) = 0;
+  virtual Status TouchApiKey(int64_t id, int64_t last_used_at) = 0;
+  virtual Status SetApiKeyLimits(int64_t id, const Limits& limits) = 0;
+  virtual Status DeleteApiKey(int64_t id) = 0;
+
+  // --- usage counters (token budgets) ---
+  // Atomically adds `tokens` (>= 0) to the counter of (subject, period_start), creating it at 0;
+  // returns the new total. Safe across threads and processes sharing the database.
+  virtual Result<int64_t> AddUsage(std::string_view subject, int64_t period_start,
+                                   int64_t tokens) = 0;
+  // 0 when the counter does not exist.
+  virtual Result<int64_t> GetUsage(std::string_view subject, int64_t period_start) = 0;
+  // Drops counters of periods that started before `period_start`; returns how many.
+  virtual Result<int64_t> DeleteUsageBefore(int64_t period_start) = 0;
+
+  // --- audit log ---
+  // Returns the new event's id.
+  virtual Result<int64_t> AppendAudit(const AuditEvent& event) = 0;
+  // Newest first (by id).
+  virtual Result<PageResult<AuditEvent>> ListAudit(AuditPage page) = 0;
+
+  // --- refresh tokens ---
+  // kAlreadyExists if the hash is taken; kNotFound if the user does not exist.
+  virtual Result<RefreshToken> CreateRefreshToken(const RefreshToken& token) = 0;
+  virtual Result<RefreshToken> FindRefreshToken(std::string_view token_hash) = 0;
+  virtual Status RevokeRefreshToken(int64_t id) = 0;
+  // Revokes `old_id` and stores `next` (rotated_from = old_id) in one transaction. Fails with
+  // kInvalidArgument when old_id is already revoked (a replayed refresh token), storing nothing.
+  virtual Result<RefreshToken> RotateRefreshToken(int64_t old_id, const RefreshToken& next) = 0;
+  // Returns how many tokens were newly revoked.
+  virtual Result<int64_t> RevokeUserRefreshTokens(int64_t user_id) = 0;
+};
+
+}  // namespace llmux::store
