@@ -192,9 +192,8 @@ void Engine::Loop() {
     }
     if (stop_waiting) {
       for (Sequence* s : waiting_) {
-        for (auto& a : actives_) {
-          if (&a->seq == s && !a->started) a->ticket->Cancel();
-        }
+        Active* a = owner_.at(s);
+        if (!a->started) a->ticket->Cancel();
       }
     }
     bool ran = false;
