@@ -102,9 +102,11 @@ int Serve(const ServeOptions& o) {
   }
 
   http_server.Start();
-  std::fprintf(stderr, "llmux: HTTP on http://%s:%u", o.host.c_str(), http_server.port());
-  if (grpc_server) std::fprintf(stderr, ", gRPC on %s:%d", o.host.c_str(), grpc_server->port());
-  std::fprintf(stderr, " (data in %s); loading %zu model(s)\n", o.data_dir.c_str(), specs.size());
+  // One write for the whole line: tools (and the tests) read the ports from it.
+  std::string listening = "llmux: HTTP on http://" + o.host + ":" + std::to_string(http_server.port());
+  if (grpc_server) listening += ", gRPC on " + o.host + ":" + std::to_string(grpc_server->port());
+  listening += " (data in " + o.data_dir + "); loading " + std::to_string(specs.size()) + " model(s)\n";
+  std::fputs(listening.c_str(), stderr);
 
   // One shutdown path for signals and load failures: stop taking requests, let running
   // generations finish within the grace period, then close.

@@ -30,7 +30,8 @@ export async function startServer(models, extraArgs = []) {
     child.stderr.on('data', (chunk) => {
       stderr += chunk;
       process.stderr.write(chunk);
-      const m = /HTTP on http:\/\/[^:]+:(\d+)(?:, gRPC on [^:]+:(\d+))?/.exec(stderr);
+      // Only a whole line: the gRPC part must not be missed because it arrived later.
+      const m = /HTTP on http:\/\/[^:]+:(\d+)(?:, gRPC on [^:]+:(\d+))?[^\n]*\n/.exec(stderr);
       if (m) { clearTimeout(timer); resolve({ http: Number(m[1]), grpc: Number(m[2]) }); }
     });
     child.on('exit', (code) => reject(new Error(`llmux serve exited (${code}):\n${stderr}`)));
