@@ -142,20 +142,10 @@ describe('llmux gRPC API', { skip: ADDR ? false : 'LLMUX_GRPC_ADDR is not set' }
 
   before(async () => {
     const Inference = loadInferenceService();
+    client = new Inference(ADDR, grpc.credentials.createInsecure());
     // Connect before the first test so that a slow first connection counts against no deadline.
-    // On a loaded machine a first channel has been seen stuck in reconnect backoff: a fresh
-    // channel gets a second and third chance.
-    for (let attempt = 1; ; attempt += 1) {
-      client = new Inference(ADDR, grpc.credentials.createInsecure());
-      try {
-        await new Promise((resolve, reject) =>
-          client.waitForReady(deadlineIn(20_000), (e) => (e ? reject(e) : resolve())));
-        break;
-      } catch (e) {
-        client.close();
-        if (attempt === 3) throw e;
-      }
-    }
+    await new Promise((resolve, reject) =>
+      client.waitForReady(deadlineIn(30_000), (e) => (e ? reject(e) : resolve())));
   });
 
   after(() => {
