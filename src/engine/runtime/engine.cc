@@ -202,8 +202,15 @@ void Engine::Loop() {
     } else {
       ran = Step();
     }
-    ReapFinished();
+    // Stats first, so that gauges show the released blocks before any finished request's reply
+    // goes out; then the finish callbacks, then the count WaitIdle reads.
     PublishStats();
+    ReapFinished();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      n_active_ = static_cast<int>(actives_.size());
+    }
+    idle_cv_.notify_all();
     if (!ran) {
       // Nothing could run (e.g. all waiting on cancellation): don't spin.
       std::unique_lock<std::mutex> lock(mu_);
