@@ -44,7 +44,7 @@ wait_healthy() {  # url
   return 1
 }
 
-"$BUILD/src/cli/llmux" serve --model "bench=$MODEL" --port "$PORT" --no-grpc -t "$THREADS" \
+"$BUILD/src/cli/llmux" serve --model "bench=$MODEL" --port "$PORT" --no-grpc --no-auth -t "$THREADS" \
   --data-dir "$(mktemp -d)" 2>/dev/null &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT

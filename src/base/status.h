@@ -22,6 +22,8 @@ enum class StatusCode {
   kUnavailable,       // try again later (loading, shutting down)
   kDeadlineExceeded,
   kAlreadyExists,     // a unique name or id is taken
+  kUnauthenticated,   // no credentials, or credentials that prove nothing (bad key, bad token)
+  kPermissionDenied,  // a known caller asked for something its permissions do not allow
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -72,6 +74,12 @@ inline Status DeadlineExceededError(std::string m) {
   return {StatusCode::kDeadlineExceeded, std::move(m)};
 }
 inline Status AlreadyExistsError(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
+inline Status UnauthenticatedError(std::string m) {
+  return {StatusCode::kUnauthenticated, std::move(m)};
+}
+inline Status PermissionDeniedError(std::string m) {
+  return {StatusCode::kPermissionDenied, std::move(m)};
+}
 
 template <typename T>
 class [[nodiscard]] Result {

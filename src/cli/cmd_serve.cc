@@ -9,11 +9,20 @@
 
 #include <spdlog/spdlog.h>
 
+#include "auth/limit_counters.h"
+#include "auth/local_auth_service.h"
+#include "auth/oidc_verifier.h"
+#include "auth/rate_limiter.h"
 #include "cli/cli_util.h"
 #include "cli/command.h"
 #include "engine/tensor/dtype.h"
+#include "gateway/access/access_gate.h"
+#include "gateway/access/http_guard.h"
+#include "gateway/admin/admin_routes.h"
+#include "gateway/admin/session_routes.h"
 #include "gateway/grpc/grpc_server.h"
 #include "gateway/openai/openai_routes.h"
+#include "store/open_store.h"
 #include "net/http/http_server.h"
 #include "net/http/signal_watcher.h"
 #include "serving/local_inference_service.h"
@@ -39,6 +48,17 @@ struct ServeOptions {
   int io_threads = 2;
   int grace_seconds = 30;
   size_t max_body_bytes = 8 * 1024 * 1024;
+  bool no_auth = false;
+  bool public_metrics = false;
+  std::string store_url;  // empty: <data_dir>/llmux.db
+  std::string oidc_issuer;  // empty: JWTs of an external issuer are refused
+  std::vector<std::string> oidc_audiences;
+  std::string oidc_roles_claim = "roles";
+  std::string oidc_ca_file;
+  std::string tls_cert_file;  // HTTPS and gRPC over TLS when set (with tls_key_file)
+  std::string tls_key_file;
+  std::string grpc_client_ca_file;  // verify gRPC client certificates against these CAs
+  bool grpc_require_client_cert = false;
 };
 
 serving::ModelSpec ParseModelArg(const std::string& arg) {
@@ -59,11 +79,81 @@ void RaiseOpenFileLimit() {
   }
 }
 
+// --no-auth is only for a server nobody else can reach.
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+// The auth service's parts, alive for the whole serve.
+struct AuthStack {
+  std::unique_ptr<auth::TokenIssuer> issuer;
+  std::unique_ptr<auth::OidcVerifier> oidc;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<auth::LocalAuthService> service;
+  std::unique_ptr<auth::InMemoryLimitCounters> counters;
+  std::unique_ptr<auth::RateLimiter> limiter;
+};
+
+// Opens the store, makes sure the built-in roles exist and, on the first start, creates the
+// admin key and prints it (the one time it is shown; it is also in a 0600 file).
+Result<AuthStack> StartAuth(const ServeOptions& o) {
+  AuthStack a;
+  const std::string url = o.store_url.empty() ? o.data_dir + "/llmux.db" : o.store_url;
+  auto store = store::OpenStore(url);
+  if (!store.ok()) return store.status().WithContext("opening the store " + store::RedactStoreUrl(url));
+  a.store = std::move(store).value();
+  auth::LocalAuthOptions auth_options;
+  auto issuer = auth::TokenIssuer::LoadOrCreate(o.data_dir + "/token-signing-key.pem");
+  if (!issuer.ok()) return issuer.status();
+  a.issuer = std::move(issuer).value();
+  auth_options.issuer = a.issuer.get();
+  if (!o.oidc_issuer.empty()) {
+    auth::OidcVerifierOptions oidc;
+    oidc.issuer = o.oidc_issuer;
+    oidc.audiences = o.oidc_audiences;
+    oidc.roles_claim = o.oidc_roles_claim;
+    oidc.ca_file = o.oidc_ca_file;
+    auto verifier = auth::OidcVerifier::Create(oidc);
+    if (!verifier.ok()) return verifier.status().WithContext("--oidc-issuer");
+    a.oidc = std::move(verifier).value();
+    auth::OidcVerifier* v = a.oidc.get();
+    auth_options.verify_external_jwt = [v](std::string_view token) { return v->Verify(token); };
+  }
+  a.service = std::make_unique<auth::LocalAuthService>(*a.store, auth_options);
+  LLMUX_RETURN_IF_ERROR(a.service->Init());
+  const std::string key_file = o.data_dir + "/admin-api-key";
+  LLMUX_ASSIGN_OR_RETURN(std::optional<std::string> key,
+                         auth::BootstrapAdminKey(*a.service, *a.store, key_file));
+  if (key) {
+    std::string note = "llmux: first start: created the admin API key (shown this once; also in " +
+                       key_file + ", mode 0600):\n  " + *key + "\n";
+    std::fputs(note.c_str(), stderr);
+  }
+  a.counters = std::make_unique<auth::InMemoryLimitCounters>();
+  a.limiter = std::make_unique<auth::RateLimiter>(*a.counters, a.store.get());
+  return a;
+}
+
 int Serve(const ServeOptions& o) {
   RaiseOpenFileLimit();
   std::error_code ec;
   std::filesystem::create_directories(o.data_dir, ec);
   if (ec) return ReportError(IoError("cannot create the data directory " + o.data_dir + ": " + ec.message()));
+  if (o.no_auth && !IsLoopback(o.host)) {
+    return ReportError(InvalidArgumentError(
+        "--no-auth is refused on a non-loopback address (" + o.host +
+        "): anyone who can reach it could use every model and admin route; listen on "
+        "127.0.0.1 or keep authentication on"));
+  }
+  AuthStack auth_stack;
+  if (!o.no_auth) {
+    auto started = StartAuth(o);
+    if (!started.ok()) return ReportError(started.status());
+    auth_stack = std::move(started).value();
+  }
+  gateway::AccessGateOptions gate_options;
+  gate_options.public_metrics = o.public_metrics;
+  gateway::AccessGate gate(auth_stack.service.get(), auth_stack.limiter.get(), gate_options);
 
   std::vector<serving::ModelSpec> specs;
   for (const std::string& m : o.models) specs.push_back(ParseModelArg(m));
@@ -84,10 +174,17 @@ int Serve(const ServeOptions& o) {
   http::HttpServerOptions http_options;
   http_options.io_threads = o.io_threads;
   http_options.max_body_bytes = o.max_body_bytes;
+  http_options.tls_cert_file = o.tls_cert_file;
+  http_options.tls_key_file = o.tls_key_file;
   http::HttpServer http_server(http_options);
+  gateway::GuardedRouter router(http_server, gate, gateway::OpenAiErrorResponse);
   gateway::OpenAiRoutesOptions routes;
   routes.metrics_text = [&service] { return service.metrics().Serialize(); };
-  gateway::RegisterOpenAiRoutes(http_server, service, routes);
+  gateway::RegisterOpenAiRoutes(router, service, routes);
+  if (auth_stack.service) {
+    gateway::RegisterAdminRoutes(router, *auth_stack.service);
+    gateway::RegisterSessionRoutes(router, *auth_stack.service);
+  }
   if (Status s = http_server.Listen(o.host, static_cast<uint16_t>(o.port)); !s.ok()) {
     return ReportError(s.WithContext("HTTP listener"));
   }
@@ -97,15 +194,25 @@ int Serve(const ServeOptions& o) {
     gateway::GrpcServerOptions grpc_options;
     grpc_options.host = o.host;
     grpc_options.port = o.grpc_port;
+    grpc_options.access_gate = &gate;
+    grpc_options.tls_cert_file = o.tls_cert_file;
+    grpc_options.tls_key_file = o.tls_key_file;
+    grpc_options.tls_client_ca_file = o.grpc_client_ca_file;
+    grpc_options.require_client_cert = o.grpc_require_client_cert;
     grpc_server = std::make_unique<gateway::GrpcServer>(service, grpc_options);
     if (Status s = grpc_server->Start(); !s.ok()) return ReportError(s.WithContext("gRPC listener"));
   }
 
   http_server.Start();
   // One write for the whole line: tools (and the tests) read the ports from it.
-  std::string listening = "llmux: HTTP on http://" + o.host + ":" + std::to_string(http_server.port());
-  if (grpc_server) listening += ", gRPC on " + o.host + ":" + std::to_string(grpc_server->port());
-  listening += " (data in " + o.data_dir + "); loading " + std::to_string(specs.size()) + " model(s)\n";
+  const std::string scheme = http_server.tls() ? "https://" : "http://";
+  std::string listening = "llmux: HTTP on " + scheme + o.host + ":" + std::to_string(http_server.port());
+  if (grpc_server) {
+    listening += ", gRPC on " + o.host + ":" + std::to_string(grpc_server->port());
+    if (grpc_server->tls()) listening += " (TLS)";
+  }
+  listening += " (data in " + o.data_dir + (o.no_auth ? "; authentication OFF" : "") + "); loading " +
+               std::to_string(specs.size()) + " model(s)\n";
   std::fputs(listening.c_str(), stderr);
 
   // One shutdown path for signals and load failures: stop taking requests, let running
@@ -138,14 +245,20 @@ int Serve(const ServeOptions& o) {
       return;
     }
     if (grpc_server) grpc_server->SetServing(true);
-    std::fprintf(stderr, "llmux: ready. Try:\n  curl http://%s:%u/v1/models\n", o.host.c_str(),
-                 http_server.port());
+    // With auth on, the examples read the key from the environment (never printed here).
+    const std::string auth_header =
+        o.no_auth ? "" : " -H \"Authorization: Bearer $LLMUX_API_KEY\"";
+    std::string hint = "llmux: ready. Try:\n";
+    if (!o.no_auth) hint += "  export LLMUX_API_KEY=$(cat " + o.data_dir + "/admin-api-key)\n";
+    hint += "  curl " + scheme + o.host + ":" + std::to_string(http_server.port()) + "/v1/models" +
+            auth_header + "\n";
     for (const auto& m : service.ListModels()) {
-      std::fprintf(stderr,
-                   "  curl http://%s:%u/v1/chat/completions -H 'Content-Type: application/json' "
-                   "-d '{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'\n",
-                   o.host.c_str(), http_server.port(), m.id.c_str());
+      hint += "  curl " + scheme + o.host + ":" + std::to_string(http_server.port()) +
+              "/v1/chat/completions" + auth_header +
+              " -H 'Content-Type: application/json' -d '{\"model\":\"" + m.id +
+              "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'\n";
     }
+    std::fputs(hint.c_str(), stderr);
   });
   const int code = exit_code.get_future().get();
   http_server.Wait();
@@ -187,6 +300,32 @@ Command AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--max-body-bytes", o->max_body_bytes, "largest request body accepted")
       ->capture_default_str();
+  sub->add_flag("--no-auth", o->no_auth,
+                "serve without authentication (refused unless listening on loopback)");
+  sub->add_flag("--public-metrics", o->public_metrics, "serve /metrics without credentials");
+  sub->add_option("--store", o->store_url,
+                  "auth store: a SQLite file or postgresql://user@host/db (default: "
+                  "<data-dir>/llmux.db)")
+      ->envname("LLMUX_STORE");
+  sub->add_option("--oidc-issuer", o->oidc_issuer,
+                  "accept access tokens (JWT) of this OIDC issuer URL; roles come from the roles "
+                  "claim")
+      ->envname("LLMUX_OIDC_ISSUER");
+  sub->add_option("--oidc-audience", o->oidc_audiences,
+                  "audience the issuer's tokens must carry (repeatable; required with "
+                  "--oidc-issuer)");
+  sub->add_option("--oidc-roles-claim", o->oidc_roles_claim, "claim holding the caller's roles")
+      ->capture_default_str();
+  sub->add_option("--oidc-ca-file", o->oidc_ca_file, "CA certificates to trust for the issuer");
+  sub->add_option("--tls-cert", o->tls_cert_file,
+                  "PEM certificate chain: serve HTTPS and gRPC over TLS (with --tls-key)")
+      ->envname("LLMUX_TLS_CERT");
+  sub->add_option("--tls-key", o->tls_key_file, "PEM private key of --tls-cert (unencrypted)")
+      ->envname("LLMUX_TLS_KEY");
+  sub->add_option("--grpc-client-ca", o->grpc_client_ca_file,
+                  "CA certificates for gRPC client certificates (mutual TLS for internal callers)");
+  sub->add_flag("--grpc-require-client-cert", o->grpc_require_client_cert,
+                "refuse gRPC clients without a certificate signed by --grpc-client-ca");
   return {sub, [o] { return Serve(*o); }};
 }
 

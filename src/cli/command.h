@@ -22,5 +22,7 @@ Command AddModelCommand(CLI::App& app);  // `llmux model create`
 Command AddQuantizeCommand(CLI::App& app);
 Command AddPerplexityCommand(CLI::App& app);
 Command AddServeCommand(CLI::App& app);  // `llmux serve`
+Command AddUserCommand(CLI::App& app);   // `llmux user add|list|passwd|rm`
+Command AddKeyCommand(CLI::App& app);    // `llmux key create|list|revoke`
 
 }  // namespace llmux::cli

@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
   std::vector<Command> commands = {
       AddRunCommand(app),      AddTokenizeCommand(app), AddInspectCommand(app),
       AddBenchCommand(app),    AddModelCommand(app),    AddQuantizeCommand(app),
-      AddPerplexityCommand(app), AddServeCommand(app),
+      AddPerplexityCommand(app), AddServeCommand(app), AddUserCommand(app), AddKeyCommand(app),
   };
   CLI11_PARSE(app, argc, argv);
   llmux::InitLogging(log_level);

@@ -136,6 +136,22 @@ CREATE TABLE refresh_tokens (
 );
 CREATE INDEX refresh_tokens_user ON refresh_tokens(user_id);
 )sql"},
+    // The same statements in both dialects.
+    {3, "per-user limits",
+     R"sql(
+ALTER TABLE users ADD COLUMN requests_per_minute BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN tokens_per_minute BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN max_concurrent BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN token_budget BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN budget_period_seconds BIGINT NOT NULL DEFAULT 0;
+)sql",
+     R"sql(
+ALTER TABLE users ADD COLUMN requests_per_minute BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN tokens_per_minute BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN max_concurrent BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN token_budget BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN budget_period_seconds BIGINT NOT NULL DEFAULT 0;
+)sql"},
 };
 
 const char kCreateVersionTable[] =

@@ -83,7 +83,9 @@ class RowReader {
   Status status_;
 };
 
-const char kUserColumns[] = "id, name, password_hash, roles, disabled, created_at";
+const char kUserColumns[] =
+    "id, name, password_hash, roles, disabled, created_at, requests_per_minute, "
+    "tokens_per_minute, max_concurrent, token_budget, budget_period_seconds";
 const char kKeyColumns[] =
     "id, prefix, secret_hash, owner_user_id, name, scopes, allowed_models, expires_at, "
     "revoked_at, last_used_at, created_at, requests_per_minute, tokens_per_minute, "
@@ -101,6 +103,11 @@ Result<User> ReadUser(const SqlRow& row) {
   u.roles = r.List("user roles");
   u.disabled = r.Bool();
   u.created_at = r.Int();
+  u.limits.requests_per_minute = r.Int();
+  u.limits.tokens_per_minute = r.Int();
+  u.limits.max_concurrent = r.Int();
+  u.limits.token_budget = r.Int();
+  u.limits.budget_period_seconds = r.Int();
   if (!r.status().ok()) return r.status().WithContext("reading user");
   return u;
 }
@@ -227,13 +234,18 @@ class SqlStore final : public Store {
   // ---------------------------------------------------------------- users
   Result<User> CreateUser(const User& user) override {
     if (user.name.empty()) return InvalidArgumentError("user name must not be empty");
+    LLMUX_RETURN_IF_ERROR(CheckLimits(user.limits));
     User u = user;
     if (u.created_at == 0) u.created_at = NowSeconds();
+    const Limits& l = u.limits;
     std::lock_guard lock(mu_);
     auto r = conn_->Exec(
-        "INSERT INTO users(name, password_hash, roles, disabled, created_at) "
-        "VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        {u.name, u.password_hash, ToJson(u.roles), int64_t{u.disabled}, u.created_at});
+        "INSERT INTO users(name, password_hash, roles, disabled, created_at, requests_per_minute, "
+        "tokens_per_minute, max_concurrent, token_budget, budget_period_seconds) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        {u.name, u.password_hash, ToJson(u.roles), int64_t{u.disabled}, u.created_at,
+         l.requests_per_minute, l.tokens_per_minute, l.max_concurrent, l.token_budget,
+         l.budget_period_seconds});
     if (!r.ok()) {
       return Rename(r.status(), StatusCode::kAlreadyExists, "user '" + u.name + "' already exists");
     }
@@ -286,6 +298,17 @@ class SqlStore final : public Store {
     std::lock_guard lock(mu_);
     return UpdateOne("UPDATE users SET disabled = $2 WHERE id = $1", {id, int64_t{disabled}},
                      "user " + std::to_string(id) + " not found");
+  }
+
+  Status SetUserLimits(int64_t id, const Limits& l) override {
+    LLMUX_RETURN_IF_ERROR(CheckLimits(l));
+    std::lock_guard lock(mu_);
+    return UpdateOne(
+        "UPDATE users SET requests_per_minute = $2, tokens_per_minute = $3, "
+        "max_concurrent = $4, token_budget = $5, budget_period_seconds = $6 WHERE id = $1",
+        {id, l.requests_per_minute, l.tokens_per_minute, l.max_concurrent, l.token_budget,
+         l.budget_period_seconds},
+        "user " + std::to_string(id) + " not found");
   }
 
   Status DeleteUser(int64_t id) override {

@@ -42,21 +42,6 @@ struct PageResult {
   int64_t next_cursor = 0;
 };
 
-struct User {
-  int64_t id = 0;  // assigned by the store
-  std::string name;
-  std::string password_hash;  // opaque (Argon2id encoded string); may be empty (no password login)
-  std::vector<std::string> roles;
-  bool disabled = false;
-  int64_t created_at = 0;  // unix seconds; 0 at creation = now
-};
-
-struct Role {
-  std::string name;
-  std::vector<std::string> permissions;  // "models:use:qwen*", "keys:manage", ...
-  bool builtin = false;                  // built-in roles cannot be deleted
-};
-
 // 0 means unlimited for every field.
 struct Limits {
   int64_t requests_per_minute = 0;
@@ -66,6 +51,23 @@ struct Limits {
   int64_t budget_period_seconds = 0;  // length of the budget period
   bool operator==(const Limits&) const = default;
 };
+
+struct User {
+  int64_t id = 0;  // assigned by the store
+  std::string name;
+  std::string password_hash;  // opaque (Argon2id encoded string); may be empty (no password login)
+  std::vector<std::string> roles;
+  bool disabled = false;
+  int64_t created_at = 0;  // unix seconds; 0 at creation = now
+  Limits limits;           // for all of the user's calls together, whichever key they use
+};
+
+struct Role {
+  std::string name;
+  std::vector<std::string> permissions;  // "models:use:qwen*", "keys:manage", ...
+  bool builtin = false;                  // built-in roles cannot be deleted
+};
+
 
 struct ApiKey {
   int64_t id = 0;             // assigned by the store
@@ -120,6 +122,7 @@ class Store {
   virtual Status UpdatePasswordHash(int64_t id, std::string_view password_hash) = 0;
   virtual Status SetUserRoles(int64_t id, const std::vector<std::string>& roles) = 0;
   virtual Status SetUserDisabled(int64_t id, bool disabled) = 0;
+  virtual Status SetUserLimits(int64_t id, const Limits& limits) = 0;
   // Also deletes the user's API keys and refresh tokens.
   virtual Status DeleteUser(int64_t id) = 0;
 

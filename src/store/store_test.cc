@@ -569,8 +569,15 @@ TEST_P(StoreTest, LimitsUsageAndEverythingSurviveARestart) {
   ASSERT_TRUE(store_->AddUsage("key:" + std::to_string(key->id), 7200, 1234).ok());
   ASSERT_TRUE(store_->UpsertRole({"custom", {"models:use:qwen*"}, false}).ok());
   ASSERT_TRUE(store_->AppendAudit({.actor = "user:1", .action = "users.create"}).ok());
+  const Limits user_limits{.requests_per_minute = 7, .tokens_per_minute = 70, .max_concurrent = 3,
+                           .token_budget = 700, .budget_period_seconds = 60};
+  ASSERT_TRUE(store_->SetUserLimits(u.id, user_limits).ok());
+  EXPECT_EQ(store_->SetUserLimits(u.id + 1000, user_limits).code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->SetUserLimits(u.id, {.max_concurrent = -1}).code(), StatusCode::kInvalidArgument);
 
   Reopen();
+  EXPECT_EQ(store_->GetUser(u.id)->limits, user_limits);
+  EXPECT_EQ(store_->ListUsers({})->items[0].limits, user_limits);
   auto again = store_->FindApiKeyByPrefix("persist");
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->limits, k.limits);

@@ -17,11 +17,13 @@ export function makeTinyQwen3(dir) {
   return out;
 }
 
-// Spawns `llmux serve` with free ports; resolves once /health answers 200.
-export async function startServer(models, extraArgs = []) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'llmux-e2e-'));
+// Spawns `llmux serve` with free ports; resolves once /health answers 200. Authentication
+// is off (--no-auth) unless `auth` is true; then `adminKey` is the key printed at first start.
+export async function startServer(models, extraArgs = [], { auth = false, dataDir = null } = {}) {
+  const ownDir = dataDir === null;
+  if (ownDir) dataDir = mkdtempSync(join(tmpdir(), 'llmux-e2e-'));
   const args = ['serve', '--host', '127.0.0.1', '--port', '0', '--grpc-port', '0',
-    '--data-dir', dataDir, '-t', '1', ...extraArgs];
+    '--data-dir', dataDir, '-t', '1', ...(auth ? [] : ['--no-auth']), ...extraArgs];
   for (const m of models) args.push('--model', m);
   const child = spawn(BIN, args, { stdio: ['ignore', 'inherit', 'pipe'] });
   let stderr = '';
@@ -31,29 +33,39 @@ export async function startServer(models, extraArgs = []) {
       stderr += chunk;
       process.stderr.write(chunk);
       // Only a whole line: the gRPC part must not be missed because it arrived later.
-      const m = /HTTP on http:\/\/[^:]+:(\d+)(?:, gRPC on [^:]+:(\d+))?[^\n]*\n/.exec(stderr);
-      if (m) { clearTimeout(timer); resolve({ http: Number(m[1]), grpc: Number(m[2]) }); }
+      const m = /HTTP on (https?):\/\/[^:]+:(\d+)(?:, gRPC on [^:]+:(\d+))?[^\n]*\n/.exec(stderr);
+      if (m) { clearTimeout(timer); resolve({ scheme: m[1], http: Number(m[2]), grpc: Number(m[3]) }); }
     });
     child.on('exit', (code) => reject(new Error(`llmux serve exited (${code}):\n${stderr}`)));
   });
-  const baseURL = `http://127.0.0.1:${ports.http}`;
+  const baseURL = `${ports.scheme}://127.0.0.1:${ports.http}`;
   for (let i = 0; ; ++i) {
+    // Over HTTPS (a test CA fetch does not trust) the ready line says the same as /health.
+    if (ports.scheme === 'https' && stderr.includes('llmux: ready')) break;
     try {
-      const r = await fetch(`${baseURL}/health`);
-      if (r.status === 200) break;
+      const r = ports.scheme === 'http' ? await fetch(`${baseURL}/health`) : null;
+      if (r?.status === 200) break;
     } catch { /* not yet */ }
     if (i > 600) throw new Error('llmux serve never became healthy');
     await new Promise((r) => setTimeout(r, 100));
   }
+  const adminKey = /admin API key[\s\S]*?(llmux_[a-z2-7]{12}_[0-9A-Za-z]{43})/.exec(stderr)?.[1];
   return {
     baseURL,
     grpcAddr: `127.0.0.1:${ports.grpc}`,
     child,
+    dataDir,
+    adminKey,
+    // Everything the server wrote to stderr so far.
+    log: () => stderr,
     // SIGTERM; resolves with the exit code.
     stop() {
       return new Promise((resolve) => {
         if (child.exitCode !== null) return resolve(child.exitCode);
-        child.on('exit', (code) => { rmSync(dataDir, { recursive: true, force: true }); resolve(code); });
+        child.on('exit', (code) => {
+          if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+          resolve(code);
+        });
         child.kill('SIGTERM');
       });
     },

@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "gateway/grpc/inference_grpc_service.h"
+#include "net/http/tls_files.h"
 
 namespace llmux::gateway {
 namespace {
@@ -17,6 +18,43 @@ constexpr const char* kInferenceServiceName = "llmux.v1.Inference";
 std::string HostPort(const std::string& host, int port) {
   const bool bare_ipv6 = host.find(':') != std::string::npos && host.front() != '[';
   return bare_ipv6 ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+}
+
+// Plaintext credentials, or TLS ones from the option's files (read and checked here, so a
+// bad file is a clear error rather than a failed BuildAndStart).
+Result<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(const GrpcServerOptions& o) {
+  const bool tls = !o.tls_cert_file.empty() || !o.tls_key_file.empty();
+  if (!tls) {
+    if (!o.tls_client_ca_file.empty() || o.require_client_cert) {
+      return InvalidArgumentError(
+          "gRPC client certificates need TLS: set a server certificate and key too");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
+    return InvalidArgumentError(
+        "gRPC over TLS needs both a certificate file and a private key file (only one was "
+        "given)");
+  }
+  if (o.require_client_cert && o.tls_client_ca_file.empty()) {
+    return InvalidArgumentError(
+        "requiring gRPC client certificates needs a client CA file to verify them against");
+  }
+  LLMUX_ASSIGN_OR_RETURN(
+      http::ServerTlsPem pem,
+      http::LoadServerTlsFiles(o.tls_cert_file, o.tls_key_file, o.tls_client_ca_file));
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({pem.private_key, pem.cert_chain});
+  ssl.pem_root_certs = pem.client_ca;
+  if (pem.client_ca.empty()) {
+    ssl.client_certificate_request = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+  } else if (o.require_client_cert) {
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  } else {
+    // Asked for; one that is sent must verify, none at all is accepted.
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
 }
 
 }  // namespace
@@ -32,15 +70,18 @@ Status GrpcServer::Start() {
     return InvalidArgumentError(fmt::format("gRPC port must be 0..65535, got {}", options_.port));
   }
   if (options_.host.empty()) return InvalidArgumentError("gRPC host must not be empty");
+  LLMUX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                         MakeCredentials(options_));
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  const bool auth_on = options_.access_gate != nullptr && options_.access_gate->auth_enabled();
+  if (!auth_on) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
-  grpc_service_ = std::make_unique<InferenceGrpcService>(service_);
+  grpc_service_ = std::make_unique<InferenceGrpcService>(service_, options_.access_gate);
   const std::string address = HostPort(options_.host, options_.port);
   int bound_port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(address, credentials, &bound_port);
   // Without this, Linux SO_REUSEPORT lets a second server share a busy port silently.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
@@ -54,7 +95,7 @@ Status GrpcServer::Start() {
   }
   port_ = bound_port;
   SetServing(service_.Ready());
-  spdlog::info("gRPC listening on {}", this->address());
+  spdlog::info("gRPC listening on {}{}", this->address(), tls() ? " (TLS)" : "");
   return Status::Ok();
 }
 

@@ -7,6 +7,10 @@
 //   ...
 //   grpc.Shutdown(std::chrono::seconds(10));       // on SIGTERM: running streams get up to
 //                                                  // 10 s, then are cancelled
+//
+// TLS: set tls_cert_file and tls_key_file. For internal callers that authenticate with
+// certificates (mutual TLS) add tls_client_ca_file, and require_client_cert to refuse
+// clients without one.
 #pragma once
 #include <chrono>
 #include <memory>
@@ -22,12 +26,31 @@ class Server;
 
 namespace llmux::gateway {
 
+class AccessGate;
 class InferenceGrpcService;
 
 struct GrpcServerOptions {
   std::string host = "127.0.0.1";  // IPv4/IPv6 address or name; IPv6 without brackets is fine
   int port = 50051;                // 0 picks a free port (read it with port() after Start)
   int max_receive_message_bytes = 16 << 20;
+
+  // gRPC over TLS: PEM files of the server certificate (chain, the server's first) and its
+  // unencrypted private key. Both empty: plaintext (insecure) gRPC.
+  std::string tls_cert_file = "";
+  std::string tls_key_file = "";
+  // PEM certificates of the CA(s) that sign client certificates (needs TLS). When set, the
+  // server asks every client for a certificate and verifies one that is sent against these
+  // CAs; a client sending a certificate they did not sign fails the handshake.
+  std::string tls_client_ca_file = "";
+  // With tls_client_ca_file: a client without a (valid) certificate fails the handshake.
+  // Without it such clients are admitted (no certificate is then no identity). Needs
+  // tls_client_ca_file.
+  bool require_client_cert = false;
+
+  // Authentication, permissions and limits of every call (must outlive the server). Null or
+  // auth off: no checks. With auth on, server reflection is not offered (only health is
+  // public).
+  AccessGate* access_gate = nullptr;
 };
 
 class GrpcServer {
@@ -39,7 +62,9 @@ class GrpcServer {
   GrpcServer& operator=(const GrpcServer&) = delete;
 
   // Binds and starts serving on gRPC's own threads; returns at once. kIoError if the
-  // address cannot be bound (e.g. the port is in use), kInvalidArgument for a bad port.
+  // address cannot be bound (e.g. the port is in use), kInvalidArgument for a bad port or
+  // inconsistent TLS options, kNotFound / kInvalidArgument for a TLS file that cannot be
+  // read or does not hold what it should (the message names it).
   // Health starts as SERVING if service.Ready(), else NOT_SERVING.
   Status Start();
 
@@ -47,6 +72,8 @@ class GrpcServer {
   int port() const { return port_; }
   // "host:port" as bound, for logs and clients.
   std::string address() const;
+  // Whether the server speaks TLS (after a successful Start).
+  bool tls() const { return !options_.tls_cert_file.empty() && server_ != nullptr; }
 
   // Health status of "" (the whole server) and "llmux.v1.Inference".
   void SetServing(bool serving);

@@ -19,15 +19,41 @@ std::string NewRequestId(const char* prefix) {
   return fmt::format("{}{:016x}{:08x}", prefix, rng(), static_cast<uint32_t>(rng()));
 }
 
-// Turns the engine's callbacks into response messages on one call's stream.
+using Charger = std::function<void(int64_t)>;
+
+// Admits one call of `method` through the gate. Null access (and OK) when there is no gate.
+Result<std::unique_ptr<CallAccess>> Admit(AccessGate* gate, grpc::CallbackServerContext* context,
+                                          std::string_view method) {
+  if (gate == nullptr) return std::unique_ptr<CallAccess>();
+  const RouteRule* rule = FindRouteRule(Protocol::kGrpc, "", method);
+  if (rule == nullptr) return PermissionDeniedError("no access rule for " + std::string(method));
+  std::string_view bearer;
+  const auto& metadata = context->client_metadata();
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    bearer = BearerToken(std::string_view(it->second.data(), it->second.size()));
+  }
+  AccessDecision decision = gate->Check(*rule, bearer, context->peer());
+  if (!decision.status.ok()) {
+    if (decision.retry_after_s > 0) {
+      context->AddTrailingMetadata("retry-after", std::to_string(decision.retry_after_s));
+    }
+    return decision.status;
+  }
+  return std::move(decision.access);
+}
+
+// Turns the engine's callbacks into response messages on one call's stream, and charges the
+// call's tokens to the caller's limits when it ends.
 template <typename Response>
 class StreamSink final : public serving::Sink {
  public:
-  StreamSink(std::shared_ptr<ResponseStream<Response>> stream, std::string id, std::string model)
+  StreamSink(std::shared_ptr<ResponseStream<Response>> stream, std::string id, std::string model,
+             Charger charge)
       : stream_(std::move(stream)),
         id_(std::move(id)),
         model_(std::move(model)),
-        created_(static_cast<int64_t>(std::time(nullptr))) {}
+        created_(static_cast<int64_t>(std::time(nullptr))),
+        charge_(std::move(charge)) {}
 
   void OnDelta(const serving::Delta& delta) override {
     if (delta.empty()) return;
@@ -37,6 +63,7 @@ class StreamSink final : public serving::Sink {
   }
 
   void OnFinish(const serving::Finish& finish) override {
+    if (charge_) charge_(finish.usage.total_tokens());
     switch (finish.reason) {
       case serving::FinishReason::kStop:
       case serving::FinishReason::kLength:
@@ -71,21 +98,28 @@ class StreamSink final : public serving::Sink {
   std::string id_;
   std::string model_;
   int64_t created_;
+  Charger charge_;
 };
 
 // Converts, submits with `submit(request, sink)` and returns the call's reactor; every
 // error before generation starts finishes the call with its status.
 template <typename Response, typename Converted, typename Submit>
-grpc::ServerWriteReactor<Response>* StartStream(Result<Converted> converted, const char* id_prefix,
-                                                Submit submit) {
+grpc::ServerWriteReactor<Response>* StartStream(AccessGate* gate, grpc::CallbackServerContext* context,
+                                                std::string_view method, Result<Converted> converted,
+                                                const char* id_prefix, Submit submit) {
   auto* reactor = new StreamReactor<Response>();
   const auto& stream = reactor->stream();
-  if (!converted.ok()) {
-    stream->Close(ToGrpcStatus(converted.status()));
+  auto access = Admit(gate, context, method);
+  Status allowed = access.ok() ? Status::Ok() : access.status();
+  if (allowed.ok()) allowed = converted.status();
+  if (allowed.ok() && *access) allowed = (*access)->AllowModel(converted->model);
+  if (!allowed.ok()) {
+    stream->Close(ToGrpcStatus(allowed));
     return reactor;
   }
-  auto sink =
-      std::make_shared<StreamSink<Response>>(stream, NewRequestId(id_prefix), converted->model);
+  Charger charge = *access ? (*access)->Charger() : Charger();
+  auto sink = std::make_shared<StreamSink<Response>>(stream, NewRequestId(id_prefix),
+                                                     converted->model, std::move(charge));
   Result<std::shared_ptr<serving::RequestHandle>> handle =
       submit(std::move(converted).value(), std::move(sink));
   if (!handle.ok()) {
@@ -99,18 +133,18 @@ grpc::ServerWriteReactor<Response>* StartStream(Result<Converted> converted, con
 }  // namespace
 
 grpc::ServerWriteReactor<v1::ChatResponse>* InferenceGrpcService::Chat(
-    grpc::CallbackServerContext* /*context*/, const v1::ChatRequest* request) {
+    grpc::CallbackServerContext* context, const v1::ChatRequest* request) {
   return StartStream<v1::ChatResponse>(
-      ChatRequestFromProto(*request), "chatcmpl-",
+      gate_, context, "/llmux.v1.Inference/Chat", ChatRequestFromProto(*request), "chatcmpl-",
       [this](serving::ChatRequest r, std::shared_ptr<serving::Sink> sink) {
         return service_.Chat(std::move(r), std::move(sink));
       });
 }
 
 grpc::ServerWriteReactor<v1::CompleteResponse>* InferenceGrpcService::Complete(
-    grpc::CallbackServerContext* /*context*/, const v1::CompleteRequest* request) {
+    grpc::CallbackServerContext* context, const v1::CompleteRequest* request) {
   return StartStream<v1::CompleteResponse>(
-      CompletionRequestFromProto(*request), "cmpl-",
+      gate_, context, "/llmux.v1.Inference/Complete", CompletionRequestFromProto(*request), "cmpl-",
       [this](serving::CompletionRequest r, std::shared_ptr<serving::Sink> sink) {
         return service_.Complete(std::move(r), std::move(sink));
       });
@@ -119,9 +153,17 @@ grpc::ServerWriteReactor<v1::CompleteResponse>* InferenceGrpcService::Complete(
 grpc::ServerUnaryReactor* InferenceGrpcService::ListModels(grpc::CallbackServerContext* context,
                                                            const v1::ListModelsRequest* /*request*/,
                                                            v1::ListModelsResponse* response) {
-  for (const serving::ModelInfo& info : service_.ListModels())
-    FillModel(info, response->add_models());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto access = Admit(gate_, context, "/llmux.v1.Inference/ListModels");
+  if (!access.ok()) {
+    reactor->Finish(ToGrpcStatus(access.status()));
+    return reactor;
+  }
+  for (const serving::ModelInfo& info : service_.ListModels()) {
+    // Only the models this caller may use.
+    if (*access && !(*access)->principal().MayUseModel(info.id)) continue;
+    FillModel(info, response->add_models());
+  }
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -2,7 +2,12 @@
 // convert, validate, submit and stream; the engine's sink callbacks are queued and written
 // one at a time. A cancelled call (client cancel, deadline, server shutdown) cancels its
 // generation through RequestHandle::Cancel().
+//
+// Every call first passes the AccessGate with its route rule (the "authorization" metadata
+// carries "Bearer <key or token>"): refusals end the call with UNAUTHENTICATED,
+// PERMISSION_DENIED or RESOURCE_EXHAUSTED (with a "retry-after" trailer in seconds).
 #pragma once
+#include "gateway/access/access_gate.h"
 #include "llmux/v1/inference.grpc.pb.h"
 #include "serving/inference_service.h"
 
@@ -10,8 +15,10 @@ namespace llmux::gateway {
 
 class InferenceGrpcService final : public v1::Inference::CallbackService {
  public:
-  // `service` must outlive every call, i.e. the grpc::Server this is registered with.
-  explicit InferenceGrpcService(serving::InferenceService& service) : service_(service) {}
+  // `service` and `gate` must outlive every call, i.e. the grpc::Server this is registered
+  // with. A null gate: no access checks (tests of the service alone).
+  explicit InferenceGrpcService(serving::InferenceService& service, AccessGate* gate = nullptr)
+      : service_(service), gate_(gate) {}
 
   // The generated base also declares the synchronous signatures; keep them visible.
   using v1::Inference::CallbackService::Chat;
@@ -28,6 +35,7 @@ class InferenceGrpcService final : public v1::Inference::CallbackService {
 
  private:
   serving::InferenceService& service_;
+  AccessGate* gate_;
 };
 
 }  // namespace llmux::gateway

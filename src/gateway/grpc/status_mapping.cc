@@ -25,6 +25,10 @@ grpc::StatusCode ToGrpcCode(StatusCode code) {
       return grpc::StatusCode::DEADLINE_EXCEEDED;
     case StatusCode::kAlreadyExists:
       return grpc::StatusCode::ALREADY_EXISTS;
+    case StatusCode::kUnauthenticated:
+      return grpc::StatusCode::UNAUTHENTICATED;
+    case StatusCode::kPermissionDenied:
+      return grpc::StatusCode::PERMISSION_DENIED;
     default:
       return grpc::StatusCode::INTERNAL;
   }

@@ -254,6 +254,10 @@ int HttpStatusFor(const Status& status) {
       return 504;
     case StatusCode::kAlreadyExists:
       return 409;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
     default:
       return 500;
   }
@@ -267,6 +271,10 @@ std::string ErrorJson(const Status& status) {
     err["code"] = "model_not_found";
   } else if (http == 429) {
     err["code"] = "rate_limit_exceeded";
+  } else if (http == 401) {
+    err["code"] = "invalid_api_key";
+  } else if (http == 403) {
+    err["code"] = "permission_denied";
   } else if (http == 400 && !status.field().empty()) {
     err["code"] = "invalid_value";
   } else {

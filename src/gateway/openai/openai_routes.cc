@@ -4,6 +4,7 @@
 #include <memory>
 #include <variant>
 
+#include "gateway/access/http_guard.h"
 #include "gateway/openai/openai_format.h"
 #include "gateway/openai/openai_request.h"
 #include "net/http/async_queue.h"
@@ -21,17 +22,22 @@ using EventQueue = http::AsyncQueue<Event>;
 constexpr const char* kJson = "application/json";
 
 // Carries the engine thread's callbacks to the handler coroutine.
+// Charges the tokens to the caller's limits when the generation ends, even if the client has
+// gone away by then.
 class QueueSink : public serving::Sink {
  public:
-  explicit QueueSink(std::shared_ptr<EventQueue> queue) : queue_(std::move(queue)) {}
+  QueueSink(std::shared_ptr<EventQueue> queue, std::function<void(int64_t)> charge)
+      : queue_(std::move(queue)), charge_(std::move(charge)) {}
   void OnDelta(const serving::Delta& delta) override { queue_->Push(delta); }
   void OnFinish(const serving::Finish& finish) override {
+    if (charge_) charge_(finish.usage.total_tokens());
     queue_->Push(finish);
     queue_->Close();
   }
 
  private:
   std::shared_ptr<EventQueue> queue_;
+  std::function<void(int64_t)> charge_;
 };
 
 awaitable<void> SendError(http::ResponseWriter& w, const Status& status) {
@@ -45,11 +51,11 @@ http::Headers SseHeaders() {
 
 // Runs one generation and answers it, whole or streamed. `start` submits to the service.
 template <typename StartFn>
-awaitable<void> Generate(http::ResponseWriter& w, StartFn start, const ResponseMeta& meta,
-                         const StreamSettings& stream, bool logprobs, bool chat,
-                         std::string echo_prefix) {
+awaitable<void> Generate(http::ResponseWriter& w, CallAccess& access, StartFn start,
+                         const ResponseMeta& meta, const StreamSettings& stream, bool logprobs,
+                         bool chat, std::string echo_prefix) {
   auto queue = std::make_shared<EventQueue>();
-  auto handle = start(std::make_shared<QueueSink>(queue));
+  auto handle = start(std::make_shared<QueueSink>(queue, access.Charger()));
   if (!handle.ok()) {
     co_await SendError(w, handle.status());
     co_return;
@@ -123,17 +129,23 @@ awaitable<void> Generate(http::ResponseWriter& w, StartFn start, const ResponseM
 
 }  // namespace
 
-void RegisterOpenAiRoutes(http::HttpServer& server, serving::InferenceService& service,
+http::Response OpenAiErrorResponse(const Status& status) {
+  return http::Response{HttpStatusFor(status), kJson, ErrorJson(status), {}};
+}
+
+void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& service,
                           OpenAiRoutesOptions options) {
-  server.SetErrorFormatter([](int status, std::string message) {
+  router.server().SetErrorFormatter([](int status, std::string message) {
     return http::Response{status, kJson, ErrorJson(status, message), {}};
   });
 
-  server.Route("POST", "/v1/chat/completions",
-               [&service](http::Request& req, http::ResponseWriter& w) -> awaitable<void> {
+  router.Route("POST", "/v1/chat/completions",
+               [&service](http::Request& req, http::ResponseWriter& w,
+                          CallAccess& access) -> awaitable<void> {
                  auto parsed = ParseChatCompletionRequest(req.body);
-                 if (!parsed.ok()) {
-                   co_await SendError(w, parsed.status());
+                 Status allowed = parsed.ok() ? access.AllowModel(parsed->request.model) : parsed.status();
+                 if (!allowed.ok()) {
+                   co_await SendError(w, allowed);
                    co_return;
                  }
                  ResponseMeta meta{NewResponseId("chatcmpl-"), UnixNow(), parsed->request.model};
@@ -142,14 +154,16 @@ void RegisterOpenAiRoutes(http::HttpServer& server, serving::InferenceService& s
                  auto start = [&](std::shared_ptr<serving::Sink> sink) {
                    return service.Chat(std::move(parsed->request), std::move(sink));
                  };
-                 co_await Generate(w, start, meta, stream, logprobs, /*chat=*/true, "");
+                 co_await Generate(w, access, start, meta, stream, logprobs, /*chat=*/true, "");
                });
 
-  server.Route("POST", "/v1/completions",
-               [&service](http::Request& req, http::ResponseWriter& w) -> awaitable<void> {
+  router.Route("POST", "/v1/completions",
+               [&service](http::Request& req, http::ResponseWriter& w,
+                          CallAccess& access) -> awaitable<void> {
                  auto parsed = ParseCompletionRequest(req.body);
-                 if (!parsed.ok()) {
-                   co_await SendError(w, parsed.status());
+                 Status allowed = parsed.ok() ? access.AllowModel(parsed->request.model) : parsed.status();
+                 if (!allowed.ok()) {
+                   co_await SendError(w, allowed);
                    co_return;
                  }
                  ResponseMeta meta{NewResponseId("cmpl-"), UnixNow(), parsed->request.model};
@@ -159,17 +173,22 @@ void RegisterOpenAiRoutes(http::HttpServer& server, serving::InferenceService& s
                  auto start = [&](std::shared_ptr<serving::Sink> sink) {
                    return service.Complete(std::move(parsed->request), std::move(sink));
                  };
-                 co_await Generate(w, start, meta, stream, logprobs, /*chat=*/false, echo);
+                 co_await Generate(w, access, start, meta, stream, logprobs, /*chat=*/false, echo);
                });
 
-  server.Route("GET", "/v1/models",
-               [&service](http::Request&, http::ResponseWriter& w) -> awaitable<void> {
-                 std::string body = ModelListJson(service.ListModels());
+  router.Route("GET", "/v1/models",
+               [&service](http::Request&, http::ResponseWriter& w,
+                          CallAccess& access) -> awaitable<void> {
+                 std::vector<serving::ModelInfo> models;
+                 for (serving::ModelInfo& m : service.ListModels()) {
+                   if (access.principal().MayUseModel(m.id)) models.push_back(std::move(m));
+                 }
+                 std::string body = ModelListJson(models);
                  co_await w.Send(200, kJson, std::move(body));
                });
 
-  server.Route("GET", "/health",
-               [&service](http::Request&, http::ResponseWriter& w) -> awaitable<void> {
+  router.Route("GET", "/health",
+               [&service](http::Request&, http::ResponseWriter& w, CallAccess&) -> awaitable<void> {
                  if (service.Ready()) {
                    co_await w.Send(200, kJson, R"({"status":"ok"})");
                  } else {
@@ -178,8 +197,8 @@ void RegisterOpenAiRoutes(http::HttpServer& server, serving::InferenceService& s
                });
 
   auto metrics = options.metrics_text;
-  server.Route("GET", "/metrics",
-               [metrics](http::Request&, http::ResponseWriter& w) -> awaitable<void> {
+  router.Route("GET", "/metrics",
+               [metrics](http::Request&, http::ResponseWriter& w, CallAccess&) -> awaitable<void> {
                  std::string body = metrics ? metrics() : std::string();
                  co_await w.Send(200, "text/plain; version=0.0.4; charset=utf-8", std::move(body));
                });

@@ -1,7 +1,8 @@
-// One HTTP connection: read a request (with size and time limits), run its handler, write
-// the reply, repeat while keep-alive. While a handler runs, a second coroutine reads the
-// socket so that a client closing the connection is noticed at once (OnDisconnect), even
-// when the handler is only waiting.
+// One HTTP connection, over TCP or TLS (server_stream.h): a TLS handshake first when the
+// server has a certificate, then read a request (with size and time limits), run its
+// handler, write the reply, repeat while keep-alive. While a handler runs, a second
+// coroutine reads the socket so that a client closing the connection is noticed at once
+// (OnDisconnect), even when the handler is only waiting.
 #include "net/http/connection.h"
 
 #include <spdlog/spdlog.h>
@@ -31,6 +32,8 @@
 #include <limits>
 #include <tuple>
 
+#include "net/http/server_stream.h"
+
 namespace llmux::http {
 namespace {
 
@@ -52,6 +55,8 @@ constexpr auto kLingerTime = std::chrono::seconds(1);
 constexpr size_t kLingerMaxBytes = 64 * 1024 * 1024;
 constexpr auto kErrorWriteTimeout = std::chrono::seconds(2);
 constexpr size_t kMaxRejecting = 256;  // 503 replies in flight; beyond, just close
+// How long a closing TLS connection waits for the client's close_notify.
+constexpr auto kCloseNotifyTimeout = std::chrono::milliseconds(500);
 
 std::string FormatEndpoint(const tcp::endpoint& ep) {
   const auto addr = ep.address();
@@ -91,18 +96,19 @@ class ConnectionImpl final : public Connection,
   using ResponseWriter::Send;
 
   ConnectionImpl(tcp::socket socket, std::shared_ptr<ServerContext> ctx)
-      : socket_(std::move(socket)),
+      : stream_(std::move(socket), ctx->tls.get()),
         ctx_(std::move(ctx)),
-        timer_(socket_.get_executor()),
-        watcher_done_(socket_.get_executor()),
+        timer_(stream_.get_executor()),
+        watcher_done_(stream_.get_executor()),
         accepted_at_(Clock::now()) {
     error_code ec;
-    auto ep = socket_.remote_endpoint(ec);
+    auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) peer_ = FormatEndpoint(ep);
-    socket_.set_option(tcp::no_delay(true), ec);  // streamed tokens should not wait for Nagle
+    // Streamed tokens should not wait for Nagle.
+    stream_.socket().set_option(tcp::no_delay(true), ec);
   }
 
-  asio::any_io_executor executor() { return socket_.get_executor(); }
+  asio::any_io_executor executor() { return stream_.get_executor(); }
   asio::cancellation_slot cancel_slot() { return cancel_.slot(); }
   // Called on the strand when Run has completed; Abort no longer emits into it.
   void MarkFinished() { finished_ = true; }
@@ -141,6 +147,11 @@ class ConnectionImpl final : public Connection,
   bool started() const override { return started_; }
 
  private:
+  // TLS only: the handshake (within the header timeout); false closes the connection.
+  asio::awaitable<bool> Handshake();
+  // TLS only: sends close_notify and waits briefly for the client's, so that a reply whose
+  // end is the close (HTTP/1.0 streams) cannot be cut short unnoticed.
+  asio::awaitable<void> SendCloseNotify();
   asio::awaitable<void> Handle(Request& request);
   asio::awaitable<void> OnReadError(const error_code& ec, bool header_done);
   asio::awaitable<void> ReplyErrorAndClose(int status, std::string message, bool linger);
@@ -165,15 +176,15 @@ class ConnectionImpl final : public Connection,
   }
   void CancelSocket() {
     error_code ec;
-    socket_.cancel(ec);
+    stream_.socket().cancel(ec);
   }
   void CloseSocket() {
     error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
   }
 
-  tcp::socket socket_;
+  ServerStream stream_;  // plain TCP or TLS; declared first (the constructor reads ctx)
   std::shared_ptr<ServerContext> ctx_;
   boost::beast::flat_buffer buffer_;
   std::string peer_;
@@ -217,17 +228,47 @@ void ConnectionImpl::ArmTimer(Clock::time_point deadline, TimeoutAction action) 
   });
 }
 
+asio::awaitable<bool> ConnectionImpl::Handshake() {
+  phase_ = Phase::kIdle;  // a shutdown may cut it short
+  ArmTimer(accepted_at_ + ctx_->options.header_timeout, TimeoutAction::kClose);
+  auto [ec] = co_await stream_.tls().async_handshake(asio::ssl::stream_base::server, kUseTuple);
+  DisarmTimer();
+  if (ec) {
+    // Plain HTTP on the TLS port, a scanner, a client that distrusts the certificate: routine.
+    spdlog::debug("http: TLS handshake with {} failed: {}", peer_,
+                  timed_out_ ? "timed out" : ec.message());
+    co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<void> ConnectionImpl::SendCloseNotify() {
+  ArmTimer(Clock::now() + kCloseNotifyTimeout, TimeoutAction::kClose);
+  co_await stream_.tls().async_shutdown(kUseTuple);
+  DisarmTimer();
+}
+
 asio::awaitable<void> ConnectionImpl::Run() {
   const HttpServerOptions& opts = ctx_->options;
+  if (stream_.is_tls()) {
+    const bool secured = co_await Handshake();  // (no co_await inside && for GCC 12)
+    if (!secured) {
+      phase_ = Phase::kClosed;
+      CloseSocket();
+      co_return;
+    }
+  }
   bool first = true;
+  bool close_notify = false;  // the last step was a reply to a client still there
   while (!ctx_->shutting_down.load()) {
     // Wait for the first byte of the next request (bounded by the header timeout for the
     // first request, the keep-alive idle timeout later).
     phase_ = Phase::kIdle;
+    close_notify = false;
     if (buffer_.size() == 0) {
       ArmTimer(first ? accepted_at_ + opts.header_timeout : Clock::now() + opts.idle_timeout,
                TimeoutAction::kCancel);
-      auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(kReadChunk), kUseTuple);
+      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kReadChunk), kUseTuple);
       DisarmTimer();
       buffer_.commit(n);
       if (ec) break;  // closed, timed out or shutting down; nothing to answer
@@ -248,7 +289,7 @@ asio::awaitable<void> ConnectionImpl::Run() {
     parser.body_limit(opts.max_body_bytes);
 
     ArmTimer(header_deadline, TimeoutAction::kCancel);
-    auto [hec, hn] = co_await bhttp::async_read_header(socket_, buffer_, parser, kUseTuple);
+    auto [hec, hn] = co_await bhttp::async_read_header(stream_, buffer_, parser, kUseTuple);
     DisarmTimer();
     if (hec) {
       co_await OnReadError(hec, parser.is_header_done());
@@ -271,12 +312,12 @@ asio::awaitable<void> ConnectionImpl::Run() {
       if (version_ == 11 && EqualsIgnoreCase(head[bhttp::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         if (!co_await TimedWrite(asio::async_write(
-                socket_, asio::buffer(kContinue.data(), kContinue.size()), kUseTuple))) {
+                stream_, asio::buffer(kContinue.data(), kContinue.size()), kUseTuple))) {
           break;
         }
       }
       ArmTimer(Clock::now() + opts.body_timeout, TimeoutAction::kCancel);
-      auto [bec, bn] = co_await bhttp::async_read(socket_, buffer_, parser, kUseTuple);
+      auto [bec, bn] = co_await bhttp::async_read(stream_, buffer_, parser, kUseTuple);
       DisarmTimer();
       if (bec) {
         co_await OnReadError(bec, /*header_done=*/true);
@@ -287,9 +328,13 @@ asio::awaitable<void> ConnectionImpl::Run() {
     Request request = MakeRequest(parser.release());
     phase_ = Phase::kHandling;
     co_await Handle(request);
+    close_notify = !aborted_ && !disconnected_.load();
     if (aborted_ || !keep_alive_ || close_after_reply_ || disconnected_.load()) break;
   }
   phase_ = Phase::kClosed;
+  if (close_notify && stream_.is_tls()) {
+    co_await SendCloseNotify();
+  }
   CloseSocket();
 }
 
@@ -336,9 +381,9 @@ asio::awaitable<void> ConnectionImpl::ReplyErrorAndClose(int status, std::string
     error_code ec;
     if (head_request_) {
       std::tie(ec, std::ignore) =
-          co_await bhttp::async_write_header(socket_, serializer, kUseTuple);
+          co_await bhttp::async_write_header(stream_, serializer, kUseTuple);
     } else {
-      std::tie(ec, std::ignore) = co_await bhttp::async_write(socket_, serializer, kUseTuple);
+      std::tie(ec, std::ignore) = co_await bhttp::async_write(stream_, serializer, kUseTuple);
     }
     DisarmTimer();
     if (!ec && linger) co_await LingeringClose();
@@ -348,13 +393,15 @@ asio::awaitable<void> ConnectionImpl::ReplyErrorAndClose(int status, std::string
 
 asio::awaitable<void> ConnectionImpl::LingeringClose() {
   error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  // On the TCP socket even under TLS: what is left to read is dropped undecrypted.
+  tcp::socket& socket = stream_.socket();
+  socket.shutdown(tcp::socket::shutdown_send, ec);
   if (ec) co_return;
   ArmTimer(Clock::now() + kLingerTime, TimeoutAction::kCancel);
   std::array<char, 16384> scratch;
   size_t drained = 0;
   while (drained < kLingerMaxBytes) {
-    auto [rec, n] = co_await socket_.async_read_some(asio::buffer(scratch), kUseTuple);
+    auto [rec, n] = co_await socket.async_read_some(asio::buffer(scratch), kUseTuple);
     if (rec) break;
     drained += n;
   }
@@ -375,6 +422,7 @@ Request ConnectionImpl::MakeRequest(bhttp::request<bhttp::string_body>&& msg) co
   r.peer = peer_;
   r.version = version_;
   r.keep_alive = msg.keep_alive();
+  r.tls = stream_.is_tls();
   return r;
 }
 
@@ -469,9 +517,9 @@ asio::awaitable<bool> ConnectionImpl::Send(Response response) {
   }
   if (head_request_) {
     bhttp::response_serializer<bhttp::string_body> serializer(res);
-    co_return co_await TimedWrite(bhttp::async_write_header(socket_, serializer, kUseTuple));
+    co_return co_await TimedWrite(bhttp::async_write_header(stream_, serializer, kUseTuple));
   }
-  co_return co_await TimedWrite(bhttp::async_write(socket_, res, kUseTuple));
+  co_return co_await TimedWrite(bhttp::async_write(stream_, res, kUseTuple));
 }
 
 asio::awaitable<bool> ConnectionImpl::StartStream(int status, std::string content_type,
@@ -492,7 +540,7 @@ asio::awaitable<bool> ConnectionImpl::StartStream(int status, std::string conten
     close_after_reply_ = true;
   }
   bhttp::response_serializer<bhttp::empty_body> serializer(res);
-  co_return co_await TimedWrite(bhttp::async_write_header(socket_, serializer, kUseTuple));
+  co_return co_await TimedWrite(bhttp::async_write_header(stream_, serializer, kUseTuple));
 }
 
 asio::awaitable<bool> ConnectionImpl::Write(std::string_view data) {
@@ -500,9 +548,9 @@ asio::awaitable<bool> ConnectionImpl::Write(std::string_view data) {
   if (data.empty() || head_request_) co_return true;
   const asio::const_buffer buffer(data.data(), data.size());
   if (chunked_) {
-    co_return co_await TimedWrite(asio::async_write(socket_, bhttp::make_chunk(buffer), kUseTuple));
+    co_return co_await TimedWrite(asio::async_write(stream_, bhttp::make_chunk(buffer), kUseTuple));
   }
-  co_return co_await TimedWrite(asio::async_write(socket_, buffer, kUseTuple));
+  co_return co_await TimedWrite(asio::async_write(stream_, buffer, kUseTuple));
 }
 
 asio::awaitable<bool> ConnectionImpl::EndStream() {
@@ -511,7 +559,7 @@ asio::awaitable<bool> ConnectionImpl::EndStream() {
   if (disconnected_.load()) co_return false;
   if (head_request_) co_return true;
   if (chunked_) {
-    co_return co_await TimedWrite(asio::async_write(socket_, bhttp::make_chunk_last(), kUseTuple));
+    co_return co_await TimedWrite(asio::async_write(stream_, bhttp::make_chunk_last(), kUseTuple));
   }
   close_after_reply_ = true;
   co_return true;
@@ -529,7 +577,7 @@ void ConnectionImpl::StartWatcher() {
 asio::awaitable<void> ConnectionImpl::Watch() {
   auto self = shared_from_this();
   while (buffer_.size() < kMaxReadAhead) {
-    auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(kReadChunk), kUseTuple);
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kReadChunk), kUseTuple);
     buffer_.commit(n);  // a pipelined next request: kept for the main loop
     if (watcher_stopping_) co_return;
     if (ec) {
@@ -566,6 +614,13 @@ void ConnectionImpl::MarkDisconnected() {
 
 asio::awaitable<void> ConnectionImpl::Reject() {
   version_ = 11;
+  if (stream_.is_tls()) {
+    const bool secured = co_await Handshake();
+    if (!secured) {
+      CloseSocket();
+      co_return;
+    }
+  }
   co_await ReplyErrorAndClose(503, "the server has too many open connections", /*linger=*/true);
 }
 

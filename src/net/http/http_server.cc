@@ -19,6 +19,7 @@
 
 #include "net/http/connection.h"
 #include "net/http/server_context.h"
+#include "net/http/server_tls.h"
 
 namespace llmux::http {
 
@@ -68,6 +69,15 @@ class HttpServer::Impl {
 Status HttpServer::Impl::Listen(const std::string& host, uint16_t port) {
   if (acceptor.is_open()) return InvalidArgumentError("the HTTP server is already listening");
   if (started_.load()) return InvalidArgumentError("Listen must come before Start");
+  const HttpServerOptions& options = ctx->options;
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return InvalidArgumentError(
+        "HTTPS needs both a certificate file and a private key file (only one was given)");
+  }
+  if (!options.tls_cert_file.empty()) {
+    LLMUX_ASSIGN_OR_RETURN(ctx->tls,
+                           MakeServerTlsContext(options.tls_cert_file, options.tls_key_file));
+  }
   error_code ec;
   tcp::endpoint endpoint;
   const auto address = asio::ip::make_address(host, ec);
@@ -223,6 +233,7 @@ Status HttpServer::Listen(const std::string& host, uint16_t port) {
 }
 
 uint16_t HttpServer::port() const { return impl_->bound_port; }
+bool HttpServer::tls() const { return impl_->ctx->tls != nullptr; }
 
 void HttpServer::Start() { impl_->Start(); }
 void HttpServer::Wait() { impl_->Wait(); }

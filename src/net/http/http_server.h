@@ -2,6 +2,8 @@
 // Pure transport: exact-path routing to coroutine handlers, keep-alive, limits on header
 // size, body size and read times, a connection cap, streaming replies with disconnect
 // detection, and graceful shutdown. It knows nothing about JSON or what it serves.
+// With a certificate and key in the options it speaks HTTPS instead (TLS 1.2+), the same
+// in every other respect.
 //
 //   HttpServer server({.io_threads = 4});
 //   server.Route("GET", "/health", [](Request& req, ResponseWriter& w) -> awaitable<void> {
@@ -49,6 +51,12 @@ struct HttpServerOptions {
   size_t max_connections = 1024;  // open connections beyond this get 503 and are closed
   int io_threads = 2;
   std::string server_name = "llmux";  // the Server header; empty: none
+  // HTTPS: PEM files of the certificate (chain, the server's first) and its unencrypted
+  // private key. Both empty: plain HTTP; one without the other is an error from Listen.
+  // Every connection then starts with a TLS handshake that must end within header_timeout;
+  // a failed one (e.g. a plain-HTTP client) just closes that connection.
+  std::string tls_cert_file = "";
+  std::string tls_key_file = "";
 };
 
 using Handler = std::function<boost::asio::awaitable<void>(Request&, ResponseWriter&)>;
@@ -73,9 +81,13 @@ class HttpServer {
   void SetErrorFormatter(ErrorFormatter formatter);
 
   // Binds and listens. `host` is an IP address or a name to resolve ("localhost"); port 0
-  // picks a free port (see port()).
+  // picks a free port (see port()). With TLS options, first loads the certificate and key:
+  // an unreadable file, one without a certificate or key, or a key that does not match the
+  // certificate is an error naming the file.
   Status Listen(const std::string& host, uint16_t port);
   uint16_t port() const;
+  // Whether the server speaks HTTPS (the TLS options were set and Listen succeeded).
+  bool tls() const;
 
   // Starts accepting on options.io_threads threads and returns.
   void Start();

@@ -52,6 +52,7 @@ struct Request {
   std::string peer;  // "127.0.0.1:54321"
   int version = 11;  // 10 for HTTP/1.0, 11 for HTTP/1.1
   bool keep_alive = true;
+  bool tls = false;  // arrived over HTTPS
 };
 
 // A whole (non-streamed) reply. Content-Length, Date-free; Server and Connection are added

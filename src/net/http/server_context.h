@@ -14,6 +14,10 @@
 
 #include "net/http/http_server.h"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace llmux::http {
 
 class Connection;
@@ -31,6 +35,9 @@ struct ServerContext {
   // path -> (method, handler); written only before the server starts.
   std::unordered_map<std::string, std::vector<std::pair<std::string, Handler>>> routes;
   ErrorFormatter error_formatter;
+  // Set by Listen when options name a certificate: every connection starts with a TLS
+  // handshake. Null: plain HTTP.
+  std::shared_ptr<boost::asio::ssl::context> tls;
   std::atomic<bool> shutting_down{false};
   std::atomic<size_t> rejecting{0};  // connections being answered 503
 

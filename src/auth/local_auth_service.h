@@ -1,0 +1,93 @@
+// AuthService on a store::Store, in this process: the embedded default.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "auth/auth_service.h"
+#include "auth/jwt.h"
+#include "auth/password.h"
+#include "auth/token_issuer.h"
+
+namespace llmux::auth {
+
+struct LocalAuthOptions {
+  UnixClock clock;             // null: system clock
+  Argon2Params argon2;         // tests pass cheap parameters
+  // Verifies a JWT of an external OIDC issuer (OidcVerifier::Verify); null: JWTs are refused.
+  std::function<Result<JwtClaims>(std::string_view)> verify_external_jwt;
+  // last_used_at is written at most this often per key, so a busy key is not a write per call.
+  int64_t touch_interval_s = 60;
+  // Signs and verifies llmux's own access tokens; null: password login is off.
+  const TokenIssuer* issuer = nullptr;
+  int64_t access_token_lifetime_s = 15 * 60;
+  int64_t refresh_token_lifetime_s = 30 * 24 * 3600;
+};
+
+class LocalAuthService : public AuthService {
+ public:
+  // `store` must outlive the service. Call Init() before use.
+  LocalAuthService(store::Store& store, LocalAuthOptions options = {});
+
+  // Makes sure the built-in roles are in the store with their grants.
+  Status Init();
+
+  Result<Principal> Authenticate(std::string_view bearer) override;
+  Result<LoginTokens> Login(std::string_view user, std::string_view password,
+                            std::string_view source) override;
+  Result<LoginTokens> Refresh(std::string_view refresh_token, std::string_view source) override;
+  Status Logout(std::string_view refresh_token, std::string_view source) override;
+  void RecordDenied(const Principal* who, std::string_view action, std::string_view target,
+                    std::string_view source, std::string_view reason) override;
+
+  Result<store::User> CreateUser(const Actor& actor, const NewUser& user) override;
+  Result<store::User> GetUser(int64_t id) override;
+  Result<store::User> GetUserByName(std::string_view name) override;
+  Result<store::PageResult<store::User>> ListUsers(store::Page page) override;
+  Result<store::User> UpdateUser(const Actor& actor, int64_t id, const UserUpdate& update) override;
+  Status DeleteUser(const Actor& actor, int64_t id) override;
+
+  Result<CreatedKey> CreateKey(const Actor& actor, const NewKey& key) override;
+  Result<store::ApiKey> GetKey(int64_t id) override;
+  Result<store::PageResult<store::ApiKey>> ListKeys(store::Page page,
+                                                    std::optional<int64_t> owner) override;
+  Status RevokeKey(const Actor& actor, int64_t id) override;
+  Status SetKeyLimits(const Actor& actor, int64_t id, const store::Limits& limits) override;
+
+  Result<std::vector<store::Role>> ListRoles() override;
+  Status PutRole(const Actor& actor, const store::Role& role) override;
+  Status DeleteRole(const Actor& actor, std::string_view name) override;
+
+  Result<store::PageResult<store::AuditEvent>> ListAudit(store::AuditPage page) override;
+
+ private:
+  int64_t Now() const;
+  Result<Principal> AuthenticateKey(std::string_view bearer);
+  Result<Principal> AuthenticateJwt(std::string_view bearer);
+  Result<Principal> UserPrincipal(int64_t user_id);
+  // A new access token and refresh token for `user_id`; `rotated_from` the spent one (0: login).
+  Result<LoginTokens> IssueTokens(int64_t user_id, int64_t rotated_from);
+  void AuditAuth(std::string_view actor, std::string_view action, std::string_view source,
+                 const Status& outcome);
+  // The union of the grants of `roles` (built-in or stored); unknown roles grant nothing.
+  Result<PermissionSet> RolePermissions(const std::vector<std::string>& roles);
+  Status ValidateRoles(const std::vector<std::string>& roles);
+  void Audit(const Actor& actor, std::string_view action, std::string_view target,
+             const Status& outcome, std::string_view detail = {});
+
+  store::Store& store_;
+  LocalAuthOptions options_;
+  std::once_flag dummy_once_;
+  std::string dummy_hash_;  // Argon2 hash that unknown user names are checked against
+};
+
+// On a store without users and keys, creates an admin API key (a system key with scope "*"),
+// writes it to `key_file` with mode 0600 and returns it; nullopt when the store already has
+// users or keys (nothing is created or written).
+Result<std::optional<std::string>> BootstrapAdminKey(AuthService& auth, store::Store& store,
+                                                     const std::string& key_file);
+
+}  // namespace llmux::auth

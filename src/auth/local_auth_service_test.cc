@@ -1,0 +1,408 @@
+// The auth service on SQLite and on a throwaway PostgreSQL server: bootstrap, API key
+// authentication, users, roles, scopes, the audit trail and persistence across a restart.
+#include "auth/local_auth_service.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "auth/api_key.h"
+#include "auth/token_issuer.h"
+#include "store/open_store.h"
+#include "store/test_postgres_server.h"
+
+namespace llmux::auth {
+namespace {
+
+namespace fs = std::filesystem;
+
+enum class Backend { kSqlite, kPostgres };
+
+class AuthServiceTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/llmux-auth-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    auto issuer = TokenIssuer::Ephemeral([this] { return now_; });
+    ASSERT_TRUE(issuer.ok());
+    issuer_ = std::move(issuer).value();
+    if (GetParam() == Backend::kPostgres) {
+      // scripts/setup installs PostgreSQL: a missing server is a failure, never a skip.
+      auto server = store::testing::TestPostgresServer::Get();
+      ASSERT_TRUE(server.ok()) << server.status().ToString();
+      auto conninfo = (*server)->CreateDatabase();
+      ASSERT_TRUE(conninfo.ok()) << conninfo.status().ToString();
+      url_ = *conninfo;
+    } else {
+      url_ = dir_ + "/auth.db";
+    }
+    Restart();
+  }
+
+  void TearDown() override {
+    auth_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+    // A PostgreSQL URL must never have been taken for a SQLite file name.
+    EXPECT_FALSE(fs::exists(url_)) << url_;
+  }
+
+  // Closes everything and opens the same database again, as a server restart does.
+  void Restart() {
+    auth_.reset();
+    store_.reset();
+    auto s = store::OpenStore(url_);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+    if (GetParam() == Backend::kPostgres) {
+      ASSERT_FALSE(fs::exists(url_));
+    }
+    LocalAuthOptions options;
+    options.clock = [this] { return now_; };
+    options.argon2 = Argon2Params{1, 1024, 1};  // cheap for tests
+    options.issuer = issuer_.get();
+    auth_ = std::make_unique<LocalAuthService>(*store_, options);
+    ASSERT_TRUE(auth_->Init().ok());
+  }
+
+  Actor Admin() { return Actor{admin_, "10.0.0.1"}; }
+
+  int64_t AddUser(const std::string& name, std::vector<std::string> roles) {
+    auto u = auth_->CreateUser(Admin(), NewUser{name, "pw-" + name, roles});
+    EXPECT_TRUE(u.ok()) << u.status().ToString();
+    return u.ok() ? u->id : 0;
+  }
+
+  std::string AddKey(NewKey spec) {
+    auto k = auth_->CreateKey(Admin(), spec);
+    EXPECT_TRUE(k.ok()) << k.status().ToString();
+    return k.ok() ? k->full_key : "";
+  }
+
+  std::string dir_, url_;
+  int64_t now_ = 1'900'000'000;
+  Principal admin_ = AnonymousAdmin();
+  std::unique_ptr<TokenIssuer> issuer_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<LocalAuthService> auth_;
+};
+
+TEST_P(AuthServiceTest, FirstStartCreatesOneAdminKeyInAPrivateFile) {
+  const std::string file = dir_ + "/admin-api-key";
+  auto key = BootstrapAdminKey(*auth_, *store_, file);
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  ASSERT_TRUE(key->has_value());
+  EXPECT_TRUE(ParseApiKey(**key).ok());
+
+  struct stat st {};
+  ASSERT_EQ(stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  std::ifstream in(file);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, **key);
+
+  auto p = auth_->Authenticate(**key);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_TRUE(p->Allows("users:manage"));
+  EXPECT_TRUE(p->MayUseModel("anything"));
+
+  // A second start (the store now has a key) creates nothing, and leaves the file alone.
+  Restart();
+  auto again = BootstrapAdminKey(*auth_, *store_, file);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->has_value());
+  auto keys = auth_->ListKeys({}, std::nullopt);
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(keys->items.size(), 1u);
+}
+
+TEST_P(AuthServiceTest, UserKeyCarriesTheOwnersRolePermissions) {
+  const int64_t alice = AddUser("alice", {"user"});
+  const std::string key = AddKey(NewKey{.owner_user_id = alice, .name = "laptop"});
+  auto p = auth_->Authenticate(key);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->user_id, alice);
+  EXPECT_TRUE(p->MayUseModel("qwen3-0.6b"));
+  EXPECT_FALSE(p->Allows("keys:manage"));
+  EXPECT_FALSE(p->Allows("metrics:read"));
+  // The display name shows the public prefix only.
+  EXPECT_EQ(p->display.find(key.substr(19)), std::string::npos);
+
+  // Roles can change after the key was made; the key follows them.
+  ASSERT_TRUE(auth_->UpdateUser(Admin(), alice, UserUpdate{.roles = std::vector<std::string>{"operator"}}).ok());
+  p = auth_->Authenticate(key);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->Allows("metrics:read"));
+  EXPECT_FALSE(p->Allows("users:manage"));
+}
+
+TEST_P(AuthServiceTest, RefusedCredentialsNeverEchoTheSecret) {
+  const int64_t bob = AddUser("bob", {"user"});
+  const std::string key = AddKey(NewKey{.owner_user_id = bob});
+  std::string wrong = key;
+  wrong.back() = wrong.back() == 'A' ? 'B' : 'A';
+  for (const std::string& bad : {std::string(), std::string("sk-123"), wrong, key.substr(0, 30),
+                                 std::string("a.b.c")}) {
+    auto p = auth_->Authenticate(bad);
+    ASSERT_FALSE(p.ok()) << bad;
+    EXPECT_EQ(p.status().code(), StatusCode::kUnauthenticated);
+    if (bad.size() > 8) {
+      EXPECT_EQ(p.status().message().find(bad), std::string::npos);
+    }
+  }
+}
+
+TEST_P(AuthServiceTest, RevokedExpiredAndDisabledAreRefused) {
+  const int64_t carol = AddUser("carol", {"user"});
+  const std::string revoked = AddKey(NewKey{.owner_user_id = carol, .name = "old"});
+  const std::string expiring = AddKey(NewKey{.owner_user_id = carol, .expires_at = now_ + 60});
+  auto keys = auth_->ListKeys({}, carol);
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->items.size(), 2u);
+  for (const auto& k : keys->items) EXPECT_TRUE(k.secret_hash.empty());
+
+  ASSERT_TRUE(auth_->RevokeKey(Admin(), keys->items[0].id).ok());
+  auto p = auth_->Authenticate(revoked);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("revoked"), std::string::npos);
+
+  EXPECT_TRUE(auth_->Authenticate(expiring).ok());
+  now_ += 61;
+  p = auth_->Authenticate(expiring);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("expired"), std::string::npos);
+
+  now_ -= 61;
+  ASSERT_TRUE(auth_->UpdateUser(Admin(), carol, UserUpdate{.disabled = true}).ok());
+  p = auth_->Authenticate(expiring);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("disabled"), std::string::npos);
+}
+
+TEST_P(AuthServiceTest, ScopesAndAllowedModelsNarrowAKey) {
+  const int64_t dave = AddUser("dave", {"operator"});
+  const std::string narrow = AddKey(NewKey{.owner_user_id = dave,
+                                           .scopes = {"models:use:*"},
+                                           .allowed_models = {"qwen3-*"}});
+  auto p = auth_->Authenticate(narrow);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->MayUseModel("qwen3-8b"));
+  EXPECT_FALSE(p->MayUseModel("llama-3"));
+  EXPECT_FALSE(p->Allows("metrics:read"));  // the owner has it, the key's scopes do not
+
+  // A scope never widens the owner's permissions.
+  const std::string wide = AddKey(NewKey{.owner_user_id = AddUser("erin", {"user"}), .scopes = {"*"}});
+  p = auth_->Authenticate(wide);
+  ASSERT_TRUE(p.ok());
+  EXPECT_FALSE(p->Allows("users:manage"));
+
+  // Nobody grants a scope they do not hold.
+  Principal keys_admin;
+  keys_admin.subject = "key:99";
+  keys_admin.permissions.Add("keys:manage");
+  auto escalated = auth_->CreateKey(Actor{keys_admin, "10.0.0.2"}, NewKey{.scopes = {"*"}});
+  ASSERT_FALSE(escalated.ok());
+  EXPECT_EQ(escalated.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_FALSE(auth_->CreateKey(Admin(), NewKey{.scopes = {"models:use:"}}).ok());
+  EXPECT_FALSE(auth_->CreateKey(Admin(), NewKey{}).ok());  // ownerless without scopes
+}
+
+TEST_P(AuthServiceTest, CustomRolesAndTheirRules) {
+  ASSERT_TRUE(auth_->PutRole(Admin(), store::Role{"analyst", {"logs:read", "models:use:qwen*"}}).ok());
+  EXPECT_FALSE(auth_->PutRole(Admin(), store::Role{"admin", {"logs:read"}}).ok());
+  EXPECT_FALSE(auth_->PutRole(Admin(), store::Role{"typo", {"logs:raed"}}).ok());
+  EXPECT_FALSE(auth_->CreateUser(Admin(), NewUser{"frank", "", {"nosuchrole"}}).ok());
+
+  const std::string key = AddKey(NewKey{.owner_user_id = AddUser("grace", {"analyst"})});
+  auto p = auth_->Authenticate(key);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->Allows("logs:read"));
+  EXPECT_TRUE(p->MayUseModel("qwen3-0.6b"));
+  EXPECT_FALSE(p->MayUseModel("llama"));
+
+  auto roles = auth_->ListRoles();
+  ASSERT_TRUE(roles.ok());
+  std::vector<std::string> names;
+  for (const auto& r : *roles) names.push_back(r.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"admin", "analyst", "operator", "user"}));
+  EXPECT_FALSE(auth_->DeleteRole(Admin(), "user").ok());
+  EXPECT_TRUE(auth_->DeleteRole(Admin(), "analyst").ok());
+  p = auth_->Authenticate(key);
+  ASSERT_TRUE(p.ok());
+  EXPECT_FALSE(p->Allows("logs:read"));
+}
+
+TEST_P(AuthServiceTest, UsersNeverComeBackWithTheirPasswordHash) {
+  auto u = auth_->CreateUser(Admin(), NewUser{"heidi", "correct horse", {"user"}});
+  ASSERT_TRUE(u.ok());
+  EXPECT_TRUE(u->password_hash.empty());
+  EXPECT_EQ(auth_->CreateUser(Admin(), NewUser{"heidi", "x", {"user"}}).status().code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_FALSE(auth_->CreateUser(Admin(), NewUser{"bad name", "x", {"user"}}).ok());
+  auto listed = auth_->ListUsers({});
+  ASSERT_TRUE(listed.ok());
+  for (const auto& user : listed->items) EXPECT_TRUE(user.password_hash.empty());
+  // The store itself holds an Argon2id hash, not the password.
+  auto stored = store_->GetUserByName("heidi");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->password_hash.rfind("$argon2id$", 0), 0u);
+  EXPECT_TRUE(*VerifyPassword("correct horse", stored->password_hash));
+
+  const std::string key = AddKey(NewKey{.owner_user_id = u->id});
+  ASSERT_TRUE(auth_->DeleteUser(Admin(), u->id).ok());
+  EXPECT_FALSE(auth_->Authenticate(key).ok());
+}
+
+TEST_P(AuthServiceTest, ChangesAndDenialsAreAudited) {
+  const int64_t ivan = AddUser("ivan", {"user"});
+  const std::string key = AddKey(NewKey{.owner_user_id = ivan, .name = "ci"});
+  auto p = auth_->Authenticate(key);
+  ASSERT_TRUE(p.ok());
+  auth_->RecordDenied(&*p, "GET /admin/v1/users", "/admin/v1/users", "192.0.2.7",
+                      "missing permission users:manage; sent " + key);
+  auth_->RecordDenied(nullptr, "POST /v1/chat/completions", "/v1/chat/completions", "192.0.2.8",
+                      "invalid API key");
+
+  auto log = auth_->ListAudit({});
+  ASSERT_TRUE(log.ok());
+  ASSERT_GE(log->items.size(), 4u);
+  const auto& last = log->items[0];  // newest first
+  EXPECT_EQ(last.actor, "anonymous");
+  EXPECT_EQ(last.outcome, "denied");
+  EXPECT_EQ(last.source, "192.0.2.8");
+  const auto& denied = log->items[1];
+  EXPECT_EQ(denied.actor, p->subject);
+  EXPECT_EQ(denied.detail.find(key), std::string::npos) << "the key leaked into the audit log";
+  const auto& created = log->items[2];
+  EXPECT_EQ(created.action, "keys.create");
+  EXPECT_EQ(created.actor, "anonymous");
+  EXPECT_EQ(created.source, "10.0.0.1");
+  EXPECT_EQ(created.outcome, "ok");
+  EXPECT_EQ(log->items[3].action, "users.create");
+  for (const auto& e : log->items) EXPECT_EQ(e.detail.find("pw-ivan"), std::string::npos);
+}
+
+TEST_P(AuthServiceTest, KeysAndLimitsSurviveARestart) {
+  const int64_t judy = AddUser("judy", {"user"});
+  const store::Limits limits{.requests_per_minute = 30, .tokens_per_minute = 5000,
+                             .max_concurrent = 2, .token_budget = 100000,
+                             .budget_period_seconds = 86400};
+  const std::string key = AddKey(NewKey{.owner_user_id = judy, .limits = limits});
+  Restart();
+  auto p = auth_->Authenticate(key);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->limits, limits);
+  EXPECT_FALSE(auth_->SetKeyLimits(Admin(), p->key_id, store::Limits{.token_budget = 5}).ok());
+  ASSERT_TRUE(auth_->SetKeyLimits(Admin(), p->key_id, store::Limits{.requests_per_minute = 1}).ok());
+  Restart();
+  p = auth_->Authenticate(key);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->limits, store::Limits{.requests_per_minute = 1});
+}
+
+TEST_P(AuthServiceTest, PasswordLoginGivesAShortTokenThatFollowsTheUser) {
+  const int64_t kim = AddUser("kim", {"operator"});
+  auto tokens = auth_->Login("kim", "pw-kim", "10.1.1.1");
+  ASSERT_TRUE(tokens.ok()) << tokens.status().ToString();
+  EXPECT_EQ(tokens->expires_in, 15 * 60);
+  auto p = auth_->Authenticate(tokens->access_token);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->subject, "user:" + std::to_string(kim));
+  EXPECT_TRUE(p->Allows("metrics:read"));
+
+  // One message for a wrong password and an unknown user.
+  auto wrong = auth_->Login("kim", "pw-nope", "10.1.1.1");
+  auto unknown = auth_->Login("nobody", "pw-kim", "10.1.1.1");
+  ASSERT_FALSE(wrong.ok());
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(wrong.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(wrong.status().message(), unknown.status().message());
+
+  // Role changes and disabling apply to a token already handed out.
+  ASSERT_TRUE(auth_->UpdateUser(Admin(), kim, UserUpdate{.roles = std::vector<std::string>{"user"}}).ok());
+  p = auth_->Authenticate(tokens->access_token);
+  ASSERT_TRUE(p.ok());
+  EXPECT_FALSE(p->Allows("metrics:read"));
+  ASSERT_TRUE(auth_->UpdateUser(Admin(), kim, UserUpdate{.disabled = true}).ok());
+  EXPECT_FALSE(auth_->Authenticate(tokens->access_token).ok());
+  EXPECT_FALSE(auth_->Login("kim", "pw-kim", "10.1.1.1").ok());
+  ASSERT_TRUE(auth_->UpdateUser(Admin(), kim, UserUpdate{.disabled = false}).ok());
+
+  // Short-lived: 15 minutes (plus a few seconds of leeway) later it is refused.
+  now_ += 15 * 60 + 10;
+  p = auth_->Authenticate(tokens->access_token);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), StatusCode::kUnauthenticated);
+
+  // A token signed by another key, or tampered, is refused.
+  auto other = TokenIssuer::Ephemeral([this] { return now_; });
+  ASSERT_TRUE(other.ok());
+  auto forged = (*other)->Issue(kim, 600);
+  ASSERT_TRUE(forged.ok());
+  EXPECT_FALSE(auth_->Authenticate(forged->token).ok());
+  auto fresh = issuer_->Issue(kim, 600);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_TRUE(auth_->Authenticate(fresh->token).ok());
+  std::string tampered = fresh->token;
+  tampered[tampered.size() - 5] = tampered[tampered.size() - 5] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(auth_->Authenticate(tampered).ok());
+}
+
+TEST_P(AuthServiceTest, RefreshRotatesAndAReplayEndsEverySession) {
+  AddUser("lee", {"user"});
+  auto first = auth_->Login("lee", "pw-lee", "10.2.2.2");
+  ASSERT_TRUE(first.ok());
+  auto second = auth_->Refresh(first->refresh_token, "10.2.2.2");
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_NE(second->refresh_token, first->refresh_token);
+  EXPECT_TRUE(auth_->Authenticate(second->access_token).ok());
+
+  // The spent token comes back: refused, and the thief's or owner's newer token dies too.
+  auto replay = auth_->Refresh(first->refresh_token, "10.9.9.9");
+  ASSERT_FALSE(replay.ok());
+  EXPECT_NE(replay.status().message().find("already used"), std::string::npos);
+  EXPECT_FALSE(auth_->Refresh(second->refresh_token, "10.2.2.2").ok());
+
+  // Logout ends a session; a password change ends all of them.
+  auto a = auth_->Login("lee", "pw-lee", "10.2.2.2");
+  auto b = auth_->Login("lee", "pw-lee", "10.2.2.3");
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(auth_->Logout(a->refresh_token, "10.2.2.2").ok());
+  EXPECT_FALSE(auth_->Refresh(a->refresh_token, "10.2.2.2").ok());
+  auto lee = auth_->GetUserByName("lee");
+  ASSERT_TRUE(lee.ok());
+  ASSERT_TRUE(auth_->UpdateUser(Admin(), lee->id, UserUpdate{.password = std::string("pw-new")}).ok());
+  EXPECT_FALSE(auth_->Refresh(b->refresh_token, "10.2.2.3").ok());
+
+  // Refresh tokens expire (30 days).
+  auto c = auth_->Login("lee", "pw-new", "10.2.2.2");
+  ASSERT_TRUE(c.ok());
+  now_ += 31 * 24 * 3600;
+  auto expired = auth_->Refresh(c->refresh_token, "10.2.2.2");
+  ASSERT_FALSE(expired.ok());
+  EXPECT_NE(expired.status().message().find("expired"), std::string::npos);
+
+  // Logins and refreshes are audited, and no token appears in the log.
+  auto log = auth_->ListAudit({});
+  ASSERT_TRUE(log.ok());
+  int logins = 0;
+  for (const auto& e : log->items) {
+    if (e.action == "auth.login") ++logins;
+    EXPECT_EQ(e.detail.find(c->refresh_token), std::string::npos);
+  }
+  EXPECT_EQ(logins, 4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, AuthServiceTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const auto& info) {
+                           return info.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+                         });
+
+}  // namespace
+}  // namespace llmux::auth

@@ -1,0 +1,124 @@
+#include "gateway/access/access_gate.h"
+
+#include "auth/permissions.h"
+
+namespace llmux::gateway {
+
+namespace {
+
+std::string RouteName(const RouteRule& rule) {
+  std::string name(rule.method);
+  if (!name.empty()) name += " ";
+  name += rule.path;
+  return name;
+}
+
+}  // namespace
+
+std::string_view BearerToken(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization.size() <= kScheme.size()) return {};
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    const char c = authorization[i];
+    if ((c >= 'A' && c <= 'Z' ? c + 32 : c) != kScheme[i]) return {};
+  }
+  std::string_view token = authorization.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  return token;
+}
+
+AccessGate::AccessGate(auth::AuthService* auth, auth::RateLimiter* limiter,
+                       AccessGateOptions options)
+    : auth_(auth), limiter_(limiter), options_(options) {}
+
+void AccessGate::Deny(const auth::Principal* who, const RouteRule& rule, std::string_view source,
+                      const Status& why) {
+  if (auth_ != nullptr) auth_->RecordDenied(who, RouteName(rule), rule.path, source, why.message());
+}
+
+AccessDecision AccessGate::Check(const RouteRule& rule, std::string_view bearer,
+                                 std::string_view source) {
+  AccessDecision d;
+  auto access = std::make_unique<CallAccess>();
+  access->gate_ = this;
+  access->rule_ = &rule;
+  access->source_ = std::string(source);
+
+  const bool is_public =
+      rule.access == Access::kPublic || (rule.public_by_config && options_.public_metrics);
+  if (auth_ == nullptr || is_public) {
+    access->principal_ = auth::AnonymousAdmin();
+    if (auth_ != nullptr) access->principal_.permissions = auth::PermissionSet();
+    d.access = std::move(access);
+    return d;
+  }
+
+  if (rule.access == Access::kOwnCredentials) {
+    // Nobody to authenticate yet: the handler checks the body's credential. Guessing is
+    // slowed per client address.
+    access->principal_ = auth::Principal();
+    access->principal_.subject = "anonymous";
+    if (limiter_ != nullptr) {
+      auth::Principal address;
+      address.subject = "address:" + std::string(source.substr(0, source.rfind(':')));
+      address.limits.requests_per_minute = options_.credential_attempts_per_minute;
+      auth::Admission admission = limiter_->Admit(address);
+      if (!admission.status.ok()) {
+        d.status = ResourceExhaustedError("too many login attempts from this address");
+        d.retry_after_s = admission.retry_after_s;
+        Deny(nullptr, rule, source, d.status);
+        return d;
+      }
+    }
+    d.access = std::move(access);
+    return d;
+  }
+
+  auto principal = auth_->Authenticate(bearer);
+  if (!principal.ok()) {
+    if (principal.status().code() == StatusCode::kUnauthenticated) Deny(nullptr, rule, source, principal.status());
+    d.status = principal.status();
+    return d;
+  }
+  access->principal_ = std::move(principal).value();
+
+  if (rule.access == Access::kPermission && !is_public &&
+      !access->principal_.Allows(rule.permission)) {
+    d.status = PermissionDeniedError("this route needs the permission " + std::string(rule.permission));
+    Deny(&access->principal_, rule, source, d.status);
+    return d;
+  }
+  if (rule.limited && limiter_ != nullptr) {
+    auth::Admission admission = limiter_->Admit(access->principal_);
+    if (!admission.status.ok()) {
+      d.status = admission.status;
+      d.retry_after_s = admission.retry_after_s;
+      Deny(&access->principal_, rule, source, d.status);
+      return d;
+    }
+    access->lease_ = std::move(admission.lease);
+  }
+  d.access = std::move(access);
+  return d;
+}
+
+Status CallAccess::AllowModel(std::string_view model) {
+  if (gate_->auth_ == nullptr || principal_.MayUseModel(model)) return Status::Ok();
+  Status denied = PermissionDeniedError("this caller may not use the model '" + std::string(model) + "'")
+                      .WithField("model");
+  gate_->Deny(&principal_, *rule_, source_, denied);
+  return denied;
+}
+
+void CallAccess::Charge(int64_t tokens) {
+  if (lease_) lease_->Finish(tokens);
+}
+
+std::function<void(int64_t)> CallAccess::Charger() const {
+  return [lease = lease_](int64_t tokens) {
+    if (lease) lease->Finish(tokens);
+  };
+}
+
+}  // namespace llmux::gateway

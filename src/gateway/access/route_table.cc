@@ -1,0 +1,71 @@
+#include "gateway/access/route_table.h"
+
+#include <array>
+
+#include "auth/permissions.h"
+
+namespace llmux::gateway {
+
+namespace {
+
+using auth::kPermKeysManage;
+using auth::kPermLogsRead;
+using auth::kPermMetricsRead;
+using auth::kPermUsersManage;
+
+constexpr RouteRule Http(std::string_view method, std::string_view path, Access access,
+                         std::string_view permission = {}, bool limited = false) {
+  return RouteRule{Protocol::kHttp, method, path, access, permission, limited, false};
+}
+
+constexpr RouteRule Grpc(std::string_view method, Access access, bool limited = false) {
+  return RouteRule{Protocol::kGrpc, "", method, access, {}, limited, false};
+}
+
+constexpr auto kRules = std::to_array<RouteRule>({
+    // OpenAI-compatible API.
+    Http("GET", "/health", Access::kPublic),
+    RouteRule{Protocol::kHttp, "GET", "/metrics", Access::kPermission, kPermMetricsRead, false, true},
+    Http("GET", "/v1/models", Access::kAuthenticated),
+    Http("POST", "/v1/chat/completions", Access::kModelUse, {}, /*limited=*/true),
+    Http("POST", "/v1/completions", Access::kModelUse, {}, /*limited=*/true),
+    // Password login of users (llmux's own short-lived tokens).
+    Http("POST", "/auth/login", Access::kOwnCredentials),
+    Http("POST", "/auth/refresh", Access::kOwnCredentials),
+    Http("POST", "/auth/logout", Access::kOwnCredentials),
+    // Admin API.
+    Http("GET", "/admin/v1/users", Access::kPermission, kPermUsersManage),
+    Http("POST", "/admin/v1/users", Access::kPermission, kPermUsersManage),
+    Http("PATCH", "/admin/v1/users", Access::kPermission, kPermUsersManage),
+    Http("DELETE", "/admin/v1/users", Access::kPermission, kPermUsersManage),
+    Http("GET", "/admin/v1/keys", Access::kPermission, kPermKeysManage),
+    Http("POST", "/admin/v1/keys", Access::kPermission, kPermKeysManage),
+    Http("PATCH", "/admin/v1/keys", Access::kPermission, kPermKeysManage),
+    Http("DELETE", "/admin/v1/keys", Access::kPermission, kPermKeysManage),
+    Http("GET", "/admin/v1/roles", Access::kPermission, kPermUsersManage),
+    Http("PUT", "/admin/v1/roles", Access::kPermission, kPermUsersManage),
+    Http("DELETE", "/admin/v1/roles", Access::kPermission, kPermUsersManage),
+    Http("GET", "/admin/v1/audit", Access::kPermission, kPermLogsRead),
+    // gRPC.
+    Grpc("/llmux.v1.Inference/Chat", Access::kModelUse, /*limited=*/true),
+    Grpc("/llmux.v1.Inference/Complete", Access::kModelUse, /*limited=*/true),
+    Grpc("/llmux.v1.Inference/ListModels", Access::kAuthenticated),
+    Grpc("/grpc.health.v1.Health/Check", Access::kPublic),
+    Grpc("/grpc.health.v1.Health/Watch", Access::kPublic),
+    Grpc("/grpc.health.v1.Health/List", Access::kPublic),
+    Grpc("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", Access::kAuthenticated),
+    Grpc("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Access::kAuthenticated),
+});
+
+}  // namespace
+
+std::span<const RouteRule> RouteTable() { return kRules; }
+
+const RouteRule* FindRouteRule(Protocol protocol, std::string_view method, std::string_view path) {
+  for (const RouteRule& r : kRules) {
+    if (r.protocol == protocol && r.method == method && r.path == path) return &r;
+  }
+  return nullptr;
+}
+
+}  // namespace llmux::gateway

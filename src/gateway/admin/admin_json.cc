@@ -1,0 +1,181 @@
+#include "gateway/admin/admin_json.h"
+
+#include <initializer_list>
+#include <string_view>
+
+namespace llmux::gateway {
+
+using Json = nlohmann::json;
+
+namespace {
+
+Status OnlyFields(const Json& body, std::initializer_list<std::string_view> allowed) {
+  if (!body.is_object()) return InvalidArgumentError("the request body must be a JSON object");
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    bool known = false;
+    for (std::string_view a : allowed) known = known || it.key() == a;
+    if (!known) return InvalidArgumentError("unknown field '" + it.key() + "'").WithField(it.key());
+  }
+  return Status::Ok();
+}
+
+Result<std::string> StringField(const Json& body, const char* name) {
+  const Json& v = body.at(name);
+  if (!v.is_string()) return InvalidArgumentError(std::string(name) + " must be a string").WithField(name);
+  return v.get<std::string>();
+}
+
+Result<std::vector<std::string>> StringList(const Json& body, const char* name) {
+  const Json& v = body.at(name);
+  if (!v.is_array()) return InvalidArgumentError(std::string(name) + " must be an array of strings").WithField(name);
+  std::vector<std::string> out;
+  for (const Json& item : v) {
+    if (!item.is_string()) {
+      return InvalidArgumentError(std::string(name) + " must be an array of strings").WithField(name);
+    }
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+Result<int64_t> IntField(const Json& body, const char* name) {
+  const Json& v = body.at(name);
+  if (!v.is_number_integer()) return InvalidArgumentError(std::string(name) + " must be an integer").WithField(name);
+  return v.get<int64_t>();
+}
+
+}  // namespace
+
+Json LimitsJson(const store::Limits& l) {
+  return {{"requests_per_minute", l.requests_per_minute},
+          {"tokens_per_minute", l.tokens_per_minute},
+          {"max_concurrent", l.max_concurrent},
+          {"token_budget", l.token_budget},
+          {"budget_period_seconds", l.budget_period_seconds}};
+}
+
+Json UserJson(const store::User& u) {
+  return {{"id", u.id}, {"object", "user"}, {"name", u.name}, {"roles", u.roles},
+          {"disabled", u.disabled}, {"created_at", u.created_at}, {"limits", LimitsJson(u.limits)}};
+}
+
+Json KeyJson(const store::ApiKey& k) {
+  return {{"id", k.id},
+          {"object", "api_key"},
+          {"prefix", "llmux_" + k.prefix},
+          {"owner_user_id", k.owner_user_id},
+          {"name", k.name},
+          {"scopes", k.scopes},
+          {"allowed_models", k.allowed_models},
+          {"expires_at", k.expires_at},
+          {"revoked_at", k.revoked_at},
+          {"last_used_at", k.last_used_at},
+          {"created_at", k.created_at},
+          {"limits", LimitsJson(k.limits)}};
+}
+
+Json RoleJson(const store::Role& r) {
+  return {{"name", r.name}, {"object", "role"}, {"permissions", r.permissions}, {"builtin", r.builtin}};
+}
+
+Json AuditJson(const store::AuditEvent& e) {
+  return {{"id", e.id},         {"time_ms", e.time_ms}, {"actor", e.actor},
+          {"action", e.action}, {"target", e.target},   {"source", e.source},
+          {"outcome", e.outcome}, {"detail", e.detail}};
+}
+
+Result<store::Limits> LimitsFromJson(const Json& body) {
+  LLMUX_RETURN_IF_ERROR(OnlyFields(body, {"requests_per_minute", "tokens_per_minute", "max_concurrent",
+                                          "token_budget", "budget_period_seconds"}));
+  store::Limits l;
+  if (body.contains("requests_per_minute")) {
+    LLMUX_ASSIGN_OR_RETURN(l.requests_per_minute, IntField(body, "requests_per_minute"));
+  }
+  if (body.contains("tokens_per_minute")) {
+    LLMUX_ASSIGN_OR_RETURN(l.tokens_per_minute, IntField(body, "tokens_per_minute"));
+  }
+  if (body.contains("max_concurrent")) {
+    LLMUX_ASSIGN_OR_RETURN(l.max_concurrent, IntField(body, "max_concurrent"));
+  }
+  if (body.contains("token_budget")) {
+    LLMUX_ASSIGN_OR_RETURN(l.token_budget, IntField(body, "token_budget"));
+  }
+  if (body.contains("budget_period_seconds")) {
+    LLMUX_ASSIGN_OR_RETURN(l.budget_period_seconds, IntField(body, "budget_period_seconds"));
+  }
+  return l;
+}
+
+Result<auth::NewUser> NewUserFromJson(const Json& body) {
+  LLMUX_RETURN_IF_ERROR(OnlyFields(body, {"name", "password", "roles", "limits"}));
+  if (!body.contains("name")) return InvalidArgumentError("name is required").WithField("name");
+  auth::NewUser u;
+  LLMUX_ASSIGN_OR_RETURN(u.name, StringField(body, "name"));
+  if (body.contains("password")) {
+    LLMUX_ASSIGN_OR_RETURN(u.password, StringField(body, "password"));
+  }
+  if (body.contains("roles")) {
+    LLMUX_ASSIGN_OR_RETURN(u.roles, StringList(body, "roles"));
+  }
+  if (body.contains("limits")) {
+    LLMUX_ASSIGN_OR_RETURN(u.limits, LimitsFromJson(body["limits"]));
+  }
+  return u;
+}
+
+Result<auth::UserUpdate> UserUpdateFromJson(const Json& body) {
+  LLMUX_RETURN_IF_ERROR(OnlyFields(body, {"password", "roles", "disabled", "limits"}));
+  auth::UserUpdate u;
+  if (body.contains("password")) {
+    LLMUX_ASSIGN_OR_RETURN(u.password, StringField(body, "password"));
+  }
+  if (body.contains("roles")) {
+    LLMUX_ASSIGN_OR_RETURN(u.roles, StringList(body, "roles"));
+  }
+  if (body.contains("disabled")) {
+    if (!body["disabled"].is_boolean()) return InvalidArgumentError("disabled must be a boolean").WithField("disabled");
+    u.disabled = body["disabled"].get<bool>();
+  }
+  if (body.contains("limits")) {
+    LLMUX_ASSIGN_OR_RETURN(u.limits, LimitsFromJson(body["limits"]));
+  }
+  return u;
+}
+
+Result<auth::NewKey> NewKeyFromJson(const Json& body) {
+  LLMUX_RETURN_IF_ERROR(
+      OnlyFields(body, {"owner_user_id", "name", "scopes", "allowed_models", "expires_at", "limits"}));
+  auth::NewKey k;
+  if (body.contains("owner_user_id")) {
+    LLMUX_ASSIGN_OR_RETURN(k.owner_user_id, IntField(body, "owner_user_id"));
+  }
+  if (body.contains("name")) {
+    LLMUX_ASSIGN_OR_RETURN(k.name, StringField(body, "name"));
+  }
+  if (body.contains("scopes")) {
+    LLMUX_ASSIGN_OR_RETURN(k.scopes, StringList(body, "scopes"));
+  }
+  if (body.contains("allowed_models")) {
+    LLMUX_ASSIGN_OR_RETURN(k.allowed_models, StringList(body, "allowed_models"));
+  }
+  if (body.contains("expires_at")) {
+    LLMUX_ASSIGN_OR_RETURN(k.expires_at, IntField(body, "expires_at"));
+  }
+  if (body.contains("limits")) {
+    LLMUX_ASSIGN_OR_RETURN(k.limits, LimitsFromJson(body["limits"]));
+  }
+  return k;
+}
+
+Result<store::Role> RoleFromJson(const Json& body) {
+  LLMUX_RETURN_IF_ERROR(OnlyFields(body, {"name", "permissions"}));
+  if (!body.contains("name")) return InvalidArgumentError("name is required").WithField("name");
+  store::Role r;
+  LLMUX_ASSIGN_OR_RETURN(r.name, StringField(body, "name"));
+  if (body.contains("permissions")) {
+    LLMUX_ASSIGN_OR_RETURN(r.permissions, StringList(body, "permissions"));
+  }
+  return r;
+}
+
+}  // namespace llmux::gateway

@@ -1,0 +1,26 @@
+// JSON shapes of the admin API's records. Secrets never appear: the store's hashes are not
+// written, and a new key's secret only in the creation reply.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "auth/auth_service.h"
+#include "base/status.h"
+#include "store/store.h"
+
+namespace llmux::gateway {
+
+nlohmann::json UserJson(const store::User& user);
+nlohmann::json KeyJson(const store::ApiKey& key);
+nlohmann::json RoleJson(const store::Role& role);
+nlohmann::json AuditJson(const store::AuditEvent& event);
+nlohmann::json LimitsJson(const store::Limits& limits);
+
+// Parsers of request bodies; unknown fields are refused so that typos do not pass silently.
+Result<auth::NewUser> NewUserFromJson(const nlohmann::json& body);
+Result<auth::UserUpdate> UserUpdateFromJson(const nlohmann::json& body);
+Result<auth::NewKey> NewKeyFromJson(const nlohmann::json& body);
+Result<store::Limits> LimitsFromJson(const nlohmann::json& body);
+Result<store::Role> RoleFromJson(const nlohmann::json& body);
+
+}  // namespace llmux::gateway

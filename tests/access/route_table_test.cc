@@ -1,0 +1,103 @@
+// The route table is complete and exact: every HTTP route the gateway registers has a rule
+// (GuardedRouter refuses others), every rule names a route that exists, and every method of
+// the gRPC services has a rule.
+#include "gateway/access/route_table.h"
+
+#include <google/protobuf/descriptor.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <stdexcept>
+
+#include "auth/local_auth_service.h"
+#include "gateway/access/http_guard.h"
+#include "gateway/admin/admin_routes.h"
+#include "gateway/admin/session_routes.h"
+#include "gateway/openai/openai_routes.h"
+#include "llmux/v1/inference.pb.h"
+#include "serving/inference_service.h"
+#include "store/sqlite_store.h"
+
+namespace llmux::gateway {
+namespace {
+
+class NoModels final : public serving::InferenceService {
+ public:
+  std::vector<serving::ModelInfo> ListModels() const override { return {}; }
+  bool Ready() const override { return true; }
+  Result<std::shared_ptr<serving::RequestHandle>> Chat(serving::ChatRequest,
+                                                       std::shared_ptr<serving::Sink>) override {
+    return UnavailableError("no models");
+  }
+  Result<std::shared_ptr<serving::RequestHandle>> Complete(serving::CompletionRequest,
+                                                           std::shared_ptr<serving::Sink>) override {
+    return UnavailableError("no models");
+  }
+};
+
+TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
+  char tmpl[] = "/tmp/llmux-routes-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  auto store = store::OpenSqliteStore(std::string(tmpl) + "/store.db");
+  ASSERT_TRUE(store.ok());
+  auth::LocalAuthService auth(**store);
+  NoModels service;
+  http::HttpServer server;
+  AccessGate gate(&auth, nullptr);
+  GuardedRouter router(server, gate, OpenAiErrorResponse);
+  RegisterOpenAiRoutes(router, service, {});
+  RegisterAdminRoutes(router, auth);
+  RegisterSessionRoutes(router, auth);
+
+  std::set<std::string> registered(router.routes().begin(), router.routes().end());
+  EXPECT_EQ(registered.size(), router.routes().size()) << "a route was registered twice";
+  std::set<std::string> ruled;
+  for (const RouteRule& r : RouteTable()) {
+    if (r.protocol != Protocol::kHttp) continue;
+    EXPECT_TRUE(ruled.insert(std::string(r.method) + " " + std::string(r.path)).second)
+        << "two rules for " << r.method << " " << r.path;
+    if (r.access == Access::kPublic) {
+      EXPECT_EQ(r.path, "/health") << "only /health may be public";
+    }
+    if (r.access == Access::kOwnCredentials) {
+      EXPECT_EQ(r.path.rfind("/auth/", 0), 0u) << "only the login routes take credentials in the body";
+    }
+    if (r.access == Access::kPermission) {
+      EXPECT_FALSE(r.permission.empty()) << r.path;
+    }
+  }
+  EXPECT_EQ(registered, ruled);
+
+  // A route without a rule cannot be registered at all.
+  EXPECT_THROW(router.Route("GET", "/v1/secret-debug", nullptr), std::logic_error);
+  std::filesystem::remove_all(tmpl);
+}
+
+TEST(RouteTableTest, EveryGrpcMethodHasARule) {
+  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  // Linking inference.pb.h registers the llmux.v1 services in the pool.
+  const auto* inference = v1::ChatRequest::descriptor()->file()->FindServiceByName("Inference");
+  ASSERT_NE(inference, nullptr);
+  ASSERT_NE(pool, nullptr);
+  for (int i = 0; i < inference->method_count(); ++i) {
+    const std::string name = "/" + inference->full_name() + "/" + inference->method(i)->name();
+    const RouteRule* rule = FindRouteRule(Protocol::kGrpc, "", name);
+    ASSERT_NE(rule, nullptr) << name << " has no rule";
+    if (inference->method(i)->name() != "ListModels") {
+      EXPECT_EQ(rule->access, Access::kModelUse) << name;
+      EXPECT_TRUE(rule->limited) << name;
+    }
+  }
+  // Public gRPC methods are the health service only.
+  for (const RouteRule& r : RouteTable()) {
+    if (r.protocol == Protocol::kGrpc && r.access == Access::kPublic) {
+      EXPECT_EQ(r.path.rfind("/grpc.health.v1.Health/", 0), 0u) << r.path;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace llmux::gateway

@@ -1,0 +1,401 @@
+// Authentication, permissions and limits end to end: a `llmux serve` of its own with auth on
+// (the default), driven by the `openai` npm client, plain fetch and the `llmux` CLI.
+// The permission matrix below is the table of docs/auth.md.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import grpc from '@grpc/grpc-js';
+import protoLoader from '@grpc/proto-loader';
+import OpenAI from 'openai';
+import { BIN, SHARED, startServer } from './server.mjs';
+
+const stories = join(SHARED, 'models/stories260K.gguf');
+const MODEL = 'stories';
+const dataDir = mkdtempSync(join(tmpdir(), 'llmux-e2e-auth-'));
+process.env.LLMUX_LOG_LEVEL = 'debug';  // the secret scan reads the most talkative log
+let server;
+const keys = {};      // role name -> full API key
+const passwords = {}; // user name -> password
+const secrets = [];   // every key and password handed out: none may show up in a log or reply
+const replies = [];   // bodies of API replies after creation, scanned at the end
+let firstLog = '';    // stderr of the first server (before the restart)
+
+async function call(method, path, key, body) {
+  const headers = {};
+  if (key) headers.Authorization = `Bearer ${key}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const r = await fetch(server.baseURL + path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  replies.push(text);
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* metrics are text */ }
+  return { status: r.status, headers: r.headers, json, text };
+}
+
+function chatBody(extra = {}) {
+  return { model: MODEL, messages: [{ role: 'user', content: 'Once upon a time' }], max_tokens: 8,
+    temperature: 0, ...extra };
+}
+
+async function start() {
+  server = await startServer([`${MODEL}=${stories}`], [], { auth: true, dataDir });
+}
+
+before(async () => { await start(); });
+after(async () => {
+  if (server) await server.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('first start', () => {
+  test('prints one admin key and keeps it in a 0600 file', () => {
+    assert.match(server.adminKey ?? '', /^llmux_[a-z2-7]{12}_[0-9A-Za-z]{43}$/);
+    const file = join(dataDir, 'admin-api-key');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(readFileSync(file, 'utf8').trim(), server.adminKey);
+    keys.admin = server.adminKey;
+    secrets.push(server.adminKey);
+  });
+
+  test('without a key: 401 with WWW-Authenticate in OpenAI\'s shape; /health stays public', async () => {
+    const r = await call('POST', '/v1/chat/completions', null, chatBody());
+    assert.equal(r.status, 401);
+    assert.match(r.headers.get('www-authenticate'), /^Bearer/);
+    assert.equal(r.json.error.type, 'authentication_error');
+    assert.equal(r.json.error.code, 'invalid_api_key');
+    assert.equal((await call('GET', '/health')).status, 200);
+    const client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: 'llmux_aaaaaaaaaaaa_wrong', maxRetries: 0 });
+    await assert.rejects(client.models.list(), (e) => e.status === 401);
+  });
+
+  test('the admin key works with the openai client', async () => {
+    const client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: keys.admin, maxRetries: 0 });
+    const r = await client.chat.completions.create(chatBody());
+    assert.equal(r.choices[0].message.role, 'assistant');
+    assert.ok(r.usage.completion_tokens > 0);
+  });
+});
+
+describe('users, roles and keys through the admin API', () => {
+  test('create users, a custom role and their keys; secrets are shown once', async () => {
+    let r = await call('PUT', '/admin/v1/roles', keys.admin,
+      { name: 'auditor', permissions: ['logs:read', 'models:use:other-*'] });
+    assert.equal(r.status, 200, r.text);
+    for (const [name, roles] of [['olive', ['operator']], ['uma', ['user']], ['audrey', ['auditor']]]) {
+      const password = `pw-${name}-${Math.random()}`;
+      secrets.push(password);
+      passwords[name] = password;
+      r = await call('POST', '/admin/v1/users', keys.admin, { name, password, roles });
+      assert.equal(r.status, 201, r.text);
+      assert.equal(r.json.name, name);
+      assert.equal(JSON.stringify(r.json).includes('argon2'), false);
+      const k = await call('POST', '/admin/v1/keys', keys.admin, { owner_user_id: r.json.id, name: `${name}-key` });
+      assert.equal(k.status, 201, k.text);
+      assert.match(k.json.key, /^llmux_/);
+      assert.equal(k.json.prefix, k.json.key.slice(0, 18));
+      keys[roles[0]] = k.json.key;
+      secrets.push(k.json.key);
+    }
+    // Listings never carry the secret.
+    const listed = await call('GET', '/admin/v1/keys?limit=2', keys.admin);
+    assert.equal(listed.status, 200);
+    assert.equal(listed.json.data.length, 2);
+    assert.equal(listed.json.has_more, true);
+    const rest = await call('GET', `/admin/v1/keys?after=${listed.json.next_cursor}`, keys.admin);
+    assert.equal(listed.json.data.length + rest.json.data.length, 4);
+    for (const k of [...listed.json.data, ...rest.json.data]) assert.equal(k.key, undefined);
+  });
+
+  test('bad admin input gets clear errors', async () => {
+    let r = await call('POST', '/admin/v1/users', keys.admin, { name: 'x', rolez: ['user'] });
+    assert.equal(r.status, 400);
+    assert.match(r.json.error.message, /unknown field 'rolez'/);
+    r = await call('POST', '/admin/v1/users', keys.admin, { name: 'olive', roles: ['user'] });
+    assert.equal(r.status, 409);
+    r = await call('PUT', '/admin/v1/roles', keys.admin, { name: 'admin', permissions: [] });
+    assert.equal(r.status, 400);
+    r = await call('DELETE', '/admin/v1/keys?id=abc', keys.admin);
+    assert.equal(r.status, 400);
+    r = await call('POST', '/admin/v1/keys', keys.admin, '{not json');
+    assert.equal(r.status, 400);
+  });
+
+  test('a key made with the CLI works at once on the running server', async () => {
+    const out = execFileSync(BIN, ['key', 'create', '--data-dir', dataDir, '--scope', 'models:use:*',
+      '--name', 'from-cli'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    assert.match(out, /^llmux_[a-z2-7]{12}_[0-9A-Za-z]{43}$/);
+    secrets.push(out);
+    const r = await call('POST', '/v1/chat/completions', out, chatBody());
+    assert.equal(r.status, 200, r.text);
+    const listed = execFileSync(BIN, ['key', 'list', '--data-dir', dataDir], { encoding: 'utf8' });
+    assert.match(listed, /from-cli/);
+    assert.equal(listed.includes(out), false);
+  });
+});
+
+describe('password login', () => {
+  test('login gives a short access token; refresh rotates; a replay ends the sessions; logout', async () => {
+    const bad = await call('POST', '/auth/login', null, { username: 'olive', password: 'nope' });
+    assert.equal(bad.status, 401);
+    const unknown = await call('POST', '/auth/login', null, { username: 'nobody', password: 'nope' });
+    assert.equal(unknown.json.error.message, bad.json.error.message);
+    const login = await call('POST', '/auth/login', null, { username: 'olive', password: passwords.olive });
+    assert.equal(login.status, 200, login.text);
+    assert.equal(login.json.token_type, 'Bearer');
+    assert.equal(login.json.expires_in, 900);
+    secrets.push(login.json.refresh_token);
+    // The access token acts as olive (operator) with the openai client.
+    const client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: login.json.access_token, maxRetries: 0 });
+    assert.ok((await client.chat.completions.create(chatBody())).choices.length === 1);
+    assert.equal((await call('GET', '/metrics', login.json.access_token)).status, 200);
+    assert.equal((await call('GET', '/admin/v1/users', login.json.access_token)).status, 403);
+
+    const refreshed = await call('POST', '/auth/refresh', null, { refresh_token: login.json.refresh_token });
+    assert.equal(refreshed.status, 200, refreshed.text);
+    secrets.push(refreshed.json.refresh_token);
+    assert.notEqual(refreshed.json.refresh_token, login.json.refresh_token);
+    const replay = await call('POST', '/auth/refresh', null, { refresh_token: login.json.refresh_token });
+    assert.equal(replay.status, 401);
+    assert.equal((await call('POST', '/auth/refresh', null, { refresh_token: refreshed.json.refresh_token })).status, 401);
+
+    const again = await call('POST', '/auth/login', null, { username: 'olive', password: passwords.olive });
+    secrets.push(again.json.refresh_token);
+    assert.equal((await call('POST', '/auth/logout', null, { refresh_token: again.json.refresh_token })).status, 200);
+    assert.equal((await call('POST', '/auth/refresh', null, { refresh_token: again.json.refresh_token })).status, 401);
+    assert.equal((await call('POST', '/auth/login', null, { username: 'olive' })).status, 400);
+  });
+});
+
+describe('permission matrix (docs/auth.md)', () => {
+  // Allowed means the route ran (any status but 401/403); the bodies are invalid on purpose so
+  // that allowed admin calls change nothing.
+  const routes = [
+    ['GET', '/health', undefined],
+    ['GET', '/metrics', undefined],
+    ['GET', '/v1/models', undefined],
+    ['POST', '/v1/chat/completions', chatBody()],
+    ['POST', '/v1/completions', { model: MODEL, prompt: 'Once', max_tokens: 2 }],
+    ['GET', '/admin/v1/users', undefined],
+    ['POST', '/admin/v1/users', { bogus: 1 }],
+    ['PATCH', '/admin/v1/users?id=999999', { bogus: 1 }],
+    ['DELETE', '/admin/v1/users?id=999999', undefined],
+    ['GET', '/admin/v1/keys', undefined],
+    ['POST', '/admin/v1/keys', { bogus: 1 }],
+    ['PATCH', '/admin/v1/keys?id=999999', { bogus: 1 }],
+    ['DELETE', '/admin/v1/keys?id=999999', undefined],
+    ['GET', '/admin/v1/roles', undefined],
+    ['PUT', '/admin/v1/roles', { bogus: 1 }],
+    ['DELETE', '/admin/v1/roles?name=nosuch', undefined],
+    ['GET', '/admin/v1/audit', undefined],
+  ];
+  // role -> allowed routes, by index into `routes`; everything else must be 401 or 403.
+  const A = 'allowed', D = 'denied';
+  const matrix = {
+    admin:    [A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A],
+    operator: [A, A, A, A, A, D, D, D, D, D, D, D, D, D, D, D, A],
+    user:     [A, D, A, A, A, D, D, D, D, D, D, D, D, D, D, D, D],
+    auditor:  [A, D, A, D, D, D, D, D, D, D, D, D, D, D, D, D, A],
+    none:     [A, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D],
+  };
+  for (const [role, row] of Object.entries(matrix)) {
+    test(`${role}`, async () => {
+      for (const [i, [method, path, body]] of routes.entries()) {
+        const r = await call(method, path, role === 'none' ? null : keys[role], body);
+        const got = r.status === 401 || r.status === 403 ? D : A;
+        assert.equal(got, row[i], `${role} ${method} ${path} -> ${r.status} ${r.text.slice(0, 200)}`);
+        if (got === D) assert.equal(r.status, role === 'none' ? 401 : 403);
+      }
+    });
+  }
+
+  test('a model outside the caller\'s grants is refused, and /v1/models hides it', async () => {
+    const r = await call('GET', '/v1/models', keys.auditor);
+    assert.deepEqual(r.json.data, []);
+    const denied = await call('POST', '/v1/chat/completions', keys.auditor, chatBody());
+    assert.equal(denied.status, 403);
+    assert.equal(denied.json.error.type, 'permission_error');
+    assert.equal(denied.json.error.param, 'model');
+  });
+
+  test('denials are in the audit log, readable with logs:read', async () => {
+    const r = await call('GET', '/admin/v1/audit?limit=200', keys.auditor);
+    assert.equal(r.status, 200);
+    const denied = r.json.data.filter((e) => e.outcome === 'denied');
+    assert.ok(denied.some((e) => e.action === 'GET /admin/v1/users' && e.actor.startsWith('key:')));
+    assert.ok(denied.some((e) => e.actor === 'anonymous' && e.source.startsWith('127.0.0.1')));
+    const changes = r.json.data.filter((e) => e.action === 'users.create' && e.outcome === 'ok');
+    assert.equal(changes.length, 3);
+  });
+});
+
+describe('permission matrix over gRPC', () => {
+  const protoRoot = fileURLToPath(new URL('../../proto', import.meta.url));
+  function clients() {
+    const options = { includeDirs: [protoRoot], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+    const inference = grpc.loadPackageDefinition(protoLoader.loadSync('llmux/v1/inference.proto', options)).llmux.v1.Inference;
+    return new inference(server.grpcAddr, grpc.credentials.createInsecure());
+  }
+  function metadata(key) {
+    const m = new grpc.Metadata();
+    if (key) m.set('authorization', `Bearer ${key}`);
+    return m;
+  }
+  function listModels(client, key) {
+    return new Promise((resolve) => {
+      client.ListModels({}, metadata(key), (err, reply) => resolve({ code: err ? err.code : 0, reply }));
+    });
+  }
+  function chat(client, key) {
+    return new Promise((resolve) => {
+      const call = client.Chat({ model: MODEL, messages: [{ role: 'user', content: 'Once' }], max_tokens: 4 }, metadata(key));
+      let code = null;
+      call.on('data', () => {});
+      call.on('error', () => {});
+      call.on('status', (st) => { code = st.code; resolve({ code, metadata: st.metadata }); });
+    });
+  }
+  const OK = grpc.status.OK, UNAUTH = grpc.status.UNAUTHENTICATED, DENIED = grpc.status.PERMISSION_DENIED;
+  const matrix = {
+    admin: [OK, OK], operator: [OK, OK], user: [OK, OK], auditor: [OK, DENIED], none: [UNAUTH, UNAUTH],
+  };
+  for (const [role, [list, generate]] of Object.entries(matrix)) {
+    test(role, async () => {
+      const client = clients();
+      const key = role === 'none' ? null : keys[role];
+      const l = await listModels(client, key);
+      assert.equal(l.code, list, `${role} ListModels`);
+      if (l.code === OK) {
+        assert.deepEqual(l.reply.models.map((m) => m.id), role === 'auditor' ? [] : [MODEL]);
+      }
+      assert.equal((await chat(client, key)).code, generate, `${role} Chat`);
+      client.close();
+    });
+  }
+  test('a wrong key is UNAUTHENTICATED, a rate limit RESOURCE_EXHAUSTED with retry-after', async () => {
+    const client = clients();
+    assert.equal((await chat(client, 'llmux_aaaaaaaaaaaa_' + 'C'.repeat(43))).code, UNAUTH);
+    const k = await call('POST', '/admin/v1/keys', keys.admin, { scopes: ['models:use:*'], limits: { requests_per_minute: 1 } });
+    secrets.push(k.json.key);
+    assert.equal((await chat(client, k.json.key)).code, OK);
+    const limited = await chat(client, k.json.key);
+    assert.equal(limited.code, grpc.status.RESOURCE_EXHAUSTED);
+    assert.ok(Number(limited.metadata.get('retry-after')[0]) >= 1);
+    client.close();
+  });
+});
+
+describe('limits', () => {
+  async function keyWith(limits) {
+    const k = await call('POST', '/admin/v1/keys', keys.admin, { scopes: ['models:use:*'], limits });
+    assert.equal(k.status, 201, k.text);
+    secrets.push(k.json.key);
+    return k.json;
+  }
+
+  test('requests per minute: 429 rate_limit_exceeded with Retry-After', async () => {
+    const { key } = await keyWith({ requests_per_minute: 2 });
+    for (let i = 0; i < 2; ++i) assert.equal((await call('POST', '/v1/chat/completions', key, chatBody())).status, 200);
+    const r = await call('POST', '/v1/chat/completions', key, chatBody());
+    assert.equal(r.status, 429);
+    assert.equal(r.json.error.code, 'rate_limit_exceeded');
+    assert.ok(Number(r.headers.get('retry-after')) >= 1, r.headers.get('retry-after'));
+    const client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: key, maxRetries: 0 });
+    await assert.rejects(client.chat.completions.create(chatBody()), (e) => e.status === 429);
+  });
+
+  test('concurrent requests: one at a time for a key with max_concurrent 1', async () => {
+    const { key } = await keyWith({ max_concurrent: 1 });
+    const together = await Promise.all(
+      Array.from({ length: 4 }, () => call('POST', '/v1/chat/completions', key, chatBody({ max_tokens: 32 }))));
+    const statuses = together.map((r) => r.status);
+    assert.ok(statuses.includes(200), statuses.join());
+    assert.ok(statuses.includes(429), statuses.join());
+    assert.ok(statuses.every((s) => s === 200 || s === 429), statuses.join());
+    // Every slot came back.
+    assert.equal((await call('POST', '/v1/chat/completions', key, chatBody())).status, 200);
+  });
+
+  test('a token budget and the key\'s limits survive a restart', async () => {
+    const created = await keyWith({ token_budget: 5, budget_period_seconds: 86400 });
+    const first = await call('POST', '/v1/chat/completions', created.key, chatBody({ max_tokens: 24 }));
+    assert.equal(first.status, 200);
+    assert.ok(first.json.usage.total_tokens > 5);
+    assert.equal((await call('POST', '/v1/chat/completions', created.key, chatBody())).status, 429);
+
+    firstLog = server.log();
+    await server.stop();
+    await start();
+    assert.equal(server.adminKey, undefined, 'a second start must not print a new admin key');
+    const again = await call('POST', '/v1/chat/completions', created.key, chatBody());
+    assert.equal(again.status, 429);
+    assert.match(again.json.error.message, /budget/);
+    const k = await call('GET', `/admin/v1/keys?id=${created.id}`, keys.admin);
+    assert.equal(k.json.limits.token_budget, 5);
+    assert.ok(k.json.last_used_at > 0);
+  });
+
+  test('revoking a key ends it at once', async () => {
+    const created = await keyWith({});
+    assert.equal((await call('GET', '/v1/models', created.key)).status, 200);
+    assert.equal((await call('DELETE', `/admin/v1/keys?id=${created.id}`, keys.admin)).status, 200);
+    const r = await call('GET', '/v1/models', created.key);
+    assert.equal(r.status, 401);
+    assert.match(r.json.error.message, /revoked/);
+  });
+});
+
+describe('secrets', () => {
+  test('1,000 wrong keys are refused and do not slow a valid one', async () => {
+    async function validLatencies(n) {
+      const out = [];
+      for (let i = 0; i < n; ++i) {
+        const t = performance.now();
+        assert.equal((await call('GET', '/v1/models', keys.user)).status, 200);
+        out.push(performance.now() - t);
+      }
+      return out.sort((a, b) => a - b)[Math.floor(n / 2)];
+    }
+    const before = await validLatencies(40);
+    const prefix = keys.user.slice(0, 19);  // "llmux_<prefix>_"
+    for (let batch = 0; batch < 20; ++batch) {
+      const wrong = [];
+      for (let i = 0; i < 50; ++i) {
+        // Half guess secrets of a real prefix, half invent prefixes.
+        const guess = (batch * 50 + i) % 2 === 0
+          ? prefix + 'A'.repeat(42) + String.fromCharCode(65 + (i % 26))
+          : `llmux_${'abcdefghijkl'}_${'B'.repeat(43)}`;
+        wrong.push(call('GET', '/v1/models', guess));
+      }
+      for (const r of await Promise.all(wrong)) assert.equal(r.status, 401);
+    }
+    const afterFlood = await validLatencies(40);
+    // No lockout or back-off: the valid key answers as fast as before, within noise.
+    assert.ok(afterFlood < before * 3 + 5, `p50 ${before.toFixed(2)} ms before, ${afterFlood.toFixed(2)} ms after`);
+  });
+
+  test('no key or password appears in the server log or in any API reply after creation', () => {
+    // The first start prints the admin key once, on purpose; nothing else may.
+    const bootstrap = firstLog.split('\n').filter((line) => line.includes(keys.admin));
+    assert.equal(bootstrap.length, 1, 'the admin key must be printed exactly once');
+    const log = firstLog.replace(keys.admin, '') + server.log();
+    for (const s of secrets) {
+      assert.equal(log.includes(s), false, `a secret leaked into the log: ${s.slice(0, 18)}...`);
+      const secretPart = s.startsWith('llmux_') ? s.slice(19) : s;
+      assert.equal(log.includes(secretPart), false);
+    }
+    // Replies: the one creation reply per key carries it; nothing else may.
+    for (const s of secrets.filter((x) => x.startsWith('llmux_') && x !== keys.admin)) {
+      const hits = replies.filter((body) => body.includes(s.slice(19))).length;
+      assert.ok(hits <= 1, `key ${s.slice(0, 18)} appeared in ${hits} replies`);
+    }
+    for (const s of Object.values(passwords)) {
+      assert.equal(replies.some((body) => body.includes(s)), false, 'a password came back in a reply');
+    }
+  });
+});
