@@ -195,6 +195,7 @@ int Serve(const ServeOptions& o) {
     grpc_options.host = o.host;
     grpc_options.port = o.grpc_port;
     grpc_options.access_gate = &gate;
+    grpc_options.auth_service = auth_stack.service.get();
     grpc_options.tls_cert_file = o.tls_cert_file;
     grpc_options.tls_key_file = o.tls_key_file;
     grpc_options.tls_client_ca_file = o.grpc_client_ca_file;

@@ -17,6 +17,7 @@
 #include "gateway/admin/admin_routes.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/openai/openai_routes.h"
+#include "llmux/v1/auth.pb.h"
 #include "llmux/v1/inference.pb.h"
 #include "serving/inference_service.h"
 #include "store/sqlite_store.h"
@@ -90,6 +91,28 @@ TEST(RouteTableTest, EveryGrpcMethodHasARule) {
       EXPECT_EQ(rule->access, Access::kModelUse) << name;
       EXPECT_TRUE(rule->limited) << name;
     }
+  }
+  const auto* auth = v1::LoginRequest::descriptor()->file()->FindServiceByName("Auth");
+  ASSERT_NE(auth, nullptr);
+  for (int i = 0; i < auth->method_count(); ++i) {
+    const std::string name = "/" + auth->full_name() + "/" + auth->method(i)->name();
+    const RouteRule* rule = FindRouteRule(Protocol::kGrpc, "", name);
+    ASSERT_NE(rule, nullptr) << name << " has no rule";
+    // Only the session methods take their credential in the request; the rest need a permission.
+    const bool session = auth->method(i)->name() == "Login" || auth->method(i)->name() == "Refresh" ||
+                         auth->method(i)->name() == "Logout";
+    EXPECT_EQ(rule->access, session ? Access::kOwnCredentials : Access::kPermission) << name;
+  }
+  // Every gRPC rule names a method that exists.
+  for (const RouteRule& r : RouteTable()) {
+    if (r.protocol != Protocol::kGrpc) continue;
+    const std::string_view path = r.path;
+    const size_t slash = path.rfind('/');
+    const std::string service(path.substr(1, slash - 1)), method(path.substr(slash + 1));
+    if (service.rfind("grpc.", 0) == 0) continue;  // gRPC's own health and reflection services
+    const auto* descriptor = pool->FindServiceByName(service);
+    ASSERT_NE(descriptor, nullptr) << path;
+    EXPECT_NE(descriptor->FindMethodByName(method), nullptr) << path;
   }
   // Public gRPC methods are the health service only.
   for (const RouteRule& r : RouteTable()) {

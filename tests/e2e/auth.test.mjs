@@ -290,6 +290,63 @@ describe('permission matrix over gRPC', () => {
   });
 });
 
+describe('llmux.v1.Auth over gRPC', () => {
+  const protoRoot = fileURLToPath(new URL('../../proto', import.meta.url));
+  let client;
+  before(() => {
+    const options = { includeDirs: [protoRoot], keepCase: true, longs: Number, enums: String, defaults: true };
+    const Auth = grpc.loadPackageDefinition(protoLoader.loadSync('llmux/v1/auth.proto', options)).llmux.v1.Auth;
+    client = new Auth(server.grpcAddr, grpc.credentials.createInsecure());
+  });
+  after(() => client.close());
+  function rpc(method, request, key) {
+    const md = new grpc.Metadata();
+    if (key) md.set('authorization', `Bearer ${key}`);
+    return new Promise((resolve) => {
+      client[method](request, md, (err, reply) => resolve({ code: err ? err.code : 0, reply, details: err?.details }));
+    });
+  }
+
+  test('login, keys and users with the permissions of the HTTP admin API', async () => {
+    const login = await rpc('Login', { username: 'uma', password: passwords.uma });
+    assert.equal(login.code, 0, login.details);
+    secrets.push(login.reply.refresh_token);
+    assert.equal((await rpc('Login', { username: 'uma', password: 'wrong' })).code, grpc.status.UNAUTHENTICATED);
+    // uma is a user: no key management, with her login token or her key.
+    assert.equal((await rpc('ListKeys', {}, login.reply.access_token)).code, grpc.status.PERMISSION_DENIED);
+    assert.equal((await rpc('CreateKey', { scopes: ['*'] }, keys.user)).code, grpc.status.PERMISSION_DENIED);
+    assert.equal((await rpc('ListAudit', {}, null)).code, grpc.status.UNAUTHENTICATED);
+    assert.equal((await rpc('ListAudit', { limit: 5 }, keys.auditor)).code, 0);
+
+    const created = await rpc('CreateKey', { name: 'grpc-made', scopes: ['models:use:*'], limits: { requests_per_minute: 9 } }, keys.admin);
+    assert.equal(created.code, 0, created.details);
+    assert.match(created.reply.key, /^llmux_/);
+    secrets.push(created.reply.key);
+    replies.push(JSON.stringify(created.reply));
+    assert.equal(created.reply.api_key.limits.requests_per_minute, 9);
+    const listed = await rpc('ListKeys', { limit: 1000 }, keys.admin);
+    assert.equal(listed.code, 0);
+    replies.push(JSON.stringify(listed.reply));
+    const mine = listed.reply.keys.find((k) => k.id === created.reply.api_key.id);
+    assert.equal(mine.name, 'grpc-made');
+    assert.equal(JSON.stringify(listed.reply).includes(created.reply.key.slice(19)), false);
+    // The new key works over HTTP, and stops when revoked over gRPC.
+    assert.equal((await call('GET', '/v1/models', created.reply.key)).status, 200);
+    const revoked = await rpc('RevokeKey', { id: created.reply.api_key.id }, keys.admin);
+    assert.ok(revoked.reply.revoked_at > 0);
+    assert.equal((await call('GET', '/v1/models', created.reply.key)).status, 401);
+
+    const users = await rpc('ListUsers', { limit: 2 }, keys.admin);
+    assert.equal(users.code, 0);
+    assert.equal(users.reply.users.length, 2);
+    assert.equal(users.reply.has_more, true);
+    assert.equal((await rpc('ListUsers', { limit: 5000 }, keys.admin)).code, grpc.status.INVALID_ARGUMENT);
+    assert.equal((await rpc('CreateUser', { name: 'olive' }, keys.admin)).code, grpc.status.ALREADY_EXISTS);
+    const roles = await rpc('ListRoles', {}, keys.admin);
+    assert.deepEqual(roles.reply.roles.map((r) => r.name), ['admin', 'auditor', 'operator', 'user']);
+  });
+});
+
 describe('limits', () => {
   async function keyWith(limits) {
     const k = await call('POST', '/admin/v1/keys', keys.admin, { scopes: ['models:use:*'], limits });
@@ -312,7 +369,9 @@ describe('limits', () => {
   test('concurrent requests: one at a time for a key with max_concurrent 1', async () => {
     const { key } = await keyWith({ max_concurrent: 1 });
     const together = await Promise.all(
-      Array.from({ length: 4 }, () => call('POST', '/v1/chat/completions', key, chatBody({ max_tokens: 32 }))));
+      // Long enough (400 tokens, EOS ignored) that the requests overlap.
+      Array.from({ length: 4 }, () => call('POST', '/v1/chat/completions', key,
+        chatBody({ max_tokens: 400, ignore_eos: true }))));
     const statuses = together.map((r) => r.status);
     assert.ok(statuses.includes(200), statuses.join());
     assert.ok(statuses.includes(429), statuses.join());

@@ -22,6 +22,10 @@ constexpr RouteRule Grpc(std::string_view method, Access access, bool limited = 
   return RouteRule{Protocol::kGrpc, "", method, access, {}, limited, false};
 }
 
+constexpr RouteRule GrpcNeeds(std::string_view method, std::string_view permission) {
+  return RouteRule{Protocol::kGrpc, "", method, Access::kPermission, permission, false, false};
+}
+
 constexpr auto kRules = std::to_array<RouteRule>({
     // OpenAI-compatible API.
     Http("GET", "/health", Access::kPublic),
@@ -50,6 +54,21 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Grpc("/llmux.v1.Inference/Chat", Access::kModelUse, /*limited=*/true),
     Grpc("/llmux.v1.Inference/Complete", Access::kModelUse, /*limited=*/true),
     Grpc("/llmux.v1.Inference/ListModels", Access::kAuthenticated),
+    Grpc("/llmux.v1.Auth/Login", Access::kOwnCredentials),
+    Grpc("/llmux.v1.Auth/Refresh", Access::kOwnCredentials),
+    Grpc("/llmux.v1.Auth/Logout", Access::kOwnCredentials),
+    GrpcNeeds("/llmux.v1.Auth/CreateUser", kPermUsersManage),
+    GrpcNeeds("/llmux.v1.Auth/ListUsers", kPermUsersManage),
+    GrpcNeeds("/llmux.v1.Auth/UpdateUser", kPermUsersManage),
+    GrpcNeeds("/llmux.v1.Auth/DeleteUser", kPermUsersManage),
+    GrpcNeeds("/llmux.v1.Auth/ListRoles", kPermUsersManage),
+    GrpcNeeds("/llmux.v1.Auth/PutRole", kPermUsersManage),
+    GrpcNeeds("/llmux.v1.Auth/DeleteRole", kPermUsersManage),
+    GrpcNeeds("/llmux.v1.Auth/CreateKey", kPermKeysManage),
+    GrpcNeeds("/llmux.v1.Auth/ListKeys", kPermKeysManage),
+    GrpcNeeds("/llmux.v1.Auth/RevokeKey", kPermKeysManage),
+    GrpcNeeds("/llmux.v1.Auth/SetKeyLimits", kPermKeysManage),
+    GrpcNeeds("/llmux.v1.Auth/ListAudit", kPermLogsRead),
     Grpc("/grpc.health.v1.Health/Check", Access::kPublic),
     Grpc("/grpc.health.v1.Health/Watch", Access::kPublic),
     Grpc("/grpc.health.v1.Health/List", Access::kPublic),

@@ -6,6 +6,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "base/log.h"
+#include "gateway/grpc/auth_grpc_service.h"
 #include "gateway/grpc/inference_grpc_service.h"
 #include "net/http/tls_files.h"
 
@@ -86,10 +87,15 @@ Status GrpcServer::Start() {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
   builder.RegisterService(grpc_service_.get());
+  if (options_.auth_service != nullptr && auth_on) {
+    auth_service_ = std::make_unique<AuthGrpcService>(*options_.auth_service, *options_.access_gate);
+    builder.RegisterService(auth_service_.get());
+  }
   server_ = builder.BuildAndStart();
   if (!server_ || bound_port == 0) {
     server_.reset();
     grpc_service_.reset();
+    auth_service_.reset();
     return IoError(
         fmt::format("gRPC: cannot listen on {} (in use or not a local address?)", address));
   }

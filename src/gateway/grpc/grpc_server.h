@@ -24,9 +24,14 @@ namespace grpc {
 class Server;
 }
 
+namespace llmux::auth {
+class AuthService;
+}
+
 namespace llmux::gateway {
 
 class AccessGate;
+class AuthGrpcService;
 class InferenceGrpcService;
 
 struct GrpcServerOptions {
@@ -51,6 +56,8 @@ struct GrpcServerOptions {
   // auth off: no checks. With auth on, server reflection is not offered (only health is
   // public).
   AccessGate* access_gate = nullptr;
+  // Offered as llmux.v1.Auth when set together with an access gate (must outlive the server).
+  auth::AuthService* auth_service = nullptr;
 };
 
 class GrpcServer {
@@ -90,6 +97,7 @@ class GrpcServer {
   serving::InferenceService& service_;
   GrpcServerOptions options_;
   std::unique_ptr<InferenceGrpcService> grpc_service_;  // outlives server_ (declared first)
+  std::unique_ptr<AuthGrpcService> auth_service_;       // likewise
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::mutex mu_;  // guards shut_down_ against SetServing/Shutdown from other threads

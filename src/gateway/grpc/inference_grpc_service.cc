@@ -6,6 +6,7 @@
 #include <random>
 #include <string>
 
+#include "gateway/grpc/grpc_access.h"
 #include "gateway/grpc/proto_conversion.h"
 #include "gateway/grpc/response_stream.h"
 #include "gateway/grpc/status_mapping.h"
@@ -20,27 +21,6 @@ std::string NewRequestId(const char* prefix) {
 }
 
 using Charger = std::function<void(int64_t)>;
-
-// Admits one call of `method` through the gate. Null access (and OK) when there is no gate.
-Result<std::unique_ptr<CallAccess>> Admit(AccessGate* gate, grpc::CallbackServerContext* context,
-                                          std::string_view method) {
-  if (gate == nullptr) return std::unique_ptr<CallAccess>();
-  const RouteRule* rule = FindRouteRule(Protocol::kGrpc, "", method);
-  if (rule == nullptr) return PermissionDeniedError("no access rule for " + std::string(method));
-  std::string_view bearer;
-  const auto& metadata = context->client_metadata();
-  if (auto it = metadata.find("authorization"); it != metadata.end()) {
-    bearer = BearerToken(std::string_view(it->second.data(), it->second.size()));
-  }
-  AccessDecision decision = gate->Check(*rule, bearer, context->peer());
-  if (!decision.status.ok()) {
-    if (decision.retry_after_s > 0) {
-      context->AddTrailingMetadata("retry-after", std::to_string(decision.retry_after_s));
-    }
-    return decision.status;
-  }
-  return std::move(decision.access);
-}
 
 // Turns the engine's callbacks into response messages on one call's stream, and charges the
 // call's tokens to the caller's limits when it ends.
@@ -109,7 +89,7 @@ grpc::ServerWriteReactor<Response>* StartStream(AccessGate* gate, grpc::Callback
                                                 const char* id_prefix, Submit submit) {
   auto* reactor = new StreamReactor<Response>();
   const auto& stream = reactor->stream();
-  auto access = Admit(gate, context, method);
+  auto access = AdmitGrpcCall(gate, context, method);
   Status allowed = access.ok() ? Status::Ok() : access.status();
   if (allowed.ok()) allowed = converted.status();
   if (allowed.ok() && *access) allowed = (*access)->AllowModel(converted->model);
@@ -154,7 +134,7 @@ grpc::ServerUnaryReactor* InferenceGrpcService::ListModels(grpc::CallbackServerC
                                                            const v1::ListModelsRequest* /*request*/,
                                                            v1::ListModelsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto access = Admit(gate_, context, "/llmux.v1.Inference/ListModels");
+  auto access = AdmitGrpcCall(gate_, context, "/llmux.v1.Inference/ListModels");
   if (!access.ok()) {
     reactor->Finish(ToGrpcStatus(access.status()));
     return reactor;
