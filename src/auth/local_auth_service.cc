@@ -1,14 +1,12 @@
 #include "auth/local_auth_service.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 
 #include "auth/api_key.h"
+#include "base/private_file.h"
 
 namespace llmux::auth {
 
@@ -512,16 +510,8 @@ Result<std::optional<std::string>> BootstrapAdminKey(AuthService& auth, store::S
   spec.scopes = {std::string(kPermAll)};
   LLMUX_ASSIGN_OR_RETURN(CreatedKey created, auth.CreateKey(Actor{system, "first start"}, spec));
 
-  // O_EXCL: never follow or reuse a file someone placed there; 0600: only this user reads it.
-  ::unlink(key_file.c_str());
-  const int fd = ::open(key_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
-    return IoError("cannot write the admin key file " + key_file + ": " + std::strerror(errno));
-  }
-  const std::string line = created.full_key + "\n";
-  const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-  ::close(fd);
-  if (!written) return IoError("cannot write the admin key file " + key_file);
+  ::unlink(key_file.c_str());  // a stale file from an earlier store
+  LLMUX_RETURN_IF_ERROR(WriteNewPrivateFile(key_file, created.full_key + "\n"));
   return std::optional<std::string>(created.full_key);
 }
 

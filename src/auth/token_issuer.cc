@@ -1,12 +1,8 @@
 #include "auth/token_issuer.h"
 
-#include <fcntl.h>
 #include <openssl/rand.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -14,6 +10,7 @@
 #include "auth/api_key.h"
 #include "auth/base64url.h"
 #include "auth/jws.h"
+#include "base/private_file.h"
 
 namespace llmux::auth {
 
@@ -68,11 +65,7 @@ Result<std::unique_ptr<TokenIssuer>> TokenIssuer::LoadOrCreate(const std::string
   }
   LLMUX_ASSIGN_OR_RETURN(std::unique_ptr<TokenIssuer> issuer, Ephemeral(std::move(clock)));
   LLMUX_ASSIGN_OR_RETURN(std::string pem, issuer->key_.PrivateKeyPem());
-  const int fd = ::open(key_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return IoError("cannot write the token signing key " + key_file + ": " + std::strerror(errno));
-  const bool written = ::write(fd, pem.data(), pem.size()) == static_cast<ssize_t>(pem.size());
-  ::close(fd);
-  if (!written) return IoError("cannot write the token signing key " + key_file);
+  LLMUX_RETURN_IF_ERROR(WriteNewPrivateFile(key_file, pem).WithContext("the token signing key"));
   return issuer;
 }
 

@@ -301,14 +301,7 @@ class SqlStore final : public Store {
   }
 
   Status SetUserLimits(int64_t id, const Limits& l) override {
-    LLMUX_RETURN_IF_ERROR(CheckLimits(l));
-    std::lock_guard lock(mu_);
-    return UpdateOne(
-        "UPDATE users SET requests_per_minute = $2, tokens_per_minute = $3, "
-        "max_concurrent = $4, token_budget = $5, budget_period_seconds = $6 WHERE id = $1",
-        {id, l.requests_per_minute, l.tokens_per_minute, l.max_concurrent, l.token_budget,
-         l.budget_period_seconds},
-        "user " + std::to_string(id) + " not found");
+    return SetLimits("users", id, l, "user " + std::to_string(id) + " not found");
   }
 
   Status DeleteUser(int64_t id) override {
@@ -439,14 +432,19 @@ class SqlStore final : public Store {
   }
 
   Status SetApiKeyLimits(int64_t id, const Limits& l) override {
+    return SetLimits("api_keys", id, l, "api key " + std::to_string(id) + " not found");
+  }
+
+  // Users and API keys carry the same five limit columns.
+  Status SetLimits(const std::string& table, int64_t id, const Limits& l, std::string not_found) {
     LLMUX_RETURN_IF_ERROR(CheckLimits(l));
     std::lock_guard lock(mu_);
     return UpdateOne(
-        "UPDATE api_keys SET requests_per_minute = $2, tokens_per_minute = $3, "
+        "UPDATE " + table + " SET requests_per_minute = $2, tokens_per_minute = $3, "
         "max_concurrent = $4, token_budget = $5, budget_period_seconds = $6 WHERE id = $1",
         {id, l.requests_per_minute, l.tokens_per_minute, l.max_concurrent, l.token_budget,
          l.budget_period_seconds},
-        "api key " + std::to_string(id) + " not found");
+        std::move(not_found));
   }
 
   Status DeleteApiKey(int64_t id) override {
