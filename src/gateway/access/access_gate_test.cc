@@ -1,0 +1,107 @@
+// The AccessGate's decisions on real credentials (a LocalAuthService on SQLite): public routes,
+// /metrics made public by configuration, permissions, per-address limits on login routes, and
+// the Bearer header parsing.
+#include "gateway/access/access_gate.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include "auth/local_auth_service.h"
+#include "store/sqlite_store.h"
+
+namespace llmux::gateway {
+namespace {
+
+class AccessGateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/llmux-gate-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    auto store = store::OpenSqliteStore(dir_ + "/store.db");
+    ASSERT_TRUE(store.ok());
+    store_ = std::move(store).value();
+    auth_ = std::make_unique<auth::LocalAuthService>(*store_);
+    ASSERT_TRUE(auth_->Init().ok());
+    auth::Principal admin = auth::AnonymousAdmin();
+    auto user = auth_->CreateUser(auth::Actor{admin, "test"}, auth::NewUser{"u", "", {"user"}});
+    ASSERT_TRUE(user.ok());
+    auto key = auth_->CreateKey(auth::Actor{admin, "test"}, auth::NewKey{.owner_user_id = user->id});
+    ASSERT_TRUE(key.ok());
+    user_key_ = key->full_key;
+    limiter_ = std::make_unique<auth::RateLimiter>(counters_, store_.get());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  const RouteRule& Rule(std::string_view method, std::string_view path) {
+    const RouteRule* r = FindRouteRule(Protocol::kHttp, method, path);
+    EXPECT_NE(r, nullptr) << path;
+    return *r;
+  }
+
+  std::string dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<auth::LocalAuthService> auth_;
+  auth::InMemoryLimitCounters counters_;
+  std::unique_ptr<auth::RateLimiter> limiter_;
+  std::string user_key_;
+};
+
+TEST_F(AccessGateTest, PublicRoutesNeverAskForCredentialsAndGrantNothing) {
+  AccessGate gate(auth_.get(), limiter_.get());
+  for (std::string_view bearer : {std::string_view(), std::string_view("garbage")}) {
+    AccessDecision d = gate.Check(Rule("GET", "/health"), bearer, "10.0.0.1:5");
+    ASSERT_TRUE(d.status.ok()) << d.status.ToString();
+    EXPECT_FALSE(d.access->principal().Allows("metrics:read"));
+    EXPECT_FALSE(d.access->principal().MayUseModel("m"));
+  }
+  EXPECT_EQ(gate.Check(Rule("GET", "/metrics"), "", "10.0.0.1:5").status.code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(gate.Check(Rule("GET", "/metrics"), user_key_, "10.0.0.1:5").status.code(),
+            StatusCode::kPermissionDenied);
+
+  AccessGate open_metrics(auth_.get(), limiter_.get(), AccessGateOptions{.public_metrics = true});
+  EXPECT_TRUE(open_metrics.Check(Rule("GET", "/metrics"), "", "10.0.0.1:5").status.ok());
+  EXPECT_EQ(open_metrics.Check(Rule("GET", "/admin/v1/users"), "", "10.0.0.1:5").status.code(),
+            StatusCode::kUnauthenticated);
+}
+
+TEST_F(AccessGateTest, ModelRoutesCheckTheModelOnceKnown) {
+  AccessGate gate(auth_.get(), limiter_.get());
+  AccessDecision d = gate.Check(Rule("POST", "/v1/chat/completions"), user_key_, "10.0.0.2:7");
+  ASSERT_TRUE(d.status.ok());
+  EXPECT_TRUE(d.access->AllowModel("any-model").ok());
+  EXPECT_EQ(d.access->principal().display.rfind("llmux_", 0), 0u);
+}
+
+TEST_F(AccessGateTest, LoginAttemptsAreLimitedPerAddress) {
+  AccessGate gate(auth_.get(), limiter_.get(), AccessGateOptions{.credential_attempts_per_minute = 3});
+  const RouteRule& login = Rule("POST", "/auth/login");
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(gate.Check(login, "", "192.0.2.1:1000").status.ok()) << i;
+  AccessDecision refused = gate.Check(login, "", "192.0.2.1:2000");  // another port, same address
+  EXPECT_EQ(refused.status.code(), StatusCode::kResourceExhausted);
+  EXPECT_GE(refused.retry_after_s, 1);
+  EXPECT_TRUE(gate.Check(login, "", "192.0.2.2:1000").status.ok());
+}
+
+TEST_F(AccessGateTest, WithAuthOffEveryoneIsAnAnonymousAdmin) {
+  AccessGate gate(nullptr, nullptr);
+  AccessDecision d = gate.Check(Rule("DELETE", "/admin/v1/users"), "", "127.0.0.1:9");
+  ASSERT_TRUE(d.status.ok());
+  EXPECT_TRUE(d.access->principal().Allows("users:manage"));
+  EXPECT_TRUE(d.access->AllowModel("whatever").ok());
+}
+
+TEST(BearerTokenTest, ParsesTheSchemeCaseInsensitivelyAndNothingElse) {
+  EXPECT_EQ(BearerToken("Bearer abc"), "abc");
+  EXPECT_EQ(BearerToken("bearer   abc  "), "abc");
+  EXPECT_EQ(BearerToken("BEARER abc"), "abc");
+  EXPECT_EQ(BearerToken("Basic abc"), "");
+  EXPECT_EQ(BearerToken("Bearer"), "");
+  EXPECT_EQ(BearerToken("Bearerabc"), "");
+  EXPECT_EQ(BearerToken(""), "");
+}
+
+}  // namespace
+}  // namespace llmux::gateway
