@@ -1,16 +1,19 @@
 // Authentication, permissions and limits end to end: a `llmux serve` of its own with auth on
-// (the default), driven by the `openai` npm client, plain fetch and the `llmux` CLI.
-// The permission matrix below is the table of docs/auth.md.
+// (the default), driven by the `openai` npm client, @grpc/grpc-js, plain fetch and the `llmux`
+// CLI. The permission matrix below is the table of docs/auth.md. With LLMUX_E2E_STORE=postgres
+// the server (and the CLI) keep everything in a throwaway PostgreSQL server instead of SQLite;
+// run.mjs runs this file both ways.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
 import OpenAI from 'openai';
+import { startPostgres } from './postgres.mjs';
 import { BIN, SHARED, startServer } from './server.mjs';
 
 const stories = join(SHARED, 'models/stories260K.gguf');
@@ -18,6 +21,8 @@ const MODEL = 'stories';
 const dataDir = mkdtempSync(join(tmpdir(), 'llmux-e2e-auth-'));
 process.env.LLMUX_LOG_LEVEL = 'debug';  // the secret scan reads the most talkative log
 let server;
+let postgres = null;  // the throwaway PostgreSQL server, when LLMUX_E2E_STORE=postgres
+const storeArgs = () => (postgres ? ['--store', postgres.url] : []);
 const keys = {};      // role name -> full API key
 const passwords = {}; // user name -> password
 const secrets = [];   // every key and password handed out: none may show up in a log or reply
@@ -44,12 +49,16 @@ function chatBody(extra = {}) {
 }
 
 async function start() {
-  server = await startServer([`${MODEL}=${stories}`], [], { auth: true, dataDir });
+  server = await startServer([`${MODEL}=${stories}`], storeArgs(), { auth: true, dataDir });
 }
 
-before(async () => { await start(); });
+before(async () => {
+  if (process.env.LLMUX_E2E_STORE === 'postgres') postgres = await startPostgres();
+  await start();
+});
 after(async () => {
   if (server) await server.stop();
+  postgres?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -61,6 +70,8 @@ describe('first start', () => {
     assert.equal(readFileSync(file, 'utf8').trim(), server.adminKey);
     keys.admin = server.adminKey;
     secrets.push(server.adminKey);
+    // The store is where it was asked to be.
+    assert.equal(existsSync(join(dataDir, 'llmux.db')), postgres === null);
   });
 
   test('without a key: 401 with WWW-Authenticate in OpenAI\'s shape; /health stays public', async () => {
@@ -127,13 +138,13 @@ describe('users, roles and keys through the admin API', () => {
   });
 
   test('a key made with the CLI works at once on the running server', async () => {
-    const out = execFileSync(BIN, ['key', 'create', '--data-dir', dataDir, '--scope', 'models:use:*',
+    const out = execFileSync(BIN, ['key', 'create', '--data-dir', dataDir, ...storeArgs(), '--scope', 'models:use:*',
       '--name', 'from-cli'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
     assert.match(out, /^llmux_[a-z2-7]{12}_[0-9A-Za-z]{43}$/);
     secrets.push(out);
     const r = await call('POST', '/v1/chat/completions', out, chatBody());
     assert.equal(r.status, 200, r.text);
-    const listed = execFileSync(BIN, ['key', 'list', '--data-dir', dataDir], { encoding: 'utf8' });
+    const listed = execFileSync(BIN, ['key', 'list', '--data-dir', dataDir, ...storeArgs()], { encoding: 'utf8' });
     assert.match(listed, /from-cli/);
     assert.equal(listed.includes(out), false);
   });

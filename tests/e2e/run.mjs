@@ -31,10 +31,17 @@ const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ..
     LLMUX_EXPECTED_TEXT: expected,
   },
 });
+// The auth suite once more with its store on PostgreSQL instead of SQLite.
+const authFile = files.find((f) => f.endsWith('auth.test.mjs'));
+const onPostgres = authFile
+  ? spawnSync(process.execPath, ['--test', authFile], {
+    stdio: 'inherit', env: { ...process.env, LLMUX_E2E_STORE: 'postgres' },
+  })
+  : { status: 0 };
 const code = await server.stop();
 rmSync(work, { recursive: true, force: true });
 if (code !== 0) {
   console.error(`llmux serve exited with ${code} after SIGTERM`);
   process.exit(1);
 }
-process.exit(result.status ?? 1);
+process.exit((result.status ?? 1) || (onPostgres.status ?? 1));
