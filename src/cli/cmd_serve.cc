@@ -21,6 +21,7 @@
 #include "gateway/admin/admin_routes.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/grpc/grpc_server.h"
+#include "gateway/mcp/mcp_endpoint.h"
 #include "gateway/openai/openai_routes.h"
 #include "store/open_store.h"
 #include "net/http/http_server.h"
@@ -59,6 +60,8 @@ struct ServeOptions {
   std::string tls_key_file;
   std::string grpc_client_ca_file;  // verify gRPC client certificates against these CAs
   bool grpc_require_client_cert = false;
+  std::vector<std::string> mcp_allowed_origins;  // browser origins allowed to call /mcp
+  bool mcp_conformance_fixtures = false;           // test switch: the MCP suite's fixtures
 };
 
 serving::ModelSpec ParseModelArg(const std::string& arg) {
@@ -145,6 +148,11 @@ int Serve(const ServeOptions& o) {
         "): anyone who can reach it could use every model and admin route; listen on "
         "127.0.0.1 or keep authentication on"));
   }
+  if (o.mcp_conformance_fixtures && !o.no_auth) {
+    return ReportError(InvalidArgumentError(
+        "--mcp-conformance-fixtures is a test switch: it needs --no-auth (the suite sends no "
+        "credentials)"));
+  }
   AuthStack auth_stack;
   if (!o.no_auth) {
     auto started = StartAuth(o);
@@ -181,6 +189,14 @@ int Serve(const ServeOptions& o) {
   gateway::OpenAiRoutesOptions routes;
   routes.metrics_text = [&service] { return service.metrics().Serialize(); };
   gateway::RegisterOpenAiRoutes(router, service, routes);
+  gateway::McpEndpointOptions mcp_options;
+  mcp_options.http.origins.allowed_origins = o.mcp_allowed_origins;
+  mcp_options.http.origins.loopback_only = IsLoopback(o.host);
+  if (!o.oidc_issuer.empty()) mcp_options.http.authorization_servers.push_back(o.oidc_issuer);
+  mcp_options.metrics_text = routes.metrics_text;
+  mcp_options.conformance_fixtures = o.mcp_conformance_fixtures;
+  gateway::McpEndpoint mcp_endpoint(service, mcp_options);
+  mcp_endpoint.Register(router);
   if (auth_stack.service) {
     gateway::RegisterAdminRoutes(router, *auth_stack.service);
     gateway::RegisterSessionRoutes(router, *auth_stack.service);
@@ -229,6 +245,7 @@ int Serve(const ServeOptions& o) {
         std::thread grpc_stop([&, grace] {
           if (grpc_server) grpc_server->Shutdown(grace);
         });
+        mcp_endpoint.sessions().EndStreams();
         http_server.Shutdown(grace);
         grpc_stop.join();
         service.Drain(static_cast<int>(std::chrono::milliseconds(grace).count()));
@@ -327,6 +344,12 @@ Command AddServeCommand(CLI::App& app) {
                   "CA certificates for gRPC client certificates (mutual TLS for internal callers)");
   sub->add_flag("--grpc-require-client-cert", o->grpc_require_client_cert,
                 "refuse gRPC clients without a certificate signed by --grpc-client-ca");
+  sub->add_option("--mcp-allowed-origin", o->mcp_allowed_origins,
+                  "a browser Origin allowed to call /mcp besides loopback and this server's own "
+                  "(repeatable; * allows any)");
+  sub->add_flag("--mcp-conformance-fixtures", o->mcp_conformance_fixtures,
+                "test only: serve the tools, resources and prompts of the MCP conformance suite "
+                "(needs --no-auth)");
   return {sub, [o] { return Serve(*o); }};
 }
 

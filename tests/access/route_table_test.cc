@@ -16,6 +16,7 @@
 #include "gateway/access/http_guard.h"
 #include "gateway/admin/admin_routes.h"
 #include "gateway/admin/session_routes.h"
+#include "gateway/mcp/mcp_endpoint.h"
 #include "gateway/openai/openai_routes.h"
 #include "llmux/v1/auth.pb.h"
 #include "llmux/v1/inference.pb.h"
@@ -52,6 +53,8 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   RegisterOpenAiRoutes(router, service, {});
   RegisterAdminRoutes(router, auth);
   RegisterSessionRoutes(router, auth);
+  McpEndpoint mcp(service, {});
+  mcp.Register(router);
 
   std::set<std::string> registered(router.routes().begin(), router.routes().end());
   EXPECT_EQ(registered.size(), router.routes().size()) << "a route was registered twice";
@@ -61,7 +64,8 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
     EXPECT_TRUE(ruled.insert(std::string(r.method) + " " + std::string(r.path)).second)
         << "two rules for " << r.method << " " << r.path;
     if (r.access == Access::kPublic) {
-      EXPECT_EQ(r.path, "/health") << "only /health may be public";
+      EXPECT_TRUE(r.path == "/health" || r.path.rfind("/.well-known/", 0) == 0)
+          << "only /health and the well-known metadata may be public, not " << r.path;
     }
     if (r.access == Access::kOwnCredentials) {
       EXPECT_EQ(r.path.rfind("/auth/", 0), 0u) << "only the login routes take credentials in the body";
@@ -75,6 +79,25 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   // A route without a rule cannot be registered at all.
   EXPECT_THROW(router.Route("GET", "/v1/secret-debug", nullptr), std::logic_error);
   std::filesystem::remove_all(tmpl);
+}
+
+// Every tool the MCP endpoint serves has a rule, and every MCP rule names a served tool.
+TEST(RouteTableTest, EveryMcpToolHasARuleAndEveryRuleATool) {
+  NoModels service;
+  McpEndpoint mcp(service, {});  // throws for a tool without a rule
+  std::set<std::string> served;
+  for (const auto& tool : mcp.server().catalog().Tools()) served.insert(tool.name());
+  std::set<std::string> ruled;
+  for (const RouteRule& r : RouteTable()) {
+    if (r.protocol == Protocol::kMcp) ruled.insert(std::string(r.path));
+  }
+  // load_model and unload_model have rules ahead of their tools (models cannot be loaded at
+  // run time yet); nothing else may be ruled without being served.
+  for (const char* pending : {"load_model", "unload_model"}) ruled.erase(pending);
+  EXPECT_EQ(served, ruled);
+  EXPECT_EQ(McpToolPermission("list_models"), "");
+  EXPECT_EQ(McpToolPermission("load_model"), "models:manage");
+  EXPECT_THROW(McpToolPermission("rm_rf"), std::logic_error);
 }
 
 TEST(RouteTableTest, EveryGrpcMethodHasARule) {

@@ -9,22 +9,28 @@ GuardedRouter::GuardedRouter(http::HttpServer& server, AccessGate& gate, ErrorRe
 
 void GuardedRouter::Route(const std::string& method, const std::string& path,
                           GuardedHandler handler) {
+  const ErrorReply* error_reply = &error_reply_;
+  Route(method, path, std::move(handler),
+        [error_reply](const Status& s, const http::Request&) { return (*error_reply)(s); });
+}
+
+void GuardedRouter::Route(const std::string& method, const std::string& path,
+                          GuardedHandler handler, RequestErrorReply refusal) {
   const RouteRule* rule = FindRouteRule(Protocol::kHttp, method, path);
   if (rule == nullptr) {
     throw std::logic_error("route " + method + " " + path + " has no rule in the route table");
   }
   routes_.push_back(method + " " + path);
   AccessGate* gate = &gate_;
-  const ErrorReply* error_reply = &error_reply_;
   server_.Route(method, path,
-                [gate, rule, error_reply, handler = std::move(handler)](
+                [gate, rule, refusal = std::move(refusal), handler = std::move(handler)](
                     http::Request& req, http::ResponseWriter& w) -> boost::asio::awaitable<void> {
                   std::string_view authorization;
                   if (auto h = req.headers.Get("Authorization")) authorization = *h;
                   AccessDecision decision = gate->Check(*rule, BearerToken(authorization), req.peer);
                   if (!decision.status.ok()) {
-                    http::Response reply = (*error_reply)(decision.status);
-                    if (reply.status == 401) {
+                    http::Response reply = refusal(decision.status, req);
+                    if (reply.status == 401 && !reply.headers.Has("WWW-Authenticate")) {
                       reply.headers.Set("WWW-Authenticate", "Bearer realm=\"llmux\"");
                     }
                     if (reply.status == 429 && decision.retry_after_s > 0) {

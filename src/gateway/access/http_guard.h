@@ -1,7 +1,7 @@
 // Registers HTTP routes behind the AccessGate: every handler runs only after its RouteRule
 // admitted the call, and gets the CallAccess. Refusals are answered here in the front end's
-// error shape (the `error_reply` callback), with WWW-Authenticate on 401 and Retry-After on
-// 429. Registering a route that the route table does not know is a programming error: it
+// error shape (the `error_reply` callback), with WWW-Authenticate on 401 (unless the reply
+// set its own) and Retry-After on 429. Registering a route that the route table does not know is a programming error: it
 // throws at start-up, so an unguarded route can never be served.
 #pragma once
 
@@ -20,6 +20,9 @@ using GuardedHandler = std::function<boost::asio::awaitable<void>(
 
 // Builds the error reply of a refused or failed call.
 using ErrorReply = std::function<http::Response(const Status&)>;
+// The same for routes whose protocol answers refusals in its own shape (MCP: JSON-RPC errors
+// and a WWW-Authenticate naming the resource metadata); it sees the request.
+using RequestErrorReply = std::function<http::Response(const Status&, const http::Request&)>;
 
 class GuardedRouter {
  public:
@@ -27,6 +30,9 @@ class GuardedRouter {
 
   // Throws std::logic_error when (method, path) has no rule in the route table.
   void Route(const std::string& method, const std::string& path, GuardedHandler handler);
+  // The same with this route's own refusal reply instead of the router's.
+  void Route(const std::string& method, const std::string& path, GuardedHandler handler,
+             RequestErrorReply refusal);
 
   http::HttpServer& server() { return server_; }
   const ErrorReply& error_reply() const { return error_reply_; }

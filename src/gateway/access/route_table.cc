@@ -26,6 +26,13 @@ constexpr RouteRule GrpcNeeds(std::string_view method, std::string_view permissi
   return RouteRule{Protocol::kGrpc, "", method, Access::kPermission, permission, false, false};
 }
 
+// One rule per MCP tool (the route is the tool's name under tools/call). The HTTP endpoint
+// /mcp only authenticates; each tool call is then checked against its own rule.
+constexpr RouteRule Mcp(std::string_view tool, Access access, std::string_view permission = {},
+                        bool limited = false) {
+  return RouteRule{Protocol::kMcp, "tools/call", tool, access, permission, limited, false};
+}
+
 constexpr auto kRules = std::to_array<RouteRule>({
     // OpenAI-compatible API.
     Http("GET", "/health", Access::kPublic),
@@ -50,6 +57,19 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Http("PUT", "/admin/v1/roles", Access::kPermission, kPermUsersManage),
     Http("DELETE", "/admin/v1/roles", Access::kPermission, kPermUsersManage),
     Http("GET", "/admin/v1/audit", Access::kPermission, kPermLogsRead),
+    // MCP (Streamable HTTP). Requests count against the caller's rate limits; the tools below
+    // carry the model and permission checks. RFC 9728 metadata tells clients how to log in.
+    Http("POST", "/mcp", Access::kAuthenticated, {}, /*limited=*/true),
+    Http("GET", "/mcp", Access::kAuthenticated),
+    Http("DELETE", "/mcp", Access::kAuthenticated),
+    Http("GET", "/.well-known/oauth-protected-resource", Access::kPublic),
+    Http("GET", "/.well-known/oauth-protected-resource/mcp", Access::kPublic),
+    Mcp("chat", Access::kModelUse, {}, /*limited=*/true),
+    Mcp("complete", Access::kModelUse, {}, /*limited=*/true),
+    Mcp("list_models", Access::kAuthenticated),
+    Mcp("model_info", Access::kAuthenticated),
+    Mcp("load_model", Access::kPermission, auth::kPermModelsManage),
+    Mcp("unload_model", Access::kPermission, auth::kPermModelsManage),
     // gRPC.
     Grpc("/llmux.v1.Inference/Chat", Access::kModelUse, /*limited=*/true),
     Grpc("/llmux.v1.Inference/Complete", Access::kModelUse, /*limited=*/true),

@@ -1,0 +1,320 @@
+#include "mcp/mcp_server.h"
+
+#include <algorithm>
+#include <charconv>
+
+namespace llmux::mcp {
+
+namespace {
+
+// A page of `items` starting at the params' cursor (the decimal offset, opaque to clients).
+Result<Json> Page(const Json& items, const Json& params, const char* key, size_t page_size) {
+  size_t offset = 0;
+  if (auto cursor = params.find("cursor"); cursor != params.end() && !cursor->is_null()) {
+    const std::string text = cursor->is_string() ? cursor->get<std::string>() : "";
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), offset);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
+        offset > items.size()) {
+      return InvalidArgumentError("invalid cursor");
+    }
+  }
+  const size_t end = std::min(items.size(), offset + page_size);
+  Json page = Json::array();
+  for (size_t i = offset; i < end; ++i) page.push_back(items[i]);
+  Json result{{key, std::move(page)}};
+  if (end < items.size()) result["nextCursor"] = std::to_string(end);
+  return result;
+}
+
+Result<std::string> StringParam(const Json& params, const char* name) {
+  auto it = params.find(name);
+  if (it == params.end() || !it->is_string()) {
+    return InvalidArgumentError(std::string("params.") + name + " must be a string");
+  }
+  return it->get<std::string>();
+}
+
+std::optional<Json> ProgressToken(const Json& params) {
+  auto meta = params.find("_meta");
+  if (meta == params.end() || !meta->is_object()) return std::nullopt;
+  auto token = meta->find("progressToken");
+  if (token == meta->end() || !(token->is_string() || token->is_number_integer())) {
+    return std::nullopt;
+  }
+  return *token;
+}
+
+void Reply(Outbound& out, const Json& id, Result<Json> result) {
+  if (result.ok()) {
+    out.Finish(ResultMessage(id, std::move(*result)));
+  } else {
+    out.Finish(ErrorMessage(id, RpcErrorFor(result.status())));
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& SupportedProtocolVersions() {
+  static const std::vector<std::string> kVersions = {"2025-11-25", "2025-06-18", "2025-03-26",
+                                                     "2024-11-05"};
+  return kVersions;
+}
+
+bool IsSupportedProtocolVersion(std::string_view version) {
+  const auto& v = SupportedProtocolVersions();
+  return std::find(v.begin(), v.end(), version) != v.end();
+}
+
+McpServer::McpServer(McpServerOptions options, std::shared_ptr<Catalog> catalog)
+    : options_(std::move(options)), catalog_(std::move(catalog)) {}
+
+Json McpServer::ServerCapabilities() const {
+  return Json{{"tools", {{"listChanged", true}}},
+              {"resources", {{"subscribe", true}, {"listChanged", true}}},
+              {"prompts", {{"listChanged", true}}},
+              {"logging", Json::object()},
+              {"completions", Json::object()}};
+}
+
+Json McpServer::InitializeResult(const std::string& requested_version) const {
+  const std::string version =
+      IsSupportedProtocolVersion(requested_version) ? requested_version : kLatestProtocolVersion;
+  return Json{{"protocolVersion", version},
+              {"capabilities", ServerCapabilities()},
+              {"serverInfo",
+               {{"name", options_.name}, {"title", options_.title}, {"version", options_.version}}},
+              {"instructions", options_.instructions}};
+}
+
+std::function<void()> McpServer::HandleRequest(const Message& request,
+                                               const RequestContext& context,
+                                               std::shared_ptr<Outbound> out) {
+  const std::string& m = request.method;
+  const Json& p = request.params;
+  Caller& caller = *context.caller;
+  if (m == "tools/call") return CallTool(request, context, std::move(out));
+
+  Result<Json> result = Json::object();
+  if (m == "initialize") {
+    result = Initialize(p, context);
+  } else if (m == "ping") {
+    result = Json::object();
+  } else if (m == "tools/list") {
+    result = ListTools(p, caller);
+  } else if (m == "resources/list") {
+    result = ListResources(p);
+  } else if (m == "resources/templates/list") {
+    result = ListResourceTemplates(p);
+  } else if (m == "resources/read") {
+    result = ReadResource(p, caller);
+    if (!result.ok() && result.status().code() == StatusCode::kNotFound) {
+      out->Finish(ErrorMessage(request.id, RpcError{rpc_error::kResourceNotFound,
+                                                    "Resource not found",
+                                                    Json{{"uri", p.value("uri", "")}}}));
+      return nullptr;
+    }
+  } else if (m == "resources/subscribe" || m == "resources/unsubscribe") {
+    result = Subscribe(p, context, m == "resources/subscribe");
+  } else if (m == "prompts/list") {
+    result = ListPrompts(p);
+  } else if (m == "prompts/get") {
+    result = GetPrompt(p);
+  } else if (m == "completion/complete") {
+    result = Complete(p);
+  } else if (m == "logging/setLevel") {
+    result = SetLogLevel(p, context);
+  } else {
+    out->Finish(ErrorMessage(request.id, RpcError{rpc_error::kMethodNotFound,
+                                                  "Method not found: " + m, std::nullopt}));
+    return nullptr;
+  }
+  Reply(*out, request.id, std::move(result));
+  return nullptr;
+}
+
+void McpServer::HandleNotification(const Message& message, const RequestContext& context) {
+  if (message.kind == Message::Kind::kResponse) {
+    if (!context.session) return;
+    Result<Json> reply = message.result;
+    if (message.error) {
+      reply = InvalidArgumentError("the client answered with error " +
+                                   std::to_string(message.error->code) + ": " +
+                                   message.error->message);
+    }
+    context.session->ResolveClientRequest(message.id, std::move(reply));
+    return;
+  }
+  if (message.method == "notifications/cancelled") {
+    auto id = message.params.find("requestId");
+    if (context.session && id != message.params.end()) context.session->CancelInFlight(*id);
+  }
+  // notifications/initialized, roots/list_changed and progress need nothing from us.
+}
+
+Result<Json> McpServer::Initialize(const Json& params, const RequestContext& context) {
+  LLMUX_ASSIGN_OR_RETURN(std::string requested, StringParam(params, "protocolVersion"));
+  Json result = InitializeResult(requested);
+  if (context.session) {
+    context.session->SetNegotiated(result["protocolVersion"].get<std::string>(),
+                                   params.value("capabilities", Json::object()),
+                                   params.value("clientInfo", Json::object()));
+  }
+  return result;
+}
+
+Result<Json> McpServer::ListTools(const Json& params, Caller& caller) {
+  Json tools = Json::array();
+  for (const ToolDefinition& t : catalog_->Tools()) {
+    if (t.permission.empty() || caller.Allows(t.permission)) tools.push_back(t.descriptor);
+  }
+  return Page(tools, params, "tools", options_.page_size);
+}
+
+std::function<void()> McpServer::CallTool(const Message& request, const RequestContext& context,
+                                          std::shared_ptr<Outbound> out) {
+  const Json& p = request.params;
+  auto name = StringParam(p, "name");
+  std::optional<ToolDefinition> tool;
+  if (name.ok()) tool = catalog_->FindTool(*name);
+  if (tool && !tool->permission.empty() && !context.caller->Allows(tool->permission)) {
+    tool.reset();  // a tool the caller may not call is one it cannot see either
+  }
+  if (!tool) {
+    std::string why = name.ok() ? "Unknown tool: " + *name : name.status().message();
+    out->Finish(ErrorMessage(request.id, RpcError{rpc_error::kInvalidParams, why, std::nullopt}));
+    return nullptr;
+  }
+  Json arguments = p.value("arguments", Json::object());
+  if (!arguments.is_object()) {
+    out->Finish(ErrorMessage(request.id, RpcError{rpc_error::kInvalidParams,
+                                                  "params.arguments must be an object",
+                                                  std::nullopt}));
+    return nullptr;
+  }
+  auto call = std::make_shared<ToolCall>(std::move(arguments), context.caller, context.session,
+                                         ProgressToken(p), out, request.id);
+  if (context.session &&
+      !context.session->RegisterInFlight(request.id, [call] { call->Cancel(); })) {
+    // Answered here, not through the call: its end would unregister the other request.
+    out->Finish(ErrorMessage(request.id, RpcError{rpc_error::kInvalidRequest,
+                                                  "a request with this id is already in flight",
+                                                  std::nullopt}));
+    return nullptr;
+  }
+  try {
+    tool->run(call);
+  } catch (const std::exception& e) {
+    call->Fail(RpcError{rpc_error::kInternalError, e.what(), std::nullopt});
+  }
+  if (call->done()) return nullptr;
+  return [call] { call->Cancel(); };
+}
+
+Result<Json> McpServer::ListResources(const Json& params) {
+  Json resources = Json::array();
+  for (const auto& r : catalog_->Resources()) resources.push_back(r.descriptor);
+  return Page(resources, params, "resources", options_.page_size);
+}
+
+Result<Json> McpServer::ListResourceTemplates(const Json& params) {
+  Json templates = Json::array();
+  for (const auto& t : catalog_->ResourceTemplates()) templates.push_back(t.descriptor);
+  return Page(templates, params, "resourceTemplates", options_.page_size);
+}
+
+Result<Json> McpServer::ReadResource(const Json& params, Caller& caller) {
+  LLMUX_ASSIGN_OR_RETURN(std::string uri, StringParam(params, "uri"));
+  LLMUX_ASSIGN_OR_RETURN(Json contents, catalog_->ReadResource(uri, caller));
+  return Json{{"contents", std::move(contents)}};
+}
+
+Result<Json> McpServer::Subscribe(const Json& params, const RequestContext& context,
+                                  bool subscribe) {
+  LLMUX_ASSIGN_OR_RETURN(std::string uri, StringParam(params, "uri"));
+  if (!context.session) return InvalidArgumentError("subscriptions need a session");
+  if (subscribe) {
+    context.session->Subscribe(uri);
+  } else {
+    context.session->Unsubscribe(uri);
+  }
+  return Json::object();
+}
+
+Result<Json> McpServer::ListPrompts(const Json& params) {
+  Json prompts = Json::array();
+  for (const auto& p : catalog_->Prompts()) prompts.push_back(p.descriptor);
+  return Page(prompts, params, "prompts", options_.page_size);
+}
+
+Result<Json> McpServer::GetPrompt(const Json& params) {
+  LLMUX_ASSIGN_OR_RETURN(std::string name, StringParam(params, "name"));
+  auto prompt = catalog_->FindPrompt(name);
+  if (!prompt) return InvalidArgumentError("Unknown prompt: " + name);
+  Json arguments = params.value("arguments", Json::object());
+  if (!arguments.is_object()) return InvalidArgumentError("params.arguments must be an object");
+  for (const auto& arg : prompt->descriptor.value("arguments", Json::array())) {
+    const std::string arg_name = arg.value("name", "");
+    if (arg.value("required", false) && !arguments.contains(arg_name)) {
+      return InvalidArgumentError("missing required argument: " + arg_name);
+    }
+  }
+  return prompt->get(arguments);
+}
+
+Result<Json> McpServer::Complete(const Json& params) {
+  auto ref = params.find("ref");
+  auto argument = params.find("argument");
+  if (ref == params.end() || !ref->is_object() || argument == params.end() ||
+      !argument->is_object()) {
+    return InvalidArgumentError("completion/complete needs params.ref and params.argument");
+  }
+  const std::string type = ref->value("type", "");
+  const std::string arg_name = argument->value("name", "");
+  const std::string value = argument->value("value", "");
+  Json context_args = params.value("context", Json::object()).value("arguments", Json::object());
+  std::vector<std::string> values;
+  if (type == "ref/prompt") {
+    auto prompt = catalog_->FindPrompt(ref->value("name", ""));
+    if (!prompt) return InvalidArgumentError("Unknown prompt: " + ref->value("name", ""));
+    if (prompt->complete) values = prompt->complete(arg_name, value, context_args);
+  } else if (type == "ref/resource") {
+    const std::string uri = ref->value("uri", "");
+    bool found = false;
+    for (const auto& t : catalog_->ResourceTemplates()) {
+      if (t.uri_template() != uri) continue;
+      found = true;
+      if (t.complete) values = t.complete(arg_name, value, context_args);
+    }
+    if (!found) return InvalidArgumentError("Unknown resource template: " + uri);
+  } else {
+    return InvalidArgumentError("params.ref.type must be ref/prompt or ref/resource");
+  }
+  // The spec caps one answer at 100 values.
+  const size_t total = values.size();
+  if (values.size() > 100) values.resize(100);
+  return Json{{"completion", {{"values", values}, {"total", total}, {"hasMore", total > 100}}}};
+}
+
+Result<Json> McpServer::SetLogLevel(const Json& params, const RequestContext& context) {
+  LLMUX_ASSIGN_OR_RETURN(std::string name, StringParam(params, "level"));
+  auto level = ParseLogLevel(name);
+  if (!level) return InvalidArgumentError("unknown log level: " + name);
+  if (context.session) context.session->SetLogLevel(*level);
+  return Json::object();
+}
+
+void McpServer::NotifyResourceUpdated(SessionRegistry& sessions, const std::string& uri) {
+  for (const auto& session : sessions.All()) {
+    if (session->Subscribed(uri)) {
+      session->Notify(NotificationMessage("notifications/resources/updated", {{"uri", uri}}));
+    }
+  }
+}
+
+void McpServer::NotifyListChanged(SessionRegistry& sessions, const std::string& list) {
+  for (const auto& session : sessions.All()) {
+    session->Notify(NotificationMessage("notifications/" + list + "/list_changed", Json::object()));
+  }
+}
+
+}  // namespace llmux::mcp
