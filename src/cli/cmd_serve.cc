@@ -15,10 +15,12 @@
 #include "auth/rate_limiter.h"
 #include "cli/cli_util.h"
 #include "cli/command.h"
+#include "cli/model_args.h"
 #include "engine/tensor/dtype.h"
 #include "gateway/access/access_gate.h"
 #include "gateway/access/http_guard.h"
 #include "gateway/admin/admin_routes.h"
+#include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/grpc/grpc_server.h"
 #include "gateway/mcp/mcp_endpoint.h"
@@ -62,16 +64,8 @@ struct ServeOptions {
   bool grpc_require_client_cert = false;
   std::vector<std::string> mcp_allowed_origins;  // browser origins allowed to call /mcp
   bool mcp_conformance_fixtures = false;           // test switch: the MCP suite's fixtures
+  std::string model_dir;  // MCP load_model loads from here; empty: <data_dir>/models
 };
-
-serving::ModelSpec ParseModelArg(const std::string& arg) {
-  const size_t eq = arg.find('=');
-  // NAME=FILE, unless the '=' is part of a path (NAME has no '/').
-  if (eq != std::string::npos && arg.substr(0, eq).find('/') == std::string::npos) {
-    return serving::ModelSpec{arg.substr(0, eq), arg.substr(eq + 1)};
-  }
-  return serving::ModelSpec{"", arg};
-}
 
 // Many clients mean many sockets: lift the soft open-file limit to the hard one.
 void RaiseOpenFileLimit() {
@@ -195,11 +189,15 @@ int Serve(const ServeOptions& o) {
   if (!o.oidc_issuer.empty()) mcp_options.http.authorization_servers.push_back(o.oidc_issuer);
   mcp_options.metrics_text = routes.metrics_text;
   mcp_options.conformance_fixtures = o.mcp_conformance_fixtures;
+  mcp_options.prompt_store = auth_stack.store.get();
+  mcp_options.models = &service;  // MCP load_model / unload_model
+  mcp_options.model_dir = o.model_dir.empty() ? o.data_dir + "/models" : o.model_dir;
   gateway::McpEndpoint mcp_endpoint(service, mcp_options);
   mcp_endpoint.Register(router);
   if (auth_stack.service) {
     gateway::RegisterAdminRoutes(router, *auth_stack.service);
     gateway::RegisterSessionRoutes(router, *auth_stack.service);
+    gateway::RegisterPromptRoutes(router, *auth_stack.store);
   }
   if (Status s = http_server.Listen(o.host, static_cast<uint16_t>(o.port)); !s.ok()) {
     return ReportError(s.WithContext("HTTP listener"));
@@ -216,6 +214,8 @@ int Serve(const ServeOptions& o) {
     grpc_options.tls_key_file = o.tls_key_file;
     grpc_options.tls_client_ca_file = o.grpc_client_ca_file;
     grpc_options.require_client_cert = o.grpc_require_client_cert;
+    grpc_options.mcp_server = &mcp_endpoint.server();      // llmux.v1.Mcp: MCP over gRPC
+    grpc_options.mcp_sessions = &mcp_endpoint.sessions();
     grpc_server = std::make_unique<gateway::GrpcServer>(service, grpc_options);
     if (Status s = grpc_server->Start(); !s.ok()) return ReportError(s.WithContext("gRPC listener"));
   }
@@ -298,6 +298,8 @@ Command AddServeCommand(CLI::App& app) {
   sub->add_flag("--no-grpc", o->no_grpc, "do not start the gRPC listener");
   sub->add_option("--data-dir", o->data_dir, "where llmux writes its files")->capture_default_str()
       ->envname("LLMUX_DATA_DIR");
+  sub->add_option("--model-dir", o->model_dir,
+                  "the only directory MCP load_model may load GGUF files from (default <data-dir>/models)");
   sub->add_option("-t,--threads", o->threads, "engine threads per model")->capture_default_str();
   sub->add_option("-c,--ctx-size", o->ctx, "context size per sequence")->capture_default_str();
   sub->add_option("--max-waiting", o->max_waiting, "queued requests per model before 429")

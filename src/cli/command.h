@@ -24,5 +24,6 @@ Command AddPerplexityCommand(CLI::App& app);
 Command AddServeCommand(CLI::App& app);  // `llmux serve`
 Command AddUserCommand(CLI::App& app);   // `llmux user add|list|passwd|rm`
 Command AddKeyCommand(CLI::App& app);    // `llmux key create|list|revoke`
+Command AddMcpCommand(CLI::App& app);    // `llmux mcp --stdio`
 
 }  // namespace llmux::cli

@@ -56,7 +56,7 @@ void AddBuiltinPrompts(Catalog& catalog) {
         {"description", "Ask a model for a short summary of a text."},
         {"arguments", {Argument("text", "the text to summarise", true),
                        Argument("length", "how long, e.g. 'one sentence' or '3 bullet points'", false)}}},
-       [](const Json& args) -> Result<Json> {
+       [](const Json& args, const Json&) -> Result<Json> {
          std::string text = "Summarise the following text in " +
                             Arg(args, "length", "a few sentences") + ".\n\n" + Arg(args, "text");
          return Json{{"description", "Summarise a text"}, {"messages", {UserMessage(text)}}};
@@ -68,7 +68,7 @@ void AddBuiltinPrompts(Catalog& catalog) {
         {"description", "Ask a model to translate a text into another language."},
         {"arguments", {Argument("text", "the text to translate", true),
                        Argument("language", "the language to translate into", true)}}},
-       [](const Json& args) -> Result<Json> {
+       [](const Json& args, const Json&) -> Result<Json> {
          std::string text = "Translate the following text into " + Arg(args, "language") +
                             ". Answer with the translation only.\n\n" + Arg(args, "text");
          return Json{{"description", "Translate into " + Arg(args, "language")},
@@ -81,7 +81,7 @@ void AddBuiltinPrompts(Catalog& catalog) {
         {"description", "Ask a model to review a piece of code for bugs, clarity and style."},
         {"arguments", {Argument("code", "the code to review", true),
                        Argument("language", "its programming language", false)}}},
-       [](const Json& args) -> Result<Json> {
+       [](const Json& args, const Json&) -> Result<Json> {
          std::string lang = Arg(args, "language");
          std::string text = "Review this " + (lang.empty() ? std::string("code") : lang + " code") +
                             ". Point out bugs first, then unclear parts, then style.\n\n```" +

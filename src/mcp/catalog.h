@@ -46,9 +46,9 @@ struct ResourceTemplateDefinition {
   std::string uri_template() const { return descriptor.value("uriTemplate", ""); }
 };
 
-// prompts/get: {description?, messages} for the given arguments; kInvalidArgument for missing
-// or bad arguments.
-using PromptRenderer = std::function<Result<Json>(const Json& arguments)>;
+// prompts/get: {description?, messages} for the given arguments (`params` is the whole request,
+// for multi-round-trip answers); kInvalidArgument for missing or bad arguments.
+using PromptRenderer = std::function<Result<Json>(const Json& arguments, const Json& params)>;
 
 struct PromptDefinition {
   Json descriptor;  // name, title, description, arguments: [{name, description, required}]

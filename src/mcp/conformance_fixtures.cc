@@ -1,5 +1,8 @@
 #include "mcp/conformance_fixtures.h"
 
+#include "mcp/mcp_server.h"
+#include "mcp/request_state.h"
+
 #include <chrono>
 #include <thread>
 
@@ -50,7 +53,7 @@ void Spread(std::shared_ptr<ToolCall> call, std::vector<std::function<void()>> s
 
 // elicitation/create, then the result as text ("<prefix>action=..., content=...").
 void Elicit(const std::shared_ptr<ToolCall>& call, Json params, std::string prefix) {
-  if (call->session() == nullptr || !call->session()->ClientSupports("elicitation")) {
+  if (!call->ClientSupports("elicitation")) {
     return call->FinishWithError("the client does not support elicitation");
   }
   call->Request("elicitation/create", std::move(params),
@@ -111,7 +114,7 @@ void AddTools(Catalog& catalog) {
   catalog.AddTool(
       {Tool("test_sampling", "Asks the client's LLM", StringArgs({"prompt"})), "",
        [](std::shared_ptr<ToolCall> call) {
-         if (call->session() == nullptr || !call->session()->ClientSupports("sampling")) {
+         if (!call->ClientSupports("sampling")) {
            return call->FinishWithError("the client does not support sampling");
          }
          Json message{{"role", "user"},
@@ -173,6 +176,29 @@ void AddTools(Catalog& catalog) {
                        {"requestedSchema", {{"type", "object"}, {"properties", props}}}},
                 "Elicitation completed: ");
        }});
+  // Probes of the stateless protocol (2026-07-28 suite).
+  catalog.AddTool({Tool("test_missing_capability", "Needs the client's sampling capability"), "",
+                   [](std::shared_ptr<ToolCall> call) {
+                     if (!call->ClientSupports("sampling")) {
+                       return call->Fail(RpcError{rpc_error::kMissingRequiredClientCapability,
+                                                  "this tool needs the sampling capability",
+                                                  Json{{"requiredCapabilities",
+                                                        {{"sampling", Json::object()}}}}});
+                     }
+                     Reply(call, TextContent("the client can sample"));
+                   }});
+  catalog.AddTool({Tool("test_streaming_elicitation", "Would ask the user mid-call"), "",
+                   [](std::shared_ptr<ToolCall> call) {
+                     // A stateless server may not send requests on a response stream.
+                     Reply(call, TextContent(call->stateless()
+                                                 ? "no mid-call requests in the stateless protocol"
+                                                 : "elicitation needs no stream here"));
+                   }});
+  catalog.AddTool({Tool("test_logging_tool", "Logs one message"), "",
+                   [](std::shared_ptr<ToolCall> call) {
+                     call->Log(LogLevel::kInfo, "test_logging_tool ran", "conformance");
+                     Reply(call, TextContent("logged"));
+                   }});
   catalog.AddTool({{{"name", "json_schema_2020_12_tool"},
                     {"description", "Tool with JSON Schema 2020-12 features"},
                     {"inputSchema",
@@ -181,7 +207,12 @@ void AddTools(Catalog& catalog) {
                       {"$defs",
                        {{"address",
                          {{"type", "object"},
+                          {"$anchor", "address"},
                           {"properties", {{"street", {{"type", "string"}}}, {"city", {{"type", "string"}}}}}}}}},
+                      {"allOf", {{{"anyOf", {{{"required", {"name"}}}, {{"required", {"address"}}}}}}}},
+                      {"if", {{"properties", {{"name", {{"const", "x"}}}}}}},
+                      {"then", {{"required", {"address"}}}},
+                      {"else", Json::object()},
                       {"properties", {{"name", {{"type", "string"}}}, {"address", {{"$ref", "#/$defs/address"}}}}},
                       {"additionalProperties", false}}}},
                    "",
@@ -226,7 +257,7 @@ Json UserText(std::string text) { return Json{{"role", "user"}, {"content", Text
 
 void AddPrompts(Catalog& catalog) {
   catalog.AddPrompt({{{"name", "test_simple_prompt"}, {"description", "A simple prompt"}},
-                     [](const Json&) -> Result<Json> {
+                     [](const Json&, const Json&) -> Result<Json> {
                        return Json{{"messages", {UserText("This is a simple prompt for testing.")}}};
                      },
                      nullptr});
@@ -236,7 +267,7 @@ void AddPrompts(Catalog& catalog) {
         {"arguments",
          {{{"name", "arg1"}, {"description", "First test argument"}, {"required", true}},
           {{"name", "arg2"}, {"description", "Second test argument"}, {"required", true}}}}},
-       [](const Json& args) -> Result<Json> {
+       [](const Json& args, const Json&) -> Result<Json> {
          std::string text = "Prompt with arguments: arg1='" + args.value("arg1", "") + "', arg2='" +
                             args.value("arg2", "") + "'";
          return Json{{"messages", {UserText(text)}}};
@@ -252,7 +283,7 @@ void AddPrompts(Catalog& catalog) {
       {{{"name", "test_prompt_with_embedded_resource"},
         {"description", "A prompt with an embedded resource"},
         {"arguments", {{{"name", "resourceUri"}, {"description", "URI of the resource to embed"}, {"required", true}}}}},
-       [](const Json& args) -> Result<Json> {
+       [](const Json& args, const Json&) -> Result<Json> {
          Json resource{{"role", "user"},
                        {"content",
                         {{"type", "resource"},
@@ -264,9 +295,168 @@ void AddPrompts(Catalog& catalog) {
        },
        nullptr});
   catalog.AddPrompt({{{"name", "test_prompt_with_image"}, {"description", "A prompt with an image"}},
-                     [](const Json&) -> Result<Json> {
+                     [](const Json&, const Json&) -> Result<Json> {
                        Json image{{"role", "user"}, {"content", Image()}};
                        return Json{{"messages", {image, UserText("Please analyze the image above.")}}};
+                     },
+                     nullptr});
+}
+
+
+// Multi-round-trip results (2026-07-28, SEP-2322): the fixtures of the input-required
+// scenarios. Round one answers input_required; the next call carries the client's answers.
+Json Elicitation(const char* message, Json properties, Json required) {
+  return Json{{"method", "elicitation/create"},
+              {"params",
+               {{"message", message},
+                {"requestedSchema",
+                 {{"type", "object"}, {"properties", std::move(properties)}, {"required", std::move(required)}}}}}};
+}
+
+Json Sampling(const char* question) {
+  return Json{{"method", "sampling/createMessage"},
+              {"params",
+               {{"messages", {{{"role", "user"}, {"content", TextContent(question)}}}}, {"maxTokens", 100}}}};
+}
+
+Json Roots() { return Json{{"method", "roots/list"}, {"params", Json::object()}}; }
+
+// The answer to `key`, or null (WithInputs has checked the shapes).
+Json Answer(const std::shared_ptr<ToolCall>& call, const char* key) {
+  const Json& responses = call->input_responses();
+  if (!responses.is_object()) return Json();
+  return responses.value(key, Json());
+}
+
+// The verified payload of the call's requestState ("" when none was sent).
+Result<std::string> State(const std::shared_ptr<ToolCall>& call) {
+  if (call->request_state().empty()) return std::string();
+  return VerifyRequestState(call->request_state());
+}
+
+// Runs `body` unless the answers or the state are malformed, which fails the call.
+void WithInputs(const std::shared_ptr<ToolCall>& call,
+                const std::function<void(const std::string& state)>& body) {
+  auto state = State(call);
+  if (!state.ok()) return call->Fail(RpcError{rpc_error::kInvalidParams, state.status().message(), std::nullopt});
+  const Json& responses = call->input_responses();
+  if (!responses.is_null() && !responses.is_object()) {
+    return call->Fail(RpcError{rpc_error::kInvalidParams, "inputResponses must be an object", std::nullopt});
+  }
+  if (responses.is_object()) {
+    for (const auto& [key, value] : responses.items()) {
+      if (!value.is_object()) {
+        return call->Fail(RpcError{rpc_error::kInvalidParams,
+                                   "inputResponses." + key + " must be an object", std::nullopt});
+      }
+    }
+  }
+  body(*state);
+}
+
+void AddInputRequiredTools(Catalog& catalog) {
+  catalog.AddTool({Tool("test_input_required_result_elicitation", "Asks the user's name first"), "",
+                   [](std::shared_ptr<ToolCall> call) {
+                     WithInputs(call, [&](const std::string&) {
+                       auto answer = Answer(call, "user_name");
+                       if (answer.is_object() && answer["content"].contains("name")) {
+                         return Reply(call, TextContent("Hello, " + answer["content"]["name"].get<std::string>() + "!"));
+                       }
+                       call->InputRequired({{"user_name", Elicitation("What is your name?", {{"name", {{"type", "string"}}}}, {"name"})}});
+                     });
+                   }});
+  catalog.AddTool({Tool("test_input_required_result_sampling", "Asks the client's LLM first"), "",
+                   [](std::shared_ptr<ToolCall> call) {
+                     WithInputs(call, [&](const std::string&) {
+                       auto answer = Answer(call, "capital");
+                       if (answer.is_object() && !answer.empty()) {
+                         return Reply(call, TextContent("The model said: " + answer["content"].value("text", "")));
+                       }
+                       call->InputRequired({{"capital", Sampling("What is the capital of France?")}});
+                     });
+                   }});
+  catalog.AddTool({Tool("test_input_required_result_list_roots", "Asks the client's roots first"), "",
+                   [](std::shared_ptr<ToolCall> call) {
+                     WithInputs(call, [&](const std::string&) {
+                       auto answer = Answer(call, "roots");
+                       if (answer.is_object() && answer.contains("roots")) {
+                         return Reply(call, TextContent("Roots: " + std::to_string(answer["roots"].size())));
+                       }
+                       call->InputRequired({{"roots", Roots()}});
+                     });
+                   }});
+  auto confirm = [](const char* name) {
+    return Tool(name, "Asks for a confirmation, keeping state in requestState");
+  };
+  for (const char* name : {"test_input_required_result_request_state", "test_input_required_result_tampered_state"}) {
+    catalog.AddTool({confirm(name), "", [](std::shared_ptr<ToolCall> call) {
+                       WithInputs(call, [&](const std::string& state) {
+                         auto answer = Answer(call, "confirm");
+                         if (state == "confirm" && answer.is_object() && !answer.empty()) {
+                           return Reply(call, TextContent("state-ok: " + answer["content"].dump()));
+                         }
+                         call->InputRequired({{"confirm", Elicitation("Please confirm", {{"ok", {{"type", "boolean"}}}}, {"ok"})}},
+                                             "confirm");
+                       });
+                     }});
+  }
+  catalog.AddTool({Tool("test_input_required_result_multiple_inputs", "Asks three things at once"), "",
+                   [](std::shared_ptr<ToolCall> call) {
+                     WithInputs(call, [&](const std::string& state) {
+                       const Json& r = call->input_responses();
+                       if (state == "multiple" && r.is_object() && r.contains("name") && r.contains("capital") &&
+                           r.contains("roots")) {
+                         return Reply(call, TextContent("all three answered"));
+                       }
+                       call->InputRequired({{"name", Elicitation("What is your name?", {{"name", {{"type", "string"}}}}, {"name"})},
+                                            {"capital", Sampling("What is the capital of France?")},
+                                            {"roots", Roots()}},
+                                           "multiple");
+                     });
+                   }});
+  catalog.AddTool({Tool("test_input_required_result_multi_round", "Asks twice, one round after the other"), "",
+                   [](std::shared_ptr<ToolCall> call) {
+                     WithInputs(call, [&](const std::string& state) {
+                       const Json& r = call->input_responses();
+                       if (state == "round-2" && r.is_object() && r.contains("second")) {
+                         return Reply(call, TextContent("both rounds answered"));
+                       }
+                       if (state == "round-1" && r.is_object() && r.contains("first")) {
+                         return call->InputRequired({{"second", Elicitation("Second question", {{"b", {{"type", "string"}}}}, {"b"})}},
+                                                    "round-2");
+                       }
+                       call->InputRequired({{"first", Elicitation("First question", {{"a", {{"type", "string"}}}}, {"a"})}}, "round-1");
+                     });
+                   }});
+  catalog.AddTool({Tool("test_input_required_result_capabilities", "Asks only what the client can answer"), "",
+                   [](std::shared_ptr<ToolCall> call) {
+                     WithInputs(call, [&](const std::string&) {
+                       if (call->input_responses().is_object() && !call->input_responses().empty()) {
+                         return Reply(call, TextContent("answered"));
+                       }
+                       Json requests = Json::object();
+                       if (call->ClientSupports("elicitation")) {
+                         requests["name"] = Elicitation("What is your name?", {{"name", {{"type", "string"}}}}, {"name"});
+                       }
+                       if (call->ClientSupports("sampling")) requests["capital"] = Sampling("What is the capital of France?");
+                       if (call->ClientSupports("roots")) requests["roots"] = Roots();
+                       if (requests.empty()) return call->FinishWithError("the client can answer nothing");
+                       call->InputRequired(std::move(requests));
+                     });
+                   }});
+}
+
+void AddInputRequiredPrompt(Catalog& catalog) {
+  catalog.AddPrompt({{{"name", "test_input_required_result_prompt"}, {"description", "Asks a topic first"}},
+                     [](const Json&, const Json& params) -> Result<Json> {
+                       const Json responses = params.value("inputResponses", Json());
+                       if (responses.is_object() && responses.contains("topic") && responses["topic"].is_object()) {
+                         std::string topic = responses["topic"].value("content", Json::object()).value("topic", "anything");
+                         return Json{{"messages", {UserText("Write about " + topic + ".")}}};
+                       }
+                       return Json{{"resultType", "input_required"},
+                                   {"inputRequests",
+                                    {{"topic", Elicitation("Which topic?", {{"topic", {{"type", "string"}}}}, {"topic"})}}}};
                      },
                      nullptr});
 }
@@ -275,8 +465,10 @@ void AddPrompts(Catalog& catalog) {
 
 void AddConformanceFixtures(Catalog& catalog) {
   AddTools(catalog);
+  AddInputRequiredTools(catalog);
   AddResources(catalog);
   AddPrompts(catalog);
+  AddInputRequiredPrompt(catalog);
 }
 
 }  // namespace llmux::mcp

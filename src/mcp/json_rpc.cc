@@ -60,6 +60,10 @@ Result<Message> ParseMessage(const Json& value, Json* id) {
   return m;
 }
 
+std::string Serialize(const Json& message) {
+  return message.dump(-1, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace);
+}
+
 Json ResultMessage(const Json& id, Json result) {
   return Json{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}};
 }

@@ -44,6 +44,10 @@ struct Message {
 // (kInvalidRequest), and `id` is set to the message's id when one could be read (else null).
 Result<Message> ParseMessage(const Json& value, Json* id);
 
+// A message as compact JSON text, the one way every transport writes it. Model output may hold
+// invalid UTF-8 (a token that splits a character): such bytes become U+FFFD instead of failing.
+std::string Serialize(const Json& message);
+
 Json ResultMessage(const Json& id, Json result);
 Json ErrorMessage(const Json& id, const RpcError& error);
 Json NotificationMessage(std::string_view method, Json params);

@@ -52,6 +52,38 @@ void Reply(Outbound& out, const Json& id, Result<Json> result) {
   }
 }
 
+// Methods of the session era that the stateless protocol removed.
+bool RemovedInStateless(const std::string& method) {
+  return method == "initialize" || method == "ping" || method == "logging/setLevel" ||
+         method == "resources/subscribe" || method == "resources/unsubscribe" ||
+         method == "subscriptions/listen";
+}
+
+// Stateless results say what they are (resultType) and how long they may be cached.
+class StatelessOutbound : public Outbound {
+ public:
+  StatelessOutbound(std::shared_ptr<Outbound> out, std::string method)
+      : out_(std::move(out)), method_(std::move(method)) {}
+  void Send(Json message) override { out_->Send(std::move(message)); }
+  void Finish(Json response) override {
+    if (response.is_object() && response.contains("result") && response["result"].is_object()) {
+      Json& result = response["result"];
+      if (!result.contains("resultType")) result["resultType"] = "complete";
+      if (method_ == "tools/list" || method_ == "prompts/list" || method_ == "resources/list" ||
+          method_ == "resources/templates/list" || method_ == "resources/read") {
+        // Lists depend on the caller's permissions and may change as models load.
+        result["ttlMs"] = 0;
+        result["cacheScope"] = "private";
+      }
+    }
+    out_->Finish(std::move(response));
+  }
+
+ private:
+  std::shared_ptr<Outbound> out_;
+  std::string method_;
+};
+
 }  // namespace
 
 const std::vector<std::string>& SupportedProtocolVersions() {
@@ -76,6 +108,25 @@ Json McpServer::ServerCapabilities() const {
               {"completions", Json::object()}};
 }
 
+Json McpServer::DiscoverResult() const {
+  // No list_changed or subscribe: the stateless protocol delivers those through
+  // subscriptions/listen, which this server does not offer yet.
+  return Json{{"supportedVersions", {kStatelessProtocolVersion}},
+              {"capabilities",
+               {{"tools", Json::object()},
+                {"prompts", Json::object()},
+                {"resources", Json::object()},
+                {"completions", Json::object()},
+                {"logging", Json::object()}}},
+              {"instructions", options_.instructions},
+              {"resultType", "complete"},
+              {"ttlMs", 0},
+              {"cacheScope", "private"},
+              {"_meta",
+               {{"io.modelcontextprotocol/serverInfo",
+                 {{"name", options_.name}, {"version", options_.version}}}}}};
+}
+
 Json McpServer::InitializeResult(const std::string& requested_version) const {
   const std::string version =
       IsSupportedProtocolVersion(requested_version) ? requested_version : kLatestProtocolVersion;
@@ -92,6 +143,20 @@ std::function<void()> McpServer::HandleRequest(const Message& request,
   const std::string& m = request.method;
   const Json& p = request.params;
   Caller& caller = *context.caller;
+  if (context.stateless) {
+    if (RemovedInStateless(m)) {
+      out->Finish(ErrorMessage(request.id, RpcError{rpc_error::kMethodNotFound,
+                                                    "Method not found: " + m +
+                                                        " (not part of the stateless protocol)",
+                                                    std::nullopt}));
+      return nullptr;
+    }
+    out = std::make_shared<StatelessOutbound>(std::move(out), m);
+    if (m == "server/discover") {
+      out->Finish(ResultMessage(request.id, DiscoverResult()));
+      return nullptr;
+    }
+  }
   if (m == "tools/call") return CallTool(request, context, std::move(out));
 
   Result<Json> result = Json::object();
@@ -108,8 +173,9 @@ std::function<void()> McpServer::HandleRequest(const Message& request,
   } else if (m == "resources/read") {
     result = ReadResource(p, caller);
     if (!result.ok() && result.status().code() == StatusCode::kNotFound) {
-      out->Finish(ErrorMessage(request.id, RpcError{rpc_error::kResourceNotFound,
-                                                    "Resource not found",
+      // 2025-11-25 has its own code; the stateless protocol uses invalid params (SEP-2164).
+      const int code = context.stateless ? rpc_error::kInvalidParams : rpc_error::kResourceNotFound;
+      out->Finish(ErrorMessage(request.id, RpcError{code, "Resource not found",
                                                     Json{{"uri", p.value("uri", "")}}}));
       return nullptr;
     }
@@ -184,15 +250,13 @@ std::function<void()> McpServer::CallTool(const Message& request, const RequestC
     out->Finish(ErrorMessage(request.id, RpcError{rpc_error::kInvalidParams, why, std::nullopt}));
     return nullptr;
   }
-  Json arguments = p.value("arguments", Json::object());
-  if (!arguments.is_object()) {
+  if (!p.value("arguments", Json::object()).is_object()) {
     out->Finish(ErrorMessage(request.id, RpcError{rpc_error::kInvalidParams,
                                                   "params.arguments must be an object",
                                                   std::nullopt}));
     return nullptr;
   }
-  auto call = std::make_shared<ToolCall>(std::move(arguments), context.caller, context.session,
-                                         ProgressToken(p), out, request.id);
+  auto call = std::make_shared<ToolCall>(p, context, ProgressToken(p), out, request.id);
   if (context.session &&
       !context.session->RegisterInFlight(request.id, [call] { call->Cancel(); })) {
     // Answered here, not through the call: its end would unregister the other request.
@@ -258,7 +322,7 @@ Result<Json> McpServer::GetPrompt(const Json& params) {
       return InvalidArgumentError("missing required argument: " + arg_name);
     }
   }
-  return prompt->get(arguments);
+  return prompt->get(arguments, params);
 }
 
 Result<Json> McpServer::Complete(const Json& params) {

@@ -22,6 +22,15 @@ namespace llmux::mcp {
 const std::vector<std::string>& SupportedProtocolVersions();
 inline constexpr const char* kLatestProtocolVersion = "2025-11-25";
 bool IsSupportedProtocolVersion(std::string_view version);
+// The stateless protocol (spec 2026-07-28): no initialize and no session; every request
+// carries the protocol version and the client's capabilities in params._meta.
+inline constexpr const char* kStatelessProtocolVersion = "2026-07-28";
+// Error codes of the 2026-07-28 transport.
+namespace rpc_error {
+inline constexpr int kHeaderMismatch = -32020;
+inline constexpr int kMissingRequiredClientCapability = -32021;
+inline constexpr int kUnsupportedProtocolVersion = -32022;
+}  // namespace rpc_error
 
 struct McpServerOptions {
   std::string name = "llmux";
@@ -35,6 +44,12 @@ struct McpServerOptions {
 struct RequestContext {
   std::shared_ptr<Caller> caller;
   std::shared_ptr<Session> session;  // null for a request outside any session
+  // A stateless request (spec 2026-07-28): results carry resultType (and caching hints),
+  // methods of the session era are unknown, and the client's capabilities and log level come
+  // from the request's _meta.
+  bool stateless = false;
+  Json client_capabilities = Json::object();
+  std::optional<LogLevel> log_level = std::nullopt;  // stateless: none means no log messages
 };
 
 class McpServer {
@@ -59,6 +74,8 @@ class McpServer {
   // The result of initialize for a client asking for `requested_version`.
   Json InitializeResult(const std::string& requested_version) const;
   Json ServerCapabilities() const;
+  // The result of server/discover (stateless protocol).
+  Json DiscoverResult() const;
 
  private:
   Result<Json> Initialize(const Json& params, const RequestContext& context);

@@ -1,4 +1,5 @@
-// The generation tools (chat, complete) and the model tools (list_models, model_info).
+// The generation tools (chat, complete) and the model tools (list_models, model_info;
+// load_model and unload_model are in model_tools.cc).
 #include <atomic>
 #include <mutex>
 
@@ -149,7 +150,13 @@ class ToolSink : public serving::Sink {
 
   void OnFinish(const serving::Finish& finish) override {
     if (charge_) charge_(finish.usage.total_tokens());
-    if (finish.reason == serving::FinishReason::kCancelled) return;  // nobody is waiting
+    if (finish.reason == serving::FinishReason::kCancelled) {
+      // Dropped when the client cancelled (the call is done then); otherwise the server did,
+      // and the caller is still waiting for an answer.
+      call_->FinishWithError("generation was cancelled: the model was unloaded or the server is "
+                             "shutting down");
+      return;
+    }
     if (finish.reason == serving::FinishReason::kError) {
       call_->FinishWithError("generation failed: " + finish.error.message());
       return;
@@ -373,6 +380,8 @@ void AddServingTools(Catalog& catalog, InferenceService& service,
          }
          call->FinishWithError("no served model is called " + *model);
        }});
+
+  AddModelTools(catalog, service, options);
 }
 
 }  // namespace llmux::mcp

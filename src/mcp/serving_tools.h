@@ -10,5 +10,8 @@ namespace llmux::mcp {
 Json ModelCard(const serving::ModelInfo& m);
 void AddServingTools(Catalog& catalog, serving::InferenceService& service,
                      const ServingCatalogOptions& options);
+// load_model and unload_model, when options.models is set.
+void AddModelTools(Catalog& catalog, serving::InferenceService& service,
+                   const ServingCatalogOptions& options);
 
 }  // namespace llmux::mcp

@@ -256,6 +256,7 @@ size_t SessionRegistry::size() const {
 }
 
 void SessionRegistry::EndStreams() {
+  streams_ended_ = true;
   for (const auto& session : All()) session->EndStream();
 }
 

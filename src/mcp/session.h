@@ -5,6 +5,7 @@
 // chat tool's conversations. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -119,14 +120,16 @@ class SessionRegistry {
   // Every session, for server-wide notifications (e.g. a model was loaded).
   std::vector<std::shared_ptr<Session>> All() const;
   size_t size() const;
-  // Ends every session's GET stream (server shutdown: they would otherwise hold the grace
-  // period open); requests in flight go on.
+  // Ends every session's GET stream and refuses new ones (server shutdown: they would
+  // otherwise hold the grace period open); requests in flight go on.
   void EndStreams();
+  bool streams_ended() const { return streams_ended_.load(); }
 
  private:
   void ExpireIdleLocked();
 
   Options options_;
+  std::atomic<bool> streams_ended_{false};
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Session>> sessions_;
 };

@@ -1,16 +1,31 @@
 #include "mcp/tool_call.h"
 
+#include "mcp/mcp_server.h"
+#include "mcp/request_state.h"
+
 namespace llmux::mcp {
 
-ToolCall::ToolCall(Json arguments, std::shared_ptr<Caller> caller, std::shared_ptr<Session> session,
+ToolCall::ToolCall(const Json& params, const RequestContext& context,
                    std::optional<Json> progress_token, std::shared_ptr<Outbound> out,
                    Json request_id)
-    : arguments_(std::move(arguments)),
-      caller_(std::move(caller)),
-      session_(std::move(session)),
+    : arguments_(params.value("arguments", Json::object())),
+      input_responses_(params.value("inputResponses", Json())),
+      request_state_(params.contains("requestState") && params["requestState"].is_string()
+                         ? params["requestState"].get<std::string>()
+                         : std::string()),
+      caller_(context.caller),
+      session_(context.session),
+      stateless_(context.stateless),
+      client_capabilities_(context.client_capabilities),
+      log_level_(context.log_level),
       progress_token_(std::move(progress_token)),
       out_(std::move(out)),
       request_id_(std::move(request_id)) {}
+
+bool ToolCall::ClientSupports(std::string_view capability) const {
+  if (session_) return session_->ClientSupports(capability);
+  return client_capabilities_.is_object() && client_capabilities_.contains(capability);
+}
 
 void ToolCall::Progress(double progress, std::optional<double> total, std::string message) {
   if (!progress_token_ || done()) return;
@@ -22,7 +37,11 @@ void ToolCall::Progress(double progress, std::optional<double> total, std::strin
 
 void ToolCall::Log(LogLevel level, Json data, std::string logger) {
   if (done()) return;
-  if (session_ && level < session_->log_level()) return;
+  if (session_) {
+    if (level < session_->log_level()) return;
+  } else if (!log_level_ || level < *log_level_) {
+    return;
+  }
   Json params{{"level", LogLevelName(level)}, {"data", std::move(data)}};
   if (!logger.empty()) params["logger"] = std::move(logger);
   out_->Send(NotificationMessage("notifications/message", std::move(params)));
@@ -51,6 +70,12 @@ void ToolCall::Finish(Json result) {
   if (!MarkDone()) return;
   if (session_) session_->UnregisterInFlight(request_id_);
   out_->Finish(ResultMessage(request_id_, std::move(result)));
+}
+
+void ToolCall::InputRequired(Json input_requests, std::string state) {
+  Json result{{"resultType", "input_required"}, {"inputRequests", std::move(input_requests)}};
+  if (!state.empty()) result["requestState"] = SignRequestState(state);
+  Finish(std::move(result));
 }
 
 void ToolCall::FinishWithError(const std::string& message) {

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <thread>
+
 #include "chat/chat_template.h"
 #include "chat/output_parser.h"
 #include "serving/generation_stream.h"
@@ -93,29 +96,101 @@ void LocalInferenceService::LoadAll() {
     spdlog::info("model '{}' ready ({}, {}, context {})", (*host)->name(),
                  (*host)->info().architecture, (*host)->info().quantization,
                  (*host)->info().context_length);
-    // KV cache gauges after every engine step; counters advance by the step's increase.
-    struct Last {
-      int64_t hits = 0, preemptions = 0;
-    };
-    (*host)->engine().SetStepObserver(
-        [this, name = (*host)->name(), last = std::make_shared<Last>()](const EngineStats& s) {
-          metrics_.KvCache(name, s.kv.used, s.kv.cached, s.kv.n_blocks, s.kv_block_bytes);
-          metrics_.PrefixCacheHits(name, s.prefix_hit_tokens - last->hits);
-          metrics_.Preemptions(name, s.preemptions - last->preemptions);
-          last->hits = s.prefix_hit_tokens;
-          last->preemptions = s.preemptions;
-        });
-    {
-      const EngineStats s = (*host)->engine().stats();
-      metrics_.KvCache((*host)->name(), s.kv.used, s.kv.cached, s.kv.n_blocks, s.kv_block_bytes);
-      metrics_.PrefixCacheHits((*host)->name(), 0);
-      metrics_.Preemptions((*host)->name(), 0);
-    }
+    ObserveEngine(**host);
     hosts_.push_back(std::move(*host));
   }
   std::lock_guard<std::mutex> lock(mu_);
   loaded_ = true;
   loaded_cv_.notify_all();
+}
+
+void LocalInferenceService::ObserveEngine(ModelHost& host) {
+  // KV cache gauges after every engine step; counters advance by the step's increase.
+  struct Last {
+    int64_t hits = 0, preemptions = 0;
+  };
+  host.engine().SetStepObserver(
+      [this, name = host.name(), last = std::make_shared<Last>()](const EngineStats& s) {
+        metrics_.KvCache(name, s.kv.used, s.kv.cached, s.kv.n_blocks, s.kv_block_bytes);
+        metrics_.PrefixCacheHits(name, s.prefix_hit_tokens - last->hits);
+        metrics_.Preemptions(name, s.preemptions - last->preemptions);
+        last->hits = s.prefix_hit_tokens;
+        last->preemptions = s.preemptions;
+      });
+  const EngineStats s = host.engine().stats();
+  metrics_.KvCache(host.name(), s.kv.used, s.kv.cached, s.kv.n_blocks, s.kv_block_bytes);
+  metrics_.PrefixCacheHits(host.name(), 0);
+  metrics_.Preemptions(host.name(), 0);
+}
+
+Status LocalInferenceService::LoadModel(ModelSpec spec) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (draining_) return UnavailableError("the server is shutting down");
+    if (!loaded_) return UnavailableError("the server is still loading its models; try again shortly");
+    if (!spec.name.empty()) {
+      for (const auto& h : hosts_) {
+        if (h->name() == spec.name) {
+          return AlreadyExistsError("a model is already served under the name '" + spec.name + "'");
+        }
+      }
+      if (!loading_.insert(spec.name).second) {
+        return AlreadyExistsError("a model is already being loaded under the name '" + spec.name +
+                                  "'");
+      }
+    }
+  }
+  spdlog::info("loading model {}", spec.path);
+  auto host = ModelHost::Load(spec, options_);
+  std::shared_ptr<ModelHost> refused;  // destroyed after the lock is released
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    loading_.erase(spec.name);
+    if (!host.ok()) {
+      Status s = host.status().WithContext("loading " + spec.path);
+      spdlog::warn("{}", s.ToString());
+      return s;
+    }
+    const std::string name = (*host)->name();
+    bool duplicate = loading_.count(name) > 0;
+    for (const auto& h : hosts_) duplicate = duplicate || h->name() == name;
+    if (draining_ || duplicate) {
+      refused = std::move(*host);
+      if (draining_) return UnavailableError("the server is shutting down");
+      return AlreadyExistsError("a model is already served under the name '" + name + "'");
+    }
+    spdlog::info("model '{}' loaded ({}, {}, context {})", name, (*host)->info().architecture,
+                 (*host)->info().quantization, (*host)->info().context_length);
+    ObserveEngine(**host);
+    hosts_.push_back(std::move(*host));
+  }
+  return Status();
+}
+
+Status LocalInferenceService::UnloadModel(const std::string& name) {
+  std::shared_ptr<ModelHost> host;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = hosts_.begin(); it != hosts_.end(); ++it) {
+      if ((*it)->name() == name) {
+        host = std::move(*it);
+        hosts_.erase(it);
+        break;
+      }
+    }
+  }
+  if (!host) return NotFoundError("the model '" + name + "' does not exist").WithField("name");
+  // New lookups miss it now. Queued requests end cancelled and Submit refuses from here on.
+  host->engine().StopAccepting();
+  // A request that found the host just before holds it until its Submit returns, and Drain
+  // holds it while it waits; wait for them so that the host dies here, not on their thread.
+  while (host.use_count() > 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // The engine's destructor cancels the running requests (their sinks get kCancelled) and
+  // joins its thread after their callbacks ran; the tokenizer they use goes after it.
+  host.reset();
+  metrics_.KvCache(name, 0, 0, 0, 0);
+  spdlog::info("model '{}' unloaded", name);
+  return Status();
 }
 
 Status LocalInferenceService::WaitLoaded() {
@@ -125,14 +200,14 @@ Status LocalInferenceService::WaitLoaded() {
 }
 
 void LocalInferenceService::Drain(int timeout_ms) {
-  std::vector<ModelHost*> hosts;
+  std::vector<std::shared_ptr<ModelHost>> hosts;
   {
     std::lock_guard<std::mutex> lock(mu_);
     draining_ = true;
-    for (auto& h : hosts_) hosts.push_back(h.get());
+    hosts = hosts_;
   }
-  for (ModelHost* h : hosts) h->engine().StopAccepting();
-  for (ModelHost* h : hosts) h->engine().WaitIdle(timeout_ms);
+  for (auto& h : hosts) h->engine().StopAccepting();
+  for (auto& h : hosts) h->engine().WaitIdle(timeout_ms);
 }
 
 std::vector<ModelInfo> LocalInferenceService::ListModels() const {
@@ -147,20 +222,36 @@ bool LocalInferenceService::Ready() const {
   return loaded_ && load_status_.ok() && !draining_;
 }
 
-Result<ModelHost*> LocalInferenceService::FindModel(const std::string& name) const {
+Result<std::shared_ptr<ModelHost>> LocalInferenceService::FindModel(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (draining_) return UnavailableError("the server is shutting down");
   for (const auto& h : hosts_) {
-    if (h->name() == name) return h.get();
+    if (h->name() == name) return h;
   }
   if (!loaded_) return UnavailableError("models are still loading; try again shortly");
   return NotFoundError("the model '" + name + "' does not exist").WithField("model");
 }
 
+bool LocalInferenceService::Serves(const ModelHost* host) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& h : hosts_) {
+    if (h.get() == host) return true;
+  }
+  return false;
+}
+
+Status LocalInferenceService::SubmitError(const ModelHost& host, Status status,
+                                          const char* field) const {
+  if (status.code() == StatusCode::kResourceExhausted && !Serves(&host)) {
+    return NotFoundError("the model '" + host.name() + "' was unloaded").WithField("model");
+  }
+  return status.WithField(field);
+}
+
 Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Chat(ChatRequest request,
                                                                    std::shared_ptr<Sink> sink) {
   LLMUX_RETURN_IF_ERROR(ValidateChatRequest(request));
-  LLMUX_ASSIGN_OR_RETURN(ModelHost * host, FindModel(request.model));
+  LLMUX_ASSIGN_OR_RETURN(std::shared_ptr<ModelHost> host, FindModel(request.model));
   const chat::ChatTemplate& tmpl = host->chat_template();
 
   const bool use_tools =
@@ -191,7 +282,7 @@ Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Chat(ChatRequest r
   auto ticket = host->engine().Submit(std::move(engine_request), stream->MakeCallbacks());
   if (!ticket.ok()) {
     stream->Refused();
-    return ticket.status().WithField("messages");
+    return SubmitError(*host, ticket.status(), "messages");
   }
   return std::shared_ptr<RequestHandle>(std::make_shared<EngineRequestHandle>(*ticket));
 }
@@ -199,7 +290,7 @@ Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Chat(ChatRequest r
 Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Complete(
     CompletionRequest request, std::shared_ptr<Sink> sink) {
   LLMUX_RETURN_IF_ERROR(ValidateCompletionRequest(request));
-  LLMUX_ASSIGN_OR_RETURN(ModelHost * host, FindModel(request.model));
+  LLMUX_ASSIGN_OR_RETURN(std::shared_ptr<ModelHost> host, FindModel(request.model));
   std::vector<int32_t> prompt = EncodePrompt(host->tokenizer(), request.prompt, false);
   EngineRequest engine_request = MakeEngineRequest(std::move(prompt), request.options);
   auto stream = std::make_shared<GenerationStream>(host->name(), host->tokenizer(), metrics_,
@@ -208,7 +299,7 @@ Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Complete(
   auto ticket = host->engine().Submit(std::move(engine_request), stream->MakeCallbacks());
   if (!ticket.ok()) {
     stream->Refused();
-    return ticket.status().WithField("prompt");
+    return SubmitError(*host, ticket.status(), "prompt");
   }
   return std::shared_ptr<RequestHandle>(std::make_shared<EngineRequestHandle>(*ticket));
 }

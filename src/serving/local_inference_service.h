@@ -1,21 +1,27 @@
 // InferenceService over models hosted in this process: loads them in the background
 // (Ready() turns true when all are loaded), renders chat templates, submits to each
 // model's engine and turns engine tokens into deltas (stop strings, reasoning and tool
-// calls, logprobs), recording metrics on the way.
+// calls, logprobs), recording metrics on the way. Models can be loaded and unloaded while
+// it serves (ModelManager): a request holds its model's host (shared_ptr) from lookup to
+// submission, and an unloaded host is destroyed once no request refers to it any more.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "serving/inference_service.h"
 #include "serving/model_host.h"
+#include "serving/model_manager.h"
 #include "serving/serving_metrics.h"
 
 namespace llmux::serving {
 
-class LocalInferenceService : public InferenceService {
+class LocalInferenceService : public InferenceService, public ModelManager {
  public:
   // Starts loading the models on a background thread and returns at once.
   LocalInferenceService(std::vector<ModelSpec> specs, ModelHostOptions options);
@@ -33,18 +39,29 @@ class LocalInferenceService : public InferenceService {
   Result<std::shared_ptr<RequestHandle>> Complete(CompletionRequest request,
                                                   std::shared_ptr<Sink> sink) override;
 
+  // ModelManager. LoadModel uses the options the service was made with; it is refused
+  // (kUnavailable) until the models given at start are loaded.
+  Status LoadModel(ModelSpec spec) override;
+  Status UnloadModel(const std::string& name) override;
+
   ServingMetrics& metrics() { return metrics_; }
 
  private:
   void LoadAll();
-  Result<ModelHost*> FindModel(const std::string& name) const;
+  Result<std::shared_ptr<ModelHost>> FindModel(const std::string& name) const;
+  bool Serves(const ModelHost* host) const;
+  // Wires a freshly loaded host's engine to the metrics.
+  void ObserveEngine(ModelHost& host);
+  // What a refused Submit means: a host unloaded between lookup and submission is gone.
+  Status SubmitError(const ModelHost& host, Status status, const char* field) const;
 
   std::vector<ModelSpec> specs_;
   ModelHostOptions options_;
   ServingMetrics metrics_;
 
   mutable std::mutex mu_;
-  std::vector<std::unique_ptr<ModelHost>> hosts_;
+  std::vector<std::shared_ptr<ModelHost>> hosts_;
+  std::set<std::string> loading_;  // names LoadModel is loading
   bool loaded_ = false;
   bool draining_ = false;
   Status load_status_;

@@ -1,12 +1,16 @@
 // The in-process serving core over the real stories260K model: completions and chat
-// through the plain template, stop sequences, cancellation, errors and load failures.
+// through the plain template, stop sequences, cancellation, errors and load failures, and
+// loading and unloading models while requests run.
 #include "serving/local_inference_service.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <future>
+#include <thread>
 
 namespace llmux::serving {
 namespace {
@@ -157,6 +161,167 @@ TEST(ServiceLoadTest, CorruptModelIsRefusedWithTheReason) {
   EXPECT_NE(s.message().find("corrupt.gguf"), std::string::npos) << s.ToString();
   EXPECT_FALSE(service.Ready());
   std::remove(path.c_str());
+}
+
+// Loading and unloading at run time (ModelManager), on a service of its own so that the
+// other tests' model list stays as it is.
+class ManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ModelHostOptions options;
+    options.n_threads = 1;
+    service_ = std::make_unique<LocalInferenceService>(
+        std::vector<ModelSpec>{ModelSpec{"stories", kStories}}, options);
+    ASSERT_TRUE(service_->WaitLoaded().ok());
+  }
+  std::vector<std::string> Names() const {
+    std::vector<std::string> names;
+    for (const auto& m : service_->ListModels()) names.push_back(m.id);
+    return names;
+  }
+  std::unique_ptr<LocalInferenceService> service_;
+};
+
+// Signals the first delta and slows each one down a little, so that a long generation is
+// still running when the test acts on it.
+class SlowSink : public CollectSink {
+ public:
+  void OnDelta(const Delta& d) override {
+    CollectSink::OnDelta(d);
+    if (!started_.exchange(true)) first.set_value();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  std::promise<void> first;
+
+ private:
+  std::atomic<bool> started_{false};
+};
+
+std::string WriteTempFile(const std::string& name, const std::string& bytes) {
+  const std::string path = testing::TempDir() + "/" + name;
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+
+TEST_F(ManagerTest, LoadsASecondNameAndGeneratesOnIt) {
+  ASSERT_TRUE(service_->LoadModel(ModelSpec{"second", kStories}).ok());
+  EXPECT_EQ(Names(), (std::vector<std::string>{"stories", "second"}));
+  EXPECT_TRUE(service_->Ready());
+  CompletionRequest r = Greedy("Once upon a time", 16);
+  r.model = "second";
+  auto sink = std::make_shared<CollectSink>();
+  ASSERT_TRUE(service_->Complete(std::move(r), sink).ok());
+  Finish f = sink->done.get_future().get();
+  EXPECT_EQ(f.reason, FinishReason::kLength);
+  EXPECT_EQ(sink->content.rfind(", there was a little girl named Lily.", 0), 0u) << sink->content;
+}
+
+TEST_F(ManagerTest, ATakenNameIsRefused) {
+  Status s = service_->LoadModel(ModelSpec{"stories", kStories});
+  EXPECT_EQ(s.code(), StatusCode::kAlreadyExists) << s.ToString();
+  ASSERT_TRUE(service_->LoadModel(ModelSpec{"second", kStories}).ok());
+  EXPECT_EQ(service_->LoadModel(ModelSpec{"second", kStories}).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(Names().size(), 2u);
+}
+
+TEST_F(ManagerTest, UnloadCancelsARunningGenerationAndForgetsTheName) {
+  ASSERT_TRUE(service_->LoadModel(ModelSpec{"second", kStories}).ok());
+  CompletionRequest r = Greedy("Once upon a time", 400);
+  r.model = "second";
+  r.options.ignore_eos = true;
+  auto sink = std::make_shared<SlowSink>();
+  auto handle = service_->Complete(std::move(r), sink);
+  ASSERT_TRUE(handle.ok()) << handle.status().ToString();
+  sink->first.get_future().get();
+
+  ASSERT_TRUE(service_->UnloadModel("second").ok());
+  auto done = sink->done.get_future();
+  // UnloadModel returns after the host is gone, so the request has finished by now.
+  ASSERT_EQ(done.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  Finish f = done.get();
+  EXPECT_EQ(f.reason, FinishReason::kCancelled);
+  EXPECT_LT(f.usage.completion_tokens, 400);
+  (*handle)->Cancel();  // a handle that outlives its model stays safe to use
+
+  EXPECT_EQ(Names(), (std::vector<std::string>{"stories"}));
+  CompletionRequest again = Greedy("x", 4);
+  again.model = "second";
+  auto refused = service_->Complete(again, std::make_shared<CollectSink>());
+  EXPECT_EQ(refused.status().code(), StatusCode::kNotFound);
+
+  // The other model is untouched, and the name can be loaded again.
+  auto other = std::make_shared<CollectSink>();
+  ASSERT_TRUE(service_->Complete(Greedy("Once upon a time", 4), other).ok());
+  EXPECT_EQ(other->done.get_future().get().reason, FinishReason::kLength);
+  ASSERT_TRUE(service_->LoadModel(ModelSpec{"second", kStories}).ok());
+  EXPECT_EQ(Names().size(), 2u);
+}
+
+TEST_F(ManagerTest, UnloadingAnUnknownModelIsNotFound) {
+  Status s = service_->UnloadModel("nope");
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_NE(s.message().find("nope"), std::string::npos);
+}
+
+TEST_F(ManagerTest, BadFilesAreRefusedWithTheReason) {
+  const std::string garbage =
+      WriteTempFile("garbage.gguf", std::string("GGUF\x03\x00\x00\x00\xff\xff", 10));
+  Status s = service_->LoadModel(ModelSpec{"bad", garbage});
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("garbage.gguf"), std::string::npos) << s.ToString();
+
+  std::string bytes;
+  {
+    std::ifstream in(kStories, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  bytes.resize(bytes.size() / 2);
+  const std::string truncated = WriteTempFile("half.gguf", bytes);
+  s = service_->LoadModel(ModelSpec{"bad", truncated});
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("half.gguf"), std::string::npos) << s.ToString();
+
+  s = service_->LoadModel(ModelSpec{"bad", testing::TempDir() + "/missing.gguf"});
+  EXPECT_FALSE(s.ok());
+
+  EXPECT_EQ(Names(), (std::vector<std::string>{"stories"}));
+  EXPECT_TRUE(service_->Ready());
+  // The name of a failed load is free again.
+  ASSERT_TRUE(service_->LoadModel(ModelSpec{"bad", kStories}).ok());
+  std::remove(garbage.c_str());
+  std::remove(truncated.c_str());
+}
+
+TEST_F(ManagerTest, RequestsRaceLoadsAndUnloads) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> accepted{0}, finished{0};
+  std::thread client([&] {
+    while (!stop.load()) {
+      CompletionRequest r = Greedy("Once upon a time", 8);
+      r.model = "churn";
+      auto sink = std::make_shared<CollectSink>();
+      auto future = sink->done.get_future();
+      auto handle = service_->Complete(std::move(r), sink);
+      if (!handle.ok()) {
+        EXPECT_EQ(handle.status().code(), StatusCode::kNotFound) << handle.status().ToString();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        continue;
+      }
+      ++accepted;
+      Finish f = future.get();
+      EXPECT_TRUE(f.reason == FinishReason::kLength || f.reason == FinishReason::kCancelled);
+      ++finished;
+    }
+  });
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(service_->LoadModel(ModelSpec{"churn", kStories}).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    EXPECT_TRUE(service_->UnloadModel("churn").ok());
+  }
+  stop = true;
+  client.join();
+  EXPECT_EQ(accepted.load(), finished.load());
+  EXPECT_GT(accepted.load(), 0);
 }
 
 }  // namespace

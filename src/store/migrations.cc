@@ -7,6 +7,20 @@ namespace llmux::store {
 namespace internal {
 namespace {
 
+// Prompt templates served over MCP: arguments and messages are JSON arrays (checked by the admin
+// API). The same statement in both dialects.
+constexpr const char* kPromptsSql = R"sql(
+CREATE TABLE prompts (
+  name TEXT PRIMARY KEY,
+  title TEXT NOT NULL DEFAULT '',
+  description TEXT NOT NULL DEFAULT '',
+  arguments TEXT NOT NULL DEFAULT '[]',
+  messages TEXT NOT NULL DEFAULT '[]',
+  updated_by TEXT NOT NULL DEFAULT '',
+  updated_at BIGINT NOT NULL
+);
+)sql";
+
 // The SQL of both backends side by side. Flags are INTEGER 0/1 and times BIGINT in both, so the
 // store's queries are shared; ids are never reused (AUTOINCREMENT / identity columns).
 const std::vector<Migration> kMigrations = {
@@ -152,6 +166,7 @@ ALTER TABLE users ADD COLUMN max_concurrent BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN token_budget BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN budget_period_seconds BIGINT NOT NULL DEFAULT 0;
 )sql"},
+    {4, "prompt templates (MCP prompts)", kPromptsSql, kPromptsSql},
 };
 
 const char kCreateVersionTable[] =

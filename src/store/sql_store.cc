@@ -122,6 +122,20 @@ Result<Role> ReadRole(const SqlRow& row) {
   return role;
 }
 
+Result<Prompt> ReadPrompt(const SqlRow& row) {
+  RowReader r(row);
+  Prompt p;
+  p.name = r.Str();
+  p.title = r.Str();
+  p.description = r.Str();
+  p.arguments_json = r.Str();
+  p.messages_json = r.Str();
+  p.updated_by = r.Str();
+  p.updated_at = r.Int();
+  if (!r.status().ok()) return r.status().WithContext("reading prompt");
+  return p;
+}
+
 Result<ApiKey> ReadKey(const SqlRow& row) {
   RowReader r(row);
   ApiKey k;
@@ -350,6 +364,38 @@ class SqlStore final : public Store {
                                   "' is built in and cannot be deleted");
     }
     return NotFoundError("role '" + std::string(name) + "' not found");
+  }
+
+  // ---------------------------------------------------------------- prompts
+  Status UpsertPrompt(const Prompt& p) override {
+    if (p.name.empty()) return InvalidArgumentError("prompt name must not be empty");
+    const int64_t now = p.updated_at != 0 ? p.updated_at : NowSeconds();
+    std::lock_guard lock(mu_);
+    return conn_
+        ->Exec(
+            "INSERT INTO prompts(name, title, description, arguments, messages, updated_by, "
+            "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO UPDATE SET "
+            "title = excluded.title, description = excluded.description, "
+            "arguments = excluded.arguments, messages = excluded.messages, "
+            "updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+            {p.name, p.title, p.description, p.arguments_json, p.messages_json, p.updated_by, now})
+        .status();
+  }
+
+  Result<std::vector<Prompt>> ListPrompts() override {
+    std::lock_guard lock(mu_);
+    LLMUX_ASSIGN_OR_RETURN(
+        SqlResult res,
+        conn_->Exec("SELECT name, title, description, arguments, messages, updated_by, updated_at "
+                    "FROM prompts ORDER BY name",
+                    {}));
+    return ReadAll<Prompt>(res, ReadPrompt);
+  }
+
+  Status DeletePrompt(std::string_view name) override {
+    std::lock_guard lock(mu_);
+    return UpdateOne("DELETE FROM prompts WHERE name = $1", {Str(name)},
+                     "prompt '" + std::string(name) + "' not found");
   }
 
   // ---------------------------------------------------------------- api keys

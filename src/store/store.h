@@ -62,6 +62,17 @@ struct User {
   Limits limits;           // for all of the user's calls together, whichever key they use
 };
 
+// A prompt template that admins store and the MCP service lists (prompts/list, prompts/get).
+struct Prompt {
+  std::string name;
+  std::string title;
+  std::string description;
+  std::string arguments_json = "[]";  // [{"name", "description", "required"}]
+  std::string messages_json = "[]";   // [{"role", "text"}], text with {{argument}} placeholders
+  std::string updated_by;             // who stored it (audit display name)
+  int64_t updated_at = 0;             // unix seconds; 0 at upsert = now
+};
+
 struct Role {
   std::string name;
   std::vector<std::string> permissions;  // "models:use:qwen*", "keys:manage", ...
@@ -133,6 +144,12 @@ class Store {
   virtual Result<std::vector<Role>> ListRoles() = 0;
   // kInvalidArgument for a built-in role.
   virtual Status DeleteRole(std::string_view name) = 0;
+
+  // --- prompt templates (few; listed whole, ordered by name) ---
+  // Creates or replaces the prompt called prompt.name.
+  virtual Status UpsertPrompt(const Prompt& prompt) = 0;
+  virtual Result<std::vector<Prompt>> ListPrompts() = 0;
+  virtual Status DeletePrompt(std::string_view name) = 0;
 
   // --- API keys ---
   // kAlreadyExists if the prefix is taken; kNotFound if owner_user_id names no user.

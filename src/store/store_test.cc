@@ -269,6 +269,48 @@ TEST_P(StoreTest, RoleUpsertListDelete) {
   EXPECT_EQ(store_->UpsertRole({"", {}, false}).code(), StatusCode::kInvalidArgument);
 }
 
+// ------------------------------------------------------------------------- prompts
+
+TEST_P(StoreTest, PromptUpsertListDelete) {
+  Prompt p;
+  p.name = "translate-formal";
+  p.title = "Formal translation";
+  p.description = "Translate, formally";
+  p.arguments_json = R"([{"name":"text","required":true}])";
+  p.messages_json = R"([{"role":"user","text":"Translate formally: {{text}}"}])";
+  p.updated_by = "alice";
+  p.updated_at = 1700000000;
+  ASSERT_TRUE(store_->UpsertPrompt(p).ok());
+  Prompt q = p;
+  q.name = "a-first";
+  q.updated_at = 0;  // now
+  ASSERT_TRUE(store_->UpsertPrompt(q).ok());
+
+  auto list = store_->ListPrompts();
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "a-first");  // by name
+  EXPECT_GT((*list)[0].updated_at, 1700000000);
+  const Prompt& got = (*list)[1];
+  EXPECT_EQ(got.title, p.title);
+  EXPECT_EQ(got.description, p.description);
+  EXPECT_EQ(got.arguments_json, p.arguments_json);
+  EXPECT_EQ(got.messages_json, p.messages_json);
+  EXPECT_EQ(got.updated_by, "alice");
+  EXPECT_EQ(got.updated_at, 1700000000);
+
+  // Upsert replaces.
+  p.description = "changed";
+  ASSERT_TRUE(store_->UpsertPrompt(p).ok());
+  EXPECT_EQ((*store_->ListPrompts())[1].description, "changed");
+  EXPECT_EQ(store_->ListPrompts()->size(), 2u);
+
+  EXPECT_TRUE(store_->DeletePrompt("a-first").ok());
+  EXPECT_EQ(store_->DeletePrompt("a-first").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->ListPrompts()->size(), 1u);
+  EXPECT_EQ(store_->UpsertPrompt(Prompt{}).code(), StatusCode::kInvalidArgument);
+}
+
 // ------------------------------------------------------------------------- api keys
 
 TEST_P(StoreTest, ApiKeyRoundTripsEveryField) {

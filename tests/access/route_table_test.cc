@@ -15,19 +15,24 @@
 #include "auth/local_auth_service.h"
 #include "gateway/access/http_guard.h"
 #include "gateway/admin/admin_routes.h"
+#include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/mcp/mcp_endpoint.h"
 #include "gateway/openai/openai_routes.h"
 #include "llmux/v1/auth.pb.h"
 #include "llmux/v1/inference.pb.h"
+#include "llmux/v1/mcp.pb.h"
 #include "serving/inference_service.h"
+#include "serving/model_manager.h"
 #include "store/sqlite_store.h"
 
 namespace llmux::gateway {
 namespace {
 
-class NoModels final : public serving::InferenceService {
+class NoModels final : public serving::InferenceService, public serving::ModelManager {
  public:
+  Status LoadModel(serving::ModelSpec) override { return UnavailableError("no models"); }
+  Status UnloadModel(const std::string&) override { return UnavailableError("no models"); }
   std::vector<serving::ModelInfo> ListModels() const override { return {}; }
   bool Ready() const override { return true; }
   Result<std::shared_ptr<serving::RequestHandle>> Chat(serving::ChatRequest,
@@ -53,6 +58,7 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   RegisterOpenAiRoutes(router, service, {});
   RegisterAdminRoutes(router, auth);
   RegisterSessionRoutes(router, auth);
+  RegisterPromptRoutes(router, **store);
   McpEndpoint mcp(service, {});
   mcp.Register(router);
 
@@ -84,19 +90,19 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
 // Every tool the MCP endpoint serves has a rule, and every MCP rule names a served tool.
 TEST(RouteTableTest, EveryMcpToolHasARuleAndEveryRuleATool) {
   NoModels service;
-  McpEndpoint mcp(service, {});  // throws for a tool without a rule
+  McpEndpointOptions options;
+  options.models = &service;  // so that load_model and unload_model are served
+  McpEndpoint mcp(service, options);  // throws for a tool without a rule
   std::set<std::string> served;
   for (const auto& tool : mcp.server().catalog().Tools()) served.insert(tool.name());
   std::set<std::string> ruled;
   for (const RouteRule& r : RouteTable()) {
     if (r.protocol == Protocol::kMcp) ruled.insert(std::string(r.path));
   }
-  // load_model and unload_model have rules ahead of their tools (models cannot be loaded at
-  // run time yet); nothing else may be ruled without being served.
-  for (const char* pending : {"load_model", "unload_model"}) ruled.erase(pending);
   EXPECT_EQ(served, ruled);
   EXPECT_EQ(McpToolPermission("list_models"), "");
   EXPECT_EQ(McpToolPermission("load_model"), "models:manage");
+  EXPECT_EQ(McpToolPermission("unload_model"), "models:manage");
   EXPECT_THROW(McpToolPermission("rm_rf"), std::logic_error);
 }
 
@@ -125,6 +131,16 @@ TEST(RouteTableTest, EveryGrpcMethodHasARule) {
     const bool session = auth->method(i)->name() == "Login" || auth->method(i)->name() == "Refresh" ||
                          auth->method(i)->name() == "Logout";
     EXPECT_EQ(rule->access, session ? Access::kOwnCredentials : Access::kPermission) << name;
+  }
+  // MCP over gRPC: any authenticated caller, limited like POST /mcp.
+  const auto* mcp = v1::JsonRpcMessage::descriptor()->file()->FindServiceByName("Mcp");
+  ASSERT_NE(mcp, nullptr);
+  for (int i = 0; i < mcp->method_count(); ++i) {
+    const std::string name = "/" + mcp->full_name() + "/" + mcp->method(i)->name();
+    const RouteRule* rule = FindRouteRule(Protocol::kGrpc, "", name);
+    ASSERT_NE(rule, nullptr) << name << " has no rule";
+    EXPECT_EQ(rule->access, Access::kAuthenticated) << name;
+    EXPECT_TRUE(rule->limited) << name;
   }
   // Every gRPC rule names a method that exists.
   for (const RouteRule& r : RouteTable()) {

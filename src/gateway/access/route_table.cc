@@ -57,6 +57,9 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Http("PUT", "/admin/v1/roles", Access::kPermission, kPermUsersManage),
     Http("DELETE", "/admin/v1/roles", Access::kPermission, kPermUsersManage),
     Http("GET", "/admin/v1/audit", Access::kPermission, kPermLogsRead),
+    Http("GET", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
+    Http("PUT", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
+    Http("DELETE", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
     // MCP (Streamable HTTP). Requests count against the caller's rate limits; the tools below
     // carry the model and permission checks. RFC 9728 metadata tells clients how to log in.
     Http("POST", "/mcp", Access::kAuthenticated, {}, /*limited=*/true),
@@ -74,6 +77,10 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Grpc("/llmux.v1.Inference/Chat", Access::kModelUse, /*limited=*/true),
     Grpc("/llmux.v1.Inference/Complete", Access::kModelUse, /*limited=*/true),
     Grpc("/llmux.v1.Inference/ListModels", Access::kAuthenticated),
+    // MCP over gRPC: like POST /mcp. Each request on a Session stream is admitted again with
+    // the Session rule; the tools are checked against their own rules above.
+    Grpc("/llmux.v1.Mcp/Call", Access::kAuthenticated, /*limited=*/true),
+    Grpc("/llmux.v1.Mcp/Session", Access::kAuthenticated, /*limited=*/true),
     Grpc("/llmux.v1.Auth/Login", Access::kOwnCredentials),
     Grpc("/llmux.v1.Auth/Refresh", Access::kOwnCredentials),
     Grpc("/llmux.v1.Auth/Logout", Access::kOwnCredentials),

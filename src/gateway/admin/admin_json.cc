@@ -1,5 +1,8 @@
 #include "gateway/admin/admin_json.h"
 
+#include <algorithm>
+#include <charconv>
+
 #include <initializer_list>
 #include <string_view>
 
@@ -176,6 +179,103 @@ Result<store::Role> RoleFromJson(const Json& body) {
     LLMUX_ASSIGN_OR_RETURN(r.permissions, StringList(body, "permissions"));
   }
   return r;
+}
+
+// Prompt templates: a name of [A-Za-z0-9_.-], arguments [{name, description?, required?}],
+// messages [{role: user|assistant, text}] whose {{placeholders}} name declared arguments.
+Result<store::Prompt> PromptFromJson(const Json& body) {
+  LLMUX_RETURN_IF_ERROR(OnlyFields(body, {"name", "title", "description", "arguments", "messages"}));
+  store::Prompt p;
+  if (!body.contains("name")) return InvalidArgumentError("name is required").WithField("name");
+  LLMUX_ASSIGN_OR_RETURN(p.name, StringField(body, "name"));
+  if (p.name.empty() || p.name.size() > 64 ||
+      p.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+          std::string::npos) {
+    return InvalidArgumentError("name must be 1-64 characters of letters, digits, '_', '.', '-'")
+        .WithField("name");
+  }
+  if (body.contains("title")) {
+    LLMUX_ASSIGN_OR_RETURN(p.title, StringField(body, "title"));
+  }
+  if (body.contains("description")) {
+    LLMUX_ASSIGN_OR_RETURN(p.description, StringField(body, "description"));
+  }
+  Json arguments = body.value("arguments", Json::array());
+  if (!arguments.is_array()) return InvalidArgumentError("arguments must be an array").WithField("arguments");
+  std::vector<std::string> names;
+  for (const Json& arg : arguments) {
+    if (!arg.is_object() || !arg.value("name", Json()).is_string() ||
+        arg["name"].get<std::string>().empty() ||
+        (arg.contains("description") && !arg["description"].is_string()) ||
+        (arg.contains("required") && !arg["required"].is_boolean())) {
+      return InvalidArgumentError("each argument is {name, description?, required?}").WithField("arguments");
+    }
+    for (const auto& [key, value] : arg.items()) {
+      if (key != "name" && key != "description" && key != "required") {
+        return InvalidArgumentError("unknown argument field " + key).WithField("arguments");
+      }
+    }
+    names.push_back(arg["name"]);
+  }
+  if (!body.contains("messages") || !body["messages"].is_array() || body["messages"].empty()) {
+    return InvalidArgumentError("messages must be a non-empty array of {role, text}").WithField("messages");
+  }
+  for (const Json& m : body["messages"]) {
+    if (!m.is_object() || m.size() != 2 || !m.value("role", Json()).is_string() ||
+        !m.value("text", Json()).is_string() || (m["role"] != "user" && m["role"] != "assistant")) {
+      return InvalidArgumentError("each message is {role: user|assistant, text}").WithField("messages");
+    }
+    const std::string text = m["text"];
+    for (size_t open = text.find("{{"); open != std::string::npos; open = text.find("{{", open + 2)) {
+      const size_t close = text.find("}}", open);
+      if (close == std::string::npos) break;
+      const std::string placeholder = text.substr(open + 2, close - open - 2);
+      if (std::find(names.begin(), names.end(), placeholder) == names.end()) {
+        return InvalidArgumentError("{{" + placeholder + "}} names no declared argument").WithField("messages");
+      }
+    }
+  }
+  p.arguments_json = arguments.dump();
+  p.messages_json = body["messages"].dump();
+  return p;
+}
+
+Json PromptJson(const store::Prompt& p) {
+  return Json{{"object", "prompt"},
+              {"name", p.name},
+              {"title", p.title},
+              {"description", p.description},
+              {"arguments", Json::parse(p.arguments_json, nullptr, false)},
+              {"messages", Json::parse(p.messages_json, nullptr, false)},
+              {"updated_by", p.updated_by},
+              {"updated_at", p.updated_at}};
+}
+
+std::optional<std::string> QueryValue(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) != name) continue;
+    std::string_view raw = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    std::string out;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '+') {
+        out += ' ';
+      } else if (raw[i] == '%' && i + 2 < raw.size()) {
+        int v = 0;
+        auto [p, ec] = std::from_chars(raw.data() + i + 1, raw.data() + i + 3, v, 16);
+        if (ec != std::errc() || p != raw.data() + i + 3) return std::nullopt;
+        out += static_cast<char>(v);
+        i += 2;
+      } else {
+        out += raw[i];
+      }
+    }
+    return out;
+  }
+  return std::nullopt;
 }
 
 }  // namespace llmux::gateway

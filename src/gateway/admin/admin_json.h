@@ -2,6 +2,9 @@
 // written, and a new key's secret only in the creation reply.
 #pragma once
 
+#include <optional>
+#include <string_view>
+
 #include <nlohmann/json.hpp>
 
 #include "auth/auth_service.h"
@@ -22,5 +25,11 @@ Result<auth::UserUpdate> UserUpdateFromJson(const nlohmann::json& body);
 Result<auth::NewKey> NewKeyFromJson(const nlohmann::json& body);
 Result<store::Limits> LimitsFromJson(const nlohmann::json& body);
 Result<store::Role> RoleFromJson(const nlohmann::json& body);
+Result<store::Prompt> PromptFromJson(const nlohmann::json& body);
+nlohmann::json PromptJson(const store::Prompt& prompt);
+
+// The raw value of `name` in a query string ("a=1&b=2"); values here are numbers and names,
+// so only '+' and %XX are decoded.
+std::optional<std::string> QueryValue(std::string_view query, std::string_view name);
 
 }  // namespace llmux::gateway

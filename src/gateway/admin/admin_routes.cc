@@ -18,35 +18,6 @@ namespace {
 using boost::asio::awaitable;
 using Json = nlohmann::json;
 
-// The raw value of `name` in a query string ("a=1&b=2"); values here are numbers and names,
-// so only '+' and %XX are decoded.
-std::optional<std::string> QueryValue(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    const size_t eq = pair.find('=');
-    if (pair.substr(0, eq) != name) continue;
-    std::string_view raw = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    std::string out;
-    for (size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '+') {
-        out += ' ';
-      } else if (raw[i] == '%' && i + 2 < raw.size()) {
-        int v = 0;
-        auto [p, ec] = std::from_chars(raw.data() + i + 1, raw.data() + i + 3, v, 16);
-        if (ec != std::errc() || p != raw.data() + i + 3) return std::nullopt;
-        out += static_cast<char>(v);
-        i += 2;
-      } else {
-        out += raw[i];
-      }
-    }
-    return out;
-  }
-  return std::nullopt;
-}
-
 Result<std::optional<int64_t>> IntParam(const http::Request& req, std::string_view name) {
   auto raw = QueryValue(req.query, name);
   if (!raw) return std::optional<int64_t>();

@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "gateway/grpc/auth_grpc_service.h"
 #include "gateway/grpc/inference_grpc_service.h"
+#include "gateway/grpc/mcp_grpc_service.h"
 #include "net/http/tls_files.h"
 
 namespace llmux::gateway {
@@ -91,11 +92,17 @@ Status GrpcServer::Start() {
     auth_service_ = std::make_unique<AuthGrpcService>(*options_.auth_service, *options_.access_gate);
     builder.RegisterService(auth_service_.get());
   }
+  if (options_.mcp_server != nullptr && options_.mcp_sessions != nullptr) {
+    mcp_service_ = std::make_unique<McpGrpcService>(*options_.mcp_server, *options_.mcp_sessions,
+                                                    options_.access_gate);
+    builder.RegisterService(mcp_service_.get());
+  }
   server_ = builder.BuildAndStart();
   if (!server_ || bound_port == 0) {
     server_.reset();
     grpc_service_.reset();
     auth_service_.reset();
+    mcp_service_.reset();
     return IoError(
         fmt::format("gRPC: cannot listen on {} (in use or not a local address?)", address));
   }

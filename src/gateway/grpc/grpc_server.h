@@ -1,5 +1,6 @@
-// The gRPC listener of `llmux serve`: llmux.v1.Inference, the standard health service
-// (grpc.health.v1.Health) and server reflection on one port.
+// The gRPC listener of `llmux serve`: llmux.v1.Inference, llmux.v1.Auth and llmux.v1.Mcp
+// (when configured), the standard health service (grpc.health.v1.Health) and server
+// reflection on one port.
 //
 //   GrpcServer grpc(service, {.host = "127.0.0.1", .port = 50051});
 //   LLMUX_RETURN_IF_ERROR(grpc.Start());           // listening; grpc.port() is the bound port
@@ -28,11 +29,17 @@ namespace llmux::auth {
 class AuthService;
 }
 
+namespace llmux::mcp {
+class McpServer;
+class SessionRegistry;
+}  // namespace llmux::mcp
+
 namespace llmux::gateway {
 
 class AccessGate;
 class AuthGrpcService;
 class InferenceGrpcService;
+class McpGrpcService;
 
 struct GrpcServerOptions {
   std::string host = "127.0.0.1";  // IPv4/IPv6 address or name; IPv6 without brackets is fine
@@ -58,6 +65,10 @@ struct GrpcServerOptions {
   AccessGate* access_gate = nullptr;
   // Offered as llmux.v1.Auth when set together with an access gate (must outlive the server).
   auth::AuthService* auth_service = nullptr;
+  // Offered as llmux.v1.Mcp (proto/llmux/v1/mcp.proto) when both are set: the same MCP
+  // server and sessions as /mcp (both must outlive the server).
+  mcp::McpServer* mcp_server = nullptr;
+  mcp::SessionRegistry* mcp_sessions = nullptr;
 };
 
 class GrpcServer {
@@ -98,6 +109,7 @@ class GrpcServer {
   GrpcServerOptions options_;
   std::unique_ptr<InferenceGrpcService> grpc_service_;  // outlives server_ (declared first)
   std::unique_ptr<AuthGrpcService> auth_service_;       // likewise
+  std::unique_ptr<McpGrpcService> mcp_service_;         // likewise
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::mutex mu_;  // guards shut_down_ against SetServing/Shutdown from other threads

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "gateway/access/route_table.h"
+#include "gateway/mcp/stored_prompts.h"
 #include "mcp/conformance_fixtures.h"
 #include "mcp/serving_catalog.h"
 
@@ -22,7 +23,16 @@ McpEndpoint::McpEndpoint(serving::InferenceService& service, McpEndpointOptions 
   mcp::ServingCatalogOptions serving_options;
   serving_options.tool_permission = McpToolPermission;
   serving_options.metrics_text = options_.metrics_text;
+  serving_options.models = options_.models;
+  serving_options.model_dir = options_.model_dir;
+  serving_options.threads = &tool_threads_;
+  // A loaded or unloaded model changes the resource list and its model card.
+  serving_options.on_models_changed = [this](const std::string& model, bool) {
+    server_->NotifyListChanged(sessions_, "resources");
+    server_->NotifyResourceUpdated(sessions_, "llmux://models/" + model);
+  };
   mcp::AddServingCatalog(*catalog, service, serving_options);
+  if (options_.prompt_store != nullptr) AddStoredPrompts(*catalog, *options_.prompt_store);
   if (options_.conformance_fixtures) mcp::AddConformanceFixtures(*catalog);
   server_ = std::make_unique<mcp::McpServer>(mcp::McpServerOptions{}, std::move(catalog));
 }

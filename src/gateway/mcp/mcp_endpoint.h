@@ -9,10 +9,15 @@
 
 #include "gateway/mcp/mcp_http_routes.h"
 #include "mcp/mcp_server.h"
+#include "mcp/serving_catalog.h"
 #include "mcp/session.h"
 
 namespace llmux::serving {
 class InferenceService;
+class ModelManager;
+}  // namespace llmux::serving
+namespace llmux::store {
+class Store;
 }
 
 namespace llmux::gateway {
@@ -25,6 +30,10 @@ struct McpEndpointOptions {
   McpHttpOptions http;
   std::function<std::string()> metrics_text;
   bool conformance_fixtures = false;  // the tools, resources and prompts the MCP suite calls
+  store::Store* prompt_store = nullptr;  // stored prompt templates (null: built-in ones only)
+  // load_model / unload_model (null: not offered) and the directory models are loaded from.
+  serving::ModelManager* models = nullptr;
+  std::string model_dir;
 };
 
 class McpEndpoint {
@@ -40,6 +49,8 @@ class McpEndpoint {
   McpEndpointOptions options_;
   std::unique_ptr<mcp::McpServer> server_;
   mcp::SessionRegistry sessions_;
+  // Last: joined first on destruction, while the server and sessions they notify still exist.
+  mcp::ToolThreads tool_threads_;
 };
 
 }  // namespace llmux::gateway

@@ -1,6 +1,7 @@
 #include "gateway/mcp/mcp_http_routes.h"
 
 #include <boost/asio/awaitable.hpp>
+#include <atomic>
 #include <memory>
 #include <optional>
 
@@ -47,7 +48,7 @@ class QueueOutbound : public mcp::Outbound {
 
 http::Response RpcError(int status, int code, std::string message, Json id = nullptr) {
   mcp::RpcError error{code, std::move(message), std::nullopt};
-  return http::Response{status, kJson, mcp::ErrorMessage(id, error).dump(), {}};
+  return http::Response{status, kJson, mcp::Serialize(mcp::ErrorMessage(id, error)), {}};
 }
 
 std::string Header(const http::Request& req, std::string_view name) {
@@ -75,40 +76,53 @@ std::string ResourceMetadataUrl(const http::Request& req) {
   return url;
 }
 
-std::string SseEvent(uint64_t id, const Json& message) {
+// Event ids are unique across every stream of the server, as the spec asks within a session.
+std::string SseEvent(const Json& message) {
+  static std::atomic<uint64_t> next_id{0};
   std::string event = "id: ";
-  event += std::to_string(id);
+  event += std::to_string(++next_id);
   event += "\nevent: message\ndata: ";
-  event += message.dump();
+  event += mcp::Serialize(message);
   event += "\n\n";
   return event;
 }
 
-http::Headers SseHeaders(const std::string& session_id) {
-  http::Headers headers{{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
-  if (!session_id.empty()) headers.Set(kSessionHeader, session_id);
-  return headers;
+http::Headers SseHeaders() {
+  return http::Headers{{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
+}
+
+// The HTTP status of a whole JSON reply. The stateless protocol (2026-07-28) answers
+// malformed requests with 400 and unknown methods with 404; the session protocol always 200.
+int ReplyStatus(const Json& response, bool stateless) {
+  if (!stateless || !response.contains("error")) return 200;
+  const int code = response["error"].value("code", 0);
+  if (code == mcp::rpc_error::kMethodNotFound) return 404;
+  if (code == mcp::rpc_error::kInvalidRequest || code == mcp::rpc_error::kInvalidParams ||
+      code == mcp::rpc_error::kHeaderMismatch ||
+      code == mcp::rpc_error::kMissingRequiredClientCapability ||
+      code == mcp::rpc_error::kUnsupportedProtocolVersion) {
+    return 400;
+  }
+  return 200;
 }
 
 // Sends the messages of one request: JSON when the response comes first, else an SSE stream.
 awaitable<void> AnswerRequest(http::ResponseWriter& w, std::shared_ptr<ItemQueue> queue,
-                              std::string session_id) {
+                              bool stateless) {
   std::optional<Item> first = co_await queue->Pop();
   if (!first) co_return;  // the server is shutting down
   if (first->final && !first->message.is_null()) {
-    http::Headers headers;
-    if (!session_id.empty()) headers.Set(kSessionHeader, session_id);
-    std::string body = first->message.dump();
-    co_await w.Send(200, kJson, std::move(body), std::move(headers));
+    const int status = ReplyStatus(first->message, stateless);
+    std::string body = mcp::Serialize(first->message);
+    co_await w.Send(status, kJson, std::move(body));
     co_return;
   }
-  http::Headers headers = SseHeaders(session_id);
+  http::Headers headers = SseHeaders();
   if (!co_await w.StartStream(200, "text/event-stream", std::move(headers))) co_return;
-  uint64_t event_id = 0;
   std::optional<Item> item = std::move(first);
   while (item) {
     if (!item->message.is_null()) {
-      std::string event = SseEvent(++event_id, item->message);
+      std::string event = SseEvent(item->message);
       if (!co_await w.Write(event)) co_return;
     }
     if (item->final) break;
@@ -123,14 +137,96 @@ struct Shared {
   McpHttpOptions options;
 };
 
-// Origin/Host and (unless `initialize`) the session of a request. Returns the refusal, if any.
+// Origin and Host (DNS rebinding). Returns the refusal, if any.
 std::optional<http::Response> Screen(const Shared& shared, const http::Request& req) {
   std::string why = CheckOrigin(shared.options.origins, Header(req, "Origin"), Header(req, "Host"));
   if (!why.empty()) return RpcError(403, mcp::rpc_error::kInvalidRequest, "Forbidden: " + why);
+  return std::nullopt;
+}
+
+// The MCP-Protocol-Version header of a request in a session (absent: 2025-03-26).
+std::optional<http::Response> CheckSessionVersion(const http::Request& req) {
   std::string version = Header(req, kVersionHeader);
   if (!version.empty() && !mcp::IsSupportedProtocolVersion(version)) {
     return RpcError(400, mcp::rpc_error::kInvalidRequest,
                     "Bad Request: unsupported MCP-Protocol-Version " + version);
+  }
+  return std::nullopt;
+}
+
+std::string Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+const Json* Meta(const mcp::Message& message) {
+  auto it = message.params.find("_meta");
+  return it != message.params.end() && it->is_object() ? &*it : nullptr;
+}
+
+// Whether a request without a session speaks the stateless protocol (2026-07-28): it names a
+// protocol version in its _meta, or in the header one that is not of the session era.
+bool IsStatelessRequest(const http::Request& req, const mcp::Message& message) {
+  const Json* meta = Meta(message);
+  const std::string version = Header(req, kVersionHeader);
+  if (meta != nullptr) return true;
+  if (message.method == "initialize") return false;
+  return !version.empty() && !mcp::IsSupportedProtocolVersion(version);
+}
+
+// The checks of a stateless request before it runs (spec 2026-07-28, in the suite's order).
+// Fills the context from _meta; returns the refusal, if any.
+std::optional<http::Response> CheckStateless(const http::Request& req, const mcp::Message& message,
+                                             mcp::RequestContext& context) {
+  const Json id = message.id;
+  auto refuse = [&](int status, int code, std::string why, std::optional<Json> data = {}) {
+    mcp::RpcError error{code, std::move(why), std::move(data)};
+    return http::Response{status, kJson, mcp::Serialize(mcp::ErrorMessage(id, error)), {}};
+  };
+  const std::string version = Header(req, kVersionHeader);
+  if (version.empty()) {
+    return refuse(400, mcp::rpc_error::kHeaderMismatch, "the MCP-Protocol-Version header is required");
+  }
+  const Json* meta = Meta(message);
+  const std::string version_key = "io.modelcontextprotocol/protocolVersion";
+  const std::string caps_key = "io.modelcontextprotocol/clientCapabilities";
+  if (meta == nullptr || !meta->contains(version_key) || !(*meta)[version_key].is_string() ||
+      !meta->contains(caps_key) || !(*meta)[caps_key].is_object()) {
+    return refuse(400, mcp::rpc_error::kInvalidParams,
+                  "params._meta must carry " + version_key + " and " + caps_key);
+  }
+  const std::string meta_version = (*meta)[version_key].get<std::string>();
+  if (meta_version != version) {
+    return refuse(400, mcp::rpc_error::kHeaderMismatch,
+                  "MCP-Protocol-Version " + version + " differs from _meta's " + meta_version);
+  }
+  if (version != mcp::kStatelessProtocolVersion) {
+    return refuse(400, mcp::rpc_error::kUnsupportedProtocolVersion,
+                  "unsupported protocol version " + version,
+                  Json{{"requested", version},
+                       {"supported", Json::array({mcp::kStatelessProtocolVersion})}});
+  }
+  const std::string method_header = Trim(Header(req, "Mcp-Method"));
+  if (method_header != message.method) {
+    return refuse(400, mcp::rpc_error::kHeaderMismatch,
+                  "the Mcp-Method header must repeat the method (" + message.method + ")");
+  }
+  std::string name;
+  if (message.method == "tools/call" || message.method == "prompts/get") {
+    name = message.params.value("name", "");
+  } else if (message.method == "resources/read") {
+    name = message.params.value("uri", "");
+  }
+  if (!name.empty() && Trim(Header(req, "Mcp-Name")) != name) {
+    return refuse(400, mcp::rpc_error::kHeaderMismatch,
+                  "the Mcp-Name header must repeat the name (" + name + ")");
+  }
+  context.stateless = true;
+  context.client_capabilities = (*meta)[caps_key];
+  if (auto level = meta->find("io.modelcontextprotocol/logLevel");
+      level != meta->end() && level->is_string()) {
+    context.log_level = mcp::ParseLogLevel(level->get<std::string>());
   }
   return std::nullopt;
 }
@@ -198,6 +294,29 @@ awaitable<void> HandlePost(const Shared& shared, http::Request& req, http::Respo
   mcp::RequestContext context;
   context.caller = std::make_shared<AccessCaller>(access);
 
+  if (Header(req, kSessionHeader).empty() && IsStatelessRequest(req, message)) {
+    if (auto refusal = CheckStateless(req, message, context)) {
+      co_await w.Send(std::move(*refusal));
+      co_return;
+    }
+    if (message.kind != mcp::Message::Kind::kRequest) {
+      co_await w.Send(202, kJson, "");  // nothing to do without a session
+      co_return;
+    }
+    auto out = std::make_shared<QueueOutbound>();
+    std::shared_ptr<ItemQueue> queue = out->queue();
+    // Closing the response stream is how a stateless client cancels.
+    std::function<void()> cancel = shared.server->HandleRequest(message, context, out);
+    if (cancel) w.OnDisconnect(cancel);
+    co_await AnswerRequest(w, queue, /*stateless=*/true);
+    w.OnDisconnect(nullptr);
+    co_return;
+  }
+  if (auto refusal = CheckSessionVersion(req)) {
+    co_await w.Send(std::move(*refusal));
+    co_return;
+  }
+
   if (message.kind == mcp::Message::Kind::kRequest && message.method == "initialize") {
     auto session = shared.sessions->Create(access.principal().subject);
     if (!session.ok()) {
@@ -211,12 +330,12 @@ awaitable<void> HandlePost(const Shared& shared, http::Request& req, http::Respo
     std::optional<Item> reply = out->queue()->TryPop();
     if (!reply || !reply->message.contains("result")) {
       shared.sessions->Remove((*session)->id());
-      std::string body = reply ? reply->message.dump() : std::string("{}");
+      std::string body = reply ? mcp::Serialize(reply->message) : std::string("{}");
       co_await w.Send(200, kJson, std::move(body));
       co_return;
     }
     http::Headers headers{{kSessionHeader, (*session)->id()}};
-    std::string body = reply->message.dump();
+    std::string body = mcp::Serialize(reply->message);
     co_await w.Send(200, kJson, std::move(body), std::move(headers));
     co_return;
   }
@@ -236,13 +355,17 @@ awaitable<void> HandlePost(const Shared& shared, http::Request& req, http::Respo
   std::shared_ptr<ItemQueue> queue = out->queue();
   std::function<void()> cancel = shared.server->HandleRequest(message, context, out);
   if (cancel) w.OnDisconnect(cancel);  // a client that goes away stops the work
-  co_await AnswerRequest(w, queue, "");
+  co_await AnswerRequest(w, queue, /*stateless=*/false);
   w.OnDisconnect(nullptr);
 }
 
 awaitable<void> HandleGet(const Shared& shared, http::Request& req, http::ResponseWriter& w,
                           CallAccess& access) {
   if (auto refusal = Screen(shared, req)) {
+    co_await w.Send(std::move(*refusal));
+    co_return;
+  }
+  if (auto refusal = CheckSessionVersion(req)) {
     co_await w.Send(std::move(*refusal));
     co_return;
   }
@@ -258,16 +381,20 @@ awaitable<void> HandleGet(const Shared& shared, http::Request& req, http::Respon
     co_await w.Send(std::move(refusal));
     co_return;
   }
+  if (shared.sessions->streams_ended()) {
+    http::Response reply = RpcError(503, mcp::rpc_error::kInternalError, "the server is shutting down");
+    co_await w.Send(std::move(reply));
+    co_return;
+  }
   auto stream = std::make_shared<QueueOutbound>();
   std::shared_ptr<ItemQueue> queue = stream->queue();
   if (auto previous = session->AttachStream(stream)) previous->Finish(nullptr);
   w.OnDisconnect([queue] { queue->Close(); });
-  http::Headers headers = SseHeaders("");
+  http::Headers headers = SseHeaders();
   if (co_await w.StartStream(200, "text/event-stream", std::move(headers))) {
-    uint64_t event_id = 0;
     while (std::optional<Item> item = co_await queue->Pop()) {
       if (item->message.is_null()) break;
-      std::string event = SseEvent(++event_id, item->message);
+      std::string event = SseEvent(item->message);
       if (!co_await w.Write(event)) break;
     }
     co_await w.EndStream();
@@ -302,7 +429,7 @@ void RegisterMcpRoutes(GuardedRouter& router, mcp::McpServer& server,
   RequestErrorReply refusal = [](const Status& status, const http::Request& req) {
     mcp::RpcError error = mcp::RpcErrorFor(status);
     http::Response reply{HttpStatusFor(status), kJson,
-                         mcp::ErrorMessage(nullptr, error).dump(), {}};
+                         mcp::Serialize(mcp::ErrorMessage(nullptr, error)), {}};
     if (reply.status == 401) {
       std::string challenge = "Bearer realm=\"llmux\", resource_metadata=\"";
       challenge += ResourceMetadataUrl(req);
