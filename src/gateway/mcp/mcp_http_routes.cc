@@ -249,6 +249,18 @@ std::shared_ptr<mcp::Session> FindSession(const Shared& shared, const http::Requ
   return session;
 }
 
+// Runs one request and answers it; a client that goes away (for a stateless client, the way
+// to cancel) stops the work.
+awaitable<void> RunRequest(const Shared& shared, http::ResponseWriter& w,
+                           const mcp::Message& message, const mcp::RequestContext& context) {
+  auto out = std::make_shared<QueueOutbound>();
+  std::shared_ptr<ItemQueue> queue = out->queue();
+  std::function<void()> cancel = shared.server->HandleRequest(message, context, out);
+  if (cancel) w.OnDisconnect(cancel);
+  co_await AnswerRequest(w, queue, context.stateless);
+  w.OnDisconnect(nullptr);
+}
+
 awaitable<void> HandlePost(const Shared& shared, http::Request& req, http::ResponseWriter& w,
                            CallAccess& access) {
   if (auto refusal = Screen(shared, req)) {
@@ -303,13 +315,7 @@ awaitable<void> HandlePost(const Shared& shared, http::Request& req, http::Respo
       co_await w.Send(202, kJson, "");  // nothing to do without a session
       co_return;
     }
-    auto out = std::make_shared<QueueOutbound>();
-    std::shared_ptr<ItemQueue> queue = out->queue();
-    // Closing the response stream is how a stateless client cancels.
-    std::function<void()> cancel = shared.server->HandleRequest(message, context, out);
-    if (cancel) w.OnDisconnect(cancel);
-    co_await AnswerRequest(w, queue, /*stateless=*/true);
-    w.OnDisconnect(nullptr);
+    co_await RunRequest(shared, w, message, context);
     co_return;
   }
   if (auto refusal = CheckSessionVersion(req)) {
@@ -351,12 +357,7 @@ awaitable<void> HandlePost(const Shared& shared, http::Request& req, http::Respo
     co_await w.Send(202, kJson, "");
     co_return;
   }
-  auto out = std::make_shared<QueueOutbound>();
-  std::shared_ptr<ItemQueue> queue = out->queue();
-  std::function<void()> cancel = shared.server->HandleRequest(message, context, out);
-  if (cancel) w.OnDisconnect(cancel);  // a client that goes away stops the work
-  co_await AnswerRequest(w, queue, /*stateless=*/false);
-  w.OnDisconnect(nullptr);
+  co_await RunRequest(shared, w, message, context);
 }
 
 awaitable<void> HandleGet(const Shared& shared, http::Request& req, http::ResponseWriter& w,
