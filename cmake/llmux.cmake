@@ -5,13 +5,53 @@ get_filename_component(LLMUX_SHARED_DIR "${CMAKE_SOURCE_DIR}/../shared" ABSOLUTE
 
 set(LLMUX_WARNINGS -Wall -Wextra -Wpedantic -Werror -Wno-unused-parameter)
 
-if(LLMUX_SANITIZE)
-  # Under the sanitizers GCC 12's flow analysis reports false maybe-uninitialized warnings
-  # inside libstdc++ (<regex>, std::function); the Release build keeps the warning.
-  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-                      -Wno-maybe-uninitialized)
-  add_link_options(-fsanitize=address,undefined)
+# Compiler cache: ccache keeps objects in ~/.cache/ccache (outside the checkout), so a fresh
+# clone on the same machine, at any path, reuses what an earlier build compiled. Paths under the
+# checkout's parent are hashed relative to it, and the build directory is not hashed (debug info
+# keeps the first compile's path, which only a debugger reads).
+option(LLMUX_CCACHE "Compile through ccache when it is installed" ON)
+find_program(LLMUX_CCACHE_PROGRAM ccache)
+if(LLMUX_CCACHE AND LLMUX_CCACHE_PROGRAM AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
+  get_filename_component(llmux_ccache_base "${CMAKE_SOURCE_DIR}/.." ABSOLUTE)
+  set(CMAKE_CXX_COMPILER_LAUNCHER
+      ${CMAKE_COMMAND} -E env CCACHE_BASEDIR=${llmux_ccache_base} CCACHE_NOHASHDIR=1
+      CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+      ${LLMUX_CCACHE_PROGRAM})
 endif()
+
+# lld links the big test and server binaries several times faster than GNU ld.
+find_program(LLMUX_LLD ld.lld)
+if(LLMUX_LLD)
+  add_link_options(-fuse-ld=lld)
+endif()
+
+# Sanitizer builds: "address" (ASan + UBSan) or "thread" (TSan). Each builds only the tests that
+# name it in llmux_test(... SANITIZERS ...) unless LLMUX_TEST_SET says otherwise.
+set(LLMUX_SANITIZE "" CACHE STRING "Sanitizer build: empty, address (ASan+UBSan) or thread (TSan)")
+set_property(CACHE LLMUX_SANITIZE PROPERTY STRINGS "" address thread)
+if(LLMUX_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+elseif(LLMUX_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer -Wno-tsan)
+  add_link_options(-fsanitize=thread)
+elseif(NOT LLMUX_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "LLMUX_SANITIZE must be empty, address or thread (got '${LLMUX_SANITIZE}')")
+endif()
+if(LLMUX_SANITIZE)
+  # Under the sanitizers GCC 12 reports false warnings: maybe-uninitialized inside libstdc++
+  # (<regex>, std::function) and a new/delete mismatch on Asio's coroutine frames. The Release
+  # build keeps both warnings.
+  add_compile_options(-Wno-maybe-uninitialized -Wno-mismatched-new-delete)
+endif()
+
+# Which tests this build defines: "all", or a sanitizer's name for the tests that ask for it.
+if(LLMUX_SANITIZE STREQUAL "")
+  set(llmux_default_test_set all)
+else()
+  set(llmux_default_test_set ${LLMUX_SANITIZE})
+endif()
+set(LLMUX_TEST_SET ${llmux_default_test_set} CACHE STRING "Tests to build: all, address or thread")
 
 # ISA flags for kernel files compiled for one instruction set; the choice is made at
 # run time by CPU feature detection. AMX is never enabled: it traps on our machines.
@@ -24,21 +64,51 @@ function(llmux_target_defaults target)
   target_include_directories(${target} PUBLIC ${CMAKE_SOURCE_DIR}/src)
 endfunction()
 
-# llmux_test(NAME [WHOLE] SOURCES... LIBS ...): a GoogleTest binary registered with ctest,
-# one ctest entry per test case, or with WHOLE one entry for the binary (for suites that
-# share an expensive fixture per process, such as a database server).
+# llmux_in_test_set(VAR SANITIZERS...): VAR is true when this build's test set includes a test
+# that runs under the given sanitizers (every test is in the set "all").
+function(llmux_in_test_set var)
+  if(LLMUX_TEST_SET STREQUAL "all" OR LLMUX_TEST_SET IN_LIST ARGN)
+    set(${var} TRUE PARENT_SCOPE)
+  else()
+    set(${var} FALSE PARENT_SCOPE)
+  endif()
+endfunction()
+
+# llmux_test(NAME [WHOLE] [SANITIZERS address thread] SOURCES... LIBS... [DEFINES...] [OPTIONS...]
+#            [DEPENDS...] [TIMEOUT seconds]): a GoogleTest binary registered with ctest, one ctest entry per test
+# case, or with WHOLE one entry for the binary (for suites that share an expensive fixture per
+# process, such as a database server). SANITIZERS names the sanitizer builds that also run it:
+# tests of what parses or serves untrusted input (address) and of what shares state across
+# threads (thread). Outside its build's test set the test is not defined at all. DEPENDS names
+# targets the test runs (the llmux binary), built with it.
 function(llmux_test name)
-  cmake_parse_arguments(T "WHOLE" "" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(T "WHOLE" "TIMEOUT" "SOURCES;LIBS;SANITIZERS;DEFINES;OPTIONS;DEPENDS" ${ARGN})
+  llmux_in_test_set(wanted ${T_SANITIZERS})
+  if(NOT wanted)
+    return()
+  endif()
   add_executable(${name} ${T_SOURCES})
   llmux_target_defaults(${name})
-  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
-  target_compile_definitions(${name} PRIVATE LLMUX_SHARED_DIR="${LLMUX_SHARED_DIR}"
-                             LLMUX_BINARY_DIR="${CMAKE_BINARY_DIR}")
+  target_link_libraries(${name} PRIVATE ${T_LIBS} llmux_test_paths GTest::gtest GTest::gtest_main)
+  # Tests build records with designated initializers and leave the other fields default.
+  target_compile_options(${name} PRIVATE -Wno-missing-field-initializers ${T_OPTIONS})
+  if(T_DEFINES)
+    target_compile_definitions(${name} PRIVATE ${T_DEFINES})
+  endif()
+  if(T_DEPENDS)
+    add_dependencies(${name} ${T_DEPENDS})
+  endif()
+  # Collected for the target llmux_tests, which builds only what this build tests.
+  set_property(GLOBAL APPEND PROPERTY LLMUX_TEST_TARGETS ${name} ${T_DEPENDS})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 600)
+  endif()
+  # A GTEST_SKIP makes the ctest entry "skipped", which scripts/test refuses unless listed.
   if(T_WHOLE)
     add_test(NAME ${name} COMMAND ${name})
-    set_tests_properties(${name} PROPERTIES TIMEOUT 600)
+    set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT} SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]")
   else()
     include(GoogleTest)
-    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600)
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT ${T_TIMEOUT})
   endif()
 endfunction()

@@ -7,11 +7,12 @@
 #include "chat/chat_test_util.h"
 #include "engine/gguf/gguf_reader.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "tests/support/test_paths.h"
 
 namespace llmux::chat {
 namespace {
 
-const std::string kShared = LLMUX_SHARED_DIR;
+const std::string kShared = llmux::testing::SharedDir();
 
 TEST(ChatGgufTest, Qwen3VocabTemplateSelectsQwen3) {
   auto file = gguf::GgufFile::Open(kShared + "/models/qwen3-vocab.gguf");

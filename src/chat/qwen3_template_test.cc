@@ -4,13 +4,14 @@
 
 #include "chat/chat_template.h"
 #include "chat/chat_test_util.h"
+#include "tests/support/test_paths.h"
 
 namespace llmux::chat {
 namespace {
 
 Json LoadVectors() {
   const std::string text =
-      testing::ReadFile(std::string(LLMUX_SHARED_DIR) + "/vectors/chat-template-qwen3.json");
+      testing::ReadFile(llmux::testing::SharedDir() + "/vectors/chat-template-qwen3.json");
   return Json::parse(text, nullptr, /*allow_exceptions=*/false);
 }
 

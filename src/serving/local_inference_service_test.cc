@@ -11,11 +11,12 @@
 #include <fstream>
 #include <future>
 #include <thread>
+#include "tests/support/test_paths.h"
 
 namespace llmux::serving {
 namespace {
 
-const char* kStories = LLMUX_SHARED_DIR "/models/stories260K.gguf";
+const std::string kStories = llmux::testing::SharedPath("models/stories260K.gguf");
 
 class CollectSink : public Sink {
  public:

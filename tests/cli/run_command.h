@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 #include <sys/wait.h>
+#include "tests/support/test_paths.h"
 
 namespace llmux::testing {
 
@@ -13,8 +14,7 @@ struct CommandResult {
   std::string out;  // stdout and stderr together when merge_stderr
 };
 
-inline std::string LlmuxBinary() { return std::string(LLMUX_BINARY_DIR) + "/src/cli/llmux"; }
-inline std::string SharedPath(const std::string& rel) { return std::string(LLMUX_SHARED_DIR) + "/" + rel; }
+inline std::string LlmuxBinary() { return llmux::testing::BinaryDir() + "/src/cli/llmux"; }
 
 // Runs `llmux <args>` through the shell. Arguments must already be quoted.
 inline CommandResult RunLlmux(const std::string& args, bool merge_stderr = false) {

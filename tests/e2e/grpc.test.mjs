@@ -1,49 +1,34 @@
 // End-to-end test of llmux's gRPC API with the official Node client (@grpc/grpc-js) and the
 // proto loaded at run time (@grpc/proto-loader), against a running `llmux serve`.
 //
-// Environment:
-//   LLMUX_GRPC_ADDR      host:port of the gRPC listener, e.g. 127.0.0.1:50051 (required;
-//                        without it every test is skipped)
-//   LLMUX_MODEL          the served name of stories260K.gguf (default "stories260K")
-//   LLMUX_EXPECTED_TEXT  greedy output of `llmux run -p "Once upon a time" -n 64 --temp 0` on
-//                        the same model, with or without the prompt in front; when unset the
-//                        test compares against ../shared/vectors/stories260K.json if present
-//   LLMUX_MAX_TOKENS     tokens to generate in the greedy test (default 64)
-//   LLMUX_HTTP_ADDR      host:port of the same server's HTTP listener (optional); with it
-//                        the deadline test also reads /metrics to check that the server
-//                        cancelled the generation (llmux_requests_total{finish_reason=
-//                        "cancelled"} goes up, llmux_requests_running returns to 0)
+// Environment (set by run.mjs):
+//   LLMUX_GRPC_ADDR      host:port of the gRPC listener, e.g. 127.0.0.1:50051
+//   LLMUX_MODEL          the served name of stories260K.gguf
+//   LLMUX_HTTP_ADDR      host:port of the same server's HTTP listener: the deadline test reads
+//                        /metrics to check that the server cancelled the generation
+//                        (llmux_requests_total{finish_reason="cancelled"} goes up,
+//                        llmux_requests_running returns to 0)
+// The greedy text must equal llama.cpp's continuation in ../shared/vectors/stories260K.json.
 //
-// Run: node --test tests/e2e/grpc.test.mjs
+// Run: LLMUX_BIN=build/src/cli/llmux LLMUX_SHARED_DIR=../shared node tests/e2e/run.mjs tests/e2e/grpc.test.mjs
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
+import { referenceContinuation } from './server.mjs';
 
 const ADDR = process.env.LLMUX_GRPC_ADDR;
 const HTTP_ADDR = process.env.LLMUX_HTTP_ADDR;
-const MODEL = process.env.LLMUX_MODEL || 'stories260K';
+const MODEL = process.env.LLMUX_MODEL;
 const PROMPT = 'Once upon a time';
-const MAX_TOKENS = Number(process.env.LLMUX_MAX_TOKENS || 64);
+const MAX_TOKENS = 64;
 const TEST_TIMEOUT_MS = 60_000;
 
 const protoRoot = fileURLToPath(new URL('../../proto', import.meta.url));
-const referencePath = fileURLToPath(
-  new URL('../../../shared/vectors/stories260K.json', import.meta.url),
-);
-
-// The greedy text `llmux serve` must produce for PROMPT, or null if nothing to compare with.
-function expectedGreedyText() {
-  if (process.env.LLMUX_EXPECTED_TEXT !== undefined) return process.env.LLMUX_EXPECTED_TEXT;
-  if (MAX_TOKENS !== 64 || !existsSync(referencePath)) return null;
-  // llama.cpp's (and llama2.c's) greedy 64 tokens for the same prompt.
-  const reference = JSON.parse(readFileSync(referencePath, 'utf8'));
-  const prompt = reference.prompts.find((p) => p.text === PROMPT);
-  return prompt ? prompt.llama_cpp.precise.generated_text : null;
-}
+// llama.cpp's greedy 64 tokens for PROMPT: the text `llmux serve` must produce.
+const expected = referenceContinuation(PROMPT);
 
 function loadInferenceService() {
   const definition = protoLoader.loadSync('llmux/v1/inference.proto', {
@@ -137,7 +122,7 @@ function greedyCompleteRequest(extra = {}) {
   };
 }
 
-describe('llmux gRPC API', { skip: ADDR ? false : 'LLMUX_GRPC_ADDR is not set' }, () => {
+describe('llmux gRPC API', () => {
   let client;
 
   before(async () => {
@@ -176,12 +161,7 @@ describe('llmux gRPC API', { skip: ADDR ? false : 'LLMUX_GRPC_ADDR is not set' }
     const text = deltas.map((m) => m.delta.text).join('');
     assert.ok(text.length > 0);
 
-    const expected = expectedGreedyText();
-    if (expected !== null) {
-      // `llmux run` prints the prompt before the generated text; accept either form.
-      const matches = text === expected || PROMPT + text === expected;
-      assert.ok(matches, `greedy text differs:\n got:      ${JSON.stringify(text)}\n expected: ${JSON.stringify(expected)}`);
-    }
+    assert.equal(text, expected);
 
     assert.ok(['FINISH_REASON_STOP', 'FINISH_REASON_LENGTH'].includes(finish.finish_reason));
     const usage = finish.usage;
@@ -312,23 +292,21 @@ describe('llmux gRPC API', { skip: ADDR ? false : 'LLMUX_GRPC_ADDR is not set' }
     assert.equal(full.code, grpc.status.OK, full.details);
     const fullDeltas = splitStream(full.messages).deltas.length;
 
-    const before = HTTP_ADDR ? await requestMetrics() : null;
+    const before = await requestMetrics();
     const cut = await runStream(client, 'Complete', long, {
       deadline: deadlineIn(Math.max(5, Math.floor(fullMs / 4))),
     });
     assert.equal(cut.code, grpc.status.DEADLINE_EXCEEDED, `${cut.details} (full run ${fullMs} ms)`);
     assert.ok(cut.messages.length < fullDeltas, 'the stream stopped early');
 
-    if (HTTP_ADDR) {
-      // The server finishes the request as cancelled, well before it would have ended.
-      let after = await requestMetrics();
-      for (let i = 0; i < 50 && (after.cancelled <= before.cancelled || after.running > 0); ++i) {
-        await sleep(100);
-        after = await requestMetrics();
-      }
-      assert.ok(after.cancelled > before.cancelled, `cancelled ${before.cancelled} -> ${after.cancelled}`);
-      assert.equal(after.running, 0);
+    // The server finishes the request as cancelled, well before it would have ended.
+    let after = await requestMetrics();
+    for (let i = 0; i < 50 && (after.cancelled <= before.cancelled || after.running > 0); ++i) {
+      await sleep(100);
+      after = await requestMetrics();
     }
+    assert.ok(after.cancelled > before.cancelled, `cancelled ${before.cancelled} -> ${after.cancelled}`);
+    assert.equal(after.running, 0);
 
     // The cancelled generations must not disturb the next request.
     const next = await runStream(client, 'Complete', greedyCompleteRequest(), {
@@ -336,8 +314,7 @@ describe('llmux gRPC API', { skip: ADDR ? false : 'LLMUX_GRPC_ADDR is not set' }
     });
     assert.equal(next.code, grpc.status.OK, next.details);
     const text = splitStream(next.messages).deltas.map((m) => m.delta.text).join('');
-    const expected = expectedGreedyText();
-    if (expected !== null) assert.ok(text === expected || PROMPT + text === expected);
+    assert.equal(text, expected);
   });
 
   test('cancelling mid-stream ends the call as CANCELLED', { timeout: TEST_TIMEOUT_MS }, async () => {

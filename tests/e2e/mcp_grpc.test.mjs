@@ -2,28 +2,27 @@
 // (@grpc/grpc-js, the proto loaded at run time by @grpc/proto-loader) against a running
 // `llmux serve` without authentication.
 //
-// Environment (as for grpc.test.mjs):
-//   LLMUX_GRPC_ADDR      host:port of the gRPC listener (required; without it every test is
-//                        skipped)
-//   LLMUX_MODEL          the served name of stories260K.gguf (default "stories260K")
-//   LLMUX_EXPECTED_TEXT  greedy output of `llmux run -p "Once upon a time" -n 64 --temp 0`,
-//                        with or without the prompt in front (optional)
-//   LLMUX_HTTP_ADDR      host:port of the same server's HTTP listener (optional): the
-//                        cancellation test then reads /metrics to see the generation cancelled
+// Environment (set by run.mjs):
+//   LLMUX_GRPC_ADDR      host:port of the gRPC listener
+//   LLMUX_MODEL          the served name of stories260K.gguf
+//   LLMUX_HTTP_ADDR      host:port of the same server's HTTP listener: the cancellation test
+//                        reads /metrics to see the generation cancelled
+// The greedy text must equal llama.cpp's continuation in ../shared/vectors/stories260K.json.
 //
-// Run: node --test tests/e2e/mcp_grpc.test.mjs
+// Run: LLMUX_BIN=build/src/cli/llmux LLMUX_SHARED_DIR=../shared node tests/e2e/run.mjs tests/e2e/mcp_grpc.test.mjs
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
+import { referenceContinuation } from './server.mjs';
 
 const ADDR = process.env.LLMUX_GRPC_ADDR;
 const HTTP_ADDR = process.env.LLMUX_HTTP_ADDR;
-const MODEL = process.env.LLMUX_MODEL || 'stories260K';
-const EXPECTED = process.env.LLMUX_EXPECTED_TEXT;
+const MODEL = process.env.LLMUX_MODEL;
 const PROMPT = 'Once upon a time';
+const EXPECTED = referenceContinuation(PROMPT);
 const TEST_TIMEOUT_MS = 60_000;
 
 const protoRoot = fileURLToPath(new URL('../../proto', import.meta.url));
@@ -135,7 +134,7 @@ async function requestMetrics() {
   return metrics;
 }
 
-describe('MCP over gRPC (llmux.v1.Mcp)', { skip: ADDR ? false : 'LLMUX_GRPC_ADDR is not set' }, () => {
+describe('MCP over gRPC (llmux.v1.Mcp)', () => {
   let client;
 
   before(async () => {
@@ -214,17 +213,14 @@ describe('MCP over gRPC (llmux.v1.Mcp)', { skip: ADDR ? false : 'LLMUX_GRPC_ADDR
       assert.equal(unary.messages.length, 1, 'no progress without a progressToken');
       assert.equal(unary.messages[0].result.structuredContent.text, text);
 
-      if (EXPECTED !== undefined) {
-        assert.ok(text === EXPECTED || PROMPT + text === EXPECTED,
-          `greedy text differs:\n got:      ${JSON.stringify(text)}\n expected: ${JSON.stringify(EXPECTED)}`);
-      }
+      assert.equal(text, EXPECTED);
 
       s.stream.end();  // half-close: the server ends the stream once nothing is in flight
       assert.equal((await s.status).code, grpc.status.OK);
     });
 
   test('Session: cancelling the stream stops the generation', { timeout: TEST_TIMEOUT_MS }, async () => {
-    const beforeMetrics = HTTP_ADDR ? await requestMetrics() : null;
+    const beforeMetrics = await requestMetrics();
     const s = openSession(client);
     s.send(initialize(1));
     await s.until(1);
@@ -244,16 +240,14 @@ describe('MCP over gRPC (llmux.v1.Mcp)', { skip: ADDR ? false : 'LLMUX_GRPC_ADDR
     s.stream.cancel();
     assert.equal((await s.status).code, grpc.status.CANCELLED);
 
-    if (HTTP_ADDR) {
-      let after = await requestMetrics();
-      for (let i = 0; i < 50 && (after.cancelled <= beforeMetrics.cancelled || after.running > 0); ++i) {
-        await sleep(100);
-        after = await requestMetrics();
-      }
-      assert.ok(after.cancelled > beforeMetrics.cancelled,
-        `cancelled ${beforeMetrics.cancelled} -> ${after.cancelled}`);
-      assert.equal(after.running, 0);
+    let after = await requestMetrics();
+    for (let i = 0; i < 50 && (after.cancelled <= beforeMetrics.cancelled || after.running > 0); ++i) {
+      await sleep(100);
+      after = await requestMetrics();
     }
+    assert.ok(after.cancelled > beforeMetrics.cancelled,
+      `cancelled ${beforeMetrics.cancelled} -> ${after.cancelled}`);
+    assert.equal(after.running, 0);
 
     // And the server still answers.
     const ping = await call(client, { jsonrpc: '2.0', id: 9, method: 'ping' });

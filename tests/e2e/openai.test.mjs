@@ -2,11 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import { referenceContinuation } from './server.mjs';
 
 const base = process.env.LLMUX_BASE_URL;
 const model = process.env.LLMUX_MODEL;
 const qwen = process.env.LLMUX_QWEN_MODEL;
-const expected = process.env.LLMUX_EXPECTED_TEXT;
+const expected = referenceContinuation('Once upon a time');
 const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
 
 test('models list', async () => {
@@ -16,7 +17,7 @@ test('models list', async () => {
   for (const m of list.data) assert.equal(m.object, 'model');
 });
 
-test('greedy completion equals llmux run', async () => {
+test('greedy completion equals llama.cpp\'s reference continuation', async () => {
   const r = await client.completions.create({ model, prompt: 'Once upon a time', max_tokens: 64, temperature: 0 });
   assert.equal(r.object, 'text_completion');
   assert.equal(r.choices[0].text, expected);

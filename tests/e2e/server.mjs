@@ -1,6 +1,6 @@
 // Starts a real `llmux serve` for end-to-end tests and stops it again.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -72,10 +72,11 @@ export async function startServer(models, extraArgs = [], { auth = false, dataDi
   };
 }
 
-// What `llmux run` prints for a greedy continuation, minus the echoed prompt.
-export function llmuxRunGreedy(model, prompt, n) {
-  const out = execFileSync(BIN, ['run', '--model', model, '--prompt', prompt, '-n', String(n),
-    '--temperature', '0', '-t', '1'], { encoding: 'utf8' });
-  if (!out.startsWith(prompt)) throw new Error('llmux run did not echo the prompt: ' + out);
-  return out.slice(prompt.length).replace(/\n$/, '');
+// llama.cpp's greedy continuation of a stories260K prompt (64 tokens, llama_cpp.precise in
+// ../shared/vectors/stories260K.json; llama2.c's run.c agrees): the text llmux must produce.
+export function referenceContinuation(prompt = 'Once upon a time') {
+  const vectors = JSON.parse(readFileSync(join(SHARED, 'vectors/stories260K.json'), 'utf8'));
+  const entry = vectors.prompts.find((p) => p.text === prompt);
+  if (!entry) throw new Error(`no reference continuation for ${JSON.stringify(prompt)}`);
+  return entry.llama_cpp.precise.generated_text;
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/gguf/gguf_reader.h"
+#include "tests/support/test_paths.h"
 
 namespace llmux::gguf {
 namespace {
@@ -31,7 +32,7 @@ std::vector<uint8_t> ReadWholeFile(const fs::path& path) {
 
 std::vector<fs::path> SharedModels() {
   std::vector<fs::path> out;
-  for (const auto& e : fs::directory_iterator(fs::path(LLMUX_SHARED_DIR) / "models")) {
+  for (const auto& e : fs::directory_iterator(fs::path(llmux::testing::SharedDir()) / "models")) {
     if (e.path().extension() == ".gguf") out.push_back(e.path());
   }
   std::sort(out.begin(), out.end());
@@ -390,7 +391,7 @@ TEST_P(CorruptionTest, TensorInfos) {
 
 // Many random single-byte changes in the header and tensor infos of the smallest model.
 TEST(CorruptionRandom, Stories260KByteFlips) {
-  auto bytes = ReadWholeFile(fs::path(LLMUX_SHARED_DIR) / "models" / "stories260K.gguf");
+  auto bytes = ReadWholeFile(fs::path(llmux::testing::SharedDir()) / "models" / "stories260K.gguf");
   const Layout layout = Walk(bytes);
   std::mt19937 rng(1234);
   std::uniform_int_distribution<size_t> pos(0, layout.infos_end - 1);

@@ -7,6 +7,7 @@
 #include "engine/convert/random_model.h"
 #include "engine/models/model.h"
 #include "engine/models/synthetic_model_test_util.h"
+#include "tests/support/test_paths.h"
 
 namespace llmux::testing {
 namespace {
@@ -29,7 +30,7 @@ convert::RandomModelSpec Spec(const char* arch, int hidden, int heads, int kv_he
   s.tied = tied;
   s.type = type;
   s.seed = 99;
-  s.vocab_path = std::string(LLMUX_SHARED_DIR) + "/models/qwen3-vocab.gguf";
+  s.vocab_path = llmux::testing::SharedDir() + "/models/qwen3-vocab.gguf";
   return s;
 }
 

@@ -11,12 +11,9 @@
 
 #include "engine/gguf/gguf_reader.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "tests/support/test_paths.h"
 
 namespace llmux::testing {
-
-inline std::string SharedPath(const std::string& rel) {
-  return std::string(LLMUX_SHARED_DIR) + "/" + rel;
-}
 
 inline nlohmann::json LoadJson(const std::string& rel) {
   std::ifstream in(SharedPath(rel));

@@ -9,14 +9,15 @@
 
 #include "engine/gguf/gguf_reader.h"
 #include "engine/kernels/kernels.h"
+#include "tests/support/test_paths.h"
 
 namespace llmux::convert {
 namespace {
 
-const std::string kModels = std::string(LLMUX_SHARED_DIR) + "/models/";
+const std::string kModels = llmux::testing::SharedDir() + "/models/";
 
 std::string TempPath(const std::string& name) {
-  return std::string(LLMUX_BINARY_DIR) + "/convert_random_model_test_" + name;
+  return llmux::testing::BinaryDir() + "/convert_random_model_test_" + name;
 }
 
 std::vector<uint8_t> ReadWholeFile(const std::string& path) {

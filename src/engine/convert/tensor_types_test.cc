@@ -6,11 +6,12 @@
 #include <map>
 
 #include "engine/gguf/gguf_reader.h"
+#include "tests/support/test_paths.h"
 
 namespace llmux::convert {
 namespace {
 
-const std::string kModels = std::string(LLMUX_SHARED_DIR) + "/models/";
+const std::string kModels = llmux::testing::SharedDir() + "/models/";
 
 TEST(TensorTypes, TargetNames) {
   EXPECT_EQ(ParseQuantizeTarget("Q4_K_M"), QuantizeTarget::kQ4_K_M);

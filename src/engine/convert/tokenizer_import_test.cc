@@ -9,12 +9,13 @@
 #include "engine/gguf/gguf_reader.h"
 #include "engine/gguf/gguf_writer.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "tests/support/test_paths.h"
 
 namespace llmux::convert {
 namespace {
 
 std::string TempPath(const std::string& name) {
-  return std::string(LLMUX_BINARY_DIR) + "/convert_tokenizer_import_test_" + name;
+  return llmux::testing::BinaryDir() + "/convert_tokenizer_import_test_" + name;
 }
 
 // A byte-level BPE vocabulary small enough to check by hand. Id 4 is unused (a gap).

@@ -1,11 +1,12 @@
 #include "engine/gguf/gguf_describe.h"
 
 #include <gtest/gtest.h>
+#include "tests/support/test_paths.h"
 
 namespace llmux::gguf {
 namespace {
 
-const std::string kModels = std::string(LLMUX_SHARED_DIR) + "/models/";
+const std::string kModels = llmux::testing::SharedDir() + "/models/";
 
 bool Contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;

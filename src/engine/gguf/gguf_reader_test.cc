@@ -9,13 +9,14 @@
 #include <map>
 
 #include "engine/gguf/gguf_test_bytes.h"
+#include "tests/support/test_paths.h"
 
 namespace llmux::gguf {
 namespace {
 
 using testing::GgufBytes;
 
-const std::string kModels = std::string(LLMUX_SHARED_DIR) + "/models/";
+const std::string kModels = llmux::testing::SharedDir() + "/models/";
 
 std::vector<uint8_t> ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -224,7 +225,7 @@ TEST(GgufReader, OpenErrors) {
   EXPECT_EQ(not_gguf.status().code(), StatusCode::kDataLoss);
   EXPECT_NE(not_gguf.status().message().find("magic"), std::string::npos);
 
-  std::string empty = std::string(LLMUX_BINARY_DIR) + "/gguf_reader_test_empty.gguf";
+  std::string empty = llmux::testing::BinaryDir() + "/gguf_reader_test_empty.gguf";
   { std::ofstream(empty, std::ios::binary); }
   auto e = GgufFile::Open(empty);
   EXPECT_FALSE(e.ok());

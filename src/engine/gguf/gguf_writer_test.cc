@@ -7,14 +7,15 @@
 #include <fstream>
 
 #include "engine/gguf/gguf_reader.h"
+#include "tests/support/test_paths.h"
 
 namespace llmux::gguf {
 namespace {
 
-const std::string kModels = std::string(LLMUX_SHARED_DIR) + "/models/";
+const std::string kModels = llmux::testing::SharedDir() + "/models/";
 
 std::string TempPath(const std::string& name) {
-  return std::string(LLMUX_BINARY_DIR) + "/gguf_writer_test_" + name;
+  return llmux::testing::BinaryDir() + "/gguf_writer_test_" + name;
 }
 
 std::vector<uint8_t> ReadWholeFile(const std::string& path) {

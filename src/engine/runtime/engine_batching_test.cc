@@ -11,6 +11,7 @@
 
 #include "engine/gguf/gguf_reader.h"
 #include "engine/runtime/engine.h"
+#include "tests/support/test_paths.h"
 
 namespace llmux {
 namespace {
@@ -129,8 +130,8 @@ void ExpectConcurrentEqualsAlone(const std::string& model_path, EngineOptions op
   EXPECT_LT(s.steps, total / 3) << "steps " << s.steps << " for " << total << " tokens";
 }
 
-const char* kStories = LLMUX_SHARED_DIR "/models/stories260K.gguf";
-const char* kQwenQ8 = LLMUX_SHARED_DIR "/models/qwen3-mini-q8_0.gguf";
+const std::string kStories = llmux::testing::SharedPath("models/stories260K.gguf");
+const std::string kQwenQ8 = llmux::testing::SharedPath("models/qwen3-mini-q8_0.gguf");
 
 TEST(EngineBatchingTest, SixteenConcurrentEqualAloneF16Kv) {
   ExpectConcurrentEqualsAlone(kStories, EngineOptions{});

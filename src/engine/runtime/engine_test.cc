@@ -10,11 +10,12 @@
 
 #include "engine/gguf/gguf_reader.h"
 #include "engine/runtime/generator.h"
+#include "tests/support/test_paths.h"
 
 namespace llmux {
 namespace {
 
-const char* kStories = LLMUX_SHARED_DIR "/models/stories260K.gguf";
+const std::string kStories = llmux::testing::SharedPath("models/stories260K.gguf");
 
 struct Loaded {
   std::shared_ptr<const gguf::GgufFile> file;

@@ -17,6 +17,7 @@
 #include "engine/runtime/sampler.h"
 #include "engine/tokenizer/test_vocab.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "tests/support/test_paths.h"
 
 namespace llmux {
 namespace {
@@ -34,7 +35,7 @@ class TokenConstraintTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     const double build_start = ThreadCpuMs();
-    auto file = gguf::GgufFile::Open(std::string(LLMUX_SHARED_DIR) + "/models/qwen3-vocab.gguf");
+    auto file = gguf::GgufFile::Open(llmux::testing::SharedDir() + "/models/qwen3-vocab.gguf");
     ASSERT_TRUE(file.ok()) << file.status().ToString();
     auto tok = Tokenizer::FromGguf(**file);
     ASSERT_TRUE(tok.ok()) << tok.status().ToString();

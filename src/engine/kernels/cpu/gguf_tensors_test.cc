@@ -15,6 +15,7 @@
 #include "engine/kernels/cpu/ref_kernels.h"
 #include "engine/kernels/cpu/test_util.h"
 #include "engine/kernels/kernels.h"
+#include "tests/support/test_paths.h"
 
 namespace llmux::kernels {
 namespace {
@@ -23,7 +24,7 @@ using testing::RandomNormal;
 using testing::SupportedIsas;
 
 std::string ModelPath(const char* name) {
-  return std::string(LLMUX_SHARED_DIR) + "/models/" + name;
+  return llmux::testing::SharedDir() + "/models/" + name;
 }
 
 std::unique_ptr<gguf::GgufFile> OpenOrSkip(const char* name) {
