@@ -74,15 +74,18 @@ function(llmux_in_test_set var)
   endif()
 endfunction()
 
-# llmux_test(NAME [WHOLE] [SANITIZERS address thread] SOURCES... LIBS... [DEFINES...] [OPTIONS...]
-#            [DEPENDS...] [TIMEOUT seconds]): a GoogleTest binary registered with ctest, one ctest entry per test
-# case, or with WHOLE one entry for the binary (for suites that share an expensive fixture per
-# process, such as a database server). SANITIZERS names the sanitizer builds that also run it:
-# tests of what parses or serves untrusted input (address) and of what shares state across
-# threads (thread). Outside its build's test set the test is not defined at all. DEPENDS names
-# targets the test runs (the llmux binary), built with it.
+# Where every test writes its report (GoogleTest XML, node JUnit); scripts/test reads them.
+set(LLMUX_TEST_RESULTS ${CMAKE_BINARY_DIR}/test-results)
+
+# llmux_test(NAME [SANITIZERS address thread] SOURCES... LIBS... [DEFINES...] [OPTIONS...]
+#            [DEPENDS...] [TIMEOUT seconds]): a GoogleTest binary, registered with ctest as one
+# entry that runs the whole binary, so that a fixture loads once per binary (SetUpTestSuite) and
+# not once per test case; each case's result and time are in test-results/NAME.xml. SANITIZERS
+# names the sanitizer builds that also run it: tests of what parses or serves untrusted input
+# (address) and of what shares state across threads (thread). Outside its build's test set the
+# test is not defined at all. DEPENDS names targets the test runs (the llmux binary).
 function(llmux_test name)
-  cmake_parse_arguments(T "WHOLE" "TIMEOUT" "SOURCES;LIBS;SANITIZERS;DEFINES;OPTIONS;DEPENDS" ${ARGN})
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;SANITIZERS;DEFINES;OPTIONS;DEPENDS" ${ARGN})
   llmux_in_test_set(wanted ${T_SANITIZERS})
   if(NOT wanted)
     return()
@@ -90,6 +93,7 @@ function(llmux_test name)
   add_executable(${name} ${T_SOURCES})
   llmux_target_defaults(${name})
   target_link_libraries(${name} PRIVATE ${T_LIBS} llmux_test_paths GTest::gtest GTest::gtest_main)
+  llmux_use_pch(${name} llmux_pch_test)
   # Tests build records with designated initializers and leave the other fields default.
   target_compile_options(${name} PRIVATE -Wno-missing-field-initializers ${T_OPTIONS})
   if(T_DEFINES)
@@ -103,12 +107,7 @@ function(llmux_test name)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 600)
   endif()
-  # A GTEST_SKIP makes the ctest entry "skipped", which scripts/test refuses unless listed.
-  if(T_WHOLE)
-    add_test(NAME ${name} COMMAND ${name})
-    set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT} SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]")
-  else()
-    include(GoogleTest)
-    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT ${T_TIMEOUT})
-  endif()
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT}
+    ENVIRONMENT "GTEST_OUTPUT=xml:${LLMUX_TEST_RESULTS}/${name}.xml")
 endfunction()

@@ -2,7 +2,7 @@
 // random-weight Qwen3), then stops it with SIGTERM and checks that it exits cleanly.
 //   LLMUX_BIN=build/src/cli/llmux LLMUX_SHARED_DIR=../shared node tests/e2e/run.mjs FILE...
 // ctest runs one file per entry (tests/e2e/CMakeLists.txt). With LLMUX_E2E_JUNIT=path the node
-// test runner also writes a JUnit report there, which scripts/test reads for skipped tests.
+// test runner also writes a JUnit report there, which scripts/test reads for skips and timings.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

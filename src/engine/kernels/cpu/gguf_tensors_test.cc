@@ -27,8 +27,10 @@ std::string ModelPath(const char* name) {
   return llmux::testing::SharedDir() + "/models/" + name;
 }
 
-std::unique_ptr<gguf::GgufFile> OpenOrSkip(const char* name) {
+// The shared models are always there (CI has ../shared): a missing file is a failure.
+std::unique_ptr<gguf::GgufFile> OpenShared(const char* name) {
   auto f = gguf::GgufFile::Open(ModelPath(name));
+  EXPECT_TRUE(f.ok()) << ModelPath(name) << ": " << f.status().ToString();
   if (!f.ok()) return nullptr;
   return std::move(*f);
 }
@@ -40,10 +42,10 @@ int64_t Rows(const gguf::TensorInfo& t) {
 }
 
 TEST(GgufTensorsTest, QuantizersReproduceLlamaQuantizeBitForBit) {
-  auto f32 = OpenOrSkip("qwen3-mini-f32.gguf");
-  if (!f32) GTEST_SKIP() << "shared models not available";
+  auto f32 = OpenShared("qwen3-mini-f32.gguf");
+  ASSERT_NE(f32, nullptr);
   for (const char* name : {"qwen3-mini-q8_0.gguf", "qwen3-mini-q4_0.gguf"}) {
-    auto q = OpenOrSkip(name);
+    auto q = OpenShared(name);
     ASSERT_NE(q, nullptr) << name;
     int checked = 0;
     for (const auto& t : q->tensors()) {
@@ -69,9 +71,9 @@ TEST(GgufTensorsTest, QuantizersReproduceLlamaQuantizeBitForBit) {
 }
 
 TEST(GgufTensorsTest, DequantizedTensorsMatchF32Source) {
-  auto f32 = OpenOrSkip("qwen3-mini-f32.gguf");
-  auto q = OpenOrSkip("qwen3-mini-q4_0.gguf");
-  if (!f32 || !q) GTEST_SKIP() << "shared models not available";
+  auto f32 = OpenShared("qwen3-mini-f32.gguf");
+  auto q = OpenShared("qwen3-mini-q4_0.gguf");
+  ASSERT_TRUE(f32 && q);
   for (const auto& t : q->tensors()) {
     if (t.type != DType::kQ4_0) continue;
     const gguf::TensorInfo* src = f32->FindTensor(t.name);
@@ -99,8 +101,8 @@ TEST(GgufTensorsTest, MatMulOnRealTensorsEveryIsa) {
   int checked_types[kNumWTypes] = {};
   for (const char* name : {"qwen3-mini-q8_0.gguf", "qwen3-mini-q4_0.gguf",
                            "qwen3-kmini-q4_k_m.gguf", "qwen3-mini-f32.gguf"}) {
-    auto f = OpenOrSkip(name);
-    if (!f) GTEST_SKIP() << "shared models not available";
+    auto f = OpenShared(name);
+    ASSERT_NE(f, nullptr) << name;
     for (const auto& t : f->tensors()) {
       if (t.ne.size() < 2 || !MatMulSupports(t.type)) continue;
       const int64_t cols = t.ne[0], rows = std::min<int64_t>(Rows(t), 300);
