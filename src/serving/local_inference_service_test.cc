@@ -149,7 +149,7 @@ TEST_F(ServiceTest, Errors) {
 }
 
 TEST(ServiceLoadTest, CorruptModelIsRefusedWithTheReason) {
-  const std::string path = testing::TempDir() + "/corrupt.gguf";
+  const std::string path = ::testing::TempDir() + "/corrupt.gguf";
   {
     std::ifstream in(kStories, std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), {});
@@ -199,7 +199,7 @@ class SlowSink : public CollectSink {
 };
 
 std::string WriteTempFile(const std::string& name, const std::string& bytes) {
-  const std::string path = testing::TempDir() + "/" + name;
+  const std::string path = ::testing::TempDir() + "/" + name;
   std::ofstream(path, std::ios::binary) << bytes;
   return path;
 }
@@ -282,7 +282,7 @@ TEST_F(ManagerTest, BadFilesAreRefusedWithTheReason) {
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("half.gguf"), std::string::npos) << s.ToString();
 
-  s = service_->LoadModel(ModelSpec{"bad", testing::TempDir() + "/missing.gguf"});
+  s = service_->LoadModel(ModelSpec{"bad", ::testing::TempDir() + "/missing.gguf"});
   EXPECT_FALSE(s.ok());
 
   EXPECT_EQ(Names(), (std::vector<std::string>{"stories"}));
