@@ -2,6 +2,8 @@
 // trained llama model, greedy text) and the random-weight qwen3-mini family in F32, Q8_0,
 // Q4_0 and Q4_K_M. Prompts come as the reference's token ids, so these tests exercise the
 // model alone; the tokenizer has its own tests.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -30,11 +32,12 @@ struct Stepper {
 };
 
 // Teacher-forced: prompt, then the reference's own generated ids one at a time; every
-// step's top-20 logits and logsumexp within tol, and greedy picks obey the near-tie rule.
+// step's top-20 logits and logsumexp within tol, and (check_picks) greedy picks obey the
+// near-tie rule.
 // Returns the largest difference seen.
 double TeacherForce(Model& model, const std::vector<int32_t>& prompt,
                     const std::vector<int32_t>& generated, const nlohmann::json& tops, double tol,
-                    const std::string& what) {
+                    const std::string& what, bool check_picks = true) {
   Stepper s(model, static_cast<int>(prompt.size() + generated.size()) + 1);
   s.Run(prompt);
   double worst = 0;
@@ -47,7 +50,7 @@ double TeacherForce(Model& model, const std::vector<int32_t>& prompt,
     }
     EXPECT_LE(d, tol) << what << " step " << k;
     const int32_t pick = Argmax(s.logits);
-    EXPECT_TRUE(PickAllowed(pick, ref, tol))
+    EXPECT_TRUE(!check_picks || PickAllowed(pick, ref, tol))
         << what << " step " << k << ": picked " << pick << ", reference " << ref.ids[0];
     if (k < generated.size() && k + 1 < tops.size()) s.Run(generated[k]);
   }
@@ -132,6 +135,7 @@ TEST_P(Qwen3Mini, TeacherForcedLogitsAndGreedyPicks) {
   EXPECT_TRUE(model->config().tied_output);
   EXPECT_TRUE(model->config().qk_norm);
   const auto ref = LoadJson(qc.vectors);
+  ASSERT_EQ(ref["prompts"].size(), 5u);
   double worst = 0;
   size_t matched = 0, total = 0;
   for (const auto& p : ref["prompts"]) {
@@ -149,20 +153,93 @@ TEST_P(Qwen3Mini, TeacherForcedLogitsAndGreedyPicks) {
       qc.model, worst, qc.tol, matched, total);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Models, Qwen3Mini,
-    ::testing::Values(QwenCase{"models/qwen3-mini-f32.gguf", "vectors/qwen3-mini-f32.json", 1e-4},
-                      QwenCase{"models/qwen3-mini-q8_0.gguf", "vectors/qwen3-mini-q8_0.json", 0.05},
-                      QwenCase{"models/qwen3-mini-q4_0.gguf", "vectors/qwen3-mini-q4_0.json", 0.05},
-                      QwenCase{"models/qwen3-kmini-q4_k_m.gguf", "vectors/qwen3-kmini-q4_k_m.json",
-                               0.1}),
-    [](const auto& info) {
-      std::string n = info.param.model;
-      n = n.substr(n.find('/') + 1);
-      n = n.substr(0, n.find('.'));
-      for (char& ch : n) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
-      return n;
-    });
+// The `dequantized_f32` run of each quantized file: llama.cpp on an F32 copy of its weights,
+// so without activation rounding.
+class Qwen3MiniQuantized : public ::testing::TestWithParam<QwenCase> {};
+
+// The file as it is. Our MatMul rounds activations to Q8_0 / Q8_K blocks like ggml
+// (kernels.h), so the run that shares our arithmetic is `precise` (above); against this run
+// the README's row for mismatched arithmetic applies: teacher-forced logits only (greedy picks
+// may legitimately differ at ties of three or more ids within the rounding noise), within
+// llama.cpp's own measured "precise vs dequantized_f32" max for this file (0.024, 0.025,
+// 0.050): the distance activation rounding puts between the two, which ours, the same kind of
+// rounding, must not exceed.
+TEST_P(Qwen3MiniQuantized, TeacherForcedLogitsOfDequantizedF32Run) {
+  const QwenCase& qc = GetParam();
+  auto model = LoadSharedModel(qc.model);
+  ASSERT_NE(model, nullptr);
+  const auto ref = LoadJson(qc.vectors);
+  ASSERT_EQ(ref["prompts"].size(), 5u);
+  const double tol = ref["measured_summary"]["precise_vs_dequantized_f32"]["max"].get<double>();
+  ASSERT_GT(tol, 0.0);
+  ASSERT_LT(tol, qc.tol);
+  double worst = 0;
+  for (const auto& p : ref["prompts"]) {
+    const std::string what =
+        std::string(qc.model) + " dequantized_f32 " + p["name"].get<std::string>();
+    const auto& run = p["runs"].at("dequantized_f32");
+    worst = std::max(worst, TeacherForce(*model, p["prompt_ids"].get<std::vector<int32_t>>(),
+                                         run["generated_ids"].get<std::vector<int32_t>>(),
+                                         run["tops"], tol, what, /*check_picks=*/false));
+  }
+  std::printf("%s vs dequantized_f32: teacher-forced max diff %.3g (tolerance %.3g)\n", qc.model,
+              worst, tol);
+}
+
+// An F32 copy of the file, dequantized by our kernels: F32 math on the very weights of the
+// run, so the README's F32 row applies: 1e-4 (llama.cpp's float64 check agrees to 6.6e-7),
+// and greedy ids exact except at real ties. This holds our Q8_0/Q4_0/Q4_K/Q6_K/Q5_0 decoding
+// to llama.cpp's.
+TEST_P(Qwen3MiniQuantized, DequantizedCopyMatchesDequantizedF32Run) {
+  const QwenCase& qc = GetParam();
+  auto src = OpenShared(qc.model);
+  ASSERT_NE(src, nullptr);
+  const std::string path =
+      ::testing::TempDir() + "/llmux_dequantized_" + std::to_string(::getpid()) + ".gguf";
+  ASSERT_TRUE(WriteDequantizedCopy(*src, path).ok());
+  auto file = gguf::GgufFile::Open(path);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  std::shared_ptr<const gguf::GgufFile> copy(std::move(file).value());
+  for (const auto& t : copy->tensors()) ASSERT_EQ(t.type, DType::kF32) << t.name;
+  auto model = Model::Load(copy, 1);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const auto ref = LoadJson(qc.vectors);
+  ASSERT_EQ(ref["prompts"].size(), 5u);
+  double worst = 0;
+  size_t matched = 0, total = 0;
+  for (const auto& p : ref["prompts"]) {
+    const std::string what = std::string(qc.model) + " F32 copy " + p["name"].get<std::string>();
+    const auto prompt = p["prompt_ids"].get<std::vector<int32_t>>();
+    const auto& run = p["runs"].at("dequantized_f32");
+    const auto gen = run["generated_ids"].get<std::vector<int32_t>>();
+    worst = std::max(worst, TeacherForce(**model, prompt, gen, run["tops"], 1e-4, what));
+    matched += FreeRun(**model, prompt, gen, run["tops"], 1e-4, what);
+    total += gen.size();
+  }
+  std::remove(path.c_str());
+  std::printf("%s F32 copy vs dequantized_f32: teacher-forced max diff %.3g; greedy %zu/%zu\n",
+              qc.model, worst, matched, total);
+}
+
+constexpr QwenCase kQwenF32{"models/qwen3-mini-f32.gguf", "vectors/qwen3-mini-f32.json", 1e-4};
+constexpr QwenCase kQwenQuantized[] = {
+    {"models/qwen3-mini-q8_0.gguf", "vectors/qwen3-mini-q8_0.json", 0.05},
+    {"models/qwen3-mini-q4_0.gguf", "vectors/qwen3-mini-q4_0.json", 0.05},
+    {"models/qwen3-kmini-q4_k_m.gguf", "vectors/qwen3-kmini-q4_k_m.json", 0.1}};
+
+std::string CaseName(const ::testing::TestParamInfo<QwenCase>& info) {
+  std::string n = info.param.model;
+  n = n.substr(n.find('/') + 1);
+  n = n.substr(0, n.find('.'));
+  for (char& ch : n) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+  return n;
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, Qwen3Mini,
+                         ::testing::Values(kQwenF32, kQwenQuantized[0], kQwenQuantized[1],
+                                           kQwenQuantized[2]),
+                         CaseName);
+INSTANTIATE_TEST_SUITE_P(Models, Qwen3MiniQuantized, ::testing::ValuesIn(kQwenQuantized), CaseName);
 
 TEST(Qwen3MiniF32, GreedyIdsAndFullFinalLogits) {
   auto model = LoadSharedModel("models/qwen3-mini-f32.gguf");

@@ -1,4 +1,5 @@
 // Loading errors on the shared files, text generation and perplexity with real tokenizers.
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -195,38 +196,92 @@ TEST(Generator, StreamsWholeUtf8Characters) {
   EXPECT_EQ(joined, l.tokenizer->Decode(r->generated_ids));
 }
 
-TEST(Perplexity, Stories260KMatchesLlamaCpp) {
-  Loaded l = LoadWithTokenizer("models/stories260K.gguf");
-  ASSERT_TRUE(l.model && l.tokenizer);
-  int progress_calls = 0;
-  auto r = ComputePerplexity(*l.model, *l.tokenizer, ReadText("texts/story.txt"), 128,
-                             [&](int, double) { ++progress_calls; });
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(progress_calls, r->n_chunks);
-  EXPECT_EQ(static_cast<int>(r->running.size()), r->n_chunks);
-  EXPECT_EQ(r->n_scored, static_cast<int64_t>(r->n_chunks) * 63);
-  EXPECT_NEAR(r->ppl, 3.9594, 3.9594 * 0.005);
-  EXPECT_DOUBLE_EQ(r->running.back(), r->ppl);
-  std::printf(
-      "stories260K story.txt ctx 128: %d tokens, %d chunks, PPL %.4f +/- %.4f "
-      "(llama.cpp 3.9594)\n",
-      r->n_tokens, r->n_chunks, r->ppl, r->ppl_error);
+// How far our perplexity may be from llama-perplexity's figure in perplexity.json, as
+// |ln(ours / llama.cpp's)| (the difference of the mean negative log-likelihoods).
+//
+// F32 weights: 1e-4 (0.01%), as issue 12 asks. llama-perplexity ran with its default F16 KV
+// cache, as ComputePerplexity does: measured 4e-8 on qwen3-mini-f32 (8.5e-6 with an F32
+// cache) and 3e-5 on stories260K (whose reference has 4 decimals: 1.3e-5).
+//
+// Quantized weights: llama.cpp rounds activations to Q8 blocks before each product, and so do
+// we, but not bit for bit: one flipped rounding moves later logits by a step. The vectors'
+// measured_summary gives the size of such arithmetic noise on this very file: the median over
+// positions of the full-vocabulary max |logit difference| between llama.cpp's own configs
+// (`precise` vs `default`, `precise` vs `dequantized_f32`; the larger of the two medians, m).
+// That is a maximum over n_vocab roughly Gaussian differences, so one logit moves by about
+// sigma = m / sqrt(2 ln n_vocab). A token's NLL = logsumexp - logit(target) moves by at most
+// 2 sigma (both terms), and the mean over n_scored tokens, whose noise is independent from
+// token to token, by 2 sigma / sqrt(n_scored): allow 4 of those. With 126 scored tokens of
+// mixed.txt: q8_0 1.9e-3, q4_0 1.9e-3, q4_k_m 5.2e-3 (measured: 6.9e-5, 1.0e-4, 2.6e-4; our
+// own quantized-vs-dequantized runs differ per token by at most 0.27 m rms, below the 2 sigma
+// = 0.41 m assumed). A uniform distribution, PPL = n_vocab, is 2.9e-3, 3.6e-3 and 5.8e-2 away,
+// so it fails (test below); the 1% tolerance this replaces let it pass.
+//
+// model: "models/X.gguf", whose reference vectors are "vectors/X.json".
+double PerplexityTolerance(const std::string& model, const gguf::GgufFile& file, int n_vocab,
+                           int64_t n_scored) {
+  bool all_f32 = true;
+  for (const auto& t : file.tensors()) all_f32 = all_f32 && t.type == DType::kF32;
+  if (all_f32) return 1e-4;
+  const std::string stem =
+      model.substr(model.find('/') + 1, model.rfind('.') - model.find('/') - 1);
+  const auto summary = LoadJson("vectors/" + stem + ".json")["measured_summary"];
+  const double m = std::max(summary["precise_vs_default"]["p50"].get<double>(),
+                            summary["precise_vs_dequantized_f32"]["p50"].get<double>());
+  const double sigma = m / std::sqrt(2 * std::log(static_cast<double>(n_vocab)));
+  return 4 * 2 * sigma / std::sqrt(static_cast<double>(n_scored));
 }
 
-TEST(Perplexity, RandomQwen3ModelsMatchLlamaCpp) {
+// Whether a perplexity agrees with llama.cpp's within the tolerance above.
+::testing::AssertionResult PerplexityAgrees(double ppl, double reference, double tolerance) {
+  const double d = std::abs(std::log(ppl / reference));
+  if (d <= tolerance) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "PPL " << ppl << " vs llama.cpp " << reference
+                                       << ": |ln ratio| " << d << " > " << tolerance;
+}
+
+// Tokens llama-perplexity scores (perplexity.json's method): floor(n_tokens / ctx) chunks,
+// positions ctx/2 .. ctx-2 of each.
+int64_t ScoredTokens(int64_t n_tokens, int ctx) { return n_tokens / ctx * (ctx - 1 - ctx / 2); }
+
+TEST(Perplexity, MatchesLlamaCpp) {
   const auto cases = LoadJson("vectors/perplexity.json")["cases"];
-  const std::string text = ReadText("texts/mixed.txt");
+  ASSERT_EQ(cases.size(), 5u);
   for (const auto& c : cases) {
     const std::string model = c["model"];
-    if (model.find("qwen3") == std::string::npos) continue;
+    const int ctx = c["ctx"].get<int>();
     Loaded l = LoadWithTokenizer(model);
     ASSERT_TRUE(l.model && l.tokenizer);
-    auto r = ComputePerplexity(*l.model, *l.tokenizer, text, c["ctx"].get<int>());
+    int progress_calls = 0;
+    auto r = ComputePerplexity(*l.model, *l.tokenizer, ReadText(c["text"].get<std::string>()), ctx,
+                               [&](int, double) { ++progress_calls; });
     ASSERT_TRUE(r.ok()) << r.status().ToString();
-    const double want = c["ppl"];
-    EXPECT_NEAR(r->ppl, want, want * 0.01) << model;
-    std::printf("%s mixed.txt ctx %d: PPL %.4f (llama.cpp %.4f)\n", model.c_str(),
-                c["ctx"].get<int>(), r->ppl, want);
+    EXPECT_EQ(progress_calls, r->n_chunks);
+    EXPECT_EQ(static_cast<int>(r->running.size()), r->n_chunks);
+    EXPECT_EQ(r->n_scored, ScoredTokens(r->n_tokens, ctx)) << model;
+    EXPECT_DOUBLE_EQ(r->running.back(), r->ppl);
+    EXPECT_TRUE(PerplexityAgrees(
+        r->ppl, c["ppl"].get<double>(),
+        PerplexityTolerance(model, *l.file, l.model->config().n_vocab, r->n_scored)))
+        << model;
+  }
+}
+
+// The check above must fail for flat logits, PPL = n_vocab, on every case.
+TEST(Perplexity, ToleranceRejectsAUniformDistribution) {
+  const auto cases = LoadJson("vectors/perplexity.json")["cases"];
+  ASSERT_EQ(cases.size(), 5u);
+  for (const auto& c : cases) {
+    const std::string model = c["model"];
+    Loaded l = LoadWithTokenizer(model);
+    ASSERT_TRUE(l.model && l.tokenizer);
+    const auto tokens = l.tokenizer->Encode(ReadText(c["text"].get<std::string>()), true, false);
+    const int64_t n_scored = ScoredTokens(static_cast<int64_t>(tokens.size()), c["ctx"].get<int>());
+    ASSERT_GT(n_scored, 0) << model;
+    const int n_vocab = l.model->config().n_vocab;
+    EXPECT_FALSE(PerplexityAgrees(n_vocab, c["ppl"].get<double>(),
+                                  PerplexityTolerance(model, *l.file, n_vocab, n_scored)))
+        << model;
   }
 }
 

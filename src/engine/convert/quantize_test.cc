@@ -2,13 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
 
+#include "engine/convert/row_convert.h"
 #include "engine/gguf/gguf_writer.h"
+#include "engine/kernels/cpu/blocks.h"
+#include "engine/kernels/cpu/half.h"
 #include "engine/kernels/kernels.h"
 #include "tests/support/test_paths.h"
 
@@ -244,6 +248,114 @@ TEST(QuantizeModel, RefusesUndecodableSource) {
   EXPECT_NE(s.message().find("blk.0.attn_q.weight"), std::string::npos);
   EXPECT_FALSE(std::ifstream(dst).good());
   std::remove(src.c_str());
+}
+
+
+// llama.cpp's llama-quantize wrote qwen3-kmini-q4_k_m.gguf (Q4_K, Q6_K, Q5_0 and Q8_0 tensors,
+// from an F32 file we do not have). Decoding one of its tensors and encoding the values again
+// with our quantizer (FillRows, the path of `llmux quantize`) must give llama.cpp's blocks back
+// wherever its search is idempotent: the values lie on llama.cpp's grid, so the same search
+// finds the same scales and codes. Where the search is not idempotent on its own output, it
+// settles on another encoding of (nearly) the same values:
+//  * Q6_K: a sub-block whose largest |value| is tied between a positive and a negative code
+//    flips the sign of its scale and codes (first-on-ties, as in ggml): the same values.
+//  * Q4_K: a sub-block whose llama.cpp codes do not span 0..15 cannot be refitted to the same
+//    grid (the scale search tries 14 to 16 levels over the value range), so its 6-bit scale
+//    and min move, and with them the whole block's when it held the largest scale.
+// Measured: Q8_0 and Q5_0 10,240/10,240 blocks identical; Q6_K 100/128 (the other 28 decode
+// to identical values); Q4_K 155,841/155,904, each of the other 63 with a sub-block whose
+// codes do not span 0..15, and within 0.4 of llama.cpp's step of each value.
+struct RequantizeStats {
+  int64_t blocks = 0, identical = 0;
+  int64_t unexplained = 0;    // Q4_K blocks that differ although every sub-block spans 0..15
+  double max_abs_diff = 0;    // between the decoded values of the two encodings
+  double max_step_diff = 0;   // Q4_K: the same, in units of llama.cpp's step d * sc
+};
+
+// Q4_K: whether every sub-block's codes span 0..15, and each sub-block's step d * sc.
+bool SpansAllCodes(const kernels::BlockQ4_K& b, float steps[8]) {
+  bool all = true;
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    kernels::Q4KScaleMin(j, b.scales, &sc, &m);
+    steps[j] = kernels::F16ToF32(b.d) * sc;
+    int lo = 15, hi = 0;
+    for (int l = 0; l < 32; ++l) {
+      const uint8_t byte = b.qs[(j / 2) * 32 + l];
+      const int q = j % 2 ? byte >> 4 : byte & 0xF;
+      lo = std::min(lo, q);
+      hi = std::max(hi, q);
+    }
+    all = all && lo == 0 && hi == 15;
+  }
+  return all;
+}
+
+RequantizeStats Requantize(const gguf::TensorInfo& t, ThreadPool& pool) {
+  const int64_t ne0 = t.ne[0], rows = t.n_elements() / ne0;
+  const size_t row_bytes = *RowBytes(t.type, ne0);
+  std::vector<uint8_t> ours(t.nbytes);
+  const Status s = FillRows(t.type, ours.data(), ne0, rows, pool, [&](int64_t r, float* out) {
+    kernels::DequantizeRow(t.type, t.data + r * row_bytes, out, ne0);
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  RequantizeStats st;
+  const size_t block_bytes = Traits(t.type).block_bytes;
+  const int64_t block_size = Traits(t.type).block_size;
+  std::vector<float> a(block_size), b(block_size);
+  for (size_t off = 0; off < t.nbytes; off += block_bytes) {
+    ++st.blocks;
+    if (std::memcmp(t.data + off, ours.data() + off, block_bytes) == 0) {
+      ++st.identical;
+      continue;
+    }
+    kernels::DequantizeRow(t.type, t.data + off, a.data(), block_size);
+    kernels::DequantizeRow(t.type, ours.data() + off, b.data(), block_size);
+    float steps[8] = {};
+    if (t.type == DType::kQ4_K &&
+        SpansAllCodes(*reinterpret_cast<const kernels::BlockQ4_K*>(t.data + off), steps)) {
+      ++st.unexplained;
+    }
+    for (int64_t i = 0; i < block_size; ++i) {
+      const double d = std::abs(static_cast<double>(a[i]) - b[i]);
+      st.max_abs_diff = std::max(st.max_abs_diff, d);
+      if (t.type == DType::kQ4_K && d > 0) {
+        st.max_step_diff = std::max(st.max_step_diff, steps[i / 32] > 0 ? d / steps[i / 32] : 1e9);
+      }
+    }
+  }
+  return st;
+}
+
+TEST(QuantizeRows, ReencodesLlamaQuantizeTensors) {
+  auto in = gguf::GgufFile::Open(kModels + "qwen3-kmini-q4_k_m.gguf");
+  ASSERT_TRUE(in.ok());
+  ThreadPool pool(2);
+  std::map<DType, RequantizeStats> per_type;
+  for (const auto& t : (*in)->tensors()) {
+    if (t.type == DType::kF32) continue;
+    const RequantizeStats st = Requantize(t, pool);
+    RequantizeStats& all = per_type[t.type];
+    all.blocks += st.blocks;
+    all.identical += st.identical;
+    all.unexplained += st.unexplained;
+    all.max_abs_diff = std::max(all.max_abs_diff, st.max_abs_diff);
+    all.max_step_diff = std::max(all.max_step_diff, st.max_step_diff);
+  }
+  ASSERT_EQ(per_type.size(), 4u);
+  for (DType type : {DType::kQ8_0, DType::kQ5_0}) {
+    EXPECT_EQ(per_type[type].blocks, 5120) << Traits(type).name;
+    EXPECT_EQ(per_type[type].identical, per_type[type].blocks) << Traits(type).name;
+  }
+  const RequantizeStats& q6 = per_type[DType::kQ6_K];
+  EXPECT_EQ(q6.blocks, 128);
+  EXPECT_GE(q6.identical, q6.blocks * 3 / 4);
+  EXPECT_EQ(q6.max_abs_diff, 0.0) << "a Q6_K block decodes to other values";
+  const RequantizeStats& q4 = per_type[DType::kQ4_K];
+  EXPECT_EQ(q4.blocks, 155904);
+  EXPECT_GE(q4.identical, q4.blocks - q4.blocks / 1000) << "more than 0.1% of Q4_K blocks differ";
+  EXPECT_EQ(q4.unexplained, 0) << "Q4_K blocks on a grid the search can reproduce differ";
+  EXPECT_LE(q4.max_step_diff, 0.5);
 }
 
 }  // namespace

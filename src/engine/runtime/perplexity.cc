@@ -21,17 +21,18 @@ double NegLogLikelihood(const float* logits, int n_vocab, int32_t target) {
 
 Result<PerplexityResult> ComputePerplexity(Model& model, const Tokenizer& tokenizer,
                                            std::string_view text, int n_ctx,
-                                           const PerplexityProgress& progress) {
+                                           const PerplexityProgress& progress, DType kv_type) {
   const std::vector<int32_t> tokens = tokenizer.Encode(text, /*add_special=*/true,
                                                        /*parse_special=*/false);
   const bool add_bos = tokenizer.add_bos() && tokenizer.bos_id() >= 0;
   return ComputePerplexityFromTokens(model, tokens, n_ctx, add_bos ? tokenizer.bos_id() : -1,
-                                     progress);
+                                     progress, kv_type);
 }
 
 Result<PerplexityResult> ComputePerplexityFromTokens(Model& model, std::span<const int32_t> tokens,
                                                      int n_ctx, int32_t bos_id,
-                                                     const PerplexityProgress& progress) {
+                                                     const PerplexityProgress& progress,
+                                                     DType kv_type) {
   if (n_ctx < 4) return InvalidArgumentError("perplexity needs a context of at least 4 tokens");
   const int64_t n_tokens = static_cast<int64_t>(tokens.size());
   if (n_tokens < 2 * static_cast<int64_t>(n_ctx)) {
@@ -42,7 +43,7 @@ Result<PerplexityResult> ComputePerplexityFromTokens(Model& model, std::span<con
   const int n_vocab = model.config().n_vocab;
   const int first = n_ctx / 2;
   const int n_scored_per_chunk = n_ctx - 1 - first;
-  LLMUX_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache, model.NewCache(n_ctx));
+  LLMUX_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache, model.NewCache(n_ctx, kv_type));
   std::vector<float> logits(static_cast<size_t>(n_scored_per_chunk) * n_vocab);
   std::vector<int32_t> chunk(n_ctx);
 
