@@ -4,7 +4,7 @@
 // served, and every conversation goes to /v1/chat/completions with the openai client.
 // usage.prompt_tokens must equal the number of tokens transformers.js (@lenml/tokenizers) gives
 // for the @huggingface/jinja rendering of the same conversation; a conversation the template
-// refuses must get a 400.
+// refuses must get a 400. A plain completion must count the special tokens transformers.js adds.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -88,12 +88,31 @@ for (const spec of TEMPLATES) {
       }
       const expected = tokenizer.encode(reference.rendered, { add_special_tokens: false });
       const r = await client.chat.completions.create(body);
-      assert.equal(r.usage.prompt_tokens, expected.length,
-        `${c.name}: prompt_tokens ${r.usage.prompt_tokens}, transformers.js ${expected.length}\n` +
-        `rendering: ${JSON.stringify(reference.rendered)}\n` +
-        `transformers.js: ${JSON.stringify(expected)}\nllmux: ${llmuxIds(vocab, reference.rendered)}`);
+      if (r.usage.prompt_tokens !== expected.length) {
+        assert.fail(`${c.name}: prompt_tokens ${r.usage.prompt_tokens}, transformers.js ${expected.length}\n` +
+          `rendering: ${JSON.stringify(reference.rendered)}\n` +
+          `transformers.js: ${JSON.stringify(expected)}\nllmux: ${llmuxIds(vocab, reference.rendered)}`);
+      }
       ++checked;
     }
     assert.ok(checked >= 17, `only ${checked} conversations rendered`);
   });
 }
+
+// A completion prompt gets the special tokens the tokenizer adds (BOS for Llama 3.1 and
+// DeepSeek-V3, none for Qwen2.5), which import-tokenizer must carry over.
+test('completions: prompt_tokens equal transformers.js with its special tokens', async () => {
+  const prompt = 'Hello world 12345, 你好!';
+  for (const spec of TEMPLATES) {
+    const { template, tokenizer } = models.get(spec.name);
+    let expected = tokenizer.encode(prompt);
+    // DeepSeek-V3's tokenizer_config says add_bos_token: true (LlamaTokenizerFast). Python
+    // transformers and llama.cpp then add BOS; transformers.js follows only the post-processor,
+    // which has none, so its BOS is added here.
+    const bos = tokenizer.encode(template.bos_token, { add_special_tokens: false });
+    if (template.config.add_bos_token === true && expected[0] !== bos[0]) expected = [...bos, ...expected];
+    const r = await client.completions.create({ model: spec.name, prompt, max_tokens: 1 });
+    assert.equal(r.usage.prompt_tokens, expected.length,
+      `${spec.name}: prompt_tokens ${r.usage.prompt_tokens}, transformers.js ${JSON.stringify(expected)}`);
+  }
+});
