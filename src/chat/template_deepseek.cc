@@ -167,7 +167,8 @@ class DeepSeekV3Template : public ChatTemplate {
     bool is_tool = false;
     bool is_output_first = true;
     for (const Message& m : messages) {
-      const bool content_is_none = m.role == "assistant" && !m.tool_calls.empty() && m.content.empty();
+      const bool content_is_none =
+          m.role == "assistant" && !m.tool_calls.empty() && m.content.empty();
       if (m.role == "user") {
         is_tool = false;
         out += kUser;
