@@ -64,17 +64,18 @@ Result<std::unique_ptr<ChatTemplate>> SelectChatTemplate(std::string_view archit
       if (Contains(src, "Cutting Knowledge Date")) {
         return internal::NewLlama31Template(/*strftime_date=*/Contains(src, "strftime_now"));
       }
-      return internal::NewLlama3Template();
+      return internal::NewLlama3Template(
+          /*always_generation_prompt=*/!Contains(src, "add_generation_prompt"));
     }
     if (Contains(src, "<｜Assistant｜>")) {
-      return internal::NewDeepSeekV3Template(
-          /*r1_think_prompt=*/Contains(src, "<｜Assistant｜><think>"));
+      if (Contains(src, "<｜Assistant｜><think>")) return internal::NewDeepSeekR1Template();
+      return internal::NewDeepSeekV3Template();
     }
   }
   if (architecture == "qwen3" || architecture == "qwen3moe") return internal::NewQwen3Template();
   if (architecture == "qwen2" || architecture == "qwen2moe") return internal::NewQwen25Template();
   if (architecture == "deepseek2" || architecture == "deepseek3") {
-    return internal::NewDeepSeekV3Template(/*r1_think_prompt=*/false);
+    return internal::NewDeepSeekV3Template();
   }
   return internal::NewPlainTemplate();
 }
@@ -83,10 +84,10 @@ Result<std::unique_ptr<ChatTemplate>> MakeChatTemplate(std::string_view name) {
   if (name == "qwen3") return internal::NewQwen3Template();
   if (name == "qwen2.5") return internal::NewQwen25Template();
   if (name == "chatml") return internal::NewChatMLTemplate();
-  if (name == "llama3") return internal::NewLlama3Template();
+  if (name == "llama3") return internal::NewLlama3Template(/*always_generation_prompt=*/false);
   if (name == "llama3.1") return internal::NewLlama31Template(/*strftime_date=*/false);
-  if (name == "deepseek-v3") return internal::NewDeepSeekV3Template(/*r1_think_prompt=*/false);
-  if (name == "deepseek-r1") return internal::NewDeepSeekV3Template(/*r1_think_prompt=*/true);
+  if (name == "deepseek-v3") return internal::NewDeepSeekV3Template();
+  if (name == "deepseek-r1") return internal::NewDeepSeekR1Template();
   if (name == "plain") return internal::NewPlainTemplate();
   return NotFoundError("unknown chat template '" + std::string(name) + "'");
 }

@@ -2,28 +2,35 @@
 // Jinja chat template renders (as Hugging Face transformers' apply_chat_template does) for
 // the same messages, tools and options.
 //
-// Templates (name(): source they follow):
-//   "qwen3"       Qwen3 (tokenizer_config.json chat_template with thinking support)
-//   "qwen2.5"     Qwen2.5-Instruct (default system prompt, Hermes-style tools)
+// Templates (name(): source they follow). Those marked * are checked byte for byte against
+// the real template rendered by @huggingface/jinja (tests/chat, tests/e2e/chat_references.mjs),
+// Qwen3 against ../shared/vectors/chat-template-qwen3.json:
+//   "qwen3"       * Qwen3 (tokenizer_config.json chat_template with thinking support)
+//   "qwen2.5"     * Qwen2.5-Instruct (default system prompt, Hermes-style tools)
 //   "chatml"      plain ChatML loop (<|im_start|>role\n...<|im_end|>\n), no tools
-//   "llama3"      Llama 3 Instruct (no tools)
-//   "llama3.1"    Llama 3.1 / 3.2 / 3.3 Instruct: tools in the first user message (the
+//   "llama3"      * Llama 3 Instruct (no tools); the first revision of the template, which
+//                 always ends with the assistant header, is recognised by its text
+//   "llama3.1"    * Llama 3.1 / 3.2 / 3.3 Instruct: tools in the first user message (the
 //                 template's default, tools_in_user_message=true), Environment: ipython
-//   "deepseek-v3" DeepSeek-V3 (the V3-0324 template; it does not render tool definitions)
-//   "deepseek-r1" the same plus "<think>\n" after the generation prompt (R1-0528)
+//   "deepseek-v3" * DeepSeek-V3 (its tokenizer_config.json template; no tool definitions)
+//   "deepseek-r1" the later R1 template: content before tool calls, reasoning cut from earlier
+//                 turns, "<think>\n" after the generation prompt (hand-checked only)
 //   "plain"       no template (stories260K): the contents of the messages joined with "\n",
 //                 nothing else (no roles, no generation prompt, no BOS text; the tokenizer
 //                 adds BOS as for a completion)
 //
 // Input normalisation (the serving layer's job, documented here because it is what the
-// templates assume): content null -> "", text parts joined. Deliberate differences from the
-// Jinja behaviour, all for inputs the real templates mishandle:
-//  * a role other than system/user/assistant/tool, tool_calls on a non-assistant message, an
-//    empty message list or a tool spec that is not a JSON object -> InvalidArgument;
+// templates assume, and what the reference renderings apply before Jinja): text parts joined;
+// content null -> "", except that an assistant message with tool_calls and empty content is
+// "content none" for templates that test for it (deepseek-v3) and "" for the others (Qwen3's
+// template raises on none); tool-call arguments in the form the template consumes:
 //  * qwen2.5 and llama3.1 render arguments with `tojson`; a JSON string there (OpenAI's shape)
-//    is parsed to an object first, as vLLM does (a string that is not JSON stays a string);
-//  * deepseek-* concatenate the arguments as text; an object there is written with `tojson`
-//    (Jinja would raise).
+//    is parsed to an object first, as vLLM and llama.cpp do (a string that is not JSON stays a
+//    string);
+//  * deepseek-* concatenate the arguments as text; an object there is written with `tojson`.
+// Deliberate refusals where Jinja would render something: a role other than
+// system/user/assistant/tool, tool_calls on a non-assistant message, an empty message list or
+// a tool spec that is not a JSON object -> InvalidArgument.
 // Where a template raises (llama3.1: several tool calls in one message, tools without a
 // message to put them in) Render returns InvalidArgument with the template's message.
 #pragma once

@@ -14,12 +14,14 @@ std::string Header(std::string_view role) {
   return "<|start_header_id|>" + std::string(role) + "<|end_header_id|>\n\n";
 }
 
-// {% for message in messages %}{% set content = '<|start_header_id|>' + message['role'] +
-// '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}
-// {% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}
-// {% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}
+// Each message as header + trimmed content + <|eot_id|>, BOS before the first, then the
+// assistant header: only with add_generation_prompt in later revisions of the template, always
+// in Meta-Llama-3-8B-Instruct's first one (always_generation_prompt).
 class Llama3Template : public ChatTemplate {
  public:
+  explicit Llama3Template(bool always_generation_prompt)
+      : always_generation_prompt_(always_generation_prompt) {}
+
   std::string_view name() const override { return "llama3"; }
   bool supports_tools() const override { return false; }
   bool supports_thinking() const override { return false; }
@@ -37,9 +39,12 @@ class Llama3Template : public ChatTemplate {
       out += text::PyStrip(messages[i].content);
       out += "<|eot_id|>";
     }
-    if (options.add_generation_prompt) out += Header("assistant");
+    if (options.add_generation_prompt || always_generation_prompt_) out += Header("assistant");
     return out;
   }
+
+ private:
+  bool always_generation_prompt_;
 };
 
 // The Llama 3.1 template with its defaults: tools_in_user_message=true, no builtin_tools,
@@ -141,7 +146,9 @@ class Llama31Template : public ChatTemplate {
 
 }  // namespace
 
-std::unique_ptr<ChatTemplate> NewLlama3Template() { return std::make_unique<Llama3Template>(); }
+std::unique_ptr<ChatTemplate> NewLlama3Template(bool always_generation_prompt) {
+  return std::make_unique<Llama3Template>(always_generation_prompt);
+}
 std::unique_ptr<ChatTemplate> NewLlama31Template(bool strftime_date) {
   return std::make_unique<Llama31Template>(strftime_date);
 }

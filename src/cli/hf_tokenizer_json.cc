@@ -175,6 +175,46 @@ Status ReadTokenizerConfig(const json& c, convert::HfTokenizer& out) {
   return ReadChatTemplates(c, out);
 }
 
+// The TemplateProcessing post-processor of tokenizer.json (on its own or inside a Sequence), or
+// nullptr: it says which special tokens Hugging Face adds around a single text.
+const json* TemplateProcessor(const json& tokenizer_json) {
+  auto pp = tokenizer_json.find("post_processor");
+  if (pp == tokenizer_json.end() || !pp->is_object()) return nullptr;
+  if (pp->value("type", "") == "TemplateProcessing") return &*pp;
+  if (pp->value("type", "") != "Sequence") return nullptr;
+  auto processors = pp->find("processors");
+  if (processors == pp->end() || !processors->is_array()) return nullptr;
+  for (const json& p : *processors) {
+    if (p.is_object() && p.value("type", "") == "TemplateProcessing") return &p;
+  }
+  return nullptr;
+}
+
+// Whether the template for a single text starts (first) or ends (!first) with `token`.
+bool TemplateHasSpecialToken(const json& processor, const std::string& token, bool first) {
+  auto single = processor.find("single");
+  if (single == processor.end() || !single->is_array() || single->empty()) return false;
+  const json& piece = first ? single->front() : single->back();
+  if (!piece.is_object() || !piece.contains("SpecialToken")) return false;
+  const json& special = piece["SpecialToken"];
+  return special.is_object() && special.value("id", "") == token;
+}
+
+// tokenizer_config.json may leave add_bos_token / add_eos_token out (Llama 3.1): then the
+// post-processor decides, as in transformers and llama.cpp's converter.
+void AddSpecialTokensFromPostProcessor(const json& tokenizer_json, convert::HfTokenizer& out) {
+  const json* processor = TemplateProcessor(tokenizer_json);
+  if (processor == nullptr) return;
+  if (!out.add_bos_token && out.bos_token &&
+      TemplateHasSpecialToken(*processor, *out.bos_token, /*first=*/true)) {
+    out.add_bos_token = true;
+  }
+  if (!out.add_eos_token && out.eos_token &&
+      TemplateHasSpecialToken(*processor, *out.eos_token, /*first=*/false)) {
+    out.add_eos_token = true;
+  }
+}
+
 }  // namespace
 
 Result<convert::HfTokenizer> ParseHfTokenizer(std::string_view tokenizer_json,
@@ -185,6 +225,7 @@ Result<convert::HfTokenizer> ParseHfTokenizer(std::string_view tokenizer_json,
   try {  // the readers check types first; this only guards against a missed case
     LLMUX_RETURN_IF_ERROR(ReadTokenizerJson(tj, out));
     LLMUX_RETURN_IF_ERROR(ReadTokenizerConfig(cj, out));
+    AddSpecialTokensFromPostProcessor(tj, out);
   } catch (const json::exception& e) {
     return InvalidArgumentError(std::string("unexpected tokenizer JSON content (") + e.what() +
                                 ")");
