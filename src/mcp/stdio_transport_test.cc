@@ -400,11 +400,11 @@ TEST_F(StdioTransportTest, EndOfInputCancelsEverythingInFlightAndReturns) {
   CallTool("b", "blocking");
   ASSERT_TRUE(
       log_->WaitFor([&] { return log_->slow_started == 1 && log_->blocking_started == 1; }));
-  const auto start = std::chrono::steady_clock::now();
   CloseInput();
-  ASSERT_EQ(run_.wait_for(3s), std::future_status::ready);
+  ASSERT_EQ(run_.wait_for(10s), std::future_status::ready);
   EXPECT_TRUE(run_.get().ok());
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);  // the tools would take 5 s
+  // Both tools were cancelled, not waited for: left alone they finish after 5 s without
+  // counting a cancellation. (Causality rather than a time bound a busy machine could miss.)
   EXPECT_TRUE(
       log_->WaitFor([&] { return log_->slow_cancelled == 1 && log_->blocking_cancelled == 1; }));
   EXPECT_TRUE(transport_->session()->closed());

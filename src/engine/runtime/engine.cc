@@ -227,6 +227,7 @@ bool Engine::Step() {
   SchedulePlan plan = scheduler_->Schedule(waiting_, running_, *blocks_);
   local_stats_.preemptions += static_cast<int64_t>(plan.preempted.size());
   auto active_of = [this](Sequence* s) { return owner_.at(s); };
+  for (Sequence* s : plan.preempted) ++active_of(s)->finish.preemptions;
   for (Sequence* s : plan.admitted) {
     Active& a = *active_of(s);
     if (!a.started) {

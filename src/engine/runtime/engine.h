@@ -71,6 +71,7 @@ struct EngineFinish {
   int prompt_tokens = 0;
   int cached_tokens = 0;  // prompt tokens whose K/V came from the prefix cache
   int completion_tokens = 0;  // sampled tokens, the end-of-generation token included
+  int preemptions = 0;  // times the request lost its KV blocks and was recomputed
   Status error;
 };
 

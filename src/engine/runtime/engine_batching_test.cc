@@ -40,6 +40,7 @@ std::unique_ptr<Model> NewModel(const Loaded& l, int threads = 2) {
 
 struct Stream {
   std::vector<int32_t> ids;
+  std::vector<float> logprobs;  // with top_logprobs >= 0
   std::promise<EngineFinish> done;
   std::future<EngineFinish> future = done.get_future();
 };
@@ -57,6 +58,7 @@ std::shared_ptr<EngineTicket> Submit(Engine& e, EngineRequest r, Stream& run) {
   EngineCallbacks cb;
   cb.on_token = [&run](const TokenOutput& t) {
     run.ids.push_back(t.id);
+    run.logprobs.push_back(t.logprob);
     return true;
   };
   cb.on_finish = [&run](const EngineFinish& f) { run.done.set_value(f); };
@@ -94,9 +96,14 @@ void ExpectConcurrentEqualsAlone(const std::string& model_path, EngineOptions op
     requests.push_back(Greedy(l.tokenizer->Encode(kStoryPrompts[i], true, true),
                               12 + static_cast<int>(i * 7 % 41)));
   }
-  auto copy = [](const EngineRequest& r) { return Greedy(r.prompt, r.max_tokens); };
+  auto copy = [](const EngineRequest& r) {
+    EngineRequest c = Greedy(r.prompt, r.max_tokens);
+    c.top_logprobs = 0;  // the numbers, not only the argmax
+    return c;
+  };
 
   std::vector<std::vector<int32_t>> alone;
+  std::vector<std::vector<float>> alone_logprobs;
   {
     EngineOptions one = options;
     one.max_running = 1;
@@ -106,6 +113,7 @@ void ExpectConcurrentEqualsAlone(const std::string& model_path, EngineOptions op
       Submit(engine, copy(r), run);
       ASSERT_EQ(run.future.get().reason, EngineFinishReason::kMaxTokens);
       alone.push_back(run.ids);
+      alone_logprobs.push_back(run.logprobs);
     }
   }
   options.validate_blocks = true;
@@ -120,6 +128,7 @@ void ExpectConcurrentEqualsAlone(const std::string& model_path, EngineOptions op
     const EngineFinish f = runs[i]->future.get();
     EXPECT_EQ(f.reason, EngineFinishReason::kMaxTokens);
     EXPECT_EQ(runs[i]->ids, alone[i]) << "request " << i << " differs from its run alone";
+    EXPECT_EQ(runs[i]->logprobs, alone_logprobs[i]) << "request " << i << ": other log-probabilities";
     total += f.completion_tokens;
   }
   ASSERT_TRUE(engine.WaitIdle(5000));
@@ -165,6 +174,97 @@ TEST(EngineBatchingTest, SixteenConcurrentEqualAloneQ8Kv) {
   ExpectConcurrentEqualsAlone(kQwenQ8, o);
 }
 
+// Greedy requests that together outgrow a KV cache of one context: the scheduler preempts
+// the newest running ones (their blocks are released and they are recomputed later, partly
+// from the prefix cache). Every request must still produce exactly the ids of its run alone
+// on an engine that runs one request at a time and so never preempts.
+void ExpectPreemptedEqualsAlone(const std::string& model_path, EngineOptions options) {
+  Loaded l = Load(model_path);
+  // 128 positions: each request fits alone (prompt + up to 79 tokens), but 8 blocks of 16
+  // cannot hold several at once, so sequences are preempted while they decode.
+  options.n_ctx = 128;
+  options.kv_cache_bytes = 1;  // clamped up to one full context
+  std::vector<EngineRequest> requests;
+  for (size_t i = 0; i < 8; ++i) {
+    std::vector<int32_t> prompt = l.tokenizer->Encode(kStoryPrompts[i], true, true);
+    requests.push_back(Greedy(std::move(prompt), 50 + static_cast<int>(i * 11 % 30)));
+    ASSERT_LT(requests.back().prompt.size() + requests.back().max_tokens + 1, 128u);
+  }
+  // With the chosen token's log-probability: the numbers must match too, not only the
+  // argmax (which a small difference in the recomputed K/V rarely moves).
+  auto copy = [](const EngineRequest& r) {
+    EngineRequest c = Greedy(r.prompt, r.max_tokens);
+    c.top_logprobs = 0;
+    return c;
+  };
+
+  std::vector<std::vector<int32_t>> alone;
+  std::vector<std::vector<float>> alone_logprobs;
+  {
+    EngineOptions one = options;
+    one.max_running = 1;
+    Engine engine(NewModel(l), *l.tokenizer, one);
+    for (const EngineRequest& r : requests) {
+      Stream run;
+      Submit(engine, copy(r), run);
+      const EngineFinish f = run.future.get();
+      ASSERT_EQ(f.reason, EngineFinishReason::kMaxTokens);
+      ASSERT_EQ(f.preemptions, 0);
+      alone.push_back(run.ids);
+      alone_logprobs.push_back(run.logprobs);
+    }
+    ASSERT_EQ(engine.stats().preemptions, 0) << "the reference runs must not be preempted";
+  }
+  options.validate_blocks = true;
+  Engine engine(NewModel(l), *l.tokenizer, options);
+  std::vector<std::unique_ptr<Stream>> runs;
+  for (const EngineRequest& r : requests) {
+    runs.push_back(std::make_unique<Stream>());
+    Submit(engine, copy(r), *runs.back());
+  }
+  int preempted_requests = 0;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const EngineFinish f = runs[i]->future.get();
+    EXPECT_EQ(f.reason, EngineFinishReason::kMaxTokens);
+    EXPECT_EQ(runs[i]->ids, alone[i])
+        << "request " << i << ", preempted " << f.preemptions << " times, differs from its run alone";
+    EXPECT_EQ(runs[i]->logprobs, alone_logprobs[i])
+        << "request " << i << ", preempted " << f.preemptions << " times: other log-probabilities";
+    preempted_requests += f.preemptions > 0;
+  }
+  ASSERT_TRUE(engine.WaitIdle(5000));
+  const EngineStats s = engine.stats();
+  EXPECT_TRUE(s.invariants.ok()) << s.invariants.ToString();
+  EXPECT_EQ(s.kv.used, 0);
+  // Preemption really happened, to several requests (a preempted sequence always has
+  // generated tokens to recompute: prompts are admitted whole, and only decodes grow).
+  EXPECT_GE(s.preemptions, 4);
+  EXPECT_GE(preempted_requests, 3);
+  ::testing::Test::RecordProperty("preemptions", static_cast<int>(s.preemptions));
+}
+
+TEST(EngineBatchingTest, PreemptedEqualAloneF16Kv) {
+  ExpectPreemptedEqualsAlone(kStories, EngineOptions{});
+}
+
+TEST(EngineBatchingTest, PreemptedEqualAloneSmallBudgetF32Kv) {
+  // A budget of 24 tokens also splits the recomputation into chunks.
+  EngineOptions o;
+  o.kv_type = DType::kF32;
+  o.max_batch_tokens = 24;
+  ExpectPreemptedEqualsAlone(kStories, o);
+}
+
+TEST(EngineBatchingTest, PreemptedEqualAloneQ8WeightsF16Kv) {
+  ExpectPreemptedEqualsAlone(kQwenQ8, EngineOptions{});
+}
+
+TEST(EngineBatchingTest, PreemptedEqualAloneQ8WeightsQ8Kv) {
+  EngineOptions o;
+  o.kv_type = DType::kQ8_0;
+  ExpectPreemptedEqualsAlone(kQwenQ8, o);
+}
+
 TEST(EngineBatchingTest, SharedThousandTokenPrefixIsCachedWithSameOutput) {
   Loaded l = Load(kQwenQ8);
   std::mt19937 rng(11);
@@ -205,6 +305,44 @@ TEST(EngineBatchingTest, SharedThousandTokenPrefixIsCachedWithSameOutput) {
   EXPECT_EQ(f.prompt_tokens, 1005);
   EXPECT_EQ(b.ids, uncached_ids);
   EXPECT_EQ(engine.stats().prefix_hit_tokens, 992);
+  EXPECT_TRUE(engine.stats().invariants.ok()) << engine.stats().invariants.ToString();
+}
+
+TEST(EngineBatchingTest, NextTurnPromptEqualsItsRunOnAFreshEngine) {
+  // A chat's next turn: the prompt repeats an earlier request's prompt and output. The cache
+  // holds blocks of both, but the output's K/V came from the decode kernels, while this
+  // request computes them as prompt tokens; a cache hit on them would change its numbers.
+  Loaded l = Load(kQwenQ8);
+  EngineOptions options;
+  options.n_ctx = 512;
+  options.validate_blocks = true;
+  const std::vector<int32_t> first = l.tokenizer->Encode(kStoryPrompts[3], true, true);
+  Engine engine(NewModel(l), *l.tokenizer, options);
+  Stream a;
+  Submit(engine, Greedy(first, 48), a);
+  ASSERT_EQ(a.future.get().reason, EngineFinishReason::kMaxTokens);
+  std::vector<int32_t> next = first;
+  next.insert(next.end(), a.ids.begin(), a.ids.end());
+  const std::vector<int32_t> user = l.tokenizer->Encode(kStoryPrompts[5], false, true);
+  next.insert(next.end(), user.begin(), user.end());
+  auto second = [&next] {
+    EngineRequest r = Greedy(next, 24);
+    r.top_logprobs = 0;  // the numbers, not only the argmax
+    return r;
+  };
+  Stream b;
+  Submit(engine, second(), b);
+  const EngineFinish f = b.future.get();
+
+  Engine fresh(NewModel(l), *l.tokenizer, options);
+  Stream alone;
+  Submit(fresh, second(), alone);
+  EXPECT_EQ(alone.future.get().cached_tokens, 0);
+  EXPECT_EQ(b.ids, alone.ids);
+  EXPECT_EQ(b.logprobs, alone.logprobs);
+  // The whole blocks of the first prompt were reused; none that holds a generated token.
+  EXPECT_EQ(f.cached_tokens, static_cast<int>(first.size()) / 16 * 16);
+  EXPECT_GE(first.size(), 16u);
   EXPECT_TRUE(engine.stats().invariants.ok()) << engine.stats().invariants.ToString();
 }
 

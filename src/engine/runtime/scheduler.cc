@@ -88,10 +88,11 @@ SchedulePlan Scheduler::Schedule(std::deque<Sequence*>& waiting, std::vector<Seq
   Step step(running, blocks, plan);
   int budget = options_.max_batch_tokens;
 
-  // 1. Decodes, oldest first. A sequence that leaves running shifts the next one into i.
+  // 1. Decodes (one-token chunks: a new token, a recomputed generated token or the last
+  //    prompt token), oldest first. A sequence that leaves running shifts the next one into i.
   for (size_t i = 0; i < running.size() && budget > 0;) {
     Sequence* s = running[i];
-    if (s->n_remaining() != 1) {
+    if (s->max_chunk() != 1) {
       ++i;
       continue;
     }
@@ -108,7 +109,7 @@ SchedulePlan Scheduler::Schedule(std::deque<Sequence*>& waiting, std::vector<Seq
       ++i;
       continue;
     }
-    const int n = std::min(s->n_remaining(), budget);
+    const int n = std::min(s->max_chunk(), budget);
     if (!step.Reserve(s, n)) continue;
     step.Add(s, n);
     budget -= n;
@@ -123,7 +124,7 @@ SchedulePlan Scheduler::Schedule(std::deque<Sequence*>& waiting, std::vector<Seq
     if (s->n_tokens() == 0 || Unschedulable(*s, blocks)) break;
     const bool took_prefix = s->block_table.empty();
     if (took_prefix) blocks.AcquirePrefix(*s);
-    const int n = std::min(s->n_remaining(), budget);
+    const int n = std::min(s->max_chunk(), budget);
     if (n <= 0 || !blocks.EnsureCapacity(*s, s->n_computed + n)) {
       if (took_prefix) blocks.Release(*s);
       break;

@@ -13,6 +13,9 @@
 // front of the waiting queue, to be recomputed (its full blocks usually stay cached, so the
 // recompute mostly hits the prefix cache); when it is itself the most recent, it is the one
 // preempted. No admission happens in a step that preempted.
+// A chunk never crosses the end of the prompt, and generated tokens run one per step, also
+// when recomputed (Sequence::max_chunk): a preempted request gives the same tokens as an
+// uninterrupted one.
 #pragma once
 
 #include <deque>

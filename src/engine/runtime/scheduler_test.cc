@@ -247,6 +247,32 @@ TEST(SchedulerTest, PreemptsTheNewestAndRequeuesItAtTheFront) {
   EXPECT_VALID(h);
 }
 
+TEST(SchedulerTest, ARecomputedSequenceRunsItsGeneratedTokensOneAStep) {
+  Harness h(16, {.max_running = 8, .max_batch_tokens = 100});
+  // Preempted after generating 3 tokens: prompt 0..5, generated 900..902, nothing cached.
+  Sequence* s = h.New(Range(0, 6));
+  for (int32_t id : {900, 901, 902}) s->tokens.push_back(id);
+  h.waiting.push_back(s);
+  Sequence* t = h.Arrive(Range(100, 3));
+
+  // The prompt is one chunk that stops at its end, as in the first run; then each generated
+  // token is a decode of its own, first in the step like any decode.
+  SchedulePlan p = h.Step();
+  EXPECT_EQ(Ids(p.admitted), (IdList{1, 2}));
+  EXPECT_EQ(Chunks(p), (ChunkList{{1, 6}, {2, 3}}));
+  h.Run(p);
+  EXPECT_EQ(s->n_tokens(), 9);  // nothing sampled: positions 6..8 are still to recompute
+  for (int pos = 6; pos < 9; ++pos) {
+    p = h.Step();
+    EXPECT_EQ(Chunks(p), (ChunkList{{1, 1}, {2, 1}})) << "position " << pos;
+    h.Run(p);
+  }
+  EXPECT_EQ(s->n_computed, 9);
+  EXPECT_EQ(s->n_tokens(), 10);  // the next token, sampled after the last recomputed one
+  EXPECT_EQ(t->n_tokens(), 7);
+  EXPECT_VALID(h);
+}
+
 TEST(SchedulerTest, TheNewestPreemptsItselfWhenOlderOnesHoldTheBlocks) {
   Harness h(3, {.max_running = 8, .max_batch_tokens = 100});
   h.Place(Range(0, 5), 4, 8);                   // 2 blocks, room for its decode
@@ -404,6 +430,7 @@ TEST(SchedulerTest, RandomTrafficKeepsEveryInvariant) {
 
   int preemptions = 0, oom = 0, prefix_hits = 0, finished = 0, cancelled = 0, failed = 0;
   int steps_with_decode_and_prefill = 0;
+  int replayed_tokens = 0;  // generated tokens recomputed after a preemption
 
   auto remove_running = [&](Sequence* s) {
     h.bm.Release(*s);
@@ -445,13 +472,16 @@ TEST(SchedulerTest, RandomTrafficKeepsEveryInvariant) {
     for (const ScheduledChunk& c : p.chunks) {
       ASSERT_GT(c.n_tokens, 0);
       ASSERT_LE(c.n_tokens, c.seq->n_remaining());
+      // Never across the end of the prompt; generated tokens one at a time, recomputed or not.
+      ASSERT_LE(c.n_tokens, c.seq->max_chunk());
+      if (c.seq->n_computed >= c.seq->n_prompt && c.seq->n_remaining() > 1) ++replayed_tokens;
       ASSERT_TRUE(in_plan.insert(c.seq).second) << "sequence scheduled twice";
       ASSERT_EQ(c.seq->status, SequenceStatus::kRunning);
       ASSERT_NE(std::find(h.running.begin(), h.running.end(), c.seq), h.running.end());
       ASSERT_GE(static_cast<int>(c.seq->block_table.size()) * kBs, c.seq->n_computed + c.n_tokens);
       total += c.n_tokens;
       if (!admitted.count(c.seq)) {
-        const bool decode = c.seq->n_remaining() == 1;
+        const bool decode = c.seq->max_chunk() == 1;
         if (decode) {
           ASSERT_FALSE(seen_prefill) << "a decode after a prefill chunk";
           seen_decode = true;
@@ -555,6 +585,7 @@ TEST(SchedulerTest, RandomTrafficKeepsEveryInvariant) {
   EXPECT_GT(failed, 0);  // prompts over the whole cache
   EXPECT_GT(oom, 0);     // a 160-token prompt fills all 40 blocks, its first output needs a 41st
   EXPECT_GT(steps_with_decode_and_prefill, 100);
+  EXPECT_GT(replayed_tokens, 10);
   RecordProperty("preemptions", preemptions);
   RecordProperty("out_of_memory", oom);
   RecordProperty("prefix_hits", prefix_hits);

@@ -28,7 +28,13 @@ struct Sequence {
   int n_tokens() const { return static_cast<int>(tokens.size()); }
   // Tokens still to run through the model before the next token can be sampled.
   int n_remaining() const { return n_tokens() - n_computed; }
-  bool in_prefill() const { return n_remaining() > 1; }
+  // The most tokens the next chunk may hold: the rest of the prompt, or one generated token.
+  // Generated tokens run one per step, as decode tokens, also when a preempted sequence
+  // recomputes them: a decode token and a prompt token go through different kernels (see
+  // kernels::MatMul), so only this gives their K/V the values of an uninterrupted run.
+  int max_chunk() const {
+    return n_computed < n_prompt ? n_prompt - n_computed : (n_remaining() > 0 ? 1 : 0);
+  }
 };
 
 }  // namespace llmux

@@ -18,6 +18,7 @@
 #include "engine/tokenizer/test_vocab.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "tests/support/test_paths.h"
+#include "tests/support/thread_cpu_time.h"
 
 namespace llmux {
 namespace {
@@ -25,11 +26,7 @@ namespace {
 constexpr float kNegInf = -INFINITY;
 
 // Milliseconds of this thread's CPU time: Mask() timings that ignore preemption on busy hosts.
-double ThreadCpuMs() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
+double ThreadCpuMs() { return llmux::testing::ThreadCpuSeconds() * 1e3; }
 
 class TokenConstraintTest : public ::testing::Test {
  protected:

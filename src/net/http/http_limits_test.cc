@@ -40,7 +40,7 @@ std::unique_ptr<HttpServer> StartServer(HttpServerOptions options) {
 int Ping(uint16_t port) {
   TestClient client(port);
   if (!client.Send(MakeRequest("GET", "/ping"))) return -1;
-  auto r = client.ReadResponse(milliseconds(3000));
+  auto r = client.ReadResponse(milliseconds(10000));  // long only for a busy machine
   return r ? r->status : -1;
 }
 
@@ -143,15 +143,19 @@ TEST(HttpLimits, HeaderDrippedSlowlyIsCutOffAtTheHeaderTimeout) {
   const std::string request = MakeRequest("GET", "/ping");
   bool closed = false;
   // One byte every 250 ms: each byte arrives well within any per-read timeout, but the
-  // whole header never would.
-  for (size_t i = 0; i < request.size() && !closed; ++i) {
-    client.Send(request.substr(i, 1));
+  // whole header (about 10 s of dripping) never would.
+  size_t sent = 0;
+  for (; sent < request.size() && !closed; ++sent) {
+    client.Send(request.substr(sent, 1));
     closed = client.WaitClosed(milliseconds(250));
   }
   const auto elapsed = Clock::now() - start;
   ASSERT_TRUE(closed);
+  // Cut off while the header was still coming (a per-read timeout would have let it all in),
+  // not before the timeout; a busy machine only makes the cut later, so the upper bound is
+  // the dripping itself.
+  EXPECT_LT(sent, request.size());
   EXPECT_GE(elapsed, milliseconds(900));
-  EXPECT_LT(elapsed, milliseconds(2000));
   EXPECT_EQ(client.received().rfind("HTTP/1.1 408 ", 0), 0u) << client.received();
   EXPECT_EQ(Ping(server->port()), 200);
 }
@@ -160,10 +164,9 @@ TEST(HttpLimits, SilentConnectionIsClosedAtTheHeaderTimeout) {
   auto server = StartServer({.header_timeout = milliseconds(500)});
   TestClient client(server->port());
   const auto start = Clock::now();
-  ASSERT_TRUE(client.WaitClosed(milliseconds(3000)));
-  const auto elapsed = Clock::now() - start;
-  EXPECT_GE(elapsed, milliseconds(400));
-  EXPECT_LT(elapsed, milliseconds(1500));
+  // Closed at all, well before the default header timeout (10 s) would close it.
+  ASSERT_TRUE(client.WaitClosed(milliseconds(7000)));
+  EXPECT_GE(Clock::now() - start, milliseconds(400));
   EXPECT_TRUE(client.received().empty());  // nothing was asked, nothing is answered
 }
 
@@ -203,11 +206,9 @@ TEST(HttpLimits, FiveHundredIdleConnectionsDoNotBlockOthers) {
   }
   ASSERT_TRUE(WaitFor([&] { return server->open_connections() >= 500; }, milliseconds(5000)))
       << server->open_connections();
-  for (int i = 0; i < 5; ++i) {
-    const auto start = Clock::now();
-    EXPECT_EQ(Ping(server->port()), 200);
-    EXPECT_LT(Clock::now() - start, milliseconds(1000));
-  }
+  // Answered while all 500 still wait for their headers (for up to 20 s): a server that
+  // served connections one after another would not answer before those time out.
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Ping(server->port()), 200);
   // Half of the idle ones send a request late; they are answered too.
   for (int i = 0; i < 500; i += 2) ASSERT_TRUE(idle[i]->Send(MakeRequest("GET", "/ping")));
   for (int i = 0; i < 500; i += 2) {

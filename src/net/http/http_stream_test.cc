@@ -80,9 +80,28 @@ std::unique_ptr<HttpServer> StartServer(HttpServerOptions options,
   return server;
 }
 
+// Streams "data: i\n\n" for i < count, writing event i + 1 only after the test pushed to
+// `acks` (once it has read event i).
+Handler Lockstep(int count, std::shared_ptr<AsyncQueue<int>> acks) {
+  return [count, acks](Request&, ResponseWriter& w) -> awaitable<void> {
+    Headers extra;  // (GCC 12 miscompiles braced initializer lists inside co_await)
+    extra.Add("Cache-Control", "no-cache");
+    if (!co_await w.StartStream(200, "text/event-stream", std::move(extra))) co_return;
+    for (int i = 0; i < count; ++i) {
+      if (i > 0 && !co_await acks->Pop()) co_return;
+      if (!co_await w.Write("data: " + std::to_string(i) + "\n\n")) co_return;
+    }
+    co_await w.EndStream();
+  };
+}
+
 TEST(HttpStream, ChunksArriveAsTheyAreWritten) {
-  auto server =
-      StartServer({}, [](HttpServer& s) { s.Route("GET", "/sse", Ticker(3, milliseconds(150))); });
+  // Each event is flushed when written, not buffered until the end of the stream: the
+  // handler writes event i + 1 only after the client has received event i, so a server that
+  // held events back would leave the client waiting (ReadChunk times out). Causality, not
+  // timing, so a busy machine cannot fail it.
+  auto acks = std::make_shared<AsyncQueue<int>>();
+  auto server = StartServer({}, [&](HttpServer& s) { s.Route("GET", "/sse", Lockstep(3, acks)); });
   TestClient client(server->port());
   ASSERT_TRUE(client.Send(MakeRequest("GET", "/sse")));
   auto head = client.ReadHead();
@@ -91,19 +110,15 @@ TEST(HttpStream, ChunksArriveAsTheyAreWritten) {
   EXPECT_EQ(head->headers.Get("transfer-encoding").value_or(""), "chunked");
   EXPECT_EQ(head->headers.Get("content-type").value_or(""), "text/event-stream");
   EXPECT_EQ(head->headers.Get("cache-control").value_or(""), "no-cache");
-  std::vector<Clock::time_point> arrived;
   for (int i = 0; i < 3; ++i) {
-    auto chunk = client.ReadChunk();
-    ASSERT_TRUE(chunk);
+    auto chunk = client.ReadChunk(milliseconds(10000));
+    ASSERT_TRUE(chunk) << "event " << i << " was not sent before the next one was produced";
     EXPECT_EQ(*chunk, "data: " + std::to_string(i) + "\n\n");
-    arrived.push_back(Clock::now());
+    acks->Push(i);
   }
   auto last = client.ReadChunk();
   ASSERT_TRUE(last);
   EXPECT_EQ(*last, "");
-  // Each chunk came on its own, not all at the end.
-  EXPECT_GE(arrived[1] - arrived[0], milliseconds(100));
-  EXPECT_GE(arrived[2] - arrived[1], milliseconds(100));
   // The connection is reusable after the stream.
   ASSERT_TRUE(client.Send(MakeRequest("GET", "/ping")));
   auto r = client.ReadResponse();
@@ -136,16 +151,15 @@ TEST(HttpStream, ClientCloseMidStreamIsSeenWhileTheHandlerOnlyWaits) {
   std::this_thread::sleep_for(milliseconds(50));  // the handler sits in Pop
   auto seen = probe->disconnect_seen.get_future();
   EXPECT_EQ(seen.wait_for(milliseconds(0)), std::future_status::timeout);
-  const auto closed_at = Clock::now();
   client.Close();
-  ASSERT_EQ(seen.wait_for(milliseconds(2000)), std::future_status::ready);
-  const auto latency = seen.get() - closed_at;
-  EXPECT_LT(latency, milliseconds(100))
-      << std::chrono::duration_cast<std::chrono::microseconds>(latency).count() << " us";
+  // The handler never writes, so only the server watching the socket while the handler
+  // waits can see the close (a server that noticed it on the next write would never call
+  // the callback). The bound is for a busy machine, not a latency target.
+  ASSERT_EQ(seen.wait_for(milliseconds(10000)), std::future_status::ready);
   auto done = probe->handler_done.get_future();
-  ASSERT_EQ(done.wait_for(milliseconds(2000)), std::future_status::ready);
+  ASSERT_EQ(done.wait_for(milliseconds(10000)), std::future_status::ready);
   EXPECT_TRUE(done.get());
-  const auto deadline = Clock::now() + milliseconds(2000);
+  const auto deadline = Clock::now() + milliseconds(10000);
   while (server->open_connections() != 0 && Clock::now() < deadline) {
     std::this_thread::sleep_for(milliseconds(5));
   }
@@ -159,14 +173,13 @@ TEST(HttpStream, ClientCloseBeforeAnyReplyIsSeen) {
   TestClient client(server->port());
   ASSERT_TRUE(client.Send(MakeRequest("POST", "/wait", "{}")));
   probe->handler_started.get_future().wait();
-  const auto closed_at = Clock::now();
   client.Close();
+  // As above: nothing but the disconnect watch ends this handler, which never writes.
   auto seen = probe->disconnect_seen.get_future();
-  ASSERT_EQ(seen.wait_for(milliseconds(2000)), std::future_status::ready);
-  EXPECT_LT(seen.get() - closed_at, milliseconds(100));
+  ASSERT_EQ(seen.wait_for(milliseconds(10000)), std::future_status::ready);
   auto done = probe->handler_done.get_future();
-  ASSERT_EQ(done.wait_for(milliseconds(2000)), std::future_status::ready);
-  EXPECT_EQ(Clock::now() - closed_at < milliseconds(2000), true);
+  ASSERT_EQ(done.wait_for(milliseconds(10000)), std::future_status::ready);
+  EXPECT_TRUE(done.get());
 }
 
 TEST(HttpStream, WriteReportsFalseOnceTheClientIsGone) {
@@ -191,7 +204,7 @@ TEST(HttpStream, WriteReportsFalseOnceTheClientIsGone) {
   ASSERT_TRUE(client.ReadChunk());
   client.Close();
   auto f = writes_after_close.get_future();
-  ASSERT_EQ(f.wait_for(milliseconds(3000)), std::future_status::ready);
+  ASSERT_EQ(f.wait_for(milliseconds(10000)), std::future_status::ready);
   EXPECT_GE(f.get(), 1);
 }
 
@@ -232,9 +245,12 @@ TEST(HttpStream, GracefulShutdownLetsOpenStreamsFinishAndRefusesNewConnections) 
   ASSERT_TRUE(streaming.ReadHead());
   ASSERT_EQ(streaming.ReadChunk().value_or("?"), "data: 0\n\n");
 
+  // A grace far longer than the stream needs (4 events 100 ms apart), so that "did not wait
+  // for the grace" holds with room to spare on a busy machine.
+  const auto grace = milliseconds(60000);
   const auto start = Clock::now();
-  server->Shutdown(milliseconds(3000));
-  EXPECT_TRUE(idle.WaitClosed(milliseconds(1000)));  // idle connections go at once
+  server->Shutdown(grace);
+  EXPECT_TRUE(idle.WaitClosed(grace / 4));  // idle connections go at once, not at the grace
   bool refused = false;
   for (int i = 0; i < 100 && !refused; ++i) {
     TestClient late(server->port());
@@ -248,9 +264,9 @@ TEST(HttpStream, GracefulShutdownLetsOpenStreamsFinishAndRefusesNewConnections) 
     EXPECT_EQ(streaming.ReadChunk().value_or("?"), "data: " + std::to_string(i) + "\n\n");
   }
   EXPECT_EQ(streaming.ReadChunk().value_or("?"), "");
-  EXPECT_TRUE(streaming.WaitClosed(milliseconds(1000)));
+  EXPECT_TRUE(streaming.WaitClosed(grace / 4));
   server->Wait();
-  EXPECT_LT(Clock::now() - start, milliseconds(2500));  // did not sit out the whole grace
+  EXPECT_LT(Clock::now() - start, grace / 2);  // did not sit out the whole grace
 }
 
 TEST(HttpStream, ShutdownCancelsHandlersStillRunningAfterTheGrace) {
@@ -271,8 +287,11 @@ TEST(HttpStream, ShutdownCancelsHandlersStillRunningAfterTheGrace) {
   server->Shutdown(milliseconds(300));
   server->Wait();
   const auto took = Clock::now() - start;
+  // Not cancelled before the grace (a busy machine only makes this longer); cancelled at
+  // all (the handler waits on a queue nobody closes, so without the cancellation Wait
+  // would never return; the upper bound only keeps a regression from hanging quietly).
   EXPECT_GE(took, milliseconds(250));
-  EXPECT_LT(took, milliseconds(1500));
+  EXPECT_LT(took, milliseconds(30000));
   auto done = probe->handler_done.get_future();
   ASSERT_EQ(done.wait_for(milliseconds(0)), std::future_status::ready);
   EXPECT_TRUE(done.get());
