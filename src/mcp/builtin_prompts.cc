@@ -31,7 +31,7 @@ std::string Arg(const Json& args, const char* name, std::string fallback = "") {
 // Case-insensitive prefix completion over a fixed list.
 template <size_t N>
 Completer CompleteFrom(const char* argument, const std::array<const char*, N>& values) {
-  return [argument, &values](const std::string& name, const std::string& value, const Json&) {
+  return [argument, &values](const std::string& name, const std::string& value, const Json&, const Caller&) {
     std::vector<std::string> out;
     if (name != argument) return out;
     for (const char* v : values) {

@@ -28,14 +28,17 @@ struct ToolDefinition {
 
 // Reads a resource: the `contents` array of a resources/read result.
 using ResourceReader = std::function<Result<Json>(const std::string& uri, Caller& caller)>;
-// Completion candidates for an argument or template variable, given its partial value and the
-// other arguments already chosen.
+// Completion candidates for an argument or template variable, given its partial value, the
+// other arguments already chosen and the caller (offered only what it may use).
 using Completer = std::function<std::vector<std::string>(
-    const std::string& argument, const std::string& value, const Json& context)>;
+    const std::string& argument, const std::string& value, const Json& context, const Caller& caller)>;
 
 struct ResourceDefinition {
   Json descriptor;  // uri, name, title, description, mimeType
   ResourceReader read;
+  // Whether resources/list shows it to `caller` (as tools needing a permission are hidden);
+  // empty: every caller. Reading checks again.
+  std::function<bool(const Caller&)> visible = nullptr;
   std::string uri() const { return descriptor.value("uri", ""); }
 };
 

@@ -272,7 +272,7 @@ void AddPrompts(Catalog& catalog) {
                             args.value("arg2", "") + "'";
          return Json{{"messages", {UserText(text)}}};
        },
-       [](const std::string&, const std::string& value, const Json&) {
+       [](const std::string&, const std::string& value, const Json&, const Caller&) {
          std::vector<std::string> out;
          for (std::string v : {"test", "testing", "tested", "value"}) {
            if (v.rfind(value, 0) == 0) out.push_back(v);

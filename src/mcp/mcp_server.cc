@@ -167,7 +167,7 @@ std::function<void()> McpServer::HandleRequest(const Message& request,
   } else if (m == "tools/list") {
     result = ListTools(p, caller);
   } else if (m == "resources/list") {
-    result = ListResources(p);
+    result = ListResources(p, caller);
   } else if (m == "resources/templates/list") {
     result = ListResourceTemplates(p);
   } else if (m == "resources/read") {
@@ -186,7 +186,7 @@ std::function<void()> McpServer::HandleRequest(const Message& request,
   } else if (m == "prompts/get") {
     result = GetPrompt(p);
   } else if (m == "completion/complete") {
-    result = Complete(p);
+    result = Complete(p, caller);
   } else if (m == "logging/setLevel") {
     result = SetLogLevel(p, context);
   } else {
@@ -274,9 +274,11 @@ std::function<void()> McpServer::CallTool(const Message& request, const RequestC
   return [call] { call->Cancel(); };
 }
 
-Result<Json> McpServer::ListResources(const Json& params) {
+Result<Json> McpServer::ListResources(const Json& params, const Caller& caller) {
   Json resources = Json::array();
-  for (const auto& r : catalog_->Resources()) resources.push_back(r.descriptor);
+  for (const auto& r : catalog_->Resources()) {
+    if (!r.visible || r.visible(caller)) resources.push_back(r.descriptor);
+  }
   return Page(resources, params, "resources", options_.page_size);
 }
 
@@ -325,7 +327,7 @@ Result<Json> McpServer::GetPrompt(const Json& params) {
   return prompt->get(arguments, params);
 }
 
-Result<Json> McpServer::Complete(const Json& params) {
+Result<Json> McpServer::Complete(const Json& params, const Caller& caller) {
   auto ref = params.find("ref");
   auto argument = params.find("argument");
   if (ref == params.end() || !ref->is_object() || argument == params.end() ||
@@ -340,14 +342,14 @@ Result<Json> McpServer::Complete(const Json& params) {
   if (type == "ref/prompt") {
     auto prompt = catalog_->FindPrompt(ref->value("name", ""));
     if (!prompt) return InvalidArgumentError("Unknown prompt: " + ref->value("name", ""));
-    if (prompt->complete) values = prompt->complete(arg_name, value, context_args);
+    if (prompt->complete) values = prompt->complete(arg_name, value, context_args, caller);
   } else if (type == "ref/resource") {
     const std::string uri = ref->value("uri", "");
     bool found = false;
     for (const auto& t : catalog_->ResourceTemplates()) {
       if (t.uri_template() != uri) continue;
       found = true;
-      if (t.complete) values = t.complete(arg_name, value, context_args);
+      if (t.complete) values = t.complete(arg_name, value, context_args, caller);
     }
     if (!found) return InvalidArgumentError("Unknown resource template: " + uri);
   } else {

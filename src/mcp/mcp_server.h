@@ -82,13 +82,13 @@ class McpServer {
   Result<Json> ListTools(const Json& params, Caller& caller);
   std::function<void()> CallTool(const Message& request, const RequestContext& context,
                                  std::shared_ptr<Outbound> out);
-  Result<Json> ListResources(const Json& params);
+  Result<Json> ListResources(const Json& params, const Caller& caller);
   Result<Json> ListResourceTemplates(const Json& params);
   Result<Json> ReadResource(const Json& params, Caller& caller);
   Result<Json> Subscribe(const Json& params, const RequestContext& context, bool subscribe);
   Result<Json> ListPrompts(const Json& params);
   Result<Json> GetPrompt(const Json& params);
-  Result<Json> Complete(const Json& params);
+  Result<Json> Complete(const Json& params, const Caller& caller);
   Result<Json> SetLogLevel(const Json& params, const RequestContext& context);
 
   McpServerOptions options_;

@@ -237,7 +237,7 @@ TEST_F(McpServerTest, ResourcesTemplatesAndCompletion) {
          auto vars = MatchUriTemplate("test://t/{id}/data", uri);
          return Json::array({{{"uri", uri}, {"text", "id=" + (*vars)["id"]}}});
        },
-       [](const std::string&, const std::string& value, const Json&) {
+       [](const std::string&, const std::string& value, const Json&, const Caller&) {
          std::vector<std::string> out;
          for (std::string v : {"alpha", "beta", "alps"}) {
            if (v.rfind(value, 0) == 0) out.push_back(v);
@@ -260,6 +260,43 @@ TEST_F(McpServerTest, ResourcesTemplatesAndCompletion) {
 
   EXPECT_EQ(Call("resources/subscribe", {{"uri", "test://a"}})["result"], Json::object());
   EXPECT_TRUE(session_->Subscribed("test://a"));
+}
+
+TEST_F(McpServerTest, ResourcesAndCompletionsShowOnlyWhatTheCallerMayUse) {
+  class Limited : public TrustedCaller {
+   public:
+    bool Allows(std::string_view p) const override { return p != "metrics:read"; }
+    bool MayUseModel(std::string_view m) const override { return m == "mine"; }
+  };
+  auto read = [](const std::string& uri, Caller&) -> Result<Json> { return Json::array({{{"uri", uri}}}); };
+  for (std::string model : {"mine", "theirs"}) {
+    catalog_->AddResource({{{"uri", "m://" + model}, {"name", model}}, read,
+                           [model](const Caller& c) { return c.MayUseModel(model); }});
+  }
+  catalog_->AddResource({{{"uri", "m://metrics"}, {"name", "metrics"}}, read,
+                         [](const Caller& c) { return c.Allows("metrics:read"); }});
+  catalog_->AddResource({{{"uri", "m://open"}, {"name", "open"}}, read});
+  catalog_->AddResourceTemplate({{{"uriTemplate", "m://{name}"}, {"name", "t"}}, read,
+                                 [](const std::string&, const std::string&, const Json&, const Caller& c) {
+                                   std::vector<std::string> out;
+                                   for (std::string m : {"mine", "theirs"}) {
+                                     if (c.MayUseModel(m)) out.push_back(m);
+                                   }
+                                   return out;
+                                 }});
+  auto uris = [&] {
+    std::vector<std::string> out;
+    for (const Json& r : Call("resources/list")["result"]["resources"]) out.push_back(r["uri"]);
+    return out;
+  };
+  const Json complete = {{"ref", {{"type", "ref/resource"}, {"uri", "m://{name}"}}},
+                         {"argument", {{"name", "name"}, {"value", ""}}}};
+  EXPECT_EQ(uris(), (std::vector<std::string>{"m://mine", "m://theirs", "m://metrics", "m://open"}));
+  EXPECT_EQ(Call("completion/complete", complete)["result"]["completion"]["values"], (Json{"mine", "theirs"}));
+
+  context_.caller = std::make_shared<Limited>();
+  EXPECT_EQ(uris(), (std::vector<std::string>{"m://mine", "m://open"}));
+  EXPECT_EQ(Call("completion/complete", complete)["result"]["completion"]["values"], (Json{"mine"}));
 }
 
 TEST(UriTemplateTest, MatchesLevelOneTemplates) {

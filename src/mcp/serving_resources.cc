@@ -26,7 +26,8 @@ void AddServingCatalog(Catalog& catalog, serving::InferenceService& service,
   AddServingTools(catalog, service, options);
   serving::InferenceService* svc = &service;
 
-  // One resource per served model, listed as the models come and go.
+  // One resource per served model, listed as the models come and go, to the callers that may
+  // use it (as list_models; reading it hides the others too).
   catalog.AddResourceSource([svc] {
     std::vector<ResourceDefinition> cards;
     for (const auto& m : svc->ListModels()) {
@@ -38,7 +39,8 @@ void AddServingCatalog(Catalog& catalog, serving::InferenceService& service,
                         {"mimeType", "application/json"}},
                        [svc](const std::string& uri, Caller& caller) {
                          return ReadModelCard(*svc, uri, caller);
-                       }});
+                       },
+                       [id = m.id](const Caller& caller) { return caller.MayUseModel(id); }});
     }
     return cards;
   });
@@ -50,10 +52,10 @@ void AddServingCatalog(Catalog& catalog, serving::InferenceService& service,
                         "served model"},
         {"mimeType", "application/json"}},
        [svc](const std::string& uri, Caller& caller) { return ReadModelCard(*svc, uri, caller); },
-       [svc](const std::string&, const std::string& value, const Json&) {
+       [svc](const std::string&, const std::string& value, const Json&, const Caller& caller) {
          std::vector<std::string> names;
          for (const auto& m : svc->ListModels()) {
-           if (m.id.rfind(value, 0) == 0) names.push_back(m.id);
+           if (m.id.rfind(value, 0) == 0 && caller.MayUseModel(m.id)) names.push_back(m.id);
          }
          return names;
        }});
@@ -73,7 +75,8 @@ void AddServingCatalog(Catalog& catalog, serving::InferenceService& service,
                            return Json::array({{{"uri", uri},
                                                 {"mimeType", "text/plain"},
                                                 {"text", metrics()}}});
-                         }});
+                         },
+                         [](const Caller& caller) { return caller.Allows("metrics:read"); }});
   }
   AddBuiltinPrompts(catalog);
 }

@@ -29,12 +29,13 @@ const secrets = [];   // every key and password handed out: none may show up in 
 const replies = [];   // bodies of API replies after creation, scanned at the end
 let firstLog = '';    // stderr of the first server (before the restart)
 
-async function call(method, path, key, body) {
-  const headers = {};
+async function call(method, path, key, body, extraHeaders = {}) {
+  const headers = { ...extraHeaders };
   if (key) headers.Authorization = `Bearer ${key}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const r = await fetch(server.baseURL + path, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    // A string body is sent as it is (to test bodies that are not JSON).
+    method, headers, body: body === undefined || typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await r.text();
   replies.push(text);
@@ -135,6 +136,7 @@ describe('users, roles and keys through the admin API', () => {
     assert.equal(r.status, 400);
     r = await call('POST', '/admin/v1/keys', keys.admin, '{not json');
     assert.equal(r.status, 400);
+    assert.equal(r.json.error.message, 'the request body is not valid JSON');
   });
 
   test('a key made with the CLI works at once on the running server', async () => {
@@ -184,43 +186,110 @@ describe('password login', () => {
 });
 
 describe('permission matrix (docs/auth.md)', () => {
-  // Allowed means the route ran (any status but 401/403); the bodies are invalid on purpose so
-  // that allowed admin calls change nothing.
-  const routes = [
-    ['GET', '/health', undefined],
-    ['GET', '/metrics', undefined],
-    ['GET', '/v1/models', undefined],
-    ['POST', '/v1/chat/completions', chatBody()],
-    ['POST', '/v1/completions', { model: MODEL, prompt: 'Once', max_tokens: 2 }],
-    ['GET', '/admin/v1/users', undefined],
-    ['POST', '/admin/v1/users', { bogus: 1 }],
-    ['PATCH', '/admin/v1/users?id=999999', { bogus: 1 }],
-    ['DELETE', '/admin/v1/users?id=999999', undefined],
-    ['GET', '/admin/v1/keys', undefined],
-    ['POST', '/admin/v1/keys', { bogus: 1 }],
-    ['PATCH', '/admin/v1/keys?id=999999', { bogus: 1 }],
-    ['DELETE', '/admin/v1/keys?id=999999', undefined],
-    ['GET', '/admin/v1/roles', undefined],
-    ['PUT', '/admin/v1/roles', { bogus: 1 }],
-    ['DELETE', '/admin/v1/roles?name=nosuch', undefined],
-    ['GET', '/admin/v1/audit', undefined],
-  ];
-  // role -> allowed routes, by index into `routes`; everything else must be 401 or 403.
-  const A = 'allowed', D = 'denied';
-  const matrix = {
-    admin:    [A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A, A],
-    operator: [A, A, A, A, A, D, D, D, D, D, D, D, D, D, D, D, A],
-    user:     [A, D, A, A, A, D, D, D, D, D, D, D, D, D, D, D, D],
-    auditor:  [A, D, A, D, D, D, D, D, D, D, D, D, D, D, D, D, A],
-    none:     [A, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D, D],
+  // Every route of the HTTP route table with the exact status of each cell. An allowed cell
+  // gets the route's documented success status; where a change must not happen (the matrix
+  // runs as admin too), the body is refused by the handler's own validation (400) or names a
+  // record that does not exist (404), so the cell still proves the handler ran, not only the
+  // gate. Denied cells: 401 without a credential, 403 with one (docs/auth.md, "Route table").
+  // The three /auth routes count against the 30-a-minute login budget of this address: with
+  // the login test and the gRPC Login calls this file stays under it.
+  const mcpHeaders = { Accept: 'application/json, text/event-stream' };
+  const noSession = { ...mcpHeaders, 'Mcp-Session-Id': 'f'.repeat(64) };
+  const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'matrix', version: '1' } } };
+  // An OpenAI-shaped error of the handler: type, a message matching `message`, param and code.
+  const openaiError = (type, message, param = null, code = null) => (r) => {
+    assert.deepEqual(Object.keys(r.json.error).sort(), ['code', 'message', 'param', 'type']);
+    assert.equal(r.json.error.type, type);
+    assert.match(r.json.error.message, message);
+    assert.equal(r.json.error.param, param);
+    assert.equal(r.json.error.code, code);
   };
-  for (const [role, row] of Object.entries(matrix)) {
-    test(`${role}`, async () => {
-      for (const [i, [method, path, body]] of routes.entries()) {
-        const r = await call(method, path, role === 'none' ? null : keys[role], body);
-        const got = r.status === 401 || r.status === 403 ? D : A;
-        assert.equal(got, row[i], `${role} ${method} ${path} -> ${r.status} ${r.text.slice(0, 200)}`);
-        if (got === D) assert.equal(r.status, role === 'none' ? 401 : 403);
+  const invalid = (message, param = null) =>
+    openaiError('invalid_request_error', message, param, param === null ? null : 'invalid_value');
+  const notFound = (message) => openaiError('invalid_request_error', message);
+  const list = (r) => {
+    assert.equal(r.json.object, 'list');
+    assert.ok(Array.isArray(r.json.data));
+  };
+  const routes = [
+    { method: 'GET', path: '/health', ok: 200 },
+    { method: 'GET', path: '/metrics', ok: 200, check: (r) => assert.match(r.text, /^llmux_requests_total/m) },
+    { method: 'GET', path: '/v1/models', ok: 200, check: list },
+    { method: 'POST', path: '/v1/chat/completions', body: chatBody(), ok: 200,
+      check: (r) => assert.equal(r.json.object, 'chat.completion') },
+    { method: 'POST', path: '/v1/completions', body: { model: MODEL, prompt: 'Once', max_tokens: 2 }, ok: 200,
+      check: (r) => assert.equal(r.json.object, 'text_completion') },
+    { method: 'POST', path: '/auth/login', body: { username: 'olive' }, ok: 400,
+      check: invalid(/^password is required \(a non-empty string\)$/, 'password') },
+    { method: 'POST', path: '/auth/refresh', body: { refresh_token: 'not-a-token' }, ok: 401,
+      check: openaiError('authentication_error', /^invalid refresh token$/, null, 'invalid_api_key') },
+    { method: 'POST', path: '/auth/logout', body: { refresh_token: 'not-a-token' }, ok: 401,
+      check: openaiError('authentication_error', /^invalid refresh token$/, null, 'invalid_api_key') },
+    { method: 'GET', path: '/admin/v1/users', ok: 200, check: list },
+    { method: 'POST', path: '/admin/v1/users', body: { bogus: 1 }, ok: 400, check: invalid(/^unknown field 'bogus'$/, 'bogus') },
+    { method: 'PATCH', path: '/admin/v1/users?id=999999', body: { disabled: true }, ok: 404, check: notFound(/^user 999999 not found$/) },
+    { method: 'DELETE', path: '/admin/v1/users?id=999999', ok: 404, check: notFound(/^user 999999 not found$/) },
+    { method: 'GET', path: '/admin/v1/keys', ok: 200, check: list },
+    { method: 'POST', path: '/admin/v1/keys', body: { bogus: 1 }, ok: 400, check: invalid(/^unknown field 'bogus'$/, 'bogus') },
+    { method: 'PATCH', path: '/admin/v1/keys?id=999999', body: { limits: { requests_per_minute: 1 } }, ok: 404,
+      check: notFound(/^api key 999999 not found$/) },
+    { method: 'DELETE', path: '/admin/v1/keys?id=999999', ok: 404, check: notFound(/^api key 999999 not found$/) },
+    { method: 'GET', path: '/admin/v1/roles', ok: 200, check: list },
+    { method: 'PUT', path: '/admin/v1/roles', body: { bogus: 1 }, ok: 400, check: invalid(/^unknown field 'bogus'$/, 'bogus') },
+    { method: 'DELETE', path: '/admin/v1/roles?name=nosuch', ok: 404, check: notFound(/^role 'nosuch' not found$/) },
+    { method: 'GET', path: '/admin/v1/audit', ok: 200, check: list },
+    { method: 'GET', path: '/admin/v1/prompts', ok: 200, check: list },
+    { method: 'PUT', path: '/admin/v1/prompts', body: { bogus: 1 }, ok: 400, check: invalid(/^unknown field 'bogus'$/, 'bogus') },
+    { method: 'DELETE', path: '/admin/v1/prompts?name=nosuch', ok: 404, check: notFound(/^prompt 'nosuch' not found$/) },
+    { method: 'POST', path: '/mcp', body: initialize, headers: mcpHeaders, ok: 200, check: (r) => {
+      assert.match(r.headers.get('mcp-session-id'), /^[0-9a-f]{64}$/);
+      assert.equal(r.json.result.protocolVersion, '2025-11-25');
+    } },
+    { method: 'GET', path: '/mcp', headers: { ...noSession, Accept: 'text/event-stream' }, ok: 404,
+      check: (r) => assert.deepEqual(r.json.error, { code: -32600, message: 'Session not found' }) },
+    { method: 'DELETE', path: '/mcp', headers: noSession, ok: 404,
+      check: (r) => assert.deepEqual(r.json.error, { code: -32600, message: 'Session not found' }) },
+    { method: 'GET', path: '/.well-known/oauth-protected-resource', ok: 200,
+      check: (r) => assert.equal(r.json.resource, `${server.baseURL}/mcp`) },
+    { method: 'GET', path: '/.well-known/oauth-protected-resource/mcp', ok: 200,
+      check: (r) => assert.equal(r.json.resource, `${server.baseURL}/mcp`) },
+  ];
+  // The table of docs/auth.md, one letter per route above: Y allowed (the route's `ok`
+  // status), N refused (401 for `none`, 403 otherwise). `auditor` is the custom role
+  // {logs:read, models:use:other-*}: it may list models (none of them visible) but not use one.
+  const matrix = {
+    //        health metrics models chat compl | login refresh logout | users x4 | keys x4 | roles x3 | audit | prompts x3 | mcp x3 | well-known x2
+    admin:    'YYYYY YYY YYYY YYYY YYY Y YYY YYY YY',
+    operator: 'YYYYY YYY NNNN NNNN NNN Y YYY YYY YY',
+    user:     'YNYYY YYY NNNN NNNN NNN N NNN YYY YY',
+    auditor:  'YNYNN YYY NNNN NNNN NNN Y NNN YYY YY',
+    none:     'YNNNN YYY NNNN NNNN NNN N NNN NNN YY',
+  };
+  for (const [role, cells] of Object.entries(matrix)) {
+    test(role, async () => {
+      const row = cells.replaceAll(' ', '');
+      assert.equal(row.length, routes.length, 'one cell per route');
+      for (const [i, route] of routes.entries()) {
+        const r = await call(route.method, route.path, role === 'none' ? null : keys[role], route.body, route.headers);
+        const where = `${role} ${route.method} ${route.path} -> ${r.status} ${r.text.slice(0, 200)}`;
+        if (row[i] === 'Y') {
+          assert.equal(r.status, route.ok, where);
+          route.check?.(r);
+        } else if (route.path === '/mcp') {
+          // /mcp refuses in JSON-RPC's shape (docs/mcp.md, "Authorization").
+          assert.equal(r.status, 401, where);
+          assert.equal(r.json.error.code, -32001, where);
+          assert.match(r.headers.get('www-authenticate'), /resource_metadata="[^"]+\/\.well-known\/oauth-protected-resource\/mcp"/);
+        } else if (role === 'none') {
+          assert.equal(r.status, 401, where);
+          openaiError('authentication_error', /./, null, 'invalid_api_key')(r);
+          assert.match(r.headers.get('www-authenticate'), /^Bearer realm="llmux"/);
+        } else {
+          assert.equal(r.status, 403, where);
+          assert.equal(r.json.error.type, 'permission_error', where);
+          assert.equal(r.json.error.code, 'permission_denied', where);
+        }
       }
     });
   }
@@ -262,20 +331,27 @@ describe('permission matrix over gRPC', () => {
       client.ListModels({}, metadata(key), (err, reply) => resolve({ code: err ? err.code : 0, reply }));
     });
   }
-  function chat(client, key) {
+  // A server-streaming call (Chat or Complete): its status and how many messages came.
+  function generate(client, method, key) {
+    const request = method === 'Chat'
+      ? { model: MODEL, messages: [{ role: 'user', content: 'Once' }], max_tokens: 4 }
+      : { model: MODEL, prompt: 'Once', max_tokens: 4 };
     return new Promise((resolve) => {
-      const call = client.Chat({ model: MODEL, messages: [{ role: 'user', content: 'Once' }], max_tokens: 4 }, metadata(key));
-      let code = null;
-      call.on('data', () => {});
+      const call = client[method](request, metadata(key));
+      let messages = 0;
+      call.on('data', () => { ++messages; });
       call.on('error', () => {});
-      call.on('status', (st) => { code = st.code; resolve({ code, metadata: st.metadata }); });
+      call.on('status', (st) => resolve({ code: st.code, metadata: st.metadata, messages }));
     });
   }
+  const chat = (client, key) => generate(client, 'Chat', key);
   const OK = grpc.status.OK, UNAUTH = grpc.status.UNAUTHENTICATED, DENIED = grpc.status.PERMISSION_DENIED;
+  // ListModels, Chat, Complete: the rows of docs/auth.md's table for gRPC.
   const matrix = {
-    admin: [OK, OK], operator: [OK, OK], user: [OK, OK], auditor: [OK, DENIED], none: [UNAUTH, UNAUTH],
+    admin: [OK, OK, OK], operator: [OK, OK, OK], user: [OK, OK, OK], auditor: [OK, DENIED, DENIED],
+    none: [UNAUTH, UNAUTH, UNAUTH],
   };
-  for (const [role, [list, generate]] of Object.entries(matrix)) {
+  for (const [role, [list, chatCode, completeCode]] of Object.entries(matrix)) {
     test(role, async () => {
       const client = clients();
       const key = role === 'none' ? null : keys[role];
@@ -284,7 +360,13 @@ describe('permission matrix over gRPC', () => {
       if (l.code === OK) {
         assert.deepEqual(l.reply.models.map((m) => m.id), role === 'auditor' ? [] : [MODEL]);
       }
-      assert.equal((await chat(client, key)).code, generate, `${role} Chat`);
+      for (const [method, code] of [['Chat', chatCode], ['Complete', completeCode]]) {
+        const r = await generate(client, method, key);
+        assert.equal(r.code, code, `${role} ${method}`);
+        // Allowed: deltas and the finish message came; refused: nothing did.
+        if (code === OK) assert.ok(r.messages >= 2, `${role} ${method}: ${r.messages} messages`);
+        else assert.equal(r.messages, 0, `${role} ${method}`);
+      }
       client.close();
     });
   }
@@ -421,32 +503,60 @@ describe('limits', () => {
 });
 
 describe('secrets', () => {
-  test('1,000 wrong keys are refused and do not slow a valid one', async () => {
-    async function validLatencies(n) {
-      const out = [];
-      for (let i = 0; i < n; ++i) {
-        const t = performance.now();
-        assert.equal((await call('GET', '/v1/models', keys.user)).status, 200);
-        out.push(performance.now() - t);
-      }
-      return out.sort((a, b) => a - b)[Math.floor(n / 2)];
-    }
-    const before = await validLatencies(40);
+  test('1,000 wrong keys are refused, audited, and lock nothing out', async () => {
+    // No timing here (a loaded machine makes any threshold flaky): what would slow or lock out
+    // a valid key is observable without a clock. A lockout or back-off shows as a refused
+    // valid call during or right after the flood, as a 429 or a Retry-After on the guesses,
+    // or as a real key whose prefix was guessed at being revoked or disabled.
+    const newestAudit = async () => (await call('GET', '/admin/v1/audit?limit=1', keys.admin)).json.data[0].id;
+    const mark = await newestAudit();
     const prefix = keys.user.slice(0, 19);  // "llmux_<prefix>_"
+    const guesses = new Set();
     for (let batch = 0; batch < 20; ++batch) {
       const wrong = [];
       for (let i = 0; i < 50; ++i) {
         // Half guess secrets of a real prefix, half invent prefixes.
         const guess = (batch * 50 + i) % 2 === 0
-          ? prefix + 'A'.repeat(42) + String.fromCharCode(65 + (i % 26))
+          ? prefix + 'A'.repeat(40) + String(batch).padStart(2, '0') + String.fromCharCode(65 + (i % 26))
           : `llmux_${'abcdefghijkl'}_${'B'.repeat(43)}`;
+        guesses.add(guess.slice(19));
         wrong.push(call('GET', '/v1/models', guess));
       }
-      for (const r of await Promise.all(wrong)) assert.equal(r.status, 401);
+      // The valid key is served in the middle of every batch of guesses.
+      const valid = call('GET', '/v1/models', keys.user);
+      for (const r of await Promise.all(wrong)) {
+        assert.equal(r.status, 401);
+        assert.equal(r.json.error.code, 'invalid_api_key');
+        assert.equal(r.headers.get('retry-after'), null, 'no back-off is announced');
+      }
+      const v = await valid;
+      assert.equal(v.status, 200, `batch ${batch}: ${v.text}`);
+      assert.deepEqual(v.json.data.map((m) => m.id), [MODEL]);
     }
-    const afterFlood = await validLatencies(40);
-    // No lockout or back-off: the valid key answers as fast as before, within noise.
-    assert.ok(afterFlood < before * 3 + 5, `p50 ${before.toFixed(2)} ms before, ${afterFlood.toFixed(2)} ms after`);
+    // Right after the flood: the valid key works at once, inference included.
+    assert.equal((await call('GET', '/v1/models', keys.user)).status, 200);
+    assert.equal((await call('POST', '/v1/chat/completions', keys.user, chatBody())).status, 200);
+
+    // The audit log has every refusal, from this address, without the guessed secrets.
+    const denied = [];
+    for (let before = null; ;) {
+      const page = await call('GET', `/admin/v1/audit?limit=1000${before ? `&before=${before}` : ''}`, keys.admin);
+      assert.equal(page.status, 200, page.text);
+      const fresh = page.json.data.filter((e) => e.id > mark);
+      denied.push(...fresh.filter((e) => e.outcome === 'denied' && e.target === '/v1/models'));
+      if (fresh.length < page.json.data.length || !page.json.has_more) break;
+      before = page.json.next_cursor;
+    }
+    assert.equal(denied.length, 1000);
+    for (const e of denied) {
+      assert.equal(e.actor, 'anonymous');
+      assert.match(e.source, /^127\.0\.0\.1:/);
+      for (const g of [...guesses].filter((x) => e.detail.includes(x))) assert.fail(`a guessed secret is in the audit log: ${g}`);
+    }
+    // The user's key (whose prefix was guessed 500 times) is neither revoked nor disabled.
+    const owned = await call('GET', '/admin/v1/keys?limit=1000', keys.admin);
+    const mine = owned.json.data.find((k) => keys.user.startsWith(k.prefix));
+    assert.equal(mine.revoked_at, 0);
   });
 
   test('no key or password appears in the server log or in any API reply after creation', () => {

@@ -61,7 +61,7 @@ test('unknown model gets 404, unknown route 404, wrong method 405', async () => 
   assertError(await post('/v1/chat/completions', JSON.stringify({ model: 'nope', messages: msgs })), 404, 'model');
   const r = await fetch(base + '/v2/nothing');
   assert.equal(r.status, 404);
-  assert.ok((await r.json()).error);
+  assert.equal((await r.json()).error.type, 'invalid_request_error');
   const m = await fetch(base + '/v1/chat/completions');
   assert.equal(m.status, 405);
 });

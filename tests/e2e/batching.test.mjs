@@ -26,7 +26,10 @@ test('eight concurrent greedy completions equal the single-request text', async 
     const r = await client.completions.create({ model, prompt, max_tokens: 48, temperature: 0 });
     alone.push(r.choices[0].text);
   }
-  assert.ok(alone[0] === expected.slice(0, alone[0].length), 'first prompt gives llama.cpp\'s text');
+  // 48 of llama.cpp's 64 reference tokens: a prefix of its text, and most of it (an empty or
+  // short answer must not pass as a prefix).
+  assert.ok(alone[0].length > expected.length / 2, alone[0]);
+  assert.equal(alone[0], expected.slice(0, alone[0].length), 'first prompt gives llama.cpp\'s text');
   const together = await Promise.all(prompts.map((prompt) =>
     client.completions.create({ model, prompt, max_tokens: 48, temperature: 0 })));
   together.forEach((r, i) => assert.equal(r.choices[0].text, alone[i], `prompt ${i}`));
