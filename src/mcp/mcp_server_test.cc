@@ -286,7 +286,8 @@ TEST_F(McpServerTest, ResourcesAndCompletionsShowOnlyWhatTheCallerMayUse) {
                                  }});
   auto uris = [&] {
     std::vector<std::string> out;
-    for (const Json& r : Call("resources/list")["result"]["resources"]) out.push_back(r["uri"]);
+    const Json listed = Call("resources/list");  // kept alive for the loop
+    for (const Json& r : listed["result"]["resources"]) out.push_back(r["uri"]);
     return out;
   };
   const Json complete = {{"ref", {{"type", "ref/resource"}, {"uri", "m://{name}"}}},
