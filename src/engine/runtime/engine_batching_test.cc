@@ -7,6 +7,7 @@
 #include <chrono>
 #include <future>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 
@@ -96,6 +97,61 @@ const std::vector<std::string> kStoryPrompts = {
     "Sam wanted to fly like a bird. He made wings out of paper and",
 };
 
+// What a set of requests produced, in request order, with the chosen tokens' log-probabilities:
+// the numbers must agree too, not only the argmax (which a small difference in K/V rarely moves).
+struct Outputs {
+  std::vector<std::vector<int32_t>> ids;
+  std::vector<std::vector<float>> logprobs;
+  std::vector<EngineFinish> finishes;
+};
+
+// Submits the requests at once (each with top_logprobs = 0) and waits for them all.
+Outputs RunTogether(Engine& engine, std::span<const EngineRequest> requests) {
+  std::vector<std::unique_ptr<Stream>> runs;
+  for (const EngineRequest& r : requests) {
+    EngineRequest c = Greedy(r.prompt, r.max_tokens);
+    c.top_logprobs = 0;
+    runs.push_back(std::make_unique<Stream>());
+    Submit(engine, std::move(c), *runs.back());
+  }
+  Outputs out;
+  for (auto& run : runs) {
+    out.finishes.push_back(run->future.get());
+    out.ids.push_back(run->ids);
+    out.logprobs.push_back(run->logprobs);
+  }
+  return out;
+}
+
+// Each request alone, on an engine that runs one sequence at a time: it neither batches nor
+// preempts, so these are the reference outputs.
+Outputs RunAlone(const Loaded& l, EngineOptions options, const std::vector<EngineRequest>& requests) {
+  options.max_running = 1;
+  Engine engine(NewModel(l), *l.tokenizer, options);
+  Outputs out;
+  for (const EngineRequest& r : requests) {
+    Outputs one = RunTogether(engine, std::span(&r, 1));
+    out.ids.push_back(one.ids[0]);
+    out.logprobs.push_back(one.logprobs[0]);
+    out.finishes.push_back(one.finishes[0]);
+  }
+  EXPECT_EQ(engine.stats().preemptions, 0) << "the reference runs must not be preempted";
+  return out;
+}
+
+// Every request ran to max_tokens with the ids of its run alone and close log-probabilities.
+void ExpectSameAsAlone(const Outputs& got, const Outputs& alone) {
+  ASSERT_EQ(got.ids.size(), alone.ids.size());
+  for (size_t i = 0; i < got.ids.size(); ++i) {
+    const std::string what = "request " + std::to_string(i) + ", preempted " +
+                             std::to_string(got.finishes[i].preemptions) + " times";
+    EXPECT_EQ(alone.finishes[i].reason, EngineFinishReason::kMaxTokens) << what;
+    EXPECT_EQ(got.finishes[i].reason, EngineFinishReason::kMaxTokens) << what;
+    EXPECT_EQ(got.ids[i], alone.ids[i]) << what << ": differs from its run alone";
+    ExpectCloseLogprobs(got.logprobs[i], alone.logprobs[i], what);
+  }
+}
+
 // 16 greedy requests of different prompts and lengths, all at once, each equal to its run
 // alone. `options` picks the KV type and the step budget (a small budget splits prefills
 // into chunks that share steps with other sequences' decodes).
@@ -106,41 +162,13 @@ void ExpectConcurrentEqualsAlone(const std::string& model_path, EngineOptions op
     requests.push_back(Greedy(l.tokenizer->Encode(kStoryPrompts[i], true, true),
                               12 + static_cast<int>(i * 7 % 41)));
   }
-  auto copy = [](const EngineRequest& r) {
-    EngineRequest c = Greedy(r.prompt, r.max_tokens);
-    c.top_logprobs = 0;  // the numbers, not only the argmax
-    return c;
-  };
-
-  std::vector<std::vector<int32_t>> alone;
-  std::vector<std::vector<float>> alone_logprobs;
-  {
-    EngineOptions one = options;
-    one.max_running = 1;
-    Engine engine(NewModel(l), *l.tokenizer, one);
-    for (const EngineRequest& r : requests) {
-      Stream run;
-      Submit(engine, copy(r), run);
-      ASSERT_EQ(run.future.get().reason, EngineFinishReason::kMaxTokens);
-      alone.push_back(run.ids);
-      alone_logprobs.push_back(run.logprobs);
-    }
-  }
+  const Outputs alone = RunAlone(l, options, requests);
   options.validate_blocks = true;
   Engine engine(NewModel(l), *l.tokenizer, options);
-  std::vector<std::unique_ptr<Stream>> runs;
-  for (const EngineRequest& r : requests) {
-    runs.push_back(std::make_unique<Stream>());
-    Submit(engine, copy(r), *runs.back());
-  }
+  const Outputs together = RunTogether(engine, requests);
+  ExpectSameAsAlone(together, alone);
   int total = 0;
-  for (size_t i = 0; i < runs.size(); ++i) {
-    const EngineFinish f = runs[i]->future.get();
-    EXPECT_EQ(f.reason, EngineFinishReason::kMaxTokens);
-    EXPECT_EQ(runs[i]->ids, alone[i]) << "request " << i << " differs from its run alone";
-    ExpectCloseLogprobs(runs[i]->logprobs, alone_logprobs[i], "request " + std::to_string(i));
-    total += f.completion_tokens;
-  }
+  for (const EngineFinish& f : together.finishes) total += f.completion_tokens;
   ASSERT_TRUE(engine.WaitIdle(5000));
   const EngineStats s = engine.stats();
   EXPECT_TRUE(s.invariants.ok()) << s.invariants.ToString();
@@ -200,48 +228,13 @@ void ExpectPreemptedEqualsAlone(const std::string& model_path, EngineOptions opt
     requests.push_back(Greedy(std::move(prompt), 50 + static_cast<int>(i * 11 % 30)));
     ASSERT_LT(requests.back().prompt.size() + requests.back().max_tokens + 1, 128u);
   }
-  // With the chosen token's log-probability: the numbers must agree too, not only the argmax
-  // (which a small difference in the recomputed K/V rarely moves).
-  auto copy = [](const EngineRequest& r) {
-    EngineRequest c = Greedy(r.prompt, r.max_tokens);
-    c.top_logprobs = 0;
-    return c;
-  };
-
-  std::vector<std::vector<int32_t>> alone;
-  std::vector<std::vector<float>> alone_logprobs;
-  {
-    EngineOptions one = options;
-    one.max_running = 1;
-    Engine engine(NewModel(l), *l.tokenizer, one);
-    for (const EngineRequest& r : requests) {
-      Stream run;
-      Submit(engine, copy(r), run);
-      const EngineFinish f = run.future.get();
-      ASSERT_EQ(f.reason, EngineFinishReason::kMaxTokens);
-      ASSERT_EQ(f.preemptions, 0);
-      alone.push_back(run.ids);
-      alone_logprobs.push_back(run.logprobs);
-    }
-    ASSERT_EQ(engine.stats().preemptions, 0) << "the reference runs must not be preempted";
-  }
+  const Outputs alone = RunAlone(l, options, requests);
   options.validate_blocks = true;
   Engine engine(NewModel(l), *l.tokenizer, options);
-  std::vector<std::unique_ptr<Stream>> runs;
-  for (const EngineRequest& r : requests) {
-    runs.push_back(std::make_unique<Stream>());
-    Submit(engine, copy(r), *runs.back());
-  }
+  const Outputs together = RunTogether(engine, requests);
+  ExpectSameAsAlone(together, alone);
   int preempted_requests = 0;
-  for (size_t i = 0; i < runs.size(); ++i) {
-    const EngineFinish f = runs[i]->future.get();
-    EXPECT_EQ(f.reason, EngineFinishReason::kMaxTokens);
-    EXPECT_EQ(runs[i]->ids, alone[i])
-        << "request " << i << ", preempted " << f.preemptions << " times, differs from its run alone";
-    ExpectCloseLogprobs(runs[i]->logprobs, alone_logprobs[i],
-                        "request " + std::to_string(i) + ", preempted " + std::to_string(f.preemptions) + " times");
-    preempted_requests += f.preemptions > 0;
-  }
+  for (const EngineFinish& f : together.finishes) preempted_requests += f.preemptions > 0;
   ASSERT_TRUE(engine.WaitIdle(5000));
   const EngineStats s = engine.stats();
   EXPECT_TRUE(s.invariants.ok()) << s.invariants.ToString();
