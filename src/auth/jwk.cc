@@ -8,6 +8,7 @@
 
 #include "auth/base64url.h"
 #include "auth/openssl_util.h"
+#include "base/json_nesting.h"
 
 namespace llmux::auth {
 namespace {
@@ -277,6 +278,7 @@ Result<JwtKey> JwtKey::GenerateEd25519(std::string kid) {
 }
 
 Result<JwtKey> JwtKey::FromJwk(std::string_view jwk_json) {
+  if (!JsonNestingWithin(jwk_json)) return InvalidArgumentError("JWK: " + JsonTooDeepMessage());
   json j = json::parse(jwk_json, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return InvalidArgumentError("JWK: invalid JSON");
   return FromJwkObject(j);
@@ -334,6 +336,7 @@ Result<std::string> JwtKey::PrivateKeyPem() const {
 }
 
 Result<std::vector<JwtKey>> ParseJwks(std::string_view text) {
+  if (!JsonNestingWithin(text)) return InvalidArgumentError("JWKS: " + JsonTooDeepMessage());
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return InvalidArgumentError("JWKS: invalid JSON");
   if (!j.is_object() || !j.contains("keys") || !j["keys"].is_array()) {

@@ -6,6 +6,7 @@
 
 #include "auth/base64url.h"
 #include "auth/openssl_util.h"
+#include "base/json_nesting.h"
 
 namespace llmux::auth {
 namespace {
@@ -42,6 +43,9 @@ Result<CompactJws> ParseCompactJws(std::string_view token) {
   if (!payload.ok()) return payload.status().WithContext("JWT payload");
   auto sig = Base64UrlDecode(token.substr(d2 + 1));
   if (!sig.ok()) return sig.status().WithContext("JWT signature");
+  if (!JsonNestingWithin(*header) || !JsonNestingWithin(*payload)) {
+    return InvalidArgumentError("JWT: " + JsonTooDeepMessage());
+  }
   jws.header = json::parse(*header, nullptr, /*allow_exceptions=*/false);
   if (jws.header.is_discarded() || !jws.header.is_object())
     return InvalidArgumentError("JWT: header is not a JSON object");

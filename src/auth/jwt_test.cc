@@ -411,3 +411,26 @@ TEST(Jwks, SkipsUnusableKeysAndRejectsBadDocuments) {
 
 }  // namespace
 }  // namespace llmux::auth
+
+namespace llmux::auth {
+namespace {
+
+TEST(Jwt, HeaderOrPayloadNestedPastTheLimitIsRefusedBeforeParsing) {
+  // 129 levels: inside the size limit of a token, one past the nesting limit.
+  const std::string deep = std::string(128, '[') + std::string(128, ']');
+  const std::string ok_header = Base64UrlEncode(R"({"alg":"HS256"})");
+  const std::string ok_payload = Base64UrlEncode(R"({"sub":"u"})");
+  const std::string sig = Base64UrlEncode("signature");
+  for (const std::string& token :
+       {Base64UrlEncode(R"({"alg":"HS256","x":)" + deep + "}") + "." + ok_payload + "." + sig,
+        ok_header + "." + Base64UrlEncode(R"({"sub":"u","x":)" + deep + "}") + "." + sig}) {
+    auto jws = ParseCompactJws(token);
+    ASSERT_FALSE(jws.ok());
+    EXPECT_EQ(jws.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(jws.status().message().find("nested deeper than 128"), std::string::npos) << jws.status().ToString();
+  }
+  EXPECT_TRUE(ParseCompactJws(ok_header + "." + ok_payload + "." + sig).ok());
+}
+
+}  // namespace
+}  // namespace llmux::auth

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "base/json_nesting.h"
+
 namespace llmux::auth {
 namespace {
 
@@ -88,6 +90,7 @@ Result<std::string> OidcVerifier::Discover() {
   while (!base.empty() && base.back() == '/') base.pop_back();
   const std::string url = base + "/.well-known/openid-configuration";
   LLMUX_ASSIGN_OR_RETURN(std::string body, Get(url, "discovery document"));
+  if (!JsonNestingWithin(body)) return UnavailableError("OIDC: discovery document at " + url + ": " + JsonTooDeepMessage());
   auto doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object())
     return UnavailableError("OIDC: discovery document at " + url + " is not a JSON object");

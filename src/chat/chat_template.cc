@@ -1,5 +1,6 @@
 #include "chat/chat_template.h"
 
+#include "base/json_nesting.h"
 #include "chat/py_json.h"
 #include "chat/templates.h"
 #include "chat/text_util.h"
@@ -37,6 +38,7 @@ Status ValidateConversation(const std::vector<Message>& messages, const std::vec
 Json ArgumentsForToJson(const Json& arguments) {
   if (!arguments.is_string()) return arguments;
   const auto& s = arguments.get_ref<const std::string&>();
+  if (!JsonNestingWithin(s)) return arguments;  // kept as text, as any other non-JSON arguments
   Json parsed = Json::parse(s.begin(), s.end(), nullptr, /*allow_exceptions=*/false);
   return parsed.is_discarded() ? arguments : parsed;
 }

@@ -1,10 +1,12 @@
 #include "chat/tool_call_syntax.h"
 
+#include "base/json_nesting.h"
 
 namespace llmux::chat {
 namespace {
 
 std::optional<Json> ParseJson(std::string_view text) {
+  if (!JsonNestingWithin(text)) return std::nullopt;
   Json value = Json::parse(text.begin(), text.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) return std::nullopt;
   return value;

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/json_nesting.h"
+
 namespace llmux::cli {
 
 namespace {
@@ -29,6 +31,7 @@ Result<std::string> ReadFile(const std::string& path) {
 }
 
 Result<json> ParseJson(std::string_view text, const std::string& what) {
+  if (!JsonNestingWithin(text)) return InvalidArgumentError(what + ": " + JsonTooDeepMessage());
   json j;
   try {
     j = json::parse(text);

@@ -6,12 +6,20 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/json_nesting.h"
+
 namespace llmux::mcp {
 
 std::string EncodeLine(const Json& message) { return Serialize(message); }
 
 DecodedLine DecodeLine(std::string_view line) {
   DecodedLine out;
+  if (!JsonNestingWithin(line)) {
+    out.value = Json(Json::value_t::discarded);
+    out.error_reply =
+        ErrorMessage(nullptr, RpcError{rpc_error::kParseError, "Parse error: " + JsonTooDeepMessage(), std::nullopt});
+    return out;
+  }
   out.value = Json::parse(line, nullptr, /*allow_exceptions=*/false);
   const Json& value = out.value;
   if (value.is_discarded()) {

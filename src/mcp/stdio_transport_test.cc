@@ -204,6 +204,14 @@ TEST(StdioLinesTest, DecodeRefusesWhatIsNotAMessage) {
   ASSERT_TRUE(batch.error_reply);
   EXPECT_EQ((*batch.error_reply)["error"]["code"], -32600);
 
+  // Nested past the limit of 128 levels: a parse error naming it, not a stack overflow.
+  DecodedLine deep = DecodeLine(R"({"jsonrpc":"2.0","id":2,"method":"ping","params":{"a":)" +
+                                std::string(200000, '{') + "}");
+  ASSERT_TRUE(deep.error_reply);
+  EXPECT_EQ((*deep.error_reply)["error"]["code"], -32700);
+  EXPECT_NE((*deep.error_reply)["error"]["message"].get<std::string>().find("nested deeper than 128"),
+            std::string::npos);
+
   DecodedLine ok = DecodeLine(R"({"jsonrpc":"2.0","id":"x","method":"ping"})");
   EXPECT_FALSE(ok.error_reply);
   EXPECT_EQ(ok.message.kind, Message::Kind::kRequest);

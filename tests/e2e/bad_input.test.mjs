@@ -43,6 +43,52 @@ test('malformed JSON and wrong types get 400', async () => {
   await assertServing();
 });
 
+// JSON nested past llmux's limit of 128 arrays/objects: answered with the protocol's error, never
+// parsed into something that recursion (copying, dumping) would walk off the stack.
+test('JSON nested too deep gets 400 / -32700 naming the limit on every route, and the server lives', async () => {
+  const deep = (n) => '['.repeat(n) + ']'.repeat(n);
+  const chat = (content) => `{"model":"${model}","messages":[{"role":"user","content":${content}}],"max_tokens":2}`;
+  // The reported crash: 200,000 levels inside a parsed field.
+  let r = await post('/v1/chat/completions', chat(deep(200000)));
+  assertError(r, 400);
+  assert.match(r.json.error.message, /nested deeper than 128 levels/);
+  // At the limit the document parses (and content of nested arrays is then the wrong type); one
+  // more level is refused before parsing. The body adds 3 levels: {, messages [, message {.
+  r = await post('/v1/chat/completions', chat(deep(125)));
+  assertError(r, 400);
+  assert.doesNotMatch(r.json.error.message, /nested deeper/);
+  r = await post('/v1/chat/completions', chat(deep(126)));
+  assertError(r, 400);
+  assert.match(r.json.error.message, /nested deeper than 128 levels/);
+  // Objects count as arrays do; brackets inside strings do not.
+  const objects = '{"a":'.repeat(1000) + '1' + '}'.repeat(1000);
+  for (const path of ['/v1/completions', '/v1/chat/completions']) {
+    r = await post(path, `{"model":"${model}","prompt":"x","input":"x","x":${objects}}`);
+    assertError(r, 400);
+    assert.match(r.json.error.message, /nested deeper than 128 levels/, path);
+  }
+  r = await post('/v1/completions', JSON.stringify({ model, prompt: deep(129), max_tokens: 2, temperature: 0 }));
+  assert.equal(r.status, 200, 'brackets inside a string are text: ' + r.text);
+  // A tool schema nested too deep, and one deep inside a tool call's arguments string (parsed
+  // later, when the chat template renders it): no crash, a clear answer.
+  const tools = `[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"x":${objects}}}}}]`;
+  r = await post('/v1/chat/completions', `{"model":"${model}","messages":[{"role":"user","content":"hi"}],"tools":${tools}}`);
+  assertError(r, 400);
+  r = await post('/v1/chat/completions', JSON.stringify({ model, max_tokens: 2, temperature: 0, messages: [
+    { role: 'user', content: 'hi' },
+    { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: deep(200000) } }] },
+    { role: 'tool', tool_call_id: 'c1', content: 'ok' },
+  ] }));
+  assert.ok(r.status === 200 || r.status === 400, r.text);
+  // MCP over HTTP: a JSON-RPC parse error.
+  r = await post('/mcp', `{"jsonrpc":"2.0","id":1,"method":"ping","params":${objects}}`,
+    { accept: 'application/json, text/event-stream' });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.error.code, -32700);
+  assert.match(r.json.error.message, /nested deeper than 128 levels/);
+  await assertServing();
+});
+
 test('negative, zero and huge max_tokens get 400', async () => {
   for (const v of [-1, 0, 1e12, 2 ** 31]) {
     assertError(await post('/v1/chat/completions', JSON.stringify({ model, messages: msgs, max_tokens: v })), 400, 'max_tokens');

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "base/json_nesting.h"
 #include "base/status.h"
 #include "gateway/access/http_guard.h"
 #include "net/http/response_writer.h"
@@ -13,6 +14,7 @@
 namespace llmux::gateway {
 
 inline Result<nlohmann::json> BodyJson(const http::Request& req) {
+  if (!JsonNestingWithin(req.body)) return InvalidArgumentError(JsonTooDeepMessage());
   nlohmann::json body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) return InvalidArgumentError("the request body is not valid JSON");
   return body;

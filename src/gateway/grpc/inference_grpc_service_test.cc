@@ -524,6 +524,14 @@ TEST_F(GrpcFrontEndTest, InvalidValuesAreInvalidArgumentAndNeverReachTheCore) {
          t->set_parameters_json("[1, 2]");
        },
        "parameters"},
+      {"tool schema nested past the limit",
+       [](v1::ChatRequest& r) {
+         v1::Tool* t = r.add_tools();
+         t->set_name("f");
+         t->set_parameters_json(R"({"type":"object","properties":{"x":)" + std::string(50000, '[') +
+                                std::string(50000, ']') + "}}");
+       },
+       "nested deeper than 128"},
       {"unknown response format",
        [](v1::ChatRequest& r) { r.set_response_format(static_cast<v1::ResponseFormat>(9)); },
        "response_format"},

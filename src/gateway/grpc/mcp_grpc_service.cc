@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/json_nesting.h"
 #include "gateway/grpc/grpc_access.h"
 #include "gateway/grpc/status_mapping.h"
 #include "gateway/mcp/access_caller.h"
@@ -44,6 +45,9 @@ struct Incoming {
 };
 
 Incoming ParseIncoming(const std::string& text) {
+  if (!JsonNestingWithin(text)) {
+    return {std::nullopt, RpcErrorMessage(nullptr, mcp::rpc_error::kParseError, "Parse error: " + JsonTooDeepMessage())};
+  }
   Json value = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) {
     return {std::nullopt, RpcErrorMessage(nullptr, mcp::rpc_error::kParseError,

@@ -403,6 +403,10 @@ TEST_F(McpGrpcTest, MalformedMessagesGetJsonRpcErrorsAndBadCallsGrpcErrors) {
            {R"({"jsonrpc":"2.0","id":4,"method":"ping","params":[1]})", -32600, 4},
            {R"("just a string")", -32600, nullptr},
            {R"({"jsonrpc":"2.0","id":5,"method":"no/such/method"})", -32601, 5},
+           // Nested past the limit (128): refused before parsing, so no id is read.
+           {R"({"jsonrpc":"2.0","id":6,"method":"ping","params":{"a":)" + std::string(100000, '[') +
+                std::string(100000, ']') + "}}",
+            -32700, nullptr},
        }) {
     CallResult r = Call(c.json);
     ASSERT_TRUE(r.status.ok()) << c.json << ": " << r.status.error_message();

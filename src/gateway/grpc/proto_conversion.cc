@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "base/json_nesting.h"
 #include "llmux/v1/inference.pb.h"
 #include "serving/request_validation.h"
 
@@ -67,6 +68,10 @@ Result<chat::Tool> ToolFromProto(const v1::Tool& p, int index) {
   function["name"] = p.name();
   if (p.has_description()) function["description"] = p.description();
   if (!p.parameters_json().empty()) {
+    if (!JsonNestingWithin(p.parameters_json())) {
+      return InvalidArgumentError(fmt::format("tools[{}].function.parameters: {}", index, JsonTooDeepMessage()))
+          .WithField(fmt::format("tools[{}].function.parameters", index));
+    }
     chat::Json schema = chat::Json::parse(p.parameters_json(), nullptr, /*allow_exceptions=*/false);
     if (schema.is_discarded() || !schema.is_object()) {
       return InvalidArgumentError(

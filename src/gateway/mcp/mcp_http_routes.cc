@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 
+#include "base/json_nesting.h"
 #include "gateway/access/http_guard.h"
 #include "gateway/mcp/access_caller.h"
 #include "gateway/openai/openai_format.h"
@@ -279,6 +280,11 @@ awaitable<void> HandlePost(const Shared& shared, http::Request& req, http::Respo
   if (content_type.find("application/json") == std::string::npos) {
     http::Response reply = RpcError(415, mcp::rpc_error::kInvalidRequest,
                              "Unsupported Media Type: the body must be application/json");
+    co_await w.Send(std::move(reply));
+    co_return;
+  }
+  if (!JsonNestingWithin(req.body)) {
+    http::Response reply = RpcError(400, mcp::rpc_error::kParseError, "Parse error: " + JsonTooDeepMessage());
     co_await w.Send(std::move(reply));
     co_return;
   }

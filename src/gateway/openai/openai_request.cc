@@ -4,6 +4,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "base/json_nesting.h"
 #include "serving/request_validation.h"
 
 namespace llmux::gateway {
@@ -17,6 +18,7 @@ Status Invalid(const std::string& field, const std::string& message) {
 }
 
 Result<Json> ParseBody(std::string_view body) {
+  if (!JsonNestingWithin(body)) return InvalidArgumentError(JsonTooDeepMessage());
   Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     return InvalidArgumentError(
