@@ -1,6 +1,7 @@
 #include "base/private_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -24,6 +25,38 @@ Status WriteNewPrivateFile(const std::string& path, std::string_view content) {
     done += static_cast<size_t>(n);
   }
   if (::close(fd) != 0) return IoError("cannot write " + path + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+Status CreatePrivateDirectory(const std::string& path, bool* widened) {
+  if (widened) *widened = false;
+  if (path.empty()) return InvalidArgumentError("empty directory path");
+  // Parents first (with the usual mode), then the directory itself with 0700.
+  for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+    const std::string parent = path.substr(0, slash);
+    if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) {
+      return IoError("cannot create " + parent + ": " + std::strerror(errno));
+    }
+  }
+  if (::mkdir(path.c_str(), 0700) == 0) {
+    // mkdir applies the umask, which can only narrow 0700; chmod anyway for a umask of 0.
+    if (::chmod(path.c_str(), 0700) != 0) return IoError("cannot chmod " + path + ": " + std::strerror(errno));
+    return Status::Ok();
+  }
+  if (errno != EEXIST) return IoError("cannot create " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return IoError(path + " exists and is not a directory");
+  if (widened) *widened = (st.st_mode & 077) != 0;
+  return Status::Ok();
+}
+
+Status MakeFilePrivate(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return IoError("cannot open " + path + ": " + std::strerror(errno));
+  const int rc = ::fchmod(fd, 0600);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return IoError("cannot chmod " + path + ": " + std::strerror(err));
   return Status::Ok();
 }
 

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "auth/limit_counters.h"
+#include "base/private_file.h"
 #include "auth/local_auth_service.h"
 #include "auth/oidc_verifier.h"
 #include "auth/rate_limiter.h"
@@ -133,9 +134,14 @@ Result<AuthStack> StartAuth(const ServeOptions& o) {
 
 int Serve(const ServeOptions& o) {
   RaiseOpenFileLimit();
-  std::error_code ec;
-  std::filesystem::create_directories(o.data_dir, ec);
-  if (ec) return ReportError(IoError("cannot create the data directory " + o.data_dir + ": " + ec.message()));
+  // The data directory holds the database and the first admin key: created for the owner only.
+  bool widened = false;
+  if (Status st = CreatePrivateDirectory(o.data_dir, &widened); !st.ok()) {
+    return ReportError(st.WithContext("the data directory"));
+  }
+  if (widened) {
+    spdlog::warn("serve: the data directory {} can be entered by other users (chmod 700 it)", o.data_dir);
+  }
   if (o.no_auth && !IsLoopback(o.host)) {
     return ReportError(InvalidArgumentError(
         "--no-auth is refused on a non-loopback address (" + o.host +

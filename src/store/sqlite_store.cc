@@ -1,10 +1,12 @@
 #include "store/sqlite_store.h"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <unordered_map>
 
+#include "base/private_file.h"
 #include "store/sql_connection.h"
 #include "store/sql_store.h"
 
@@ -137,6 +139,17 @@ class SqliteConnection final : public internal::SqlConnection {
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
   if (path.empty()) return InvalidArgumentError("SQLite database path must not be empty");
+  // The database holds password and key hashes and the audit log: owner only (0600). SQLite
+  // would create it 0644, and gives its -wal and -shm files the database's mode.
+  if (path != ":memory:" && path.rfind("file:", 0) != 0) {
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      const std::string file = path + suffix;
+      if (*suffix && ::access(file.c_str(), F_OK) != 0) continue;  // SQLite creates them 0600 now
+      if (Status st = MakeFilePrivate(file); !st.ok()) {
+        return UnavailableError("opening SQLite database '" + path + "': " + st.message());
+      }
+    }
+  }
   sqlite3* db = nullptr;
   const int rc =
       sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);

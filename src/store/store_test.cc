@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -677,6 +678,30 @@ using SqliteStoreTest = StoreTest;
 TEST_P(SqliteStoreTest, UsesWalJournal) {
   EXPECT_EQ(Raw("PRAGMA journal_mode"), Rows{{"wal"}});
   EXPECT_TRUE(fs::exists(path_ + "-wal"));
+}
+
+TEST_P(SqliteStoreTest, DatabaseAndItsWalFilesAreOwnerOnly) {
+  // Written through the store, so that the -wal and -shm files exist; under the widest umask,
+  // which SQLite's own default (0644) would leave readable to every user.
+  const mode_t old_umask = ::umask(0);
+  const std::string path = dir_ + "/private.db";
+  {
+    auto store = OpenSqliteStore(path);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    ASSERT_TRUE((*store)->CreateUser(User{.name = "alice"}).ok());
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      struct stat st {};
+      ASSERT_EQ(::stat((path + suffix).c_str(), &st), 0) << suffix;
+      EXPECT_EQ(st.st_mode & 0777, 0600u) << path << suffix;
+    }
+  }
+  // A database an older version left 0644 is narrowed when it is opened again.
+  ::chmod(path.c_str(), 0644);
+  ASSERT_TRUE(OpenSqliteStore(path).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ::umask(old_umask);
 }
 
 TEST_P(SqliteStoreTest, BadPathsAreErrorsNotCrashes) {

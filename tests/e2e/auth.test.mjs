@@ -18,7 +18,8 @@ import { BIN, SHARED, startServer } from './server.mjs';
 
 const stories = join(SHARED, 'models/stories260K.gguf');
 const MODEL = 'stories';
-const dataDir = mkdtempSync(join(tmpdir(), 'llmux-e2e-auth-'));
+const dataRoot = mkdtempSync(join(tmpdir(), 'llmux-e2e-auth-'));
+const dataDir = join(dataRoot, 'data');  // llmux creates it
 process.env.LLMUX_LOG_LEVEL = 'debug';  // the secret scan reads the most talkative log
 let server;
 let postgres = null;  // the throwaway PostgreSQL server, when LLMUX_E2E_STORE=postgres
@@ -60,7 +61,7 @@ before(async () => {
 after(async () => {
   if (server) await server.stop();
   postgres?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(dataRoot, { recursive: true, force: true });
 });
 
 describe('first start', () => {
@@ -73,6 +74,14 @@ describe('first start', () => {
     secrets.push(server.adminKey);
     // The store is where it was asked to be.
     assert.equal(existsSync(join(dataDir, 'llmux.db')), postgres === null);
+    // The data directory is the owner's only, and so is every file of the database (which holds
+    // password and key hashes and the audit log).
+    assert.equal(statSync(dataDir).mode & 0o777, 0o700);
+    if (postgres === null) {
+      for (const f of ['llmux.db', 'llmux.db-wal', 'llmux.db-shm']) {
+        assert.equal(statSync(join(dataDir, f)).mode & 0o777, 0o600, f);
+      }
+    }
   });
 
   test('without a key: 401 with WWW-Authenticate in OpenAI\'s shape; /health stays public', async () => {

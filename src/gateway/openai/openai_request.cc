@@ -55,13 +55,23 @@ Result<std::optional<double>> GetNumber(const Json& obj, const char* name) {
   return std::optional<double>(v->get<double>());
 }
 
+// The error of a number the field's type cannot hold, naming the value as it was sent (not a
+// clamped or overflowed one).
+Status OutOfRange(const Json& obj, const char* name) {
+  return Invalid(name, std::string(name) + " is out of range, got " + obj.at(name).dump());
+}
+
 Result<std::optional<int64_t>> GetInteger(const Json& obj, const char* name) {
   const Json* v = Field(obj, name);
   if (!v) return std::optional<int64_t>();
+  if (v->is_number_unsigned() && v->get<uint64_t>() > uint64_t{std::numeric_limits<int64_t>::max()}) {
+    return OutOfRange(obj, name);
+  }
   if (v->is_number_integer()) return std::optional<int64_t>(v->get<int64_t>());
   if (v->is_number_float()) {
     double d = v->get<double>();
-    if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 9e15) {
+    if (std::isfinite(d) && std::floor(d) == d) {
+      if (std::fabs(d) >= 9e15) return OutOfRange(obj, name);  // integral, but past exact doubles
       return std::optional<int64_t>(static_cast<int64_t>(d));
     }
   }
@@ -75,10 +85,12 @@ Result<std::optional<bool>> GetBool(const Json& obj, const char* name, const std
   return std::optional<bool>(v->get<bool>());
 }
 
-// Clamps an integer into int range; out-of-range values are caught by validation.
-int ClampInt(int64_t v) {
-  return static_cast<int>(std::clamp<int64_t>(v, std::numeric_limits<int>::min(),
-                                              std::numeric_limits<int>::max()));
+// An integer field narrowed to int.
+Result<std::optional<int>> GetInt(const Json& obj, const char* name) {
+  LLMUX_ASSIGN_OR_RETURN(auto v, GetInteger(obj, name));
+  if (!v) return std::optional<int>();
+  if (*v < std::numeric_limits<int>::min() || *v > std::numeric_limits<int>::max()) return OutOfRange(obj, name);
+  return std::optional<int>(static_cast<int>(*v));
 }
 
 // Content as a string, null, or an array of text parts.
@@ -184,6 +196,10 @@ Result<std::vector<chat::Tool>> ParseTools(const Json& body) {
     if (!name || !name->is_string() || name->get<std::string>().empty()) {
       return Invalid(path + ".function.name", "A tool needs 'function.name'.");
     }
+    // A JSON Schema is an object (OpenAI answers 400 to anything else); absent means no arguments.
+    if (const Json* params = Field(*fn, "parameters"); params && !params->is_object()) {
+      return TypeError(path + ".function.parameters", "an object (a JSON Schema)", *params);
+    }
     tools.push_back(chat::Tool{tool});
   }
   return tools;
@@ -250,6 +266,7 @@ Result<StreamSettings> ParseStream(const Json& body) {
 Status ParseGenerationOptions(const Json& body, serving::GenerationOptions& o) {
   auto number = [&](const char* name, auto& target) -> Status {
     LLMUX_ASSIGN_OR_RETURN(auto v, GetNumber(body, name));
+    if (v && std::fabs(*v) > std::numeric_limits<float>::max()) return OutOfRange(body, name);
     if (v) target = static_cast<float>(*v);
     return Status::Ok();
   };
@@ -260,17 +277,17 @@ Status ParseGenerationOptions(const Json& body, serving::GenerationOptions& o) {
   LLMUX_RETURN_IF_ERROR(number("presence_penalty", s.presence_penalty));
   LLMUX_RETURN_IF_ERROR(number("frequency_penalty", s.frequency_penalty));
   LLMUX_RETURN_IF_ERROR(number("repetition_penalty", s.repetition_penalty));
-  LLMUX_ASSIGN_OR_RETURN(auto top_k, GetInteger(body, "top_k"));
-  if (top_k) s.top_k = ClampInt(*top_k);
+  LLMUX_ASSIGN_OR_RETURN(auto top_k, GetInt(body, "top_k"));
+  if (top_k) s.top_k = *top_k;
   LLMUX_ASSIGN_OR_RETURN(auto seed, GetInteger(body, "seed"));
   if (seed) s.seed = static_cast<uint32_t>(*seed);
 
-  LLMUX_ASSIGN_OR_RETURN(auto max_tokens, GetInteger(body, "max_tokens"));
-  LLMUX_ASSIGN_OR_RETURN(auto max_completion, GetInteger(body, "max_completion_tokens"));
+  LLMUX_ASSIGN_OR_RETURN(auto max_tokens, GetInt(body, "max_tokens"));
+  LLMUX_ASSIGN_OR_RETURN(auto max_completion, GetInt(body, "max_completion_tokens"));
   if (max_completion) {
-    o.max_tokens = ClampInt(*max_completion);
+    o.max_tokens = *max_completion;
   } else if (max_tokens) {
-    o.max_tokens = ClampInt(*max_tokens);
+    o.max_tokens = *max_tokens;
   }
   LLMUX_ASSIGN_OR_RETURN(auto n, GetInteger(body, "n"));
   if (n && *n != 1) return Invalid("n", "Only n = 1 is supported.");
@@ -302,8 +319,8 @@ Result<ParsedChatRequest> ParseChatCompletionRequest(std::string_view text) {
   LLMUX_RETURN_IF_ERROR(ParseGenerationOptions(body, r.options));
   LLMUX_ASSIGN_OR_RETURN(auto logprobs, GetBool(body, "logprobs", "logprobs"));
   r.options.logprobs = logprobs.value_or(false);
-  LLMUX_ASSIGN_OR_RETURN(auto top_logprobs, GetInteger(body, "top_logprobs"));
-  if (top_logprobs) r.options.top_logprobs = ClampInt(*top_logprobs);
+  LLMUX_ASSIGN_OR_RETURN(auto top_logprobs, GetInt(body, "top_logprobs"));
+  if (top_logprobs) r.options.top_logprobs = *top_logprobs;
   if (const Json* rf = Field(body, "response_format")) {
     if (!rf->is_object()) return TypeError("response_format", "an object", *rf);
     LLMUX_ASSIGN_OR_RETURN(auto type, GetString(*rf, "type", "response_format.type"));

@@ -84,6 +84,41 @@ TEST(OpenAiRequestTest, ErrorsNameTheParameter) {
   EXPECT_EQ(with(R"("tool_choice": "required")").field(), "tool_choice");  // no tools
   EXPECT_EQ(with(R"("response_format": {"type": "json_schema"})").field(), "response_format.type");
   EXPECT_EQ(with(R"("top_logprobs": 30, "logprobs": true)").field(), "top_logprobs");
+  // A tool's parameters must be a JSON Schema object, as OpenAI requires.
+  for (const char* params : {R"("notaschema")", "[]", "5", "true"}) {
+    EXPECT_EQ(with(std::string(R"("tools": [{"type": "function", "function": {"name": "f", "parameters": )") +
+                   params + "}}]")
+                  .field(),
+              "tools[0].function.parameters")
+        << params;
+  }
+  EXPECT_EQ(ChatError("{\"model\": \"m\", " + ok_msgs + R"(, "tools": [{"type": "function", "function": {"name": "f"}}], "n": 2})")
+                .field(),
+            "n");  // no parameters at all is fine (a function without arguments)
+}
+
+TEST(OpenAiRequestTest, OutOfRangeNumbersAreReportedAsSent) {
+  const std::string ok_msgs = R"("messages": [{"role": "user", "content": "x"}])";
+  auto with = [&](const std::string& extra) { return ChatError("{\"model\": \"m\", " + ok_msgs + ", " + extra + "}"); };
+  struct Case {
+    const char* field;
+    const char* json;
+    const char* sent;
+  };
+  for (const Case& c : std::vector<Case>{{"max_tokens", "1e12", "1000000000000.0"},
+                                         {"max_tokens", "9999999999", "9999999999"},
+                                         {"max_tokens", "18446744073709551615", "18446744073709551615"},
+                                         {"max_completion_tokens", "-3000000000", "-3000000000"},
+                                         {"top_k", "1e300", "1e+300"},
+                                         {"top_logprobs", "4294967296", "4294967296"},
+                                         {"temperature", "1e308", "1e+308"},
+                                         {"top_p", "-1e300", "-1e+300"}}) {
+    const Status e = with(std::string("\"") + c.field + "\": " + c.json);
+    EXPECT_EQ(e.field(), c.field) << c.json;
+    EXPECT_NE(e.message().find(std::string("got ") + c.sent), std::string::npos) << e.message();
+    EXPECT_EQ(e.message().find("2147483647"), std::string::npos) << e.message();
+    EXPECT_EQ(e.message().find("inf"), std::string::npos) << e.message();
+  }
 }
 
 TEST(OpenAiRequestTest, Completions) {
