@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "auth/limit_counters.h"
+#include "base/directory_lock.h"
 #include "base/private_file.h"
 #include "auth/local_auth_service.h"
 #include "auth/oidc_verifier.h"
@@ -141,6 +142,13 @@ int Serve(const ServeOptions& o) {
   }
   if (widened) {
     spdlog::warn("serve: the data directory {} can be entered by other users (chmod 700 it)", o.data_dir);
+  }
+  // One server per SQLite database; PostgreSQL is made to be shared by several.
+  std::unique_ptr<DirectoryLock> data_dir_lock;
+  if (!store::IsPostgresUrl(o.store_url)) {
+    auto lock = DirectoryLock::Acquire(o.data_dir);
+    if (!lock.ok()) return ReportError(lock.status());
+    data_dir_lock = std::move(lock).value();
   }
   if (o.no_auth && !IsLoopback(o.host)) {
     return ReportError(InvalidArgumentError(

@@ -9,19 +9,22 @@ namespace llmux::store {
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
   if (url.empty()) return InvalidArgumentError("empty store URL");
-  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
-    return OpenPostgresStore(url);
-  }
-  // libpq's keyword=value form ("host=db dbname=llmux user=llmux").
-  for (const char* keyword : {"host=", "hostaddr=", "dbname=", "user=", "port=", "service="}) {
-    if (url.rfind(keyword, 0) == 0) return OpenPostgresStore(url);
-  }
+  if (IsPostgresUrl(url)) return OpenPostgresStore(url);
   if (url.rfind("sqlite:", 0) == 0) return OpenSqliteStore(url.substr(7));
   if (url.find("://") != std::string::npos) {
     return InvalidArgumentError("unknown store URL scheme in " + RedactStoreUrl(url) +
                                 " (use postgresql://... or a SQLite file path)");
   }
   return OpenSqliteStore(url);
+}
+
+bool IsPostgresUrl(const std::string& url) {
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) return true;
+  // libpq's keyword=value form ("host=db dbname=llmux user=llmux").
+  for (const char* keyword : {"host=", "hostaddr=", "dbname=", "user=", "port=", "service="}) {
+    if (url.rfind(keyword, 0) == 0) return true;
+  }
+  return false;
 }
 
 std::string RedactStoreUrl(const std::string& url) {

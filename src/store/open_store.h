@@ -13,6 +13,9 @@ namespace llmux::store {
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url);
 
+// Whether the URL names a PostgreSQL store (which many servers may share) rather than SQLite.
+bool IsPostgresUrl(const std::string& url);
+
 // The URL with any password replaced by "***", for logs and messages.
 std::string RedactStoreUrl(const std::string& url);
 

@@ -5,7 +5,7 @@
 // run.mjs runs this file both ways.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,6 +82,18 @@ describe('first start', () => {
         assert.equal(statSync(join(dataDir, f)).mode & 0o777, 0o600, f);
       }
     }
+  });
+
+  test('a second llmux serve on the same SQLite data directory stops with a clear message', () => {
+    if (postgres !== null) {
+      // PostgreSQL stores are made to be shared by several servers: no lock is taken.
+      assert.equal(existsSync(join(dataDir, 'llmux.lock')), false);
+      return;
+    }
+    const second = spawnSync(BIN, ['serve', '--host', '127.0.0.1', '--port', '0', '--grpc-port', '0',
+      '--data-dir', dataDir, '--model', `${MODEL}=${stories}`], { encoding: 'utf8', timeout: 30000 });
+    assert.equal(second.status, 1, second.stderr);
+    assert.match(second.stderr, new RegExp(`data directory .* is in use by another llmux serve \\(pid ${server.pid}\\)`));
   });
 
   test('without a key: 401 with WWW-Authenticate in OpenAI\'s shape; /health stays public', async () => {

@@ -55,6 +55,7 @@ export async function startServer(models, extraArgs = [], { auth = false, dataDi
     grpcAddr: `127.0.0.1:${ports.grpc}`,
     child,
     dataDir,
+    pid: child.pid,
     adminKey,
     // Everything the server wrote to stderr so far.
     log: () => stderr,
