@@ -319,10 +319,41 @@ Status LocalAuthService::ValidateRoles(const std::vector<std::string>& roles) {
   return Status::Ok();
 }
 
+Status LocalAuthService::CheckWithinActor(const Actor& actor, const PermissionSet& rights,
+                                          const std::string& what) {
+  for (const std::string& grant : rights.grants()) {
+    if (!actor.principal.Holds(grant)) {
+      return PermissionDeniedError(what + " would hold '" + grant + "', which the caller does not hold");
+    }
+  }
+  return Status::Ok();
+}
+
+Status LocalAuthService::CheckUserWithinActor(const Actor& actor, int64_t user_id) {
+  LLMUX_ASSIGN_OR_RETURN(store::User user, store_.GetUser(user_id));
+  LLMUX_ASSIGN_OR_RETURN(PermissionSet rights, RolePermissions(user.roles));
+  return CheckWithinActor(actor, rights, "user '" + user.name + "'");
+}
+
+Status LocalAuthService::CheckKeyWithinActor(const Actor& actor, int64_t key_id) {
+  LLMUX_ASSIGN_OR_RETURN(store::ApiKey key, store_.GetApiKey(key_id));
+  const std::string what = "key llmux_" + key.prefix;
+  LLMUX_ASSIGN_OR_RETURN(PermissionSet scopes, PermissionSet::Parse(key.scopes));
+  if (key.owner_user_id == 0) return CheckWithinActor(actor, scopes, what);
+  auto owner = store_.GetUser(key.owner_user_id);
+  if (!owner.ok()) return owner.status().code() == StatusCode::kNotFound ? CheckWithinActor(actor, scopes, what)
+                                                                         : owner.status();
+  LLMUX_ASSIGN_OR_RETURN(PermissionSet owner_rights, RolePermissions(owner->roles));
+  if (!scopes.empty() && CheckWithinActor(actor, scopes, what).ok()) return Status::Ok();
+  return CheckWithinActor(actor, owner_rights, what);
+}
+
 Result<store::User> LocalAuthService::CreateUser(const Actor& actor, const NewUser& in) {
   auto run = [&]() -> Result<store::User> {
     LLMUX_RETURN_IF_ERROR(ValidateName("user name", in.name));
     LLMUX_RETURN_IF_ERROR(ValidateRoles(in.roles));
+    LLMUX_ASSIGN_OR_RETURN(PermissionSet rights, RolePermissions(in.roles));
+    LLMUX_RETURN_IF_ERROR(CheckWithinActor(actor, rights, "the new user"));
     LLMUX_RETURN_IF_ERROR(ValidateLimits(in.limits));
     store::User user;
     user.name = in.name;
@@ -360,9 +391,13 @@ Result<store::User> LocalAuthService::UpdateUser(const Actor& actor, int64_t id,
                                                  const UserUpdate& update) {
   std::string detail;
   auto run = [&]() -> Result<store::User> {
-    LLMUX_RETURN_IF_ERROR(store_.GetUser(id).status());
+    // Not even a password or a limit of a user with rights the caller lacks (a new password
+    // would be a takeover).
+    LLMUX_RETURN_IF_ERROR(CheckUserWithinActor(actor, id));
     if (update.roles) {
       LLMUX_RETURN_IF_ERROR(ValidateRoles(*update.roles));
+      LLMUX_ASSIGN_OR_RETURN(PermissionSet rights, RolePermissions(*update.roles));
+      LLMUX_RETURN_IF_ERROR(CheckWithinActor(actor, rights, "the user"));
       LLMUX_RETURN_IF_ERROR(store_.SetUserRoles(id, *update.roles));
       detail += "roles=" + Join(*update.roles) + " ";
     }
@@ -391,7 +426,8 @@ Result<store::User> LocalAuthService::UpdateUser(const Actor& actor, int64_t id,
 }
 
 Status LocalAuthService::DeleteUser(const Actor& actor, int64_t id) {
-  Status s = store_.DeleteUser(id);
+  Status s = CheckUserWithinActor(actor, id);
+  if (s.ok()) s = store_.DeleteUser(id);
   Audit(actor, "users.delete", "user:" + std::to_string(id), s);
   return s;
 }
@@ -405,11 +441,17 @@ Result<CreatedKey> LocalAuthService::CreateKey(const Actor& actor, const NewKey&
     for (const std::string& m : in.allowed_models) {
       LLMUX_RETURN_IF_ERROR(ValidatePermission(ModelUsePermission(m)).WithContext("allowed model"));
     }
-    // Nobody hands out what they do not hold: every scope must be covered by the actor.
+    // Nobody hands out what they do not hold: every scope must be held by the actor, and a key
+    // without scopes carries its owner's rights, which the actor must hold then.
     for (const std::string& s : in.scopes) {
-      if (!actor.principal.Allows(s)) {
+      if (!actor.principal.Holds(s)) {
         return PermissionDeniedError("cannot grant scope '" + s + "' that the caller does not hold");
       }
+    }
+    if (in.owner_user_id != 0 && in.scopes.empty()) {
+      LLMUX_ASSIGN_OR_RETURN(store::User owner, store_.GetUser(in.owner_user_id));
+      LLMUX_ASSIGN_OR_RETURN(PermissionSet rights, RolePermissions(owner.roles));
+      LLMUX_RETURN_IF_ERROR(CheckWithinActor(actor, rights, "a key of user '" + owner.name + "'"));
     }
     if (in.owner_user_id == 0 && in.scopes.empty()) {
       return InvalidArgumentError("a key without an owner needs scopes (its permissions)");
@@ -453,13 +495,15 @@ Result<store::PageResult<store::ApiKey>> LocalAuthService::ListKeys(store::Page 
 }
 
 Status LocalAuthService::RevokeKey(const Actor& actor, int64_t id) {
-  Status s = store_.RevokeApiKey(id, Now());
+  Status s = CheckKeyWithinActor(actor, id);
+  if (s.ok()) s = store_.RevokeApiKey(id, Now());
   Audit(actor, "keys.revoke", "key:" + std::to_string(id), s);
   return s;
 }
 
 Status LocalAuthService::SetKeyLimits(const Actor& actor, int64_t id, const store::Limits& l) {
   Status s = ValidateLimits(l);
+  if (s.ok()) s = CheckKeyWithinActor(actor, id);
   if (s.ok()) s = store_.SetApiKeyLimits(id, l);
   Audit(actor, "keys.limits", "key:" + std::to_string(id), s,
         "rpm=" + std::to_string(l.requests_per_minute) + " tpm=" + std::to_string(l.tokens_per_minute) +
@@ -475,7 +519,10 @@ Result<std::vector<store::Role>> LocalAuthService::ListRoles() { return store_.L
 Status LocalAuthService::PutRole(const Actor& actor, const store::Role& role) {
   Status s = ValidateName("role name", role.name);
   if (s.ok() && BuiltinRole(role.name)) s = InvalidArgumentError("built-in role '" + role.name + "' cannot be changed");
-  if (s.ok()) s = PermissionSet::Parse(role.permissions).status();
+  if (s.ok()) {
+    auto rights = PermissionSet::Parse(role.permissions);
+    s = rights.ok() ? CheckWithinActor(actor, *rights, "role '" + role.name + "'") : rights.status();
+  }
   if (s.ok()) {
     store::Role custom = role;
     custom.builtin = false;

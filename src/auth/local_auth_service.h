@@ -75,6 +75,13 @@ class LocalAuthService : public AuthService {
   // The union of the grants of `roles` (built-in or stored); unknown roles grant nothing.
   Result<PermissionSet> RolePermissions(const std::vector<std::string>& roles);
   Status ValidateRoles(const std::vector<std::string>& roles);
+  // No caller grants, or takes over, rights it does not hold: PermissionDenied unless the actor
+  // holds every grant of `rights` (Principal::Holds). `what` names the principal in the error.
+  Status CheckWithinActor(const Actor& actor, const PermissionSet& rights, const std::string& what);
+  // The same for a stored user (its roles) and a stored key (its scopes, or its owner's roles;
+  // a key with both is bounded by either).
+  Status CheckUserWithinActor(const Actor& actor, int64_t user_id);
+  Status CheckKeyWithinActor(const Actor& actor, int64_t key_id);
   void Audit(const Actor& actor, std::string_view action, std::string_view target,
              const Status& outcome, std::string_view detail = {});
 

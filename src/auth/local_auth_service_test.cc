@@ -6,8 +6,11 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <random>
 
 #include "auth/api_key.h"
 #include "auth/token_issuer.h"
@@ -396,6 +399,233 @@ TEST_P(AuthServiceTest, RefreshRotatesAndAReplayEndsEverySession) {
     EXPECT_EQ(e.detail.find(c->refresh_token), std::string::npos);
   }
   EXPECT_EQ(logins, 4);
+}
+
+// The rule behind every admin change, as a property: whatever a caller with a random set of
+// rights asks (create or change users, roles and keys, set limits, revoke, delete), no change that
+// succeeds leaves a principal with a right the caller lacks. Rights are compared on concrete
+// permissions, through keys authenticated as any client would, with Principal::Allows and
+// MayUseModel (the check every request passes), not with the glob reasoning under test.
+TEST_P(AuthServiceTest, NoChangeLeavesAPrincipalWithRightsBeyondTheCaller) {
+  const std::vector<std::string> grants = {"*", "models:use:*", "models:use:a", "models:use:b", "models:use:a*",
+                                           "models:use:?", "models:manage", "keys:manage", "users:manage",
+                                           "logs:read", "metrics:read"};
+  const std::vector<std::string> models = {"a", "b", "ab", "c"};
+  const std::vector<std::string> fixed = {"models:manage", "keys:manage", "users:manage", "logs:read", "metrics:read"};
+  std::mt19937 rng(GetParam() == Backend::kSqlite ? 7 : 8);
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  auto subset = [&](const std::vector<std::string>& from, int max) {
+    std::vector<std::string> out;
+    for (int n = static_cast<int>(pick(static_cast<size_t>(max) + 1)); n > 0; --n) {
+      const std::string& g = from[pick(from.size())];
+      if (std::find(out.begin(), out.end(), g) == out.end()) out.push_back(g);
+    }
+    return out;
+  };
+  // a's rights are within b's, on every concrete permission.
+  auto within = [&](const Principal& a, const Principal& b) -> std::string {
+    for (const std::string& f : fixed) {
+      if (a.Allows(f) && !b.Allows(f)) return f;
+    }
+    for (const std::string& m : models) {
+      if (a.MayUseModel(m) && !b.MayUseModel(m)) return "models:use:" + m;
+    }
+    return "";
+  };
+
+  std::vector<std::string> role_names = {"admin", "operator", "user"};
+  for (int r = 0; r < 4; ++r) {
+    const std::string name = "r" + std::to_string(r);
+    ASSERT_TRUE(auth_->PutRole(Admin(), store::Role{name, subset(grants, 3)}).ok());
+    role_names.push_back(name);
+  }
+  std::vector<int64_t> users;
+  for (int u = 0; u < 6; ++u) users.push_back(AddUser("u" + std::to_string(u), subset(role_names, 2)));
+  std::vector<int64_t> keys;
+  for (int64_t u : users) {
+    auto k = auth_->CreateKey(Admin(), NewKey{.owner_user_id = u});
+    ASSERT_TRUE(k.ok());
+    keys.push_back(k->key.id);
+  }
+  // The rights a user holds now: those of a fresh key of theirs, as a client would see them.
+  auto user_rights = [&](int64_t user) -> Result<Principal> {
+    LLMUX_ASSIGN_OR_RETURN(CreatedKey k, auth_->CreateKey(Admin(), NewKey{.owner_user_id = user}));
+    return auth_->Authenticate(k.full_key);
+  };
+
+  const int rounds = GetParam() == Backend::kSqlite ? 400 : 120;
+  int allowed = 0, refused = 0, unique = 0;
+  for (int round = 0; round < rounds; ++round) {
+    Principal caller;
+    caller.subject = "key:caller";
+    for (const std::string& g : subset(grants, 4)) caller.permissions.Add(g);
+    if (pick(3) == 0) {
+      for (const std::string& g : subset(grants, 3)) caller.scopes.Add(g);
+    }
+    if (pick(4) == 0) caller.allowed_models = subset(models, 2);
+    const Actor actor{caller, "property"};
+    const std::string trace = "round " + std::to_string(round);
+    // What the change left behind, and must be within the caller: a principal whose rights were
+    // granted or whose account was touched.
+    std::optional<Principal> result;
+    bool ok = false;
+    switch (pick(8)) {
+      case 0: {  // a new user with roles
+        auto u = auth_->CreateUser(actor, NewUser{"n" + std::to_string(unique++), "", subset(role_names, 2)});
+        ok = u.ok();
+        if (ok) {
+          users.push_back(u->id);
+          auto p = user_rights(u->id);
+          ASSERT_TRUE(p.ok()) << p.status().ToString();
+          result = *p;
+        }
+        break;
+      }
+      case 1: {  // other roles, or a new password (a takeover), for an existing user
+        const int64_t u = users[pick(users.size())];
+        UserUpdate update;
+        if (pick(2)) update.roles = subset(role_names, 2);
+        else update.password = "taken-over";
+        ok = auth_->UpdateUser(actor, u, update).ok();
+        if (ok) {
+          auto p = user_rights(u);
+          ASSERT_TRUE(p.ok()) << p.status().ToString();
+          result = *p;
+        }
+        break;
+      }
+      case 2: {  // a custom role, new or changed: check through a user who holds it
+        const std::string name = "r" + std::to_string(pick(6));
+        ok = auth_->PutRole(actor, store::Role{name, subset(grants, 3)}).ok();
+        if (ok) {
+          if (std::find(role_names.begin(), role_names.end(), name) == role_names.end()) role_names.push_back(name);
+          const int64_t holder = AddUser("h" + std::to_string(unique++), {name});
+          auto p = user_rights(holder);
+          ASSERT_TRUE(p.ok()) << p.status().ToString();
+          result = *p;
+        }
+        break;
+      }
+      case 3:
+      case 4: {  // a key, for a user or ownerless, with or without scopes and models
+        NewKey spec;
+        spec.owner_user_id = pick(4) == 0 ? 0 : users[pick(users.size())];
+        spec.scopes = subset(grants, 2);
+        if (pick(3) == 0) spec.allowed_models = subset(models, 2);
+        auto k = auth_->CreateKey(actor, spec);
+        ok = k.ok();
+        if (ok) {
+          keys.push_back(k->key.id);
+          auto p = auth_->Authenticate(k->full_key);
+          if (p.ok()) result = *p;  // an ownerless key of scopes only: refused below if not
+          else ADD_FAILURE() << trace << ": " << p.status().ToString();
+        }
+        break;
+      }
+      case 5: {  // limits on a key
+        const int64_t id = keys[pick(keys.size())];
+        ok = auth_->SetKeyLimits(actor, id, store::Limits{.requests_per_minute = 1}).ok();
+        if (ok) {
+          auto key = store_->GetApiKey(id);
+          ASSERT_TRUE(key.ok());
+          // The key's rights: its scopes bound by its owner's roles.
+          Principal p;
+          if (key->owner_user_id == 0) {
+            for (const std::string& g : key->scopes) p.permissions.Add(g);
+          } else {
+            auto owner = user_rights(key->owner_user_id);
+            if (owner.ok()) p = *owner;
+            for (const std::string& g : key->scopes) p.scopes.Add(g);
+          }
+          p.allowed_models = key->allowed_models;
+          result = p;
+        }
+        break;
+      }
+      case 6: {  // revoke a key (checked as the limits are, before it goes)
+        const int64_t id = keys[pick(keys.size())];
+        auto key = store_->GetApiKey(id);
+        if (!key.ok()) break;  // gone with its deleted owner
+        Principal p;
+        if (key->owner_user_id == 0) {
+          for (const std::string& g : key->scopes) p.permissions.Add(g);
+        } else {
+          auto owner = user_rights(key->owner_user_id);
+          if (owner.ok()) p = *owner;
+          for (const std::string& g : key->scopes) p.scopes.Add(g);
+        }
+        p.allowed_models = key->allowed_models;
+        ok = auth_->RevokeKey(actor, id).ok();
+        if (ok) result = p;
+        break;
+      }
+      case 7: {  // delete a user (checked before it goes)
+        const int64_t u = users[pick(users.size())];
+        auto before = user_rights(u);
+        if (!before.ok()) break;  // already deleted
+        ok = auth_->DeleteUser(actor, u).ok();
+        if (ok) result = *before;
+        break;
+      }
+    }
+    (ok ? allowed : refused)++;
+    if (result) {
+      const std::string beyond = within(*result, caller);
+      EXPECT_EQ(beyond, "") << trace << ": a change left a principal holding '" << beyond
+                            << "', which the caller does not hold";
+    }
+  }
+  // Both outcomes happened often enough for the property to mean something.
+  EXPECT_GT(allowed, rounds / 10);
+  EXPECT_GT(refused, rounds / 10);
+  RecordProperty("allowed", allowed);
+  RecordProperty("refused", refused);
+}
+
+TEST_P(AuthServiceTest, TheReportedEscalationsAreRefused) {
+  const int64_t root = AddUser("root", {"admin"});
+  Principal keys_only;
+  keys_only.subject = "key:keys-only";
+  keys_only.permissions.Add("keys:manage");
+  // A keys:manage key creates a key for an admin user: it would carry the admin's rights.
+  auto key = auth_->CreateKey(Actor{keys_only, "t"}, NewKey{.owner_user_id = root});
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(key.status().message().find("'*'"), std::string::npos) << key.status().ToString();
+  // Nor may it limit or revoke the admin's keys.
+  const std::string admin_key = AddKey(NewKey{.owner_user_id = root});
+  auto admin_principal = auth_->Authenticate(admin_key);
+  ASSERT_TRUE(admin_principal.ok());
+  EXPECT_EQ(auth_->SetKeyLimits(Actor{keys_only, "t"}, admin_principal->key_id, store::Limits{.requests_per_minute = 1})
+                .code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(auth_->RevokeKey(Actor{keys_only, "t"}, admin_principal->key_id).code(), StatusCode::kPermissionDenied);
+
+  Principal users_only;
+  users_only.subject = "key:users-only";
+  users_only.permissions.Add("users:manage");
+  const Actor u{users_only, "t"};
+  EXPECT_EQ(auth_->CreateUser(u, NewUser{"mallory", "", {"admin"}}).status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(auth_->PutRole(u, store::Role{"everything", {"*"}}).code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(auth_->PutRole(u, store::Role{"models", {"models:use:*"}}).code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(auth_->UpdateUser(u, root, UserUpdate{.password = "mine now"}).status().code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(auth_->DeleteUser(u, root).code(), StatusCode::kPermissionDenied);
+  // What it holds, it may hand out: a role of users:manage only, and a user with that role.
+  ASSERT_TRUE(auth_->PutRole(u, store::Role{"helpers", {"users:manage"}}).ok());
+  EXPECT_TRUE(auth_->CreateUser(u, NewUser{"helper", "", {"helpers"}}).ok());
+  // A glob is handed out only when the caller's grant covers all of it.
+  Principal qwen;
+  qwen.subject = "key:qwen";
+  qwen.permissions.Add("users:manage");
+  qwen.permissions.Add("models:use:qwen*");
+  EXPECT_TRUE(auth_->PutRole(Actor{qwen, "t"}, store::Role{"q3", {"models:use:qwen3-*"}}).ok());
+  EXPECT_FALSE(auth_->PutRole(Actor{qwen, "t"}, store::Role{"any", {"models:use:*"}}).ok());
+  Principal one_char;
+  one_char.subject = "key:one-char";
+  one_char.permissions.Add("users:manage");
+  one_char.permissions.Add("models:use:?");
+  EXPECT_FALSE(auth_->PutRole(Actor{one_char, "t"}, store::Role{"star", {"models:use:*"}}).ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AuthServiceTest,

@@ -63,6 +63,25 @@ void PermissionSet::Merge(const PermissionSet& other) {
   grants_.insert(grants_.end(), other.grants_.begin(), other.grants_.end());
 }
 
+bool GlobCovers(std::string_view holder, std::string_view grant) {
+  const size_t grant_wild = grant.find_first_of("*?");
+  if (grant_wild == std::string_view::npos) return GlobMatch(holder, grant);
+  const size_t holder_wild = holder.find_first_of("*?");
+  if (holder_wild == std::string_view::npos) return holder == grant;
+  // holder = P + "*" with P literal: every string the grant matches starts with the grant's
+  // literal prefix, so P must be a prefix of that.
+  if (holder_wild != holder.size() - 1 || holder.back() != '*') return false;
+  const std::string_view prefix = holder.substr(0, holder_wild);
+  return prefix.size() <= grant_wild && grant.substr(0, prefix.size()) == prefix;
+}
+
+bool PermissionSet::Covers(std::string_view grant) const {
+  for (const std::string& g : grants_) {
+    if (GlobCovers(g, grant)) return true;
+  }
+  return false;
+}
+
 bool PermissionSet::Allows(std::string_view required) const {
   for (const std::string& g : grants_) {
     if (GlobMatch(g, required)) return true;

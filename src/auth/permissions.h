@@ -47,6 +47,12 @@ std::string ModelUsePermission(std::string_view model);
 // Linear-time (no backtracking blow-up on hostile patterns).
 bool GlobMatch(std::string_view pattern, std::string_view text);
 
+// Whether every permission the glob `grant` allows is also allowed by the glob `holder`. Exact for
+// a grant without wildcards (GlobMatch); for a globbed grant, conservative: a holder without
+// wildcards covers only the same grant, and one with wildcards only as a literal prefix then '*'
+// ("models:use:qwen*" covers "models:use:qwen3-*"; "models:use:qwen?" covers no globbed grant).
+bool GlobCovers(std::string_view holder, std::string_view grant);
+
 // A grant is valid if it is "*", one of the fixed permissions, or "models:use:<glob>" with a
 // non-empty glob of [A-Za-z0-9._-/:@+*?] characters.
 Status ValidatePermission(std::string_view grant);
@@ -63,6 +69,8 @@ class PermissionSet {
 
   // True when some grant's glob matches `required` (a concrete permission, no globs).
   bool Allows(std::string_view required) const;
+  // True when some grant covers the glob `grant` (GlobCovers): it allows all that grant allows.
+  bool Covers(std::string_view grant) const;
   bool empty() const { return grants_.empty(); }
   const std::vector<std::string>& grants() const { return grants_; }
 

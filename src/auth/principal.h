@@ -28,6 +28,10 @@ struct Principal {
   store::Limits user_limits;  // of the owning user, shared by all their keys; 0 = unlimited
 
   bool Allows(std::string_view permission) const;
+  // Whether the caller holds all that the glob `grant` allows, so that it may hand it out:
+  // covered by its permissions, by its scopes when it has some, and, for model use, by its
+  // allowed models when it has some (conservative for globs: see GlobCovers).
+  bool Holds(std::string_view grant) const;
   bool MayUseModel(std::string_view model) const;
 };
 

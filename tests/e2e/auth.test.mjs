@@ -523,6 +523,48 @@ describe('limits', () => {
   });
 });
 
+describe('no grant beyond the granter', () => {
+  test('a manager grants nothing beyond its own rights: 403 with the right it lacks', async () => {
+    const make = async (name, roles) => {
+      const u = await call('POST', '/admin/v1/users', keys.admin, { name, roles });
+      assert.equal(u.status, 201, u.text);
+      const k = await call('POST', '/admin/v1/keys', keys.admin, { owner_user_id: u.json.id, name });
+      assert.equal(k.status, 201, k.text);
+      secrets.push(k.json.key);
+      return { id: u.json.id, key: k.json.key };
+    };
+    for (const [name, permissions] of [['keymgr', ['keys:manage']], ['usermgr', ['users:manage']]]) {
+      assert.equal((await call('PUT', '/admin/v1/roles', keys.admin, { name, permissions })).status, 200);
+    }
+    const boss = await make('boss', ['admin']);
+    const keymgr = await make('keeper', ['keymgr']);
+    const usermgr = await make('porter', ['usermgr']);
+    const denied = (r, right) => {
+      assert.equal(r.status, 403, r.text);
+      assert.equal(r.json.error.type, 'permission_error');
+      assert.ok(r.json.error.message.includes(`'${right}'`), r.json.error.message);
+    };
+    // keys:manage alone: no key for an admin (it would carry '*'), nor a key with wider scopes.
+    denied(await call('POST', '/admin/v1/keys', keymgr.key, { owner_user_id: boss.id, name: 'x' }), '*');
+    denied(await call('POST', '/admin/v1/keys', keymgr.key, { name: 'x', scopes: ['models:manage'] }), 'models:manage');
+    const bossKey = (await call('GET', `/admin/v1/keys?owner=${boss.id}`, keys.admin)).json.data[0];
+    denied(await call('PATCH', `/admin/v1/keys?id=${bossKey.id}`, keymgr.key, { limits: { requests_per_minute: 1 } }), '*');
+    // Its own kind of key it may make.
+    assert.equal((await call('POST', '/admin/v1/keys', keymgr.key, { owner_user_id: keymgr.id, name: 'mine' })).status, 201);
+    // users:manage alone: no admin user, no role of '*' or of model use, no takeover of an admin.
+    denied(await call('POST', '/admin/v1/users', usermgr.key, { name: 'mallory', roles: ['admin'] }), '*');
+    denied(await call('PUT', '/admin/v1/roles', usermgr.key, { name: 'all', permissions: ['*'] }), '*');
+    denied(await call('PUT', '/admin/v1/roles', usermgr.key, { name: 'use', permissions: ['models:use:*'] }), 'models:use:*');
+    denied(await call('PATCH', `/admin/v1/users?id=${boss.id}`, usermgr.key, { password: 'mine now' }), '*');
+    denied(await call('DELETE', `/admin/v1/users?id=${boss.id}`, usermgr.key), '*');
+    const created = await call('POST', '/admin/v1/users', usermgr.key, { name: 'helper', roles: ['usermgr'] });
+    assert.equal(created.status, 201, created.text);
+    // The admin can still log in with its unchanged rights.
+    const still = await call('GET', '/admin/v1/users?limit=1', boss.key);
+    assert.equal(still.status, 200);
+  });
+});
+
 describe('secrets', () => {
   test('1,000 wrong keys are refused, audited, and lock nothing out', async () => {
     // No timing here (a loaded machine makes any threshold flaky): what would slow or lock out
