@@ -169,6 +169,8 @@ int Serve(const ServeOptions& o) {
   }
   gateway::AccessGateOptions gate_options;
   gate_options.public_metrics = o.public_metrics;
+  gate_options.browser_origins.allowed_origins = o.mcp_allowed_origins;
+  gate_options.browser_origins.loopback_only = IsLoopback(o.host);
   gateway::AccessGate gate(auth_stack.service.get(), auth_stack.limiter.get(), gate_options);
 
   std::vector<serving::ModelSpec> specs;
@@ -360,9 +362,9 @@ Command AddServeCommand(CLI::App& app) {
                   "CA certificates for gRPC client certificates (mutual TLS for internal callers)");
   sub->add_flag("--grpc-require-client-cert", o->grpc_require_client_cert,
                 "refuse gRPC clients without a certificate signed by --grpc-client-ca");
-  sub->add_option("--mcp-allowed-origin", o->mcp_allowed_origins,
-                  "a browser Origin allowed to call /mcp besides loopback and this server's own "
-                  "(repeatable; * allows any)");
+  sub->add_option("--allowed-origin,--mcp-allowed-origin", o->mcp_allowed_origins,
+                  "a browser Origin allowed to call /mcp (and, with --no-auth, every route) besides "
+                  "loopback and this server's own (repeatable; * allows any)");
   sub->add_flag("--mcp-conformance-fixtures", o->mcp_conformance_fixtures,
                 "test only: serve the tools, resources and prompts of the MCP conformance suite "
                 "(needs --no-auth)");

@@ -2,6 +2,7 @@
 // shape) or is closed, and the server keeps serving others.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 
 const base = process.env.LLMUX_BASE_URL;
@@ -86,6 +87,50 @@ test('JSON nested too deep gets 400 / -32700 naming the limit on every route, an
   assert.equal(r.status, 400, r.text);
   assert.equal(r.json.error.code, -32700);
   assert.match(r.json.error.message, /nested deeper than 128 levels/);
+  await assertServing();
+});
+
+// This server runs with --no-auth on loopback: a web page on another site must not be able to
+// drive it through the user's browser (foreign Origin, rebound Host, or a body a page can send
+// cross-site without a CORS preflight).
+test('with auth off, browser requests from other sites are refused on every route', async () => {
+  const completion = JSON.stringify({ model, prompt: 'Once', max_tokens: 2, temperature: 0 });
+  // Raw HTTP, so that Host can be set as a rebinding attack would.
+  const raw = (path, headers, body) => new Promise((resolve, reject) => {
+    const req = http.request({ host: hostname, port, method: 'POST', path, headers: { 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
+      let text = '';
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => { let json = null; try { json = JSON.parse(text); } catch { /* not JSON */ } resolve({ status: res.statusCode, json, text }); });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  const json = { 'content-type': 'application/json' };
+  for (const origin of ['http://evil.example', 'http://127.0.0.1.evil.com', 'null', 'http://localhost.evil.com:8080']) {
+    const r = await post('/v1/completions', completion, { origin });
+    assertError(r, 403);
+    assert.equal(r.json.error.type, 'permission_error', origin);
+  }
+  for (const [host, origin] of [['127.0.0.1.evil.com', 'http://127.0.0.1.evil.com'], ['localhost.evil.com:80', undefined],
+    ['app.localhost', 'http://app.localhost'], ['evil.com@127.0.0.1', undefined]]) {
+    const headers = { ...json, host, ...(origin ? { origin } : {}) };
+    assertError(await raw('/v1/completions', headers, completion), 403);
+    const m = await raw('/mcp', { ...headers, accept: 'application/json, text/event-stream' }, '{"jsonrpc":"2.0","id":1,"method":"ping"}');
+    assert.equal(m.status, 403, host + ': ' + m.text);
+    assert.equal(m.json.error.code, -32600);
+  }
+  // Bodies a page may POST anywhere without a preflight.
+  for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '']) {
+    const r = await raw('/v1/completions', type ? { 'content-type': type } : {}, completion);
+    assertError(r, 400);
+    assert.match(r.json.error.message, /Content-Type must be application\/json/, type);
+  }
+  // This machine's own pages, and clients that are not browsers, still work.
+  for (const headers of [{ origin: 'http://localhost:5173' }, { origin: 'http://127.0.0.1:3000' }, { origin: 'http://[::1]:8080' },
+    { 'content-type': 'application/json; charset=utf-8' }]) {
+    const r = await post('/v1/completions', completion, headers);
+    assert.equal(r.status, 200, JSON.stringify(headers) + ': ' + r.text);
+  }
   await assertServing();
 });
 

@@ -12,6 +12,7 @@
 #include "auth/auth_service.h"
 #include "auth/rate_limiter.h"
 #include "base/status.h"
+#include "gateway/access/origin_check.h"
 #include "gateway/access/route_table.h"
 
 namespace llmux::gateway {
@@ -20,6 +21,10 @@ struct AccessGateOptions {
   bool public_metrics = false;  // /metrics without credentials
   // Login and refresh attempts per minute from one client address.
   int64_t credential_attempts_per_minute = 30;
+  // With authentication off, anything that reaches the port may call, a browser too: then every
+  // route refuses foreign origins and bodies that are not JSON (which a page could send
+  // cross-site without a CORS preflight).
+  OriginPolicy browser_origins;
 };
 
 // One admitted call. Keep it for the call's lifetime; Charge() the tokens it used.
@@ -58,6 +63,7 @@ class AccessGate {
   AccessGate(auth::AuthService* auth, auth::RateLimiter* limiter, AccessGateOptions options = {});
 
   bool auth_enabled() const { return auth_ != nullptr; }
+  const AccessGateOptions& options() const { return options_; }
 
   // `bearer`: the credential without "Bearer " (empty when none was sent); `source`: the
   // client address.

@@ -1,8 +1,36 @@
 #include "gateway/access/http_guard.h"
 
+#include <algorithm>
+#include <cctype>
 #include <stdexcept>
 
 namespace llmux::gateway {
+
+namespace {
+
+// With authentication off: the refusal of a browser request from another site, if it is one.
+// A foreign Origin (or a rebound Host) is refused; so is a body that is not JSON, since a page
+// can POST text/plain or a form anywhere without a CORS preflight, but not application/json.
+Status BrowserRefusal(const OriginPolicy& policy, const http::Request& req) {
+  const std::string_view origin = req.headers.Get("Origin").value_or("");
+  const std::string_view host = req.headers.Get("Host").value_or("");
+  if (std::string why = CheckOrigin(policy, origin, host); !why.empty()) {
+    return PermissionDeniedError(why + " (authentication is off, so only this machine's pages may call)");
+  }
+  if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
+    std::string type(req.headers.Get("Content-Type").value_or(""));
+    type = type.substr(0, type.find(';'));
+    std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
+    while (!type.empty() && type.back() == ' ') type.pop_back();
+    if (type != "application/json") {
+      return InvalidArgumentError("Content-Type must be application/json (authentication is off: other types "
+                                  "are what a web page on another site could send)");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 GuardedRouter::GuardedRouter(http::HttpServer& server, AccessGate& gate, ErrorReply error_reply)
     : server_(server), gate_(gate), error_reply_(std::move(error_reply)) {}
@@ -10,12 +38,18 @@ GuardedRouter::GuardedRouter(http::HttpServer& server, AccessGate& gate, ErrorRe
 void GuardedRouter::Route(const std::string& method, const std::string& path,
                           GuardedHandler handler) {
   const ErrorReply* error_reply = &error_reply_;
-  Route(method, path, std::move(handler),
-        [error_reply](const Status& s, const http::Request&) { return (*error_reply)(s); });
+  Register(method, path, std::move(handler),
+           [error_reply](const Status& s, const http::Request&) { return (*error_reply)(s); },
+           /*screen_browsers=*/true);
 }
 
 void GuardedRouter::Route(const std::string& method, const std::string& path,
                           GuardedHandler handler, RequestErrorReply refusal) {
+  Register(method, path, std::move(handler), std::move(refusal), /*screen_browsers=*/false);
+}
+
+void GuardedRouter::Register(const std::string& method, const std::string& path, GuardedHandler handler,
+                             RequestErrorReply refusal, bool screen_browsers) {
   const RouteRule* rule = FindRouteRule(Protocol::kHttp, method, path);
   if (rule == nullptr) {
     throw std::logic_error("route " + method + " " + path + " has no rule in the route table");
@@ -23,11 +57,13 @@ void GuardedRouter::Route(const std::string& method, const std::string& path,
   routes_.push_back(method + " " + path);
   AccessGate* gate = &gate_;
   server_.Route(method, path,
-                [gate, rule, refusal = std::move(refusal), handler = std::move(handler)](
+                [gate, rule, screen_browsers, refusal = std::move(refusal), handler = std::move(handler)](
                     http::Request& req, http::ResponseWriter& w) -> boost::asio::awaitable<void> {
                   std::string_view authorization;
                   if (auto h = req.headers.Get("Authorization")) authorization = *h;
-                  AccessDecision decision = gate->Check(*rule, BearerToken(authorization), req.peer);
+                  AccessDecision decision;
+                  if (screen_browsers && !gate->auth_enabled()) decision.status = BrowserRefusal(gate->options().browser_origins, req);
+                  if (decision.status.ok()) decision = gate->Check(*rule, BearerToken(authorization), req.peer);
                   if (!decision.status.ok()) {
                     http::Response reply = refusal(decision.status, req);
                     if (reply.status == 401 && !reply.headers.Has("WWW-Authenticate")) {

@@ -30,7 +30,9 @@ class GuardedRouter {
 
   // Throws std::logic_error when (method, path) has no rule in the route table.
   void Route(const std::string& method, const std::string& path, GuardedHandler handler);
-  // The same with this route's own refusal reply instead of the router's.
+  // The same with this route's own refusal reply instead of the router's, for a protocol that
+  // also checks Origin and Host itself, in its own shape (MCP): with auth off, the router's
+  // browser screening (foreign origins, bodies that are not JSON) is left to it.
   void Route(const std::string& method, const std::string& path, GuardedHandler handler,
              RequestErrorReply refusal);
 
@@ -40,6 +42,9 @@ class GuardedRouter {
   const std::vector<std::string>& routes() const { return routes_; }
 
  private:
+  void Register(const std::string& method, const std::string& path, GuardedHandler handler,
+                RequestErrorReply refusal, bool screen_browsers);
+
   http::HttpServer& server_;
   AccessGate& gate_;
   ErrorReply error_reply_;

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "gateway/mcp/origin_check.h"
+#include "gateway/access/origin_check.h"
 
 namespace llmux::mcp {
 class McpServer;
