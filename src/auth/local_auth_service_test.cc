@@ -453,6 +453,20 @@ TEST_P(AuthServiceTest, NoChangeLeavesAPrincipalWithRightsBeyondTheCaller) {
     return auth_->Authenticate(k.full_key);
   };
 
+  // The rights of a stored key: its scopes, bounded by its owner's roles when it has an owner.
+  auto key_rights = [&](const store::ApiKey& key) {
+    Principal p;
+    if (key.owner_user_id == 0) {
+      for (const std::string& g : key.scopes) p.permissions.Add(g);
+    } else {
+      auto owner = user_rights(key.owner_user_id);
+      if (owner.ok()) p = *owner;
+      for (const std::string& g : key.scopes) p.scopes.Add(g);
+    }
+    p.allowed_models = key.allowed_models;
+    return p;
+  };
+
   const int rounds = GetParam() == Backend::kSqlite ? 400 : 120;
   int allowed = 0, refused = 0, unique = 0;
   for (int round = 0; round < rounds; ++round) {
@@ -528,17 +542,7 @@ TEST_P(AuthServiceTest, NoChangeLeavesAPrincipalWithRightsBeyondTheCaller) {
         if (ok) {
           auto key = store_->GetApiKey(id);
           ASSERT_TRUE(key.ok());
-          // The key's rights: its scopes bound by its owner's roles.
-          Principal p;
-          if (key->owner_user_id == 0) {
-            for (const std::string& g : key->scopes) p.permissions.Add(g);
-          } else {
-            auto owner = user_rights(key->owner_user_id);
-            if (owner.ok()) p = *owner;
-            for (const std::string& g : key->scopes) p.scopes.Add(g);
-          }
-          p.allowed_models = key->allowed_models;
-          result = p;
+          result = key_rights(*key);
         }
         break;
       }
@@ -546,15 +550,7 @@ TEST_P(AuthServiceTest, NoChangeLeavesAPrincipalWithRightsBeyondTheCaller) {
         const int64_t id = keys[pick(keys.size())];
         auto key = store_->GetApiKey(id);
         if (!key.ok()) break;  // gone with its deleted owner
-        Principal p;
-        if (key->owner_user_id == 0) {
-          for (const std::string& g : key->scopes) p.permissions.Add(g);
-        } else {
-          auto owner = user_rights(key->owner_user_id);
-          if (owner.ok()) p = *owner;
-          for (const std::string& g : key->scopes) p.scopes.Add(g);
-        }
-        p.allowed_models = key->allowed_models;
+        const Principal p = key_rights(*key);
         ok = auth_->RevokeKey(actor, id).ok();
         if (ok) result = p;
         break;
