@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 namespace llmux {
 
@@ -31,21 +32,16 @@ Status WriteNewPrivateFile(const std::string& path, std::string_view content) {
 Status CreatePrivateDirectory(const std::string& path, bool* widened) {
   if (widened) *widened = false;
   if (path.empty()) return InvalidArgumentError("empty directory path");
-  // Parents first (with the usual mode), then the directory itself with 0700.
-  for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
-    const std::string parent = path.substr(0, slash);
-    if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) {
-      return IoError("cannot create " + parent + ": " + std::strerror(errno));
-    }
-  }
-  if (::mkdir(path.c_str(), 0700) == 0) {
-    // mkdir applies the umask, which can only narrow 0700; chmod anyway for a umask of 0.
-    if (::chmod(path.c_str(), 0700) != 0) return IoError("cannot chmod " + path + ": " + std::strerror(errno));
-    return Status::Ok();
-  }
+  std::filesystem::path dir = std::filesystem::path(path).lexically_normal();
+  if (!dir.has_filename()) dir = dir.parent_path();  // "data/" is "data"
+  // Parents with the usual mode, then the directory itself with 0700 (a umask only narrows it).
+  std::error_code ec;
+  if (dir.has_parent_path()) std::filesystem::create_directories(dir.parent_path(), ec);
+  if (ec) return IoError("cannot create " + dir.parent_path().string() + ": " + ec.message());
+  if (::mkdir(dir.c_str(), 0700) == 0) return Status::Ok();
   if (errno != EEXIST) return IoError("cannot create " + path + ": " + std::strerror(errno));
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return IoError(path + " exists and is not a directory");
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return IoError(path + " exists and is not a directory");
   if (widened) *widened = (st.st_mode & 077) != 0;
   return Status::Ok();
 }

@@ -52,6 +52,9 @@ TEST(PrivateFileTest, DirectoriesAreCreatedForTheOwnerOnly) {
   ASSERT_TRUE(CreatePrivateDirectory((root / "a" / "data").string(), &widened).ok());
   EXPECT_FALSE(widened);
   EXPECT_EQ(ModeOf(root / "a" / "data"), 0700u);
+  ASSERT_TRUE(CreatePrivateDirectory((root / "b" / "data").string() + "/", &widened).ok());
+  EXPECT_FALSE(widened);
+  EXPECT_EQ(ModeOf(root / "b" / "data"), 0700u);
   // An existing directory is kept, and reported when others can enter it.
   fs::create_directories(root / "shared");
   fs::permissions(root / "shared", fs::perms(0755));
