@@ -46,6 +46,7 @@ struct ServeOptions {
   int threads = DefaultThreads();
   int ctx = 4096;
   int max_waiting = 256;
+  int max_waiting_per_caller = 64;
   int max_running = 16;
   int max_batch_tokens = 512;
   int64_t kv_cache_bytes = 0;
@@ -53,6 +54,11 @@ struct ServeOptions {
   int io_threads = 2;
   int grace_seconds = 30;
   size_t max_body_bytes = 8 * 1024 * 1024;
+  size_t max_connections = 1024;
+  size_t connections_per_address = 256;
+  size_t calls_per_caller = 64;
+  size_t mcp_sessions = 10000;
+  size_t mcp_sessions_per_caller = 100;
   bool no_auth = false;
   bool public_metrics = false;
   std::string store_url;  // empty: <data_dir>/llmux.db
@@ -171,6 +177,7 @@ int Serve(const ServeOptions& o) {
   gate_options.public_metrics = o.public_metrics;
   gate_options.browser_origins.allowed_origins = o.mcp_allowed_origins;
   gate_options.browser_origins.loopback_only = IsLoopback(o.host);
+  gate_options.calls_per_caller = o.calls_per_caller;
   gateway::AccessGate gate(auth_stack.service.get(), auth_stack.limiter.get(), gate_options);
 
   std::vector<serving::ModelSpec> specs;
@@ -179,6 +186,7 @@ int Serve(const ServeOptions& o) {
   host_options.n_threads = o.threads;
   host_options.n_ctx = o.ctx;
   host_options.max_waiting = o.max_waiting;
+  host_options.max_waiting_per_caller = o.max_waiting_per_caller;
   host_options.max_running = o.max_running;
   host_options.max_batch_tokens = o.max_batch_tokens;
   host_options.kv_cache_bytes = o.kv_cache_bytes;
@@ -192,6 +200,8 @@ int Serve(const ServeOptions& o) {
   http::HttpServerOptions http_options;
   http_options.io_threads = o.io_threads;
   http_options.max_body_bytes = o.max_body_bytes;
+  http_options.max_connections = o.max_connections;
+  http_options.max_connections_per_address = o.connections_per_address;
   http_options.tls_cert_file = o.tls_cert_file;
   http_options.tls_key_file = o.tls_key_file;
   http::HttpServer http_server(http_options);
@@ -203,6 +213,8 @@ int Serve(const ServeOptions& o) {
   mcp_options.http.origins.allowed_origins = o.mcp_allowed_origins;
   mcp_options.http.origins.loopback_only = IsLoopback(o.host);
   if (!o.oidc_issuer.empty()) mcp_options.http.authorization_servers.push_back(o.oidc_issuer);
+  mcp_options.sessions.max_sessions = o.mcp_sessions;
+  mcp_options.sessions.max_sessions_per_caller = o.mcp_sessions_per_caller;
   mcp_options.metrics_text = routes.metrics_text;
   mcp_options.conformance_fixtures = o.mcp_conformance_fixtures;
   mcp_options.prompt_store = auth_stack.store.get();
@@ -320,6 +332,10 @@ Command AddServeCommand(CLI::App& app) {
   sub->add_option("-c,--ctx-size", o->ctx, "context size per sequence")->capture_default_str();
   sub->add_option("--max-waiting", o->max_waiting, "queued requests per model before 429")
       ->capture_default_str();
+  sub->add_option("--max-waiting-per-caller", o->max_waiting_per_caller,
+                  "queued requests per model one caller (a user, or a key without one) may have; "
+                  "0: no share (with --no-auth there is none)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   sub->add_option("--max-running", o->max_running, "sequences batched together per model")
       ->capture_default_str()->check(CLI::Range(1, 512));
   sub->add_option("--max-batch-tokens", o->max_batch_tokens,
@@ -335,6 +351,22 @@ Command AddServeCommand(CLI::App& app) {
   sub->add_option("--shutdown-grace", o->grace_seconds, "seconds running requests get on SIGTERM")
       ->capture_default_str();
   sub->add_option("--max-body-bytes", o->max_body_bytes, "largest request body accepted")
+      ->capture_default_str();
+  sub->add_option("--max-connections", o->max_connections, "open HTTP connections before 503")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--connections-per-address", o->connections_per_address,
+                  "open HTTP connections one client address may hold (0: no share; behind a "
+                  "reverse proxy every client has the proxy's address)")
+      ->capture_default_str();
+  sub->add_option("--calls-per-caller", o->calls_per_caller,
+                  "generations and MCP requests one caller may have in flight, streams included "
+                  "(0: no share)")
+      ->capture_default_str();
+  sub->add_option("--mcp-sessions", o->mcp_sessions, "open MCP sessions in all")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--mcp-sessions-per-caller", o->mcp_sessions_per_caller,
+                  "MCP sessions one caller may hold; over it, its least recently used idle one "
+                  "ends (0: no share)")
       ->capture_default_str();
   sub->add_flag("--no-auth", o->no_auth,
                 "serve without authentication (refused unless listening on loopback)");

@@ -17,6 +17,9 @@ class Caller {
   virtual ~Caller() = default;
   // Stable identity; a session may only be used by the caller that created it.
   virtual std::string subject() const = 0;
+  // Whose shares of the server's capacities (sessions, the waiting queue) the caller counts
+  // against; empty: the caller has no share (everything allowed).
+  virtual std::string share() const = 0;
   virtual bool Allows(std::string_view permission) const = 0;
   virtual bool MayUseModel(std::string_view model) const = 0;
   // kPermissionDenied (and audited) when the caller may not use `model`.
@@ -31,6 +34,7 @@ class TrustedCaller : public Caller {
  public:
   explicit TrustedCaller(std::string subject = "local") : subject_(std::move(subject)) {}
   std::string subject() const override { return subject_; }
+  std::string share() const override { return ""; }
   bool Allows(std::string_view) const override { return true; }
   bool MayUseModel(std::string_view) const override { return true; }
   Status AllowModel(std::string_view) override { return Status(); }

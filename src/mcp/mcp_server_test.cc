@@ -313,22 +313,5 @@ TEST(UriTemplateTest, MatchesLevelOneTemplates) {
   EXPECT_EQ((*two)["b"], "two");
 }
 
-TEST(SessionRegistryTest, CapsSessionsAndClosesRemovedOnes) {
-  SessionRegistry registry({.max_sessions = 2, .idle_timeout = std::chrono::seconds(3600)});
-  auto a = registry.Create("u");
-  auto b = registry.Create("u");
-  ASSERT_TRUE(a.ok() && b.ok());
-  EXPECT_NE((*a)->id(), (*b)->id());
-  EXPECT_EQ((*a)->id().size(), 64u);
-  EXPECT_FALSE(registry.Create("u").ok());
-  bool cancelled = false;
-  (*a)->RegisterInFlight(1, [&] { cancelled = true; });
-  EXPECT_TRUE(registry.Remove((*a)->id()));
-  EXPECT_TRUE(cancelled);
-  EXPECT_TRUE((*a)->closed());
-  EXPECT_EQ(registry.Find((*a)->id()), nullptr);
-  EXPECT_TRUE(registry.Create("u").ok());
-}
-
 }  // namespace
 }  // namespace llmux::mcp

@@ -236,6 +236,7 @@ void Chat(InferenceService& service, const std::shared_ptr<ToolCall>& call) {
   }
   history.insert(history.end(), messages->begin(), messages->end());
   request.messages = history;
+  request.options.caller_share = call->caller().share();
   std::function<void(const std::string&)> on_done;
   if (!conversation.empty()) {
     Session* session = call->session();
@@ -271,6 +272,7 @@ void Complete(InferenceService& service, const std::shared_ptr<ToolCall>& call) 
     return;
   }
   request.model = *model;
+  request.options.caller_share = call->caller().share();
   auto sink = std::make_shared<ToolSink>(call, request.model, request.options.max_tokens, nullptr);
   RunGeneration(call, sink, [&](std::shared_ptr<serving::Sink> s) {
     return service.Complete(std::move(request), std::move(s));

@@ -1,7 +1,9 @@
 #include "mcp/session.h"
 
 #include <openssl/rand.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -40,8 +42,11 @@ std::string IdKey(const Json& id) {
   return "n:" + id.dump();
 }
 
-Session::Session(std::string id, std::string owner)
-    : id_(std::move(id)), owner_(std::move(owner)), last_used_(std::chrono::steady_clock::now()) {}
+Session::Session(std::string id, std::string owner, std::string share)
+    : id_(std::move(id)),
+      owner_(std::move(owner)),
+      share_(share.empty() ? owner_ : std::move(share)),
+      last_used_(std::chrono::steady_clock::now()) {}
 
 void Session::SetNegotiated(std::string protocol_version, Json client_capabilities,
                             Json client_info) {
@@ -211,14 +216,76 @@ void Session::Touch() {
   last_used_ = std::chrono::steady_clock::now();
 }
 
-Result<std::shared_ptr<Session>> SessionRegistry::Create(std::string owner) {
+bool Session::busy() const {
   std::lock_guard lock(mu_);
-  ExpireIdleLocked();
-  if (sessions_.size() >= options_.max_sessions) {
-    return ResourceExhaustedError("too many open MCP sessions; end one with DELETE first");
+  return !in_flight_.empty() || stream_ != nullptr;
+}
+
+Result<std::shared_ptr<Session>> SessionRegistry::Create(std::string owner, std::string share) {
+  if (share.empty()) share = owner;
+  std::shared_ptr<Session> evicted;
+  std::shared_ptr<Session> session;
+  {
+    std::lock_guard lock(mu_);
+    ExpireIdleLocked();
+    auto made_room = EvictForLocked(share);
+    if (!made_room.ok()) return made_room.status();
+    evicted = std::move(made_room).value();
+    session = std::make_shared<Session>(RandomSessionId(), std::move(owner), share);
+    sessions_.emplace(session->id(), session);
+    by_share_[share].insert(session->id());
   }
-  auto session = std::make_shared<Session>(RandomSessionId(), std::move(owner));
-  sessions_.emplace(session->id(), session);
+  if (evicted) {
+    spdlog::info("mcp: ended the idle session {}... of {} to make room for a new one",
+                 evicted->id().substr(0, 8), evicted->share());
+    evicted->Close();
+  }
+  return session;
+}
+
+Result<std::shared_ptr<Session>> SessionRegistry::EvictForLocked(const std::string& share) {
+  auto mine = by_share_.find(share);
+  const size_t held = mine == by_share_.end() ? 0 : mine->second.size();
+  if (options_.max_sessions_per_caller > 0 && held >= options_.max_sessions_per_caller) {
+    std::shared_ptr<Session> oldest = OldestIdleLocked(share);
+    if (!oldest) {
+      return ResourceExhaustedError("all " + std::to_string(held) +
+                                    " MCP sessions of this caller (its share) are busy; end one "
+                                    "with DELETE first");
+    }
+    return EraseLocked(oldest->id());
+  }
+  if (sessions_.size() < options_.max_sessions) return std::shared_ptr<Session>();
+  // Full: the largest holders give up their least recently used idle session first.
+  std::vector<std::pair<size_t, const std::string*>> holders;
+  for (const auto& [name, ids] : by_share_) holders.emplace_back(ids.size(), &name);
+  std::sort(holders.begin(), holders.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (const auto& [count, name] : holders) {
+    if (std::shared_ptr<Session> oldest = OldestIdleLocked(*name)) return EraseLocked(oldest->id());
+  }
+  return ResourceExhaustedError("too many open MCP sessions, all busy; end one with DELETE first");
+}
+
+std::shared_ptr<Session> SessionRegistry::OldestIdleLocked(const std::string& share) const {
+  auto ids = by_share_.find(share);
+  if (ids == by_share_.end()) return nullptr;
+  std::shared_ptr<Session> oldest;
+  for (const std::string& id : ids->second) {
+    const std::shared_ptr<Session>& s = sessions_.at(id);
+    if (s->busy()) continue;
+    if (!oldest || s->last_used() < oldest->last_used()) oldest = s;
+  }
+  return oldest;
+}
+
+std::shared_ptr<Session> SessionRegistry::EraseLocked(const std::string& id) {
+  auto it = sessions_.find(id);
+  std::shared_ptr<Session> session = std::move(it->second);
+  sessions_.erase(it);
+  auto ids = by_share_.find(session->share());
+  ids->second.erase(id);
+  if (ids->second.empty()) by_share_.erase(ids);
   return session;
 }
 
@@ -234,10 +301,8 @@ bool SessionRegistry::Remove(const std::string& id) {
   std::shared_ptr<Session> session;
   {
     std::lock_guard lock(mu_);
-    auto it = sessions_.find(id);
-    if (it == sessions_.end()) return false;
-    session = std::move(it->second);
-    sessions_.erase(it);
+    if (sessions_.count(id) == 0) return false;
+    session = EraseLocked(id);
   }
   session->Close();
   return true;
@@ -255,21 +320,30 @@ size_t SessionRegistry::size() const {
   return sessions_.size();
 }
 
+size_t SessionRegistry::SizeOf(const std::string& share) const {
+  std::lock_guard lock(mu_);
+  auto it = by_share_.find(share);
+  return it == by_share_.end() ? 0 : it->second.size();
+}
+
 void SessionRegistry::EndStreams() {
   streams_ended_ = true;
   for (const auto& session : All()) session->EndStream();
 }
 
 void SessionRegistry::ExpireIdleLocked() {
-  const auto cutoff = std::chrono::steady_clock::now() - options_.idle_timeout;
-  for (auto it = sessions_.begin(); it != sessions_.end();) {
-    if (it->second->last_used() < cutoff) {
-      it->second->Close();
-      it = sessions_.erase(it);
-    } else {
-      ++it;
-    }
+  // A walk over every session: at most once a second, or when the registry is full.
+  const auto now = std::chrono::steady_clock::now();
+  if (sessions_.size() < options_.max_sessions && now - last_expiry_ < std::chrono::seconds(1)) {
+    return;
   }
+  last_expiry_ = now;
+  const auto cutoff = now - options_.idle_timeout;
+  std::vector<std::string> expired;
+  for (const auto& [id, session] : sessions_) {
+    if (session->last_used() < cutoff) expired.push_back(id);
+  }
+  for (const std::string& id : expired) EraseLocked(id)->Close();
 }
 
 }  // namespace llmux::mcp

@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "mcp/json_rpc.h"
@@ -33,11 +34,14 @@ class Session {
  public:
   using ReplyCallback = std::function<void(Result<Json>)>;
 
-  Session(std::string id, std::string owner);
+  Session(std::string id, std::string owner, std::string share = "");
 
   const std::string& id() const { return id_; }
   // The subject of the caller that created the session; only it may use the session.
   const std::string& owner() const { return owner_; }
+  // Whose share of the registry the session counts against (a user's keys share one); the
+  // owner when empty at creation.
+  const std::string& share() const { return share_; }
 
   // What initialize negotiated.
   void SetNegotiated(std::string protocol_version, Json client_capabilities, Json client_info);
@@ -83,10 +87,14 @@ class Session {
 
   std::chrono::steady_clock::time_point last_used() const;
   void Touch();
+  // A request is in flight or a stream is attached: the session is not idle, so it is not
+  // evicted to make room for another.
+  bool busy() const;
 
  private:
   const std::string id_;
   const std::string owner_;
+  const std::string share_;
   mutable std::mutex mu_;
   std::string protocol_version_;
   Json client_capabilities_ = Json::object();
@@ -103,23 +111,34 @@ class Session {
 };
 
 // All sessions of one server, by id. Ids are 32 random bytes in hex.
+//
+// Each caller (a session's share) may hold at most max_sessions_per_caller sessions, so one
+// caller cannot fill the registry: over its share, its own least recently used idle session
+// is ended to make room. When the registry as a whole is full, the least recently used idle
+// session of the caller holding the most goes. An evicted session answers 404 from then on,
+// which tells an MCP client to initialize again.
 class SessionRegistry {
  public:
   struct Options {
     size_t max_sessions = 10000;
+    size_t max_sessions_per_caller = 100;
     std::chrono::seconds idle_timeout{3600};
   };
   SessionRegistry() : SessionRegistry(Options{}) {}
   explicit SessionRegistry(Options options) : options_(options) {}
 
-  // kResourceExhausted when max_sessions are open (after expiring idle ones).
-  Result<std::shared_ptr<Session>> Create(std::string owner);
+  // `owner`: the caller's subject; `share`: whose share it counts against (empty: the owner).
+  // kResourceExhausted when no session can be evicted to make room: every session of the
+  // caller (over its share) or of the largest holder (registry full) is busy.
+  Result<std::shared_ptr<Session>> Create(std::string owner, std::string share = "");
   std::shared_ptr<Session> Find(const std::string& id);
   // Closes and forgets the session; false when there is none.
   bool Remove(const std::string& id);
   // Every session, for server-wide notifications (e.g. a model was loaded).
   std::vector<std::shared_ptr<Session>> All() const;
   size_t size() const;
+  // Sessions counted against `share`.
+  size_t SizeOf(const std::string& share) const;
   // Ends every session's GET stream and refuses new ones (server shutdown: they would
   // otherwise hold the grace period open); requests in flight go on.
   void EndStreams();
@@ -127,11 +146,21 @@ class SessionRegistry {
 
  private:
   void ExpireIdleLocked();
+  // Forgets `id` (which must be there) and returns it, still open.
+  std::shared_ptr<Session> EraseLocked(const std::string& id);
+  // The least recently used idle session of `share`; null when all are busy.
+  std::shared_ptr<Session> OldestIdleLocked(const std::string& share) const;
+  // Makes room for one more session of `share`; the evicted session is closed by the caller
+  // (outside the lock).
+  Result<std::shared_ptr<Session>> EvictForLocked(const std::string& share);
 
   Options options_;
   std::atomic<bool> streams_ended_{false};
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Session>> sessions_;
+  // The ids of each share's sessions.
+  std::map<std::string, std::set<std::string>> by_share_;
+  std::chrono::steady_clock::time_point last_expiry_{};
 };
 
 }  // namespace llmux::mcp

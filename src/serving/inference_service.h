@@ -46,6 +46,9 @@ struct GenerationOptions {
   bool logprobs = false;
   int top_logprobs = 0;  // 0..20, only with logprobs
   std::string user;      // opaque, for logs
+  // Whose share of the model's waiting queue the request counts against: set by the front end
+  // from the authenticated caller (never from the request body); empty: no share.
+  std::string caller_share;
   bool ignore_eos = false;  // generate max_tokens whatever comes (benchmarks; vLLM/llama.cpp field)
 };
 

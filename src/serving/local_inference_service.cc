@@ -56,6 +56,39 @@ EngineRequest MakeEngineRequest(std::vector<int32_t> prompt, const GenerationOpt
   return req;
 }
 
+// Takes the caller's slot of the model's waiting queue (none without a caller share): a
+// ResourceExhausted error when the caller already has its share waiting.
+Result<std::shared_ptr<CallerShares::Slot>> TakeWaitingSlot(ModelHost& host,
+                                                            const GenerationOptions& o) {
+  if (o.caller_share.empty()) return std::shared_ptr<CallerShares::Slot>();
+  std::shared_ptr<CallerShares::Slot> slot = host.waiting_shares().TryAcquire(o.caller_share);
+  if (!slot) {
+    return ResourceExhaustedError(
+        "this caller already has " + std::to_string(host.waiting_shares().per_caller()) +
+        " requests waiting for the model '" + host.name() +
+        "', its share of the queue; try again when one has started");
+  }
+  return slot;
+}
+
+// Holds `slot` while the request waits: it is given back when prefill starts, when the request
+// finishes without starting (cancelled), or when the engine refuses it.
+EngineCallbacks HoldWhileWaiting(EngineCallbacks callbacks,
+                                 std::shared_ptr<CallerShares::Slot> slot) {
+  if (!slot) return callbacks;
+  // The engine runs both callbacks on its one thread, so the holder needs no lock.
+  auto held = std::make_shared<std::shared_ptr<CallerShares::Slot>>(std::move(slot));
+  callbacks.on_start = [held, on_start = std::move(callbacks.on_start)] {
+    held->reset();
+    if (on_start) on_start();
+  };
+  callbacks.on_finish = [held, on_finish = std::move(callbacks.on_finish)](const EngineFinish& f) {
+    held->reset();
+    if (on_finish) on_finish(f);
+  };
+  return callbacks;
+}
+
 // True if the last user message asks Qwen3 to skip thinking with the "/no_think" tag.
 bool AsksNoThink(const std::vector<chat::Message>& messages) {
   for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
@@ -276,10 +309,12 @@ Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Chat(ChatRequest r
   chat::ParserOptions parser_options;
   parser_options.parse_tool_calls = use_tools;
   auto parser = tmpl.MakeParser(render, parser_options);
+  LLMUX_ASSIGN_OR_RETURN(auto waiting_slot, TakeWaitingSlot(*host, request.options));
   auto stream = std::make_shared<GenerationStream>(
       host->name(), host->tokenizer(), metrics_, std::move(sink), request.options.stop,
       std::move(parser), request.options.logprobs);
-  auto ticket = host->engine().Submit(std::move(engine_request), stream->MakeCallbacks());
+  auto ticket = host->engine().Submit(std::move(engine_request),
+                                      HoldWhileWaiting(stream->MakeCallbacks(), std::move(waiting_slot)));
   if (!ticket.ok()) {
     stream->Refused();
     return SubmitError(*host, ticket.status(), "messages");
@@ -293,10 +328,12 @@ Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Complete(
   LLMUX_ASSIGN_OR_RETURN(std::shared_ptr<ModelHost> host, FindModel(request.model));
   std::vector<int32_t> prompt = EncodePrompt(host->tokenizer(), request.prompt, false);
   EngineRequest engine_request = MakeEngineRequest(std::move(prompt), request.options);
+  LLMUX_ASSIGN_OR_RETURN(auto waiting_slot, TakeWaitingSlot(*host, request.options));
   auto stream = std::make_shared<GenerationStream>(host->name(), host->tokenizer(), metrics_,
                                                    std::move(sink), request.options.stop, nullptr,
                                                    request.options.logprobs);
-  auto ticket = host->engine().Submit(std::move(engine_request), stream->MakeCallbacks());
+  auto ticket = host->engine().Submit(std::move(engine_request),
+                                      HoldWhileWaiting(stream->MakeCallbacks(), std::move(waiting_slot)));
   if (!ticket.ok()) {
     stream->Refused();
     return SubmitError(*host, ticket.status(), "prompt");

@@ -148,6 +148,69 @@ TEST_F(ServiceTest, Errors) {
   EXPECT_NE(too_long.status().message().find("context"), std::string::npos);
 }
 
+// Holds the engine thread in its first delta until released: every request submitted meanwhile
+// stays in the waiting queue.
+class GateSink : public CollectSink {
+ public:
+  void OnDelta(const Delta& d) override {
+    CollectSink::OnDelta(d);
+    if (!entered_.exchange(true)) {
+      inside.set_value();
+      release.get_future().wait();
+    }
+  }
+  std::promise<void> inside;
+  std::promise<void> release;
+
+ private:
+  std::atomic<bool> entered_{false};
+};
+
+TEST(ServiceShareTest, ACallerMayHaveOnlyItsShareOfTheQueueWaiting) {
+  ModelHostOptions options;
+  options.n_threads = 1;
+  options.max_running = 1;
+  options.max_waiting_per_caller = 2;
+  LocalInferenceService service({ModelSpec{"stories", kStories}}, options);
+  ASSERT_TRUE(service.WaitLoaded().ok());
+  auto as = [](const std::string& caller) {
+    CompletionRequest r = Greedy("Once upon a time", 3);
+    r.options.caller_share = caller;
+    return r;
+  };
+
+  auto gate = std::make_shared<GateSink>();
+  ASSERT_TRUE(service.Complete(as("x"), gate).ok());
+  gate->inside.get_future().wait();  // the engine is held: what follows waits
+
+  std::vector<std::shared_ptr<CollectSink>> sinks;
+  auto submit = [&](const std::string& caller) {
+    sinks.push_back(std::make_shared<CollectSink>());
+    return service.Complete(as(caller), sinks.back()).status();
+  };
+  EXPECT_TRUE(submit("a").ok());
+  EXPECT_TRUE(submit("a").ok());
+  Status refused = submit("a");
+  EXPECT_EQ(refused.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.message().find("share of the queue"), std::string::npos) << refused.ToString();
+  sinks.pop_back();
+  // Another caller, and a request without a caller share, still get in.
+  EXPECT_TRUE(submit("b").ok());
+  EXPECT_TRUE(submit("b").ok());
+  EXPECT_TRUE(submit("").ok());
+  EXPECT_TRUE(submit("").ok());
+  EXPECT_TRUE(submit("").ok());
+
+  gate->release.set_value();
+  EXPECT_EQ(gate->done.get_future().get().reason, FinishReason::kLength);
+  for (auto& sink : sinks) EXPECT_EQ(sink->done.get_future().get().reason, FinishReason::kLength);
+  // Started requests left the queue: the share is free again.
+  sinks.clear();
+  EXPECT_TRUE(submit("a").ok());
+  EXPECT_TRUE(submit("a").ok());
+  for (auto& sink : sinks) sink->done.get_future().get();
+}
+
 TEST(ServiceLoadTest, CorruptModelIsRefusedWithTheReason) {
   const std::string path = ::testing::TempDir() + "/corrupt.gguf";
   {

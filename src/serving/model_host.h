@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "base/caller_shares.h"
 #include "base/status.h"
 #include "engine/gguf/gguf_reader.h"
 #include "engine/runtime/constraint_vocab.h"
@@ -27,6 +28,9 @@ struct ModelHostOptions {
   int n_threads = 0;  // 0: hardware concurrency
   int n_ctx = 4096;
   int max_waiting = 256;
+  // Requests one caller may have waiting (queued, not yet started) for the model: its share
+  // of max_waiting, so one caller cannot fill the queue. 0: no share.
+  int max_waiting_per_caller = 64;
   // Continuous batching and the paged KV cache (EngineOptions documents each).
   int max_running = 16;
   int max_batch_tokens = 512;
@@ -47,6 +51,8 @@ class ModelHost {
   const chat::ChatTemplate& chat_template() const { return *chat_template_; }
   // Token tables for constrained decoding, built once at load.
   const std::shared_ptr<const ConstraintVocab>& constraint_vocab() const { return constraint_vocab_; }
+  // Each caller's requests waiting in the engine's queue.
+  CallerShares& waiting_shares() { return waiting_shares_; }
 
  private:
   ModelHost() = default;
@@ -57,6 +63,7 @@ class ModelHost {
   std::unique_ptr<chat::ChatTemplate> chat_template_;
   std::shared_ptr<const ConstraintVocab> constraint_vocab_;
   std::unique_ptr<Engine> engine_;
+  CallerShares waiting_shares_{0};
 };
 
 // The name a model is served under when none is given: general.name made URL-friendly

@@ -24,6 +24,9 @@ process.env.LLMUX_LOG_LEVEL = 'debug';  // the secret scan reads the most talkat
 let server;
 let postgres = null;  // the throwaway PostgreSQL server, when LLMUX_E2E_STORE=postgres
 const storeArgs = () => (postgres ? ['--store', postgres.url] : []);
+// A small share of calls in flight per caller, so that the shares test below can fill it.
+const CALLS_PER_CALLER = 6;
+const shareArgs = ['--calls-per-caller', String(CALLS_PER_CALLER)];
 const keys = {};      // role name -> full API key
 const passwords = {}; // user name -> password
 const secrets = [];   // every key and password handed out: none may show up in a log or reply
@@ -51,7 +54,7 @@ function chatBody(extra = {}) {
 }
 
 async function start() {
-  server = await startServer([`${MODEL}=${stories}`], storeArgs(), { auth: true, dataDir });
+  server = await startServer([`${MODEL}=${stories}`], [...storeArgs(), ...shareArgs], { auth: true, dataDir });
 }
 
 before(async () => {
@@ -562,6 +565,60 @@ describe('no grant beyond the granter', () => {
     // The admin can still log in with its unchanged rights.
     const still = await call('GET', '/admin/v1/users?limit=1', boss.key);
     assert.equal(still.status, 200);
+  });
+});
+
+describe('per-caller shares of shared capacities', () => {
+  const mcpHeaders = { Accept: 'application/json, text/event-stream' };
+  const initialize = (name) => ({ jsonrpc: '2.0', id: 1, method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name, version: '1' } } });
+  async function openSession(key, name) {
+    const r = await call('POST', '/mcp', key, initialize(name), mcpHeaders);
+    assert.equal(r.status, 200, r.text);
+    return r.headers.get('mcp-session-id');
+  }
+  const ping = (key, session) =>
+    call('POST', '/mcp', key, { jsonrpc: '2.0', id: 2, method: 'ping' }, { ...mcpHeaders, 'Mcp-Session-Id': session });
+
+  test('one caller opening 150 MCP sessions ends only its own oldest; the admin still gets in', async () => {
+    // A second key of the same user: a user's keys share one share of 100 sessions.
+    const me = await call('GET', '/admin/v1/keys', keys.admin);
+    const userKey = me.json.data.find((k) => k.name === 'uma-key');
+    assert.ok(userKey, me.text);
+    const second = await call('POST', '/admin/v1/keys', keys.admin, { owner_user_id: userKey.owner_user_id, name: 'uma-2' });
+    assert.equal(second.status, 201, second.text);
+    secrets.push(second.json.key);
+    const sessions = [];
+    for (let i = 0; i < 150; ++i) sessions.push(await openSession(i % 2 ? second.json.key : keys.user, `flood-${i}`));
+    assert.equal(new Set(sessions).size, 150);
+    // The 100 most recent are open, the 50 before them were ended (404 tells an MCP client to
+    // initialize again).
+    for (let i = 0; i < 150; ++i) {
+      const r = await ping(i % 2 ? second.json.key : keys.user, sessions[i]);
+      assert.equal(r.status, i < 50 ? 404 : 200, `session ${i}: ${r.text}`);
+    }
+    // Another caller is not affected; neither is its own session.
+    const mine = await openSession(keys.admin, 'admin');
+    assert.equal((await ping(keys.admin, mine)).status, 200);
+    assert.equal((await ping(keys.admin, mine)).json.result !== undefined, true);
+  });
+
+  test(`a caller has at most ${CALLS_PER_CALLER} calls in flight; others are served meanwhile`, async () => {
+    const long = chatBody({ max_tokens: 300, ignore_eos: true });
+    const flood = Array.from({ length: CALLS_PER_CALLER + 3 }, () => call('POST', '/v1/chat/completions', keys.user, long));
+    // While the flood runs, the admin's request goes through.
+    const admin = await call('POST', '/v1/chat/completions', keys.admin, chatBody());
+    assert.equal(admin.status, 200, admin.text);
+    const results = await Promise.all(flood);
+    const statuses = results.map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 200).length, CALLS_PER_CALLER, statuses.join());
+    for (const r of results.filter((x) => x.status !== 200)) {
+      assert.equal(r.status, 429, r.text);
+      assert.match(r.json.error.message, /calls in flight, its share of the server/);
+      assert.ok(Number(r.headers.get('retry-after')) >= 1);
+    }
+    // Every slot came back.
+    assert.equal((await call('POST', '/v1/chat/completions', keys.user, chatBody())).status, 200);
   });
 });
 

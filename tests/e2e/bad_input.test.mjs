@@ -190,18 +190,35 @@ test('headers sent one byte a second are cut off', { timeout: 60000 }, async () 
   await assertServing();
 });
 
-test('500 idle connections do not stop the server', { timeout: 60000 }, async () => {
+test('500 idle connections from one address hold only its share and do not stop the server', { timeout: 60000 }, async () => {
+  // From 127.0.0.2, so that this client's share is its own: the rest of the file, from
+  // 127.0.0.1, must not notice it.
+  const SHARE = 256;  // --connections-per-address, default
   const socks = [];
-  for (let i = 0; i < 500; ++i) {
-    const s = net.connect(Number(port), hostname);
-    s.on('error', () => {});
-    socks.push(s);
+  try {
+    for (let i = 0; i < 500; ++i) {
+      const s = net.connect({ port: Number(port), host: hostname, localAddress: '127.0.0.2' });
+      s.on('error', () => {});
+      s.received = '';
+      s.on('data', (d) => { s.received += d; });
+      socks.push(s);
+    }
+    await Promise.all(socks.map((s) => new Promise((r) => { s.once('connect', r); s.once('error', r); s.once('close', r); })));
+    await assertServing();
+    const r = await fetch(base + '/v1/models');
+    assert.equal(r.status, 200);
+    // The server has answered every one over the share with 503 and closed it; the others wait
+    // for their request (for the 10 s header timeout).
+    const deadline = Date.now() + 10000;
+    const open = () => socks.filter((s) => !s.closed && !s.destroyed);
+    while (open().length > SHARE && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    assert.equal(open().length, SHARE);
+    const answered = socks.filter((s) => s.received.startsWith('HTTP/1.1 503'));
+    assert.ok(answered.length > 0);
+    assert.match(answered[0].received, /this address has too many open connections/);
+  } finally {
+    for (const s of socks) s.destroy();
   }
-  await Promise.all(socks.map((s) => new Promise((r) => { s.once('connect', r); s.once('error', r); s.once('close', r); })));
-  await assertServing();
-  const r = await fetch(base + '/v1/models');
-  assert.equal(r.status, 200);
-  for (const s of socks) s.destroy();
 });
 
 test('a client that disconnects mid-stream does not hurt the server', async () => {

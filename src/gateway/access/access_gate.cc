@@ -28,9 +28,25 @@ std::string_view BearerToken(std::string_view authorization) {
   return token;
 }
 
+std::string SourceAddress(std::string_view source) {
+  for (std::string_view scheme : {"ipv4:", "ipv6:"}) {
+    if (source.substr(0, scheme.size()) == scheme) source.remove_prefix(scheme.size());
+  }
+  if (!source.empty() && source.front() == '[') {  // [v6]:port
+    const size_t close = source.find(']');
+    if (close != std::string_view::npos) return std::string(source.substr(1, close - 1));
+  }
+  // One colon: v4:port or name:port; more: a bare IPv6 address.
+  const size_t colon = source.find(':');
+  if (colon != std::string_view::npos && source.find(':', colon + 1) == std::string_view::npos) {
+    source = source.substr(0, colon);
+  }
+  return std::string(source);
+}
+
 AccessGate::AccessGate(auth::AuthService* auth, auth::RateLimiter* limiter,
                        AccessGateOptions options)
-    : auth_(auth), limiter_(limiter), options_(options) {}
+    : auth_(auth), limiter_(limiter), options_(options), calls_(options.calls_per_caller) {}
 
 void AccessGate::Deny(const auth::Principal* who, const RouteRule& rule, std::string_view source,
                       const Status& why) {
@@ -61,7 +77,7 @@ AccessDecision AccessGate::Check(const RouteRule& rule, std::string_view bearer,
     access->principal_.subject = "anonymous";
     if (limiter_ != nullptr) {
       auth::Principal address;
-      address.subject = "address:" + std::string(source.substr(0, source.rfind(':')));
+      address.subject = "address:" + SourceAddress(source);
       address.limits.requests_per_minute = options_.credential_attempts_per_minute;
       auth::Admission admission = limiter_->Admit(address);
       if (!admission.status.ok()) {
@@ -88,6 +104,20 @@ AccessDecision AccessGate::Check(const RouteRule& rule, std::string_view bearer,
     d.status = PermissionDeniedError("this route needs the permission " + std::string(rule.permission));
     Deny(&access->principal_, rule, source, d.status);
     return d;
+  }
+  const auth::Principal& who = access->principal_;
+  access->share_ = who.user_id != 0 ? "user:" + std::to_string(who.user_id) : who.subject;
+  if (rule.limited) {
+    // The share is checked first, so a call it refuses takes nothing from the rate limits.
+    access->call_slot_ = calls_.TryAcquire(access->share_);
+    if (!access->call_slot_) {
+      d.status = ResourceExhaustedError(
+          "this caller already has " + std::to_string(calls_.per_caller()) +
+          " calls in flight, its share of the server; wait for one to end");
+      d.retry_after_s = 1;
+      Deny(&access->principal_, rule, source, d.status);
+      return d;
+    }
   }
   if (rule.limited && limiter_ != nullptr) {
     auth::Admission admission = limiter_->Admit(access->principal_);
@@ -116,7 +146,9 @@ void CallAccess::Charge(int64_t tokens) {
 }
 
 std::function<void(int64_t)> CallAccess::Charger() const {
-  return [lease = lease_](int64_t tokens) {
+  // The call's slot of its share goes with the lease: both are held until the charge.
+  return [lease = lease_, slot = call_slot_](int64_t tokens) {
+    (void)slot;
     if (lease) lease->Finish(tokens);
   };
 }

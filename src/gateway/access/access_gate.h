@@ -11,6 +11,7 @@
 
 #include "auth/auth_service.h"
 #include "auth/rate_limiter.h"
+#include "base/caller_shares.h"
 #include "base/status.h"
 #include "gateway/access/origin_check.h"
 #include "gateway/access/route_table.h"
@@ -25,6 +26,11 @@ struct AccessGateOptions {
   // route refuses foreign origins and bodies that are not JSON (which a page could send
   // cross-site without a CORS preflight).
   OriginPolicy browser_origins;
+  // Limited calls (generations, MCP requests and gRPC MCP sessions) one caller may have in
+  // flight at once, streams included: its share, so that one caller cannot hold every stream
+  // the server can serve. 0: no share (a key's own concurrency limit still applies). With
+  // authentication off there is one caller and no share.
+  size_t calls_per_caller = 64;
 };
 
 // One admitted call. Keep it for the call's lifetime; Charge() the tokens it used.
@@ -32,6 +38,10 @@ class CallAccess {
  public:
   const auth::Principal& principal() const { return principal_; }
   const std::string& source() const { return source_; }
+  // Whose shares of the server's capacities (calls, MCP sessions, the waiting queue) this
+  // call counts against: the owning user for a user's key or login ("user:3", so a user's keys
+  // share one), else the principal's subject. Empty with authentication off: no shares.
+  const std::string& share() const { return share_; }
 
   // For Access::kModelUse routes, once the request names its model: kPermissionDenied
   // (audited) when the caller may not use it.
@@ -48,7 +58,9 @@ class CallAccess {
   const RouteRule* rule_ = nullptr;
   auth::Principal principal_;
   std::string source_;
+  std::string share_;
   std::shared_ptr<auth::UsageLease> lease_;
+  std::shared_ptr<CallerShares::Slot> call_slot_;
 };
 
 struct AccessDecision {
@@ -77,9 +89,14 @@ class AccessGate {
   auth::AuthService* auth_;
   auth::RateLimiter* limiter_;
   AccessGateOptions options_;
+  CallerShares calls_;
 };
 
 // The token of an "Authorization: Bearer <token>" header value; empty for other schemes.
 std::string_view BearerToken(std::string_view authorization);
+
+// The client address of a call's source without its port: "10.0.0.1" from the HTTP server's
+// "10.0.0.1:5" and from gRPC's "ipv4:10.0.0.1:5", "::1" from "[::1]:5" and "ipv6:[::1]:5".
+std::string SourceAddress(std::string_view source);
 
 }  // namespace llmux::gateway

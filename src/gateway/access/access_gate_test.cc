@@ -93,6 +93,63 @@ TEST_F(AccessGateTest, WithAuthOffEveryoneIsAnAnonymousAdmin) {
   EXPECT_TRUE(d.access->AllowModel("whatever").ok());
 }
 
+TEST_F(AccessGateTest, ACallerHoldsAtMostItsShareOfCallsInFlight) {
+  AccessGate gate(auth_.get(), limiter_.get(), AccessGateOptions{.calls_per_caller = 2});
+  const RouteRule& chat = Rule("POST", "/v1/chat/completions");
+  AccessDecision first = gate.Check(chat, user_key_, "10.0.0.2:7");
+  AccessDecision second = gate.Check(chat, user_key_, "10.0.0.3:7");  // from elsewhere: same caller
+  ASSERT_TRUE(first.status.ok() && second.status.ok());
+  EXPECT_EQ(first.access->share(), "user:" + std::to_string(first.access->principal().user_id));
+  AccessDecision third = gate.Check(chat, user_key_, "10.0.0.2:7");
+  EXPECT_EQ(third.status.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(third.status.message().find("share"), std::string::npos);
+  EXPECT_GE(third.retry_after_s, 1);
+  // Routes that are not limited (listing models, admin) are not counted.
+  EXPECT_TRUE(gate.Check(Rule("GET", "/v1/models"), user_key_, "10.0.0.2:7").status.ok());
+
+  // Another user's key is not affected by the full share.
+  auth::Principal admin = auth::AnonymousAdmin();
+  auto other = auth_->CreateUser(auth::Actor{admin, "test"}, auth::NewUser{"v", "", {"user"}});
+  ASSERT_TRUE(other.ok());
+  auto other_key = auth_->CreateKey(auth::Actor{admin, "test"}, auth::NewKey{.owner_user_id = other->id});
+  ASSERT_TRUE(other_key.ok());
+  EXPECT_TRUE(gate.Check(chat, other_key->full_key, "10.0.0.2:7").status.ok());
+
+  // A second key of the same user shares the user's share.
+  auto second_key = auth_->CreateKey(auth::Actor{admin, "test"},
+                                     auth::NewKey{.owner_user_id = first.access->principal().user_id});
+  ASSERT_TRUE(second_key.ok());
+  EXPECT_EQ(gate.Check(chat, second_key->full_key, "10.0.0.2:7").status.code(),
+            StatusCode::kResourceExhausted);
+
+  // The share is held as long as the call's charger: a stream outliving its handler keeps it.
+  std::function<void(int64_t)> charger = first.access->Charger();
+  first.access.reset();
+  EXPECT_EQ(gate.Check(chat, user_key_, "10.0.0.2:7").status.code(), StatusCode::kResourceExhausted);
+  charger = nullptr;
+  EXPECT_TRUE(gate.Check(chat, user_key_, "10.0.0.2:7").status.ok());
+}
+
+TEST_F(AccessGateTest, WithAuthOffThereAreNoShares) {
+  AccessGate gate(nullptr, nullptr, AccessGateOptions{.calls_per_caller = 1});
+  AccessDecision a = gate.Check(Rule("POST", "/v1/chat/completions"), "", "127.0.0.1:9");
+  AccessDecision b = gate.Check(Rule("POST", "/v1/chat/completions"), "", "127.0.0.1:9");
+  EXPECT_TRUE(a.status.ok() && b.status.ok());
+  EXPECT_EQ(a.access->share(), "");
+}
+
+TEST(SourceAddressTest, DropsThePortAndTheGrpcScheme) {
+  EXPECT_EQ(SourceAddress("10.0.0.1:5"), "10.0.0.1");
+  EXPECT_EQ(SourceAddress("ipv4:10.0.0.1:5"), "10.0.0.1");
+  EXPECT_EQ(SourceAddress("[::1]:5"), "::1");
+  EXPECT_EQ(SourceAddress("ipv6:[::1]:5"), "::1");
+  EXPECT_EQ(SourceAddress("ipv6:[2001:db8::7]:443"), "2001:db8::7");
+  EXPECT_EQ(SourceAddress("2001:db8::7"), "2001:db8::7");
+  EXPECT_EQ(SourceAddress("10.0.0.1"), "10.0.0.1");
+  EXPECT_EQ(SourceAddress("[::1]"), "::1");
+  EXPECT_EQ(SourceAddress(""), "");
+}
+
 TEST(BearerTokenTest, ParsesTheSchemeCaseInsensitivelyAndNothingElse) {
   EXPECT_EQ(BearerToken("Bearer abc"), "abc");
   EXPECT_EQ(BearerToken("bearer   abc  "), "abc");

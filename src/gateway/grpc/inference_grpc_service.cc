@@ -97,6 +97,7 @@ grpc::ServerWriteReactor<Response>* StartStream(AccessGate* gate, grpc::Callback
     stream->Close(ToGrpcStatus(allowed));
     return reactor;
   }
+  if (*access) converted->options.caller_share = (*access)->share();
   Charger charge = *access ? (*access)->Charger() : Charger();
   auto sink = std::make_shared<StreamSink<Response>>(stream, NewRequestId(id_prefix),
                                                      converted->model, std::move(charge));

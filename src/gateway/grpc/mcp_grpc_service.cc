@@ -665,7 +665,7 @@ grpc::ServerUnaryReactor* McpGrpcService::Call(grpc::CallbackServerContext* cont
                               "initialize opens a new session: send it without session_id"));
       return reactor;
     }
-    auto session = sessions_.Create(mcp_context.caller->subject());
+    auto session = sessions_.Create(mcp_context.caller->subject(), mcp_context.caller->share());
     if (!session.ok()) {
       core->Fail(ToGrpcStatus(session.status()));
       return reactor;
@@ -714,7 +714,7 @@ grpc::ServerBidiReactor<v1::JsonRpcMessage, v1::JsonRpcMessage>* McpGrpcService:
   // holds one) while it runs. Opening it counts as one request.
   if (*access) (*access)->Charge(0);
   std::shared_ptr<mcp::Caller> caller = CallerOf(std::move(access).value());
-  auto session = sessions_.Create(caller->subject());
+  auto session = sessions_.Create(caller->subject(), caller->share());
   if (!session.ok()) {
     core->End(ToGrpcStatus(session.status()));
     return reactor;

@@ -11,8 +11,10 @@ namespace llmux::gateway {
 class AccessCaller : public mcp::Caller {
  public:
   explicit AccessCaller(CallAccess& access)
-      : access_(access), principal_(access.principal()), charger_(access.Charger()) {}
+      : access_(access), principal_(access.principal()), share_(access.share()),
+        charger_(access.Charger()) {}
   std::string subject() const override { return principal_.subject; }
+  std::string share() const override { return share_; }
   bool Allows(std::string_view permission) const override { return principal_.Allows(permission); }
   bool MayUseModel(std::string_view model) const override { return principal_.MayUseModel(model); }
   Status AllowModel(std::string_view model) override { return access_.AllowModel(model); }
@@ -21,6 +23,7 @@ class AccessCaller : public mcp::Caller {
  private:
   CallAccess& access_;
   auth::Principal principal_;
+  std::string share_;
   std::function<void(int64_t)> charger_;
 };
 

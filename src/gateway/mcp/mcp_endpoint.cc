@@ -18,7 +18,7 @@ std::string McpToolPermission(const std::string& tool) {
 }
 
 McpEndpoint::McpEndpoint(serving::InferenceService& service, McpEndpointOptions options)
-    : options_(std::move(options)) {
+    : options_(std::move(options)), sessions_(options_.sessions) {
   auto catalog = std::make_shared<mcp::Catalog>();
   mcp::ServingCatalogOptions serving_options;
   serving_options.tool_permission = McpToolPermission;

@@ -28,6 +28,7 @@ std::string McpToolPermission(const std::string& tool);
 
 struct McpEndpointOptions {
   McpHttpOptions http;
+  mcp::SessionRegistry::Options sessions;  // how many, per caller, and how long idle
   std::function<std::string()> metrics_text;
   bool conformance_fixtures = false;  // the tools, resources and prompts the MCP suite calls
   store::Store* prompt_store = nullptr;  // stored prompt templates (null: built-in ones only)

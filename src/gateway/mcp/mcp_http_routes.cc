@@ -330,7 +330,7 @@ awaitable<void> HandlePost(const Shared& shared, http::Request& req, http::Respo
   }
 
   if (message.kind == mcp::Message::Kind::kRequest && message.method == "initialize") {
-    auto session = shared.sessions->Create(access.principal().subject);
+    auto session = shared.sessions->Create(access.principal().subject, access.share());
     if (!session.ok()) {
       http::Response reply = RpcError(503, mcp::rpc_error::kInternalError, session.status().message(), id);
       co_await w.Send(std::move(reply));

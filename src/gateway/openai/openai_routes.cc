@@ -148,6 +148,7 @@ void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& serv
                    co_await SendError(w, allowed);
                    co_return;
                  }
+                 parsed->request.options.caller_share = access.share();
                  ResponseMeta meta{NewResponseId("chatcmpl-"), UnixNow(), parsed->request.model};
                  const bool logprobs = parsed->request.options.logprobs;
                  StreamSettings stream = parsed->stream;
@@ -166,6 +167,7 @@ void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& serv
                    co_await SendError(w, allowed);
                    co_return;
                  }
+                 parsed->request.options.caller_share = access.share();
                  ResponseMeta meta{NewResponseId("cmpl-"), UnixNow(), parsed->request.model};
                  const bool logprobs = parsed->request.options.logprobs;
                  std::string echo = parsed->echo ? parsed->request.prompt : "";

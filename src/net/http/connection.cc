@@ -114,7 +114,7 @@ class ConnectionImpl final : public Connection,
   void MarkFinished() { finished_ = true; }
 
   asio::awaitable<void> Run();
-  asio::awaitable<void> Reject();
+  asio::awaitable<void> Reject(std::string why);
 
   // Connection
   void CloseIfIdle() override {
@@ -612,7 +612,7 @@ void ConnectionImpl::MarkDisconnected() {
   }
 }
 
-asio::awaitable<void> ConnectionImpl::Reject() {
+asio::awaitable<void> ConnectionImpl::Reject(std::string why) {
   version_ = 11;
   if (stream_.is_tls()) {
     const bool secured = co_await Handshake();
@@ -621,14 +621,14 @@ asio::awaitable<void> ConnectionImpl::Reject() {
       co_return;
     }
   }
-  co_await ReplyErrorAndClose(503, "the server has too many open connections", /*linger=*/true);
+  co_await ReplyErrorAndClose(503, std::move(why), /*linger=*/true);
 }
 
 }  // namespace
 
-void StartConnection(tcp::socket socket, std::shared_ptr<ServerContext> ctx) {
+void StartConnection(tcp::socket socket, std::shared_ptr<ServerContext> ctx, std::string address) {
   auto connection = std::make_shared<ConnectionImpl>(std::move(socket), ctx);
-  ctx->Register(connection);
+  ctx->Register(connection, std::move(address));
   asio::co_spawn(connection->executor(), connection->Run(),
                  asio::bind_cancellation_slot(
                      connection->cancel_slot(), [connection, ctx](std::exception_ptr e) {
@@ -645,7 +645,7 @@ void StartConnection(tcp::socket socket, std::shared_ptr<ServerContext> ctx) {
                      }));
 }
 
-void RejectConnection(tcp::socket socket, std::shared_ptr<ServerContext> ctx) {
+void RejectConnection(tcp::socket socket, std::shared_ptr<ServerContext> ctx, std::string why) {
   if (ctx->rejecting.fetch_add(1) >= kMaxRejecting) {
     ctx->rejecting.fetch_sub(1);
     error_code ec;
@@ -653,7 +653,7 @@ void RejectConnection(tcp::socket socket, std::shared_ptr<ServerContext> ctx) {
     return;
   }
   auto connection = std::make_shared<ConnectionImpl>(std::move(socket), ctx);
-  asio::co_spawn(connection->executor(), connection->Reject(),
+  asio::co_spawn(connection->executor(), connection->Reject(std::move(why)),
                  [connection, ctx](std::exception_ptr) { ctx->rejecting.fetch_sub(1); });
 }
 

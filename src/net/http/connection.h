@@ -20,10 +20,12 @@ class Connection {
 };
 
 // Starts serving `socket` (whose executor must be a strand) and registers the connection
-// in `ctx` until it closes.
-void StartConnection(boost::asio::ip::tcp::socket socket, std::shared_ptr<ServerContext> ctx);
+// in `ctx`, counted for the client `address`, until it closes.
+void StartConnection(boost::asio::ip::tcp::socket socket, std::shared_ptr<ServerContext> ctx,
+                     std::string address);
 
-// Answers 503 (too many connections) and closes, without reading a request.
-void RejectConnection(boost::asio::ip::tcp::socket socket, std::shared_ptr<ServerContext> ctx);
+// Answers 503 with `why` (too many connections) and closes, without reading a request.
+void RejectConnection(boost::asio::ip::tcp::socket socket, std::shared_ptr<ServerContext> ctx,
+                      std::string why);
 
 }  // namespace llmux::http

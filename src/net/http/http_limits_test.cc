@@ -198,7 +198,8 @@ TEST(HttpLimits, FiveHundredIdleConnectionsDoNotBlockOthers) {
     limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 4096);
     setrlimit(RLIMIT_NOFILE, &limit);
   }
-  auto server = StartServer({.header_timeout = milliseconds(20000), .io_threads = 2});
+  auto server = StartServer(
+      {.header_timeout = milliseconds(20000), .max_connections_per_address = 0, .io_threads = 2});
   std::vector<std::unique_ptr<TestClient>> idle;
   for (int i = 0; i < 500; ++i) {
     idle.push_back(std::make_unique<TestClient>(server->port()));
@@ -237,6 +238,43 @@ TEST(HttpLimits, ConnectionsBeyondTheCapGet503) {
   // The held connections still work.
   ASSERT_TRUE(held[1]->Send(MakeRequest("GET", "/ping")));
   auto r = held[1]->ReadResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST(HttpLimits, OneAddressHoldsAtMostItsShareOfConnections) {
+  auto server = StartServer({.max_connections = 16, .max_connections_per_address = 3});
+  std::vector<std::unique_ptr<TestClient>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<TestClient>(server->port(), "127.0.0.1"));
+    ASSERT_TRUE(held.back()->connected());
+  }
+  ASSERT_TRUE(WaitFor([&] { return server->open_connections() == 3; }, milliseconds(3000)));
+  {
+    TestClient extra(server->port(), "127.0.0.1");
+    ASSERT_TRUE(extra.Send(MakeRequest("GET", "/ping")));
+    auto r = extra.ReadResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503);
+    EXPECT_NE(r->body.find("this address has too many open connections"), std::string::npos)
+        << r->body;
+    EXPECT_TRUE(extra.WaitClosed(milliseconds(3000)));
+  }
+  // Another client address still gets in, up to its own share.
+  for (int i = 0; i < 3; ++i) {
+    TestClient other(server->port(), "127.0.0.2");
+    ASSERT_TRUE(other.connected());
+    ASSERT_TRUE(other.Send(MakeRequest("GET", "/ping")));
+    auto r = other.ReadResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << i;
+  }
+  // A connection given back makes room for the same address again.
+  held[0]->Close();
+  ASSERT_TRUE(WaitFor([&] { return server->open_connections() == 2; }, milliseconds(3000)));
+  TestClient again(server->port(), "127.0.0.1");
+  ASSERT_TRUE(again.Send(MakeRequest("GET", "/ping")));
+  auto r = again.ReadResponse();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
 }

@@ -171,10 +171,18 @@ asio::awaitable<void> HttpServer::Impl::AcceptLoop() {
       co_await backoff.async_wait(kUseTuple);
       continue;
     }
+    error_code peer_ec;
+    const auto peer = socket.remote_endpoint(peer_ec);
+    std::string address = peer_ec ? std::string() : peer.address().to_string();
+    const size_t per_address = ctx->options.max_connections_per_address;
     if (ctx->open_connections() >= ctx->options.max_connections) {
-      RejectConnection(std::move(socket), ctx);
+      RejectConnection(std::move(socket), ctx, "the server has too many open connections");
+    } else if (per_address > 0 && ctx->connections_from(address) >= per_address) {
+      RejectConnection(std::move(socket), ctx,
+                       "this address has too many open connections (its share is " +
+                           std::to_string(per_address) + ")");
     } else {
-      StartConnection(std::move(socket), ctx);
+      StartConnection(std::move(socket), ctx, std::move(address));
     }
   }
 }

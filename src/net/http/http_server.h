@@ -49,6 +49,9 @@ struct HttpServerOptions {
   std::chrono::milliseconds idle_timeout{30'000};   // keep-alive wait for the next request
   std::chrono::milliseconds write_timeout{60'000};  // one write to a client that stopped reading
   size_t max_connections = 1024;  // open connections beyond this get 503 and are closed
+  // One client address's share of max_connections (beyond: 503), so that one client cannot
+  // hold every connection. 0: no share.
+  size_t max_connections_per_address = 256;
   int io_threads = 2;
   std::string server_name = "llmux";  // the Server header; empty: none
   // HTTPS: PEM files of the certificate (chain, the server's first) and its unencrypted

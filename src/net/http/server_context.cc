@@ -35,14 +35,25 @@ Response ServerContext::MakeError(int status, std::string message) const {
   return DefaultErrorResponse(status, std::move(message));
 }
 
-void ServerContext::Register(const std::shared_ptr<Connection>& connection) {
+void ServerContext::Register(const std::shared_ptr<Connection>& connection, std::string address) {
   std::lock_guard lock(mu_);
-  connections_.emplace(connection.get(), connection);
+  ++per_address_[address];
+  connections_.emplace(connection.get(), Entry{connection, std::move(address)});
 }
 
 void ServerContext::Unregister(const Connection* connection) {
   std::lock_guard lock(mu_);
-  connections_.erase(connection);
+  auto it = connections_.find(connection);
+  if (it == connections_.end()) return;
+  auto count = per_address_.find(it->second.address);
+  if (count != per_address_.end() && --count->second == 0) per_address_.erase(count);
+  connections_.erase(it);
+}
+
+size_t ServerContext::connections_from(const std::string& address) const {
+  std::lock_guard lock(mu_);
+  auto it = per_address_.find(address);
+  return it == per_address_.end() ? 0 : it->second;
 }
 
 size_t ServerContext::open_connections() const {
@@ -54,8 +65,8 @@ std::vector<std::shared_ptr<Connection>> ServerContext::Snapshot() const {
   std::lock_guard lock(mu_);
   std::vector<std::shared_ptr<Connection>> out;
   out.reserve(connections_.size());
-  for (const auto& [ptr, weak] : connections_) {
-    if (auto c = weak.lock()) out.push_back(std::move(c));
+  for (const auto& [ptr, entry] : connections_) {
+    if (auto c = entry.connection.lock()) out.push_back(std::move(c));
   }
   return out;
 }

@@ -45,14 +45,21 @@ struct ServerContext {
   // The formatter's reply, or the default one if there is none or it throws.
   Response MakeError(int status, std::string message) const;
 
-  void Register(const std::shared_ptr<Connection>& connection);
+  // `address`: the client's IP address, counted for its share.
+  void Register(const std::shared_ptr<Connection>& connection, std::string address);
   void Unregister(const Connection* connection);
   size_t open_connections() const;
+  size_t connections_from(const std::string& address) const;
   std::vector<std::shared_ptr<Connection>> Snapshot() const;
 
  private:
+  struct Entry {
+    std::weak_ptr<Connection> connection;
+    std::string address;
+  };
   mutable std::mutex mu_;
-  std::unordered_map<const Connection*, std::weak_ptr<Connection>> connections_;
+  std::unordered_map<const Connection*, Entry> connections_;
+  std::unordered_map<std::string, size_t> per_address_;
 };
 
 }  // namespace llmux::http

@@ -23,8 +23,9 @@ struct TestResponse {
 
 class TestClient {
  public:
-  // Connects to 127.0.0.1:port; connected() tells whether it worked.
-  explicit TestClient(uint16_t port);
+  // Connects to 127.0.0.1:port, from the loopback address `from` when given (any of
+  // 127.0.0.0/8, so tests can play several clients); connected() tells whether it worked.
+  explicit TestClient(uint16_t port, const char* from = nullptr);
   ~TestClient();
   TestClient(const TestClient&) = delete;
   TestClient& operator=(const TestClient&) = delete;
