@@ -752,5 +752,24 @@ TEST_F(McpGrpcAuthTest, EveryRequestOnTheStreamCountsAgainstTheRateLimit) {
   EXPECT_TRUE(s.Finish().ok());
 }
 
+TEST_F(McpGrpcAuthTest, ACallerOverItsShareOfSessionsEndsItsOwnOldestIdleOne) {
+  auto alice = auth_->Authenticate(alice_);
+  ASSERT_TRUE(alice.ok());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 101; ++i) {  // the default share is 100
+    CallResult init = Call(Initialize(), "", 10s, alice_);
+    ASSERT_TRUE(init.status.ok()) << i << ": " << init.status.error_message();
+    ids.push_back(init.response.session_id());
+  }
+  EXPECT_EQ(sessions_.SizeOf("user:" + std::to_string(alice->user_id)), 100u);
+  EXPECT_EQ(Call(Request(2, "ping"), ids.front(), 10s, alice_).status.error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(Call(Request(2, "ping"), ids.back(), 10s, alice_).status.ok());
+  // Bob's own share is untouched.
+  CallResult bob = Call(Initialize(), "", 10s, bob_);
+  ASSERT_TRUE(bob.status.ok()) << bob.status.error_message();
+  EXPECT_TRUE(Call(Request(2, "ping"), bob.response.session_id(), 10s, bob_).status.ok());
+}
+
 }  // namespace
 }  // namespace llmux::gateway
