@@ -4,21 +4,19 @@
 #include <nlohmann/json.hpp>
 
 #include "base/json_nesting.h"
+#include "net/http/loopback_host.h"
 
 namespace llmux::auth {
 namespace {
 
 constexpr size_t kMaxDocumentBytes = 1024 * 1024;
 
-bool IsLoopbackHost(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
-// http:// only where nobody on the network path can swap the keys.
+// http:// only where nobody on the network path can swap the keys: on this machine's loopback,
+// by the strict rule (a name like "127.0.0.1.evil.com" resolves wherever its owner wants).
 Status CheckScheme(const std::string& url, bool allow_insecure_http, std::string_view what) {
   auto parsed = http::ParseUrl(url);
   if (!parsed.ok()) return parsed.status().WithContext(std::string(what));
-  if (!parsed->tls && !allow_insecure_http && !IsLoopbackHost(parsed->host)) {
+  if (!parsed->tls && !allow_insecure_http && !http::IsLoopbackHost(parsed->host)) {
     return InvalidArgumentError(std::string(what) +
                                 " must use https (or set allow_insecure_http): " + url);
   }

@@ -42,7 +42,8 @@ struct OidcVerifierOptions {
   std::string roles_claim = "roles";
   std::string ca_file;  // https: trust these CAs instead of the system store
   std::chrono::milliseconds fetch_timeout{5000};
-  // Plain http is accepted for loopback issuers (tests, sidecars) or with this flag.
+  // Plain http is accepted for loopback issuers (tests, sidecars; http::IsLoopbackHost, which
+  // refuses look-alike names) or with this flag.
   bool allow_insecure_http = false;
   int64_t discovery_retry_interval_s = 10;
   int64_t jwks_min_refetch_interval_s = 60;  // unknown kids refetch at most this often

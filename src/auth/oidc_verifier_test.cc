@@ -109,7 +109,18 @@ TEST(OidcVerifier, CreateChecksOptions) {
                 o.issuer = "http://login.example.com";
                 o.allow_insecure_http = true;
               }).ok());
-  EXPECT_TRUE(with([](OidcVerifierOptions& o) { o.issuer = "http://127.0.0.1:8080"; }).ok());
+  // Plain http only on loopback, by the strict rule: names that look like loopback are not.
+  for (const char* loopback :
+       {"http://127.0.0.1:8080", "http://127.3.2.1/realm", "http://localhost:8080",
+        "http://LOCALHOST/realm", "http://[::1]:8080"}) {
+    EXPECT_TRUE(with([&](OidcVerifierOptions& o) { o.issuer = loopback; }).ok()) << loopback;
+  }
+  for (const char* lookalike :
+       {"http://127.0.0.1.evil.com", "http://127.0.0.1.evil.com:8080/realm",
+        "http://localhost.evil.com", "http://127.evil.com", "http://app.localhost",
+        "http://2130706433", "http://0x7f.0.0.1", "http://[::2]:8080"}) {
+    EXPECT_FALSE(with([&](OidcVerifierOptions& o) { o.issuer = lookalike; }).ok()) << lookalike;
+  }
   EXPECT_FALSE(with([](OidcVerifierOptions& o) { o.audiences.clear(); }).ok());
   EXPECT_FALSE(with([](OidcVerifierOptions& o) { o.allowed_algs.clear(); }).ok());
   Status hs = with([](OidcVerifierOptions& o) { o.allowed_algs.push_back(JwtAlg::kHS256); });
@@ -174,12 +185,14 @@ TEST(OidcVerifier, DiscoveryIssuerMismatchIsRefused) {
 
 TEST(OidcVerifier, BadDiscoveryDocumentsAreRefused) {
   const json docs[] = {
-      json{{"issuer", kIssuer}},                                                 // no jwks_uri
-      json{{"issuer", kIssuer}, {"jwks_uri", ""}},                               // empty
-      json{{"issuer", kIssuer}, {"jwks_uri", 42}},                               // not a string
-      json{{"issuer", kIssuer}, {"jwks_uri", "http://login.example.com/keys"}},  // downgrade
-      json{{"jwks_uri", kJwksUrl}},                                              // no issuer
-      json::array({1, 2}),                                                       // not an object
+      json{{"issuer", kIssuer}},                                                  // no jwks_uri
+      json{{"issuer", kIssuer}, {"jwks_uri", ""}},                                // empty
+      json{{"issuer", kIssuer}, {"jwks_uri", 42}},                                // not a string
+      json{{"issuer", kIssuer}, {"jwks_uri", "http://login.example.com/keys"}},   // downgrade
+      json{{"issuer", kIssuer}, {"jwks_uri", "http://127.0.0.1.evil.com/keys"}},  // look-alike
+      json{{"issuer", kIssuer}, {"jwks_uri", "http://localhost.evil.com/keys"}},  // look-alike
+      json{{"jwks_uri", kJwksUrl}},                                               // no issuer
+      json::array({1, 2}),                                                        // not an object
   };
   for (const json& doc : docs) {
     FakeIssuer f;

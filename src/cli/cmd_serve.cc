@@ -29,6 +29,7 @@
 #include "gateway/openai/openai_routes.h"
 #include "store/open_store.h"
 #include "net/http/http_server.h"
+#include "net/http/loopback_host.h"
 #include "net/http/signal_watcher.h"
 #include "serving/local_inference_service.h"
 
@@ -82,11 +83,6 @@ void RaiseOpenFileLimit() {
     limit.rlim_cur = limit.rlim_max;
     setrlimit(RLIMIT_NOFILE, &limit);
   }
-}
-
-// --no-auth is only for a server nobody else can reach.
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
 // The auth service's parts, alive for the whole serve.
@@ -156,7 +152,9 @@ int Serve(const ServeOptions& o) {
     if (!lock.ok()) return ReportError(lock.status());
     data_dir_lock = std::move(lock).value();
   }
-  if (o.no_auth && !IsLoopback(o.host)) {
+  // --no-auth is only for a server nobody else can reach. --host may be a name, resolved to bind,
+  // so only the strict rule will do: "127.0.0.1.evil.com" can resolve to any address.
+  if (o.no_auth && !http::IsLoopbackHost(o.host)) {
     return ReportError(InvalidArgumentError(
         "--no-auth is refused on a non-loopback address (" + o.host +
         "): anyone who can reach it could use every model and admin route; listen on "
@@ -176,7 +174,7 @@ int Serve(const ServeOptions& o) {
   gateway::AccessGateOptions gate_options;
   gate_options.public_metrics = o.public_metrics;
   gate_options.browser_origins.allowed_origins = o.mcp_allowed_origins;
-  gate_options.browser_origins.loopback_only = IsLoopback(o.host);
+  gate_options.browser_origins.loopback_only = http::IsLoopbackHost(o.host);
   gate_options.calls_per_caller = o.calls_per_caller;
   gateway::AccessGate gate(auth_stack.service.get(), auth_stack.limiter.get(), gate_options);
 
@@ -211,7 +209,7 @@ int Serve(const ServeOptions& o) {
   gateway::RegisterOpenAiRoutes(router, service, routes);
   gateway::McpEndpointOptions mcp_options;
   mcp_options.http.origins.allowed_origins = o.mcp_allowed_origins;
-  mcp_options.http.origins.loopback_only = IsLoopback(o.host);
+  mcp_options.http.origins.loopback_only = http::IsLoopbackHost(o.host);
   if (!o.oidc_issuer.empty()) mcp_options.http.authorization_servers.push_back(o.oidc_issuer);
   mcp_options.sessions.max_sessions = o.mcp_sessions;
   mcp_options.sessions.max_sessions_per_caller = o.mcp_sessions_per_caller;

@@ -4,7 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstring>
+
+#include "net/http/loopback_host.h"
 
 namespace llmux::gateway {
 
@@ -34,6 +35,10 @@ bool IsRegName(std::string_view s) {
   }
   return true;
 }
+
+// Loopback is decided by the one strict rule of net/http: exact literals and localhost, never
+// names that start or end like one ("127.0.0.1.evil.com", "localhost.evil.com", "x.localhost").
+bool IsLoopback(const Authority& a) { return http::IsLoopbackHost(a.host); }
 
 }  // namespace
 
@@ -78,21 +83,6 @@ std::optional<Origin> ParseOrigin(std::string_view value) {
   return out;
 }
 
-bool IsLoopbackHost(const Authority& host) {
-  if (host.ipv6) {
-    in6_addr addr{};
-    if (inet_pton(AF_INET6, host.host.c_str(), &addr) != 1) return false;
-    if (std::memcmp(&addr, &in6addr_loopback, sizeof(addr)) == 0) return true;
-    // ::ffff:127.x.y.z
-    static const unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return std::memcmp(addr.s6_addr, kMapped, 12) == 0 && addr.s6_addr[12] == 127;
-  }
-  if (host.host == "localhost") return true;
-  in_addr v4{};
-  // inet_pton takes only four decimal octets: "127.0.0.1.evil.com" and "0x7f.1" are names.
-  return inet_pton(AF_INET, host.host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
-}
-
 std::string CheckOrigin(const OriginPolicy& policy, std::string_view origin, std::string_view host) {
   const std::optional<Authority> server = host.empty() ? std::nullopt : ParseAuthority(host);
   if (!host.empty() && !server) return "Host " + std::string(host) + " is not a host name";
@@ -104,7 +94,7 @@ std::string CheckOrigin(const OriginPolicy& policy, std::string_view origin, std
     }
     return false;
   };
-  if (policy.loopback_only && server && !IsLoopbackHost(*server) && !configured_host(*server)) {
+  if (policy.loopback_only && server && !IsLoopback(*server) && !configured_host(*server)) {
     return "Host " + std::string(host) + " is not this loopback server (DNS rebinding?)";
   }
   if (origin.empty()) return "";  // not a browser: nothing to check
@@ -120,7 +110,7 @@ std::string CheckOrigin(const OriginPolicy& policy, std::string_view origin, std
       return "";
     }
   }
-  if (IsLoopbackHost(from->authority)) return "";
+  if (IsLoopback(from->authority)) return "";
   // A page of the server's own site (e.g. the admin console): same host and port.
   if (server && !policy.loopback_only && from->authority.host == server->host &&
       from->authority.port == server->port) {

@@ -35,10 +35,6 @@ struct Origin {
 };
 std::optional<Origin> ParseOrigin(std::string_view value);
 
-// Exactly "localhost", an IPv4 literal in 127.0.0.0/8, ::1 or ::ffff:127.x.y.z. Not names that
-// merely start or end like one ("127.0.0.1.evil.com", "localhost.evil.com", "x.localhost").
-bool IsLoopbackHost(const Authority& host);
-
 // Empty when the request may go on, else why it is refused (answered with 403).
 // `origin`/`host` are the header values, empty when absent.
 std::string CheckOrigin(const OriginPolicy& policy, std::string_view origin, std::string_view host);

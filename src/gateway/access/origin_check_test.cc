@@ -2,12 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "net/http/loopback_host.h"
+
 namespace llmux::gateway {
 namespace {
 
 bool Loopback(std::string_view host_header) {
   auto h = ParseAuthority(host_header);
-  return h && IsLoopbackHost(*h);
+  return h && http::IsLoopbackHost(h->host);
 }
 
 TEST(OriginCheckTest, ReadsAuthoritiesStrictly) {
