@@ -55,9 +55,7 @@ GenerationStream::GenerationStream(std::string model, const Tokenizer& tokenizer
       stop_(std::move(stop)),
       parser_(std::move(parser)),
       logprobs_(logprobs),
-      arrival_(std::chrono::steady_clock::now()) {
-  metrics_.RequestQueued(model_);
-}
+      arrival_(std::chrono::steady_clock::now()) {}
 
 GenerationStream::~GenerationStream() = default;
 
@@ -68,10 +66,7 @@ void GenerationStream::Refused() {
 EngineCallbacks GenerationStream::MakeCallbacks() {
   auto self = shared_from_this();
   EngineCallbacks cb;
-  cb.on_start = [self] {
-    self->started_ = true;
-    self->metrics_.RequestStarted(self->model_);
-  };
+  cb.on_start = [self] { self->started_ = true; };
   cb.on_token = [self](const TokenOutput& t) { return self->OnToken(t); };
   cb.on_finish = [self](const EngineFinish& f) { self->OnFinish(f); };
   return cb;

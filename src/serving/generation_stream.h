@@ -29,7 +29,7 @@ class GenerationStream : public std::enable_shared_from_this<GenerationStream> {
 
   // Callbacks for Engine::Submit; they keep this object alive until on_finish.
   EngineCallbacks MakeCallbacks();
-  // Called if Submit refused the request after metrics recorded it as queued.
+  // Called if Submit refused the request (counted as finished with reason "refused").
   void Refused();
 
  private:

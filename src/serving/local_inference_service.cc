@@ -138,12 +138,14 @@ void LocalInferenceService::LoadAll() {
 }
 
 void LocalInferenceService::ObserveEngine(ModelHost& host) {
-  // KV cache gauges after every engine step; counters advance by the step's increase.
+  // Gauges after every engine step, from the engine's own sets; counters advance by the step's
+  // increase.
   struct Last {
     int64_t hits = 0, preemptions = 0;
   };
   host.engine().SetStepObserver(
       [this, name = host.name(), last = std::make_shared<Last>()](const EngineStats& s) {
+        metrics_.EngineLoad(name, s.running, s.waiting);
         metrics_.KvCache(name, s.kv.used, s.kv.cached, s.kv.n_blocks, s.kv_block_bytes);
         metrics_.PrefixCacheHits(name, s.prefix_hit_tokens - last->hits);
         metrics_.Preemptions(name, s.preemptions - last->preemptions);
@@ -151,6 +153,7 @@ void LocalInferenceService::ObserveEngine(ModelHost& host) {
         last->preemptions = s.preemptions;
       });
   const EngineStats s = host.engine().stats();
+  metrics_.EngineLoad(host.name(), s.running, s.waiting);
   metrics_.KvCache(host.name(), s.kv.used, s.kv.cached, s.kv.n_blocks, s.kv_block_bytes);
   metrics_.PrefixCacheHits(host.name(), 0);
   metrics_.Preemptions(host.name(), 0);
@@ -221,6 +224,7 @@ Status LocalInferenceService::UnloadModel(const std::string& name) {
   // The engine's destructor cancels the running requests (their sinks get kCancelled) and
   // joins its thread after their callbacks ran; the tokenizer they use goes after it.
   host.reset();
+  metrics_.EngineLoad(name, 0, 0);
   metrics_.KvCache(name, 0, 0, 0, 0);
   spdlog::info("model '{}' unloaded", name);
   return Status();

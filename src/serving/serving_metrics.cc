@@ -46,11 +46,15 @@ ServingMetrics::ServingMetrics() : registry_(std::make_shared<prometheus::Regist
                    .Register(*registry_);
   running_ = &prometheus::BuildGauge()
                   .Name("llmux_requests_running")
-                  .Help("Requests being generated now")
+                  .Help(
+                      "Requests in the engine's running set (admitted, holding KV blocks) after "
+                      "its last step; at most --max-running")
                   .Register(*registry_);
   waiting_ = &prometheus::BuildGauge()
                   .Name("llmux_requests_waiting")
-                  .Help("Requests queued, waiting for the engine")
+                  .Help(
+                      "Requests queued for the engine after its last step, preempted ones "
+                      "waiting to be recomputed included")
                   .Register(*registry_);
   kv_blocks_ = &prometheus::BuildGauge()
                     .Name("llmux_kv_cache_blocks")
@@ -94,14 +98,9 @@ void ServingMetrics::Preemptions(const std::string& model, int64_t count) {
 
 ServingMetrics::~ServingMetrics() = default;
 
-void ServingMetrics::RequestQueued(const std::string& model) {
-  waiting_->Add({{"model", model}}).Increment();
-  running_->Add({{"model", model}});  // make the series visible at 0
-}
-
-void ServingMetrics::RequestStarted(const std::string& model) {
-  waiting_->Add({{"model", model}}).Decrement();
-  running_->Add({{"model", model}}).Increment();
+void ServingMetrics::EngineLoad(const std::string& model, int running, int waiting) {
+  running_->Add({{"model", model}}).Set(running);
+  waiting_->Add({{"model", model}}).Set(waiting);
 }
 
 void ServingMetrics::FirstToken(const std::string& model, double seconds) {
@@ -115,11 +114,6 @@ void ServingMetrics::InterToken(const std::string& model, double seconds) {
 void ServingMetrics::RequestFinished(const std::string& model, const std::string& finish_reason,
                                      bool started, double seconds, int prompt_tokens,
                                      int completion_tokens) {
-  if (started) {
-    running_->Add({{"model", model}}).Decrement();
-  } else {
-    waiting_->Add({{"model", model}}).Decrement();
-  }
   e2e_->Add({{"model", model}}, kLatencyBuckets).Observe(seconds);
   if (started) prompt_tokens_->Add({{"model", model}}).Increment(prompt_tokens);
   generation_tokens_->Add({{"model", model}}).Increment(completion_tokens);

@@ -21,10 +21,14 @@ class ServingMetrics {
   ServingMetrics();
   ~ServingMetrics();
 
-  void RequestQueued(const std::string& model);
-  void RequestStarted(const std::string& model);  // left the queue
+  // The engine's running set and queue after a step (Engine step observer). The gauges come
+  // from the engine, not from counting starts and finishes here: a count drifts from the
+  // engine's sets whenever a slot is freed and refilled within one step (a cancelled request is
+  // reaped after the step that admitted its successor) or a sequence is preempted.
+  void EngineLoad(const std::string& model, int running, int waiting);
   void FirstToken(const std::string& model, double seconds_since_arrival);
   void InterToken(const std::string& model, double seconds);
+  // `started`: the engine admitted the request (its prompt tokens count as processed).
   void RequestFinished(const std::string& model, const std::string& finish_reason,
                        bool started, double seconds_since_arrival, int prompt_tokens,
                        int completion_tokens);

@@ -370,13 +370,17 @@ void Engine::PublishStats() {
     }
   }
   std::function<void(const EngineStats&)> observer;
+  EngineStats published;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stats_ = local_stats_;
     n_active_ = static_cast<int>(actives_.size());
     observer = observer_;
+    // What stats() answers: submitted requests the engine has not seen yet count as waiting.
+    published = stats_;
+    published.waiting += static_cast<int>(incoming_.size());
   }
-  if (observer) observer(local_stats_);
+  if (observer) observer(published);
   idle_cv_.notify_all();
 }
 

@@ -92,7 +92,7 @@ class EngineTicket {
 };
 
 struct EngineStats {
-  int running = 0;  // admitted sequences (they hold KV blocks)
+  int running = 0;  // the running set: admitted sequences (they hold KV blocks), <= max_running
   int waiting = 0;  // queued, or preempted and waiting to be recomputed
   BlockManagerStats kv;  // KV blocks: used, cached (evictable), free
   int64_t kv_block_bytes = 0;
@@ -124,7 +124,8 @@ class Engine {
   // Why the engine cannot run (e.g. a KV cache type the model's head size does not allow);
   // Ok when it can. Every Submit fails with it otherwise.
   const Status& init_status() const { return init_status_; }
-  // Called on the engine thread after every step (metrics); set before the first Submit.
+  // Called on the engine thread after every step (metrics) with what stats() would answer then:
+  // running is the running set, at most max_running. Set before the first Submit.
   void SetStepObserver(std::function<void(const EngineStats&)> observer);
   int n_ctx() const { return n_ctx_; }
   const Model& model() const { return *model_; }
