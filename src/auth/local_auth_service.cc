@@ -132,9 +132,16 @@ Result<Principal> LocalAuthService::AuthenticateKey(std::string_view bearer) {
 
 Result<Principal> LocalAuthService::AuthenticateJwt(std::string_view bearer) {
   if (options_.issuer != nullptr && options_.issuer->IsOurs(bearer)) {
-    auto user_id = options_.issuer->Verify(bearer);
-    if (!user_id.ok()) return UnauthenticatedError("invalid token: " + user_id.status().message());
-    return UserPrincipal(*user_id);
+    auto claims = options_.issuer->Verify(bearer);
+    if (!claims.ok()) return UnauthenticatedError("invalid token: " + claims.status().message());
+    LLMUX_ASSIGN_OR_RETURN(store::User user, ActiveUser(claims->user_id));
+    // The user row is read on every use anyway (roles, disabled), so this check costs nothing
+    // and sees a session end at once, from any process sharing the store.
+    if (claims->session_generation != user.session_generation) {
+      return UnauthenticatedError("the token's login session has ended; log in again");
+    }
+    LLMUX_ASSIGN_OR_RETURN(PermissionSet permissions, RolePermissions(user.roles));
+    return UserPrincipal(user, std::move(permissions));
   }
   if (!options_.verify_external_jwt) return UnauthenticatedError("invalid token");
   auto claims = options_.verify_external_jwt(bearer);
@@ -149,19 +156,24 @@ Result<Principal> LocalAuthService::AuthenticateJwt(std::string_view bearer) {
   return p;
 }
 
-Result<Principal> LocalAuthService::UserPrincipal(int64_t user_id) {
+Result<store::User> LocalAuthService::ActiveUser(int64_t user_id) {
   auto user = store_.GetUser(user_id);
   if (!user.ok()) {
     if (user.status().code() == StatusCode::kNotFound) return UnauthenticatedError("the token's user no longer exists");
     return UnavailableError("cannot check the token now: " + user.status().message());
   }
   if (user->disabled) return UnauthenticatedError("the token's user is disabled");
+  return std::move(user).value();
+}
+
+Principal LocalAuthService::UserPrincipal(const store::User& user,
+                                          PermissionSet permissions) const {
   Principal p;
-  p.subject = "user:" + std::to_string(user->id);
-  p.display = user->name;
-  p.user_id = user->id;
-  p.limits = user->limits;  // a login token is the user: their limits are its own
-  LLMUX_ASSIGN_OR_RETURN(p.permissions, RolePermissions(user->roles));
+  p.subject = "user:" + std::to_string(user.id);
+  p.display = user.name;
+  p.user_id = user.id;
+  p.limits = user.limits;  // a login token is the user: their limits are its own
+  p.permissions = std::move(permissions);
   return p;
 }
 
@@ -179,14 +191,18 @@ void LocalAuthService::AuditAuth(std::string_view actor, std::string_view action
   (void)store_.AppendAudit(e);
 }
 
-Result<LoginTokens> LocalAuthService::IssueTokens(int64_t user_id, int64_t rotated_from) {
-  LLMUX_ASSIGN_OR_RETURN(IssuedToken access,
-                         options_.issuer->Issue(user_id, options_.access_token_lifetime_s));
+Result<LoginTokens> LocalAuthService::IssueTokens(const store::User& user, int64_t rotated_from) {
+  // Both tokens carry the generation read with `user`. Should the sessions end meanwhile, the
+  // access token is refused at its first use and the refresh token at its first refresh.
+  LLMUX_ASSIGN_OR_RETURN(
+      IssuedToken access,
+      options_.issuer->Issue(user.id, user.session_generation, options_.access_token_lifetime_s));
   LLMUX_ASSIGN_OR_RETURN(std::string refresh, NewOpaqueToken());
   store::RefreshToken next;
   next.token_hash = HashOpaqueToken(refresh);
-  next.user_id = user_id;
+  next.user_id = user.id;
   next.expires_at = Now() + options_.refresh_token_lifetime_s;
+  next.session_generation = user.session_generation;
   if (rotated_from == 0) {
     LLMUX_RETURN_IF_ERROR(store_.CreateRefreshToken(next).status());
   } else {
@@ -219,7 +235,11 @@ Result<LoginTokens> LocalAuthService::Login(std::string_view name, std::string_v
   const std::string actor = user.ok() ? "user:" + std::to_string(user->id) : "anonymous";
   AuditAuth(actor, "auth.login", source, ok ? Status::Ok() : refused);
   if (!ok) return refused;
-  return IssueTokens(user->id, 0);
+  return IssueTokens(*user, 0);
+}
+
+Status LocalAuthService::EndSessions(int64_t user_id) {
+  return store_.EndUserSessions(user_id).status();
 }
 
 Result<LoginTokens> LocalAuthService::Refresh(std::string_view refresh_token, std::string_view source) {
@@ -232,22 +252,26 @@ Result<LoginTokens> LocalAuthService::Refresh(std::string_view refresh_token, st
     return refused;
   }
   const std::string actor = "user:" + std::to_string(stored->user_id);
-  auto replayed = [&]() -> Status {
-    // A spent token came back: someone holds a copy. End every session of this user.
-    (void)store_.RevokeUserRefreshTokens(stored->user_id);
-    Status refused = UnauthenticatedError(
-        "refresh token was already used; every session of this user has been ended");
+  auto refuse = [&](std::string message) -> Status {
+    Status refused = UnauthenticatedError(std::move(message));
     AuditAuth(actor, "auth.refresh", source, refused);
     return refused;
   };
+  auto replayed = [&]() -> Status {
+    // A spent token came back: someone holds a copy, and may hold the access tokens it gave.
+    // End every session of this user, access tokens included: a breach, as Auth0 and Okta treat it.
+    Status ended = EndSessions(stored->user_id);
+    if (!ended.ok()) AuditAuth(actor, "auth.sessions_end", source, ended);
+    return refuse("refresh token was already used; every session of this user has been ended");
+  };
   if (stored->revoked) return replayed();
-  if (stored->expires_at <= Now()) {
-    Status refused = UnauthenticatedError("refresh token has expired");
-    AuditAuth(actor, "auth.refresh", source, refused);
-    return refused;
+  if (stored->expires_at <= Now()) return refuse("refresh token has expired");
+  LLMUX_ASSIGN_OR_RETURN(store::User user, ActiveUser(stored->user_id));
+  // Issued before the user's sessions last ended (e.g. by a login that raced a password change).
+  if (stored->session_generation != user.session_generation) {
+    return refuse("refresh token's login session has ended; log in again");
   }
-  LLMUX_RETURN_IF_ERROR(UserPrincipal(stored->user_id).status());
-  auto tokens = IssueTokens(stored->user_id, stored->id);
+  auto tokens = IssueTokens(user, stored->id);
   if (!tokens.ok() && tokens.status().code() == StatusCode::kInvalidArgument) return replayed();
   if (tokens.ok()) AuditAuth(actor, "auth.refresh", source, Status::Ok());
   return tokens;
@@ -404,12 +428,14 @@ Result<store::User> LocalAuthService::UpdateUser(const Actor& actor, int64_t id,
     if (update.password) {
       LLMUX_ASSIGN_OR_RETURN(std::string hash, HashPassword(*update.password, options_.argon2));
       LLMUX_RETURN_IF_ERROR(store_.UpdatePasswordHash(id, hash));
-      // A new password ends every login session of the old one.
-      LLMUX_RETURN_IF_ERROR(store_.RevokeUserRefreshTokens(id).status());
+      // A new password ends every login session of the old one, access tokens included.
+      LLMUX_RETURN_IF_ERROR(EndSessions(id));
       detail += "password changed ";
     }
     if (update.disabled) {
       LLMUX_RETURN_IF_ERROR(store_.SetUserDisabled(id, *update.disabled));
+      // Disabling ends the sessions too, so enabling the user again brings none of them back.
+      if (*update.disabled) LLMUX_RETURN_IF_ERROR(EndSessions(id));
       detail += *update.disabled ? "disabled " : "enabled ";
     }
     if (update.limits) {

@@ -67,9 +67,14 @@ class LocalAuthService : public AuthService {
   int64_t Now() const;
   Result<Principal> AuthenticateKey(std::string_view bearer);
   Result<Principal> AuthenticateJwt(std::string_view bearer);
-  Result<Principal> UserPrincipal(int64_t user_id);
-  // A new access token and refresh token for `user_id`; `rotated_from` the spent one (0: login).
-  Result<LoginTokens> IssueTokens(int64_t user_id, int64_t rotated_from);
+  // The user a login token or refresh token names, if it still exists and is not disabled.
+  Result<store::User> ActiveUser(int64_t user_id);
+  Principal UserPrincipal(const store::User& user, PermissionSet permissions) const;
+  // A new access token and refresh token for `user`, under its current session generation;
+  // `rotated_from` the spent refresh token (0: login).
+  Result<LoginTokens> IssueTokens(const store::User& user, int64_t rotated_from);
+  // Ends every login session of a user: refresh tokens and access tokens alike.
+  Status EndSessions(int64_t user_id);
   void AuditAuth(std::string_view actor, std::string_view action, std::string_view source,
                  const Status& outcome);
   // The union of the grants of `roles` (built-in or stored); unknown roles grant nothing.

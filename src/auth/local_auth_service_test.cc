@@ -326,7 +326,8 @@ TEST_P(AuthServiceTest, PasswordLoginGivesAShortTokenThatFollowsTheUser) {
   EXPECT_EQ(wrong.status().code(), StatusCode::kUnauthenticated);
   EXPECT_EQ(wrong.status().message(), unknown.status().message());
 
-  // Role changes and disabling apply to a token already handed out.
+  // Role changes and disabling apply to a token already handed out; disabling ends the session,
+  // so enabling the user again does not bring the token back.
   ASSERT_TRUE(auth_->UpdateUser(Admin(), kim, UserUpdate{.roles = std::vector<std::string>{"user"}}).ok());
   p = auth_->Authenticate(tokens->access_token);
   ASSERT_TRUE(p.ok());
@@ -335,6 +336,14 @@ TEST_P(AuthServiceTest, PasswordLoginGivesAShortTokenThatFollowsTheUser) {
   EXPECT_FALSE(auth_->Authenticate(tokens->access_token).ok());
   EXPECT_FALSE(auth_->Login("kim", "pw-kim", "10.1.1.1").ok());
   ASSERT_TRUE(auth_->UpdateUser(Admin(), kim, UserUpdate{.disabled = false}).ok());
+  p = auth_->Authenticate(tokens->access_token);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("session has ended"), std::string::npos)
+      << p.status().message();
+  EXPECT_FALSE(auth_->Refresh(tokens->refresh_token, "10.1.1.1").ok());
+  tokens = auth_->Login("kim", "pw-kim", "10.1.1.1");
+  ASSERT_TRUE(tokens.ok());
+  EXPECT_TRUE(auth_->Authenticate(tokens->access_token).ok());
 
   // Short-lived: 15 minutes (plus a few seconds of leeway) later it is refused.
   now_ += 15 * 60 + 10;
@@ -345,10 +354,11 @@ TEST_P(AuthServiceTest, PasswordLoginGivesAShortTokenThatFollowsTheUser) {
   // A token signed by another key, or tampered, is refused.
   auto other = TokenIssuer::Ephemeral([this] { return now_; });
   ASSERT_TRUE(other.ok());
-  auto forged = (*other)->Issue(kim, 600);
+  const int64_t generation = store_->GetUser(kim)->session_generation;
+  auto forged = (*other)->Issue(kim, generation, 600);
   ASSERT_TRUE(forged.ok());
   EXPECT_FALSE(auth_->Authenticate(forged->token).ok());
-  auto fresh = issuer_->Issue(kim, 600);
+  auto fresh = issuer_->Issue(kim, generation, 600);
   ASSERT_TRUE(fresh.ok());
   EXPECT_TRUE(auth_->Authenticate(fresh->token).ok());
   std::string tampered = fresh->token;
@@ -399,6 +409,83 @@ TEST_P(AuthServiceTest, RefreshRotatesAndAReplayEndsEverySession) {
     EXPECT_EQ(e.detail.find(c->refresh_token), std::string::npos);
   }
   EXPECT_EQ(logins, 4);
+}
+
+// The reported gap: a replayed refresh token ended the refresh tokens, but the access tokens
+// handed out (to the owner and to whoever holds the copy) kept working until they expired.
+// Now every access token of the user stops at once, in every process sharing the store and
+// after a restart; a password change and disabling the user do the same.
+TEST_P(AuthServiceTest, EndingTheSessionsEndsTheAccessTokensToo) {
+  const int64_t ann = AddUser("ann", {"user"});
+  AddUser("bob", {"user"});
+  auto laptop = auth_->Login("ann", "pw-ann", "10.3.3.1");
+  auto phone = auth_->Login("ann", "pw-ann", "10.3.3.2");
+  auto bob = auth_->Login("bob", "pw-bob", "10.3.3.3");
+  ASSERT_TRUE(laptop.ok() && phone.ok() && bob.ok());
+  auto rotated = auth_->Refresh(laptop->refresh_token, "10.3.3.1");
+  ASSERT_TRUE(rotated.ok()) << rotated.status().ToString();
+  const std::vector<std::string> ann_tokens = {laptop->access_token, rotated->access_token,
+                                               phone->access_token};
+  for (const std::string& t : ann_tokens) ASSERT_TRUE(auth_->Authenticate(t).ok());
+
+  // The spent refresh token comes back (a thief's copy, or the owner's after a theft).
+  auto replay = auth_->Refresh(laptop->refresh_token, "10.9.9.9");
+  ASSERT_FALSE(replay.ok());
+  auto ended = [&](const std::string& token) {
+    auto p = auth_->Authenticate(token);
+    if (p.ok()) return ::testing::AssertionFailure() << "still accepted";
+    if (p.status().code() != StatusCode::kUnauthenticated ||
+        p.status().message().find("session has ended") == std::string::npos) {
+      return ::testing::AssertionFailure() << p.status().ToString();
+    }
+    return ::testing::AssertionSuccess();
+  };
+  for (const std::string& t : ann_tokens) EXPECT_TRUE(ended(t));
+  EXPECT_FALSE(auth_->Refresh(rotated->refresh_token, "10.3.3.1").ok());
+  EXPECT_FALSE(auth_->Refresh(phone->refresh_token, "10.3.3.2").ok());
+  EXPECT_TRUE(auth_->Authenticate(bob->access_token).ok()) << "another user's session is untouched";
+
+  // The end is in the store: a restarted server (or another one on the store) refuses them too,
+  // while a new login works.
+  Restart();
+  for (const std::string& t : ann_tokens) EXPECT_TRUE(ended(t));
+  auto again = auth_->Login("ann", "pw-ann", "10.3.3.1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(auth_->Authenticate(again->access_token).ok());
+  Restart();
+  EXPECT_TRUE(auth_->Authenticate(again->access_token).ok());
+  EXPECT_TRUE(auth_->Authenticate(bob->access_token).ok());
+
+  // A password change ends the access tokens as well as the refresh tokens.
+  ASSERT_TRUE(auth_->UpdateUser(Admin(), ann, UserUpdate{.password = std::string("pw-ann2")}).ok());
+  EXPECT_TRUE(ended(again->access_token));
+  EXPECT_FALSE(auth_->Refresh(again->refresh_token, "10.3.3.1").ok());
+
+  // A refresh token issued under an older generation and never revoked (a login whose tokens
+  // were made while a password change ended the sessions) is refused without ending anything.
+  auto current = auth_->Login("ann", "pw-ann2", "10.3.3.1");
+  ASSERT_TRUE(current.ok());
+  const int64_t generation = store_->GetUser(ann)->session_generation;
+  ASSERT_GT(generation, 0);
+  store::RefreshToken stale;
+  stale.token_hash = HashOpaqueToken("stale-refresh-token");
+  stale.user_id = ann;
+  stale.expires_at = now_ + 3600;
+  stale.session_generation = generation - 1;
+  ASSERT_TRUE(store_->CreateRefreshToken(stale).ok());
+  auto refused = auth_->Refresh("stale-refresh-token", "10.3.3.1");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("session has ended"), std::string::npos)
+      << refused.status().message();
+  EXPECT_TRUE(auth_->Authenticate(current->access_token).ok());
+  EXPECT_TRUE(auth_->Refresh(current->refresh_token, "10.3.3.1").ok());
+
+  // Only our generation is good: one from before or after is refused.
+  for (int64_t other : {generation - 1, generation + 1}) {
+    auto t = issuer_->Issue(ann, other, 600);
+    ASSERT_TRUE(t.ok());
+    EXPECT_TRUE(ended(t->token)) << other;
+  }
 }
 
 // The rule behind every admin change, as a property: whatever a caller with a random set of

@@ -16,6 +16,9 @@ namespace llmux::auth {
 
 namespace {
 
+// The user's login session generation when the token was issued (store::User).
+constexpr char kSessionGenerationClaim[] = "sgen";
+
 Result<std::string> RandomBytes(size_t n) {
   std::string bytes(n, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n)) != 1) {
@@ -71,13 +74,18 @@ Result<std::unique_ptr<TokenIssuer>> TokenIssuer::LoadOrCreate(const std::string
 
 int64_t TokenIssuer::Now() const { return clock_ ? clock_() : SystemUnixSeconds(); }
 
-Result<IssuedToken> TokenIssuer::Issue(int64_t user_id, int64_t lifetime_s) const {
+Result<IssuedToken> TokenIssuer::Issue(int64_t user_id, int64_t session_generation,
+                                       int64_t lifetime_s) const {
   const int64_t now = Now();
   LLMUX_ASSIGN_OR_RETURN(std::string jti, RandomBytes(16));
-  nlohmann::json claims = {{"iss", kOwnIssuer},         {"aud", kOwnIssuer},
+  nlohmann::json claims = {{"iss", kOwnIssuer},
+                           {"aud", kOwnIssuer},
                            {"sub", "user:" + std::to_string(user_id)},
-                           {"iat", now},                {"nbf", now},
-                           {"exp", now + lifetime_s},   {"jti", Base64UrlEncode(jti)}};
+                           {"iat", now},
+                           {"nbf", now},
+                           {"exp", now + lifetime_s},
+                           {"jti", Base64UrlEncode(jti)},
+                           {kSessionGenerationClaim, session_generation}};
   LLMUX_ASSIGN_OR_RETURN(std::string token, SignJwt(claims, key_));
   return IssuedToken{std::move(token), now + lifetime_s};
 }
@@ -87,7 +95,7 @@ bool TokenIssuer::IsOurs(std::string_view token) const {
   return jws.ok() && jws->kid == key_.kid();
 }
 
-Result<int64_t> TokenIssuer::Verify(std::string_view token) const {
+Result<OwnTokenClaims> TokenIssuer::Verify(std::string_view token) const {
   JwtValidationOptions options;
   options.allowed_algs = {JwtAlg::kEdDSA};
   options.issuer = std::string(kOwnIssuer);
@@ -103,7 +111,16 @@ Result<int64_t> TokenIssuer::Verify(std::string_view token) const {
   if (ec != std::errc() || end != digits.data() + digits.size() || id <= 0) {
     return InvalidArgumentError("token subject is not a user");
   }
-  return id;
+  OwnTokenClaims out;
+  out.user_id = id;
+  // Absent in tokens issued before generations existed: those count as generation 0.
+  if (auto gen = claims.raw.find(kSessionGenerationClaim); gen != claims.raw.end()) {
+    if (!gen->is_number_integer() || gen->get<int64_t>() < 0) {
+      return InvalidArgumentError("token session generation is malformed");
+    }
+    out.session_generation = gen->get<int64_t>();
+  }
+  return out;
 }
 
 Result<std::string> TokenIssuer::PublicJwks() const {

@@ -21,6 +21,14 @@ CREATE TABLE prompts (
 );
 )sql";
 
+// A user's login session generation, and the one each refresh token was issued under: ending
+// all sessions raises the user's, and a token of an older generation is refused. The same
+// statements in both dialects.
+constexpr const char* kSessionGenerationSql = R"sql(
+ALTER TABLE users ADD COLUMN session_generation BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE refresh_tokens ADD COLUMN session_generation BIGINT NOT NULL DEFAULT 0;
+)sql";
+
 // The SQL of both backends side by side. Flags are INTEGER 0/1 and times BIGINT in both, so the
 // store's queries are shared; ids are never reused (AUTOINCREMENT / identity columns).
 const std::vector<Migration> kMigrations = {
@@ -167,6 +175,7 @@ ALTER TABLE users ADD COLUMN token_budget BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN budget_period_seconds BIGINT NOT NULL DEFAULT 0;
 )sql"},
     {4, "prompt templates (MCP prompts)", kPromptsSql, kPromptsSql},
+    {5, "login session generations", kSessionGenerationSql, kSessionGenerationSql},
 };
 
 const char kCreateVersionTable[] =

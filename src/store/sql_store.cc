@@ -85,14 +85,14 @@ class RowReader {
 
 const char kUserColumns[] =
     "id, name, password_hash, roles, disabled, created_at, requests_per_minute, "
-    "tokens_per_minute, max_concurrent, token_budget, budget_period_seconds";
+    "tokens_per_minute, max_concurrent, token_budget, budget_period_seconds, session_generation";
 const char kKeyColumns[] =
     "id, prefix, secret_hash, owner_user_id, name, scopes, allowed_models, expires_at, "
     "revoked_at, last_used_at, created_at, requests_per_minute, tokens_per_minute, "
     "max_concurrent, token_budget, budget_period_seconds";
 const char kAuditColumns[] = "id, time_ms, actor, action, target, source, outcome, detail";
 const char kTokenColumns[] =
-    "id, token_hash, user_id, expires_at, revoked, rotated_from, created_at";
+    "id, token_hash, user_id, expires_at, revoked, rotated_from, created_at, session_generation";
 
 Result<User> ReadUser(const SqlRow& row) {
   RowReader r(row);
@@ -108,6 +108,7 @@ Result<User> ReadUser(const SqlRow& row) {
   u.limits.max_concurrent = r.Int();
   u.limits.token_budget = r.Int();
   u.limits.budget_period_seconds = r.Int();
+  u.session_generation = r.Int();
   if (!r.status().ok()) return r.status().WithContext("reading user");
   return u;
 }
@@ -184,6 +185,7 @@ Result<RefreshToken> ReadToken(const SqlRow& row) {
   t.revoked = r.Bool();
   t.rotated_from = r.Int();
   t.created_at = r.Int();
+  t.session_generation = r.Int();
   if (!r.status().ok()) return r.status().WithContext("reading refresh token");
   return t;
 }
@@ -251,6 +253,7 @@ class SqlStore final : public Store {
     LLMUX_RETURN_IF_ERROR(CheckLimits(user.limits));
     User u = user;
     if (u.created_at == 0) u.created_at = NowSeconds();
+    u.session_generation = 0;  // the column's default
     const Limits& l = u.limits;
     std::lock_guard lock(mu_);
     auto r = conn_->Exec(
@@ -607,13 +610,29 @@ class SqlStore final : public Store {
     return result;
   }
 
-  Result<int64_t> RevokeUserRefreshTokens(int64_t user_id) override {
+  Result<int64_t> EndUserSessions(int64_t user_id) override {
     std::lock_guard lock(mu_);
-    LLMUX_ASSIGN_OR_RETURN(
-        SqlResult res,
-        conn_->Exec("UPDATE refresh_tokens SET revoked = 1 WHERE user_id = $1 AND revoked = 0",
-                    {user_id}));
-    return res.affected;
+    LLMUX_RETURN_IF_ERROR(conn_->Begin());
+    auto result = [&]() -> Result<int64_t> {
+      LLMUX_ASSIGN_OR_RETURN(
+          SqlResult res, conn_->Exec("UPDATE users SET session_generation = session_generation + 1 "
+                                     "WHERE id = $1 RETURNING session_generation",
+                                     {user_id}));
+      if (res.rows.empty()) return NotFoundError("user " + std::to_string(user_id) + " not found");
+      LLMUX_ASSIGN_OR_RETURN(int64_t generation, FirstInt(res));
+      LLMUX_RETURN_IF_ERROR(
+          conn_
+              ->Exec("UPDATE refresh_tokens SET revoked = 1 WHERE user_id = $1 AND revoked = 0",
+                     {user_id})
+              .status());
+      return generation;
+    }();
+    if (!result.ok()) {
+      (void)conn_->Rollback();
+      return result;
+    }
+    LLMUX_RETURN_IF_ERROR(conn_->Commit());
+    return result;
   }
 
  private:
@@ -647,9 +666,9 @@ class SqlStore final : public Store {
     if (t.created_at == 0) t.created_at = NowSeconds();
     auto r = conn_->Exec(
         "INSERT INTO refresh_tokens(token_hash, user_id, expires_at, revoked, rotated_from, "
-        "created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "created_at, session_generation) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         {t.token_hash, t.user_id, t.expires_at, int64_t{t.revoked}, OptionalId(t.rotated_from),
-         t.created_at});
+         t.created_at, t.session_generation});
     if (!r.ok()) {
       Status st = Rename(r.status(), StatusCode::kAlreadyExists, "refresh token already exists");
       return Rename(st, StatusCode::kNotFound, "user " + std::to_string(t.user_id) + " not found");

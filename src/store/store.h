@@ -60,6 +60,9 @@ struct User {
   bool disabled = false;
   int64_t created_at = 0;  // unix seconds; 0 at creation = now
   Limits limits;           // for all of the user's calls together, whichever key they use
+  // Raised each time all of the user's login sessions end (EndUserSessions). Access and
+  // refresh tokens carry the generation they were issued under and are good for no other.
+  int64_t session_generation = 0;
 };
 
 // A prompt template that admins store and the MCP service lists (prompts/list, prompts/get).
@@ -114,6 +117,7 @@ struct RefreshToken {
   bool revoked = false;
   int64_t rotated_from = 0;  // id of the token this one replaced; 0 = issued at login
   int64_t created_at = 0;    // unix seconds; 0 at creation = now
+  int64_t session_generation = 0;  // the user's session_generation when it was issued
 };
 
 class Store {
@@ -189,8 +193,10 @@ class Store {
   // Revokes `old_id` and stores `next` (rotated_from = old_id) in one transaction. Fails with
   // kInvalidArgument when old_id is already revoked (a replayed refresh token), storing nothing.
   virtual Result<RefreshToken> RotateRefreshToken(int64_t old_id, const RefreshToken& next) = 0;
-  // Returns how many tokens were newly revoked.
-  virtual Result<int64_t> RevokeUserRefreshTokens(int64_t user_id) = 0;
+  // Ends every login session of a user, in one transaction: raises users.session_generation
+  // (so access tokens issued before stop being accepted) and revokes the user's refresh tokens.
+  // Returns the new generation; kNotFound if the user does not exist.
+  virtual Result<int64_t> EndUserSessions(int64_t user_id) = 0;
 };
 
 }  // namespace llmux::store

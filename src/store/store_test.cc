@@ -581,11 +581,33 @@ TEST_P(StoreTest, RefreshTokensCreateFindRotateRevoke) {
   EXPECT_EQ(clash.status().code(), StatusCode::kAlreadyExists);
   EXPECT_FALSE(store_->FindRefreshToken("h2")->revoked);
 
-  ASSERT_TRUE(store_->CreateRefreshToken({.token_hash = "h4", .user_id = u.id}).ok());
-  auto revoked = store_->RevokeUserRefreshTokens(u.id);
-  ASSERT_TRUE(revoked.ok());
-  EXPECT_EQ(*revoked, 2);  // h2 and h4; h1 was already revoked
+  // Ending the user's sessions revokes every refresh token and raises the generation, which
+  // tokens carry from their issue and which survives a restart.
+  EXPECT_EQ(store_->GetUser(u.id)->session_generation, 0);
+  ASSERT_TRUE(
+      store_->CreateRefreshToken({.token_hash = "h4", .user_id = u.id, .session_generation = 0})
+          .ok());
+  auto ended = store_->EndUserSessions(u.id);
+  ASSERT_TRUE(ended.ok()) << ended.status().ToString();
+  EXPECT_EQ(*ended, 1);
+  EXPECT_TRUE(store_->FindRefreshToken("h2")->revoked);
   EXPECT_TRUE(store_->FindRefreshToken("h4")->revoked);
+  EXPECT_EQ(store_->FindRefreshToken("h4")->session_generation, 0);
+  EXPECT_EQ(*store_->EndUserSessions(u.id), 2);
+  Reopen();
+  EXPECT_EQ(store_->GetUser(u.id)->session_generation, 2);
+  EXPECT_EQ(store_->GetUserByName(u.name)->session_generation, 2);
+  auto h6 =
+      store_->CreateRefreshToken({.token_hash = "h6", .user_id = u.id, .session_generation = 2});
+  ASSERT_TRUE(h6.ok());
+  EXPECT_EQ(h6->session_generation, 2);
+  EXPECT_EQ(store_->FindRefreshToken("h6")->session_generation, 2);
+  EXPECT_EQ(store_->EndUserSessions(u.id + 99).status().code(), StatusCode::kNotFound);
+  // A new user starts at generation 0, whatever the caller passed.
+  User fresh;
+  fresh.name = "fresh-gen";
+  fresh.session_generation = 7;
+  EXPECT_EQ(store_->CreateUser(fresh)->session_generation, 0);
 
   auto t5 = store_->CreateRefreshToken({.token_hash = "h5", .user_id = u.id});
   ASSERT_TRUE(t5.ok());

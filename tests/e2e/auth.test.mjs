@@ -31,7 +31,7 @@ const keys = {};      // role name -> full API key
 const passwords = {}; // user name -> password
 const secrets = [];   // every key and password handed out: none may show up in a log or reply
 const replies = [];   // bodies of API replies after creation, scanned at the end
-let firstLog = '';    // stderr of the first server (before the restart)
+let earlierLogs = ''; // stderr of the servers before the last restart (the first one printed the admin key)
 
 async function call(method, path, key, body, extraHeaders = {}) {
   const headers = { ...extraHeaders };
@@ -55,6 +55,13 @@ function chatBody(extra = {}) {
 
 async function start() {
   server = await startServer([`${MODEL}=${stories}`], [...storeArgs(), ...shareArgs], { auth: true, dataDir });
+}
+
+// Stops the server and starts another on the same store (and data directory), keeping the log.
+async function restart() {
+  earlierLogs += server.log();
+  await server.stop();
+  await start();
 }
 
 before(async () => {
@@ -504,9 +511,7 @@ describe('limits', () => {
     assert.ok(first.json.usage.total_tokens > 5);
     assert.equal((await call('POST', '/v1/chat/completions', created.key, chatBody())).status, 429);
 
-    firstLog = server.log();
-    await server.stop();
-    await start();
+    await restart();
     assert.equal(server.adminKey, undefined, 'a second start must not print a new admin key');
     const again = await call('POST', '/v1/chat/completions', created.key, chatBody());
     assert.equal(again.status, 429);
@@ -523,6 +528,144 @@ describe('limits', () => {
     const r = await call('GET', '/v1/models', created.key);
     assert.equal(r.status, 401);
     assert.match(r.json.error.message, /revoked/);
+  });
+});
+
+describe('ending a user\'s sessions ends their access tokens at once', () => {
+  // Each case below makes an access token, ends the sessions (a replayed refresh token, a new
+  // password over HTTP or the CLI, disabling the user) and checks that the token is refused at
+  // once, over HTTP and gRPC, and after a restart. The /auth calls here (fewer than 30) come
+  // after the restart of the limits tests, which started a fresh login budget.
+  const protoRoot = fileURLToPath(new URL('../../proto', import.meta.url));
+  const options = { includeDirs: [protoRoot], keepCase: true, longs: Number, enums: String, defaults: true };
+  const pkg = (file) => grpc.loadPackageDefinition(protoLoader.loadSync(file, options)).llmux.v1;
+  let grpcClients = null;  // { addr, inference, auth }, made again when a restart moved the server
+  let user;
+  const password = `pw-sessions-${Math.random()}`;
+  function clients() {
+    if (grpcClients?.addr !== server.grpcAddr) {
+      grpcClients?.inference.close();
+      grpcClients?.auth.close();
+      const insecure = grpc.credentials.createInsecure();
+      grpcClients = {
+        addr: server.grpcAddr,
+        inference: new (pkg('llmux/v1/inference.proto').Inference)(server.grpcAddr, insecure),
+        auth: new (pkg('llmux/v1/auth.proto').Auth)(server.grpcAddr, insecure),
+      };
+    }
+    return grpcClients;
+  }
+  before(async () => {
+    secrets.push(password);
+    passwords.sam = password;
+    const r = await call('POST', '/admin/v1/users', keys.admin, { name: 'sam', password, roles: ['user'] });
+    assert.equal(r.status, 201, r.text);
+    user = r.json;
+  });
+  after(() => {
+    grpcClients?.inference.close();
+    grpcClients?.auth.close();
+  });
+  const md = (token) => {
+    const m = new grpc.Metadata();
+    m.set('authorization', `Bearer ${token}`);
+    return m;
+  };
+  const grpcCode = (client, method, request, token) => new Promise((resolve) => {
+    client[method](request, token ? md(token) : new grpc.Metadata(),
+      (err, reply) => resolve({ code: err ? err.code : 0, reply, details: err?.details }));
+  });
+  async function login() {
+    const r = await call('POST', '/auth/login', null, { username: 'sam', password: passwords.sam });
+    assert.equal(r.status, 200, r.text);
+    secrets.push(r.json.refresh_token);
+    return r.json;
+  }
+  // The token works over HTTP (the openai client) and gRPC.
+  async function assertWorks(token, what) {
+    const client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: token, maxRetries: 0 });
+    assert.deepEqual((await client.models.list()).data.map((m) => m.id), [MODEL], what);
+    assert.equal((await grpcCode(clients().inference, 'ListModels', {}, token)).code, grpc.status.OK, what);
+  }
+  // The token is refused: 401 over HTTP, UNAUTHENTICATED over gRPC, saying why.
+  async function assertEnded(token, what) {
+    const r = await call('GET', '/v1/models', token);
+    assert.equal(r.status, 401, `${what}: ${r.text}`);
+    assert.equal(r.json.error.type, 'authentication_error');
+    assert.match(r.json.error.message, /session has ended/, what);
+    const chat = await call('POST', '/v1/chat/completions', token, chatBody());
+    assert.equal(chat.status, 401, what);
+    const g = await grpcCode(clients().inference, 'ListModels', {}, token);
+    assert.equal(g.code, grpc.status.UNAUTHENTICATED, `${what}: ${g.details}`);
+    assert.match(g.details, /session has ended/, what);
+  }
+
+  test('a replayed refresh token ends every access token of the user, also after a restart', async () => {
+    const laptop = await login();
+    const phone = await login();
+    const rotated = await call('POST', '/auth/refresh', null, { refresh_token: laptop.refresh_token });
+    assert.equal(rotated.status, 200, rotated.text);
+    secrets.push(rotated.json.refresh_token);
+    const tokens = [laptop.access_token, rotated.json.access_token, phone.access_token];
+    for (const [i, t] of tokens.entries()) await assertWorks(t, `token ${i} before the replay`);
+
+    const replay = await call('POST', '/auth/refresh', null, { refresh_token: laptop.refresh_token });
+    assert.equal(replay.status, 401);
+    assert.match(replay.json.error.message, /already used/);
+    for (const [i, t] of tokens.entries()) await assertEnded(t, `token ${i} after the replay`);
+    // Other users' logins and keys go on.
+    await assertWorks(keys.user, 'another user\'s key');
+
+    await restart();
+    for (const [i, t] of tokens.entries()) await assertEnded(t, `token ${i} after a restart`);
+    assert.equal((await call('POST', '/auth/refresh', null, { refresh_token: phone.refresh_token })).status, 401);
+    await assertWorks((await login()).access_token, 'a new login');
+  });
+
+  test('the same replay over gRPC ends the tokens gRPC handed out', async () => {
+    const first = await grpcCode(clients().auth, 'Login', { username: 'sam', password: passwords.sam });
+    assert.equal(first.code, grpc.status.OK, first.details);
+    secrets.push(first.reply.refresh_token);
+    const second = await grpcCode(clients().auth, 'Refresh', { refresh_token: first.reply.refresh_token });
+    assert.equal(second.code, grpc.status.OK, second.details);
+    secrets.push(second.reply.refresh_token);
+    await assertWorks(second.reply.access_token, 'the refreshed token');
+    const replay = await grpcCode(clients().auth, 'Refresh', { refresh_token: first.reply.refresh_token });
+    assert.equal(replay.code, grpc.status.UNAUTHENTICATED);
+    await assertEnded(first.reply.access_token, 'the first gRPC token');
+    await assertEnded(second.reply.access_token, 'the refreshed gRPC token');
+  });
+
+  test('a new password ends the access tokens, set over HTTP or with the CLI on the running server', async () => {
+    let tokens = await login();
+    passwords.sam = `pw-sessions-http-${Math.random()}`;
+    secrets.push(passwords.sam);
+    const r = await call('PATCH', `/admin/v1/users?id=${user.id}`, keys.admin, { password: passwords.sam });
+    assert.equal(r.status, 200, r.text);
+    await assertEnded(tokens.access_token, 'after a new password over HTTP');
+    assert.equal((await call('POST', '/auth/refresh', null, { refresh_token: tokens.refresh_token })).status, 401);
+
+    // The CLI writes the store from another process; the server sees it at the token's next use.
+    tokens = await login();
+    await assertWorks(tokens.access_token, 'a login with the new password');
+    passwords.sam = `pw-sessions-cli-${Math.random()}`;
+    secrets.push(passwords.sam);
+    execFileSync(BIN, ['user', 'passwd', 'sam', '--data-dir', dataDir, ...storeArgs()],
+      { input: `${passwords.sam}\n`, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    await assertEnded(tokens.access_token, 'after llmux user passwd');
+  });
+
+  test('disabling the user ends the access tokens; enabling again brings none back', async () => {
+    const tokens = await login();
+    await assertWorks(tokens.access_token, 'before disabling');
+    let r = await call('PATCH', `/admin/v1/users?id=${user.id}`, keys.admin, { disabled: true });
+    assert.equal(r.status, 200, r.text);
+    assert.equal((await call('GET', '/v1/models', tokens.access_token)).status, 401);
+    r = await call('PATCH', `/admin/v1/users?id=${user.id}`, keys.admin, { disabled: false });
+    assert.equal(r.status, 200, r.text);
+    await assertEnded(tokens.access_token, 'after enabling again');
+    assert.equal((await call('POST', '/auth/refresh', null, { refresh_token: tokens.refresh_token })).status, 401);
+    await assertWorks((await login()).access_token, 'a new login');
   });
 });
 
@@ -681,9 +824,9 @@ describe('secrets', () => {
 
   test('no key or password appears in the server log or in any API reply after creation', () => {
     // The first start prints the admin key once, on purpose; nothing else may.
-    const bootstrap = firstLog.split('\n').filter((line) => line.includes(keys.admin));
+    const bootstrap = earlierLogs.split('\n').filter((line) => line.includes(keys.admin));
     assert.equal(bootstrap.length, 1, 'the admin key must be printed exactly once');
-    const log = firstLog.replace(keys.admin, '') + server.log();
+    const log = earlierLogs.replace(keys.admin, '') + server.log();
     for (const s of secrets) {
       assert.equal(log.includes(s), false, `a secret leaked into the log: ${s.slice(0, 18)}...`);
       const secretPart = s.startsWith('llmux_') ? s.slice(19) : s;
