@@ -28,22 +28,6 @@ FinishReason MapFinish(EngineFinishReason r, bool tool_calls) {
 
 }  // namespace
 
-const char* FinishReasonName(FinishReason reason) {
-  switch (reason) {
-    case FinishReason::kStop:
-      return "stop";
-    case FinishReason::kLength:
-      return "length";
-    case FinishReason::kToolCalls:
-      return "tool_calls";
-    case FinishReason::kCancelled:
-      return "cancelled";
-    case FinishReason::kError:
-      return "error";
-  }
-  return "error";
-}
-
 GenerationStream::GenerationStream(std::string model, const Tokenizer& tokenizer,
                                    ServingMetrics& metrics, std::shared_ptr<Sink> sink,
                                    std::vector<std::string> stop,
