@@ -15,6 +15,21 @@ constexpr const char* kPng =
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
 constexpr const char* kWav = "UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQAAAAA=";
 
+// The string at `key` of a client's value, else `fallback`: what the client sends may hold any
+// JSON, and json::value() throws on a member of another type.
+std::string TextAt(const Json& value, const char* key, std::string fallback = "") {
+  if (!value.is_object()) return fallback;
+  auto it = value.find(key);
+  return it != value.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+// The member `key` of a client's value, or null.
+Json MemberAt(const Json& value, const char* key) {
+  if (!value.is_object()) return Json();
+  auto it = value.find(key);
+  return it != value.end() ? *it : Json();
+}
+
 Json NoArguments() { return Json{{"type", "object"}, {"properties", Json::object()}}; }
 
 Json Image() { return Json{{"type", "image"}, {"data", kPng}, {"mimeType", "image/png"}}; }
@@ -59,8 +74,8 @@ void Elicit(const std::shared_ptr<ToolCall>& call, Json params, std::string pref
   call->Request("elicitation/create", std::move(params),
                 [call, prefix](Result<Json> reply) {
                   if (!reply.ok()) return call->FinishWithError(reply.status().message());
-                  std::string text = prefix + "action=" + reply->value("action", "") +
-                                     ", content=" + reply->value("content", Json::object()).dump();
+                  std::string text = prefix + "action=" + TextAt(*reply, "action") +
+                                     ", content=" + MemberAt(*reply, "content").dump();
                   Reply(call, TextContent(text));
                 });
 }
@@ -118,12 +133,12 @@ void AddTools(Catalog& catalog) {
            return call->FinishWithError("the client does not support sampling");
          }
          Json message{{"role", "user"},
-                      {"content", TextContent(call->arguments().value("prompt", ""))}};
+                      {"content", TextContent(TextAt(call->arguments(), "prompt"))}};
          call->Request("sampling/createMessage", {{"messages", {message}}, {"maxTokens", 100}},
                        [call](Result<Json> reply) {
                          if (!reply.ok()) return call->FinishWithError(reply.status().message());
                          std::string text = "LLM response: ";
-                         text += (*reply)["content"].value("text", "");
+                         text += TextAt(MemberAt(*reply, "content"), "text");
                          Reply(call, TextContent(text));
                        });
        }});
@@ -135,7 +150,8 @@ void AddTools(Catalog& catalog) {
                       {{"username", {{"type", "string"}, {"description", "User's response"}}},
                        {"email", {{"type", "string"}, {"description", "User's email address"}}}}},
                      {"required", {"username", "email"}}};
-         Elicit(call, {{"message", call->arguments().value("message", "")}, {"requestedSchema", schema}},
+         Elicit(call,
+                {{"message", TextAt(call->arguments(), "message")}, {"requestedSchema", schema}},
                 "User response: ");
        }});
   catalog.AddTool(
@@ -268,8 +284,8 @@ void AddPrompts(Catalog& catalog) {
          {{{"name", "arg1"}, {"description", "First test argument"}, {"required", true}},
           {{"name", "arg2"}, {"description", "Second test argument"}, {"required", true}}}}},
        [](const Json& args, const Json&) -> Result<Json> {
-         std::string text = "Prompt with arguments: arg1='" + args.value("arg1", "") + "', arg2='" +
-                            args.value("arg2", "") + "'";
+         std::string text = "Prompt with arguments: arg1='" + TextAt(args, "arg1") + "', arg2='" +
+                            TextAt(args, "arg2") + "'";
          return Json{{"messages", {UserText(text)}}};
        },
        [](const std::string&, const std::string& value, const Json&, const Caller&) {
@@ -282,13 +298,16 @@ void AddPrompts(Catalog& catalog) {
   catalog.AddPrompt(
       {{{"name", "test_prompt_with_embedded_resource"},
         {"description", "A prompt with an embedded resource"},
-        {"arguments", {{{"name", "resourceUri"}, {"description", "URI of the resource to embed"}, {"required", true}}}}},
+        {"arguments",
+         {{{"name", "resourceUri"},
+           {"description", "URI of the resource to embed"},
+           {"required", true}}}}},
        [](const Json& args, const Json&) -> Result<Json> {
          Json resource{{"role", "user"},
                        {"content",
                         {{"type", "resource"},
                          {"resource",
-                          {{"uri", args.value("resourceUri", "")},
+                          {{"uri", TextAt(args, "resourceUri")},
                            {"mimeType", "text/plain"},
                            {"text", "Embedded resource content for testing."}}}}}};
          return Json{{"messages", {resource, UserText("Please process the embedded resource above.")}}};
@@ -359,8 +378,9 @@ void AddInputRequiredTools(Catalog& catalog) {
                    [](std::shared_ptr<ToolCall> call) {
                      WithInputs(call, [&](const std::string&) {
                        auto answer = Answer(call, "user_name");
-                       if (answer.is_object() && answer["content"].contains("name")) {
-                         return Reply(call, TextContent("Hello, " + answer["content"]["name"].get<std::string>() + "!"));
+                       const std::string name = TextAt(MemberAt(answer, "content"), "name");
+                       if (!name.empty()) {
+                         return Reply(call, TextContent("Hello, " + name + "!"));
                        }
                        call->InputRequired({{"user_name", Elicitation("What is your name?", {{"name", {{"type", "string"}}}}, {"name"})}});
                      });
@@ -370,7 +390,9 @@ void AddInputRequiredTools(Catalog& catalog) {
                      WithInputs(call, [&](const std::string&) {
                        auto answer = Answer(call, "capital");
                        if (answer.is_object() && !answer.empty()) {
-                         return Reply(call, TextContent("The model said: " + answer["content"].value("text", "")));
+                         return Reply(call,
+                                      TextContent("The model said: " +
+                                                  TextAt(MemberAt(answer, "content"), "text")));
                        }
                        call->InputRequired({{"capital", Sampling("What is the capital of France?")}});
                      });
@@ -393,7 +415,8 @@ void AddInputRequiredTools(Catalog& catalog) {
                        WithInputs(call, [&](const std::string& state) {
                          auto answer = Answer(call, "confirm");
                          if (state == "confirm" && answer.is_object() && !answer.empty()) {
-                           return Reply(call, TextContent("state-ok: " + answer["content"].dump()));
+                           return Reply(call, TextContent("state-ok: " +
+                                                          MemberAt(answer, "content").dump()));
                          }
                          call->InputRequired({{"confirm", Elicitation("Please confirm", {{"ok", {{"type", "boolean"}}}}, {"ok"})}},
                                              "confirm");
@@ -450,8 +473,10 @@ void AddInputRequiredPrompt(Catalog& catalog) {
   catalog.AddPrompt({{{"name", "test_input_required_result_prompt"}, {"description", "Asks a topic first"}},
                      [](const Json&, const Json& params) -> Result<Json> {
                        const Json responses = params.value("inputResponses", Json());
-                       if (responses.is_object() && responses.contains("topic") && responses["topic"].is_object()) {
-                         std::string topic = responses["topic"].value("content", Json::object()).value("topic", "anything");
+                       const Json answer = MemberAt(responses, "topic");
+                       if (answer.is_object()) {
+                         std::string topic =
+                             TextAt(MemberAt(answer, "content"), "topic", "anything");
                          return Json{{"messages", {UserText("Write about " + topic + ".")}}};
                        }
                        return Json{{"resultType", "input_required"},

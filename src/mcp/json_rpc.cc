@@ -46,11 +46,13 @@ Result<Message> ParseMessage(const Json& value, Json* id) {
   if (result != value.end()) {
     m.result = *result;
   } else {
-    if (!error->is_object() || !(*error)["code"].is_number_integer()) {
+    // find, not operator[]: on a const object operator[] of a missing key reads past the map.
+    auto code = error->find("code");
+    if (!error->is_object() || code == error->end() || !code->is_number_integer()) {
       return InvalidArgumentError("\"error\" must be an object with an integer \"code\"");
     }
     RpcError e;
-    e.code = (*error)["code"].get<int>();
+    e.code = code->get<int>();
     if (auto msg = error->find("message"); msg != error->end() && msg->is_string()) {
       e.message = msg->get<std::string>();
     }

@@ -34,6 +34,27 @@ Result<std::string> StringParam(const Json& params, const char* name) {
   return it->get<std::string>();
 }
 
+// A member that may be absent or null (""), else a string.
+Result<std::string> OptionalStringMember(const Json& object, const char* name, const char* path) {
+  auto it = object.find(name);
+  if (it == object.end() || it->is_null()) return std::string();
+  if (!it->is_string()) return InvalidArgumentError(std::string(path) + " must be a string");
+  return it->get<std::string>();
+}
+
+// completion/complete's params.context.arguments: the values already chosen ({} when absent).
+Result<Json> ContextArguments(const Json& params) {
+  auto context = params.find("context");
+  if (context == params.end() || context->is_null()) return Json::object();
+  if (!context->is_object()) return InvalidArgumentError("params.context must be an object");
+  auto arguments = context->find("arguments");
+  if (arguments == context->end() || arguments->is_null()) return Json::object();
+  if (!arguments->is_object()) {
+    return InvalidArgumentError("params.context.arguments must be an object");
+  }
+  return *arguments;
+}
+
 std::optional<Json> ProgressToken(const Json& params) {
   auto meta = params.find("_meta");
   if (meta == params.end() || !meta->is_object()) return std::nullopt;
@@ -334,17 +355,21 @@ Result<Json> McpServer::Complete(const Json& params, const Caller& caller) {
       !argument->is_object()) {
     return InvalidArgumentError("completion/complete needs params.ref and params.argument");
   }
-  const std::string type = ref->value("type", "");
-  const std::string arg_name = argument->value("name", "");
-  const std::string value = argument->value("value", "");
-  Json context_args = params.value("context", Json::object()).value("arguments", Json::object());
+  // Members of the wrong type are refused here: json::value() would throw on them.
+  LLMUX_ASSIGN_OR_RETURN(std::string type, OptionalStringMember(*ref, "type", "params.ref.type"));
+  LLMUX_ASSIGN_OR_RETURN(std::string arg_name,
+                         OptionalStringMember(*argument, "name", "params.argument.name"));
+  LLMUX_ASSIGN_OR_RETURN(std::string value,
+                         OptionalStringMember(*argument, "value", "params.argument.value"));
+  LLMUX_ASSIGN_OR_RETURN(Json context_args, ContextArguments(params));
   std::vector<std::string> values;
   if (type == "ref/prompt") {
-    auto prompt = catalog_->FindPrompt(ref->value("name", ""));
-    if (!prompt) return InvalidArgumentError("Unknown prompt: " + ref->value("name", ""));
+    LLMUX_ASSIGN_OR_RETURN(std::string name, OptionalStringMember(*ref, "name", "params.ref.name"));
+    auto prompt = catalog_->FindPrompt(name);
+    if (!prompt) return InvalidArgumentError("Unknown prompt: " + name);
     if (prompt->complete) values = prompt->complete(arg_name, value, context_args, caller);
   } else if (type == "ref/resource") {
-    const std::string uri = ref->value("uri", "");
+    LLMUX_ASSIGN_OR_RETURN(std::string uri, OptionalStringMember(*ref, "uri", "params.ref.uri"));
     bool found = false;
     for (const auto& t : catalog_->ResourceTemplates()) {
       if (t.uri_template() != uri) continue;

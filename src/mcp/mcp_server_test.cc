@@ -4,6 +4,8 @@
 
 #include <mutex>
 
+#include "mcp/conformance_fixtures.h"
+
 namespace llmux::mcp {
 namespace {
 
@@ -298,6 +300,64 @@ TEST_F(McpServerTest, ResourcesAndCompletionsShowOnlyWhatTheCallerMayUse) {
   context_.caller = std::make_shared<Limited>();
   EXPECT_EQ(uris(), (std::vector<std::string>{"m://mine", "m://open"}));
   EXPECT_EQ(Call("completion/complete", complete)["result"]["completion"]["values"], (Json{"mine"}));
+}
+
+// Found while writing fuzz/mcp_message_fuzz (which checks that no message makes McpServer
+// throw): completion/complete read its members with json::value(), which throws on a member of
+// another type; over the gRPC MCP stream nothing catches it and the server stopped.
+TEST_F(McpServerTest, CompletionMembersOfTheWrongTypeAreInvalidParams) {
+  catalog_->AddPrompt({{{"name", "p"}},
+                       [](const Json&, const Json&) -> Result<Json> { return Json::object(); },
+                       [](const std::string&, const std::string&, const Json&, const Caller&) {
+                         return std::vector<std::string>{"x"};
+                       }});
+  const Json ref{{"type", "ref/prompt"}, {"name", "p"}};
+  const Json argument{{"name", "a"}, {"value", ""}};
+  for (const Json& params :
+       {Json{{"ref", {{"type", 1}}}, {"argument", argument}},
+        Json{{"ref", {{"type", "ref/prompt"}, {"name", true}}}, {"argument", argument}},
+        Json{{"ref", {{"type", "ref/resource"}, {"uri", Json::array()}}}, {"argument", argument}},
+        Json{{"ref", ref}, {"argument", {{"name", 7}}}},
+        Json{{"ref", ref}, {"argument", {{"name", "a"}, {"value", {{"v", 1}}}}}},
+        Json{{"ref", ref}, {"argument", argument}, {"context", 3}},
+        Json{{"ref", ref}, {"argument", argument}, {"context", {{"arguments", "x"}}}}}) {
+    EXPECT_EQ(Call("completion/complete", params)["error"]["code"], rpc_error::kInvalidParams)
+        << params.dump();
+  }
+  // Absent and null members still mean "not given".
+  Json ok =
+      Call("completion/complete",
+           {{"ref", ref}, {"argument", {{"name", "a"}, {"value", nullptr}}}, {"context", nullptr}});
+  EXPECT_EQ(ok["result"]["completion"]["values"], (Json{"x"}));
+}
+
+// The conformance fixtures read what the client sends without assuming its types: a prompt
+// argument or a client's reply of another type is no exception.
+TEST_F(McpServerTest, ConformanceFixturesTakeClientValuesOfAnyType) {
+  AddConformanceFixtures(*catalog_);
+  Json prompt = Call("prompts/get", {{"name", "test_prompt_with_arguments"},
+                                     {"arguments", {{"arg1", 1}, {"arg2", {{"x", 2}}}}}});
+  EXPECT_TRUE(prompt.contains("result")) << prompt.dump();
+  Json topic = Call("prompts/get", {{"name", "test_input_required_result_prompt"},
+                                    {"inputResponses", {{"topic", {{"content", 5}}}}}});
+  EXPECT_TRUE(topic.contains("result")) << topic.dump();
+
+  session_->SetNegotiated("2025-11-25", {{"sampling", Json::object()}}, Json::object());
+  Message m;
+  m.id = 9;
+  m.method = "tools/call";
+  m.params = {{"name", "test_sampling"}, {"arguments", {{"prompt", 42}}}};
+  auto out = std::make_shared<RecordingOutbound>();
+  McpServer server(options_, catalog_);
+  server.HandleRequest(m, context_, out);
+  ASSERT_EQ(out->sent.size(), 1u);
+  Message reply;
+  reply.kind = Message::Kind::kResponse;
+  reply.id = out->sent[0]["id"];
+  reply.result = "not an object";
+  server.HandleNotification(reply, context_);
+  ASSERT_EQ(out->finishes, 1);
+  EXPECT_EQ(out->final["result"]["content"][0]["text"], "LLM response: ");
 }
 
 TEST(UriTemplateTest, MatchesLevelOneTemplates) {
