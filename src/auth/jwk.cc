@@ -15,6 +15,12 @@ namespace {
 
 using nlohmann::json;
 
+// The curve named by a JWK's "crv" ("" when absent or not a string: json::value() would throw).
+std::string Curve(const json& j) {
+  auto it = j.find("crv");
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 Result<std::string> B64Member(const json& j, const char* name) {
   auto it = j.find(name);
   if (it == j.end() || !it->is_string())
@@ -58,8 +64,7 @@ Result<EVP_PKEY*> RsaFromJwk(const json& j) {
 }
 
 Result<EVP_PKEY*> EcFromJwk(const json& j) {
-  if (j.value("crv", "") != "P-256")
-    return UnimplementedError("JWK: only EC curve P-256 is supported");
+  if (Curve(j) != "P-256") return UnimplementedError("JWK: only EC curve P-256 is supported");
   LLMUX_ASSIGN_OR_RETURN(std::string x, B64Member(j, "x"));
   LLMUX_ASSIGN_OR_RETURN(std::string y, B64Member(j, "y"));
   if (x.size() != 32 || y.size() != 32)
@@ -76,8 +81,7 @@ Result<EVP_PKEY*> EcFromJwk(const json& j) {
 }
 
 Result<EVP_PKEY*> OkpFromJwk(const json& j) {
-  if (j.value("crv", "") != "Ed25519")
-    return UnimplementedError("JWK: only OKP curve Ed25519 is supported");
+  if (Curve(j) != "Ed25519") return UnimplementedError("JWK: only OKP curve Ed25519 is supported");
   LLMUX_ASSIGN_OR_RETURN(std::string x, B64Member(j, "x"));
   if (x.size() != 32) return InvalidArgumentError("JWK: Ed25519 x must be 32 bytes");
   EVP_PKEY* pk = EVP_PKEY_new_raw_public_key(
