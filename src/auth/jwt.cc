@@ -9,12 +9,20 @@ namespace {
 
 using nlohmann::json;
 
-// NumericDate: a JSON number of seconds (fractions allowed, truncated here).
+// NumericDate: a JSON number of seconds (fractions allowed, truncated here), within 1e15 of the
+// epoch either way (31 million years), so that adding the leeway never overflows.
+constexpr int64_t kMaxNumericDate = 1'000'000'000'000'000;
+
 Result<std::optional<int64_t>> NumericDate(const json& claims, const char* name) {
   auto it = claims.find(name);
   if (it == claims.end()) return std::optional<int64_t>();
-  if (it->is_number_integer()) return std::optional<int64_t>(it->get<int64_t>());
-  if (it->is_number_float()) {
+  if (it->is_number_unsigned()) {
+    if (it->get<uint64_t>() < static_cast<uint64_t>(kMaxNumericDate))
+      return std::optional<int64_t>(static_cast<int64_t>(it->get<uint64_t>()));
+  } else if (it->is_number_integer()) {
+    const int64_t v = it->get<int64_t>();
+    if (v > -kMaxNumericDate && v < kMaxNumericDate) return std::optional<int64_t>(v);
+  } else if (it->is_number_float()) {
     double v = it->get<double>();
     if (std::isfinite(v) && std::fabs(v) < 1e15)
       return std::optional<int64_t>(static_cast<int64_t>(v));
@@ -85,7 +93,7 @@ Result<JwtClaims> CheckClaims(const CompactJws& jws, JwtAlg alg, const JwtValida
   }
 
   const int64_t now = o.clock ? o.clock() : SystemUnixSeconds();
-  const int64_t leeway = std::max<int64_t>(0, o.leeway_seconds);
+  const int64_t leeway = std::clamp<int64_t>(o.leeway_seconds, 0, kMaxNumericDate);
   if (!c.expires_at && o.require_exp) return InvalidArgumentError("JWT: token has no exp");
   if (c.expires_at && now >= *c.expires_at + leeway)
     return InvalidArgumentError("JWT: token expired");

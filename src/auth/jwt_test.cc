@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "auth/base64url.h"
 #include "auth/test_keys.h"
 
@@ -366,6 +368,30 @@ TEST(Jwt, TimeClaimsWithLeeway) {
   c["iat"] = kNow - 100;
   EXPECT_TRUE(at(c, kNow - 10, 0).ok());
   ExpectRefused(at(c, kNow + 1, 0), "expired");
+}
+
+// Found by fuzz/jwt_fuzz: nbf = INT64_MIN overflowed "nbf - leeway" (undefined behaviour; UBSan
+// stops there). A NumericDate must lie within 1e15 s of the epoch, as a fractional one already had
+// to.
+TEST(Jwt, NumericDatesFarFromTheEpochAreRefused) {
+  auto keys = OidcKeys();
+  for (const char* claim : {"exp", "nbf", "iat"}) {
+    for (const json& date :
+         {json(std::numeric_limits<int64_t>::min()), json(std::numeric_limits<int64_t>::max()),
+          json(std::numeric_limits<uint64_t>::max()), json(1'000'000'000'000'000),
+          json(-1'000'000'000'000'000)}) {
+      json c = Claims();
+      c[claim] = date;
+      ExpectRefused(VerifyJwt(Rs256(c), keys, Opts()), "not a valid NumericDate");
+    }
+  }
+  json c = Claims();
+  c["nbf"] = -999'999'999'999'999;
+  EXPECT_TRUE(VerifyJwt(Rs256(c), keys, Opts()).ok());
+  JwtValidationOptions huge_leeway = Opts();
+  huge_leeway.leeway_seconds = std::numeric_limits<int64_t>::max();
+  c["exp"] = kNow - 100;
+  EXPECT_TRUE(VerifyJwt(Rs256(c), keys, huge_leeway).ok());
 }
 
 TEST(Jwt, IssuerMustMatchExactly) {
