@@ -4,7 +4,8 @@
 // resources and prompts and the conformance fixtures (mcp_fuzz_catalog.h). A line starting with
 // '~' is a stateless request (spec 2026-07-28: no session, capabilities from its _meta).
 //
-// What must hold: decoding and handling never throw; a refused line gets a JSON-RPC error; a
+// What must hold: decoding and handling never throw (McpServer answers a handler that threw
+// with kHandlerDefect, which counts as a failure here); a refused line gets a JSON-RPC error; a
 // valid message reads back the same after EncodeLine; every request is answered exactly once
 // (by the end of the session at the latest) with a response naming its id, and every message
 // sent on the way is a valid JSON-RPC message.
@@ -60,6 +61,14 @@ class RecordingOutbound : public mcp::Outbound {
       FUZZ_CHECK(response.contains("result") != response.contains("error"),
                  "a response carries a result or an error");
       FUZZ_CHECK(response.value("id", Json()) == id_, "a response names its request's id");
+      // McpServer answers a handler that threw with kHandlerDefect instead of passing it on.
+      if (auto error = response.find("error"); error != response.end() && error->is_object()) {
+        const std::string message = error->value("message", "");
+        if (message.rfind(mcp::kHandlerDefect, 0) == 0) {
+          std::fprintf(stderr, "%s\n", message.c_str());
+          std::abort();
+        }
+      }
     }
     std::lock_guard lock(mu_);
     ++finishes_;

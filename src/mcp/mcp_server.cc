@@ -1,6 +1,7 @@
 #include "mcp/mcp_server.h"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 
 namespace llmux::mcp {
@@ -105,6 +106,21 @@ class StatelessOutbound : public Outbound {
   std::string method_;
 };
 
+// Lets only the first Finish through, so that a handler that throws after finishing is not
+// answered twice.
+class FinishOnceOutbound : public Outbound {
+ public:
+  explicit FinishOnceOutbound(std::shared_ptr<Outbound> out) : out_(std::move(out)) {}
+  void Send(Json message) override { out_->Send(std::move(message)); }
+  void Finish(Json response) override {
+    if (!finished_.exchange(true)) out_->Finish(std::move(response));
+  }
+
+ private:
+  std::shared_ptr<Outbound> out_;
+  std::atomic<bool> finished_{false};
+};
+
 }  // namespace
 
 const std::vector<std::string>& SupportedProtocolVersions() {
@@ -161,6 +177,20 @@ Json McpServer::InitializeResult(const std::string& requested_version) const {
 std::function<void()> McpServer::HandleRequest(const Message& request,
                                                const RequestContext& context,
                                                std::shared_ptr<Outbound> out) {
+  auto once = std::make_shared<FinishOnceOutbound>(std::move(out));
+  try {
+    return DispatchRequest(request, context, once);
+  } catch (const std::exception& e) {
+    once->Finish(ErrorMessage(
+        request.id,
+        RpcError{rpc_error::kInternalError, std::string(kHandlerDefect) + e.what(), std::nullopt}));
+    return nullptr;
+  }
+}
+
+std::function<void()> McpServer::DispatchRequest(const Message& request,
+                                                 const RequestContext& context,
+                                                 std::shared_ptr<Outbound> out) {
   const std::string& m = request.method;
   const Json& p = request.params;
   Caller& caller = *context.caller;
@@ -220,6 +250,15 @@ std::function<void()> McpServer::HandleRequest(const Message& request,
 }
 
 void McpServer::HandleNotification(const Message& message, const RequestContext& context) {
+  try {
+    HandleNotificationOrResponse(message, context);
+  } catch (const std::exception&) {
+    // Nothing is answered to a notification; a defect in handling one must not end the transport.
+  }
+}
+
+void McpServer::HandleNotificationOrResponse(const Message& message,
+                                             const RequestContext& context) {
   if (message.kind == Message::Kind::kResponse) {
     if (!context.session) return;
     Result<Json> reply = message.result;
@@ -289,7 +328,8 @@ std::function<void()> McpServer::CallTool(const Message& request, const RequestC
   try {
     tool->run(call);
   } catch (const std::exception& e) {
-    call->Fail(RpcError{rpc_error::kInternalError, e.what(), std::nullopt});
+    call->Fail(RpcError{rpc_error::kInternalError, std::string(kHandlerDefect) + e.what(),
+                        std::nullopt});
   }
   if (call->done()) return nullptr;
   return [call] { call->Cancel(); };

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mcp/caller.h"
@@ -52,13 +53,19 @@ struct RequestContext {
   std::optional<LogLevel> log_level = std::nullopt;  // stateless: none means no log messages
 };
 
+// How the error of a request whose handler threw begins (-32603): a defect in llmux, which the
+// fuzz target looks for.
+inline constexpr std::string_view kHandlerDefect = "Internal error: the handler failed: ";
+
 class McpServer {
  public:
   McpServer(McpServerOptions options, std::shared_ptr<Catalog> catalog);
 
   // Handles one request: its response (and related notifications) go to `out`, now or later
   // from another thread. Returns a callable that cancels the request (for a transport whose
-  // client went away), or null when the request already finished.
+  // client went away), or null when the request already finished. A handler that throws is a
+  // defect, not the caller's doing: its request is answered with an internal error and the
+  // exception goes no further, so no transport ends over it.
   std::function<void()> HandleRequest(const Message& request, const RequestContext& context,
                                       std::shared_ptr<Outbound> out);
   // Handles a notification or a response to a request the server sent. Nothing is answered.
@@ -78,6 +85,9 @@ class McpServer {
   Json DiscoverResult() const;
 
  private:
+  std::function<void()> DispatchRequest(const Message& request, const RequestContext& context,
+                                        std::shared_ptr<Outbound> out);
+  void HandleNotificationOrResponse(const Message& message, const RequestContext& context);
   Result<Json> Initialize(const Json& params, const RequestContext& context);
   Result<Json> ListTools(const Json& params, Caller& caller);
   std::function<void()> CallTool(const Message& request, const RequestContext& context,

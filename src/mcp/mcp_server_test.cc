@@ -305,6 +305,29 @@ TEST_F(McpServerTest, ResourcesAndCompletionsShowOnlyWhatTheCallerMayUse) {
 // Found while writing fuzz/mcp_message_fuzz (which checks that no message makes McpServer
 // throw): completion/complete read its members with json::value(), which throws on a member of
 // another type; over the gRPC MCP stream nothing catches it and the server stopped.
+// A handler that throws is a defect; the request is still answered once, as an internal error,
+// and the exception does not reach the transport (over gRPC it ended the server).
+TEST_F(McpServerTest, AHandlerThatThrowsIsAnsweredWithAnInternalError) {
+  catalog_->AddResource({{{"uri", "test://throws"}, {"name", "throws"}},
+                         [](const std::string&, Caller&) -> Result<Json> {
+                           return Json(1).at("missing");  // nlohmann throws type_error
+                         }});
+  catalog_->AddPrompt({{{"name", "throws"}, {"arguments", Json::array()}},
+                       [](const Json&, const Json&) -> Result<Json> {
+                         throw std::runtime_error("renderer defect");
+                       },
+                       nullptr});
+  Json read = Call("resources/read", {{"uri", "test://throws"}}, "r");
+  EXPECT_EQ(read["id"], "r");
+  EXPECT_EQ(read["error"]["code"], rpc_error::kInternalError);
+  Json get = Call("prompts/get", {{"name", "throws"}}, 7);
+  EXPECT_EQ(get["id"], 7);
+  EXPECT_EQ(get["error"]["code"], rpc_error::kInternalError);
+  EXPECT_EQ(get["error"]["message"], std::string(kHandlerDefect) + "renderer defect");
+  // The same server goes on answering.
+  EXPECT_EQ(Call("ping")["result"], Json::object());
+}
+
 TEST_F(McpServerTest, CompletionMembersOfTheWrongTypeAreInvalidParams) {
   catalog_->AddPrompt({{{"name", "p"}},
                        [](const Json&, const Json&) -> Result<Json> { return Json::object(); },
