@@ -14,6 +14,7 @@
 #include "cli/command.h"
 #include "cli/mcp_http_bridge.h"
 #include "cli/model_args.h"
+#include "cli/role_flags.h"
 #include "mcp/caller.h"
 #include "mcp/mcp_server.h"
 #include "mcp/serving_catalog.h"
@@ -30,10 +31,7 @@ struct McpOptions {
   bool stdio = false;
   // Hosting.
   std::vector<std::string> models;  // FILE or NAME=FILE
-  int threads = DefaultThreads();
-  int ctx = 4096;
-  int max_running = 16;
-  int64_t kv_cache_bytes = 0;
+  serving::ModelHostOptions model_host;
   // Forwarding.
   std::string url;
   std::string api_key;
@@ -53,12 +51,7 @@ Result<int> TakeStdoutForProtocol() {
 int Host(const McpOptions& o, int out_fd) {
   std::vector<serving::ModelSpec> specs;
   for (const std::string& m : o.models) specs.push_back(ParseModelArg(m));
-  serving::ModelHostOptions host_options;
-  host_options.n_threads = o.threads;
-  host_options.n_ctx = o.ctx;
-  host_options.max_running = o.max_running;
-  host_options.kv_cache_bytes = o.kv_cache_bytes;
-  serving::LocalInferenceService service(specs, host_options);
+  serving::LocalInferenceService service(specs, o.model_host);
   // Loaded before the first message is read, so that no tool call finds a model loading.
   if (Status loaded = service.WaitLoaded(); !loaded.ok()) return ReportError(loaded);
   spdlog::info("mcp: serving {} model(s) over stdio", specs.size());
@@ -146,14 +139,7 @@ Command AddMcpCommand(CLI::App& app) {
                   "with --url: seconds one forwarded request may take")
       ->capture_default_str()
       ->check(CLI::Range(1, 86400));
-  sub->add_option("-t,--threads", o->threads, "engine threads per model")->capture_default_str();
-  sub->add_option("-c,--ctx-size", o->ctx, "context size per sequence")->capture_default_str();
-  sub->add_option("--max-running", o->max_running, "sequences batched together per model")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 512));
-  sub->add_option("--kv-cache-memory", o->kv_cache_bytes,
-                  "KV cache budget per model, e.g. 2GiB or 512MiB (default 1GiB)")
-      ->transform(CLI::AsSizeValue(false));
+  AddModelHostFlags(sub, &o->model_host);
   sub->callback([o, model, url] {
     if (model->count() == 0 && url->count() == 0) {
       throw CLI::ValidationError("llmux mcp",

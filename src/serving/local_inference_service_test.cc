@@ -169,7 +169,7 @@ class GateSink : public CollectSink {
 TEST(ServiceShareTest, ACallerMayHaveOnlyItsShareOfTheQueueWaiting) {
   ModelHostOptions options;
   options.n_threads = 1;
-  options.max_running = 1;
+  options.engine.scheduler.max_running = 1;
   options.max_waiting_per_caller = 2;
   LocalInferenceService service({ModelSpec{"stories", kStories}}, options);
   ASSERT_TRUE(service.WaitLoaded().ok());

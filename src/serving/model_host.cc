@@ -73,15 +73,8 @@ Result<std::unique_ptr<ModelHost>> ModelHost::Load(const ModelSpec& spec,
   host->info_.created = std::chrono::duration_cast<std::chrono::seconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
-  EngineOptions engine_options;
-  engine_options.n_ctx = options.n_ctx;
-  engine_options.max_waiting = options.max_waiting;
-  engine_options.max_running = options.max_running;
-  engine_options.max_batch_tokens = options.max_batch_tokens;
-  engine_options.kv_cache_bytes = options.kv_cache_bytes;
-  engine_options.kv_type = options.kv_type;
   host->waiting_shares_ = CallerShares(static_cast<size_t>(std::max(0, options.max_waiting_per_caller)));
-  host->engine_ = std::make_unique<Engine>(std::move(model), *host->tokenizer_, engine_options);
+  host->engine_ = std::make_unique<Engine>(std::move(model), *host->tokenizer_, options.engine);
   LLMUX_RETURN_IF_ERROR(host->engine_->init_status());
   host->info_.context_length = host->engine_->n_ctx();
   host->info_.ready = true;

@@ -26,16 +26,11 @@ struct ModelSpec {
 
 struct ModelHostOptions {
   int n_threads = 0;  // 0: hardware concurrency
-  int n_ctx = 4096;
-  int max_waiting = 256;
+  // Context, queue, continuous batching and the paged KV cache of each model's engine.
+  EngineOptions engine;
   // Requests one caller may have waiting (queued, not yet started) for the model: its share
-  // of max_waiting, so one caller cannot fill the queue. 0: no share.
+  // of engine.max_waiting, so one caller cannot fill the queue. 0: no share.
   int max_waiting_per_caller = 64;
-  // Continuous batching and the paged KV cache (EngineOptions documents each).
-  int max_running = 16;
-  int max_batch_tokens = 512;
-  int64_t kv_cache_bytes = 0;
-  DType kv_type = DType::kF16;
 };
 
 class ModelHost {

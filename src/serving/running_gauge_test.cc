@@ -75,8 +75,8 @@ class RunningGaugeTest : public ::testing::Test {
   void SetUp() override {
     ModelHostOptions options;
     options.n_threads = 1;
-    options.max_running = kMaxRunning;
-    options.kv_cache_bytes = 1;  // one full context (512 positions): long requests preempt
+    options.engine.scheduler.max_running = kMaxRunning;
+    options.engine.kv_cache_bytes = 1;  // one full context (512 positions): long requests preempt
     service_ = std::make_unique<LocalInferenceService>(
         std::vector<ModelSpec>{ModelSpec{"stories", kStories}}, options);
     ASSERT_TRUE(service_->WaitLoaded().ok());

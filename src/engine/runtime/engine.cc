@@ -65,10 +65,11 @@ Engine::Engine(std::unique_ptr<Model> model, const Tokenizer& tokenizer, EngineO
 
 Status Engine::Init() {
   EngineOptions& o = options_;
-  o.max_running = std::max(1, o.max_running);
-  o.max_batch_tokens = std::clamp(o.max_batch_tokens, 1, std::max(1, model_->max_batch()));
+  SchedulerOptions& s = o.scheduler;
+  s.max_running = std::max(1, s.max_running);
+  s.max_batch_tokens = std::clamp(s.max_batch_tokens, 1, std::max(1, model_->max_batch()));
   // Every running sequence must be able to get its decode token into a step.
-  o.max_running = std::min(o.max_running, o.max_batch_tokens);
+  s.max_running = std::min(s.max_running, s.max_batch_tokens);
   o.block_size = std::clamp(o.block_size, 1, 4096);
   const ModelConfig& c = model_->config();
   LLMUX_ASSIGN_OR_RETURN(size_t block_bytes,
@@ -76,20 +77,20 @@ Status Engine::Init() {
   const int64_t budget = o.kv_cache_bytes > 0 ? o.kv_cache_bytes : int64_t{1} << 30;
   const int64_t blocks_per_ctx = (n_ctx_ + o.block_size - 1) / o.block_size;
   int64_t n_blocks = budget / static_cast<int64_t>(block_bytes);
-  n_blocks = std::clamp(n_blocks, blocks_per_ctx, blocks_per_ctx * o.max_running);
+  n_blocks = std::clamp(n_blocks, blocks_per_ctx, blocks_per_ctx * s.max_running);
   LLMUX_ASSIGN_OR_RETURN(cache_, model_->NewPagedCache(o.kv_type, static_cast<int>(n_blocks),
                                                        o.block_size, n_ctx_));
   blocks_ = std::make_unique<BlockManager>(static_cast<int>(n_blocks), o.block_size);
-  scheduler_ = std::make_unique<Scheduler>(SchedulerOptions{o.max_running, o.max_batch_tokens});
-  logits_.resize(static_cast<size_t>(o.max_running) * c.n_vocab);
+  scheduler_ = std::make_unique<Scheduler>(s);
+  logits_.resize(static_cast<size_t>(s.max_running) * c.n_vocab);
   raw_logits_.resize(c.n_vocab);
-  chunks_.reserve(o.max_running);
+  chunks_.reserve(s.max_running);
   local_stats_.kv_block_bytes = static_cast<int64_t>(block_bytes);
   local_stats_.kv = blocks_->stats();
   stats_ = local_stats_;
   spdlog::info("engine: KV cache {} blocks of {} positions, {} MiB ({}), up to {} sequences",
                n_blocks, o.block_size, n_blocks * static_cast<int64_t>(block_bytes) >> 20,
-               std::string(Traits(o.kv_type).name), o.max_running);
+               std::string(Traits(o.kv_type).name), s.max_running);
   return Status::Ok();
 }
 

@@ -37,8 +37,9 @@ namespace llmux {
 struct EngineOptions {
   int n_ctx = 4096;       // positions per sequence (clamped to the model's training context)
   int max_waiting = 256;  // queued requests beyond which Submit refuses
-  int max_running = 16;   // sequences decoding together
-  int max_batch_tokens = 512;  // tokens per step (clamped to the model's max_batch)
+  // Sequences decoding together and tokens per step (max_batch_tokens is clamped to the model's
+  // max_batch; max_running to max_batch_tokens).
+  SchedulerOptions scheduler;
   // KV cache budget in bytes; 0: 1 GiB. Always at least one full context; at most
   // max_running full contexts.
   int64_t kv_cache_bytes = 0;

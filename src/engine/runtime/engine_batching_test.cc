@@ -126,7 +126,7 @@ Outputs RunTogether(Engine& engine, std::span<const EngineRequest> requests) {
 // Each request alone, on an engine that runs one sequence at a time: it neither batches nor
 // preempts, so these are the reference outputs.
 Outputs RunAlone(const Loaded& l, EngineOptions options, const std::vector<EngineRequest>& requests) {
-  options.max_running = 1;
+  options.scheduler.max_running = 1;
   Engine engine(NewModel(l), *l.tokenizer, options);
   Outputs out;
   for (const EngineRequest& r : requests) {
@@ -187,7 +187,7 @@ TEST(EngineBatchingTest, SixteenConcurrentEqualAloneF16Kv) {
 TEST(EngineBatchingTest, SixteenConcurrentEqualAloneSmallBudgetF32Kv) {
   EngineOptions o;
   o.kv_type = DType::kF32;
-  o.max_batch_tokens = 24;
+  o.scheduler.max_batch_tokens = 24;
   ExpectConcurrentEqualsAlone(kStories, o);
 }
 
@@ -201,7 +201,7 @@ TEST(EngineBatchingTest, SixteenConcurrentEqualAloneQ8WeightsChunkedPrefill) {
   // A budget of 24 tokens splits prompts into chunks that share steps with other decodes.
   EngineOptions o;
   o.n_ctx = 512;
-  o.max_batch_tokens = 24;
+  o.scheduler.max_batch_tokens = 24;
   ExpectConcurrentEqualsAlone(kQwenQ8, o);
 }
 
@@ -254,7 +254,7 @@ TEST(EngineBatchingTest, PreemptedEqualAloneSmallBudgetF32Kv) {
   // A budget of 24 tokens also splits the recomputation into chunks.
   EngineOptions o;
   o.kv_type = DType::kF32;
-  o.max_batch_tokens = 24;
+  o.scheduler.max_batch_tokens = 24;
   ExpectPreemptedEqualsAlone(kStories, o);
 }
 
@@ -315,8 +315,8 @@ TEST(EngineBatchingTest, RandomTrafficLeavesEveryBlockFree) {
   Loaded l = Load(kStories);
   EngineOptions options;
   options.n_ctx = 256;
-  options.max_running = 8;
-  options.max_batch_tokens = 48;
+  options.scheduler.max_running = 8;
+  options.scheduler.max_batch_tokens = 48;
   options.validate_blocks = true;
   options.kv_type = DType::kF32;
   // Room for about two full contexts: running sequences outgrow it and get preempted.

@@ -1,0 +1,53 @@
+// The edge every client-facing role runs (all-in-one and gateway): the OpenAI-compatible HTTP
+// API, MCP at /mcp, the admin routes, gRPC (llmux.v1), authentication and limits, over one
+// InferenceService that the role provides (models in this process, or workers elsewhere).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "app/auth_stack.h"
+#include "base/status.h"
+#include "gateway/access/access_gate.h"
+#include "gateway/grpc/grpc_server.h"
+#include "gateway/mcp/mcp_endpoint.h"
+#include "net/http/http_server.h"
+#include "serving/inference_service.h"
+#include "serving/model_manager.h"
+
+namespace llmux::app {
+
+struct EdgeOptions {
+  std::string host = "127.0.0.1";  // HTTP and gRPC listen here
+  int port = 8080;                 // HTTP; 0 picks a free port
+  bool auth = true;  // false (--no-auth): every caller may do everything; loopback only
+  AuthStackOptions auth_stack;
+  // Browser origins allowed besides loopback and the server's own (for /mcp, and with auth off
+  // for every route).
+  std::vector<std::string> allowed_origins;
+  http::HttpServerOptions http;
+  gateway::AccessGateOptions access;
+  gateway::McpEndpointOptions mcp;  // model_dir empty: <data_dir>/models
+  bool grpc = true;
+  gateway::GrpcServerOptions grpc_server;  // its host is `host`
+  std::chrono::seconds grace{30};  // running requests get this long on SIGTERM
+};
+
+// What the role puts behind the edge.
+struct EdgeBackend {
+  serving::InferenceService* service = nullptr;
+  serving::ModelManager* models = nullptr;  // MCP load_model / unload_model; null: not offered
+  std::function<std::string()> metrics_text;
+  // Blocks until the models are served; an error stops the edge with it.
+  std::function<Status()> wait_ready;
+  // Called once the front ends have stopped: refuse new work, let running work finish.
+  std::function<void(std::chrono::milliseconds grace)> drain;
+  std::string starting;  // the end of the listening line, e.g. "loading 2 model(s)"
+};
+
+// Runs until SIGINT/SIGTERM (Ok) or a failure to start or to get ready (its status).
+Status RunEdge(const EdgeOptions& options, const EdgeBackend& backend);
+
+}  // namespace llmux::app
