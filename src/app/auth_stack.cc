@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "auth/redis_limit_counters.h"
 #include "store/open_store.h"
 
 namespace llmux::app {
@@ -34,7 +35,13 @@ Result<AuthStack> StartAuth(const AuthStackOptions& o) {
                        key_file + ", mode 0600):\n  " + *key + "\n";
     std::fputs(note.c_str(), stderr);
   }
-  a.counters = std::make_unique<auth::InMemoryLimitCounters>();
+  if (o.redis.empty()) {
+    a.counters = std::make_unique<auth::InMemoryLimitCounters>();
+  } else {
+    auth::RedisLimitOptions redis;
+    LLMUX_RETURN_IF_ERROR(auth::RedisLimitCounters::ParseAddress(o.redis, &redis).WithContext("--redis"));
+    a.counters = std::make_unique<auth::RedisLimitCounters>(redis);
+  }
   a.limiter = std::make_unique<auth::RateLimiter>(*a.counters, a.store.get());
   return a;
 }

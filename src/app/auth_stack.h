@@ -19,6 +19,9 @@ struct AuthStackOptions {
   std::string data_dir = "./llmux-data";  // the signing key, the first admin key, SQLite
   std::string store_url;                  // empty: <data_dir>/llmux.db
   auth::OidcVerifierOptions oidc;         // issuer empty: JWTs of an external issuer are refused
+  // host:port of a Redis server that keeps per-key limit counters for every gateway; empty:
+  // this process's memory (enough for one gateway).
+  std::string redis;
 };
 
 struct AuthStack {
@@ -26,7 +29,7 @@ struct AuthStack {
   std::unique_ptr<auth::OidcVerifier> oidc;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<auth::LocalAuthService> service;
-  std::unique_ptr<auth::InMemoryLimitCounters> counters;
+  std::unique_ptr<auth::LimitCounters> counters;
   std::unique_ptr<auth::RateLimiter> limiter;
 };
 

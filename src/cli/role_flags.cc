@@ -80,6 +80,10 @@ void AddEdgeFlags(CLI::App* sub, app::EdgeOptions* o) {
                   "auth store: a SQLite file or postgresql://user@host/db (default: "
                   "<data-dir>/llmux.db)")
       ->envname("LLMUX_STORE");
+  sub->add_option("--redis", o->auth_stack.redis,
+                  "host:port of a Redis server keeping per-key limits for every gateway (default: "
+                  "this process's memory)")
+      ->envname("LLMUX_REDIS");
   auth::OidcVerifierOptions* oidc = &o->auth_stack.oidc;
   sub->add_option("--oidc-issuer", oidc->issuer,
                   "accept access tokens (JWT) of this OIDC issuer URL; roles come from the roles "
