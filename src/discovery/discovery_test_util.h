@@ -11,8 +11,11 @@
 namespace llmux::discovery {
 
 inline WorkerRecord TestWorker(const std::string& id, int port = 50051) {
-  return {.id = id, .address = "127.0.0.1:" + std::to_string(port), .models = {"qwen3-0.6b"},
-          .capacity = 4, .version = "test"};
+  return {.id = id,
+          .address = "127.0.0.1:" + std::to_string(port),
+          .models = {"qwen3-0.6b"},
+          .capacity = 4,
+          .version = "test"};
 }
 
 // "w1,w2": the ids of a view, in its order.

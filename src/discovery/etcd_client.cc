@@ -37,7 +37,8 @@ EtcdKeyValue FromProto(const mvccpb::KeyValue& kv) {
   return {kv.key(), kv.value(), kv.create_revision(), kv.mod_revision(), kv.version(), kv.lease()};
 }
 
-std::vector<EtcdKeyValue> FromProto(const google::protobuf::RepeatedPtrField<mvccpb::KeyValue>& kvs) {
+std::vector<EtcdKeyValue> FromProto(
+    const google::protobuf::RepeatedPtrField<mvccpb::KeyValue>& kvs) {
   std::vector<EtcdKeyValue> out;
   out.reserve(kvs.size());
   for (const auto& kv : kvs) out.push_back(FromProto(kv));
@@ -48,10 +49,18 @@ Status ToProto(const EtcdCompare& c, etcdserverpb::Compare* out) {
   using P = etcdserverpb::Compare;
   out->set_key(c.key);
   switch (c.op) {
-    case EtcdCompare::Op::kEqual: out->set_result(P::EQUAL); break;
-    case EtcdCompare::Op::kNotEqual: out->set_result(P::NOT_EQUAL); break;
-    case EtcdCompare::Op::kGreater: out->set_result(P::GREATER); break;
-    case EtcdCompare::Op::kLess: out->set_result(P::LESS); break;
+    case EtcdCompare::Op::kEqual:
+      out->set_result(P::EQUAL);
+      break;
+    case EtcdCompare::Op::kNotEqual:
+      out->set_result(P::NOT_EQUAL);
+      break;
+    case EtcdCompare::Op::kGreater:
+      out->set_result(P::GREATER);
+      break;
+    case EtcdCompare::Op::kLess:
+      out->set_result(P::LESS);
+      break;
   }
   switch (c.target) {
     case EtcdCompare::Target::kVersion:
@@ -85,8 +94,12 @@ Status ToProto(const EtcdOp& op, etcdserverpb::RequestOp* out) {
       put->set_lease(op.lease);
       break;
     }
-    case EtcdOp::Type::kDelete: out->mutable_request_delete_range()->set_key(op.key); break;
-    case EtcdOp::Type::kGet: out->mutable_request_range()->set_key(op.key); break;
+    case EtcdOp::Type::kDelete:
+      out->mutable_request_delete_range()->set_key(op.key);
+      break;
+    case EtcdOp::Type::kGet:
+      out->mutable_request_range()->set_key(op.key);
+      break;
   }
   return Status::Ok();
 }
@@ -121,20 +134,28 @@ Status StatusFromGrpc(const grpc::Status& status, const std::string& what,
                       const std::string& endpoint) {
   std::string message = "etcd " + what + " at " + endpoint + ": " + status.error_message();
   switch (status.error_code()) {
-    case grpc::StatusCode::OK: return Status::Ok();
+    case grpc::StatusCode::OK:
+      return Status::Ok();
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
     case grpc::StatusCode::CANCELLED:
-      return UnavailableError("etcd " + what + " at " + endpoint +
-                              ": unavailable (" + status.error_message() + ")");
-    case grpc::StatusCode::NOT_FOUND: return NotFoundError(std::move(message));
+      return UnavailableError("etcd " + what + " at " + endpoint + ": unavailable (" +
+                              status.error_message() + ")");
+    case grpc::StatusCode::NOT_FOUND:
+      return NotFoundError(std::move(message));
     case grpc::StatusCode::INVALID_ARGUMENT:
-    case grpc::StatusCode::FAILED_PRECONDITION: return InvalidArgumentError(std::move(message));
-    case grpc::StatusCode::OUT_OF_RANGE: return OutOfRangeError(std::move(message));
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return ResourceExhaustedError(std::move(message));
-    case grpc::StatusCode::PERMISSION_DENIED: return PermissionDeniedError(std::move(message));
-    case grpc::StatusCode::UNAUTHENTICATED: return UnauthenticatedError(std::move(message));
-    default: return InternalError(std::move(message));
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return InvalidArgumentError(std::move(message));
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return OutOfRangeError(std::move(message));
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return ResourceExhaustedError(std::move(message));
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return PermissionDeniedError(std::move(message));
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return UnauthenticatedError(std::move(message));
+    default:
+      return InternalError(std::move(message));
   }
 }
 
@@ -205,26 +226,26 @@ std::string EtcdClient::PrefixRangeEnd(const std::string& prefix) {
   return std::string(1, '\0');  // every key
 }
 
-Result<int64_t> EtcdClient::Put(const std::string& key, const std::string& value, int64_t lease_id) {
+Result<int64_t> EtcdClient::Put(const std::string& key, const std::string& value,
+                                int64_t lease_id) {
   etcdserverpb::PutRequest request;
   request.set_key(key);
   request.set_value(value);
   request.set_lease(lease_id);
   etcdserverpb::PutResponse response;
-  LLMUX_RETURN_IF_ERROR(Invoke(*channels_, options_.call_timeout, "put",
-                               [&](EtcdConnection& e, grpc::ClientContext* c) {
-                                 return e.kv->Put(c, request, &response);
-                               }));
+  LLMUX_RETURN_IF_ERROR(Invoke(
+      *channels_, options_.call_timeout, "put",
+      [&](EtcdConnection& e, grpc::ClientContext* c) { return e.kv->Put(c, request, &response); }));
   return response.header().revision();
 }
 
 static Result<EtcdRange> Range(EtcdClient::Channels& channels, std::chrono::milliseconds timeout,
                                etcdserverpb::RangeRequest request) {
   etcdserverpb::RangeResponse response;
-  LLMUX_RETURN_IF_ERROR(Invoke(channels, timeout, "range",
-                               [&](EtcdConnection& e, grpc::ClientContext* c) {
-                                 return e.kv->Range(c, request, &response);
-                               }));
+  LLMUX_RETURN_IF_ERROR(
+      Invoke(channels, timeout, "range", [&](EtcdConnection& e, grpc::ClientContext* c) {
+        return e.kv->Range(c, request, &response);
+      }));
   return EtcdRange{FromProto(response.kvs()), response.header().revision()};
 }
 
@@ -254,14 +275,14 @@ Result<int64_t> EtcdClient::Delete(const std::string& key) {
 
 Result<EtcdTxnResult> EtcdClient::Txn(const EtcdTxn& txn) {
   etcdserverpb::TxnRequest request;
-  for (const EtcdCompare& c : txn.compares) LLMUX_RETURN_IF_ERROR(ToProto(c, request.add_compare()));
+  for (const EtcdCompare& c : txn.compares)
+    LLMUX_RETURN_IF_ERROR(ToProto(c, request.add_compare()));
   for (const EtcdOp& op : txn.success) LLMUX_RETURN_IF_ERROR(ToProto(op, request.add_success()));
   for (const EtcdOp& op : txn.failure) LLMUX_RETURN_IF_ERROR(ToProto(op, request.add_failure()));
   etcdserverpb::TxnResponse response;
-  LLMUX_RETURN_IF_ERROR(Invoke(*channels_, options_.call_timeout, "txn",
-                               [&](EtcdConnection& e, grpc::ClientContext* c) {
-                                 return e.kv->Txn(c, request, &response);
-                               }));
+  LLMUX_RETURN_IF_ERROR(Invoke(
+      *channels_, options_.call_timeout, "txn",
+      [&](EtcdConnection& e, grpc::ClientContext* c) { return e.kv->Txn(c, request, &response); }));
   EtcdTxnResult result;
   result.succeeded = response.succeeded();
   result.revision = response.header().revision();
@@ -299,18 +320,18 @@ Result<int64_t> EtcdClient::KeepAliveOnce(int64_t lease_id) {
   // etcdctl's keep-alive --once does, and it keeps every refresh under call_timeout.
   etcdserverpb::LeaseKeepAliveResponse response;
   bool answered = false;
-  LLMUX_RETURN_IF_ERROR(Invoke(
-      *channels_, options_.call_timeout, "lease keep-alive",
-      [&](EtcdConnection& e, grpc::ClientContext* c) {
-        auto stream = e.lease->LeaseKeepAlive(c);
-        etcdserverpb::LeaseKeepAliveRequest request;
-        request.set_id(lease_id);
-        answered = stream->Write(request) && stream->Read(&response);
-        stream->WritesDone();
-        if (answered) c->TryCancel();  // the server would keep the stream open
-        grpc::Status status = stream->Finish();
-        return answered ? grpc::Status::OK : status;
-      }));
+  LLMUX_RETURN_IF_ERROR(Invoke(*channels_, options_.call_timeout, "lease keep-alive",
+                               [&](EtcdConnection& e, grpc::ClientContext* c) {
+                                 auto stream = e.lease->LeaseKeepAlive(c);
+                                 etcdserverpb::LeaseKeepAliveRequest request;
+                                 request.set_id(lease_id);
+                                 answered = stream->Write(request) && stream->Read(&response);
+                                 stream->WritesDone();
+                                 if (answered)
+                                   c->TryCancel();  // the server would keep the stream open
+                                 grpc::Status status = stream->Finish();
+                                 return answered ? grpc::Status::OK : status;
+                               }));
   if (!answered) return UnavailableError("etcd lease keep-alive: the stream closed unanswered");
   // etcd answers an unknown (expired or revoked) lease with TTL 0 rather than an error.
   if (response.ttl() <= 0) {

@@ -114,11 +114,11 @@ TEST_F(EtcdClientTest, PrefixRangeEnd) {
 TEST_F(EtcdClientTest, TxnComparesAndRunsOneBranch) {
   auto rev = client_->Put("/t/k", "v1");
   ASSERT_TRUE(rev.ok());
-  EtcdTxn txn{.compares = {{.key = "/t/k", .target = EtcdCompare::Target::kModRevision,
-                            .number = *rev},
-                           {.key = "/t/k", .target = EtcdCompare::Target::kValue, .value = "v1"}},
-              .success = {EtcdOp::Put("/t/k", "v2"), EtcdOp::Put("/t/k2", "x")},
-              .failure = {EtcdOp::Get("/t/k")}};
+  EtcdTxn txn{
+      .compares = {{.key = "/t/k", .target = EtcdCompare::Target::kModRevision, .number = *rev},
+                   {.key = "/t/k", .target = EtcdCompare::Target::kValue, .value = "v1"}},
+      .success = {EtcdOp::Put("/t/k", "v2"), EtcdOp::Put("/t/k2", "x")},
+      .failure = {EtcdOp::Get("/t/k")}};
   auto first = client_->Txn(txn);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_TRUE(first->succeeded);
@@ -135,14 +135,16 @@ TEST_F(EtcdClientTest, TxnComparesAndRunsOneBranch) {
   EXPECT_EQ(second->revision, first->revision);  // a failed compare writes nothing
 
   // Create-if-absent: version 0 means the key does not exist.
-  EtcdTxn create{.compares = {{.key = "/t/new", .target = EtcdCompare::Target::kVersion,
-                               .number = 0}},
-                 .success = {EtcdOp::Put("/t/new", "made")},
-                 .failure = {}};
+  EtcdTxn create{
+      .compares = {{.key = "/t/new", .target = EtcdCompare::Target::kVersion, .number = 0}},
+      .success = {EtcdOp::Put("/t/new", "made")},
+      .failure = {}};
   EXPECT_TRUE(client_->Txn(create)->succeeded);
   EXPECT_FALSE(client_->Txn(create)->succeeded);
-  EtcdTxn remove{.compares = {{.key = "/t/new", .target = EtcdCompare::Target::kValue,
-                               .op = EtcdCompare::Op::kNotEqual, .value = "other"}},
+  EtcdTxn remove{.compares = {{.key = "/t/new",
+                               .target = EtcdCompare::Target::kValue,
+                               .op = EtcdCompare::Op::kNotEqual,
+                               .value = "other"}},
                  .success = {EtcdOp::Delete("/t/new")},
                  .failure = {}};
   EXPECT_TRUE(client_->Txn(remove)->succeeded);
@@ -221,7 +223,8 @@ TEST_F(EtcdClientTest, EndpointsAreTriedInTurn) {
   ASSERT_TRUE(other.ok());
   const std::string dead = (*other)->endpoint();
   (*other)->Kill();
-  auto client = EtcdClient::Create({.endpoints = {dead, server_->endpoint()}, .call_timeout = 1000ms});
+  auto client =
+      EtcdClient::Create({.endpoints = {dead, server_->endpoint()}, .call_timeout = 1000ms});
   ASSERT_TRUE(client.ok());
   auto put = (*client)->Put("/t/turn", "ok");
   ASSERT_TRUE(put.ok()) << put.status().ToString();

@@ -82,9 +82,7 @@ EtcdTestServer::~EtcdTestServer() {
   if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
 }
 
-std::string EtcdTestServer::endpoint() const {
-  return "127.0.0.1:" + std::to_string(client_port_);
-}
+std::string EtcdTestServer::endpoint() const { return "127.0.0.1:" + std::to_string(client_port_); }
 
 Status EtcdTestServer::Launch() {
   const std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
@@ -113,7 +111,7 @@ Status EtcdTestServer::Launch() {
     ::close(log_fd);
     return IoError("fork failed");
   }
-  if (pid == 0) {  // child: only async-signal-safe calls until exec
+  if (pid == 0) {                        // child: only async-signal-safe calls until exec
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a test binary that crashed or was killed
     ::dup2(log_fd, STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
@@ -131,8 +129,8 @@ Status EtcdTestServer::Launch() {
 }
 
 Status EtcdTestServer::WaitReady(std::chrono::milliseconds timeout) {
-  auto client = EtcdClient::Create({.endpoints = {endpoint()},
-                                    .call_timeout = std::chrono::milliseconds(300)});
+  auto client = EtcdClient::Create(
+      {.endpoints = {endpoint()}, .call_timeout = std::chrono::milliseconds(300)});
   if (!client.ok()) return client.status();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   Status last = Status::Ok();

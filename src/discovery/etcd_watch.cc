@@ -19,7 +19,10 @@ class WatchImpl final : public EtcdWatch {
  public:
   WatchImpl(EtcdEndpoint& endpoint, etcdserverpb::WatchCreateRequest create,
             EtcdWatchCallback callback)
-      : endpoint_(endpoint), connection_(endpoint.connection()), create_(std::move(create)), callback_(std::move(callback)) {
+      : endpoint_(endpoint),
+        connection_(endpoint.connection()),
+        create_(std::move(create)),
+        callback_(std::move(callback)) {
     thread_ = std::thread([this] { Run(); });
   }
   ~WatchImpl() override { Cancel(); }
@@ -104,8 +107,8 @@ class WatchImpl final : public EtcdWatch {
         update.revision = response.header().revision();
         for (const auto& e : response.events()) {
           EtcdEvent event;
-          event.type = e.type() == mvccpb::Event::DELETE ? EtcdEvent::Type::kDelete
-                                                         : EtcdEvent::Type::kPut;
+          event.type =
+              e.type() == mvccpb::Event::DELETE ? EtcdEvent::Type::kDelete : EtcdEvent::Type::kPut;
           event.kv = FromProto(e.kv());
           if (e.has_prev_kv()) event.prev_kv = FromProto(e.prev_kv());
           update.events.push_back(std::move(event));
@@ -115,7 +118,8 @@ class WatchImpl final : public EtcdWatch {
     }
     grpc::Status status = stream->Finish();
     Status error = StatusFromGrpc(status, "watch", endpoint_.address());
-    if (error.ok()) error = UnavailableError("etcd watch at " + endpoint_.address() + ": stream ended");
+    if (error.ok())
+      error = UnavailableError("etcd watch at " + endpoint_.address() + ": stream ended");
     End(std::move(error));
   }
 

@@ -1,8 +1,7 @@
 #include "discovery/worker_record.h"
 
-#include <nlohmann/json.hpp>
-
 #include <charconv>
+#include <nlohmann/json.hpp>
 
 namespace llmux::discovery {
 namespace {
@@ -97,7 +96,8 @@ Result<WorkerRecord> DecodeWorkerRecord(std::string_view text) {
       record.capacity = static_cast<int>(it->get<int64_t>());
     }
     if (auto it = j.find("standby"); it != j.end() && !it->is_null()) {
-      if (!it->is_boolean()) return InvalidArgumentError("worker record: 'standby' is not a boolean");
+      if (!it->is_boolean())
+        return InvalidArgumentError("worker record: 'standby' is not a boolean");
       record.standby = it->get<bool>();
     }
   } catch (const json::exception& e) {  // not expected after the type checks; never let one out

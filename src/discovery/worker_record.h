@@ -14,9 +14,9 @@ struct WorkerRecord {
   std::string id;       // unique per worker; the last segment of its key (no '/')
   std::string address;  // host:port of its worker gRPC service
   std::vector<std::string> models;
-  int capacity = 0;     // concurrent sequences it accepts
-  std::string version;  // llmux version of the worker
-  bool standby = false; // registered but not to be routed to (warming up, draining)
+  int capacity = 0;      // concurrent sequences it accepts
+  std::string version;   // llmux version of the worker
+  bool standby = false;  // registered but not to be routed to (warming up, draining)
 
   bool operator==(const WorkerRecord&) const = default;
 };

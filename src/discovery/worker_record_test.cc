@@ -6,8 +6,12 @@ namespace llmux::discovery {
 namespace {
 
 WorkerRecord Sample() {
-  return {.id = "w1", .address = "10.0.0.7:50051", .models = {"qwen3-0.6b", "llama-3.2-1b"},
-          .capacity = 8, .version = "0.1.0", .standby = true};
+  return {.id = "w1",
+          .address = "10.0.0.7:50051",
+          .models = {"qwen3-0.6b", "llama-3.2-1b"},
+          .capacity = 8,
+          .version = "0.1.0",
+          .standby = true};
 }
 
 TEST(WorkerRecordTest, RoundTrips) {
@@ -26,17 +30,28 @@ TEST(WorkerRecordTest, OptionalFieldsDefaultAndUnknownFieldsAreIgnored) {
 }
 
 TEST(WorkerRecordTest, RefusesGarbage) {
-  for (const char* text : {
-           "", "not json", "[]", "null", "{", R"({"address":"h:1"})", R"({"id":"a"})",
-           R"({"id":"a/b","address":"h:1"})", R"({"id":"","address":"h:1"})",
-           R"({"id":"a b","address":"h:1"})", R"({"id":"a","address":"h"})",
-           R"({"id":"a","address":"h:0"})", R"({"id":"a","address":"h:65536"})",
-           R"({"id":"a","address":"h:1x"})", R"({"id":7,"address":"h:1"})",
-           R"({"id":"a","address":"h:1","models":"m"})", R"({"id":"a","address":"h:1","models":[1]})",
-           R"({"id":"a","address":"h:1","models":[""]})", R"({"id":"a","address":"h:1","capacity":-1})",
-           R"({"id":"a","address":"h:1","capacity":1.5})",
-           R"({"id":"a","address":"h:1","capacity":18446744073709551615})",
-           R"({"id":"a","address":"h:1","standby":"yes"})"}) {
+  for (const char* text : {"",
+                           "not json",
+                           "[]",
+                           "null",
+                           "{",
+                           R"({"address":"h:1"})",
+                           R"({"id":"a"})",
+                           R"({"id":"a/b","address":"h:1"})",
+                           R"({"id":"","address":"h:1"})",
+                           R"({"id":"a b","address":"h:1"})",
+                           R"({"id":"a","address":"h"})",
+                           R"({"id":"a","address":"h:0"})",
+                           R"({"id":"a","address":"h:65536"})",
+                           R"({"id":"a","address":"h:1x"})",
+                           R"({"id":7,"address":"h:1"})",
+                           R"({"id":"a","address":"h:1","models":"m"})",
+                           R"({"id":"a","address":"h:1","models":[1]})",
+                           R"({"id":"a","address":"h:1","models":[""]})",
+                           R"({"id":"a","address":"h:1","capacity":-1})",
+                           R"({"id":"a","address":"h:1","capacity":1.5})",
+                           R"({"id":"a","address":"h:1","capacity":18446744073709551615})",
+                           R"({"id":"a","address":"h:1","standby":"yes"})"}) {
     auto decoded = DecodeWorkerRecord(text);
     EXPECT_FALSE(decoded.ok()) << text;
     if (!decoded.ok()) {

@@ -12,7 +12,8 @@ WorkerRegistration::WorkerRegistration(WorkerRegistrationOptions options,
 
 Result<std::unique_ptr<WorkerRegistration>> WorkerRegistration::Create(
     WorkerRegistrationOptions options) {
-  if (options.ttl_s <= 0) return InvalidArgumentError("worker registration: ttl_s must be positive");
+  if (options.ttl_s <= 0)
+    return InvalidArgumentError("worker registration: ttl_s must be positive");
   if (options.prefix.empty()) return InvalidArgumentError("worker registration: empty prefix");
   LLMUX_ASSIGN_OR_RETURN(auto client, EtcdClient::Create(options.etcd));
   return std::unique_ptr<WorkerRegistration>(

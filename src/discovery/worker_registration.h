@@ -60,8 +60,8 @@ class WorkerRegistration {
   mutable std::mutex mu_;  // guards everything below
   std::condition_variable cv_;
   WorkerRecord record_;
-  int64_t lease_id_ = 0;      // 0: none granted (or it expired)
-  bool dirty_ = true;         // the record must be (re)put
+  int64_t lease_id_ = 0;  // 0: none granted (or it expired)
+  bool dirty_ = true;     // the record must be (re)put
   bool registered_ = false;
   bool started_ = false;
   bool stopping_ = false;

@@ -24,7 +24,8 @@ WorkerWatcher::~WorkerWatcher() { Stop(); }
 
 Status WorkerWatcher::Start() {
   std::lock_guard lock(mu_);
-  if (thread_.joinable() || stopping_) return InvalidArgumentError("worker watcher: already started");
+  if (thread_.joinable() || stopping_)
+    return InvalidArgumentError("worker watcher: already started");
   thread_ = std::thread([this] { Run(); });
   return Status::Ok();
 }
@@ -126,8 +127,8 @@ void WorkerWatcher::Run() {
         std::lock_guard lock(mu_);
         watch_ended_ = false;  // before the watch exists: its end may be reported at once
       }
-      auto started = client_->Watch(
-          options_.prefix, *revision + 1, [this](const EtcdWatchUpdate& u) { OnWatchUpdate(u); });
+      auto started = client_->Watch(options_.prefix, *revision + 1,
+                                    [this](const EtcdWatchUpdate& u) { OnWatchUpdate(u); });
       if (started.ok()) {
         watch = std::move(started).value();
       } else {
