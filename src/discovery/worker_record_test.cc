@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "discovery/discovery_test_util.h"
+#include "discovery/worker_watcher.h"
+
 namespace llmux::discovery {
 namespace {
 
@@ -79,6 +82,18 @@ TEST(WorkerRecordTest, InvalidUtf8IsEncodedWithoutThrowing) {
   auto decoded = DecodeWorkerRecord(EncodeWorkerRecord(record));
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_NE(decoded->version, record.version);  // replaced by U+FFFD
+}
+
+TEST(WorkerViewDiffTest, AddedRemovedAndChangedById) {
+  WorkerRecord moved = TestWorker("b", 7000);
+  auto diff = DiffWorkerViews({TestWorker("a"), TestWorker("b"), TestWorker("c")},
+                              {moved, TestWorker("c"), TestWorker("d")});
+  EXPECT_EQ(Ids(diff.added), "d");
+  EXPECT_EQ(Ids(diff.removed), "a");
+  ASSERT_EQ(Ids(diff.changed), "b");
+  EXPECT_EQ(diff.changed[0].address, "127.0.0.1:7000");
+  auto none = DiffWorkerViews({TestWorker("a")}, {TestWorker("a")});
+  EXPECT_TRUE(none.added.empty() && none.removed.empty() && none.changed.empty());
 }
 
 }  // namespace

@@ -4,6 +4,26 @@
 
 namespace llmux::discovery {
 
+WorkerViewDiff DiffWorkerViews(const std::vector<WorkerRecord>& before,
+                               const std::vector<WorkerRecord>& after) {
+  std::map<std::string, const WorkerRecord*> old_by_id;
+  for (const WorkerRecord& r : before) old_by_id[r.id] = &r;
+  WorkerViewDiff diff;
+  for (const WorkerRecord& r : after) {
+    auto it = old_by_id.find(r.id);
+    if (it == old_by_id.end()) {
+      diff.added.push_back(r);
+    } else {
+      if (!(*it->second == r)) diff.changed.push_back(r);
+      old_by_id.erase(it);
+    }
+  }
+  for (const WorkerRecord& r : before) {
+    if (old_by_id.count(r.id) != 0) diff.removed.push_back(r);
+  }
+  return diff;
+}
+
 WorkerWatcher::WorkerWatcher(WorkerWatcherOptions options, std::unique_ptr<EtcdClient> client,
                              WorkersChangedCallback on_change)
     : options_(std::move(options)), client_(std::move(client)), on_change_(std::move(on_change)) {}

@@ -32,10 +32,21 @@ struct WorkerWatcherOptions {
 
 // Called with every worker currently registered, in key order (so by id), after the first
 // list and after every change of the set or of a record. Calls come one at a time from the
-// watcher's threads, never after Stop returns; the callback must not call Stop. A value that
+// watcher's threads, never after Stop returns; the callback must not call Stop or Current (it
+// runs under the watcher's lock; use DiffWorkerViews for what changed). A value that
 // does not decode as a valid WorkerRecord (or whose id differs from its key) is left out, with
 // a warning in the log.
 using WorkersChangedCallback = std::function<void(const std::vector<WorkerRecord>& all)>;
+
+// What changed between two views, by worker id (for a gateway that keeps one connection per
+// worker: AddWorker for added, RemoveWorker for removed, both for a changed address).
+struct WorkerViewDiff {
+  std::vector<WorkerRecord> added;    // ids only in `after`
+  std::vector<WorkerRecord> removed;  // ids only in `before` (as they were)
+  std::vector<WorkerRecord> changed;  // ids in both whose record differs (as they are now)
+};
+WorkerViewDiff DiffWorkerViews(const std::vector<WorkerRecord>& before,
+                               const std::vector<WorkerRecord>& after);
 
 class WorkerWatcher {
  public:
