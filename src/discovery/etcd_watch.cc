@@ -71,6 +71,9 @@ class WatchImpl final : public EtcdWatch {
   }
 
   void Run() {
+    // Like etcd's own client: a member cut off from the raft leader cancels the watch instead of
+    // keeping it open and silent, so the watcher re-lists through another endpoint.
+    context_.AddMetadata("hasleader", "true");
     auto stream = connection_->watch->Watch(&context_);
     etcdserverpb::WatchRequest request;
     *request.mutable_create_request() = create_;
