@@ -15,6 +15,8 @@ struct Command {
 
 // Each Add* registers one subcommand on `app` and returns it; defined in cmd_<name>.cc.
 Command AddRunCommand(CLI::App& app);
+Command AddWorkerCommand(CLI::App& app);
+Command AddGatewayCommand(CLI::App& app);
 Command AddTokenizeCommand(CLI::App& app);
 Command AddInspectCommand(CLI::App& app);
 Command AddBenchCommand(CLI::App& app);

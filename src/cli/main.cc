@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
       AddRunCommand(app),      AddTokenizeCommand(app), AddInspectCommand(app),
       AddBenchCommand(app),    AddModelCommand(app),    AddQuantizeCommand(app),
       AddPerplexityCommand(app), AddServeCommand(app), AddUserCommand(app), AddKeyCommand(app),
-      AddMcpCommand(app),
+      AddMcpCommand(app),    AddGatewayCommand(app),  AddWorkerCommand(app),
   };
   CLI11_PARSE(app, argc, argv);
   llmux::InitLogging(log_level);

@@ -39,6 +39,15 @@ void AddModelHostFlags(CLI::App* sub, serving::ModelHostOptions* o) {
       });
 }
 
+void AddEtcdFlags(CLI::App* sub, discovery::EtcdClientOptions* etcd, std::string* prefix) {
+  sub->add_option("--etcd", etcd->endpoints,
+                  "host:port of etcd (repeatable or comma-separated): register and discover "
+                  "workers there")
+      ->delimiter(',')->envname("LLMUX_ETCD");
+  sub->add_option("--etcd-prefix", *prefix, "etcd key prefix of the worker registrations")
+      ->capture_default_str();
+}
+
 void AddEdgeFlags(CLI::App* sub, app::EdgeOptions* o) {
   sub->add_option("--host", o->host, "address to listen on")->capture_default_str()->envname("LLMUX_HOST");
   sub->add_option("--port", o->port, "HTTP port (0: pick a free one)")->capture_default_str()

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/edge.h"
+#include "discovery/etcd_client.h"
 #include "serving/model_host.h"
 
 namespace llmux::cli {
@@ -12,6 +13,9 @@ namespace llmux::cli {
 // --threads, --ctx-size, --max-waiting(-per-caller), --max-running, --max-batch-tokens,
 // --kv-cache-memory, --kv-type.
 void AddModelHostFlags(CLI::App* sub, serving::ModelHostOptions* o);
+
+// --etcd (endpoints, repeatable or comma-separated) and --etcd-prefix.
+void AddEtcdFlags(CLI::App* sub, discovery::EtcdClientOptions* etcd, std::string* prefix);
 
 // Listening, authentication, TLS, origins, limits and MCP sessions of the client-facing edge.
 void AddEdgeFlags(CLI::App* sub, app::EdgeOptions* o);

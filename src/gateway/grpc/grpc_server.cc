@@ -9,55 +9,19 @@
 #include "gateway/grpc/auth_grpc_service.h"
 #include "gateway/grpc/inference_grpc_service.h"
 #include "gateway/grpc/mcp_grpc_service.h"
-#include "net/http/tls_files.h"
+#include "net/grpc/grpc_tls.h"
 
 namespace llmux::gateway {
 namespace {
 
 constexpr const char* kInferenceServiceName = "llmux.v1.Inference";
 
-// gRPC wants IPv6 literals in brackets: "[::1]:50051".
-std::string HostPort(const std::string& host, int port) {
-  const bool bare_ipv6 = host.find(':') != std::string::npos && host.front() != '[';
-  return bare_ipv6 ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+Result<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(const GrpcServerOptions& o) {
+  return rpc::MakeServerCredentials(
+      {o.tls_cert_file, o.tls_key_file, o.tls_client_ca_file, o.require_client_cert});
 }
 
-// Plaintext credentials, or TLS ones from the option's files (read and checked here, so a
-// bad file is a clear error rather than a failed BuildAndStart).
-Result<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(const GrpcServerOptions& o) {
-  const bool tls = !o.tls_cert_file.empty() || !o.tls_key_file.empty();
-  if (!tls) {
-    if (!o.tls_client_ca_file.empty() || o.require_client_cert) {
-      return InvalidArgumentError(
-          "gRPC client certificates need TLS: set a server certificate and key too");
-    }
-    return grpc::InsecureServerCredentials();
-  }
-  if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
-    return InvalidArgumentError(
-        "gRPC over TLS needs both a certificate file and a private key file (only one was "
-        "given)");
-  }
-  if (o.require_client_cert && o.tls_client_ca_file.empty()) {
-    return InvalidArgumentError(
-        "requiring gRPC client certificates needs a client CA file to verify them against");
-  }
-  LLMUX_ASSIGN_OR_RETURN(
-      http::ServerTlsPem pem,
-      http::LoadServerTlsFiles(o.tls_cert_file, o.tls_key_file, o.tls_client_ca_file));
-  grpc::SslServerCredentialsOptions ssl;
-  ssl.pem_key_cert_pairs.push_back({pem.private_key, pem.cert_chain});
-  ssl.pem_root_certs = pem.client_ca;
-  if (pem.client_ca.empty()) {
-    ssl.client_certificate_request = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
-  } else if (o.require_client_cert) {
-    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-  } else {
-    // Asked for; one that is sent must verify, none at all is accepted.
-    ssl.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
-  }
-  return grpc::SslServerCredentials(ssl);
-}
+using rpc::HostPort;
 
 }  // namespace
 

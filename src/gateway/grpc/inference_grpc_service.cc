@@ -8,10 +8,13 @@
 
 #include "gateway/grpc/grpc_access.h"
 #include "gateway/grpc/proto_conversion.h"
-#include "gateway/grpc/response_stream.h"
 #include "gateway/grpc/status_mapping.h"
+#include "net/grpc/response_stream.h"
 
 namespace llmux::gateway {
+
+using rpc::ResponseStream;
+using rpc::StreamReactor;
 namespace {
 
 // "chatcmpl-" + 24 random hex digits, like OpenAI's ids.
@@ -107,7 +110,7 @@ grpc::ServerWriteReactor<Response>* StartStream(AccessGate* gate, grpc::Callback
     stream->Close(ToGrpcStatus(handle.status()));
     return reactor;
   }
-  stream->SetHandle(std::move(handle).value());
+  stream->SetCancel([h = std::move(handle).value()] { h->Cancel(); });
   return reactor;
 }
 

@@ -12,14 +12,13 @@
 #include <grpcpp/support/status.h>
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <utility>
 
-#include "serving/inference_service.h"
-
-namespace llmux::gateway {
+namespace llmux::rpc {
 
 template <typename Response>
 class ResponseStream {
@@ -42,13 +41,13 @@ class ResponseStream {
     Pump(lock);
   }
 
-  // The generation to cancel if the call goes away first.
-  void SetHandle(std::shared_ptr<serving::RequestHandle> handle) {
+  // How to cancel the generation if the call goes away first.
+  void SetCancel(std::function<void()> cancel) {
     std::unique_lock lock(mu_);
-    handle_ = std::move(handle);
-    auto to_cancel = TakeHandleToCancel();  // the call was cancelled while submitting
+    cancel_ = std::move(cancel);
+    auto to_cancel = TakeCancel();  // the call was cancelled while submitting
     lock.unlock();
-    if (to_cancel) to_cancel->Cancel();
+    if (to_cancel) to_cancel();
   }
 
   // Reactor side.
@@ -56,17 +55,17 @@ class ResponseStream {
     std::unique_lock lock(mu_);
     writing_ = false;
     if (!ok) MarkCancelled();  // the stream broke: the client is gone
-    auto to_cancel = TakeHandleToCancel();
+    auto to_cancel = TakeCancel();
     Pump(lock);
-    if (to_cancel) to_cancel->Cancel();
+    if (to_cancel) to_cancel();
   }
 
   void OnCancel() {
     std::unique_lock lock(mu_);
     MarkCancelled();
-    auto to_cancel = TakeHandleToCancel();
+    auto to_cancel = TakeCancel();
     Pump(lock);
-    if (to_cancel) to_cancel->Cancel();
+    if (to_cancel) to_cancel();
   }
 
   void OnDone() {
@@ -74,9 +73,9 @@ class ResponseStream {
     reactor_ = nullptr;
     // Normally the generation already ended; if not, nobody is listening any more.
     cancelled_ = true;
-    auto to_cancel = TakeHandleToCancel();
+    auto to_cancel = TakeCancel();
     lock.unlock();
-    if (to_cancel) to_cancel->Cancel();
+    if (to_cancel) to_cancel();
   }
 
  private:
@@ -85,11 +84,11 @@ class ResponseStream {
     queue_.clear();
   }
 
-  // The handle to cancel now (once), if the call is cancelled and generation still runs.
-  std::shared_ptr<serving::RequestHandle> TakeHandleToCancel() {
-    if (!cancelled_ || generation_done_ || cancel_sent_ || !handle_) return nullptr;
+  // The cancel to call now (once), if the call is cancelled and generation still runs.
+  std::function<void()> TakeCancel() {
+    if (!cancelled_ || generation_done_ || cancel_sent_ || !cancel_) return nullptr;
     cancel_sent_ = true;
-    return handle_;
+    return cancel_;
   }
 
   // Starts the next write or the Finish if nothing is outstanding; unlocks `lock`.
@@ -124,7 +123,7 @@ class ResponseStream {
   bool generation_done_ = false;  // the engine sent OnFinish (or never started)
   bool cancel_sent_ = false;
   std::optional<grpc::Status> final_status_;
-  std::shared_ptr<serving::RequestHandle> handle_;
+  std::function<void()> cancel_;
 };
 
 // Owns its ResponseStream and deletes itself when gRPC is done with the call.
@@ -146,4 +145,4 @@ class StreamReactor final : public grpc::ServerWriteReactor<Response> {
   std::shared_ptr<ResponseStream<Response>> stream_;
 };
 
-}  // namespace llmux::gateway
+}  // namespace llmux::rpc

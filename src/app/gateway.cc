@@ -1,0 +1,83 @@
+#include "app/gateway.h"
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+namespace llmux::app {
+
+namespace {
+
+// Applies etcd's view of the workers to the remote service: the static list stays, workers
+// that appeared are added, workers that left (deregistered, or their lease expired) are removed.
+// Standby workers are added as standby.
+class DiscoveredWorkers {
+ public:
+  DiscoveredWorkers(serving::RemoteInferenceService& remote, std::set<std::string> fixed)
+      : remote_(remote), fixed_(std::move(fixed)) {}
+
+  void Apply(const std::vector<discovery::WorkerRecord>& all) {
+    std::set<std::string> now;
+    for (const discovery::WorkerRecord& w : all) {
+      now.insert(w.address);
+      if (!known_.count(w.address) && !fixed_.count(w.address)) {
+        spdlog::info("gateway: worker {} joined ({})", w.id, w.address);
+        remote_.AddWorker(w.address, w.standby);
+      }
+    }
+    for (const std::string& address : known_) {
+      if (!now.count(address) && !fixed_.count(address)) {
+        spdlog::info("gateway: worker at {} left", address);
+        remote_.RemoveWorker(address);
+      }
+    }
+    known_ = std::move(now);
+  }
+
+ private:
+  serving::RemoteInferenceService& remote_;
+  const std::set<std::string> fixed_;
+  std::set<std::string> known_;
+};
+
+}  // namespace
+
+Status RunGateway(const GatewayOptions& o) {
+  serving::RemoteInferenceService remote(o.workers);
+  LLMUX_RETURN_IF_ERROR(remote.Start().WithContext("the workers' TLS files"));
+  std::unique_ptr<discovery::WorkerWatcher> watcher;
+  DiscoveredWorkers discovered(remote, {o.workers.workers.begin(), o.workers.workers.end()});
+  if (!o.discovery.etcd.endpoints.empty()) {
+    LLMUX_ASSIGN_OR_RETURN(
+        watcher, discovery::WorkerWatcher::Create(
+                     o.discovery, [&discovered](const std::vector<discovery::WorkerRecord>& all) {
+                       discovered.Apply(all);
+                     }));
+    LLMUX_RETURN_IF_ERROR(watcher->Start().WithContext("--etcd"));
+  }
+  EdgeBackend backend;
+  backend.service = &remote;
+  backend.metrics_text = [&remote] { return remote.MetricsText(); };
+  // Ready as soon as some worker serves every model it knows of; with none yet the edge answers
+  // 503 on /health until workers join.
+  std::atomic<bool> stopping{false};
+  backend.wait_ready = [&remote, &stopping]() -> Status {
+    while (!remote.Ready()) {
+      if (stopping) return UnavailableError("stopped before any worker was ready");
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return Status::Ok();
+  };
+  backend.drain = [&stopping](std::chrono::milliseconds) { stopping = true; };
+  backend.starting = "workers: " + std::to_string(o.workers.workers.size()) + " listed" +
+                     (watcher ? ", more from etcd" : "");
+  Status status = RunEdge(o.edge, backend);
+  if (watcher) watcher->Stop();
+  return status;
+}
+
+}  // namespace llmux::app

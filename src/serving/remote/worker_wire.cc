@@ -1,0 +1,239 @@
+#include "serving/remote/worker_wire.h"
+
+#include <string>
+
+namespace llmux::serving::wire {
+
+namespace {
+
+pb::Sampling ToProto(const SamplingOptions& s) {
+  pb::Sampling p;
+  if (s.temperature) p.set_temperature(*s.temperature);
+  if (s.top_p) p.set_top_p(*s.top_p);
+  if (s.top_k) p.set_top_k(*s.top_k);
+  if (s.min_p) p.set_min_p(*s.min_p);
+  p.set_presence_penalty(s.presence_penalty);
+  p.set_frequency_penalty(s.frequency_penalty);
+  p.set_repetition_penalty(s.repetition_penalty);
+  if (s.seed) p.set_seed(*s.seed);
+  return p;
+}
+
+SamplingOptions FromProto(const pb::Sampling& p) {
+  SamplingOptions s;
+  if (p.has_temperature()) s.temperature = p.temperature();
+  if (p.has_top_p()) s.top_p = p.top_p();
+  if (p.has_top_k()) s.top_k = p.top_k();
+  if (p.has_min_p()) s.min_p = p.min_p();
+  s.presence_penalty = p.presence_penalty();
+  s.frequency_penalty = p.frequency_penalty();
+  s.repetition_penalty = p.repetition_penalty();
+  if (p.has_seed()) s.seed = p.seed();
+  return s;
+}
+
+pb::GenerationOptions ToProto(const GenerationOptions& o) {
+  pb::GenerationOptions p;
+  *p.mutable_sampling() = ToProto(o.sampling);
+  if (o.max_tokens) p.set_max_tokens(*o.max_tokens);
+  for (const std::string& s : o.stop) p.add_stop(s);
+  p.set_logprobs(o.logprobs);
+  p.set_top_logprobs(o.top_logprobs);
+  p.set_user(o.user);
+  p.set_caller_share(o.caller_share);
+  p.set_ignore_eos(o.ignore_eos);
+  return p;
+}
+
+GenerationOptions FromProto(const pb::GenerationOptions& p) {
+  GenerationOptions o;
+  o.sampling = FromProto(p.sampling());
+  if (p.has_max_tokens()) o.max_tokens = p.max_tokens();
+  o.stop.assign(p.stop().begin(), p.stop().end());
+  o.logprobs = p.logprobs();
+  o.top_logprobs = p.top_logprobs();
+  o.user = p.user();
+  o.caller_share = p.caller_share();
+  o.ignore_eos = p.ignore_eos();
+  return o;
+}
+
+// The gateway already bounded the nesting of these documents; the worker checks again.
+Result<chat::Json> ParseJson(const std::string& text, const std::string& field) {
+  chat::Json value = chat::Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) return InvalidArgumentError("not valid JSON").WithField(field);
+  return value;
+}
+
+}  // namespace
+
+pb::ChatRequest ToProto(const ChatRequest& r) {
+  pb::ChatRequest p;
+  p.set_model(r.model);
+  for (const chat::Message& m : r.messages) {
+    pb::Message* pm = p.add_messages();
+    pm->set_role(m.role);
+    pm->set_content(m.content);
+    if (m.reasoning_content) pm->set_reasoning_content(*m.reasoning_content);
+    for (const chat::ToolCall& c : m.tool_calls) {
+      pb::ToolCall* pc = pm->add_tool_calls();
+      pc->set_id(c.id);
+      pc->set_name(c.name);
+      pc->set_arguments_json(c.arguments.dump());
+    }
+    pm->set_tool_call_id(m.tool_call_id);
+    pm->set_name(m.name);
+  }
+  for (const chat::Tool& t : r.tools) p.add_tools_json(t.spec.dump());
+  p.set_tool_choice(static_cast<pb::ToolChoiceMode>(r.tool_choice.mode));
+  p.set_tool_choice_function(r.tool_choice.function_name);
+  p.set_response_format(static_cast<pb::ResponseFormat>(r.response_format));
+  if (r.enable_thinking) p.set_enable_thinking(*r.enable_thinking);
+  *p.mutable_options() = ToProto(r.options);
+  return p;
+}
+
+pb::CompletionRequest ToProto(const CompletionRequest& r) {
+  pb::CompletionRequest p;
+  p.set_model(r.model);
+  p.set_prompt(r.prompt);
+  *p.mutable_options() = ToProto(r.options);
+  return p;
+}
+
+Result<ChatRequest> FromProto(const pb::ChatRequest& p) {
+  ChatRequest r;
+  r.model = p.model();
+  for (int i = 0; i < p.messages_size(); ++i) {
+    const pb::Message& pm = p.messages(i);
+    chat::Message m;
+    m.role = pm.role();
+    m.content = pm.content();
+    if (pm.has_reasoning_content()) m.reasoning_content = pm.reasoning_content();
+    for (int j = 0; j < pm.tool_calls_size(); ++j) {
+      const pb::ToolCall& pc = pm.tool_calls(j);
+      const std::string field = "messages[" + std::to_string(i) + "].tool_calls[" + std::to_string(j) + "]";
+      LLMUX_ASSIGN_OR_RETURN(chat::Json arguments, ParseJson(pc.arguments_json(), field + ".arguments"));
+      m.tool_calls.push_back({pc.id(), pc.name(), std::move(arguments)});
+    }
+    m.tool_call_id = pm.tool_call_id();
+    m.name = pm.name();
+    r.messages.push_back(std::move(m));
+  }
+  for (int i = 0; i < p.tools_json_size(); ++i) {
+    LLMUX_ASSIGN_OR_RETURN(chat::Json spec, ParseJson(p.tools_json(i), "tools[" + std::to_string(i) + "]"));
+    r.tools.push_back({std::move(spec)});
+  }
+  if (!pb::ToolChoiceMode_IsValid(p.tool_choice())) {
+    return InvalidArgumentError("unknown tool_choice mode").WithField("tool_choice");
+  }
+  r.tool_choice.mode = static_cast<ToolChoiceMode>(p.tool_choice());
+  r.tool_choice.function_name = p.tool_choice_function();
+  if (!pb::ResponseFormat_IsValid(p.response_format())) {
+    return InvalidArgumentError("unknown response_format").WithField("response_format");
+  }
+  r.response_format = static_cast<ResponseFormat>(p.response_format());
+  if (p.has_enable_thinking()) r.enable_thinking = p.enable_thinking();
+  r.options = FromProto(p.options());
+  return r;
+}
+
+Result<CompletionRequest> FromProto(const pb::CompletionRequest& p) {
+  CompletionRequest r;
+  r.model = p.model();
+  r.prompt = p.prompt();
+  r.options = FromProto(p.options());
+  return r;
+}
+
+pb::Delta ToProto(const Delta& d) {
+  pb::Delta p;
+  p.set_reasoning(d.reasoning);
+  p.set_content(d.content);
+  for (const ToolCallDelta& c : d.tool_calls) {
+    pb::ToolCallDelta* pc = p.add_tool_calls();
+    pc->set_index(c.index);
+    pc->set_id(c.id);
+    pc->set_name(c.name);
+    pc->set_arguments(c.arguments);
+  }
+  for (const TokenLogprob& l : d.logprobs) {
+    pb::TokenLogprob* pl = p.add_logprobs();
+    pl->set_token(l.token);
+    pl->set_logprob(l.logprob);
+    for (const TopLogprob& t : l.top) {
+      pb::TopLogprob* pt = pl->add_top();
+      pt->set_token(t.token);
+      pt->set_logprob(t.logprob);
+    }
+  }
+  return p;
+}
+
+Delta FromProto(const pb::Delta& p) {
+  Delta d;
+  d.reasoning = p.reasoning();
+  d.content = p.content();
+  for (const pb::ToolCallDelta& c : p.tool_calls()) {
+    d.tool_calls.push_back({c.index(), c.id(), c.name(), c.arguments()});
+  }
+  for (const pb::TokenLogprob& l : p.logprobs()) {
+    TokenLogprob t{l.token(), l.logprob(), {}};
+    for (const pb::TopLogprob& top : l.top()) t.top.push_back({top.token(), top.logprob()});
+    d.logprobs.push_back(std::move(t));
+  }
+  return d;
+}
+
+pb::Finish ToProto(const Finish& f) {
+  pb::Finish p;
+  p.set_reason(static_cast<pb::FinishReason>(f.reason));
+  p.set_prompt_tokens(f.usage.prompt_tokens);
+  p.set_completion_tokens(f.usage.completion_tokens);
+  p.set_cached_tokens(f.usage.cached_tokens);
+  if (!f.error.ok()) *p.mutable_error() = ToProto(f.error);
+  return p;
+}
+
+Result<Finish> FromProto(const pb::Finish& p) {
+  if (!pb::FinishReason_IsValid(p.reason())) return InvalidArgumentError("unknown finish reason");
+  Finish f;
+  f.reason = static_cast<FinishReason>(p.reason());
+  f.usage = {p.prompt_tokens(), p.completion_tokens(), p.cached_tokens()};
+  if (p.has_error()) f.error = FromProto(p.error());
+  return f;
+}
+
+pb::Error ToProto(const Status& status) {
+  pb::Error p;
+  p.set_code(static_cast<int32_t>(status.code()));
+  p.set_message(status.message());
+  p.set_field(status.field());
+  return p;
+}
+
+Status FromProto(const pb::Error& p) {
+  // A code this build does not know is an internal error, never success.
+  const bool known = p.code() > static_cast<int>(StatusCode::kOk) &&
+                     p.code() <= static_cast<int>(StatusCode::kPermissionDenied);
+  const StatusCode code = known ? static_cast<StatusCode>(p.code()) : StatusCode::kInternal;
+  Status s(code, p.message());
+  return p.field().empty() ? s : s.WithField(p.field());
+}
+
+pb::ModelInfo ToProto(const ModelInfo& m) {
+  pb::ModelInfo p;
+  p.set_id(m.id);
+  p.set_architecture(m.architecture);
+  p.set_quantization(m.quantization);
+  p.set_context_length(m.context_length);
+  p.set_created(m.created);
+  p.set_ready(m.ready);
+  return p;
+}
+
+ModelInfo FromProto(const pb::ModelInfo& p) {
+  return {p.id(), p.architecture(), p.quantization(), p.context_length(), p.created(), p.ready()};
+}
+
+}  // namespace llmux::serving::wire

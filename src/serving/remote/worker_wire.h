@@ -1,0 +1,31 @@
+// The serving layer's types on the worker protocol (proto/llmux/worker/v1/worker.proto) and
+// back, field for field, so that a request served by a worker is the request the gateway got.
+// Decoding checks what protobuf cannot: enum values in range and JSON texts that parse (they
+// come from the network); a failure is kInvalidArgument naming the field.
+#pragma once
+
+#include "base/status.h"
+#include "llmux/worker/v1/worker.pb.h"
+#include "serving/inference_service.h"
+
+namespace llmux::serving::wire {
+
+namespace pb = ::llmux::worker::v1;
+
+pb::ChatRequest ToProto(const ChatRequest& request);
+pb::CompletionRequest ToProto(const CompletionRequest& request);
+Result<ChatRequest> FromProto(const pb::ChatRequest& request);
+Result<CompletionRequest> FromProto(const pb::CompletionRequest& request);
+
+pb::Delta ToProto(const Delta& delta);
+Delta FromProto(const pb::Delta& delta);
+pb::Finish ToProto(const Finish& finish);
+Result<Finish> FromProto(const pb::Finish& finish);
+
+pb::Error ToProto(const Status& status);
+Status FromProto(const pb::Error& error);
+
+pb::ModelInfo ToProto(const ModelInfo& info);
+ModelInfo FromProto(const pb::ModelInfo& info);
+
+}  // namespace llmux::serving::wire

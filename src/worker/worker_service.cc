@@ -1,0 +1,126 @@
+#include "worker/worker_service.h"
+
+#include <mutex>
+#include <vector>
+
+#include "net/grpc/response_stream.h"
+#include "serving/remote/worker_wire.h"
+
+namespace llmux::worker {
+
+namespace {
+
+namespace wire = serving::wire;
+using Event = v1::GenerateEvent;
+using Stream = rpc::ResponseStream<Event>;
+
+// The engine's callbacks as events. Until Accept() (the service took the request) events are
+// held back, so that `accepted` is always the first event even when the engine is quicker
+// than the return from Chat/Complete.
+class EventSink final : public serving::Sink {
+ public:
+  EventSink(std::shared_ptr<Stream> stream, std::shared_ptr<std::atomic<int>> in_flight)
+      : stream_(std::move(stream)), in_flight_(std::move(in_flight)) {}
+
+  void Accept() {
+    ++*in_flight_;
+    std::lock_guard lock(mu_);
+    Event accepted;
+    accepted.mutable_accepted();
+    stream_->Push(std::move(accepted));
+    for (Event& e : held_) Send(std::move(e));
+    held_.clear();
+    accepted_ = true;
+  }
+
+  void OnDelta(const serving::Delta& delta) override {
+    Event e;
+    *e.mutable_delta() = wire::ToProto(delta);
+    std::lock_guard lock(mu_);
+    if (accepted_) {
+      Send(std::move(e));
+    } else {
+      held_.push_back(std::move(e));
+    }
+  }
+
+  void OnFinish(const serving::Finish& finish) override {
+    Event e;
+    *e.mutable_finish() = wire::ToProto(finish);
+    std::lock_guard lock(mu_);
+    if (accepted_) {
+      Send(std::move(e));
+    } else {
+      held_.push_back(std::move(e));
+    }
+  }
+
+ private:
+  void Send(Event e) {
+    const bool last = e.has_finish();
+    stream_->Push(std::move(e));
+    if (last) {
+      stream_->Close(grpc::Status::OK);
+      --*in_flight_;
+    }
+  }
+
+  std::shared_ptr<Stream> stream_;
+  std::shared_ptr<std::atomic<int>> in_flight_;
+  std::mutex mu_;
+  bool accepted_ = false;
+  std::vector<Event> held_;
+};
+
+void Refuse(Stream& stream, const Status& status) {
+  Event e;
+  *e.mutable_refused() = wire::ToProto(status);
+  stream.Push(std::move(e));
+  stream.Close(grpc::Status::OK);
+}
+
+}  // namespace
+
+grpc::ServerWriteReactor<Event>* WorkerGrpcService::Generate(grpc::CallbackServerContext*,
+                                                            const v1::GenerateRequest* request) {
+  auto* reactor = new rpc::StreamReactor<Event>();
+  const std::shared_ptr<Stream>& stream = reactor->stream();
+  auto sink = std::make_shared<EventSink>(stream, in_flight_);
+  Result<std::shared_ptr<serving::RequestHandle>> handle = InvalidArgumentError("no request");
+  if (request->has_chat()) {
+    Result<serving::ChatRequest> chat = wire::FromProto(request->chat());
+    handle = chat.ok() ? service_.Chat(std::move(chat).value(), sink) : chat.status();
+  } else if (request->has_completion()) {
+    Result<serving::CompletionRequest> completion = wire::FromProto(request->completion());
+    handle = completion.ok() ? service_.Complete(std::move(completion).value(), sink)
+                             : completion.status();
+  }
+  if (!handle.ok()) {
+    Refuse(*stream, handle.status());
+    return reactor;
+  }
+  sink->Accept();
+  stream->SetCancel([h = std::move(handle).value()] { h->Cancel(); });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* WorkerGrpcService::ListModels(grpc::CallbackServerContext* context,
+                                                        const v1::ListModelsRequest*,
+                                                        v1::ListModelsResponse* response) {
+  for (const serving::ModelInfo& m : service_.ListModels()) *response->add_models() = wire::ToProto(m);
+  response->set_ready(service_.Ready());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* WorkerGrpcService::Load(grpc::CallbackServerContext* context,
+                                                  const v1::LoadRequest*, v1::LoadReport* response) {
+  response->set_in_flight(in_flight());
+  response->set_version(LLMUX_VERSION_STRING);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace llmux::worker

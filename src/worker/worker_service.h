@@ -1,0 +1,34 @@
+// llmux.worker.v1.Worker over any InferenceService (on a worker: the local one). Generate
+// answers `accepted` or `refused` first, then streams the sink's deltas and finish; a call the
+// gateway cancels cancels its generation.
+#pragma once
+
+#include <atomic>
+
+#include "llmux/worker/v1/worker.grpc.pb.h"
+#include "serving/inference_service.h"
+
+namespace llmux::worker {
+
+class WorkerGrpcService final : public llmux::worker::v1::Worker::CallbackService {
+ public:
+  explicit WorkerGrpcService(serving::InferenceService& service) : service_(service) {}
+
+  grpc::ServerWriteReactor<v1::GenerateEvent>* Generate(grpc::CallbackServerContext* context,
+                                                         const v1::GenerateRequest* request) override;
+  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
+                                       const v1::ListModelsRequest* request,
+                                       v1::ListModelsResponse* response) override;
+  grpc::ServerUnaryReactor* Load(grpc::CallbackServerContext* context, const v1::LoadRequest* request,
+                                 v1::LoadReport* response) override;
+
+  // Generations accepted and not yet finished.
+  int in_flight() const { return in_flight_->load(); }
+
+ private:
+  serving::InferenceService& service_;
+  // Shared with the sinks, which may outlive a call (the engine holds them until it finishes).
+  std::shared_ptr<std::atomic<int>> in_flight_ = std::make_shared<std::atomic<int>>(0);
+};
+
+}  // namespace llmux::worker

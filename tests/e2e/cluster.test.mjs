@@ -1,0 +1,161 @@
+// Gateway and workers as separate processes on loopback, with a real etcd and Redis: the official
+// `openai` client talks to `llmux gateway`, which finds `llmux worker`s in etcd (issue 14).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { SHARED, referenceContinuation } from './server.mjs';
+import { metric, startEtcd, startGateway, startRedis, startWorker, waitFor } from './cluster.mjs';
+import { join } from 'node:path';
+
+const stories = `stories=${join(SHARED, 'models/stories260K.gguf')}`;
+const expected = referenceContinuation('Once upon a time');
+const complete = (client, extra = {}) => client.completions.create({
+  model: 'stories', prompt: 'Once upon a time', max_tokens: 64, temperature: 0, ...extra });
+
+async function streamText(client) {
+  const stream = await complete(client, { stream: true });
+  let text = '';
+  for await (const chunk of stream) text += chunk.choices[0]?.text ?? '';
+  return text;
+}
+
+describe('one gateway, three workers found through etcd', () => {
+  let etcd, gateway, client;
+  const workers = [];
+  before(async () => {
+    etcd = await startEtcd();
+    for (let i = 0; i < 3; ++i) {
+      workers.push(await startWorker([stories], ['--etcd', etcd.endpoint, '--id', `w${i}`, '--lease-ttl', '2'], `w${i}`));
+    }
+    gateway = await startGateway(['--etcd', etcd.endpoint]);
+    client = new OpenAI({ baseURL: `${gateway.baseURL}/v1`, apiKey: 'unused', maxRetries: 0 });
+    await waitFor('three workers in the gateway', async () =>
+      (await metric(gateway.baseURL, 'llmux_gateway_workers', { state: 'up' })) === 3);
+  });
+  after(async () => {
+    await gateway?.stop();
+    for (const w of workers) await w.stop('SIGKILL');
+    await etcd?.remove();
+  });
+
+  test('the models of the workers are listed once', async () => {
+    const list = await client.models.list();
+    assert.deepEqual(list.data.map((m) => m.id), ['stories']);
+  });
+
+  test('requests are balanced over every worker and answer as llama.cpp does', async () => {
+    const results = await Promise.all(Array.from({ length: 24 }, (_, i) =>
+      (i % 2 ? streamText(client) : complete(client).then((r) => r.choices[0].text))));
+    for (const text of results) assert.equal(text, expected);
+    for (const w of workers) {
+      const n = await metric(gateway.baseURL, 'llmux_gateway_worker_requests_total', { worker: w.address });
+      assert.ok(n >= 3, `worker ${w.address} got ${n} of 24 requests`);
+    }
+  });
+
+  test('kill -9 of a worker: no later request fails, and it leaves the gateway', async () => {
+    const victim = workers[0];
+    let failures = 0;
+    let done = 0;
+    const load = (async () => {
+      const until = Date.now() + 4000;
+      while (Date.now() < until) {
+        const batch = await Promise.allSettled(Array.from({ length: 4 }, () => complete(client)));
+        for (const r of batch) {
+          ++done;
+          if (r.status !== 'fulfilled' || r.value.choices[0].text !== expected) ++failures;
+        }
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 500));
+    victim.child.kill('SIGKILL');
+    await load;
+    assert.ok(done > 8, `only ${done} requests ran`);
+    assert.equal(failures, 0, `${failures} of ${done} requests failed`);
+    // Its lease (2 s) expires: etcd drops it and the gateway forgets it.
+    await waitFor('the killed worker to leave', async () =>
+      (await metric(gateway.baseURL, 'llmux_gateway_workers', { worker: victim.address })) === 0, 15000);
+  });
+
+  test('etcd stopped for a while: requests go on, a restarted worker rejoins', async () => {
+    await etcd.stop('SIGKILL');
+    for (let i = 0; i < 6; ++i) assert.equal((await complete(client)).choices[0].text, expected);
+    await new Promise((r) => setTimeout(r, 3000));  // longer than the workers' lease TTL
+    for (let i = 0; i < 6; ++i) assert.equal((await complete(client)).choices[0].text, expected);
+    await etcd.start();
+    // The workers re-register (their leases expired meanwhile) and the gateway re-reads etcd.
+    await waitFor('two workers back in the gateway', async () =>
+      (await metric(gateway.baseURL, 'llmux_gateway_workers', { state: 'up' })) === 2, 20000);
+    workers[0] = await startWorker([stories], ['--etcd', etcd.endpoint, '--id', 'w0', '--lease-ttl', '2'], 'w0-again');
+    await waitFor('the restarted worker to rejoin', async () =>
+      (await metric(gateway.baseURL, 'llmux_gateway_workers', { state: 'up' })) === 3, 20000);
+    assert.equal((await complete(client)).choices[0].text, expected);
+  });
+
+  test('a worker drained with SIGTERM finishes its work and leaves at once', async () => {
+    const w = workers[2];
+    const pending = Promise.all(Array.from({ length: 6 }, () => complete(client)));
+    const code = await w.stop('SIGTERM');
+    assert.equal(code.code, 0);
+    for (const r of await pending) assert.equal(r.choices[0].text, expected);
+    await waitFor('the drained worker to leave', async () =>
+      (await metric(gateway.baseURL, 'llmux_gateway_workers', { worker: w.address })) === 0, 5000);
+  });
+});
+
+describe('a static worker list, no etcd', () => {
+  test('the gateway serves through the workers it is given', async () => {
+    const w = await startWorker([stories], [], 'static-w');
+    const gateway = await startGateway(['--worker', w.address]);
+    try {
+      const client = new OpenAI({ baseURL: `${gateway.baseURL}/v1`, apiKey: 'unused', maxRetries: 0 });
+      assert.equal((await complete(client)).choices[0].text, expected);
+      await assert.rejects(client.completions.create({ model: 'nope', prompt: 'x', max_tokens: 1 }),
+        (e) => e.status === 404);
+    } finally {
+      await gateway.stop();
+      await w.stop('SIGKILL');
+    }
+  });
+});
+
+describe('two gateways sharing a key\'s limit through Redis', () => {
+  test('requests per minute hold in sum', async () => {
+    const { startPostgres } = await import('./postgres.mjs');
+    const pg = await startPostgres();
+    const redis = await startRedis();
+    const w = await startWorker([stories], [], 'limit-w');
+    const shared = ['--worker', w.address, '--store', pg.url, '--redis', redis.address];
+    const g1 = await startGateway(shared, { auth: true, name: 'g1' });
+    const g2 = await startGateway(shared, { auth: true, name: 'g2' });
+    try {
+      const admin = g1.adminKey ?? g2.adminKey;
+      assert.ok(admin, 'the first gateway printed the admin key');
+      const created = await fetch(`${g1.baseURL}/admin/v1/keys`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name: 'limited', scopes: ['models:use:*'], limits: { requests_per_minute: 6 } }),
+      });
+      assert.equal(created.status, 201, await created.clone().text());
+      const key = (await created.json()).key;
+      let ok = 0;
+      let limited = 0;
+      for (let i = 0; i < 12; ++i) {
+        const base = i % 2 ? g2.baseURL : g1.baseURL;
+        const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: key, maxRetries: 0 });
+        try { await complete(client, { max_tokens: 2 }); ++ok; } catch (e) {
+          assert.equal(e.status, 429);
+          ++limited;
+        }
+      }
+      assert.equal(ok, 6, 'the key got six requests in all, not six per gateway');
+      assert.equal(limited, 6);
+    } finally {
+      await g1.stop();
+      await g2.stop();
+      await w.stop('SIGKILL');
+      await redis.stop();
+      pg.stop();
+    }
+  });
+});
