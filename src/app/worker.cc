@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "net/http/loopback_host.h"
 #include "net/http/signal_watcher.h"
 #include "serving/local_inference_service.h"
 
@@ -29,6 +30,13 @@ discovery::WorkerRecord RecordOf(const WorkerRoleOptions& o, const std::string& 
 }  // namespace
 
 Status RunWorker(const WorkerRoleOptions& o) {
+  // The worker API trusts its callers (gateways authenticate clients): off loopback, only mutual
+  // TLS keeps everyone else out.
+  if (!http::IsLoopbackHost(o.server.host) && o.server.tls_client_ca_file.empty()) {
+    spdlog::warn("worker: listening on {} without --client-ca: anyone who reaches the port can "
+                 "generate; keep it on a private network or require gateway certificates",
+                 o.server.host);
+  }
   serving::LocalInferenceService service(o.models, o.model_host);
   worker::WorkerServer server(service, o.server);
   LLMUX_RETURN_IF_ERROR(server.Start().WithContext("worker gRPC listener"));

@@ -30,12 +30,15 @@ export async function waitFor(what, check, ms = 20000, every = 50) {
 
 // A child process whose stderr is kept; `line` resolves with the first match of `pattern`.
 function spawnLogged(cmd, args, name) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Both streams are kept: llmux writes to stderr, redis-server to stdout.
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const state = { stderr: '' };
-  child.stderr.on('data', (chunk) => {
+  const keep = (chunk) => {
     state.stderr += chunk;
     if (process.env.LLMUX_E2E_VERBOSE) process.stderr.write(`[${name}] ${chunk}`);
-  });
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return {
     child,

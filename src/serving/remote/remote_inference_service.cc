@@ -54,7 +54,8 @@ struct RemoteInferenceService::Request : RequestHandle,
   bool delivered = false;  // a delta reached the sink: no more retries
   bool finished = false;   // the sink got OnFinish
   bool cancelled = false;
-  GenerateCall* call = nullptr;  // the current attempt, alive until its OnDone
+  // The current attempt. Shared, so that Cancel can use it while its OnDone runs elsewhere.
+  std::shared_ptr<GenerateCall> call;
   // Set while Submit waits for the current attempt's first event.
   std::shared_ptr<std::promise<Status>> waiter;
   std::string last_error;
@@ -74,13 +75,17 @@ struct RemoteInferenceService::Request : RequestHandle,
 namespace {
 
 // One Generate call to one worker.
-class GenerateCall final : public grpc::ClientReadReactor<pb::GenerateEvent> {
+class GenerateCall final : public grpc::ClientReadReactor<pb::GenerateEvent>,
+                           public std::enable_shared_from_this<GenerateCall> {
  public:
   GenerateCall(std::shared_ptr<RemoteInferenceService::Request> request,
                std::shared_ptr<RemoteInferenceService::Worker> worker)
       : request_(std::move(request)), worker_(std::move(worker)) {}
 
+  // Keeps itself alive until gRPC is done with it (OnDone).
   void Start() {
+    self_ = shared_from_this();
+    request_->service->CallStarted(&context_);
     worker_->stub->async()->Generate(&context_, &request_->proto, this);
     StartRead(&event_);
     StartCall();
@@ -104,8 +109,10 @@ class GenerateCall final : public grpc::ClientReadReactor<pb::GenerateEvent> {
   }
 
   void OnDone(const grpc::Status& status) override {
+    RemoteInferenceService* service = request_->service;
     request_->OnCallDone(this, worker_, status, first_seen_);
-    delete this;
+    service->CallEnded(&context_);  // the last use of the service
+    self_.reset();  // may destroy this object: nothing after it
   }
 
  private:
@@ -114,6 +121,7 @@ class GenerateCall final : public grpc::ClientReadReactor<pb::GenerateEvent> {
   grpc::ClientContext context_;
   pb::GenerateEvent event_;
   bool first_seen_ = false;
+  std::shared_ptr<GenerateCall> self_;
 };
 
 // A refusal worth trying elsewhere: the worker is full or going away, not the request wrong.
@@ -124,14 +132,14 @@ bool TryElsewhere(const Status& s) {
 }  // namespace
 
 void RemoteInferenceService::Request::Cancel() {
-  GenerateCall* current = nullptr;
+  std::shared_ptr<GenerateCall> current;
   {
     std::lock_guard lock(mu);
     if (cancelled || finished) return;
     cancelled = true;
     current = call;
   }
-  // The call stays alive until its OnDone, which needs `mu`: safe to use it here.
+  // Outside the lock (OnDone takes it); `current` keeps the call's context alive.
   if (current) current->TryCancel();
 }
 
@@ -139,12 +147,12 @@ void RemoteInferenceService::Request::OnFirst(GenerateCall* from, const Status& 
   std::shared_ptr<std::promise<Status>> w;
   {
     std::lock_guard lock(mu);
-    if (from != call) return;
+    if (from != call.get()) return;
     w = std::move(waiter);
     waiter.reset();
     if (!w && !refusal.ok()) {
       // A background retry refused: the request ends with the refusal.
-      call = nullptr;
+      call.reset();
     }
   }
   if (w) {
@@ -157,7 +165,7 @@ void RemoteInferenceService::Request::OnFirst(GenerateCall* from, const Status& 
 void RemoteInferenceService::Request::OnDelta(GenerateCall* from, const Delta& delta) {
   {
     std::lock_guard lock(mu);
-    if (from != call || finished) return;
+    if (from != call.get() || finished) return;
     delivered = true;
   }
   sink->OnDelta(delta);
@@ -166,7 +174,7 @@ void RemoteInferenceService::Request::OnDelta(GenerateCall* from, const Delta& d
 void RemoteInferenceService::Request::OnFinish(GenerateCall* from, const serving::Finish& f) {
   {
     std::lock_guard lock(mu);
-    if (from != call) return;
+    if (from != call.get()) return;
   }
   Finish(f);
 }
@@ -193,8 +201,8 @@ void RemoteInferenceService::Request::OnCallDone(GenerateCall* from,
   std::string why;
   {
     std::lock_guard lock(mu);
-    if (from != call) return;  // abandoned (did not answer in time) or replaced
-    call = nullptr;
+    if (from != call.get()) return;  // abandoned (did not answer in time) or replaced
+    call.reset();
     if (finished) return;
     why = "worker " + worker->address + ": " + (status.ok() ? "the stream ended early" : status.error_message());
     if (!first_seen) {
@@ -225,7 +233,7 @@ void RemoteInferenceService::Request::RetryInBackground() {
     Finish({FinishReason::kError, {}, UnavailableError("no other worker could take over: " + last_error)});
     return;
   }
-  auto* c = new GenerateCall(shared_from_this(), worker);
+  auto c = std::make_shared<GenerateCall>(shared_from_this(), worker);
   {
     std::lock_guard lock(mu);
     call = c;
@@ -251,11 +259,27 @@ RemoteInferenceService::RemoteInferenceService(RemoteInferenceOptions options)
 
 RemoteInferenceService::~RemoteInferenceService() {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     stopping_ = true;
+    for (grpc::ClientContext* c : calls_) c->TryCancel();
+    cv_.wait(lock, [this] { return calls_.empty(); });
   }
   cv_.notify_all();
   if (refresher_.joinable()) refresher_.join();
+}
+
+void RemoteInferenceService::CallStarted(grpc::ClientContext* context) {
+  std::lock_guard lock(mu_);
+  calls_.insert(context);
+  if (stopping_) context->TryCancel();
+}
+
+void RemoteInferenceService::CallEnded(grpc::ClientContext* context) {
+  {
+    std::lock_guard lock(mu_);
+    calls_.erase(context);
+  }
+  cv_.notify_all();
 }
 
 Status RemoteInferenceService::Start() {
@@ -324,6 +348,7 @@ void RemoteInferenceService::MarkDown(const std::shared_ptr<Worker>& worker, con
 
 std::shared_ptr<RemoteInferenceService::Worker> RemoteInferenceService::PickWorker(Request& request) {
   std::lock_guard lock(mu_);
+  if (stopping_) return nullptr;
   std::vector<WorkerView> views;
   std::vector<std::shared_ptr<Worker>> order;
   for (const auto& [address, w] : workers_) {
@@ -369,7 +394,7 @@ Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Submit(std::share
     }
     auto waiter = std::make_shared<std::promise<Status>>();
     std::future<Status> first = waiter->get_future();
-    auto* call = new GenerateCall(request, worker);
+    auto call = std::make_shared<GenerateCall>(request, worker);
     {
       std::lock_guard lock(request->mu);
       request->waiter = waiter;
@@ -380,9 +405,9 @@ Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Submit(std::share
       {
         std::lock_guard lock(request->mu);
         request->waiter.reset();
-        request->call = nullptr;  // abandoned: its end changes nothing
+        request->call.reset();  // abandoned: its end changes nothing
       }
-      call = nullptr;  // may already be deleted; TryCancel through the context is not safe now
+      call->TryCancel();
       MarkDown(worker, "worker " + worker->address + " did not accept a request in time");
       last = UnavailableError("worker " + worker->address + " did not accept the request in time");
       continue;

@@ -11,12 +11,17 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "serving/inference_service.h"
 #include "serving/remote/worker_router.h"
+
+namespace grpc {
+class ClientContext;
+}
 
 namespace prometheus {
 class Registry;
@@ -67,6 +72,10 @@ class RemoteInferenceService : public InferenceService {
 
   struct Worker;  // one worker's channel, state and counters (internal)
   struct Request;  // one request's attempts (internal)
+  // Internal, for the calls: every call in flight is known, so that destruction cancels them
+  // and waits until none touches the service any more.
+  void CallStarted(grpc::ClientContext* context);
+  void CallEnded(grpc::ClientContext* context);
 
  private:
   friend struct Request;
@@ -84,6 +93,7 @@ class RemoteInferenceService : public InferenceService {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, std::shared_ptr<Worker>> workers_;
+  std::set<grpc::ClientContext*> calls_;
   WorkerRouter router_;
   bool stopping_ = false;
   bool refresh_now_ = false;

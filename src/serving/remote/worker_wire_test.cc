@@ -1,0 +1,154 @@
+// The serving types survive the worker protocol field for field (expected values are the
+// structs the test builds), and decoding refuses what protobuf alone would let through.
+#include "serving/remote/worker_wire.h"
+
+#include <gtest/gtest.h>
+
+namespace llmux::serving {
+namespace {
+
+ChatRequest FullChat() {
+  ChatRequest r;
+  r.model = "m";
+  chat::Message system{"system", "be brief", std::nullopt, {}, "", ""};
+  chat::Message assistant{"assistant", "", std::string("thinking"),
+                          {{"call_1", "get", chat::Json::parse(R"({"b":1,"a":[2]})")}}, "", "bot"};
+  chat::Message tool{"tool", "{\"t\":20}", std::nullopt, {}, "call_1", "get"};
+  r.messages = {system, assistant, tool};
+  r.tools = {{chat::Json::parse(R"({"type":"function","function":{"name":"get","parameters":{"z":1,"a":2}}})")}};
+  r.tool_choice = {ToolChoiceMode::kFunction, "get"};
+  r.response_format = ResponseFormat::kJsonObject;
+  r.enable_thinking = false;
+  GenerationOptions& o = r.options;
+  o.sampling = {0.5f, 0.9f, 40, 0.05f, 0.1f, 0.2f, 1.1f, 1234u};
+  o.max_tokens = 77;
+  o.stop = {"\n\n", "END"};
+  o.logprobs = true;
+  o.top_logprobs = 3;
+  o.user = "u";
+  o.caller_share = "user:7";
+  o.ignore_eos = true;
+  return r;
+}
+
+void ExpectSameOptions(const GenerationOptions& a, const GenerationOptions& b) {
+  EXPECT_EQ(a.sampling.temperature, b.sampling.temperature);
+  EXPECT_EQ(a.sampling.top_p, b.sampling.top_p);
+  EXPECT_EQ(a.sampling.top_k, b.sampling.top_k);
+  EXPECT_EQ(a.sampling.min_p, b.sampling.min_p);
+  EXPECT_EQ(a.sampling.presence_penalty, b.sampling.presence_penalty);
+  EXPECT_EQ(a.sampling.frequency_penalty, b.sampling.frequency_penalty);
+  EXPECT_EQ(a.sampling.repetition_penalty, b.sampling.repetition_penalty);
+  EXPECT_EQ(a.sampling.seed, b.sampling.seed);
+  EXPECT_EQ(a.max_tokens, b.max_tokens);
+  EXPECT_EQ(a.stop, b.stop);
+  EXPECT_EQ(a.logprobs, b.logprobs);
+  EXPECT_EQ(a.top_logprobs, b.top_logprobs);
+  EXPECT_EQ(a.user, b.user);
+  EXPECT_EQ(a.caller_share, b.caller_share);
+  EXPECT_EQ(a.ignore_eos, b.ignore_eos);
+}
+
+TEST(WorkerWireTest, AChatRequestCrossesWhole) {
+  const ChatRequest sent = FullChat();
+  Result<ChatRequest> got = wire::FromProto(wire::ToProto(sent));
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->model, sent.model);
+  ASSERT_EQ(got->messages.size(), sent.messages.size());
+  for (size_t i = 0; i < sent.messages.size(); ++i) {
+    const chat::Message& a = got->messages[i];
+    const chat::Message& b = sent.messages[i];
+    EXPECT_EQ(a.role, b.role);
+    EXPECT_EQ(a.content, b.content);
+    EXPECT_EQ(a.reasoning_content, b.reasoning_content);
+    EXPECT_EQ(a.tool_call_id, b.tool_call_id);
+    EXPECT_EQ(a.name, b.name);
+    ASSERT_EQ(a.tool_calls.size(), b.tool_calls.size());
+    for (size_t j = 0; j < a.tool_calls.size(); ++j) {
+      EXPECT_EQ(a.tool_calls[j].id, b.tool_calls[j].id);
+      EXPECT_EQ(a.tool_calls[j].name, b.tool_calls[j].name);
+      EXPECT_EQ(a.tool_calls[j].arguments.dump(), b.tool_calls[j].arguments.dump());  // key order too
+    }
+  }
+  ASSERT_EQ(got->tools.size(), 1u);
+  EXPECT_EQ(got->tools[0].spec.dump(), sent.tools[0].spec.dump());
+  EXPECT_EQ(got->tool_choice.mode, ToolChoiceMode::kFunction);
+  EXPECT_EQ(got->tool_choice.function_name, "get");
+  EXPECT_EQ(got->response_format, ResponseFormat::kJsonObject);
+  EXPECT_EQ(got->enable_thinking, std::optional<bool>(false));
+  ExpectSameOptions(got->options, sent.options);
+}
+
+TEST(WorkerWireTest, UnsetOptionalsStayUnset) {
+  ChatRequest sent;
+  sent.model = "m";
+  Result<ChatRequest> got = wire::FromProto(wire::ToProto(sent));
+  ASSERT_TRUE(got.ok());
+  EXPECT_FALSE(got->enable_thinking.has_value());
+  EXPECT_FALSE(got->options.max_tokens.has_value());
+  EXPECT_FALSE(got->options.sampling.temperature.has_value());
+  EXPECT_FALSE(got->options.sampling.seed.has_value());
+  EXPECT_EQ(got->options.sampling.repetition_penalty, 1.0f);
+}
+
+TEST(WorkerWireTest, CompletionsDeltasFinishesAndErrorsCross) {
+  CompletionRequest c;
+  c.model = "m";
+  c.prompt = "Once";
+  c.options = FullChat().options;
+  Result<CompletionRequest> got = wire::FromProto(wire::ToProto(c));
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->prompt, "Once");
+  ExpectSameOptions(got->options, c.options);
+
+  Delta d;
+  d.reasoning = "r";
+  d.content = "c";
+  d.tool_calls = {{1, "call_2", "f", "{\"a\""}};
+  d.logprobs = {{"tok", -0.5f, {{"tok", -0.5f}, {"other", -1.5f}}}};
+  Delta back = wire::FromProto(wire::ToProto(d));
+  EXPECT_EQ(back.reasoning, "r");
+  EXPECT_EQ(back.content, "c");
+  ASSERT_EQ(back.tool_calls.size(), 1u);
+  EXPECT_EQ(back.tool_calls[0].index, 1);
+  EXPECT_EQ(back.tool_calls[0].arguments, "{\"a\"");
+  ASSERT_EQ(back.logprobs.size(), 1u);
+  EXPECT_EQ(back.logprobs[0].top[1].token, "other");
+  EXPECT_EQ(back.logprobs[0].top[1].logprob, -1.5f);
+
+  Finish f{FinishReason::kError, {5, 7, 3}, ResourceExhaustedError("full").WithField("model")};
+  Result<Finish> fb = wire::FromProto(wire::ToProto(f));
+  ASSERT_TRUE(fb.ok());
+  EXPECT_EQ(fb->reason, FinishReason::kError);
+  EXPECT_EQ(fb->usage.prompt_tokens, 5);
+  EXPECT_EQ(fb->usage.completion_tokens, 7);
+  EXPECT_EQ(fb->usage.cached_tokens, 3);
+  EXPECT_EQ(fb->error.code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(fb->error.message(), "full");
+  EXPECT_EQ(fb->error.field(), "model");
+}
+
+TEST(WorkerWireTest, DecodingRefusesWhatProtobufLetsThrough) {
+  wire::pb::ChatRequest p = wire::ToProto(FullChat());
+  p.set_tool_choice(static_cast<wire::pb::ToolChoiceMode>(99));
+  EXPECT_EQ(wire::FromProto(p).status().field(), "tool_choice");
+  p = wire::ToProto(FullChat());
+  p.mutable_messages(1)->mutable_tool_calls(0)->set_arguments_json("{not json");
+  Result<ChatRequest> bad = wire::FromProto(p);
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().field(), "messages[1].tool_calls[0].arguments");
+  p = wire::ToProto(FullChat());
+  p.set_tools_json(0, "[");
+  EXPECT_EQ(wire::FromProto(p).status().field(), "tools[0]");
+  wire::pb::Finish f;
+  f.set_reason(static_cast<wire::pb::FinishReason>(42));
+  EXPECT_FALSE(wire::FromProto(f).ok());
+  wire::pb::Error e;
+  e.set_code(0);  // "OK" is no error: a refusal must never read as success
+  EXPECT_EQ(wire::FromProto(e).code(), StatusCode::kInternal);
+  e.set_code(1000);
+  EXPECT_EQ(wire::FromProto(e).code(), StatusCode::kInternal);
+}
+
+}  // namespace
+}  // namespace llmux::serving

@@ -1,0 +1,185 @@
+// The gateway's RemoteInferenceService against real workers in this process: each a
+// LocalInferenceService on stories260K behind a WorkerServer on a loopback port. What a request
+// gives through a worker must be what the local service gives directly (which the serving tests
+// check against llama.cpp's outputs).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <thread>
+
+#include "serving/local_inference_service.h"
+#include "serving/remote/remote_inference_service.h"
+#include "tests/support/test_paths.h"
+#include "worker/worker_server.h"
+
+namespace llmux {
+namespace {
+
+using namespace serving;
+
+class CollectSink : public Sink {
+ public:
+  void OnDelta(const Delta& d) override {
+    std::lock_guard lock(mu);
+    content += d.content;
+    logprobs.insert(logprobs.end(), d.logprobs.begin(), d.logprobs.end());
+    ++deltas;
+    if (deltas == 1) first.set_value();
+  }
+  void OnFinish(const Finish& f) override {
+    ++finishes;
+    done.set_value(f);
+  }
+  std::mutex mu;
+  std::string content;
+  std::vector<TokenLogprob> logprobs;
+  int deltas = 0;
+  std::atomic<int> finishes{0};
+  std::promise<void> first;
+  std::promise<Finish> done;
+};
+
+CompletionRequest Greedy(int max_tokens, bool logprobs = false) {
+  CompletionRequest r;
+  r.model = "stories";
+  r.prompt = "Once upon a time";
+  r.options.sampling.temperature = 0.0f;
+  r.options.max_tokens = max_tokens;
+  r.options.logprobs = logprobs;
+  r.options.top_logprobs = logprobs ? 2 : 0;
+  return r;
+}
+
+struct TestWorker {
+  TestWorker() {
+    ModelHostOptions options;
+    options.n_threads = 1;
+    service = std::make_unique<LocalInferenceService>(
+        std::vector<ModelSpec>{{"stories", testing::SharedPath("models/stories260K.gguf")}}, options);
+    EXPECT_TRUE(service->WaitLoaded().ok());
+    worker::WorkerServerOptions server_options;
+    server_options.port = 0;
+    server = std::make_unique<worker::WorkerServer>(*service, server_options);
+    EXPECT_TRUE(server->Start().ok());
+    address = "127.0.0.1:" + std::to_string(server->port());
+  }
+  std::unique_ptr<LocalInferenceService> service;
+  std::unique_ptr<worker::WorkerServer> server;
+  std::string address;
+};
+
+class RemoteWorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RemoteInferenceOptions options;
+    options.workers = {a_.address, b_.address};
+    options.refresh_interval = std::chrono::milliseconds(100);
+    remote_ = std::make_unique<RemoteInferenceService>(options);
+    ASSERT_TRUE(remote_->Start().ok());
+    for (int i = 0; i < 200 && !remote_->Ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(remote_->Ready());
+  }
+  static Finish Run(InferenceService& service, CompletionRequest r, CollectSink** out = nullptr) {
+    auto sink = std::make_shared<CollectSink>();
+    auto handle = service.Complete(std::move(r), sink);
+    EXPECT_TRUE(handle.ok()) << handle.status().ToString();
+    auto done = sink->done.get_future();
+    EXPECT_EQ(done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    static thread_local std::shared_ptr<CollectSink> keep;
+    keep = sink;
+    if (out) *out = sink.get();
+    return done.get();
+  }
+  TestWorker a_, b_;
+  std::unique_ptr<RemoteInferenceService> remote_;
+};
+
+TEST_F(RemoteWorkerTest, AGenerationThroughAWorkerEqualsTheLocalOne) {
+  CollectSink* local = nullptr;
+  CollectSink* remote = nullptr;
+  Finish lf = Run(*a_.service, Greedy(40, true), &local);
+  const std::string local_text = local->content;
+  const auto local_logprobs = local->logprobs;
+  Finish rf = Run(*remote_, Greedy(40, true), &remote);
+  EXPECT_EQ(remote->content, local_text);
+  EXPECT_FALSE(local_text.empty());
+  ASSERT_EQ(remote->logprobs.size(), local_logprobs.size());
+  for (size_t i = 0; i < local_logprobs.size(); ++i) {
+    EXPECT_EQ(remote->logprobs[i].token, local_logprobs[i].token);
+    EXPECT_FLOAT_EQ(remote->logprobs[i].logprob, local_logprobs[i].logprob);
+    ASSERT_EQ(remote->logprobs[i].top.size(), 2u);
+  }
+  EXPECT_EQ(rf.reason, lf.reason);
+  EXPECT_EQ(rf.usage.prompt_tokens, lf.usage.prompt_tokens);
+  EXPECT_EQ(rf.usage.completion_tokens, 40);
+  EXPECT_EQ(remote->finishes.load(), 1);
+}
+
+TEST_F(RemoteWorkerTest, RefusalsComeBackAsTheLocalServiceGivesThem) {
+  CompletionRequest hot = Greedy(4);
+  hot.options.sampling.temperature = -1.0f;
+  Result<std::shared_ptr<RequestHandle>> local = a_.service->Complete(hot, std::make_shared<CollectSink>());
+  Result<std::shared_ptr<RequestHandle>> remote = remote_->Complete(hot, std::make_shared<CollectSink>());
+  ASSERT_FALSE(local.ok());
+  ASSERT_FALSE(remote.ok());
+  EXPECT_EQ(remote.status().code(), local.status().code());
+  EXPECT_EQ(remote.status().message(), local.status().message());
+  EXPECT_EQ(remote.status().field(), local.status().field());
+
+  CompletionRequest unknown = Greedy(4);
+  unknown.model = "nope";
+  Result<std::shared_ptr<RequestHandle>> missing = remote_->Complete(unknown, std::make_shared<CollectSink>());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().field(), "model");
+}
+
+TEST_F(RemoteWorkerTest, CancellingEndsTheStreamOnceAsCancelled) {
+  CompletionRequest r = Greedy(400);
+  r.options.ignore_eos = true;
+  auto sink = std::make_shared<CollectSink>();
+  auto handle = remote_->Complete(r, sink);
+  ASSERT_TRUE(handle.ok());
+  ASSERT_EQ(sink->first.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  (*handle)->Cancel();
+  auto done = sink->done.get_future();
+  ASSERT_EQ(done.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  const Finish f = done.get();
+  EXPECT_EQ(f.reason, FinishReason::kCancelled);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(sink->finishes.load(), 1);
+  EXPECT_EQ(a_.server->in_flight() + b_.server->in_flight(), 0);  // the worker stopped too
+}
+
+TEST_F(RemoteWorkerTest, RequestsSpreadOverBothWorkersAndSurviveOneGoingAway) {
+  std::vector<std::shared_ptr<CollectSink>> sinks;
+  std::vector<std::shared_ptr<RequestHandle>> handles;
+  for (int i = 0; i < 16; ++i) {
+    auto sink = std::make_shared<CollectSink>();
+    auto h = remote_->Complete(Greedy(24), sink);
+    ASSERT_TRUE(h.ok());
+    handles.push_back(*h);
+    sinks.push_back(sink);
+  }
+  for (auto& s : sinks) ASSERT_EQ(s->done.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  const std::string metrics = remote_->MetricsText();
+  for (const std::string& address : {a_.address, b_.address}) {
+    const std::string line = "llmux_gateway_worker_requests_total{worker=\"" + address + "\"} ";
+    const size_t at = metrics.find(line);
+    ASSERT_NE(at, std::string::npos) << metrics;
+    EXPECT_GE(std::stod(metrics.substr(at + line.size())), 4) << "worker " << address << " took too few of 16";
+  }
+
+  // One worker goes away; the gateway has not noticed yet. Requests still succeed, on the other.
+  a_.server->Shutdown(std::chrono::milliseconds(0));
+  for (int i = 0; i < 6; ++i) {
+    CollectSink* sink = nullptr;
+    Finish f = Run(*remote_, Greedy(8), &sink);
+    EXPECT_EQ(f.reason, FinishReason::kLength);
+    EXPECT_FALSE(sink->content.empty());
+  }
+}
+
+}  // namespace
+}  // namespace llmux
