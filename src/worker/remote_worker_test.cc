@@ -12,6 +12,7 @@
 #include "serving/local_inference_service.h"
 #include "serving/remote/remote_inference_service.h"
 #include "tests/support/test_paths.h"
+#include "net/http/test_pki.h"
 #include "worker/worker_server.h"
 
 namespace llmux {
@@ -179,6 +180,61 @@ TEST_F(RemoteWorkerTest, RequestsSpreadOverBothWorkersAndSurviveOneGoingAway) {
     EXPECT_EQ(f.reason, FinishReason::kLength);
     EXPECT_FALSE(sink->content.empty());
   }
+}
+
+}  // namespace
+}  // namespace llmux
+
+namespace llmux {
+namespace {
+
+using namespace serving;
+
+// Mutual TLS between gateway and worker: a gateway with a certificate the worker's CA signed
+// gets through; one without, or with a certificate of its own making, does not.
+TEST(RemoteWorkerTlsTest, OnlyGatewaysWithACertificateOfTheWorkersCaGetThrough) {
+  http::testing::TestPki pki;
+  ASSERT_TRUE(pki.ok()) << pki.error();
+  ModelHostOptions host;
+  host.n_threads = 1;
+  LocalInferenceService service({{"stories", testing::SharedPath("models/stories260K.gguf")}}, host);
+  ASSERT_TRUE(service.WaitLoaded().ok());
+  worker::WorkerServerOptions server_options;
+  server_options.port = 0;
+  server_options.tls_cert_file = pki.server_cert;
+  server_options.tls_key_file = pki.server_key;
+  server_options.tls_client_ca_file = pki.ca_cert;
+  server_options.require_client_cert = true;
+  worker::WorkerServer server(service, server_options);
+  ASSERT_TRUE(server.Start().ok());
+  ASSERT_TRUE(server.tls());
+
+  auto ready_gateway = [&](std::string cert, std::string key) {
+    RemoteInferenceOptions o;
+    o.workers = {"127.0.0.1:" + std::to_string(server.port())};
+    o.refresh_interval = std::chrono::milliseconds(50);
+    o.tls_ca_file = pki.ca_cert;
+    o.tls_cert_file = std::move(cert);
+    o.tls_key_file = std::move(key);
+    auto remote = std::make_unique<RemoteInferenceService>(o);
+    EXPECT_TRUE(remote->Start().ok());
+    for (int i = 0; i < 60 && !remote->Ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    return remote;
+  };
+  auto trusted = ready_gateway(pki.client_cert, pki.client_key);
+  ASSERT_TRUE(trusted->Ready());
+  auto sink = std::make_shared<CollectSink>();
+  ASSERT_TRUE(trusted->Complete(Greedy(8), sink).ok());
+  auto done = sink->done.get_future();
+  ASSERT_EQ(done.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(done.get().usage.completion_tokens, 8);
+
+  EXPECT_FALSE(ready_gateway("", "")->Ready());                         // no certificate
+  EXPECT_FALSE(ready_gateway(pki.rogue_cert, pki.rogue_key)->Ready());  // not signed by the CA
+
+  RemoteInferenceOptions half;
+  half.tls_cert_file = pki.client_cert;  // a client certificate without TLS is a mistake
+  EXPECT_EQ(RemoteInferenceService(half).Start().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace
