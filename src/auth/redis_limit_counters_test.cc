@@ -3,10 +3,7 @@
 // gateway falls back to its own memory.
 #include "auth/redis_limit_counters.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,29 +14,15 @@
 #include <thread>
 
 #include "auth/rate_limiter.h"
+#include "tests/support/free_port.h"
 
 namespace llmux::auth {
 namespace {
 
-int FreeTcpPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
 // A redis-server on a free loopback port, without persistence, stopped with the test.
 class RedisProcess {
  public:
-  RedisProcess() : port_(FreeTcpPort()) {
+  RedisProcess() : port_(testing::FreeLoopbackPort()) {
     dir_ = std::filesystem::temp_directory_path() / ("llmux-redis-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir_);
     Start();

@@ -1,5 +1,7 @@
 #include "discovery/etcd_test_server.h"
 
+#include "tests/support/free_port.h"
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -23,22 +25,9 @@ namespace {
 
 constexpr const char* kEtcd = "/usr/bin/etcd";
 
-// A port the kernel just handed out on 127.0.0.1 and that nobody holds now; etcd binds it a
-// moment later (a race with other processes that is harmless in practice).
 Result<int> FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return IoError("socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  if (port <= 0) return IoError("could not find a free port");
+  const int port = llmux::testing::FreeLoopbackPort();
+  if (port == 0) return IoError("no free loopback port");
   return port;
 }
 

@@ -1,6 +1,5 @@
 #include "store/test_postgres_server.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
@@ -13,6 +12,8 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+
+#include "tests/support/free_port.h"
 
 namespace llmux::store::testing {
 namespace fs = std::filesystem;
@@ -34,22 +35,6 @@ std::string FindBinDir() {
     }
   }
   return best;
-}
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
 }
 
 std::string ReadTail(const std::string& path) {
@@ -109,7 +94,7 @@ Status TestPostgresServer::Start() {
                                           "/data -U postgres -A trust -N >" + log + " 2>&1");
   if (std::system(initdb.c_str()) != 0) return InternalError("initdb failed: " + ReadTail(log));
   for (int attempt = 0; attempt < 3 && !running_; ++attempt) {
-    port_ = FreePort();
+    port_ = llmux::testing::FreeLoopbackPort();
     // Durability is irrelevant for a throwaway server; turning it off keeps tests fast.
     const std::string start = AsServerUser(
         bindir_ + "/pg_ctl -D " + dir_ + "/data -l " + dir_ + "/server.log -w -t 30 -o \"" +

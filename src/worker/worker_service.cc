@@ -36,17 +36,17 @@ class EventSink final : public serving::Sink {
   void OnDelta(const serving::Delta& delta) override {
     Event e;
     *e.mutable_delta() = wire::ToProto(delta);
-    std::lock_guard lock(mu_);
-    if (accepted_) {
-      Send(std::move(e));
-    } else {
-      held_.push_back(std::move(e));
-    }
+    SendOrHold(std::move(e));
   }
 
   void OnFinish(const serving::Finish& finish) override {
     Event e;
     *e.mutable_finish() = wire::ToProto(finish);
+    SendOrHold(std::move(e));
+  }
+
+ private:
+  void SendOrHold(Event e) {
     std::lock_guard lock(mu_);
     if (accepted_) {
       Send(std::move(e));
@@ -55,7 +55,6 @@ class EventSink final : public serving::Sink {
     }
   }
 
- private:
   void Send(Event e) {
     const bool last = e.has_finish();
     stream_->Push(std::move(e));

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "net/http/http_server.h"
+#include "tests/support/free_port.h"
 
 namespace llmux::http {
 namespace {
@@ -141,7 +142,7 @@ class TlsServer {
         "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout " + key_ +
         " -out " + cert_ + " >/dev/null 2>&1";
     ok_ = std::system(make_cert.c_str()) == 0;
-    port_ = FreePort();
+    port_ = llmux::testing::FreeLoopbackPort();
     pid_ = ::fork();
     if (pid_ == 0) {
       const std::string accept = std::to_string(port_);
@@ -175,18 +176,6 @@ class TlsServer {
   const std::string& cert() const { return cert_; }
 
  private:
-  static int FreePort() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-    socklen_t len = sizeof(a);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-  }
-
   fs::path dir_;
   std::string cert_, key_;
   int port_ = 0;

@@ -421,22 +421,26 @@ Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Submit(std::share
 
 Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Chat(ChatRequest request,
                                                                     std::shared_ptr<Sink> sink) {
-  auto r = std::make_shared<Request>();
-  r->service = this;
-  r->model = request.model;
-  *r->proto.mutable_chat() = wire::ToProto(request);
-  r->sink = std::move(sink);
-  return Submit(std::move(r));
+  pb::GenerateRequest proto;
+  *proto.mutable_chat() = wire::ToProto(request);
+  return Submit(NewRequest(request.model, std::move(proto), std::move(sink)));
 }
 
 Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Complete(CompletionRequest request,
                                                                         std::shared_ptr<Sink> sink) {
+  pb::GenerateRequest proto;
+  *proto.mutable_completion() = wire::ToProto(request);
+  return Submit(NewRequest(request.model, std::move(proto), std::move(sink)));
+}
+
+std::shared_ptr<RemoteInferenceService::Request> RemoteInferenceService::NewRequest(
+    std::string model, pb::GenerateRequest proto, std::shared_ptr<Sink> sink) {
   auto r = std::make_shared<Request>();
   r->service = this;
-  r->model = request.model;
-  *r->proto.mutable_completion() = wire::ToProto(request);
+  r->model = std::move(model);
+  r->proto = std::move(proto);
   r->sink = std::move(sink);
-  return Submit(std::move(r));
+  return r;
 }
 
 std::vector<ModelInfo> RemoteInferenceService::ListModels() const {

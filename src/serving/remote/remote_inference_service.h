@@ -23,6 +23,10 @@ namespace grpc {
 class ClientContext;
 }
 
+namespace llmux::worker::v1 {
+class GenerateRequest;
+}
+
 namespace prometheus {
 class Registry;
 template <typename T>
@@ -79,6 +83,8 @@ class RemoteInferenceService : public InferenceService {
 
  private:
   friend struct Request;
+  std::shared_ptr<Request> NewRequest(std::string model, worker::v1::GenerateRequest proto,
+                                      std::shared_ptr<Sink> sink);
   Result<std::shared_ptr<RequestHandle>> Submit(std::shared_ptr<Request> request);
   // The worker for the next attempt of `request`, counted as outstanding; null if none.
   std::shared_ptr<Worker> PickWorker(Request& request);
