@@ -152,7 +152,11 @@ Status EtcdTestServer::Restart() {
 }
 
 void EtcdTestServer::Pause() {
-  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGSTOP);
+  // kill() returns before the process has stopped; until it has, etcd may still answer.
+  int wstatus = 0;
+  ::waitpid(pid_, &wstatus, WUNTRACED);
 }
 
 void EtcdTestServer::Resume() {

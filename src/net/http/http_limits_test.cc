@@ -269,14 +269,20 @@ TEST(HttpLimits, OneAddressHoldsAtMostItsShareOfConnections) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200) << i;
   }
-  // A connection given back makes room for the same address again.
+  // A connection given back makes room for the same address again (as soon as the server has
+  // seen the close: until then the address is still at its share).
   held[0]->Close();
-  ASSERT_TRUE(WaitFor([&] { return server->open_connections() == 2; }, milliseconds(3000)));
-  TestClient again(server->port(), "127.0.0.1");
-  ASSERT_TRUE(again.Send(MakeRequest("GET", "/ping")));
-  auto r = again.ReadResponse();
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
+  int status = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        TestClient again(server->port(), "127.0.0.1");
+        if (!again.Send(MakeRequest("GET", "/ping"))) return false;
+        auto r = again.ReadResponse();
+        status = r ? r->status : 0;
+        return status == 200;
+      },
+      milliseconds(5000)))
+      << "last status " << status << ", " << server->open_connections() << " open";
 }
 
 }  // namespace
