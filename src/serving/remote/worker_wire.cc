@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "base/json_nesting.h"
+
 namespace llmux::serving::wire {
 
 namespace {
@@ -58,8 +60,10 @@ GenerationOptions FromProto(const pb::GenerationOptions& p) {
   return o;
 }
 
-// The gateway already bounded the nesting of these documents; the worker checks again.
+// The gateway already bounded the nesting of these documents; the worker checks again (its
+// callers are trusted, but a deep document would overflow its stack when copied or dumped).
 Result<chat::Json> ParseJson(const std::string& text, const std::string& field) {
+  if (!JsonNestingWithin(text)) return InvalidArgumentError(JsonTooDeepMessage()).WithField(field);
   chat::Json value = chat::Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) return InvalidArgumentError("not valid JSON").WithField(field);
   return value;

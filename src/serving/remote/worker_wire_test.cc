@@ -140,6 +140,11 @@ TEST(WorkerWireTest, DecodingRefusesWhatProtobufLetsThrough) {
   p = wire::ToProto(FullChat());
   p.set_tools_json(0, "[");
   EXPECT_EQ(wire::FromProto(p).status().field(), "tools[0]");
+  p = wire::ToProto(FullChat());  // 200,000 levels: refused before parsing, not a stack overflow
+  p.set_tools_json(0, std::string(200000, '[') + std::string(200000, ']'));
+  Result<ChatRequest> deep = wire::FromProto(p);
+  EXPECT_EQ(deep.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(deep.status().field(), "tools[0]");
   wire::pb::Finish f;
   f.set_reason(static_cast<wire::pb::FinishReason>(42));
   EXPECT_FALSE(wire::FromProto(f).ok());
