@@ -13,35 +13,41 @@ namespace llmux::app {
 namespace {
 
 // Applies etcd's view of the workers to the remote service: the static list stays, workers
-// that appeared are added, workers that left (deregistered, or their lease expired) are removed.
-// Standby workers are added as standby.
+// that appeared are added, workers that left (deregistered, or their lease expired) are removed,
+// and a worker whose record changed (address, standby flag) is replaced.
 class DiscoveredWorkers {
  public:
   DiscoveredWorkers(serving::RemoteInferenceService& remote, std::set<std::string> fixed)
       : remote_(remote), fixed_(std::move(fixed)) {}
 
   void Apply(const std::vector<discovery::WorkerRecord>& all) {
-    std::set<std::string> now;
-    for (const discovery::WorkerRecord& w : all) {
-      now.insert(w.address);
-      if (!known_.count(w.address) && !fixed_.count(w.address)) {
-        spdlog::info("gateway: worker {} joined ({})", w.id, w.address);
-        remote_.AddWorker(w.address, w.standby);
+    const discovery::WorkerViewDiff diff = discovery::DiffWorkerViews(view_, all);
+    for (const discovery::WorkerRecord& w : diff.removed) Leave(w);
+    for (const discovery::WorkerRecord& w : diff.changed) {  // a new address or standby flag
+      for (const discovery::WorkerRecord& old : view_) {
+        if (old.id == w.id) Leave(old);
       }
+      Join(w);
     }
-    for (const std::string& address : known_) {
-      if (!now.count(address) && !fixed_.count(address)) {
-        spdlog::info("gateway: worker at {} left", address);
-        remote_.RemoveWorker(address);
-      }
-    }
-    known_ = std::move(now);
+    for (const discovery::WorkerRecord& w : diff.added) Join(w);
+    view_ = all;
   }
 
  private:
+  void Join(const discovery::WorkerRecord& w) {
+    if (fixed_.count(w.address)) return;
+    spdlog::info("gateway: worker {} joined ({})", w.id, w.address);
+    remote_.AddWorker(w.address, w.standby);
+  }
+  void Leave(const discovery::WorkerRecord& w) {
+    if (fixed_.count(w.address)) return;
+    spdlog::info("gateway: worker {} at {} left", w.id, w.address);
+    remote_.RemoveWorker(w.address);
+  }
+
   serving::RemoteInferenceService& remote_;
   const std::set<std::string> fixed_;
-  std::set<std::string> known_;
+  std::vector<discovery::WorkerRecord> view_;  // etcd's last view
 };
 
 }  // namespace
