@@ -95,9 +95,7 @@ EtcdProcess::~EtcdProcess() {
   if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
 }
 
-std::string EtcdProcess::endpoint() const {
-  return "127.0.0.1:" + std::to_string(client_port_);
-}
+std::string EtcdProcess::endpoint() const { return "127.0.0.1:" + std::to_string(client_port_); }
 
 Status EtcdProcess::WaitReady() {
   auto client = discovery::EtcdClient::Create(

@@ -5,9 +5,10 @@
 // revoke the lease), crashes others (keep-alives stop; etcd deletes the key when the lease
 // expires) and brings them all back (a new registration), and times each change until every
 // gateway's view shows it. All times are steady_clock readings in this one process.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -19,7 +20,6 @@
 #include <set>
 #include <string>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include "discovery/etcd_client.h"
@@ -27,6 +27,7 @@
 #include "discovery/worker_registration.h"
 #include "discovery/worker_watcher.h"
 #include "etcd_process.h"
+#include "latency_table.h"
 #include "view_tracker.h"
 
 namespace llmux::bench {
@@ -52,36 +53,6 @@ struct Options {
 };
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-// Nearest rank: the smallest sample that at least p% of the samples do not exceed.
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
-  return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
-}
-
-// Latency rows in the order they were first named.
-class Table {
- public:
-  std::vector<double>& Row(const std::string& name) {
-    for (auto& [n, v] : rows_) {
-      if (n == name) return v;
-    }
-    rows_.emplace_back(name, std::vector<double>{});
-    return rows_.back().second;
-  }
-  void Print() const {
-    std::printf("| event | samples | p50 ms | p90 ms | p99 ms | max ms |\n|---|---|---|---|---|---|\n");
-    for (const auto& [name, v] : rows_) {
-      std::printf("| %s | %zu | %.1f | %.1f | %.1f | %.1f |\n", name.c_str(), v.size(),
-                  Percentile(v, 50), Percentile(v, 90), Percentile(v, 99), Percentile(v, 100));
-    }
-  }
-
- private:
-  std::vector<std::pair<std::string, std::vector<double>>> rows_;
-};
 
 class Simulation {
  public:
@@ -123,7 +94,7 @@ class Simulation {
     return Status::Ok();
   }
 
-  const Table& table() const { return table_; }
+  const LatencyTable& table() const { return table_; }
   // Per change, until the last gateway showed it (crash: from the deletion).
   const std::vector<double>& every_gateway() const { return every_gateway_; }
   int missed() const { return missed_; }
@@ -301,7 +272,7 @@ class Simulation {
   std::vector<std::unique_ptr<WorkerWatcher>> watchers_;
   std::vector<std::unique_ptr<WorkerRegistration>> registrations_;
   std::mt19937 rng_;
-  Table table_;
+  LatencyTable table_;
   std::vector<double> every_gateway_;
   int missed_ = 0;
 };
@@ -309,8 +280,9 @@ class Simulation {
 int Main(const Options& o) {
   if (o.workers < 1 || o.gateways < 1 || o.rounds < 0 || o.ttl_s < 1 || o.drain < 0 ||
       o.crash < 0 || o.drain + o.crash > o.workers || o.poll_ms < 1) {
-    std::fprintf(stderr, "bad options: need workers, gateways, ttl, poll-ms >= 1 and "
-                         "drain + crash <= workers\n");
+    std::fprintf(stderr,
+                 "bad options: need workers, gateways, ttl, poll-ms >= 1 and "
+                 "drain + crash <= workers\n");
     return 2;
   }
   std::unique_ptr<EtcdProcess> etcd;
@@ -326,28 +298,31 @@ int Main(const Options& o) {
   }
 
   Simulation simulation(o, endpoint);
-  std::printf("registry_bench: %d fake workers, %d gateways (a WorkerWatcher each), %d rounds of "
-              "%d drained + %d crashed + all %d returning, lease TTL %d s, etcd at %s (%s)\n",
-              o.workers, o.gateways, o.rounds, o.drain, o.crash, o.drain + o.crash, o.ttl_s,
-              endpoint.c_str(), etcd ? "started by the benchmark" : "external");
+  std::printf(
+      "registry_bench: %d fake workers, %d gateways (a WorkerWatcher each), %d rounds of "
+      "%d drained + %d crashed + all %d returning, lease TTL %d s, etcd at %s (%s)\n",
+      o.workers, o.gateways, o.rounds, o.drain, o.crash, o.drain + o.crash, o.ttl_s,
+      endpoint.c_str(), etcd ? "started by the benchmark" : "external");
   const auto started = Clock::now();
   Status status = simulation.Run();
   if (!status.ok()) {
     std::fprintf(stderr, "registry_bench: %s\n", status.ToString().c_str());
     return 1;
   }
-  std::printf("ran %.1f s. Times: steady_clock in this one process, which also runs every worker "
-              "and gateway (etcd is another process on the same machine). \"each gateway\": one "
-              "sample per change and gateway, taken when its WorkerWatcher reported the new view; "
-              "\"every gateway\": one per change, when the last gateway did. register, drain, "
-              "return: from the call that made the change, so the etcd round trips are included; "
-              "crash: from the deletion as a %d ms poll of etcd placed it (an upper bound).\n\n",
-              Ms(Clock::now() - started) / 1000.0, o.poll_ms);
+  std::printf(
+      "ran %.1f s. Times: steady_clock in this one process, which also runs every worker "
+      "and gateway (etcd is another process on the same machine). \"each gateway\": one "
+      "sample per change and gateway, taken when its WorkerWatcher reported the new view; "
+      "\"every gateway\": one per change, when the last gateway did. register, drain, "
+      "return: from the call that made the change, so the etcd round trips are included; "
+      "crash: from the deletion as a %d ms poll of etcd placed it (an upper bound).\n\n",
+      Ms(Clock::now() - started) / 1000.0, o.poll_ms);
   simulation.table().Print();
   const double p99 = Percentile(simulation.every_gateway(), 99);
-  std::printf("\nevery gateway saw a change (register, drain, crash from the deletion, return) "
-              "within %.1f ms at p99 over %zu changes: goal p99 < 1 s %s\n",
-              p99, simulation.every_gateway().size(), p99 < 1000.0 ? "met" : "NOT met");
+  std::printf(
+      "\nevery gateway saw a change (register, drain, crash from the deletion, return) "
+      "within %.1f ms at p99 over %zu changes: goal p99 < 1 s %s\n",
+      p99, simulation.every_gateway().size(), p99 < 1000.0 ? "met" : "NOT met");
   if (simulation.missed() > 0) {
     std::printf("%d changes were not seen by every gateway in time\n", simulation.missed());
     return 1;
@@ -360,10 +335,12 @@ int Main(const Options& o) {
 
 int main(int argc, char** argv) {
   llmux::bench::Options o;
-  CLI::App app{"registry_bench: fake workers registering, failing and returning through etcd; "
-               "time until every gateway's watcher sees each change"};
+  CLI::App app{
+      "registry_bench: fake workers registering, failing and returning through etcd; "
+      "time until every gateway's watcher sees each change"};
   app.add_option("--workers", o.workers, "fake workers")->capture_default_str();
-  app.add_option("--gateways", o.gateways, "gateways (a WorkerWatcher each)")->capture_default_str();
+  app.add_option("--gateways", o.gateways, "gateways (a WorkerWatcher each)")
+      ->capture_default_str();
   app.add_option("--rounds", o.rounds, "rounds of failures and returns")->capture_default_str();
   app.add_option("--ttl", o.ttl_s, "lease TTL in seconds")->capture_default_str();
   app.add_option("--drain", o.drain, "workers drained per round")->capture_default_str();

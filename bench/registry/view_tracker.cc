@@ -2,8 +2,7 @@
 
 namespace llmux::bench {
 
-ViewTracker::ViewTracker(int gateways, const std::vector<std::string>& ids)
-    : gateways_(gateways) {
+ViewTracker::ViewTracker(int gateways, const std::vector<std::string>& ids) : gateways_(gateways) {
   for (size_t i = 0; i < ids.size(); ++i) index_[ids[i]] = static_cast<int>(i);
   for (Gateway& g : gateways_) {
     g.present.assign(ids.size(), false);
