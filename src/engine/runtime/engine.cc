@@ -119,7 +119,18 @@ Result<std::shared_ptr<EngineTicket>> Engine::Submit(EngineRequest request,
       return InvalidArgumentError("token id " + std::to_string(id) + " is outside the vocabulary");
     }
   }
+  for (int32_t id : request.resume) {
+    if (id < 0 || id >= n_vocab) {
+      return InvalidArgumentError("resumed token id " + std::to_string(id) +
+                                  " is outside the vocabulary");
+    }
+  }
   const int n_prompt = static_cast<int>(request.prompt.size());
+  if (n_prompt + static_cast<int64_t>(request.resume.size()) > n_ctx_) {
+    return InvalidArgumentError("the prompt and the resumed tokens have " +
+                                std::to_string(n_prompt + request.resume.size()) +
+                                " tokens; this model's context is " + std::to_string(n_ctx_));
+  }
   if (n_prompt >= n_ctx_) {
     return InvalidArgumentError("the prompt has " + std::to_string(n_prompt) +
                                 " tokens; this model's context is " + std::to_string(n_ctx_) +
@@ -129,6 +140,7 @@ Result<std::shared_ptr<EngineTicket>> Engine::Submit(EngineRequest request,
   auto active = std::make_unique<Active>();
   active->ticket = std::make_shared<EngineTicket>();
   active->seq.tokens = request.prompt;
+  active->seq.tokens.insert(active->seq.tokens.end(), request.resume.begin(), request.resume.end());
   active->seq.n_prompt = n_prompt;
   active->finish.prompt_tokens = n_prompt;
   active->request = std::move(request);
@@ -183,8 +195,9 @@ void Engine::Loop() {
         std::unique_ptr<Active> a = std::move(incoming_.front());
         incoming_.pop_front();
         a->seq.id = next_id_++;
-        waiting_.push_back(&a->seq);
         owner_[&a->seq] = a.get();
+        Prepare(*a);
+        if (!a->done) waiting_.push_back(&a->seq);
         actives_.push_back(std::move(a));
       }
       n_active_ = static_cast<int>(actives_.size());
@@ -233,11 +246,9 @@ bool Engine::Step() {
     Active& a = *active_of(s);
     if (!a.started) {
       a.started = true;
-      a.finish.cached_tokens = s->n_computed;
-      s->cached_tokens = s->n_computed;
-      local_stats_.prefix_hit_tokens += s->n_computed;
-      a.sampler = std::make_unique<Sampler>(a.request.sampling);
-      for (int32_t id : a.request.prompt) a.sampler->Accept(id);
+      a.finish.cached_tokens = std::min(s->n_computed, s->n_prompt);
+      s->cached_tokens = a.finish.cached_tokens;
+      local_stats_.prefix_hit_tokens += a.finish.cached_tokens;
       if (a.callbacks.on_start) a.callbacks.on_start();
     }
   }
@@ -298,24 +309,44 @@ bool Engine::Step() {
   return true;
 }
 
+void Engine::Prepare(Active& a) {
+  EngineRequest& req = a.request;
+  a.sampler = std::make_unique<Sampler>(req.sampling);
+  for (int32_t id : req.prompt) a.sampler->Accept(id);
+  for (int32_t id : req.resume) {
+    a.sampler->Skip();
+    a.sampler->Accept(id);
+    if (req.constraint) req.constraint->Accept(id);
+    TokenOutput out;
+    out.id = id;
+    out.replayed = true;
+    if (!Emit(a, out)) return;
+  }
+}
+
 void Engine::SampleAndEmit(Active& a, float* logits) {
   EngineRequest& req = a.request;
-  Sequence& s = a.seq;
   const size_t n_vocab = static_cast<size_t>(model_->config().n_vocab);
   std::span<float> row(logits, n_vocab);
   if (req.top_logprobs >= 0) std::copy(row.begin(), row.end(), raw_logits_.begin());
   const int32_t id = a.sampler->Sample(row, req.constraint.get());
   a.sampler->Accept(id);
   if (req.constraint) req.constraint->Accept(id);
-  ++a.finish.completion_tokens;
-
   TokenOutput out;
   out.id = id;
-  out.eog = tokenizer_.IsEndOfGeneration(id) && !req.ignore_eog;
-  if (!out.eog) out.text = a.utf8.Push(tokenizer_.TokenToPiece(id));
   if (req.top_logprobs >= 0) FillLogprobs(raw_logits_, id, req.top_logprobs, out);
+  if (Emit(a, out)) a.seq.tokens.push_back(id);
+}
+
+bool Engine::Emit(Active& a, TokenOutput& out) {
+  EngineRequest& req = a.request;
+  ++a.finish.completion_tokens;
+  out.eog = tokenizer_.IsEndOfGeneration(out.id) && !req.ignore_eog;
+  if (!out.eog) out.text = a.utf8.Push(tokenizer_.TokenToPiece(out.id));
   const bool at_limit = req.max_tokens > 0 && a.finish.completion_tokens >= req.max_tokens;
-  const bool ctx_full = s.n_tokens() + 1 >= n_ctx_;
+  // A replayed token is in seq.tokens already; a sampled one joins it if the request goes on.
+  const int n_tokens = a.finish.prompt_tokens + a.finish.completion_tokens;
+  const bool ctx_full = n_tokens >= n_ctx_;
   if (out.eog || at_limit || ctx_full) out.text += a.utf8.Flush();
   if (a.callbacks.on_token && !a.callbacks.on_token(out)) {
     Finish(a, EngineFinishReason::kStopped);
@@ -326,8 +357,9 @@ void Engine::SampleAndEmit(Active& a, float* logits) {
   } else if (ctx_full) {
     Finish(a, EngineFinishReason::kContextFull);
   } else {
-    s.tokens.push_back(id);
+    return true;
   }
+  return false;
 }
 
 void Engine::Finish(Active& a, EngineFinishReason reason, Status error) {

@@ -55,6 +55,12 @@ struct EngineRequest {
   int top_logprobs = -1;  // < 0: no logprobs; 0..20: the chosen token's plus this many
   bool ignore_eog = false;  // keep going past end-of-generation tokens (benchmarks)
   std::unique_ptr<TokenConstraint> constraint;  // optional
+  // Tokens this request already generated on another engine (a gateway moving a stream to
+  // another worker). They are replayed, not sampled: the sampler (its random draws too), the
+  // constraint and on_token (with TokenOutput::replayed) see them as if just sampled, and they
+  // count as completion tokens; their K/V is then computed one per step like any generated
+  // token, so greedy and seeded sampling go on exactly as the first engine would have.
+  std::vector<int32_t> resume;
 };
 
 struct TokenOutput {
@@ -63,6 +69,7 @@ struct TokenOutput {
   bool eog = false;  // an end-of-generation token; it carries no text
   float logprob = 0;
   std::vector<std::pair<int32_t, float>> top;  // most likely first
+  bool replayed = false;  // one of EngineRequest::resume (no logprobs): already delivered
 };
 
 enum class EngineFinishReason { kEndOfGeneration, kMaxTokens, kContextFull, kStopped, kCancelled, kError };
@@ -152,6 +159,12 @@ class Engine {
   bool Step();
   // Samples the next token of `a` from its logits row and reports it; may finish `a`.
   void SampleAndEmit(Active& a, float* logits);
+  // Makes `a`'s sampler and replays its resume tokens (engine thread, before it is queued);
+  // may finish `a`.
+  void Prepare(Active& a);
+  // Reports token `id` of `a` (sampled or replayed) and finishes `a` when it ends the request;
+  // false if it did.
+  bool Emit(Active& a, TokenOutput& out);
   // Marks `a` finished: releases its blocks, takes it out of the queues.
   void Finish(Active& a, EngineFinishReason reason, Status error = Status::Ok());
   // Runs the finished requests' on_finish callbacks and drops them.

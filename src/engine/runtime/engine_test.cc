@@ -204,5 +204,74 @@ TEST(EngineTest, ContextFullEndsGeneration) {
   EXPECT_EQ(f.completion_tokens, 12 - n_prompt);
 }
 
+// A stream resumed on another engine from the tokens it already produced goes on exactly as
+// the uninterrupted run: greedy, and seeded sampling with penalties (the sampler's random
+// draws and penalty window are replayed too).
+TEST(EngineTest, ResumedRequestContinuesAsTheUninterruptedRun) {
+  Loaded l = LoadStories();
+  Engine engine(LoadModel(l), *l.tokenizer, EngineOptions{});
+  SamplerParams seeded;
+  seeded.temperature = 0.9f;
+  seeded.seed = 42;
+  seeded.presence_penalty = 0.4f;
+  for (const SamplerParams& sampling : {SamplerParams::Greedy(), seeded}) {
+    auto make = [&] {
+      EngineRequest req;
+      req.prompt = l.tokenizer->Encode("Once upon a time, there was a", true, true);
+      req.sampling = sampling;
+      req.max_tokens = 48;
+      return req;
+    };
+    Collected full;
+    ASSERT_TRUE(engine.Submit(make(), Collect(full)).ok());
+    const EngineFinish full_finish = full.done.get_future().get();
+    ASSERT_EQ(full.ids.size(), 48u);
+    for (int k : {1, 17, 47, 48}) {
+      SCOPED_TRACE("temperature " + std::to_string(sampling.temperature) + ", resumed after " +
+                   std::to_string(k));
+      Collected resumed;
+      EngineRequest req = make();
+      req.resume.assign(full.ids.begin(), full.ids.begin() + k);
+      ASSERT_TRUE(engine.Submit(std::move(req), Collect(resumed)).ok());
+      const EngineFinish f = resumed.done.get_future().get();
+      EXPECT_EQ(resumed.ids, full.ids);
+      EXPECT_EQ(resumed.text, full.text);
+      for (size_t i = 0; i < resumed.outputs.size(); ++i) {
+        EXPECT_EQ(resumed.outputs[i].replayed, i < static_cast<size_t>(k)) << i;
+      }
+      EXPECT_EQ(f.reason, full_finish.reason);
+      EXPECT_EQ(f.completion_tokens, 48);
+      EXPECT_EQ(f.prompt_tokens, full_finish.prompt_tokens);
+    }
+  }
+}
+
+TEST(EngineTest, RefusesBadResumedTokens) {
+  Loaded l = LoadStories();
+  EngineOptions options;
+  options.n_ctx = 16;
+  Engine engine(LoadModel(l), *l.tokenizer, options);
+  EngineRequest bad_id;
+  bad_id.prompt = {1, 2};
+  bad_id.resume = {3, -1};
+  auto r = engine.Submit(std::move(bad_id), {});
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("resumed token id -1"), std::string::npos);
+  EngineRequest too_long;
+  too_long.prompt = {1, 2, 3, 4};
+  too_long.resume.assign(13, 5);
+  r = engine.Submit(std::move(too_long), {});
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  // Exactly the context: the first engine ended there, so the replay ends it the same way.
+  Collected c;
+  EngineRequest full;
+  full.prompt = {1, 2, 3, 4};
+  full.resume.assign(12, 5);
+  ASSERT_TRUE(engine.Submit(std::move(full), Collect(c)).ok());
+  EngineFinish f = c.done.get_future().get();
+  EXPECT_EQ(f.reason, EngineFinishReason::kContextFull);
+  EXPECT_EQ(f.completion_tokens, 12);
+}
+
 }  // namespace
 }  // namespace llmux

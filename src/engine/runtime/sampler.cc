@@ -40,6 +40,11 @@ void Sampler::Reset() {
   rng_.seed(seed_);
 }
 
+void Sampler::Skip() {
+  // Sample draws exactly one number when it does not take the argmax.
+  if (params_.temperature > 0.0f) UniformDouble();
+}
+
 void Sampler::Accept(int32_t id) {
   const int n = params_.penalty_last_n;
   if (n == 0) return;

@@ -40,6 +40,10 @@ class Sampler {
   // is a token the constraint allows. The caller still passes it to constraint->Accept().
   int32_t Sample(std::span<float> logits, TokenConstraint* constraint);
 
+  // Advances the random generator as one Sample call would, for a token chosen elsewhere
+  // (a resumed stream); the caller still passes the token to Accept().
+  void Skip();
+
   // Records a token (prompt or generated) for the penalty window.
   void Accept(int32_t id);
 
