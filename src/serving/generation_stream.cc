@@ -70,10 +70,20 @@ void GenerationStream::Emit(Delta& delta, const std::string& text, bool final) {
   } else {
     delta.content = text;
   }
-  if (!delta.empty()) sink_->OnDelta(delta);
+  if (delta.empty()) return;
+  delta.tokens = std::move(pending_tokens_);
+  pending_tokens_.clear();
+  sink_->OnDelta(delta);
 }
 
 bool GenerationStream::OnToken(const TokenOutput& t) {
+  if (t.replayed) {
+    // Delivered by the engine that ran this stream before: only the state (stop strings held
+    // back, the output parser's place) is rebuilt; what it emits was sent then.
+    std::string text = stop_.Push(t.text);
+    if (parser_) parser_->Feed(text);
+    return !stop_.stopped();
+  }
   const auto now = std::chrono::steady_clock::now();
   if (n_tokens_ == 0) {
     metrics_.FirstToken(model_, Seconds(now - arrival_));
@@ -82,6 +92,7 @@ bool GenerationStream::OnToken(const TokenOutput& t) {
   }
   last_token_ = now;
   ++n_tokens_;
+  pending_tokens_.push_back(t.id);
 
   Delta delta;
   if (logprobs_ && !t.eog) {

@@ -47,6 +47,7 @@ class GenerationStream : public std::enable_shared_from_this<GenerationStream> {
   bool started_ = false;
   bool saw_tool_call_ = false;
   int n_tokens_ = 0;
+  std::vector<int32_t> pending_tokens_;  // generated since the last delta went out
   std::chrono::steady_clock::time_point arrival_;
   std::chrono::steady_clock::time_point last_token_;
 };

@@ -50,6 +50,10 @@ struct GenerationOptions {
   // from the authenticated caller (never from the request body); empty: no share.
   std::string caller_share;
   bool ignore_eos = false;  // generate max_tokens whatever comes (benchmarks; vLLM/llama.cpp field)
+  // Internal, never from a client: the tokens this request already generated and delivered
+  // elsewhere (a gateway moving a stream to another worker after the first one failed). They
+  // are replayed, not sent again; the stream goes on after them.
+  std::vector<int32_t> resume_tokens;
 };
 
 struct ChatRequest {
@@ -93,6 +97,10 @@ struct Delta {
   std::string content;
   std::vector<ToolCallDelta> tool_calls;
   std::vector<TokenLogprob> logprobs;  // tokens that produced this delta
+  // Ids of the tokens generated since the previous delta, this one's included (a token whose
+  // text is held back, e.g. as a possible stop string, rides with the next delta). Front ends
+  // ignore it; a gateway keeps it to resume the stream elsewhere (resume_tokens).
+  std::vector<int32_t> tokens;
   bool empty() const {
     return reasoning.empty() && content.empty() && tool_calls.empty() && logprobs.empty();
   }

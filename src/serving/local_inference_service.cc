@@ -53,6 +53,7 @@ EngineRequest MakeEngineRequest(std::vector<int32_t> prompt, const GenerationOpt
   req.max_tokens = o.max_tokens.value_or(0);
   req.top_logprobs = o.logprobs ? o.top_logprobs : -1;
   req.ignore_eog = o.ignore_eos;
+  req.resume = o.resume_tokens;
   return req;
 }
 

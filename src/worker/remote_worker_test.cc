@@ -182,6 +182,61 @@ TEST_F(RemoteWorkerTest, RequestsSpreadOverBothWorkersAndSurviveOneGoingAway) {
   }
 }
 
+// A worker killed while it streams: every stream in flight goes on on the other worker from
+// the tokens already sent, and the caller gets the text an uninterrupted run gives, greedy and
+// seeded alike, with no error and no token twice.
+TEST_F(RemoteWorkerTest, StreamsInFlightMoveToAnotherWorkerWhenTheirsDies) {
+  auto request = [](int i) {
+    CompletionRequest r = Greedy(400);
+    r.prompt = i % 2 ? "Once upon a time" : "The little dog";
+    r.options.ignore_eos = true;
+    if (i % 4 >= 2) {  // seeded sampling (engine_test covers penalties over resumed tokens)
+      r.options.sampling.temperature = 0.9f;
+      r.options.sampling.seed = 1000u + i;
+    }
+    return r;
+  };
+  constexpr int kStreams = 12;
+  std::vector<std::string> expected;
+  for (int i = 0; i < kStreams; ++i) {
+    CollectSink* sink = nullptr;
+    Finish f = Run(*b_.service, request(i), &sink);
+    ASSERT_EQ(f.usage.completion_tokens, 400);
+    expected.push_back(sink->content);
+  }
+
+  std::vector<std::shared_ptr<CollectSink>> sinks;
+  std::vector<std::shared_ptr<RequestHandle>> handles;
+  for (int i = 0; i < kStreams; ++i) {
+    auto sink = std::make_shared<CollectSink>();
+    auto h = remote_->Complete(request(i), sink);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    handles.push_back(*h);
+    sinks.push_back(sink);
+  }
+  for (auto& s : sinks) {
+    ASSERT_EQ(s->first.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  }
+  const int on_a = a_.server->in_flight();
+  a_.server->Shutdown(std::chrono::milliseconds(0));  // as kill -9 looks to the gateway
+  ASSERT_GT(on_a, 0) << "no stream was running on the killed worker";
+
+  for (int i = 0; i < kStreams; ++i) {
+    auto done = sinks[i]->done.get_future();
+    ASSERT_EQ(done.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+    const Finish f = done.get();
+    EXPECT_EQ(f.reason, FinishReason::kLength) << i << ": " << f.error.ToString();
+    EXPECT_EQ(f.usage.completion_tokens, 400) << i;
+    EXPECT_EQ(sinks[i]->content, expected[i]) << "stream " << i;
+    EXPECT_EQ(sinks[i]->finishes.load(), 1);
+  }
+  const std::string metrics = remote_->MetricsText();
+  const std::string line = "\nllmux_gateway_stream_migrations_total ";
+  const size_t at = metrics.find(line);
+  ASSERT_NE(at, std::string::npos) << metrics;
+  EXPECT_GE(std::stod(metrics.substr(at + line.size())), 1);
+}
+
 }  // namespace
 }  // namespace llmux
 

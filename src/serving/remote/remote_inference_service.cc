@@ -8,6 +8,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <future>
+#include <random>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -51,7 +52,8 @@ struct RemoteInferenceService::Request : RequestHandle,
   std::mutex mu;
   std::set<std::string> tried;
   int attempts = 0;
-  bool delivered = false;  // a delta reached the sink: no more retries
+  bool delivered = false;  // a delta reached the sink: further attempts resume the stream
+  std::vector<int32_t> sent_tokens;  // the tokens of the deltas that reached the sink
   bool finished = false;   // the sink got OnFinish
   bool cancelled = false;
   // The current attempt. Shared, so that Cancel can use it while its OnDone runs elsewhere.
@@ -68,7 +70,8 @@ struct RemoteInferenceService::Request : RequestHandle,
   void OnCallDone(GenerateCall* call, const std::shared_ptr<Worker>& worker,
                   const grpc::Status& status, bool first_seen);
   void Finish(Finish finish);  // with mu held by nobody
-  // Starts another attempt without a waiting caller (the stream failed before any delta).
+  // Starts another attempt without a waiting caller: the stream failed before any delta, or
+  // after some (the next worker then resumes from sent_tokens).
   void RetryInBackground();
 };
 
@@ -124,6 +127,14 @@ class GenerateCall final : public grpc::ClientReadReactor<pb::GenerateEvent>,
   std::shared_ptr<GenerateCall> self_;
 };
 
+// A request without a seed gets one here, so that a stream resumed on another worker draws
+// the numbers the first worker would have drawn.
+void FixSeed(GenerationOptions& options) {
+  if (options.sampling.seed) return;
+  thread_local std::mt19937 rng{std::random_device{}()};
+  options.sampling.seed = static_cast<uint32_t>(rng() % 0xFFFFFFFFu);  // 0xFFFFFFFF: "random"
+}
+
 // A refusal worth trying elsewhere: the worker is full or going away, not the request wrong.
 bool TryElsewhere(const Status& s) {
   return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kResourceExhausted;
@@ -145,18 +156,24 @@ void RemoteInferenceService::Request::Cancel() {
 
 void RemoteInferenceService::Request::OnFirst(GenerateCall* from, const Status& refusal) {
   std::shared_ptr<std::promise<Status>> w;
+  bool retry = false;
   {
     std::lock_guard lock(mu);
     if (from != call.get()) return;
     w = std::move(waiter);
     waiter.reset();
     if (!w && !refusal.ok()) {
-      // A background retry refused: the request ends with the refusal.
+      // A background attempt refused: another worker may take it if this one is only full;
+      // else the request ends with the refusal.
       call.reset();
+      retry = TryElsewhere(refusal) && !cancelled && attempts < service->options_.max_attempts;
+      last_error = refusal.message();
     }
   }
   if (w) {
     w->set_value(refusal);
+  } else if (retry) {
+    RetryInBackground();
   } else if (!refusal.ok()) {
     Finish({FinishReason::kError, {}, refusal});
   }
@@ -167,6 +184,7 @@ void RemoteInferenceService::Request::OnDelta(GenerateCall* from, const Delta& d
     std::lock_guard lock(mu);
     if (from != call.get() || finished) return;
     delivered = true;
+    sent_tokens.insert(sent_tokens.end(), delta.tokens.begin(), delta.tokens.end());
   }
   sink->OnDelta(delta);
 }
@@ -211,7 +229,7 @@ void RemoteInferenceService::Request::OnCallDone(GenerateCall* from,
     }
     if (!w) {
       cancelled_now = cancelled;
-      retry = !cancelled && !delivered && attempts < service->options_.max_attempts;
+      retry = !cancelled && attempts < service->options_.max_attempts;
     }
     last_error = why;
   }
@@ -234,9 +252,23 @@ void RemoteInferenceService::Request::RetryInBackground() {
     return;
   }
   auto c = std::make_shared<GenerateCall>(shared_from_this(), worker);
+  bool resumed = false;
+  size_t n_sent = 0;
   {
     std::lock_guard lock(mu);
     call = c;
+    // The previous call is done, so nothing reads the request while it changes.
+    pb::GenerationOptions* options = proto.has_chat() ? proto.mutable_chat()->mutable_options()
+                                                      : proto.mutable_completion()->mutable_options();
+    options->clear_resume_tokens();
+    options->mutable_resume_tokens()->Add(sent_tokens.begin(), sent_tokens.end());
+    resumed = delivered;
+    n_sent = sent_tokens.size();
+  }
+  if (resumed) {
+    service->migrations_->Increment();
+    spdlog::info("gateway: resuming a stream on {} after {} tokens ({})", worker->address, n_sent,
+                 last_error);
   }
   c->Start();
 }
@@ -251,6 +283,11 @@ RemoteInferenceService::RemoteInferenceService(RemoteInferenceOptions options)
                    .Name("llmux_gateway_worker_requests_total")
                    .Help("Generation attempts sent to each worker")
                    .Register(*registry_);
+  migrations_ = &prometheus::BuildCounter()
+                     .Name("llmux_gateway_stream_migrations_total")
+                     .Help("Streams resumed on another worker after theirs failed mid-stream")
+                     .Register(*registry_)
+                     .Add({});
   failures_ = &prometheus::BuildCounter()
                    .Name("llmux_gateway_worker_failures_total")
                    .Help("Calls to each worker that failed (it is then marked down until it answers)")
@@ -421,6 +458,7 @@ Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Submit(std::share
 
 Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Chat(ChatRequest request,
                                                                     std::shared_ptr<Sink> sink) {
+  FixSeed(request.options);
   pb::GenerateRequest proto;
   *proto.mutable_chat() = wire::ToProto(request);
   return Submit(NewRequest(request.model, std::move(proto), std::move(sink)));
@@ -428,6 +466,7 @@ Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Chat(ChatRequest 
 
 Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Complete(CompletionRequest request,
                                                                         std::shared_ptr<Sink> sink) {
+  FixSeed(request.options);
   pb::GenerateRequest proto;
   *proto.mutable_completion() = wire::ToProto(request);
   return Submit(NewRequest(request.model, std::move(proto), std::move(sink)));

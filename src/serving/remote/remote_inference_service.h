@@ -1,7 +1,8 @@
 // InferenceService over workers on other machines (the gateway role): each request goes to one
 // worker (WorkerRouter: least outstanding requests) over llmux.worker.v1. A worker that fails
-// before the request's first delta reached the caller is marked down and the request goes to
-// another, invisibly; after that a failure ends the request with an error. Workers come from a
+// is marked down and the request goes to another, invisibly: before the first delta reached
+// the caller it starts over there; after, the other worker resumes the stream from the tokens
+// already sent (replayed, not sent again), so the caller's stream just goes on. Workers come from a
 // static list and from discovery (AddWorker/RemoveWorker at any time); a background thread asks
 // each for its models every refresh_interval, which also brings a failed worker back.
 #pragma once
@@ -109,6 +110,7 @@ class RemoteInferenceService : public InferenceService {
   prometheus::Family<prometheus::Gauge>* state_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Counter>* failures_;
+  prometheus::Counter* migrations_;
 };
 
 }  // namespace llmux::serving

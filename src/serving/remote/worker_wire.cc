@@ -44,6 +44,7 @@ pb::GenerationOptions ToProto(const GenerationOptions& o) {
   p.set_user(o.user);
   p.set_caller_share(o.caller_share);
   p.set_ignore_eos(o.ignore_eos);
+  p.mutable_resume_tokens()->Add(o.resume_tokens.begin(), o.resume_tokens.end());
   return p;
 }
 
@@ -57,6 +58,8 @@ GenerationOptions FromProto(const pb::GenerationOptions& p) {
   o.user = p.user();
   o.caller_share = p.caller_share();
   o.ignore_eos = p.ignore_eos();
+  // The engine checks the ids and that they fit the context with the prompt.
+  o.resume_tokens.assign(p.resume_tokens().begin(), p.resume_tokens().end());
   return o;
 }
 
@@ -171,6 +174,7 @@ pb::Delta ToProto(const Delta& d) {
       pt->set_logprob(t.logprob);
     }
   }
+  p.mutable_tokens()->Add(d.tokens.begin(), d.tokens.end());
   return p;
 }
 
@@ -186,6 +190,7 @@ Delta FromProto(const pb::Delta& p) {
     for (const pb::TopLogprob& top : l.top()) t.top.push_back({top.token(), top.logprob()});
     d.logprobs.push_back(std::move(t));
   }
+  d.tokens.assign(p.tokens().begin(), p.tokens().end());
   return d;
 }
 

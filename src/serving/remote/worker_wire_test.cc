@@ -28,6 +28,7 @@ ChatRequest FullChat() {
   o.user = "u";
   o.caller_share = "user:7";
   o.ignore_eos = true;
+  o.resume_tokens = {5, 0, 31999};
   return r;
 }
 
@@ -47,6 +48,7 @@ void ExpectSameOptions(const GenerationOptions& a, const GenerationOptions& b) {
   EXPECT_EQ(a.user, b.user);
   EXPECT_EQ(a.caller_share, b.caller_share);
   EXPECT_EQ(a.ignore_eos, b.ignore_eos);
+  EXPECT_EQ(a.resume_tokens, b.resume_tokens);
 }
 
 TEST(WorkerWireTest, AChatRequestCrossesWhole) {
@@ -106,6 +108,7 @@ TEST(WorkerWireTest, CompletionsDeltasFinishesAndErrorsCross) {
   d.content = "c";
   d.tool_calls = {{1, "call_2", "f", "{\"a\""}};
   d.logprobs = {{"tok", -0.5f, {{"tok", -0.5f}, {"other", -1.5f}}}};
+  d.tokens = {17, 4};
   Delta back = wire::FromProto(wire::ToProto(d));
   EXPECT_EQ(back.reasoning, "r");
   EXPECT_EQ(back.content, "c");
@@ -115,6 +118,7 @@ TEST(WorkerWireTest, CompletionsDeltasFinishesAndErrorsCross) {
   ASSERT_EQ(back.logprobs.size(), 1u);
   EXPECT_EQ(back.logprobs[0].top[1].token, "other");
   EXPECT_EQ(back.logprobs[0].top[1].logprob, -1.5f);
+  EXPECT_EQ(back.tokens, (std::vector<int32_t>{17, 4}));
 
   Finish f{FinishReason::kError, {5, 7, 3}, ResourceExhaustedError("full").WithField("model")};
   Result<Finish> fb = wire::FromProto(wire::ToProto(f));
