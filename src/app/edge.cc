@@ -15,6 +15,7 @@
 #include "gateway/admin/admin_routes.h"
 #include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/session_routes.h"
+#include "gateway/admin/worker_routes.h"
 #include "gateway/openai/openai_routes.h"
 #include "net/http/loopback_host.h"
 #include "net/http/signal_watcher.h"
@@ -100,6 +101,7 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   if (mcp_options.model_dir.empty()) mcp_options.model_dir = o.auth_stack.data_dir + "/models";
   gateway::McpEndpoint mcp_endpoint(service, mcp_options);
   mcp_endpoint.Register(router);
+  if (backend.workers) gateway::RegisterWorkerRoutes(router, *backend.workers);
   if (auth_stack.service) {
     gateway::RegisterAdminRoutes(router, *auth_stack.service);
     gateway::RegisterSessionRoutes(router, *auth_stack.service);

@@ -16,6 +16,7 @@
 #include "net/http/http_server.h"
 #include "serving/inference_service.h"
 #include "serving/model_manager.h"
+#include "serving/worker_admin.h"
 
 namespace llmux::app {
 
@@ -39,6 +40,7 @@ struct EdgeOptions {
 struct EdgeBackend {
   serving::InferenceService* service = nullptr;
   serving::ModelManager* models = nullptr;  // MCP load_model / unload_model; null: not offered
+  serving::WorkerAdmin* workers = nullptr;  // /admin/v1/workers; null: no workers (all in one)
   std::function<std::string()> metrics_text;
   // Blocks until the models are served; an error stops the edge with it.
   std::function<Status()> wait_ready;

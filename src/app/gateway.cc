@@ -67,6 +67,7 @@ Status RunGateway(const GatewayOptions& o) {
   }
   EdgeBackend backend;
   backend.service = &remote;
+  backend.workers = &remote;
   backend.metrics_text = [&remote] { return remote.MetricsText(); };
   // Ready as soon as some worker serves every model it knows of; with none yet the edge answers
   // 503 on /health until workers join.

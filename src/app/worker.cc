@@ -38,23 +38,14 @@ Status RunWorker(const WorkerRoleOptions& o) {
                  o.server.host);
   }
   serving::LocalInferenceService service(o.models, o.model_host);
-  worker::WorkerServer server(service, o.server);
-  LLMUX_RETURN_IF_ERROR(server.Start().WithContext("worker gRPC listener"));
-  const std::string address =
-      o.advertise.empty() ? o.server.host + ":" + std::to_string(server.port()) : o.advertise;
-  // One write for the whole line: tools (and the tests) read the port from it.
-  std::fputs(("llmux: worker gRPC on " + o.server.host + ":" + std::to_string(server.port()) +
-              (server.tls() ? " (mutual TLS)" : "") + "; loading " +
-              std::to_string(o.models.size()) + " model(s)\n")
-                 .c_str(),
-             stderr);
+  std::unique_ptr<worker::WorkerServer> server;
 
   std::promise<Status> result;
   std::once_flag once;
   std::unique_ptr<discovery::WorkerRegistration> registration;
   std::mutex registration_mu;
-  // Drain: leave etcd first, so that gateways stop sending new work, then let the running
-  // requests finish within the grace period.
+  // Drain (SIGTERM, or a gateway's admin call): leave etcd first, so that gateways stop sending
+  // new work, then let the running requests finish within the grace period.
   auto shutdown = [&](Status why) {
     std::call_once(once, [&] {
       spdlog::info("worker: draining (grace {} s)", o.grace.count());
@@ -66,11 +57,22 @@ Status RunWorker(const WorkerRoleOptions& o) {
           }
         }
         service.Drain(static_cast<int>(std::chrono::milliseconds(o.grace).count()));
-        server.Shutdown(o.grace);
+        server->Shutdown(o.grace);
         result.set_value(why);
       }).detach();
     });
   };
+  server = std::make_unique<worker::WorkerServer>(service, o.server, [&] { shutdown(Status::Ok()); });
+  LLMUX_RETURN_IF_ERROR(server->Start().WithContext("worker gRPC listener"));
+  const std::string address =
+      o.advertise.empty() ? o.server.host + ":" + std::to_string(server->port()) : o.advertise;
+  // One write for the whole line: tools (and the tests) read the port from it.
+  std::fputs(("llmux: worker gRPC on " + o.server.host + ":" + std::to_string(server->port()) +
+              (server->tls() ? " (mutual TLS)" : "") + "; loading " +
+              std::to_string(o.models.size()) + " model(s)\n")
+                 .c_str(),
+             stderr);
+
   http::SignalWatcher signals([&](int) { shutdown(Status::Ok()); });
 
   std::thread ready_watch([&] {

@@ -62,13 +62,15 @@ struct TestWorker {
     EXPECT_TRUE(service->WaitLoaded().ok());
     worker::WorkerServerOptions server_options;
     server_options.port = 0;
-    server = std::make_unique<worker::WorkerServer>(*service, server_options);
+    server = std::make_unique<worker::WorkerServer>(*service, server_options,
+                                                    [this] { drain_calls.fetch_add(1); });
     EXPECT_TRUE(server->Start().ok());
     address = "127.0.0.1:" + std::to_string(server->port());
   }
   std::unique_ptr<LocalInferenceService> service;
   std::unique_ptr<worker::WorkerServer> server;
   std::string address;
+  std::atomic<int> drain_calls{0};
 };
 
 class RemoteWorkerTest : public ::testing::Test {
@@ -235,6 +237,43 @@ TEST_F(RemoteWorkerTest, StreamsInFlightMoveToAnotherWorkerWhenTheirsDies) {
   const size_t at = metrics.find(line);
   ASSERT_NE(at, std::string::npos) << metrics;
   EXPECT_GE(std::stod(metrics.substr(at + line.size())), 1);
+}
+
+// An operator drains a worker through the gateway: the worker's drain starts (in `llmux
+// worker` it leaves etcd, finishes its work and exits), the gateway sends it nothing new and
+// lists it as draining; its running stream still finishes.
+TEST_F(RemoteWorkerTest, ADrainedWorkerGetsNoNewRequests) {
+  EXPECT_EQ(remote_->DrainWorker("127.0.0.1:1").status().code(), StatusCode::kNotFound);
+  CompletionRequest r = Greedy(300);
+  r.options.ignore_eos = true;
+  auto running = std::make_shared<CollectSink>();
+  auto handle = remote_->Complete(r, running);
+  ASSERT_TRUE(handle.ok());
+  ASSERT_EQ(running->first.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  TestWorker& busy = a_.server->in_flight() > 0 ? a_ : b_;
+  TestWorker& other = &busy == &a_ ? b_ : a_;
+  Result<int> drained = remote_->DrainWorker(busy.address);
+  ASSERT_TRUE(drained.ok()) << drained.status().ToString();
+  EXPECT_EQ(busy.drain_calls.load(), 1);
+  EXPECT_EQ(other.drain_calls.load(), 0);
+  for (const WorkerStatus& s : remote_->Workers()) {
+    EXPECT_EQ(s.state, s.address == busy.address ? "draining" : "up") << s.address;
+  }
+  const int busy_before = busy.server->in_flight();
+  for (int i = 0; i < 6; ++i) {
+    CollectSink* sink = nullptr;
+    Finish f = Run(*remote_, Greedy(8), &sink);
+    EXPECT_EQ(f.reason, FinishReason::kLength);
+  }
+  const std::string metrics = remote_->MetricsText();
+  const std::string line = "llmux_gateway_worker_requests_total{worker=\"" + busy.address + "\"} ";
+  const size_t at = metrics.find(line);
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(std::stod(metrics.substr(at + line.size())), 1) << "only the stream before the drain";
+  EXPECT_LE(busy.server->in_flight(), busy_before);
+  auto done = running->done.get_future();
+  ASSERT_EQ(done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_EQ(done.get().usage.completion_tokens, 300);
 }
 
 }  // namespace

@@ -13,8 +13,9 @@ namespace llmux::worker {
 
 constexpr const char* kWorkerServiceName = "llmux.worker.v1.Worker";
 
-WorkerServer::WorkerServer(serving::InferenceService& service, WorkerServerOptions options)
-    : service_(service), options_(std::move(options)) {}
+WorkerServer::WorkerServer(serving::InferenceService& service, WorkerServerOptions options,
+                           std::function<void()> on_drain)
+    : service_(service), options_(std::move(options)), on_drain_(std::move(on_drain)) {}
 
 WorkerServer::~WorkerServer() { Shutdown(std::chrono::milliseconds(0)); }
 
@@ -28,7 +29,7 @@ Status WorkerServer::Start() {
       rpc::MakeServerCredentials({options_.tls_cert_file, options_.tls_key_file,
                                   options_.tls_client_ca_file, options_.require_client_cert}));
   grpc::EnableDefaultHealthCheckService(true);
-  grpc_service_ = std::make_unique<WorkerGrpcService>(service_);
+  grpc_service_ = std::make_unique<WorkerGrpcService>(service_, on_drain_);
   const std::string address = rpc::HostPort(options_.host, options_.port);
   int bound_port = 0;
   grpc::ServerBuilder builder;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,8 +33,10 @@ struct WorkerServerOptions {
 
 class WorkerServer {
  public:
-  // `service` must outlive the server.
-  WorkerServer(serving::InferenceService& service, WorkerServerOptions options);
+  // `service` must outlive the server. `on_drain` is what the Drain call starts (see
+  // worker.proto); it must return at once.
+  WorkerServer(serving::InferenceService& service, WorkerServerOptions options,
+               std::function<void()> on_drain = {});
   ~WorkerServer();
 
   Status Start();
@@ -48,6 +51,7 @@ class WorkerServer {
  private:
   serving::InferenceService& service_;
   const WorkerServerOptions options_;
+  std::function<void()> on_drain_;
   std::unique_ptr<WorkerGrpcService> grpc_service_;
   std::unique_ptr<grpc::Server> server_;
   std::mutex mu_;

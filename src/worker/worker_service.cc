@@ -122,4 +122,17 @@ grpc::ServerUnaryReactor* WorkerGrpcService::Load(grpc::CallbackServerContext* c
   return reactor;
 }
 
+grpc::ServerUnaryReactor* WorkerGrpcService::Drain(grpc::CallbackServerContext* context,
+                                                   const v1::DrainRequest*, v1::DrainReply* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!on_drain_) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this worker cannot be drained"));
+    return reactor;
+  }
+  response->set_in_flight(in_flight());
+  on_drain_();  // starts the drain on a thread of its own; the reply goes out first
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
 }  // namespace llmux::worker

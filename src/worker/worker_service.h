@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 
 #include "llmux/worker/v1/worker.grpc.pb.h"
 #include "serving/inference_service.h"
@@ -12,7 +13,10 @@ namespace llmux::worker {
 
 class WorkerGrpcService final : public llmux::worker::v1::Worker::CallbackService {
  public:
-  explicit WorkerGrpcService(serving::InferenceService& service) : service_(service) {}
+  // on_drain: what a Drain call starts (the worker's own drain, as on SIGTERM); empty: Drain
+  // is answered UNIMPLEMENTED.
+  WorkerGrpcService(serving::InferenceService& service, std::function<void()> on_drain)
+      : service_(service), on_drain_(std::move(on_drain)) {}
 
   grpc::ServerWriteReactor<v1::GenerateEvent>* Generate(grpc::CallbackServerContext* context,
                                                          const v1::GenerateRequest* request) override;
@@ -21,12 +25,15 @@ class WorkerGrpcService final : public llmux::worker::v1::Worker::CallbackServic
                                        v1::ListModelsResponse* response) override;
   grpc::ServerUnaryReactor* Load(grpc::CallbackServerContext* context, const v1::LoadRequest* request,
                                  v1::LoadReport* response) override;
+  grpc::ServerUnaryReactor* Drain(grpc::CallbackServerContext* context,
+                                  const v1::DrainRequest* request, v1::DrainReply* response) override;
 
   // Generations accepted and not yet finished.
   int in_flight() const { return in_flight_->load(); }
 
  private:
   serving::InferenceService& service_;
+  std::function<void()> on_drain_;
   // Shared with the sinks, which may outlive a call (the engine holds them until it finishes).
   std::shared_ptr<std::atomic<int>> in_flight_ = std::make_shared<std::atomic<int>>(0);
 };

@@ -131,6 +131,26 @@ describe('one gateway, three workers found through etcd', () => {
     await waitFor('the drained worker to leave', async () =>
       (await metric(gateway.baseURL, 'llmux_gateway_workers', { worker: w.address })) === 0, 5000);
   });
+  test('a worker drained by an admin call finishes its work, leaves and exits', async () => {
+    const w = workers[1];
+    const listed = await (await fetch(`${gateway.baseURL}/admin/v1/workers`)).json();
+    assert.deepEqual(listed.workers.find((x) => x.address === w.address)?.state, 'up');
+    const unknown = await fetch(`${gateway.baseURL}/admin/v1/workers/drain`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"worker":"127.0.0.1:1"}' });
+    assert.equal(unknown.status, 404);
+    assert.equal((await unknown.json()).error.param, 'worker');
+    const pending = Promise.all(Array.from({ length: 6 }, () => complete(client)));
+    const drain = await fetch(`${gateway.baseURL}/admin/v1/workers/drain`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ worker: w.address }) });
+    assert.equal(drain.status, 200);
+    assert.equal((await drain.json()).draining, true);
+    for (const r of await pending) assert.equal(r.choices[0].text, expected);
+    const exit = await w.exited;
+    assert.equal(exit.code, 0, 'the worker drains and exits on its own');
+    for (let i = 0; i < 4; ++i) assert.equal((await complete(client)).choices[0].text, expected);
+    await waitFor('the drained worker to leave', async () =>
+      (await metric(gateway.baseURL, 'llmux_gateway_workers', { worker: w.address })) === 0, 5000);
+  });
 });
 
 describe('a static worker list, no etcd', () => {

@@ -60,6 +60,9 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Http("GET", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
     Http("PUT", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
     Http("DELETE", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
+    // The workers behind a gateway (a role without workers does not register these).
+    Http("GET", "/admin/v1/workers", Access::kPermission, auth::kPermModelsManage),
+    Http("POST", "/admin/v1/workers/drain", Access::kPermission, auth::kPermModelsManage),
     // MCP (Streamable HTTP). Requests count against the caller's rate limits; the tools below
     // carry the model and permission checks. RFC 9728 metadata tells clients how to log in.
     Http("POST", "/mcp", Access::kAuthenticated, {}, /*limited=*/true),

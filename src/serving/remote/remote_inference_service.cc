@@ -27,6 +27,7 @@ struct RemoteInferenceService::Worker {
   std::unique_ptr<pb::Worker::Stub> stub;
   // Guarded by the service's mutex.
   bool up = false;
+  bool draining = false;  // told to drain: no new requests, whatever its polls say
   std::vector<ModelInfo> models;  // ready ones
   int outstanding = 0;
   prometheus::Gauge* up_gauge = nullptr;
@@ -389,7 +390,7 @@ std::shared_ptr<RemoteInferenceService::Worker> RemoteInferenceService::PickWork
   std::vector<WorkerView> views;
   std::vector<std::shared_ptr<Worker>> order;
   for (const auto& [address, w] : workers_) {
-    WorkerView v{address, w->up, w->standby, {}, w->outstanding};
+    WorkerView v{address, w->up && !w->draining, w->standby, {}, w->outstanding};
     for (const ModelInfo& m : w->models) v.models.insert(m.id);
     views.push_back(std::move(v));
     order.push_back(w);
@@ -486,7 +487,7 @@ std::vector<ModelInfo> RemoteInferenceService::ListModels() const {
   std::lock_guard lock(mu_);
   std::map<std::string, ModelInfo> by_id;
   for (const auto& [address, w] : workers_) {
-    if (!w->up) continue;
+    if (!w->up || w->draining) continue;
     for (const ModelInfo& m : w->models) by_id.emplace(m.id, m);
   }
   std::vector<ModelInfo> out;
@@ -497,7 +498,7 @@ std::vector<ModelInfo> RemoteInferenceService::ListModels() const {
 bool RemoteInferenceService::Ready() const {
   std::lock_guard lock(mu_);
   for (const auto& [address, w] : workers_) {
-    if (w->up && !w->models.empty()) return true;
+    if (w->up && !w->draining && !w->models.empty()) return true;
   }
   return false;
 }
@@ -534,6 +535,46 @@ void RemoteInferenceService::RefreshLoop() {
     lock.lock();
     cv_.wait_for(lock, options_.refresh_interval, [this] { return stopping_ || refresh_now_; });
   }
+}
+
+std::vector<WorkerStatus> RemoteInferenceService::Workers() const {
+  std::lock_guard lock(mu_);
+  std::vector<WorkerStatus> out;
+  for (const auto& [address, w] : workers_) {
+    WorkerStatus s;
+    s.address = address;
+    s.state = w->draining ? "draining" : w->up ? "up" : "down";
+    s.standby = w->standby;
+    for (const ModelInfo& m : w->models) s.models.push_back(m.id);
+    s.outstanding = w->outstanding;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Result<int> RemoteInferenceService::DrainWorker(const std::string& address) {
+  std::shared_ptr<Worker> worker;
+  {
+    std::lock_guard lock(mu_);
+    auto it = workers_.find(address);
+    if (it == workers_.end()) {
+      return NotFoundError("no worker '" + address + "' is known to this gateway").WithField("worker");
+    }
+    worker = it->second;
+  }
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  pb::DrainRequest request;
+  pb::DrainReply reply;
+  const grpc::Status status = worker->stub->Drain(&context, request, &reply);
+  if (!status.ok()) {
+    return UnavailableError("worker " + address + " did not take the drain: " + status.error_message());
+  }
+  std::lock_guard lock(mu_);
+  worker->draining = true;
+  SetStateGauges(*worker);
+  spdlog::info("gateway: worker {} drains ({} generations running)", address, reply.in_flight());
+  return reply.in_flight();
 }
 
 std::string RemoteInferenceService::MetricsText() const {

@@ -19,6 +19,7 @@
 
 #include "serving/inference_service.h"
 #include "serving/remote/worker_router.h"
+#include "serving/worker_admin.h"
 
 namespace grpc {
 class ClientContext;
@@ -51,7 +52,7 @@ struct RemoteInferenceOptions {
   std::string tls_key_file;
 };
 
-class RemoteInferenceService : public InferenceService {
+class RemoteInferenceService : public InferenceService, public WorkerAdmin {
  public:
   explicit RemoteInferenceService(RemoteInferenceOptions options);
   ~RemoteInferenceService() override;
@@ -70,6 +71,9 @@ class RemoteInferenceService : public InferenceService {
                                               std::shared_ptr<Sink> sink) override;
   Result<std::shared_ptr<RequestHandle>> Complete(CompletionRequest request,
                                                   std::shared_ptr<Sink> sink) override;
+
+  std::vector<WorkerStatus> Workers() const override;
+  Result<int> DrainWorker(const std::string& address) override;
 
   // llmux_gateway_workers{worker,state}, llmux_gateway_worker_requests_total{worker},
   // llmux_gateway_worker_failures_total{worker} in Prometheus text.
