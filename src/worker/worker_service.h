@@ -21,6 +21,8 @@ class WorkerGrpcService final : public llmux::worker::v1::Worker::CallbackServic
                                        v1::ListModelsResponse* response) override;
   grpc::ServerUnaryReactor* Load(grpc::CallbackServerContext* context, const v1::LoadRequest* request,
                                  v1::LoadReport* response) override;
+  grpc::ServerUnaryReactor* GetVocab(grpc::CallbackServerContext* context, const v1::GetVocabRequest* request,
+                                     v1::GetVocabResponse* response) override;
 
   // Generations accepted and not yet finished.
   int in_flight() const { return in_flight_->load(); }
