@@ -23,6 +23,14 @@ Command AddGatewayCommand(CLI::App& app) {
   sub->add_option("--worker-cert", o->workers.tls_cert_file,
                   "PEM client certificate the gateway shows the workers (mutual TLS)");
   sub->add_option("--worker-key", o->workers.tls_key_file, "PEM private key of --worker-cert");
+  sub->add_flag("--cache-aware-routing", o->workers.cache_aware_routing,
+                "send each request to the worker whose prefix cache holds the longest prefix of "
+                "its prompt (from the workers' block-hash reports), unless that worker is at "
+                "--cache-aware-max-load; otherwise the least loaded worker");
+  sub->add_option("--cache-aware-max-load", o->workers.cache_aware.max_load,
+                  "requests outstanding on (or sequences reported by) a worker for a model at "
+                  "which cache-aware routing passes it over")
+      ->check(CLI::Range(1, 1 << 20));
   AddEdgeFlags(sub, &o->edge);
   return {sub, [o] {
             Status s = app::RunGateway(*o);

@@ -8,6 +8,7 @@
 #include "chat/chat_template.h"
 #include "chat/output_parser.h"
 #include "serving/generation_stream.h"
+#include "serving/prompt_builder.h"
 #include "serving/request_constraints.h"
 #include "serving/request_validation.h"
 
@@ -37,13 +38,6 @@ SamplerParams ToSamplerParams(const SamplingOptions& s) {
   p.repeat_penalty = s.repetition_penalty;
   if (s.seed) p.seed = *s.seed;
   return p;
-}
-
-// Special-token text in the prompt is parsed (templates write <|im_start|> and the like);
-// BOS is added as the vocabulary says unless the template already wrote it.
-std::vector<int32_t> EncodePrompt(const Tokenizer& tok, const std::string& text,
-                                  bool template_wrote_bos) {
-  return tok.Encode(text, /*add_special=*/!template_wrote_bos, /*parse_special=*/true);
 }
 
 EngineRequest MakeEngineRequest(std::vector<int32_t> prompt, const GenerationOptions& o) {
@@ -88,14 +82,6 @@ EngineCallbacks HoldWhileWaiting(EngineCallbacks callbacks,
     if (on_finish) on_finish(f);
   };
   return callbacks;
-}
-
-// True if the last user message asks Qwen3 to skip thinking with the "/no_think" tag.
-bool AsksNoThink(const std::vector<chat::Message>& messages) {
-  for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
-    if (it->role == "user") return it->content.find("/no_think") != std::string::npos;
-  }
-  return false;
 }
 
 }  // namespace
@@ -292,20 +278,12 @@ Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Chat(ChatRequest r
   LLMUX_ASSIGN_OR_RETURN(std::shared_ptr<ModelHost> host, FindModel(request.model));
   const chat::ChatTemplate& tmpl = host->chat_template();
 
-  const bool use_tools =
-      !request.tools.empty() && request.tool_choice.mode != ToolChoiceMode::kNone;
-  const bool constrained = request.response_format == ResponseFormat::kJsonObject ||
-                           (use_tools && request.tool_choice.mode != ToolChoiceMode::kAuto);
-  chat::RenderOptions render;
-  render.add_generation_prompt = true;
-  render.enable_thinking = request.enable_thinking.value_or(true) && !AsksNoThink(request.messages);
-  // Constrained output starts at the first token, so there is no room for a <think> part.
-  if (constrained) render.enable_thinking = false;
-
-  static const std::vector<chat::Tool> kNoTools;
-  auto rendered = tmpl.Render(request.messages, use_tools ? request.tools : kNoTools, render);
-  if (!rendered.ok()) return rendered.status().WithField("messages");
-  std::vector<int32_t> prompt = EncodePrompt(host->tokenizer(), *rendered, tmpl.renders_bos());
+  // The same plan and tokens the gateway computes for cache-aware routing (prompt_builder.h).
+  const ChatPromptPlan plan = PlanChatPrompt(request);
+  const bool use_tools = plan.use_tools;
+  const chat::RenderOptions& render = plan.render;
+  LLMUX_ASSIGN_OR_RETURN(std::vector<int32_t> prompt,
+                         BuildChatPrompt(tmpl, host->tokenizer(), request, plan));
 
   EngineRequest engine_request = MakeEngineRequest(std::move(prompt), request.options);
   LLMUX_ASSIGN_OR_RETURN(engine_request.constraint,
@@ -331,7 +309,7 @@ Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Complete(
     CompletionRequest request, std::shared_ptr<Sink> sink) {
   LLMUX_RETURN_IF_ERROR(ValidateCompletionRequest(request));
   LLMUX_ASSIGN_OR_RETURN(std::shared_ptr<ModelHost> host, FindModel(request.model));
-  std::vector<int32_t> prompt = EncodePrompt(host->tokenizer(), request.prompt, false);
+  std::vector<int32_t> prompt = BuildCompletionPrompt(host->tokenizer(), request.prompt);
   EngineRequest engine_request = MakeEngineRequest(std::move(prompt), request.options);
   LLMUX_ASSIGN_OR_RETURN(auto waiting_slot, TakeWaitingSlot(*host, request.options));
   auto stream = std::make_shared<GenerationStream>(host->name(), host->tokenizer(), metrics_,

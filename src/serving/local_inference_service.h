@@ -16,12 +16,13 @@
 
 #include "serving/inference_service.h"
 #include "serving/model_host.h"
+#include "serving/model_load.h"
 #include "serving/model_manager.h"
 #include "serving/serving_metrics.h"
 
 namespace llmux::serving {
 
-class LocalInferenceService : public InferenceService, public ModelManager {
+class LocalInferenceService : public InferenceService, public ModelManager, public ModelLoadSource {
  public:
   // Starts loading the models on a background thread and returns at once.
   LocalInferenceService(std::vector<ModelSpec> specs, ModelHostOptions options);
@@ -43,6 +44,11 @@ class LocalInferenceService : public InferenceService, public ModelManager {
   // (kUnavailable) until the models given at start are loaded.
   Status LoadModel(ModelSpec spec) override;
   Status UnloadModel(const std::string& name) override;
+
+  // ModelLoadSource (local_inference_load.cc).
+  std::vector<ModelLoad> ModelLoads(const std::map<std::string, PrefixCursor>& cursors,
+                                    size_t max_hashes) const override;
+  Result<std::string> VocabGguf(const std::string& model) const override;
 
   ServingMetrics& metrics() { return metrics_; }
 

@@ -44,6 +44,7 @@ class ModelHost {
   Engine& engine() { return *engine_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const chat::ChatTemplate& chat_template() const { return *chat_template_; }
+  const gguf::GgufFile& file() const { return *file_; }
   // Token tables for constrained decoding, built once at load.
   const std::shared_ptr<const ConstraintVocab>& constraint_vocab() const { return constraint_vocab_; }
   // Each caller's requests waiting in the engine's queue.

@@ -5,6 +5,7 @@
 
 #include "net/grpc/response_stream.h"
 #include "serving/remote/worker_wire.h"
+#include "worker/load_report.h"
 
 namespace llmux::worker {
 
@@ -114,9 +115,13 @@ grpc::ServerUnaryReactor* WorkerGrpcService::ListModels(grpc::CallbackServerCont
 }
 
 grpc::ServerUnaryReactor* WorkerGrpcService::Load(grpc::CallbackServerContext* context,
-                                                  const v1::LoadRequest*, v1::LoadReport* response) {
+                                                  const v1::LoadRequest* request, v1::LoadReport* response) {
   response->set_in_flight(in_flight());
   response->set_version(LLMUX_VERSION_STRING);
+  // Per-model load and prefix-cache hashes when the service hosts models (load_report.h).
+  if (const auto* source = dynamic_cast<const serving::ModelLoadSource*>(&service_)) {
+    FillModelLoads(*source, *request, *response);
+  }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -131,6 +136,27 @@ grpc::ServerUnaryReactor* WorkerGrpcService::Drain(grpc::CallbackServerContext* 
   }
   response->set_in_flight(in_flight());
   on_drain_();  // starts the drain on a thread of its own; the reply goes out first
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* WorkerGrpcService::GetVocab(grpc::CallbackServerContext* context,
+                                                      const v1::GetVocabRequest* request,
+                                                      v1::GetVocabResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const auto* source = dynamic_cast<const serving::ModelLoadSource*>(&service_);
+  if (!source) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this worker hosts no models"));
+    return reactor;
+  }
+  Result<std::string> bytes = source->VocabGguf(request->model());
+  if (!bytes.ok()) {
+    const grpc::StatusCode code = bytes.status().code() == StatusCode::kNotFound ? grpc::StatusCode::NOT_FOUND
+                                                                                 : grpc::StatusCode::UNAVAILABLE;
+    reactor->Finish(grpc::Status(code, bytes.status().message()));
+    return reactor;
+  }
+  response->set_gguf(std::move(*bytes));
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

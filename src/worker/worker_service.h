@@ -27,6 +27,8 @@ class WorkerGrpcService final : public llmux::worker::v1::Worker::CallbackServic
                                  v1::LoadReport* response) override;
   grpc::ServerUnaryReactor* Drain(grpc::CallbackServerContext* context,
                                   const v1::DrainRequest* request, v1::DrainReply* response) override;
+  grpc::ServerUnaryReactor* GetVocab(grpc::CallbackServerContext* context, const v1::GetVocabRequest* request,
+                                     v1::GetVocabResponse* response) override;
 
   // Generations accepted and not yet finished.
   int in_flight() const { return in_flight_->load(); }

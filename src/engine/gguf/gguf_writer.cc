@@ -282,10 +282,7 @@ Result<uint64_t> GgufWriter::Alignment() const {
   return *a;
 }
 
-Status GgufWriter::Write(const std::string& path) {
-  LLMUX_RETURN_IF_ERROR(status_);
-  LLMUX_ASSIGN_OR_RETURN(uint64_t alignment, Alignment());
-
+Result<std::vector<uint8_t>> GgufWriter::HeaderBytes(uint64_t alignment) const {
   ByteSink header;
   header.Raw("GGUF", 4);
   header.Put<uint32_t>(kVersion);
@@ -305,11 +302,26 @@ Status GgufWriter::Write(const std::string& path) {
     header.Put<uint64_t>(offset);
     offset = *AlignUp(offset + t.nbytes, alignment);
   }
+  return std::move(header.bytes());
+}
+
+Result<std::string> GgufWriter::MetadataOnlyBytes() const {
+  LLMUX_RETURN_IF_ERROR(status_);
+  if (!tensors_.empty()) return InvalidArgumentError("MetadataOnlyBytes: the writer has tensors");
+  LLMUX_ASSIGN_OR_RETURN(uint64_t alignment, Alignment());
+  LLMUX_ASSIGN_OR_RETURN(std::vector<uint8_t> header, HeaderBytes(alignment));
+  return std::string(reinterpret_cast<const char*>(header.data()), header.size());
+}
+
+Status GgufWriter::Write(const std::string& path) {
+  LLMUX_RETURN_IF_ERROR(status_);
+  LLMUX_ASSIGN_OR_RETURN(uint64_t alignment, Alignment());
+  LLMUX_ASSIGN_OR_RETURN(std::vector<uint8_t> header, HeaderBytes(alignment));
 
   OutputFile out(path);
   LLMUX_RETURN_IF_ERROR(out.Open());
-  LLMUX_RETURN_IF_ERROR(out.Write(header.bytes().data(), header.bytes().size()));
-  header = ByteSink();  // the vocabulary can be megabytes; free it before the tensor data
+  LLMUX_RETURN_IF_ERROR(out.Write(header.data(), header.size()));
+  std::vector<uint8_t>().swap(header);  // the vocabulary can be megabytes; free it before the tensor data
   // Like gguf-py, a file without tensors ends right after the metadata (no data section).
   if (!tensors_.empty()) LLMUX_RETURN_IF_ERROR(out.PadTo(alignment));
 

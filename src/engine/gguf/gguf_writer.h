@@ -64,6 +64,9 @@ class GgufWriter {
 
   // Writes the file (through a temporary file renamed into place). Can be called again.
   Status Write(const std::string& path);
+  // The bytes of a file with metadata only (InvalidArgument if tensors were added): a
+  // vocabulary-only GGUF to send over the wire.
+  Result<std::string> MetadataOnlyBytes() const;
 
  private:
   struct PendingTensor {
@@ -78,6 +81,8 @@ class GgufWriter {
   Result<uint64_t> CheckTensor(std::string_view name, DType type, const std::vector<int64_t>& ne);
   void Fail(Status s);
   Result<uint64_t> Alignment() const;
+  // Header, metadata and tensor infos.
+  Result<std::vector<uint8_t>> HeaderBytes(uint64_t alignment) const;
 
   std::vector<std::pair<std::string, Value>> metadata_;
   std::unordered_map<std::string, size_t> key_index_;

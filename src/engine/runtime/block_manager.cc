@@ -47,6 +47,37 @@ uint64_t BlockManager::HashBlock(uint64_t parent, std::span<const int32_t> token
   return Mix64(h ^ (static_cast<uint64_t>(tokens.size()) * kGolden));
 }
 
+void BlockManager::EnableHashEvents(size_t max_pending) {
+  max_pending_events_ = std::max<size_t>(max_pending, 1);
+  pending_events_.reserve(max_pending_events_);
+  // Whatever was registered before is not in any event: the consumer starts from a snapshot.
+  events_overflowed_ = !by_hash_.empty();
+}
+
+void BlockManager::RecordHashEvent(uint64_t hash, bool added) {
+  if (max_pending_events_ == 0) return;
+  if (pending_events_.size() >= max_pending_events_) {
+    events_overflowed_ = true;
+    return;
+  }
+  pending_events_.push_back({hash, added});
+}
+
+bool BlockManager::DrainHashEvents(std::vector<BlockHashEvent>& out) {
+  const bool complete = !events_overflowed_;
+  out.insert(out.end(), pending_events_.begin(), pending_events_.end());
+  pending_events_.clear();
+  events_overflowed_ = false;
+  return complete;
+}
+
+std::vector<uint64_t> BlockManager::RegisteredHashes() const {
+  std::vector<uint64_t> out;
+  out.reserve(by_hash_.size());
+  for (const auto& [h, b] : by_hash_) out.push_back(h);
+  return out;
+}
+
 int BlockManager::AcquirePrefix(Sequence& seq) {
   if (!seq.block_table.empty() || seq.n_computed != 0) return 0;
   const int bs = block_size_;
@@ -84,6 +115,7 @@ int32_t BlockManager::TakeBlock() {
   lru_.pop_front();
   Block& block = blocks_[b];
   by_hash_.erase(block.hash);
+  RecordHashEvent(block.hash, false);
   block.registered = false;
   block.hash = 0;
   block.tokens.clear();
@@ -118,6 +150,7 @@ void BlockManager::CommitFullBlocks(Sequence& seq) {
       block.hash = h;
       block.tokens.assign(tokens.begin(), tokens.end());
       by_hash_.emplace(h, b);
+      RecordHashEvent(h, true);
     }
     // Registered or not, the chain goes on so that later blocks get their true hashes.
     seq.block_hashes.push_back(h);

@@ -24,6 +24,13 @@
 
 namespace llmux {
 
+// A change to the set of registered hashes (what the prefix cache can serve), for gateways
+// that route by cache contents: a block registered under `hash`, or a registered one evicted.
+struct BlockHashEvent {
+  uint64_t hash = 0;
+  bool added = false;  // registered; false: evicted
+};
+
 struct BlockManagerStats {
   int n_blocks = 0;
   int used = 0;    // ref_count > 0
@@ -66,6 +73,16 @@ class BlockManager {
   // exactly one state with its lists and hash index consistent. Debug aid for tests.
   Status Validate(std::span<const Sequence* const> live) const;
 
+  // Hash events: off until enabled. Every registration and eviction is then appended to a
+  // buffer of at most `max_pending` events (a vector push; nothing else on the hot path).
+  void EnableHashEvents(size_t max_pending);
+  // Moves the pending events into `out` (appended, in order). False when some were dropped
+  // because the buffer was full since the last drain: the consumer must then start over from
+  // RegisteredHashes().
+  bool DrainHashEvents(std::vector<BlockHashEvent>& out);
+  // Every hash registered now (in use or cached).
+  std::vector<uint64_t> RegisteredHashes() const;
+
   // The chain value of a full block of tokens after `parent` (0 for the first block).
   static uint64_t HashBlock(uint64_t parent, std::span<const int32_t> tokens);
 
@@ -79,12 +96,16 @@ class BlockManager {
   };
 
   int32_t TakeBlock();  // a free block, else the least recently used cached one; -1 if none
+  void RecordHashEvent(uint64_t hash, bool added);
 
   int block_size_;
   std::vector<Block> blocks_;
   std::vector<int32_t> free_;                      // free blocks (stack)
   std::list<int32_t> lru_;                         // cached blocks, least recently used first
   std::unordered_map<uint64_t, int32_t> by_hash_;  // registered blocks
+  size_t max_pending_events_ = 0;                  // 0: hash events off
+  std::vector<BlockHashEvent> pending_events_;
+  bool events_overflowed_ = false;
 };
 
 }  // namespace llmux

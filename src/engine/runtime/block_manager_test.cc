@@ -374,5 +374,51 @@ TEST(BlockManagerTest, EmptyManagerRefusesAllocation) {
   ExpectValid(bm, {&a});
 }
 
+
+TEST(BlockManagerTest, HashEventsReportRegistrationsAndEvictions) {
+  BlockManager bm(2, kBs);
+  bm.EnableHashEvents(16);
+  Sequence a = MakeSeq(1, Range(0, 2 * kBs));
+  ComputeAll(bm, a);
+  std::vector<BlockHashEvent> events;
+  ASSERT_TRUE(bm.DrainHashEvents(events));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_TRUE(events[0].added);
+  EXPECT_TRUE(events[1].added);
+  const uint64_t h0 = BlockManager::HashBlock(0, std::vector<int32_t>(a.tokens.begin(), a.tokens.begin() + kBs));
+  EXPECT_EQ(events[0].hash, h0);
+  EXPECT_EQ(events[1].hash, BlockManager::HashBlock(h0, std::vector<int32_t>(a.tokens.begin() + kBs, a.tokens.end())));
+  bm.Release(a);  // both cached: no event
+  events.clear();
+  ASSERT_TRUE(bm.DrainHashEvents(events));
+  EXPECT_TRUE(events.empty());
+  // Another sequence needs a block: the least recently used cached one is evicted.
+  Sequence b = MakeSeq(2, Range(100, kBs));
+  ASSERT_TRUE(bm.EnsureCapacity(b, kBs));
+  ASSERT_TRUE(bm.DrainHashEvents(events));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_FALSE(events[0].added);
+  EXPECT_EQ(bm.RegisteredHashes().size(), 1u);
+  EXPECT_NE(bm.RegisteredHashes()[0], events[0].hash);
+}
+
+TEST(BlockManagerTest, HashEventsOverflowAsksForASnapshot) {
+  BlockManager bm(8, kBs);
+  Sequence a = MakeSeq(1, Range(0, kBs));
+  ComputeAll(bm, a);  // registered before events were on: not in any event
+  bm.EnableHashEvents(2);
+  std::vector<BlockHashEvent> events;
+  EXPECT_FALSE(bm.DrainHashEvents(events));
+  Sequence b = MakeSeq(2, Range(50, 3 * kBs));
+  ComputeAll(bm, b);  // three registrations, room for two
+  events.clear();
+  EXPECT_FALSE(bm.DrainHashEvents(events));
+  EXPECT_EQ(events.size(), 2u);
+  EXPECT_EQ(bm.RegisteredHashes().size(), 4u);
+  events.clear();
+  EXPECT_TRUE(bm.DrainHashEvents(events));  // nothing lost since
+  EXPECT_TRUE(events.empty());
+}
+
 }  // namespace
 }  // namespace llmux

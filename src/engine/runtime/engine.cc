@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <span>
 
 #include "base/log.h"
@@ -81,6 +82,9 @@ Status Engine::Init() {
   LLMUX_ASSIGN_OR_RETURN(cache_, model_->NewPagedCache(o.kv_type, static_cast<int>(n_blocks),
                                                        o.block_size, n_ctx_));
   blocks_ = std::make_unique<BlockManager>(static_cast<int>(n_blocks), o.block_size);
+  blocks_->EnableHashEvents(static_cast<size_t>(std::max(o.prefix_events_per_step, 1)));
+  journal_ = std::make_unique<PrefixCacheJournal>(static_cast<size_t>(std::max(o.prefix_events_kept, 1)),
+                                                  std::random_device{}() | (uint64_t{std::random_device{}()} << 32));
   scheduler_ = std::make_unique<Scheduler>(s);
   logits_.resize(static_cast<size_t>(s.max_running) * c.n_vocab);
   raw_logits_.resize(c.n_vocab);
@@ -387,7 +391,20 @@ void Engine::ReapFinished() {
   std::erase_if(actives_, [](const std::unique_ptr<Active>& a) { return a->done; });
 }
 
+PrefixCacheUpdate Engine::PrefixCacheSince(uint64_t epoch, uint64_t since, size_t max_hashes) const {
+  if (!journal_) return {};
+  return journal_->Since(epoch, since, max_hashes);
+}
+
 void Engine::PublishStats() {
+  if (blocks_ && journal_) {
+    hash_events_.clear();
+    if (blocks_->DrainHashEvents(hash_events_)) {
+      journal_->Record(hash_events_);
+    } else {
+      journal_->Reset(blocks_->RegisteredHashes());
+    }
+  }
   local_stats_.running = static_cast<int>(running_.size());
   local_stats_.waiting = static_cast<int>(waiting_.size());
   local_stats_.kv = blocks_ ? blocks_->stats() : BlockManagerStats{};

@@ -25,6 +25,7 @@
 #include "base/status.h"
 #include "engine/models/model.h"
 #include "engine/runtime/block_manager.h"
+#include "engine/runtime/prefix_cache_journal.h"
 #include "engine/runtime/sampler.h"
 #include "engine/runtime/scheduler.h"
 #include "engine/runtime/sequence.h"
@@ -46,6 +47,10 @@ struct EngineOptions {
   DType kv_type = DType::kF16;  // kF16, kF32 or kQ8_0
   int block_size = 16;          // positions per KV block
   bool validate_blocks = false;  // check the block manager's invariants after every step (tests)
+  // Prefix-cache journal for cache-aware routing (PrefixCacheSince): block-hash changes kept
+  // for readers, and the most the block manager buffers within one step (beyond: a snapshot).
+  int prefix_events_kept = 16384;
+  int prefix_events_per_step = 4096;
 };
 
 struct EngineRequest {
@@ -136,6 +141,10 @@ class Engine {
   // running is the running set, at most max_running. Set before the first Submit.
   void SetStepObserver(std::function<void(const EngineStats&)> observer);
   int n_ctx() const { return n_ctx_; }
+  int block_size() const { return options_.block_size; }
+  // The prefix cache's registered block hashes changed since the cursor (epoch, since), or
+  // the whole set (PrefixCacheJournal::Since); any thread. Empty while the engine cannot run.
+  PrefixCacheUpdate PrefixCacheSince(uint64_t epoch, uint64_t since, size_t max_hashes) const;
   const Model& model() const { return *model_; }
   const Tokenizer& tokenizer() const { return tokenizer_; }
 
@@ -178,6 +187,8 @@ class Engine {
   Status init_status_;
   std::unique_ptr<KvCache> cache_;
   std::unique_ptr<BlockManager> blocks_;
+  std::unique_ptr<PrefixCacheJournal> journal_;  // set by Init; internally locked
+  std::vector<BlockHashEvent> hash_events_;      // engine thread: drained each step
   std::unique_ptr<Scheduler> scheduler_;
   std::vector<float> logits_;      // one row per sequence that samples this step
   std::vector<float> raw_logits_;  // copy for logprobs (the sampler edits logits in place)

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -271,6 +272,40 @@ TEST(EngineTest, RefusesBadResumedTokens) {
   EngineFinish f = c.done.get_future().get();
   EXPECT_EQ(f.reason, EngineFinishReason::kContextFull);
   EXPECT_EQ(f.completion_tokens, 12);
+}
+
+TEST(EngineTest, PrefixCacheJournalHoldsThePromptsFullBlocks) {
+  Loaded l = LoadStories();
+  EngineOptions o;
+  o.block_size = 4;
+  Engine engine(LoadModel(l), *l.tokenizer, o);
+  PrefixCacheUpdate empty = engine.PrefixCacheSince(0, 0, 1000);
+  EXPECT_TRUE(empty.full);
+  EXPECT_TRUE(empty.added.empty());
+
+  std::vector<int32_t> prompt = l.tokenizer->Encode("Once upon a time there was a little girl", true, true);
+  ASSERT_GE(prompt.size(), 9u);
+  prompt.resize(9);  // two full blocks and one token
+  Collected c;
+  EngineRequest req;
+  req.prompt = prompt;
+  req.sampling = SamplerParams::Greedy();
+  req.max_tokens = 1;
+  ASSERT_TRUE(engine.Submit(std::move(req), Collect(c)).ok());
+  c.done.get_future().get();
+  ASSERT_TRUE(engine.WaitIdle(5000));
+
+  const uint64_t h0 = BlockManager::HashBlock(0, std::span<const int32_t>(prompt.data(), 4));
+  const uint64_t h1 = BlockManager::HashBlock(h0, std::span<const int32_t>(prompt.data() + 4, 4));
+  PrefixCacheUpdate delta = engine.PrefixCacheSince(empty.epoch, empty.seq, 1000);
+  EXPECT_FALSE(delta.full);
+  EXPECT_EQ(delta.added, (std::vector<uint64_t>{h0, h1}));
+  PrefixCacheUpdate full = engine.PrefixCacheSince(0, 0, 1000);
+  EXPECT_TRUE(full.full);
+  std::sort(full.added.begin(), full.added.end());
+  std::vector<uint64_t> want = {h0, h1};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(full.added, want);
 }
 
 }  // namespace

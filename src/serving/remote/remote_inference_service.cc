@@ -15,6 +15,7 @@
 
 #include "llmux/worker/v1/worker.grpc.pb.h"
 #include "net/grpc/grpc_tls.h"
+#include "serving/remote/worker_load.h"
 #include "serving/remote/worker_wire.h"
 
 namespace llmux::serving {
@@ -30,6 +31,7 @@ struct RemoteInferenceService::Worker {
   bool draining = false;  // told to drain: no new requests, whatever its polls say
   std::vector<ModelInfo> models;  // ready ones
   int outstanding = 0;
+  PrefixIndex prefix;  // its last load report per model (cache-aware routing, model metrics)
   prometheus::Gauge* up_gauge = nullptr;
   prometheus::Gauge* down_gauge = nullptr;
   prometheus::Counter* requests = nullptr;
@@ -49,6 +51,7 @@ struct RemoteInferenceService::Request : RequestHandle,
   std::string model;
   pb::GenerateRequest proto;
   std::shared_ptr<Sink> sink;
+  std::vector<uint64_t> blocks;  // the prompt's block hashes (cache-aware routing only)
 
   std::mutex mu;
   std::set<std::string> tried;
@@ -293,6 +296,9 @@ RemoteInferenceService::RemoteInferenceService(RemoteInferenceOptions options)
                    .Name("llmux_gateway_worker_failures_total")
                    .Help("Calls to each worker that failed (it is then marked down until it answers)")
                    .Register(*registry_);
+  model_gauges_ = std::make_unique<ModelLoadGauges>(*registry_);
+  vocab_ = std::make_unique<VocabCache>();
+  cache_policy_ = CacheAwarePolicy(options_.cache_aware);
 }
 
 RemoteInferenceService::~RemoteInferenceService() {
@@ -339,6 +345,7 @@ void RemoteInferenceService::AddWorker(const std::string& address, bool standby)
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetMaxReceiveMessageSize(64 << 20);  // GetVocab: a model's vocabulary can be megabytes
   auto channel = grpc::CreateCustomChannel(
       address, std::static_pointer_cast<grpc::ChannelCredentials>(credentials_), args);
   worker->stub = pb::Worker::NewStub(channel);
@@ -400,7 +407,9 @@ std::shared_ptr<RemoteInferenceService::Worker> RemoteInferenceService::PickWork
     std::lock_guard request_lock(request.mu);
     tried = request.tried;
   }
-  const int i = router_.Pick(views, request.model, tried);
+  const int i = options_.cache_aware_routing && !request.blocks.empty()
+                    ? PickCacheAware(views, order, request, tried)
+                    : router_.Pick(views, request.model, tried);
   if (i < 0) return nullptr;
   std::shared_ptr<Worker> w = order[static_cast<size_t>(i)];
   ++w->outstanding;
@@ -462,7 +471,9 @@ Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Chat(ChatRequest 
   FixSeed(request.options);
   pb::GenerateRequest proto;
   *proto.mutable_chat() = wire::ToProto(request);
-  return Submit(NewRequest(request.model, std::move(proto), std::move(sink)));
+  auto r = NewRequest(request.model, std::move(proto), std::move(sink));
+  if (options_.cache_aware_routing) r->blocks = PromptBlocks(request.model, &request, nullptr);
+  return Submit(std::move(r));
 }
 
 Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Complete(CompletionRequest request,
@@ -470,7 +481,9 @@ Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Complete(Completi
   FixSeed(request.options);
   pb::GenerateRequest proto;
   *proto.mutable_completion() = wire::ToProto(request);
-  return Submit(NewRequest(request.model, std::move(proto), std::move(sink)));
+  auto r = NewRequest(request.model, std::move(proto), std::move(sink));
+  if (options_.cache_aware_routing) r->blocks = PromptBlocks(request.model, nullptr, &request);
+  return Submit(std::move(r));
 }
 
 std::shared_ptr<RemoteInferenceService::Request> RemoteInferenceService::NewRequest(
@@ -532,6 +545,8 @@ void RemoteInferenceService::RefreshLoop() {
     refresh_now_ = false;
     lock.unlock();
     for (const auto& w : all) Refresh(w);
+    for (const auto& w : all) RefreshLoad(w);
+    UpdateModelGauges();
     lock.lock();
     cv_.wait_for(lock, options_.refresh_interval, [this] { return stopping_ || refresh_now_; });
   }
@@ -575,6 +590,89 @@ Result<int> RemoteInferenceService::DrainWorker(const std::string& address) {
   SetStateGauges(*worker);
   spdlog::info("gateway: worker {} drains ({} generations running)", address, reply.in_flight());
   return reply.in_flight();
+}
+
+// Cache-aware routing and per-model metrics: load reports, vocabularies, prompt block hashes.
+
+void RemoteInferenceService::RefreshLoad(const std::shared_ptr<Worker>& worker) {
+  pb::LoadRequest request;
+  std::set<std::string> listed;
+  {
+    std::lock_guard lock(mu_);
+    if (!worker->up) {
+      worker->prefix.Clear();  // a worker that comes back reports its whole set again
+      return;
+    }
+    request = MakeLoadRequest(worker->prefix, options_.cache_aware_routing);
+    for (const ModelInfo& m : worker->models) listed.insert(m.id);
+  }
+  Result<std::vector<ModelLoad>> loads = CallLoad(*worker->stub, request);
+  if (!loads.ok()) {
+    spdlog::debug("gateway: worker {}: {}", worker->address, loads.status().ToString());
+    return;  // ListModels decides whether it is up
+  }
+  {
+    std::lock_guard lock(mu_);
+    std::set<std::string> reported;
+    for (ModelLoad& m : *loads) {
+      reported.insert(m.model);
+      worker->prefix.Apply(std::move(m));
+    }
+    worker->prefix.Retain(reported);
+  }
+  if (!options_.cache_aware_routing) return;
+  for (const std::string& model : listed) {
+    if (vocab_->Has(model)) continue;
+    Status s = FetchVocab(*worker->stub, model, *vocab_);
+    if (!s.ok()) spdlog::warn("gateway: no vocabulary for cache-aware routing of {} yet: {}", model, s.ToString());
+  }
+}
+
+void RemoteInferenceService::UpdateModelGauges() {
+  std::map<std::string, ModelLoadTotals> totals;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [address, w] : workers_) {
+      if (w->up) AddModelLoads(w->prefix, totals);
+    }
+  }
+  model_gauges_->Update(totals);
+}
+
+std::vector<uint64_t> RemoteInferenceService::PromptBlocks(const std::string& model, const ChatRequest* chat,
+                                                           const CompletionRequest* completion) const {
+  std::shared_ptr<const PromptBuilder> builder = vocab_->Get(model);
+  if (!builder) return {};
+  int block_size = 0;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [address, w] : workers_) {
+      const PrefixIndex::ModelState* s = w->prefix.Find(model);
+      if (s && s->load.block_size > 0) {
+        block_size = s->load.block_size;
+        break;
+      }
+    }
+  }
+  if (block_size == 0) return {};
+  std::vector<int32_t> tokens;
+  if (chat) {
+    Result<std::vector<int32_t>> t = builder->Chat(*chat);
+    if (!t.ok()) return {};  // the worker refuses it with the reason
+    tokens = std::move(*t);
+  } else {
+    tokens = builder->Completion(completion->prompt);
+  }
+  return PromptBlockHashes(tokens, block_size);
+}
+
+int RemoteInferenceService::PickCacheAware(const std::vector<WorkerView>& views,
+                                           const std::vector<std::shared_ptr<Worker>>& order,
+                                           const Request& request, const std::set<std::string>& tried) {
+  std::vector<const PrefixIndex*> indexes;
+  indexes.reserve(order.size());
+  for (const auto& w : order) indexes.push_back(&w->prefix);
+  return cache_policy_.Pick(views, indexes, request.model, tried, request.blocks);
 }
 
 std::string RemoteInferenceService::MetricsText() const {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "serving/inference_service.h"
+#include "serving/remote/cache_aware_policy.h"
 #include "serving/remote/worker_router.h"
 #include "serving/worker_admin.h"
 
@@ -39,6 +40,9 @@ class Gauge;
 
 namespace llmux::serving {
 
+class VocabCache;
+class ModelLoadGauges;
+
 struct RemoteInferenceOptions {
   std::vector<std::string> workers;  // host:port, the static list
   std::chrono::milliseconds refresh_interval{1000};
@@ -50,6 +54,11 @@ struct RemoteInferenceOptions {
   std::string tls_ca_file;
   std::string tls_cert_file;
   std::string tls_key_file;
+  // Cache-aware routing (docs/deployment.md, "Routing"): a request goes to the worker whose
+  // prefix cache holds the longest prefix of its prompt's blocks, unless that worker is over
+  // cache_aware.max_load. Off: least outstanding requests.
+  bool cache_aware_routing = false;
+  CacheAwareOptions cache_aware;
 };
 
 class RemoteInferenceService : public InferenceService, public WorkerAdmin {
@@ -97,6 +106,13 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   void RefreshLoop();
   void Refresh(const std::shared_ptr<Worker>& worker);
   void SetStateGauges(Worker& worker);
+  // Cache-aware routing and per-model metrics (the section at the end of the .cc).
+  void RefreshLoad(const std::shared_ptr<Worker>& worker);
+  void UpdateModelGauges();
+  std::vector<uint64_t> PromptBlocks(const std::string& model, const ChatRequest* chat,
+                                     const CompletionRequest* completion) const;
+  int PickCacheAware(const std::vector<WorkerView>& views, const std::vector<std::shared_ptr<Worker>>& order,
+                     const Request& request, const std::set<std::string>& tried);
 
   const RemoteInferenceOptions options_;
   std::shared_ptr<void> credentials_;  // grpc::ChannelCredentials
@@ -106,6 +122,9 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   std::map<std::string, std::shared_ptr<Worker>> workers_;
   std::set<grpc::ClientContext*> calls_;
   WorkerRouter router_;
+  CacheAwarePolicy cache_policy_;
+  std::unique_ptr<VocabCache> vocab_;
+  std::unique_ptr<ModelLoadGauges> model_gauges_;
   bool stopping_ = false;
   bool refresh_now_ = false;
   std::thread refresher_;
