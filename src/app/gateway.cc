@@ -37,7 +37,7 @@ class DiscoveredWorkers {
   void Join(const discovery::WorkerRecord& w) {
     if (fixed_.count(w.address)) return;
     spdlog::info("gateway: worker {} joined ({})", w.id, w.address);
-    remote_.AddWorker(w.address, w.standby);
+    remote_.AddWorker(w.address, w.standby, w.capacity);
   }
   void Leave(const discovery::WorkerRecord& w) {
     if (fixed_.count(w.address)) return;

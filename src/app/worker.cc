@@ -49,6 +49,7 @@ Status RunWorker(const WorkerRoleOptions& o) {
   auto shutdown = [&](Status why) {
     std::call_once(once, [&] {
       spdlog::info("worker: draining (grace {} s)", o.grace.count());
+      server->SetServing(false);
       std::thread([&, why] {
         {
           std::lock_guard lock(registration_mu);
@@ -80,6 +81,7 @@ Status RunWorker(const WorkerRoleOptions& o) {
       shutdown(loaded);
       return;
     }
+    server->SetServing(true);  // before gateways learn of it from etcd
     if (!o.registration.etcd.endpoints.empty()) {
       auto created = discovery::WorkerRegistration::Create(o.registration);
       if (!created.ok()) {

@@ -23,16 +23,45 @@ Command AddGatewayCommand(CLI::App& app) {
   sub->add_option("--worker-cert", o->workers.tls_cert_file,
                   "PEM client certificate the gateway shows the workers (mutual TLS)");
   sub->add_option("--worker-key", o->workers.tls_key_file, "PEM private key of --worker-cert");
-  sub->add_flag("--cache-aware-routing", o->workers.cache_aware_routing,
-                "send each request to the worker whose prefix cache holds the longest prefix of "
-                "its prompt (from the workers' block-hash reports), unless that worker is at "
-                "--cache-aware-max-load; otherwise the least loaded worker");
+  auto policies = std::make_shared<std::vector<std::string>>();
+  sub->add_option("--route-policy", *policies,
+                  "how a worker is chosen: least (fewest requests outstanding), p2c (power of two "
+                  "choices) or cache-aware (the worker whose prefix cache holds the longest prefix "
+                  "of the prompt, unless it is at --cache-aware-max-load); MODEL=POLICY for one "
+                  "model (repeatable). Default: least");
   sub->add_option("--cache-aware-max-load", o->workers.cache_aware.max_load,
                   "requests outstanding on (or sequences reported by) a worker for a model at "
                   "which cache-aware routing passes it over")
       ->check(CLI::Range(1, 1 << 20));
+  sub->add_option("--worker-capacity", o->workers.worker_capacity,
+                  "requests outstanding on a worker at which it counts as saturated and standbys "
+                  "take the overflow (0: the max running it registered in etcd)")
+      ->check(CLI::Range(0, 1 << 20));
+  sub->add_option("--breaker-failures", o->workers.breaker.consecutive_failures,
+                  "failed calls in a row that open a worker's circuit breaker")
+      ->check(CLI::Range(1, 1000));
+  sub->add_option("--breaker-failure-rate", o->workers.breaker.failure_rate,
+                  "share of failed calls among a worker's last 20 that opens its circuit breaker")
+      ->check(CLI::Range(0.01, 1.0));
+  auto cool_down_ms = std::make_shared<int>(static_cast<int>(o->workers.breaker.cool_down.count()));
+  sub->add_option("--breaker-cool-down-ms", *cool_down_ms,
+                  "how long an open circuit breaker sends the worker nothing before a probe "
+                  "(doubles after a failed probe, up to 30 s)")
+      ->check(CLI::Range(10, 600000));
   AddEdgeFlags(sub, &o->edge);
-  return {sub, [o] {
+  return {sub, [o, policies, cool_down_ms] {
+            o->workers.breaker.cool_down = std::chrono::milliseconds(*cool_down_ms);
+            for (const std::string& entry : *policies) {
+              const size_t eq = entry.find('=');
+              Result<serving::RoutePolicy> p =
+                  serving::ParseRoutePolicy(eq == std::string::npos ? entry : entry.substr(eq + 1));
+              if (!p.ok()) return ReportError(p.status().WithContext("--route-policy"));
+              if (eq == std::string::npos) {
+                o->workers.route_policy = *p;
+              } else {
+                o->workers.model_policies[entry.substr(0, eq)] = *p;
+              }
+            }
             Status s = app::RunGateway(*o);
             return s.ok() ? 0 : ReportError(s);
           }};

@@ -1,4 +1,4 @@
-// Cache-aware routing end to end: a gateway (RemoteInferenceService with cache_aware_routing)
+// Cache-aware routing end to end: a gateway (RemoteInferenceService with the cache-aware route policy)
 // over two real workers (LocalInferenceService on stories260K behind WorkerServer). Requests
 // sharing a long system prompt go to the worker whose prefix cache holds it, until that worker
 // is at the load threshold; the gateway's prompt tokens and block hashes equal the worker's.
@@ -109,7 +109,7 @@ class CacheAwareRoutingTest : public ::testing::Test {
     RemoteInferenceOptions options;
     options.workers = {a_.address, b_.address};
     options.refresh_interval = 50ms;
-    options.cache_aware_routing = true;
+    options.route_policy = RoutePolicy::kCacheAware;
     options.cache_aware.max_load = 1;
     remote_ = std::make_unique<RemoteInferenceService>(options);
     ASSERT_TRUE(remote_->Start().ok());

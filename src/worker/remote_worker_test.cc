@@ -54,7 +54,7 @@ CompletionRequest Greedy(int max_tokens, bool logprobs = false) {
 }
 
 struct TestWorker {
-  TestWorker() {
+  explicit TestWorker(int max_receive_message_bytes = 16 << 20) {
     ModelHostOptions options;
     options.n_threads = 1;
     service = std::make_unique<LocalInferenceService>(
@@ -62,6 +62,7 @@ struct TestWorker {
     EXPECT_TRUE(service->WaitLoaded().ok());
     worker::WorkerServerOptions server_options;
     server_options.port = 0;
+    server_options.max_receive_message_bytes = max_receive_message_bytes;
     server = std::make_unique<worker::WorkerServer>(*service, server_options,
                                                     [this] { drain_calls.fetch_add(1); });
     EXPECT_TRUE(server->Start().ok());
@@ -274,6 +275,68 @@ TEST_F(RemoteWorkerTest, ADrainedWorkerGetsNoNewRequests) {
   auto done = running->done.get_future();
   ASSERT_EQ(done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
   EXPECT_EQ(done.get().usage.completion_tokens, 300);
+}
+
+// A sample of the gateway's Prometheus text: name{[state="state",]worker="address"} (labels in
+// the serializer's sorted order); -1 if absent.
+double Sample(const std::string& metrics, const std::string& name, const std::string& address,
+              const std::string& state = "") {
+  const std::string line =
+      name + "{" + (state.empty() ? "" : "state=\"" + state + "\",") + "worker=\"" + address + "\"} ";
+  const size_t at = metrics.find(line);
+  return at == std::string::npos ? -1 : std::stod(metrics.substr(at + line.size()));
+}
+
+// Active health checks: a worker that says NOT_SERVING (it loads or drains) gets no requests
+// although it answers; once it says SERVING again it gets its share again.
+TEST_F(RemoteWorkerTest, AWorkerFailingItsHealthCheckGetsNoRequestsUntilItPasses) {
+  a_.server->SetServing(false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // a few refreshes
+  const double before = Sample(remote_->MetricsText(), "llmux_gateway_worker_requests_total", a_.address);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(Run(*remote_, Greedy(4)).reason, FinishReason::kLength);
+  EXPECT_EQ(Sample(remote_->MetricsText(), "llmux_gateway_worker_requests_total", a_.address), before);
+  a_.server->SetServing(true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(Run(*remote_, Greedy(4)).reason, FinishReason::kLength);
+  EXPECT_GE(Sample(remote_->MetricsText(), "llmux_gateway_worker_requests_total", a_.address), before + 3);
+}
+
+// Passive error rates: a worker whose calls fail (it refuses every Generate at the transport,
+// here because its message limit is smaller than the request) while it answers polls and
+// health checks. Its circuit breaker opens after two failures and keeps it out for the
+// cool-down, where polls alone would bring it back (and fail a call) every 50 ms. Clients see
+// no error: each failed attempt goes to the healthy worker.
+TEST(RemoteWorkerBreakerTest, AFailingWorkerTripsItsBreakerAndClientsSeeNoError) {
+  TestWorker bad(/*max_receive_message_bytes=*/256), good;
+  RemoteInferenceOptions options;
+  options.workers = {bad.address, good.address};
+  options.refresh_interval = std::chrono::milliseconds(50);
+  options.breaker.consecutive_failures = 2;
+  options.breaker.cool_down = std::chrono::milliseconds(5000);
+  options.retry_backoff = std::chrono::milliseconds(1);
+  RemoteInferenceService remote(options);
+  ASSERT_TRUE(remote.Start().ok());
+  for (int i = 0; i < 200 && remote.ListModels().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // both polled
+  CompletionRequest r = Greedy(4);
+  r.prompt = std::string(400, 'a');  // larger than the bad worker takes
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1200);
+  int n = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    auto sink = std::make_shared<CollectSink>();
+    auto h = remote.Complete(r, sink);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    auto done = sink->done.get_future();
+    ASSERT_EQ(done.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    EXPECT_EQ(done.get().reason, FinishReason::kLength);
+    ++n;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(n, 20);
+  const std::string metrics = remote.MetricsText();
+  EXPECT_EQ(Sample(metrics, "llmux_gateway_worker_failures_total", bad.address), 2) << metrics;
+  EXPECT_EQ(Sample(metrics, "llmux_gateway_worker_breaker", bad.address, "open"), 1) << metrics;
+  EXPECT_EQ(Sample(metrics, "llmux_gateway_worker_breaker", good.address, "closed"), 1);
 }
 
 }  // namespace

@@ -3,9 +3,8 @@
 // that worker is loaded at or above a threshold; then, and when no worker holds any of its
 // blocks, the least loaded one takes it (WorkerRouter over Load(): this gateway's outstanding
 // requests or the worker's reported running + waiting, whichever is larger). Among equal matches the less
-// loaded worker wins. Standbys are used only when no primary can take the request.
-//
-// Self-contained for now: a RoutingPolicy of its own once worker_router.h has the interface.
+// loaded worker wins. It picks among the workers WorkerRouter::Candidates gives (standbys only
+// when no primary can take the request, saturated workers last).
 #pragma once
 
 #include <cstdint>

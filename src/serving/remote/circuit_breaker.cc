@@ -73,12 +73,6 @@ void CircuitBreaker::OnNeutral() {
   if (state_ == BreakerState::kHalfOpen && probes_out_ > 0) --probes_out_;
 }
 
-void CircuitBreaker::OnHealthCheck(bool serving, Clock::time_point now) {
-  // A failing check keeps it open (the cool-down starts again); a passing one changes nothing:
-  // passing a check is no proof that requests work, so after the cool-down probes decide.
-  if (!serving) Open(now);
-}
-
 void CircuitBreaker::Open(Clock::time_point now) {
   if (state_ != BreakerState::kOpen) ++opened_;
   state_ = BreakerState::kOpen;

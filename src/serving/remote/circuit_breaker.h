@@ -1,10 +1,10 @@
 // One worker's circuit breaker at a gateway. Closed: requests go; each outcome is recorded.
 // It opens after `consecutive_failures` failures in a row, or when the failure rate over the
-// last `window` outcomes reaches `failure_rate` (once `min_samples` are in), or when an active
-// health check fails. Open: no requests for the cool-down. Then half-open: up to
-// `half_open_probes` requests at a time go as probes; a probe's success closes it, a failure
-// opens it again with the cool-down doubled (up to `max_cool_down`). A failing health check
-// keeps an open breaker open; a passing one does not close it (the probes do).
+// last `window` outcomes reaches `failure_rate` (once `min_samples` are in). Open: no requests
+// for the cool-down. Then half-open: up to `half_open_probes` requests at a time go as probes;
+// a probe's success closes it, a failure opens it again with the cool-down doubled (up to
+// `max_cool_down`). Active health checks are the gateway's other signal: a worker that says it
+// does not serve gets no requests whatever its breaker says (RemoteInferenceService).
 //
 // Not thread-safe: the gateway holds its own lock around it. Time comes from the caller.
 #pragma once
@@ -45,8 +45,6 @@ class CircuitBreaker {
   // A taken request that ended without saying anything about the worker (cancelled by the
   // client, refused as full): gives its probe slot back.
   void OnNeutral();
-  // An active health check's answer.
-  void OnHealthCheck(bool serving, Clock::time_point now);
 
   // For metrics: times it opened.
   int opened() const { return opened_; }
@@ -56,7 +54,7 @@ class CircuitBreaker {
   void Close();
   void Record(bool failure);
 
-  const CircuitBreakerOptions options_;
+  CircuitBreakerOptions options_;
   BreakerState state_ = BreakerState::kClosed;
   Clock::time_point open_until_{};
   std::chrono::milliseconds cool_down_;

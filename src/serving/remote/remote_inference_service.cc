@@ -8,11 +8,13 @@
 #include <prometheus/text_serializer.h>
 
 #include <future>
+#include <optional>
 #include <random>
 #include <set>
 
 #include <spdlog/spdlog.h>
 
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "llmux/worker/v1/worker.grpc.pb.h"
 #include "net/grpc/grpc_tls.h"
 #include "serving/remote/worker_load.h"
@@ -26,14 +28,19 @@ struct RemoteInferenceService::Worker {
   std::string address;
   bool standby = false;
   std::unique_ptr<pb::Worker::Stub> stub;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health;
   // Guarded by the service's mutex.
   bool up = false;
   bool draining = false;  // told to drain: no new requests, whatever its polls say
+  int capacity = 0;       // registered max running; 0: unknown
+  bool serving = true;    // its last health check said SERVING (or none was made)
+  CircuitBreaker breaker;
   std::vector<ModelInfo> models;  // ready ones
   int outstanding = 0;
   PrefixIndex prefix;  // its last load report per model (cache-aware routing, model metrics)
   prometheus::Gauge* up_gauge = nullptr;
   prometheus::Gauge* down_gauge = nullptr;
+  prometheus::Gauge* breaker_gauges[3] = {};  // closed, open, half_open
   prometheus::Counter* requests = nullptr;
   prometheus::Counter* failures = nullptr;
 };
@@ -72,7 +79,7 @@ struct RemoteInferenceService::Request : RequestHandle,
   void OnDelta(GenerateCall* call, const Delta& delta);
   void OnFinish(GenerateCall* call, const Finish& finish);
   void OnCallDone(GenerateCall* call, const std::shared_ptr<Worker>& worker,
-                  const grpc::Status& status, bool first_seen);
+                  const grpc::Status& status, bool first_seen, bool cancelled_here);
   void Finish(Finish finish);  // with mu held by nobody
   // Starts another attempt without a waiting caller: the stream failed before any delta, or
   // after some (the next worker then resumes from sent_tokens).
@@ -97,7 +104,10 @@ class GenerateCall final : public grpc::ClientReadReactor<pb::GenerateEvent>,
     StartRead(&event_);
     StartCall();
   }
-  void TryCancel() { context_.TryCancel(); }
+  void TryCancel() {
+    cancelled_here_.store(true);
+    context_.TryCancel();
+  }
   const std::string& address() const { return worker_->address; }
 
   void OnReadDone(bool ok) override {
@@ -117,7 +127,7 @@ class GenerateCall final : public grpc::ClientReadReactor<pb::GenerateEvent>,
 
   void OnDone(const grpc::Status& status) override {
     RemoteInferenceService* service = request_->service;
-    request_->OnCallDone(this, worker_, status, first_seen_);
+    request_->OnCallDone(this, worker_, status, first_seen_, cancelled_here_.load());
     service->CallEnded(&context_);  // the last use of the service
     self_.reset();  // may destroy this object: nothing after it
   }
@@ -128,6 +138,7 @@ class GenerateCall final : public grpc::ClientReadReactor<pb::GenerateEvent>,
   grpc::ClientContext context_;
   pb::GenerateEvent event_;
   bool first_seen_ = false;
+  std::atomic<bool> cancelled_here_{false};
   std::shared_ptr<GenerateCall> self_;
 };
 
@@ -212,11 +223,15 @@ void RemoteInferenceService::Request::Finish(serving::Finish f) {
 
 void RemoteInferenceService::Request::OnCallDone(GenerateCall* from,
                                                  const std::shared_ptr<Worker>& worker,
-                                                 const grpc::Status& status, bool first_seen) {
+                                                 const grpc::Status& status, bool first_seen,
+                                                 bool cancelled_here) {
   {
     std::lock_guard service_lock(service->mu_);
     --worker->outstanding;
   }
+  // A call this gateway cancelled (its client went away, or it gave up waiting and counted
+  // that already) says nothing about the worker; one the worker or the network ended does.
+  service->Record(worker, status.ok() ? Outcome::kSuccess : cancelled_here ? Outcome::kNeutral : Outcome::kFailure);
   std::shared_ptr<std::promise<Status>> w;
   bool cancelled_now = false;
   bool retry = false;
@@ -237,7 +252,7 @@ void RemoteInferenceService::Request::OnCallDone(GenerateCall* from,
     }
     last_error = why;
   }
-  if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) service->MarkDown(worker, why);
+  if (!status.ok() && !cancelled_here) service->MarkDown(worker, why);
   if (w) {  // Submit is waiting: it decides
     w->set_value(UnavailableError(why));
   } else if (cancelled_now) {
@@ -292,6 +307,10 @@ RemoteInferenceService::RemoteInferenceService(RemoteInferenceOptions options)
                      .Help("Streams resumed on another worker after theirs failed mid-stream")
                      .Register(*registry_)
                      .Add({});
+  breaker_ = &prometheus::BuildGauge()
+                  .Name("llmux_gateway_worker_breaker")
+                  .Help("Each worker's circuit breaker, by state (1 for the state it is in)")
+                  .Register(*registry_);
   failures_ = &prometheus::BuildCounter()
                    .Name("llmux_gateway_worker_failures_total")
                    .Help("Calls to each worker that failed (it is then marked down until it answers)")
@@ -336,10 +355,25 @@ Status RemoteInferenceService::Start() {
   return Status::Ok();
 }
 
-void RemoteInferenceService::AddWorker(const std::string& address, bool standby) {
+RoutePolicy RemoteInferenceOptions::PolicyFor(const std::string& model) const {
+  auto it = model_policies.find(model);
+  return it == model_policies.end() ? route_policy : it->second;
+}
+
+bool RemoteInferenceOptions::AnyCacheAware() const {
+  if (route_policy == RoutePolicy::kCacheAware) return true;
+  for (const auto& [model, policy] : model_policies) {
+    if (policy == RoutePolicy::kCacheAware) return true;
+  }
+  return false;
+}
+
+void RemoteInferenceService::AddWorker(const std::string& address, bool standby, int capacity) {
   auto worker = std::make_shared<Worker>();
   worker->address = address;
   worker->standby = standby;
+  worker->capacity = capacity;
+  worker->breaker = CircuitBreaker(options_.breaker);
   grpc::ChannelArguments args;
   // Come back quickly after a failure (the default waits up to two minutes).
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
@@ -349,6 +383,7 @@ void RemoteInferenceService::AddWorker(const std::string& address, bool standby)
   auto channel = grpc::CreateCustomChannel(
       address, std::static_pointer_cast<grpc::ChannelCredentials>(credentials_), args);
   worker->stub = pb::Worker::NewStub(channel);
+  worker->health = grpc::health::v1::Health::NewStub(channel);
   {
     std::lock_guard lock(mu_);
     if (workers_.count(address)) return;
@@ -356,6 +391,10 @@ void RemoteInferenceService::AddWorker(const std::string& address, bool standby)
     worker->down_gauge = &state_->Add({{"worker", address}, {"state", "down"}});
     worker->requests = &requests_->Add({{"worker", address}});
     worker->failures = &failures_->Add({{"worker", address}});
+    for (BreakerState s : {BreakerState::kClosed, BreakerState::kOpen, BreakerState::kHalfOpen}) {
+      worker->breaker_gauges[static_cast<int>(s)] =
+          &breaker_->Add({{"worker", address}, {"state", BreakerStateName(s)}});
+    }
     SetStateGauges(*worker);
     workers_[address] = worker;
     refresh_now_ = true;
@@ -372,6 +411,10 @@ void RemoteInferenceService::RemoveWorker(const std::string& address) {
   state_->Remove(it->second->down_gauge);
   requests_->Remove(it->second->requests);
   failures_->Remove(it->second->failures);
+  for (prometheus::Gauge*& g : it->second->breaker_gauges) {
+    breaker_->Remove(g);
+    g = nullptr;
+  }
   it->second->up_gauge = it->second->down_gauge = nullptr;
   it->second->requests = it->second->failures = nullptr;
   workers_.erase(it);
@@ -381,6 +424,34 @@ void RemoteInferenceService::SetStateGauges(Worker& w) {
   if (!w.up_gauge) return;
   w.up_gauge->Set(w.up ? 1 : 0);
   w.down_gauge->Set(w.up ? 0 : 1);
+  const int state = static_cast<int>(w.breaker.state(CircuitBreaker::Clock::now()));
+  for (int s = 0; s < 3; ++s) {
+    if (w.breaker_gauges[s]) w.breaker_gauges[s]->Set(s == state ? 1 : 0);
+  }
+}
+
+void RemoteInferenceService::Record(const std::shared_ptr<Worker>& worker, Outcome outcome) {
+  std::lock_guard lock(mu_);
+  const auto now = CircuitBreaker::Clock::now();
+  const BreakerState before = worker->breaker.state(now);
+  switch (outcome) {
+    case Outcome::kSuccess:
+      worker->breaker.OnSuccess(now);
+      break;
+    case Outcome::kFailure:
+      worker->breaker.OnFailure(now);
+      break;
+    case Outcome::kNeutral:
+      worker->breaker.OnNeutral();
+      break;
+  }
+  const BreakerState after = worker->breaker.state(now);
+  if (after != before) {
+    spdlog::log(after == BreakerState::kOpen ? spdlog::level::warn : spdlog::level::info,
+                "gateway: worker {}: circuit breaker {} -> {}", worker->address, BreakerStateName(before),
+                BreakerStateName(after));
+  }
+  SetStateGauges(*worker);
 }
 
 void RemoteInferenceService::MarkDown(const std::shared_ptr<Worker>& worker, const std::string& why) {
@@ -394,10 +465,13 @@ void RemoteInferenceService::MarkDown(const std::shared_ptr<Worker>& worker, con
 std::shared_ptr<RemoteInferenceService::Worker> RemoteInferenceService::PickWorker(Request& request) {
   std::lock_guard lock(mu_);
   if (stopping_) return nullptr;
+  const auto now = CircuitBreaker::Clock::now();
   std::vector<WorkerView> views;
   std::vector<std::shared_ptr<Worker>> order;
   for (const auto& [address, w] : workers_) {
-    WorkerView v{address, w->up && !w->draining, w->standby, {}, w->outstanding};
+    const int capacity = options_.worker_capacity > 0 ? options_.worker_capacity : w->capacity;
+    WorkerView v{address, w->up && w->serving && !w->draining && w->breaker.CanTake(now), w->standby, {},
+                 w->outstanding, capacity};
     for (const ModelInfo& m : w->models) v.models.insert(m.id);
     views.push_back(std::move(v));
     order.push_back(w);
@@ -407,11 +481,13 @@ std::shared_ptr<RemoteInferenceService::Worker> RemoteInferenceService::PickWork
     std::lock_guard request_lock(request.mu);
     tried = request.tried;
   }
-  const int i = options_.cache_aware_routing && !request.blocks.empty()
+  const RoutePolicy policy = options_.PolicyFor(request.model);
+  const int i = policy == RoutePolicy::kCacheAware && !request.blocks.empty()
                     ? PickCacheAware(views, order, request, tried)
-                    : router_.Pick(views, request.model, tried);
+                    : router_.Pick(views, request.model, tried, policy);
   if (i < 0) return nullptr;
   std::shared_ptr<Worker> w = order[static_cast<size_t>(i)];
+  w->breaker.Take(now);
   ++w->outstanding;
   if (w->requests) w->requests->Increment();
   std::lock_guard request_lock(request.mu);
@@ -422,21 +498,37 @@ std::shared_ptr<RemoteInferenceService::Worker> RemoteInferenceService::PickWork
 
 Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Submit(std::shared_ptr<Request> request) {
   Status last = Status::Ok();
-  for (;;) {
+  thread_local std::mt19937 jitter{std::random_device{}()};
+  for (int failed = 0;; ++failed) {
     bool may_try = false;
     {
       std::lock_guard lock(request->mu);
       may_try = request->attempts < options_.max_attempts;
     }
+    if (may_try && failed > 0) {
+      // Backoff before the next worker, only here: nothing has reached the client yet.
+      const auto cap = options_.max_retry_backoff.count();
+      const auto base = std::min<int64_t>(cap, options_.retry_backoff.count() << std::min(failed - 1, 16));
+      std::this_thread::sleep_for(std::chrono::milliseconds(
+          base / 2 + std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(0, base / 2))(jitter)));
+    }
     std::shared_ptr<Worker> worker = may_try ? PickWorker(*request) : nullptr;
     if (!worker) {
       if (!last.ok()) return last;
-      bool any_up = false;
+      bool any_up = false, listed = false;
       {
         std::lock_guard lock(mu_);
-        for (const auto& [address, w] : workers_) any_up = any_up || w->up;
+        for (const auto& [address, w] : workers_) {
+          any_up = any_up || w->up;
+          for (const ModelInfo& m : w->models) listed = listed || m.id == request->model;
+        }
       }
       if (!any_up) return UnavailableError("no worker is available; try again later");
+      if (listed) {
+        return UnavailableError("no worker serving the model '" + request->model +
+                                "' can take a request now (failing health checks, circuit open or "
+                                "draining); try again later");
+      }
       return NotFoundError("the model '" + request->model + "' does not exist").WithField("model");
     }
     auto waiter = std::make_shared<std::promise<Status>>();
@@ -456,6 +548,7 @@ Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Submit(std::share
       }
       call->TryCancel();
       MarkDown(worker, "worker " + worker->address + " did not accept a request in time");
+      Record(worker, Outcome::kFailure);
       last = UnavailableError("worker " + worker->address + " did not accept the request in time");
       continue;
     }
@@ -472,7 +565,9 @@ Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Chat(ChatRequest 
   pb::GenerateRequest proto;
   *proto.mutable_chat() = wire::ToProto(request);
   auto r = NewRequest(request.model, std::move(proto), std::move(sink));
-  if (options_.cache_aware_routing) r->blocks = PromptBlocks(request.model, &request, nullptr);
+  if (options_.PolicyFor(request.model) == RoutePolicy::kCacheAware) {
+    r->blocks = PromptBlocks(request.model, &request, nullptr);
+  }
   return Submit(std::move(r));
 }
 
@@ -482,7 +577,9 @@ Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Complete(Completi
   pb::GenerateRequest proto;
   *proto.mutable_completion() = wire::ToProto(request);
   auto r = NewRequest(request.model, std::move(proto), std::move(sink));
-  if (options_.cache_aware_routing) r->blocks = PromptBlocks(request.model, nullptr, &request);
+  if (options_.PolicyFor(request.model) == RoutePolicy::kCacheAware) {
+    r->blocks = PromptBlocks(request.model, nullptr, &request);
+  }
   return Submit(std::move(r));
 }
 
@@ -522,7 +619,24 @@ void RemoteInferenceService::Refresh(const std::shared_ptr<Worker>& worker) {
   pb::ListModelsRequest request;
   pb::ListModelsResponse response;
   const grpc::Status status = worker->stub->ListModels(&context, request, &response);
+  // The active health check: the worker's own word on whether it serves (NOT_SERVING while it
+  // loads or drains), separate from whether it answers at all.
+  std::optional<bool> serving;
+  if (status.ok() && options_.health_checks) {
+    grpc::ClientContext health_context;
+    health_context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(1000));
+    grpc::health::v1::HealthCheckRequest check;
+    check.set_service(std::string(pb::Worker::service_full_name()));
+    grpc::health::v1::HealthCheckResponse answer;
+    const grpc::Status health = worker->health->Check(&health_context, check, &answer);
+    serving = health.ok() && answer.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+  }
   std::lock_guard lock(mu_);
+  if (serving && *serving != worker->serving) {
+    spdlog::log(*serving ? spdlog::level::info : spdlog::level::warn, "gateway: worker {} {} its health check",
+                worker->address, *serving ? "passes" : "fails");
+    worker->serving = *serving;
+  }
   if (!status.ok()) {
     if (worker->up) spdlog::warn("gateway: worker {} does not answer: {}", worker->address, status.error_message());
     worker->up = false;
@@ -603,7 +717,7 @@ void RemoteInferenceService::RefreshLoad(const std::shared_ptr<Worker>& worker) 
       worker->prefix.Clear();  // a worker that comes back reports its whole set again
       return;
     }
-    request = MakeLoadRequest(worker->prefix, options_.cache_aware_routing);
+    request = MakeLoadRequest(worker->prefix, options_.AnyCacheAware());
     for (const ModelInfo& m : worker->models) listed.insert(m.id);
   }
   Result<std::vector<ModelLoad>> loads = CallLoad(*worker->stub, request);
@@ -620,7 +734,7 @@ void RemoteInferenceService::RefreshLoad(const std::shared_ptr<Worker>& worker) 
     }
     worker->prefix.Retain(reported);
   }
-  if (!options_.cache_aware_routing) return;
+  if (!options_.AnyCacheAware()) return;
   for (const std::string& model : listed) {
     if (vocab_->Has(model)) continue;
     Status s = FetchVocab(*worker->stub, model, *vocab_);

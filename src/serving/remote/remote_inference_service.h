@@ -19,6 +19,7 @@
 
 #include "serving/inference_service.h"
 #include "serving/remote/cache_aware_policy.h"
+#include "serving/remote/circuit_breaker.h"
 #include "serving/remote/worker_router.h"
 #include "serving/worker_admin.h"
 
@@ -54,11 +55,24 @@ struct RemoteInferenceOptions {
   std::string tls_ca_file;
   std::string tls_cert_file;
   std::string tls_key_file;
-  // Cache-aware routing (docs/deployment.md, "Routing"): a request goes to the worker whose
-  // prefix cache holds the longest prefix of its prompt's blocks, unless that worker is over
-  // cache_aware.max_load. Off: least outstanding requests.
-  bool cache_aware_routing = false;
+  // Routing (docs/deployment.md, "Routing"): the policy of models without one of their own.
+  // Cache-aware: a request goes to the worker whose prefix cache holds the longest prefix of
+  // its prompt's blocks, unless that worker is over cache_aware.max_load.
+  RoutePolicy route_policy = RoutePolicy::kLeastOutstanding;
+  std::map<std::string, RoutePolicy> model_policies;
   CacheAwareOptions cache_aware;
+  // Outstanding requests from this gateway at which a worker counts as saturated (standbys
+  // then take the overflow); 0: the capacity the worker registered (its max running), if any.
+  int worker_capacity = 0;
+  CircuitBreakerOptions breaker;
+  bool health_checks = true;  // grpc.health.v1 Check on every refresh
+  // Pause before trying another worker for a request none has started answering: doubles
+  // from retry_backoff up to max_retry_backoff, with jitter.
+  std::chrono::milliseconds retry_backoff{20};
+  std::chrono::milliseconds max_retry_backoff{200};
+
+  RoutePolicy PolicyFor(const std::string& model) const;
+  bool AnyCacheAware() const;
 };
 
 class RemoteInferenceService : public InferenceService, public WorkerAdmin {
@@ -69,7 +83,8 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   // Checks the TLS files; the workers are dialled lazily. Call once before serving.
   Status Start();
 
-  void AddWorker(const std::string& address, bool standby = false);
+  // capacity: the worker's registered max running (0: unknown).
+  void AddWorker(const std::string& address, bool standby = false, int capacity = 0);
   void RemoveWorker(const std::string& address);
 
   // The union of the ready models of the live workers.
@@ -103,6 +118,9 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   // The worker for the next attempt of `request`, counted as outstanding; null if none.
   std::shared_ptr<Worker> PickWorker(Request& request);
   void MarkDown(const std::shared_ptr<Worker>& worker, const std::string& why);
+  // A call's outcome for the worker's circuit breaker: failure, success, or neither.
+  enum class Outcome { kFailure, kSuccess, kNeutral };
+  void Record(const std::shared_ptr<Worker>& worker, Outcome outcome);
   void RefreshLoop();
   void Refresh(const std::shared_ptr<Worker>& worker);
   void SetStateGauges(Worker& worker);
@@ -133,6 +151,7 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   prometheus::Family<prometheus::Gauge>* state_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Counter>* failures_;
+  prometheus::Family<prometheus::Gauge>* breaker_;
   prometheus::Counter* migrations_;
 };
 
