@@ -2,7 +2,7 @@
 """Checks the deployment files of deploy/ against the binary they run: every `llmux <role>`
 command line there uses only flags that `llmux <role> --help` lists, and every port a Kubernetes
 container, Service or probe names is a port that command listens on (its flags, else the
-defaults --help prints). Usage: deploy_flags_test.py LLMUX_BIN DEPLOY_DIR"""
+defaults --help prints), and every metric an autoscaler follows is one docs/metrics.md documents. Usage: deploy_flags_test.py LLMUX_BIN DEPLOY_DIR"""
 import re
 import shlex
 import subprocess
@@ -123,6 +123,17 @@ def check_kubernetes(binary, path):
                 fail(f"{path.name} Service {doc['metadata']['name']}", f"targetPort {p.get('targetPort')} is not declared by {app}")
 
 
+def check_autoscaler_metrics(path, documented):
+    for doc in yaml.safe_load_all(path.read_text()):
+        if not doc or doc.get("kind") != "HorizontalPodAutoscaler":
+            continue
+        for m in doc["spec"].get("metrics", []):
+            source = m.get("external") or m.get("pods") or m.get("object") or {}
+            name = source.get("metric", {}).get("name")
+            if name and f"`{name}`" not in documented:
+                fail(f"{path.name} HorizontalPodAutoscaler", f"metric {name} is not one llmux exports (docs/metrics.md)")
+
+
 def check_systemd(binary, path):
     for line in path.read_text().splitlines():
         if line.startswith("ExecStart="):
@@ -135,8 +146,10 @@ def main():
     units = sorted((deploy / "systemd").glob("*.service"))
     if not yamls or not units:
         fail(str(deploy), "no Kubernetes manifests or systemd units found")
+    documented = (deploy.parent / "docs" / "metrics.md").read_text()
     for p in yamls:
         check_kubernetes(binary, p)
+        check_autoscaler_metrics(p, documented)
     for p in units:
         check_systemd(binary, p)
     # The checker itself must catch a wrong flag and a wrong port.
