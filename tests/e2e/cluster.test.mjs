@@ -169,6 +169,41 @@ describe('a static worker list, no etcd', () => {
   });
 });
 
+describe('cache-aware routing over worker processes', () => {
+  // A long shared beginning (about 18 KV blocks of 16 tokens) and a short tail of its own.
+  const system = Array.from({ length: 16 }, (_, i) => `Once upon a time a little dog number ${i} ran.`).join(' ');
+  const ask = (client, i, extra = {}) => client.completions.create({
+    model: 'stories', prompt: `${system} Then a cat said ${i}`, max_tokens: 8, temperature: 0, ...extra });
+  test('requests sharing a long prompt stay on the worker holding it until it is overloaded', async () => {
+    const workers = [await startWorker([stories], [], 'cache-w0'), await startWorker([stories], [], 'cache-w1')];
+    const gateway = await startGateway(['--worker', workers[0].address, '--worker', workers[1].address,
+      '--route-policy', 'cache-aware', '--cache-aware-max-load', '3']);
+    try {
+      const client = new OpenAI({ baseURL: `${gateway.baseURL}/v1`, apiKey: 'unused', maxRetries: 0 });
+      const counts = async () => Promise.all(workers.map((w) =>
+        metric(gateway.baseURL, 'llmux_gateway_worker_requests_total', { worker: w.address })));
+      await ask(client, 0);
+      const [first0, first1] = await counts();
+      const holder = first0 === 1 ? 0 : 1;
+      assert.equal(first0 + first1, 1);
+      // The holder's next load report (every second) carries the prompt's blocks.
+      await new Promise((r) => setTimeout(r, 2500));
+      for (let i = 1; i <= 10; ++i) await ask(client, i);
+      const after = await counts();
+      assert.equal(after[holder], 11, `every request went to the worker holding the prompt: ${after}`);
+      assert.equal(after[1 - holder], 0);
+      // Many at once: the holder is at its load threshold, so the other worker takes the rest.
+      await Promise.all(Array.from({ length: 12 }, (_, i) => ask(client, 100 + i, { max_tokens: 150, ignore_eos: true })));
+      const busy = await counts();
+      assert.ok(busy[1 - holder] >= 3, `the other worker took the overflow: ${busy}`);
+      assert.ok(busy[holder] - after[holder] >= 3, `the holder kept its share: ${busy}`);
+    } finally {
+      await gateway.stop();
+      for (const w of workers) await w.stop('SIGKILL');
+    }
+  });
+});
+
 describe('two gateways sharing a key\'s limit through Redis', () => {
   test('requests per minute hold in sum', async () => {
     const { startPostgres } = await import('./postgres.mjs');

@@ -130,7 +130,7 @@ Result<std::shared_ptr<EngineTicket>> Engine::Submit(EngineRequest request,
     }
   }
   const int n_prompt = static_cast<int>(request.prompt.size());
-  if (n_prompt + static_cast<int64_t>(request.resume.size()) > n_ctx_) {
+  if (!request.resume.empty() && n_prompt + static_cast<int64_t>(request.resume.size()) > n_ctx_) {
     return InvalidArgumentError("the prompt and the resumed tokens have " +
                                 std::to_string(n_prompt + request.resume.size()) +
                                 " tokens; this model's context is " + std::to_string(n_ctx_));

@@ -176,10 +176,11 @@ TEST(EngineTest, RefusesBadRequests) {
   EngineRequest empty;
   EXPECT_EQ(engine.Submit(std::move(empty), {}).status().code(), StatusCode::kInvalidArgument);
   EngineRequest too_long;
-  too_long.prompt.assign(16, 1);
+  too_long.prompt.assign(17, 1);
   auto r = engine.Submit(std::move(too_long), {});
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(r.status().message().find("context is 16 tokens"), std::string::npos);
+  EXPECT_NE(r.status().message().find("the prompt has 17 tokens; this model's context is 16 tokens"),
+            std::string::npos) << r.status().message();
   EngineRequest bad_id;
   bad_id.prompt = {1, 999999};
   EXPECT_EQ(engine.Submit(std::move(bad_id), {}).status().code(), StatusCode::kInvalidArgument);
