@@ -273,9 +273,24 @@ void RemoteInferenceService::Request::RetryInBackground() {
   auto c = std::make_shared<GenerateCall>(shared_from_this(), worker);
   bool resumed = false;
   size_t n_sent = 0;
+  bool gone = false;
   {
     std::lock_guard lock(mu);
-    call = c;
+    gone = cancelled;
+    if (!gone) call = c;
+  }
+  if (gone) {
+    // The client cancelled between the attempts, when there was no call to cancel.
+    {
+      std::lock_guard service_lock(service->mu_);
+      --worker->outstanding;
+      worker->breaker.OnNeutral();
+    }
+    Finish({FinishReason::kCancelled, {}, Status::Ok()});
+    return;
+  }
+  {
+    std::lock_guard lock(mu);
     // The previous call is done, so nothing reads the request while it changes.
     pb::GenerationOptions* options = proto.has_chat() ? proto.mutable_chat()->mutable_options()
                                                       : proto.mutable_completion()->mutable_options();
