@@ -17,6 +17,7 @@
 #include "gateway/admin/admin_routes.h"
 #include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/session_routes.h"
+#include "gateway/admin/worker_routes.h"
 #include "gateway/mcp/mcp_endpoint.h"
 #include "gateway/openai/openai_routes.h"
 #include "llmux/v1/auth.pb.h"
@@ -24,6 +25,7 @@
 #include "llmux/v1/mcp.pb.h"
 #include "serving/inference_service.h"
 #include "serving/model_manager.h"
+#include "serving/worker_admin.h"
 #include "store/sqlite_store.h"
 
 namespace llmux::gateway {
@@ -45,6 +47,12 @@ class NoModels final : public serving::InferenceService, public serving::ModelMa
   }
 };
 
+class NoWorkers : public serving::WorkerAdmin {
+ public:
+  std::vector<serving::WorkerStatus> Workers() const override { return {}; }
+  Result<int> DrainWorker(const std::string&) override { return NotFoundError("no workers"); }
+};
+
 TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   char tmpl[] = "/tmp/llmux-routes-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
@@ -59,6 +67,8 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   RegisterAdminRoutes(router, auth);
   RegisterSessionRoutes(router, auth);
   RegisterPromptRoutes(router, **store);
+  NoWorkers workers;
+  RegisterWorkerRoutes(router, workers);
   McpEndpoint mcp(service, {});
   mcp.Register(router);
 
