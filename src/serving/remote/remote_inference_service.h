@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "serving/inference_service.h"
+#include "serving/remote/model_routes.h"
 #include "serving/remote/worker_router.h"
 
 namespace grpc {
@@ -58,6 +59,10 @@ class RemoteInferenceService : public InferenceService {
   // Checks the TLS files; the workers are dialled lazily. Call once before serving.
   Status Start();
 
+  // Rollouts: resolve each request's model through `routes` (null: no routing). Set it before
+  // serving; the routes themselves may change at any time.
+  void SetModelRoutes(std::shared_ptr<const ModelRoutes> routes) { routes_ = std::move(routes); }
+
   void AddWorker(const std::string& address, bool standby = false);
   void RemoveWorker(const std::string& address);
 
@@ -94,6 +99,7 @@ class RemoteInferenceService : public InferenceService {
   void SetStateGauges(Worker& worker);
 
   const RemoteInferenceOptions options_;
+  std::shared_ptr<const ModelRoutes> routes_;
   std::shared_ptr<void> credentials_;  // grpc::ChannelCredentials
 
   mutable std::mutex mu_;
