@@ -17,6 +17,10 @@
 #include "serving/inference_service.h"
 #include "serving/model_manager.h"
 
+namespace llmux::rollout {
+class DeployService;
+}
+
 namespace llmux::app {
 
 struct EdgeOptions {
@@ -39,6 +43,7 @@ struct EdgeOptions {
 struct EdgeBackend {
   serving::InferenceService* service = nullptr;
   serving::ModelManager* models = nullptr;  // MCP load_model / unload_model; null: not offered
+  rollout::DeployService* deploys = nullptr;  // /admin/v1/deploys (with auth); null: not offered
   std::function<std::string()> metrics_text;
   // Blocks until the models are served; an error stops the edge with it.
   std::function<Status()> wait_ready;
