@@ -13,6 +13,7 @@
 #include "base/private_file.h"
 #include "gateway/access/http_guard.h"
 #include "gateway/admin/admin_routes.h"
+#include "gateway/admin/deploy_routes.h"
 #include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/admin/worker_routes.h"
@@ -106,6 +107,7 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
     gateway::RegisterAdminRoutes(router, *auth_stack.service);
     gateway::RegisterSessionRoutes(router, *auth_stack.service);
     gateway::RegisterPromptRoutes(router, *auth_stack.store);
+    if (backend.deploys) gateway::RegisterDeployRoutes(router, *backend.deploys, auth_stack.store.get());
   }
   if (Status s = http_server.Listen(o.host, static_cast<uint16_t>(o.port)); !s.ok()) {
     return s.WithContext("HTTP listener");

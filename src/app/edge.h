@@ -18,6 +18,10 @@
 #include "serving/model_manager.h"
 #include "serving/worker_admin.h"
 
+namespace llmux::rollout {
+class DeployService;
+}
+
 namespace llmux::app {
 
 struct EdgeOptions {
@@ -41,6 +45,7 @@ struct EdgeBackend {
   serving::InferenceService* service = nullptr;
   serving::ModelManager* models = nullptr;  // MCP load_model / unload_model; null: not offered
   serving::WorkerAdmin* workers = nullptr;  // /admin/v1/workers; null: no workers (all in one)
+  rollout::DeployService* deploys = nullptr;  // /admin/v1/deploys (with auth); null: not offered
   std::function<std::string()> metrics_text;
   // Blocks until the models are served; an error stops the edge with it.
   std::function<Status()> wait_ready;

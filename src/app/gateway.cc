@@ -8,6 +8,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "rollout/deploy_service.h"
+#include "rollout/route_follower.h"
+
 namespace llmux::app {
 
 namespace {
@@ -65,9 +68,32 @@ Status RunGateway(const GatewayOptions& o) {
                      }));
     LLMUX_RETURN_IF_ERROR(watcher->Start().WithContext("--etcd"));
   }
+  // Rollouts: the routes every request's model is resolved through, kept equal to etcd's, and
+  // the deploys this gateway's admin API runs.
+  std::unique_ptr<discovery::EtcdClient> etcd;
+  auto routes = std::make_shared<serving::ModelRoutes>();
+  std::unique_ptr<rollout::RouteFollower> route_follower;
+  std::unique_ptr<rollout::DeployService> deploys;
+  if (watcher) {
+    LLMUX_ASSIGN_OR_RETURN(etcd, discovery::EtcdClient::Create(o.discovery.etcd));
+    remote.SetModelRoutes(routes);
+    route_follower = std::make_unique<rollout::RouteFollower>(*etcd, routes, o.rollout_prefix);
+    route_follower->Start();
+    rollout::DeployServiceOptions deploy_options;
+    deploy_options.prefix = o.rollout_prefix;
+    deploy_options.registered_workers = [w = watcher.get()] {
+      std::vector<std::string> ids;
+      for (const discovery::WorkerRecord& r : w->Current()) {
+        if (!r.standby) ids.push_back(r.id);
+      }
+      return ids;
+    };
+    deploys = std::make_unique<rollout::DeployService>(*etcd, *routes, remote, deploy_options);
+  }
   EdgeBackend backend;
   backend.service = &remote;
   backend.workers = &remote;
+  backend.deploys = deploys.get();
   backend.metrics_text = [&remote] { return remote.MetricsText(); };
   // Ready as soon as some worker serves every model it knows of; with none yet the edge answers
   // 503 on /health until workers join.
@@ -83,6 +109,8 @@ Status RunGateway(const GatewayOptions& o) {
   backend.starting = "workers: " + std::to_string(o.workers.workers.size()) + " listed" +
                      (watcher ? ", more from etcd" : "");
   Status status = RunEdge(o.edge, backend);
+  deploys.reset();  // waits for running deploys
+  if (route_follower) route_follower->Stop();
   if (watcher) watcher->Stop();
   return status;
 }

@@ -14,6 +14,8 @@ struct GatewayOptions {
   serving::RemoteInferenceOptions workers;  // the static list (--worker) and how to reach them
   // etcd discovery; no endpoints: the static list only.
   discovery::WorkerWatcherOptions discovery;
+  // Rollouts (with etcd): routes/ and deploys/ live under this prefix.
+  std::string rollout_prefix = "/llmux/";
 };
 
 // Runs until SIGINT/SIGTERM; an error when it cannot start.

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "net/http/loopback_host.h"
+#include "rollout/deploy_agent.h"
 #include "net/http/signal_watcher.h"
 #include "serving/local_inference_service.h"
 
@@ -43,6 +44,8 @@ Status RunWorker(const WorkerRoleOptions& o) {
   std::promise<Status> result;
   std::once_flag once;
   std::unique_ptr<discovery::WorkerRegistration> registration;
+  std::unique_ptr<discovery::EtcdClient> deploy_etcd;
+  std::unique_ptr<rollout::DeployAgent> deploy_agent;  // rollouts: prepares the plans naming it
   std::mutex registration_mu;
   // Drain (SIGTERM, or a gateway's admin call): leave etcd first, so that gateways stop sending
   // new work, then let the running requests finish within the grace period.
@@ -53,6 +56,7 @@ Status RunWorker(const WorkerRoleOptions& o) {
       std::thread([&, why] {
         {
           std::lock_guard lock(registration_mu);
+          if (deploy_agent) deploy_agent->Stop();
           if (registration) {
             if (Status s = registration->Stop(); !s.ok()) spdlog::warn("worker: {}", s.ToString());
           }
@@ -95,8 +99,15 @@ Status RunWorker(const WorkerRoleOptions& o) {
         return;
       }
       if (!started.ok()) spdlog::warn("worker: etcd not reachable yet, registering when it is: {}", started.ToString());
+      auto etcd = discovery::EtcdClient::Create(o.registration.etcd);
       std::lock_guard lock(registration_mu);
       registration = std::move(created).value();
+      if (etcd.ok()) {
+        deploy_etcd = std::move(etcd).value();
+        deploy_agent = std::make_unique<rollout::DeployAgent>(
+            *deploy_etcd, service, rollout::DeployAgentOptions{o.rollout_prefix, record.id});
+        deploy_agent->Start();
+      }
     }
     std::fputs(("llmux: worker ready: " + address + "\n").c_str(), stderr);
   });

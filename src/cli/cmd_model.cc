@@ -1,8 +1,10 @@
 // `llmux model create ...`: writes a random-weight model of any shape with a real vocabulary.
-// `llmux model import-tokenizer ...` lives in cmd_import_tokenizer.cc.
+// `llmux model import-tokenizer ...` lives in cmd_import_tokenizer.cc, `llmux model deploy ...`
+// in cmd_deploy.cc.
 #include <cstdio>
 
 #include "cli/cli_util.h"
+#include "cli/cmd_deploy.h"
 #include "cli/cmd_import_tokenizer.h"
 #include "cli/command.h"
 #include "engine/convert/random_model.h"
@@ -11,7 +13,7 @@
 namespace llmux::cli {
 
 Command AddModelCommand(CLI::App& app) {
-  auto* sub = app.add_subcommand("model", "model files: create, import-tokenizer");
+  auto* sub = app.add_subcommand("model", "model files: create, import-tokenizer; rollouts: deploy");
   sub->require_subcommand(1);
   auto* create = sub->add_subcommand("create", "write a random-weight model (for tests and benchmarks)");
   struct Opts {
@@ -46,7 +48,9 @@ Command AddModelCommand(CLI::App& app) {
     return 0;
   };
   Command import_tokenizer = AddImportTokenizerCommand(*sub);
-  return {sub, [create, run_create, import_tokenizer] {
+  Command deploy = AddDeployCommand(*sub);
+  return {sub, [create, run_create, import_tokenizer, deploy] {
+    if (deploy.parser->parsed()) return deploy.run();
     return create->parsed() ? run_create() : import_tokenizer.run();
   }};
 }

@@ -15,6 +15,7 @@
 #include "auth/local_auth_service.h"
 #include "gateway/access/http_guard.h"
 #include "gateway/admin/admin_routes.h"
+#include "gateway/admin/deploy_routes.h"
 #include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/admin/worker_routes.h"
@@ -23,6 +24,7 @@
 #include "llmux/v1/auth.pb.h"
 #include "llmux/v1/inference.pb.h"
 #include "llmux/v1/mcp.pb.h"
+#include "rollout/deploy_service.h"
 #include "serving/inference_service.h"
 #include "serving/model_manager.h"
 #include "serving/worker_admin.h"
@@ -69,6 +71,11 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   RegisterPromptRoutes(router, **store);
   NoWorkers workers;
   RegisterWorkerRoutes(router, workers);
+  auto etcd = discovery::EtcdClient::Create({{"127.0.0.1:1"}});  // never dialled here
+  ASSERT_TRUE(etcd.ok());
+  serving::ModelRoutes routes;
+  rollout::DeployService deploys(**etcd, routes, service, {});
+  RegisterDeployRoutes(router, deploys, store->get());
   McpEndpoint mcp(service, {});
   mcp.Register(router);
 

@@ -63,6 +63,9 @@ constexpr auto kRules = std::to_array<RouteRule>({
     // The workers behind a gateway (a role without workers does not register these).
     Http("GET", "/admin/v1/workers", Access::kPermission, auth::kPermModelsManage),
     Http("POST", "/admin/v1/workers/drain", Access::kPermission, auth::kPermModelsManage),
+    // Rollouts (docs/deployment.md, "Rollouts"): start one, read its progress (?id=).
+    Http("POST", "/admin/v1/deploys", Access::kPermission, auth::kPermModelsManage),
+    Http("GET", "/admin/v1/deploys", Access::kPermission, auth::kPermModelsManage),
     // MCP (Streamable HTTP). Requests count against the caller's rate limits; the tools below
     // carry the model and permission checks. RFC 9728 metadata tells clients how to log in.
     Http("POST", "/mcp", Access::kAuthenticated, {}, /*limited=*/true),

@@ -577,6 +577,7 @@ Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Submit(std::share
 Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Chat(ChatRequest request,
                                                                     std::shared_ptr<Sink> sink) {
   FixSeed(request.options);
+  if (routes_) request.model = routes_->Resolve(request.model);  // rollouts (model_routes.h)
   pb::GenerateRequest proto;
   *proto.mutable_chat() = wire::ToProto(request);
   auto r = NewRequest(request.model, std::move(proto), std::move(sink));
@@ -589,6 +590,7 @@ Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Chat(ChatRequest 
 Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Complete(CompletionRequest request,
                                                                         std::shared_ptr<Sink> sink) {
   FixSeed(request.options);
+  if (routes_) request.model = routes_->Resolve(request.model);  // rollouts (model_routes.h)
   pb::GenerateRequest proto;
   *proto.mutable_completion() = wire::ToProto(request);
   auto r = NewRequest(request.model, std::move(proto), std::move(sink));

@@ -20,6 +20,7 @@
 #include "serving/inference_service.h"
 #include "serving/remote/cache_aware_policy.h"
 #include "serving/remote/circuit_breaker.h"
+#include "serving/remote/model_routes.h"
 #include "serving/remote/worker_router.h"
 #include "serving/worker_admin.h"
 
@@ -83,6 +84,10 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   // Checks the TLS files; the workers are dialled lazily. Call once before serving.
   Status Start();
 
+  // Rollouts: resolve each request's model through `routes` (null: no routing). Set it before
+  // serving; the routes themselves may change at any time.
+  void SetModelRoutes(std::shared_ptr<const ModelRoutes> routes) { routes_ = std::move(routes); }
+
   // capacity: the worker's registered max running (0: unknown).
   void AddWorker(const std::string& address, bool standby = false, int capacity = 0);
   void RemoveWorker(const std::string& address);
@@ -133,6 +138,7 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
                      const Request& request, const std::set<std::string>& tried);
 
   const RemoteInferenceOptions options_;
+  std::shared_ptr<const ModelRoutes> routes_;
   std::shared_ptr<void> credentials_;  // grpc::ChannelCredentials
 
   mutable std::mutex mu_;

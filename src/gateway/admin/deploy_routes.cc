@@ -1,0 +1,106 @@
+#include "gateway/admin/deploy_routes.h"
+
+#include <boost/asio/awaitable.hpp>
+
+#include "gateway/admin/admin_json.h"
+#include "gateway/admin/json_reply.h"
+#include "rollout/deploy_service.h"
+#include "store/store.h"
+
+namespace llmux::gateway {
+
+namespace {
+
+using boost::asio::awaitable;
+using Json = nlohmann::json;
+
+Json ProgressJson(const rollout::DeployProgress& p) {
+  Json workers = Json::object();
+  for (const auto& [id, state] : p.workers) workers[id] = state;
+  Json j = {{"object", "deploy"},
+            {"id", p.deploy_id},
+            {"model", p.model},
+            {"served", p.served},
+            {"state", std::string(rollout::DeployStateName(p.state))},
+            {"workers", workers}};
+  if (!p.reason.empty()) j["reason"] = p.reason;
+  if (p.commit_revision != 0) j["commit_revision"] = p.commit_revision;
+  return j;
+}
+
+Result<std::string> String(const Json& body, const char* name, bool required) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) {
+    if (required) return InvalidArgumentError(std::string(name) + " is required").WithField(name);
+    return std::string();
+  }
+  if (!it->is_string()) {
+    return InvalidArgumentError(std::string(name) + " must be a string").WithField(name);
+  }
+  return it->get<std::string>();
+}
+
+Result<rollout::DeployRequest> RequestFromJson(const Json& body) {
+  if (!body.is_object()) return InvalidArgumentError("the body must be a JSON object");
+  rollout::DeployRequest r;
+  LLMUX_ASSIGN_OR_RETURN(r.model, String(body, "model", true));
+  LLMUX_ASSIGN_OR_RETURN(r.version, String(body, "version", true));
+  LLMUX_ASSIGN_OR_RETURN(r.path, String(body, "path", true));
+  if (auto it = body.find("workers"); it != body.end() && !it->is_null()) {
+    if (!it->is_array()) return InvalidArgumentError("workers must be an array").WithField("workers");
+    for (const Json& w : *it) {
+      if (!w.is_string()) {
+        return InvalidArgumentError("workers must be worker ids").WithField("workers");
+      }
+      r.workers.push_back(w.get<std::string>());
+    }
+  }
+  if (auto it = body.find("timeout_s"); it != body.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 3600) {
+      return InvalidArgumentError("timeout_s must be an integer in [1, 3600]").WithField("timeout_s");
+    }
+    r.timeout = std::chrono::seconds(it->get<int64_t>());
+  }
+  return r;
+}
+
+}  // namespace
+
+void RegisterDeployRoutes(GuardedRouter& router, rollout::DeployService& deploys,
+                          store::Store* store) {
+  rollout::DeployService* d = &deploys;
+  const ErrorReply* errors = &router.error_reply();
+  router.Route("POST", "/admin/v1/deploys",
+               [d, store, errors](http::Request& req, http::ResponseWriter& w,
+                                  CallAccess& access) -> awaitable<void> {
+                 co_await ReplyJson(w, *errors, 202, [&]() -> Result<Json> {
+                   LLMUX_ASSIGN_OR_RETURN(Json body, BodyJson(req));
+                   LLMUX_ASSIGN_OR_RETURN(rollout::DeployRequest request, RequestFromJson(body));
+                   const std::string target = "model:" + request.model + "@" + request.version;
+                   Result<rollout::DeployProgress> started = d->Start(std::move(request));
+                   if (store) {
+                     store::AuditEvent e;
+                     e.actor = access.principal().subject;
+                     e.action = "deploys.start";
+                     e.target = started.ok() ? "deploy:" + started->deploy_id : target;
+                     e.source = access.source();
+                     e.outcome = started.ok() ? "ok" : "failed";
+                     e.detail = started.ok() ? target : started.status().message();
+                     (void)store->AppendAudit(e);  // a busy log must not fail the deploy
+                   }
+                   LLMUX_RETURN_IF_ERROR(started.status());
+                   return ProgressJson(*started);
+                 });
+               });
+  router.Route("GET", "/admin/v1/deploys",
+               [d, errors](http::Request& req, http::ResponseWriter& w, CallAccess&) -> awaitable<void> {
+                 co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
+                   auto id = QueryValue(req.query, "id");
+                   if (!id) return InvalidArgumentError("query parameter id is required").WithField("id");
+                   LLMUX_ASSIGN_OR_RETURN(rollout::DeployProgress p, d->Get(*id));
+                   return ProgressJson(p);
+                 });
+               });
+}
+
+}  // namespace llmux::gateway

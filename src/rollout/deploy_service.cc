@@ -1,0 +1,61 @@
+#include "rollout/deploy_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <future>
+
+namespace llmux::rollout {
+
+DeployService::DeployService(discovery::EtcdClient& client, serving::ModelRoutes& routes,
+                             const serving::InferenceService& remote, DeployServiceOptions options)
+    : client_(client),
+      routes_(routes),
+      remote_(remote),
+      options_(std::move(options)),
+      coordinator_(client_, options_.prefix) {}
+
+DeployService::~DeployService() {
+  std::vector<std::thread> running;
+  {
+    std::lock_guard lock(mu_);
+    running.swap(running_);
+  }
+  for (std::thread& t : running) t.join();
+}
+
+Result<DeployProgress> DeployService::Start(DeployRequest request) {
+  if (request.workers.empty() && options_.registered_workers) {
+    request.workers = options_.registered_workers();
+  }
+  if (request.workers.empty()) {
+    return InvalidArgumentError("deploy: no workers given and none registered").WithField("workers");
+  }
+  auto first = std::make_shared<std::promise<Result<DeployProgress>>>();
+  auto future = first->get_future();
+  std::thread thread([this, request = std::move(request), first] {
+    bool told = false;
+    Result<DeployProgress> end = coordinator_.Run(
+        request,
+        [&](const DeployProgress& p) {
+          if (p.state == DeployState::kCommitted) routes_.Set(p.model, p.served);
+          if (!told) {
+            told = true;
+            first->set_value(p);
+          }
+        },
+        WaitUntilListed(remote_));
+    if (!told) first->set_value(end.status());
+    if (!end.ok()) spdlog::warn("rollout: deploy failed: {}", end.status().ToString());
+  });
+  {
+    std::lock_guard lock(mu_);
+    running_.push_back(std::move(thread));
+  }
+  return future.get();
+}
+
+Result<DeployProgress> DeployService::Get(const std::string& deploy_id) {
+  return coordinator_.Get(deploy_id);
+}
+
+}  // namespace llmux::rollout

@@ -1,0 +1,52 @@
+// DeployService: the gateway's side of rollouts, behind the admin API (POST/GET
+// /admin/v1/deploys). Start runs a DeployCoordinator on a thread of its own and returns as soon
+// as the plan is in etcd; when the deploy commits, this gateway's ModelRoutes take the new
+// route at once (other gateways follow through their RouteFollower's watch). Get reads a
+// deploy's state back from etcd, so any gateway can answer it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "discovery/etcd_client.h"
+#include "rollout/deploy_coordinator.h"
+#include "serving/inference_service.h"
+#include "serving/remote/model_routes.h"
+
+namespace llmux::rollout {
+
+struct DeployServiceOptions {
+  std::string prefix = "/llmux/";
+  // The ids of the workers a deploy without a worker list goes to (the registered ones).
+  std::function<std::vector<std::string>()> registered_workers;
+};
+
+class DeployService {
+ public:
+  // `remote` (the gateway's service) is asked before each commit whether it sees the new
+  // version served; `client`, `routes` and `remote` must outlive this.
+  DeployService(discovery::EtcdClient& client, serving::ModelRoutes& routes,
+                const serving::InferenceService& remote, DeployServiceOptions options);
+  ~DeployService();  // waits for running deploys to end
+  DeployService(const DeployService&) = delete;
+  DeployService& operator=(const DeployService&) = delete;
+
+  // The deploy's first progress (plan written, every worker preparing), or why it was refused.
+  Result<DeployProgress> Start(DeployRequest request);
+  Result<DeployProgress> Get(const std::string& deploy_id);
+
+ private:
+  discovery::EtcdClient& client_;
+  serving::ModelRoutes& routes_;
+  const serving::InferenceService& remote_;
+  const DeployServiceOptions options_;
+  DeployCoordinator coordinator_;
+  std::mutex mu_;
+  std::vector<std::thread> running_;
+};
+
+}  // namespace llmux::rollout
