@@ -128,6 +128,9 @@ class GenerateCall final : public grpc::ClientReadReactor<pb::GenerateEvent>,
   void OnDone(const grpc::Status& status) override {
     RemoteInferenceService* service = request_->service;
     request_->OnCallDone(this, worker_, status, first_seen_, cancelled_here_.load());
+    // This runs on a gRPC callback thread, where the last reference to a worker (and so to its
+    // channel) must not go: gRPC cannot shut a channel down from its own callback threads.
+    service->Retire(std::move(worker_));
     service->CallEnded(&context_);  // the last use of the service
     self_.reset();  // may destroy this object: nothing after it
   }
@@ -286,6 +289,7 @@ void RemoteInferenceService::Request::RetryInBackground() {
       --worker->outstanding;
       worker->breaker.OnNeutral();
     }
+    service->Retire(std::move(worker));
     Finish({FinishReason::kCancelled, {}, Status::Ok()});
     return;
   }
@@ -350,6 +354,11 @@ void RemoteInferenceService::CallStarted(grpc::ClientContext* context) {
   std::lock_guard lock(mu_);
   calls_.insert(context);
   if (stopping_) context->TryCancel();
+}
+
+void RemoteInferenceService::Retire(std::shared_ptr<Worker> worker) {
+  std::lock_guard lock(mu_);
+  retired_.push_back(std::move(worker));
 }
 
 void RemoteInferenceService::CallEnded(grpc::ClientContext* context) {
@@ -674,7 +683,10 @@ void RemoteInferenceService::RefreshLoop() {
     std::vector<std::shared_ptr<Worker>> all;
     for (const auto& [address, w] : workers_) all.push_back(w);
     refresh_now_ = false;
+    std::vector<std::shared_ptr<Worker>> retired = std::move(retired_);
+    retired_.clear();
     lock.unlock();
+    retired.clear();  // here, off gRPC's threads, a removed worker's channel may go
     for (const auto& w : all) Refresh(w);
     for (const auto& w : all) RefreshLoad(w);
     UpdateModelGauges();

@@ -114,6 +114,8 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   // and waits until none touches the service any more.
   void CallStarted(grpc::ClientContext* context);
   void CallEnded(grpc::ClientContext* context);
+  // Keeps a call's reference to its worker until the refresh thread or the destructor drops it.
+  void Retire(std::shared_ptr<Worker> worker);
 
  private:
   friend struct Request;
@@ -145,6 +147,7 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   std::condition_variable cv_;
   std::map<std::string, std::shared_ptr<Worker>> workers_;
   std::set<grpc::ClientContext*> calls_;
+  std::vector<std::shared_ptr<Worker>> retired_;  // see Retire
   WorkerRouter router_;
   CacheAwarePolicy cache_policy_;
   std::unique_ptr<VocabCache> vocab_;
