@@ -121,6 +121,11 @@ class CacheAwareRoutingTest : public ::testing::Test {
     }
     ASSERT_NE(remote_->MetricsText().find("llmux_gateway_model_workers{model=\"stories\"} 2"), std::string::npos)
         << remote_->MetricsText();
+    // The autoscaler's signals, summed over both workers' reports.
+    const std::string metrics = remote_->MetricsText();
+    EXPECT_NE(metrics.find("llmux_gateway_model_waiting{model=\"stories\"} 0"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("llmux_gateway_model_kv_used_ratio{model=\"stories\"}"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("llmux_gateway_model_kv_blocks_total{model=\"stories\"}"), std::string::npos) << metrics;
     std::string bytes;
     builder_ = BuilderFromVocab(*a_.service, bytes);
   }
