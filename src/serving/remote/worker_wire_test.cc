@@ -109,9 +109,16 @@ TEST(WorkerWireTest, CompletionsDeltasFinishesAndErrorsCross) {
   d.tool_calls = {{1, "call_2", "f", "{\"a\""}};
   d.logprobs = {{"tok", -0.5f, {{"tok", -0.5f}, {"other", -1.5f}}}};
   d.tokens = {17, 4};
+  d.content = std::string("c\xe2\x82", 3);  // a character cut short: not UTF-8 on its own
+  d.logprobs[0].top[0].token = "\xff";
   Delta back = wire::FromProto(wire::ToProto(d));
   EXPECT_EQ(back.reasoning, "r");
-  EXPECT_EQ(back.content, "c");
+  EXPECT_EQ(back.content, std::string("c\xe2\x82", 3));
+  EXPECT_EQ(back.logprobs[0].top[0].token, "\xff");
+  std::string bytes;
+  EXPECT_TRUE(wire::ToProto(d).SerializeToString(&bytes)) << "text that is not UTF-8 still goes";
+  wire::pb::Delta parsed;
+  EXPECT_TRUE(parsed.ParseFromString(bytes));
   ASSERT_EQ(back.tool_calls.size(), 1u);
   EXPECT_EQ(back.tool_calls[0].index, 1);
   EXPECT_EQ(back.tool_calls[0].arguments, "{\"a\"");
