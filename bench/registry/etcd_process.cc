@@ -1,10 +1,8 @@
 #include "etcd_process.h"
 
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,29 +12,9 @@
 #include <vector>
 
 #include "discovery/etcd_client.h"
+#include "tests/support/free_port.h"
 
 namespace llmux::bench {
-namespace {
-
-// A port the kernel just handed out on 127.0.0.1 and nobody holds now (0 if none); etcd binds
-// it a moment later.
-int FreeLoopbackPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
-}  // namespace
 
 Result<std::unique_ptr<EtcdProcess>> EtcdProcess::Start(const std::string& binary) {
   if (::access(binary.c_str(), X_OK) != 0) return UnavailableError(binary + " is not executable");
@@ -45,9 +23,9 @@ Result<std::unique_ptr<EtcdProcess>> EtcdProcess::Start(const std::string& binar
       (std::filesystem::temp_directory_path() / "llmux-registry-bench-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) return IoError("mkdtemp failed");
   etcd->dir_ = pattern;
-  etcd->client_port_ = FreeLoopbackPort();
-  int peer_port = FreeLoopbackPort();
-  while (peer_port == etcd->client_port_) peer_port = FreeLoopbackPort();
+  etcd->client_port_ = testing::FreeLoopbackPort();
+  int peer_port = testing::FreeLoopbackPort();
+  while (peer_port == etcd->client_port_) peer_port = testing::FreeLoopbackPort();
   if (etcd->client_port_ == 0 || peer_port == 0) return IoError("no free loopback port");
 
   const std::string client = "http://127.0.0.1:" + std::to_string(etcd->client_port_);
