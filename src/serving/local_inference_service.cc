@@ -230,7 +230,8 @@ void LocalInferenceService::Drain(int timeout_ms) {
     draining_ = true;
     hosts = hosts_;
   }
-  for (auto& h : hosts) h->engine().StopAccepting();
+  // Accepted work finishes, queued or running; the grace period bounds it.
+  for (auto& h : hosts) h->engine().StopAccepting(/*cancel_waiting=*/false);
   for (auto& h : hosts) h->engine().WaitIdle(timeout_ms);
 }
 

@@ -163,9 +163,10 @@ Result<std::shared_ptr<EngineTicket>> Engine::Submit(EngineRequest request,
   return ticket;
 }
 
-void Engine::StopAccepting() {
+void Engine::StopAccepting(bool cancel_waiting) {
   std::lock_guard<std::mutex> lock(mu_);
   accepting_ = false;
+  if (!cancel_waiting) return;
   for (auto& a : incoming_) a->ticket->Cancel();
   // Queued ones that the engine has seen are cancelled on its next step.
   stop_waiting_ = true;

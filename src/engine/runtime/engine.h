@@ -128,8 +128,9 @@ class Engine {
   // ResourceExhausted when the queue is full or the engine is stopping.
   Result<std::shared_ptr<EngineTicket>> Submit(EngineRequest request, EngineCallbacks callbacks);
 
-  // Stops taking requests; queued ones finish as cancelled, running ones run on.
-  void StopAccepting();
+  // Stops taking requests; running ones run on, and queued ones finish as cancelled
+  // (cancel_waiting, as for an unload) or wait their turn (a drain).
+  void StopAccepting(bool cancel_waiting = true);
   // Waits until nothing is queued or running, up to `timeout_ms`; true if idle.
   bool WaitIdle(int timeout_ms);
 

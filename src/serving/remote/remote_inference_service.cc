@@ -128,11 +128,12 @@ class GenerateCall final : public grpc::ClientReadReactor<pb::GenerateEvent>,
   void OnDone(const grpc::Status& status) override {
     RemoteInferenceService* service = request_->service;
     request_->OnCallDone(this, worker_, status, first_seen_, cancelled_here_.load());
-    // This runs on a gRPC callback thread, where the last reference to a worker (and so to its
-    // channel) must not go: gRPC cannot shut a channel down from its own callback threads.
-    service->Retire(std::move(worker_));
-    service->CallEnded(&context_);  // the last use of the service
-    self_.reset();  // may destroy this object: nothing after it
+    // This runs on a gRPC callback thread, where the last reference to a channel must not go
+    // (gRPC cannot shut its callback queue down from its own threads), and this object holds
+    // two (its worker's stub, its ClientContext): the refresh thread or the service's
+    // destructor destroys it instead. Nothing here touches it after CallEnded.
+    service->Retire(std::move(self_));
+    service->CallEnded(&context_);  // the last use of the service and of this object
   }
 
  private:
@@ -211,6 +212,9 @@ void RemoteInferenceService::Request::OnFinish(GenerateCall* from, const serving
   {
     std::lock_guard lock(mu);
     if (from != call.get()) return;
+    // The worker gave the request up (it stopped past its grace period, or unloaded the model)
+    // while the client still waits: as if its stream broke, the call's end tries another worker.
+    if (f.reason == FinishReason::kCancelled && !cancelled) return;
   }
   Finish(f);
 }
@@ -356,16 +360,16 @@ void RemoteInferenceService::CallStarted(grpc::ClientContext* context) {
   if (stopping_) context->TryCancel();
 }
 
-void RemoteInferenceService::Retire(std::shared_ptr<Worker> worker) {
+void RemoteInferenceService::Retire(std::shared_ptr<void> object) {
   std::lock_guard lock(mu_);
-  retired_.push_back(std::move(worker));
+  retired_.push_back(std::move(object));
 }
 
 void RemoteInferenceService::CallEnded(grpc::ClientContext* context) {
-  {
-    std::lock_guard lock(mu_);
-    calls_.erase(context);
-  }
+  // Notified under the lock: once it is released the destructor may run, and this thread must
+  // not touch the service (or the call, which the destructor may then destroy) any more.
+  std::lock_guard lock(mu_);
+  calls_.erase(context);
   cv_.notify_all();
 }
 
@@ -683,7 +687,7 @@ void RemoteInferenceService::RefreshLoop() {
     std::vector<std::shared_ptr<Worker>> all;
     for (const auto& [address, w] : workers_) all.push_back(w);
     refresh_now_ = false;
-    std::vector<std::shared_ptr<Worker>> retired = std::move(retired_);
+    std::vector<std::shared_ptr<void>> retired = std::move(retired_);
     retired_.clear();
     lock.unlock();
     retired.clear();  // here, off gRPC's threads, a removed worker's channel may go

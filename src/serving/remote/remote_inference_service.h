@@ -114,8 +114,9 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   // and waits until none touches the service any more.
   void CallStarted(grpc::ClientContext* context);
   void CallEnded(grpc::ClientContext* context);
-  // Keeps a call's reference to its worker until the refresh thread or the destructor drops it.
-  void Retire(std::shared_ptr<Worker> worker);
+  // Keeps an object that holds a channel (a finished call, a worker) until the refresh thread
+  // or the destructor drops it, off gRPC's callback threads.
+  void Retire(std::shared_ptr<void> object);
 
  private:
   friend struct Request;
@@ -147,7 +148,7 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   std::condition_variable cv_;
   std::map<std::string, std::shared_ptr<Worker>> workers_;
   std::set<grpc::ClientContext*> calls_;
-  std::vector<std::shared_ptr<Worker>> retired_;  // see Retire
+  std::vector<std::shared_ptr<void>> retired_;  // see Retire
   WorkerRouter router_;
   CacheAwarePolicy cache_policy_;
   std::unique_ptr<VocabCache> vocab_;
