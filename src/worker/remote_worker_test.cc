@@ -258,7 +258,9 @@ TEST_F(RemoteWorkerTest, ADrainedWorkerGetsNoNewRequests) {
   EXPECT_EQ(busy.drain_calls.load(), 1);
   EXPECT_EQ(other.drain_calls.load(), 0);
   for (const WorkerStatus& s : remote_->Workers()) {
-    if (s.address == busy.address) EXPECT_EQ(s.state, "draining");
+    if (s.address == busy.address) {
+      EXPECT_EQ(s.state, "draining");
+    }
   }
   const int busy_before = busy.server->in_flight();
   for (int i = 0; i < 6; ++i) {
