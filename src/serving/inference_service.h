@@ -153,6 +153,9 @@ class InferenceService {
                                                       std::shared_ptr<Sink> sink) = 0;
   virtual Result<std::shared_ptr<RequestHandle>> Complete(CompletionRequest request,
                                                           std::shared_ptr<Sink> sink) = 0;
+  // True when Chat/Complete may wait on the network before returning (a gateway waits until a
+  // worker accepts): callers on an event loop then call them from a thread of their own.
+  virtual bool SubmitMayWait() const { return false; }
 };
 
 }  // namespace llmux::serving

@@ -167,6 +167,48 @@ describe('a static worker list, no etcd', () => {
       await w.stop('SIGKILL');
     }
   });
+
+  // A stopped worker keeps its connections open and answers nothing: requests sent to it wait
+  // for the gateway's accept timeout (10 s) and then go to the other worker. Meanwhile the
+  // gateway must go on answering everyone else (the waits hold no HTTP io thread).
+  test('a worker that stops answering holds no other request up', async () => {
+    const live = await startWorker([stories], [], 'answering-w');
+    const stuck = await startWorker([stories], [], 'stopped-w');
+    const gateway = await startGateway(['--worker', live.address, '--worker', stuck.address]);
+    try {
+      const client = new OpenAI({ baseURL: `${gateway.baseURL}/v1`, apiKey: 'unused', maxRetries: 0 });
+      await waitFor('both workers up', async () =>
+        (await metric(gateway.baseURL, 'llmux_gateway_workers', { state: 'up' })) === 2);
+      stuck.child.kill('SIGSTOP');
+      const sentToStuck = () => metric(gateway.baseURL, 'llmux_gateway_worker_requests_total', { worker: stuck.address });
+      const before = await sentToStuck();
+      const order = [];
+      const first = Array.from({ length: 6 }, (_, i) => complete(client).then((r) => {
+        order.push(`first-${i}`);
+        return r.choices[0].text;
+      }));
+      await waitFor('a request routed to the stopped worker', async () => (await sentToStuck()) > before, 5000);
+      // Sent after some requests are already waiting on the stopped worker.
+      const later = (async () => {
+        const texts = [];
+        for (let i = 0; i < 4; ++i) texts.push((await complete(client)).choices[0].text);
+        const health = await fetch(`${gateway.baseURL}/health`);
+        order.push('later');
+        return { texts, health: health.status };
+      })();
+      const firstTexts = await Promise.all(first);
+      const { texts, health } = await later;
+      for (const t of [...firstTexts, ...texts]) assert.equal(t, expected, 'every request is answered');
+      assert.equal(health, 200);
+      assert.ok(order.indexOf('later') < order.length - 1,
+        `the later requests finished before those held by the stopped worker: ${order.join(' ')}`);
+    } finally {
+      stuck.child.kill('SIGCONT');
+      await gateway.stop();
+      await live.stop('SIGKILL');
+      await stuck.stop('SIGKILL');
+    }
+  });
 });
 
 describe('cache-aware routing over worker processes', () => {

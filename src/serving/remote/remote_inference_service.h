@@ -96,6 +96,8 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   std::vector<ModelInfo> ListModels() const override;
   // Some worker is live and every model a live worker lists has a ready one.
   bool Ready() const override;
+  // Chat/Complete wait until a worker accepts (or every try failed).
+  bool SubmitMayWait() const override { return true; }
   Result<std::shared_ptr<RequestHandle>> Chat(ChatRequest request,
                                               std::shared_ptr<Sink> sink) override;
   Result<std::shared_ptr<RequestHandle>> Complete(CompletionRequest request,
