@@ -4,7 +4,10 @@
 // check against llama.cpp's outputs).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <future>
 #include <memory>
 #include <thread>
@@ -394,6 +397,103 @@ TEST(RemoteWorkerTlsTest, OnlyGatewaysWithACertificateOfTheWorkersCaGetThrough) 
   RemoteInferenceOptions half;
   half.tls_cert_file = pki.client_cert;  // a client certificate without TLS is a mistake
   EXPECT_EQ(RemoteInferenceService(half).Start().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace llmux
+
+namespace llmux {
+namespace {
+
+using namespace serving;
+
+// Counts the gateway's polls of a worker; a stalled one answers no poll in time, like a worker
+// whose process was stopped with its connections open.
+class PolledService : public InferenceService {
+ public:
+  explicit PolledService(InferenceService& inner) : inner_(inner) {}
+  ~PolledService() override { Unstall(); }
+  void Stall() {
+    std::lock_guard lock(mu_);
+    stalled_ = true;
+  }
+  void Unstall() {
+    {
+      std::lock_guard lock(mu_);
+      stalled_ = false;
+    }
+    cv_.notify_all();
+  }
+  std::vector<ModelInfo> ListModels() const override {
+    ++polls;
+    // Past the gateway's deadline (1 s) and no longer: gRPC's callback threads are shared by
+    // every server in this process, and a stalled poll holds one.
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(1500), [this] { return !stalled_; });
+    return inner_.ListModels();
+  }
+  bool Ready() const override { return inner_.Ready(); }
+  Result<std::shared_ptr<RequestHandle>> Chat(ChatRequest r, std::shared_ptr<Sink> s) override {
+    return inner_.Chat(std::move(r), std::move(s));
+  }
+  Result<std::shared_ptr<RequestHandle>> Complete(CompletionRequest r, std::shared_ptr<Sink> s) override {
+    return inner_.Complete(std::move(r), std::move(s));
+  }
+  mutable std::atomic<int> polls{0};
+
+ private:
+  InferenceService& inner_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  bool stalled_ = false;
+};
+
+// A TestWorker's service behind a second worker server that counts and can stall polls.
+struct PolledWorker {
+  PolledWorker() : polled(*worker.service), server(polled, Options()) {
+    EXPECT_TRUE(server.Start().ok());
+    server.SetServing(true);
+    address = "127.0.0.1:" + std::to_string(server.port());
+  }
+  ~PolledWorker() { polled.Unstall(); }  // the server's shutdown waits for stalled polls
+  static worker::WorkerServerOptions Options() {
+    worker::WorkerServerOptions o;
+    o.port = 0;
+    return o;
+  }
+  TestWorker worker;
+  PolledService polled;
+  worker::WorkerServer server;
+  std::string address;
+};
+
+// Each poll of the silent worker takes its whole deadline (1 s); the live worker is polled
+// every refresh_interval (20 ms) all the same. Polled one after the other, the live worker
+// would get one poll per silent deadline.
+TEST(RemoteWorkerRefreshTest, AWorkerThatDoesNotAnswerDelaysNoOtherWorkersPolls) {
+  PolledWorker silent, live;
+  RemoteInferenceOptions options;
+  options.workers = {silent.address, live.address};
+  options.refresh_interval = std::chrono::milliseconds(20);
+  RemoteInferenceService remote(options);
+  ASSERT_TRUE(remote.Start().ok());
+  for (int i = 0; i < 500 && !remote.Ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(remote.Ready());
+  silent.polled.Stall();
+  const int silent_before = silent.polled.polls.load();
+  const int before = live.polled.polls.load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // two silent deadlines and more
+  const int silent_polls = silent.polled.polls.load() - silent_before;
+  EXPECT_GE(silent_polls, 1);
+  EXPECT_LE(silent_polls, 3);  // one at a time, each until its 1 s deadline
+  EXPECT_GE(live.polled.polls.load() - before, 12)
+      << "the live worker was polled only as often as the silent one times out";
+  auto sink = std::make_shared<CollectSink>();
+  auto handle = remote.Complete(Greedy(4), sink);
+  ASSERT_TRUE(handle.ok()) << handle.status().ToString();
+  auto done = sink->done.get_future();
+  ASSERT_EQ(done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_EQ(done.get().reason, FinishReason::kLength);
 }
 
 }  // namespace

@@ -49,6 +49,9 @@ namespace {
 
 class GenerateCall;
 
+// Workers refreshed at once, at most (one thread each).
+constexpr size_t kRefreshParallel = 64;
+
 }  // namespace
 
 // One request's life across its attempts. The calls hold it; the caller holds it as the handle.
@@ -682,6 +685,10 @@ void RemoteInferenceService::Refresh(const std::shared_ptr<Worker>& worker) {
 }
 
 void RemoteInferenceService::RefreshLoop() {
+  // Each worker is refreshed on a thread of its own, and a new round starts for it only once
+  // its last one is over: a worker that does not answer costs its own deadlines, while the
+  // others stay fresh every refresh_interval.
+  std::map<std::string, std::future<void>> refreshing;
   std::unique_lock lock(mu_);
   while (!stopping_) {
     std::vector<std::shared_ptr<Worker>> all;
@@ -691,12 +698,23 @@ void RemoteInferenceService::RefreshLoop() {
     retired_.clear();
     lock.unlock();
     retired.clear();  // here, off gRPC's threads, a removed worker's channel may go
-    for (const auto& w : all) Refresh(w);
-    for (const auto& w : all) RefreshLoad(w);
+    std::erase_if(refreshing, [](auto& entry) {
+      return entry.second.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+    });
+    for (const auto& w : all) {
+      if (refreshing.size() >= kRefreshParallel) break;
+      if (refreshing.contains(w->address)) continue;
+      refreshing[w->address] = std::async(std::launch::async, [this, w] {
+        Refresh(w);
+        RefreshLoad(w);
+      });
+    }
     UpdateModelGauges();
     lock.lock();
     cv_.wait_for(lock, options_.refresh_interval, [this] { return stopping_ || refresh_now_; });
   }
+  lock.unlock();
+  refreshing.clear();  // waits for the rounds still running
 }
 
 std::vector<WorkerStatus> RemoteInferenceService::Workers() const {
