@@ -3,6 +3,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import grpc from '@grpc/grpc-js';
+import protoLoader from '@grpc/proto-loader';
+import { fileURLToPath } from 'node:url';
 import { SHARED, referenceContinuation } from './server.mjs';
 import { metric, startEtcd, startGateway, startRedis, startWorker, waitFor } from './cluster.mjs';
 import { join } from 'node:path';
@@ -153,6 +156,21 @@ describe('one gateway, three workers found through etcd', () => {
   });
 });
 
+// A gRPC Complete through the gateway's llmux.v1.Inference; resolves with the streamed text.
+function grpcComplete(address) {
+  const definition = protoLoader.loadSync('llmux/v1/inference.proto', {
+    includeDirs: [fileURLToPath(new URL('../../proto', import.meta.url))], keepCase: true, oneofs: true });
+  const Inference = grpc.loadPackageDefinition(definition).llmux.v1.Inference;
+  const client = new Inference(address, grpc.credentials.createInsecure());
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const call = client.Complete({ model: 'stories', prompt: 'Once upon a time', sampling: { temperature: 0 }, max_tokens: 64 });
+    call.on('data', (m) => { text += m.delta?.text ?? ''; });
+    call.on('error', reject);
+    call.on('end', () => { client.close(); resolve(text); });
+  });
+}
+
 describe('a static worker list, no etcd', () => {
   test('the gateway serves through the workers it is given', async () => {
     const w = await startWorker([stories], [], 'static-w');
@@ -182,16 +200,20 @@ describe('a static worker list, no etcd', () => {
       stuck.child.kill('SIGSTOP');
       const sentToStuck = () => metric(gateway.baseURL, 'llmux_gateway_worker_requests_total', { worker: stuck.address });
       const before = await sentToStuck();
+      const [, grpcPort] = /gRPC on [\d.]+:(\d+)/.exec(gateway.log());
+      const grpcAddress = `127.0.0.1:${grpcPort}`;
       const order = [];
-      const first = Array.from({ length: 6 }, (_, i) => complete(client).then((r) => {
+      const first = Array.from({ length: 8 }, (_, i) => (i % 2 ? grpcComplete(grpcAddress)
+        : complete(client).then((r) => r.choices[0].text)).then((text) => {
         order.push(`first-${i}`);
-        return r.choices[0].text;
+        return text;
       }));
       await waitFor('a request routed to the stopped worker', async () => (await sentToStuck()) > before, 5000);
       // Sent after some requests are already waiting on the stopped worker.
       const later = (async () => {
         const texts = [];
         for (let i = 0; i < 4; ++i) texts.push((await complete(client)).choices[0].text);
+        for (let i = 0; i < 2; ++i) texts.push(await grpcComplete(grpcAddress));
         const health = await fetch(`${gateway.baseURL}/health`);
         order.push('later');
         return { texts, health: health.status };

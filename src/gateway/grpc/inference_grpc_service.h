@@ -7,6 +7,9 @@
 // carries "Bearer <key or token>"): refusals end the call with UNAUTHENTICATED,
 // PERMISSION_DENIED or RESOURCE_EXHAUSTED (with a "retry-after" trailer in seconds).
 #pragma once
+
+#include <boost/asio/thread_pool.hpp>
+#include <memory>
 #include "gateway/access/access_gate.h"
 #include "llmux/v1/inference.grpc.pb.h"
 #include "serving/inference_service.h"
@@ -17,8 +20,8 @@ class InferenceGrpcService final : public v1::Inference::CallbackService {
  public:
   // `service` and `gate` must outlive every call, i.e. the grpc::Server this is registered
   // with. A null gate: no access checks (tests of the service alone).
-  explicit InferenceGrpcService(serving::InferenceService& service, AccessGate* gate = nullptr)
-      : service_(service), gate_(gate) {}
+  explicit InferenceGrpcService(serving::InferenceService& service, AccessGate* gate = nullptr);
+  ~InferenceGrpcService() override;
 
   // The generated base also declares the synchronous signatures; keep them visible.
   using v1::Inference::CallbackService::Chat;
@@ -36,6 +39,9 @@ class InferenceGrpcService final : public v1::Inference::CallbackService {
  private:
   serving::InferenceService& service_;
   AccessGate* gate_;
+  // Where submits run when the service's may wait on the network (SubmitMayWait): not on
+  // gRPC's callback threads, which every call of this process shares.
+  std::unique_ptr<boost::asio::thread_pool> submit_pool_;
 };
 
 }  // namespace llmux::gateway
