@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <memory>
+
 #include "gateway/admin/json_reply.h"
+#include "net/http/off_loop.h"
 #include "serving/worker_admin.h"
 
 namespace llmux::gateway {
@@ -30,9 +33,12 @@ void RegisterWorkerRoutes(GuardedRouter& router, serving::WorkerAdmin& workers) 
                    return Json{{"workers", std::move(list)}};
                  });
                });
+  // A drain is a call to the worker (up to 5 s): made off the HTTP io threads.
+  auto calls = std::make_shared<boost::asio::thread_pool>(2);
   router.Route("POST", "/admin/v1/workers/drain",
-               [admin, errors](http::Request& req, http::ResponseWriter& w, CallAccess& access) -> awaitable<void> {
-                 co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
+               [admin, errors, calls](http::Request& req, http::ResponseWriter& w,
+                                      CallAccess& access) -> awaitable<void> {
+                 auto drain = [&]() -> Result<Json> {
                    LLMUX_ASSIGN_OR_RETURN(Json body, BodyJson(req));
                    if (!body.is_object() || !body.contains("worker") || !body["worker"].is_string() ||
                        body["worker"].get_ref<const std::string&>().empty()) {
@@ -43,7 +49,9 @@ void RegisterWorkerRoutes(GuardedRouter& router, serving::WorkerAdmin& workers) 
                    LLMUX_ASSIGN_OR_RETURN(int in_flight, admin->DrainWorker(address));
                    spdlog::info("admin: {} drained worker {}", access.principal().display, address);
                    return Json{{"worker", address}, {"draining", true}, {"in_flight", in_flight}};
-                 });
+                 };
+                 Result<Json> drained = co_await http::RunOffLoop(*calls, drain);
+                 co_await ReplyJson(w, *errors, 200, [&] { return std::move(drained); });
                });
 }
 
