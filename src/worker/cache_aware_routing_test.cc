@@ -17,6 +17,7 @@
 #include "serving/remote/prefix_index.h"
 #include "serving/remote/remote_inference_service.h"
 #include "tests/support/test_paths.h"
+#include "worker/test_worker.h"
 #include "worker/worker_server.h"
 
 namespace llmux {
@@ -51,30 +52,7 @@ class HoldingSink : public Sink {
   bool released_ = false;
 };
 
-struct TestWorker {
-  TestWorker() {
-    ModelHostOptions options;
-    options.n_threads = 1;
-    service = std::make_unique<LocalInferenceService>(
-        std::vector<ModelSpec>{{"stories", testing::SharedPath("models/stories260K.gguf")}}, options);
-    EXPECT_TRUE(service->WaitLoaded().ok());
-    worker::WorkerServerOptions server_options;
-    server_options.port = 0;
-    server = std::make_unique<worker::WorkerServer>(*service, server_options);
-    EXPECT_TRUE(server->Start().ok());
-    address = "127.0.0.1:" + std::to_string(server->port());
-  }
-  // The block hashes its prefix cache holds now.
-  std::unordered_set<uint64_t> Cached() const {
-    std::unordered_set<uint64_t> out;
-    for (const ModelLoad& m : service->ModelLoads({}, 1 << 20)) out.insert(m.prefix.added.begin(), m.prefix.added.end());
-    return out;
-  }
-  int block_size() const { return service->ModelLoads({}, 0).at(0).block_size; }
-  std::unique_ptr<LocalInferenceService> service;
-  std::unique_ptr<worker::WorkerServer> server;
-  std::string address;
-};
+using testing::TestWorker;
 
 const std::string kSystem =
     "Lily and Ben were friends who lived in a small house near the big park. Every day they "

@@ -16,6 +16,7 @@
 #include "serving/remote/remote_inference_service.h"
 #include "tests/support/test_paths.h"
 #include "net/http/test_pki.h"
+#include "worker/test_worker.h"
 #include "worker/worker_server.h"
 
 namespace llmux {
@@ -56,26 +57,7 @@ CompletionRequest Greedy(int max_tokens, bool logprobs = false) {
   return r;
 }
 
-struct TestWorker {
-  explicit TestWorker(int max_receive_message_bytes = 16 << 20) {
-    ModelHostOptions options;
-    options.n_threads = 1;
-    service = std::make_unique<LocalInferenceService>(
-        std::vector<ModelSpec>{{"stories", testing::SharedPath("models/stories260K.gguf")}}, options);
-    EXPECT_TRUE(service->WaitLoaded().ok());
-    worker::WorkerServerOptions server_options;
-    server_options.port = 0;
-    server_options.max_receive_message_bytes = max_receive_message_bytes;
-    server = std::make_unique<worker::WorkerServer>(*service, server_options,
-                                                    [this] { drain_calls.fetch_add(1); });
-    EXPECT_TRUE(server->Start().ok());
-    address = "127.0.0.1:" + std::to_string(server->port());
-  }
-  std::unique_ptr<LocalInferenceService> service;
-  std::unique_ptr<worker::WorkerServer> server;
-  std::string address;
-  std::atomic<int> drain_calls{0};
-};
+using testing::TestWorker;
 
 class RemoteWorkerTest : public ::testing::Test {
  protected:
