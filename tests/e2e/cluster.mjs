@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { BIN } from './server.mjs';
 
 export function freePort() {
@@ -97,7 +97,8 @@ export async function startRedis() {
 export async function startWorker(models, args = [], name = 'worker', { cwd } = {}) {
   const argv = ['worker', '--host', '127.0.0.1', '--port', '0', '-t', '1', ...args];
   for (const m of models) argv.push('--model', m);
-  const proc = spawnLogged(BIN, argv, name, { cwd });
+  // (A relative binary path is the test's, not the worker's directory.)
+  const proc = spawnLogged(BIN.includes('/') ? resolve(BIN) : BIN, argv, name, { cwd });
   const [, port] = await proc.line(/worker gRPC on 127\.0\.0\.1:(\d+)/);
   await proc.line(/llmux: worker ready/);
   return { ...proc, address: `127.0.0.1:${port}`, port: Number(port) };

@@ -125,8 +125,8 @@ describe('rollouts across processes: etcd, a gateway with auth, three workers, t
     return versionOfChat(text, promptTokens, v1Chat);
   }
 
-  // Clients sending one request after another on four connections (completions, streamed
-  // completions, two streamed chats) until stop(); each request's send and end time are kept.
+  // Four clients each sending one request after another (completions, streamed completions,
+  // two streamed chats) until stop(); each request's send and end time are kept.
   function traffic() {
     const requests = [];
     let stopping = false;
