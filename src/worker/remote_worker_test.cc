@@ -288,6 +288,34 @@ TEST_F(RemoteWorkerTest, AWorkerFailingItsHealthCheckGetsNoRequestsUntilItPasses
   EXPECT_GE(Sample(remote_->MetricsText(), "llmux_gateway_worker_requests_total", a_.address), before + 3);
 }
 
+// A finished request lets its sink go at once. The sink holds what the caller holds for the
+// request's lifetime (at the HTTP gateway: the caller's call slot and rate-limit lease); a call
+// waiting out the retirement of its gRPC objects must not keep it (that locked a caller out
+// after 64 quick requests, "64 calls in flight", until the refresh thread came by).
+TEST(RemoteWorkerRetireTest, AFinishedRequestReleasesItsSinkBeforeTheRefresh) {
+  TestWorker worker;
+  RemoteInferenceOptions options;
+  options.workers = {worker.address};
+  options.refresh_interval = std::chrono::hours(1);  // no retirement during the test
+  RemoteInferenceService remote(options);
+  ASSERT_TRUE(remote.Start().ok());
+  for (int i = 0; i < 500 && !remote.Ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(remote.Ready());
+  std::weak_ptr<CollectSink> released;
+  {
+    auto sink = std::make_shared<CollectSink>();
+    released = sink;
+    auto handle = remote.Complete(Greedy(4), sink);
+    ASSERT_TRUE(handle.ok()) << handle.status().ToString();
+    auto done = sink->done.get_future();
+    ASSERT_EQ(done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    EXPECT_EQ(done.get().reason, FinishReason::kLength);
+  }
+  // The call's end (gRPC's OnDone) may come just after the finish event.
+  for (int i = 0; i < 500 && !released.expired(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(released.expired()) << "the finished request's sink is still held";
+}
+
 // Passive error rates: a worker whose calls fail (it refuses every Generate at the transport,
 // here because its message limit is smaller than the request) while it answers polls and
 // health checks. Its circuit breaker opens after two failures and keeps it out for the

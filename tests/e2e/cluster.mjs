@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { BIN } from './server.mjs';
 
 export function freePort() {
@@ -29,9 +29,10 @@ export async function waitFor(what, check, ms = 20000, every = 50) {
 }
 
 // A child process whose stderr is kept; `line` resolves with the first match of `pattern`.
-function spawnLogged(cmd, args, name) {
+// `cwd`: the directory it runs in (relative paths it is given resolve there).
+function spawnLogged(cmd, args, name, { cwd } = {}) {
   // Both streams are kept: llmux writes to stderr, redis-server to stdout.
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd });
   const state = { stderr: '' };
   const keep = (chunk) => {
     state.stderr += chunk;
@@ -91,11 +92,13 @@ export async function startRedis() {
   };
 }
 
-// `llmux worker` serving `models` (NAME=FILE); resolves once it is ready. `args`: more flags.
-export async function startWorker(models, args = [], name = 'worker') {
+// `llmux worker` serving `models` (NAME=FILE); resolves once it is ready. `args`: more flags;
+// `cwd`: its working directory.
+export async function startWorker(models, args = [], name = 'worker', { cwd } = {}) {
   const argv = ['worker', '--host', '127.0.0.1', '--port', '0', '-t', '1', ...args];
   for (const m of models) argv.push('--model', m);
-  const proc = spawnLogged(BIN, argv, name);
+  // (A relative binary path is the test's, not the worker's directory.)
+  const proc = spawnLogged(BIN.includes('/') ? resolve(BIN) : BIN, argv, name, { cwd });
   const [, port] = await proc.line(/worker gRPC on 127\.0\.0\.1:(\d+)/);
   await proc.line(/llmux: worker ready/);
   return { ...proc, address: `127.0.0.1:${port}`, port: Number(port) };

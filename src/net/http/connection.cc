@@ -469,6 +469,9 @@ asio::awaitable<void> ConnectionImpl::Handle(Request& request) {
     }
   }
   co_await StopWatcher();
+  // The callback belongs to this request: what it holds (at the gateway, the caller's call
+  // slot) must not stay held while the connection waits idle for its next request.
+  on_disconnect_ = nullptr;
 }
 
 template <typename Body>

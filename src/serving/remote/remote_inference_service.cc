@@ -131,6 +131,9 @@ class GenerateCall final : public grpc::ClientReadReactor<pb::GenerateEvent>,
   void OnDone(const grpc::Status& status) override {
     RemoteInferenceService* service = request_->service;
     request_->OnCallDone(this, worker_, status, first_seen_, cancelled_here_.load());
+    // The request (its sink, and with it the caller's call slot and rate-limit lease) must not
+    // wait for the retirement below: the refresh thread may take a second to come.
+    request_.reset();
     // This runs on a gRPC callback thread, where the last reference to a channel must not go
     // (gRPC cannot shut its callback queue down from its own threads), and this object holds
     // two (its worker's stub, its ClientContext): the refresh thread or the service's
