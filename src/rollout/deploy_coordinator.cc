@@ -81,9 +81,11 @@ Result<DeployProgress> DeployCoordinator::Run(const DeployRequest& request,
   plan.version = request.version;
   plan.path = request.path;
   plan.workers = request.workers;
+  // The local deadline is taken first, so it never falls after the one the workers are told
+  // (they abort the plan themselves some grace after theirs: DeployAgentOptions::abort_grace).
+  const auto deadline = Clock::now() + request.timeout;
   plan.deadline_unix_ms = NowUnixMs() + request.timeout.count();
   LLMUX_RETURN_IF_ERROR(ValidateDeployPlan(plan));
-  const auto deadline = Clock::now() + request.timeout;
   const std::string plan_key = PlanKey(prefix_, plan.id);
   const std::string route_key = RouteKey(prefix_, plan.model);
 
@@ -108,7 +110,8 @@ Result<DeployProgress> DeployCoordinator::Run(const DeployRequest& request,
   spdlog::info("rollout: deploy {}: {} to {} worker(s)", plan.id, progress.served,
                plan.workers.size());
 
-  // Marks the plan aborted, unless someone else changed it (then it is theirs to settle).
+  // Marks the plan aborted, unless someone else changed it first (a worker that gave up on the
+  // deadline): then the outcome is what etcd has.
   const auto abort = [&](std::string reason) -> Result<DeployProgress> {
     DeployPlan aborted = plan;
     aborted.state = DeployState::kAborted;
@@ -120,7 +123,20 @@ Result<DeployProgress> DeployCoordinator::Run(const DeployRequest& request,
     // Retried until the deadline plus a while: workers unload only once they see it.
     for (int attempt = 0;; ++attempt) {
       Result<discovery::EtcdTxnResult> done = client_.Txn(txn);
-      if (done.ok()) break;
+      if (done.ok() && done->succeeded) break;
+      if (done.ok()) {
+        Result<DeployProgress> now = Get(plan.id);
+        if (now.ok() && now->state != DeployState::kPreparing) {
+          progress.state = now->state;
+          progress.reason = now->reason;
+          progress.commit_revision = now->commit_revision;
+          spdlog::warn("rollout: deploy {} was settled elsewhere: {} {}", plan.id,
+                       DeployStateName(progress.state), progress.reason);
+          report(progress);
+          return progress;
+        }
+        break;  // changed, yet still preparing: not this coordinator's to settle any more
+      }
       if (attempt >= 20) return done.status().WithContext("deploy " + plan.id + ": aborting");
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }

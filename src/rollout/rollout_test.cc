@@ -10,6 +10,7 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "discovery/etcd_client.h"
@@ -32,6 +33,24 @@ using discovery::WaitFor;
 using serving::CompletionRequest;
 
 const char* kPrefix = "/llmux/";
+const char* kUndecided = "the coordinator did not decide by the deadline";
+
+int64_t NowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+DeployPlan StoriesV2Plan(std::string id, std::vector<std::string> workers, int64_t deadline_unix_ms) {
+  DeployPlan plan;
+  plan.id = std::move(id);
+  plan.model = "stories";
+  plan.version = "v2";
+  plan.path = testing::SharedPath("models/stories260K.gguf");
+  plan.workers = std::move(workers);
+  plan.deadline_unix_ms = deadline_unix_ms;
+  return plan;
+}
 
 class CollectSink : public serving::Sink {
  public:
@@ -82,6 +101,29 @@ class RecordingService : public serving::InferenceService {
   EtcdClient& etcd_;
 };
 
+// A worker whose load of `blocked` waits until release() and then fails: it holds the agent's
+// work thread for as long as the test wants.
+class BlockingLoad : public serving::ModelManager {
+ public:
+  BlockingLoad(serving::ModelManager& inner, std::string blocked)
+      : inner_(inner), blocked_(std::move(blocked)) {}
+  Status LoadModel(serving::ModelSpec spec) override {
+    if (spec.name != blocked_) return inner_.LoadModel(std::move(spec));
+    entered.set_value();
+    released_.wait();
+    return UnavailableError("blocked by the test");
+  }
+  Status UnloadModel(const std::string& name) override { return inner_.UnloadModel(name); }
+  void release() { release_.set_value(); }
+  std::promise<void> entered;
+
+ private:
+  serving::ModelManager& inner_;
+  std::string blocked_;
+  std::promise<void> release_;
+  std::shared_future<void> released_ = release_.get_future().share();
+};
+
 // A worker whose copy of every deployed file is corrupt: LoadModel gets `bad` instead.
 class CorruptCopies : public serving::ModelManager {
  public:
@@ -114,9 +156,10 @@ struct TestWorker {
     address = "127.0.0.1:" + std::to_string(server->port());
   }
   // The deploy agent, on the worker's own service unless `manager` is given.
-  void StartAgent(const std::string& id, EtcdClient& etcd, serving::ModelManager* manager = nullptr) {
+  void StartAgent(const std::string& id, EtcdClient& etcd, serving::ModelManager* manager = nullptr,
+                  std::chrono::milliseconds abort_grace = 5s) {
     agent = std::make_unique<DeployAgent>(etcd, manager ? *manager : *service,
-                                          DeployAgentOptions{kPrefix, id});
+                                          DeployAgentOptions{kPrefix, id, abort_grace});
     agent->Start();
   }
   bool Lists(const std::string& name) const {
@@ -178,11 +221,38 @@ class RolloutTest : public ::testing::Test {
       *client = std::move(created).value();
     }
   }
-  void StartWorkers() {
+  void StartWorkers(std::chrono::milliseconds abort_grace = 5s) {
     for (const char* id : {"w1", "w2", "w3"}) {
       workers_.push_back(std::make_unique<TestWorker>(*probe_etcd_));
-      workers_.back()->StartAgent(id, *worker_etcd_);
+      workers_.back()->StartAgent(id, *worker_etcd_, nullptr, abort_grace);
     }
+  }
+  // Writes a plan the way a coordinator does, as if that coordinator then died; returns the
+  // plan's mod revision.
+  int64_t WriteOrphanPlan(const DeployPlan& plan) {
+    const std::string key = PlanKey(kPrefix, plan.id);
+    discovery::EtcdTxn create;
+    create.compares.push_back({key, discovery::EtcdCompare::Target::kCreateRevision,
+                               discovery::EtcdCompare::Op::kEqual, 0, {}});
+    create.success.push_back(discovery::EtcdOp::Put(key, EncodeDeployPlan(plan)));
+    auto created = probe_etcd_->Txn(create);
+    EXPECT_TRUE(created.ok() && created->succeeded);
+    return created.ok() ? created->revision : 0;
+  }
+  std::optional<DeployPlan> ReadPlan(const std::string& id) {
+    auto got = probe_etcd_->Get(PlanKey(kPrefix, id));
+    if (!got.ok() || got->kvs.empty()) return std::nullopt;
+    auto plan = DecodeDeployPlan(got->kvs[0].value);
+    if (!plan.ok()) return std::nullopt;
+    return std::move(plan).value();
+  }
+  // The worker's report on the plan, or nullopt while there is none.
+  std::optional<WorkerReport> ReadReport(const std::string& id, const std::string& worker) {
+    auto got = probe_etcd_->Get(ReportKey(kPrefix, id, worker));
+    if (!got.ok() || got->kvs.empty()) return std::nullopt;
+    auto report = DecodeWorkerReport(got->kvs[0].value);
+    if (!report.ok()) return std::nullopt;
+    return std::move(report).value();
   }
   std::vector<std::string> Addresses() const {
     std::vector<std::string> out;
@@ -363,6 +433,155 @@ TEST_F(RolloutTest, AWorkerThatNeverAnswersTimesOutAndAborts) {
   EXPECT_TRUE(WaitFor([&] { return !workers_[0]->Lists("stories@v2") && !workers_[1]->Lists("stories@v2"); }, 10s));
   EXPECT_FALSE(workers_[2]->Lists("stories@v2"));  // w3 was not named
   EXPECT_EQ(gateway.routes->Resolve("stories"), "stories");
+}
+
+// The coordinator died after writing its plan: the workers that prepared it abort it themselves
+// once the deadline and their grace have passed, and unload what they loaded.
+TEST_F(RolloutTest, APlanLeftPreparingByADeadCoordinatorIsAbortedByTheWorkers) {
+  constexpr auto kGrace = 500ms;
+  StartWorkers(kGrace);
+  TestGateway gateway(Addresses(), *gateway_etcd_);
+  // Long enough for every worker to load stories260K before it.
+  const DeployPlan plan = StoriesV2Plan("orphan-1", {"w1", "w2", "w3"}, NowUnixMs() + 8000);
+  WriteOrphanPlan(plan);
+
+  // Prepared as usual: every worker loads the version and reports ready.
+  ASSERT_TRUE(WaitFor([&] {
+    for (const char* w : {"w1", "w2", "w3"}) {
+      if (!ReadReport(plan.id, w)) return false;
+    }
+    return true;
+  }, 30s));
+  for (int i = 0; i < 3; ++i) {
+    const std::string w = "w" + std::to_string(i + 1);
+    auto report = ReadReport(plan.id, w);
+    EXPECT_TRUE(report->ready) << w << ": " << report->reason;
+    EXPECT_TRUE(workers_[i]->Lists("stories@v2")) << w;
+  }
+
+  // No one decides; after deadline + grace a worker aborts it.
+  std::optional<DeployPlan> now;
+  ASSERT_TRUE(WaitFor([&] {
+    now = ReadPlan(plan.id);
+    return now && now->state != DeployState::kPreparing;
+  }, 60s));
+  EXPECT_GE(NowUnixMs(), plan.deadline_unix_ms + kGrace.count());  // not before its time
+  EXPECT_EQ(now->state, DeployState::kAborted);
+  EXPECT_NE(now->reason.find(kUndecided), std::string::npos) << now->reason;
+  EXPECT_TRUE(now->reason.starts_with("worker w1:") || now->reason.starts_with("worker w2:") ||
+              now->reason.starts_with("worker w3:"))
+      << now->reason;
+  // Everything else in the plan is as the coordinator wrote it.
+  DeployPlan expected = plan;
+  expected.state = DeployState::kAborted;
+  expected.reason = now->reason;
+  EXPECT_EQ(*now, expected);
+
+  // Every worker unloads; the route never changed and requests go to the old version.
+  EXPECT_TRUE(WaitFor([&] {
+    for (auto& w : workers_) {
+      if (w->Lists("stories@v2")) return false;
+    }
+    return true;
+  }, 10s));
+  EXPECT_TRUE(probe_etcd_->Get(RouteKey(kPrefix, "stories"))->kvs.empty());
+  size_t tried = 0;
+  for (auto& w : workers_) tried += w->agent->timeout_aborts_tried();
+  EXPECT_GE(tried, 1u);
+  ASSERT_TRUE(gateway.Complete("stories", "after the orphan").ok());
+  EXPECT_EQ(ServedAtWorkers("after the orphan"), "stories");
+}
+
+// A worker restarted after the deadline finds the plan still preparing: it does not load it,
+// and it settles it so that it does not linger.
+TEST_F(RolloutTest, APlanFoundPreparingPastItsDeadlineAtStartUpIsAborted) {
+  const DeployPlan plan = StoriesV2Plan("orphan-2", {"w1", "gone"}, NowUnixMs() - 60000);
+  WriteOrphanPlan(plan);
+  workers_.push_back(std::make_unique<TestWorker>(*probe_etcd_));
+  workers_[0]->StartAgent("w1", *worker_etcd_, nullptr, 1s);
+
+  std::optional<DeployPlan> now;
+  ASSERT_TRUE(WaitFor([&] {
+    now = ReadPlan(plan.id);
+    return now && now->state != DeployState::kPreparing;
+  }, 30s));
+  EXPECT_EQ(now->state, DeployState::kAborted);
+  EXPECT_TRUE(now->reason.starts_with("worker w1: ")) << now->reason;
+  EXPECT_NE(now->reason.find(kUndecided), std::string::npos) << now->reason;
+  auto report = ReadReport(plan.id, "w1");
+  ASSERT_TRUE(report.has_value());
+  EXPECT_FALSE(report->ready);
+  EXPECT_FALSE(workers_[0]->Lists("stories@v2"));
+}
+
+// A commit that reaches etcd before the worker's abort wins: the worker's abort transaction
+// finds the plan changed, and the worker keeps the version. The worker's work thread is held
+// (loading another plan) until after its deadline + grace and the commit, so the order is fixed.
+TEST_F(RolloutTest, ACommitThatReachesEtcdBeforeTheWorkersAbortWins) {
+  constexpr auto kGrace = 200ms;
+  workers_.push_back(std::make_unique<TestWorker>(*probe_etcd_));
+  BlockingLoad blocking(*workers_[0]->service, "stories@hold");
+  workers_[0]->StartAgent("w1", *worker_etcd_, &blocking, kGrace);
+
+  const DeployPlan plan = StoriesV2Plan("late-commit", {"w1"}, NowUnixMs() + 8000);
+  const int64_t plan_revision = WriteOrphanPlan(plan);
+  ASSERT_TRUE(WaitFor([&] { return ReadReport(plan.id, "w1").has_value(); }, 30s));
+  ASSERT_TRUE(ReadReport(plan.id, "w1")->ready);
+  ASSERT_TRUE(workers_[0]->Lists("stories@v2"));
+
+  DeployPlan hold = StoriesV2Plan("hold", {"w1"}, NowUnixMs() + 600000);
+  hold.version = "hold";
+  WriteOrphanPlan(hold);
+  ASSERT_EQ(blocking.entered.get_future().wait_for(30s), std::future_status::ready);
+  ASSERT_TRUE(WaitFor([&] { return NowUnixMs() > plan.deadline_unix_ms + kGrace.count(); }, 30s));
+
+  // The coordinator's commit transaction, late but first.
+  DeployPlan committed = plan;
+  committed.state = DeployState::kCommitted;
+  discovery::EtcdTxn txn;
+  txn.compares.push_back({PlanKey(kPrefix, plan.id), discovery::EtcdCompare::Target::kModRevision,
+                          discovery::EtcdCompare::Op::kEqual, plan_revision, {}});
+  txn.success.push_back(discovery::EtcdOp::Put(RouteKey(kPrefix, "stories"),
+                                               EncodeRoute({"v2", "stories@v2", plan.id})));
+  txn.success.push_back(discovery::EtcdOp::Put(PlanKey(kPrefix, plan.id), EncodeDeployPlan(committed)));
+  auto flipped = gateway_etcd_->Txn(txn);
+  ASSERT_TRUE(flipped.ok() && flipped->succeeded);
+
+  blocking.release();
+  // The worker tries its abort (its timer is due) and loses; then it sees the commit.
+  ASSERT_TRUE(WaitFor([&] { return workers_[0]->agent->timeout_aborts_tried() >= 1; }, 30s));
+  ASSERT_TRUE(WaitFor([&] { return workers_[0]->agent->handled() >= 3; }, 30s));
+  std::optional<DeployPlan> now = ReadPlan(plan.id);
+  ASSERT_TRUE(now.has_value());
+  EXPECT_EQ(DeployStateName(now->state), "committed") << now->reason;
+  EXPECT_TRUE(*now == committed);
+  EXPECT_TRUE(workers_[0]->Lists("stories@v2"));
+  workers_[0]->agent->Stop();  // before `blocking` goes
+}
+
+// A coordinator that overruns its deadline (here: waiting in before_commit) finds the workers'
+// abort in etcd; it reports that outcome and does not commit.
+TEST_F(RolloutTest, ACoordinatorPastItsDeadlineFindsTheWorkersAbortAndDoesNotCommit) {
+  StartWorkers(300ms);
+  DeployCoordinator coordinator(*gateway_etcd_, kPrefix, 20ms);
+  std::string id;
+  auto result = coordinator.Run(
+      {"stories", "v2", testing::SharedPath("models/stories260K.gguf"), {"w1"}, 8s},
+      [&](const DeployProgress& p) { id = p.deploy_id; },
+      [&](const std::string&, std::chrono::steady_clock::time_point) {
+        // Stalls until a worker has given up on this coordinator.
+        return WaitFor([&] {
+          auto plan = ReadPlan(id);
+          return plan && plan->state == DeployState::kAborted;
+        }, 60s);
+      });
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->state, DeployState::kAborted);
+  EXPECT_TRUE(result->reason.starts_with("worker w1: ")) << result->reason;
+  EXPECT_NE(result->reason.find(kUndecided), std::string::npos) << result->reason;
+  EXPECT_EQ(ReadPlan(id)->state, DeployState::kAborted);
+  EXPECT_TRUE(probe_etcd_->Get(RouteKey(kPrefix, "stories"))->kvs.empty());
+  EXPECT_TRUE(WaitFor([&] { return !workers_[0]->Lists("stories@v2"); }, 10s));
 }
 
 }  // namespace

@@ -171,6 +171,82 @@ function grpcComplete(address) {
   });
 }
 
+describe('the cluster admin routes need models:manage', () => {
+  // A gateway with authentication and etcd (the deploy routes exist only then). Each route is
+  // called by a key without models:manage (403 in OpenAI's error shape, nothing done), by one
+  // with it (the handler runs: its own validation or lookup answers), and without a key (401).
+  let etcd, worker, gateway;
+  before(async () => {
+    etcd = await startEtcd();
+    worker = await startWorker([stories], ['--etcd', etcd.endpoint, '--id', 'perm-w'], 'perm-w');
+    gateway = await startGateway(['--etcd', etcd.endpoint], { auth: true, name: 'perm-g' });
+    assert.ok(gateway.adminKey, 'the gateway printed the admin key');
+    await waitFor('the worker in the gateway', async () => (await metric(gateway.baseURL, 'llmux_gateway_workers',
+      { state: 'up' }, { Authorization: `Bearer ${gateway.adminKey}` })) === 1);
+  });
+  after(async () => {
+    await gateway?.stop();
+    await worker?.stop('SIGKILL');
+    await etcd?.remove();
+  });
+
+  const call = async (method, path, key, body) => {
+    const headers = key ? { Authorization: `Bearer ${key}` } : {};
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const r = await fetch(`${gateway.baseURL}${path}`,
+      { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await r.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch { /* checked by the caller */ }
+    return { status: r.status, text, json };
+  };
+  const newKey = async (name, scopes) => {
+    const r = await call('POST', '/admin/v1/keys', gateway.adminKey, { name, scopes });
+    assert.equal(r.status, 201, r.text);
+    return r.json.key;
+  };
+
+  test('without models:manage: 403 permission_error; with it the handler answers', async () => {
+    const user = await newKey('no-manage', ['models:use:*', 'metrics:read']);
+    const manager = await newKey('manager', ['models:manage']);
+    // `ok`: what the handler answers the manager (a worker or field that proves it ran).
+    const routes = [
+      { method: 'POST', path: '/admin/v1/workers/drain', body: { worker: '127.0.0.1:1' }, ok: 404, param: 'worker' },
+      { method: 'POST', path: '/admin/v1/deploys', body: { model: 'stories' }, ok: 400, param: 'version' },
+      { method: 'GET', path: '/admin/v1/deploys', ok: 400, param: 'id' },
+      { method: 'GET', path: '/admin/v1/deploys?id=no-such-deploy', ok: 404 },
+    ];
+    for (const route of routes) {
+      const where = `${route.method} ${route.path}`;
+      const denied = await call(route.method, route.path, user, route.body);
+      assert.equal(denied.status, 403, `${where}: ${denied.text}`);
+      assert.ok(denied.json, `${where}: a JSON body`);
+      assert.deepEqual(Object.keys(denied.json.error).sort(), ['code', 'message', 'param', 'type'], where);
+      assert.equal(denied.json.error.type, 'permission_error', where);
+      assert.equal(denied.json.error.code, 'permission_denied', where);
+      assert.equal(denied.json.error.param, null, where);
+      assert.match(denied.json.error.message, /models:manage/, where);
+
+      const anonymous = await call(route.method, route.path, null, route.body);
+      assert.equal(anonymous.status, 401, `${where}: ${anonymous.text}`);
+
+      const allowed = await call(route.method, route.path, manager, route.body);
+      assert.equal(allowed.status, route.ok, `${where}: ${allowed.text}`);
+      if (route.param) assert.equal(allowed.json.error.param, route.param, where);
+    }
+    // The refused drain of the real worker did nothing: it is still up.
+    const drain = await call('POST', '/admin/v1/workers/drain', user, { worker: worker.address });
+    assert.equal(drain.status, 403, drain.text);
+    const listed = await call('GET', '/admin/v1/workers', manager);
+    assert.equal(listed.status, 200, listed.text);
+    assert.equal(listed.json.workers.find((x) => x.address === worker.address)?.state, 'up');
+    // A well-formed deploy is refused as well: the gate answers before the body is read.
+    const deny = await call('POST', '/admin/v1/deploys', user,
+      { model: 'stories', version: 'v9', path: '/nonexistent.gguf', timeout_s: 1 });
+    assert.equal(deny.status, 403, deny.text);
+  });
+});
+
 describe('a static worker list, no etcd', () => {
   test('the gateway serves through the workers it is given', async () => {
     const w = await startWorker([stories], [], 'static-w');
