@@ -1,6 +1,10 @@
 // The generation tools (chat, complete) and the model tools (list_models, model_info;
 // load_model and unload_model are in model_tools.cc).
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+
 #include <atomic>
+#include <memory>
 #include <mutex>
 
 #include "mcp/serving_tools.h"
@@ -8,6 +12,10 @@
 namespace llmux::mcp {
 
 namespace {
+
+// Threads for submits that may wait on the network (SubmitMayWait; see RunGeneration).
+constexpr int kSubmitThreads = 16;
+using SubmitPool = std::shared_ptr<boost::asio::thread_pool>;
 
 using serving::InferenceService;
 
@@ -189,20 +197,29 @@ class ToolSink : public serving::Sink {
   int64_t deltas_ = 0;
 };
 
-// Submits with `start` and ties the call's cancellation to the engine request.
+// Submits with `start` and ties the call's cancellation to the engine request. With a pool
+// (the service's submit may wait on the network: a gateway's) it runs there, off the thread
+// that dispatched the tool call; `start` then owns what it submits.
 template <typename StartFn>
 void RunGeneration(const std::shared_ptr<ToolCall>& call, std::shared_ptr<ToolSink> sink,
-                   StartFn start) {
-  auto handle = start(sink);
-  if (!handle.ok()) {
-    call->FinishWithError(handle.status().message());
-    return;
+                   const SubmitPool& pool, StartFn start) {
+  auto run = [call, sink = std::move(sink), start = std::move(start)]() mutable {
+    auto handle = start(std::move(sink));
+    if (!handle.ok()) {
+      call->FinishWithError(handle.status().message());
+      return;
+    }
+    std::shared_ptr<serving::RequestHandle> request = *handle;
+    call->OnCancel([request] { request->Cancel(); });
+  };
+  if (pool) {
+    boost::asio::post(*pool, std::move(run));
+  } else {
+    run();
   }
-  std::shared_ptr<serving::RequestHandle> request = *handle;
-  call->OnCancel([request] { request->Cancel(); });
 }
 
-void Chat(InferenceService& service, const std::shared_ptr<ToolCall>& call) {
+void Chat(InferenceService& service, const SubmitPool& pool, const std::shared_ptr<ToolCall>& call) {
   const Json& args = call->arguments();
   serving::ChatRequest request;
   auto model = ModelArgument(args);
@@ -247,12 +264,12 @@ void Chat(InferenceService& service, const std::shared_ptr<ToolCall>& call) {
     };
   }
   auto sink = std::make_shared<ToolSink>(call, request.model, request.options.max_tokens, on_done);
-  RunGeneration(call, sink, [&](std::shared_ptr<serving::Sink> s) {
+  RunGeneration(call, sink, pool, [&service, request = std::move(request)](std::shared_ptr<serving::Sink> s) mutable {
     return service.Chat(std::move(request), std::move(s));
   });
 }
 
-void Complete(InferenceService& service, const std::shared_ptr<ToolCall>& call) {
+void Complete(InferenceService& service, const SubmitPool& pool, const std::shared_ptr<ToolCall>& call) {
   const Json& args = call->arguments();
   serving::CompletionRequest request;
   auto model = ModelArgument(args);
@@ -274,7 +291,7 @@ void Complete(InferenceService& service, const std::shared_ptr<ToolCall>& call) 
   request.model = *model;
   request.options.caller_share = call->caller().share();
   auto sink = std::make_shared<ToolSink>(call, request.model, request.options.max_tokens, nullptr);
-  RunGeneration(call, sink, [&](std::shared_ptr<serving::Sink> s) {
+  RunGeneration(call, sink, pool, [&service, request = std::move(request)](std::shared_ptr<serving::Sink> s) mutable {
     return service.Complete(std::move(request), std::move(s));
   });
 }
@@ -298,6 +315,8 @@ void AddServingTools(Catalog& catalog, InferenceService& service,
     return options.tool_permission ? options.tool_permission(tool) : std::string();
   };
   InferenceService* svc = &service;
+  SubmitPool pool;
+  if (service.SubmitMayWait()) pool = std::make_shared<boost::asio::thread_pool>(kSubmitThreads);
 
   Json chat_props = SamplingSchema();
   chat_props["model"] = {{"type", "string"}, {"description", "a served model (see list_models)"}};
@@ -325,7 +344,7 @@ void AddServingTools(Catalog& catalog, InferenceService& service,
         {"outputSchema", GenerationOutputSchema()},
         {"annotations", {{"readOnlyHint", true}, {"openWorldHint", false}}}},
        permission("chat"),
-       [svc](std::shared_ptr<ToolCall> call) { Chat(*svc, call); }});
+       [svc, pool](std::shared_ptr<ToolCall> call) { Chat(*svc, pool, call); }});
 
   Json complete_props = SamplingSchema();
   complete_props["model"] = {{"type", "string"}};
@@ -339,7 +358,7 @@ void AddServingTools(Catalog& catalog, InferenceService& service,
         {"outputSchema", GenerationOutputSchema()},
         {"annotations", {{"readOnlyHint", true}, {"openWorldHint", false}}}},
        permission("complete"),
-       [svc](std::shared_ptr<ToolCall> call) { Complete(*svc, call); }});
+       [svc, pool](std::shared_ptr<ToolCall> call) { Complete(*svc, pool, call); }});
 
   catalog.AddTool(
       {{{"name", "list_models"},

@@ -6,6 +6,8 @@ import OpenAI from 'openai';
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SHARED, referenceContinuation } from './server.mjs';
 import { metric, startEtcd, startGateway, startRedis, startWorker, waitFor } from './cluster.mjs';
 import { join } from 'node:path';
@@ -171,6 +173,20 @@ function grpcComplete(address) {
   });
 }
 
+// An MCP `complete` tool call through the gateway's /mcp (the MCP SDK's client); resolves with
+// the text.
+async function mcpComplete(baseURL) {
+  const client = new Client({ name: 'llmux-e2e-cluster', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${baseURL}/mcp`)));
+  try {
+    const r = await client.callTool({ name: 'complete',
+      arguments: { model: 'stories', prompt: 'Once upon a time', max_tokens: 64, temperature: 0 } });
+    return r.content[0].text;
+  } finally {
+    await client.close();
+  }
+}
+
 describe('the cluster admin routes need models:manage', () => {
   // A gateway with authentication and etcd (the deploy routes exist only then). Each route is
   // called by a key without models:manage (403 in OpenAI's error shape, nothing done), by one
@@ -264,7 +280,8 @@ describe('a static worker list, no etcd', () => {
 
   // A stopped worker keeps its connections open and answers nothing: requests sent to it wait
   // for the gateway's accept timeout (10 s) and then go to the other worker. Meanwhile the
-  // gateway must go on answering everyone else (the waits hold no HTTP io thread).
+  // gateway must go on answering everyone else, through each front end (OpenAI, gRPC, MCP): the
+  // waits hold no HTTP io thread and no gRPC callback thread.
   test('a worker that stops answering holds no other request up', async () => {
     const live = await startWorker([stories], [], 'answering-w');
     const stuck = await startWorker([stories], [], 'stopped-w');
@@ -279,8 +296,9 @@ describe('a static worker list, no etcd', () => {
       const [, grpcPort] = /gRPC on [\d.]+:(\d+)/.exec(gateway.log());
       const grpcAddress = `127.0.0.1:${grpcPort}`;
       const order = [];
-      const first = Array.from({ length: 8 }, (_, i) => (i % 2 ? grpcComplete(grpcAddress)
-        : complete(client).then((r) => r.choices[0].text)).then((text) => {
+      const kinds = [() => complete(client).then((r) => r.choices[0].text), () => grpcComplete(grpcAddress),
+        () => mcpComplete(gateway.baseURL)];
+      const first = Array.from({ length: 9 }, (_, i) => kinds[i % 3]().then((text) => {
         order.push(`first-${i}`);
         return text;
       }));
@@ -290,6 +308,7 @@ describe('a static worker list, no etcd', () => {
         const texts = [];
         for (let i = 0; i < 4; ++i) texts.push((await complete(client)).choices[0].text);
         for (let i = 0; i < 2; ++i) texts.push(await grpcComplete(grpcAddress));
+        for (let i = 0; i < 2; ++i) texts.push(await mcpComplete(gateway.baseURL));
         const health = await fetch(`${gateway.baseURL}/health`);
         order.push('later');
         return { texts, health: health.status };
