@@ -48,9 +48,15 @@ Command AddGatewayCommand(CLI::App& app) {
                   "how long an open circuit breaker sends the worker nothing before a probe "
                   "(doubles after a failed probe, up to 30 s)")
       ->check(CLI::Range(10, 600000));
+  auto accept_timeout_ms = std::make_shared<int>(static_cast<int>(o->workers.accept_timeout.count()));
+  sub->add_option("--accept-timeout-ms", *accept_timeout_ms,
+                  "how long a worker may take to accept a request before it counts as failed and "
+                  "the request goes to another worker")
+      ->check(CLI::Range(100, 600000));
   AddEdgeFlags(sub, &o->edge);
-  return {sub, [o, policies, cool_down_ms] {
+  return {sub, [o, policies, cool_down_ms, accept_timeout_ms] {
             o->workers.breaker.cool_down = std::chrono::milliseconds(*cool_down_ms);
+            o->workers.accept_timeout = std::chrono::milliseconds(*accept_timeout_ms);
             for (const std::string& entry : *policies) {
               const size_t eq = entry.find('=');
               Result<serving::RoutePolicy> p =

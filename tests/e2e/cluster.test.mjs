@@ -159,14 +159,14 @@ describe('one gateway, three workers found through etcd', () => {
 });
 
 // A gRPC Complete through the gateway's llmux.v1.Inference; resolves with the streamed text.
-function grpcComplete(address) {
+function grpcComplete(address, model = 'stories') {
   const definition = protoLoader.loadSync('llmux/v1/inference.proto', {
     includeDirs: [fileURLToPath(new URL('../../proto', import.meta.url))], keepCase: true, oneofs: true });
   const Inference = grpc.loadPackageDefinition(definition).llmux.v1.Inference;
   const client = new Inference(address, grpc.credentials.createInsecure());
   return new Promise((resolve, reject) => {
     let text = '';
-    const call = client.Complete({ model: 'stories', prompt: 'Once upon a time', sampling: { temperature: 0 }, max_tokens: 64 });
+    const call = client.Complete({ model, prompt: 'Once upon a time', sampling: { temperature: 0 }, max_tokens: 64 });
     call.on('data', (m) => { text += m.delta?.text ?? ''; });
     call.on('error', reject);
     call.on('end', () => { client.close(); resolve(text); });
@@ -175,12 +175,13 @@ function grpcComplete(address) {
 
 // An MCP `complete` tool call through the gateway's /mcp (the MCP SDK's client); resolves with
 // the text.
-async function mcpComplete(baseURL) {
+async function mcpComplete(baseURL, model = 'stories') {
   const client = new Client({ name: 'llmux-e2e-cluster', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(`${baseURL}/mcp`)));
   try {
     const r = await client.callTool({ name: 'complete',
-      arguments: { model: 'stories', prompt: 'Once upon a time', max_tokens: 64, temperature: 0 } });
+      arguments: { model, prompt: 'Once upon a time', max_tokens: 64, temperature: 0 } });
+    if (r.isError) throw new Error(r.content[0].text);
     return r.content[0].text;
   } finally {
     await client.close();
@@ -278,47 +279,47 @@ describe('a static worker list, no etcd', () => {
     }
   });
 
-  // A stopped worker keeps its connections open and answers nothing: requests sent to it wait
-  // for the gateway's accept timeout (10 s) and then go to the other worker. Meanwhile the
-  // gateway must go on answering everyone else, through each front end (OpenAI, gRPC, MCP): the
-  // waits hold no HTTP io thread and no gRPC callback thread.
+  // A stopped worker keeps its connections open and answers nothing: a request sent to it waits
+  // for the gateway's accept timeout (3 s here) before it counts as failed. Meanwhile the gateway
+  // must go on answering everyone else, through each front end (OpenAI, gRPC, MCP): the waits
+  // hold no HTTP io thread and no gRPC callback thread. `held` is served by the stopped worker
+  // alone, so requests for it go there whatever the routing; `stories` by both.
   test('a worker that stops answering holds no other request up', async () => {
     const live = await startWorker([stories], [], 'answering-w');
-    const stuck = await startWorker([stories], [], 'stopped-w');
-    const gateway = await startGateway(['--worker', live.address, '--worker', stuck.address]);
+    const stuck = await startWorker([stories, `held=${join(SHARED, 'models/stories260K.gguf')}`], [], 'stopped-w');
+    const gateway = await startGateway(['--worker', live.address, '--worker', stuck.address,
+      '--accept-timeout-ms', '3000', '--breaker-failures', '1000']);
     try {
       const client = new OpenAI({ baseURL: `${gateway.baseURL}/v1`, apiKey: 'unused', maxRetries: 0 });
-      await waitFor('both workers up', async () =>
-        (await metric(gateway.baseURL, 'llmux_gateway_workers', { state: 'up' })) === 2);
-      stuck.child.kill('SIGSTOP');
-      const sentToStuck = () => metric(gateway.baseURL, 'llmux_gateway_worker_requests_total', { worker: stuck.address });
-      const before = await sentToStuck();
       const [, grpcPort] = /gRPC on [\d.]+:(\d+)/.exec(gateway.log());
       const grpcAddress = `127.0.0.1:${grpcPort}`;
-      const order = [];
-      const kinds = [() => complete(client).then((r) => r.choices[0].text), () => grpcComplete(grpcAddress),
-        () => mcpComplete(gateway.baseURL)];
-      const first = Array.from({ length: 9 }, (_, i) => kinds[i % 3]().then((text) => {
-        order.push(`first-${i}`);
-        return text;
-      }));
-      await waitFor('a request routed to the stopped worker', async () => (await sentToStuck()) > before, 5000);
-      // Sent after some requests are already waiting on the stopped worker.
-      const later = (async () => {
+      const frontEnds = {
+        openai: (model) => client.completions.create({
+          model, prompt: 'Once upon a time', max_tokens: 64, temperature: 0 }).then((r) => r.choices[0].text),
+        grpc: (model) => grpcComplete(grpcAddress, model),
+        mcp: (model) => mcpComplete(gateway.baseURL, model),
+      };
+      const sentToStuck = () => metric(gateway.baseURL, 'llmux_gateway_worker_requests_total', { worker: stuck.address });
+      for (const [name, call] of Object.entries(frontEnds)) {
+        await waitFor('both workers up', async () =>
+          (await metric(gateway.baseURL, 'llmux_gateway_workers', { state: 'up' })) === 2, 10000);
+        stuck.child.kill('SIGSTOP');
+        const before = await sentToStuck();
+        const order = [];
+        // More held requests than the gateway has HTTP io threads (2).
+        const held = Array.from({ length: 3 }, () => call('held').then(() => order.push('held'), () => order.push('held')));
+        await waitFor('the held requests at the stopped worker', async () => (await sentToStuck()) >= before + 3, 5000);
         const texts = [];
-        for (let i = 0; i < 4; ++i) texts.push((await complete(client)).choices[0].text);
-        for (let i = 0; i < 2; ++i) texts.push(await grpcComplete(grpcAddress));
-        for (let i = 0; i < 2; ++i) texts.push(await mcpComplete(gateway.baseURL));
+        for (let i = 0; i < 3; ++i) texts.push(await call('stories'));
         const health = await fetch(`${gateway.baseURL}/health`);
-        order.push('later');
-        return { texts, health: health.status };
-      })();
-      const firstTexts = await Promise.all(first);
-      const { texts, health } = await later;
-      for (const t of [...firstTexts, ...texts]) assert.equal(t, expected, 'every request is answered');
-      assert.equal(health, 200);
-      assert.ok(order.indexOf('later') < order.length - 1,
-        `the later requests finished before those held by the stopped worker: ${order.join(' ')}`);
+        order.push('answered');
+        await Promise.all(held);
+        stuck.child.kill('SIGCONT');
+        for (const t of texts) assert.equal(t, expected, `${name}: every request to the answering worker is answered`);
+        assert.equal(health.status, 200);
+        assert.equal(order[0], 'answered',
+          `${name}: the requests to the answering worker finished before those held by the stopped one: ${order.join(' ')}`);
+      }
     } finally {
       stuck.child.kill('SIGCONT');
       await gateway.stop();
