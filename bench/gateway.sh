@@ -15,6 +15,7 @@
 #   MODEL=/path/model.gguf CONCURRENCY="1 8 64" bench/gateway.sh
 #   MODEL=qwen3-0.6b-q8_0 REQUESTS=8 MAX_TOKENS=32 bench/gateway.sh   # a Qwen3-0.6B-shaped
 #       random-weight model (as bench/run.sh makes it): a token costs what a small real model's does
+#   STREAM_WINDOW_MS=0 bench/gateway.sh                  # the worker sends every delta alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -56,7 +57,10 @@ gateway="http://127.0.0.1:$((PORT + 1))"
 "$LLMUX" serve --model "bench=$MODEL" --port "$PORT" --no-grpc --no-auth "${engine_flags[@]}" \
   --data-dir "$work/direct" 2>/dev/null &
 serve_pid=$!
-"$LLMUX" worker --model "bench=$MODEL" --port "$((PORT + 2))" "${engine_flags[@]}" 2>/dev/null &
+worker_flags=()
+[ -n "${STREAM_WINDOW_MS:-}" ] && worker_flags+=(--stream-window-ms "$STREAM_WINDOW_MS")
+"$LLMUX" worker --model "bench=$MODEL" --port "$((PORT + 2))" "${engine_flags[@]}" "${worker_flags[@]}" \
+  2>/dev/null &
 worker_pid=$!
 "$LLMUX" gateway --worker "127.0.0.1:$((PORT + 2))" --port "$((PORT + 1))" --no-grpc --no-auth \
   --data-dir "$work/gateway" 2>/dev/null &

@@ -22,9 +22,9 @@ struct WorkerRoleOptions {
   std::string id;         // unique name in etcd; empty: the advertised address
   std::string advertise;  // host:port gateways dial; empty: the listening host and port
   bool standby = false;   // registered as a hot standby: used when primaries fail or saturate
-  std::chrono::seconds grace{30};
+  std::chrono::seconds grace{30};  // running requests get this long on SIGTERM
   // Rollouts (with etcd): the deploy plans naming this worker are read under <prefix>deploys/.
-  std::string rollout_prefix = "/llmux/";  // running requests get this long on SIGTERM
+  std::string rollout_prefix = "/llmux/";
 };
 
 // Runs until SIGINT/SIGTERM: then deregisters, refuses new work and lets running work finish.

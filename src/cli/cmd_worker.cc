@@ -1,6 +1,9 @@
 // `llmux worker`: engines for its models behind the worker protocol (src/app/worker.h). This
 // file only parses flags.
+#include <cmath>
 #include <memory>
+
+#include <fmt/format.h>
 
 #include "app/worker.h"
 #include "cli/cli_util.h"
@@ -49,6 +52,13 @@ Command AddWorkerCommand(CLI::App& app) {
          "--shutdown-grace", [o](int s) { o->grace = std::chrono::seconds(s); },
          "seconds running requests get on SIGTERM")
       ->default_str(std::to_string(o->grace.count()));
+  sub->add_option_function<double>(
+         "--stream-window-ms",
+         [o](double ms) { o->server.stream_window = std::chrono::microseconds(std::llround(ms * 1000)); },
+         "a generation's tokens produced within this many ms of its previous message go to the "
+         "gateway as one message (fewer messages when the model is fast; 0: one per delta)")
+      ->default_str(fmt::format("{:g}", o->server.stream_window.count() / 1000.0))
+      ->check(CLI::Range(0.0, 1000.0));
   AddModelHostFlags(sub, &o->model_host);
   return {sub, [o] {
             o->server.require_client_cert = !o->server.tls_client_ca_file.empty();

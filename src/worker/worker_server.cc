@@ -29,7 +29,7 @@ Status WorkerServer::Start() {
       rpc::MakeServerCredentials({options_.tls_cert_file, options_.tls_key_file,
                                   options_.tls_client_ca_file, options_.require_client_cert}));
   grpc::EnableDefaultHealthCheckService(true);
-  grpc_service_ = std::make_unique<WorkerGrpcService>(service_, on_drain_);
+  grpc_service_ = std::make_unique<WorkerGrpcService>(service_, on_drain_, options_.stream_window);
   const std::string address = rpc::HostPort(options_.host, options_.port);
   int bound_port = 0;
   grpc::ServerBuilder builder;

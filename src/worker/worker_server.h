@@ -29,6 +29,9 @@ struct WorkerServerOptions {
   std::string tls_client_ca_file;
   bool require_client_cert = false;
   int max_receive_message_bytes = 16 << 20;
+  // A generation's deltas produced within this time of its previous message go out merged as
+  // one message (a token every few ms or slower: one message each, as without a window).
+  std::chrono::microseconds stream_window{1000};
 };
 
 class WorkerServer {

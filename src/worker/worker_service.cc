@@ -1,6 +1,7 @@
 #include "worker/worker_service.h"
 
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "net/grpc/response_stream.h"
@@ -18,10 +19,23 @@ using Stream = rpc::ResponseStream<Event>;
 // The engine's callbacks as events. Until Accept() (the service took the request) events are
 // held back, so that `accepted` is always the first event even when the engine is quicker
 // than the return from Chat/Complete.
-class EventSink final : public serving::Sink {
+//
+// Coalescing window: after a delta goes out, the deltas of the next `window` are merged and
+// sent as one message when the window ends (by the engine's next delta after it, or by the
+// flush timer when none comes), and before the finish. A model that produces a token every
+// few milliseconds or slower sends one message per delta as before; one faster than the
+// window (a small model, or many tokens per step) sends fewer, larger messages, and every
+// message costs the worker and the gateway a write, a read and thread wake-ups.
+class EventSink final : public serving::Sink,
+                        public Flushable,
+                        public std::enable_shared_from_this<EventSink> {
  public:
-  EventSink(std::shared_ptr<Stream> stream, std::shared_ptr<std::atomic<int>> in_flight)
-      : stream_(std::move(stream)), in_flight_(std::move(in_flight)) {}
+  EventSink(std::shared_ptr<Stream> stream, std::shared_ptr<std::atomic<int>> in_flight,
+            std::shared_ptr<FlushTimer> timer, FlushTimer::Clock::duration window)
+      : stream_(std::move(stream)),
+        in_flight_(std::move(in_flight)),
+        timer_(std::move(timer)),
+        window_(window) {}
 
   void Accept() {
     ++*in_flight_;
@@ -35,25 +49,69 @@ class EventSink final : public serving::Sink {
   }
 
   void OnDelta(const serving::Delta& delta) override {
-    Event e;
-    *e.mutable_delta() = wire::ToProto(delta);
-    SendOrHold(std::move(e));
+    wire::pb::Delta d = wire::ToProto(delta);
+    std::lock_guard lock(mu_);
+    if (!accepted_) {
+      Event e;
+      *e.mutable_delta() = std::move(d);
+      held_.push_back(std::move(e));
+      return;
+    }
+    if (window_ <= FlushTimer::Clock::duration::zero()) {
+      SendDelta(std::move(d));
+      return;
+    }
+    if (pending_) {
+      wire::AppendDelta(*pending_, std::move(d));
+    } else {
+      pending_ = std::move(d);
+    }
+    const auto now = FlushTimer::Clock::now();
+    if (now >= window_end_) {
+      SendPending(now);
+    } else if (!timer_armed_) {
+      timer_armed_ = true;
+      timer_->At(window_end_, weak_from_this());
+    }
   }
 
   void OnFinish(const serving::Finish& finish) override {
     Event e;
     *e.mutable_finish() = wire::ToProto(finish);
-    SendOrHold(std::move(e));
+    std::lock_guard lock(mu_);
+    if (!accepted_) {
+      held_.push_back(std::move(e));
+      return;
+    }
+    if (pending_) SendPending(FlushTimer::Clock::now());
+    Send(std::move(e));
+  }
+
+  // The flush timer: the window ended with no delta after it.
+  void Flush() override {
+    std::lock_guard lock(mu_);
+    timer_armed_ = false;
+    if (!pending_) return;
+    const auto now = FlushTimer::Clock::now();
+    if (now >= window_end_) {
+      SendPending(now);
+    } else {  // an earlier window's timer: the merged delta waits for this window's end
+      timer_armed_ = true;
+      timer_->At(window_end_, weak_from_this());
+    }
   }
 
  private:
-  void SendOrHold(Event e) {
-    std::lock_guard lock(mu_);
-    if (accepted_) {
-      Send(std::move(e));
-    } else {
-      held_.push_back(std::move(e));
-    }
+  void SendPending(FlushTimer::Clock::time_point now) {
+    SendDelta(std::move(*pending_));
+    pending_.reset();
+    window_end_ = now + window_;
+  }
+
+  void SendDelta(wire::pb::Delta d) {
+    Event e;
+    *e.mutable_delta() = std::move(d);
+    Send(std::move(e));
   }
 
   void Send(Event e) {
@@ -67,9 +125,14 @@ class EventSink final : public serving::Sink {
 
   std::shared_ptr<Stream> stream_;
   std::shared_ptr<std::atomic<int>> in_flight_;
+  std::shared_ptr<FlushTimer> timer_;
+  const FlushTimer::Clock::duration window_;
   std::mutex mu_;
   bool accepted_ = false;
   std::vector<Event> held_;
+  std::optional<wire::pb::Delta> pending_;  // deltas of the current window, merged
+  FlushTimer::Clock::time_point window_end_{};  // when the next message may go out
+  bool timer_armed_ = false;
 };
 
 void Refuse(Stream& stream, const Status& status) {
@@ -85,7 +148,7 @@ grpc::ServerWriteReactor<Event>* WorkerGrpcService::Generate(grpc::CallbackServe
                                                             const v1::GenerateRequest* request) {
   auto* reactor = new rpc::StreamReactor<Event>();
   const std::shared_ptr<Stream>& stream = reactor->stream();
-  auto sink = std::make_shared<EventSink>(stream, in_flight_);
+  auto sink = std::make_shared<EventSink>(stream, in_flight_, flush_timer_, window_);
   Result<std::shared_ptr<serving::RequestHandle>> handle = InvalidArgumentError("no request");
   if (request->has_chat()) {
     Result<serving::ChatRequest> chat = wire::FromProto(request->chat());

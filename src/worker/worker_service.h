@@ -4,19 +4,24 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
+#include <memory>
 
 #include "llmux/worker/v1/worker.grpc.pb.h"
 #include "serving/inference_service.h"
+#include "worker/flush_timer.h"
 
 namespace llmux::worker {
 
 class WorkerGrpcService final : public llmux::worker::v1::Worker::CallbackService {
  public:
   // on_drain: what a Drain call starts (the worker's own drain, as on SIGTERM); empty: Drain
-  // is answered UNIMPLEMENTED.
-  WorkerGrpcService(serving::InferenceService& service, std::function<void()> on_drain)
-      : service_(service), on_drain_(std::move(on_drain)) {}
+  // is answered UNIMPLEMENTED. stream_window: a generation's deltas within this time of the
+  // previous message are merged into one (see EventSink in the .cc); zero sends each alone.
+  WorkerGrpcService(serving::InferenceService& service, std::function<void()> on_drain,
+                    std::chrono::microseconds stream_window = std::chrono::microseconds(0))
+      : service_(service), on_drain_(std::move(on_drain)), window_(stream_window) {}
 
   grpc::ServerWriteReactor<v1::GenerateEvent>* Generate(grpc::CallbackServerContext* context,
                                                          const v1::GenerateRequest* request) override;
@@ -38,6 +43,8 @@ class WorkerGrpcService final : public llmux::worker::v1::Worker::CallbackServic
   std::function<void()> on_drain_;
   // Shared with the sinks, which may outlive a call (the engine holds them until it finishes).
   std::shared_ptr<std::atomic<int>> in_flight_ = std::make_shared<std::atomic<int>>(0);
+  const std::chrono::microseconds window_;
+  std::shared_ptr<FlushTimer> flush_timer_ = std::make_shared<FlushTimer>();  // shared likewise
 };
 
 }  // namespace llmux::worker

@@ -178,6 +178,21 @@ pb::Delta ToProto(const Delta& d) {
   return p;
 }
 
+void AppendDelta(pb::Delta& into, pb::Delta&& next) {
+  into.mutable_reasoning()->append(next.reasoning());
+  into.mutable_content()->append(next.content());
+  for (pb::ToolCallDelta& c : *next.mutable_tool_calls()) {
+    const int n = into.tool_calls_size();
+    if (n > 0 && into.tool_calls(n - 1).index() == c.index() && c.id().empty() && c.name().empty()) {
+      into.mutable_tool_calls(n - 1)->mutable_arguments()->append(c.arguments());
+    } else {
+      *into.add_tool_calls() = std::move(c);
+    }
+  }
+  for (pb::TokenLogprob& l : *next.mutable_logprobs()) *into.add_logprobs() = std::move(l);
+  into.mutable_tokens()->Add(next.tokens().begin(), next.tokens().end());
+}
+
 Delta FromProto(const pb::Delta& p) {
   Delta d;
   d.reasoning = p.reasoning();

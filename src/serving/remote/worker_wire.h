@@ -19,6 +19,10 @@ Result<CompletionRequest> FromProto(const pb::CompletionRequest& request);
 
 pb::Delta ToProto(const Delta& delta);
 Delta FromProto(const pb::Delta& delta);
+// Appends `next` to `into` as if the engine had produced both as one delta: texts, logprobs and
+// token ids concatenated; a tool call's argument fragment joins the call it continues (same
+// index, no id or name of its own) rather than adding an entry with a repeated index.
+void AppendDelta(pb::Delta& into, pb::Delta&& next);
 pb::Finish ToProto(const Finish& finish);
 Result<Finish> FromProto(const pb::Finish& finish);
 

@@ -139,6 +139,41 @@ TEST(WorkerWireTest, CompletionsDeltasFinishesAndErrorsCross) {
   EXPECT_EQ(fb->error.field(), "model");
 }
 
+// Two deltas sent as one read back as the engine's two deltas read together: what a client
+// assembles from them (text, the tool call, logprobs, ids) is the same.
+TEST(WorkerWireTest, AppendedDeltasCarryBothInOrder) {
+  Delta first;
+  first.content = "Hel";
+  first.reasoning = "r1";
+  first.tool_calls = {{0, "call_a", "get", "{\"ci"}};
+  first.logprobs = {{"Hel", -0.5f, {{"Hel", -0.5f}}}};
+  first.tokens = {11, 12};
+  Delta second;
+  second.content = "lo";
+  second.reasoning = "r2";
+  second.tool_calls = {{0, "", "", "ty\":1}"}, {1, "call_b", "put", "{}"}};
+  second.logprobs = {{"lo", -1.5f, {}}};
+  second.tokens = {13};
+  wire::pb::Delta merged = wire::ToProto(first);
+  wire::AppendDelta(merged, wire::ToProto(second));
+  Delta got = wire::FromProto(merged);
+  EXPECT_EQ(got.content, "Hello");
+  EXPECT_EQ(got.reasoning, "r1r2");
+  ASSERT_EQ(got.tool_calls.size(), 2u);
+  EXPECT_EQ(got.tool_calls[0].index, 0);
+  EXPECT_EQ(got.tool_calls[0].id, "call_a");
+  EXPECT_EQ(got.tool_calls[0].name, "get");
+  EXPECT_EQ(got.tool_calls[0].arguments, "{\"city\":1}");
+  EXPECT_EQ(got.tool_calls[1].id, "call_b");
+  EXPECT_EQ(got.tool_calls[1].arguments, "{}");
+  ASSERT_EQ(got.logprobs.size(), 2u);
+  EXPECT_EQ(got.logprobs[0].token, "Hel");
+  EXPECT_EQ(got.logprobs[0].top.size(), 1u);
+  EXPECT_EQ(got.logprobs[1].token, "lo");
+  EXPECT_FLOAT_EQ(got.logprobs[1].logprob, -1.5f);
+  EXPECT_EQ(got.tokens, (std::vector<int32_t>{11, 12, 13}));
+}
+
 TEST(WorkerWireTest, DecodingRefusesWhatProtobufLetsThrough) {
   wire::pb::ChatRequest p = wire::ToProto(FullChat());
   p.set_tool_choice(static_cast<wire::pb::ToolChoiceMode>(99));
