@@ -1,8 +1,5 @@
 // The generation tools (chat, complete) and the model tools (list_models, model_info;
 // load_model and unload_model are in model_tools.cc).
-#include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
-
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -12,10 +9,6 @@
 namespace llmux::mcp {
 
 namespace {
-
-// Threads for submits that may wait on the network (SubmitMayWait; see RunGeneration).
-constexpr int kSubmitThreads = 16;
-using SubmitPool = std::shared_ptr<boost::asio::thread_pool>;
 
 using serving::InferenceService;
 
@@ -197,29 +190,22 @@ class ToolSink : public serving::Sink {
   int64_t deltas_ = 0;
 };
 
-// Submits with `start` and ties the call's cancellation to the engine request. With a pool
-// (the service's submit may wait on the network: a gateway's) it runs there, off the thread
-// that dispatched the tool call; `start` then owns what it submits.
+// Submits with `start(sink, done)` (SubmitChat/SubmitComplete: a gateway's answers later,
+// from a thread of its own, not the one that dispatched the tool call) and ties the call's
+// cancellation to the engine request.
 template <typename StartFn>
-void RunGeneration(const std::shared_ptr<ToolCall>& call, std::shared_ptr<ToolSink> sink,
-                   const SubmitPool& pool, StartFn start) {
-  auto run = [call, sink = std::move(sink), start = std::move(start)]() mutable {
-    auto handle = start(std::move(sink));
+void RunGeneration(const std::shared_ptr<ToolCall>& call, std::shared_ptr<ToolSink> sink, StartFn start) {
+  start(std::move(sink), [call](Result<std::shared_ptr<serving::RequestHandle>> handle) {
     if (!handle.ok()) {
       call->FinishWithError(handle.status().message());
       return;
     }
     std::shared_ptr<serving::RequestHandle> request = *handle;
     call->OnCancel([request] { request->Cancel(); });
-  };
-  if (pool) {
-    boost::asio::post(*pool, std::move(run));
-  } else {
-    run();
-  }
+  });
 }
 
-void Chat(InferenceService& service, const SubmitPool& pool, const std::shared_ptr<ToolCall>& call) {
+void Chat(InferenceService& service, const std::shared_ptr<ToolCall>& call) {
   const Json& args = call->arguments();
   serving::ChatRequest request;
   auto model = ModelArgument(args);
@@ -264,12 +250,12 @@ void Chat(InferenceService& service, const SubmitPool& pool, const std::shared_p
     };
   }
   auto sink = std::make_shared<ToolSink>(call, request.model, request.options.max_tokens, on_done);
-  RunGeneration(call, sink, pool, [&service, request = std::move(request)](std::shared_ptr<serving::Sink> s) mutable {
-    return service.Chat(std::move(request), std::move(s));
+  RunGeneration(call, sink, [&service, &request](std::shared_ptr<serving::Sink> s, InferenceService::Submitted done) {
+    service.SubmitChat(std::move(request), std::move(s), std::move(done));
   });
 }
 
-void Complete(InferenceService& service, const SubmitPool& pool, const std::shared_ptr<ToolCall>& call) {
+void Complete(InferenceService& service, const std::shared_ptr<ToolCall>& call) {
   const Json& args = call->arguments();
   serving::CompletionRequest request;
   auto model = ModelArgument(args);
@@ -291,8 +277,8 @@ void Complete(InferenceService& service, const SubmitPool& pool, const std::shar
   request.model = *model;
   request.options.caller_share = call->caller().share();
   auto sink = std::make_shared<ToolSink>(call, request.model, request.options.max_tokens, nullptr);
-  RunGeneration(call, sink, pool, [&service, request = std::move(request)](std::shared_ptr<serving::Sink> s) mutable {
-    return service.Complete(std::move(request), std::move(s));
+  RunGeneration(call, sink, [&service, &request](std::shared_ptr<serving::Sink> s, InferenceService::Submitted done) {
+    service.SubmitComplete(std::move(request), std::move(s), std::move(done));
   });
 }
 
@@ -315,9 +301,6 @@ void AddServingTools(Catalog& catalog, InferenceService& service,
     return options.tool_permission ? options.tool_permission(tool) : std::string();
   };
   InferenceService* svc = &service;
-  SubmitPool pool;
-  if (service.SubmitMayWait()) pool = std::make_shared<boost::asio::thread_pool>(kSubmitThreads);
-
   Json chat_props = SamplingSchema();
   chat_props["model"] = {{"type", "string"}, {"description", "a served model (see list_models)"}};
   chat_props["prompt"] = {{"type", "string"}, {"description", "the user's message"}};
@@ -344,7 +327,7 @@ void AddServingTools(Catalog& catalog, InferenceService& service,
         {"outputSchema", GenerationOutputSchema()},
         {"annotations", {{"readOnlyHint", true}, {"openWorldHint", false}}}},
        permission("chat"),
-       [svc, pool](std::shared_ptr<ToolCall> call) { Chat(*svc, pool, call); }});
+       [svc](std::shared_ptr<ToolCall> call) { Chat(*svc, call); }});
 
   Json complete_props = SamplingSchema();
   complete_props["model"] = {{"type", "string"}};
@@ -358,7 +341,7 @@ void AddServingTools(Catalog& catalog, InferenceService& service,
         {"outputSchema", GenerationOutputSchema()},
         {"annotations", {{"readOnlyHint", true}, {"openWorldHint", false}}}},
        permission("complete"),
-       [svc, pool](std::shared_ptr<ToolCall> call) { Complete(*svc, pool, call); }});
+       [svc](std::shared_ptr<ToolCall> call) { Complete(*svc, call); }});
 
   catalog.AddTool(
       {{{"name", "list_models"},

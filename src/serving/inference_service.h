@@ -10,6 +10,7 @@
 // generation stops within one decode step and OnFinish still arrives (reason kCancelled).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -153,9 +154,20 @@ class InferenceService {
                                                       std::shared_ptr<Sink> sink) = 0;
   virtual Result<std::shared_ptr<RequestHandle>> Complete(CompletionRequest request,
                                                           std::shared_ptr<Sink> sink) = 0;
-  // True when Chat/Complete may wait on the network before returning (a gateway waits until a
-  // worker accepts): callers on an event loop then call them from a thread of their own.
-  virtual bool SubmitMayWait() const { return false; }
+
+  // Chat/Complete without holding the caller's thread: `done` gets what they would return
+  // (a handle, or why the request was refused), once; the sink may get its first callbacks
+  // before `done` runs. A service that answers at once (in this process) calls it here, on
+  // the caller's thread; one that waits on the network first (a gateway waits until a worker
+  // accepts) calls it later from a thread of its own. Front ends on an event loop or a gRPC
+  // callback thread submit with these.
+  using Submitted = std::function<void(Result<std::shared_ptr<RequestHandle>>)>;
+  virtual void SubmitChat(ChatRequest request, std::shared_ptr<Sink> sink, Submitted done) {
+    done(Chat(std::move(request), std::move(sink)));
+  }
+  virtual void SubmitComplete(CompletionRequest request, std::shared_ptr<Sink> sink, Submitted done) {
+    done(Complete(std::move(request), std::move(sink)));
+  }
 };
 
 }  // namespace llmux::serving

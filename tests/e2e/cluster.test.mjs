@@ -329,6 +329,56 @@ describe('a static worker list, no etcd', () => {
   });
 });
 
+// The gateway waits for workers to accept on a pool of threads (16) shared by every caller;
+// one caller holds at most 4 of them at once. A caller whose requests all go to a stopped
+// worker therefore holds 4 threads for the accept timeout, and another caller is answered
+// meanwhile. Without the share, the first 16 of its 24 requests would hold every thread.
+describe('a caller whose requests a stopped worker holds', () => {
+  test('takes its share of the gateway\'s submit threads, and other callers are answered', async () => {
+    const live = await startWorker([stories], [], 'share-live-w');
+    const stuck = await startWorker([stories, `held=${join(SHARED, 'models/stories260K.gguf')}`], [], 'share-stopped-w');
+    const gateway = await startGateway(['--worker', live.address, '--worker', stuck.address,
+      '--accept-timeout-ms', '4000', '--breaker-failures', '1000'], { auth: true, name: 'share-g' });
+    try {
+      const admin = { Authorization: `Bearer ${gateway.adminKey}` };
+      const newKey = async (name) => {
+        const r = await fetch(`${gateway.baseURL}/admin/v1/keys`, {
+          method: 'POST', headers: { ...admin, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ name, scopes: ['models:use:*'] }) });
+        const text = await r.text();
+        assert.equal(r.status, 201, text);
+        return JSON.parse(text).key;
+      };
+      const hog = new OpenAI({ baseURL: `${gateway.baseURL}/v1`, apiKey: await newKey('hog'), maxRetries: 0 });
+      const other = new OpenAI({ baseURL: `${gateway.baseURL}/v1`, apiKey: await newKey('other'), maxRetries: 0 });
+      await waitFor('both workers up', async () =>
+        (await metric(gateway.baseURL, 'llmux_gateway_workers', { state: 'up' }, admin)) === 2, 10000);
+      const sentToStuck = () => metric(gateway.baseURL, 'llmux_gateway_worker_requests_total',
+        { worker: stuck.address }, admin);
+      stuck.child.kill('SIGSTOP');
+      const before = await sentToStuck();
+      const order = [];
+      const held = Array.from({ length: 24 }, () => hog.completions.create({
+        model: 'held', prompt: 'Once upon a time', max_tokens: 8, temperature: 0 })
+        .then(() => order.push('held'), () => order.push('held')));
+      await waitFor('the hog\'s share at the stopped worker', async () => (await sentToStuck()) >= before + 4, 3000);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(await sentToStuck(), before + 4, 'the hog\'s requests at the stopped worker: its share, 4');
+      const answer = await complete(other);
+      order.push('answered');
+      assert.equal(answer.choices[0].text, expected);
+      assert.equal(order[0], 'answered', `the other caller waited for the hog's requests: ${order.join(' ')}`);
+      stuck.child.kill('SIGCONT');
+      await Promise.all(held);
+    } finally {
+      stuck.child.kill('SIGCONT');
+      await gateway.stop();
+      await live.stop('SIGKILL');
+      await stuck.stop('SIGKILL');
+    }
+  });
+});
+
 describe('cache-aware routing over worker processes', () => {
   // A long shared beginning (about 18 KV blocks of 16 tokens) and a short tail of its own.
   const system = Array.from({ length: 16 }, (_, i) => `Once upon a time a little dog number ${i} ran.`).join(' ');

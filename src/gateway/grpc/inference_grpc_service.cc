@@ -1,7 +1,5 @@
 #include "gateway/grpc/inference_grpc_service.h"
 
-#include <boost/asio/post.hpp>
-
 #include <fmt/format.h>
 
 #include <ctime>
@@ -86,14 +84,13 @@ class StreamSink final : public serving::Sink {
   Charger charge_;
 };
 
-// Converts, submits with `submit(request, sink)` (on `pool` when there is one, after this
-// returns) and returns the call's reactor; every error before generation starts finishes the
-// call with its status.
+// Converts, submits with `submit(request, sink, done)` (SubmitChat/SubmitComplete: it may
+// answer after this returns, from another thread) and returns the call's reactor; every error
+// before generation starts finishes the call with its status.
 template <typename Response, typename Converted, typename Submit>
 grpc::ServerWriteReactor<Response>* StartStream(AccessGate* gate, grpc::CallbackServerContext* context,
                                                 std::string_view method, Result<Converted> converted,
-                                                const char* id_prefix, boost::asio::thread_pool* pool,
-                                                Submit submit) {
+                                                const char* id_prefix, Submit submit) {
   auto* reactor = new StreamReactor<Response>();
   const auto& stream = reactor->stream();
   auto access = AdmitGrpcCall(gate, context, method);
@@ -110,31 +107,21 @@ grpc::ServerWriteReactor<Response>* StartStream(AccessGate* gate, grpc::Callback
                                                      converted->model, std::move(charge));
   // The stream outlives the reactor as needed: a cancel that comes while submitting is
   // passed on once SetCancel gives the handle.
-  auto run = [stream, submit, request = std::move(converted).value(), sink = std::move(sink)]() mutable {
-    Result<std::shared_ptr<serving::RequestHandle>> handle = submit(std::move(request), std::move(sink));
-    if (!handle.ok()) {
-      stream->Close(ToGrpcStatus(handle.status()));
-      return;
-    }
-    stream->SetCancel([h = std::move(handle).value()] { h->Cancel(); });
-  };
-  if (pool) {
-    boost::asio::post(*pool, std::move(run));
-  } else {
-    run();
-  }
+  submit(std::move(converted).value(), std::move(sink),
+         [stream](Result<std::shared_ptr<serving::RequestHandle>> handle) {
+           if (!handle.ok()) {
+             stream->Close(ToGrpcStatus(handle.status()));
+             return;
+           }
+           stream->SetCancel([h = std::move(handle).value()] { h->Cancel(); });
+         });
   return reactor;
 }
 
 }  // namespace
 
-// Threads for submits that may wait (see the header).
-constexpr int kSubmitThreads = 16;
-
 InferenceGrpcService::InferenceGrpcService(serving::InferenceService& service, AccessGate* gate)
-    : service_(service), gate_(gate) {
-  if (service_.SubmitMayWait()) submit_pool_ = std::make_unique<boost::asio::thread_pool>(kSubmitThreads);
-}
+    : service_(service), gate_(gate) {}
 
 InferenceGrpcService::~InferenceGrpcService() = default;
 
@@ -142,8 +129,8 @@ grpc::ServerWriteReactor<v1::ChatResponse>* InferenceGrpcService::Chat(
     grpc::CallbackServerContext* context, const v1::ChatRequest* request) {
   return StartStream<v1::ChatResponse>(
       gate_, context, "/llmux.v1.Inference/Chat", ChatRequestFromProto(*request), "chatcmpl-",
-      submit_pool_.get(), [this](serving::ChatRequest r, std::shared_ptr<serving::Sink> sink) {
-        return service_.Chat(std::move(r), std::move(sink));
+      [this](serving::ChatRequest r, std::shared_ptr<serving::Sink> sink, serving::InferenceService::Submitted done) {
+        service_.SubmitChat(std::move(r), std::move(sink), std::move(done));
       });
 }
 
@@ -151,8 +138,9 @@ grpc::ServerWriteReactor<v1::CompleteResponse>* InferenceGrpcService::Complete(
     grpc::CallbackServerContext* context, const v1::CompleteRequest* request) {
   return StartStream<v1::CompleteResponse>(
       gate_, context, "/llmux.v1.Inference/Complete", CompletionRequestFromProto(*request), "cmpl-",
-      submit_pool_.get(), [this](serving::CompletionRequest r, std::shared_ptr<serving::Sink> sink) {
-        return service_.Complete(std::move(r), std::move(sink));
+      [this](serving::CompletionRequest r, std::shared_ptr<serving::Sink> sink,
+             serving::InferenceService::Submitted done) {
+        service_.SubmitComplete(std::move(r), std::move(sink), std::move(done));
       });
 }
 

@@ -8,7 +8,6 @@
 // PERMISSION_DENIED or RESOURCE_EXHAUSTED (with a "retry-after" trailer in seconds).
 #pragma once
 
-#include <boost/asio/thread_pool.hpp>
 #include <memory>
 #include "gateway/access/access_gate.h"
 #include "llmux/v1/inference.grpc.pb.h"
@@ -39,9 +38,6 @@ class InferenceGrpcService final : public v1::Inference::CallbackService {
  private:
   serving::InferenceService& service_;
   AccessGate* gate_;
-  // Where submits run when the service's may wait on the network (SubmitMayWait): not on
-  // gRPC's callback threads, which every call of this process shares.
-  std::unique_ptr<boost::asio::thread_pool> submit_pool_;
 };
 
 }  // namespace llmux::gateway

@@ -9,7 +9,7 @@
 #include "gateway/openai/openai_request.h"
 #include "net/http/async_queue.h"
 #include "net/http/http_server.h"
-#include "net/http/off_loop.h"
+#include "net/http/await_callback.h"
 #include "serving/inference_service.h"
 
 namespace llmux::gateway {
@@ -21,10 +21,7 @@ using Event = std::variant<serving::Delta, serving::Finish>;
 using EventQueue = http::AsyncQueue<Event>;
 
 constexpr const char* kJson = "application/json";
-// Threads that submit to a service whose submit may wait (SubmitMayWait): each holds one
-// submit until its worker accepts, or refuses, or the accept timeout passes.
-constexpr int kSubmitThreads = 16;
-using SubmitPool = std::shared_ptr<boost::asio::thread_pool>;
+using Submitted = Result<std::shared_ptr<serving::RequestHandle>>;
 
 // Carries the engine thread's callbacks to the handler coroutine.
 // Charges the tokens to the caller's limits when the generation ends, even if the client has
@@ -54,22 +51,17 @@ http::Headers SseHeaders() {
   return http::Headers{{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
 }
 
-// Runs one generation and answers it, whole or streamed. `start` submits to the service, on
-// `submit_pool` when there is one.
+// Runs one generation and answers it, whole or streamed. `start(sink, done)` submits to the
+// service without holding this io thread (SubmitChat/SubmitComplete).
 template <typename StartFn>
 awaitable<void> Generate(http::ResponseWriter& w, CallAccess& access, StartFn start,
-                         const SubmitPool& submit_pool, const ResponseMeta& meta,
-                         const StreamSettings& stream, bool logprobs, bool chat,
-                         std::string echo_prefix) {
+                         const ResponseMeta& meta, const StreamSettings& stream, bool logprobs,
+                         bool chat, std::string echo_prefix) {
   auto queue = std::make_shared<EventQueue>();
   std::shared_ptr<serving::Sink> sink = std::make_shared<QueueSink>(queue, access.Charger());
-  std::optional<Result<std::shared_ptr<serving::RequestHandle>>> handle;
-  if (submit_pool) {
-    auto submit = [&start, &sink] { return start(std::move(sink)); };
-    handle.emplace(co_await http::RunOffLoop(*submit_pool, submit));
-  } else {
-    handle.emplace(start(std::move(sink)));
-  }
+  std::optional<Submitted> handle;
+  handle.emplace(co_await http::AwaitCallback<Submitted>(
+      [&start, &sink](std::function<void(Submitted)> done) { start(std::move(sink), std::move(done)); }));
   if (!handle->ok()) {
     co_await SendError(w, handle->status());
     co_return;
@@ -153,11 +145,8 @@ void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& serv
     return http::Response{status, kJson, ErrorJson(status, message), {}};
   });
 
-  SubmitPool submit_pool;
-  if (service.SubmitMayWait()) submit_pool = std::make_shared<boost::asio::thread_pool>(kSubmitThreads);
-
   router.Route("POST", "/v1/chat/completions",
-               [&service, submit_pool](http::Request& req, http::ResponseWriter& w,
+               [&service](http::Request& req, http::ResponseWriter& w,
                           CallAccess& access) -> awaitable<void> {
                  auto parsed = ParseChatCompletionRequest(req.body);
                  Status allowed = parsed.ok() ? access.AllowModel(parsed->request.model) : parsed.status();
@@ -169,14 +158,14 @@ void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& serv
                  ResponseMeta meta{NewResponseId("chatcmpl-"), UnixNow(), parsed->request.model};
                  const bool logprobs = parsed->request.options.logprobs;
                  StreamSettings stream = parsed->stream;
-                 auto start = [&](std::shared_ptr<serving::Sink> sink) {
-                   return service.Chat(std::move(parsed->request), std::move(sink));
+                 auto start = [&](std::shared_ptr<serving::Sink> sink, serving::InferenceService::Submitted done) {
+                   service.SubmitChat(std::move(parsed->request), std::move(sink), std::move(done));
                  };
-                 co_await Generate(w, access, start, submit_pool, meta, stream, logprobs, /*chat=*/true, "");
+                 co_await Generate(w, access, start, meta, stream, logprobs, /*chat=*/true, "");
                });
 
   router.Route("POST", "/v1/completions",
-               [&service, submit_pool](http::Request& req, http::ResponseWriter& w,
+               [&service](http::Request& req, http::ResponseWriter& w,
                           CallAccess& access) -> awaitable<void> {
                  auto parsed = ParseCompletionRequest(req.body);
                  Status allowed = parsed.ok() ? access.AllowModel(parsed->request.model) : parsed.status();
@@ -189,11 +178,10 @@ void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& serv
                  const bool logprobs = parsed->request.options.logprobs;
                  std::string echo = parsed->echo ? parsed->request.prompt : "";
                  StreamSettings stream = parsed->stream;
-                 auto start = [&](std::shared_ptr<serving::Sink> sink) {
-                   return service.Complete(std::move(parsed->request), std::move(sink));
+                 auto start = [&](std::shared_ptr<serving::Sink> sink, serving::InferenceService::Submitted done) {
+                   service.SubmitComplete(std::move(parsed->request), std::move(sink), std::move(done));
                  };
-                 co_await Generate(w, access, start, submit_pool, meta, stream, logprobs, /*chat=*/false,
-                                   echo);
+                 co_await Generate(w, access, start, meta, stream, logprobs, /*chat=*/false, echo);
                });
 
   router.Route("GET", "/v1/models",

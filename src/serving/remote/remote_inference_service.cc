@@ -322,7 +322,10 @@ void RemoteInferenceService::Request::RetryInBackground() {
 }
 
 RemoteInferenceService::RemoteInferenceService(RemoteInferenceOptions options)
-    : options_(std::move(options)), registry_(std::make_shared<prometheus::Registry>()) {
+    : options_(std::move(options)),
+      submit_pool_(std::make_unique<FairPool>(std::max(1, options_.submit_threads),
+                                              static_cast<size_t>(std::max(0, options_.submit_threads_per_caller)))),
+      registry_(std::make_shared<prometheus::Registry>()) {
   state_ = &prometheus::BuildGauge()
                 .Name("llmux_gateway_workers")
                 .Help("Workers known to this gateway, by state (1 for the state it is in)")
@@ -351,9 +354,13 @@ RemoteInferenceService::RemoteInferenceService(RemoteInferenceOptions options)
 
 RemoteInferenceService::~RemoteInferenceService() {
   {
-    std::unique_lock lock(mu_);
-    stopping_ = true;
+    std::lock_guard lock(mu_);
+    stopping_ = true;  // calls started from now on are cancelled at once (CallStarted)
     for (grpc::ClientContext* c : calls_) c->TryCancel();
+  }
+  submit_pool_.reset();  // runs the queued submits, which fail quickly now
+  {
+    std::unique_lock lock(mu_);
     cv_.wait(lock, [this] { return calls_.empty(); });
   }
   cv_.notify_all();
@@ -617,6 +624,23 @@ Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Complete(Completi
     r->blocks = PromptBlocks(request.model, nullptr, &request);
   }
   return Submit(std::move(r));
+}
+
+void RemoteInferenceService::SubmitChat(ChatRequest request, std::shared_ptr<Sink> sink, Submitted done) {
+  const std::string caller = request.options.caller_share;
+  submit_pool_->Post(caller, [this, request = std::move(request), sink = std::move(sink),
+                              done = std::move(done)]() mutable {
+    done(Chat(std::move(request), std::move(sink)));
+  });
+}
+
+void RemoteInferenceService::SubmitComplete(CompletionRequest request, std::shared_ptr<Sink> sink,
+                                            Submitted done) {
+  const std::string caller = request.options.caller_share;
+  submit_pool_->Post(caller, [this, request = std::move(request), sink = std::move(sink),
+                              done = std::move(done)]() mutable {
+    done(Complete(std::move(request), std::move(sink)));
+  });
 }
 
 std::shared_ptr<RemoteInferenceService::Request> RemoteInferenceService::NewRequest(

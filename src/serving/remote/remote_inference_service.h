@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/fair_pool.h"
 #include "serving/inference_service.h"
 #include "serving/remote/cache_aware_policy.h"
 #include "serving/remote/circuit_breaker.h"
@@ -71,6 +72,11 @@ struct RemoteInferenceOptions {
   // from retry_backoff up to max_retry_backoff, with jitter.
   std::chrono::milliseconds retry_backoff{20};
   std::chrono::milliseconds max_retry_backoff{200};
+  // Threads on which SubmitChat/SubmitComplete wait for a worker to accept, and how many of
+  // them one caller (the request's caller_share) may hold at once: a caller whose requests go
+  // to a worker that does not answer holds its share for up to accept_timeout, not all.
+  int submit_threads = 16;
+  int submit_threads_per_caller = 4;
 
   RoutePolicy PolicyFor(const std::string& model) const;
   bool AnyCacheAware() const;
@@ -96,12 +102,14 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   std::vector<ModelInfo> ListModels() const override;
   // Some worker is live and every model a live worker lists has a ready one.
   bool Ready() const override;
-  // Chat/Complete wait until a worker accepts (or every try failed).
-  bool SubmitMayWait() const override { return true; }
+  // Chat/Complete wait until a worker accepts (or every try failed); SubmitChat/SubmitComplete
+  // wait on the submit threads instead (see RemoteInferenceOptions::submit_threads).
   Result<std::shared_ptr<RequestHandle>> Chat(ChatRequest request,
                                               std::shared_ptr<Sink> sink) override;
   Result<std::shared_ptr<RequestHandle>> Complete(CompletionRequest request,
                                                   std::shared_ptr<Sink> sink) override;
+  void SubmitChat(ChatRequest request, std::shared_ptr<Sink> sink, Submitted done) override;
+  void SubmitComplete(CompletionRequest request, std::shared_ptr<Sink> sink, Submitted done) override;
 
   std::vector<WorkerStatus> Workers() const override;
   Result<int> DrainWorker(const std::string& address) override;
@@ -158,6 +166,9 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   bool stopping_ = false;
   bool refresh_now_ = false;
   std::thread refresher_;
+
+  // Emptied first by the destructor (queued submits then fail at once), while the rest stands.
+  std::unique_ptr<FairPool> submit_pool_;
 
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Gauge>* state_;
