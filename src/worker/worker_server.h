@@ -31,7 +31,7 @@ struct WorkerServerOptions {
   int max_receive_message_bytes = 16 << 20;
   // A generation's deltas produced within this time of its previous message go out merged as
   // one message (a token every few ms or slower: one message each, as without a window).
-  std::chrono::microseconds stream_window{1000};
+  std::chrono::microseconds stream_window{5000};
 };
 
 class WorkerServer {
