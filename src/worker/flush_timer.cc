@@ -37,8 +37,11 @@ void FlushTimer::Run(const std::shared_ptr<State>& state) {
       state->cv.wait(lock);
       continue;
     }
-    if (Clock::now() < state->due.top().when) {
-      state->cv.wait_until(lock, state->due.top().when);
+    // A copy: wait_until reads its argument while the lock is released, and an At() meanwhile
+    // may move the queue's storage.
+    const Clock::time_point next = state->due.top().when;
+    if (Clock::now() < next) {
+      state->cv.wait_until(lock, next);
       continue;
     }
     std::weak_ptr<Flushable> target = state->due.top().target;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -17,8 +18,9 @@
 namespace llmux::testing {
 
 struct TestWorker {
-  // A message limit below a request's size makes every Generate fail at the transport.
-  explicit TestWorker(int max_receive_message_bytes = 16 << 20) {
+  // A message limit below a request's size makes every session fail at the transport.
+  explicit TestWorker(int max_receive_message_bytes = 16 << 20,
+                      std::chrono::microseconds stream_window = worker::WorkerServerOptions().stream_window) {
     serving::ModelHostOptions options;
     options.n_threads = 1;
     service = std::make_unique<serving::LocalInferenceService>(
@@ -27,6 +29,7 @@ struct TestWorker {
     worker::WorkerServerOptions server_options;
     server_options.port = 0;
     server_options.max_receive_message_bytes = max_receive_message_bytes;
+    server_options.stream_window = stream_window;
     server = std::make_unique<worker::WorkerServer>(*service, server_options,
                                                     [this] { drain_calls.fetch_add(1); });
     EXPECT_TRUE(server->Start().ok());

@@ -1,10 +1,13 @@
 #include "worker/worker_service.h"
 
+#include <algorithm>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
-#include "net/grpc/response_stream.h"
 #include "serving/remote/worker_wire.h"
 #include "worker/load_report.h"
 
@@ -14,7 +17,6 @@ namespace {
 
 namespace wire = serving::wire;
 using Event = v1::GenerateEvent;
-using Stream = rpc::ResponseStream<Event>;
 
 // The engine's callbacks as events. Until Accept() (the service took the request) events are
 // held back, so that `accepted` is always the first event even when the engine is quicker
@@ -30,9 +32,10 @@ class EventSink final : public serving::Sink,
                         public Flushable,
                         public std::enable_shared_from_this<EventSink> {
  public:
-  EventSink(std::shared_ptr<Stream> stream, std::shared_ptr<std::atomic<int>> in_flight,
+  // `push` sends one event of this generation (any thread; never blocks).
+  EventSink(std::function<void(Event)> push, std::shared_ptr<std::atomic<int>> in_flight,
             std::shared_ptr<FlushTimer> timer, FlushTimer::Clock::duration window)
-      : stream_(std::move(stream)),
+      : push_(std::move(push)),
         in_flight_(std::move(in_flight)),
         timer_(std::move(timer)),
         window_(window) {}
@@ -42,7 +45,7 @@ class EventSink final : public serving::Sink,
     std::lock_guard lock(mu_);
     Event accepted;
     accepted.mutable_accepted();
-    stream_->Push(std::move(accepted));
+    push_(std::move(accepted));
     for (Event& e : held_) Send(std::move(e));
     held_.clear();
     accepted_ = true;
@@ -116,14 +119,11 @@ class EventSink final : public serving::Sink,
 
   void Send(Event e) {
     const bool last = e.has_finish();
-    stream_->Push(std::move(e));
-    if (last) {
-      stream_->Close(grpc::Status::OK);
-      --*in_flight_;
-    }
+    push_(std::move(e));
+    if (last) --*in_flight_;
   }
 
-  std::shared_ptr<Stream> stream_;
+  std::function<void(Event)> push_;
   std::shared_ptr<std::atomic<int>> in_flight_;
   std::shared_ptr<FlushTimer> timer_;
   const FlushTimer::Clock::duration window_;
@@ -135,36 +135,203 @@ class EventSink final : public serving::Sink,
   bool timer_armed_ = false;
 };
 
-void Refuse(Stream& stream, const Status& status) {
+// The write side of one session, shared by its reactor and the generations' sinks (which may
+// outlive the call): events queue here and go out in batches, one write outstanding at a time;
+// whatever queued meanwhile (the rest of an engine step) goes in the next message.
+class SessionOut {
+ public:
+  explicit SessionOut(grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionEvents>* reactor)
+      : reactor_(reactor) {}
+
+  // Ends the generation's entry when the event is its last (finish or refused).
+  void Push(uint64_t id, Event event) {
+    std::unique_lock lock(mu_);
+    if (broken_) return;
+    if (event.has_finish() || event.has_refused()) running_.erase(id);
+    v1::SessionEvent& e = pending_.emplace_back();
+    e.set_id(id);
+    *e.mutable_event() = std::move(event);
+    Pump(lock);
+  }
+
+  // Keeps the handle to cancel the generation with; false when the call already broke.
+  bool Add(uint64_t id, std::shared_ptr<serving::RequestHandle> handle) {
+    std::lock_guard lock(mu_);
+    if (broken_) return false;
+    running_[id] = std::move(handle);
+    return true;
+  }
+  bool Has(uint64_t id) const {
+    std::lock_guard lock(mu_);
+    return running_.count(id) > 0;
+  }
+  void Cancel(uint64_t id) {
+    std::shared_ptr<serving::RequestHandle> handle;
+    {
+      std::lock_guard lock(mu_);
+      auto it = running_.find(id);
+      if (it != running_.end()) handle = it->second;
+    }
+    if (handle) handle->Cancel();
+  }
+
+  // The gateway sends no more requests: end the call once the running generations finished.
+  void ReadsDone() {
+    std::unique_lock lock(mu_);
+    reads_done_ = true;
+    Pump(lock);
+  }
+  // The call broke (a failed write, a cancel, a request that breaks the protocol): nothing more
+  // goes out but the call's end with `status`; every generation stops.
+  void Break(grpc::Status status = grpc::Status(grpc::StatusCode::CANCELLED, "session broken")) {
+    std::map<uint64_t, std::shared_ptr<serving::RequestHandle>> running;
+    {
+      std::unique_lock lock(mu_);
+      if (!broken_) {
+        broken_ = true;
+        status_ = std::move(status);
+        pending_.clear();
+        running.swap(running_);
+      }
+      Pump(lock);
+    }
+    for (auto& [id, handle] : running) handle->Cancel();
+  }
+  void OnWriteDone(bool ok) {
+    {
+      std::unique_lock lock(mu_);
+      writing_ = false;
+      if (ok) {
+        Pump(lock);
+        return;
+      }
+    }
+    Break();
+  }
+  void OnDone() {
+    {
+      std::lock_guard lock(mu_);
+      reactor_ = nullptr;
+    }
+    Break();
+  }
+
+ private:
+  // At most this many events per message, so that a message stays far below gRPC's limits.
+  static constexpr size_t kMaxBatch = 256;
+
+  // Starts the next write, or the call's end; unlocks `lock` when it calls the reactor.
+  void Pump(std::unique_lock<std::mutex>& lock) {
+    if (writing_ || finish_called_ || reactor_ == nullptr) return;
+    auto* reactor = reactor_;
+    if (!broken_ && !pending_.empty()) {
+      current_.Clear();
+      const size_t n = std::min(pending_.size(), kMaxBatch);
+      for (size_t i = 0; i < n; ++i) *current_.add_events() = std::move(pending_[i]);
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+      writing_ = true;
+      lock.unlock();
+      reactor->StartWrite(&current_);
+    } else if (broken_ || (reads_done_ && running_.empty() && pending_.empty())) {
+      finish_called_ = true;
+      lock.unlock();
+      reactor->Finish(broken_ ? status_ : grpc::Status::OK);
+    }
+  }
+
+  mutable std::mutex mu_;
+  grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionEvents>* reactor_;  // null after OnDone
+  std::map<uint64_t, std::shared_ptr<serving::RequestHandle>> running_;  // accepted, not finished
+  std::vector<v1::SessionEvent> pending_;
+  v1::SessionEvents current_;  // the message being written; stable while writing_
+  bool writing_ = false;
+  bool finish_called_ = false;
+  bool reads_done_ = false;
+  bool broken_ = false;
+  grpc::Status status_;  // the call's end once broken
+};
+
+Event Refused(const Status& status) {
   Event e;
   *e.mutable_refused() = wire::ToProto(status);
-  stream.Push(std::move(e));
-  stream.Close(grpc::Status::OK);
+  return e;
 }
+
+// One session: reads requests one after the other and submits each to the service on the
+// thread that read it (a local service answers at once); SessionOut writes the events.
+class SessionReactor final : public grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionEvents> {
+ public:
+  SessionReactor(serving::InferenceService& service, std::shared_ptr<std::atomic<int>> in_flight,
+                 std::shared_ptr<FlushTimer> timer, FlushTimer::Clock::duration window)
+      : service_(service),
+        in_flight_(std::move(in_flight)),
+        timer_(std::move(timer)),
+        window_(window),
+        out_(std::make_shared<SessionOut>(this)) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      out_->ReadsDone();
+      return;
+    }
+    const uint64_t id = request_.id();
+    if (request_.has_cancel()) {
+      out_->Cancel(id);
+    } else if (out_->Has(id)) {
+      // Its events could not be told from the running one's: the gateway is broken.
+      out_->Break(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                               "generation id " + std::to_string(id) + " is in use on this session"));
+      return;
+    } else {
+      Submit(id);
+    }
+    StartRead(&request_);
+  }
+  void OnWriteDone(bool ok) override { out_->OnWriteDone(ok); }
+  void OnCancel() override { out_->Break(); }
+  void OnDone() override {
+    out_->OnDone();
+    delete this;
+  }
+
+ private:
+  void Submit(uint64_t id) {
+    std::shared_ptr<SessionOut> out = out_;
+    auto sink = std::make_shared<EventSink>([out, id](Event e) { out->Push(id, std::move(e)); }, in_flight_,
+                                            timer_, window_);
+    Result<std::shared_ptr<serving::RequestHandle>> handle = InvalidArgumentError("no request");
+    const v1::GenerateRequest& generate = request_.generate();
+    if (generate.has_chat()) {
+      Result<serving::ChatRequest> chat = wire::FromProto(generate.chat());
+      handle = chat.ok() ? service_.Chat(std::move(chat).value(), sink) : chat.status();
+    } else if (generate.has_completion()) {
+      Result<serving::CompletionRequest> completion = wire::FromProto(generate.completion());
+      handle = completion.ok() ? service_.Complete(std::move(completion).value(), sink) : completion.status();
+    }
+    if (!handle.ok()) {
+      out->Push(id, Refused(handle.status()));
+      return;
+    }
+    // Added before Accept: the sink holds its events (the finish among them) until then.
+    if (!out->Add(id, *handle)) (*handle)->Cancel();
+    sink->Accept();
+  }
+
+  serving::InferenceService& service_;
+  std::shared_ptr<std::atomic<int>> in_flight_;
+  std::shared_ptr<FlushTimer> timer_;
+  const FlushTimer::Clock::duration window_;
+  std::shared_ptr<SessionOut> out_;
+  v1::SessionRequest request_;
+};
 
 }  // namespace
 
-grpc::ServerWriteReactor<Event>* WorkerGrpcService::Generate(grpc::CallbackServerContext*,
-                                                            const v1::GenerateRequest* request) {
-  auto* reactor = new rpc::StreamReactor<Event>();
-  const std::shared_ptr<Stream>& stream = reactor->stream();
-  auto sink = std::make_shared<EventSink>(stream, in_flight_, flush_timer_, window_);
-  Result<std::shared_ptr<serving::RequestHandle>> handle = InvalidArgumentError("no request");
-  if (request->has_chat()) {
-    Result<serving::ChatRequest> chat = wire::FromProto(request->chat());
-    handle = chat.ok() ? service_.Chat(std::move(chat).value(), sink) : chat.status();
-  } else if (request->has_completion()) {
-    Result<serving::CompletionRequest> completion = wire::FromProto(request->completion());
-    handle = completion.ok() ? service_.Complete(std::move(completion).value(), sink)
-                             : completion.status();
-  }
-  if (!handle.ok()) {
-    Refuse(*stream, handle.status());
-    return reactor;
-  }
-  sink->Accept();
-  stream->SetCancel([h = std::move(handle).value()] { h->Cancel(); });
-  return reactor;
+grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionEvents>* WorkerGrpcService::Session(
+    grpc::CallbackServerContext*) {
+  return new SessionReactor(service_, in_flight_, flush_timer_, window_);
 }
 
 grpc::ServerUnaryReactor* WorkerGrpcService::ListModels(grpc::CallbackServerContext* context,

@@ -1,6 +1,7 @@
-// llmux.worker.v1.Worker over any InferenceService (on a worker: the local one). Generate
-// answers `accepted` or `refused` first, then streams the sink's deltas and finish; a call the
-// gateway cancels cancels its generation.
+// llmux.worker.v1.Worker over any InferenceService (on a worker: the local one). A Session
+// carries a gateway's generations: per id `accepted` or `refused` first, then the sink's deltas
+// and finish, the events of all generations batched into as few messages as the writes allow;
+// a cancel request, or the call breaking, cancels generations.
 #pragma once
 
 #include <atomic>
@@ -23,8 +24,8 @@ class WorkerGrpcService final : public llmux::worker::v1::Worker::CallbackServic
                     std::chrono::microseconds stream_window = std::chrono::microseconds(0))
       : service_(service), on_drain_(std::move(on_drain)), window_(stream_window) {}
 
-  grpc::ServerWriteReactor<v1::GenerateEvent>* Generate(grpc::CallbackServerContext* context,
-                                                         const v1::GenerateRequest* request) override;
+  grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionEvents>* Session(
+      grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
                                        const v1::ListModelsRequest* request,
                                        v1::ListModelsResponse* response) override;

@@ -7,7 +7,9 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <deque>
 #include <future>
+#include <map>
 #include <optional>
 #include <random>
 #include <set>
@@ -23,6 +25,7 @@
 namespace llmux::serving {
 
 namespace pb = ::llmux::worker::v1;
+using WorkerSession = RemoteInferenceService::WorkerSession;
 
 struct RemoteInferenceService::Worker {
   std::string address;
@@ -43,6 +46,9 @@ struct RemoteInferenceService::Worker {
   prometheus::Gauge* breaker_gauges[3] = {};  // closed, open, half_open
   prometheus::Counter* requests = nullptr;
   prometheus::Counter* failures = nullptr;
+  // The Session call that carries this gateway's generations on it; null or broken: the next
+  // generation opens another.
+  std::shared_ptr<WorkerSession> session;
 };
 
 namespace {
@@ -91,66 +97,273 @@ struct RemoteInferenceService::Request : RequestHandle,
 
 namespace {
 
-// One Generate call to one worker.
-class GenerateCall final : public grpc::ClientReadReactor<pb::GenerateEvent>,
-                           public std::enable_shared_from_this<GenerateCall> {
+// One attempt of a request on one worker: a generation on the worker's session.
+class GenerateCall final : public std::enable_shared_from_this<GenerateCall> {
  public:
   GenerateCall(std::shared_ptr<RemoteInferenceService::Request> request,
                std::shared_ptr<RemoteInferenceService::Worker> worker)
       : request_(std::move(request)), worker_(std::move(worker)) {}
 
-  // Keeps itself alive until gRPC is done with it (OnDone).
-  void Start() {
-    self_ = shared_from_this();
-    request_->service->CallStarted(&context_);
-    worker_->stub->async()->Generate(&context_, &request_->proto, this);
-    StartRead(&event_);
-    StartCall();
-  }
-  void TryCancel() {
-    cancelled_here_.store(true);
-    context_.TryCancel();
-  }
+  // Sends the request on the worker's session; keeps itself alive until Done.
+  void Start();
+  // Ends the attempt here as cancelled (at once, whether or not the worker answers) and tells
+  // the worker to stop the generation.
+  void TryCancel();
   const std::string& address() const { return worker_->address; }
 
-  void OnReadDone(bool ok) override {
-    if (!ok) return;  // the stream ended: OnDone follows
-    if (!first_seen_) {
-      first_seen_ = true;
-      request_->OnFirst(this, event_.has_refused() ? serving::wire::FromProto(event_.refused())
-                                                  : Status::Ok());
-    } else if (event_.has_delta()) {
-      request_->OnDelta(this, serving::wire::FromProto(event_.delta()));
-    } else if (event_.has_finish()) {
-      Result<Finish> finish = serving::wire::FromProto(event_.finish());
-      request_->OnFinish(this, finish.ok() ? *finish : Finish{FinishReason::kError, {}, finish.status()});
+  // From the session (one reader: one event at a time). A cancel here may end the attempt
+  // meanwhile, on another thread: the request is then gone from it, or ignores this call.
+  void OnEvent(const pb::GenerateEvent& event) {
+    std::shared_ptr<RemoteInferenceService::Request> request = CurrentRequest();
+    if (!request) return;
+    if (!first_seen_.exchange(true)) {
+      request->OnFirst(this, event.has_refused() ? serving::wire::FromProto(event.refused()) : Status::Ok());
+    } else if (event.has_delta()) {
+      request->OnDelta(this, serving::wire::FromProto(event.delta()));
+    } else if (event.has_finish()) {
+      Result<Finish> finish = serving::wire::FromProto(event.finish());
+      request->OnFinish(this, finish.ok() ? *finish : Finish{FinishReason::kError, {}, finish.status()});
     }
-    StartRead(&event_);
+  }
+  // The attempt's end: its last event came (status OK), the session ended (its status), or it
+  // was cancelled here. Exactly once.
+  void Done(const grpc::Status& status) {
+    if (done_.exchange(true)) return;
+    // The request (its sink, and with it the caller's call slot and rate-limit lease) leaves
+    // this object now: the retirement below may keep the object a second.
+    std::shared_ptr<RemoteInferenceService::Request> request;
+    {
+      std::lock_guard lock(mu_);
+      request = std::move(request_);
+    }
+    RemoteInferenceService* service = request->service;
+    request->OnCallDone(this, worker_, status, first_seen_.load(), cancelled_here_.load());
+    request.reset();
+    // This may run on a gRPC callback thread, where the last reference to a channel must not
+    // go (gRPC cannot shut its callback queue down from its own threads), and this object may
+    // hold one (its worker's stub): the refresh thread or the service's destructor drops it.
+    service->Retire(std::move(self_));
+  }
+
+ private:
+  std::shared_ptr<RemoteInferenceService::Request> CurrentRequest() {
+    std::lock_guard lock(mu_);
+    return request_;
+  }
+
+  std::mutex mu_;
+  std::shared_ptr<RemoteInferenceService::Request> request_;  // null once done
+  std::shared_ptr<RemoteInferenceService::Worker> worker_;
+  std::shared_ptr<WorkerSession> session_;  // once sent
+  uint64_t id_ = 0;
+  std::atomic<bool> first_seen_{false};
+  std::atomic<bool> cancelled_here_{false};
+  std::atomic<bool> done_{false};
+  std::shared_ptr<GenerateCall> self_;
+};
+
+}  // namespace
+
+// A Session call to one worker: the generations of every request this gateway sends it. Events
+// come in batches and go to their attempts by id; requests and cancels go out one write at a
+// time (queued meanwhile). When the call ends, every attempt still on it ends with its status
+// (their requests then retry or migrate elsewhere, as for a worker that died).
+class RemoteInferenceService::WorkerSession final
+    : public grpc::ClientBidiReactor<pb::SessionRequest, pb::SessionEvents>,
+      public std::enable_shared_from_this<RemoteInferenceService::WorkerSession> {
+ public:
+  explicit WorkerSession(RemoteInferenceService* service) : service_(service) {}
+
+  void Start(pb::Worker::Stub& stub) {
+    self_ = shared_from_this();
+    service_->CallStarted(&context_);
+    stub.async()->Session(&context_, this);
+    AddHold();  // writes start from other threads than the reactions (see RemoveHoldOnce)
+    StartRead(&in_);
+    StartCall();
+    std::unique_lock lock(mu_);
+    started_ = true;
+    Pump(lock);
+  }
+
+  bool broken() const {
+    std::lock_guard lock(mu_);
+    return broken_ || closing_;
+  }
+
+  // Queues the attempt's request; false when the session broke (open another).
+  bool Send(const std::shared_ptr<GenerateCall>& call, const pb::GenerateRequest& generate, uint64_t* id) {
+    std::unique_lock lock(mu_);
+    if (broken_ || closing_) return false;
+    *id = ++last_id_;
+    calls_[*id] = call;
+    pb::SessionRequest& r = out_.emplace_back();
+    r.set_id(*id);
+    *r.mutable_generate() = generate;
+    Pump(lock);
+    return true;
+  }
+
+  // Takes the attempt off the session and asks the worker to stop it; false if it was not on
+  // it any more (its end is already under way).
+  bool Cancel(uint64_t id) {
+    std::unique_lock lock(mu_);
+    if (calls_.erase(id) == 0) return false;
+    if (!broken_) {
+      pb::SessionRequest& r = out_.emplace_back();
+      r.set_id(id);
+      r.mutable_cancel();
+      Pump(lock);
+    }
+    return true;
+  }
+
+  // No more requests (the worker left): the worker ends the call when its generations end.
+  void Close() {
+    std::unique_lock lock(mu_);
+    closing_ = true;
+    Pump(lock);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      {
+        std::lock_guard lock(mu_);
+        broken_ = true;
+        out_.clear();
+      }
+      RemoveHoldOnce();
+      return;  // OnDone follows, with the call's status
+    }
+    for (const pb::SessionEvent& e : in_.events()) {
+      const bool last = e.event().has_finish() || e.event().has_refused();
+      std::shared_ptr<GenerateCall> call;
+      {
+        std::lock_guard lock(mu_);
+        auto it = calls_.find(e.id());
+        if (it == calls_.end()) continue;  // cancelled here: its end was already handled
+        call = it->second;
+        if (last) calls_.erase(it);
+      }
+      call->OnEvent(e.event());
+      if (last) call->Done(grpc::Status::OK);
+    }
+    StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::unique_lock lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      broken_ = true;  // the read side ends too, and OnDone comes
+      out_.clear();
+      return;
+    }
+    Pump(lock);
   }
 
   void OnDone(const grpc::Status& status) override {
-    RemoteInferenceService* service = request_->service;
-    request_->OnCallDone(this, worker_, status, first_seen_, cancelled_here_.load());
-    // The request (its sink, and with it the caller's call slot and rate-limit lease) must not
-    // wait for the retirement below: the refresh thread may take a second to come.
-    request_.reset();
-    // This runs on a gRPC callback thread, where the last reference to a channel must not go
-    // (gRPC cannot shut its callback queue down from its own threads), and this object holds
-    // two (its worker's stub, its ClientContext): the refresh thread or the service's
-    // destructor destroys it instead. Nothing here touches it after CallEnded.
+    std::map<uint64_t, std::shared_ptr<GenerateCall>> calls;
+    {
+      std::lock_guard lock(mu_);
+      broken_ = true;
+      calls.swap(calls_);
+    }
+    // A call that ended OK with generations still on it (the worker went away cleanly) ended
+    // them early, as a broken one did.
+    const grpc::Status why = status.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "the worker ended the session")
+                                         : status;
+    for (auto& [id, call] : calls) call->Done(why);
+    RemoteInferenceService* service = service_;
+    // As for the calls: this runs on a gRPC callback thread and holds a channel (its context).
     service->Retire(std::move(self_));
     service->CallEnded(&context_);  // the last use of the service and of this object
   }
 
  private:
-  std::shared_ptr<RemoteInferenceService::Request> request_;
-  std::shared_ptr<RemoteInferenceService::Worker> worker_;
+  // Starts the next write, or the half-close once closing and nothing is left to write;
+  // unlocks `lock` when it calls gRPC.
+  void Pump(std::unique_lock<std::mutex>& lock) {
+    if (!started_ || writing_ || broken_ || writes_done_) return;
+    if (!out_.empty()) {
+      current_ = std::move(out_.front());
+      out_.pop_front();
+      writing_ = true;
+      lock.unlock();
+      StartWrite(&current_);
+    } else if (closing_) {
+      writes_done_ = true;
+      lock.unlock();
+      StartWritesDone();
+      RemoveHoldOnce();
+    }
+  }
+
+  // The hold lets writes start outside the reactions; it goes when no more will start (the
+  // half-close went, or the read side ended), so that OnDone can come.
+  void RemoveHoldOnce() {
+    if (!hold_removed_.exchange(true)) RemoveHold();
+  }
+
+  RemoteInferenceService* service_;
   grpc::ClientContext context_;
-  pb::GenerateEvent event_;
-  bool first_seen_ = false;
-  std::atomic<bool> cancelled_here_{false};
-  std::shared_ptr<GenerateCall> self_;
+  pb::SessionEvents in_;
+  mutable std::mutex mu_;
+  std::map<uint64_t, std::shared_ptr<GenerateCall>> calls_;  // sent, not yet ended
+  std::deque<pb::SessionRequest> out_;
+  pb::SessionRequest current_;  // the request being written; stable while writing_
+  uint64_t last_id_ = 0;
+  bool started_ = false;
+  bool writing_ = false;
+  bool broken_ = false;
+  bool closing_ = false;
+  bool writes_done_ = false;
+  std::atomic<bool> hold_removed_{false};
+  std::shared_ptr<WorkerSession> self_;
 };
+
+namespace {
+
+void GenerateCall::Start() {
+  self_ = shared_from_this();
+  if (cancelled_here_.load()) {
+    Done(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+    return;
+  }
+  std::shared_ptr<RemoteInferenceService::Request> request = CurrentRequest();
+  for (int tries = 0; tries < 2; ++tries) {
+    std::shared_ptr<WorkerSession> session = request->service->SessionFor(worker_);
+    std::lock_guard lock(mu_);
+    if (session->Send(shared_from_this(), request->proto, &id_)) {
+      session_ = std::move(session);
+      break;
+    }
+  }
+  request.reset();
+  bool sent;
+  {
+    std::lock_guard lock(mu_);
+    sent = session_ != nullptr;
+  }
+  if (!sent) {
+    Done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "no session to worker " + worker_->address));
+  } else if (cancelled_here_.load()) {
+    TryCancel();  // cancelled while it was being sent
+  }
+}
+
+void GenerateCall::TryCancel() {
+  cancelled_here_.store(true);
+  std::shared_ptr<WorkerSession> session;
+  uint64_t id;
+  {
+    std::lock_guard lock(mu_);
+    session = session_;
+    id = id_;
+  }
+  // Not sent yet: Start sees the flag. Sent: whoever takes it off the session ends it.
+  if (session && session->Cancel(id)) Done(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled here"));
+}
 
 // A request without a seed gets one here, so that a stream resumed on another worker draws
 // the numbers the first worker would have drawn.
@@ -443,22 +656,43 @@ void RemoteInferenceService::AddWorker(const std::string& address, bool standby,
   cv_.notify_all();
 }
 
-void RemoteInferenceService::RemoveWorker(const std::string& address) {
-  std::lock_guard lock(mu_);
-  auto it = workers_.find(address);
-  if (it == workers_.end()) return;
-  // Calls in flight keep the worker object; its metrics go now.
-  state_->Remove(it->second->up_gauge);
-  state_->Remove(it->second->down_gauge);
-  requests_->Remove(it->second->requests);
-  failures_->Remove(it->second->failures);
-  for (prometheus::Gauge*& g : it->second->breaker_gauges) {
-    breaker_->Remove(g);
-    g = nullptr;
+std::shared_ptr<WorkerSession> RemoteInferenceService::SessionFor(const std::shared_ptr<Worker>& worker) {
+  std::shared_ptr<WorkerSession> session;
+  {
+    std::lock_guard lock(mu_);
+    if (worker->session && !worker->session->broken()) return worker->session;
+    session = std::make_shared<WorkerSession>(this);
+    worker->session = session;
   }
-  it->second->up_gauge = it->second->down_gauge = nullptr;
-  it->second->requests = it->second->failures = nullptr;
-  workers_.erase(it);
+  // Outside the lock (Start registers the call with the service); sends queued meanwhile
+  // wait for it.
+  session->Start(*worker->stub);
+  return session;
+}
+
+void RemoteInferenceService::RemoveWorker(const std::string& address) {
+  std::shared_ptr<WorkerSession> session;
+  {
+    std::lock_guard lock(mu_);
+    auto it = workers_.find(address);
+    if (it == workers_.end()) return;
+    // Its session ends once the generations on it end (they go on: a draining worker finishes
+    // them). Closed after the unlock: gRPC is not called under the service's lock.
+    session = std::move(it->second->session);
+    // Calls in flight keep the worker object; its metrics go now.
+    state_->Remove(it->second->up_gauge);
+    state_->Remove(it->second->down_gauge);
+    requests_->Remove(it->second->requests);
+    failures_->Remove(it->second->failures);
+    for (prometheus::Gauge*& g : it->second->breaker_gauges) {
+      breaker_->Remove(g);
+      g = nullptr;
+    }
+    it->second->up_gauge = it->second->down_gauge = nullptr;
+    it->second->requests = it->second->failures = nullptr;
+    workers_.erase(it);
+  }
+  if (session) session->Close();
 }
 
 void RemoteInferenceService::SetStateGauges(Worker& w) {

@@ -120,6 +120,9 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
 
   struct Worker;  // one worker's channel, state and counters (internal)
   struct Request;  // one request's attempts (internal)
+  class WorkerSession;  // the Session call to one worker (internal)
+  // The worker's session, opened if it has none that works (internal, for the attempts).
+  std::shared_ptr<WorkerSession> SessionFor(const std::shared_ptr<Worker>& worker);
   // Internal, for the calls: every call in flight is known, so that destruction cancels them
   // and waits until none touches the service any more.
   void CallStarted(grpc::ClientContext* context);
