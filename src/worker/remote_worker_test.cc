@@ -316,7 +316,7 @@ TEST(RemoteWorkerRetireTest, AFinishedRequestReleasesItsSinkBeforeTheRefresh) {
   EXPECT_TRUE(released.expired()) << "the finished request's sink is still held";
 }
 
-// Passive error rates: a worker whose calls fail (it refuses every Generate at the transport,
+// Passive error rates: a worker whose calls fail (its session breaks at the transport on every request,
 // here because its message limit is smaller than the request) while it answers polls and
 // health checks. Its circuit breaker opens after two failures and keeps it out for the
 // cool-down, where polls alone would bring it back (and fail a call) every 50 ms. Clients see
