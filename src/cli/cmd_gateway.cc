@@ -53,10 +53,16 @@ Command AddGatewayCommand(CLI::App& app) {
                   "how long a worker may take to accept a request before it counts as failed and "
                   "the request goes to another worker")
       ->check(CLI::Range(100, 600000));
+  auto keepalive_ms = std::make_shared<int>(static_cast<int>(o->workers.keepalive.count()));
+  sub->add_option("--worker-keepalive-ms", *keepalive_ms,
+                  "how often each worker connection is pinged; one whose pings go unanswered this "
+                  "long is closed and its streams in flight move to another worker")
+      ->check(CLI::Range(100, 600000));
   AddEdgeFlags(sub, &o->edge);
-  return {sub, [o, policies, cool_down_ms, accept_timeout_ms] {
+  return {sub, [o, policies, cool_down_ms, accept_timeout_ms, keepalive_ms] {
             o->workers.breaker.cool_down = std::chrono::milliseconds(*cool_down_ms);
             o->workers.accept_timeout = std::chrono::milliseconds(*accept_timeout_ms);
+            o->workers.keepalive = std::chrono::milliseconds(*keepalive_ms);
             for (const std::string& entry : *policies) {
               const size_t eq = entry.find('=');
               Result<serving::RoutePolicy> p =

@@ -35,6 +35,10 @@ Status WorkerServer::Start() {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, credentials, &bound_port);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Gateways ping their connections (RemoteInferenceOptions::keepalive, 100 ms at the least):
+  // answer them rather than counting them as abuse and closing the connection.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 50);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
   builder.RegisterService(grpc_service_.get());
   server_ = builder.BuildAndStart();

@@ -279,6 +279,52 @@ describe('a static worker list, no etcd', () => {
     }
   });
 
+  // A worker that hangs mid-stream (SIGSTOP: its connections stay open, its kernel still
+  // acknowledges data, nothing answers) is found by the gateway's pings within
+  // --worker-keepalive-ms twice over; its connection is closed and the streams in flight on it
+  // move to the other worker. Without pings they would wait for it forever.
+  test('streams on a worker that hangs move on once its pings go unanswered', async () => {
+    const a = await startWorker([stories], [], 'hang-a');
+    const b = await startWorker([stories], [], 'hang-b');
+    const gateway = await startGateway(['--worker', a.address, '--worker', b.address,
+      '--worker-keepalive-ms', '500', '--breaker-failures', '1000']);
+    try {
+      const client = new OpenAI({ baseURL: `${gateway.baseURL}/v1`, apiKey: 'unused', maxRetries: 0 });
+      await waitFor('both workers up', async () =>
+        (await metric(gateway.baseURL, 'llmux_gateway_workers', { state: 'up' })) === 2, 10000);
+      const long = { prompt: 'Once upon a time', max_tokens: 480, ignore_eos: true, stream: true };
+      const longText = async () => {
+        const stream = await complete(client, long);
+        let text = '';
+        let first;
+        const started = new Promise((r) => { first = r; });
+        const done = (async () => {
+          for await (const chunk of stream) { text += chunk.choices[0]?.text ?? ''; first(); }
+          return text;
+        })();
+        return { started, done };
+      };
+      const reference = await (await longText()).done;
+      const sentToA = () => metric(gateway.baseURL, 'llmux_gateway_worker_requests_total', { worker: a.address });
+      const before = await sentToA();
+      const streams = await Promise.all(Array.from({ length: 8 }, () => longText()));
+      await Promise.all(streams.map((s) => s.started));
+      a.child.kill('SIGSTOP');
+      const stopped = Date.now();
+      assert.ok(await sentToA() > before, 'some streams went to the worker that hangs');
+      const texts = await Promise.all(streams.map((s) => s.done));
+      const waited = Date.now() - stopped;
+      for (const t of texts) assert.equal(t, reference, 'a stream moved off the hung worker reads as one stream');
+      assert.ok(waited < 6000, `the streams waited ${waited} ms for the hung worker`);
+      assert.ok(await metric(gateway.baseURL, 'llmux_gateway_stream_migrations_total') >= 1, 'a stream moved');
+    } finally {
+      a.child.kill('SIGCONT');
+      await gateway.stop();
+      await a.stop('SIGKILL');
+      await b.stop('SIGKILL');
+    }
+  });
+
   // A stopped worker keeps its connections open and answers nothing: a request sent to it waits
   // for the gateway's accept timeout (3 s here) before it counts as failed. Meanwhile the gateway
   // must go on answering everyone else, through each front end (OpenAI, gRPC, MCP): the waits

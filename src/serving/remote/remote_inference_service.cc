@@ -634,6 +634,11 @@ void RemoteInferenceService::AddWorker(const std::string& address, bool standby,
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetMaxReceiveMessageSize(64 << 20);  // GetVocab: a model's vocabulary can be megabytes
+  const int keepalive_ms = static_cast<int>(options_.keepalive.count());
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_ms);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive_ms);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);  // a quiet session is pinged all the same
   auto channel = grpc::CreateCustomChannel(
       address, std::static_pointer_cast<grpc::ChannelCredentials>(credentials_), args);
   worker->stub = pb::Worker::NewStub(channel);

@@ -51,6 +51,10 @@ struct RemoteInferenceOptions {
   std::chrono::milliseconds refresh_interval{1000};
   // How long a worker may take to accept or refuse a request before another is tried.
   std::chrono::milliseconds accept_timeout{10000};
+  // Each worker connection is pinged this often, and one whose pings go unanswered for as long
+  // is closed: a worker that hangs (stopped, or its machine gone without a word) then fails
+  // its streams in flight, which move to another worker, instead of holding them forever.
+  std::chrono::milliseconds keepalive{10000};
   int max_attempts = 3;  // workers tried per request before it fails
   // TLS to the workers: their CA (empty: plaintext), and the gateway's own certificate and key
   // for mutual TLS.
