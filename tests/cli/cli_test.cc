@@ -49,6 +49,20 @@ TEST(CliTest, RunStoriesGreedyWritesTheReferenceStory) {
   EXPECT_NE(r.out.find(ref_text.substr(0, 60)), std::string::npos) << r.out;
 }
 
+// qwen3moe (mixture of experts) through `llmux run`: the 32 greedy tokens of "Hello, world" are
+// llama.cpp's (its precise and default runs agree on this prompt over all 32).
+TEST(CliTest, RunQwen3MoeGreedyGivesTheReferenceText) {
+  auto ref = ReadJson("vectors/qwen3moe-mini-q8_0.json");
+  const auto& p0 = ref["prompts"][0];
+  ASSERT_EQ(p0["text"], "Hello, world");
+  const std::string text = p0["runs"]["precise"]["generated_text"].get<std::string>();
+  ASSERT_EQ(text, p0["runs"]["default"]["generated_text"].get<std::string>());
+  auto r = RunLlmux("run --model " + Quote(SharedPath("models/qwen3moe-mini-q8_0.gguf")) +
+                    " --prompt 'Hello, world' -n 32 --temperature 0 --ignore-eos -t 2");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("Hello, world" + text), std::string::npos) << r.out;
+}
+
 TEST(CliTest, TokenizePrintsReferenceIds) {
   auto r = RunLlmux("tokenize --model " + Quote(SharedPath("models/stories260K.gguf")) + " 'Once upon a time'");
   ASSERT_EQ(r.exit_code, 0);

@@ -11,6 +11,7 @@ constexpr Entry kArchitectures[] = {
     {"llama", &LoadLlama},
     {"qwen2", &LoadQwen2},
     {"qwen3", &LoadQwen3},
+    {"qwen3moe", &LoadQwen3Moe},
 };
 }  // namespace
 

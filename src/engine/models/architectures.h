@@ -23,5 +23,6 @@ std::vector<std::string> SupportedArchitectures();
 Result<std::unique_ptr<Model>> LoadLlama(std::shared_ptr<const gguf::GgufFile> file, int n_threads);
 Result<std::unique_ptr<Model>> LoadQwen2(std::shared_ptr<const gguf::GgufFile> file, int n_threads);
 Result<std::unique_ptr<Model>> LoadQwen3(std::shared_ptr<const gguf::GgufFile> file, int n_threads);
+Result<std::unique_ptr<Model>> LoadQwen3Moe(std::shared_ptr<const gguf::GgufFile> file, int n_threads);
 
 }  // namespace llmux

@@ -6,6 +6,7 @@
 
 #include "engine/models/attention.h"
 #include "engine/models/ffn.h"
+#include "engine/models/ffn_moe.h"
 #include "engine/models/rms_norm.h"
 
 namespace llmux {
@@ -24,14 +25,29 @@ Status DenseModel::Init() {
     scratch = std::max(scratch, kernels::MatMulScratchBytes(w.type, w.cols, max_batch_));
   };
   need(weights_.output);
+  const bool moe = c.n_expert > 0;
   for (const LayerWeights& l : weights_.layers) {
-    for (const MatrixView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) need(*w);
+    if (moe) {
+      for (const MatrixView* w : {&l.router, &l.gate_exps, &l.up_exps, &l.down_exps}) need(*w);
+      for (const MatrixView* w : {&l.wq, &l.wk, &l.wv, &l.wo}) need(*w);
+    } else {
+      for (const MatrixView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) need(*w);
+    }
   }
-  const bool ok = x_.Allocate(b * c.n_embd) && xn_.Allocate(b * c.n_embd) &&
-                  q_.Allocate(b * c.q_dim()) && k_.Allocate(b * c.kv_dim()) &&
-                  v_.Allocate(b * c.kv_dim()) && attn_.Allocate(b * c.q_dim()) &&
-                  gate_.Allocate(b * c.n_ff) && up_.Allocate(b * c.n_ff) &&
-                  out_.Allocate(b * c.n_embd) && scratch_.Allocate(scratch);
+  const size_t n_ff = static_cast<size_t>(moe ? c.n_ff_exp : c.n_ff);
+  bool ok = x_.Allocate(b * c.n_embd) && xn_.Allocate(b * c.n_embd) &&
+            q_.Allocate(b * c.q_dim()) && k_.Allocate(b * c.kv_dim()) &&
+            v_.Allocate(b * c.kv_dim()) && attn_.Allocate(b * c.q_dim()) &&
+            gate_.Allocate(b * n_ff) && up_.Allocate(b * n_ff) &&
+            out_.Allocate(b * c.n_embd) && scratch_.Allocate(scratch);
+  if (moe) {
+    ok = ok && router_.Allocate(b * c.n_expert) && expert_in_.Allocate(b * c.n_embd) &&
+         moe_out_.Allocate(b * c.n_embd);
+    picks_.assign(b * c.n_expert_used, 0);
+    pick_weights_.assign(b * c.n_expert_used, 0.0f);
+    expert_rows_.reserve(b);
+    expert_weights_.reserve(b);
+  }
   if (!ok) return ResourceExhaustedError("cannot allocate activation buffers");
   tokens_.assign(b, 0);
   positions_.assign(b, 0);
@@ -329,6 +345,56 @@ void DenseModel::FeedForward(const LayerWeights& w, const Batch& b) {
   SwiGlu(gate_.data(), up_.data(), static_cast<int64_t>(n) * c.n_ff, pool_);
   Project(w.down, gate_.data(), n, out_.data(), b.single_from(b.first));
   AddInPlace(x, out_.data(), static_cast<int64_t>(n) * c.n_embd, pool_);
+}
+
+void DenseModel::FeedForwardMoe(const LayerWeights& w, const Batch& b) {
+  if (b.n_out() == 0) return;
+  const ModelConfig& c = config_;
+  const int n = b.n_out();
+  const int k = c.n_expert_used;
+  const int n_single = b.single_from(b.first);  // rows [0, n_single) of these n are decode rows
+  const size_t first = static_cast<size_t>(b.first);
+  float* x = x_.data() + first * c.n_embd;
+  float* xn = xn_.data() + first * c.n_embd;
+  RmsNormRows(x, w.ffn_norm, xn, n, c.n_embd, c.rms_eps, pool_);
+  Project(w.router, xn, n, router_.data(), n_single);
+  for (int t = 0; t < n; ++t) {
+    RouteSoftmaxTopK(router_.data() + static_cast<size_t>(t) * c.n_expert, c.n_expert, k,
+                     picks_.data() + static_cast<size_t>(t) * k, pick_weights_.data() + static_cast<size_t>(t) * k);
+  }
+  float* sum = moe_out_.data();
+  std::fill_n(sum, static_cast<size_t>(n) * c.n_embd, 0.0f);
+  for (int e = 0; e < c.n_expert; ++e) {
+    expert_rows_.clear();
+    expert_weights_.clear();
+    int e_single = 0;
+    for (int t = 0; t < n; ++t) {
+      for (int j = 0; j < k; ++j) {
+        if (picks_[static_cast<size_t>(t) * k + j] != e) continue;
+        expert_rows_.push_back(t);
+        expert_weights_.push_back(pick_weights_[static_cast<size_t>(t) * k + j]);
+        if (t < n_single) ++e_single;
+      }
+    }
+    const int m = static_cast<int>(expert_rows_.size());
+    if (m == 0) continue;
+    for (int i = 0; i < m; ++i) {
+      std::copy_n(xn + static_cast<size_t>(expert_rows_[i]) * c.n_embd, c.n_embd,
+                  expert_in_.data() + static_cast<size_t>(i) * c.n_embd);
+    }
+    const kernels::MatMulOut outs[] = {{ExpertMatrix(w.gate_exps, e, c.n_ff_exp), gate_.data()},
+                                       {ExpertMatrix(w.up_exps, e, c.n_ff_exp), up_.data()}};
+    kernels::MatMulMany(outs, expert_in_.data(), m, scratch_.data(), pool_, e_single);
+    SwiGlu(gate_.data(), up_.data(), static_cast<int64_t>(m) * c.n_ff_exp, pool_);
+    Project(ExpertMatrix(w.down_exps, e, c.n_embd), gate_.data(), m, out_.data(), e_single);
+    for (int i = 0; i < m; ++i) {
+      const float weight = expert_weights_[i];
+      const float* y = out_.data() + static_cast<size_t>(i) * c.n_embd;
+      float* dst = sum + static_cast<size_t>(expert_rows_[i]) * c.n_embd;
+      for (int d = 0; d < c.n_embd; ++d) dst[d] += weight * y[d];
+    }
+  }
+  AddInPlace(x, sum, static_cast<int64_t>(n) * c.n_embd, pool_);
 }
 
 }  // namespace llmux

@@ -72,6 +72,10 @@ class DenseModel : public Model {
   void AttendAndProject(const LayerWeights& w, KvCache& cache, int il, const Batch& b);
   // x_ += Wdown.(silu(Wgate.xn) * Wup.xn), xn = RMSNorm(x_) * ffn_norm.
   void FeedForward(const LayerWeights& w, const Batch& b);
+  // The same with a mixture of experts: x_ += sum over the router's picks e of
+  // weight_e * Wdown_e.(silu(Wgate_e.xn) * Wup_e.xn) (RouteSoftmaxTopK). Each expert runs once
+  // over the rows routed to it, gathered in row order, so decode rows stay single-token rows.
+  void FeedForwardMoe(const LayerWeights& w, const Batch& b);
 
   ModelConfig config_;
   ModelWeights weights_;
@@ -103,6 +107,15 @@ class DenseModel : public Model {
   AlignedBuffer<float> up_;         // FFN up, n_ff
   AlignedBuffer<float> out_;        // projection output before the residual add, n_embd
   AlignedBuffer<uint8_t> scratch_;  // MatMul's quantized activations
+  // MoE only: router logits (n_expert per row), the picks (n_expert_used per row), an
+  // expert's gathered input rows, and the weighted sum of the experts' outputs (n_embd).
+  AlignedBuffer<float> router_;
+  std::vector<int32_t> picks_;
+  std::vector<float> pick_weights_;
+  std::vector<int32_t> expert_rows_;
+  std::vector<float> expert_weights_;
+  AlignedBuffer<float> expert_in_;
+  AlignedBuffer<float> moe_out_;
   // Per-row and per-chunk bookkeeping of RunBatch, sized max_batch_.
   std::vector<int32_t> tokens_;
   std::vector<int32_t> positions_;

@@ -62,6 +62,11 @@ struct ModelConfig {
   bool qkv_bias = false;           // attn_q/k/v carry biases (qwen2)
   bool qk_norm = false;            // RMSNorm of each q/k head before RoPE (qwen3)
   bool rope_freq_factors = false;  // rope_freqs.weight present (llama 3.1 style scaling)
+  // Mixture of experts (qwen3moe): every layer's FFN is n_expert SwiGLU experts of width
+  // n_ff_exp, of which a router picks n_expert_used per token. 0: dense FFN of width n_ff.
+  int n_expert = 0;
+  int n_expert_used = 0;
+  int n_ff_exp = 0;
 
   int q_dim() const { return n_head * head_dim; }
   int kv_dim() const { return n_head_kv * head_dim; }

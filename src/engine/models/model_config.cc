@@ -160,4 +160,12 @@ Result<ModelConfig> ReadModelConfig(const gguf::GgufFile& file, std::string_view
   return c;
 }
 
+Status ReadExpertConfig(const gguf::GgufFile& file, ModelConfig& c) {
+  KeyReader keys(file, c.arch);
+  LLMUX_ASSIGN_OR_RETURN(c.n_expert, keys.RequiredInt("expert_count", 1, 1 << 16));
+  LLMUX_ASSIGN_OR_RETURN(c.n_expert_used, keys.RequiredInt("expert_used_count", 1, c.n_expert));
+  LLMUX_ASSIGN_OR_RETURN(c.n_ff_exp, keys.RequiredInt("expert_feed_forward_length", 1, kMaxDim));
+  return Status::Ok();
+}
+
 }  // namespace llmux

@@ -16,4 +16,8 @@ namespace llmux {
 // from the token_embd shape); rope.layout is left kNormal.
 Result<ModelConfig> ReadModelConfig(const gguf::GgufFile& file, std::string_view arch);
 
+// Reads expert_count, expert_used_count and expert_feed_forward_length (all required) into
+// the config's MoE fields, checking 1 <= used <= count.
+Status ReadExpertConfig(const gguf::GgufFile& file, ModelConfig& config);
+
 }  // namespace llmux

@@ -30,7 +30,18 @@ Result<const gguf::TensorInfo*> TensorLoader::Find(const std::string& name,
 }
 
 Result<MatrixView> TensorLoader::Matrix(const std::string& name, int64_t cols, int64_t rows) {
-  LLMUX_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, Find(name, {cols, rows}));
+  return MatrixOfShape(name, {cols, rows});
+}
+
+Result<MatrixView> TensorLoader::Stacked(const std::string& name, int64_t cols, int64_t rows, int64_t n) {
+  return MatrixOfShape(name, {cols, rows, n});
+}
+
+Result<MatrixView> TensorLoader::MatrixOfShape(const std::string& name, std::vector<int64_t> shape) {
+  const int64_t cols = shape[0];
+  int64_t rows = 1;
+  for (size_t i = 1; i < shape.size(); ++i) rows *= shape[i];
+  LLMUX_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, Find(name, std::move(shape)));
   if (!kernels::MatMulSupports(t->type)) {
     return UnimplementedError("tensor '" + name + "' has type " +
                               std::string(Traits(t->type).name) +
@@ -92,6 +103,16 @@ Status LoadLayer(TensorLoader& loader, const ModelConfig& c, int il, LayerWeight
     LLMUX_ASSIGN_OR_RETURN(w.k_norm, loader.Vector(p + "attn_k_norm.weight", c.head_dim));
   }
   LLMUX_ASSIGN_OR_RETURN(w.ffn_norm, loader.Vector(p + "ffn_norm.weight", e));
+  if (c.n_expert > 0) {
+    LLMUX_ASSIGN_OR_RETURN(w.router, loader.Matrix(p + "ffn_gate_inp.weight", e, c.n_expert));
+    if (w.router.type != DType::kF32) {
+      return UnimplementedError("tensor '" + p + "ffn_gate_inp.weight' must be f32");
+    }
+    LLMUX_ASSIGN_OR_RETURN(w.gate_exps, loader.Stacked(p + "ffn_gate_exps.weight", e, c.n_ff_exp, c.n_expert));
+    LLMUX_ASSIGN_OR_RETURN(w.up_exps, loader.Stacked(p + "ffn_up_exps.weight", e, c.n_ff_exp, c.n_expert));
+    LLMUX_ASSIGN_OR_RETURN(w.down_exps, loader.Stacked(p + "ffn_down_exps.weight", c.n_ff_exp, e, c.n_expert));
+    return Status::Ok();
+  }
   LLMUX_ASSIGN_OR_RETURN(w.gate, loader.Matrix(p + "ffn_gate.weight", e, c.n_ff));
   LLMUX_ASSIGN_OR_RETURN(w.up, loader.Matrix(p + "ffn_up.weight", e, c.n_ff));
   LLMUX_ASSIGN_OR_RETURN(w.down, loader.Matrix(p + "ffn_down.weight", c.n_ff, e));
@@ -131,9 +152,19 @@ Result<ModelWeights> LoadWeights(const gguf::GgufFile& file, ModelConfig& c,
     LLMUX_RETURN_IF_ERROR(LoadLayer(loader, c, il, w.layers[il]));
   }
   // A decode step reads every loaded tensor once, except the embedding table (one row),
-  // which is read in full as the output matrix when tied.
+  // which is read in full as the output matrix when tied, and the experts, of which a token
+  // reads n_expert_used.
   if (weight_bytes_per_token != nullptr) {
-    *weight_bytes_per_token = loader.bytes_loaded() - (c.tied_output ? 0 : embd_bytes);
+    uint64_t unread = c.tied_output ? 0 : embd_bytes;
+    if (c.n_expert > 0) {
+      for (const LayerWeights& l : w.layers) {
+        for (const MatrixView* m : {&l.gate_exps, &l.up_exps, &l.down_exps}) {
+          const uint64_t bytes = m->row_bytes * static_cast<uint64_t>(m->rows);
+          unread += bytes / c.n_expert * (c.n_expert - c.n_expert_used);
+        }
+      }
+    }
+    *weight_bytes_per_token = loader.bytes_loaded() - unread;
   }
   return w;
 }

@@ -26,7 +26,19 @@ struct LayerWeights {
   const float* k_norm = nullptr;      // [head_dim]
   const float* ffn_norm = nullptr;    // [n_embd]
   MatrixView gate{}, up{}, down{};    // gate/up: n_ff x n_embd, down: n_embd x n_ff
+  // MoE layers instead of gate/up/down: the router (n_expert x n_embd, F32) and every
+  // expert's matrices stacked, expert e's rows at [e * rows_per_expert, +rows_per_expert)
+  // (ExpertMatrix): gate/up n_ff_exp x n_embd each, down n_embd x n_ff_exp each.
+  MatrixView router{};
+  MatrixView gate_exps{}, up_exps{}, down_exps{};
 };
+
+// Expert e's matrix out of stacked experts of `rows` rows each.
+inline MatrixView ExpertMatrix(const MatrixView& stacked, int e, int64_t rows) {
+  return MatrixView{stacked.type, rows, stacked.cols,
+                    static_cast<const uint8_t*>(stacked.data) + static_cast<size_t>(e) * rows * stacked.row_bytes,
+                    stacked.row_bytes};
+}
 
 struct ModelWeights {
   MatrixView token_embd{};             // n_vocab x n_embd
@@ -45,6 +57,8 @@ class TensorLoader {
 
   // A 2-D weight with ne = {cols, rows} of a type MatMul supports.
   Result<MatrixView> Matrix(const std::string& name, int64_t cols, int64_t rows);
+  // A 3-D weight with ne = {cols, rows, n}: n matrices stacked, as one view of n * rows rows.
+  Result<MatrixView> Stacked(const std::string& name, int64_t cols, int64_t rows, int64_t n);
   // A 1-D F32 tensor with ne = {n}.
   Result<const float*> Vector(const std::string& name, int64_t n);
   // As Vector, but absent is fine (returns nullptr).
@@ -55,6 +69,7 @@ class TensorLoader {
 
  private:
   Result<const gguf::TensorInfo*> Find(const std::string& name, std::vector<int64_t> shape);
+  Result<MatrixView> MatrixOfShape(const std::string& name, std::vector<int64_t> shape);
 
   const gguf::GgufFile& file_;
   uint64_t bytes_loaded_ = 0;

@@ -179,6 +179,9 @@ void ExpectConcurrentEqualsAlone(const std::string& model_path, EngineOptions op
 
 const std::string kStories = llmux::testing::SharedPath("models/stories260K.gguf");
 const std::string kQwenQ8 = llmux::testing::SharedPath("models/qwen3-mini-q8_0.gguf");
+// Mixture of experts: each expert runs over the rows routed to it, so a row's experts see other
+// sequences' rows beside it; its numbers must still be its own.
+const std::string kQwenMoe = llmux::testing::SharedPath("models/qwen3moe-mini-q8_0.gguf");
 
 TEST(EngineBatchingTest, SixteenConcurrentEqualAloneF16Kv) {
   ExpectConcurrentEqualsAlone(kStories, EngineOptions{});
@@ -203,6 +206,19 @@ TEST(EngineBatchingTest, SixteenConcurrentEqualAloneQ8WeightsChunkedPrefill) {
   o.n_ctx = 512;
   o.scheduler.max_batch_tokens = 24;
   ExpectConcurrentEqualsAlone(kQwenQ8, o);
+}
+
+TEST(EngineBatchingTest, SixteenConcurrentEqualAloneMixtureOfExperts) {
+  EngineOptions o;
+  o.n_ctx = 512;
+  ExpectConcurrentEqualsAlone(kQwenMoe, o);
+}
+
+TEST(EngineBatchingTest, SixteenConcurrentEqualAloneMixtureOfExpertsChunkedPrefill) {
+  EngineOptions o;
+  o.n_ctx = 512;
+  o.scheduler.max_batch_tokens = 24;
+  ExpectConcurrentEqualsAlone(kQwenMoe, o);
 }
 
 TEST(EngineBatchingTest, SixteenConcurrentEqualAloneQ8Kv) {
