@@ -4,7 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { referenceContinuation } from './server.mjs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SHARED, referenceContinuation } from './server.mjs';
 
 const base = process.env.LLMUX_BASE_URL;
 const model = process.env.LLMUX_MODEL;
@@ -33,6 +35,25 @@ test('eight concurrent greedy completions equal the single-request text', async 
   const together = await Promise.all(prompts.map((prompt) =>
     client.completions.create({ model, prompt, max_tokens: 48, temperature: 0 })));
   together.forEach((r, i) => assert.equal(r.choices[0].text, alone[i], `prompt ${i}`));
+});
+
+// A mixture-of-experts model (qwen3moe-mini): each expert runs over the rows of every sequence
+// routed to it in a step, and each sequence must still get its own numbers. The five reference
+// prompts, each alone and then all at once; the first also against llama.cpp's text (its
+// precise and default runs agree on it over all 32 tokens).
+test('a mixture-of-experts model batches without changing any answer', async () => {
+  const moe = process.env.LLMUX_MOE_MODEL;
+  const ref = JSON.parse(readFileSync(join(SHARED, 'vectors/qwen3moe-mini-q8_0.json'), 'utf8'));
+  const ask = (prompt) => client.completions.create({
+    model: moe, prompt, max_tokens: 32, temperature: 0, ignore_eos: true });
+  const prompts = ref.prompts.map((p) => p.text);
+  const alone = [];
+  for (const prompt of prompts) alone.push((await ask(prompt)).choices[0].text);
+  const p0 = ref.prompts[0].runs;
+  assert.equal(p0.precise.generated_text, p0.default.generated_text);
+  assert.equal(alone[0], p0.default.generated_text, 'llama.cpp\'s text for "Hello, world"');
+  const together = await Promise.all([...prompts, ...prompts].map(ask));
+  together.forEach((r, i) => assert.equal(r.choices[0].text, alone[i % prompts.length], `prompt ${i}`));
 });
 
 test('a repeated long system prompt is served from the prefix cache', async () => {

@@ -18,7 +18,8 @@ if (files.length === 0) {
 const work = mkdtempSync(join(tmpdir(), 'llmux-e2e-models-'));
 const stories = join(SHARED, 'models/stories260K.gguf');
 const qwen = makeTinyQwen3(work);
-const server = await startServer([`stories=${stories}`, `tiny-qwen3=${qwen}`]);
+const moe = join(SHARED, 'models/qwen3moe-mini-q8_0.gguf');
+const server = await startServer([`stories=${stories}`, `tiny-qwen3=${qwen}`, `qwen3moe-mini=${moe}`]);
 
 const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout'];
 if (process.env.LLMUX_E2E_JUNIT) {
@@ -33,6 +34,7 @@ const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ..
     LLMUX_HTTP_ADDR: server.baseURL.replace('http://', ''),
     LLMUX_MODEL: 'stories',
     LLMUX_QWEN_MODEL: 'tiny-qwen3',
+    LLMUX_MOE_MODEL: 'qwen3moe-mini',
   },
 });
 const code = await server.stop();
