@@ -24,6 +24,19 @@ async function streamText(client) {
   return text;
 }
 
+// A long greedy stream (480 tokens): `started` resolves at its first chunk, `done` with its text.
+async function longStream(client) {
+  const stream = await complete(client, { max_tokens: 480, ignore_eos: true, stream: true });
+  let text = '';
+  let first;
+  const started = new Promise((r) => { first = r; });
+  const done = (async () => {
+    for await (const chunk of stream) { text += chunk.choices[0]?.text ?? ''; first(); }
+    return text;
+  })();
+  return { started, done };
+}
+
 describe('one gateway, three workers found through etcd', () => {
   let etcd, gateway, client;
   const workers = [];
@@ -62,18 +75,7 @@ describe('one gateway, three workers found through etcd', () => {
   // on: the client sees one whole stream, the text an uninterrupted run gives, and no error.
   test('kill -9 of a worker under load: no request fails, streams in flight move on', async () => {
     const victim = workers[0];
-    const long = { prompt: 'Once upon a time', max_tokens: 480, ignore_eos: true, stream: true };
-    const longText = async () => {
-      const stream = await complete(client, long);
-      let text = '';
-      let first;
-      const started = new Promise((r) => { first = r; });
-      const done = (async () => {
-        for await (const chunk of stream) { text += chunk.choices[0]?.text ?? ''; first(); }
-        return text;
-      })();
-      return { started, done };
-    };
+    const longText = () => longStream(client);
     const reference = await (await longText()).done;
     const migratedBefore = await metric(gateway.baseURL, 'llmux_gateway_stream_migrations_total');
     const outcomes = [];
@@ -292,18 +294,7 @@ describe('a static worker list, no etcd', () => {
       const client = new OpenAI({ baseURL: `${gateway.baseURL}/v1`, apiKey: 'unused', maxRetries: 0 });
       await waitFor('both workers up', async () =>
         (await metric(gateway.baseURL, 'llmux_gateway_workers', { state: 'up' })) === 2, 10000);
-      const long = { prompt: 'Once upon a time', max_tokens: 480, ignore_eos: true, stream: true };
-      const longText = async () => {
-        const stream = await complete(client, long);
-        let text = '';
-        let first;
-        const started = new Promise((r) => { first = r; });
-        const done = (async () => {
-          for await (const chunk of stream) { text += chunk.choices[0]?.text ?? ''; first(); }
-          return text;
-        })();
-        return { started, done };
-      };
+      const longText = () => longStream(client);
       const reference = await (await longText()).done;
       const sentToA = () => metric(gateway.baseURL, 'llmux_gateway_worker_requests_total', { worker: a.address });
       const before = await sentToA();
