@@ -46,7 +46,20 @@ class EventSink final : public serving::Sink,
     Event accepted;
     accepted.mutable_accepted();
     push_(std::move(accepted));
-    for (Event& e : held_) Send(std::move(e));
+    // With a window, the deltas held meanwhile go merged, as they would have after it.
+    for (Event& e : held_) {
+      if (e.has_delta() && window_ > FlushTimer::Clock::duration::zero()) {
+        if (pending_) {
+          wire::AppendDelta(*pending_, std::move(*e.mutable_delta()));
+        } else {
+          pending_ = std::move(*e.mutable_delta());
+        }
+        continue;
+      }
+      if (pending_) SendPending(FlushTimer::Clock::now());
+      Send(std::move(e));
+    }
+    if (pending_) SendPending(FlushTimer::Clock::now());
     held_.clear();
     accepted_ = true;
   }

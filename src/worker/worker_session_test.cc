@@ -30,11 +30,13 @@ using Clock = std::chrono::steady_clock;
 namespace v1 = llmux::worker::v1;
 
 // Emits one delta per step of `gaps` (sleeping that long before each; token id = its index),
-// then sleeps `tail` and finishes.
+// then sleeps `tail` and finishes. The first `before_return` deltas are emitted inside
+// Complete, before the worker has taken the request (its sink holds them until then).
 class ScriptedService : public serving::InferenceService {
  public:
-  ScriptedService(std::vector<std::chrono::microseconds> gaps, std::chrono::milliseconds tail)
-      : gaps_(std::move(gaps)), tail_(tail) {}
+  ScriptedService(std::vector<std::chrono::microseconds> gaps, std::chrono::milliseconds tail,
+                  size_t before_return = 0)
+      : gaps_(std::move(gaps)), tail_(tail), before_return_(before_return) {}
   ~ScriptedService() override {
     std::lock_guard lock(mu_);
     for (std::thread& t : threads_) t.join();
@@ -49,8 +51,9 @@ class ScriptedService : public serving::InferenceService {
                                                            std::shared_ptr<serving::Sink> sink) override {
     std::lock_guard lock(mu_);
     auto handle = std::make_shared<Handle>();
+    for (size_t i = 0; i < before_return_; ++i) Emit(*sink, i);
     threads_.emplace_back([this, sink, handle] {
-      for (size_t i = 0; i < gaps_.size(); ++i) {
+      for (size_t i = before_return_; i < gaps_.size(); ++i) {
         if (gaps_[i].count() > 0) std::this_thread::sleep_for(gaps_[i]);
         if (handle->cancelled) {
           serving::Finish f;
@@ -58,10 +61,7 @@ class ScriptedService : public serving::InferenceService {
           sink->OnFinish(f);
           return;
         }
-        serving::Delta d;
-        d.content = "<" + std::to_string(i) + ">";
-        d.tokens = {static_cast<int32_t>(i)};
-        sink->OnDelta(d);
+        Emit(*sink, i);
       }
       std::this_thread::sleep_for(tail_);
       serving::Finish f;
@@ -77,8 +77,16 @@ class ScriptedService : public serving::InferenceService {
     void Cancel() override { cancelled = true; }
     std::atomic<bool> cancelled{false};
   };
+  static void Emit(serving::Sink& sink, size_t i) {
+    serving::Delta d;
+    d.content = "<" + std::to_string(i) + ">";
+    d.tokens = {static_cast<int32_t>(i)};
+    sink.OnDelta(d);
+  }
+
   std::vector<std::chrono::microseconds> gaps_;
   std::chrono::milliseconds tail_;
+  size_t before_return_;
   std::mutex mu_;
   std::vector<std::thread> threads_;
 };
@@ -165,8 +173,8 @@ struct Session {
 
 // One generation on a fresh session.
 Received Generate(std::vector<std::chrono::microseconds> gaps, std::chrono::microseconds window,
-                  std::chrono::milliseconds tail = 0ms) {
-  ScriptedService service(std::move(gaps), tail);
+                  std::chrono::milliseconds tail = 0ms, size_t before_return = 0) {
+  ScriptedService service(std::move(gaps), tail, before_return);
   Session session(service, window);
   session.Generate(7);
   Received got = session.ReadAll();
@@ -199,6 +207,20 @@ TEST(StreamWindowTest, WithoutAWindowEachDeltaGoesAlone) {
   EXPECT_EQ(got.content[7], Expected(200));
   EXPECT_EQ(got.tokens[7], Ids(200));
   EXPECT_EQ(got.deltas[7].size(), 200u);
+}
+
+// Deltas the engine produced before the worker took the request wait for `accepted`, and then
+// go as one with a window (as they would have after it), one by one without.
+TEST(StreamWindowTest, DeltasHeldUntilAcceptedGoMergedWithAWindow) {
+  std::vector<std::chrono::microseconds> gaps(60, 0us);
+  gaps[50] = 50ms;  // the rest comes after the held ones went
+  Received merged = Generate(gaps, 1000us, 0ms, /*before_return=*/50);
+  EXPECT_EQ(merged.content[7], Expected(60));
+  ASSERT_GE(merged.deltas[7].size(), 2u);
+  EXPECT_EQ(merged.deltas[7][0].content(), Expected(50)) << "the 50 held deltas went as one";
+  Received alone = Generate(gaps, 0us, 0ms, /*before_return=*/50);
+  EXPECT_EQ(alone.content[7], Expected(60));
+  EXPECT_EQ(alone.deltas[7].size(), 60u);
 }
 
 // A delta every 5 ms (a real model's pace) is sent as it comes: the window never merges them.
