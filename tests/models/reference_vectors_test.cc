@@ -32,29 +32,39 @@ struct Stepper {
   void Run(int32_t id) { Run(std::span<const int32_t>(&id, 1)); }
 };
 
-// Teacher-forced: prompt, then the reference's own generated ids one at a time; every
-// step's top-20 logits and logsumexp within tol, and (check_picks) greedy picks obey the
-// near-tie rule.
+// Feeds the prompt, then the reference's own generated ids one at a time, and calls
+// visit(k, logits, ref) at each of the reference's steps.
+template <typename Visit>
+void ForEachTeacherForcedStep(Model& model, const std::vector<int32_t>& prompt,
+                              const std::vector<int32_t>& generated, const nlohmann::json& tops,
+                              Visit visit) {
+  Stepper s(model, static_cast<int>(prompt.size() + generated.size()) + 1);
+  s.Run(prompt);
+  for (size_t k = 0; k < tops.size(); ++k) {
+    visit(k, s.logits, ParseTop(tops[k]));
+    if (k < generated.size() && k + 1 < tops.size()) s.Run(generated[k]);
+  }
+}
+
+// Teacher-forced: every step's top-20 logits and logsumexp within tol, and (check_picks)
+// greedy picks obey the near-tie rule.
 // Returns the largest difference seen.
 double TeacherForce(Model& model, const std::vector<int32_t>& prompt,
                     const std::vector<int32_t>& generated, const nlohmann::json& tops, double tol,
                     const std::string& what, bool check_picks = true) {
-  Stepper s(model, static_cast<int>(prompt.size() + generated.size()) + 1);
-  s.Run(prompt);
   double worst = 0;
-  for (size_t k = 0; k < tops.size(); ++k) {
-    const RefTop ref = ParseTop(tops[k]);
-    const double d = TopDiff(s.logits, ref);
+  ForEachTeacherForcedStep(model, prompt, generated, tops,
+                           [&](size_t k, const std::vector<float>& logits, const RefTop& ref) {
+    const double d = TopDiff(logits, ref);
     worst = std::max(worst, d);
     if (std::getenv("LLMUX_TEST_VERBOSE") != nullptr) {
       std::printf("  %s step %zu: max diff %.3g\n", what.c_str(), k, d);
     }
     EXPECT_LE(d, tol) << what << " step " << k;
-    const int32_t pick = Argmax(s.logits);
+    const int32_t pick = Argmax(logits);
     EXPECT_TRUE(!check_picks || PickAllowed(pick, ref, tol))
         << what << " step " << k << ": picked " << pick << ", reference " << ref.ids[0];
-    if (k < generated.size() && k + 1 < tops.size()) s.Run(generated[k]);
-  }
+  });
   return worst;
 }
 
@@ -287,13 +297,10 @@ PositionDiffs TeacherForceDiffs(Model& model, const nlohmann::json& ref, const c
   for (const auto& p : ref["prompts"]) {
     const auto prompt = p["prompt_ids"].get<std::vector<int32_t>>();
     const auto& run = p["runs"].at(run_name);
-    const auto gen = run["generated_ids"].get<std::vector<int32_t>>();
-    Stepper s(model, static_cast<int>(prompt.size() + gen.size()) + 1);
-    s.Run(prompt);
-    for (size_t k = 0; k < run["tops"].size(); ++k) {
-      out.diffs.push_back(TopDiff(s.logits, ParseTop(run["tops"][k])));
-      if (k < gen.size() && k + 1 < run["tops"].size()) s.Run(gen[k]);
-    }
+    ForEachTeacherForcedStep(model, prompt, run["generated_ids"].get<std::vector<int32_t>>(), run["tops"],
+                             [&](size_t, const std::vector<float>& logits, const RefTop& ref) {
+                               out.diffs.push_back(TopDiff(logits, ref));
+                             });
   }
   return out;
 }
