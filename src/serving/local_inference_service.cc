@@ -133,7 +133,8 @@ void LocalInferenceService::ObserveEngine(ModelHost& host) {
   host.engine().SetStepObserver(
       [this, name = host.name(), last = std::make_shared<Last>()](const EngineStats& s) {
         metrics_.EngineLoad(name, s.running, s.waiting);
-        metrics_.KvCache(name, s.kv.used, s.kv.cached, s.kv.n_blocks, s.kv_block_bytes);
+        metrics_.KvCache(name, s.kv.used, s.kv.cached, s.kv.n_blocks, s.kv_block_bytes,
+                         s.kv_bytes_per_token);
         metrics_.PrefixCacheHits(name, s.prefix_hit_tokens - last->hits);
         metrics_.Preemptions(name, s.preemptions - last->preemptions);
         last->hits = s.prefix_hit_tokens;
@@ -141,7 +142,8 @@ void LocalInferenceService::ObserveEngine(ModelHost& host) {
       });
   const EngineStats s = host.engine().stats();
   metrics_.EngineLoad(host.name(), s.running, s.waiting);
-  metrics_.KvCache(host.name(), s.kv.used, s.kv.cached, s.kv.n_blocks, s.kv_block_bytes);
+  metrics_.KvCache(host.name(), s.kv.used, s.kv.cached, s.kv.n_blocks, s.kv_block_bytes,
+                   s.kv_bytes_per_token);
   metrics_.PrefixCacheHits(host.name(), 0);
   metrics_.Preemptions(host.name(), 0);
 }
@@ -212,7 +214,7 @@ Status LocalInferenceService::UnloadModel(const std::string& name) {
   // joins its thread after their callbacks ran; the tokenizer they use goes after it.
   host.reset();
   metrics_.EngineLoad(name, 0, 0);
-  metrics_.KvCache(name, 0, 0, 0, 0);
+  metrics_.KvCache(name, 0, 0, 0, 0, 0);
   spdlog::info("model '{}' unloaded", name);
   return Status();
 }

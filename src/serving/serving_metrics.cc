@@ -69,6 +69,11 @@ ServingMetrics::ServingMetrics() : registry_(std::make_shared<prometheus::Regist
                    .Name("llmux_kv_cache_capacity_bytes")
                    .Help("Bytes of K and V the paged cache can hold")
                    .Register(*registry_);
+  kv_token_bytes_ = &prometheus::BuildGauge()
+                         .Name("llmux_kv_cache_bytes_per_token")
+                         .Help("Bytes of KV cache one token takes over all layers (MLA models "
+                               "keep one compressed latent row per token)")
+                         .Register(*registry_);
   prefix_hits_ = &prometheus::BuildCounter()
                       .Name("llmux_prefix_cache_hit_tokens_total")
                       .Help("Prompt tokens whose K/V came from the prefix cache")
@@ -80,12 +85,13 @@ ServingMetrics::ServingMetrics() : registry_(std::make_shared<prometheus::Regist
 }
 
 void ServingMetrics::KvCache(const std::string& model, int used, int cached, int total,
-                             int64_t block_bytes) {
+                             int64_t block_bytes, int64_t bytes_per_token) {
   kv_blocks_->Add({{"model", model}, {"state", "used"}}).Set(used);
   kv_blocks_->Add({{"model", model}, {"state", "cached"}}).Set(cached);
   kv_blocks_->Add({{"model", model}, {"state", "free"}}).Set(total - used - cached);
   kv_usage_->Add({{"model", model}}).Set(total > 0 ? static_cast<double>(used) / total : 0.0);
   kv_bytes_->Add({{"model", model}}).Set(static_cast<double>(total) * block_bytes);
+  kv_token_bytes_->Add({{"model", model}}).Set(static_cast<double>(bytes_per_token));
 }
 
 void ServingMetrics::PrefixCacheHits(const std::string& model, int64_t tokens) {

@@ -33,9 +33,10 @@ class ServingMetrics {
                        bool started, double seconds_since_arrival, int prompt_tokens,
                        int completion_tokens);
 
-  // The KV cache after an engine step: blocks in use, cached for prefix reuse, and in all.
+  // The KV cache after an engine step: blocks in use, cached for prefix reuse, and in all,
+  // and what one token's K and V take over all layers.
   void KvCache(const std::string& model, int blocks_used, int blocks_cached, int blocks_total,
-               int64_t block_bytes);
+               int64_t block_bytes, int64_t bytes_per_token);
   void PrefixCacheHits(const std::string& model, int64_t tokens);
   void Preemptions(const std::string& model, int64_t count);
 
@@ -55,6 +56,7 @@ class ServingMetrics {
   prometheus::Family<prometheus::Gauge>* kv_blocks_;
   prometheus::Family<prometheus::Gauge>* kv_usage_;
   prometheus::Family<prometheus::Gauge>* kv_bytes_;
+  prometheus::Family<prometheus::Gauge>* kv_token_bytes_;
   prometheus::Family<prometheus::Counter>* prefix_hits_;
   prometheus::Family<prometheus::Counter>* preemptions_;
 };

@@ -56,6 +56,32 @@ test('a mixture-of-experts model batches without changing any answer', async () 
   together.forEach((r, i) => assert.equal(r.choices[0].text, alone[i % prompts.length], `prompt ${i}`));
 });
 
+// DeepSeek-V3's shape (deepseek3-mini): latent attention, whose cache rows hold one compressed
+// latent per position, and grouped experts with a shared expert. Each reference prompt alone,
+// then all at once twice over. The server's cache is F16 (llama.cpp's default), so the
+// first prompt is held to the text that llama.cpp's precise (F32) and default (F16) runs share.
+test('latent attention and grouped experts batch without changing any answer', async () => {
+  const ds = process.env.LLMUX_DEEPSEEK_MODEL;
+  const ref = JSON.parse(readFileSync(join(SHARED, 'vectors/deepseek3-mini-q8_0.json'), 'utf8'));
+  const ask = (prompt) => client.completions.create({
+    model: ds, prompt, max_tokens: 32, temperature: 0, ignore_eos: true });
+  const prompts = ref.prompts.map((p) => p.text);
+  const alone = [];
+  for (const prompt of prompts) alone.push((await ask(prompt)).choices[0].text);
+  const { precise, default: dflt } = ref.prompts[1].runs;
+  let shared = 0;
+  while (shared < precise.generated_ids.length && precise.generated_ids[shared] === dflt.generated_ids[shared]) shared++;
+  assert.ok(shared >= 16, `precise and default share ${shared} tokens`);
+  const prefix = precise.generated_text.slice(0, 40);
+  assert.ok(dflt.generated_text.startsWith(prefix));
+  assert.ok(alone[1].startsWith(prefix), `"${alone[1]}" should start with "${prefix}"`);
+  const together = await Promise.all([...prompts, ...prompts].map(ask));
+  together.forEach((r, i) => assert.equal(r.choices[0].text, alone[i % prompts.length], `prompt ${i}`));
+  // One F16 latent row per token and layer: 3 layers x (32 latent + 16 rope) x 2 bytes. Stored
+  // as GQA, the same attention would take 3 x 4 heads x (48 key + 16 value) x 2 = 1536 bytes.
+  assert.equal(await metric('llmux_kv_cache_bytes_per_token', [`model="${ds}"`]), 288);
+});
+
 test('a repeated long system prompt is served from the prefix cache', async () => {
   const system = 'You are a storyteller. '.repeat(25) + 'Tell short, happy stories about animals.';
   const ask = (q) => client.chat.completions.create({

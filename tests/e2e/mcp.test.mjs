@@ -148,7 +148,8 @@ test('a server-side conversation (session_id) sends only the new turn and reuses
 test('models, model cards, prompts and completion', async () => {
   const { client } = await connect();
   const models = await client.callTool({ name: 'list_models', arguments: {} });
-  assert.deepEqual(models.structuredContent.models.map((m) => m.name).sort(), [model, process.env.LLMUX_QWEN_MODEL, process.env.LLMUX_MOE_MODEL].sort());
+  assert.deepEqual(models.structuredContent.models.map((m) => m.name).sort(), [model, process.env.LLMUX_QWEN_MODEL, process.env.LLMUX_MOE_MODEL,
+    process.env.LLMUX_DEEPSEEK_MODEL].sort());
   const info = await client.callTool({ name: 'model_info', arguments: { model } });
   assert.equal(info.structuredContent.architecture, 'llama');
   assert.equal(info.structuredContent.context_length, 512);

@@ -13,7 +13,7 @@ const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries:
 test('models list', async () => {
   const list = await client.models.list();
   const ids = list.data.map((m) => m.id).sort();
-  assert.deepEqual(ids, [model, qwen, process.env.LLMUX_MOE_MODEL].sort());
+  assert.deepEqual(ids, [model, qwen, process.env.LLMUX_MOE_MODEL, process.env.LLMUX_DEEPSEEK_MODEL].sort());
   for (const m of list.data) assert.equal(m.object, 'model');
 });
 

@@ -1,5 +1,5 @@
-// Runs end-to-end test files against one real `llmux serve` (stories260K plus a tiny
-// random-weight Qwen3), then stops it with SIGTERM and checks that it exits cleanly.
+// Runs end-to-end test files against one real `llmux serve` (stories260K, a tiny random-weight
+// Qwen3, and the shared qwen3moe and deepseek3 minis), then stops it with SIGTERM and checks that it exits cleanly.
 //   LLMUX_BIN=build/src/cli/llmux LLMUX_SHARED_DIR=../shared node tests/e2e/run.mjs FILE...
 // ctest runs one file per entry (tests/e2e/CMakeLists.txt). With LLMUX_E2E_JUNIT=path the node
 // test runner also writes a JUnit report there, which scripts/test reads for skips and timings.
@@ -19,7 +19,9 @@ const work = mkdtempSync(join(tmpdir(), 'llmux-e2e-models-'));
 const stories = join(SHARED, 'models/stories260K.gguf');
 const qwen = makeTinyQwen3(work);
 const moe = join(SHARED, 'models/qwen3moe-mini-q8_0.gguf');
-const server = await startServer([`stories=${stories}`, `tiny-qwen3=${qwen}`, `qwen3moe-mini=${moe}`]);
+const deepseek = join(SHARED, 'models/deepseek3-mini-q8_0.gguf');
+const server = await startServer([`stories=${stories}`, `tiny-qwen3=${qwen}`, `qwen3moe-mini=${moe}`,
+  `deepseek3-mini=${deepseek}`]);
 
 const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout'];
 if (process.env.LLMUX_E2E_JUNIT) {
@@ -35,6 +37,7 @@ const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ..
     LLMUX_MODEL: 'stories',
     LLMUX_QWEN_MODEL: 'tiny-qwen3',
     LLMUX_MOE_MODEL: 'qwen3moe-mini',
+    LLMUX_DEEPSEEK_MODEL: 'deepseek3-mini',
   },
 });
 const code = await server.stop();

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -370,6 +371,106 @@ TEST(Qwen3MoeMini, DequantizedCopyMatchesDequantizedF32Run) {
     total += gen.size();
   }
   std::printf("qwen3moe-mini F32 copy vs dequantized_f32: max %.3g, %zu of 160 beyond 1e-4; greedy %zu/%zu\n",
+              d.Max(), d.Outliers(1e-4), matched, total);
+}
+
+// deepseek3-mini (deepseek2 architecture with the DeepSeek-V3 features: MLA with q and kv
+// LoRA, YaRN, a leading dense layer, then 8 experts top-2 in 4 groups with sigmoid scores,
+// a score bias, weights normalised and scaled by 2.5, and a shared expert).
+TEST(DeepSeek3Mini, LoadsWithLatentAttentionAndGroupedExperts) {
+  auto model = LoadSharedModel("models/deepseek3-mini-q8_0.gguf");
+  ASSERT_NE(model, nullptr);
+  const ModelConfig& c = model->config();
+  EXPECT_EQ(c.arch, "deepseek2");
+  EXPECT_TRUE(c.is_mla());
+  EXPECT_EQ(c.mla.q_lora, 32);
+  EXPECT_EQ(c.mla.kv_lora, 32);
+  EXPECT_EQ(c.mla.qk_nope, 32);
+  EXPECT_EQ(c.mla.v_head, 16);
+  EXPECT_EQ(c.rope.n_rot, 16);
+  EXPECT_EQ(c.rope.layout, RopeLayout::kNormal);
+  EXPECT_EQ(c.rope.scaling, RopeScaling::kYarn);
+  EXPECT_EQ(c.n_layer_dense_lead, 1);
+  EXPECT_EQ(c.n_expert, 8);
+  EXPECT_EQ(c.n_expert_used, 2);
+  EXPECT_EQ(c.n_expert_shared, 1);
+  EXPECT_EQ(c.routing.gating, MoeRouting::Gating::kSigmoid);
+  EXPECT_TRUE(c.routing.normalize);
+  EXPECT_FLOAT_EQ(c.routing.scale, 2.5f);
+  EXPECT_EQ(c.routing.n_group, 4);
+  EXPECT_EQ(c.routing.n_group_used, 2);
+  EXPECT_TRUE(c.tied_output);
+  // vectors/../models/README.md: softmax scale = mscale^2 / sqrt(48), mscale = 1 + 0.1 ln 40.
+  const double mscale = 1 + 0.1 * std::log(40.0);
+  EXPECT_NEAR(c.attn_scale, mscale * mscale / std::sqrt(48.0), 1e-6);
+}
+
+// The cache holds the latent and the roped key, 48 floats per position and layer, where the
+// same attention stored as GQA would hold K and V of 4 heads: 4 * (48 + 16) = 256.
+TEST(DeepSeek3Mini, LatentCacheHoldsOneCompressedRowPerPosition) {
+  auto model = LoadSharedModel("models/deepseek3-mini-q8_0.gguf");
+  ASSERT_NE(model, nullptr);
+  auto small = model->NewPagedCache(DType::kF16, 1, 16, 16);
+  auto large = model->NewPagedCache(DType::kF16, 65, 16, 16);
+  ASSERT_TRUE(small.ok() && large.ok());
+  const size_t per_position = ((*large)->bytes() - (*small)->bytes()) / (64 * 16);
+  EXPECT_EQ(per_position, 3u * 48 * 2);
+  EXPECT_TRUE((*large)->k_only());
+  // A Q8_0 cache needs rows in whole 32-value blocks; 48 is not, so it is refused.
+  EXPECT_FALSE(model->NewPagedCache(DType::kQ8_0, 4, 16, 64).ok());
+}
+
+// The file as it is, against `precise` (our activations are rounded to Q8_0 like ggml's).
+// vectors/README.md: router flips at near-ties move deepseek3-mini's logits by up to 0.8, so
+// one position may exceed 1e-3 (measured: none, max 5e-7); the rest hold 1e-3.
+TEST(DeepSeek3Mini, TeacherForcedLogitsOfPreciseRun) {
+  auto model = LoadSharedModel("models/deepseek3-mini-q8_0.gguf");
+  ASSERT_NE(model, nullptr);
+  const auto ref = LoadJson("vectors/deepseek3-mini-q8_0.json");
+  const PositionDiffs d = TeacherForceDiffs(*model, ref, "precise");
+  ASSERT_EQ(d.diffs.size(), 160u);
+  EXPECT_LE(d.Outliers(1e-3), 1u);
+  EXPECT_LE(d.Max(), 1.0);
+  size_t matched = 0, total = 0;
+  for (const auto& p : ref["prompts"]) {
+    const auto& run = p["runs"].at("precise");
+    const auto gen = run["generated_ids"].get<std::vector<int32_t>>();
+    matched += FreeRun(*model, p["prompt_ids"].get<std::vector<int32_t>>(), gen, run["tops"], 1e-3,
+                       "deepseek3 " + p["name"].get<std::string>());
+    total += gen.size();
+  }
+  std::vector<double> sorted = d.diffs;
+  std::sort(sorted.begin(), sorted.end());
+  std::printf("deepseek3-mini-q8_0 vs precise: median %.3g, max %.3g, %zu of 160 beyond 1e-3; greedy %zu/%zu\n",
+              sorted[80], d.Max(), d.Outliers(1e-3), matched, total);
+}
+
+// An F32 copy (our dequantization), F32 math, against `dequantized_f32` at 1e-4.
+TEST(DeepSeek3Mini, DequantizedCopyMatchesDequantizedF32Run) {
+  auto src = OpenShared("models/deepseek3-mini-q8_0.gguf");
+  ASSERT_NE(src, nullptr);
+  const std::string path =
+      ::testing::TempDir() + "/llmux_ds3_dequantized_" + std::to_string(::getpid()) + ".gguf";
+  ASSERT_TRUE(WriteDequantizedCopy(*src, path).ok());
+  auto file = gguf::GgufFile::Open(path);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  std::shared_ptr<const gguf::GgufFile> copy(std::move(file).value());
+  auto model = Model::Load(copy, 1);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const auto ref = LoadJson("vectors/deepseek3-mini-q8_0.json");
+  const PositionDiffs d = TeacherForceDiffs(**model, ref, "dequantized_f32");
+  std::remove(path.c_str());
+  ASSERT_EQ(d.diffs.size(), 160u);
+  EXPECT_LE(d.Outliers(1e-4), 1u);
+  size_t matched = 0, total = 0;
+  for (const auto& p : ref["prompts"]) {
+    const auto& run = p["runs"].at("dequantized_f32");
+    const auto gen = run["generated_ids"].get<std::vector<int32_t>>();
+    matched += FreeRun(**model, p["prompt_ids"].get<std::vector<int32_t>>(), gen, run["tops"], 1e-4,
+                       "deepseek3 F32 copy " + p["name"].get<std::string>());
+    total += gen.size();
+  }
+  std::printf("deepseek3-mini F32 copy vs dequantized_f32: max %.3g, %zu of 160 beyond 1e-4; greedy %zu/%zu\n",
               d.Max(), d.Outliers(1e-4), matched, total);
 }
 

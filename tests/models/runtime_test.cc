@@ -49,16 +49,24 @@ TEST(ModelLoadErrors, VocabOnlyFileIsRefused) {
       << m.status().ToString();
 }
 
+// stories260K's tensors under an architecture name the engine does not have.
 TEST(ModelLoadErrors, UnsupportedArchitecturesAreNamed) {
-  for (const char* rel : {"models/deepseek3-mini-q8_0.gguf"}) {
-    auto file = OpenShared(rel);
-    ASSERT_NE(file, nullptr);
-    auto m = Model::Load(file, 2);
-    ASSERT_FALSE(m.ok()) << rel;
-    EXPECT_EQ(m.status().code(), StatusCode::kUnimplemented);
-    EXPECT_NE(m.status().message().find("unsupported architecture '"), std::string::npos)
-        << m.status().ToString();
-  }
+  auto src = OpenShared("models/stories260K.gguf");
+  ASSERT_NE(src, nullptr);
+  gguf::GgufWriter w;
+  for (const auto& kv : src->metadata()) w.CopyValue(kv.key, kv.value);
+  w.SetString("general.architecture", "gemma3");
+  for (const auto& t : src->tensors()) w.AddTensor(t.name, t.type, t.ne, t.data, t.nbytes);
+  const std::string path = ::testing::TempDir() + "/llmux_gemma3_named.gguf";
+  ASSERT_TRUE(w.Write(path).ok());
+  auto file = gguf::GgufFile::Open(path);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  auto m = Model::Load(std::shared_ptr<const gguf::GgufFile>(std::move(file).value()), 1);
+  std::remove(path.c_str());
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(m.status().message().find("unsupported architecture 'gemma3'"), std::string::npos)
+      << m.status().ToString();
 }
 
 TEST(ModelLoadErrors, CopyWithAMisShapedTensorIsRefused) {
@@ -88,15 +96,17 @@ TEST(ModelLoadErrors, CopyWithAMisShapedTensorIsRefused) {
 }
 
 // qwen3moe-mini with one thing wrong: the reason names it, and nothing crashes.
-Result<std::unique_ptr<Model>> LoadBrokenMoe(const std::string& name, const std::string& bad_key,
-                                             uint32_t bad_value, const std::string& cut_tensor) {
-  auto src = OpenShared("models/qwen3moe-mini-q8_0.gguf");
+Result<std::unique_ptr<Model>> LoadBrokenCopy(const std::string& model, const std::string& name,
+                                              const std::string& bad_key, uint32_t bad_value,
+                                              const std::string& cut_tensor) {
+  auto src = OpenShared(model);
   EXPECT_NE(src, nullptr);
   gguf::GgufWriter w;
   for (const auto& kv : src->metadata()) w.CopyValue(kv.key, kv.value);
   if (!bad_key.empty()) w.SetUint32(bad_key, bad_value);
   for (const auto& t : src->tensors()) {
-    if (t.name == cut_tensor) {  // one expert fewer
+    if (t.name == cut_tensor && t.ne.size() < 3) continue;  // a matrix missing
+    if (t.name == cut_tensor) {  // one expert (or head) fewer
       w.AddTensor(t.name, t.type, {t.ne[0], t.ne[1], t.ne[2] - 1}, t.data, t.nbytes / t.ne[2] * (t.ne[2] - 1));
     } else {
       w.AddTensor(t.name, t.type, t.ne, t.data, t.nbytes);
@@ -107,6 +117,11 @@ Result<std::unique_ptr<Model>> LoadBrokenMoe(const std::string& name, const std:
   auto file = gguf::GgufFile::Open(path);
   EXPECT_TRUE(file.ok()) << file.status().ToString();
   return Model::Load(std::shared_ptr<const gguf::GgufFile>(std::move(file).value()), 1);
+}
+
+Result<std::unique_ptr<Model>> LoadBrokenMoe(const std::string& name, const std::string& bad_key,
+                                             uint32_t bad_value, const std::string& cut_tensor) {
+  return LoadBrokenCopy("models/qwen3moe-mini-q8_0.gguf", name, bad_key, bad_value, cut_tensor);
 }
 
 TEST(ModelLoadErrors, BrokenMixtureOfExpertsFilesAreRefusedWithTheReason) {
@@ -124,6 +139,29 @@ TEST(ModelLoadErrors, BrokenMixtureOfExpertsFilesAreRefusedWithTheReason) {
                                         "expected {64, 64, 8}"),
             std::string::npos)
       << cut.status().ToString();
+}
+
+// deepseek3-mini with one thing wrong.
+TEST(ModelLoadErrors, BrokenLatentAttentionFilesAreRefusedWithTheReason) {
+  const std::string ds = "models/deepseek3-mini-q8_0.gguf";
+  auto rank = LoadBrokenCopy(ds, "ds_rank", "deepseek2.attention.kv_lora_rank", 24, "");
+  ASSERT_FALSE(rank.ok());
+  EXPECT_NE(rank.status().message().find("key_length 48, value_length 32"), std::string::npos)
+      << rank.status().ToString();
+  auto groups = LoadBrokenCopy(ds, "ds_groups", "deepseek2.expert_group_count", 3, "");
+  ASSERT_FALSE(groups.ok());
+  EXPECT_NE(groups.status().message().find("does not split into 3 groups"), std::string::npos)
+      << groups.status().ToString();
+  auto heads = LoadBrokenCopy(ds, "ds_heads", "", 0, "blk.2.attn_k_b.weight");
+  ASSERT_FALSE(heads.ok());
+  EXPECT_NE(heads.status().message().find("tensor 'blk.2.attn_k_b.weight' has shape {32, 32, 3}"),
+            std::string::npos)
+      << heads.status().ToString();
+  auto shared = LoadBrokenCopy(ds, "ds_shared", "", 0, "blk.1.ffn_up_shexp.weight");
+  ASSERT_FALSE(shared.ok());
+  EXPECT_NE(shared.status().message().find("missing tensor 'blk.1.ffn_up_shexp.weight'"),
+            std::string::npos)
+      << shared.status().ToString();
 }
 
 TEST(Generator, Stories260KGreedyStory) {

@@ -12,6 +12,7 @@ constexpr Entry kArchitectures[] = {
     {"qwen2", &LoadQwen2},
     {"qwen3", &LoadQwen3},
     {"qwen3moe", &LoadQwen3Moe},
+    {"deepseek2", &LoadDeepSeek2},
 };
 }  // namespace
 

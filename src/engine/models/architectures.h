@@ -24,5 +24,6 @@ Result<std::unique_ptr<Model>> LoadLlama(std::shared_ptr<const gguf::GgufFile> f
 Result<std::unique_ptr<Model>> LoadQwen2(std::shared_ptr<const gguf::GgufFile> file, int n_threads);
 Result<std::unique_ptr<Model>> LoadQwen3(std::shared_ptr<const gguf::GgufFile> file, int n_threads);
 Result<std::unique_ptr<Model>> LoadQwen3Moe(std::shared_ptr<const gguf::GgufFile> file, int n_threads);
+Result<std::unique_ptr<Model>> LoadDeepSeek2(std::shared_ptr<const gguf::GgufFile> file, int n_threads);
 
 }  // namespace llmux

@@ -46,8 +46,10 @@ void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer,
                int64_t out_stride, std::span<int64_t> task_offsets, ThreadPool& pool) {
   if (seqs.empty()) return;
   const simd::Ops* ops = &simd::ActiveOps();
-  if (shape.head_dim % ops->width != 0) ops = &simd::ScalarOps();
   const int hd = shape.head_dim;
+  const int v_dim = shape.v_dim > 0 ? shape.v_dim : hd;
+  if (hd % ops->width != 0 || v_dim % ops->width != 0) ops = &simd::ScalarOps();
+  const bool k_only = cache.k_only();
   const int bs = cache.block_size();
   const bool f32 = cache.type() == DType::kF32;
   const bool half = cache.type() == DType::kF16;
@@ -86,6 +88,7 @@ void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer,
       task.q = q + static_cast<int64_t>(s.row0) * q_stride;
       task.q_stride = q_stride;
       task.head_dim = hd;
+      task.v_dim = v_dim;
       task.group = shape.n_head / shape.n_head_kv;
       task.scale = shape.scale;
       task.pos0 = s.pos0;
@@ -97,7 +100,7 @@ void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer,
       if (half && tile == 1 && (bs & (bs - 1)) == 0) {
         // Decode over F16 blocks: the kernel reads them in place, converting as it loads.
         task.k16 = reinterpret_cast<const uint16_t*>(cache.k_head(layer, 0, task.g));
-        task.v16 = reinterpret_cast<const uint16_t*>(cache.v_head(layer, 0, task.g));
+        task.v16 = reinterpret_cast<const uint16_t*>(cache.v_head(layer, 0, task.g));  // K's, k_only
         task.blocks = s.blocks;
         task.block_shift = __builtin_ctz(static_cast<unsigned>(bs));
         task.block_stride = static_cast<int64_t>(cache.n_head_kv()) * bs * hd;
@@ -112,9 +115,9 @@ void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer,
         float* k = scratch + simd::AttentionScratchFloats(hd, n_kv);
         float* v = k + static_cast<size_t>(simd::PadPositions(n_kv)) * hd;
         GatherHead(cache, true, layer, s.blocks, n_kv, task.g, k);
-        GatherHead(cache, false, layer, s.blocks, n_kv, task.g, v);
+        if (!k_only) GatherHead(cache, false, layer, s.blocks, n_kv, task.g, v);
         task.k = k;
-        task.v = v;
+        task.v = k_only ? k : v;  // the latent is the start of each K row
         task.kv_stride = hd;
       }
       ops->attention(task);

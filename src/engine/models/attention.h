@@ -24,6 +24,9 @@ struct AttentionShape {
   int n_head_kv = 0;  // q head h reads kv head h / (n_head / n_head_kv)
   int head_dim = 0;
   float scale = 1.0f;  // usually 1/sqrt(head_dim)
+  // Width of V and of each output head; 0 means head_dim. MLA's latent cache reads V as the
+  // first v_dim values of each K row (KvCache::k_only) and writes v_dim wide output heads.
+  int v_dim = 0;
 };
 
 // The query rows of one sequence: rows [row0, row0 + n_tokens) of q and out, at positions
@@ -43,7 +46,7 @@ struct AttentionSeq {
 size_t AttentionScratchFloats(int head_dim, int max_len);
 
 // q row r starts at q + r * q_stride (n_head heads of head_dim floats); output row r at
-// out + r * out_stride. task_offsets: scratch of at least seqs.size() + 1 entries.
+// out + r * out_stride (n_head heads of v_dim floats). task_offsets: scratch of at least seqs.size() + 1 entries.
 void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer,
                std::span<const AttentionSeq> seqs, const AttentionShape& shape, float* out,
                int64_t out_stride, std::span<int64_t> task_offsets, ThreadPool& pool);

@@ -9,6 +9,7 @@
 #include "engine/kernels/kernels.h"
 #include "engine/models/attention.h"
 #include "engine/models/ffn.h"
+#include "engine/models/ffn_moe.h"
 #include "engine/models/rms_norm.h"
 #include "engine/models/simd_kernels.h"
 
@@ -34,6 +35,7 @@ TEST(RmsNormTest, InPlaceWithoutWeightGivesUnitMeanSquare) {
 struct AttentionCase {
   simd::Path path;
   int n_head, n_head_kv, hd, pos0, n;
+  int v_dim = 0;  // > 0: MLA's latent cache, V = the first v_dim values of each K row
 };
 
 class AttentionTest : public ::testing::TestWithParam<AttentionCase> {
@@ -44,7 +46,7 @@ class AttentionTest : public ::testing::TestWithParam<AttentionCase> {
 // Reference attention of one query row over K/V rows read back from the cache.
 double WorstError(const std::vector<float>& q, const std::vector<float>& out, int row0, int n,
                   int pos0, const std::vector<float>& k, const std::vector<float>& v, int n_head,
-                  int n_head_kv, int hd) {
+                  int n_head_kv, int hd, int vd) {
   double worst = 0;
   for (int t = 0; t < n; ++t) {
     for (int h = 0; h < n_head; ++h) {
@@ -60,10 +62,11 @@ double WorstError(const std::vector<float>& q, const std::vector<float>& out, in
         mx = std::max(mx, s[p]);
       }
       for (auto& e : s) sum += (e = std::exp(e - mx));
-      for (int i = 0; i < hd; ++i) {
+      const size_t orow = (static_cast<size_t>(row0 + t) * n_head + h) * vd;
+      for (int i = 0; i < vd; ++i) {
         double o = 0;
         for (int p = 0; p < n_kv; ++p) o += s[p] / sum * v[(p * n_head_kv + g) * hd + i];
-        worst = std::max(worst, std::abs(out[qrow + i] - o));
+        worst = std::max(worst, std::abs(out[orow + i] - o));
       }
     }
   }
@@ -93,6 +96,8 @@ void RunAttentionCase(const AttentionCase& ac, Layout layout) {
   o.n_threads = pool.size();
   const int max_len = ac.pos0 + ac.n + 16;
   o.scratch_floats = AttentionScratchFloats(hd, max_len);
+  const int vd = ac.v_dim > 0 ? ac.v_dim : hd;
+  o.k_only = ac.v_dim > 0;  // LoadRow then reads V back from the K rows
   o.type = layout == Layout::kPagedF16 ? DType::kF16
            : layout == Layout::kPagedQ8 ? DType::kQ8_0
                                         : DType::kF32;
@@ -138,13 +143,13 @@ void RunAttentionCase(const AttentionCase& ac, Layout layout) {
     rows += s.n;
   }
   const auto q = Random(static_cast<size_t>(rows) * n_head * hd, 5, 2.0f);
-  std::vector<float> out(q.size(), -1.0f);
+  std::vector<float> out(static_cast<size_t>(rows) * n_head * vd, -1.0f);
   std::vector<int64_t> offsets(att.size() + 1);
-  AttentionShape shape{n_head, n_head_kv, hd, 1.0f / std::sqrt(float(hd))};
-  Attention(q.data(), n_head * hd, c, 0, att, shape, out.data(), n_head * hd, offsets, pool);
+  AttentionShape shape{n_head, n_head_kv, hd, 1.0f / std::sqrt(float(hd)), ac.v_dim};
+  Attention(q.data(), n_head * hd, c, 0, att, shape, out.data(), n_head * vd, offsets, pool);
   for (size_t i = 0; i < seqs.size(); ++i) {
     const double worst = WorstError(q, out, att[i].row0, seqs[i].n, seqs[i].pos0, seqs[i].k,
-                                    seqs[i].v, n_head, n_head_kv, hd);
+                                    seqs[i].v, n_head, n_head_kv, hd, vd);
     EXPECT_LT(worst, 1e-5) << "sequence " << i;  // F32 sums of 128 products of O(1) values
   }
 }
@@ -178,7 +183,12 @@ INSTANTIATE_TEST_SUITE_P(Paths, AttentionTest,
                                            AttentionCase{simd::Path::kAvx512, 5, 1, 48, 0, 9},
                                            AttentionCase{simd::Path::kAvx512, 8, 4, 8, 2, 30},
                                            AttentionCase{simd::Path::kAvx2, 4, 2, 24, 2, 30},
-                                           AttentionCase{simd::Path::kAuto, 4, 2, 64, 300, 2}));
+                                           AttentionCase{simd::Path::kAuto, 4, 2, 64, 300, 2},
+                                           // MLA's latent rows: one kv head, V inside K.
+                                           AttentionCase{simd::Path::kScalar, 4, 1, 48, 5, 7, 32},
+                                           AttentionCase{simd::Path::kAvx2, 4, 1, 48, 20, 40, 32},
+                                           AttentionCase{simd::Path::kAvx512, 8, 1, 576, 3, 70, 512},
+                                           AttentionCase{simd::Path::kAvx512, 4, 1, 48, 33, 1, 32}));
 
 class ElementwiseTest : public ::testing::TestWithParam<simd::Path> {
  protected:
@@ -244,6 +254,52 @@ TEST(FfnTest, Adds) {
   EXPECT_EQ(rows, (std::vector<float>{1, 2, 3, 1, 2, 3}));
 }
 
+// DeepSeek-V3 routing worked by hand: equal sigmoid scores (logits 0 -> 0.5), so the bias
+// alone decides. Selections 0.5 + bias = [1.4 0.5 | 1.0 1.0 | 1.1 0.5 | 0.6 0.6]; groups of
+// two score 1.9, 2.0, 1.6, 1.2, so groups 0 and 1 stay; the best two there are expert 0 and
+// expert 2 (the lower of the tie 2/3). Expert 4 (1.1) would win without groups. Weights are
+// the unbiased scores 0.5 and 0.5, normalised to 0.5 each, times 2.5.
+TEST(RouteExpertsTest, GroupLimitedSigmoidWithBias) {
+  const float logits[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  const float bias[8] = {0.9f, 0.0f, 0.5f, 0.5f, 0.6f, 0.0f, 0.1f, 0.1f};
+  MoeRouting r;
+  r.gating = MoeRouting::Gating::kSigmoid;
+  r.normalize = true;
+  r.scale = 2.5f;
+  r.n_group = 4;
+  r.n_group_used = 2;
+  int32_t ids[2];
+  float weights[2];
+  float scratch[16];
+  RouteExperts(logits, bias, 8, 2, r, ids, weights, scratch);
+  EXPECT_EQ(ids[0], 0);
+  EXPECT_EQ(ids[1], 2);
+  EXPECT_FLOAT_EQ(weights[0], 1.25f);
+  EXPECT_FLOAT_EQ(weights[1], 1.25f);
+  r.n_group = 0;
+  RouteExperts(logits, bias, 8, 2, r, ids, weights, scratch);
+  EXPECT_EQ(ids[1], 4);
+}
+
+// qwen3moe: softmax over logits ln(1), ln(2), ln(3), ln(4) gives 0.1 .. 0.4; top-2 are 3 and 2
+// with 0.4 and 0.3, renormalised to 4/7 and 3/7; without normalisation they stay as they are.
+TEST(RouteExpertsTest, SoftmaxTopK) {
+  const float logits[4] = {0.0f, std::log(2.0f), std::log(3.0f), std::log(4.0f)};
+  MoeRouting r;
+  int32_t ids[2];
+  float weights[2];
+  float scratch[8];
+  RouteExperts(logits, nullptr, 4, 2, r, ids, weights, scratch);
+  EXPECT_EQ(ids[0], 3);
+  EXPECT_EQ(ids[1], 2);
+  EXPECT_NEAR(weights[0], 4.0 / 7, 1e-6);
+  EXPECT_NEAR(weights[1], 3.0 / 7, 1e-6);
+  r.normalize = false;
+  RouteExperts(logits, nullptr, 4, 2, r, ids, weights, scratch);
+  EXPECT_NEAR(weights[0], 0.4, 1e-6);
+  EXPECT_NEAR(weights[1], 0.3, 1e-6);
+}
+
 TEST(KvCacheTest, RefusesBadSizesAndLaysOutSlots) {
   EXPECT_FALSE(KvCache::Create(KvCacheOptions{0, 8, 8, DType::kF32, 16, 10, 1, 0}).ok());
   EXPECT_FALSE(KvCache::Create(KvCacheOptions{2, 8, 8, DType::kF32, 16, -1, 1, 0}).ok());
@@ -261,7 +317,9 @@ TEST(KvCacheTest, RefusesBadSizesAndLaysOutSlots) {
   EXPECT_EQ((*h)->k_head(0, 1, 0) - (*h)->k_head(0, 0, 0), 64);
   EXPECT_EQ((*h)->k_head(0, 0, 1) - (*h)->k_head(0, 0, 0), 16 * 64);
   EXPECT_EQ((*h)->k_head(0, 16, 0) - (*h)->k_head(0, 0, 0), 2 * 16 * 64);
-  EXPECT_EQ(*KvCache::BlockBytes(28, 1024, DType::kF16, 16), 2u * 28 * 16 * 2048);
+  EXPECT_EQ(*KvCache::BlockBytes(28, 1024, DType::kF16, 16, false), 2u * 28 * 16 * 2048);
+  // MLA's latent cache has no separate V.
+  EXPECT_EQ(*KvCache::BlockBytes(61, 576, DType::kF16, 16, true), 1u * 61 * 16 * 1152);
 }
 
 }  // namespace

@@ -18,33 +18,50 @@ DenseModel::DenseModel(std::shared_ptr<const gguf::GgufFile> file, ModelConfig c
 Status DenseModel::Init() {
   LLMUX_ASSIGN_OR_RETURN(weights_, LoadWeights(*file_, config_, &weight_bytes_));
   const ModelConfig& c = config_;
+  if (!c.is_mla() && c.value_dim != c.head_dim) {
+    return UnimplementedError("attention.value_length " + std::to_string(c.value_dim) +
+                              " differs from key_length " + std::to_string(c.head_dim));
+  }
   max_batch_ = kMaxBatch;
   const size_t b = static_cast<size_t>(max_batch_);
   size_t scratch = 0;
   auto need = [&](const MatrixView& w) {
+    if (w.data == nullptr) return;
     scratch = std::max(scratch, kernels::MatMulScratchBytes(w.type, w.cols, max_batch_));
   };
   need(weights_.output);
-  const bool moe = c.n_expert > 0;
-  for (const LayerWeights& l : weights_.layers) {
-    if (moe) {
-      for (const MatrixView* w : {&l.router, &l.gate_exps, &l.up_exps, &l.down_exps}) need(*w);
-      for (const MatrixView* w : {&l.wq, &l.wk, &l.wv, &l.wo}) need(*w);
-    } else {
-      for (const MatrixView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) need(*w);
+  size_t n_ff = 0;  // widest FFN hidden layer
+  bool moe = false;
+  for (int il = 0; il < c.n_layer; ++il) {
+    const LayerWeights& l = weights_.layers[il];
+    for (const MatrixView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down, &l.router,
+                                &l.gate_exps, &l.up_exps, &l.down_exps, &l.gate_shexp,
+                                &l.up_shexp, &l.down_shexp, &l.wq_a, &l.wq_b, &l.wkv_a, &l.wk_b,
+                                &l.wv_b}) {
+      need(*w);
     }
+    moe = moe || c.moe_layer(il);
+    n_ff = std::max<size_t>(n_ff, c.moe_layer(il) ? std::max<size_t>(c.n_ff_exp, l.gate_shexp.rows)
+                                                  : static_cast<size_t>(c.n_ff));
   }
-  const size_t n_ff = static_cast<size_t>(moe ? c.n_ff_exp : c.n_ff);
   bool ok = x_.Allocate(b * c.n_embd) && xn_.Allocate(b * c.n_embd) &&
             q_.Allocate(b * c.q_dim()) && k_.Allocate(b * c.kv_dim()) &&
             v_.Allocate(b * c.kv_dim()) && attn_.Allocate(b * c.q_dim()) &&
             gate_.Allocate(b * n_ff) && up_.Allocate(b * n_ff) &&
             out_.Allocate(b * c.n_embd) && scratch_.Allocate(scratch);
+  if (c.is_mla()) {
+    const ModelConfig::Mla& m = c.mla;
+    const size_t widest = static_cast<size_t>(std::max({m.qk_nope, m.kv_lora, m.v_head}));
+    ok = ok && q_lat_.Allocate(b * c.n_head * (m.qk_nope + c.rope.n_rot)) &&
+         q_lora_.Allocate(b * std::max(m.q_lora, 1)) && head_in_.Allocate(b * widest) &&
+         head_out_.Allocate(b * widest) && v_heads_.Allocate(b * c.n_head * m.v_head);
+  }
   if (moe) {
     ok = ok && router_.Allocate(b * c.n_expert) && expert_in_.Allocate(b * c.n_embd) &&
          moe_out_.Allocate(b * c.n_embd);
     picks_.assign(b * c.n_expert_used, 0);
     pick_weights_.assign(b * c.n_expert_used, 0.0f);
+    route_scratch_.assign(2 * static_cast<size_t>(c.n_expert), 0.0f);
     expert_rows_.reserve(b);
     expert_weights_.reserve(b);
   }
@@ -82,13 +99,15 @@ Result<std::unique_ptr<KvCache>> DenseModel::NewPagedCache(DType kv_type, int n_
   o.n_blocks = n_blocks;
   o.n_threads = pool_.size();
   o.scratch_floats = AttentionScratchFloats(config_.head_dim, max_seq_len);
+  o.k_only = config_.is_mla();
   return KvCache::Create(o);
 }
 
 Status DenseModel::CheckCache(const KvCache& cache) const {
   const ModelConfig& c = config_;
   if (cache.n_layer() != c.n_layer || cache.kv_dim() != c.kv_dim() ||
-      cache.head_dim() != c.head_dim || cache.n_threads() < pool_.size()) {
+      cache.head_dim() != c.head_dim || cache.k_only() != c.is_mla() ||
+      cache.n_threads() < pool_.size()) {
     return InvalidArgumentError("kv cache was made for a different model");
   }
   return Status::Ok();
@@ -323,7 +342,7 @@ void DenseModel::AttendAndProject(const LayerWeights& w, KvCache& cache, int il,
   shape.n_head = c.n_head;
   shape.n_head_kv = c.n_head_kv;
   shape.head_dim = c.head_dim;
-  shape.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  shape.scale = c.attn_scale > 0 ? c.attn_scale : 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   Attention(q_.data(), c.q_dim(), cache, il, b.seqs, shape, attn_.data(), c.q_dim(),
             task_offsets_, pool_);
   const size_t first = static_cast<size_t>(b.first);
@@ -359,8 +378,9 @@ void DenseModel::FeedForwardMoe(const LayerWeights& w, const Batch& b) {
   RmsNormRows(x, w.ffn_norm, xn, n, c.n_embd, c.rms_eps, pool_);
   Project(w.router, xn, n, router_.data(), n_single);
   for (int t = 0; t < n; ++t) {
-    RouteSoftmaxTopK(router_.data() + static_cast<size_t>(t) * c.n_expert, c.n_expert, k,
-                     picks_.data() + static_cast<size_t>(t) * k, pick_weights_.data() + static_cast<size_t>(t) * k);
+    RouteExperts(router_.data() + static_cast<size_t>(t) * c.n_expert, w.expert_bias, c.n_expert,
+                 k, c.routing, picks_.data() + static_cast<size_t>(t) * k,
+                 pick_weights_.data() + static_cast<size_t>(t) * k, route_scratch_.data());
   }
   float* sum = moe_out_.data();
   std::fill_n(sum, static_cast<size_t>(n) * c.n_embd, 0.0f);
@@ -393,6 +413,15 @@ void DenseModel::FeedForwardMoe(const LayerWeights& w, const Batch& b) {
       float* dst = sum + static_cast<size_t>(expert_rows_[i]) * c.n_embd;
       for (int d = 0; d < c.n_embd; ++d) dst[d] += weight * y[d];
     }
+  }
+  if (w.gate_shexp.data != nullptr) {
+    // The shared experts see every row, unweighted.
+    const int64_t n_sh = w.gate_shexp.rows;
+    const kernels::MatMulOut outs[] = {{w.gate_shexp, gate_.data()}, {w.up_shexp, up_.data()}};
+    kernels::MatMulMany(outs, xn, n, scratch_.data(), pool_, n_single);
+    SwiGlu(gate_.data(), up_.data(), n * n_sh, pool_);
+    Project(w.down_shexp, gate_.data(), n, out_.data(), n_single);
+    AddInPlace(sum, out_.data(), static_cast<int64_t>(n) * c.n_embd, pool_);
   }
   AddInPlace(x, sum, static_cast<int64_t>(n) * c.n_embd, pool_);
 }

@@ -1,7 +1,7 @@
-// The common body of the dense decoder-only architectures (llama, qwen2, qwen3): weight
-// loading, activation buffers, batching of long inputs, embedding, output head, and the
-// blocks that every layer is built from. Each architecture file derives from it and
-// writes its own ForwardLayer from these blocks.
+// The common body of the decoder-only architectures (llama, qwen2, qwen3, qwen3moe,
+// deepseek2): weight loading, activation buffers, batching of long inputs, embedding, output
+// head, and the blocks that every layer is built from. Each architecture file derives from
+// it and writes its own ForwardLayer from these blocks.
 #pragma once
 
 #include <memory>
@@ -70,11 +70,15 @@ class DenseModel : public Model {
   // Stores k_/v_ in the cache at the rows' slots; attn_ = causal attention of q_ over the
   // cache; then x_ += Wo.attn_ (+bo).
   void AttendAndProject(const LayerWeights& w, KvCache& cache, int il, const Batch& b);
+  // Multi-head latent attention from xn_ (attention_mla.cc): the whole attention block of a
+  // deepseek2 layer, x_ += Wo.attention.
+  void AttendLatent(const LayerWeights& w, KvCache& cache, int il, const Batch& b);
   // x_ += Wdown.(silu(Wgate.xn) * Wup.xn), xn = RMSNorm(x_) * ffn_norm.
   void FeedForward(const LayerWeights& w, const Batch& b);
   // The same with a mixture of experts: x_ += sum over the router's picks e of
-  // weight_e * Wdown_e.(silu(Wgate_e.xn) * Wup_e.xn) (RouteSoftmaxTopK). Each expert runs once
-  // over the rows routed to it, gathered in row order, so decode rows stay single-token rows.
+  // weight_e * Wdown_e.(silu(Wgate_e.xn) * Wup_e.xn) (RouteExperts), plus the shared experts'
+  // SwiGLU when the layer has them. Each expert runs once over the rows routed to it,
+  // gathered in row order, so decode rows stay single-token rows.
   void FeedForwardMoe(const LayerWeights& w, const Batch& b);
 
   ModelConfig config_;
@@ -89,6 +93,12 @@ class DenseModel : public Model {
   void Logits(int first_row, int n_rows, int n_single, float* out);
   // y[n x w.rows] = x[n x w.cols] . W^T, on the pool; the first n_single rows are decode tokens.
   void Project(const MatrixView& w, const float* x, int n, float* y, int n_single);
+  // Per-head products (MLA): for each head h and row t of n, the w_h = ExpertMatrix(w, h,
+  // rows) product of the `in_width` floats at x + t * x_stride + h * x_head, written to
+  // y + t * y_stride + h * y_head.
+  void ProjectHeads(const MatrixView& w, int64_t rows, const float* x, int64_t x_stride,
+                    int64_t x_head, int n, float* y, int64_t y_stride, int64_t y_head,
+                    int n_single);
 
   std::shared_ptr<const gguf::GgufFile> file_;  // the weights point into its mapping
   ThreadPool pool_;
@@ -107,9 +117,17 @@ class DenseModel : public Model {
   AlignedBuffer<float> up_;         // FFN up, n_ff
   AlignedBuffer<float> out_;        // projection output before the residual add, n_embd
   AlignedBuffer<uint8_t> scratch_;  // MatMul's quantized activations
+  // MLA only: the queries before absorption (n_head x (qk_nope + n_rot)), the q LoRA
+  // (q_lora), one head's gathered inputs and outputs, and the expanded heads (n_head x v_head).
+  AlignedBuffer<float> q_lat_;
+  AlignedBuffer<float> q_lora_;
+  AlignedBuffer<float> head_in_;
+  AlignedBuffer<float> head_out_;
+  AlignedBuffer<float> v_heads_;
   // MoE only: router logits (n_expert per row), the picks (n_expert_used per row), an
   // expert's gathered input rows, and the weighted sum of the experts' outputs (n_embd).
   AlignedBuffer<float> router_;
+  std::vector<float> route_scratch_;
   std::vector<int32_t> picks_;
   std::vector<float> pick_weights_;
   std::vector<int32_t> expert_rows_;

@@ -13,7 +13,8 @@ namespace {
 bool SupportedType(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kQ8_0; }
 }  // namespace
 
-Result<size_t> KvCache::BlockBytes(int n_layer, int kv_dim, DType type, int block_size) {
+Result<size_t> KvCache::BlockBytes(int n_layer, int kv_dim, DType type, int block_size,
+                                   bool k_only) {
   if (!SupportedType(type)) {
     return InvalidArgumentError(std::string("kv cache type must be f32, f16 or q8_0, not ") +
                                 std::string(Traits(type).name));
@@ -23,7 +24,7 @@ Result<size_t> KvCache::BlockBytes(int n_layer, int kv_dim, DType type, int bloc
     return InvalidArgumentError("kv cache rows of " + std::to_string(kv_dim) +
                                 " values do not fit " + std::string(Traits(type).name) + " blocks");
   }
-  return 2 * static_cast<size_t>(n_layer) * block_size * *row;
+  return (k_only ? 1 : 2) * static_cast<size_t>(n_layer) * block_size * *row;
 }
 
 Result<std::unique_ptr<KvCache>> KvCache::Create(const KvCacheOptions& o) {
@@ -58,11 +59,11 @@ Result<std::unique_ptr<KvCache>> KvCache::Create(const KvCacheOptions& o) {
   cache->head_bytes_ = *RowBytes(o.type, o.head_dim);
   // new T[n] without () leaves the memory untouched: pages are mapped on first write.
   cache->k_.reset(new (std::nothrow) uint8_t[per_tensor]);
-  cache->v_.reset(new (std::nothrow) uint8_t[per_tensor]);
+  if (!o.k_only) cache->v_.reset(new (std::nothrow) uint8_t[per_tensor]);
   cache->scratch_.reset(new (std::nothrow) float[o.scratch_floats * o.n_threads + 1]);
-  if (!cache->k_ || !cache->v_ || !cache->scratch_) {
+  if (!cache->k_ || (!o.k_only && !cache->v_) || !cache->scratch_) {
     return ResourceExhaustedError("cannot allocate a kv cache of " +
-                                  std::to_string(2 * per_tensor) + " bytes");
+                                  std::to_string((o.k_only ? 1 : 2) * per_tensor) + " bytes");
   }
   return cache;
 }
@@ -74,13 +75,17 @@ void KvCache::Store(int layer, const float* k, const float* v, const int32_t* sl
   auto store_row = [&](int64_t i) {
     for (int g = 0; g < n_head_kv(); ++g) {
       const float* ki = k + i * dim + g * hd;
-      const float* vi = v + i * dim + g * hd;
       if (o_.type == DType::kF32) {
         std::memcpy(k_head(layer, slots[i], g), ki, hd * sizeof(float));
-        std::memcpy(v_head(layer, slots[i], g), vi, hd * sizeof(float));
       } else {
         // Cannot fail: the type and row size were checked at creation.
         (void)kernels::QuantizeRow(o_.type, ki, k_head(layer, slots[i], g), hd);
+      }
+      if (o_.k_only) continue;
+      const float* vi = v + i * dim + g * hd;
+      if (o_.type == DType::kF32) {
+        std::memcpy(v_head(layer, slots[i], g), vi, hd * sizeof(float));
+      } else {
         (void)kernels::QuantizeRow(o_.type, vi, v_head(layer, slots[i], g), hd);
       }
     }
@@ -100,7 +105,7 @@ void KvCache::LoadRow(int layer, int64_t slot, float* k, float* v) const {
 }
 
 size_t KvCache::bytes() const {
-  return 2 * static_cast<size_t>(o_.n_layer) * static_cast<size_t>(n_slots()) * n_head_kv() *
+  return (o_.k_only ? 1 : 2) * static_cast<size_t>(o_.n_layer) * static_cast<size_t>(n_slots()) * n_head_kv() *
              head_bytes_ +
          o_.scratch_floats * o_.n_threads * sizeof(float);
 }

@@ -31,6 +31,9 @@ struct KvCacheOptions {
   int n_blocks = 0;
   int n_threads = 1;            // threads that get attention scratch
   size_t scratch_floats = 0;    // attention scratch per thread
+  // MLA's latent cache: K rows only. V is read from the K rows (their first value_dim
+  // values), so v_head() returns K's memory and Store ignores v.
+  bool k_only = false;
 };
 
 class KvCache {
@@ -40,8 +43,9 @@ class KvCache {
   // ResourceExhausted if the allocation fails.
   static Result<std::unique_ptr<KvCache>> Create(const KvCacheOptions& options);
 
-  // Bytes of K and V one block takes over all layers.
-  static Result<size_t> BlockBytes(int n_layer, int kv_dim, DType type, int block_size);
+  // Bytes of K and V (K only when k_only) one block takes over all layers.
+  static Result<size_t> BlockBytes(int n_layer, int kv_dim, DType type, int block_size,
+                                   bool k_only);
 
   int n_layer() const { return o_.n_layer; }
   int kv_dim() const { return o_.kv_dim; }
@@ -52,21 +56,22 @@ class KvCache {
   int64_t n_slots() const { return static_cast<int64_t>(o_.n_blocks) * o_.block_size; }
   int n_head_kv() const { return o_.kv_dim / o_.head_dim; }
   size_t head_bytes() const { return head_bytes_; }  // one head_dim row of one position
+  bool k_only() const { return o_.k_only; }
 
   // K (V) of kv head g at `slot`; the block's later positions of that head follow it.
   uint8_t* k_head(int layer, int64_t slot, int g) { return k_.get() + Offset(layer, slot, g); }
-  uint8_t* v_head(int layer, int64_t slot, int g) { return v_.get() + Offset(layer, slot, g); }
+  uint8_t* v_head(int layer, int64_t slot, int g) { return V() + Offset(layer, slot, g); }
   const uint8_t* k_head(int layer, int64_t slot, int g) const {
     return k_.get() + Offset(layer, slot, g);
   }
   const uint8_t* v_head(int layer, int64_t slot, int g) const {
-    return v_.get() + Offset(layer, slot, g);
+    return V() + Offset(layer, slot, g);
   }
   // Reads the whole K and V rows (kv_dim floats each) of a slot back as F32 (tests).
   void LoadRow(int layer, int64_t slot, float* k, float* v) const;
 
   // Writes n rows of kv_dim floats (row i at k + i * kv_dim) to the given slots, converted
-  // to the cache's type.
+  // to the cache's type. v is unused (may be null) with k_only.
   void Store(int layer, const float* k, const float* v, const int32_t* slots, int n,
              ThreadPool& pool);
 
@@ -85,6 +90,7 @@ class KvCache {
 
  private:
   KvCache() = default;
+  uint8_t* V() const { return o_.k_only ? k_.get() : v_.get(); }
   size_t Offset(int layer, int64_t slot, int g) const {
     const size_t bs = static_cast<size_t>(o_.block_size);
     const size_t block = static_cast<size_t>(slot) / bs;

@@ -43,6 +43,20 @@ struct RopeConfig {
   float yarn_attn_factor = 1.0f;  // rope.scaling.yarn_attn_factor (extra magnitude scale)
 };
 
+// How a mixture-of-experts router turns its logits into picks and weights (llama.cpp's
+// build_moe_ffn): softmax (qwen3moe) or sigmoid (DeepSeek-V3) scores; the picks use the
+// scores plus an optional per-expert bias (exp_probs_b), limited to the n_group_used best of
+// n_group groups (a group scores the sum of its two best); the weights are the unbiased
+// scores of the picks, optionally renormalised to sum 1, times `scale`.
+struct MoeRouting {
+  enum class Gating { kSoftmax, kSigmoid };
+  Gating gating = Gating::kSoftmax;
+  bool normalize = true;
+  float scale = 1.0f;
+  int n_group = 0;  // 0 or 1: no groups
+  int n_group_used = 0;
+};
+
 struct ModelConfig {
   std::string arch;  // general.architecture
   std::string name;  // general.name, informational
@@ -62,14 +76,33 @@ struct ModelConfig {
   bool qkv_bias = false;           // attn_q/k/v carry biases (qwen2)
   bool qk_norm = false;            // RMSNorm of each q/k head before RoPE (qwen3)
   bool rope_freq_factors = false;  // rope_freqs.weight present (llama 3.1 style scaling)
-  // Mixture of experts (qwen3moe): every layer's FFN is n_expert SwiGLU experts of width
-  // n_ff_exp, of which a router picks n_expert_used per token. 0: dense FFN of width n_ff.
+  int value_dim = 0;  // attention.value_length; equals head_dim except with MLA
+  // Softmax scale of attention scores; 0 means 1/sqrt(head_dim).
+  float attn_scale = 0.0f;
+  // Multi-head latent attention (deepseek2). With MLA the cache holds one compressed "kv
+  // head" per position, [kv_lora normalised latent | n_rot roped key], and the queries are
+  // absorbed into that space, so attention runs as MQA with head_dim = kv_lora + n_rot
+  // (n_head_kv 1) and V is the latent part of each cached row (value_dim = kv_lora).
+  struct Mla {
+    int q_lora = 0;   // attention.q_lora_rank; 0: q comes straight from attn_q
+    int kv_lora = 0;  // attention.kv_lora_rank; > 0 means MLA
+    int qk_nope = 0;  // per-head query/key dims without RoPE (key_length_mla - n_rot)
+    int v_head = 0;   // attention.value_length_mla: per-head output width after attn_v_b
+  } mla;
+  bool is_mla() const { return mla.kv_lora > 0; }
+  // Mixture of experts (qwen3moe, deepseek2): a layer's FFN is n_expert SwiGLU experts of
+  // width n_ff_exp, of which a router picks n_expert_used per token. 0: dense FFN of width
+  // n_ff. With n_layer_dense_lead, the first layers keep the dense FFN.
   int n_expert = 0;
   int n_expert_used = 0;
   int n_ff_exp = 0;
+  int n_layer_dense_lead = 0;
+  int n_expert_shared = 0;  // shared experts, as one SwiGLU of width n_ff_exp * n_expert_shared
+  MoeRouting routing;
 
   int q_dim() const { return n_head * head_dim; }
   int kv_dim() const { return n_head_kv * head_dim; }
+  bool moe_layer(int il) const { return n_expert > 0 && il >= n_layer_dense_lead; }
 };
 
 // Which logits a chunk of ForwardBatch wants.

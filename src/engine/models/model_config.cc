@@ -1,9 +1,12 @@
 #include "engine/models/model_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
+
+#include "engine/models/ffn_moe.h"
 
 namespace llmux {
 
@@ -30,6 +33,14 @@ class KeyReader {
     const std::string key = Key(suffix);
     if (file_.Find(key) == nullptr) return fallback;
     return IntInRange(key, file_.GetInt(key), lo, hi);
+  }
+
+  Result<bool> OptionalBool(std::string_view suffix, bool fallback) const {
+    const std::string key = Key(suffix);
+    if (file_.Find(key) == nullptr) return fallback;
+    std::optional<bool> v = file_.GetBool(key);
+    if (!v) return InvalidArgumentError("key '" + key + "' is not a bool");
+    return *v;
   }
 
   Result<float> OptionalFloat(std::string_view suffix, float fallback) const {
@@ -137,12 +148,9 @@ Result<ModelConfig> ReadModelConfig(const gguf::GgufFile& file, std::string_view
     return InvalidArgumentError("embedding_length " + std::to_string(c.n_embd) +
                                 " is not a multiple of head_count and key_length is not given");
   }
-  LLMUX_ASSIGN_OR_RETURN(int value_dim,
+  // Only MLA may differ (ReadMlaConfig); the model checks value_dim == head_dim otherwise.
+  LLMUX_ASSIGN_OR_RETURN(c.value_dim,
                          keys.OptionalInt("attention.value_length", c.head_dim, 1, kMaxDim));
-  if (value_dim != c.head_dim) {
-    return UnimplementedError("attention.value_length " + std::to_string(value_dim) +
-                              " differs from key_length " + std::to_string(c.head_dim));
-  }
   if (static_cast<int64_t>(c.n_head) * c.head_dim > kMaxDim) {
     return InvalidArgumentError("head_count * head_dim is too large");
   }
@@ -165,6 +173,74 @@ Status ReadExpertConfig(const gguf::GgufFile& file, ModelConfig& c) {
   LLMUX_ASSIGN_OR_RETURN(c.n_expert, keys.RequiredInt("expert_count", 1, 1 << 16));
   LLMUX_ASSIGN_OR_RETURN(c.n_expert_used, keys.RequiredInt("expert_used_count", 1, c.n_expert));
   LLMUX_ASSIGN_OR_RETURN(c.n_ff_exp, keys.RequiredInt("expert_feed_forward_length", 1, kMaxDim));
+  return Status::Ok();
+}
+
+Status ReadExpertRouting(const gguf::GgufFile& file, ModelConfig& c) {
+  KeyReader keys(file, c.arch);
+  LLMUX_ASSIGN_OR_RETURN(c.n_layer_dense_lead,
+                         keys.OptionalInt("leading_dense_block_count", 0, 0, c.n_layer));
+  LLMUX_ASSIGN_OR_RETURN(c.n_expert_shared, keys.OptionalInt("expert_shared_count", 0, 0, 1 << 10));
+  // llama.cpp's llama_expert_gating_func_type: 1 softmax, 2 sigmoid; absent means softmax.
+  LLMUX_ASSIGN_OR_RETURN(int gating, keys.OptionalInt("expert_gating_func", 1, 1, 2));
+  MoeRouting& r = c.routing;
+  r.gating = gating == 2 ? MoeRouting::Gating::kSigmoid : MoeRouting::Gating::kSoftmax;
+  LLMUX_ASSIGN_OR_RETURN(r.normalize, keys.OptionalBool("expert_weights_norm", false));
+  LLMUX_ASSIGN_OR_RETURN(r.scale, keys.OptionalFloat("expert_weights_scale", 0.0f));
+  if (r.scale == 0.0f) r.scale = 1.0f;  // llama.cpp scales only by a non-zero factor
+  if (!(r.scale > 0.0f)) return InvalidArgumentError("expert_weights_scale must be > 0");
+  LLMUX_ASSIGN_OR_RETURN(r.n_group, keys.OptionalInt("expert_group_count", 0, 0,
+                                                     std::min(c.n_expert, kMaxExpertGroups)));
+  LLMUX_ASSIGN_OR_RETURN(r.n_group_used,
+                         keys.OptionalInt("expert_group_used_count", 0, 0, std::max(r.n_group, 0)));
+  if (r.n_group > 1) {
+    if (c.n_expert % r.n_group != 0 || c.n_expert / r.n_group < 2) {
+      return InvalidArgumentError("expert_count " + std::to_string(c.n_expert) +
+                                  " does not split into " + std::to_string(r.n_group) +
+                                  " groups of at least 2");
+    }
+    if (r.n_group_used < 1 || r.n_group_used * (c.n_expert / r.n_group) < c.n_expert_used) {
+      return InvalidArgumentError("expert_group_used_count " + std::to_string(r.n_group_used) +
+                                  " leaves fewer experts than expert_used_count");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ReadMlaConfig(const gguf::GgufFile& file, ModelConfig& c) {
+  KeyReader keys(file, c.arch);
+  ModelConfig::Mla& m = c.mla;
+  LLMUX_ASSIGN_OR_RETURN(m.q_lora, keys.OptionalInt("attention.q_lora_rank", 0, 0, kMaxDim));
+  LLMUX_ASSIGN_OR_RETURN(m.kv_lora, keys.RequiredInt("attention.kv_lora_rank", 1, kMaxDim));
+  LLMUX_ASSIGN_OR_RETURN(int k_head, keys.RequiredInt("attention.key_length_mla", 1, kMaxDim));
+  LLMUX_ASSIGN_OR_RETURN(m.v_head, keys.RequiredInt("attention.value_length_mla", 1, kMaxDim));
+  const int n_rot = c.rope.n_rot;
+  m.qk_nope = k_head - n_rot;
+  if (m.qk_nope <= 0) {
+    return InvalidArgumentError("key_length_mla " + std::to_string(k_head) +
+                                " leaves no room beside rope.dimension_count " + std::to_string(n_rot));
+  }
+  // The cache row: the latent and the roped key, one "kv head" (see ModelConfig::Mla).
+  if (c.n_head_kv != 1 || c.head_dim != m.kv_lora + n_rot || c.value_dim != m.kv_lora) {
+    return UnimplementedError(
+        "MLA files must store the cache as one kv head of key_length = kv_lora_rank + "
+        "rope.dimension_count and value_length = kv_lora_rank (as llama.cpp's converter writes "
+        "them); got head_count_kv " + std::to_string(c.n_head_kv) + ", key_length " +
+        std::to_string(c.head_dim) + ", value_length " + std::to_string(c.value_dim));
+  }
+  if (static_cast<int64_t>(c.n_head) * (k_head + m.kv_lora + m.v_head) > kMaxDim) {
+    return InvalidArgumentError("MLA head dims are too large");
+  }
+  // Score scale: YaRN's magnitude correction, squared, over sqrt(key_length_mla) (the
+  // dims of q.k before absorption). The file's yarn_log_multiplier is 0.1 * mscale_all_dim.
+  LLMUX_ASSIGN_OR_RETURN(float log_mul, keys.OptionalFloat("rope.scaling.yarn_log_multiplier", 0.0f));
+  float mscale = 1.0f;
+  if (c.rope.scaling == RopeScaling::kYarn) {
+    mscale = 1.0f + log_mul * std::log(c.rope.factor);
+    // The rotation itself keeps unit magnitude (llama.cpp cancels ggml's YaRN mscale).
+    c.rope.yarn_attn_factor = 1.0f / (1.0f + 0.1f * std::log(c.rope.factor));
+  }
+  c.attn_scale = mscale * mscale / std::sqrt(static_cast<float>(k_head));
   return Status::Ok();
 }
 

@@ -20,4 +20,14 @@ Result<ModelConfig> ReadModelConfig(const gguf::GgufFile& file, std::string_view
 // the config's MoE fields, checking 1 <= used <= count.
 Status ReadExpertConfig(const gguf::GgufFile& file, ModelConfig& config);
 
+// Reads the DeepSeek-style MoE keys into the config: leading_dense_block_count,
+// expert_shared_count, expert_gating_func, expert_weights_norm/scale and the expert groups
+// (absent keys: llama.cpp's defaults). Call after ReadExpertConfig.
+Status ReadExpertRouting(const gguf::GgufFile& file, ModelConfig& config);
+
+// Reads multi-head latent attention (deepseek2): q/kv LoRA ranks, key/value_length_mla, and
+// checks the cache shape the converter writes (one kv head of kv_lora + n_rot). Sets the
+// score scale, with YaRN's mscale when the rope is YaRN-scaled.
+Status ReadMlaConfig(const gguf::GgufFile& file, ModelConfig& config);
+
 }  // namespace llmux

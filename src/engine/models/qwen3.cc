@@ -3,7 +3,7 @@
 // (attn_q_norm / attn_k_norm) before NEOX RoPE; head_dim comes from attention.key_length and
 // need not equal n_embd / n_head. qwen3moe's FFN is a mixture of experts: a softmax router
 // over expert_count experts picks expert_used_count per token and weights them by their
-// renormalised probabilities (FeedForwardMoe).
+// renormalised probabilities (FeedForwardMoe, RouteExperts' defaults).
 #include "engine/models/architectures.h"
 #include "engine/models/dense_model.h"
 #include "engine/models/model_config.h"
@@ -26,7 +26,7 @@ class Qwen3Model final : public DenseModel {
     NormHeads(w, cache, il, b);
     ApplyRope(cache, il, b);
     AttendAndProject(w, cache, il, b);
-    if (config_.n_expert > 0) {
+    if (config_.moe_layer(il)) {
       FeedForwardMoe(w, b);
     } else {
       FeedForward(w, b);

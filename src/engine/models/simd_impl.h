@@ -198,10 +198,10 @@ struct AttentionKernel {
     }
     for (int r = 0; r < NR; ++r) Softmax(s[r], n_kv[r], n);
     int d = 0;
-    for (; d + kPvChunks * W <= hd; d += kPvChunks * W) {
+    for (; d + kPvChunks * W <= t.v_dim; d += kPvChunks * W) {
       WeightedV<NR, kPvChunks>(s, rows, n, d, out);
     }
-    for (; d < hd; d += W) WeightedV<NR, 1>(s, rows, n, d, out);
+    for (; d < t.v_dim; d += W) WeightedV<NR, 1>(s, rows, n, d, out);
   }
 
   static void Run(const AttentionTask& t) {
@@ -231,7 +231,7 @@ struct AttentionKernel {
         const int token = t.t_begin + (i + r) / t.group;
         const int head = t.g * t.group + (i + r) % t.group;
         q[r] = t.q + token * t.q_stride + static_cast<int64_t>(head) * hd;
-        out[r] = t.out + token * t.out_stride + static_cast<int64_t>(head) * hd;
+        out[r] = t.out + token * t.out_stride + static_cast<int64_t>(head) * t.v_dim;
         s[r] = t.scratch + static_cast<int64_t>(r) * n_pad;
         n_kv[r] = t.pos0 + token + 1;
       }

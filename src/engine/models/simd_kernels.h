@@ -25,13 +25,14 @@ struct AttentionTask {
   const float* v;  // same for V
   int kv_stride;
   int head_dim;
+  int v_dim;  // floats of V read per row and written per output head (<= head_dim with MLA)
   int group;  // query heads per kv head
   float scale;
   int pos0;  // position of token 0; token t sees positions [0, pos0 + t]
   int g;     // kv head
   int t_begin, t_end;
   bool transpose_k;  // copy K transposed into scratch first (pays off for many rows)
-  float* out;        // output rows, laid out like q
+  float* out;        // output rows: token t, head h at out + t * out_stride + h * v_dim
   int64_t out_stride;
   float* scratch;  // AttentionScratchFloats(head_dim, n_ctx) floats, this thread's
   // When k16 is set, K/V are F16 rows in place in a paged cache instead of k/v (direct

@@ -84,10 +84,9 @@ Result<const float*> TensorLoader::OptionalVector(const std::string& name, int64
 
 namespace {
 
-Status LoadLayer(TensorLoader& loader, const ModelConfig& c, int il, LayerWeights& w) {
-  const std::string p = "blk." + std::to_string(il) + ".";
+Status LoadAttention(TensorLoader& loader, const ModelConfig& c, const std::string& p,
+                     LayerWeights& w) {
   const int64_t e = c.n_embd, q = c.q_dim(), kv = c.kv_dim();
-  LLMUX_ASSIGN_OR_RETURN(w.attn_norm, loader.Vector(p + "attn_norm.weight", e));
   LLMUX_ASSIGN_OR_RETURN(w.wq, loader.Matrix(p + "attn_q.weight", e, q));
   LLMUX_ASSIGN_OR_RETURN(w.wk, loader.Matrix(p + "attn_k.weight", e, kv));
   LLMUX_ASSIGN_OR_RETURN(w.wv, loader.Matrix(p + "attn_v.weight", e, kv));
@@ -102,17 +101,62 @@ Status LoadLayer(TensorLoader& loader, const ModelConfig& c, int il, LayerWeight
     LLMUX_ASSIGN_OR_RETURN(w.q_norm, loader.Vector(p + "attn_q_norm.weight", c.head_dim));
     LLMUX_ASSIGN_OR_RETURN(w.k_norm, loader.Vector(p + "attn_k_norm.weight", c.head_dim));
   }
-  LLMUX_ASSIGN_OR_RETURN(w.ffn_norm, loader.Vector(p + "ffn_norm.weight", e));
-  if (c.n_expert > 0) {
-    LLMUX_ASSIGN_OR_RETURN(w.router, loader.Matrix(p + "ffn_gate_inp.weight", e, c.n_expert));
-    if (w.router.type != DType::kF32) {
-      return UnimplementedError("tensor '" + p + "ffn_gate_inp.weight' must be f32");
-    }
-    LLMUX_ASSIGN_OR_RETURN(w.gate_exps, loader.Stacked(p + "ffn_gate_exps.weight", e, c.n_ff_exp, c.n_expert));
-    LLMUX_ASSIGN_OR_RETURN(w.up_exps, loader.Stacked(p + "ffn_up_exps.weight", e, c.n_ff_exp, c.n_expert));
-    LLMUX_ASSIGN_OR_RETURN(w.down_exps, loader.Stacked(p + "ffn_down_exps.weight", c.n_ff_exp, e, c.n_expert));
-    return Status::Ok();
+  return Status::Ok();
+}
+
+Status LoadLatentAttention(TensorLoader& loader, const ModelConfig& c, const std::string& p,
+                           LayerWeights& w) {
+  const ModelConfig::Mla& m = c.mla;
+  const int64_t e = c.n_embd, n_rot = c.rope.n_rot;
+  const int64_t q_out = static_cast<int64_t>(c.n_head) * (m.qk_nope + n_rot);
+  if (m.q_lora > 0) {
+    LLMUX_ASSIGN_OR_RETURN(w.wq_a, loader.Matrix(p + "attn_q_a.weight", e, m.q_lora));
+    LLMUX_ASSIGN_OR_RETURN(w.q_a_norm, loader.Vector(p + "attn_q_a_norm.weight", m.q_lora));
+    LLMUX_ASSIGN_OR_RETURN(w.wq_b, loader.Matrix(p + "attn_q_b.weight", m.q_lora, q_out));
+  } else {
+    LLMUX_ASSIGN_OR_RETURN(w.wq, loader.Matrix(p + "attn_q.weight", e, q_out));
   }
+  LLMUX_ASSIGN_OR_RETURN(w.wkv_a, loader.Matrix(p + "attn_kv_a_mqa.weight", e, m.kv_lora + n_rot));
+  LLMUX_ASSIGN_OR_RETURN(w.kv_a_norm, loader.Vector(p + "attn_kv_a_norm.weight", m.kv_lora));
+  if (!loader.Has(p + "attn_k_b.weight") && loader.Has(p + "attn_kv_b.weight")) {
+    return UnimplementedError("tensor '" + p + "attn_kv_b.weight' is not split into attn_k_b and "
+                              "attn_v_b: convert the model again with a current converter");
+  }
+  LLMUX_ASSIGN_OR_RETURN(w.wk_b, loader.Stacked(p + "attn_k_b.weight", m.qk_nope, m.kv_lora, c.n_head));
+  LLMUX_ASSIGN_OR_RETURN(w.wv_b, loader.Stacked(p + "attn_v_b.weight", m.kv_lora, m.v_head, c.n_head));
+  LLMUX_ASSIGN_OR_RETURN(w.wo, loader.Matrix(p + "attn_output.weight",
+                                             static_cast<int64_t>(c.n_head) * m.v_head, e));
+  return Status::Ok();
+}
+
+Status LoadExperts(TensorLoader& loader, const ModelConfig& c, const std::string& p,
+                   LayerWeights& w) {
+  const int64_t e = c.n_embd;
+  LLMUX_ASSIGN_OR_RETURN(w.router, loader.Matrix(p + "ffn_gate_inp.weight", e, c.n_expert));
+  if (w.router.type != DType::kF32) {
+    return UnimplementedError("tensor '" + p + "ffn_gate_inp.weight' must be f32");
+  }
+  LLMUX_ASSIGN_OR_RETURN(w.gate_exps, loader.Stacked(p + "ffn_gate_exps.weight", e, c.n_ff_exp, c.n_expert));
+  LLMUX_ASSIGN_OR_RETURN(w.up_exps, loader.Stacked(p + "ffn_up_exps.weight", e, c.n_ff_exp, c.n_expert));
+  LLMUX_ASSIGN_OR_RETURN(w.down_exps, loader.Stacked(p + "ffn_down_exps.weight", c.n_ff_exp, e, c.n_expert));
+  LLMUX_ASSIGN_OR_RETURN(w.expert_bias, loader.OptionalVector(p + "exp_probs_b.bias", c.n_expert));
+  if (c.n_expert_shared > 0) {
+    const int64_t n_sh = static_cast<int64_t>(c.n_ff_exp) * c.n_expert_shared;
+    LLMUX_ASSIGN_OR_RETURN(w.gate_shexp, loader.Matrix(p + "ffn_gate_shexp.weight", e, n_sh));
+    LLMUX_ASSIGN_OR_RETURN(w.up_shexp, loader.Matrix(p + "ffn_up_shexp.weight", e, n_sh));
+    LLMUX_ASSIGN_OR_RETURN(w.down_shexp, loader.Matrix(p + "ffn_down_shexp.weight", n_sh, e));
+  }
+  return Status::Ok();
+}
+
+Status LoadLayer(TensorLoader& loader, const ModelConfig& c, int il, LayerWeights& w) {
+  const std::string p = "blk." + std::to_string(il) + ".";
+  const int64_t e = c.n_embd;
+  LLMUX_ASSIGN_OR_RETURN(w.attn_norm, loader.Vector(p + "attn_norm.weight", e));
+  LLMUX_RETURN_IF_ERROR(c.is_mla() ? LoadLatentAttention(loader, c, p, w)
+                                   : LoadAttention(loader, c, p, w));
+  LLMUX_ASSIGN_OR_RETURN(w.ffn_norm, loader.Vector(p + "ffn_norm.weight", e));
+  if (c.moe_layer(il)) return LoadExperts(loader, c, p, w);
   LLMUX_ASSIGN_OR_RETURN(w.gate, loader.Matrix(p + "ffn_gate.weight", e, c.n_ff));
   LLMUX_ASSIGN_OR_RETURN(w.up, loader.Matrix(p + "ffn_up.weight", e, c.n_ff));
   LLMUX_ASSIGN_OR_RETURN(w.down, loader.Matrix(p + "ffn_down.weight", c.n_ff, e));
@@ -157,7 +201,7 @@ Result<ModelWeights> LoadWeights(const gguf::GgufFile& file, ModelConfig& c,
   if (weight_bytes_per_token != nullptr) {
     uint64_t unread = c.tied_output ? 0 : embd_bytes;
     if (c.n_expert > 0) {
-      for (const LayerWeights& l : w.layers) {
+      for (const LayerWeights& l : w.layers) {  // dense layers have no experts: 0 bytes
         for (const MatrixView* m : {&l.gate_exps, &l.up_exps, &l.down_exps}) {
           const uint64_t bytes = m->row_bytes * static_cast<uint64_t>(m->rows);
           unread += bytes / c.n_expert * (c.n_expert - c.n_expert_used);

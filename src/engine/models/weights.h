@@ -31,6 +31,15 @@ struct LayerWeights {
   // (ExpertMatrix): gate/up n_ff_exp x n_embd each, down n_embd x n_ff_exp each.
   MatrixView router{};
   MatrixView gate_exps{}, up_exps{}, down_exps{};
+  const float* expert_bias = nullptr;       // [n_expert] exp_probs_b: added for the picks only
+  MatrixView gate_shexp{}, up_shexp{}, down_shexp{};  // shared experts, width n_ff_exp * n_shared
+  // MLA (deepseek2) instead of wq/wk/wv: q = Wq_b.norm(Wq_a.x) (or wq with no q LoRA), each
+  // head [qk_nope | n_rot]; the cache row [latent | k_rope] = Wkv_a.x with the latent
+  // normalised; per head, k_b (kv_lora x qk_nope) absorbs q_nope into the latent and v_b
+  // (v_head x kv_lora) expands the attended latent: both stacked by head (ExpertMatrix).
+  MatrixView wq_a{}, wq_b{}, wkv_a{}, wk_b{}, wv_b{};
+  const float* q_a_norm = nullptr;   // [q_lora]
+  const float* kv_a_norm = nullptr;  // [kv_lora]
 };
 
 // Expert e's matrix out of stacked experts of `rows` rows each.

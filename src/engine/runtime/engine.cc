@@ -74,7 +74,8 @@ Status Engine::Init() {
   o.block_size = std::clamp(o.block_size, 1, 4096);
   const ModelConfig& c = model_->config();
   LLMUX_ASSIGN_OR_RETURN(size_t block_bytes,
-                         KvCache::BlockBytes(c.n_layer, c.kv_dim(), o.kv_type, o.block_size));
+                         KvCache::BlockBytes(c.n_layer, c.kv_dim(), o.kv_type, o.block_size,
+                                             /*k_only=*/c.is_mla()));
   const int64_t budget = o.kv_cache_bytes > 0 ? o.kv_cache_bytes : int64_t{1} << 30;
   const int64_t blocks_per_ctx = (n_ctx_ + o.block_size - 1) / o.block_size;
   int64_t n_blocks = budget / static_cast<int64_t>(block_bytes);
@@ -90,6 +91,7 @@ Status Engine::Init() {
   raw_logits_.resize(c.n_vocab);
   chunks_.reserve(s.max_running);
   local_stats_.kv_block_bytes = static_cast<int64_t>(block_bytes);
+  local_stats_.kv_bytes_per_token = static_cast<int64_t>(block_bytes) / o.block_size;
   local_stats_.kv = blocks_->stats();
   stats_ = local_stats_;
   spdlog::info("engine: KV cache {} blocks of {} positions, {} MiB ({}), up to {} sequences",

@@ -109,6 +109,7 @@ struct EngineStats {
   int waiting = 0;  // queued, or preempted and waiting to be recomputed
   BlockManagerStats kv;  // KV blocks: used, cached (evictable), free
   int64_t kv_block_bytes = 0;
+  int64_t kv_bytes_per_token = 0;  // all layers; MLA's latent rows are several times smaller
   int64_t prefix_hit_tokens = 0;  // prompt tokens served from the prefix cache
   int64_t preemptions = 0;
   int64_t steps = 0;

@@ -182,6 +182,9 @@ const std::string kQwenQ8 = llmux::testing::SharedPath("models/qwen3-mini-q8_0.g
 // Mixture of experts: each expert runs over the rows routed to it, so a row's experts see other
 // sequences' rows beside it; its numbers must still be its own.
 const std::string kQwenMoe = llmux::testing::SharedPath("models/qwen3moe-mini-q8_0.gguf");
+// Latent attention (one compressed cache row per position, V inside it), grouped experts and a
+// shared expert.
+const std::string kDeepSeek = llmux::testing::SharedPath("models/deepseek3-mini-q8_0.gguf");
 
 TEST(EngineBatchingTest, SixteenConcurrentEqualAloneF16Kv) {
   ExpectConcurrentEqualsAlone(kStories, EngineOptions{});
@@ -219,6 +222,20 @@ TEST(EngineBatchingTest, SixteenConcurrentEqualAloneMixtureOfExpertsChunkedPrefi
   o.n_ctx = 512;
   o.scheduler.max_batch_tokens = 24;
   ExpectConcurrentEqualsAlone(kQwenMoe, o);
+}
+
+TEST(EngineBatchingTest, SixteenConcurrentEqualAloneLatentAttention) {
+  EngineOptions o;
+  o.n_ctx = 512;
+  ExpectConcurrentEqualsAlone(kDeepSeek, o);
+}
+
+TEST(EngineBatchingTest, SixteenConcurrentEqualAloneLatentAttentionChunkedPrefillF32Kv) {
+  EngineOptions o;
+  o.n_ctx = 512;
+  o.kv_type = DType::kF32;
+  o.scheduler.max_batch_tokens = 24;
+  ExpectConcurrentEqualsAlone(kDeepSeek, o);
 }
 
 TEST(EngineBatchingTest, SixteenConcurrentEqualAloneQ8Kv) {
