@@ -10,7 +10,7 @@
 #include "cli/cli_util.h"
 #include "cli/command.h"
 #include "cli/model_loading.h"
-#include "engine/models/kv_cache.h"
+#include "engine/backend/kv_cache.h"
 
 namespace llmux::cli {
 

@@ -23,7 +23,7 @@ Command AddModelCommand(CLI::App& app) {
   };
   auto opts = std::make_shared<Opts>();
   auto& s = opts->spec;
-  create->add_option("--arch", s.arch, "qwen3, qwen2 or llama")->capture_default_str();
+  create->add_option("--arch", s.arch, "qwen3, qwen2, llama, qwen3moe or deepseek2")->capture_default_str();
   create->add_option("--hidden", s.hidden, "embedding width")->required();
   create->add_option("--layers", s.layers, "transformer blocks")->required();
   create->add_option("--heads", s.heads, "attention heads")->required();
@@ -36,6 +36,18 @@ Command AddModelCommand(CLI::App& app) {
   create->add_option("--ctx", s.context_length, "context_length metadata (default: the arch's usual)");
   create->add_option("--name", s.name, "general.name (default: '<arch> random-weight model (seed N)')");
   create->add_flag("--untied", opts->untied, "write a separate output.weight");
+  create->add_option("--experts", s.experts, "experts per MoE layer (qwen3moe, deepseek2)");
+  create->add_option("--experts-used", s.experts_used, "experts a token goes to");
+  create->add_option("--expert-ffn", s.expert_ffn, "feed-forward width of one expert");
+  create->add_option("--shared-experts", s.shared_experts, "shared experts (deepseek2)");
+  create->add_option("--expert-groups", s.expert_groups, "expert groups (deepseek2)");
+  create->add_option("--expert-groups-used", s.expert_groups_used, "groups a token's experts come from");
+  create->add_option("--dense-layers", s.dense_layers, "leading layers with a dense FFN (deepseek2)");
+  create->add_option("--q-lora", s.q_lora, "query LoRA rank (deepseek2; 0 = none)");
+  create->add_option("--kv-lora", s.kv_lora, "compressed KV width (deepseek2)");
+  create->add_option("--qk-nope", s.qk_nope, "per-head query/key dims without RoPE (deepseek2)");
+  create->add_option("--qk-rope", s.qk_rope, "per-head RoPE dims (deepseek2)");
+  create->add_option("--v-head", s.v_head, "per-head value width (deepseek2)");
   create->add_option("--out", opts->out, "output file")->required();
   auto run_create = [opts] {
     auto target = convert::ParseQuantizeTarget(opts->type);

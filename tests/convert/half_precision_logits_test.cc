@@ -9,7 +9,7 @@
 #include "../models/test_support.h"
 #include "base/thread_pool.h"
 #include "engine/convert/quantize.h"
-#include "engine/models/kv_cache.h"
+#include "engine/backend/kv_cache.h"
 
 namespace llmux::testing {
 namespace {

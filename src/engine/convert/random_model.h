@@ -19,7 +19,7 @@
 namespace llmux::convert {
 
 struct RandomModelSpec {
-  std::string arch = "qwen3";  // qwen3 | qwen2 | llama
+  std::string arch = "qwen3";  // qwen3 | qwen2 | llama | qwen3moe | deepseek2
   int hidden = 64;
   int layers = 2;
   int heads = 4;
@@ -34,6 +34,23 @@ struct RandomModelSpec {
   float rope_theta = 0;    // 0: 1e6 for qwen2/qwen3, 1e4 for llama
   float rms_eps = 0;       // 0: 1e-6 for qwen2/qwen3, 1e-5 for llama
   std::string name;        // general.name; empty: "<arch> random-weight model (seed N)"
+  // Mixture of experts (qwen3moe, deepseek2): experts of width expert_ffn, experts_used per
+  // token; deepseek2 adds shared experts, expert groups and leading dense layers (FFN `ffn`).
+  int experts = 0;
+  int experts_used = 0;
+  int expert_ffn = 0;
+  int shared_experts = 0;
+  int expert_groups = 0;
+  int expert_groups_used = 0;
+  int dense_layers = 0;
+  // Multi-head latent attention (deepseek2; `heads` query heads, kv_heads unused): DeepSeek-V3's
+  // keys (YaRN factor 40 over 4096 positions, sigmoid routing with a score bias, weights scaled
+  // by 2.5) as its converter writes them.
+  int q_lora = 0;
+  int kv_lora = 0;
+  int qk_nope = 0;
+  int qk_rope = 0;
+  int v_head = 0;
 };
 
 // Uses a thread pool of up to 4 threads.

@@ -179,6 +179,76 @@ TEST(RandomModel, Qwen2AndLlamaLayouts) {
   std::remove(pl.c_str());
 }
 
+// The mixture-of-experts layouts against files llama.cpp's own GGUF writer (gguf-py) made for
+// the same dimensions, the shared minis: the same tensors with the same shapes and types, and
+// every architecture key with the same value.
+void ExpectSameLayout(const RandomModelSpec& spec, const std::string& reference) {
+  const std::string path = TempPath(spec.arch + "_layout.gguf");
+  ASSERT_TRUE(CreateRandomModel(spec, path).ok());
+  auto ours = gguf::GgufFile::Open(path);
+  auto ref = gguf::GgufFile::Open(kModels + reference);
+  ASSERT_TRUE(ours.ok() && ref.ok());
+  std::set<std::string> ours_tensors, ref_tensors;
+  for (const auto& t : (*ref)->tensors()) {
+    ref_tensors.insert(t.name);
+    const gguf::TensorInfo* o = (*ours)->FindTensor(t.name);
+    ASSERT_NE(o, nullptr) << t.name;
+    EXPECT_EQ(o->ne, t.ne) << t.name;
+    EXPECT_EQ(o->type, t.type) << t.name;
+  }
+  for (const auto& t : (*ours)->tensors()) ours_tensors.insert(t.name);
+  EXPECT_EQ(ours_tensors, ref_tensors);
+  const std::string prefix = spec.arch + ".";
+  int keys = 0;
+  for (const auto& kv : (*ref)->metadata()) {
+    if (kv.key.rfind(prefix, 0) != 0 || kv.key == prefix + "vocab_size") continue;
+    ++keys;
+    ASSERT_NE((*ours)->Find(kv.key), nullptr) << kv.key;
+    if (auto f = (*ref)->GetFloat(kv.key)) {
+      EXPECT_FLOAT_EQ(*(*ours)->GetFloat(kv.key), *f) << kv.key;
+    } else if (auto b = (*ref)->GetBool(kv.key)) {
+      EXPECT_EQ((*ours)->GetBool(kv.key), b) << kv.key;
+    } else {
+      EXPECT_EQ((*ours)->GetString(kv.key), (*ref)->GetString(kv.key)) << kv.key;
+    }
+  }
+  EXPECT_GT(keys, 10);
+  std::remove(path.c_str());
+}
+
+TEST(RandomModel, MixtureOfExpertsLayoutsMatchTheConverters) {
+  RandomModelSpec q = TinySpec("qwen3moe");
+  q.vocab_path = kModels + "qwen3-vocab.gguf";
+  q.ffn = 192;
+  q.experts = 8;
+  q.experts_used = 2;
+  q.expert_ffn = 64;
+  q.tied = false;
+  q.type = QuantizeTarget::kQ8_0;
+  ExpectSameLayout(q, "qwen3moe-mini-q8_0.gguf");
+
+  RandomModelSpec d = TinySpec("deepseek2");
+  d.vocab_path = kModels + "qwen3-vocab.gguf";
+  d.layers = 3;
+  d.kv_heads = 1;
+  d.head_dim = 0;
+  d.ffn = 128;
+  d.experts = 8;
+  d.experts_used = 2;
+  d.expert_ffn = 64;
+  d.shared_experts = 1;
+  d.expert_groups = 4;
+  d.expert_groups_used = 2;
+  d.dense_layers = 1;
+  d.q_lora = 32;
+  d.kv_lora = 32;
+  d.qk_nope = 32;
+  d.qk_rope = 16;
+  d.v_head = 16;
+  d.type = QuantizeTarget::kQ8_0;
+  ExpectSameLayout(d, "deepseek3-mini-q8_0.gguf");
+}
+
 TEST(RandomModel, Q4KMMix) {
   RandomModelSpec s = TinySpec("qwen3");
   s.hidden = 256;

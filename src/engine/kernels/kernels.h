@@ -73,6 +73,9 @@ void AxpyF32(float a, const float* x, float* y, int64_t n);  // y += a*x
 
 enum class Isa { kScalar, kAvx2, kAvx512 };
 Isa DetectedIsa();
+// The instruction set every dispatched kernel uses now: the detected one, or the one forced
+// by SetIsaForTesting. The backend's attention and element-wise kernels follow it too.
+Isa ActiveIsa();
 const char* IsaName(Isa);
 // Forces a path for every later call in the process (only if the CPU supports it; an
 // unsupported request is ignored). Not thread-safe with concurrent kernel calls.

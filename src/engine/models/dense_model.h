@@ -1,16 +1,16 @@
 // The common body of the decoder-only architectures (llama, qwen2, qwen3, qwen3moe,
 // deepseek2): weight loading, activation buffers, batching of long inputs, embedding, output
-// head, and the blocks that every layer is built from. Each architecture file derives from
-// it and writes its own ForwardLayer from these blocks.
+// head, and the blocks that every layer is built from (attention_gqa.cc, attention_mla.cc,
+// ffn_swiglu.cc, ffn_moe.cc). Each architecture file derives from it and writes its own
+// ForwardLayer from these blocks. Everything runs through the Backend, which owns the
+// activation buffers and the KV cache.
 #pragma once
 
 #include <memory>
 
-#include "base/thread_pool.h"
-#include "engine/models/aligned_buffer.h"
-#include "engine/models/attention.h"
+#include "engine/backend/backend.h"
+#include "engine/backend/rope.h"
 #include "engine/models/model.h"
-#include "engine/models/rope.h"
 #include "engine/models/weights.h"
 
 namespace llmux {
@@ -46,7 +46,7 @@ class DenseModel : public Model {
                       float* logits) override;
   uint64_t WeightBytes() const override { return weight_bytes_; }
   int max_batch() const override { return max_batch_; }
-  int n_threads() const override { return pool_.size(); }
+  int n_threads() const override { return backend_->n_threads(); }
 
  protected:
   DenseModel(std::shared_ptr<const gguf::GgufFile> file, ModelConfig config, int n_threads);
@@ -83,6 +83,7 @@ class DenseModel : public Model {
 
   ModelConfig config_;
   ModelWeights weights_;
+  std::unique_ptr<Backend> backend_;
 
  private:
   Status CheckCache(const KvCache& cache) const;
@@ -91,55 +92,43 @@ class DenseModel : public Model {
   void RunBatch(KvCache& cache, std::span<const SequenceChunk> chunks, float* logits);
   void Embed(int n);
   void Logits(int first_row, int n_rows, int n_single, float* out);
-  // y[n x w.rows] = x[n x w.cols] . W^T, on the pool; the first n_single rows are decode tokens.
-  void Project(const MatrixView& w, const float* x, int n, float* y, int n_single);
-  // Per-head products (MLA): for each head h and row t of n, the w_h = ExpertMatrix(w, h,
-  // rows) product of the `in_width` floats at x + t * x_stride + h * x_head, written to
-  // y + t * y_stride + h * y_head.
-  void ProjectHeads(const MatrixView& w, int64_t rows, const float* x, int64_t x_stride,
-                    int64_t x_head, int n, float* y, int64_t y_stride, int64_t y_head,
-                    int n_single);
+  // Allocates the activation buffers and reserves the backend's matmul scratch.
+  Status AllocateBuffers();
 
   std::shared_ptr<const gguf::GgufFile> file_;  // the weights point into its mapping
-  ThreadPool pool_;
   RopeTable rope_;
   uint64_t weight_bytes_ = 0;
   int max_batch_ = kMaxBatch;
 
-  // Activations, [token][features], allocated once in Init().
-  AlignedBuffer<float> x_;          // residual stream, n_embd
-  AlignedBuffer<float> xn_;         // normalised input of a block, n_embd
-  AlignedBuffer<float> q_;          // queries, q_dim
-  AlignedBuffer<float> k_;          // keys of this batch, kv_dim (stored into the cache)
-  AlignedBuffer<float> v_;          // values of this batch, kv_dim
-  AlignedBuffer<float> attn_;       // attention output, q_dim
-  AlignedBuffer<float> gate_;       // FFN gate / hidden, n_ff
-  AlignedBuffer<float> up_;         // FFN up, n_ff
-  AlignedBuffer<float> out_;        // projection output before the residual add, n_embd
-  AlignedBuffer<uint8_t> scratch_;  // MatMul's quantized activations
+  // Activations, [token][features], allocated once in Init() from the backend.
+  DeviceBuffer x_;          // residual stream, n_embd
+  DeviceBuffer xn_;         // normalised input of a block, n_embd
+  DeviceBuffer q_;          // queries, q_dim
+  DeviceBuffer k_;          // keys of this batch, kv_dim (stored into the cache)
+  DeviceBuffer v_;          // values of this batch, kv_dim
+  DeviceBuffer attn_;       // attention output, q_dim
+  DeviceBuffer gate_;       // FFN gate / hidden, n_ff
+  DeviceBuffer up_;         // FFN up, n_ff
+  DeviceBuffer out_;        // projection output before the residual add, n_embd
   // MLA only: the queries before absorption (n_head x (qk_nope + n_rot)), the q LoRA
-  // (q_lora), one head's gathered inputs and outputs, and the expanded heads (n_head x v_head).
-  AlignedBuffer<float> q_lat_;
-  AlignedBuffer<float> q_lora_;
-  AlignedBuffer<float> head_in_;
-  AlignedBuffer<float> head_out_;
-  AlignedBuffer<float> v_heads_;
+  // (q_lora), and the expanded heads (n_head x v_head).
+  DeviceBuffer q_lat_;
+  DeviceBuffer q_lora_;
+  DeviceBuffer v_heads_;
   // MoE only: router logits (n_expert per row), the picks (n_expert_used per row), an
   // expert's gathered input rows, and the weighted sum of the experts' outputs (n_embd).
-  AlignedBuffer<float> router_;
-  std::vector<float> route_scratch_;
+  DeviceBuffer router_;
   std::vector<int32_t> picks_;
   std::vector<float> pick_weights_;
   std::vector<int32_t> expert_rows_;
   std::vector<float> expert_weights_;
-  AlignedBuffer<float> expert_in_;
-  AlignedBuffer<float> moe_out_;
+  DeviceBuffer expert_in_;
+  DeviceBuffer moe_out_;
   // Per-row and per-chunk bookkeeping of RunBatch, sized max_batch_.
   std::vector<int32_t> tokens_;
   std::vector<int32_t> positions_;
   std::vector<int32_t> slots_;
   std::vector<AttentionSeq> seqs_;
-  std::vector<int64_t> task_offsets_;
   std::vector<int32_t> logit_rows_;
   std::vector<int32_t> identity_blocks_{0};  // the single-sequence cache's one block
 };

@@ -1,81 +1,60 @@
-#include "engine/models/ffn_moe.h"
-
-#include <cmath>
-#include <limits>
+// The mixture-of-experts feed-forward block (qwen3moe, deepseek2): the router picks experts per
+// row (Backend::RouteExperts, host-side picks), each expert runs once over the rows routed to
+// it, gathered in row order so decode rows stay single-token rows, and their outputs are added
+// back weighted; shared experts (deepseek2) see every row.
+#include "engine/models/dense_model.h"
 
 namespace llmux {
 
-namespace {
-
-// Index of the largest value among the first n with !taken(i), the lower index among equals.
-template <typename Taken>
-int ArgmaxExcept(const float* v, int n, Taken taken) {
-  int best = -1;
-  for (int i = 0; i < n; ++i) {
-    if (!taken(i) && (best < 0 || v[i] > v[best])) best = i;
-  }
-  return best;
-}
-
-}  // namespace
-
-void RouteExperts(const float* logits, const float* bias, int n_expert, int k,
-                  const MoeRouting& routing, int32_t* ids, float* weights, float* scratch) {
-  float* scores = scratch;
-  float* select = scratch + n_expert;
-  if (routing.gating == MoeRouting::Gating::kSoftmax) {
-    float max = logits[0];
-    for (int e = 1; e < n_expert; ++e) max = std::max(max, logits[e]);
-    double sum = 0;
-    for (int e = 0; e < n_expert; ++e) sum += std::exp(logits[e] - max);
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int e = 0; e < n_expert; ++e) scores[e] = std::exp(logits[e] - max) * inv;
-  } else {
-    for (int e = 0; e < n_expert; ++e) scores[e] = 1.0f / (1.0f + std::exp(-logits[e]));
-  }
-  for (int e = 0; e < n_expert; ++e) select[e] = bias != nullptr ? scores[e] + bias[e] : scores[e];
-
-  if (routing.n_group > 1) {
-    // Group g holds experts [g * per, (g + 1) * per). Keep the n_group_used groups whose two
-    // best selections sum highest; the others drop out of the picks.
-    const int per = n_expert / routing.n_group;
-    float group_score[kMaxExpertGroups];
-    bool keep[kMaxExpertGroups] = {};
-    const int n_group = std::min(routing.n_group, kMaxExpertGroups);
-    for (int g = 0; g < n_group; ++g) {
-      const float* s = select + g * per;
-      const int a = ArgmaxExcept(s, per, [](int) { return false; });
-      const int b = ArgmaxExcept(s, per, [&](int i) { return i == a; });
-      group_score[g] = s[a] + s[b];
-    }
-    for (int j = 0; j < routing.n_group_used && j < n_group; ++j) {
-      keep[ArgmaxExcept(group_score, n_group, [&](int g) { return keep[g]; })] = true;
-    }
-    for (int e = 0; e < n_expert; ++e) {
-      if (!keep[e / per]) select[e] = -std::numeric_limits<float>::infinity();
-    }
-  }
-
-  // k is small (2 to 8): selection by repeated scans.
-  float picked_sum = 0;
-  for (int j = 0; j < k; ++j) {
-    ids[j] = ArgmaxExcept(select, n_expert, [&](int e) {
-      for (int i = 0; i < j; ++i) {
-        if (ids[i] == e) return true;
+void DenseModel::FeedForwardMoe(const LayerWeights& w, const Batch& b) {
+  if (b.n_out() == 0) return;
+  const ModelConfig& c = config_;
+  Backend& be = *backend_;
+  const int n = b.n_out();
+  const int k = c.n_expert_used;
+  const int n_single = b.single_from(b.first);  // rows [0, n_single) of these n are decode rows
+  const size_t first = static_cast<size_t>(b.first);
+  float* x = x_.data() + first * c.n_embd;
+  float* xn = xn_.data() + first * c.n_embd;
+  be.RmsNorm(x, w.ffn_norm, xn, n, c.n_embd, c.n_embd, c.rms_eps);
+  be.MatMul(w.router, xn, n, router_.data(), n_single);
+  be.RouteExperts(router_.data(), w.expert_bias, n, c.n_expert, k, c.routing, picks_.data(),
+                  pick_weights_.data());
+  float* sum = moe_out_.data();
+  be.Fill(sum, static_cast<int64_t>(n) * c.n_embd, 0.0f);
+  for (int e = 0; e < c.n_expert; ++e) {
+    expert_rows_.clear();
+    expert_weights_.clear();
+    int e_single = 0;
+    for (int t = 0; t < n; ++t) {
+      for (int j = 0; j < k; ++j) {
+        if (picks_[static_cast<size_t>(t) * k + j] != e) continue;
+        expert_rows_.push_back(t);
+        expert_weights_.push_back(pick_weights_[static_cast<size_t>(t) * k + j]);
+        if (t < n_single) ++e_single;
       }
-      return false;
-    });
-    weights[j] = scores[ids[j]];
-    picked_sum += weights[j];
+    }
+    const int m = static_cast<int>(expert_rows_.size());
+    if (m == 0) continue;
+    be.CopyRows(xn, c.n_embd, 0, expert_in_.data(), c.n_embd, 0, m, 1, c.n_embd,
+                expert_rows_.data());
+    const MatMulOut outs[] = {{ExpertMatrix(w.gate_exps, e, c.n_ff_exp), gate_.data()},
+                              {ExpertMatrix(w.up_exps, e, c.n_ff_exp), up_.data()}};
+    be.MatMulMany(outs, expert_in_.data(), m, e_single);
+    be.SwiGlu(gate_.data(), up_.data(), static_cast<int64_t>(m) * c.n_ff_exp);
+    be.MatMul(ExpertMatrix(w.down_exps, e, c.n_embd), gate_.data(), m, out_.data(), e_single);
+    be.ScatterAddWeighted(sum, expert_rows_.data(), expert_weights_.data(), m, c.n_embd,
+                          out_.data());
   }
-  if (routing.normalize) {
-    // llama.cpp clamps the sum from below, so tiny sigmoid scores cannot blow up.
-    const float sum = std::max(picked_sum, 6.103515625e-5f);
-    for (int j = 0; j < k; ++j) weights[j] /= sum;
+  if (w.gate_shexp.data != nullptr) {
+    const int64_t n_sh = w.gate_shexp.rows;
+    const MatMulOut outs[] = {{w.gate_shexp, gate_.data()}, {w.up_shexp, up_.data()}};
+    be.MatMulMany(outs, xn, n, n_single);
+    be.SwiGlu(gate_.data(), up_.data(), n * n_sh);
+    be.MatMul(w.down_shexp, gate_.data(), n, out_.data(), n_single);
+    be.Add(sum, out_.data(), static_cast<int64_t>(n) * c.n_embd);
   }
-  if (routing.scale != 1.0f) {
-    for (int j = 0; j < k; ++j) weights[j] *= routing.scale;
-  }
+  be.Add(x, sum, static_cast<int64_t>(n) * c.n_embd);
 }
 
 }  // namespace llmux

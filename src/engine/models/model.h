@@ -20,42 +20,11 @@
 
 #include "base/status.h"
 #include "engine/gguf/gguf_reader.h"
-#include "engine/models/kv_cache.h"
+#include "engine/backend/kv_cache.h"
+#include "engine/backend/moe_routing.h"
+#include "engine/backend/rope.h"
 
 namespace llmux {
-
-enum class RopeLayout {
-  kNormal,  // rotates adjacent pairs (x0,x1), (x2,x3), ... (llama.cpp LLAMA_ROPE_TYPE_NORM)
-  kNeox,    // rotates halves (x_i, x_{i+n_rot/2}) (llama.cpp LLAMA_ROPE_TYPE_NEOX)
-};
-
-enum class RopeScaling { kNone, kLinear, kYarn };
-
-struct RopeConfig {
-  RopeLayout layout = RopeLayout::kNormal;
-  int n_rot = 0;           // rotated dims per head (rope.dimension_count, default head_dim)
-  float theta = 10000.0f;  // rope.freq_base
-  RopeScaling scaling = RopeScaling::kNone;
-  float factor = 1.0f;            // rope.scaling.factor (context extension factor)
-  int n_ctx_orig = 0;             // rope.scaling.original_context_length (YaRN)
-  float yarn_beta_fast = 32.0f;   // rope.scaling.yarn_beta_fast
-  float yarn_beta_slow = 1.0f;    // rope.scaling.yarn_beta_slow
-  float yarn_attn_factor = 1.0f;  // rope.scaling.yarn_attn_factor (extra magnitude scale)
-};
-
-// How a mixture-of-experts router turns its logits into picks and weights (llama.cpp's
-// build_moe_ffn): softmax (qwen3moe) or sigmoid (DeepSeek-V3) scores; the picks use the
-// scores plus an optional per-expert bias (exp_probs_b), limited to the n_group_used best of
-// n_group groups (a group scores the sum of its two best); the weights are the unbiased
-// scores of the picks, optionally renormalised to sum 1, times `scale`.
-struct MoeRouting {
-  enum class Gating { kSoftmax, kSigmoid };
-  Gating gating = Gating::kSoftmax;
-  bool normalize = true;
-  float scale = 1.0f;
-  int n_group = 0;  // 0 or 1: no groups
-  int n_group_used = 0;
-};
 
 struct ModelConfig {
   std::string arch;  // general.architecture
@@ -118,7 +87,7 @@ struct SequenceChunk {
   ChunkLogits logits = ChunkLogits::kLast;
   // One generated token (decode). Single chunks must come first in a batch: they run on the
   // single-token kernels and the others on the batch kernels, so that every row gets the
-  // same arithmetic whatever else shares the step (see kernels::MatMul).
+  // same arithmetic whatever else shares the step (see Backend::MatMul).
   bool single = false;
 };
 

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "engine/models/ffn_moe.h"
+#include "engine/backend/moe_routing.h"
 
 namespace llmux {
 

@@ -42,7 +42,7 @@ Result<MatrixView> TensorLoader::MatrixOfShape(const std::string& name, std::vec
   int64_t rows = 1;
   for (size_t i = 1; i < shape.size(); ++i) rows *= shape[i];
   LLMUX_ASSIGN_OR_RETURN(const gguf::TensorInfo* t, Find(name, std::move(shape)));
-  if (!kernels::MatMulSupports(t->type)) {
+  if (!backend_.SupportsWeights(t->type)) {
     return UnimplementedError("tensor '" + name + "' has type " +
                               std::string(Traits(t->type).name) +
                               ", which matrix multiplication does not support");
@@ -165,9 +165,9 @@ Status LoadLayer(TensorLoader& loader, const ModelConfig& c, int il, LayerWeight
 
 }  // namespace
 
-Result<ModelWeights> LoadWeights(const gguf::GgufFile& file, ModelConfig& c,
-                                 uint64_t* weight_bytes_per_token) {
-  TensorLoader loader(file);
+Result<ModelWeights> LoadWeights(const gguf::GgufFile& file, const Backend& backend,
+                                 ModelConfig& c, uint64_t* weight_bytes_per_token) {
+  TensorLoader loader(file, backend);
   ModelWeights w;
   const gguf::TensorInfo* embd = file.FindTensor("token_embd.weight");
   if (embd == nullptr) return InvalidArgumentError("missing tensor 'token_embd.weight'");

@@ -8,12 +8,10 @@
 
 #include "base/status.h"
 #include "engine/gguf/gguf_reader.h"
-#include "engine/kernels/kernels.h"
+#include "engine/backend/backend.h"
 #include "engine/models/model.h"
 
 namespace llmux {
-
-using kernels::MatrixView;  // {type, rows, cols, data, row_bytes}; cols = ggml ne[0]
 
 struct LayerWeights {
   const float* attn_norm = nullptr;   // [n_embd]
@@ -60,7 +58,9 @@ struct ModelWeights {
 // Looks up tensors by name and makes views after checking them.
 class TensorLoader {
  public:
-  explicit TensorLoader(const gguf::GgufFile& file) : file_(file) {}
+  // Matrices must be of a type the backend multiplies.
+  TensorLoader(const gguf::GgufFile& file, const Backend& backend)
+      : file_(file), backend_(backend) {}
 
   bool Has(const std::string& name) const { return file_.FindTensor(name) != nullptr; }
 
@@ -81,14 +81,15 @@ class TensorLoader {
   Result<MatrixView> MatrixOfShape(const std::string& name, std::vector<int64_t> shape);
 
   const gguf::GgufFile& file_;
+  const Backend& backend_;
   uint64_t bytes_loaded_ = 0;
 };
 
 // Loads every tensor the config asks for (token_embd, output_norm, output or tied,
 // optional rope_freqs, and each layer's attention and FFN weights). Sets
 // config.n_vocab from token_embd and config.tied_output from the presence of output.weight.
-Result<ModelWeights> LoadWeights(const gguf::GgufFile& file, ModelConfig& config,
-                                 uint64_t* weight_bytes_per_token);
+Result<ModelWeights> LoadWeights(const gguf::GgufFile& file, const Backend& backend,
+                                 ModelConfig& config, uint64_t* weight_bytes_per_token);
 
 std::string ShapeString(const std::vector<int64_t>& ne);
 

@@ -124,9 +124,11 @@ const KernelSet& KernelsFor(Isa isa) {
   }
 }
 
-const KernelSet& ActiveKernels() {
+Isa ActiveIsa() {
   const int forced = g_forced.load(std::memory_order_relaxed);
-  return KernelsFor(forced >= 0 ? static_cast<Isa>(forced) : DetectedIsa());
+  return forced >= 0 ? static_cast<Isa>(forced) : DetectedIsa();
 }
+
+const KernelSet& ActiveKernels() { return KernelsFor(ActiveIsa()); }
 
 }  // namespace llmux::kernels

@@ -1,12 +1,25 @@
 // The router of a mixture-of-experts FFN (qwen3moe, deepseek2): which experts a token goes
-// to, and with what weights. The expert products themselves are DenseModel::FeedForwardMoe.
+// to, and with what weights: a backend operation (Backend::RouteExperts), here on the host.
 #pragma once
 
 #include <cstdint>
 
-#include "engine/models/model.h"
 
 namespace llmux {
+
+// How a mixture-of-experts router turns its logits into picks and weights (llama.cpp's
+// build_moe_ffn): softmax (qwen3moe) or sigmoid (DeepSeek-V3) scores; the picks use the
+// scores plus an optional per-expert bias (exp_probs_b), limited to the n_group_used best of
+// n_group groups (a group scores the sum of its two best); the weights are the unbiased
+// scores of the picks, optionally renormalised to sum 1, times `scale`.
+struct MoeRouting {
+  enum class Gating { kSoftmax, kSigmoid };
+  Gating gating = Gating::kSoftmax;
+  bool normalize = true;
+  float scale = 1.0f;
+  int n_group = 0;  // 0 or 1: no groups
+  int n_group_used = 0;
+};
 
 // Most expert groups RouteExperts takes (DeepSeek-V3 has 8).
 inline constexpr int kMaxExpertGroups = 64;

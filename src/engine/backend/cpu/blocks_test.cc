@@ -7,11 +7,11 @@
 #include <vector>
 
 #include "engine/kernels/kernels.h"
-#include "engine/models/attention.h"
-#include "engine/models/ffn.h"
-#include "engine/models/ffn_moe.h"
-#include "engine/models/rms_norm.h"
-#include "engine/models/simd_kernels.h"
+#include "engine/backend/cpu/attention.h"
+#include "engine/backend/cpu/elementwise.h"
+#include "engine/backend/moe_routing.h"
+#include "engine/backend/cpu/rms_norm.h"
+#include "engine/backend/cpu/simd_kernels.h"
 
 namespace llmux {
 namespace {
@@ -33,14 +33,14 @@ TEST(RmsNormTest, InPlaceWithoutWeightGivesUnitMeanSquare) {
 }
 
 struct AttentionCase {
-  simd::Path path;
+  kernels::Isa path;
   int n_head, n_head_kv, hd, pos0, n;
   int v_dim = 0;  // > 0: MLA's latent cache, V = the first v_dim values of each K row
 };
 
 class AttentionTest : public ::testing::TestWithParam<AttentionCase> {
  protected:
-  void TearDown() override { simd::SetPathForTesting(simd::Path::kAuto); }
+  void TearDown() override { kernels::SetIsaForTesting(kernels::DetectedIsa()); }
 };
 
 // Reference attention of one query row over K/V rows read back from the cache.
@@ -78,7 +78,7 @@ double WorstError(const std::vector<float>& q, const std::vector<float>& out, in
 enum class Layout { kSingle, kPagedF32, kPagedF16, kPagedQ8 };
 
 void RunAttentionCase(const AttentionCase& ac, Layout layout) {
-  simd::SetPathForTesting(ac.path);
+  kernels::SetIsaForTesting(ac.path);
   ThreadPool pool(2);
   const int n_head = ac.n_head, n_head_kv = ac.n_head_kv, hd = ac.hd, kv_dim = n_head_kv * hd;
   // Sequence 0 is the case's; the paged layouts add sequence 1, a decode at another length.
@@ -172,28 +172,28 @@ TEST_P(AttentionTest, PagedQ8TwoSequences) {
 // score loops, row-block tails, odd position counts and head_dims that are not a multiple
 // of the vector width (scalar fallback).
 INSTANTIATE_TEST_SUITE_P(Paths, AttentionTest,
-                         ::testing::Values(AttentionCase{simd::Path::kScalar, 6, 2, 16, 5, 7},
-                                           AttentionCase{simd::Path::kAvx2, 6, 2, 16, 5, 7},
-                                           AttentionCase{simd::Path::kAvx512, 6, 2, 16, 5, 7},
-                                           AttentionCase{simd::Path::kAvx2, 4, 4, 32, 37, 1},
-                                           AttentionCase{simd::Path::kAvx512, 16, 8, 128, 70, 1},
-                                           AttentionCase{simd::Path::kAvx512, 16, 8, 128, 0, 75},
-                                           AttentionCase{simd::Path::kAvx2, 16, 8, 128, 3, 75},
-                                           AttentionCase{simd::Path::kAvx512, 12, 4, 64, 17, 40},
-                                           AttentionCase{simd::Path::kAvx512, 5, 1, 48, 0, 9},
-                                           AttentionCase{simd::Path::kAvx512, 8, 4, 8, 2, 30},
-                                           AttentionCase{simd::Path::kAvx2, 4, 2, 24, 2, 30},
-                                           AttentionCase{simd::Path::kAuto, 4, 2, 64, 300, 2},
+                         ::testing::Values(AttentionCase{kernels::Isa::kScalar, 6, 2, 16, 5, 7},
+                                           AttentionCase{kernels::Isa::kAvx2, 6, 2, 16, 5, 7},
+                                           AttentionCase{kernels::Isa::kAvx512, 6, 2, 16, 5, 7},
+                                           AttentionCase{kernels::Isa::kAvx2, 4, 4, 32, 37, 1},
+                                           AttentionCase{kernels::Isa::kAvx512, 16, 8, 128, 70, 1},
+                                           AttentionCase{kernels::Isa::kAvx512, 16, 8, 128, 0, 75},
+                                           AttentionCase{kernels::Isa::kAvx2, 16, 8, 128, 3, 75},
+                                           AttentionCase{kernels::Isa::kAvx512, 12, 4, 64, 17, 40},
+                                           AttentionCase{kernels::Isa::kAvx512, 5, 1, 48, 0, 9},
+                                           AttentionCase{kernels::Isa::kAvx512, 8, 4, 8, 2, 30},
+                                           AttentionCase{kernels::Isa::kAvx2, 4, 2, 24, 2, 30},
+                                           AttentionCase{kernels::DetectedIsa(), 4, 2, 64, 300, 2},
                                            // MLA's latent rows: one kv head, V inside K.
-                                           AttentionCase{simd::Path::kScalar, 4, 1, 48, 5, 7, 32},
-                                           AttentionCase{simd::Path::kAvx2, 4, 1, 48, 20, 40, 32},
-                                           AttentionCase{simd::Path::kAvx512, 8, 1, 576, 3, 70, 512},
-                                           AttentionCase{simd::Path::kAvx512, 4, 1, 48, 33, 1, 32}));
+                                           AttentionCase{kernels::Isa::kScalar, 4, 1, 48, 5, 7, 32},
+                                           AttentionCase{kernels::Isa::kAvx2, 4, 1, 48, 20, 40, 32},
+                                           AttentionCase{kernels::Isa::kAvx512, 8, 1, 576, 3, 70, 512},
+                                           AttentionCase{kernels::Isa::kAvx512, 4, 1, 48, 33, 1, 32}));
 
-class ElementwiseTest : public ::testing::TestWithParam<simd::Path> {
+class ElementwiseTest : public ::testing::TestWithParam<kernels::Isa> {
  protected:
-  void SetUp() override { simd::SetPathForTesting(GetParam()); }
-  void TearDown() override { simd::SetPathForTesting(simd::Path::kAuto); }
+  void SetUp() override { kernels::SetIsaForTesting(GetParam()); }
+  void TearDown() override { kernels::SetIsaForTesting(kernels::DetectedIsa()); }
 };
 
 TEST_P(ElementwiseTest, SwiGluMatchesDefinition) {
@@ -237,8 +237,8 @@ TEST_P(ElementwiseTest, RmsNormMatchesDefinition) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, ElementwiseTest,
-                         ::testing::Values(simd::Path::kScalar, simd::Path::kAvx2,
-                                           simd::Path::kAvx512));
+                         ::testing::Values(kernels::Isa::kScalar, kernels::Isa::kAvx2,
+                                           kernels::Isa::kAvx512));
 
 TEST(FfnTest, Adds) {
   ThreadPool pool(2);

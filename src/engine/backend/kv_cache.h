@@ -31,6 +31,7 @@ struct KvCacheOptions {
   int n_blocks = 0;
   int n_threads = 1;            // threads that get attention scratch
   size_t scratch_floats = 0;    // attention scratch per thread
+  int max_seq_len = 0;          // the longest sequence that scratch was sized for
   // MLA's latent cache: K rows only. V is read from the K rows (their first value_dim
   // values), so v_head() returns K's memory and Store ignores v.
   bool k_only = false;
@@ -85,6 +86,7 @@ class KvCache {
   float* scratch(int i) { return scratch_.get() + static_cast<size_t>(i) * o_.scratch_floats; }
   int n_threads() const { return o_.n_threads; }
   size_t scratch_floats() const { return o_.scratch_floats; }
+  int max_seq_len() const { return o_.max_seq_len; }
 
   size_t bytes() const;  // K and V of every block, plus scratch
 

@@ -1,9 +1,9 @@
-#include "engine/models/attention.h"
+#include "engine/backend/cpu/attention.h"
 
 #include <atomic>
 
 #include "engine/kernels/kernels.h"
-#include "engine/models/simd_kernels.h"
+#include "engine/backend/cpu/simd_kernels.h"
 
 namespace llmux {
 

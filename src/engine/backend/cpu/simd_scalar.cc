@@ -2,7 +2,7 @@
 #include <cmath>
 
 #include "engine/kernels/cpu/half.h"
-#include "engine/models/simd_impl.h"
+#include "engine/backend/cpu/simd_impl.h"
 
 namespace llmux::simd {
 

@@ -1,7 +1,5 @@
-#include <atomic>
-
 #include "engine/kernels/kernels.h"
-#include "engine/models/simd_kernels.h"
+#include "engine/backend/cpu/simd_kernels.h"
 
 namespace llmux::simd {
 
@@ -28,27 +26,22 @@ const Tables& GetTables() {
   return t;
 }
 
-std::atomic<Path> g_forced{Path::kAuto};
-
 }  // namespace
 
 const Ops& ScalarOps() { return GetTables().scalar; }
 
+// One ISA choice for the whole CPU backend: the matmul kernels' (kernels::ActiveIsa).
 const Ops& ActiveOps() {
   const Tables& t = GetTables();
-  switch (g_forced.load(std::memory_order_relaxed)) {
-    case Path::kScalar:
-      return t.scalar;
-    case Path::kAvx2:
-      return t.avx2;
-    case Path::kAvx512:
-      return t.avx512;
-    case Path::kAuto:
+  switch (kernels::ActiveIsa()) {
+    case kernels::Isa::kAvx512:
+      return t.has_avx512 ? t.avx512 : t.scalar;
+    case kernels::Isa::kAvx2:
+      return t.has_avx2 ? t.avx2 : t.scalar;
+    case kernels::Isa::kScalar:
       break;
   }
-  return t.has_avx512 ? t.avx512 : t.has_avx2 ? t.avx2 : t.scalar;
+  return t.scalar;
 }
-
-void SetPathForTesting(Path path) { g_forced.store(path); }
 
 }  // namespace llmux::simd

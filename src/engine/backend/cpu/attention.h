@@ -15,38 +15,17 @@
 #include <span>
 
 #include "base/thread_pool.h"
-#include "engine/models/kv_cache.h"
+#include "engine/backend/backend.h"
+#include "engine/backend/kv_cache.h"
 
 namespace llmux {
-
-struct AttentionShape {
-  int n_head = 0;
-  int n_head_kv = 0;  // q head h reads kv head h / (n_head / n_head_kv)
-  int head_dim = 0;
-  float scale = 1.0f;  // usually 1/sqrt(head_dim)
-  // Width of V and of each output head; 0 means head_dim. MLA's latent cache reads V as the
-  // first v_dim values of each K row (KvCache::k_only) and writes v_dim wide output heads.
-  int v_dim = 0;
-};
-
-// The query rows of one sequence: rows [row0, row0 + n_tokens) of q and out, at positions
-// pos0 ..; row t attends to the sequence's positions [0, pos0 + t], whose K and V the cache
-// must already hold in the blocks of `blocks` (block i holds positions i * block_size ..).
-struct AttentionSeq {
-  int row0 = 0;
-  int n_tokens = 0;
-  int pos0 = 0;
-  const int32_t* blocks = nullptr;
-  // A decode token: scores read K directly. Other rows (prefill) always use the transposed
-  // copy of K, however few they are, so a row's arithmetic never depends on chunking.
-  bool single = false;
-};
 
 // Floats of per-thread scratch Attention needs for sequences of up to max_len positions.
 size_t AttentionScratchFloats(int head_dim, int max_len);
 
 // q row r starts at q + r * q_stride (n_head heads of head_dim floats); output row r at
-// out + r * out_stride (n_head heads of v_dim floats). task_offsets: scratch of at least seqs.size() + 1 entries.
+// out + r * out_stride (n_head heads of v_dim floats). task_offsets: scratch of at least
+// seqs.size() + 1 entries.
 void Attention(const float* q, int64_t q_stride, KvCache& cache, int layer,
                std::span<const AttentionSeq> seqs, const AttentionShape& shape, float* out,
                int64_t out_stride, std::span<int64_t> task_offsets, ThreadPool& pool);

@@ -5,7 +5,7 @@
 
 #include <immintrin.h>
 
-#include "engine/models/simd_impl.h"
+#include "engine/backend/cpu/simd_impl.h"
 
 namespace llmux::simd {
 

@@ -1,4 +1,4 @@
-#include "engine/models/rope.h"
+#include "engine/backend/rope.h"
 
 #include <gtest/gtest.h>
 

@@ -10,9 +10,27 @@
 #include <vector>
 
 #include "base/thread_pool.h"
-#include "engine/models/model.h"
 
 namespace llmux {
+
+enum class RopeLayout {
+  kNormal,  // rotates adjacent pairs (x0,x1), (x2,x3), ... (llama.cpp LLAMA_ROPE_TYPE_NORM)
+  kNeox,    // rotates halves (x_i, x_{i+n_rot/2}) (llama.cpp LLAMA_ROPE_TYPE_NEOX)
+};
+
+enum class RopeScaling { kNone, kLinear, kYarn };
+
+struct RopeConfig {
+  RopeLayout layout = RopeLayout::kNormal;
+  int n_rot = 0;           // rotated dims per head (rope.dimension_count, default head_dim)
+  float theta = 10000.0f;  // rope.freq_base
+  RopeScaling scaling = RopeScaling::kNone;
+  float factor = 1.0f;            // rope.scaling.factor (context extension factor)
+  int n_ctx_orig = 0;             // rope.scaling.original_context_length (YaRN)
+  float yarn_beta_fast = 32.0f;   // rope.scaling.yarn_beta_fast
+  float yarn_beta_slow = 1.0f;    // rope.scaling.yarn_beta_slow
+  float yarn_attn_factor = 1.0f;  // rope.scaling.yarn_attn_factor (extra magnitude scale)
+};
 
 class RopeTable {
  public:

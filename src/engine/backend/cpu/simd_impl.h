@@ -13,7 +13,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "engine/models/simd_kernels.h"
+#include "engine/backend/cpu/simd_kernels.h"
 
 namespace llmux::simd {
 namespace {

@@ -61,14 +61,11 @@ struct Ops {
   double (*sum_squares)(const float* x, int64_t n);
 };
 
-enum class Path { kAuto, kScalar, kAvx2, kAvx512 };
-
-// The ops for this CPU (or the forced path, if the CPU has it).
+// The ops for kernels::ActiveIsa(): this CPU's, or the instruction set a test forced with
+// kernels::SetIsaForTesting, so that matmul and these kernels never run on different paths.
 const Ops& ActiveOps();
 // The scalar ops, which take every shape.
 const Ops& ScalarOps();
-// Forces a path for later ActiveOps() calls (tests); kAuto restores detection.
-void SetPathForTesting(Path path);
 
 void FillScalarOps(Ops* ops);
 void FillAvx2Ops(Ops* ops);

@@ -1,4 +1,4 @@
-#include "engine/models/kv_cache.h"
+#include "engine/backend/kv_cache.h"
 
 #include <cstring>
 #include <limits>

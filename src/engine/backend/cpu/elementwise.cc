@@ -1,6 +1,6 @@
-#include "engine/models/ffn.h"
+#include "engine/backend/cpu/elementwise.h"
 
-#include "engine/models/simd_kernels.h"
+#include "engine/backend/cpu/simd_kernels.h"
 
 namespace llmux {
 

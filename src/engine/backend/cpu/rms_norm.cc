@@ -1,8 +1,8 @@
-#include "engine/models/rms_norm.h"
+#include "engine/backend/cpu/rms_norm.h"
 
 #include <cmath>
 
-#include "engine/models/simd_kernels.h"
+#include "engine/backend/cpu/simd_kernels.h"
 
 namespace llmux {
 
