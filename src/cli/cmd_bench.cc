@@ -1,10 +1,15 @@
 // `llmux bench --model F.gguf -p 512 -n 128 -t 2 -r 5`: prefill and decode speed measured
 // the way llama-bench does (pp: one batch of p tokens into an empty cache; tg: n single-token
-// steps from an empty cache), mean ± sd over r repetitions after one warm-up run.
+// steps from an empty cache), mean ± sd over r repetitions after one warm-up run. Decode also
+// shows the weight bytes it reads per second against this machine's memory read bandwidth,
+// measured on the spot with the same thread count: decode is bound by that ceiling.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdint>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "cli/cli_util.h"
@@ -52,6 +57,37 @@ Result<double> TimeDecode(Model& model, int n, int32_t token, std::vector<float>
     LLMUX_RETURN_IF_ERROR(model.Forward(*cache, std::span<const int32_t>(&token, 1), i, logits.data(), false));
   }
   return Seconds(t0);
+}
+
+// GB/s of reading a buffer far larger than the caches with n threads, best of 3 passes.
+double MeasureReadBandwidth(int n_threads) {
+  const size_t words = (size_t{512} << 20) / sizeof(uint64_t);
+  std::vector<uint64_t> buf(words, 1);  // written once, so every page is mapped
+  std::vector<uint64_t> sums(static_cast<size_t>(n_threads));
+  double best = 0;
+  for (int pass = 0; pass < 3; ++pass) {
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n_threads; ++i) {
+      threads.emplace_back([&, i] {
+        const size_t begin = words * i / n_threads, end = words * (i + 1) / n_threads;
+        uint64_t a = 0, b = 0, c = 0, d = 0;
+        for (size_t j = begin; j + 4 <= end; j += 4) {
+          a += buf[j];
+          b += buf[j + 1];
+          c += buf[j + 2];
+          d += buf[j + 3];
+        }
+        sums[i] = a + b + c + d;
+      });
+    }
+    for (auto& t : threads) t.join();
+    best = std::max(best, static_cast<double>(words * sizeof(uint64_t)) / Seconds(t0) / 1e9);
+  }
+  // Using the sums keeps the reads from being optimised away.
+  static volatile uint64_t sink = 0;
+  for (uint64_t x : sums) sink = sink + x;
+  return best;
 }
 
 }  // namespace
@@ -116,6 +152,13 @@ Command AddBenchCommand(CLI::App& app) {
                 if (r > 0) secs.push_back(*s);
               }
               row("tg", opts->n, secs, true);
+              std::vector<double> rates;
+              for (double sec : secs) rates.push_back(opts->n / sec);
+              const double decode_gbs = MeanSd(rates).mean * weight_gb;
+              const double bandwidth = MeasureReadBandwidth(opts->threads);
+              std::printf("\nmemory read bandwidth, %d threads: %.1f GB/s; decode reads weights at "
+                          "%.0f%% of it\n",
+                          opts->threads, bandwidth, 100.0 * decode_gbs / bandwidth);
             }
             return 0;
           }};

@@ -192,6 +192,7 @@ TEST(CliTest, ModelCreateQuantizeBenchAndRun) {
   ASSERT_EQ(bench.exit_code, 0) << bench.out;
   EXPECT_NE(bench.out.find("| pp32 |"), std::string::npos) << bench.out;
   EXPECT_NE(bench.out.find("| tg8 |"), std::string::npos) << bench.out;
+  EXPECT_NE(bench.out.find("memory read bandwidth, 2 threads: "), std::string::npos) << bench.out;
 
   auto bad_type = RunLlmux("quantize " + Quote(f32) + " " + Quote((dir / "x.gguf").string()) + " q3_xyz", true);
   EXPECT_NE(bad_type.exit_code, 0);
