@@ -8,21 +8,6 @@
 
 namespace llmux::convert {
 
-std::optional<size_t> SafetensorsDTypeSize(std::string_view dtype) {
-  struct Entry {
-    std::string_view name;
-    size_t size;
-  };
-  static constexpr Entry kTable[] = {{"BOOL", 1},    {"U8", 1},  {"I8", 1},  {"F8_E4M3", 1},
-                                     {"F8_E5M2", 1}, {"I16", 2}, {"U16", 2}, {"F16", 2},
-                                     {"BF16", 2},    {"I32", 4}, {"U32", 4}, {"F32", 4},
-                                     {"I64", 8},     {"U64", 8}, {"F64", 8}};
-  for (const Entry& e : kTable) {
-    if (e.name == dtype) return e.size;
-  }
-  return std::nullopt;
-}
-
 bool CanDecodeHfDType(std::string_view dtype) {
   return dtype == "F32" || dtype == "F16" || dtype == "BF16" || dtype == "F8_E4M3";
 }

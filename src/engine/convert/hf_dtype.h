@@ -13,8 +13,22 @@
 namespace llmux::convert {
 
 // Bytes per element of a safetensors dtype name ("F32", "BF16", "I64", "F8_E4M3", ...), or
-// nullopt for a name the format does not define.
-std::optional<size_t> SafetensorsDTypeSize(std::string_view dtype);
+// nullopt for a name the format does not define. Inline, so that the safetensors reader's fuzz
+// target needs nothing of the engine.
+inline std::optional<size_t> SafetensorsDTypeSize(std::string_view dtype) {
+  struct Entry {
+    std::string_view name;
+    size_t size;
+  };
+  static constexpr Entry kTable[] = {{"BOOL", 1},    {"U8", 1},  {"I8", 1},  {"F8_E4M3", 1},
+                                     {"F8_E5M2", 1}, {"I16", 2}, {"U16", 2}, {"F16", 2},
+                                     {"BF16", 2},    {"I32", 4}, {"U32", 4}, {"F32", 4},
+                                     {"I64", 8},     {"U64", 8}, {"F64", 8}};
+  for (const Entry& e : kTable) {
+    if (e.name == dtype) return e.size;
+  }
+  return std::nullopt;
+}
 
 // Whether DecodeHfRow reads this dtype: F32, F16, BF16, F8_E4M3.
 bool CanDecodeHfDType(std::string_view dtype);
