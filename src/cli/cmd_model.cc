@@ -1,10 +1,11 @@
 // `llmux model create ...`: writes a random-weight model of any shape with a real vocabulary.
-// `llmux model import-tokenizer ...` lives in cmd_import_tokenizer.cc, `llmux model deploy ...`
-// in cmd_deploy.cc.
+// `llmux model import ...` lives in cmd_import_checkpoint.cc, `llmux model import-tokenizer ...`
+// in cmd_import_tokenizer.cc, `llmux model deploy ...` in cmd_deploy.cc.
 #include <cstdio>
 
 #include "cli/cli_util.h"
 #include "cli/cmd_deploy.h"
+#include "cli/cmd_import_checkpoint.h"
 #include "cli/cmd_import_tokenizer.h"
 #include "cli/command.h"
 #include "engine/convert/random_model.h"
@@ -13,9 +14,11 @@
 namespace llmux::cli {
 
 Command AddModelCommand(CLI::App& app) {
-  auto* sub = app.add_subcommand("model", "model files: create, import-tokenizer; rollouts: deploy");
+  auto* sub = app.add_subcommand("model",
+                                 "model files: create, import, import-tokenizer; rollouts: deploy");
   sub->require_subcommand(1);
-  auto* create = sub->add_subcommand("create", "write a random-weight model (for tests and benchmarks)");
+  auto* create =
+      sub->add_subcommand("create", "write a random-weight model (for tests and benchmarks)");
   struct Opts {
     convert::RandomModelSpec spec;
     std::string type = "f32", out;
@@ -30,11 +33,14 @@ Command AddModelCommand(CLI::App& app) {
   create->add_option("--kv-heads", s.kv_heads, "key/value heads (GQA)")->required();
   create->add_option("--head-dim", s.head_dim, "per-head width (default hidden / heads)");
   create->add_option("--ffn", s.ffn, "feed-forward width")->required();
-  create->add_option("--type", opts->type, "f32, f16, bf16, q8_0, q4_0 or q4_k_m")->capture_default_str();
+  create->add_option("--type", opts->type, "f32, f16, bf16, q8_0, q4_0 or q4_k_m")
+      ->capture_default_str();
   create->add_option("--vocab-from", s.vocab_path, "GGUF whose tokenizer is copied")->required();
   create->add_option("--seed", s.seed, "random seed")->capture_default_str();
-  create->add_option("--ctx", s.context_length, "context_length metadata (default: the arch's usual)");
-  create->add_option("--name", s.name, "general.name (default: '<arch> random-weight model (seed N)')");
+  create->add_option("--ctx", s.context_length,
+                     "context_length metadata (default: the arch's usual)");
+  create->add_option("--name", s.name,
+                     "general.name (default: '<arch> random-weight model (seed N)')");
   create->add_flag("--untied", opts->untied, "write a separate output.weight");
   create->add_option("--experts", s.experts, "experts per MoE layer (qwen3moe, deepseek2)");
   create->add_option("--experts-used", s.experts_used, "experts a token goes to");
@@ -59,12 +65,14 @@ Command AddModelCommand(CLI::App& app) {
     std::printf("wrote %s\n", opts->out.c_str());
     return 0;
   };
+  Command import_checkpoint = AddImportCheckpointCommand(*sub);
   Command import_tokenizer = AddImportTokenizerCommand(*sub);
   Command deploy = AddDeployCommand(*sub);
-  return {sub, [create, run_create, import_tokenizer, deploy] {
-    if (deploy.parser->parsed()) return deploy.run();
-    return create->parsed() ? run_create() : import_tokenizer.run();
-  }};
+  return {sub, [create, run_create, import_checkpoint, import_tokenizer, deploy] {
+            if (deploy.parser->parsed()) return deploy.run();
+            if (import_checkpoint.parser->parsed()) return import_checkpoint.run();
+            return create->parsed() ? run_create() : import_tokenizer.run();
+          }};
 }
 
 }  // namespace llmux::cli

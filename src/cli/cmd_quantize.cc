@@ -4,6 +4,7 @@
 #include "base/thread_pool.h"
 #include "cli/cli_util.h"
 #include "cli/command.h"
+#include "cli/progress_bar.h"
 #include "engine/convert/quantize.h"
 #include "engine/gguf/gguf_reader.h"
 
@@ -21,16 +22,21 @@ Command AddQuantizeCommand(CLI::App& app) {
   sub->add_option("output", opts->out, "destination GGUF")->required();
   sub->add_option("type", opts->type, "f32, f16, bf16, q8_0, q4_0 or q4_k_m")->required();
   sub->add_option("-t,--threads", opts->threads, "threads")->capture_default_str();
-  sub->add_flag("--pure", opts->pure, "give every matrix the target type (no per-tensor refinements)");
+  sub->add_flag("--pure", opts->pure,
+                "give every matrix the target type (no per-tensor refinements)");
   return {sub, [opts] {
             auto target = convert::ParseQuantizeTarget(opts->type);
-            if (!target) return ReportError(InvalidArgumentError("unknown type '" + opts->type + "'"));
+            if (!target)
+              return ReportError(InvalidArgumentError("unknown type '" + opts->type + "'"));
             auto file = gguf::GgufFile::Open(opts->in);
             if (!file.ok()) return ReportError(file.status());
             ThreadPool pool(opts->threads);
             convert::QuantizeOptions qo;
             qo.pure = opts->pure;
-            Status st = convert::QuantizeModel(**file, opts->out, *target, pool, qo);
+            Status st = [&] {
+              ProgressBar bar("quantize");
+              return convert::QuantizeModel(**file, opts->out, *target, pool, qo, bar.Callback());
+            }();
             if (!st.ok()) return ReportError(st);
             std::printf("wrote %s (%s)\n", opts->out.c_str(), convert::QuantizeTargetName(*target));
             return 0;

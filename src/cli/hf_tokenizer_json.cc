@@ -15,7 +15,9 @@ namespace {
 
 using nlohmann::json;
 
-Result<std::string> ReadFile(const std::string& path) {
+}  // namespace
+
+Result<std::string> ReadTextFile(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     return NotFoundError(
@@ -29,6 +31,8 @@ Result<std::string> ReadFile(const std::string& path) {
   if (in.bad()) return IoError("cannot read '" + path + "'");
   return s.str();
 }
+
+namespace {
 
 Result<json> ParseJson(std::string_view text, const std::string& what) {
   if (!JsonNestingWithin(text)) return InvalidArgumentError(what + ": " + JsonTooDeepMessage());
@@ -67,7 +71,7 @@ Status ReadMerges(const json& merges, convert::HfTokenizer& out) {
   return Status::Ok();
 }
 
-Status ReadTokenizerJson(const json& j, convert::HfTokenizer& out) {
+Status ReadTokenizerJson(const json& j, bool allow_byte_fallback, convert::HfTokenizer& out) {
   auto model = j.find("model");
   if (model == j.end() || !model->is_object())
     return InvalidArgumentError("tokenizer.json has no model object");
@@ -78,9 +82,11 @@ Status ReadTokenizerJson(const json& j, convert::HfTokenizer& out) {
   }
   if (auto fallback = model->find("byte_fallback");
       fallback != model->end() && fallback->is_boolean() && fallback->get<bool>()) {
-    return InvalidArgumentError(
-        "tokenizer.json: model.byte_fallback is set (SentencePiece-style BPE); "
-        "only byte-level BPE is supported");
+    out.byte_fallback = true;
+    if (!allow_byte_fallback)
+      return InvalidArgumentError(
+          "tokenizer.json: model.byte_fallback is set (SentencePiece-style BPE); "
+          "only byte-level BPE is supported");
   }
   auto vocab = model->find("vocab");
   if (vocab == model->end() || !vocab->is_object()) {
@@ -221,12 +227,13 @@ void AddSpecialTokensFromPostProcessor(const json& tokenizer_json, convert::HfTo
 }  // namespace
 
 Result<convert::HfTokenizer> ParseHfTokenizer(std::string_view tokenizer_json,
-                                              std::string_view tokenizer_config) {
+                                              std::string_view tokenizer_config,
+                                              bool allow_byte_fallback) {
   LLMUX_ASSIGN_OR_RETURN(json tj, ParseJson(tokenizer_json, "tokenizer.json"));
   LLMUX_ASSIGN_OR_RETURN(json cj, ParseJson(tokenizer_config, "tokenizer_config.json"));
   convert::HfTokenizer out;
   try {  // the readers check types first; this only guards against a missed case
-    LLMUX_RETURN_IF_ERROR(ReadTokenizerJson(tj, out));
+    LLMUX_RETURN_IF_ERROR(ReadTokenizerJson(tj, allow_byte_fallback, out));
     LLMUX_RETURN_IF_ERROR(ReadTokenizerConfig(cj, out));
     AddSpecialTokensFromPostProcessor(tj, out);
   } catch (const json::exception& e) {
@@ -237,10 +244,11 @@ Result<convert::HfTokenizer> ParseHfTokenizer(std::string_view tokenizer_json,
 }
 
 Result<convert::HfTokenizer> ReadHfTokenizer(const std::string& tokenizer_json_path,
-                                             const std::string& tokenizer_config_path) {
-  LLMUX_ASSIGN_OR_RETURN(std::string tj, ReadFile(tokenizer_json_path));
-  LLMUX_ASSIGN_OR_RETURN(std::string cj, ReadFile(tokenizer_config_path));
-  return ParseHfTokenizer(tj, cj);
+                                             const std::string& tokenizer_config_path,
+                                             bool allow_byte_fallback) {
+  LLMUX_ASSIGN_OR_RETURN(std::string tj, ReadTextFile(tokenizer_json_path));
+  LLMUX_ASSIGN_OR_RETURN(std::string cj, ReadTextFile(tokenizer_config_path));
+  return ParseHfTokenizer(tj, cj, allow_byte_fallback);
 }
 
 }  // namespace llmux::cli

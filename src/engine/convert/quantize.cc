@@ -1,6 +1,7 @@
 #include "engine/convert/quantize.h"
 
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 
 #include "engine/convert/row_convert.h"
@@ -20,7 +21,7 @@ int ArchInt(const gguf::GgufFile& in, const std::string& arch, const char* suffi
 }  // namespace
 
 Status QuantizeModel(const gguf::GgufFile& in, const std::string& out_path, QuantizeTarget target,
-                     ThreadPool& pool, const QuantizeOptions& options) {
+                     ThreadPool& pool, const QuantizeOptions& options, const ProgressFn& progress) {
   const std::string arch = in.GetString("general.architecture").value_or("");
   const int n_layer = ArchInt(in, arch, ".block_count");
   const int n_expert = ArchInt(in, arch, ".expert_count");
@@ -43,11 +44,36 @@ Status QuantizeModel(const gguf::GgufFile& in, const std::string& out_path, Quan
   w.SetUint32("general.quantization_version", kQuantizationVersion);
   w.SetUint32("general.file_type", FileTypeOf(target));
 
+  ConvertProgress done;
+  done.tensors_total = static_cast<int64_t>(order.size());
+  std::vector<uint64_t> out_bytes(order.size(), 0);
+  for (size_t i = 0; i < order.size(); ++i) {
+    const gguf::TensorInfo* t = order[i];
+    const int64_t ne0 = t->ne.empty() ? 1 : t->ne[0];
+    auto row = RowBytes(types[i], ne0);
+    out_bytes[i] = row && ne0 > 0 ? *row * static_cast<uint64_t>(t->n_elements() / ne0) : 0;
+    done.bytes_total += out_bytes[i];
+  }
+  // Called as each tensor is written (a copied tensor reports through a producer too).
+  auto report = [&done, &progress, &out_bytes](size_t i, std::string_view name) {
+    done.tensors_done++;
+    done.bytes_done += out_bytes[i];
+    done.tensor = name;
+    if (progress) progress(done);
+  };
   for (size_t i = 0; i < order.size(); ++i) {
     const gguf::TensorInfo* t = order[i];
     const DType dst = types[i];
     if (dst == t->type) {
-      w.AddTensor(t->name, t->type, t->ne, t->data, t->nbytes);
+      if (!progress) {
+        w.AddTensor(t->name, t->type, t->ne, t->data, t->nbytes);
+      } else {
+        w.AddTensor(t->name, t->type, t->ne, [t, i, &report](std::span<uint8_t> out) {
+          std::memcpy(out.data(), t->data, out.size());
+          report(i, t->name);
+          return Status::Ok();
+        });
+      }
       continue;
     }
     if (!CanDequantize(t->type)) {
@@ -60,9 +86,12 @@ Status QuantizeModel(const gguf::GgufFile& in, const std::string& out_path, Quan
     }
     const int64_t ne0 = t->ne[0];
     const int64_t rows = ne0 == 0 ? 0 : t->n_elements() / ne0;
-    w.AddTensor(t->name, dst, t->ne, [t, dst, ne0, rows, &pool](std::span<uint8_t> out) {
-      return ConvertRows(t->type, t->data, dst, out.data(), ne0, rows, pool);
-    });
+    w.AddTensor(
+        t->name, dst, t->ne, [t, i, dst, ne0, rows, &pool, &report](std::span<uint8_t> out) {
+          LLMUX_RETURN_IF_ERROR(ConvertRows(t->type, t->data, dst, out.data(), ne0, rows, pool));
+          report(i, t->name);
+          return Status::Ok();
+        });
   }
   return w.Write(out_path);
 }

@@ -5,6 +5,7 @@
 
 #include "base/status.h"
 #include "base/thread_pool.h"
+#include "engine/convert/progress.h"
 #include "engine/convert/tensor_types.h"
 #include "engine/gguf/gguf_reader.h"
 
@@ -16,8 +17,9 @@ namespace llmux::convert {
 // general.quantization_version (2) and general.file_type are set and moved to the end, and
 // tensors are written in llama.cpp's order (non-layer tensors, then by layer, then by name),
 // as llama-quantize does. Tensors are converted one at a time, so memory use stays near the
-// size of the largest output tensor.
+// size of the largest output tensor. `progress`, if set, is called after each tensor.
 Status QuantizeModel(const gguf::GgufFile& in, const std::string& out_path, QuantizeTarget target,
-                     ThreadPool& pool, const QuantizeOptions& options = {});
+                     ThreadPool& pool, const QuantizeOptions& options = {},
+                     const ProgressFn& progress = {});
 
 }  // namespace llmux::convert

@@ -209,6 +209,30 @@ TEST(QuantizeModel, FromQuantizedSource) {
   std::remove(path.c_str());
 }
 
+// Progress is reported once per tensor, copied ones included, and ends at the file's totals.
+TEST(QuantizeModel, ReportsProgressPerTensor) {
+  auto in = gguf::GgufFile::Open(kModels + "qwen3-mini-q8_0.gguf");
+  ASSERT_TRUE(in.ok());
+  ThreadPool pool(2);
+  const std::string path = TempPath("progress.gguf");
+  std::vector<ConvertProgress> seen;
+  ASSERT_TRUE(QuantizeModel(**in, path, QuantizeTarget::kQ4_0, pool, {},
+                            [&](const ConvertProgress& p) { seen.push_back(p); })
+                  .ok());
+  auto out = gguf::GgufFile::Open(path);
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(seen.size(), (*in)->tensors().size());
+  uint64_t data_bytes = 0;
+  for (const auto& t : (*out)->tensors()) data_bytes += t.nbytes;
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].tensors_done, static_cast<int64_t>(i + 1));
+    EXPECT_EQ(seen[i].tensors_total, static_cast<int64_t>(seen.size()));
+    EXPECT_EQ(seen[i].bytes_total, data_bytes);
+  }
+  EXPECT_EQ(seen.back().bytes_done, data_bytes);
+  std::remove(path.c_str());
+}
+
 TEST(QuantizeModel, MoEModel) {
   auto in = gguf::GgufFile::Open(kModels + "qwen3moe-mini-q8_0.gguf");
   ASSERT_TRUE(in.ok());
