@@ -16,7 +16,7 @@
 #include "base/thread_pool.h"
 #include "cli/hf_checkpoint_reader.h"
 #include "engine/convert/hf_import.h"
-#include "engine/models/kv_cache.h"
+#include "engine/backend/kv_cache.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "safetensors_writer.h"
 
