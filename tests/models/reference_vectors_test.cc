@@ -318,60 +318,67 @@ TEST(Qwen3MoeMini, LoadsAsMixtureOfExperts) {
   EXPECT_FALSE(c.tied_output);
 }
 
-// The file as it is, against `precise`: activations rounded to Q8_0 like ggml, as ours are,
+// Free-running greedy ids of one run over every prompt, each until its first legitimate
+// near-tie (FreeRun); returns {matched, total}.
+std::pair<size_t, size_t> FreeRunAll(Model& model, const nlohmann::json& ref, const char* run_name,
+                                     double tol, const std::string& what) {
+  size_t matched = 0, total = 0;
+  for (const auto& p : ref["prompts"]) {
+    const auto& run = p["runs"].at(run_name);
+    const auto gen = run["generated_ids"].get<std::vector<int32_t>>();
+    matched += FreeRun(model, p["prompt_ids"].get<std::vector<int32_t>>(), gen, run["tops"], tol,
+                       what + " " + p["name"].get<std::string>());
+    total += gen.size();
+  }
+  return {matched, total};
+}
+
+// An MoE mini as it is, against `precise`: activations rounded to Q8_0 like ggml, as ours are,
 // so the dense rule's 0.05 is far more than needed (measured: about 1e-6). A router flip at a
-// near-tie could still move one position; at most one may exceed 1e-3. Free-running greedy
-// ids equal the reference until a legitimate near-tie.
-TEST(Qwen3MoeMini, TeacherForcedLogitsOfPreciseRun) {
-  auto model = LoadSharedModel("models/qwen3moe-mini-q8_0.gguf");
+// near-tie could still move one position; at most one may exceed 1e-3 and none 0.05.
+// Free-running greedy ids equal the reference until a legitimate near-tie.
+void ExpectMoePreciseRun(const std::string& name) {
+  auto model = LoadSharedModel("models/" + name + ".gguf");
   ASSERT_NE(model, nullptr);
-  const auto ref = LoadJson("vectors/qwen3moe-mini-q8_0.json");
+  const auto ref = LoadJson("vectors/" + name + ".json");
   const PositionDiffs d = TeacherForceDiffs(*model, ref, "precise");
   ASSERT_EQ(d.diffs.size(), 160u);
   EXPECT_LE(d.Outliers(1e-3), 1u);
   EXPECT_EQ(d.Outliers(0.05), 0u);
-  size_t matched = 0, total = 0;
-  for (const auto& p : ref["prompts"]) {
-    const auto& run = p["runs"].at("precise");
-    const auto gen = run["generated_ids"].get<std::vector<int32_t>>();
-    matched += FreeRun(*model, p["prompt_ids"].get<std::vector<int32_t>>(), gen, run["tops"], 1e-3,
-                       "qwen3moe " + p["name"].get<std::string>());
-    total += gen.size();
-  }
+  const auto [matched, total] = FreeRunAll(*model, ref, "precise", 1e-3, name);
   std::vector<double> sorted = d.diffs;
   std::sort(sorted.begin(), sorted.end());
-  std::printf("qwen3moe-mini-q8_0 vs precise: median %.3g, max %.3g, %zu of 160 beyond 1e-3; greedy %zu/%zu\n",
-              sorted[80], d.Max(), d.Outliers(1e-3), matched, total);
+  std::printf("%s vs precise: median %.3g, max %.3g, %zu of 160 beyond 1e-3; greedy %zu/%zu\n",
+              name.c_str(), sorted[80], d.Max(), d.Outliers(1e-3), matched, total);
 }
 
-// An F32 copy of the file (our dequantization), F32 math, against `dequantized_f32`: 1e-4 as
-// for the dense models; a router flip needs a tie below ~1e-5, so at most one outlier position.
-TEST(Qwen3MoeMini, DequantizedCopyMatchesDequantizedF32Run) {
-  auto src = OpenShared("models/qwen3moe-mini-q8_0.gguf");
+// An F32 copy of an MoE mini (our dequantization), F32 math, against `dequantized_f32`: 1e-4
+// as for the dense models; a router flip needs a tie below ~1e-5, so at most one outlier.
+void ExpectMoeDequantizedCopy(const std::string& name) {
+  auto src = OpenShared("models/" + name + ".gguf");
   ASSERT_NE(src, nullptr);
-  const std::string path =
-      ::testing::TempDir() + "/llmux_moe_dequantized_" + std::to_string(::getpid()) + ".gguf";
+  const std::string path = ::testing::TempDir() + "/llmux_" + name + "_dequantized_" +
+                           std::to_string(::getpid()) + ".gguf";
   ASSERT_TRUE(WriteDequantizedCopy(*src, path).ok());
   auto file = gguf::GgufFile::Open(path);
   ASSERT_TRUE(file.ok()) << file.status().ToString();
   std::shared_ptr<const gguf::GgufFile> copy(std::move(file).value());
   auto model = Model::Load(copy, 1);
   ASSERT_TRUE(model.ok()) << model.status().ToString();
-  const auto ref = LoadJson("vectors/qwen3moe-mini-q8_0.json");
+  const auto ref = LoadJson("vectors/" + name + ".json");
   const PositionDiffs d = TeacherForceDiffs(**model, ref, "dequantized_f32");
   std::remove(path.c_str());
   ASSERT_EQ(d.diffs.size(), 160u);
   EXPECT_LE(d.Outliers(1e-4), 1u);
-  size_t matched = 0, total = 0;
-  for (const auto& p : ref["prompts"]) {
-    const auto& run = p["runs"].at("dequantized_f32");
-    const auto gen = run["generated_ids"].get<std::vector<int32_t>>();
-    matched += FreeRun(**model, p["prompt_ids"].get<std::vector<int32_t>>(), gen, run["tops"], 1e-4,
-                       "qwen3moe F32 copy " + p["name"].get<std::string>());
-    total += gen.size();
-  }
-  std::printf("qwen3moe-mini F32 copy vs dequantized_f32: max %.3g, %zu of 160 beyond 1e-4; greedy %zu/%zu\n",
-              d.Max(), d.Outliers(1e-4), matched, total);
+  const auto [matched, total] = FreeRunAll(**model, ref, "dequantized_f32", 1e-4, name + " F32 copy");
+  std::printf("%s F32 copy vs dequantized_f32: max %.3g, %zu of 160 beyond 1e-4; greedy %zu/%zu\n",
+              name.c_str(), d.Max(), d.Outliers(1e-4), matched, total);
+}
+
+TEST(Qwen3MoeMini, TeacherForcedLogitsOfPreciseRun) { ExpectMoePreciseRun("qwen3moe-mini-q8_0"); }
+
+TEST(Qwen3MoeMini, DequantizedCopyMatchesDequantizedF32Run) {
+  ExpectMoeDequantizedCopy("qwen3moe-mini-q8_0");
 }
 
 // deepseek3-mini (deepseek2 architecture with the DeepSeek-V3 features: MLA with q and kv
@@ -420,58 +427,12 @@ TEST(DeepSeek3Mini, LatentCacheHoldsOneCompressedRowPerPosition) {
   EXPECT_FALSE(model->NewPagedCache(DType::kQ8_0, 4, 16, 64).ok());
 }
 
-// The file as it is, against `precise` (our activations are rounded to Q8_0 like ggml's).
-// vectors/README.md: router flips at near-ties move deepseek3-mini's logits by up to 0.8, so
-// one position may exceed 1e-3 (measured: none, max 5e-7); the rest hold 1e-3.
-TEST(DeepSeek3Mini, TeacherForcedLogitsOfPreciseRun) {
-  auto model = LoadSharedModel("models/deepseek3-mini-q8_0.gguf");
-  ASSERT_NE(model, nullptr);
-  const auto ref = LoadJson("vectors/deepseek3-mini-q8_0.json");
-  const PositionDiffs d = TeacherForceDiffs(*model, ref, "precise");
-  ASSERT_EQ(d.diffs.size(), 160u);
-  EXPECT_LE(d.Outliers(1e-3), 1u);
-  EXPECT_LE(d.Max(), 1.0);
-  size_t matched = 0, total = 0;
-  for (const auto& p : ref["prompts"]) {
-    const auto& run = p["runs"].at("precise");
-    const auto gen = run["generated_ids"].get<std::vector<int32_t>>();
-    matched += FreeRun(*model, p["prompt_ids"].get<std::vector<int32_t>>(), gen, run["tops"], 1e-3,
-                       "deepseek3 " + p["name"].get<std::string>());
-    total += gen.size();
-  }
-  std::vector<double> sorted = d.diffs;
-  std::sort(sorted.begin(), sorted.end());
-  std::printf("deepseek3-mini-q8_0 vs precise: median %.3g, max %.3g, %zu of 160 beyond 1e-3; greedy %zu/%zu\n",
-              sorted[80], d.Max(), d.Outliers(1e-3), matched, total);
-}
+// vectors/README.md: router flips at near-ties move deepseek3-mini's logits by up to 0.8; the
+// measured difference from `precise` is 5e-7 (no flip), so the same rules as qwen3moe-mini hold.
+TEST(DeepSeek3Mini, TeacherForcedLogitsOfPreciseRun) { ExpectMoePreciseRun("deepseek3-mini-q8_0"); }
 
-// An F32 copy (our dequantization), F32 math, against `dequantized_f32` at 1e-4.
 TEST(DeepSeek3Mini, DequantizedCopyMatchesDequantizedF32Run) {
-  auto src = OpenShared("models/deepseek3-mini-q8_0.gguf");
-  ASSERT_NE(src, nullptr);
-  const std::string path =
-      ::testing::TempDir() + "/llmux_ds3_dequantized_" + std::to_string(::getpid()) + ".gguf";
-  ASSERT_TRUE(WriteDequantizedCopy(*src, path).ok());
-  auto file = gguf::GgufFile::Open(path);
-  ASSERT_TRUE(file.ok()) << file.status().ToString();
-  std::shared_ptr<const gguf::GgufFile> copy(std::move(file).value());
-  auto model = Model::Load(copy, 1);
-  ASSERT_TRUE(model.ok()) << model.status().ToString();
-  const auto ref = LoadJson("vectors/deepseek3-mini-q8_0.json");
-  const PositionDiffs d = TeacherForceDiffs(**model, ref, "dequantized_f32");
-  std::remove(path.c_str());
-  ASSERT_EQ(d.diffs.size(), 160u);
-  EXPECT_LE(d.Outliers(1e-4), 1u);
-  size_t matched = 0, total = 0;
-  for (const auto& p : ref["prompts"]) {
-    const auto& run = p["runs"].at("dequantized_f32");
-    const auto gen = run["generated_ids"].get<std::vector<int32_t>>();
-    matched += FreeRun(**model, p["prompt_ids"].get<std::vector<int32_t>>(), gen, run["tops"], 1e-4,
-                       "deepseek3 F32 copy " + p["name"].get<std::string>());
-    total += gen.size();
-  }
-  std::printf("deepseek3-mini F32 copy vs dequantized_f32: max %.3g, %zu of 160 beyond 1e-4; greedy %zu/%zu\n",
-              d.Max(), d.Outliers(1e-4), matched, total);
+  ExpectMoeDequantizedCopy("deepseek3-mini-q8_0");
 }
 
 }  // namespace
