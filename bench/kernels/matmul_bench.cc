@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "base/thread_pool.h"
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 
 using namespace llmux;
 using namespace llmux::kernels;

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "engine/gguf/gguf_reader.h"
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 
 namespace llmux::testing {
 

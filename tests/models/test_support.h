@@ -15,7 +15,7 @@
 
 #include "engine/gguf/gguf_reader.h"
 #include "engine/gguf/gguf_writer.h"
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 #include "engine/models/model.h"
 #include "tests/support/test_paths.h"
 

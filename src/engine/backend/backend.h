@@ -19,7 +19,7 @@
 #include "engine/backend/kv_cache.h"
 #include "engine/backend/moe_routing.h"
 #include "engine/backend/rope.h"
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 
 namespace llmux {
 

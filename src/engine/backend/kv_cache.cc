@@ -5,7 +5,7 @@
 #include <new>
 #include <string>
 
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 
 namespace llmux {
 

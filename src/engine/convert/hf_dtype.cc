@@ -4,7 +4,7 @@
 #include <cstring>
 #include <limits>
 
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 
 namespace llmux::convert {
 

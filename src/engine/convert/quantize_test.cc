@@ -11,9 +11,9 @@
 
 #include "engine/convert/row_convert.h"
 #include "engine/gguf/gguf_writer.h"
-#include "engine/kernels/cpu/blocks.h"
-#include "engine/kernels/cpu/half.h"
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/blocks.h"
+#include "engine/backend/cpu/kernels/half.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 #include "tests/support/test_paths.h"
 
 namespace llmux::convert {

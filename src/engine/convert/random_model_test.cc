@@ -8,7 +8,7 @@
 #include <set>
 
 #include "engine/gguf/gguf_reader.h"
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 #include "tests/support/test_paths.h"
 
 namespace llmux::convert {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 
 namespace llmux::convert {
 

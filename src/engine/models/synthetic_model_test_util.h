@@ -13,7 +13,7 @@
 #include "base/status.h"
 #include "engine/gguf/gguf_reader.h"
 #include "engine/gguf/gguf_writer.h"
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 #include "engine/tensor/dtype.h"
 
 namespace llmux::testing {

@@ -2,7 +2,7 @@
 
 #include <atomic>
 
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 #include "engine/backend/cpu/simd_kernels.h"
 
 namespace llmux {

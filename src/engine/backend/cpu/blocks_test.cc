@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 #include "engine/backend/cpu/attention.h"
 #include "engine/backend/cpu/elementwise.h"
 #include "engine/backend/moe_routing.h"

@@ -1,4 +1,4 @@
-// The CPU implementation of Backend: the quantized matmul kernels (engine/kernels), the
+// The CPU implementation of Backend: the quantized matmul kernels (cpu/kernels/), the
 // attention and element-wise kernels of this folder, and a thread pool that every operation
 // splits its work over. Memory is host memory, 64-byte aligned.
 #pragma once

@@ -1,4 +1,4 @@
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 #include "engine/backend/cpu/simd_kernels.h"
 
 namespace llmux::simd {

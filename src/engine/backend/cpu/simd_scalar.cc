@@ -1,7 +1,7 @@
 // Portable instantiation of the model's vector kernels (any shape).
 #include <cmath>
 
-#include "engine/kernels/cpu/half.h"
+#include "engine/backend/cpu/kernels/half.h"
 #include "engine/backend/cpu/simd_impl.h"
 
 namespace llmux::simd {

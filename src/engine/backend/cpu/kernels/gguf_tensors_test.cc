@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "engine/gguf/gguf_reader.h"
-#include "engine/kernels/cpu/kernel_set.h"
-#include "engine/kernels/cpu/ref_kernels.h"
-#include "engine/kernels/cpu/test_util.h"
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/kernel_set.h"
+#include "engine/backend/cpu/kernels/ref_kernels.h"
+#include "engine/backend/cpu/kernels/test_util.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 #include "tests/support/test_paths.h"
 
 namespace llmux::kernels {

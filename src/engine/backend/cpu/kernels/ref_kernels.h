@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "engine/kernels/cpu/kernel_set.h"
+#include "engine/backend/cpu/kernels/kernel_set.h"
 
 namespace llmux::kernels {
 

@@ -1,4 +1,4 @@
-#include "engine/kernels/cpu/half.h"
+#include "engine/backend/cpu/kernels/half.h"
 
 #include <gtest/gtest.h>
 #include <immintrin.h>

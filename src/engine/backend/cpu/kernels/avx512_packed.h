@@ -2,7 +2,7 @@
 // kernel set: call only when the CPU has the features of LLMUX_AVX512_FLAGS.
 #pragma once
 
-#include "engine/kernels/cpu/kernel_set.h"
+#include "engine/backend/cpu/kernels/kernel_set.h"
 
 namespace llmux::kernels {
 

@@ -1,7 +1,7 @@
 // Run-time selection of the kernel set from the CPU's features.
 #include <atomic>
 
-#include "engine/kernels/cpu/kernel_set.h"
+#include "engine/backend/cpu/kernels/kernel_set.h"
 
 namespace llmux::kernels {
 

@@ -1,12 +1,12 @@
-#include "engine/kernels/cpu/ref_kernels.h"
+#include "engine/backend/cpu/kernels/ref_kernels.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "engine/kernels/cpu/blocks.h"
-#include "engine/kernels/cpu/half.h"
-#include "engine/kernels/cpu/quants.h"
+#include "engine/backend/cpu/kernels/blocks.h"
+#include "engine/backend/cpu/kernels/half.h"
+#include "engine/backend/cpu/kernels/quants.h"
 
 namespace llmux::kernels {
 

@@ -5,8 +5,8 @@
 #include <random>
 #include <vector>
 
-#include "engine/kernels/cpu/kernel_set.h"
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/kernel_set.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 
 namespace llmux::kernels::testing {
 

@@ -16,9 +16,9 @@
 #include <cstdint>
 #include <cstring>
 
-#include "engine/kernels/cpu/avx512_packed.h"
-#include "engine/kernels/cpu/blocks.h"
-#include "engine/kernels/cpu/kernel_set.h"
+#include "engine/backend/cpu/kernels/avx512_packed.h"
+#include "engine/backend/cpu/kernels/blocks.h"
+#include "engine/backend/cpu/kernels/kernel_set.h"
 
 namespace llmux::kernels {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "engine/kernels/cpu/blocks.h"
+#include "engine/backend/cpu/kernels/blocks.h"
 
 namespace llmux::kernels {
 

@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 
 namespace llmux::kernels {
 

@@ -8,8 +8,8 @@
 #include <optional>
 #include <span>
 
-#include "engine/kernels/cpu/kernel_set.h"
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/kernel_set.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 
 namespace llmux::kernels {
 

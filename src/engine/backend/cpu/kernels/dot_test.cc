@@ -6,11 +6,11 @@
 #include <cstring>
 #include <vector>
 
-#include "engine/kernels/cpu/half.h"
-#include "engine/kernels/cpu/kernel_set.h"
-#include "engine/kernels/cpu/ref_kernels.h"
-#include "engine/kernels/cpu/test_util.h"
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/half.h"
+#include "engine/backend/cpu/kernels/kernel_set.h"
+#include "engine/backend/cpu/kernels/ref_kernels.h"
+#include "engine/backend/cpu/kernels/test_util.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 
 namespace llmux::kernels {
 namespace {

@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "engine/kernels/cpu/blocks.h"
-#include "engine/kernels/cpu/kernel_set.h"
+#include "engine/backend/cpu/kernels/blocks.h"
+#include "engine/backend/cpu/kernels/kernel_set.h"
 
 namespace llmux::kernels {
 namespace {

@@ -20,8 +20,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "engine/kernels/cpu/avx512_packed.h"
-#include "engine/kernels/cpu/blocks.h"
+#include "engine/backend/cpu/kernels/avx512_packed.h"
+#include "engine/backend/cpu/kernels/blocks.h"
 
 namespace llmux::kernels {
 namespace {

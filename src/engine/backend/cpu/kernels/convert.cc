@@ -2,11 +2,11 @@
 #include <cstring>
 #include <string>
 
-#include "engine/kernels/cpu/blocks.h"
-#include "engine/kernels/cpu/half.h"
-#include "engine/kernels/cpu/kernel_set.h"
-#include "engine/kernels/cpu/quants.h"
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/blocks.h"
+#include "engine/backend/cpu/kernels/half.h"
+#include "engine/backend/cpu/kernels/kernel_set.h"
+#include "engine/backend/cpu/kernels/quants.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 
 namespace llmux::kernels {
 

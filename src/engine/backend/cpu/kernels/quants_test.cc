@@ -5,10 +5,10 @@
 #include <cstring>
 #include <vector>
 
-#include "engine/kernels/cpu/blocks.h"
-#include "engine/kernels/cpu/half.h"
-#include "engine/kernels/cpu/test_util.h"
-#include "engine/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/blocks.h"
+#include "engine/backend/cpu/kernels/half.h"
+#include "engine/backend/cpu/kernels/test_util.h"
+#include "engine/backend/cpu/kernels/kernels.h"
 
 namespace llmux::kernels {
 namespace {

@@ -1,10 +1,10 @@
-#include "engine/kernels/cpu/quants.h"
+#include "engine/backend/cpu/kernels/quants.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "engine/kernels/cpu/half.h"
+#include "engine/backend/cpu/kernels/half.h"
 
 namespace llmux::kernels {
 
