@@ -79,6 +79,7 @@ Result<OpenSources> Open(HfFiles& files, const PlannedTensor& p, const HfModelSh
   int64_t have = 0;
   for (const HfMatrix& m : o.m) have += m.rows() * m.cols();
   const bool split = p.transform == HfTransform::kKvbToKb || p.transform == HfTransform::kKvbToVb;
+  if (p.transform == HfTransform::kGenerated) have = static_cast<int64_t>(p.values.size());
   if (!split && have != want) {
     return InvalidArgumentError("tensor '" + p.sources[0].tensor->name + "' has " +
                                 std::to_string(have) + " values; " + p.name + " needs " +
@@ -97,6 +98,9 @@ void MakeRow(const PlannedTensor& p, const OpenSources& o, int64_t row, float* o
   switch (p.transform) {
     case HfTransform::kCopy:
       o.m[0].Row(row, out);
+      return;
+    case HfTransform::kGenerated:
+      std::copy_n(p.values.begin() + row * p.ne[0], p.ne[0], out);
       return;
     case HfTransform::kPermuteRope: {
       const HfMatrix& m = o.m[0];

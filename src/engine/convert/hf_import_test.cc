@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "engine/convert/hf_dtype.h"
+#include "engine/convert/hf_metadata.h"
 #include "engine/gguf/gguf_reader.h"
 
 namespace llmux::convert {
@@ -255,6 +256,71 @@ TEST(HfImport, OtherRefusals) {
               std::string::npos)
         << r.status().message();
   }
+}
+
+// Llama 3.1-8B's rope (theta 500000, head_dim 128, factor 8, low/high 1/4 over 8192 positions):
+// pair i has wavelength 2*pi*500000^(i/64). It is below 8192/4 for i <= 28 (ln(2048/2pi) /
+// ln(500000) * 64 = 28.2), so those keep 1; above 8192 for i >= 35 (34.98), so those get 8;
+// the six between are blended and grow with i.
+TEST(HfImport, Llama3RopeFactorsFollowTheWavelengthBands) {
+  HfConfig c;
+  auto num = [&](const char* k, double v) { c.values[k] = {HfScalar::Kind::kFloat, 0, v}; };
+  c.values["rope_scaling.rope_type"] = {HfScalar::Kind::kString, 0, 0, false, "llama3"};
+  num("rope_theta", 500000);
+  num("rope_scaling.factor", 8);
+  num("rope_scaling.low_freq_factor", 1);
+  num("rope_scaling.high_freq_factor", 4);
+  num("rope_scaling.original_max_position_embeddings", 8192);
+  c.values["hidden_size"] = {HfScalar::Kind::kInt, 4096};
+  HfModelShape s;
+  s.arch = "llama";
+  s.n_head = 32;
+  const std::vector<float> f = Llama3RopeFactors(c, s);
+  ASSERT_EQ(f.size(), 64u);
+  for (int i = 0; i <= 28; ++i) EXPECT_EQ(f[i], 1.0f) << i;
+  for (int i = 35; i < 64; ++i) EXPECT_EQ(f[i], 8.0f) << i;
+  for (int i = 29; i <= 34; ++i) {
+    EXPECT_GT(f[i], f[i - 1]) << i;
+    EXPECT_LT(f[i], 8.0f) << i;
+  }
+  // Not llama 3's rope, or not llama: no factors.
+  c.values["rope_scaling.rope_type"].s = "linear";
+  EXPECT_TRUE(Llama3RopeFactors(c, s).empty());
+  c.values["rope_scaling.rope_type"].s = "llama3";
+  s.arch = "qwen2";
+  EXPECT_TRUE(Llama3RopeFactors(c, s).empty());
+}
+
+// The tiny checkpoint as llama with llama 3's rope over 64 positions: head_dim 4 gives pairs of
+// wavelength 2*pi (below 64/4: factor 1) and 200*pi (above 64: factor 8), written as
+// rope_freqs.weight; without the rope type there is no such tensor.
+TEST(HfImport, Llama3RopeWritesRopeFreqs) {
+  TinyCheckpoint c;
+  c.ck.config.values["architectures.0"].s = "LlamaForCausalLM";
+  c.Remove("model.layers.0.self_attn.q_norm.weight");
+  c.Remove("model.layers.0.self_attn.k_norm.weight");
+  auto r = c.Import();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  {
+    auto f = gguf::GgufFile::Open(c.Out());
+    ASSERT_TRUE(f.ok());
+    EXPECT_EQ((*f)->FindTensor("rope_freqs.weight"), nullptr);
+  }
+  c.ck.config.values["rope_scaling.rope_type"] = {HfScalar::Kind::kString, 0, 0, false, "llama3"};
+  c.ck.config.values["rope_scaling.factor"] = {HfScalar::Kind::kFloat, 0, 8.0};
+  c.ck.config.values["rope_scaling.original_max_position_embeddings"] = {HfScalar::Kind::kInt, 64};
+  r = c.Import();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto f = gguf::GgufFile::Open(c.Out());
+  ASSERT_TRUE(f.ok());
+  const gguf::TensorInfo* t = (*f)->FindTensor("rope_freqs.weight");
+  ASSERT_NE(t, nullptr);
+  ASSERT_EQ(t->ne, (std::vector<int64_t>{2}));
+  ASSERT_EQ(t->type, DType::kF32);
+  float v[2];
+  std::memcpy(v, t->data, sizeof v);
+  EXPECT_EQ(v[0], 1.0f);
+  EXPECT_EQ(v[1], 8.0f);
 }
 
 }  // namespace

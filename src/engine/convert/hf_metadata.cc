@@ -1,5 +1,6 @@
 #include "engine/convert/hf_metadata.h"
 
+#include <cmath>
 #include <utility>
 
 #include "engine/gguf/gguf_writer.h"
@@ -165,6 +166,37 @@ Result<HfModelShape> ReadModelShape(const HfConfig& c) {
     LLMUX_ASSIGN_OR_RETURN(s.v_head, RequiredInt(c, {"v_head_dim"}));
   }
   return s;
+}
+
+std::vector<float> Llama3RopeFactors(const HfConfig& c, const HfModelShape& s) {
+  if (s.arch != "llama") return {};
+  std::string p = c.Find("rope_parameters.rope_type") ? "rope_parameters." : "rope_scaling.";
+  auto type = c.String(p + "rope_type");
+  if (!type) type = c.String(p + "type");
+  if (!type || *type != "llama3" || s.n_head <= 0) return {};
+  const double base = c.Float("rope_theta").value_or(c.Float(p + "rope_theta").value_or(10000.0));
+  const int64_t dim = c.Int("head_dim").value_or(c.Int("hidden_size").value_or(0) / s.n_head);
+  if (dim < 2 || dim > (1 << 16)) return {};
+  const double factor = c.Float(p + "factor").value_or(8.0);
+  const double low = c.Float(p + "low_freq_factor").value_or(1.0);
+  const double high = c.Float(p + "high_freq_factor").value_or(4.0);
+  const double old_ctx = c.Float(p + "original_max_position_embeddings").value_or(8192.0);
+  const double low_wavelen = old_ctx / low, high_wavelen = old_ctx / high;
+  std::vector<float> out;
+  for (int64_t i = 0; i < dim; i += 2) {
+    // The converter computes the frequencies in float32.
+    const float freq = 1.0f / std::pow(static_cast<float>(base), static_cast<float>(i) / dim);
+    const double wavelen = 2 * M_PI / freq;
+    if (wavelen < high_wavelen) {
+      out.push_back(1.0f);
+    } else if (wavelen > low_wavelen) {
+      out.push_back(static_cast<float>(factor));
+    } else {
+      const double smooth = (old_ctx / wavelen - low) / (high - low);
+      out.push_back(static_cast<float>(1 / ((1 - smooth) / factor + smooth)));
+    }
+  }
+  return out;
 }
 
 Status AddArchitectureMetadata(const HfConfig& c, const HfModelShape& s, gguf::GgufWriter& w) {

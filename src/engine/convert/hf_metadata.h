@@ -34,6 +34,13 @@ struct HfModelShape {
 // hyper-parameter is missing.
 Result<HfModelShape> ReadModelShape(const HfConfig& config);
 
+// Llama 3.1's `rope_type: llama3` (rope_scaling or rope_parameters): the per-pair frequency
+// divisors the converter writes as rope_freqs.weight (head_dim / 2 values: 1 for wavelengths
+// below original_max_position_embeddings / high_freq_factor, `factor` above
+// original_max_position_embeddings / low_freq_factor, smoothly between). Empty for any other
+// rope.
+std::vector<float> Llama3RopeFactors(const HfConfig& config, const HfModelShape& shape);
+
 // Adds general.architecture and the <arch>.* keys.
 Status AddArchitectureMetadata(const HfConfig& config, const HfModelShape& shape,
                                gguf::GgufWriter& w);

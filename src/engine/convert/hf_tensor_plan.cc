@@ -214,6 +214,15 @@ Result<std::vector<PlannedTensor>> PlanHfTensors(const HfCheckpoint& ck, const H
     }
   }
 
+  if (std::vector<float> factors = Llama3RopeFactors(ck.config, s); !factors.empty()) {
+    PlannedTensor p;
+    p.name = "rope_freqs.weight";
+    p.ne = {static_cast<int64_t>(factors.size())};
+    p.transform = HfTransform::kGenerated;
+    p.values = std::move(factors);
+    plan.push_back(std::move(p));
+  }
+
   std::stable_sort(plan.begin(), plan.end(), [](const PlannedTensor& a, const PlannedTensor& b) {
     return LlamaCppTensorOrder(a.name, b.name);
   });

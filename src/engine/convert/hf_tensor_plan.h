@@ -17,6 +17,7 @@ enum class HfTransform {
   kStackExperts,  // sources[e] is expert e; output row = e * rows + r
   kKvbToKb,       // kv_b_proj -> attn_k_b (per head, transposed)
   kKvbToVb,       // kv_b_proj -> attn_v_b (per head)
+  kGenerated,     // no source: `values` (llama 3's rope_freqs)
 };
 
 struct HfSource {
@@ -31,10 +32,11 @@ struct PlannedTensor {
   std::vector<HfSource> sources;
   int n_heads = 0;              // kPermuteRope, kKvbTo*
   int qk_nope = 0, v_head = 0;  // kKvbTo*
+  std::vector<float> values;    // kGenerated: the whole tensor
 };
 
-// Maps, groups and checks the checkpoint's tensors (see hf_import.h). The plan is in
-// llama.cpp's tensor order.
+// Maps, groups and checks the checkpoint's tensors (see hf_import.h), and adds the tensors the
+// converter generates (llama 3's rope_freqs.weight). The plan is in llama.cpp's tensor order.
 Result<std::vector<PlannedTensor>> PlanHfTensors(const HfCheckpoint& checkpoint,
                                                  const HfModelShape& shape);
 
