@@ -367,12 +367,19 @@ TEST_F(HttpsServerTest, LimitsApplyOverTls) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->status, 413);
 
+  // The /echo connection must be gone before the holder connects: while it is still counted,
+  // the holder would be the one over the limit and be turned away (a CI run saw that).
+  auto deadline = Clock::now() + milliseconds(20000);
+  while (server_->open_connections() != 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_EQ(server_->open_connections(), 0);
   // One connection held open: the next gets 503 (over TLS, so the client can read it).
   TlsClient holder(server_->port(), pki_->ca_cert);
   ASSERT_TRUE(holder.ok());
-  // Generous: a loaded machine may take a while to count it (and the /echo connection must have
-  // gone); the test is about the 503 once it is counted.
-  const auto deadline = Clock::now() + milliseconds(20000);
+  // Generous: a loaded machine may take a while to count it; the test is about the 503 once
+  // it is counted.
+  deadline = Clock::now() + milliseconds(20000);
   while (server_->open_connections() != 1 && Clock::now() < deadline) {
     std::this_thread::sleep_for(milliseconds(5));
   }
