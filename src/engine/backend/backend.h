@@ -49,6 +49,13 @@ struct AttentionSeq {
   bool single = false;
 };
 
+// Matrix e out of n stacked matrices of `rows` rows each (MoE experts, MLA heads).
+inline MatrixView ExpertMatrix(const MatrixView& stacked, int e, int64_t rows) {
+  return MatrixView{stacked.type, rows, stacked.cols,
+                    static_cast<const uint8_t*>(stacked.data) + static_cast<size_t>(e) * rows * stacked.row_bytes,
+                    stacked.row_bytes};
+}
+
 // Floats of backend memory: activations and scratch. Move-only; freed by its backend.
 class DeviceBuffer {
  public:

@@ -40,12 +40,6 @@ struct LayerWeights {
   const float* kv_a_norm = nullptr;  // [kv_lora]
 };
 
-// Expert e's matrix out of stacked experts of `rows` rows each.
-inline MatrixView ExpertMatrix(const MatrixView& stacked, int e, int64_t rows) {
-  return MatrixView{stacked.type, rows, stacked.cols,
-                    static_cast<const uint8_t*>(stacked.data) + static_cast<size_t>(e) * rows * stacked.row_bytes,
-                    stacked.row_bytes};
-}
 
 struct ModelWeights {
   MatrixView token_embd{};             // n_vocab x n_embd

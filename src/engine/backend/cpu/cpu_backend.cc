@@ -89,10 +89,8 @@ void CpuBackend::MatMulHeads(const MatrixView& w, int64_t rows, const float* x, 
     for (int t = 0; t < n; ++t) {
       std::copy_n(x + t * x_stride + h * x_head, in, head_in_.data() + t * in);
     }
-    const MatrixView wh{w.type, rows, w.cols,
-                        static_cast<const uint8_t*>(w.data) + static_cast<size_t>(h * rows) * w.row_bytes,
-                        w.row_bytes};
-    MatMul(wh, head_in_.data(), n, head_out_.data(), n_single);
+    MatMul(ExpertMatrix(w, static_cast<int>(h), rows), head_in_.data(), n, head_out_.data(),
+           n_single);
     for (int t = 0; t < n; ++t) {
       std::copy_n(head_out_.data() + t * rows, rows, y + t * y_stride + h * y_head);
     }
