@@ -281,20 +281,22 @@ class RemoteInferenceService::WorkerSession final
   }
 
  private:
-  // Starts the next write, or the half-close once closing and nothing is left to write;
-  // unlocks `lock` when it calls gRPC.
+  // Starts the next write, or the half-close once closing and nothing is left to write.
+  // gRPC is called under the lock: the read side's end sets broken_ under it before it
+  // removes the hold, so a write either counts on the stream before the hold goes or does
+  // not start. (Unlocked, a write could start on a stream already destroyed.) Neither call
+  // runs a reaction inline, so the lock is not taken again from inside.
   void Pump(std::unique_lock<std::mutex>& lock) {
     if (!started_ || writing_ || broken_ || writes_done_) return;
     if (!out_.empty()) {
       current_ = std::move(out_.front());
       out_.pop_front();
       writing_ = true;
-      lock.unlock();
       StartWrite(&current_);
     } else if (closing_) {
       writes_done_ = true;
-      lock.unlock();
       StartWritesDone();
+      lock.unlock();
       RemoveHoldOnce();
     }
   }
