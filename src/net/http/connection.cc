@@ -178,6 +178,15 @@ class ConnectionImpl final : public Connection,
     error_code ec;
     stream_.socket().cancel(ec);
   }
+  // A deadline passed while reading: cancelling alone is not enough, because a composed read
+  // (Beast's async_read_header) between two of its reads has nothing pending to cancel and
+  // would then wait on. Shutting the receive side makes every later read end at once, and the
+  // reply can still be written.
+  void StopReading() {
+    CancelSocket();
+    error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_receive, ec);
+  }
   void CloseSocket() {
     error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -223,7 +232,7 @@ void ConnectionImpl::ArmTimer(Clock::time_point deadline, TimeoutAction action) 
     if (action == TimeoutAction::kClose) {
       self->CloseSocket();
     } else {
-      self->CancelSocket();
+      self->StopReading();
     }
   });
 }
