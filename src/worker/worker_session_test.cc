@@ -195,10 +195,16 @@ std::vector<int32_t> Ids(int n) {
 }
 
 TEST(StreamWindowTest, DeltasFasterThanTheWindowTravelInFewDeltas) {
-  Received got = Generate(std::vector<std::chrono::microseconds>(200, 0us), 1000us);
-  EXPECT_EQ(got.content[7], Expected(200));
-  EXPECT_EQ(got.tokens[7], Ids(200));
-  EXPECT_LE(got.deltas[7].size(), 20u) << "200 deltas in a burst went as " << got.deltas[7].size();
+  // Deltas the engine makes before the worker has taken the request go merged (the test below):
+  // on a busy machine the first few may, so try again until the first came after it.
+  Received got;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    got = Generate(std::vector<std::chrono::microseconds>(200, 0us), 1000us);
+    EXPECT_EQ(got.content[7], Expected(200));
+    EXPECT_EQ(got.tokens[7], Ids(200));
+    EXPECT_LE(got.deltas[7].size(), 20u) << "200 deltas in a burst went as " << got.deltas[7].size();
+    if (got.deltas[7].front().content() == "<0>") break;
+  }
   EXPECT_EQ(got.deltas[7].front().content(), "<0>") << "the first delta waits for nothing";
 }
 
@@ -234,8 +240,15 @@ TEST(StreamWindowTest, DeltasSlowerThanTheWindowGoOneByOne) {
 // The last deltas of a burst wait for no further output: the flush timer sends them at the
 // window's end, long before the finish comes 500 ms later.
 TEST(StreamWindowTest, HeldDeltasGoOutAtTheWindowsEndWithoutMoreOutput) {
-  Received got = Generate({0us, 0us, 0us}, 1000us, 500ms);
-  EXPECT_EQ(got.content[7], Expected(3));
+  // The first delta goes at once and the next two are held, unless the machine is so busy that
+  // all three came before the worker had taken the request (then they go merged and nothing is
+  // held): try again until the case under test happens.
+  Received got;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    got = Generate({0us, 0us, 0us}, 1000us, 500ms);
+    EXPECT_EQ(got.content[7], Expected(3));
+    if (got.deltas[7].size() >= 2u) break;
+  }
   ASSERT_GE(got.deltas[7].size(), 2u);
   EXPECT_GT(got.finish_time[7] - got.delta_times[7].back(), 300ms) << "the held deltas waited for the finish";
 }
