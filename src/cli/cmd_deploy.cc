@@ -1,7 +1,9 @@
 // `llmux model deploy MODEL --version V --path FILE [--workers ID,...] --gateway URL
 // --api-key K`: starts a rollout through the gateway's admin API (POST /admin/v1/deploys),
-// then polls GET /admin/v1/deploys?id= and prints each change of progress until the deploy
-// committed (exit 0) or aborted (exit 1). See docs/deployment.md, "Rollouts".
+// then follows its progress as the gateway streams it (GET /admin/v1/deploys?id=&stream=true,
+// NDJSON) and prints each change until the deploy committed (exit 0) or aborted (exit 1). If
+// the stream breaks before the end (a gateway restarting), it polls GET ?id= instead. See
+// docs/deployment.md, "Rollouts".
 #include "cli/cmd_deploy.h"
 
 #include <chrono>
@@ -9,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "base/json_nesting.h"
 #include "cli/cli_util.h"
 #include "net/http/http_client.h"
 
@@ -23,8 +26,8 @@ struct DeployOpts {
   int timeout_s = 120;
 };
 
-Result<Json> Call(const DeployOpts& o, const std::string& method, const std::string& target,
-                  const std::string& body) {
+http::ClientRequest GatewayRequest(const DeployOpts& o, const std::string& method, const std::string& target,
+                                   const std::string& body) {
   http::ClientRequest r;
   r.method = method;
   std::string base = o.gateway;
@@ -35,7 +38,12 @@ Result<Json> Call(const DeployOpts& o, const std::string& method, const std::str
   r.max_response_bytes = 1024 * 1024;
   if (!body.empty()) r.headers.Add("Content-Type", "application/json");
   if (!o.api_key.empty()) r.headers.Add("Authorization", "Bearer " + o.api_key);
-  LLMUX_ASSIGN_OR_RETURN(http::ClientResponse response, http::Fetch(r));
+  return r;
+}
+
+Result<Json> Call(const DeployOpts& o, const std::string& method, const std::string& target,
+                  const std::string& body) {
+  LLMUX_ASSIGN_OR_RETURN(http::ClientResponse response, http::Fetch(GatewayRequest(o, method, target, body)));
   Json j = Json::parse(response.body, nullptr, /*allow_exceptions=*/false);
   if (response.status / 100 != 2) {
     std::string message = "HTTP " + std::to_string(response.status);
@@ -61,6 +69,44 @@ std::string Line(const Json& p) {
   return line;
 }
 
+
+// Prints each progress line the gateway streams; returns the last progress seen (null when
+// none), whether or not the stream reached the end.
+Json FollowStream(const DeployOpts& o, const std::string& id, std::string& last) {
+  http::ClientRequest r = GatewayRequest(o, "GET", "/admin/v1/deploys?id=" + id + "&stream=true", "");
+  r.timeout = std::chrono::seconds(o.timeout_s + 60);
+  std::string pending;
+  Json latest;
+  r.on_body = [&](std::string_view piece) {
+    pending += piece;
+    for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+      const std::string text = pending.substr(0, nl);
+      Json p = JsonNestingWithin(text) ? Json::parse(text, nullptr, /*allow_exceptions=*/false) : Json();
+      pending.erase(0, nl + 1);
+      if (!p.is_object()) continue;
+      if (p.contains("error")) {
+        std::fprintf(stderr, "warning: following the deploy: %s\n", p["error"].dump().c_str());
+        continue;
+      }
+      latest = p;
+      const std::string line = Line(p);
+      if (line != last) {
+        std::printf("%s\n", line.c_str());
+        std::fflush(stdout);
+        last = line;
+      }
+    }
+    return pending.size() < 64 * 1024;
+  };
+  Result<http::ClientResponse> done = http::Fetch(r);
+  if (!done.ok()) {
+    std::fprintf(stderr, "warning: the progress stream broke: %s\n", done.status().message().c_str());
+  } else if (done->status / 100 != 2) {
+    std::fprintf(stderr, "warning: the gateway does not stream the progress (HTTP %d)\n", done->status);
+  }
+  return latest;
+}
+
 int Run(const DeployOpts& o) {
   Json body = {{"model", o.model}, {"version", o.version}, {"path", o.path},
                {"timeout_s", o.timeout_s}};
@@ -75,6 +121,11 @@ int Run(const DeployOpts& o) {
   std::printf("%s\n", last.c_str());
   std::fflush(stdout);
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(o.timeout_s + 60);
+  const std::string first_state = started->value("state", std::string());
+  if (first_state != "committed" && first_state != "aborted") {
+    Json streamed = FollowStream(o, id, last);
+    if (streamed.is_object()) *started = std::move(streamed);
+  }
   for (;;) {
     const std::string state = started->value("state", std::string());
     if (state == "committed") return 0;

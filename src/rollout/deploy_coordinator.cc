@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -223,6 +226,60 @@ Result<DeployProgress> DeployCoordinator::Get(const std::string& deploy_id) {
   for (const std::string& w : plan.workers) progress.workers[w] = "preparing";
   LLMUX_RETURN_IF_ERROR(ReadReports(client_, prefix_, progress).status());
   return progress;
+}
+
+namespace {
+
+// What Follow delivers, one call at a time (the first read and the watch's thread may race).
+struct Followed {
+  std::mutex mu;
+  std::optional<DeployProgress> last;
+  bool ended = false;
+  DeployFollowCallback on_change;
+
+  void Deliver(const Result<DeployProgress>& now) {
+    std::lock_guard lock(mu);
+    if (ended) return;
+    if (now.ok()) {
+      if (last && *last == *now) return;
+      last = *now;
+      ended = now->state != DeployState::kPreparing;
+    } else {
+      ended = true;
+    }
+    on_change(now);
+  }
+};
+
+}  // namespace
+
+Result<std::unique_ptr<discovery::EtcdWatch>> DeployCoordinator::Follow(
+    const std::string& deploy_id, DeployFollowCallback on_change) {
+  if (!ParseDeployKey(prefix_, PlanKey(prefix_, deploy_id)).has_value()) {
+    return InvalidArgumentError("deploy: malformed id");
+  }
+  auto followed = std::make_shared<Followed>();
+  followed->on_change = std::move(on_change);
+  const std::string plan_key = PlanKey(prefix_, deploy_id);
+  // The watch starts before the first read, so that no change falls between the two; a change
+  // both see is delivered once.
+  LLMUX_ASSIGN_OR_RETURN(
+      std::unique_ptr<discovery::EtcdWatch> watch,
+      client_.Watch(plan_key, 0, [this, followed, plan_key, deploy_id](const discovery::EtcdWatchUpdate& u) {
+        if (!u.error.ok()) {
+          followed->Deliver(u.error.WithContext("following deploy " + deploy_id));
+          return;
+        }
+        // The prefix also holds other deploys whose id begins with this one.
+        const bool ours = std::any_of(u.events.begin(), u.events.end(), [&](const discovery::EtcdEvent& e) {
+          return e.kv.key == plan_key || e.kv.key.rfind(plan_key + "/", 0) == 0;
+        });
+        if (ours) followed->Deliver(Get(deploy_id));
+      }));
+  Result<DeployProgress> first = Get(deploy_id);
+  if (!first.ok()) return first.status();
+  followed->Deliver(first);
+  return watch;
 }
 
 }  // namespace llmux::rollout

@@ -36,9 +36,13 @@ struct DeployProgress {
   std::map<std::string, std::string> workers;
   std::string reason;  // why it aborted
   int64_t commit_revision = 0;  // etcd revision of the commit transaction
+
+  bool operator==(const DeployProgress&) const = default;
 };
 
 using DeployProgressCallback = std::function<void(const DeployProgress&)>;
+// A followed deploy's next progress, or why following it ended.
+using DeployFollowCallback = std::function<void(const Result<DeployProgress>&)>;
 // Asked, once every worker is ready, before the commit; it may wait (bounded by the deadline it
 // is given) until e.g. the gateway sees the new served name on the workers. false aborts.
 using BeforeCommit = std::function<bool(const std::string& served,
@@ -62,6 +66,15 @@ class DeployCoordinator {
 
   // A deploy's state as etcd has it (for GET /admin/v1/deploys/<id>).
   Result<DeployProgress> Get(const std::string& deploy_id);
+
+  // Follows a deploy from any gateway: reports its progress now (on this thread) and again, read
+  // back from etcd, each time one of its keys changes (on the watch's thread), never the same
+  // progress twice in a row, until it has ended (committed or aborted: the last call) or the
+  // watch fails (an error: the last call). Errors of the first read are returned instead
+  // (kNotFound for a deploy that does not exist). Dropping the handle stops it; it must not
+  // be dropped from inside on_change.
+  Result<std::unique_ptr<discovery::EtcdWatch>> Follow(const std::string& deploy_id,
+                                                      DeployFollowCallback on_change);
 
  private:
   discovery::EtcdClient& client_;

@@ -2,7 +2,7 @@
 // /admin/v1/deploys). Start runs a DeployCoordinator on a thread of its own and returns as soon
 // as the plan is in etcd; when the deploy commits, this gateway's ModelRoutes take the new
 // route at once (other gateways follow through their RouteFollower's watch). Get reads a
-// deploy's state back from etcd, so any gateway can answer it.
+// deploy's state back from etcd, and Follow watches it there, so any gateway can answer both.
 #pragma once
 
 #include <functional>
@@ -38,6 +38,9 @@ class DeployService {
   // The deploy's first progress (plan written, every worker preparing), or why it was refused.
   Result<DeployProgress> Start(DeployRequest request);
   Result<DeployProgress> Get(const std::string& deploy_id);
+  // DeployCoordinator::Follow (for the streamed GET /admin/v1/deploys?id=&stream=true).
+  Result<std::unique_ptr<discovery::EtcdWatch>> Follow(const std::string& deploy_id,
+                                                      DeployFollowCallback on_change);
 
  private:
   discovery::EtcdClient& client_;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -388,12 +389,51 @@ TEST_F(RolloutTest, AWorkerThatFailsToLoadAbortsAndTheOthersUnload) {
   workers_[2]->StartAgent("w3", *worker_etcd_, &corrupt);
   TestGateway gateway(Addresses(), *gateway_etcd_);
 
+  // Another gateway (its own etcd client) follows the deploy from the moment the plan exists.
+  DeployCoordinator watcher(*probe_etcd_, kPrefix);
+  std::mutex followed_mu;
+  std::vector<Result<DeployProgress>> followed;
+  std::unique_ptr<discovery::EtcdWatch> follow;
   DeployCoordinator coordinator(*gateway_etcd_, kPrefix, 20ms);
   auto result = coordinator.Run(
       {"stories", "v2", testing::SharedPath("models/stories260K.gguf"), {"w1", "w2", "w3"}, 30s},
-      {}, WaitUntilListed(*gateway.remote));
+      [&](const DeployProgress& p) {
+        if (follow) return;
+        auto f = watcher.Follow(p.deploy_id, [&](const Result<DeployProgress>& now) {
+          std::lock_guard lock(followed_mu);
+          followed.push_back(now);
+        });
+        ASSERT_TRUE(f.ok()) << f.status().ToString();
+        follow = std::move(f).value();
+      },
+      WaitUntilListed(*gateway.remote));
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   EXPECT_EQ(result->state, DeployState::kAborted);
+
+  // What the follower saw: preparing first, the abort last (as the coordinator ended it), no
+  // step twice in a row, and nothing after the end.
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard lock(followed_mu);
+    return !followed.empty() && followed.back().ok() && followed.back()->state != DeployState::kPreparing;
+  }, 10s));
+  {
+    std::lock_guard lock(followed_mu);
+    ASSERT_TRUE(followed.front().ok());
+    EXPECT_EQ(followed.front()->state, DeployState::kPreparing);
+    EXPECT_EQ(followed.back()->state, DeployState::kAborted);
+    EXPECT_EQ(followed.back()->reason, result->reason);
+    EXPECT_EQ(followed.back()->workers, result->workers);
+    for (size_t i = 0; i + 1 < followed.size(); ++i) {
+      ASSERT_TRUE(followed[i].ok()) << followed[i].status().ToString();
+      EXPECT_EQ(followed[i]->state, DeployState::kPreparing) << i;
+      EXPECT_FALSE(*followed[i] == *followed[i + 1]) << i;
+    }
+  }
+  follow.reset();
+  EXPECT_EQ(watcher.Follow("no-such-deploy", [](const Result<DeployProgress>&) {}).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(watcher.Follow("bad id", [](const Result<DeployProgress>&) {}).status().code(),
+            StatusCode::kInvalidArgument);
   EXPECT_NE(result->reason.find("w3"), std::string::npos) << result->reason;
   EXPECT_TRUE(result->workers.at("w3").starts_with("failed")) << result->workers.at("w3");
 

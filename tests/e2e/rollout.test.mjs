@@ -270,6 +270,31 @@ describe('rollouts across processes: etcd, a gateway with auth, three workers, t
     const load = traffic();
     await waitFor('v2 answering the clients', () => load.requests.length >= 4);
     const deploy = runDeploy(deployArgs('v3', 'v3.gguf'));
+    // A second follower: the gateway's progress stream, read with fetch from the moment the
+    // deploy has an id.
+    await waitFor('the deploy id', () => deploy.lines.length >= 1, 15000);
+    const [, id] = /^deploy (\S+): /.exec(deploy.lines[0].text) ?? [];
+    assert.ok(id, deploy.stdout());
+    const streamed = await fetch(`${gateway.baseURL}/admin/v1/deploys?id=${id}&stream=true`,
+      { headers: { Authorization: `Bearer ${deployKey}` } });
+    assert.equal(streamed.status, 200);
+    assert.match(streamed.headers.get('content-type'), /^application\/x-ndjson/);
+    const text = await streamed.text();  // ends by itself once the deploy has ended
+    assert.ok(text.endsWith('\n'), text);
+    const steps = text.trimEnd().split('\n').map((l) => JSON.parse(l));
+    assert.ok(steps.length >= 1, text);
+    for (const [i, step] of steps.entries()) {
+      assert.equal(step.id, id);
+      assert.equal(step.served, 'stories@v3');
+      if (i + 1 < steps.length) {
+        assert.equal(step.state, 'preparing', text);
+        assert.notDeepEqual(step, steps[i + 1], 'a step repeated');
+      }
+    }
+    const last = steps.at(-1);
+    assert.equal(last.state, 'aborted', text);
+    assert.match(last.reason, /^worker w2: failed: /);
+    assert.match(last.workers.w2, /^failed: /);
     const code = await deploy.exited;
     await sleep(1000);  // and a while after the abort
     await load.stop();
@@ -279,6 +304,8 @@ describe('rollouts across processes: etcd, a gateway with auth, three workers, t
     assert.match(out, /^aborted {2}w0=ready {2}w1=ready {2}w2=failed: .+$/m, out);
     const reason = /^ {2}reason: (.*)$/m.exec(out)?.[1] ?? '';
     assert.match(reason, /^worker w2: failed: /, out);
+    assert.equal(reason, last.reason, 'the CLI and the stream tell the same end');
+    assert.doesNotMatch(deploy.stderr(), /progress stream broke|does not stream/, 'the CLI followed the stream');
     assert.doesNotMatch(reason, /w0|w1/, 'only the failing worker is blamed');
 
     const { requests } = load;

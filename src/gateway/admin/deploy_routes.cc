@@ -4,6 +4,7 @@
 
 #include "gateway/admin/admin_json.h"
 #include "gateway/admin/json_reply.h"
+#include "net/http/async_queue.h"
 #include "rollout/deploy_service.h"
 #include "store/store.h"
 
@@ -64,6 +65,38 @@ Result<rollout::DeployRequest> RequestFromJson(const Json& body) {
   return r;
 }
 
+// GET /admin/v1/deploys?id=X&stream=true: the progress as NDJSON, one object per change, until
+// the deploy ends (the last line's state is committed or aborted) or following it fails (the
+// last line is an error object, as the API's errors are). Any gateway can follow any deploy:
+// the changes come from an etcd watch on the deploy's keys.
+awaitable<void> StreamProgress(http::ResponseWriter& w, const ErrorReply& errors,
+                               rollout::DeployService& deploys, const std::string& id) {
+  auto lines = std::make_shared<http::AsyncQueue<std::string>>();
+  Result<std::unique_ptr<discovery::EtcdWatch>> follow =
+      deploys.Follow(id, [lines, &errors](const Result<rollout::DeployProgress>& p) {
+        std::string line = p.ok() ? ProgressJson(*p).dump() : errors(p.status()).body;
+        while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+        lines->Push(line + "\n");
+        if (!p.ok() || p->state != rollout::DeployState::kPreparing) lines->Close();
+      });
+  if (!follow.ok()) {
+    http::Response reply = errors(follow.status());
+    co_await w.Send(std::move(reply));
+    co_return;
+  }
+  w.OnDisconnect([lines] { lines->Close(); });
+  if (co_await w.StartStream(200, "application/x-ndjson", {})) {
+    bool ok = true;
+    while (ok) {
+      std::optional<std::string> line = co_await lines->Pop();
+      if (!line) break;
+      ok = co_await w.Write(*line);
+    }
+    if (ok) co_await w.EndStream();
+  }
+  follow->reset();  // stops the watch (waits for its thread)
+}
+
 }  // namespace
 
 void RegisterDeployRoutes(GuardedRouter& router, rollout::DeployService& deploys,
@@ -94,7 +127,18 @@ void RegisterDeployRoutes(GuardedRouter& router, rollout::DeployService& deploys
                });
   router.Route("GET", "/admin/v1/deploys",
                [d, errors](http::Request& req, http::ResponseWriter& w, CallAccess&) -> awaitable<void> {
+                 const std::optional<std::string> stream = QueryValue(req.query, "stream");
+                 if (stream == "true") {
+                   const std::optional<std::string> id = QueryValue(req.query, "id");
+                   if (id) {
+                     co_await StreamProgress(w, *errors, *d, *id);
+                     co_return;
+                   }
+                 }
                  co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
+                   if (stream && stream != "true" && stream != "false") {
+                     return InvalidArgumentError("stream must be true or false").WithField("stream");
+                   }
                    auto id = QueryValue(req.query, "id");
                    if (!id) return InvalidArgumentError("query parameter id is required").WithField("id");
                    LLMUX_ASSIGN_OR_RETURN(rollout::DeployProgress p, d->Get(*id));

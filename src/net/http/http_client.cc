@@ -55,13 +55,25 @@ asio::awaitable<Result<ClientResponse>> Exchange(Stream& stream, const ClientReq
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(r.max_response_bytes);
   parser.header_limit(64 * 1024);
-  auto [rec, read] = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
-  (void)read;
-  if (rec) co_return IoFailure("reading from", url, rec);
+  auto [hec, head] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
+  (void)head;
+  if (hec) co_return IoFailure("reading from", url, hec);
   ClientResponse out;
   out.status = static_cast<int>(parser.get().result_int());
   for (const auto& field : parser.get()) {
     out.headers.Add(std::string(field.name_string()), std::string(field.value()));
+  }
+  const bool streamed = r.on_body && out.status / 100 == 2;
+  while (!parser.is_done()) {
+    auto [rec, read] = co_await bhttp::async_read_some(stream, buffer, parser, kUseTuple);
+    (void)read;
+    if (rec) co_return IoFailure("reading from", url, rec);
+    std::string& body = parser.get().body();
+    if (streamed && !body.empty()) {
+      const bool more = r.on_body(body);
+      body.clear();
+      if (!more) break;
+    }
   }
   out.body = std::move(parser.get().body());
   co_return out;

@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "base/status.h"
 #include "net/http/http_types.h"
@@ -23,6 +25,10 @@ struct ClientRequest {
   size_t max_response_bytes = 4 * 1024 * 1024;
   std::string ca_file;      // https: trust these certificates instead of the system store
   bool verify_peer = true;  // https: false only for tests
+  // Set: a 2xx response's body is handed over as it arrives (each piece once; the response's
+  // body stays empty), for streamed answers such as NDJSON; returning false stops reading.
+  // The timeout and the size cap still count the whole response.
+  std::function<bool(std::string_view piece)> on_body;
 };
 
 struct ClientResponse {

@@ -10,7 +10,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -39,6 +42,22 @@ class HttpClientTest : public ::testing::Test {
     server_.Route("GET", "/big", [](Request&, ResponseWriter& w) -> awaitable<void> {
       co_await w.Send(200, "text/plain", std::string(100000, 'x'));
     });
+    // Writes "one", then "two" only once the client has seen "one" (or after 5 s).
+    server_.Route("GET", "/lines", [this](Request&, ResponseWriter& w) -> awaitable<void> {
+      if (!co_await w.StartStream(200, "application/x-ndjson", {})) co_return;
+      std::string line = "one\n";
+      co_await w.Write(line);
+      boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (!client_saw_one_.load() && std::chrono::steady_clock::now() < give_up) {
+        timer.expires_after(std::chrono::milliseconds(10));
+        co_await timer.async_wait(boost::asio::use_awaitable);
+      }
+      server_waited_out_ = !client_saw_one_.load();
+      line = "two\n";
+      co_await w.Write(line);
+      co_await w.EndStream();
+    });
     ASSERT_TRUE(server_.Listen("127.0.0.1", 0).ok());
     server_.Start();
     base_ = "http://127.0.0.1:" + std::to_string(server_.port());
@@ -46,6 +65,8 @@ class HttpClientTest : public ::testing::Test {
 
   HttpServer server_{HttpServerOptions{.io_threads = 1}};
   std::string base_;
+  std::atomic<bool> client_saw_one_{false};
+  std::atomic<bool> server_waited_out_{false};
 };
 
 TEST_F(HttpClientTest, GetAndPostAgainstARealServer) {
@@ -83,6 +104,36 @@ TEST_F(HttpClientTest, ResponseOverTheCapIsRefused) {
   EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted) << r.status().ToString();
   big.max_response_bytes = 200000;
   EXPECT_TRUE(Fetch(big).ok());
+}
+
+TEST_F(HttpClientTest, StreamedBodyArrivesPieceByPiece) {
+  ClientRequest r;
+  r.url = base_ + "/lines";
+  std::string seen;
+  r.on_body = [&](std::string_view piece) {
+    seen += piece;
+    if (seen.find("one\n") != std::string::npos) client_saw_one_ = true;
+    return true;
+  };
+  auto got = Fetch(r);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->status, 200);
+  EXPECT_EQ(seen, "one\ntwo\n");
+  EXPECT_TRUE(got->body.empty());
+  // "two" was only written after the client had "one": it came while the response went on.
+  EXPECT_FALSE(server_waited_out_.load());
+
+  // Not 2xx: the body is the response's, as without on_body.
+  ClientRequest missing;
+  missing.url = base_ + "/nope";
+  missing.on_body = [](std::string_view) {
+    ADD_FAILURE() << "a 404's body is not streamed";
+    return true;
+  };
+  auto m = Fetch(missing);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->status, 404);
+  EXPECT_FALSE(m->body.empty());
 }
 
 TEST(HttpClientUrlTest, ParsesAndRefusesUrls) {
