@@ -16,6 +16,9 @@
 #   MODEL=qwen3-0.6b-q8_0 REQUESTS=8 MAX_TOKENS=32 bench/gateway.sh   # a Qwen3-0.6B-shaped
 #       random-weight model (as bench/run.sh makes it): a token costs what a small real model's does
 #   STREAM_WINDOW_MS=0 bench/gateway.sh                  # the worker sends every delta alone
+#   PIN=1 bench/gateway.sh                               # the gateway as deployed, on a CPU of its own:
+#       `llmux serve` and `llmux worker` on CPU 0, the gateway and the client on CPU 1 (taskset), so
+#       that the engine has the same one CPU in both set-ups and the hop's work does not take from it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -51,18 +54,24 @@ wait_healthy() {  # url
 }
 
 engine_flags=(-t "$THREADS" --max-running 64 --max-batch-tokens 512)
+on_engine_cpu=()
+on_edge_cpu=()
+if [ "${PIN:-0}" = 1 ]; then
+  on_engine_cpu=(taskset -c 0)
+  on_edge_cpu=(taskset -c 1)
+fi
 direct="http://127.0.0.1:$PORT"
 gateway="http://127.0.0.1:$((PORT + 1))"
 
-"$LLMUX" serve --model "bench=$MODEL" --port "$PORT" --no-grpc --no-auth "${engine_flags[@]}" \
+"${on_engine_cpu[@]}" "$LLMUX" serve --model "bench=$MODEL" --port "$PORT" --no-grpc --no-auth "${engine_flags[@]}" \
   --data-dir "$work/direct" 2>/dev/null &
 serve_pid=$!
 worker_flags=()
 [ -n "${STREAM_WINDOW_MS:-}" ] && worker_flags+=(--stream-window-ms "$STREAM_WINDOW_MS")
-"$LLMUX" worker --model "bench=$MODEL" --port "$((PORT + 2))" "${engine_flags[@]}" "${worker_flags[@]}" \
+"${on_engine_cpu[@]}" "$LLMUX" worker --model "bench=$MODEL" --port "$((PORT + 2))" "${engine_flags[@]}" "${worker_flags[@]}" \
   2>/dev/null &
 worker_pid=$!
-"$LLMUX" gateway --worker "127.0.0.1:$((PORT + 2))" --port "$((PORT + 1))" --no-grpc --no-auth \
+"${on_edge_cpu[@]}" "$LLMUX" gateway --worker "127.0.0.1:$((PORT + 2))" --port "$((PORT + 1))" --no-grpc --no-auth \
   --data-dir "$work/gateway" 2>/dev/null &
 gateway_pid=$!
 pids+=("$serve_pid" "$worker_pid" "$gateway_pid")
@@ -85,7 +94,7 @@ for c in $CONCURRENCY; do
       [ "$setup" = gateway ] && engine_pid=$worker_pid
       engine_before=$(cpu_ticks "$engine_pid")
       gateway_before=$(cpu_ticks "$gateway_pid")
-      json=$("$BUILD/bench/serving/serving_bench" --url "$url" --model bench --concurrency "$c" \
+      json=$("${on_edge_cpu[@]}" "$BUILD/bench/serving/serving_bench" --url "$url" --model bench --concurrency "$c" \
         --requests "$(( REQUESTS > c ? REQUESTS : c ))" --prompt-tokens "$PROMPT_TOKENS" \
         --max-tokens "$MAX_TOKENS" --ignore-eos --seed "$((c * 10 + round))" --warmup 2 --json)
       engine_cpu=$(echo "($(cpu_ticks "$engine_pid") - $engine_before) / $hz" | bc -l)
