@@ -8,8 +8,8 @@
 //    head into attn_k_b (transposed: ne {qk_nope, kv_lora, n_head}) and attn_v_b (ne {kv_lora,
 //    v_head, n_head}). Tied embeddings write no output.weight; layers past num_hidden_layers
 //    (DeepSeek's multi-token-prediction layer) are left out.
-//  * dtypes: F32, F16, BF16 and F8_E4M3 with a <name>_scale_inv grid (DeepSeek-V3's 128 x 128
-//    blocks, quantization_config.weight_block_size), dequantized: value = fp8 * scale_inv.
+//  * dtypes: F32, F16, BF16, and F8_E4M3 or F8_E5M2 with a <name>_scale_inv grid (DeepSeek-V3's
+//    128 x 128 blocks, quantization_config.weight_block_size), dequantized: fp8 * scale_inv.
 //  * Output types: PlanTensorTypes for the target; without one, matrices keep the checkpoint's
 //    precision (F32, F16 or BF16; FP8 becomes BF16), and 1-D tensors and the MoE router are
 //    always F32.

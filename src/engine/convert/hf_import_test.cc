@@ -51,6 +51,40 @@ TEST(HfDType, E4M3MatchesItsDefinition) {
   EXPECT_TRUE(std::signbit(DecodeE4M3(0x80)));
 }
 
+// E5M2 by its definition: sign, 5 exponent bits (bias 15), 2 mantissa bits; exponent 0 is
+// subnormal; exponent 31 is infinity (mantissa 0) or NaN.
+double E5M2ByDefinition(uint8_t v) {
+  const int sign = v >> 7, e = (v >> 2) & 31, m = v & 3;
+  double mag;
+  if (e == 31) {
+    mag = m == 0 ? INFINITY : NAN;
+  } else {
+    mag = e == 0 ? (m / 4.0) * std::pow(2.0, -14) : (1 + m / 4.0) * std::pow(2.0, e - 15);
+  }
+  return sign ? -mag : mag;
+}
+
+TEST(HfDType, E5M2MatchesItsDefinition) {
+  for (int v = 0; v < 256; ++v) {
+    SCOPED_TRACE(v);
+    const double want = E5M2ByDefinition(static_cast<uint8_t>(v));
+    const float got = DecodeE5M2(static_cast<uint8_t>(v));
+    if (std::isnan(want)) {
+      EXPECT_TRUE(std::isnan(got));
+    } else {
+      EXPECT_EQ(static_cast<double>(got), want);
+    }
+  }
+  // Anchors from the OCP FP8 specification's table.
+  EXPECT_EQ(DecodeE5M2(0x7B), 57344.0f);  // the largest finite
+  EXPECT_EQ(DecodeE5M2(0x3C), 1.0f);
+  EXPECT_EQ(DecodeE5M2(0x04), 6.103515625e-05f);    // 2^-14, the smallest normal
+  EXPECT_EQ(DecodeE5M2(0x01), 1.52587890625e-05f);  // 2^-16, the smallest subnormal
+  EXPECT_TRUE(std::isinf(DecodeE5M2(0x7C)));
+  EXPECT_TRUE(std::isinf(DecodeE5M2(0xFC)) && DecodeE5M2(0xFC) < 0);
+  EXPECT_TRUE(std::isnan(DecodeE5M2(0x7D)));
+}
+
 TEST(HfDType, SafetensorsSizes) {
   EXPECT_EQ(SafetensorsDTypeSize("F32"), 4u);
   EXPECT_EQ(SafetensorsDTypeSize("BF16"), 2u);
@@ -177,6 +211,37 @@ TEST(HfImport, Fp8WeightsAreDequantizedWithTheirBlockScales) {
   }
 }
 
+TEST(HfImport, E5M2WeightsAreDequantizedWithTheirBlockScales) {
+  TinyCheckpoint c;
+  c.ck.config.values["quantization_config.weight_block_size.0"] = {HfScalar::Kind::kInt, 4};
+  c.ck.config.values["quantization_config.weight_block_size.1"] = {HfScalar::Kind::kInt, 4};
+  std::string q(64, '\0');
+  for (size_t i = 0; i < q.size(); ++i) {
+    uint8_t b = static_cast<uint8_t>((i * 53 + 7) % 256);
+    if ((b & 0x7C) == 0x7C) b = 0x3D;  // keep infinities and NaN out of a weight
+    q[i] = static_cast<char>(b);
+  }
+  const std::vector<float> scale = {0.5f, 2.0f, 0.25f, 4.0f};  // 2 x 2
+  c.Add("model.layers.0.self_attn.q_proj.weight", "F8_E5M2", {8, 8}, q);
+  c.Add("model.layers.0.self_attn.q_proj.weight_scale_inv", "F32", {2, 2},
+        std::string(reinterpret_cast<const char*>(scale.data()), scale.size() * 4));
+  auto r = c.Import();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto f = gguf::GgufFile::Open(c.Out());
+  ASSERT_TRUE(f.ok());
+  const gguf::TensorInfo* t = (*f)->FindTensor("blk.0.attn_q.weight");
+  ASSERT_NE(t, nullptr);
+  ASSERT_EQ(t->type, DType::kF32);
+  const float* got = reinterpret_cast<const float*>(t->data);
+  for (int r = 0; r < 8; ++r) {
+    for (int col = 0; col < 8; ++col) {
+      const double want =
+          E5M2ByDefinition(static_cast<uint8_t>(q[r * 8 + col])) * scale[(r / 4) * 2 + col / 4];
+      EXPECT_EQ(static_cast<double>(got[r * 8 + col]), want) << r << "," << col;
+    }
+  }
+}
+
 TEST(HfImport, HalfPrecisionWeightsKeepTheirType) {
   TinyCheckpoint c;
   // BF16 and F16 encodings of 1.5 and -0.25 (and so on) written by hand.
@@ -252,7 +317,8 @@ TEST(HfImport, OtherRefusals) {
     c.Add("model.layers.0.self_attn.k_proj.weight", "I64", {4, 8}, std::string(256, '\0'));
     auto r = c.Import();
     ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.status().message().find("has dtype I64; only F32, F16, BF16 and F8_E4M3"),
+    EXPECT_NE(r.status().message().find(
+                  "has dtype I64; only F32, F16, BF16, F8_E4M3 and F8_E5M2 weights are imported"),
               std::string::npos)
         << r.status().message();
   }

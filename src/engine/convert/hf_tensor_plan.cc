@@ -5,6 +5,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "engine/convert/hf_dtype.h"
 #include "engine/convert/hf_tensor_names.h"
 #include "engine/convert/tensor_types.h"
 
@@ -103,8 +104,8 @@ Result<std::vector<PlannedTensor>> PlanHfTensors(const HfCheckpoint& ck, const H
       src.scale = it->second;
       used_scales.insert(it->second->name);
     }
-    if (t.dtype == "F8_E4M3" && src.scale == nullptr) {
-      return InvalidArgumentError(Where(t) + " is F8_E4M3 but '" + t.name +
+    if (IsFp8DType(t.dtype) && src.scale == nullptr) {
+      return InvalidArgumentError(Where(t) + " is " + t.dtype + " but '" + t.name +
                                   "_scale_inv' is missing");
     }
     if (mapped->expert >= 0) {

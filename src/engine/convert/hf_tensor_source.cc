@@ -101,7 +101,7 @@ Result<HfMatrix> HfMatrix::Open(HfFiles& files, const HfTensor& t, const BlockSc
   const std::string where = "'" + t.file + "': tensor '" + t.name + "'";
   if (!CanDecodeHfDType(t.dtype)) {
     return UnimplementedError(where + " has dtype " + t.dtype +
-                              "; only F32, F16, BF16 and F8_E4M3 weights are imported");
+                              "; only F32, F16, BF16, F8_E4M3 and F8_E5M2 weights are imported");
   }
   HfMatrix m;
   m.tensor_ = &t;
@@ -115,7 +115,7 @@ Result<HfMatrix> HfMatrix::Open(HfFiles& files, const HfTensor& t, const BlockSc
   }
   LLMUX_ASSIGN_OR_RETURN(m.data_, files.Data(t));
 
-  const bool fp8 = t.dtype == "F8_E4M3";
+  const bool fp8 = IsFp8DType(t.dtype);
   if (fp8 != (scale.scale != nullptr)) {
     return InvalidArgumentError(where + (fp8 ? " is FP8 but has no weight_scale_inv tensor"
                                              : " has a weight_scale_inv but is not FP8"));
@@ -135,7 +135,7 @@ Result<HfMatrix> HfMatrix::Open(HfFiles& files, const HfTensor& t, const BlockSc
                                   std::to_string(scale.block_cols) + " over a 2-D weight)");
     }
     LLMUX_ASSIGN_OR_RETURN(HfMatrix sm, Open(files, s));
-    if (s.dtype == "F8_E4M3") {
+    if (IsFp8DType(s.dtype)) {
       return InvalidArgumentError(where + ": its scale '" + s.name + "' is FP8");
     }
     m.scales_.resize(static_cast<size_t>(want_rows * want_cols));
