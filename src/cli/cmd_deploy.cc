@@ -26,8 +26,8 @@ struct DeployOpts {
   int timeout_s = 120;
 };
 
-http::ClientRequest GatewayRequest(const DeployOpts& o, const std::string& method, const std::string& target,
-                                   const std::string& body) {
+http::ClientRequest GatewayRequest(const DeployOpts& o, const std::string& method,
+                                   const std::string& target, const std::string& body) {
   http::ClientRequest r;
   r.method = method;
   std::string base = o.gateway;
@@ -43,7 +43,8 @@ http::ClientRequest GatewayRequest(const DeployOpts& o, const std::string& metho
 
 Result<Json> Call(const DeployOpts& o, const std::string& method, const std::string& target,
                   const std::string& body) {
-  LLMUX_ASSIGN_OR_RETURN(http::ClientResponse response, http::Fetch(GatewayRequest(o, method, target, body)));
+  LLMUX_ASSIGN_OR_RETURN(http::ClientResponse response,
+                         http::Fetch(GatewayRequest(o, method, target, body)));
   Json j = Json::parse(response.body, nullptr, /*allow_exceptions=*/false);
   if (response.status / 100 != 2) {
     std::string message = "HTTP " + std::to_string(response.status);
@@ -69,11 +70,11 @@ std::string Line(const Json& p) {
   return line;
 }
 
-
 // Prints each progress line the gateway streams; returns the last progress seen (null when
 // none), whether or not the stream reached the end.
 Json FollowStream(const DeployOpts& o, const std::string& id, std::string& last) {
-  http::ClientRequest r = GatewayRequest(o, "GET", "/admin/v1/deploys?id=" + id + "&stream=true", "");
+  http::ClientRequest r =
+      GatewayRequest(o, "GET", "/admin/v1/deploys?id=" + id + "&stream=true", "");
   r.timeout = std::chrono::seconds(o.timeout_s + 60);
   std::string pending;
   Json latest;
@@ -81,7 +82,8 @@ Json FollowStream(const DeployOpts& o, const std::string& id, std::string& last)
     pending += piece;
     for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
       const std::string text = pending.substr(0, nl);
-      Json p = JsonNestingWithin(text) ? Json::parse(text, nullptr, /*allow_exceptions=*/false) : Json();
+      Json p =
+          JsonNestingWithin(text) ? Json::parse(text, nullptr, /*allow_exceptions=*/false) : Json();
       pending.erase(0, nl + 1);
       if (!p.is_object()) continue;
       if (p.contains("error")) {
@@ -100,9 +102,11 @@ Json FollowStream(const DeployOpts& o, const std::string& id, std::string& last)
   };
   Result<http::ClientResponse> done = http::Fetch(r);
   if (!done.ok()) {
-    std::fprintf(stderr, "warning: the progress stream broke: %s\n", done.status().message().c_str());
+    std::fprintf(stderr, "warning: the progress stream broke: %s\n",
+                 done.status().message().c_str());
   } else if (done->status / 100 != 2) {
-    std::fprintf(stderr, "warning: the gateway does not stream the progress (HTTP %d)\n", done->status);
+    std::fprintf(stderr, "warning: the gateway does not stream the progress (HTTP %d)\n",
+                 done->status);
   }
   return latest;
 }

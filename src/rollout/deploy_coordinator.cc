@@ -265,17 +265,19 @@ Result<std::unique_ptr<discovery::EtcdWatch>> DeployCoordinator::Follow(
   // both see is delivered once.
   LLMUX_ASSIGN_OR_RETURN(
       std::unique_ptr<discovery::EtcdWatch> watch,
-      client_.Watch(plan_key, 0, [this, followed, plan_key, deploy_id](const discovery::EtcdWatchUpdate& u) {
-        if (!u.error.ok()) {
-          followed->Deliver(u.error.WithContext("following deploy " + deploy_id));
-          return;
-        }
-        // The prefix also holds other deploys whose id begins with this one.
-        const bool ours = std::any_of(u.events.begin(), u.events.end(), [&](const discovery::EtcdEvent& e) {
-          return e.kv.key == plan_key || e.kv.key.rfind(plan_key + "/", 0) == 0;
-        });
-        if (ours) followed->Deliver(Get(deploy_id));
-      }));
+      client_.Watch(
+          plan_key, 0, [this, followed, plan_key, deploy_id](const discovery::EtcdWatchUpdate& u) {
+            if (!u.error.ok()) {
+              followed->Deliver(u.error.WithContext("following deploy " + deploy_id));
+              return;
+            }
+            // The prefix also holds other deploys whose id begins with this one.
+            const bool ours =
+                std::any_of(u.events.begin(), u.events.end(), [&](const discovery::EtcdEvent& e) {
+                  return e.kv.key == plan_key || e.kv.key.rfind(plan_key + "/", 0) == 0;
+                });
+            if (ours) followed->Deliver(Get(deploy_id));
+          }));
   Result<DeployProgress> first = Get(deploy_id);
   if (!first.ok()) return first.status();
   followed->Deliver(first);

@@ -74,7 +74,7 @@ class DeployCoordinator {
   // (kNotFound for a deploy that does not exist). Dropping the handle stops it; it must not
   // be dropped from inside on_change.
   Result<std::unique_ptr<discovery::EtcdWatch>> Follow(const std::string& deploy_id,
-                                                      DeployFollowCallback on_change);
+                                                       DeployFollowCallback on_change);
 
  private:
   discovery::EtcdClient& client_;

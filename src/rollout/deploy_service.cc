@@ -58,8 +58,8 @@ Result<DeployProgress> DeployService::Get(const std::string& deploy_id) {
   return coordinator_.Get(deploy_id);
 }
 
-Result<std::unique_ptr<discovery::EtcdWatch>> DeployService::Follow(const std::string& deploy_id,
-                                                                   DeployFollowCallback on_change) {
+Result<std::unique_ptr<discovery::EtcdWatch>> DeployService::Follow(
+    const std::string& deploy_id, DeployFollowCallback on_change) {
   return coordinator_.Follow(deploy_id, std::move(on_change));
 }
 

@@ -40,7 +40,7 @@ class DeployService {
   Result<DeployProgress> Get(const std::string& deploy_id);
   // DeployCoordinator::Follow (for the streamed GET /admin/v1/deploys?id=&stream=true).
   Result<std::unique_ptr<discovery::EtcdWatch>> Follow(const std::string& deploy_id,
-                                                      DeployFollowCallback on_change);
+                                                       DeployFollowCallback on_change);
 
  private:
   discovery::EtcdClient& client_;

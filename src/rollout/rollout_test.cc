@@ -412,10 +412,13 @@ TEST_F(RolloutTest, AWorkerThatFailsToLoadAbortsAndTheOthersUnload) {
 
   // What the follower saw: preparing first, the abort last (as the coordinator ended it), no
   // step twice in a row, and nothing after the end.
-  ASSERT_TRUE(WaitFor([&] {
-    std::lock_guard lock(followed_mu);
-    return !followed.empty() && followed.back().ok() && followed.back()->state != DeployState::kPreparing;
-  }, 10s));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::lock_guard lock(followed_mu);
+        return !followed.empty() && followed.back().ok() &&
+               followed.back()->state != DeployState::kPreparing;
+      },
+      10s));
   {
     std::lock_guard lock(followed_mu);
     ASSERT_TRUE(followed.front().ok());

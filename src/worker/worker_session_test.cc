@@ -202,7 +202,8 @@ TEST(StreamWindowTest, DeltasFasterThanTheWindowTravelInFewDeltas) {
     got = Generate(std::vector<std::chrono::microseconds>(200, 0us), 1000us);
     EXPECT_EQ(got.content[7], Expected(200));
     EXPECT_EQ(got.tokens[7], Ids(200));
-    EXPECT_LE(got.deltas[7].size(), 20u) << "200 deltas in a burst went as " << got.deltas[7].size();
+    EXPECT_LE(got.deltas[7].size(), 20u)
+        << "200 deltas in a burst went as " << got.deltas[7].size();
     if (got.deltas[7].front().content() == "<0>") break;
   }
   EXPECT_EQ(got.deltas[7].front().content(), "<0>") << "the first delta waits for nothing";

@@ -125,26 +125,27 @@ void RegisterDeployRoutes(GuardedRouter& router, rollout::DeployService& deploys
                    return ProgressJson(*started);
                  });
                });
-  router.Route("GET", "/admin/v1/deploys",
-               [d, errors](http::Request& req, http::ResponseWriter& w, CallAccess&) -> awaitable<void> {
-                 const std::optional<std::string> stream = QueryValue(req.query, "stream");
-                 if (stream == "true") {
-                   const std::optional<std::string> id = QueryValue(req.query, "id");
-                   if (id) {
-                     co_await StreamProgress(w, *errors, *d, *id);
-                     co_return;
-                   }
-                 }
-                 co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
-                   if (stream && stream != "true" && stream != "false") {
-                     return InvalidArgumentError("stream must be true or false").WithField("stream");
-                   }
-                   auto id = QueryValue(req.query, "id");
-                   if (!id) return InvalidArgumentError("query parameter id is required").WithField("id");
-                   LLMUX_ASSIGN_OR_RETURN(rollout::DeployProgress p, d->Get(*id));
-                   return ProgressJson(p);
-                 });
-               });
+  router.Route(
+      "GET", "/admin/v1/deploys",
+      [d, errors](http::Request& req, http::ResponseWriter& w, CallAccess&) -> awaitable<void> {
+        const std::optional<std::string> stream = QueryValue(req.query, "stream");
+        if (stream == "true") {
+          const std::optional<std::string> id = QueryValue(req.query, "id");
+          if (id) {
+            co_await StreamProgress(w, *errors, *d, *id);
+            co_return;
+          }
+        }
+        co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
+          if (stream && stream != "true" && stream != "false") {
+            return InvalidArgumentError("stream must be true or false").WithField("stream");
+          }
+          auto id = QueryValue(req.query, "id");
+          if (!id) return InvalidArgumentError("query parameter id is required").WithField("id");
+          LLMUX_ASSIGN_OR_RETURN(rollout::DeployProgress p, d->Get(*id));
+          return ProgressJson(p);
+        });
+      });
 }
 
 }  // namespace llmux::gateway
