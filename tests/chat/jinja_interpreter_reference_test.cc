@@ -165,6 +165,39 @@ TEST_F(JinjaInterpreterReferenceTest, FeaturesRenderAsHuggingFaceJinja) {
   }
 }
 
+// Mutated model and feature templates (a fixed-seed set of random edits): where the reference
+// refuses one, we must too; where it renders, the bytes must be equal. Mostly this checks that
+// broken templates fail cleanly (no crash, a Status) the way the reference fails.
+TEST_F(JinjaInterpreterReferenceTest, MutatedTemplatesBehaveAsHuggingFaceJinja) {
+  std::map<std::string, const Json*> contexts;
+  for (const auto& t : references_["templates"]) {
+    for (const auto& c : t["cases"]) {
+      if (c.contains("output")) {
+        contexts[t["name"].get<std::string>()] = &c["context"];
+        break;
+      }
+    }
+  }
+  for (const auto& f : references_["features"]) contexts[f["name"].get<std::string>()] = &references_["feature_context"];
+  ASSERT_GE(references_["mutated"].size(), 2000u);
+  size_t rendered_by_both = 0;
+  for (const auto& m : references_["mutated"]) {
+    SCOPED_TRACE(m["name"].get<std::string>() + ": " + m["template"].get<std::string>());
+    ASSERT_EQ(contexts.count(m["of"].get<std::string>()), 1u);
+    auto tmpl = JinjaTemplate::Parse(m["template"].get<std::string>());
+    Result<std::string> rendered =
+        tmpl.ok() ? (*tmpl)->Render(*contexts[m["of"].get<std::string>()]) : Result<std::string>(tmpl.status());
+    if (m.contains("error")) {
+      EXPECT_FALSE(rendered.ok()) << "the reference fails (" << m["error"] << ") but we render:\n" << *rendered;
+      continue;
+    }
+    ASSERT_TRUE(rendered.ok()) << rendered.status().ToString();
+    EXPECT_EQ(*rendered, m["output"].get<std::string>());
+    ++rendered_by_both;
+  }
+  EXPECT_GE(rendered_by_both, 300u);
+}
+
 // raise_exception's message reaches the caller verbatim, as INVALID_ARGUMENT.
 TEST_F(JinjaInterpreterReferenceTest, RaisedMessageIsTheTemplates) {
   for (const auto& f : references_["features"]) {

@@ -90,12 +90,63 @@ const FEATURES = [
   ['error_break_outside', '{% break %}'],
 ];
 
+// OpenAI content parts (what Gemma 3's template reads as a list): text parts only.
+const text = (t) => ({ type: 'text', text: t });
+const PART_CONVERSATIONS = [
+  {
+    name: 'content_parts',
+    messages: [
+      { role: 'system', content: [text('You are terse.')] },
+      { role: 'user', content: [text('Hello'), text(' there')] },
+      { role: 'assistant', content: [text('Hi.')] },
+      { role: 'user', content: [text('Bye')] },
+    ],
+    tools: null,
+    kwargs: { add_generation_prompt: true },
+  },
+  {
+    name: 'content_parts_no_system',
+    messages: [{ role: 'user', content: [text('What is 2+2?')] }],
+    tools: null,
+    kwargs: { add_generation_prompt: true },
+  },
+];
+
 function variants(conversation, source) {
   const kwargs = conversation.kwargs ?? {};
   const out = [{ suffix: '', kwargs }];
   out.push({ suffix: '/agp_flipped', kwargs: { ...kwargs, add_generation_prompt: !kwargs.add_generation_prompt } });
   if (source.includes('enable_thinking') && !('enable_thinking' in kwargs)) {
     out.push({ suffix: '/no_thinking', kwargs: { ...kwargs, enable_thinking: false } });
+  }
+  return out;
+}
+
+// Mutated templates: each model and feature template with 1 to 3 random edits (deletions,
+// insertions, replacements by pieces of Jinja syntax), from a fixed seed so that the set is the
+// same on every run. Most no longer parse or render: then both engines must refuse them; where
+// the reference renders, the bytes must be equal.
+const MUTATIONS_PER_TEMPLATE = 60;
+const PIECES = ['{{', '}}', '{%', '%}', '-', '(', ')', '[', ']', '|', ' ', '.', "'", '"', 'not ', ' and ', ' or ',
+  '~', '+', ',', ':', '{#', '#}', 'loop.', 'x', '0', '\n', ' if ', ' else ', 'tojson', 'trim', ' is ', 'none', 'length'];
+
+function mutations(name, source, seed) {
+  let state = seed;
+  const rnd = (n) => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state % n;
+  };
+  const out = [];
+  for (let k = 0; k < MUTATIONS_PER_TEMPLATE; ++k) {
+    let s = source;
+    for (let e = 1 + rnd(3); e > 0; --e) {
+      const p = rnd(s.length);
+      const op = rnd(3);
+      if (op === 0) s = s.slice(0, p) + s.slice(p + 1 + rnd(5));
+      else if (op === 1) s = s.slice(0, p) + PIECES[rnd(PIECES.length)] + s.slice(p);
+      else s = s.slice(0, p) + PIECES[rnd(PIECES.length)] + s.slice(p + 1);
+    }
+    out.push({ name: `${name}#${k}`, of: name, template: s });
   }
   return out;
 }
@@ -119,7 +170,7 @@ export async function allReferences() {
       continue;
     }
     const cases = [];
-    for (const conv of conversations()) {
+    for (const conv of [...conversations(), ...PART_CONVERSATIONS]) {
       for (const v of variants(conv, source)) {
         for (const nullContent of [true, false]) {
           const context = {
@@ -134,7 +185,7 @@ export async function allReferences() {
           const name = conv.name + v.suffix + (nullContent ? '' : '/empty_content');
           cases.push({ name, context, ...result });
           // The "" spelling only where the OpenAI spelling was refused (and differs).
-          if (!result.error) break;
+          if (result.error === undefined) break;
         }
       }
     }
@@ -147,7 +198,17 @@ export async function allReferences() {
     });
   }
   const features = FEATURES.map(([name, template]) => ({ name, template, ...render(template, FEATURE_CONTEXT) }));
-  return { templates, unavailable, features, feature_context: FEATURE_CONTEXT };
+  // Mutations render with the first context the original template renders (features: theirs).
+  const mutated = [];
+  let seed = 1;
+  for (const t of templates) {
+    const context = t.cases.find((c) => c.output !== undefined).context;
+    for (const m of mutations(t.name, t.template, seed++)) mutated.push({ ...m, ...render(m.template, context) });
+  }
+  for (const f of features) {
+    for (const m of mutations(f.name, f.template, seed++)) mutated.push({ ...m, ...render(m.template, FEATURE_CONTEXT) });
+  }
+  return { templates, unavailable, features, feature_context: FEATURE_CONTEXT, mutated };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
@@ -156,17 +217,19 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     console.error('usage: node jinja_references.mjs OUT.json');
     process.exit(2);
   }
-  const { templates, unavailable, features, feature_context } = await allReferences();
+  const { templates, unavailable, features, feature_context, mutated } = await allReferences();
   writeFileSync(outPath, JSON.stringify({
     renderer: '@huggingface/jinja ' + readJson(packageFile('@huggingface/jinja', 'package.json')).version,
     templates,
     unavailable,
     features,
     feature_context,
+    mutated,
   }, null, 1));
-  console.log(`features: ${features.length}, ${features.filter((f) => f.error).length} refused`);
+  console.log(`mutated: ${mutated.length}, ${mutated.filter((m) => m.error === undefined).length} render`);
+  console.log(`features: ${features.length}, ${features.filter((f) => f.error !== undefined).length} refused`);
   for (const t of templates) {
-    const errors = t.cases.filter((c) => c.error).length;
+    const errors = t.cases.filter((c) => c.error !== undefined).length;
     console.log(`${t.name}: ${t.cases.length} cases, ${errors} refused`);
   }
   for (const u of unavailable) console.log(`${u.name}: unavailable (${u.reason})`);
