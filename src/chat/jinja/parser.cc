@@ -19,10 +19,8 @@ NodePtr Make(NodeKind kind) { return std::make_unique<Node>(kind); }
 class SpecialNames {
  public:
   void Analyse(Node* owner, const NodeList& params, const NodeList& body) {
-    for (const auto& p : params) Declare(p->kind == NodeKind::kKeywordArg ? p->str : p->str);
-    for (const auto& p : params) {
-      if (p->kind == NodeKind::kKeywordArg) Visit(p->a.get());
-    }
+    for (const auto& p : params) Declare(p->str);  // an identifier or name=default
+    VisitDefaults(params);
     for (const auto& s : body) Visit(s.get());
     owner->uses_caller = Accessed("caller");
     owner->uses_kwargs = Accessed("kwargs");
@@ -44,6 +42,11 @@ class SpecialNames {
   void VisitList(const NodeList& l) {
     for (const auto& x : l) Visit(x.get());
   }
+  void VisitDefaults(const NodeList& params) {
+    for (const auto& p : params) {
+      if (p->kind == NodeKind::kKeywordArg) Visit(p->a.get());
+    }
+  }
   void Visit(const Node* n) {
     if (n == nullptr) return;
     switch (n->kind) {
@@ -52,8 +55,12 @@ class SpecialNames {
       case NodeKind::kSet: DeclareTarget(n->a.get()); break;
       case NodeKind::kMacro:
       case NodeKind::kCallBlock:
+        // A nested macro's parameters are names, not reads; their defaults are reads.
         for (const auto& p : n->list) Declare(p->str);
-        break;
+        VisitDefaults(n->list);
+        Visit(n->a.get());
+        VisitList(n->list2);
+        return;
       case NodeKind::kMember:
         Visit(n->a.get());
         if (n->flag) Visit(n->b.get());
@@ -67,8 +74,7 @@ class SpecialNames {
       case NodeKind::kTest: Visit(n->a.get()); return;
       default: break;
     }
-    if (n->kind != NodeKind::kMacro && n->kind != NodeKind::kCallBlock) VisitList(n->list);
-    else for (const auto& p : n->list) if (p->kind == NodeKind::kKeywordArg) Visit(p->a.get());
+    VisitList(n->list);
     Visit(n->a.get());
     Visit(n->b.get());
     Visit(n->c.get());
