@@ -2,6 +2,9 @@
 // (Rendered output is checked against @huggingface/jinja in tests/chat.)
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
 #include "chat/jinja/jinja_template.h"
 
 namespace llmux::chat::jinja {
@@ -91,6 +94,38 @@ TEST(JinjaTemplateTest, NamespacesThatContainThemselvesAreFreed) {
   auto out = Render("{% set ns = namespace(me=none) %}{% set ns.me = [ns] %}{{ ns.me | length }}");
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   EXPECT_EQ(*out, "1");
+}
+
+// Where we knowingly differ from the reference, we refuse instead of guessing: it prints a
+// macro as its JavaScript source text, loops forever on a zero slice step, and gives NaN or
+// Infinity for an integer division by zero.
+TEST(JinjaTemplateTest, KnownDifferencesAreErrors) {
+  auto out = Render("{% macro m() %}{% endmacro %}{{ m }}");
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("cannot print a function"), std::string::npos);
+  EXPECT_FALSE(Render("{{ [1, 2][::0] }}").ok());
+  EXPECT_FALSE(Render("{{ 7 % 0 }}").ok());
+}
+
+TEST(JinjaTemplateTest, OneTemplateRendersFromManyThreads) {
+  auto tmpl = JinjaTemplate::Parse(
+      "{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}"
+      "{{ m.content | upper }}{% endfor %}{{ ns.n }}");
+  ASSERT_TRUE(tmpl.ok());
+  std::vector<std::thread> threads;
+  std::vector<int> failures(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string digit(1, static_cast<char>('0' + t));
+      for (int i = 0; i < 200; ++i) {
+        nlohmann::ordered_json ctx = {{"messages", {{{"content", std::string("t").append(digit)}}, {{"content", "x"}}}}};
+        auto out = (*tmpl)->Render(ctx);
+        if (!out.ok() || *out != std::string("T").append(digit).append("X2")) ++failures[t];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures, std::vector<int>(4, 0));
 }
 
 }  // namespace
