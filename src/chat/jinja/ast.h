@@ -35,12 +35,12 @@ enum class NodeKind {
   kSpread,          // a (*args)
   kKeywordSpread,   // a (**kwargs)
   // Statements
-  kIf,              // a: test, list: body, list2: else
-  kFor,             // a: loop variable(s), b: iterable, list: body, list2: else
-  kSet,             // a: target, b: value or null (then list: the block), list
-  kMacro,           // str: name, list: parameters, list2: body
-  kCallBlock,       // a: the call, list: caller parameters, list2: body
-  kFilterBlock,     // b: filter, list: body
+  kIf,           // a: test, list: body, list2: else
+  kFor,          // a: loop variable(s), b: iterable, list: body, list2: else
+  kSet,          // a: target, b: value or null (then list: the block), list
+  kMacro,        // str: name, list: parameters, list2: body
+  kCallBlock,    // a: the call, list: caller parameters, list2: body
+  kFilterBlock,  // b: filter, list: body
   kBreak,
   kContinue,
   kComment,

@@ -23,13 +23,14 @@ Result<Value> Affix(const std::string& s, std::vector<Value>& args, bool prefix)
   const char* name = prefix ? "startswith" : "endswith";
   if (args.empty()) return Error(std::string(name) + "() requires at least one argument");
   auto test = [&](const std::string& a) {
-    return a.size() <= s.size() &&
-           (prefix ? s.compare(0, a.size(), a) == 0 : s.compare(s.size() - a.size(), a.size(), a) == 0);
+    return a.size() <= s.size() && (prefix ? s.compare(0, a.size(), a) == 0
+                                           : s.compare(s.size() - a.size(), a.size(), a) == 0);
   };
   if (args[0].is(ValueType::kString)) return Value::Bool(test(args[0].str()));
   if (args[0].is(ValueType::kArray)) {
     for (const Value& x : args[0].array().items) {
-      if (!x.is(ValueType::kString)) return Error(std::string(name) + "() tuple elements must be strings");
+      if (!x.is(ValueType::kString))
+        return Error(std::string(name) + "() tuple elements must be strings");
       if (test(x.str())) return Value::Bool(true);
     }
     return Value::Bool(false);
@@ -39,7 +40,8 @@ Result<Value> Affix(const std::string& s, std::vector<Value>& args, bool prefix)
 
 Result<Value> Split(const std::string& s, std::vector<Value>& args) {
   const Value sep = args.size() > 0 ? args[0] : Value::Null();
-  if (!sep.is(ValueType::kString) && !sep.is_null()) return Error("sep argument must be a string or null");
+  if (!sep.is(ValueType::kString) && !sep.is_null())
+    return Error("sep argument must be a string or null");
   const Value maxsplit_v = args.size() > 1 ? args[1] : Value::Int(-1);
   if (!maxsplit_v.is(ValueType::kInt)) return Error("maxsplit argument must be a number");
   const int64_t maxsplit = maxsplit_v.integer();
@@ -82,24 +84,32 @@ Result<Value> Split(const std::string& s, std::vector<Value>& args) {
   return Value::MakeArray(std::move(out));
 }
 
-std::optional<Value> StringBuiltin(const std::string& s, const std::string& name, Interpreter* interp) {
-  if (name == "upper") return Method([s](std::vector<Value>&, Env*) -> Result<Value> { return Str(Upper(s)); });
-  if (name == "lower") return Method([s](std::vector<Value>&, Env*) -> Result<Value> { return Str(Lower(s)); });
+std::optional<Value> StringBuiltin(const std::string& s, const std::string& name,
+                                   Interpreter* interp) {
+  if (name == "upper")
+    return Method([s](std::vector<Value>&, Env*) -> Result<Value> { return Str(Upper(s)); });
+  if (name == "lower")
+    return Method([s](std::vector<Value>&, Env*) -> Result<Value> { return Str(Lower(s)); });
   if (name == "strip") {
-    return Method([s](std::vector<Value>&, Env*) -> Result<Value> { return Str(std::string(Trim(s))); });
+    return Method(
+        [s](std::vector<Value>&, Env*) -> Result<Value> { return Str(std::string(Trim(s))); });
   }
   if (name == "lstrip") {
-    return Method([s](std::vector<Value>&, Env*) -> Result<Value> { return Str(std::string(TrimStart(s))); });
+    return Method(
+        [s](std::vector<Value>&, Env*) -> Result<Value> { return Str(std::string(TrimStart(s))); });
   }
   if (name == "rstrip") {
-    return Method([s](std::vector<Value>&, Env*) -> Result<Value> { return Str(std::string(TrimEnd(s))); });
+    return Method(
+        [s](std::vector<Value>&, Env*) -> Result<Value> { return Str(std::string(TrimEnd(s))); });
   }
-  if (name == "title") return Method([s](std::vector<Value>&, Env*) -> Result<Value> { return Str(TitleCase(s)); });
+  if (name == "title")
+    return Method([s](std::vector<Value>&, Env*) -> Result<Value> { return Str(TitleCase(s)); });
   if (name == "capitalize") {
     // The reference upper-cases the first character and leaves the rest as it is.
     return Method([s](std::vector<Value>&, Env*) -> Result<Value> {
       std::string out = s;
-      if (!out.empty() && out[0] >= 'a' && out[0] <= 'z') out[0] = static_cast<char>(out[0] - 'a' + 'A');
+      if (!out.empty() && out[0] >= 'a' && out[0] <= 'z')
+        out[0] = static_cast<char>(out[0] - 'a' + 'A');
       return Str(std::move(out));
     });
   }
@@ -110,7 +120,8 @@ std::optional<Value> StringBuiltin(const std::string& s, const std::string& name
   if (name == "endswith") {
     return Method([s](std::vector<Value>& args, Env*) { return Affix(s, args, false); });
   }
-  if (name == "split") return Method([s](std::vector<Value>& args, Env*) { return Split(s, args); });
+  if (name == "split")
+    return Method([s](std::vector<Value>& args, Env*) { return Split(s, args); });
   if (name == "replace") {
     return Method([s, interp](std::vector<Value>& args, Env*) -> Result<Value> {
       if (args.size() < 2) return Error("replace() requires at least two arguments");
@@ -129,8 +140,9 @@ std::optional<Value> StringBuiltin(const std::string& s, const std::string& name
       if (!count.is(ValueType::kInt) && !count.is_null()) {
         return Error("replace() count argument must be a number or null");
       }
-      std::string out = ReplaceString(s, args[0].str(), args[1].str(),
-                                      count.is_null() ? std::nullopt : std::optional<int64_t>(count.integer()));
+      std::string out =
+          ReplaceString(s, args[0].str(), args[1].str(),
+                        count.is_null() ? std::nullopt : std::optional<int64_t>(count.integer()));
       LLMUX_RETURN_IF_ERROR(interp->ChargeString(out.size()));
       return Str(std::move(out));
     });
@@ -148,16 +160,20 @@ Value Items(const Object& o) {
 
 Result<int> CompareValues(const Value& a, const Value& b, bool case_sensitive) {
   if (a.is_null() && b.is_null()) return 0;
-  if (a.is_null() || b.is_null()) return Error(std::string("Cannot compare ") + TypeName(a) + " with " + TypeName(b));
+  if (a.is_null() || b.is_null())
+    return Error(std::string("Cannot compare ") + TypeName(a) + " with " + TypeName(b));
   if (a.is_undefined() && b.is_undefined()) return 0;
   if (a.is_undefined() || b.is_undefined()) {
     return Error(std::string("Cannot compare ") + TypeName(a) + " with " + TypeName(b));
   }
   auto numeric = [](const Value& v) { return v.is_number() || v.is(ValueType::kBool); };
-  auto num = [](const Value& v) { return v.is(ValueType::kBool) ? (v.boolean() ? 1.0 : 0.0) : v.number(); };
+  auto num = [](const Value& v) {
+    return v.is(ValueType::kBool) ? (v.boolean() ? 1.0 : 0.0) : v.number();
+  };
   if (numeric(a) && numeric(b)) return num(a) < num(b) ? -1 : num(a) > num(b) ? 1 : 0;
   if (a.type() != b.type()) {
-    return Error(std::string("Cannot compare different types: ") + TypeName(a) + " and " + TypeName(b));
+    return Error(std::string("Cannot compare different types: ") + TypeName(a) + " and " +
+                 TypeName(b));
   }
   if (a.is(ValueType::kString)) {
     const std::string x = case_sensitive ? a.str() : Lower(a.str());
@@ -173,12 +189,15 @@ std::optional<Value> ObjectBuiltin(const Value& obj, const std::string& name) {
   if (name == "get") {
     return Method([obj](std::vector<Value>& args, Env*) -> Result<Value> {
       const Value key = args.empty() ? Value() : args[0];
-      if (!key.is(ValueType::kString)) return Error(std::string("Object key must be a string: got ") + TypeName(key));
+      if (!key.is(ValueType::kString))
+        return Error(std::string("Object key must be a string: got ") + TypeName(key));
       if (const Value* v = obj.object().Find(key.str())) return *v;
       return args.size() > 1 ? args[1] : Value::Null();
     });
   }
-  if (name == "items") return Method([obj](std::vector<Value>&, Env*) -> Result<Value> { return Items(obj.object()); });
+  if (name == "items")
+    return Method(
+        [obj](std::vector<Value>&, Env*) -> Result<Value> { return Items(obj.object()); });
   if (name == "keys") {
     return Method([obj](std::vector<Value>&, Env*) -> Result<Value> {
       std::vector<Value> keys;
@@ -215,14 +234,16 @@ std::optional<Value> ObjectBuiltin(const Value& obj, const std::string& name) {
       if (!case_sensitive.is(ValueType::kBool)) return Error("case_sensitive must be a boolean");
       const Value by = arg(1, "by", Str("key"));
       if (!by.is(ValueType::kString)) return Error("by must be a string");
-      if (by.str() != "key" && by.str() != "value") return Error("by must be either 'key' or 'value'");
+      if (by.str() != "key" && by.str() != "value")
+        return Error("by must be either 'key' or 'value'");
       const Value reverse = arg(2, "reverse", Value::Bool(false));
       if (!reverse.is(ValueType::kBool)) return Error("reverse must be a boolean");
       std::vector<Value> items = Items(obj.object()).array().items;
       const size_t idx = by.str() == "key" ? 0 : 1;
       Status failure;
       std::stable_sort(items.begin(), items.end(), [&](const Value& a, const Value& b) {
-        auto r = CompareValues(a.array().items[idx], b.array().items[idx], case_sensitive.boolean());
+        auto r =
+            CompareValues(a.array().items[idx], b.array().items[idx], case_sensitive.boolean());
         if (!r.ok()) {
           if (failure.ok()) failure = r.status();
           return false;
@@ -240,8 +261,9 @@ std::optional<Value> ObjectBuiltin(const Value& obj, const std::string& name) {
 std::string Strftime(const std::string& format) {
   static const char* kShort[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  static const char* kLong[] = {"January", "February", "March",     "April",   "May",      "June",
-                                "July",    "August",   "September", "October", "November", "December"};
+  static const char* kLong[] = {"January",   "February", "March",    "April",
+                                "May",       "June",     "July",     "August",
+                                "September", "October",  "November", "December"};
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
   localtime_r(&now, &tm);
@@ -258,15 +280,32 @@ std::string Strftime(const std::string& format) {
     }
     const char c = format[i + 1];
     switch (c) {
-      case 'Y': out += std::to_string(tm.tm_year + 1900); break;
-      case 'm': out += pad2(tm.tm_mon + 1); break;
-      case 'd': out += pad2(tm.tm_mday); break;
-      case 'b': out += kShort[tm.tm_mon]; break;
-      case 'B': out += kLong[tm.tm_mon]; break;
-      case 'H': out += pad2(tm.tm_hour); break;
-      case 'M': out += pad2(tm.tm_min); break;
-      case '%': out += '%'; break;
-      default: out += format.substr(i, 2);
+      case 'Y':
+        out += std::to_string(tm.tm_year + 1900);
+        break;
+      case 'm':
+        out += pad2(tm.tm_mon + 1);
+        break;
+      case 'd':
+        out += pad2(tm.tm_mday);
+        break;
+      case 'b':
+        out += kShort[tm.tm_mon];
+        break;
+      case 'B':
+        out += kLong[tm.tm_mon];
+        break;
+      case 'H':
+        out += pad2(tm.tm_hour);
+        break;
+      case 'M':
+        out += pad2(tm.tm_min);
+        break;
+      case '%':
+        out += '%';
+        break;
+      default:
+        out += format.substr(i, 2);
     }
     ++i;
   }
@@ -293,7 +332,8 @@ std::string ReplaceString(const std::string& s, const std::string& from, const s
     return out;
   }
   size_t start = 0;
-  for (size_t pos = s.find(from); pos != std::string::npos && remaining > 0; pos = s.find(from, start)) {
+  for (size_t pos = s.find(from); pos != std::string::npos && remaining > 0;
+       pos = s.find(from, start)) {
     out.append(s, start, pos - start);
     out += to;
     start = pos + from.size();
@@ -303,14 +343,18 @@ std::string ReplaceString(const std::string& s, const std::string& from, const s
   return out;
 }
 
-std::optional<Value> MemberBuiltin(const Value& receiver, const std::string& name, Interpreter* interp) {
+std::optional<Value> MemberBuiltin(const Value& receiver, const std::string& name,
+                                   Interpreter* interp) {
   switch (receiver.type()) {
-    case ValueType::kString: return StringBuiltin(receiver.str(), name, interp);
-    case ValueType::kObject: return ObjectBuiltin(receiver, name);
+    case ValueType::kString:
+      return StringBuiltin(receiver.str(), name, interp);
+    case ValueType::kObject:
+      return ObjectBuiltin(receiver, name);
     case ValueType::kArray:
       if (name == "length") return Value::Int(static_cast<int64_t>(receiver.array().items.size()));
       return std::nullopt;
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -322,74 +366,81 @@ void InstallGlobals(Env* global, Interpreter* interp) {
   global->Set("False", Value::Bool(false));
   global->Set("None", Value::Null());
   global->Set("raise_exception", Method([](std::vector<Value>& args, Env*) -> Result<Value> {
-    // The template's own message, verbatim (what the client sees).
-    std::string message = "undefined";
-    if (!args.empty()) {
-      auto s = args[0].is(ValueType::kString) ? Result<std::string>(args[0].str()) : JsString(args[0], 8);
-      message = s.ok() ? *s : "raise_exception";
-    }
-    return InvalidArgumentError(message);
-  }));
+                // The template's own message, verbatim (what the client sees).
+                std::string message = "undefined";
+                if (!args.empty()) {
+                  auto s = args[0].is(ValueType::kString) ? Result<std::string>(args[0].str())
+                                                          : JsString(args[0], 8);
+                  message = s.ok() ? *s : "raise_exception";
+                }
+                return InvalidArgumentError(message);
+              }));
   global->Set("range", Method([interp](std::vector<Value>& args, Env*) -> Result<Value> {
-    for (const Value& a : args) {
-      if (!a.is(ValueType::kInt)) return Error("range() arguments must be integers");
-    }
-    if (args.empty() || args.size() > 3) return Error("range() takes 1 to 3 arguments");
-    int64_t start = 0, stop = 0, step = 1;
-    if (args.size() == 1) {
-      stop = args[0].integer();
-    } else {
-      start = args[0].integer();
-      stop = args[1].integer();
-      if (args.size() == 3) step = args[2].integer();
-    }
-    if (step == 0) return Error("range() step must not be zero");
-    const int64_t count = step > 0 ? (stop > start ? (stop - start + step - 1) / step : 0)
-                                   : (start > stop ? (start - stop - step - 1) / -step : 0);
-    LLMUX_RETURN_IF_ERROR(interp->ChargeIterations(count));
-    std::vector<Value> out;
-    out.reserve(static_cast<size_t>(count));
-    for (int64_t i = 0, v = start; i < count; ++i, v += step) out.push_back(Value::Int(v));
-    return Value::MakeArray(std::move(out));
-  }));
+                for (const Value& a : args) {
+                  if (!a.is(ValueType::kInt)) return Error("range() arguments must be integers");
+                }
+                if (args.empty() || args.size() > 3) return Error("range() takes 1 to 3 arguments");
+                int64_t start = 0, stop = 0, step = 1;
+                if (args.size() == 1) {
+                  stop = args[0].integer();
+                } else {
+                  start = args[0].integer();
+                  stop = args[1].integer();
+                  if (args.size() == 3) step = args[2].integer();
+                }
+                if (step == 0) return Error("range() step must not be zero");
+                const int64_t count = step > 0
+                                          ? (stop > start ? (stop - start + step - 1) / step : 0)
+                                          : (start > stop ? (start - stop - step - 1) / -step : 0);
+                LLMUX_RETURN_IF_ERROR(interp->ChargeIterations(count));
+                std::vector<Value> out;
+                out.reserve(static_cast<size_t>(count));
+                for (int64_t i = 0, v = start; i < count; ++i, v += step)
+                  out.push_back(Value::Int(v));
+                return Value::MakeArray(std::move(out));
+              }));
   global->Set("strftime_now", Method([](std::vector<Value>& args, Env*) -> Result<Value> {
-    if (args.empty() || !args[0].is(ValueType::kString)) return Error("strftime_now() needs a format string");
-    return Str(Strftime(args[0].str()));
-  }));
-  global->Set("namespace", Method([interp](std::vector<Value>& args, Env*) -> Result<Value> {
-    auto entries = std::make_shared<Object>();
-    std::vector<Value> positional = args;
-    const Object* kwargs = nullptr;
-    Value kw_holder;
-    if (!positional.empty() && IsKwargs(positional.back())) {
-      kw_holder = positional.back();
-      kwargs = &kw_holder.object();
-      positional.pop_back();
-    }
-    if (positional.size() > 1) {
-      return Error("namespace expected at most 1 argument, got " + std::to_string(positional.size()));
-    }
-    if (positional.size() == 1) {
-      const Value& source = positional[0];
-      if (source.is(ValueType::kObject)) {
-        for (const auto& [k, v] : source.object().entries) entries->Set(k, v);
-      } else if (source.is(ValueType::kArray)) {
-        for (const Value& pair : source.array().items) {
-          if (!pair.is(ValueType::kArray) || pair.array().items.size() != 2) {
-            return Error("namespace expected an object or an iterable of [key, value] pairs");
-          }
-          if (!pair.array().items[0].is(ValueType::kString)) return Error("namespace keys must be strings");
-          entries->Set(pair.array().items[0].str(), pair.array().items[1]);
+                if (args.empty() || !args[0].is(ValueType::kString))
+                  return Error("strftime_now() needs a format string");
+                return Str(Strftime(args[0].str()));
+              }));
+  global->Set(
+      "namespace", Method([interp](std::vector<Value>& args, Env*) -> Result<Value> {
+        auto entries = std::make_shared<Object>();
+        std::vector<Value> positional = args;
+        const Object* kwargs = nullptr;
+        Value kw_holder;
+        if (!positional.empty() && IsKwargs(positional.back())) {
+          kw_holder = positional.back();
+          kwargs = &kw_holder.object();
+          positional.pop_back();
         }
-      } else {
-        return Error(std::string("'") + TypeName(source) + "' object is not iterable");
-      }
-    }
-    if (kwargs != nullptr) {
-      for (const auto& [k, v] : kwargs->entries) entries->Set(k, v);
-    }
-    return interp->NewNamespace(std::move(entries));
-  }));
+        if (positional.size() > 1) {
+          return Error("namespace expected at most 1 argument, got " +
+                       std::to_string(positional.size()));
+        }
+        if (positional.size() == 1) {
+          const Value& source = positional[0];
+          if (source.is(ValueType::kObject)) {
+            for (const auto& [k, v] : source.object().entries) entries->Set(k, v);
+          } else if (source.is(ValueType::kArray)) {
+            for (const Value& pair : source.array().items) {
+              if (!pair.is(ValueType::kArray) || pair.array().items.size() != 2) {
+                return Error("namespace expected an object or an iterable of [key, value] pairs");
+              }
+              if (!pair.array().items[0].is(ValueType::kString))
+                return Error("namespace keys must be strings");
+              entries->Set(pair.array().items[0].str(), pair.array().items[1]);
+            }
+          } else {
+            return Error(std::string("'") + TypeName(source) + "' object is not iterable");
+          }
+        }
+        if (kwargs != nullptr) {
+          for (const auto& [k, v] : kwargs->entries) entries->Set(k, v);
+        }
+        return interp->NewNamespace(std::move(entries));
+      }));
 }
 
 }  // namespace llmux::chat::jinja

@@ -13,7 +13,8 @@ class Env;
 class Interpreter;
 
 // The method or property `name` of a string, dict or list (bound to it), if there is one.
-std::optional<Value> MemberBuiltin(const Value& receiver, const std::string& name, Interpreter* interp);
+std::optional<Value> MemberBuiltin(const Value& receiver, const std::string& name,
+                                   Interpreter* interp);
 
 // true/false/none (and True/False/None), range, namespace, raise_exception, strftime_now.
 void InstallGlobals(Env* global, Interpreter* interp);

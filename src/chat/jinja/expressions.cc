@@ -53,7 +53,8 @@ Status Interpreter::EvalArguments(const NodeList& args, Env* env, std::vector<Va
   for (const NodePtr& a : args) {
     if (a->kind == NodeKind::kSpread) {
       LLMUX_ASSIGN_OR_RETURN(Value v, Eval(a->a.get(), env));
-      if (!v.is(ValueType::kArray)) return Error(std::string("Cannot unpack non-iterable type: ") + TypeName(v));
+      if (!v.is(ValueType::kArray))
+        return Error(std::string("Cannot unpack non-iterable type: ") + TypeName(v));
       for (const Value& x : v.array().items) positional->push_back(x);
     } else if (a->kind != NodeKind::kKeywordArg && a->kind != NodeKind::kKeywordSpread) {
       LLMUX_ASSIGN_OR_RETURN(Value v, Eval(a.get(), env));
@@ -142,7 +143,8 @@ Result<Value> Interpreter::EvalBinary(const Node* n, Env* env) {
     if (a == 0 && b < 0) return Error("0.0 cannot be raised to a negative power");
     const double result = std::pow(a, b);
     if (!std::isfinite(result)) return Error("Exponentiation result is not a finite real number");
-    if (left.is(ValueType::kFloat) || right.is(ValueType::kFloat) || b < 0) return Value::Float(result);
+    if (left.is(ValueType::kFloat) || right.is(ValueType::kFloat) || b < 0)
+      return Value::Float(result);
     if (std::fabs(result) > 9.007199254740992e15) return Error("integer result out of range");
     return Value::Int(static_cast<int64_t>(result));
   } else if (left.is(ValueType::kArray) && right.is(ValueType::kArray)) {
@@ -174,15 +176,18 @@ Result<Value> Interpreter::EvalBinary(const Node* n, Env* env) {
     LLMUX_RETURN_IF_ERROR(ChargeString(l.size() + r.size()));
     return Str(l + r);
   }
-  if (left.is(ValueType::kString) && right.is(ValueType::kString) && (op == "in" || op == "not in")) {
+  if (left.is(ValueType::kString) && right.is(ValueType::kString) &&
+      (op == "in" || op == "not in")) {
     const bool found = right.str().find(left.str()) != std::string::npos;
     return Value::Bool(op == "in" ? found : !found);
   }
-  if (left.is(ValueType::kString) && right.is(ValueType::kObject) && (op == "in" || op == "not in")) {
+  if (left.is(ValueType::kString) && right.is(ValueType::kObject) &&
+      (op == "in" || op == "not in")) {
     const bool found = right.object().Find(left.str()) != nullptr;
     return Value::Bool(op == "in" ? found : !found);
   }
-  return Error("Unknown operator \"" + op + "\" between " + TypeName(left) + " and " + TypeName(right));
+  return Error("Unknown operator \"" + op + "\" between " + TypeName(left) + " and " +
+               TypeName(right));
 }
 
 Result<Value> Interpreter::EvalUnary(const Node* n, Env* env) {
@@ -191,7 +196,8 @@ Result<Value> Interpreter::EvalUnary(const Node* n, Env* env) {
   const double sign = n->str == "-" ? -1 : 1;
   if (arg.is(ValueType::kFloat)) return Value::Float(sign * arg.number());
   if (arg.is(ValueType::kInt)) return Value::Int(n->str == "-" ? -arg.integer() : arg.integer());
-  if (arg.is(ValueType::kBool)) return Value::Int(static_cast<int64_t>(sign) * (arg.boolean() ? 1 : 0));
+  if (arg.is(ValueType::kBool))
+    return Value::Int(static_cast<int64_t>(sign) * (arg.boolean() ? 1 : 0));
   return Error("Unknown operator \"" + n->str + "\" for " + TypeName(arg));
 }
 
@@ -206,13 +212,15 @@ Result<Value> Interpreter::EvalSlice(const Value& object, const Node* slice, Env
     if (nodes[k] == nullptr) continue;
     LLMUX_ASSIGN_OR_RETURN(Value v, Eval(nodes[k], env));
     if (v.is_undefined()) continue;
-    if (!v.is(ValueType::kInt)) return Error(std::string("Slice ") + names[k] + " must be numeric or undefined");
+    if (!v.is(ValueType::kInt))
+      return Error(std::string("Slice ") + names[k] + " must be numeric or undefined");
     parts[k] = v.integer();
   }
   const int64_t step = parts[2].value_or(1);
   std::vector<std::string> chars;
   if (object.is(ValueType::kString)) chars = CodePoints(object.str());
-  const auto len = static_cast<int64_t>(object.is(ValueType::kString) ? chars.size() : object.array().items.size());
+  const auto len = static_cast<int64_t>(
+      object.is(ValueType::kString) ? chars.size() : object.array().items.size());
   int64_t start, stop;
   if (step >= 0) {
     start = parts[0].value_or(0);
@@ -234,7 +242,8 @@ Result<Value> Interpreter::EvalSlice(const Value& object, const Node* slice, Env
     return Str(std::move(out));
   }
   std::vector<Value> out;
-  for (int64_t i = start; dir * i < dir * stop; i += step) out.push_back(object.array().items[static_cast<size_t>(i)]);
+  for (int64_t i = start; dir * i < dir * stop; i += step)
+    out.push_back(object.array().items[static_cast<size_t>(i)]);
   return Value::MakeArray(std::move(out));
 }
 
@@ -251,10 +260,12 @@ Result<Value> Interpreter::EvalMember(const Node* n, Env* env) {
   }
   if (object.is_mapping()) {
     if (!property.is(ValueType::kString)) {
-      return Error(std::string("Cannot access property with non-string: got ") + TypeName(property));
+      return Error(std::string("Cannot access property with non-string: got ") +
+                   TypeName(property));
     }
     if (const Value* v = object.object().Find(property.str())) return *v;
-    if (object.is(ValueType::kObject)) return MemberBuiltin(object, property.str(), this).value_or(Value());
+    if (object.is(ValueType::kObject))
+      return MemberBuiltin(object, property.str(), this).value_or(Value());
     return Value();
   }
   if (object.is(ValueType::kArray) || object.is(ValueType::kString)) {
@@ -272,8 +283,10 @@ Result<Value> Interpreter::EvalMember(const Node* n, Env* env) {
       if (i < 0 || i >= len) return Value();
       return object.array().items[static_cast<size_t>(i)];
     }
-    if (property.is(ValueType::kString)) return MemberBuiltin(object, property.str(), this).value_or(Value());
-    return Error(std::string("Cannot access property with non-string/non-number: got ") + TypeName(property));
+    if (property.is(ValueType::kString))
+      return MemberBuiltin(object, property.str(), this).value_or(Value());
+    return Error(std::string("Cannot access property with non-string/non-number: got ") +
+                 TypeName(property));
   }
   if (!property.is(ValueType::kString)) {
     return Error(std::string("Cannot access property with non-string: got ") + TypeName(property));
@@ -284,13 +297,20 @@ Result<Value> Interpreter::EvalMember(const Node* n, Env* env) {
 Result<Value> Interpreter::Eval(const Node* n, Env* env) {
   if (n == nullptr) return Value();
   switch (n->kind) {
-    case NodeKind::kIdentifier: return env->Lookup(n->str);
-    case NodeKind::kIntegerLiteral: return Value::Int(n->i);
-    case NodeKind::kFloatLiteral: return Value::Float(n->f);
-    case NodeKind::kStringLiteral: return Str(n->str);
-    case NodeKind::kBinary: return EvalBinary(n, env);
-    case NodeKind::kMember: return EvalMember(n, env);
-    case NodeKind::kCall: return EvalCall(n, env);
+    case NodeKind::kIdentifier:
+      return env->Lookup(n->str);
+    case NodeKind::kIntegerLiteral:
+      return Value::Int(n->i);
+    case NodeKind::kFloatLiteral:
+      return Value::Float(n->f);
+    case NodeKind::kStringLiteral:
+      return Str(n->str);
+    case NodeKind::kBinary:
+      return EvalBinary(n, env);
+    case NodeKind::kMember:
+      return EvalMember(n, env);
+    case NodeKind::kCall:
+      return EvalCall(n, env);
     case NodeKind::kFilter: {
       LLMUX_ASSIGN_OR_RETURN(Value operand, Eval(n->a.get(), env));
       return ApplyFilter(operand, n->b.get(), env);
@@ -309,7 +329,8 @@ Result<Value> Interpreter::Eval(const Node* n, Env* env) {
       if (!Truthy(cond)) return Value();
       return Eval(n->a.get(), env);
     }
-    case NodeKind::kUnary: return EvalUnary(n, env);
+    case NodeKind::kUnary:
+      return EvalUnary(n, env);
     case NodeKind::kArrayLiteral:
     case NodeKind::kTupleLiteral: {
       std::vector<Value> items;
@@ -319,8 +340,8 @@ Result<Value> Interpreter::Eval(const Node* n, Env* env) {
       }
       Value arr = Value::MakeArray(std::move(items), n->kind == NodeKind::kTupleLiteral);
       if (arr.height() > limits_.max_value_depth) {
-        return ResourceExhaustedError("value nests deeper than " + std::to_string(limits_.max_value_depth) +
-                                      " levels");
+        return ResourceExhaustedError("value nests deeper than " +
+                                      std::to_string(limits_.max_value_depth) + " levels");
       }
       return arr;
     }
@@ -336,8 +357,8 @@ Result<Value> Interpreter::Eval(const Node* n, Env* env) {
       }
       Value o = Value::MakeObject(std::move(obj));
       if (o.height() > limits_.max_value_depth) {
-        return ResourceExhaustedError("value nests deeper than " + std::to_string(limits_.max_value_depth) +
-                                      " levels");
+        return ResourceExhaustedError("value nests deeper than " +
+                                      std::to_string(limits_.max_value_depth) + " levels");
       }
       return o;
     }
@@ -355,20 +376,24 @@ Result<Value> Interpreter::Eval(const Node* n, Env* env) {
       LLMUX_RETURN_IF_ERROR(ExecuteSet(n, env));
       return Value::Null();
     }
-    case NodeKind::kMacro: return DefineMacro(n, env);
-    case NodeKind::kCallBlock: return EvalCallBlock(n, env);
+    case NodeKind::kMacro:
+      return DefineMacro(n, env);
+    case NodeKind::kCallBlock:
+      return EvalCallBlock(n, env);
     case NodeKind::kFilterBlock: {
       LLMUX_ASSIGN_OR_RETURN(Value body, RenderBody(n->list, env));
       return ApplyFilter(body, n->b.get(), env);
     }
-    case NodeKind::kComment: return Value::Null();
+    case NodeKind::kComment:
+      return Value::Null();
     case NodeKind::kBreak:
       control_ = Control::kBreak;
       return Value::Null();
     case NodeKind::kContinue:
       control_ = Control::kContinue;
       return Value::Null();
-    default: return Error("unexpected syntax node in an expression");
+    default:
+      return Error("unexpected syntax node in an expression");
   }
 }
 

@@ -42,7 +42,8 @@ std::optional<double> ParseNumberPrefix(const std::string& s, bool integer) {
       if (j > exp_digits) end = j;
     }
   }
-  if (end == digits_start || (end == digits_start + 1 && text[digits_start] == '.')) return std::nullopt;
+  if (end == digits_start || (end == digits_start + 1 && text[digits_start] == '.'))
+    return std::nullopt;
   return std::strtod(text.substr(0, end).c_str(), nullptr);
 }
 
@@ -56,14 +57,16 @@ Value AttributePath(const Value& item, const std::string& path) {
   size_t start = 0;
   while (true) {
     const size_t dot = path.find('.', start);
-    const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    const std::string part =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (v.is_mapping()) {
       const Value* x = v.object().Find(part);
       v = x != nullptr ? *x : Value();
     } else if (v.is(ValueType::kArray)) {
       char* end = nullptr;
       const long idx = std::strtol(part.c_str(), &end, 10);
-      if (end == part.c_str() || idx < 0 || static_cast<size_t>(idx) >= v.array().items.size()) return Value();
+      if (end == part.c_str() || idx < 0 || static_cast<size_t>(idx) >= v.array().items.size())
+        return Value();
       v = v.array().items[static_cast<size_t>(idx)];
     } else {
       return Value();
@@ -90,9 +93,11 @@ Result<bool> Interpreter::RunTest(const std::string& name, const std::vector<Val
   if (name == "string") return t == ValueType::kString;
   if (name == "number") return v.is_number();
   if (name == "integer") return t == ValueType::kInt;
-  if (name == "iterable") return (t == ValueType::kArray && !v.array().tuple) || t == ValueType::kString;
+  if (name == "iterable")
+    return (t == ValueType::kArray && !v.array().tuple) || t == ValueType::kString;
   if (name == "mapping") return t == ValueType::kObject;
-  if (name == "sequence") return t == ValueType::kArray || t == ValueType::kObject || t == ValueType::kString;
+  if (name == "sequence")
+    return t == ValueType::kArray || t == ValueType::kObject || t == ValueType::kString;
   if (name == "lower") return t == ValueType::kString && v.str() == Lower(v.str());
   if (name == "upper") return t == ValueType::kString && v.str() == Upper(v.str());
   if (name == "defined") return t != ValueType::kUndefined;
@@ -122,7 +127,8 @@ Result<Value> Interpreter::ApplyFilter(const Value& operand, const Node* filter,
         if (name == "first") return items.empty() ? Value() : items.front();
         if (name == "last") return items.empty() ? Value() : items.back();
         if (name == "length") return Value::Int(static_cast<int64_t>(items.size()));
-        if (name == "reverse") return Value::MakeArray(std::vector<Value>(items.rbegin(), items.rend()));
+        if (name == "reverse")
+          return Value::MakeArray(std::vector<Value>(items.rbegin(), items.rend()));
         if (name == "join") {
           std::string out;
           for (const Value& x : items) {
@@ -164,7 +170,8 @@ Result<Value> Interpreter::ApplyFilter(const Value& operand, const Node* filter,
       }
       case ValueType::kString: {
         const std::string& s = operand.str();
-        if (name == "length" || name == "upper" || name == "lower" || name == "title" || name == "capitalize") {
+        if (name == "length" || name == "upper" || name == "lower" || name == "title" ||
+            name == "capitalize") {
           std::optional<Value> b = MemberBuiltin(operand, name, this);
           if (b->is(ValueType::kInt)) return *b;
           std::vector<Value> none;
@@ -176,7 +183,8 @@ Result<Value> Interpreter::ApplyFilter(const Value& operand, const Node* filter,
           size_t start = 0, line = 0;
           while (true) {
             const size_t nl = s.find('\n', start);
-            const std::string part = s.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+            const std::string part =
+                s.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
             out += (line == 0 || part.empty()) ? part : "    " + part;
             if (nl == std::string::npos) break;
             out += '\n';
@@ -200,7 +208,9 @@ Result<Value> Interpreter::ApplyFilter(const Value& operand, const Node* filter,
       case ValueType::kInt:
       case ValueType::kFloat: {
         const bool is_int = operand.is(ValueType::kInt);
-        if (name == "abs") return is_int ? Value::Int(std::llabs(operand.integer())) : Value::Float(std::fabs(operand.number()));
+        if (name == "abs")
+          return is_int ? Value::Int(std::llabs(operand.integer()))
+                        : Value::Float(std::fabs(operand.number()));
         if (name == "int") return IntOf(operand.number());
         if (name == "float") return Value::Float(operand.number());
         if (name == "string") {
@@ -212,7 +222,8 @@ Result<Value> Interpreter::ApplyFilter(const Value& operand, const Node* filter,
       case ValueType::kObject: {
         if (name == "items") {
           std::vector<Value> items;
-          for (const auto& [k, v] : operand.object().entries) items.push_back(Value::MakeArray({Str(k), v}));
+          for (const auto& [k, v] : operand.object().entries)
+            items.push_back(Value::MakeArray({Str(k), v}));
           return Value::MakeArray(std::move(items));
         }
         if (name == "length") return Value::Int(static_cast<int64_t>(operand.object().size()));
@@ -232,7 +243,8 @@ Result<Value> Interpreter::ApplyFilter(const Value& operand, const Node* filter,
         if (name == "string") return Str(operand.boolean() ? "true" : "false");
         return Error("Unknown BooleanValue filter: " + name);
       }
-      default: return CannotApply(name, operand);
+      default:
+        return CannotApply(name, operand);
     }
   }
 
@@ -261,7 +273,8 @@ Result<Value> Interpreter::ApplyFilter(const Value& operand, const Node* filter,
       o.sort_keys = v->boolean();
     }
     if (const Value* v = Kw(kw, "separators"); v != nullptr && !v->is_null()) {
-      if (!v->is(ValueType::kArray)) return Error("If set, separators must be a tuple of two strings");
+      if (!v->is(ValueType::kArray))
+        return Error("If set, separators must be a tuple of two strings");
       const auto& sep = v->array().items;
       if (sep.size() != 2 || !sep[0].is(ValueType::kString) || !sep[1].is(ValueType::kString)) {
         return Error("separators must be a tuple of two strings");
@@ -303,7 +316,7 @@ Result<Value> Interpreter::ApplyFilter(const Value& operand, const Node* filter,
   if (name == "int" || name == "float") {
     LLMUX_RETURN_IF_ERROR(eval_args());
     const bool is_int = name == "int";
-    Value fallback = !args.empty() ? args[0]
+    Value fallback = !args.empty()       ? args[0]
                      : Kw(kw, "default") ? *Kw(kw, "default")
                                          : (is_int ? Value::Int(0) : Value::Float(0.0));
     if (operand.is(ValueType::kString)) {
@@ -311,16 +324,19 @@ Result<Value> Interpreter::ApplyFilter(const Value& operand, const Node* filter,
       if (!v) return fallback;
       return is_int ? IntOf(*v) : Value::Float(*v);
     }
-    if (operand.is_number()) return is_int ? IntOf(operand.number()) : Value::Float(operand.number());
+    if (operand.is_number())
+      return is_int ? IntOf(operand.number()) : Value::Float(operand.number());
     if (operand.is(ValueType::kBool)) {
-      return is_int ? Value::Int(operand.boolean() ? 1 : 0) : Value::Float(operand.boolean() ? 1.0 : 0.0);
+      return is_int ? Value::Int(operand.boolean() ? 1 : 0)
+                    : Value::Float(operand.boolean() ? 1.0 : 0.0);
     }
     return CannotApply(name, operand);
   }
   if (name == "default") {
     LLMUX_RETURN_IF_ERROR(eval_args());
     Value fallback = !args.empty() ? args[0] : Str("");
-    Value boolean = args.size() > 1 ? args[1] : (Kw(kw, "boolean") ? *Kw(kw, "boolean") : Value::Bool(false));
+    Value boolean =
+        args.size() > 1 ? args[1] : (Kw(kw, "boolean") ? *Kw(kw, "boolean") : Value::Bool(false));
     if (!boolean.is(ValueType::kBool)) return Error("`default` filter flag must be a boolean");
     if (operand.is_undefined() || (boolean.boolean() && !Truthy(operand))) return fallback;
     return operand;
@@ -340,12 +356,15 @@ Result<Value> Interpreter::ApplyFilter(const Value& operand, const Node* filter,
       const Value case_sensitive = arg(1, "case_sensitive", Value::Bool(false));
       if (!case_sensitive.is(ValueType::kBool)) return Error("case_sensitive must be a boolean");
       const Value attribute = arg(2, "attribute", Value::Null());
-      if (!attribute.is(ValueType::kString) && !attribute.is(ValueType::kInt) && !attribute.is_null()) {
+      if (!attribute.is(ValueType::kString) && !attribute.is(ValueType::kInt) &&
+          !attribute.is_null()) {
         return Error("attribute must be a string, integer, or null");
       }
       auto key_of = [&](const Value& item) {
         if (attribute.is_null()) return item;
-        return AttributePath(item, attribute.is(ValueType::kInt) ? std::to_string(attribute.integer()) : attribute.str());
+        return AttributePath(item, attribute.is(ValueType::kInt)
+                                       ? std::to_string(attribute.integer())
+                                       : attribute.str());
       };
       std::vector<Value> sorted = items;
       Status failure;
@@ -366,7 +385,8 @@ Result<Value> Interpreter::ApplyFilter(const Value& operand, const Node* filter,
         if (!x.is_mapping()) return Error("`" + name + "` can only be applied to array of objects");
       }
       for (const NodePtr& a : arg_nodes) {
-        if (a->kind != NodeKind::kStringLiteral) return Error("arguments of `" + name + "` must be strings");
+        if (a->kind != NodeKind::kStringLiteral)
+          return Error("arguments of `" + name + "` must be strings");
       }
       if (arg_nodes.empty()) return Error("`" + name + "` needs an attribute name");
       const std::string attr = arg_nodes[0]->str;
@@ -392,7 +412,8 @@ Result<Value> Interpreter::ApplyFilter(const Value& operand, const Node* filter,
     if (name == "map") {
       LLMUX_RETURN_IF_ERROR(eval_args());
       const Value* attr = Kw(kw, "attribute");
-      if (attr == nullptr) return Error("`map` expressions without `attribute` set are not currently supported.");
+      if (attr == nullptr)
+        return Error("`map` expressions without `attribute` set are not currently supported.");
       if (!attr->is(ValueType::kString)) return Error("attribute must be a string");
       const Value* fallback = Kw(kw, "default");
       std::vector<Value> out;
@@ -408,24 +429,30 @@ Result<Value> Interpreter::ApplyFilter(const Value& operand, const Node* filter,
   if (operand.is(ValueType::kString)) {
     if (name == "indent") {
       LLMUX_RETURN_IF_ERROR(eval_args());
-      const Value width = !args.empty() ? args[0] : (Kw(kw, "width") ? *Kw(kw, "width") : Value::Int(4));
+      const Value width =
+          !args.empty() ? args[0] : (Kw(kw, "width") ? *Kw(kw, "width") : Value::Int(4));
       if (!width.is(ValueType::kInt) && !width.is(ValueType::kString)) {
         return Error("width must be an integer or a string");
       }
-      const Value first = args.size() > 1 ? args[1] : (Kw(kw, "first") ? *Kw(kw, "first") : Value::Bool(false));
-      const Value blank = args.size() > 2 ? args[2] : (Kw(kw, "blank") ? *Kw(kw, "blank") : Value::Bool(false));
-      if (width.is(ValueType::kInt) && width.integer() > static_cast<int64_t>(limits_.max_output_bytes)) {
+      const Value first =
+          args.size() > 1 ? args[1] : (Kw(kw, "first") ? *Kw(kw, "first") : Value::Bool(false));
+      const Value blank =
+          args.size() > 2 ? args[2] : (Kw(kw, "blank") ? *Kw(kw, "blank") : Value::Bool(false));
+      if (width.is(ValueType::kInt) &&
+          width.integer() > static_cast<int64_t>(limits_.max_output_bytes)) {
         return ResourceExhaustedError("indent width exceeds the output limit");
       }
-      const std::string pad = width.is(ValueType::kString)
-                                  ? width.str()
-                                  : std::string(static_cast<size_t>(std::max<int64_t>(0, width.integer())), ' ');
+      const std::string pad =
+          width.is(ValueType::kString)
+              ? width.str()
+              : std::string(static_cast<size_t>(std::max<int64_t>(0, width.integer())), ' ');
       const std::string& s = operand.str();
       std::string out;
       size_t start = 0, line = 0;
       while (true) {
         const size_t nl = s.find('\n', start);
-        const std::string part = s.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+        const std::string part =
+            s.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
         const bool keep = (!Truthy(first) && line == 0) || (!Truthy(blank) && part.empty());
         out += keep ? part : pad + part;
         if (out.size() > limits_.max_output_bytes) return ChargeString(out.size());

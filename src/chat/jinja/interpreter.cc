@@ -42,13 +42,13 @@ void Interpreter::ReleaseEnvs(size_t mark) {
 
 Status Interpreter::ChargeString(size_t bytes) {
   if (bytes > limits_.max_output_bytes) {
-    return ResourceExhaustedError("template output exceeds " + std::to_string(limits_.max_output_bytes) +
-                                  " bytes");
+    return ResourceExhaustedError("template output exceeds " +
+                                  std::to_string(limits_.max_output_bytes) + " bytes");
   }
   copied_ += static_cast<int64_t>(bytes);
   if (copied_ > limits_.max_copy_bytes) {
-    return ResourceExhaustedError("template copies more than " + std::to_string(limits_.max_copy_bytes) +
-                                  " bytes");
+    return ResourceExhaustedError("template copies more than " +
+                                  std::to_string(limits_.max_copy_bytes) + " bytes");
   }
   return Status::Ok();
 }
@@ -65,18 +65,20 @@ Status Interpreter::ChargeIterations(int64_t n) {
 Result<Value> Interpreter::NewNamespace(std::shared_ptr<Object> entries) {
   Value ns = Value::MakeNamespace(entries);
   if (ns.height() > limits_.max_value_depth) {
-    return ResourceExhaustedError("value nests deeper than " + std::to_string(limits_.max_value_depth) +
-                                  " levels");
+    return ResourceExhaustedError("value nests deeper than " +
+                                  std::to_string(limits_.max_value_depth) + " levels");
   }
   namespaces_.push_back(std::move(entries));
   return ns;
 }
 
-Result<std::string> Interpreter::Run(const NodeList& program, const nlohmann::ordered_json& context) {
+Result<std::string> Interpreter::Run(const NodeList& program,
+                                     const nlohmann::ordered_json& context) {
   Env* global = NewEnv(nullptr);
   global->captured = true;
   InstallGlobals(global, this);
-  if (!context.is_object() && !context.is_null()) return Error("the template context must be an object");
+  if (!context.is_object() && !context.is_null())
+    return Error("the template context must be an object");
   if (context.is_object()) {
     for (const auto& [key, j] : context.items()) {
       // As the reference: a context key cannot replace a global (true, range, namespace...).
@@ -103,11 +105,20 @@ Result<std::string> Interpreter::Run(const NodeList& program, const nlohmann::or
 Status Interpreter::RenderBlock(const NodeList& statements, Env* env, std::string* out) {
   for (const NodePtr& s : statements) {
     switch (s->kind) {
-      case NodeKind::kStringLiteral: *out += s->str; break;
-      case NodeKind::kIf: LLMUX_RETURN_IF_ERROR(RenderIf(s.get(), env, out)); break;
-      case NodeKind::kFor: LLMUX_RETURN_IF_ERROR(RenderFor(s.get(), env, out)); break;
-      case NodeKind::kSet: LLMUX_RETURN_IF_ERROR(ExecuteSet(s.get(), env)); break;
-      case NodeKind::kComment: break;
+      case NodeKind::kStringLiteral:
+        *out += s->str;
+        break;
+      case NodeKind::kIf:
+        LLMUX_RETURN_IF_ERROR(RenderIf(s.get(), env, out));
+        break;
+      case NodeKind::kFor:
+        LLMUX_RETURN_IF_ERROR(RenderFor(s.get(), env, out));
+        break;
+      case NodeKind::kSet:
+        LLMUX_RETURN_IF_ERROR(ExecuteSet(s.get(), env));
+        break;
+      case NodeKind::kComment:
+        break;
       default: {
         LLMUX_ASSIGN_OR_RETURN(Value v, Eval(s.get(), env));
         if (!v.is_null() && !v.is_undefined()) {
@@ -117,8 +128,8 @@ Status Interpreter::RenderBlock(const NodeList& statements, Env* env, std::strin
       }
     }
     if (out->size() > limits_.max_output_bytes) {
-      return ResourceExhaustedError("template output exceeds " + std::to_string(limits_.max_output_bytes) +
-                                    " bytes");
+      return ResourceExhaustedError("template output exceeds " +
+                                    std::to_string(limits_.max_output_bytes) + " bytes");
     }
     if (control_ != Control::kNone) return Status::Ok();  // unwinding to the loop
   }
@@ -161,7 +172,8 @@ Status Interpreter::RenderFor(const Node* n, Env* env, std::string* out) {
     for (const auto& [k, v] : iterable.object().entries) keys.push_back(Str(k));
     iterable = Value::MakeArray(std::move(keys));
   } else if (!iterable.is(ValueType::kArray)) {
-    return Error(std::string("Expected iterable or object type in for loop: got ") + TypeName(iterable));
+    return Error(std::string("Expected iterable or object type in for loop: got ") +
+                 TypeName(iterable));
   }
   const Node* target = n->a.get();
   std::vector<Value> items;
@@ -176,7 +188,8 @@ Status Interpreter::RenderFor(const Node* n, Env* env, std::string* out) {
         }
         const size_t expected = target->list.size(), actual = current.array().items.size();
         if (expected != actual) {
-          return Error(std::string("Too ") + (expected > actual ? "few" : "many") + " items to unpack");
+          return Error(std::string("Too ") + (expected > actual ? "few" : "many") +
+                       " items to unpack");
         }
       }
       if (test != nullptr) {
@@ -257,14 +270,15 @@ Status Interpreter::ExecuteSet(const Node* n, Env* env) {
   }
   if (target->kind == NodeKind::kMember) {
     LLMUX_ASSIGN_OR_RETURN(Value object, Eval(target->a.get(), env));
-    if (!object.is(ValueType::kNamespace)) return Error("cannot assign attribute on non-namespace object");
+    if (!object.is(ValueType::kNamespace))
+      return Error("cannot assign attribute on non-namespace object");
     if (target->b->kind != NodeKind::kIdentifier) {
       return Error("Cannot assign to member with non-identifier property");
     }
     const int height = rhs.height() + 1;
     if (height > limits_.max_value_depth) {
-      return ResourceExhaustedError("value nests deeper than " + std::to_string(limits_.max_value_depth) +
-                                    " levels");
+      return ResourceExhaustedError("value nests deeper than " +
+                                    std::to_string(limits_.max_value_depth) + " levels");
     }
     Object& ns = object.object();
     if (height > ns.height) ns.height = height;
@@ -313,7 +327,8 @@ Status Interpreter::BindMacroArguments(const std::string& display_name, const No
   if (owner->uses_kwargs) {
     scope->Set("kwargs", Value::MakeObject(keywords));
   } else if (keywords->size() > 0) {
-    return Error("macro " + display_name + " takes no keyword argument '" + keywords->entries[0].first + "'");
+    return Error("macro " + display_name + " takes no keyword argument '" +
+                 keywords->entries[0].first + "'");
   }
   if (owner->uses_varargs) {
     std::vector<Value> rest;
@@ -332,43 +347,48 @@ Status Interpreter::BindMacroArguments(const std::string& display_name, const No
 
 Result<Value> Interpreter::DefineMacro(const Node* n, Env* env) {
   env->captured = true;
-  env->Set(n->str, Value::MakeFunction([this, n, env](std::vector<Value>& args, Env* call_site) -> Result<Value> {
-    if (call_depth_ >= limits_.max_call_depth) {
-      return ResourceExhaustedError("macro calls nest deeper than " + std::to_string(limits_.max_call_depth));
-    }
-    const size_t mark = envs_.size();
-    Env* parent = env;
-    if (n->uses_caller) {
-      const Value* caller = call_site->call_block ? call_site->FindLocal("caller") : nullptr;
-      parent = NewEnv(env);
-      parent->Set("caller", caller != nullptr ? *caller : Value());
-    }
-    Env* scope = NewEnv(parent);
-    LLMUX_RETURN_IF_ERROR(BindMacroArguments("'" + n->str + "'", n->list, n, args, scope));
-    ++call_depth_;
-    auto result = RenderBody(n->list2, scope);
-    --call_depth_;
-    ReleaseEnvs(mark);
-    return result;
-  }));
+  env->Set(n->str, Value::MakeFunction([this, n, env](std::vector<Value>& args,
+                                                      Env* call_site) -> Result<Value> {
+             if (call_depth_ >= limits_.max_call_depth) {
+               return ResourceExhaustedError("macro calls nest deeper than " +
+                                             std::to_string(limits_.max_call_depth));
+             }
+             const size_t mark = envs_.size();
+             Env* parent = env;
+             if (n->uses_caller) {
+               const Value* caller =
+                   call_site->call_block ? call_site->FindLocal("caller") : nullptr;
+               parent = NewEnv(env);
+               parent->Set("caller", caller != nullptr ? *caller : Value());
+             }
+             Env* scope = NewEnv(parent);
+             LLMUX_RETURN_IF_ERROR(BindMacroArguments("'" + n->str + "'", n->list, n, args, scope));
+             ++call_depth_;
+             auto result = RenderBody(n->list2, scope);
+             --call_depth_;
+             ReleaseEnvs(mark);
+             return result;
+           }));
   return Value::Null();
 }
 
 Result<Value> Interpreter::EvalCallBlock(const Node* n, Env* env) {
   env->captured = true;
-  Value caller = Value::MakeFunction([this, n, env](std::vector<Value>& args, Env*) -> Result<Value> {
-    if (call_depth_ >= limits_.max_call_depth) {
-      return ResourceExhaustedError("macro calls nest deeper than " + std::to_string(limits_.max_call_depth));
-    }
-    const size_t mark = envs_.size();
-    Env* scope = NewEnv(env);
-    LLMUX_RETURN_IF_ERROR(BindMacroArguments("None", n->list, n, args, scope));
-    ++call_depth_;
-    auto result = RenderBody(n->list2, scope);
-    --call_depth_;
-    ReleaseEnvs(mark);
-    return result;
-  });
+  Value caller =
+      Value::MakeFunction([this, n, env](std::vector<Value>& args, Env*) -> Result<Value> {
+        if (call_depth_ >= limits_.max_call_depth) {
+          return ResourceExhaustedError("macro calls nest deeper than " +
+                                        std::to_string(limits_.max_call_depth));
+        }
+        const size_t mark = envs_.size();
+        Env* scope = NewEnv(env);
+        LLMUX_RETURN_IF_ERROR(BindMacroArguments("None", n->list, n, args, scope));
+        ++call_depth_;
+        auto result = RenderBody(n->list2, scope);
+        --call_depth_;
+        ReleaseEnvs(mark);
+        return result;
+      });
   std::vector<Value> args;
   std::shared_ptr<Object> keywords;
   LLMUX_RETURN_IF_ERROR(EvalArguments(n->a->list, env, &args, &keywords));

@@ -10,7 +10,8 @@
 namespace llmux::chat::jinja {
 namespace {
 
-Result<std::string> Render(const std::string& text, const nlohmann::ordered_json& context = nlohmann::ordered_json::object()) {
+Result<std::string> Render(const std::string& text, const nlohmann::ordered_json& context =
+                                                        nlohmann::ordered_json::object()) {
   LLMUX_ASSIGN_OR_RETURN(auto tmpl, JinjaTemplate::Parse(text));
   return tmpl->Render(context);
 }
@@ -18,9 +19,10 @@ Result<std::string> Render(const std::string& text, const nlohmann::ordered_json
 TEST(JinjaTemplateTest, RendersTheContext) {
   nlohmann::ordered_json context = {{"messages", {{{"role", "user"}, {"content", "Hi"}}}},
                                     {"add_generation_prompt", true}};
-  auto out = Render("{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}"
-                    "{% if add_generation_prompt %}<assistant>{% endif %}",
-                    context);
+  auto out = Render(
+      "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}"
+      "{% if add_generation_prompt %}<assistant>{% endif %}",
+      context);
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   EXPECT_EQ(*out, "<user>Hi<assistant>");
 }
@@ -60,12 +62,14 @@ TEST(JinjaTemplateTest, EvaluationErrorsNameTheProblem) {
       {"{{ f() }}", "Cannot call something that is not a function: got UndefinedValue"},
       {"{{ 1 | frobnicate }}", "Unknown NumericValue filter: frobnicate"},
       {"{{ 1 is frobnicated }}", "Unknown test: frobnicated"},
-      {"{% for x in 5 %}{% endfor %}", "Expected iterable or object type in for loop: got IntegerValue"},
+      {"{% for x in 5 %}{% endfor %}",
+       "Expected iterable or object type in for loop: got IntegerValue"},
       {"{% set x.y = 1 %}", "cannot assign attribute on non-namespace object"},
       {"{% break %}", "break or continue outside a loop"},
       {"{{ 1 // 0 }}", "integer division by zero"},
       {"{{ 'abc'[::0] }}", "slice step cannot be zero"},
-      {"{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}", "macro 'm' takes not more than 1 argument(s)"},
+      {"{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}",
+       "macro 'm' takes not more than 1 argument(s)"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.text);
@@ -118,7 +122,8 @@ TEST(JinjaTemplateTest, OneTemplateRendersFromManyThreads) {
     threads.emplace_back([&, t] {
       const std::string digit(1, static_cast<char>('0' + t));
       for (int i = 0; i < 200; ++i) {
-        nlohmann::ordered_json ctx = {{"messages", {{{"content", std::string("t").append(digit)}}, {{"content", "x"}}}}};
+        nlohmann::ordered_json ctx = {
+            {"messages", {{{"content", std::string("t").append(digit)}}, {{"content", "x"}}}}};
         auto out = (*tmpl)->Render(ctx);
         if (!out.ok() || *out != std::string("T").append(digit).append("X2")) ++failures[t];
       }

@@ -8,10 +8,11 @@
 
 namespace llmux::chat::jinja {
 
-Result<std::shared_ptr<const JinjaTemplate>> JinjaTemplate::Parse(std::string_view text, JinjaLimits limits) {
+Result<std::shared_ptr<const JinjaTemplate>> JinjaTemplate::Parse(std::string_view text,
+                                                                  JinjaLimits limits) {
   if (text.size() > limits.max_template_bytes) {
-    return ResourceExhaustedError("template is " + std::to_string(text.size()) + " bytes, more than " +
-                                  std::to_string(limits.max_template_bytes));
+    return ResourceExhaustedError("template is " + std::to_string(text.size()) +
+                                  " bytes, more than " + std::to_string(limits.max_template_bytes));
   }
   try {
     LLMUX_ASSIGN_OR_RETURN(std::vector<Token> tokens, Tokenize(text));

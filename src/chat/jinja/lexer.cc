@@ -18,8 +18,7 @@ bool AtLineStart(std::string_view s, size_t i) {
   if (i == 0) return true;
   const char p = s[i - 1];
   if (p == '\n' || p == '\r') return true;
-  return i >= 3 && s.substr(i - 3, 2) == "\xE2\x80" &&
-         (s[i - 1] == '\xA8' || s[i - 1] == '\xA9');
+  return i >= 3 && s.substr(i - 3, 2) == "\xE2\x80" && (s[i - 1] == '\xA8' || s[i - 1] == '\xA9');
 }
 
 // /^[ \t]*({[#%-])/gm -> "$1"
@@ -30,7 +29,8 @@ std::string LstripBlocks(std::string_view s) {
     if (AtLineStart(s, i)) {
       size_t j = i;
       while (j < s.size() && (s[j] == ' ' || s[j] == '\t')) ++j;
-      if (j + 1 < s.size() && s[j] == '{' && (s[j + 1] == '#' || s[j + 1] == '%' || s[j + 1] == '-')) {
+      if (j + 1 < s.size() && s[j] == '{' &&
+          (s[j + 1] == '#' || s[j + 1] == '%' || s[j + 1] == '-')) {
         i = j;  // drop the indentation before the tag
       }
     }
@@ -108,24 +108,40 @@ struct Rule {
 
 // The reference's ordered table (longer operators first where they share a first character).
 constexpr std::array<Rule, 29> kRules = {{
-    {"{%", TokenType::kOpenStatement},   {"%}", TokenType::kCloseStatement},
-    {"{{", TokenType::kOpenExpression},  {"}}", TokenType::kCloseExpression},
-    {"(", TokenType::kOpenParen},        {")", TokenType::kCloseParen},
-    {"{", TokenType::kOpenCurlyBracket}, {"}", TokenType::kCloseCurlyBracket},
-    {"[", TokenType::kOpenSquareBracket}, {"]", TokenType::kCloseSquareBracket},
-    {",", TokenType::kComma},            {".", TokenType::kDot},
-    {":", TokenType::kColon},            {"|", TokenType::kPipe},
-    {"<=", TokenType::kComparison},      {">=", TokenType::kComparison},
-    {"==", TokenType::kComparison},      {"!=", TokenType::kComparison},
-    {"<", TokenType::kComparison},       {">", TokenType::kComparison},
-    {"+", TokenType::kAdditive},         {"-", TokenType::kAdditive},
-    {"~", TokenType::kAdditive},         {"**", TokenType::kExponentiation},
-    {"*", TokenType::kMultiplicative},   {"//", TokenType::kMultiplicative},
-    {"/", TokenType::kMultiplicative},   {"%", TokenType::kMultiplicative},
+    {"{%", TokenType::kOpenStatement},
+    {"%}", TokenType::kCloseStatement},
+    {"{{", TokenType::kOpenExpression},
+    {"}}", TokenType::kCloseExpression},
+    {"(", TokenType::kOpenParen},
+    {")", TokenType::kCloseParen},
+    {"{", TokenType::kOpenCurlyBracket},
+    {"}", TokenType::kCloseCurlyBracket},
+    {"[", TokenType::kOpenSquareBracket},
+    {"]", TokenType::kCloseSquareBracket},
+    {",", TokenType::kComma},
+    {".", TokenType::kDot},
+    {":", TokenType::kColon},
+    {"|", TokenType::kPipe},
+    {"<=", TokenType::kComparison},
+    {">=", TokenType::kComparison},
+    {"==", TokenType::kComparison},
+    {"!=", TokenType::kComparison},
+    {"<", TokenType::kComparison},
+    {">", TokenType::kComparison},
+    {"+", TokenType::kAdditive},
+    {"-", TokenType::kAdditive},
+    {"~", TokenType::kAdditive},
+    {"**", TokenType::kExponentiation},
+    {"*", TokenType::kMultiplicative},
+    {"//", TokenType::kMultiplicative},
+    {"/", TokenType::kMultiplicative},
+    {"%", TokenType::kMultiplicative},
     {"=", TokenType::kEquals},
 }};
 
-Status SyntaxError(std::string message) { return InvalidArgumentError("template syntax: " + message); }
+Status SyntaxError(std::string message) {
+  return InvalidArgumentError("template syntax: " + message);
+}
 
 class Lexer {
  public:
@@ -184,12 +200,16 @@ Result<std::string> Lexer::ConsumeString(char quote) {
       const std::string hex = src_.substr(pos_, len);
       uint32_t cp = 0;
       for (char h : hex) {
-        const int d = IsDigit(h) ? h - '0' : (h >= 'a' && h <= 'f') ? h - 'a' + 10
-                                          : (h >= 'A' && h <= 'F') ? h - 'A' + 10 : -1;
-        if (d < 0) return SyntaxError("invalid hexadecimal escape sequence: \\" + std::string(1, e) + hex);
+        const int d = IsDigit(h)               ? h - '0'
+                      : (h >= 'a' && h <= 'f') ? h - 'a' + 10
+                      : (h >= 'A' && h <= 'F') ? h - 'A' + 10
+                                               : -1;
+        if (d < 0)
+          return SyntaxError("invalid hexadecimal escape sequence: \\" + std::string(1, e) + hex);
         cp = cp * 16 + static_cast<uint32_t>(d);
       }
-      if (hex.size() != len) return SyntaxError("invalid hexadecimal escape sequence: \\" + std::string(1, e) + hex);
+      if (hex.size() != len)
+        return SyntaxError("invalid hexadecimal escape sequence: \\" + std::string(1, e) + hex);
       // UTF-8 of the code unit (a lone surrogate is written as its 3-byte form).
       if (cp < 0x80) {
         str += static_cast<char>(cp);
@@ -205,16 +225,35 @@ Result<std::string> Lexer::ConsumeString(char quote) {
       continue;
     }
     switch (e) {
-      case 'n': str += '\n'; break;
-      case 't': str += '\t'; break;
-      case 'r': str += '\r'; break;
-      case 'b': str += '\b'; break;
-      case 'f': str += '\f'; break;
-      case 'v': str += '\v'; break;
-      case '\'': str += '\''; break;
-      case '"': str += '"'; break;
-      case '\\': str += '\\'; break;
-      default: return SyntaxError(std::string("unexpected escaped character: ") + e);
+      case 'n':
+        str += '\n';
+        break;
+      case 't':
+        str += '\t';
+        break;
+      case 'r':
+        str += '\r';
+        break;
+      case 'b':
+        str += '\b';
+        break;
+      case 'f':
+        str += '\f';
+        break;
+      case 'v':
+        str += '\v';
+        break;
+      case '\'':
+        str += '\'';
+        break;
+      case '"':
+        str += '"';
+        break;
+      case '\\':
+        str += '\\';
+        break;
+      default:
+        return SyntaxError(std::string("unexpected escaped character: ") + e);
     }
   }
   return str;
@@ -272,7 +311,8 @@ Result<std::vector<Token>> Lexer::Run() {
       }
     }
 
-    LLMUX_RETURN_IF_ERROR(ConsumeWhile([this](size_t i) { return WhitespaceAt(src_, i); }).status());
+    LLMUX_RETURN_IF_ERROR(
+        ConsumeWhile([this](size_t i) { return WhitespaceAt(src_, i); }).status());
 
     const char c = At(pos_);
     if (c == '-' && At(pos_ + 2) == '}' && (At(pos_ + 1) == '%' || At(pos_ + 1) == '}')) {
@@ -336,8 +376,9 @@ Result<std::vector<Token>> Lexer::Run() {
       continue;
     }
     if (IsWord(c)) {
-      LLMUX_ASSIGN_OR_RETURN(std::string word,
-                             ConsumeWhile([this](size_t i) -> size_t { return IsWord(At(i)) ? 1 : 0; }));
+      LLMUX_ASSIGN_OR_RETURN(std::string word, ConsumeWhile([this](size_t i) -> size_t {
+                               return IsWord(At(i)) ? 1 : 0;
+                             }));
       tokens_.push_back({TokenType::kIdentifier, std::move(word)});
       continue;
     }
@@ -350,31 +391,56 @@ Result<std::vector<Token>> Lexer::Run() {
 
 const char* TokenTypeName(TokenType type) {
   switch (type) {
-    case TokenType::kText: return "Text";
-    case TokenType::kNumericLiteral: return "NumericLiteral";
-    case TokenType::kStringLiteral: return "StringLiteral";
-    case TokenType::kIdentifier: return "Identifier";
-    case TokenType::kEquals: return "Equals";
-    case TokenType::kOpenParen: return "OpenParen";
-    case TokenType::kCloseParen: return "CloseParen";
-    case TokenType::kOpenStatement: return "OpenStatement";
-    case TokenType::kCloseStatement: return "CloseStatement";
-    case TokenType::kOpenExpression: return "OpenExpression";
-    case TokenType::kCloseExpression: return "CloseExpression";
-    case TokenType::kOpenSquareBracket: return "OpenSquareBracket";
-    case TokenType::kCloseSquareBracket: return "CloseSquareBracket";
-    case TokenType::kOpenCurlyBracket: return "OpenCurlyBracket";
-    case TokenType::kCloseCurlyBracket: return "CloseCurlyBracket";
-    case TokenType::kComma: return "Comma";
-    case TokenType::kDot: return "Dot";
-    case TokenType::kColon: return "Colon";
-    case TokenType::kPipe: return "Pipe";
-    case TokenType::kAdditive: return "AdditiveBinaryOperator";
-    case TokenType::kMultiplicative: return "MultiplicativeBinaryOperator";
-    case TokenType::kExponentiation: return "ExponentiationBinaryOperator";
-    case TokenType::kComparison: return "ComparisonBinaryOperator";
-    case TokenType::kUnary: return "UnaryOperator";
-    case TokenType::kComment: return "Comment";
+    case TokenType::kText:
+      return "Text";
+    case TokenType::kNumericLiteral:
+      return "NumericLiteral";
+    case TokenType::kStringLiteral:
+      return "StringLiteral";
+    case TokenType::kIdentifier:
+      return "Identifier";
+    case TokenType::kEquals:
+      return "Equals";
+    case TokenType::kOpenParen:
+      return "OpenParen";
+    case TokenType::kCloseParen:
+      return "CloseParen";
+    case TokenType::kOpenStatement:
+      return "OpenStatement";
+    case TokenType::kCloseStatement:
+      return "CloseStatement";
+    case TokenType::kOpenExpression:
+      return "OpenExpression";
+    case TokenType::kCloseExpression:
+      return "CloseExpression";
+    case TokenType::kOpenSquareBracket:
+      return "OpenSquareBracket";
+    case TokenType::kCloseSquareBracket:
+      return "CloseSquareBracket";
+    case TokenType::kOpenCurlyBracket:
+      return "OpenCurlyBracket";
+    case TokenType::kCloseCurlyBracket:
+      return "CloseCurlyBracket";
+    case TokenType::kComma:
+      return "Comma";
+    case TokenType::kDot:
+      return "Dot";
+    case TokenType::kColon:
+      return "Colon";
+    case TokenType::kPipe:
+      return "Pipe";
+    case TokenType::kAdditive:
+      return "AdditiveBinaryOperator";
+    case TokenType::kMultiplicative:
+      return "MultiplicativeBinaryOperator";
+    case TokenType::kExponentiation:
+      return "ExponentiationBinaryOperator";
+    case TokenType::kComparison:
+      return "ComparisonBinaryOperator";
+    case TokenType::kUnary:
+      return "UnaryOperator";
+    case TokenType::kComment:
+      return "Comment";
   }
   return "?";
 }

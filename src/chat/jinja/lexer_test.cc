@@ -1,8 +1,9 @@
 // The lexer and parser on their own: token kinds, whitespace control and malformed input.
 // (Rendered output is checked against @huggingface/jinja in tests/chat.)
+#include "chat/jinja/lexer.h"
+
 #include <gtest/gtest.h>
 
-#include "chat/jinja/lexer.h"
 #include "chat/jinja/parser.h"
 
 namespace llmux::chat::jinja {
@@ -18,14 +19,16 @@ TEST(JinjaLexerTest, SplitsTextTagsAndOperators) {
   auto tokens = Tokenize("Hi {{ a.b[0] | f(x=1) ~ 'q' }}{% if not c %}x{% endif %}");
   ASSERT_TRUE(tokens.ok()) << tokens.status().ToString();
   using T = TokenType;
-  EXPECT_EQ(Types(*tokens),
-            (std::vector<T>{T::kText, T::kOpenExpression, T::kIdentifier, T::kDot, T::kIdentifier,
-                            T::kOpenSquareBracket, T::kNumericLiteral, T::kCloseSquareBracket, T::kPipe,
-                            T::kIdentifier, T::kOpenParen, T::kIdentifier, T::kEquals, T::kNumericLiteral,
-                            T::kCloseParen, T::kAdditive, T::kStringLiteral, T::kCloseExpression,
-                            T::kOpenStatement, T::kIdentifier, T::kIdentifier, T::kIdentifier,
-                            T::kCloseStatement, T::kText, T::kOpenStatement, T::kIdentifier,
-                            T::kCloseStatement}));
+  EXPECT_EQ(
+      Types(*tokens),
+      (std::vector<T>{
+          T::kText,          T::kOpenExpression,    T::kIdentifier,     T::kDot,
+          T::kIdentifier,    T::kOpenSquareBracket, T::kNumericLiteral, T::kCloseSquareBracket,
+          T::kPipe,          T::kIdentifier,        T::kOpenParen,      T::kIdentifier,
+          T::kEquals,        T::kNumericLiteral,    T::kCloseParen,     T::kAdditive,
+          T::kStringLiteral, T::kCloseExpression,   T::kOpenStatement,  T::kIdentifier,
+          T::kIdentifier,    T::kIdentifier,        T::kCloseStatement, T::kText,
+          T::kOpenStatement, T::kIdentifier,        T::kCloseStatement}));
 }
 
 TEST(JinjaLexerTest, DashTagsStripTheNeighbouringWhitespace) {
@@ -47,7 +50,9 @@ TEST(JinjaLexerTest, SignBeforeANumberIsPartOfTheLiteral) {
 TEST(JinjaLexerTest, StringEscapes) {
   auto tokens = Tokenize(R"({{ "a\n\t\"\\\u00e9\x41" }})");
   ASSERT_TRUE(tokens.ok());
-  EXPECT_EQ((*tokens)[1].value, "a\n\t\"\\\xC3\xA9" "A");
+  EXPECT_EQ((*tokens)[1].value,
+            "a\n\t\"\\\xC3\xA9"
+            "A");
 }
 
 TEST(JinjaLexerTest, PreprocessingDropsTheLastNewlineAndBlockIndentation) {
@@ -57,7 +62,8 @@ TEST(JinjaLexerTest, PreprocessingDropsTheLastNewlineAndBlockIndentation) {
 }
 
 TEST(JinjaLexerTest, MalformedInputIsAnError) {
-  for (const char* text : {"{{ 'unterminated }}", "{# no end", "{{ a ? b }}", "{{ \"\\q\" }}", "{{ x"}) {
+  for (const char* text :
+       {"{{ 'unterminated }}", "{# no end", "{{ a ? b }}", "{{ \"\\q\" }}", "{{ x"}) {
     SCOPED_TRACE(text);
     auto tokens = Tokenize(text);
     if (!tokens.ok()) {
@@ -70,9 +76,10 @@ TEST(JinjaLexerTest, MalformedInputIsAnError) {
 }
 
 TEST(JinjaParserTest, RefusesWhatTheGrammarDoesNot) {
-  for (const char* text : {"{% if a %}x", "{% for in x %}{% endfor %}", "{% endif %}", "{% unknown %}",
-                           "{{ f(a=1, 2) }}", "{% macro m(a=1, b) %}{% endmacro %}", "{{ a[] }}",
-                           "{{ a[1:2:3:4] }}", "{{ (1 }}", "{% set %}"}) {
+  for (const char* text :
+       {"{% if a %}x", "{% for in x %}{% endfor %}", "{% endif %}", "{% unknown %}",
+        "{{ f(a=1, 2) }}", "{% macro m(a=1, b) %}{% endmacro %}", "{{ a[] }}", "{{ a[1:2:3:4] }}",
+        "{{ (1 }}", "{% set %}"}) {
     SCOPED_TRACE(text);
     auto tokens = Tokenize(text);
     ASSERT_TRUE(tokens.ok()) << tokens.status().ToString();

@@ -11,7 +11,8 @@ namespace {
 
 using Ordered = nlohmann::ordered_json;
 
-Status RenderStatus(const std::string& text, const JinjaLimits& limits, const Ordered& context = Ordered::object()) {
+Status RenderStatus(const std::string& text, const JinjaLimits& limits,
+                    const Ordered& context = Ordered::object()) {
   auto tmpl = JinjaTemplate::Parse(text, limits);
   if (!tmpl.ok()) return tmpl.status();
   return (*tmpl)->Render(context).status();
@@ -38,9 +39,11 @@ TEST(JinjaLimitsTest, TemplateSize) {
 TEST(JinjaLimitsTest, DeeplyNestedParenthesesAreRefusedNotOverflowed) {
   JinjaLimits limits;
   // 100k levels would overflow the stack of a parser that recursed without a bound.
-  ExpectExhausted(RenderStatus("{{ " + Repeat("(", 100000) + "1" + Repeat(")", 100000) + " }}", limits),
-                  "nests deeper than 128");
-  ExpectExhausted(RenderStatus("{{ " + Repeat("[", 100000) + Repeat("]", 100000) + " }}", limits), "nests deeper");
+  ExpectExhausted(
+      RenderStatus("{{ " + Repeat("(", 100000) + "1" + Repeat(")", 100000) + " }}", limits),
+      "nests deeper than 128");
+  ExpectExhausted(RenderStatus("{{ " + Repeat("[", 100000) + Repeat("]", 100000) + " }}", limits),
+                  "nests deeper");
   ExpectExhausted(RenderStatus("{{ " + Repeat("not ", 100000) + "x }}", limits), "nests deeper");
   ExpectExhausted(RenderStatus("{{ " + Repeat("-", 100000) + "x }}", limits), "nests deeper");
   EXPECT_TRUE(RenderStatus("{{ " + Repeat("(", 20) + "1" + Repeat(")", 20) + " }}", limits).ok());
@@ -50,27 +53,35 @@ TEST(JinjaLimitsTest, LongOperatorChainsAndNestedBlocksAreBounded) {
   JinjaLimits limits;
   // Built by loops in the parser, not recursion: bounded by the tree's height instead.
   ExpectExhausted(RenderStatus("{{ 1" + Repeat(" + 1", 100000) + " }}", limits), "nests deeper");
-  ExpectExhausted(RenderStatus("{{ 'a'" + Repeat(" | trim", 100000) + " }}", limits), "nests deeper");
-  ExpectExhausted(RenderStatus("{{ a" + Repeat(".b", 100000) + " }}", limits), "nests deeper");
-  ExpectExhausted(RenderStatus(Repeat("{% if true %}", 10000) + Repeat("{% endif %}", 10000), limits),
+  ExpectExhausted(RenderStatus("{{ 'a'" + Repeat(" | trim", 100000) + " }}", limits),
                   "nests deeper");
+  ExpectExhausted(RenderStatus("{{ a" + Repeat(".b", 100000) + " }}", limits), "nests deeper");
+  ExpectExhausted(
+      RenderStatus(Repeat("{% if true %}", 10000) + Repeat("{% endif %}", 10000), limits),
+      "nests deeper");
   EXPECT_TRUE(RenderStatus("{{ 1" + Repeat(" + 1", 100) + " }}", limits).ok());
 }
 
 TEST(JinjaLimitsTest, LoopIterations) {
   JinjaLimits limits;
   limits.max_loop_iterations = 1000;
-  ExpectExhausted(RenderStatus("{% for i in range(10) %}{% for j in range(101) %}{% endfor %}{% endfor %}", limits),
-                  "loops more than 1000");
-  ExpectExhausted(RenderStatus("{% for i in range(1000000000000) %}{% endfor %}", limits), "loops more than");
+  ExpectExhausted(
+      RenderStatus("{% for i in range(10) %}{% for j in range(101) %}{% endfor %}{% endfor %}",
+                   limits),
+      "loops more than 1000");
+  ExpectExhausted(RenderStatus("{% for i in range(1000000000000) %}{% endfor %}", limits),
+                  "loops more than");
   // range() elements count too: 5 + 5 * 80 elements, 5 + 5 * 80 iterations.
-  EXPECT_TRUE(RenderStatus("{% for i in range(5) %}{% for j in range(80) %}{% endfor %}{% endfor %}", limits).ok());
+  EXPECT_TRUE(RenderStatus(
+                  "{% for i in range(5) %}{% for j in range(80) %}{% endfor %}{% endfor %}", limits)
+                  .ok());
 }
 
 TEST(JinjaLimitsTest, OutputSize) {
   JinjaLimits limits;
   limits.max_output_bytes = 1000;
-  ExpectExhausted(RenderStatus("{% for i in range(200) %}xxxxxx{% endfor %}", limits), "output exceeds 1000");
+  ExpectExhausted(RenderStatus("{% for i in range(200) %}xxxxxx{% endfor %}", limits),
+                  "output exceeds 1000");
   // A string built in a variable, never written out, is bounded too.
   ExpectExhausted(RenderStatus("{% set ns = namespace(s='') %}{% for i in range(300) %}"
                                "{% set ns.s = ns.s ~ 'abcd' %}{% endfor %}",
@@ -94,9 +105,11 @@ TEST(JinjaLimitsTest, RecursiveMacros) {
   ExpectExhausted(RenderStatus("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", limits),
                   "macro calls nest deeper than 32");
   // Bounded recursion within the limit renders.
-  EXPECT_TRUE(RenderStatus("{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(20) }}",
-                           limits)
-                  .ok());
+  EXPECT_TRUE(
+      RenderStatus(
+          "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(20) }}",
+          limits)
+          .ok());
 }
 
 TEST(JinjaLimitsTest, DeepRequestDataAndValues) {

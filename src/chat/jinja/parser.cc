@@ -50,9 +50,15 @@ class SpecialNames {
   void Visit(const Node* n) {
     if (n == nullptr) return;
     switch (n->kind) {
-      case NodeKind::kIdentifier: used_.insert(n->str); return;
-      case NodeKind::kFor: DeclareTarget(n->a.get()); break;
-      case NodeKind::kSet: DeclareTarget(n->a.get()); break;
+      case NodeKind::kIdentifier:
+        used_.insert(n->str);
+        return;
+      case NodeKind::kFor:
+        DeclareTarget(n->a.get());
+        break;
+      case NodeKind::kSet:
+        DeclareTarget(n->a.get());
+        break;
       case NodeKind::kMacro:
       case NodeKind::kCallBlock:
         // A nested macro's parameters are names, not reads; their defaults are reads.
@@ -71,8 +77,11 @@ class SpecialNames {
         VisitList(n->list);
         if (n->b && n->b->kind == NodeKind::kCall) VisitList(n->b->list);
         return;
-      case NodeKind::kTest: Visit(n->a.get()); return;
-      default: break;
+      case NodeKind::kTest:
+        Visit(n->a.get());
+        return;
+      default:
+        break;
     }
     VisitList(n->list);
     Visit(n->a.get());
@@ -144,7 +153,8 @@ class Parser {
     return Status::Ok();
   }
   Status ExpectEnd(const char* name) {
-    LLMUX_RETURN_IF_ERROR(Expect(TokenType::kOpenStatement, std::string("expected {% ") + name + " %}"));
+    LLMUX_RETURN_IF_ERROR(
+        Expect(TokenType::kOpenStatement, std::string("expected {% ") + name + " %}"));
     LLMUX_RETURN_IF_ERROR(ExpectIdentifier(name));
     return Expect(TokenType::kCloseStatement, "expected %}");
   }
@@ -236,7 +246,8 @@ Result<NodePtr> Parser::ParseAny() {
       return e;
     }
     default:
-      return SyntaxError(std::string("unexpected ") + TokenTypeName(tok.type) + " '" + tok.value + "'");
+      return SyntaxError(std::string("unexpected ") + TokenTypeName(tok.type) + " '" + tok.value +
+                         "'");
   }
 }
 
@@ -264,7 +275,8 @@ Result<NodePtr> Parser::ParseStatement() {
     NodePtr n = Make(NodeKind::kCallBlock);
     if (Is(TokenType::kOpenParen)) LLMUX_RETURN_IF_ERROR(ParseArgs(true, &n->list));
     LLMUX_ASSIGN_OR_RETURN(NodePtr callee, ParsePrimary());
-    if (callee->kind != NodeKind::kIdentifier) return SyntaxError("expected a macro name after call");
+    if (callee->kind != NodeKind::kIdentifier)
+      return SyntaxError("expected a macro name after call");
     NodePtr call = Make(NodeKind::kCall);
     call->a = std::move(callee);
     LLMUX_RETURN_IF_ERROR(ParseArgs(false, &call->list));
@@ -501,10 +513,11 @@ Result<NodePtr> Parser::ParseFilter() {
   while (Is(TokenType::kPipe)) {
     ++cur_;
     LLMUX_ASSIGN_OR_RETURN(NodePtr filter, ParsePrimary());
-    if (filter->kind != NodeKind::kIdentifier) return SyntaxError("expected a filter name after '|'");
+    if (filter->kind != NodeKind::kIdentifier)
+      return SyntaxError("expected a filter name after '|'");
     if (Is(TokenType::kOpenParen)) {
-        LLMUX_ASSIGN_OR_RETURN(filter, ParseCall(std::move(filter)));
-      }
+      LLMUX_ASSIGN_OR_RETURN(filter, ParseCall(std::move(filter)));
+    }
     NodePtr n = Make(NodeKind::kFilter);
     n->a = std::move(operand);
     n->b = std::move(filter);
@@ -563,7 +576,8 @@ Status Parser::ParseArgs(bool parameters, NodeList* out) {
       LLMUX_ASSIGN_OR_RETURN(n->a, ParseExpression());
       out->push_back(std::move(n));
       if (Is(TokenType::kComma)) ++cur_;
-      if (!Is(TokenType::kCloseParen)) return SyntaxError("`**` must be applied to the final argument");
+      if (!Is(TokenType::kCloseParen))
+        return SyntaxError("`**` must be applied to the final argument");
       break;
     }
     NodePtr arg;
@@ -590,7 +604,8 @@ Status Parser::ParseArgs(bool parameters, NodeList* out) {
         if (arg->kind != NodeKind::kIdentifier && arg->kind != NodeKind::kKeywordArg) {
           return SyntaxError("expected an identifier for a parameter declaration");
         }
-        if (!names.insert(arg->str).second) return SyntaxError("duplicate parameter name: " + arg->str);
+        if (!names.insert(arg->str).second)
+          return SyntaxError("duplicate parameter name: " + arg->str);
       }
       if (arg->kind == NodeKind::kKeywordArg) {
         saw_keyword = true;
@@ -717,7 +732,8 @@ Result<NodePtr> Parser::ParsePrimary() {
       return n;
     }
     default:
-      return SyntaxError(std::string("unexpected ") + TokenTypeName(tok.type) + " '" + tok.value + "'");
+      return SyntaxError(std::string("unexpected ") + TokenTypeName(tok.type) + " '" + tok.value +
+                         "'");
   }
 }
 

@@ -1,11 +1,12 @@
 #include "chat/jinja/text.h"
 
+#include <locale.h>
+
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cwctype>
-#include <locale.h>
 
 namespace llmux::chat::jinja {
 namespace {
@@ -33,8 +34,8 @@ size_t Decode(std::string_view s, size_t i, uint32_t* cp) {
 
 bool IsJsSpace(uint32_t c) {
   if (c <= 32) return c == 32 || (c >= 9 && c <= 13);
-  return c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
-         c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000 || c == 0xFEFF;
+  return c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+         c == 0x202F || c == 0x205F || c == 0x3000 || c == 0xFEFF;
 }
 
 }  // namespace
@@ -208,13 +209,27 @@ std::string JsonQuote(std::string_view s, bool ensure_ascii) {
     uint32_t cp = 0;
     const size_t n = Decode(s, i, &cp);
     switch (cp) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (cp < 0x20) {
           unit(cp);

@@ -27,8 +27,8 @@ double StringToNumber(const std::string& s) {
   char* end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
   if (end != text.c_str() + text.size()) return std::nan("");
-  if (text.find_first_of("xXnN") != std::string::npos && text != "Infinity" && text != "-Infinity" &&
-      text != "+Infinity") {
+  if (text.find_first_of("xXnN") != std::string::npos && text != "Infinity" &&
+      text != "-Infinity" && text != "+Infinity") {
     return std::nan("");  // strtod reads hex, "nan", "inf"; JavaScript does not
   }
   return v;
@@ -37,11 +37,15 @@ double StringToNumber(const std::string& s) {
 // A primitive's JavaScript number (for ==).
 double PrimitiveNumber(const Value& v) {
   switch (v.type()) {
-    case ValueType::kBool: return v.boolean() ? 1 : 0;
+    case ValueType::kBool:
+      return v.boolean() ? 1 : 0;
     case ValueType::kInt:
-    case ValueType::kFloat: return v.number();
-    case ValueType::kString: return StringToNumber(v.str());
-    default: return std::nan("");
+    case ValueType::kFloat:
+      return v.number();
+    case ValueType::kString:
+      return StringToNumber(v.str());
+    default:
+      return std::nan("");
   }
 }
 
@@ -62,15 +66,19 @@ Result<std::string> JsonImpl(const Value& v, const JsonOptions& o, bool undefine
     key_sep = ": ";
   }
   switch (v.type()) {
-    case ValueType::kNull: return std::string("null");
-    case ValueType::kUndefined: return std::string(undefined_to_null ? "null" : "undefined");
-    case ValueType::kBool: return std::string(v.boolean() ? "true" : "false");
+    case ValueType::kNull:
+      return std::string("null");
+    case ValueType::kUndefined:
+      return std::string(undefined_to_null ? "null" : "undefined");
+    case ValueType::kBool:
+      return std::string(v.boolean() ? "true" : "false");
     case ValueType::kInt:
     case ValueType::kFloat: {
       const double d = v.number();
       return std::isfinite(d) ? JsNumber(d) : std::string("null");
     }
-    case ValueType::kString: return JsonQuote(v.str(), o.ensure_ascii);
+    case ValueType::kString:
+      return JsonQuote(v.str(), o.ensure_ascii);
     case ValueType::kArray:
     case ValueType::kObject:
     case ValueType::kNamespace: {
@@ -81,14 +89,16 @@ Result<std::string> JsonImpl(const Value& v, const JsonOptions& o, bool undefine
         return InvalidArgumentError("Cannot convert to JSON: KeywordArgumentsValue");
       }
       // A negative indent is "" (JavaScript's " ".repeat refuses it; treat as no padding).
-      const std::string unit = indented && *o.indent > 0 ? std::string(static_cast<size_t>(*o.indent), ' ') : "";
+      const std::string unit =
+          indented && *o.indent > 0 ? std::string(static_cast<size_t>(*o.indent), ' ') : "";
       std::string base = "\n";
       for (int i = 0; i < depth; ++i) base += unit;
       const std::string child = base + unit;
       std::vector<std::string> core;
       if (v.is(ValueType::kArray)) {
         for (const Value& x : v.array().items) {
-          LLMUX_ASSIGN_OR_RETURN(std::string s, JsonImpl(x, o, undefined_to_null, depth + 1, max_depth));
+          LLMUX_ASSIGN_OR_RETURN(std::string s,
+                                 JsonImpl(x, o, undefined_to_null, depth + 1, max_depth));
           core.push_back(std::move(s));
         }
         std::string out = "[";
@@ -105,7 +115,8 @@ Result<std::string> JsonImpl(const Value& v, const JsonOptions& o, bool undefine
                          [](const auto* a, const auto* b) { return a->first < b->first; });
       }
       for (const auto* e : entries) {
-        LLMUX_ASSIGN_OR_RETURN(std::string s, JsonImpl(e->second, o, undefined_to_null, depth + 1, max_depth));
+        LLMUX_ASSIGN_OR_RETURN(std::string s,
+                               JsonImpl(e->second, o, undefined_to_null, depth + 1, max_depth));
         core.push_back((indented ? child : "") + JsonQuote(e->first, o.ensure_ascii) + key_sep + s);
       }
       std::string out = "{";
@@ -113,7 +124,8 @@ Result<std::string> JsonImpl(const Value& v, const JsonOptions& o, bool undefine
       if (indented && !core.empty()) out += base;
       return out + "}";
     }
-    case ValueType::kFunction: return InvalidArgumentError("Cannot convert to JSON: FunctionValue");
+    case ValueType::kFunction:
+      return InvalidArgumentError("Cannot convert to JSON: FunctionValue");
   }
   return InternalError("unknown value type");
 }
@@ -181,16 +193,26 @@ int Value::height() const {
 
 const char* TypeName(const Value& v) {
   switch (v.type()) {
-    case ValueType::kUndefined: return "UndefinedValue";
-    case ValueType::kNull: return "NullValue";
-    case ValueType::kBool: return "BooleanValue";
-    case ValueType::kInt: return "IntegerValue";
-    case ValueType::kFloat: return "FloatValue";
-    case ValueType::kString: return "StringValue";
-    case ValueType::kArray: return v.array().tuple ? "TupleValue" : "ArrayValue";
-    case ValueType::kObject: return v.object().kwargs ? "KeywordArgumentsValue" : "ObjectValue";
-    case ValueType::kNamespace: return "NamespaceValue";
-    case ValueType::kFunction: return "FunctionValue";
+    case ValueType::kUndefined:
+      return "UndefinedValue";
+    case ValueType::kNull:
+      return "NullValue";
+    case ValueType::kBool:
+      return "BooleanValue";
+    case ValueType::kInt:
+      return "IntegerValue";
+    case ValueType::kFloat:
+      return "FloatValue";
+    case ValueType::kString:
+      return "StringValue";
+    case ValueType::kArray:
+      return v.array().tuple ? "TupleValue" : "ArrayValue";
+    case ValueType::kObject:
+      return v.object().kwargs ? "KeywordArgumentsValue" : "ObjectValue";
+    case ValueType::kNamespace:
+      return "NamespaceValue";
+    case ValueType::kFunction:
+      return "FunctionValue";
   }
   return "?";
 }
@@ -200,9 +222,12 @@ namespace {
 Result<Value> FromJsonAt(const nlohmann::ordered_json& j, int depth, int max_depth) {
   if (depth > max_depth) return TooDeep(max_depth);
   switch (j.type()) {
-    case nlohmann::ordered_json::value_t::null: return Value::Null();
-    case nlohmann::ordered_json::value_t::boolean: return Value::Bool(j.get<bool>());
-    case nlohmann::ordered_json::value_t::number_integer: return Value::Int(j.get<int64_t>());
+    case nlohmann::ordered_json::value_t::null:
+      return Value::Null();
+    case nlohmann::ordered_json::value_t::boolean:
+      return Value::Bool(j.get<bool>());
+    case nlohmann::ordered_json::value_t::number_integer:
+      return Value::Int(j.get<int64_t>());
     case nlohmann::ordered_json::value_t::number_unsigned: {
       const auto u = j.get<uint64_t>();
       if (u > static_cast<uint64_t>(INT64_MAX)) return Value::Float(static_cast<double>(u));
@@ -215,7 +240,8 @@ Result<Value> FromJsonAt(const nlohmann::ordered_json& j, int depth, int max_dep
       }
       return Value::Float(d);
     }
-    case nlohmann::ordered_json::value_t::string: return Value::String(j.get<std::string>());
+    case nlohmann::ordered_json::value_t::string:
+      return Value::String(j.get<std::string>());
     case nlohmann::ordered_json::value_t::array: {
       std::vector<Value> items;
       items.reserve(j.size());
@@ -233,26 +259,37 @@ Result<Value> FromJsonAt(const nlohmann::ordered_json& j, int depth, int max_dep
       }
       return Value::MakeObject(std::move(obj));
     }
-    default: return InvalidArgumentError("unsupported JSON value (binary or discarded)");
+    default:
+      return InvalidArgumentError("unsupported JSON value (binary or discarded)");
   }
 }
 
 }  // namespace
 
-Result<Value> FromJson(const nlohmann::ordered_json& j, int max_depth) { return FromJsonAt(j, 0, max_depth); }
+Result<Value> FromJson(const nlohmann::ordered_json& j, int max_depth) {
+  return FromJsonAt(j, 0, max_depth);
+}
 
 bool Truthy(const Value& v) {
   switch (v.type()) {
     case ValueType::kUndefined:
-    case ValueType::kNull: return false;
-    case ValueType::kBool: return v.boolean();
-    case ValueType::kInt: return v.integer() != 0;
-    case ValueType::kFloat: return v.number() != 0 && !std::isnan(v.number());
-    case ValueType::kString: return !v.str().empty();
-    case ValueType::kArray: return !v.array().items.empty();
-    case ValueType::kObject: return v.object().size() > 0;
+    case ValueType::kNull:
+      return false;
+    case ValueType::kBool:
+      return v.boolean();
+    case ValueType::kInt:
+      return v.integer() != 0;
+    case ValueType::kFloat:
+      return v.number() != 0 && !std::isnan(v.number());
+    case ValueType::kString:
+      return !v.str().empty();
+    case ValueType::kArray:
+      return !v.array().items.empty();
+    case ValueType::kObject:
+      return v.object().size() > 0;
     case ValueType::kNamespace:
-    case ValueType::kFunction: return true;
+    case ValueType::kFunction:
+      return true;
   }
   return false;
 }
@@ -264,32 +301,42 @@ Result<std::string> ToJson(const Value& v, const JsonOptions& options, bool unde
 
 Result<std::string> Display(const Value& v, int max_depth) {
   switch (v.type()) {
-    case ValueType::kUndefined: return std::string("undefined");
-    case ValueType::kNull: return std::string("null");
-    case ValueType::kBool: return std::string(v.boolean() ? "true" : "false");
-    case ValueType::kInt: return JsNumber(v.number());
+    case ValueType::kUndefined:
+      return std::string("undefined");
+    case ValueType::kNull:
+      return std::string("null");
+    case ValueType::kBool:
+      return std::string(v.boolean() ? "true" : "false");
+    case ValueType::kInt:
+      return JsNumber(v.number());
     case ValueType::kFloat: {
       const double d = v.number();
       if (d == 0 && std::signbit(d)) return std::string("-0.0");
       if (std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 1e21) return JsNumber(d) + ".0";
       return JsNumber(d);
     }
-    case ValueType::kString: return v.str();
+    case ValueType::kString:
+      return v.str();
     case ValueType::kArray:
     case ValueType::kObject:
-    case ValueType::kNamespace: return ToJson(v, JsonOptions{}, false, max_depth);
+    case ValueType::kNamespace:
+      return ToJson(v, JsonOptions{}, false, max_depth);
     case ValueType::kFunction:
-      return InvalidArgumentError("cannot print a function (the reference prints its JavaScript source)");
+      return InvalidArgumentError(
+          "cannot print a function (the reference prints its JavaScript source)");
   }
   return InternalError("unknown value type");
 }
 
 Result<std::string> JsString(const Value& v, int max_depth) {
   switch (v.type()) {
-    case ValueType::kUndefined: return std::string("undefined");
-    case ValueType::kNull: return std::string("null");
+    case ValueType::kUndefined:
+      return std::string("undefined");
+    case ValueType::kNull:
+      return std::string("null");
     case ValueType::kInt:
-    case ValueType::kFloat: return JsNumber(v.number());
+    case ValueType::kFloat:
+      return JsNumber(v.number());
     case ValueType::kArray: {
       // Array.prototype.toString: the elements' own toString joined by ",".
       std::string out;
@@ -304,8 +351,10 @@ Result<std::string> JsString(const Value& v, int max_depth) {
       return out;
     }
     case ValueType::kObject:
-    case ValueType::kNamespace: return std::string("[object Map]");
-    default: return Display(v, max_depth);
+    case ValueType::kNamespace:
+      return std::string("[object Map]");
+    default:
+      return Display(v, max_depth);
   }
 }
 
@@ -317,10 +366,14 @@ bool StrictEquals(const Value& a, const Value& b) {
   }
   switch (a.type()) {
     case ValueType::kUndefined:
-    case ValueType::kNull: return true;
-    case ValueType::kBool: return a.boolean() == b.boolean();
-    case ValueType::kString: return a.str() == b.str();
-    default: return a.identity() == b.identity();
+    case ValueType::kNull:
+      return true;
+    case ValueType::kBool:
+      return a.boolean() == b.boolean();
+    case ValueType::kString:
+      return a.str() == b.str();
+    default:
+      return a.identity() == b.identity();
   }
 }
 

@@ -6,13 +6,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "base/status.h"
 
@@ -23,7 +22,18 @@ class Value;
 
 using NativeFn = std::function<Result<Value>(std::vector<Value>& args, Env* call_site)>;
 
-enum class ValueType { kUndefined, kNull, kBool, kInt, kFloat, kString, kArray, kObject, kNamespace, kFunction };
+enum class ValueType {
+  kUndefined,
+  kNull,
+  kBool,
+  kInt,
+  kFloat,
+  kString,
+  kArray,
+  kObject,
+  kNamespace,
+  kFunction
+};
 
 struct Array {
   std::vector<Value> items;
