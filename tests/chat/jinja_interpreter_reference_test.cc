@@ -206,6 +206,33 @@ TEST_F(JinjaInterpreterReferenceTest, MutatedTemplatesBehaveAsHuggingFaceJinja) 
   EXPECT_GE(rendered_by_both, 300u);
 }
 
+// The model templates over random conversations (fixed seed): odd roles orders, null and
+// unicode content, random tool-call arguments and schemas. Same bytes or the same refusal.
+TEST_F(JinjaInterpreterReferenceTest, RandomConversationsRenderAsHuggingFaceJinja) {
+  std::map<std::string, std::shared_ptr<const JinjaTemplate>> templates;
+  for (const auto& t : references_["templates"]) {
+    auto tmpl = JinjaTemplate::Parse(t["template"].get<std::string>());
+    ASSERT_TRUE(tmpl.ok());
+    templates[t["name"].get<std::string>()] = *tmpl;
+  }
+  ASSERT_GE(references_["random"].size(), 600u);
+  size_t rendered_by_both = 0;
+  for (const auto& r : references_["random"]) {
+    SCOPED_TRACE(r["name"].get<std::string>() + ": " + r["context"].dump());
+    ASSERT_EQ(templates.count(r["of"].get<std::string>()), 1u);
+    auto rendered = templates[r["of"].get<std::string>()]->Render(r["context"]);
+    if (r.contains("error")) {
+      EXPECT_FALSE(rendered.ok()) << "the reference fails (" << r["error"] << ") but we render:\n"
+                                  << *rendered;
+      continue;
+    }
+    ASSERT_TRUE(rendered.ok()) << rendered.status().ToString();
+    EXPECT_EQ(*rendered, r["output"].get<std::string>());
+    ++rendered_by_both;
+  }
+  EXPECT_GE(rendered_by_both, 200u);
+}
+
 // raise_exception's message reaches the caller verbatim, as INVALID_ARGUMENT.
 TEST_F(JinjaInterpreterReferenceTest, RaisedMessageIsTheTemplates) {
   for (const auto& f : references_["features"]) {

@@ -151,6 +151,56 @@ function mutations(name, source, seed) {
   return out;
 }
 
+// Random conversations (fixed seed): roles in any order, content null or odd strings (unicode,
+// whitespace, think tags), tool calls whose arguments are random JSON (floats, nesting, unicode
+// keys) as objects or text, random tool schemas, the kwargs both ways.
+const RANDOM_PER_TEMPLATE = 60;
+
+function randomConversations(seed) {
+  let state = seed;
+  const rnd = (n) => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state % n;
+  };
+  const pick = (a) => a[rnd(a.length)];
+  const strs = ['', ' ', 'hi', '  padded  \n', 'ünï 🙂 — "quotes" \\ back', '<think>\nx\n</think>\n\nanswer',
+    'line1\nline2', '\t', '0', 'null', '{"json": 1}', 'ééééé'];
+  const nums = [0, 1, -1, 1.5, -2.25, 1e-7, 123456789, 0.1, 100, 3.0];
+  const val = (d) => {
+    const k = rnd(d > 2 ? 4 : 7);
+    if (k === 0) return pick(strs);
+    if (k === 1) return pick(nums);
+    if (k === 2) return pick([true, false, null]);
+    if (k === 3) return pick(strs) + pick(strs);
+    if (k === 4) return Array.from({ length: rnd(3) }, () => val(d + 1));
+    const o = {};
+    for (let i = rnd(4); i > 0; --i) o[pick(['a', 'city', 'b_2', 'ünï', 'type', '1', 'x y'])] = val(d + 1);
+    return o;
+  };
+  const out = [];
+  for (let k = 0; k < RANDOM_PER_TEMPLATE; ++k) {
+    const messages = [];
+    if (rnd(2)) messages.push({ role: 'system', content: pick(strs) });
+    for (let i = 1 + rnd(5); i > 0; --i) {
+      const role = pick(['user', 'assistant', 'user', 'tool', 'assistant']);
+      const m = { role, content: rnd(5) ? pick(strs) : null };
+      if (role === 'assistant' && rnd(2)) {
+        m.tool_calls = Array.from({ length: 1 + rnd(2) }, (_, j) => ({
+          id: `c${j}`, type: 'function',
+          function: { name: pick(['f', 'get_weather']), arguments: rnd(2) ? val(0) : JSON.stringify(val(0)) },
+        }));
+        if (rnd(2)) m.reasoning_content = pick(strs);
+      }
+      if (role === 'tool') m.tool_call_id = 'c0';
+      messages.push(m);
+    }
+    const tools = rnd(2) ? null
+      : [{ type: 'function', function: { name: 'f', description: pick(strs), parameters: { type: 'object', properties: val(0) } } }];
+    out.push({ messages, tools, add_generation_prompt: !!rnd(2), enable_thinking: !!rnd(2) });
+  }
+  return out;
+}
+
 function render(source, context) {
   try {
     return { output: new Template(source).render(context) };
@@ -208,7 +258,15 @@ export async function allReferences() {
   for (const f of features) {
     for (const m of mutations(f.name, f.template, seed++)) mutated.push({ ...m, ...render(m.template, FEATURE_CONTEXT) });
   }
-  return { templates, unavailable, features, feature_context: FEATURE_CONTEXT, mutated };
+  const random = [];
+  for (const t of templates) {
+    const { bos_token, eos_token } = t.cases[0].context;
+    randomConversations(seed++).forEach((c, k) => {
+      const context = { ...c, bos_token, eos_token };
+      random.push({ name: `${t.name}#${k}`, of: t.name, context, ...render(t.template, context) });
+    });
+  }
+  return { templates, unavailable, features, feature_context: FEATURE_CONTEXT, mutated, random };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
@@ -217,7 +275,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     console.error('usage: node jinja_references.mjs OUT.json');
     process.exit(2);
   }
-  const { templates, unavailable, features, feature_context, mutated } = await allReferences();
+  const { templates, unavailable, features, feature_context, mutated, random } = await allReferences();
   writeFileSync(outPath, JSON.stringify({
     renderer: '@huggingface/jinja ' + readJson(packageFile('@huggingface/jinja', 'package.json')).version,
     templates,
@@ -225,7 +283,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     features,
     feature_context,
     mutated,
+    random,
   }, null, 1));
+  console.log(`random: ${random.length}, ${random.filter((r) => r.error === undefined).length} render`);
   console.log(`mutated: ${mutated.length}, ${mutated.filter((m) => m.error === undefined).length} render`);
   console.log(`features: ${features.length}, ${features.filter((f) => f.error !== undefined).length} refused`);
   for (const t of templates) {
