@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { Template } from '@huggingface/jinja';
 
 // A file of an npm package installed beside this file (some packages export no package.json).
-function packageFile(pkg, rel) {
+export function packageFile(pkg, rel) {
   return join(dirname(fileURLToPath(import.meta.url)), 'node_modules', pkg, rel);
 }
 
@@ -37,7 +37,7 @@ function readJson(path) {
 // package does not export its table, so its source file is loaded as a module (it is plain data
 // apart from one type import and one type annotation).
 let ollamaTable = null;
-function ollamaTemplate(model) {
+export function ollamaTemplate(model) {
   if (!ollamaTable) {
     const src = readFileSync(packageFile('@huggingface/ollama-utils', 'src/chat-template-automap.ts'), 'utf8')
       .replace(/^import type .*$/m, '')
@@ -179,7 +179,7 @@ function tojson(value) {
 
 // The serving layer's input normalisation (see the top of this file); nullContent chooses
 // between the two spellings of an empty tool-calling turn.
-function normalise(messages, argumentsMode, nullContent) {
+export function normalise(messages, argumentsMode, nullContent) {
   return messages.map((m) => {
     const out = structuredClone(m);
     if (out.role === 'assistant' && Array.isArray(out.tool_calls) && out.tool_calls.length > 0) {
