@@ -16,6 +16,7 @@
 
 #include "auth/principal.h"
 #include "base/status.h"
+#include "services/audit/audit_log.h"
 #include "store/store.h"
 
 namespace llmux::auth {
@@ -109,7 +110,7 @@ class AuthService {
   virtual Status DeleteRole(const Actor& actor, std::string_view name) = 0;
 
   // --- audit log (logs:read), newest first ---
-  virtual Result<store::PageResult<store::AuditEvent>> ListAudit(store::AuditPage page) = 0;
+  virtual Result<audit::EventList> ListAudit(audit::Page page) = 0;
 };
 
 }  // namespace llmux::auth

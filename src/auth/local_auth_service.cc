@@ -63,7 +63,7 @@ std::string ActorId(const Principal& p) { return p.subject.empty() ? "anonymous"
 }  // namespace
 
 LocalAuthService::LocalAuthService(store::Store& store, LocalAuthOptions options)
-    : store_(store), options_(std::move(options)) {}
+    : store_(store), audit_(store), options_(std::move(options)) {}
 
 int64_t LocalAuthService::Now() const {
   return options_.clock ? options_.clock() : SystemUnixSeconds();
@@ -181,14 +181,14 @@ Principal LocalAuthService::UserPrincipal(const store::User& user,
 
 void LocalAuthService::AuditAuth(std::string_view actor, std::string_view action,
                                  std::string_view source, const Status& outcome) {
-  store::AuditEvent e;
+  audit::Event e;
   e.actor = std::string(actor);
   e.action = std::string(action);
   e.target = "session";
   e.source = std::string(source);
   e.outcome = outcome.ok() ? "ok" : "denied";
   e.detail = outcome.ok() ? "" : outcome.message();
-  (void)store_.AppendAudit(e);
+  audit::AppendOrWarn(audit_, e);
 }
 
 Result<LoginTokens> LocalAuthService::IssueTokens(const store::User& user, int64_t rotated_from) {
@@ -308,26 +308,26 @@ Result<PermissionSet> LocalAuthService::RolePermissions(const std::vector<std::s
 void LocalAuthService::RecordDenied(const Principal* who, std::string_view action,
                                     std::string_view target, std::string_view source,
                                     std::string_view reason) {
-  store::AuditEvent e;
+  audit::Event e;
   e.actor = who ? ActorId(*who) : "anonymous";
   e.action = std::string(action);
   e.target = std::string(target);
   e.source = std::string(source);
   e.outcome = "denied";
   e.detail = RedactApiKeys(reason);
-  (void)store_.AppendAudit(e);  // the refusal itself must not fail because the log is busy
+  audit::AppendOrWarn(audit_, e);  // the refusal itself must not fail because the log is busy
 }
 
 void LocalAuthService::Audit(const Actor& actor, std::string_view action, std::string_view target,
                              const Status& outcome, std::string_view detail) {
-  store::AuditEvent e;
+  audit::Event e;
   e.actor = ActorId(actor.principal);
   e.action = std::string(action);
   e.target = std::string(target);
   e.source = actor.source;
   e.outcome = std::string(OutcomeOf(outcome));
   e.detail = outcome.ok() ? std::string(detail) : RedactApiKeys(outcome.message());
-  (void)store_.AppendAudit(e);
+  audit::AppendOrWarn(audit_, e);
 }
 
 // ---------------------------------------------------------------- users
@@ -564,8 +564,8 @@ Status LocalAuthService::DeleteRole(const Actor& actor, std::string_view name) {
   return s;
 }
 
-Result<store::PageResult<store::AuditEvent>> LocalAuthService::ListAudit(store::AuditPage page) {
-  return store_.ListAudit(page);
+Result<audit::EventList> LocalAuthService::ListAudit(audit::Page page) {
+  return audit_.List(page);
 }
 
 // ---------------------------------------------------------------- first start

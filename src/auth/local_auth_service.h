@@ -61,7 +61,7 @@ class LocalAuthService : public AuthService {
   Status PutRole(const Actor& actor, const store::Role& role) override;
   Status DeleteRole(const Actor& actor, std::string_view name) override;
 
-  Result<store::PageResult<store::AuditEvent>> ListAudit(store::AuditPage page) override;
+  Result<audit::EventList> ListAudit(audit::Page page) override;
 
  private:
   int64_t Now() const;
@@ -91,6 +91,7 @@ class LocalAuthService : public AuthService {
              const Status& outcome, std::string_view detail = {});
 
   store::Store& store_;
+  audit::AuditLog& audit_;  // the store's audit log: every change is written here, once
   LocalAuthOptions options_;
   std::once_flag dummy_once_;
   std::string dummy_hash_;  // Argon2 hash that unknown user names are checked against

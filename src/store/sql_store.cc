@@ -537,7 +537,7 @@ class SqlStore final : public Store {
   }
 
   // ---------------------------------------------------------------- audit
-  Result<int64_t> AppendAudit(const AuditEvent& e) override {
+  Result<int64_t> Append(const AuditEvent& e) override {
     const int64_t time_ms = e.time_ms == 0 ? NowMillis() : e.time_ms;
     std::lock_guard lock(mu_);
     LLMUX_ASSIGN_OR_RETURN(
@@ -548,7 +548,7 @@ class SqlStore final : public Store {
     return FirstInt(res);
   }
 
-  Result<PageResult<AuditEvent>> ListAudit(AuditPage page) override {
+  Result<audit::EventList> List(AuditPage page) override {
     LLMUX_RETURN_IF_ERROR(CheckLimit(page.limit));
     const int64_t before =
         page.before_id <= 0 ? std::numeric_limits<int64_t>::max() : page.before_id;
@@ -558,7 +558,8 @@ class SqlStore final : public Store {
                                        " FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT $2",
                                    {before, int64_t{page.limit} + 1}));
     LLMUX_ASSIGN_OR_RETURN(auto items, ReadAll<AuditEvent>(res, ReadAudit));
-    return MakePage(std::move(items), page.limit);
+    PageResult<AuditEvent> rows = MakePage(std::move(items), page.limit);
+    return audit::EventList{std::move(rows.items), rows.has_more, rows.next_cursor};
   }
 
   // ---------------------------------------------------------------- refresh tokens

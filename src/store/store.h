@@ -2,6 +2,10 @@
 // survive restarts, the audit log and login refresh tokens. One interface, two backends:
 // SQLite (sqlite_store.h, the embedded default) and PostgreSQL (postgres_store.h).
 //
+// The services declare the narrow interfaces they need, with their own types (the audit log:
+// services/audit/audit_log.h); Store implements them, so that a service is handed only its
+// part of the store.
+//
 // Secrets never reach this layer in clear: password_hash, secret_hash and token_hash are opaque
 // strings produced by the auth layer, and no error message repeats them.
 //
@@ -19,6 +23,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "services/audit/audit_log.h"
 
 namespace llmux::store {
 
@@ -28,17 +33,15 @@ struct Page {
   int limit = 50;
 };
 
-// Audit pagination runs newest first: rows with id < before_id (0 = from the newest).
-struct AuditPage {
-  int64_t before_id = 0;
-  int limit = 50;
-};
+// The audit log's own types (the store implements audit::AuditLog).
+using AuditEvent = audit::Event;
+using AuditPage = audit::Page;
 
 template <typename T>
 struct PageResult {
   std::vector<T> items;
   bool has_more = false;
-  // When has_more: pass as Page::after_id (AuditPage::before_id) to get the next page; else 0.
+  // When has_more: pass as Page::after_id to get the next page; else 0.
   int64_t next_cursor = 0;
 };
 
@@ -98,17 +101,6 @@ struct ApiKey {
   Limits limits;
 };
 
-struct AuditEvent {
-  int64_t id = 0;       // assigned by the store, increasing
-  int64_t time_ms = 0;  // unix milliseconds; 0 at append = now
-  std::string actor;    // "user:3", "key:7", "anonymous"
-  std::string action;   // "keys.create", "chat.completions"
-  std::string target;   // "user:5", "/v1/models"
-  std::string source;   // client IP
-  std::string outcome;  // "ok", "allowed", "denied", ...
-  std::string detail;
-};
-
 struct RefreshToken {
   int64_t id = 0;          // assigned by the store
   std::string token_hash;  // opaque hash of the token handed to the client, unique
@@ -120,7 +112,7 @@ struct RefreshToken {
   int64_t session_generation = 0;  // the user's session_generation when it was issued
 };
 
-class Store {
+class Store : public audit::AuditLog {
  public:
   virtual ~Store() = default;
 
@@ -179,11 +171,9 @@ class Store {
   // Drops counters of periods that started before `period_start`; returns how many.
   virtual Result<int64_t> DeleteUsageBefore(int64_t period_start) = 0;
 
-  // --- audit log ---
-  // Returns the new event's id.
-  virtual Result<int64_t> AppendAudit(const AuditEvent& event) = 0;
-  // Newest first (by id).
-  virtual Result<PageResult<AuditEvent>> ListAudit(AuditPage page) = 0;
+  // --- audit log: audit::AuditLog's Append and List (newest first, by id) ---
+  // Append under its older name, for callers not yet handed an audit::AuditLog.
+  Result<int64_t> AppendAudit(const AuditEvent& event) { return Append(event); }
 
   // --- refresh tokens ---
   // kAlreadyExists if the hash is taken; kNotFound if the user does not exist.

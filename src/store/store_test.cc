@@ -495,6 +495,7 @@ TEST_P(StoreTest, UsageIncrementsAreAtomicAcrossThreadsAndConnections) {
 // ------------------------------------------------------------------------- audit
 
 TEST_P(StoreTest, AuditNewestFirstWithPaging) {
+  audit::AuditLog& log = *store_;  // what the services are handed
   std::vector<int64_t> ids;
   for (int i = 0; i < 5; ++i) {
     AuditEvent e{.time_ms = 1700000000000 + i,
@@ -504,14 +505,14 @@ TEST_P(StoreTest, AuditNewestFirstWithPaging) {
                  .source = "10.0.0." + std::to_string(i),
                  .outcome = i % 2 ? "denied" : "ok",
                  .detail = "detail " + std::to_string(i)};
-    auto id = store_->AppendAudit(e);
+    auto id = log.Append(e);
     ASSERT_TRUE(id.ok()) << id.status().ToString();
     if (!ids.empty()) {
       EXPECT_GT(*id, ids.back());
     }
     ids.push_back(*id);
   }
-  auto first = store_->ListAudit(AuditPage{.before_id = 0, .limit = 3});
+  auto first = log.List(AuditPage{.before_id = 0, .limit = 3});
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   ASSERT_EQ(first->items.size(), 3u);
   EXPECT_TRUE(first->has_more);
@@ -527,7 +528,7 @@ TEST_P(StoreTest, AuditNewestFirstWithPaging) {
   EXPECT_EQ(newest.outcome, "ok");
   EXPECT_EQ(newest.detail, "detail 4");
 
-  auto second = store_->ListAudit(AuditPage{.before_id = first->next_cursor, .limit = 3});
+  auto second = log.List(AuditPage{.before_id = first->next_cursor, .limit = 3});
   ASSERT_TRUE(second.ok());
   ASSERT_EQ(second->items.size(), 2u);
   EXPECT_FALSE(second->has_more);
@@ -537,11 +538,16 @@ TEST_P(StoreTest, AuditNewestFirstWithPaging) {
   EXPECT_EQ(second->items[0].outcome, "denied");
 
   // time defaults to now.
-  auto id = store_->AppendAudit(AuditEvent{.actor = "x"});
+  auto id = log.Append(AuditEvent{.actor = "x"});
   ASSERT_TRUE(id.ok());
-  auto latest = store_->ListAudit(AuditPage{.before_id = 0, .limit = 1});
+  auto latest = log.List(AuditPage{.before_id = 0, .limit = 1});
   ASSERT_TRUE(latest.ok());
   EXPECT_GT(latest->items[0].time_ms, int64_t{1600000000} * 1000);
+
+  EXPECT_EQ(log.List(AuditPage{.before_id = 0, .limit = 0}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(log.List(AuditPage{.before_id = 0, .limit = 1001}).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 // ------------------------------------------------------------------------- refresh tokens
@@ -650,7 +656,7 @@ TEST_P(StoreTest, LimitsUsageAndEverythingSurviveARestart) {
   EXPECT_EQ(*store_->AddUsage("key:" + std::to_string(key->id), 7200, 6), 1240);
   EXPECT_TRUE(store_->GetUserByName("henry").ok());
   EXPECT_TRUE(store_->GetRole("custom").ok());
-  EXPECT_EQ(store_->ListAudit({})->items.size(), 1u);
+  EXPECT_EQ(store_->List({})->items.size(), 1u);
   // Ids are not reused after a restart.
   const User next = MakeUser("ivy");
   EXPECT_GT(next.id, u.id);

@@ -81,7 +81,7 @@ Json RoleJson(const store::Role& r) {
   return {{"name", r.name}, {"object", "role"}, {"permissions", r.permissions}, {"builtin", r.builtin}};
 }
 
-Json AuditJson(const store::AuditEvent& e) {
+Json AuditJson(const audit::Event& e) {
   return {{"id", e.id},         {"time_ms", e.time_ms}, {"actor", e.actor},
           {"action", e.action}, {"target", e.target},   {"source", e.source},
           {"outcome", e.outcome}, {"detail", e.detail}};

@@ -9,6 +9,7 @@
 
 #include "auth/auth_service.h"
 #include "base/status.h"
+#include "services/audit/audit_log.h"
 #include "store/store.h"
 
 namespace llmux::gateway {
@@ -16,7 +17,7 @@ namespace llmux::gateway {
 nlohmann::json UserJson(const store::User& user);
 nlohmann::json KeyJson(const store::ApiKey& key);
 nlohmann::json RoleJson(const store::Role& role);
-nlohmann::json AuditJson(const store::AuditEvent& event);
+nlohmann::json AuditJson(const audit::Event& event);
 nlohmann::json LimitsJson(const store::Limits& limits);
 
 // Parsers of request bodies; unknown fields are refused so that typos do not pass silently.

@@ -49,9 +49,9 @@ Result<store::Page> PageParams(const http::Request& req) {
 }
 
 template <typename T, typename F>
-Json ListJson(const store::PageResult<T>& page, F to_json) {
+Json ListJson(const T& page, F to_json) {
   Json data = Json::array();
-  for (const T& item : page.items) data.push_back(to_json(item));
+  for (const auto& item : page.items) data.push_back(to_json(item));
   Json out = {{"object", "list"}, {"data", data}, {"has_more", page.has_more}};
   out["next_cursor"] = page.has_more ? Json(page.next_cursor) : Json(nullptr);
   return out;
@@ -192,8 +192,7 @@ void RegisterAdminRoutes(GuardedRouter& router, auth::AuthService& auth) {
                  co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
                    LLMUX_ASSIGN_OR_RETURN(store::Page page, PageParams(req));
                    LLMUX_ASSIGN_OR_RETURN(std::optional<int64_t> before, IntParam(req, "before"));
-                   store::AuditPage audit{before.value_or(0), page.limit};
-                   LLMUX_ASSIGN_OR_RETURN(auto events, a->ListAudit(audit));
+                   LLMUX_ASSIGN_OR_RETURN(auto events, a->ListAudit(audit::Page{before.value_or(0), page.limit}));
                    return ListJson(events, AuditJson);
                  });
                });

@@ -153,7 +153,7 @@ Reactor* AuthGrpcService::ListAudit(Context* c, const v1::ListAuditRequest* req,
   return Unary(gate_, c, "/llmux.v1.Auth/ListAudit", [&](CallAccess&) -> Status {
     LLMUX_ASSIGN_OR_RETURN(store::Page page, PageFromProto(req->limit(), 0));
     if (req->before() < 0) return InvalidArgumentError("before must not be negative").WithField("before");
-    LLMUX_ASSIGN_OR_RETURN(auto events, auth_.ListAudit(store::AuditPage{req->before(), page.limit}));
+    LLMUX_ASSIGN_OR_RETURN(auto events, auth_.ListAudit(audit::Page{req->before(), page.limit}));
     for (const auto& e : events.items) FillAuditEvent(e, resp->add_events());
     resp->set_has_more(events.has_more);
     resp->set_next_cursor(events.next_cursor);

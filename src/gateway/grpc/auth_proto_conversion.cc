@@ -44,7 +44,7 @@ void FillApiKey(const store::ApiKey& k, v1::ApiKey* out) {
   FillLimits(k.limits, out->mutable_limits());
 }
 
-void FillAuditEvent(const store::AuditEvent& e, v1::AuditEvent* out) {
+void FillAuditEvent(const audit::Event& e, v1::AuditEvent* out) {
   out->set_id(e.id);
   out->set_time_ms(e.time_ms);
   out->set_actor(e.actor);

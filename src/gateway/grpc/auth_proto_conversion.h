@@ -4,6 +4,7 @@
 
 #include "auth/auth_service.h"
 #include "llmux/v1/auth.pb.h"
+#include "services/audit/audit_log.h"
 #include "store/store.h"
 
 namespace llmux::gateway {
@@ -13,7 +14,7 @@ store::Limits LimitsFromProto(const v1::Limits& limits);
 void FillUser(const store::User& user, v1::User* out);
 void FillRole(const store::Role& role, v1::Role* out);
 void FillApiKey(const store::ApiKey& key, v1::ApiKey* out);
-void FillAuditEvent(const store::AuditEvent& event, v1::AuditEvent* out);
+void FillAuditEvent(const audit::Event& event, v1::AuditEvent* out);
 void FillLoginTokens(const auth::LoginTokens& tokens, v1::LoginResponse* out);
 
 auth::NewUser NewUserFromProto(const v1::CreateUserRequest& request);
