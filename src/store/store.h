@@ -3,8 +3,8 @@
 // SQLite (sqlite_store.h, the embedded default) and PostgreSQL (postgres_store.h).
 //
 // The services declare the narrow interfaces they need, with their own types (the audit log:
-// services/audit/audit_log.h); Store implements them, so that a service is handed only its
-// part of the store.
+// services/audit/audit_log.h; prompt templates: services/prompts/prompt_store.h); Store
+// implements them, so that a service is handed only its part of the store.
 //
 // Secrets never reach this layer in clear: password_hash, secret_hash and token_hash are opaque
 // strings produced by the auth layer, and no error message repeats them.
@@ -24,6 +24,7 @@
 
 #include "base/status.h"
 #include "services/audit/audit_log.h"
+#include "services/prompts/prompt_store.h"
 
 namespace llmux::store {
 
@@ -68,17 +69,6 @@ struct User {
   int64_t session_generation = 0;
 };
 
-// A prompt template that admins store and the MCP service lists (prompts/list, prompts/get).
-struct Prompt {
-  std::string name;
-  std::string title;
-  std::string description;
-  std::string arguments_json = "[]";  // [{"name", "description", "required"}]
-  std::string messages_json = "[]";   // [{"role", "text"}], text with {{argument}} placeholders
-  std::string updated_by;             // who stored it (audit display name)
-  int64_t updated_at = 0;             // unix seconds; 0 at upsert = now
-};
-
 struct Role {
   std::string name;
   std::vector<std::string> permissions;  // "models:use:qwen*", "keys:manage", ...
@@ -112,7 +102,7 @@ struct RefreshToken {
   int64_t session_generation = 0;  // the user's session_generation when it was issued
 };
 
-class Store : public audit::AuditLog {
+class Store : public audit::AuditLog, public prompts::PromptStore {
  public:
   virtual ~Store() = default;
 
@@ -141,11 +131,7 @@ class Store : public audit::AuditLog {
   // kInvalidArgument for a built-in role.
   virtual Status DeleteRole(std::string_view name) = 0;
 
-  // --- prompt templates (few; listed whole, ordered by name) ---
-  // Creates or replaces the prompt called prompt.name.
-  virtual Status UpsertPrompt(const Prompt& prompt) = 0;
-  virtual Result<std::vector<Prompt>> ListPrompts() = 0;
-  virtual Status DeletePrompt(std::string_view name) = 0;
+  // --- prompt templates: prompts::PromptStore's UpsertPrompt, GetPrompt, ListPrompts, DeletePrompt ---
 
   // --- API keys ---
   // kAlreadyExists if the prefix is taken; kNotFound if owner_user_id names no user.

@@ -10,6 +10,7 @@
 #include "auth/auth_service.h"
 #include "base/status.h"
 #include "services/audit/audit_log.h"
+#include "services/prompts/prompt.h"
 #include "store/store.h"
 
 namespace llmux::gateway {
@@ -26,8 +27,9 @@ Result<auth::UserUpdate> UserUpdateFromJson(const nlohmann::json& body);
 Result<auth::NewKey> NewKeyFromJson(const nlohmann::json& body);
 Result<store::Limits> LimitsFromJson(const nlohmann::json& body);
 Result<store::Role> RoleFromJson(const nlohmann::json& body);
-Result<store::Prompt> PromptFromJson(const nlohmann::json& body);
-nlohmann::json PromptJson(const store::Prompt& prompt);
+// The shape of a prompt template; PromptService checks its rules (name, roles, placeholders).
+Result<prompts::Prompt> PromptFromJson(const nlohmann::json& body);
+nlohmann::json PromptJson(const prompts::Prompt& prompt);
 
 // The raw value of `name` in a query string ("a=1&b=2"); values here are numbers and names,
 // so only '+' and %XX are decoded.
