@@ -23,14 +23,24 @@ std::string Join(const std::vector<std::string>& items) {
   return out;
 }
 
-store::User WithoutSecrets(store::User user) {
-  user.password_hash.clear();
-  return user;
+// The service's records of the store's rows: the hashes (and the session generation) stay here.
+User ToUser(const store::User& u) {
+  return User{u.id, u.name, u.roles, u.disabled, u.created_at, u.limits};
 }
 
-store::ApiKey WithoutSecrets(store::ApiKey key) {
-  key.secret_hash.clear();
-  return key;
+ApiKey ToApiKey(const store::ApiKey& k) {
+  return ApiKey{k.id,         k.prefix,     k.owner_user_id, k.name,       k.scopes, k.allowed_models,
+                k.expires_at, k.revoked_at, k.last_used_at,  k.created_at, k.limits};
+}
+
+template <typename T, typename Row, typename Convert>
+PageResult<T> ToPage(const store::PageResult<Row>& rows, Convert convert) {
+  PageResult<T> page;
+  page.items.reserve(rows.items.size());
+  for (const Row& row : rows.items) page.items.push_back(convert(row));
+  page.has_more = rows.has_more;
+  page.next_cursor = rows.next_cursor;
+  return page;
 }
 
 Status ValidateName(std::string_view what, std::string_view name) {
@@ -45,7 +55,7 @@ Status ValidateName(std::string_view what, std::string_view name) {
   return Status::Ok();
 }
 
-Status ValidateLimits(const store::Limits& l) {
+Status ValidateLimits(const Limits& l) {
   if (l.requests_per_minute < 0 || l.tokens_per_minute < 0 || l.max_concurrent < 0 ||
       l.token_budget < 0 || l.budget_period_seconds < 0) {
     return InvalidArgumentError("limits must not be negative");
@@ -372,8 +382,8 @@ Status LocalAuthService::CheckKeyWithinActor(const Actor& actor, int64_t key_id)
   return CheckWithinActor(actor, owner_rights, what);
 }
 
-Result<store::User> LocalAuthService::CreateUser(const Actor& actor, const NewUser& in) {
-  auto run = [&]() -> Result<store::User> {
+Result<User> LocalAuthService::CreateUser(const Actor& actor, const NewUser& in) {
+  auto run = [&]() -> Result<User> {
     LLMUX_RETURN_IF_ERROR(ValidateName("user name", in.name));
     LLMUX_RETURN_IF_ERROR(ValidateRoles(in.roles));
     LLMUX_ASSIGN_OR_RETURN(PermissionSet rights, RolePermissions(in.roles));
@@ -387,7 +397,7 @@ Result<store::User> LocalAuthService::CreateUser(const Actor& actor, const NewUs
       LLMUX_ASSIGN_OR_RETURN(user.password_hash, HashPassword(in.password, options_.argon2));
     }
     LLMUX_ASSIGN_OR_RETURN(store::User created, store_.CreateUser(user));
-    return WithoutSecrets(std::move(created));
+    return ToUser(created);
   };
   auto result = run();
   Audit(actor, "users.create", result.ok() ? "user:" + std::to_string(result->id) : "user:" + in.name,
@@ -395,26 +405,24 @@ Result<store::User> LocalAuthService::CreateUser(const Actor& actor, const NewUs
   return result;
 }
 
-Result<store::User> LocalAuthService::GetUser(int64_t id) {
+Result<User> LocalAuthService::GetUser(int64_t id) {
   LLMUX_ASSIGN_OR_RETURN(store::User user, store_.GetUser(id));
-  return WithoutSecrets(std::move(user));
+  return ToUser(user);
 }
 
-Result<store::User> LocalAuthService::GetUserByName(std::string_view name) {
+Result<User> LocalAuthService::GetUserByName(std::string_view name) {
   LLMUX_ASSIGN_OR_RETURN(store::User user, store_.GetUserByName(name));
-  return WithoutSecrets(std::move(user));
+  return ToUser(user);
 }
 
-Result<store::PageResult<store::User>> LocalAuthService::ListUsers(store::Page page) {
-  LLMUX_ASSIGN_OR_RETURN(auto users, store_.ListUsers(page));
-  for (store::User& u : users.items) u.password_hash.clear();
-  return users;
+Result<PageResult<User>> LocalAuthService::ListUsers(Page page) {
+  LLMUX_ASSIGN_OR_RETURN(auto users, store_.ListUsers(store::Page{page.after_id, page.limit}));
+  return ToPage<User>(users, ToUser);
 }
 
-Result<store::User> LocalAuthService::UpdateUser(const Actor& actor, int64_t id,
-                                                 const UserUpdate& update) {
+Result<User> LocalAuthService::UpdateUser(const Actor& actor, int64_t id, const UserUpdate& update) {
   std::string detail;
-  auto run = [&]() -> Result<store::User> {
+  auto run = [&]() -> Result<User> {
     // Not even a password or a limit of a user with rights the caller lacks (a new password
     // would be a takeover).
     LLMUX_RETURN_IF_ERROR(CheckUserWithinActor(actor, id));
@@ -497,7 +505,7 @@ Result<CreatedKey> LocalAuthService::CreateKey(const Actor& actor, const NewKey&
     key.expires_at = in.expires_at;
     key.limits = in.limits;
     LLMUX_ASSIGN_OR_RETURN(store::ApiKey stored, store_.CreateApiKey(key));
-    return CreatedKey{WithoutSecrets(std::move(stored)), std::move(fresh.full_key)};
+    return CreatedKey{ToApiKey(stored), std::move(fresh.full_key)};
   };
   auto result = run();
   Audit(actor, "keys.create", result.ok() ? "key:" + std::to_string(result->key.id) : "key",
@@ -508,16 +516,14 @@ Result<CreatedKey> LocalAuthService::CreateKey(const Actor& actor, const NewKey&
   return result;
 }
 
-Result<store::ApiKey> LocalAuthService::GetKey(int64_t id) {
+Result<ApiKey> LocalAuthService::GetKey(int64_t id) {
   LLMUX_ASSIGN_OR_RETURN(store::ApiKey key, store_.GetApiKey(id));
-  return WithoutSecrets(std::move(key));
+  return ToApiKey(key);
 }
 
-Result<store::PageResult<store::ApiKey>> LocalAuthService::ListKeys(store::Page page,
-                                                                    std::optional<int64_t> owner) {
-  LLMUX_ASSIGN_OR_RETURN(auto keys, store_.ListApiKeys(page, owner));
-  for (store::ApiKey& k : keys.items) k.secret_hash.clear();
-  return keys;
+Result<PageResult<ApiKey>> LocalAuthService::ListKeys(Page page, std::optional<int64_t> owner) {
+  LLMUX_ASSIGN_OR_RETURN(auto keys, store_.ListApiKeys(store::Page{page.after_id, page.limit}, owner));
+  return ToPage<ApiKey>(keys, ToApiKey);
 }
 
 Status LocalAuthService::RevokeKey(const Actor& actor, int64_t id) {
@@ -527,7 +533,7 @@ Status LocalAuthService::RevokeKey(const Actor& actor, int64_t id) {
   return s;
 }
 
-Status LocalAuthService::SetKeyLimits(const Actor& actor, int64_t id, const store::Limits& l) {
+Status LocalAuthService::SetKeyLimits(const Actor& actor, int64_t id, const Limits& l) {
   Status s = ValidateLimits(l);
   if (s.ok()) s = CheckKeyWithinActor(actor, id);
   if (s.ok()) s = store_.SetApiKeyLimits(id, l);
@@ -540,9 +546,9 @@ Status LocalAuthService::SetKeyLimits(const Actor& actor, int64_t id, const stor
 
 // ---------------------------------------------------------------- roles and audit
 
-Result<std::vector<store::Role>> LocalAuthService::ListRoles() { return store_.ListRoles(); }
+Result<std::vector<Role>> LocalAuthService::ListRoles() { return store_.ListRoles(); }
 
-Status LocalAuthService::PutRole(const Actor& actor, const store::Role& role) {
+Status LocalAuthService::PutRole(const Actor& actor, const Role& role) {
   Status s = ValidateName("role name", role.name);
   if (s.ok() && BuiltinRole(role.name)) s = InvalidArgumentError("built-in role '" + role.name + "' cannot be changed");
   if (s.ok()) {
@@ -550,7 +556,7 @@ Status LocalAuthService::PutRole(const Actor& actor, const store::Role& role) {
     s = rights.ok() ? CheckWithinActor(actor, *rights, "role '" + role.name + "'") : rights.status();
   }
   if (s.ok()) {
-    store::Role custom = role;
+    Role custom = role;
     custom.builtin = false;
     s = store_.UpsertRole(custom);
   }

@@ -1,4 +1,5 @@
-// AuthService on a store::Store, in this process: the embedded default.
+// AuthService on a store::Store, in this process: the embedded default. The store's rows
+// (with their hashes) stay in here; callers get the auth service's own records.
 #pragma once
 
 #include <functional>
@@ -11,6 +12,7 @@
 #include "auth/jwt.h"
 #include "auth/password.h"
 #include "auth/token_issuer.h"
+#include "store/store.h"
 
 namespace llmux::auth {
 
@@ -43,22 +45,21 @@ class LocalAuthService : public AuthService {
   void RecordDenied(const Principal* who, std::string_view action, std::string_view target,
                     std::string_view source, std::string_view reason) override;
 
-  Result<store::User> CreateUser(const Actor& actor, const NewUser& user) override;
-  Result<store::User> GetUser(int64_t id) override;
-  Result<store::User> GetUserByName(std::string_view name) override;
-  Result<store::PageResult<store::User>> ListUsers(store::Page page) override;
-  Result<store::User> UpdateUser(const Actor& actor, int64_t id, const UserUpdate& update) override;
+  Result<User> CreateUser(const Actor& actor, const NewUser& user) override;
+  Result<User> GetUser(int64_t id) override;
+  Result<User> GetUserByName(std::string_view name) override;
+  Result<PageResult<User>> ListUsers(Page page) override;
+  Result<User> UpdateUser(const Actor& actor, int64_t id, const UserUpdate& update) override;
   Status DeleteUser(const Actor& actor, int64_t id) override;
 
   Result<CreatedKey> CreateKey(const Actor& actor, const NewKey& key) override;
-  Result<store::ApiKey> GetKey(int64_t id) override;
-  Result<store::PageResult<store::ApiKey>> ListKeys(store::Page page,
-                                                    std::optional<int64_t> owner) override;
+  Result<ApiKey> GetKey(int64_t id) override;
+  Result<PageResult<ApiKey>> ListKeys(Page page, std::optional<int64_t> owner) override;
   Status RevokeKey(const Actor& actor, int64_t id) override;
-  Status SetKeyLimits(const Actor& actor, int64_t id, const store::Limits& limits) override;
+  Status SetKeyLimits(const Actor& actor, int64_t id, const Limits& limits) override;
 
-  Result<std::vector<store::Role>> ListRoles() override;
-  Status PutRole(const Actor& actor, const store::Role& role) override;
+  Result<std::vector<Role>> ListRoles() override;
+  Status PutRole(const Actor& actor, const Role& role) override;
   Status DeleteRole(const Actor& actor, std::string_view name) override;
 
   Result<audit::EventList> ListAudit(audit::Page page) override;

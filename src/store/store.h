@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/auth_types.h"
 #include "base/status.h"
 #include "services/audit/audit_log.h"
 #include "services/prompts/prompt_store.h"
@@ -46,15 +47,9 @@ struct PageResult {
   int64_t next_cursor = 0;
 };
 
-// 0 means unlimited for every field.
-struct Limits {
-  int64_t requests_per_minute = 0;
-  int64_t tokens_per_minute = 0;
-  int64_t max_concurrent = 0;
-  int64_t token_budget = 0;           // tokens per budget period
-  int64_t budget_period_seconds = 0;  // length of the budget period
-  bool operator==(const Limits&) const = default;
-};
+// Plain values of the auth service, kept as they are.
+using Limits = auth::Limits;
+using Role = auth::Role;
 
 struct User {
   int64_t id = 0;  // assigned by the store
@@ -68,13 +63,6 @@ struct User {
   // refresh tokens carry the generation they were issued under and are good for no other.
   int64_t session_generation = 0;
 };
-
-struct Role {
-  std::string name;
-  std::vector<std::string> permissions;  // "models:use:qwen*", "keys:manage", ...
-  bool builtin = false;                  // built-in roles cannot be deleted
-};
-
 
 struct ApiKey {
   int64_t id = 0;             // assigned by the store

@@ -47,7 +47,7 @@ Result<int64_t> IntField(const Json& body, const char* name) {
 
 }  // namespace
 
-Json LimitsJson(const store::Limits& l) {
+Json LimitsJson(const auth::Limits& l) {
   return {{"requests_per_minute", l.requests_per_minute},
           {"tokens_per_minute", l.tokens_per_minute},
           {"max_concurrent", l.max_concurrent},
@@ -55,12 +55,12 @@ Json LimitsJson(const store::Limits& l) {
           {"budget_period_seconds", l.budget_period_seconds}};
 }
 
-Json UserJson(const store::User& u) {
+Json UserJson(const auth::User& u) {
   return {{"id", u.id}, {"object", "user"}, {"name", u.name}, {"roles", u.roles},
           {"disabled", u.disabled}, {"created_at", u.created_at}, {"limits", LimitsJson(u.limits)}};
 }
 
-Json KeyJson(const store::ApiKey& k) {
+Json KeyJson(const auth::ApiKey& k) {
   return {{"id", k.id},
           {"object", "api_key"},
           {"prefix", "llmux_" + k.prefix},
@@ -75,7 +75,7 @@ Json KeyJson(const store::ApiKey& k) {
           {"limits", LimitsJson(k.limits)}};
 }
 
-Json RoleJson(const store::Role& r) {
+Json RoleJson(const auth::Role& r) {
   return {{"name", r.name}, {"object", "role"}, {"permissions", r.permissions}, {"builtin", r.builtin}};
 }
 
@@ -85,10 +85,10 @@ Json AuditJson(const audit::Event& e) {
           {"outcome", e.outcome}, {"detail", e.detail}};
 }
 
-Result<store::Limits> LimitsFromJson(const Json& body) {
+Result<auth::Limits> LimitsFromJson(const Json& body) {
   LLMUX_RETURN_IF_ERROR(OnlyFields(body, {"requests_per_minute", "tokens_per_minute", "max_concurrent",
                                           "token_budget", "budget_period_seconds"}));
-  store::Limits l;
+  auth::Limits l;
   if (body.contains("requests_per_minute")) {
     LLMUX_ASSIGN_OR_RETURN(l.requests_per_minute, IntField(body, "requests_per_minute"));
   }
@@ -168,10 +168,10 @@ Result<auth::NewKey> NewKeyFromJson(const Json& body) {
   return k;
 }
 
-Result<store::Role> RoleFromJson(const Json& body) {
+Result<auth::Role> RoleFromJson(const Json& body) {
   LLMUX_RETURN_IF_ERROR(OnlyFields(body, {"name", "permissions"}));
   if (!body.contains("name")) return InvalidArgumentError("name is required").WithField("name");
-  store::Role r;
+  auth::Role r;
   LLMUX_ASSIGN_OR_RETURN(r.name, StringField(body, "name"));
   if (body.contains("permissions")) {
     LLMUX_ASSIGN_OR_RETURN(r.permissions, StringList(body, "permissions"));
