@@ -24,17 +24,17 @@ std::string Join(const std::vector<std::string>& items) {
 }
 
 // The service's records of the store's rows: the hashes (and the session generation) stay here.
-User ToUser(const store::User& u) {
+User ToUser(const StoredUser& u) {
   return User{u.id, u.name, u.roles, u.disabled, u.created_at, u.limits};
 }
 
-ApiKey ToApiKey(const store::ApiKey& k) {
+ApiKey ToApiKey(const StoredKey& k) {
   return ApiKey{k.id,         k.prefix,     k.owner_user_id, k.name,       k.scopes, k.allowed_models,
                 k.expires_at, k.revoked_at, k.last_used_at,  k.created_at, k.limits};
 }
 
 template <typename T, typename Row, typename Convert>
-PageResult<T> ToPage(const store::PageResult<Row>& rows, Convert convert) {
+PageResult<T> ToPage(const PageResult<Row>& rows, Convert convert) {
   PageResult<T> page;
   page.items.reserve(rows.items.size());
   for (const Row& row : rows.items) page.items.push_back(convert(row));
@@ -72,8 +72,8 @@ std::string ActorId(const Principal& p) { return p.subject.empty() ? "anonymous"
 
 }  // namespace
 
-LocalAuthService::LocalAuthService(store::Store& store, LocalAuthOptions options)
-    : store_(store), audit_(store), options_(std::move(options)) {}
+LocalAuthService::LocalAuthService(AuthStore& store, audit::AuditLog& audit, LocalAuthOptions options)
+    : store_(store), audit_(audit), options_(std::move(options)) {}
 
 int64_t LocalAuthService::Now() const {
   return options_.clock ? options_.clock() : SystemUnixSeconds();
@@ -81,7 +81,7 @@ int64_t LocalAuthService::Now() const {
 
 Status LocalAuthService::Init() {
   for (const std::string& name : BuiltinRoleNames()) {
-    store::Role role{name, BuiltinRole(name)->grants(), /*builtin=*/true};
+    Role role{name, BuiltinRole(name)->grants(), /*builtin=*/true};
     LLMUX_RETURN_IF_ERROR(store_.UpsertRole(role));
   }
   return Status::Ok();
@@ -144,7 +144,7 @@ Result<Principal> LocalAuthService::AuthenticateJwt(std::string_view bearer) {
   if (options_.issuer != nullptr && options_.issuer->IsOurs(bearer)) {
     auto claims = options_.issuer->Verify(bearer);
     if (!claims.ok()) return UnauthenticatedError("invalid token: " + claims.status().message());
-    LLMUX_ASSIGN_OR_RETURN(store::User user, ActiveUser(claims->user_id));
+    LLMUX_ASSIGN_OR_RETURN(StoredUser user, ActiveUser(claims->user_id));
     // The user row is read on every use anyway (roles, disabled), so this check costs nothing
     // and sees a session end at once, from any process sharing the store.
     if (claims->session_generation != user.session_generation) {
@@ -166,7 +166,7 @@ Result<Principal> LocalAuthService::AuthenticateJwt(std::string_view bearer) {
   return p;
 }
 
-Result<store::User> LocalAuthService::ActiveUser(int64_t user_id) {
+Result<StoredUser> LocalAuthService::ActiveUser(int64_t user_id) {
   auto user = store_.GetUser(user_id);
   if (!user.ok()) {
     if (user.status().code() == StatusCode::kNotFound) return UnauthenticatedError("the token's user no longer exists");
@@ -176,7 +176,7 @@ Result<store::User> LocalAuthService::ActiveUser(int64_t user_id) {
   return std::move(user).value();
 }
 
-Principal LocalAuthService::UserPrincipal(const store::User& user,
+Principal LocalAuthService::UserPrincipal(const StoredUser& user,
                                           PermissionSet permissions) const {
   Principal p;
   p.subject = "user:" + std::to_string(user.id);
@@ -201,14 +201,14 @@ void LocalAuthService::AuditAuth(std::string_view actor, std::string_view action
   audit::AppendOrWarn(audit_, e);
 }
 
-Result<LoginTokens> LocalAuthService::IssueTokens(const store::User& user, int64_t rotated_from) {
+Result<LoginTokens> LocalAuthService::IssueTokens(const StoredUser& user, int64_t rotated_from) {
   // Both tokens carry the generation read with `user`. Should the sessions end meanwhile, the
   // access token is refused at its first use and the refresh token at its first refresh.
   LLMUX_ASSIGN_OR_RETURN(
       IssuedToken access,
       options_.issuer->Issue(user.id, user.session_generation, options_.access_token_lifetime_s));
   LLMUX_ASSIGN_OR_RETURN(std::string refresh, NewOpaqueToken());
-  store::RefreshToken next;
+  StoredRefreshToken next;
   next.token_hash = HashOpaqueToken(refresh);
   next.user_id = user.id;
   next.expires_at = Now() + options_.refresh_token_lifetime_s;
@@ -276,7 +276,7 @@ Result<LoginTokens> LocalAuthService::Refresh(std::string_view refresh_token, st
   };
   if (stored->revoked) return replayed();
   if (stored->expires_at <= Now()) return refuse("refresh token has expired");
-  LLMUX_ASSIGN_OR_RETURN(store::User user, ActiveUser(stored->user_id));
+  LLMUX_ASSIGN_OR_RETURN(StoredUser user, ActiveUser(stored->user_id));
   // Issued before the user's sessions last ended (e.g. by a login that raced a password change).
   if (stored->session_generation != user.session_generation) {
     return refuse("refresh token's login session has ended; log in again");
@@ -364,13 +364,13 @@ Status LocalAuthService::CheckWithinActor(const Actor& actor, const PermissionSe
 }
 
 Status LocalAuthService::CheckUserWithinActor(const Actor& actor, int64_t user_id) {
-  LLMUX_ASSIGN_OR_RETURN(store::User user, store_.GetUser(user_id));
+  LLMUX_ASSIGN_OR_RETURN(StoredUser user, store_.GetUser(user_id));
   LLMUX_ASSIGN_OR_RETURN(PermissionSet rights, RolePermissions(user.roles));
   return CheckWithinActor(actor, rights, "user '" + user.name + "'");
 }
 
 Status LocalAuthService::CheckKeyWithinActor(const Actor& actor, int64_t key_id) {
-  LLMUX_ASSIGN_OR_RETURN(store::ApiKey key, store_.GetApiKey(key_id));
+  LLMUX_ASSIGN_OR_RETURN(StoredKey key, store_.GetApiKey(key_id));
   const std::string what = "key llmux_" + key.prefix;
   LLMUX_ASSIGN_OR_RETURN(PermissionSet scopes, PermissionSet::Parse(key.scopes));
   if (key.owner_user_id == 0) return CheckWithinActor(actor, scopes, what);
@@ -389,14 +389,14 @@ Result<User> LocalAuthService::CreateUser(const Actor& actor, const NewUser& in)
     LLMUX_ASSIGN_OR_RETURN(PermissionSet rights, RolePermissions(in.roles));
     LLMUX_RETURN_IF_ERROR(CheckWithinActor(actor, rights, "the new user"));
     LLMUX_RETURN_IF_ERROR(ValidateLimits(in.limits));
-    store::User user;
+    StoredUser user;
     user.name = in.name;
     user.roles = in.roles;
     user.limits = in.limits;
     if (!in.password.empty()) {
       LLMUX_ASSIGN_OR_RETURN(user.password_hash, HashPassword(in.password, options_.argon2));
     }
-    LLMUX_ASSIGN_OR_RETURN(store::User created, store_.CreateUser(user));
+    LLMUX_ASSIGN_OR_RETURN(StoredUser created, store_.CreateUser(user));
     return ToUser(created);
   };
   auto result = run();
@@ -406,17 +406,17 @@ Result<User> LocalAuthService::CreateUser(const Actor& actor, const NewUser& in)
 }
 
 Result<User> LocalAuthService::GetUser(int64_t id) {
-  LLMUX_ASSIGN_OR_RETURN(store::User user, store_.GetUser(id));
+  LLMUX_ASSIGN_OR_RETURN(StoredUser user, store_.GetUser(id));
   return ToUser(user);
 }
 
 Result<User> LocalAuthService::GetUserByName(std::string_view name) {
-  LLMUX_ASSIGN_OR_RETURN(store::User user, store_.GetUserByName(name));
+  LLMUX_ASSIGN_OR_RETURN(StoredUser user, store_.GetUserByName(name));
   return ToUser(user);
 }
 
 Result<PageResult<User>> LocalAuthService::ListUsers(Page page) {
-  LLMUX_ASSIGN_OR_RETURN(auto users, store_.ListUsers(store::Page{page.after_id, page.limit}));
+  LLMUX_ASSIGN_OR_RETURN(auto users, store_.ListUsers(page));
   return ToPage<User>(users, ToUser);
 }
 
@@ -483,7 +483,7 @@ Result<CreatedKey> LocalAuthService::CreateKey(const Actor& actor, const NewKey&
       }
     }
     if (in.owner_user_id != 0 && in.scopes.empty()) {
-      LLMUX_ASSIGN_OR_RETURN(store::User owner, store_.GetUser(in.owner_user_id));
+      LLMUX_ASSIGN_OR_RETURN(StoredUser owner, store_.GetUser(in.owner_user_id));
       LLMUX_ASSIGN_OR_RETURN(PermissionSet rights, RolePermissions(owner.roles));
       LLMUX_RETURN_IF_ERROR(CheckWithinActor(actor, rights, "a key of user '" + owner.name + "'"));
     }
@@ -495,7 +495,7 @@ Result<CreatedKey> LocalAuthService::CreateKey(const Actor& actor, const NewKey&
     }
     LLMUX_RETURN_IF_ERROR(ValidateLimits(in.limits));
     LLMUX_ASSIGN_OR_RETURN(NewApiKey fresh, GenerateApiKey());
-    store::ApiKey key;
+    StoredKey key;
     key.prefix = fresh.prefix;
     key.secret_hash = fresh.secret_hash;
     key.owner_user_id = in.owner_user_id;
@@ -504,7 +504,7 @@ Result<CreatedKey> LocalAuthService::CreateKey(const Actor& actor, const NewKey&
     key.allowed_models = in.allowed_models;
     key.expires_at = in.expires_at;
     key.limits = in.limits;
-    LLMUX_ASSIGN_OR_RETURN(store::ApiKey stored, store_.CreateApiKey(key));
+    LLMUX_ASSIGN_OR_RETURN(StoredKey stored, store_.CreateApiKey(key));
     return CreatedKey{ToApiKey(stored), std::move(fresh.full_key)};
   };
   auto result = run();
@@ -517,12 +517,12 @@ Result<CreatedKey> LocalAuthService::CreateKey(const Actor& actor, const NewKey&
 }
 
 Result<ApiKey> LocalAuthService::GetKey(int64_t id) {
-  LLMUX_ASSIGN_OR_RETURN(store::ApiKey key, store_.GetApiKey(id));
+  LLMUX_ASSIGN_OR_RETURN(StoredKey key, store_.GetApiKey(id));
   return ToApiKey(key);
 }
 
 Result<PageResult<ApiKey>> LocalAuthService::ListKeys(Page page, std::optional<int64_t> owner) {
-  LLMUX_ASSIGN_OR_RETURN(auto keys, store_.ListApiKeys(store::Page{page.after_id, page.limit}, owner));
+  LLMUX_ASSIGN_OR_RETURN(auto keys, store_.ListApiKeys(page, owner));
   return ToPage<ApiKey>(keys, ToApiKey);
 }
 
@@ -576,7 +576,7 @@ Result<audit::EventList> LocalAuthService::ListAudit(audit::Page page) {
 
 // ---------------------------------------------------------------- first start
 
-Result<std::optional<std::string>> BootstrapAdminKey(AuthService& auth, store::Store& store,
+Result<std::optional<std::string>> BootstrapAdminKey(AuthService& auth, AuthStore& store,
                                                      const std::string& key_file) {
   LLMUX_ASSIGN_OR_RETURN(int64_t users, store.CountUsers());
   LLMUX_ASSIGN_OR_RETURN(int64_t keys, store.CountApiKeys());

@@ -1,4 +1,4 @@
-// AuthService on a store::Store, in this process: the embedded default. The store's rows
+// AuthService on an AuthStore (the SQL store), in this process: the embedded default. The store's rows
 // (with their hashes) stay in here; callers get the auth service's own records.
 #pragma once
 
@@ -9,10 +9,10 @@
 #include <string>
 
 #include "auth/auth_service.h"
+#include "auth/auth_store.h"
 #include "auth/jwt.h"
 #include "auth/password.h"
 #include "auth/token_issuer.h"
-#include "store/store.h"
 
 namespace llmux::auth {
 
@@ -31,8 +31,9 @@ struct LocalAuthOptions {
 
 class LocalAuthService : public AuthService {
  public:
-  // `store` must outlive the service. Call Init() before use.
-  LocalAuthService(store::Store& store, LocalAuthOptions options = {});
+  // `store` and `audit` (the same store::Store in practice) must outlive the service. Call Init()
+  // before use.
+  LocalAuthService(AuthStore& store, audit::AuditLog& audit, LocalAuthOptions options = {});
 
   // Makes sure the built-in roles are in the store with their grants.
   Status Init();
@@ -69,11 +70,11 @@ class LocalAuthService : public AuthService {
   Result<Principal> AuthenticateKey(std::string_view bearer);
   Result<Principal> AuthenticateJwt(std::string_view bearer);
   // The user a login token or refresh token names, if it still exists and is not disabled.
-  Result<store::User> ActiveUser(int64_t user_id);
-  Principal UserPrincipal(const store::User& user, PermissionSet permissions) const;
+  Result<StoredUser> ActiveUser(int64_t user_id);
+  Principal UserPrincipal(const StoredUser& user, PermissionSet permissions) const;
   // A new access token and refresh token for `user`, under its current session generation;
   // `rotated_from` the spent refresh token (0: login).
-  Result<LoginTokens> IssueTokens(const store::User& user, int64_t rotated_from);
+  Result<LoginTokens> IssueTokens(const StoredUser& user, int64_t rotated_from);
   // Ends every login session of a user: refresh tokens and access tokens alike.
   Status EndSessions(int64_t user_id);
   void AuditAuth(std::string_view actor, std::string_view action, std::string_view source,
@@ -91,8 +92,8 @@ class LocalAuthService : public AuthService {
   void Audit(const Actor& actor, std::string_view action, std::string_view target,
              const Status& outcome, std::string_view detail = {});
 
-  store::Store& store_;
-  audit::AuditLog& audit_;  // the store's audit log: every change is written here, once
+  AuthStore& store_;
+  audit::AuditLog& audit_;  // every change is written here, once
   LocalAuthOptions options_;
   std::once_flag dummy_once_;
   std::string dummy_hash_;  // Argon2 hash that unknown user names are checked against
@@ -101,7 +102,7 @@ class LocalAuthService : public AuthService {
 // On a store without users and keys, creates an admin API key (a system key with scope "*"),
 // writes it to `key_file` with mode 0600 and returns it; nullopt when the store already has
 // users or keys (nothing is created or written).
-Result<std::optional<std::string>> BootstrapAdminKey(AuthService& auth, store::Store& store,
+Result<std::optional<std::string>> BootstrapAdminKey(AuthService& auth, AuthStore& store,
                                                      const std::string& key_file);
 
 }  // namespace llmux::auth

@@ -68,7 +68,7 @@ class AuthServiceTest : public ::testing::TestWithParam<Backend> {
     options.clock = [this] { return now_; };
     options.argon2 = Argon2Params{1, 1024, 1};  // cheap for tests
     options.issuer = issuer_.get();
-    auth_ = std::make_unique<LocalAuthService>(*store_, options);
+    auth_ = std::make_unique<LocalAuthService>(*store_, *store_, options);
     ASSERT_TRUE(auth_->Init().ok());
   }
 

@@ -43,7 +43,7 @@ Result<Session> Open(const StoreOptions& o) {
   auto store = store::OpenStore(url);
   if (!store.ok()) return store.status().WithContext("opening the store " + store::RedactStoreUrl(url));
   s.store = std::move(store).value();
-  s.auth = std::make_unique<auth::LocalAuthService>(*s.store);
+  s.auth = std::make_unique<auth::LocalAuthService>(*s.store, *s.store);
   LLMUX_RETURN_IF_ERROR(s.auth->Init());
   const char* login = getlogin();
   s.actor.subject = std::string("cli:") + (login ? login : "unknown");

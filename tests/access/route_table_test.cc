@@ -61,7 +61,7 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   auto store = store::OpenSqliteStore(std::string(tmpl) + "/store.db");
   ASSERT_TRUE(store.ok());
-  auth::LocalAuthService auth(**store);
+  auth::LocalAuthService auth(**store, **store);
   NoModels service;
   http::HttpServer server;
   AccessGate gate(&auth, nullptr);
