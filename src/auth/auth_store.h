@@ -56,8 +56,8 @@ struct StoredRefreshToken {
   int64_t user_id = 0;
   int64_t expires_at = 0;  // unix seconds
   bool revoked = false;
-  int64_t rotated_from = 0;  // id of the token this one replaced; 0 = issued at login
-  int64_t created_at = 0;    // unix seconds; 0 at creation = now
+  int64_t rotated_from = 0;        // id of the token this one replaced; 0 = issued at login
+  int64_t created_at = 0;          // unix seconds; 0 at creation = now
   int64_t session_generation = 0;  // the user's session_generation when it was issued
 };
 

@@ -45,6 +45,7 @@ Status ValidatePrompt(const Prompt& prompt);
 
 // `text` with every {{name}} replaced by values[name]; a name without a value (an optional
 // argument left out) becomes empty. An unclosed "{{" stays as it is.
-std::string FillPlaceholders(std::string_view text, const std::map<std::string, std::string>& values);
+std::string FillPlaceholders(std::string_view text,
+                             const std::map<std::string, std::string>& values);
 
 }  // namespace llmux::prompts

@@ -4,7 +4,8 @@
 
 namespace llmux::prompts {
 
-PromptService::PromptService(PromptStore& store, audit::AuditLog& audit) : store_(store), audit_(audit) {}
+PromptService::PromptService(PromptStore& store, audit::AuditLog& audit)
+    : store_(store), audit_(audit) {}
 
 Result<std::vector<Prompt>> PromptService::List() { return store_.ListPrompts(); }
 

@@ -29,7 +29,8 @@ class PromptService {
   Status Delete(const audit::Actor& actor, std::string_view name);
 
  private:
-  void Audit(const audit::Actor& actor, const char* action, std::string_view name, const Status& outcome);
+  void Audit(const audit::Actor& actor, const char* action, std::string_view name,
+             const Status& outcome);
 
   PromptStore& store_;
   audit::AuditLog& audit_;

@@ -136,9 +136,11 @@ TEST_F(PromptServiceTest, InvalidTemplatesAreRefusedAndNotRecorded) {
   cases.push_back({"name of 65", with([](Prompt& p) { p.name = std::string(65, 'a'); }), "name"});
   cases.push_back({"space in name", with([](Prompt& p) { p.name = "a b"; }), "name"});
   cases.push_back({"slash in name", with([](Prompt& p) { p.name = "a/b"; }), "name"});
-  cases.push_back({"unnamed argument", with([](Prompt& p) { p.arguments.push_back({}); }), "arguments"});
+  cases.push_back(
+      {"unnamed argument", with([](Prompt& p) { p.arguments.push_back({}); }), "arguments"});
   cases.push_back({"no messages", with([](Prompt& p) { p.messages.clear(); }), "messages"});
-  cases.push_back({"system role", with([](Prompt& p) { p.messages[1].role = "system"; }), "messages"});
+  cases.push_back(
+      {"system role", with([](Prompt& p) { p.messages[1].role = "system"; }), "messages"});
   cases.push_back({"undeclared placeholder",
                    with([](Prompt& p) { p.messages[0].text = "Hi {{nobody}}"; }), "messages"});
   cases.push_back({"placeholder of a removed argument",
@@ -148,7 +150,9 @@ TEST_F(PromptServiceTest, InvalidTemplatesAreRefusedAndNotRecorded) {
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << c.what;
     EXPECT_EQ(r.status().field(), c.field) << c.what;
   }
-  EXPECT_EQ(service_->Put(alice_, with([](Prompt& p) { p.messages[0].text = "{{nobody}}"; })).status().message(),
+  EXPECT_EQ(service_->Put(alice_, with([](Prompt& p) { p.messages[0].text = "{{nobody}}"; }))
+                .status()
+                .message(),
             "{{nobody}} names no declared argument");
   EXPECT_TRUE(service_->List()->empty());
   EXPECT_TRUE(AuditEvents().empty());
