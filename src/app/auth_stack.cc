@@ -25,7 +25,7 @@ Result<AuthStack> StartAuth(const AuthStackOptions& o) {
     auth::OidcVerifier* v = a.oidc.get();
     auth_options.verify_external_jwt = [v](std::string_view token) { return v->Verify(token); };
   }
-  a.service = std::make_unique<auth::LocalAuthService>(*a.store, auth_options);
+  a.service = std::make_unique<auth::LocalAuthService>(*a.store, *a.store, auth_options);
   LLMUX_RETURN_IF_ERROR(a.service->Init());
   const std::string key_file = o.data_dir + "/admin-api-key";
   LLMUX_ASSIGN_OR_RETURN(std::optional<std::string> key,

@@ -20,6 +20,7 @@
 #include "gateway/openai/openai_routes.h"
 #include "net/http/loopback_host.h"
 #include "net/http/signal_watcher.h"
+#include "services/prompts/prompt_service.h"
 #include "store/open_store.h"
 
 namespace llmux::app {
@@ -77,6 +78,11 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   if (o.auth) {
     LLMUX_ASSIGN_OR_RETURN(auth_stack, StartAuth(o.auth_stack));
   }
+  // The prompt templates live in the auth stack's store (none without authentication).
+  std::unique_ptr<prompts::PromptService> prompt_service;
+  if (auth_stack.store) {
+    prompt_service = std::make_unique<prompts::PromptService>(*auth_stack.store, *auth_stack.store);
+  }
   serving::InferenceService& service = *backend.service;
   const bool loopback = http::IsLoopbackHost(o.host);
 
@@ -97,7 +103,7 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
     mcp_options.http.authorization_servers.push_back(o.auth_stack.oidc.issuer);
   }
   mcp_options.metrics_text = backend.metrics_text;
-  mcp_options.prompt_store = auth_stack.store.get();
+  mcp_options.prompt_service = prompt_service.get();
   mcp_options.models = backend.models;
   if (mcp_options.model_dir.empty()) mcp_options.model_dir = o.auth_stack.data_dir + "/models";
   gateway::McpEndpoint mcp_endpoint(service, mcp_options);
@@ -106,7 +112,7 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   if (auth_stack.service) {
     gateway::RegisterAdminRoutes(router, *auth_stack.service);
     gateway::RegisterSessionRoutes(router, *auth_stack.service);
-    gateway::RegisterPromptRoutes(router, *auth_stack.store);
+    gateway::RegisterPromptRoutes(router, *prompt_service);
     if (backend.deploys) gateway::RegisterDeployRoutes(router, *backend.deploys, auth_stack.store.get());
   }
   if (Status s = http_server.Listen(o.host, static_cast<uint16_t>(o.port)); !s.ok()) {

@@ -2,10 +2,11 @@
 // API keys and roles with every change recorded in the audit log. The gateway, the admin
 // HTTP API, gRPC llmux.v1.Auth and the CLI all go through it. LocalAuthService implements it
 // on a store::Store in this process; a remote implementation can stand in front of another
-// process later.
+// process later. Its records are its own (auth_types.h, services/audit/audit_log.h), never the
+// store's rows.
 //
-// Secrets leave this interface once: the full API key in CreatedKey. Returned users and keys
-// never carry password or secret hashes.
+// Secrets leave this interface once: the full API key in CreatedKey. Users and keys have no
+// place for password or secret hashes.
 #pragma once
 
 #include <cstdint>
@@ -14,9 +15,10 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/auth_types.h"
 #include "auth/principal.h"
 #include "base/status.h"
-#include "store/store.h"
+#include "services/audit/audit_log.h"
 
 namespace llmux::auth {
 
@@ -30,14 +32,14 @@ struct NewUser {
   std::string name;
   std::string password;  // empty: no password login
   std::vector<std::string> roles = {"user"};
-  store::Limits limits;  // for all the user's keys together
+  Limits limits;  // for all the user's keys together
 };
 
 struct UserUpdate {
   std::optional<std::string> password;
   std::optional<std::vector<std::string>> roles;
   std::optional<bool> disabled;
-  std::optional<store::Limits> limits;
+  std::optional<Limits> limits;
 };
 
 struct NewKey {
@@ -46,11 +48,11 @@ struct NewKey {
   std::vector<std::string> scopes;          // empty: the owner's permissions
   std::vector<std::string> allowed_models;  // globs; empty: any the permissions allow
   int64_t expires_at = 0;                   // unix seconds; 0: never
-  store::Limits limits;
+  Limits limits;
 };
 
 struct CreatedKey {
-  store::ApiKey key;     // without secret_hash
+  ApiKey key;
   std::string full_key;  // "llmux_<prefix>_<secret>": shown once, never stored
 };
 
@@ -87,29 +89,29 @@ class AuthService {
                             std::string_view source, std::string_view reason) = 0;
 
   // --- users (users:manage) ---
-  virtual Result<store::User> CreateUser(const Actor& actor, const NewUser& user) = 0;
-  virtual Result<store::User> GetUser(int64_t id) = 0;
-  virtual Result<store::User> GetUserByName(std::string_view name) = 0;
-  virtual Result<store::PageResult<store::User>> ListUsers(store::Page page) = 0;
-  virtual Result<store::User> UpdateUser(const Actor& actor, int64_t id,
+  virtual Result<User> CreateUser(const Actor& actor, const NewUser& user) = 0;
+  virtual Result<User> GetUser(int64_t id) = 0;
+  virtual Result<User> GetUserByName(std::string_view name) = 0;
+  virtual Result<PageResult<User>> ListUsers(Page page) = 0;
+  virtual Result<User> UpdateUser(const Actor& actor, int64_t id,
                                          const UserUpdate& update) = 0;
   virtual Status DeleteUser(const Actor& actor, int64_t id) = 0;
 
   // --- API keys (keys:manage) ---
   virtual Result<CreatedKey> CreateKey(const Actor& actor, const NewKey& key) = 0;
-  virtual Result<store::ApiKey> GetKey(int64_t id) = 0;
-  virtual Result<store::PageResult<store::ApiKey>> ListKeys(store::Page page,
+  virtual Result<ApiKey> GetKey(int64_t id) = 0;
+  virtual Result<PageResult<ApiKey>> ListKeys(Page page,
                                                             std::optional<int64_t> owner) = 0;
   virtual Status RevokeKey(const Actor& actor, int64_t id) = 0;
-  virtual Status SetKeyLimits(const Actor& actor, int64_t id, const store::Limits& limits) = 0;
+  virtual Status SetKeyLimits(const Actor& actor, int64_t id, const Limits& limits) = 0;
 
   // --- roles (users:manage to change; built-in roles cannot be changed or deleted) ---
-  virtual Result<std::vector<store::Role>> ListRoles() = 0;
-  virtual Status PutRole(const Actor& actor, const store::Role& role) = 0;
+  virtual Result<std::vector<Role>> ListRoles() = 0;
+  virtual Status PutRole(const Actor& actor, const Role& role) = 0;
   virtual Status DeleteRole(const Actor& actor, std::string_view name) = 0;
 
   // --- audit log (logs:read), newest first ---
-  virtual Result<store::PageResult<store::AuditEvent>> ListAudit(store::AuditPage page) = 0;
+  virtual Result<audit::EventList> ListAudit(audit::Page page) = 0;
 };
 
 }  // namespace llmux::auth

@@ -23,14 +23,24 @@ std::string Join(const std::vector<std::string>& items) {
   return out;
 }
 
-store::User WithoutSecrets(store::User user) {
-  user.password_hash.clear();
-  return user;
+// The service's records of the store's rows: the hashes (and the session generation) stay here.
+User ToUser(const StoredUser& u) {
+  return User{u.id, u.name, u.roles, u.disabled, u.created_at, u.limits};
 }
 
-store::ApiKey WithoutSecrets(store::ApiKey key) {
-  key.secret_hash.clear();
-  return key;
+ApiKey ToApiKey(const StoredKey& k) {
+  return ApiKey{k.id,         k.prefix,     k.owner_user_id, k.name,       k.scopes, k.allowed_models,
+                k.expires_at, k.revoked_at, k.last_used_at,  k.created_at, k.limits};
+}
+
+template <typename T, typename Row, typename Convert>
+PageResult<T> ToPage(const PageResult<Row>& rows, Convert convert) {
+  PageResult<T> page;
+  page.items.reserve(rows.items.size());
+  for (const Row& row : rows.items) page.items.push_back(convert(row));
+  page.has_more = rows.has_more;
+  page.next_cursor = rows.next_cursor;
+  return page;
 }
 
 Status ValidateName(std::string_view what, std::string_view name) {
@@ -45,7 +55,7 @@ Status ValidateName(std::string_view what, std::string_view name) {
   return Status::Ok();
 }
 
-Status ValidateLimits(const store::Limits& l) {
+Status ValidateLimits(const Limits& l) {
   if (l.requests_per_minute < 0 || l.tokens_per_minute < 0 || l.max_concurrent < 0 ||
       l.token_budget < 0 || l.budget_period_seconds < 0) {
     return InvalidArgumentError("limits must not be negative");
@@ -62,8 +72,8 @@ std::string ActorId(const Principal& p) { return p.subject.empty() ? "anonymous"
 
 }  // namespace
 
-LocalAuthService::LocalAuthService(store::Store& store, LocalAuthOptions options)
-    : store_(store), options_(std::move(options)) {}
+LocalAuthService::LocalAuthService(AuthStore& store, audit::AuditLog& audit, LocalAuthOptions options)
+    : store_(store), audit_(audit), options_(std::move(options)) {}
 
 int64_t LocalAuthService::Now() const {
   return options_.clock ? options_.clock() : SystemUnixSeconds();
@@ -71,7 +81,7 @@ int64_t LocalAuthService::Now() const {
 
 Status LocalAuthService::Init() {
   for (const std::string& name : BuiltinRoleNames()) {
-    store::Role role{name, BuiltinRole(name)->grants(), /*builtin=*/true};
+    Role role{name, BuiltinRole(name)->grants(), /*builtin=*/true};
     LLMUX_RETURN_IF_ERROR(store_.UpsertRole(role));
   }
   return Status::Ok();
@@ -134,7 +144,7 @@ Result<Principal> LocalAuthService::AuthenticateJwt(std::string_view bearer) {
   if (options_.issuer != nullptr && options_.issuer->IsOurs(bearer)) {
     auto claims = options_.issuer->Verify(bearer);
     if (!claims.ok()) return UnauthenticatedError("invalid token: " + claims.status().message());
-    LLMUX_ASSIGN_OR_RETURN(store::User user, ActiveUser(claims->user_id));
+    LLMUX_ASSIGN_OR_RETURN(StoredUser user, ActiveUser(claims->user_id));
     // The user row is read on every use anyway (roles, disabled), so this check costs nothing
     // and sees a session end at once, from any process sharing the store.
     if (claims->session_generation != user.session_generation) {
@@ -156,7 +166,7 @@ Result<Principal> LocalAuthService::AuthenticateJwt(std::string_view bearer) {
   return p;
 }
 
-Result<store::User> LocalAuthService::ActiveUser(int64_t user_id) {
+Result<StoredUser> LocalAuthService::ActiveUser(int64_t user_id) {
   auto user = store_.GetUser(user_id);
   if (!user.ok()) {
     if (user.status().code() == StatusCode::kNotFound) return UnauthenticatedError("the token's user no longer exists");
@@ -166,7 +176,7 @@ Result<store::User> LocalAuthService::ActiveUser(int64_t user_id) {
   return std::move(user).value();
 }
 
-Principal LocalAuthService::UserPrincipal(const store::User& user,
+Principal LocalAuthService::UserPrincipal(const StoredUser& user,
                                           PermissionSet permissions) const {
   Principal p;
   p.subject = "user:" + std::to_string(user.id);
@@ -181,24 +191,24 @@ Principal LocalAuthService::UserPrincipal(const store::User& user,
 
 void LocalAuthService::AuditAuth(std::string_view actor, std::string_view action,
                                  std::string_view source, const Status& outcome) {
-  store::AuditEvent e;
+  audit::Event e;
   e.actor = std::string(actor);
   e.action = std::string(action);
   e.target = "session";
   e.source = std::string(source);
   e.outcome = outcome.ok() ? "ok" : "denied";
   e.detail = outcome.ok() ? "" : outcome.message();
-  (void)store_.AppendAudit(e);
+  audit::AppendOrWarn(audit_, e);
 }
 
-Result<LoginTokens> LocalAuthService::IssueTokens(const store::User& user, int64_t rotated_from) {
+Result<LoginTokens> LocalAuthService::IssueTokens(const StoredUser& user, int64_t rotated_from) {
   // Both tokens carry the generation read with `user`. Should the sessions end meanwhile, the
   // access token is refused at its first use and the refresh token at its first refresh.
   LLMUX_ASSIGN_OR_RETURN(
       IssuedToken access,
       options_.issuer->Issue(user.id, user.session_generation, options_.access_token_lifetime_s));
   LLMUX_ASSIGN_OR_RETURN(std::string refresh, NewOpaqueToken());
-  store::RefreshToken next;
+  StoredRefreshToken next;
   next.token_hash = HashOpaqueToken(refresh);
   next.user_id = user.id;
   next.expires_at = Now() + options_.refresh_token_lifetime_s;
@@ -266,7 +276,7 @@ Result<LoginTokens> LocalAuthService::Refresh(std::string_view refresh_token, st
   };
   if (stored->revoked) return replayed();
   if (stored->expires_at <= Now()) return refuse("refresh token has expired");
-  LLMUX_ASSIGN_OR_RETURN(store::User user, ActiveUser(stored->user_id));
+  LLMUX_ASSIGN_OR_RETURN(StoredUser user, ActiveUser(stored->user_id));
   // Issued before the user's sessions last ended (e.g. by a login that raced a password change).
   if (stored->session_generation != user.session_generation) {
     return refuse("refresh token's login session has ended; log in again");
@@ -308,26 +318,26 @@ Result<PermissionSet> LocalAuthService::RolePermissions(const std::vector<std::s
 void LocalAuthService::RecordDenied(const Principal* who, std::string_view action,
                                     std::string_view target, std::string_view source,
                                     std::string_view reason) {
-  store::AuditEvent e;
+  audit::Event e;
   e.actor = who ? ActorId(*who) : "anonymous";
   e.action = std::string(action);
   e.target = std::string(target);
   e.source = std::string(source);
   e.outcome = "denied";
   e.detail = RedactApiKeys(reason);
-  (void)store_.AppendAudit(e);  // the refusal itself must not fail because the log is busy
+  audit::AppendOrWarn(audit_, e);  // the refusal itself must not fail because the log is busy
 }
 
 void LocalAuthService::Audit(const Actor& actor, std::string_view action, std::string_view target,
                              const Status& outcome, std::string_view detail) {
-  store::AuditEvent e;
+  audit::Event e;
   e.actor = ActorId(actor.principal);
   e.action = std::string(action);
   e.target = std::string(target);
   e.source = actor.source;
   e.outcome = std::string(OutcomeOf(outcome));
   e.detail = outcome.ok() ? std::string(detail) : RedactApiKeys(outcome.message());
-  (void)store_.AppendAudit(e);
+  audit::AppendOrWarn(audit_, e);
 }
 
 // ---------------------------------------------------------------- users
@@ -354,13 +364,13 @@ Status LocalAuthService::CheckWithinActor(const Actor& actor, const PermissionSe
 }
 
 Status LocalAuthService::CheckUserWithinActor(const Actor& actor, int64_t user_id) {
-  LLMUX_ASSIGN_OR_RETURN(store::User user, store_.GetUser(user_id));
+  LLMUX_ASSIGN_OR_RETURN(StoredUser user, store_.GetUser(user_id));
   LLMUX_ASSIGN_OR_RETURN(PermissionSet rights, RolePermissions(user.roles));
   return CheckWithinActor(actor, rights, "user '" + user.name + "'");
 }
 
 Status LocalAuthService::CheckKeyWithinActor(const Actor& actor, int64_t key_id) {
-  LLMUX_ASSIGN_OR_RETURN(store::ApiKey key, store_.GetApiKey(key_id));
+  LLMUX_ASSIGN_OR_RETURN(StoredKey key, store_.GetApiKey(key_id));
   const std::string what = "key llmux_" + key.prefix;
   LLMUX_ASSIGN_OR_RETURN(PermissionSet scopes, PermissionSet::Parse(key.scopes));
   if (key.owner_user_id == 0) return CheckWithinActor(actor, scopes, what);
@@ -372,22 +382,22 @@ Status LocalAuthService::CheckKeyWithinActor(const Actor& actor, int64_t key_id)
   return CheckWithinActor(actor, owner_rights, what);
 }
 
-Result<store::User> LocalAuthService::CreateUser(const Actor& actor, const NewUser& in) {
-  auto run = [&]() -> Result<store::User> {
+Result<User> LocalAuthService::CreateUser(const Actor& actor, const NewUser& in) {
+  auto run = [&]() -> Result<User> {
     LLMUX_RETURN_IF_ERROR(ValidateName("user name", in.name));
     LLMUX_RETURN_IF_ERROR(ValidateRoles(in.roles));
     LLMUX_ASSIGN_OR_RETURN(PermissionSet rights, RolePermissions(in.roles));
     LLMUX_RETURN_IF_ERROR(CheckWithinActor(actor, rights, "the new user"));
     LLMUX_RETURN_IF_ERROR(ValidateLimits(in.limits));
-    store::User user;
+    StoredUser user;
     user.name = in.name;
     user.roles = in.roles;
     user.limits = in.limits;
     if (!in.password.empty()) {
       LLMUX_ASSIGN_OR_RETURN(user.password_hash, HashPassword(in.password, options_.argon2));
     }
-    LLMUX_ASSIGN_OR_RETURN(store::User created, store_.CreateUser(user));
-    return WithoutSecrets(std::move(created));
+    LLMUX_ASSIGN_OR_RETURN(StoredUser created, store_.CreateUser(user));
+    return ToUser(created);
   };
   auto result = run();
   Audit(actor, "users.create", result.ok() ? "user:" + std::to_string(result->id) : "user:" + in.name,
@@ -395,26 +405,24 @@ Result<store::User> LocalAuthService::CreateUser(const Actor& actor, const NewUs
   return result;
 }
 
-Result<store::User> LocalAuthService::GetUser(int64_t id) {
-  LLMUX_ASSIGN_OR_RETURN(store::User user, store_.GetUser(id));
-  return WithoutSecrets(std::move(user));
+Result<User> LocalAuthService::GetUser(int64_t id) {
+  LLMUX_ASSIGN_OR_RETURN(StoredUser user, store_.GetUser(id));
+  return ToUser(user);
 }
 
-Result<store::User> LocalAuthService::GetUserByName(std::string_view name) {
-  LLMUX_ASSIGN_OR_RETURN(store::User user, store_.GetUserByName(name));
-  return WithoutSecrets(std::move(user));
+Result<User> LocalAuthService::GetUserByName(std::string_view name) {
+  LLMUX_ASSIGN_OR_RETURN(StoredUser user, store_.GetUserByName(name));
+  return ToUser(user);
 }
 
-Result<store::PageResult<store::User>> LocalAuthService::ListUsers(store::Page page) {
+Result<PageResult<User>> LocalAuthService::ListUsers(Page page) {
   LLMUX_ASSIGN_OR_RETURN(auto users, store_.ListUsers(page));
-  for (store::User& u : users.items) u.password_hash.clear();
-  return users;
+  return ToPage<User>(users, ToUser);
 }
 
-Result<store::User> LocalAuthService::UpdateUser(const Actor& actor, int64_t id,
-                                                 const UserUpdate& update) {
+Result<User> LocalAuthService::UpdateUser(const Actor& actor, int64_t id, const UserUpdate& update) {
   std::string detail;
-  auto run = [&]() -> Result<store::User> {
+  auto run = [&]() -> Result<User> {
     // Not even a password or a limit of a user with rights the caller lacks (a new password
     // would be a takeover).
     LLMUX_RETURN_IF_ERROR(CheckUserWithinActor(actor, id));
@@ -475,7 +483,7 @@ Result<CreatedKey> LocalAuthService::CreateKey(const Actor& actor, const NewKey&
       }
     }
     if (in.owner_user_id != 0 && in.scopes.empty()) {
-      LLMUX_ASSIGN_OR_RETURN(store::User owner, store_.GetUser(in.owner_user_id));
+      LLMUX_ASSIGN_OR_RETURN(StoredUser owner, store_.GetUser(in.owner_user_id));
       LLMUX_ASSIGN_OR_RETURN(PermissionSet rights, RolePermissions(owner.roles));
       LLMUX_RETURN_IF_ERROR(CheckWithinActor(actor, rights, "a key of user '" + owner.name + "'"));
     }
@@ -487,7 +495,7 @@ Result<CreatedKey> LocalAuthService::CreateKey(const Actor& actor, const NewKey&
     }
     LLMUX_RETURN_IF_ERROR(ValidateLimits(in.limits));
     LLMUX_ASSIGN_OR_RETURN(NewApiKey fresh, GenerateApiKey());
-    store::ApiKey key;
+    StoredKey key;
     key.prefix = fresh.prefix;
     key.secret_hash = fresh.secret_hash;
     key.owner_user_id = in.owner_user_id;
@@ -496,8 +504,8 @@ Result<CreatedKey> LocalAuthService::CreateKey(const Actor& actor, const NewKey&
     key.allowed_models = in.allowed_models;
     key.expires_at = in.expires_at;
     key.limits = in.limits;
-    LLMUX_ASSIGN_OR_RETURN(store::ApiKey stored, store_.CreateApiKey(key));
-    return CreatedKey{WithoutSecrets(std::move(stored)), std::move(fresh.full_key)};
+    LLMUX_ASSIGN_OR_RETURN(StoredKey stored, store_.CreateApiKey(key));
+    return CreatedKey{ToApiKey(stored), std::move(fresh.full_key)};
   };
   auto result = run();
   Audit(actor, "keys.create", result.ok() ? "key:" + std::to_string(result->key.id) : "key",
@@ -508,16 +516,14 @@ Result<CreatedKey> LocalAuthService::CreateKey(const Actor& actor, const NewKey&
   return result;
 }
 
-Result<store::ApiKey> LocalAuthService::GetKey(int64_t id) {
-  LLMUX_ASSIGN_OR_RETURN(store::ApiKey key, store_.GetApiKey(id));
-  return WithoutSecrets(std::move(key));
+Result<ApiKey> LocalAuthService::GetKey(int64_t id) {
+  LLMUX_ASSIGN_OR_RETURN(StoredKey key, store_.GetApiKey(id));
+  return ToApiKey(key);
 }
 
-Result<store::PageResult<store::ApiKey>> LocalAuthService::ListKeys(store::Page page,
-                                                                    std::optional<int64_t> owner) {
+Result<PageResult<ApiKey>> LocalAuthService::ListKeys(Page page, std::optional<int64_t> owner) {
   LLMUX_ASSIGN_OR_RETURN(auto keys, store_.ListApiKeys(page, owner));
-  for (store::ApiKey& k : keys.items) k.secret_hash.clear();
-  return keys;
+  return ToPage<ApiKey>(keys, ToApiKey);
 }
 
 Status LocalAuthService::RevokeKey(const Actor& actor, int64_t id) {
@@ -527,7 +533,7 @@ Status LocalAuthService::RevokeKey(const Actor& actor, int64_t id) {
   return s;
 }
 
-Status LocalAuthService::SetKeyLimits(const Actor& actor, int64_t id, const store::Limits& l) {
+Status LocalAuthService::SetKeyLimits(const Actor& actor, int64_t id, const Limits& l) {
   Status s = ValidateLimits(l);
   if (s.ok()) s = CheckKeyWithinActor(actor, id);
   if (s.ok()) s = store_.SetApiKeyLimits(id, l);
@@ -540,9 +546,9 @@ Status LocalAuthService::SetKeyLimits(const Actor& actor, int64_t id, const stor
 
 // ---------------------------------------------------------------- roles and audit
 
-Result<std::vector<store::Role>> LocalAuthService::ListRoles() { return store_.ListRoles(); }
+Result<std::vector<Role>> LocalAuthService::ListRoles() { return store_.ListRoles(); }
 
-Status LocalAuthService::PutRole(const Actor& actor, const store::Role& role) {
+Status LocalAuthService::PutRole(const Actor& actor, const Role& role) {
   Status s = ValidateName("role name", role.name);
   if (s.ok() && BuiltinRole(role.name)) s = InvalidArgumentError("built-in role '" + role.name + "' cannot be changed");
   if (s.ok()) {
@@ -550,7 +556,7 @@ Status LocalAuthService::PutRole(const Actor& actor, const store::Role& role) {
     s = rights.ok() ? CheckWithinActor(actor, *rights, "role '" + role.name + "'") : rights.status();
   }
   if (s.ok()) {
-    store::Role custom = role;
+    Role custom = role;
     custom.builtin = false;
     s = store_.UpsertRole(custom);
   }
@@ -564,13 +570,13 @@ Status LocalAuthService::DeleteRole(const Actor& actor, std::string_view name) {
   return s;
 }
 
-Result<store::PageResult<store::AuditEvent>> LocalAuthService::ListAudit(store::AuditPage page) {
-  return store_.ListAudit(page);
+Result<audit::EventList> LocalAuthService::ListAudit(audit::Page page) {
+  return audit_.List(page);
 }
 
 // ---------------------------------------------------------------- first start
 
-Result<std::optional<std::string>> BootstrapAdminKey(AuthService& auth, store::Store& store,
+Result<std::optional<std::string>> BootstrapAdminKey(AuthService& auth, AuthStore& store,
                                                      const std::string& key_file) {
   LLMUX_ASSIGN_OR_RETURN(int64_t users, store.CountUsers());
   LLMUX_ASSIGN_OR_RETURN(int64_t keys, store.CountApiKeys());

@@ -1,4 +1,5 @@
-// AuthService on a store::Store, in this process: the embedded default.
+// AuthService on an AuthStore (the SQL store), in this process: the embedded default. The store's rows
+// (with their hashes) stay in here; callers get the auth service's own records.
 #pragma once
 
 #include <functional>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "auth/auth_service.h"
+#include "auth/auth_store.h"
 #include "auth/jwt.h"
 #include "auth/password.h"
 #include "auth/token_issuer.h"
@@ -29,8 +31,9 @@ struct LocalAuthOptions {
 
 class LocalAuthService : public AuthService {
  public:
-  // `store` must outlive the service. Call Init() before use.
-  LocalAuthService(store::Store& store, LocalAuthOptions options = {});
+  // `store` and `audit` (the same store::Store in practice) must outlive the service. Call Init()
+  // before use.
+  LocalAuthService(AuthStore& store, audit::AuditLog& audit, LocalAuthOptions options = {});
 
   // Makes sure the built-in roles are in the store with their grants.
   Status Init();
@@ -43,36 +46,35 @@ class LocalAuthService : public AuthService {
   void RecordDenied(const Principal* who, std::string_view action, std::string_view target,
                     std::string_view source, std::string_view reason) override;
 
-  Result<store::User> CreateUser(const Actor& actor, const NewUser& user) override;
-  Result<store::User> GetUser(int64_t id) override;
-  Result<store::User> GetUserByName(std::string_view name) override;
-  Result<store::PageResult<store::User>> ListUsers(store::Page page) override;
-  Result<store::User> UpdateUser(const Actor& actor, int64_t id, const UserUpdate& update) override;
+  Result<User> CreateUser(const Actor& actor, const NewUser& user) override;
+  Result<User> GetUser(int64_t id) override;
+  Result<User> GetUserByName(std::string_view name) override;
+  Result<PageResult<User>> ListUsers(Page page) override;
+  Result<User> UpdateUser(const Actor& actor, int64_t id, const UserUpdate& update) override;
   Status DeleteUser(const Actor& actor, int64_t id) override;
 
   Result<CreatedKey> CreateKey(const Actor& actor, const NewKey& key) override;
-  Result<store::ApiKey> GetKey(int64_t id) override;
-  Result<store::PageResult<store::ApiKey>> ListKeys(store::Page page,
-                                                    std::optional<int64_t> owner) override;
+  Result<ApiKey> GetKey(int64_t id) override;
+  Result<PageResult<ApiKey>> ListKeys(Page page, std::optional<int64_t> owner) override;
   Status RevokeKey(const Actor& actor, int64_t id) override;
-  Status SetKeyLimits(const Actor& actor, int64_t id, const store::Limits& limits) override;
+  Status SetKeyLimits(const Actor& actor, int64_t id, const Limits& limits) override;
 
-  Result<std::vector<store::Role>> ListRoles() override;
-  Status PutRole(const Actor& actor, const store::Role& role) override;
+  Result<std::vector<Role>> ListRoles() override;
+  Status PutRole(const Actor& actor, const Role& role) override;
   Status DeleteRole(const Actor& actor, std::string_view name) override;
 
-  Result<store::PageResult<store::AuditEvent>> ListAudit(store::AuditPage page) override;
+  Result<audit::EventList> ListAudit(audit::Page page) override;
 
  private:
   int64_t Now() const;
   Result<Principal> AuthenticateKey(std::string_view bearer);
   Result<Principal> AuthenticateJwt(std::string_view bearer);
   // The user a login token or refresh token names, if it still exists and is not disabled.
-  Result<store::User> ActiveUser(int64_t user_id);
-  Principal UserPrincipal(const store::User& user, PermissionSet permissions) const;
+  Result<StoredUser> ActiveUser(int64_t user_id);
+  Principal UserPrincipal(const StoredUser& user, PermissionSet permissions) const;
   // A new access token and refresh token for `user`, under its current session generation;
   // `rotated_from` the spent refresh token (0: login).
-  Result<LoginTokens> IssueTokens(const store::User& user, int64_t rotated_from);
+  Result<LoginTokens> IssueTokens(const StoredUser& user, int64_t rotated_from);
   // Ends every login session of a user: refresh tokens and access tokens alike.
   Status EndSessions(int64_t user_id);
   void AuditAuth(std::string_view actor, std::string_view action, std::string_view source,
@@ -90,7 +92,8 @@ class LocalAuthService : public AuthService {
   void Audit(const Actor& actor, std::string_view action, std::string_view target,
              const Status& outcome, std::string_view detail = {});
 
-  store::Store& store_;
+  AuthStore& store_;
+  audit::AuditLog& audit_;  // every change is written here, once
   LocalAuthOptions options_;
   std::once_flag dummy_once_;
   std::string dummy_hash_;  // Argon2 hash that unknown user names are checked against
@@ -99,7 +102,7 @@ class LocalAuthService : public AuthService {
 // On a store without users and keys, creates an admin API key (a system key with scope "*"),
 // writes it to `key_file` with mode 0600 and returns it; nullopt when the store already has
 // users or keys (nothing is created or written).
-Result<std::optional<std::string>> BootstrapAdminKey(AuthService& auth, store::Store& store,
+Result<std::optional<std::string>> BootstrapAdminKey(AuthService& auth, AuthStore& store,
                                                      const std::string& key_file);
 
 }  // namespace llmux::auth

@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/auth_types.h"
 #include "auth/permissions.h"
-#include "store/store.h"
 
 namespace llmux::auth {
 
@@ -24,8 +24,8 @@ struct Principal {
   PermissionSet scopes;
   // A key's allowed models (globs): when non-empty, a model must also match one of these.
   std::vector<std::string> allowed_models;
-  store::Limits limits;       // of the credential (the key's; a user's own for a login token)
-  store::Limits user_limits;  // of the owning user, shared by all their keys; 0 = unlimited
+  Limits limits;       // of the credential (the key's; a user's own for a login token)
+  Limits user_limits;  // of the owning user, shared by all their keys; 0 = unlimited
 
   bool Allows(std::string_view permission) const;
   // Whether the caller holds all that the glob `grant` allows, so that it may hand it out:

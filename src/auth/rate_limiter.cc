@@ -31,7 +31,7 @@ void UsageLease::Finish(int64_t tokens) {
   }
 }
 
-RateLimiter::RateLimiter(LimitCounters& counters, store::Store* store, ClockMs clock_ms)
+RateLimiter::RateLimiter(LimitCounters& counters, UsageStore* store, ClockMs clock_ms)
     : counters_(counters), store_(store), clock_ms_(std::move(clock_ms)) {}
 
 int64_t RateLimiter::NowMs() const {
@@ -44,7 +44,7 @@ int64_t RateLimiter::NowMs() const {
 std::vector<LimitLayer> RateLimiter::LayersOf(const Principal& p) {
   std::vector<LimitLayer> layers = {{p.subject, p.limits}};
   const std::string owner = "user:" + std::to_string(p.user_id);
-  if (p.user_id != 0 && p.subject != owner && !(p.user_limits == store::Limits{})) {
+  if (p.user_id != 0 && p.subject != owner && !(p.user_limits == Limits{})) {
     layers.push_back({owner, p.user_limits});
   }
   return layers;
@@ -67,7 +67,7 @@ Admission RateLimiter::Admit(const Principal& p) {
 }
 
 void RateLimiter::Undo(const LimitLayer& layer, int64_t now_ms) {
-  const store::Limits& l = layer.limits;
+  const Limits& l = layer.limits;
   if (l.requests_per_minute > 0) {
     counters_.Debit(layer.subject + ":rpm", l.requests_per_minute, -1, now_ms);
   }
@@ -75,7 +75,7 @@ void RateLimiter::Undo(const LimitLayer& layer, int64_t now_ms) {
 }
 
 Admission RateLimiter::AdmitLayer(const LimitLayer& layer, int64_t now_ms) {
-  const store::Limits& l = layer.limits;
+  const Limits& l = layer.limits;
   const std::string& subject = layer.subject;
   const std::string whose = subject.rfind("user:", 0) == 0 ? "this user" : "this key";
 
@@ -122,7 +122,7 @@ Admission RateLimiter::AdmitLayer(const LimitLayer& layer, int64_t now_ms) {
 
 void RateLimiter::Charge(const LimitLayer& layer, int64_t tokens) {
   const std::string& subject = layer.subject;
-  const store::Limits& l = layer.limits;
+  const Limits& l = layer.limits;
   if (tokens <= 0) return;
   const int64_t now_ms = NowMs();
   if (l.tokens_per_minute > 0) {

@@ -21,7 +21,7 @@
 #include "auth/limit_counters.h"
 #include "auth/principal.h"
 #include "base/status.h"
-#include "store/store.h"
+#include "auth/auth_store.h"
 
 namespace llmux::auth {
 
@@ -30,7 +30,7 @@ class RateLimiter;
 // One set of limits and the counter subject it is kept under ("key:7", "user:3").
 struct LimitLayer {
   std::string subject;
-  store::Limits limits;
+  Limits limits;
 };
 
 // An admitted request. Finish() charges its tokens; destroying it unfinished charges none.
@@ -63,8 +63,8 @@ class RateLimiter {
  public:
   using ClockMs = std::function<int64_t()>;
 
-  // `counters` and `store` (may be null: budgets are then not enforced) must outlive this.
-  RateLimiter(LimitCounters& counters, store::Store* store, ClockMs clock_ms = nullptr);
+  // `counters` and `usage` (may be null: budgets are then not enforced) must outlive this.
+  RateLimiter(LimitCounters& counters, UsageStore* usage, ClockMs clock_ms = nullptr);
 
   Admission Admit(const Principal& principal);
   // The layers of `principal`: its own limits, then its owner's when it is a user's key.
@@ -81,7 +81,7 @@ class RateLimiter {
   void Release(const LimitLayer& layer);
 
   LimitCounters& counters_;
-  store::Store* store_;
+  UsageStore* store_;
   ClockMs clock_ms_;
 };
 

@@ -75,7 +75,7 @@ RedisLimitOptions OptionsFor(int port) {
   return o;
 }
 
-Principal KeyWith(store::Limits limits) {
+Principal KeyWith(Limits limits) {
   Principal p;
   p.subject = "key:7";
   p.limits = limits;

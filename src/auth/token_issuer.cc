@@ -16,7 +16,7 @@ namespace llmux::auth {
 
 namespace {
 
-// The user's login session generation when the token was issued (store::User).
+// The user's login session generation when the token was issued (StoredUser).
 constexpr char kSessionGenerationClaim[] = "sgen";
 
 Result<std::string> RandomBytes(size_t n) {

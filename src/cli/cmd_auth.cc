@@ -43,7 +43,7 @@ Result<Session> Open(const StoreOptions& o) {
   auto store = store::OpenStore(url);
   if (!store.ok()) return store.status().WithContext("opening the store " + store::RedactStoreUrl(url));
   s.store = std::move(store).value();
-  s.auth = std::make_unique<auth::LocalAuthService>(*s.store);
+  s.auth = std::make_unique<auth::LocalAuthService>(*s.store, *s.store);
   LLMUX_RETURN_IF_ERROR(s.auth->Init());
   const char* login = getlogin();
   s.actor.subject = std::string("cli:") + (login ? login : "unknown");
@@ -87,7 +87,7 @@ int WithStore(const StoreOptions& o, F body) {
 }
 
 Result<int64_t> UserId(Session& s, const std::string& name) {
-  LLMUX_ASSIGN_OR_RETURN(store::User user, s.auth->GetUserByName(name));
+  LLMUX_ASSIGN_OR_RETURN(auth::User user, s.auth->GetUserByName(name));
   return user.id;
 }
 
@@ -127,7 +127,7 @@ Command AddUserCommand(CLI::App& app) {
                 user.name = add_args->name;
                 if (!add_args->roles.empty()) user.roles = add_args->roles;
                 if (!add_args->no_password) user.password = ReadSecretLine("password: ");
-                LLMUX_ASSIGN_OR_RETURN(store::User created, s.auth->CreateUser(s.Actor(), user));
+                LLMUX_ASSIGN_OR_RETURN(auth::User created, s.auth->CreateUser(s.Actor(), user));
                 std::printf("user %s created (id %lld, roles %s)\n", created.name.c_str(),
                             static_cast<long long>(created.id), Joined(created.roles).c_str());
                 return Status::Ok();
@@ -136,7 +136,7 @@ Command AddUserCommand(CLI::App& app) {
             if (list->parsed()) {
               return WithStore(*o, [&](Session& s) -> Status {
                 std::printf("%-6s %-24s %-24s %s\n", "ID", "NAME", "ROLES", "STATE");
-                store::Page page{0, 1000};
+                auth::Page page{0, 1000};
                 for (;;) {
                   LLMUX_ASSIGN_OR_RETURN(auto users, s.auth->ListUsers(page));
                   for (const auto& u : users.items) {
@@ -222,7 +222,7 @@ Command AddKeyCommand(CLI::App& app) {
                 }
                 std::printf("%-6s %-20s %-8s %-16s %-20s %s\n", "ID", "PREFIX", "OWNER", "NAME", "SCOPES",
                             "STATE");
-                store::Page page{0, 1000};
+                auth::Page page{0, 1000};
                 const int64_t now = auth::SystemUnixSeconds();
                 for (;;) {
                   LLMUX_ASSIGN_OR_RETURN(auto keys, s.auth->ListKeys(page, owner));

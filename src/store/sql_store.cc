@@ -123,17 +123,77 @@ Result<Role> ReadRole(const SqlRow& row) {
   return role;
 }
 
-Result<Prompt> ReadPrompt(const SqlRow& row) {
+// A prompt template's arguments and messages are JSON text in the shape the admin API takes
+// them: [{"name", "description"?, "required"?}] and [{"role", "text"}].
+std::string PromptArgumentsJson(const std::vector<prompts::Argument>& arguments) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const prompts::Argument& a : arguments) {
+    nlohmann::json arg{{"name", a.name}};
+    if (a.description) arg["description"] = *a.description;
+    if (a.required) arg["required"] = *a.required;
+    out.push_back(std::move(arg));
+  }
+  return out.dump();
+}
+
+std::string PromptMessagesJson(const std::vector<prompts::Message>& messages) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const prompts::Message& m : messages) out.push_back({{"role", m.role}, {"text", m.text}});
+  return out.dump();
+}
+
+bool IsStringField(const nlohmann::json& object, const char* name) {
+  auto it = object.find(name);
+  return it != object.end() && it->is_string();
+}
+
+Result<std::vector<prompts::Argument>> ParsePromptArguments(const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_array()) return DataLossError("stored prompt arguments are not a JSON list");
+  std::vector<prompts::Argument> out;
+  for (const nlohmann::json& e : j) {
+    if (!e.is_object() || !IsStringField(e, "name") ||
+        (e.contains("description") && !e["description"].is_string()) ||
+        (e.contains("required") && !e["required"].is_boolean())) {
+      return DataLossError("a stored prompt argument is malformed");
+    }
+    prompts::Argument a;
+    a.name = e["name"].get<std::string>();
+    if (e.contains("description")) a.description = e["description"].get<std::string>();
+    if (e.contains("required")) a.required = e["required"].get<bool>();
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+Result<std::vector<prompts::Message>> ParsePromptMessages(const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_array()) return DataLossError("stored prompt messages are not a JSON list");
+  std::vector<prompts::Message> out;
+  for (const nlohmann::json& e : j) {
+    if (!e.is_object() || !IsStringField(e, "role") || !IsStringField(e, "text")) {
+      return DataLossError("a stored prompt message is malformed");
+    }
+    out.push_back({e["role"].get<std::string>(), e["text"].get<std::string>()});
+  }
+  return out;
+}
+
+const char kPromptColumns[] = "name, title, description, arguments, messages, updated_by, updated_at";
+
+Result<prompts::Prompt> ReadPrompt(const SqlRow& row) {
   RowReader r(row);
-  Prompt p;
+  prompts::Prompt p;
   p.name = r.Str();
   p.title = r.Str();
   p.description = r.Str();
-  p.arguments_json = r.Str();
-  p.messages_json = r.Str();
+  const std::string arguments = r.Str();
+  const std::string messages = r.Str();
   p.updated_by = r.Str();
   p.updated_at = r.Int();
   if (!r.status().ok()) return r.status().WithContext("reading prompt");
+  LLMUX_ASSIGN_OR_RETURN(p.arguments, ParsePromptArguments(arguments));
+  LLMUX_ASSIGN_OR_RETURN(p.messages, ParsePromptMessages(messages));
   return p;
 }
 
@@ -370,7 +430,7 @@ class SqlStore final : public Store {
   }
 
   // ---------------------------------------------------------------- prompts
-  Status UpsertPrompt(const Prompt& p) override {
+  Status UpsertPrompt(const prompts::Prompt& p) override {
     if (p.name.empty()) return InvalidArgumentError("prompt name must not be empty");
     const int64_t now = p.updated_at != 0 ? p.updated_at : NowSeconds();
     std::lock_guard lock(mu_);
@@ -381,18 +441,24 @@ class SqlStore final : public Store {
             "title = excluded.title, description = excluded.description, "
             "arguments = excluded.arguments, messages = excluded.messages, "
             "updated_by = excluded.updated_by, updated_at = excluded.updated_at",
-            {p.name, p.title, p.description, p.arguments_json, p.messages_json, p.updated_by, now})
+            {p.name, p.title, p.description, PromptArgumentsJson(p.arguments),
+             PromptMessagesJson(p.messages), p.updated_by, now})
         .status();
   }
 
-  Result<std::vector<Prompt>> ListPrompts() override {
+  Result<prompts::Prompt> GetPrompt(std::string_view name) override {
+    std::lock_guard lock(mu_);
+    return GetOne<prompts::Prompt>(
+        std::string("SELECT ") + kPromptColumns + " FROM prompts WHERE name = $1", {Str(name)},
+        ReadPrompt, "prompt '" + std::string(name) + "' not found");
+  }
+
+  Result<std::vector<prompts::Prompt>> ListPrompts() override {
     std::lock_guard lock(mu_);
     LLMUX_ASSIGN_OR_RETURN(
         SqlResult res,
-        conn_->Exec("SELECT name, title, description, arguments, messages, updated_by, updated_at "
-                    "FROM prompts ORDER BY name",
-                    {}));
-    return ReadAll<Prompt>(res, ReadPrompt);
+        conn_->Exec(std::string("SELECT ") + kPromptColumns + " FROM prompts ORDER BY name", {}));
+    return ReadAll<prompts::Prompt>(res, ReadPrompt);
   }
 
   Status DeletePrompt(std::string_view name) override {
@@ -537,7 +603,7 @@ class SqlStore final : public Store {
   }
 
   // ---------------------------------------------------------------- audit
-  Result<int64_t> AppendAudit(const AuditEvent& e) override {
+  Result<int64_t> Append(const AuditEvent& e) override {
     const int64_t time_ms = e.time_ms == 0 ? NowMillis() : e.time_ms;
     std::lock_guard lock(mu_);
     LLMUX_ASSIGN_OR_RETURN(
@@ -548,7 +614,7 @@ class SqlStore final : public Store {
     return FirstInt(res);
   }
 
-  Result<PageResult<AuditEvent>> ListAudit(AuditPage page) override {
+  Result<audit::EventList> List(AuditPage page) override {
     LLMUX_RETURN_IF_ERROR(CheckLimit(page.limit));
     const int64_t before =
         page.before_id <= 0 ? std::numeric_limits<int64_t>::max() : page.before_id;
@@ -558,7 +624,8 @@ class SqlStore final : public Store {
                                        " FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT $2",
                                    {before, int64_t{page.limit} + 1}));
     LLMUX_ASSIGN_OR_RETURN(auto items, ReadAll<AuditEvent>(res, ReadAudit));
-    return MakePage(std::move(items), page.limit);
+    PageResult<AuditEvent> rows = MakePage(std::move(items), page.limit);
+    return audit::EventList{std::move(rows.items), rows.has_more, rows.next_cursor};
   }
 
   // ---------------------------------------------------------------- refresh tokens

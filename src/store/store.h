@@ -1,202 +1,49 @@
-// The persistent store of the auth service: users, roles, API keys, usage counters that must
-// survive restarts, the audit log and login refresh tokens. One interface, two backends:
+// The persistent store: users, roles, API keys, usage counters that must survive restarts,
+// login refresh tokens, the audit log and prompt templates. One implementation, two backends:
 // SQLite (sqlite_store.h, the embedded default) and PostgreSQL (postgres_store.h).
 //
-// Secrets never reach this layer in clear: password_hash, secret_hash and token_hash are opaque
-// strings produced by the auth layer, and no error message repeats them.
-//
-// Errors: kNotFound (no such row), kAlreadyExists (a unique name/prefix/hash is taken),
-// kInvalidArgument (malformed input, or an operation the data forbids such as deleting a built-in
-// role), kUnavailable (database unreachable or busy), kInternal (other database failures),
-// kDataLoss (a stored row cannot be decoded), kUnimplemented (schema newer than this binary).
-// Every method is thread-safe.
+// The services declare the narrow interfaces they need, with their own types, and Store
+// implements them, so that each service is handed only its part of the store:
+//   auth::AuthStore, auth::UsageStore   auth/auth_store.h (errors and secrets: see there)
+//   audit::AuditLog                     services/audit/audit_log.h
+//   prompts::PromptStore                services/prompts/prompt_store.h
+// Besides kUnimplemented for a schema newer than this binary. Every method is thread-safe.
 #pragma once
 
 #include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <vector>
 
+#include "auth/auth_store.h"
+#include "auth/auth_types.h"
 #include "base/status.h"
+#include "services/audit/audit_log.h"
+#include "services/prompts/prompt_store.h"
 
 namespace llmux::store {
 
-// Keyset pagination: rows with id > after_id, ordered by id ascending, at most `limit` (1..1000).
-struct Page {
-  int64_t after_id = 0;
-  int limit = 50;
-};
-
-// Audit pagination runs newest first: rows with id < before_id (0 = from the newest).
-struct AuditPage {
-  int64_t before_id = 0;
-  int limit = 50;
-};
-
+// The rows under their store names (the types belong to the services that declare them).
+using User = auth::StoredUser;
+using ApiKey = auth::StoredKey;
+using RefreshToken = auth::StoredRefreshToken;
+using Limits = auth::Limits;
+using Role = auth::Role;
+using Page = auth::Page;
 template <typename T>
-struct PageResult {
-  std::vector<T> items;
-  bool has_more = false;
-  // When has_more: pass as Page::after_id (AuditPage::before_id) to get the next page; else 0.
-  int64_t next_cursor = 0;
-};
+using PageResult = auth::PageResult<T>;
+using AuditEvent = audit::Event;
+using AuditPage = audit::Page;
 
-// 0 means unlimited for every field.
-struct Limits {
-  int64_t requests_per_minute = 0;
-  int64_t tokens_per_minute = 0;
-  int64_t max_concurrent = 0;
-  int64_t token_budget = 0;           // tokens per budget period
-  int64_t budget_period_seconds = 0;  // length of the budget period
-  bool operator==(const Limits&) const = default;
-};
-
-struct User {
-  int64_t id = 0;  // assigned by the store
-  std::string name;
-  std::string password_hash;  // opaque (Argon2id encoded string); may be empty (no password login)
-  std::vector<std::string> roles;
-  bool disabled = false;
-  int64_t created_at = 0;  // unix seconds; 0 at creation = now
-  Limits limits;           // for all of the user's calls together, whichever key they use
-  // Raised each time all of the user's login sessions end (EndUserSessions). Access and
-  // refresh tokens carry the generation they were issued under and are good for no other.
-  int64_t session_generation = 0;
-};
-
-// A prompt template that admins store and the MCP service lists (prompts/list, prompts/get).
-struct Prompt {
-  std::string name;
-  std::string title;
-  std::string description;
-  std::string arguments_json = "[]";  // [{"name", "description", "required"}]
-  std::string messages_json = "[]";   // [{"role", "text"}], text with {{argument}} placeholders
-  std::string updated_by;             // who stored it (audit display name)
-  int64_t updated_at = 0;             // unix seconds; 0 at upsert = now
-};
-
-struct Role {
-  std::string name;
-  std::vector<std::string> permissions;  // "models:use:qwen*", "keys:manage", ...
-  bool builtin = false;                  // built-in roles cannot be deleted
-};
-
-
-struct ApiKey {
-  int64_t id = 0;             // assigned by the store
-  std::string prefix;         // short public lookup id, unique
-  std::string secret_hash;    // opaque hash of the secret part
-  int64_t owner_user_id = 0;  // 0 = no owner (system key, e.g. the bootstrap admin key)
-  std::string name;
-  std::vector<std::string> scopes;
-  std::vector<std::string> allowed_models;  // globs; empty = whatever the owner may use
-  int64_t expires_at = 0;                   // unix seconds; 0 = never
-  int64_t revoked_at = 0;                   // unix seconds; 0 = not revoked
-  int64_t last_used_at = 0;                 // unix seconds; 0 = never used
-  int64_t created_at = 0;                   // unix seconds; 0 at creation = now
-  Limits limits;
-};
-
-struct AuditEvent {
-  int64_t id = 0;       // assigned by the store, increasing
-  int64_t time_ms = 0;  // unix milliseconds; 0 at append = now
-  std::string actor;    // "user:3", "key:7", "anonymous"
-  std::string action;   // "keys.create", "chat.completions"
-  std::string target;   // "user:5", "/v1/models"
-  std::string source;   // client IP
-  std::string outcome;  // "ok", "allowed", "denied", ...
-  std::string detail;
-};
-
-struct RefreshToken {
-  int64_t id = 0;          // assigned by the store
-  std::string token_hash;  // opaque hash of the token handed to the client, unique
-  int64_t user_id = 0;
-  int64_t expires_at = 0;  // unix seconds
-  bool revoked = false;
-  int64_t rotated_from = 0;  // id of the token this one replaced; 0 = issued at login
-  int64_t created_at = 0;    // unix seconds; 0 at creation = now
-  int64_t session_generation = 0;  // the user's session_generation when it was issued
-};
-
-class Store {
+class Store : public auth::AuthStore,
+              public auth::UsageStore,
+              public audit::AuditLog,
+              public prompts::PromptStore {
  public:
-  virtual ~Store() = default;
+  ~Store() override = default;
 
   // Highest schema migration applied to the database.
   virtual Result<int> SchemaVersion() = 0;
 
-  // --- users ---
-  // Returns the stored user (id and created_at filled in). kAlreadyExists if the name is taken.
-  virtual Result<User> CreateUser(const User& user) = 0;
-  virtual Result<User> GetUser(int64_t id) = 0;
-  virtual Result<User> GetUserByName(std::string_view name) = 0;
-  virtual Result<PageResult<User>> ListUsers(Page page) = 0;
-  virtual Result<int64_t> CountUsers() = 0;
-  virtual Status UpdatePasswordHash(int64_t id, std::string_view password_hash) = 0;
-  virtual Status SetUserRoles(int64_t id, const std::vector<std::string>& roles) = 0;
-  virtual Status SetUserDisabled(int64_t id, bool disabled) = 0;
-  virtual Status SetUserLimits(int64_t id, const Limits& limits) = 0;
-  // Also deletes the user's API keys and refresh tokens.
-  virtual Status DeleteUser(int64_t id) = 0;
-
-  // --- roles (few; listed whole, ordered by name) ---
-  // Creates or replaces the permissions. `builtin` is sticky: once built in, always built in.
-  virtual Status UpsertRole(const Role& role) = 0;
-  virtual Result<Role> GetRole(std::string_view name) = 0;
-  virtual Result<std::vector<Role>> ListRoles() = 0;
-  // kInvalidArgument for a built-in role.
-  virtual Status DeleteRole(std::string_view name) = 0;
-
-  // --- prompt templates (few; listed whole, ordered by name) ---
-  // Creates or replaces the prompt called prompt.name.
-  virtual Status UpsertPrompt(const Prompt& prompt) = 0;
-  virtual Result<std::vector<Prompt>> ListPrompts() = 0;
-  virtual Status DeletePrompt(std::string_view name) = 0;
-
-  // --- API keys ---
-  // kAlreadyExists if the prefix is taken; kNotFound if owner_user_id names no user.
-  virtual Result<ApiKey> CreateApiKey(const ApiKey& key) = 0;
-  virtual Result<ApiKey> FindApiKeyByPrefix(std::string_view prefix) = 0;
-  virtual Result<ApiKey> GetApiKey(int64_t id) = 0;
-  // owner: nullopt = all keys, 0 = keys without owner, n = keys of user n.
-  virtual Result<PageResult<ApiKey>> ListApiKeys(Page page, std::optional<int64_t> owner) = 0;
-  virtual Result<int64_t> CountApiKeys() = 0;
-  // Sets revoked_at once; revoking an already revoked key keeps the first time and is OK.
-  virtual Status RevokeApiKey(int64_t id, int64_t revoked_at) = 0;
-  virtual Status TouchApiKey(int64_t id, int64_t last_used_at) = 0;
-  virtual Status SetApiKeyLimits(int64_t id, const Limits& limits) = 0;
-  virtual Status DeleteApiKey(int64_t id) = 0;
-
-  // --- usage counters (token budgets) ---
-  // Atomically adds `tokens` (>= 0) to the counter of (subject, period_start), creating it at 0;
-  // returns the new total. Safe across threads and processes sharing the database.
-  virtual Result<int64_t> AddUsage(std::string_view subject, int64_t period_start,
-                                   int64_t tokens) = 0;
-  // 0 when the counter does not exist.
-  virtual Result<int64_t> GetUsage(std::string_view subject, int64_t period_start) = 0;
-  // Drops counters of periods that started before `period_start`; returns how many.
-  virtual Result<int64_t> DeleteUsageBefore(int64_t period_start) = 0;
-
-  // --- audit log ---
-  // Returns the new event's id.
-  virtual Result<int64_t> AppendAudit(const AuditEvent& event) = 0;
-  // Newest first (by id).
-  virtual Result<PageResult<AuditEvent>> ListAudit(AuditPage page) = 0;
-
-  // --- refresh tokens ---
-  // kAlreadyExists if the hash is taken; kNotFound if the user does not exist.
-  virtual Result<RefreshToken> CreateRefreshToken(const RefreshToken& token) = 0;
-  virtual Result<RefreshToken> FindRefreshToken(std::string_view token_hash) = 0;
-  virtual Status RevokeRefreshToken(int64_t id) = 0;
-  // Revokes `old_id` and stores `next` (rotated_from = old_id) in one transaction. Fails with
-  // kInvalidArgument when old_id is already revoked (a replayed refresh token), storing nothing.
-  virtual Result<RefreshToken> RotateRefreshToken(int64_t old_id, const RefreshToken& next) = 0;
-  // Ends every login session of a user, in one transaction: raises users.session_generation
-  // (so access tokens issued before stop being accepted) and revokes the user's refresh tokens.
-  // Returns the new generation; kNotFound if the user does not exist.
-  virtual Result<int64_t> EndUserSessions(int64_t user_id) = 0;
+  // audit::AuditLog::Append under its older name, for callers not yet handed an AuditLog.
+  Result<int64_t> AppendAudit(const AuditEvent& event) { return Append(event); }
 };
 
 }  // namespace llmux::store

@@ -272,44 +272,64 @@ TEST_P(StoreTest, RoleUpsertListDelete) {
 
 // ------------------------------------------------------------------------- prompts
 
-TEST_P(StoreTest, PromptUpsertListDelete) {
+TEST_P(StoreTest, PromptUpsertGetListDelete) {
+  using prompts::Prompt;
+  prompts::PromptStore& prompts = *store_;  // what PromptService is handed
   Prompt p;
   p.name = "translate-formal";
   p.title = "Formal translation";
   p.description = "Translate, formally";
-  p.arguments_json = R"([{"name":"text","required":true}])";
-  p.messages_json = R"([{"role":"user","text":"Translate formally: {{text}}"}])";
+  p.arguments = {{"text", std::nullopt, true}, {"to", "language", std::nullopt}};
+  p.messages = {{"user", "Translate formally: {{text}}"}, {"assistant", "Into {{to}}?"}};
   p.updated_by = "alice";
   p.updated_at = 1700000000;
-  ASSERT_TRUE(store_->UpsertPrompt(p).ok());
+  ASSERT_TRUE(prompts.UpsertPrompt(p).ok());
   Prompt q = p;
   q.name = "a-first";
+  q.arguments = {};
   q.updated_at = 0;  // now
-  ASSERT_TRUE(store_->UpsertPrompt(q).ok());
+  ASSERT_TRUE(prompts.UpsertPrompt(q).ok());
 
-  auto list = store_->ListPrompts();
+  auto list = prompts.ListPrompts();
   ASSERT_TRUE(list.ok()) << list.status().ToString();
   ASSERT_EQ(list->size(), 2u);
   EXPECT_EQ((*list)[0].name, "a-first");  // by name
   EXPECT_GT((*list)[0].updated_at, 1700000000);
+  EXPECT_TRUE((*list)[0].arguments.empty());
   const Prompt& got = (*list)[1];
   EXPECT_EQ(got.title, p.title);
   EXPECT_EQ(got.description, p.description);
-  EXPECT_EQ(got.arguments_json, p.arguments_json);
-  EXPECT_EQ(got.messages_json, p.messages_json);
+  EXPECT_EQ(got.arguments, p.arguments);
+  EXPECT_EQ(got.messages, p.messages);
   EXPECT_EQ(got.updated_by, "alice");
   EXPECT_EQ(got.updated_at, 1700000000);
+  // The columns keep the admin API's JSON shapes, left-out argument fields left out.
+  const Rows raw = Raw("SELECT arguments, messages FROM prompts WHERE name = 'translate-formal'");
+  ASSERT_EQ(raw.size(), 1u);
+  EXPECT_EQ(raw[0][0], R"([{"name":"text","required":true},{"description":"language","name":"to"}])");
+  EXPECT_EQ(raw[0][1],
+            R"([{"role":"user","text":"Translate formally: {{text}}"},{"role":"assistant","text":"Into {{to}}?"}])");
+
+  auto one = prompts.GetPrompt("translate-formal");
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ(one->arguments, p.arguments);
+  EXPECT_EQ(prompts.GetPrompt("nosuch").status().code(), StatusCode::kNotFound);
 
   // Upsert replaces.
   p.description = "changed";
-  ASSERT_TRUE(store_->UpsertPrompt(p).ok());
-  EXPECT_EQ((*store_->ListPrompts())[1].description, "changed");
-  EXPECT_EQ(store_->ListPrompts()->size(), 2u);
+  ASSERT_TRUE(prompts.UpsertPrompt(p).ok());
+  EXPECT_EQ((*prompts.ListPrompts())[1].description, "changed");
+  EXPECT_EQ(prompts.ListPrompts()->size(), 2u);
 
-  EXPECT_TRUE(store_->DeletePrompt("a-first").ok());
-  EXPECT_EQ(store_->DeletePrompt("a-first").code(), StatusCode::kNotFound);
-  EXPECT_EQ(store_->ListPrompts()->size(), 1u);
-  EXPECT_EQ(store_->UpsertPrompt(Prompt{}).code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(prompts.DeletePrompt("a-first").ok());
+  EXPECT_EQ(prompts.DeletePrompt("a-first").code(), StatusCode::kNotFound);
+  EXPECT_EQ(prompts.ListPrompts()->size(), 1u);
+  EXPECT_EQ(prompts.UpsertPrompt(Prompt{}).code(), StatusCode::kInvalidArgument);
+
+  // A row that does not decode is data loss, not an empty template.
+  Raw("UPDATE prompts SET messages = '[{\"role\": 1}]' WHERE name = 'translate-formal'");
+  EXPECT_EQ(prompts.GetPrompt("translate-formal").status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(prompts.ListPrompts().status().code(), StatusCode::kDataLoss);
 }
 
 // ------------------------------------------------------------------------- api keys
@@ -495,6 +515,7 @@ TEST_P(StoreTest, UsageIncrementsAreAtomicAcrossThreadsAndConnections) {
 // ------------------------------------------------------------------------- audit
 
 TEST_P(StoreTest, AuditNewestFirstWithPaging) {
+  audit::AuditLog& log = *store_;  // what the services are handed
   std::vector<int64_t> ids;
   for (int i = 0; i < 5; ++i) {
     AuditEvent e{.time_ms = 1700000000000 + i,
@@ -504,14 +525,14 @@ TEST_P(StoreTest, AuditNewestFirstWithPaging) {
                  .source = "10.0.0." + std::to_string(i),
                  .outcome = i % 2 ? "denied" : "ok",
                  .detail = "detail " + std::to_string(i)};
-    auto id = store_->AppendAudit(e);
+    auto id = log.Append(e);
     ASSERT_TRUE(id.ok()) << id.status().ToString();
     if (!ids.empty()) {
       EXPECT_GT(*id, ids.back());
     }
     ids.push_back(*id);
   }
-  auto first = store_->ListAudit(AuditPage{.before_id = 0, .limit = 3});
+  auto first = log.List(AuditPage{.before_id = 0, .limit = 3});
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   ASSERT_EQ(first->items.size(), 3u);
   EXPECT_TRUE(first->has_more);
@@ -527,7 +548,7 @@ TEST_P(StoreTest, AuditNewestFirstWithPaging) {
   EXPECT_EQ(newest.outcome, "ok");
   EXPECT_EQ(newest.detail, "detail 4");
 
-  auto second = store_->ListAudit(AuditPage{.before_id = first->next_cursor, .limit = 3});
+  auto second = log.List(AuditPage{.before_id = first->next_cursor, .limit = 3});
   ASSERT_TRUE(second.ok());
   ASSERT_EQ(second->items.size(), 2u);
   EXPECT_FALSE(second->has_more);
@@ -537,11 +558,16 @@ TEST_P(StoreTest, AuditNewestFirstWithPaging) {
   EXPECT_EQ(second->items[0].outcome, "denied");
 
   // time defaults to now.
-  auto id = store_->AppendAudit(AuditEvent{.actor = "x"});
+  auto id = log.Append(AuditEvent{.actor = "x"});
   ASSERT_TRUE(id.ok());
-  auto latest = store_->ListAudit(AuditPage{.before_id = 0, .limit = 1});
+  auto latest = log.List(AuditPage{.before_id = 0, .limit = 1});
   ASSERT_TRUE(latest.ok());
   EXPECT_GT(latest->items[0].time_ms, int64_t{1600000000} * 1000);
+
+  EXPECT_EQ(log.List(AuditPage{.before_id = 0, .limit = 0}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(log.List(AuditPage{.before_id = 0, .limit = 1001}).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 // ------------------------------------------------------------------------- refresh tokens
@@ -650,7 +676,7 @@ TEST_P(StoreTest, LimitsUsageAndEverythingSurviveARestart) {
   EXPECT_EQ(*store_->AddUsage("key:" + std::to_string(key->id), 7200, 6), 1240);
   EXPECT_TRUE(store_->GetUserByName("henry").ok());
   EXPECT_TRUE(store_->GetRole("custom").ok());
-  EXPECT_EQ(store_->ListAudit({})->items.size(), 1u);
+  EXPECT_EQ(store_->List({})->items.size(), 1u);
   // Ids are not reused after a restart.
   const User next = MakeUser("ivy");
   EXPECT_GT(next.id, u.id);

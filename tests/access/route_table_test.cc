@@ -28,6 +28,7 @@
 #include "serving/inference_service.h"
 #include "serving/model_manager.h"
 #include "serving/worker_admin.h"
+#include "services/prompts/prompt_service.h"
 #include "store/sqlite_store.h"
 
 namespace llmux::gateway {
@@ -60,7 +61,7 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   auto store = store::OpenSqliteStore(std::string(tmpl) + "/store.db");
   ASSERT_TRUE(store.ok());
-  auth::LocalAuthService auth(**store);
+  auth::LocalAuthService auth(**store, **store);
   NoModels service;
   http::HttpServer server;
   AccessGate gate(&auth, nullptr);
@@ -68,7 +69,8 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   RegisterOpenAiRoutes(router, service, {});
   RegisterAdminRoutes(router, auth);
   RegisterSessionRoutes(router, auth);
-  RegisterPromptRoutes(router, **store);
+  prompts::PromptService prompt_service(**store, **store);
+  RegisterPromptRoutes(router, prompt_service);
   NoWorkers workers;
   RegisterWorkerRoutes(router, workers);
   auto etcd = discovery::EtcdClient::Create({{"127.0.0.1:1"}});  // never dialled here

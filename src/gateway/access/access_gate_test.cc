@@ -23,7 +23,7 @@ class AccessGateTest : public ::testing::Test {
     auto store = store::OpenSqliteStore(dir_ + "/store.db");
     ASSERT_TRUE(store.ok());
     store_ = std::move(store).value();
-    auth_ = std::make_unique<auth::LocalAuthService>(*store_);
+    auth_ = std::make_unique<auth::LocalAuthService>(*store_, *store_);
     ASSERT_TRUE(auth_->Init().ok());
     auth::Principal admin = auth::AnonymousAdmin();
     auto user = auth_->CreateUser(auth::Actor{admin, "test"}, auth::NewUser{"u", "", {"user"}});

@@ -1,8 +1,6 @@
 #include "gateway/admin/admin_json.h"
 
-#include <algorithm>
 #include <charconv>
-
 #include <initializer_list>
 #include <string_view>
 
@@ -49,7 +47,7 @@ Result<int64_t> IntField(const Json& body, const char* name) {
 
 }  // namespace
 
-Json LimitsJson(const store::Limits& l) {
+Json LimitsJson(const auth::Limits& l) {
   return {{"requests_per_minute", l.requests_per_minute},
           {"tokens_per_minute", l.tokens_per_minute},
           {"max_concurrent", l.max_concurrent},
@@ -57,12 +55,12 @@ Json LimitsJson(const store::Limits& l) {
           {"budget_period_seconds", l.budget_period_seconds}};
 }
 
-Json UserJson(const store::User& u) {
+Json UserJson(const auth::User& u) {
   return {{"id", u.id}, {"object", "user"}, {"name", u.name}, {"roles", u.roles},
           {"disabled", u.disabled}, {"created_at", u.created_at}, {"limits", LimitsJson(u.limits)}};
 }
 
-Json KeyJson(const store::ApiKey& k) {
+Json KeyJson(const auth::ApiKey& k) {
   return {{"id", k.id},
           {"object", "api_key"},
           {"prefix", "llmux_" + k.prefix},
@@ -77,20 +75,20 @@ Json KeyJson(const store::ApiKey& k) {
           {"limits", LimitsJson(k.limits)}};
 }
 
-Json RoleJson(const store::Role& r) {
+Json RoleJson(const auth::Role& r) {
   return {{"name", r.name}, {"object", "role"}, {"permissions", r.permissions}, {"builtin", r.builtin}};
 }
 
-Json AuditJson(const store::AuditEvent& e) {
+Json AuditJson(const audit::Event& e) {
   return {{"id", e.id},         {"time_ms", e.time_ms}, {"actor", e.actor},
           {"action", e.action}, {"target", e.target},   {"source", e.source},
           {"outcome", e.outcome}, {"detail", e.detail}};
 }
 
-Result<store::Limits> LimitsFromJson(const Json& body) {
+Result<auth::Limits> LimitsFromJson(const Json& body) {
   LLMUX_RETURN_IF_ERROR(OnlyFields(body, {"requests_per_minute", "tokens_per_minute", "max_concurrent",
                                           "token_budget", "budget_period_seconds"}));
-  store::Limits l;
+  auth::Limits l;
   if (body.contains("requests_per_minute")) {
     LLMUX_ASSIGN_OR_RETURN(l.requests_per_minute, IntField(body, "requests_per_minute"));
   }
@@ -170,10 +168,10 @@ Result<auth::NewKey> NewKeyFromJson(const Json& body) {
   return k;
 }
 
-Result<store::Role> RoleFromJson(const Json& body) {
+Result<auth::Role> RoleFromJson(const Json& body) {
   LLMUX_RETURN_IF_ERROR(OnlyFields(body, {"name", "permissions"}));
   if (!body.contains("name")) return InvalidArgumentError("name is required").WithField("name");
-  store::Role r;
+  auth::Role r;
   LLMUX_ASSIGN_OR_RETURN(r.name, StringField(body, "name"));
   if (body.contains("permissions")) {
     LLMUX_ASSIGN_OR_RETURN(r.permissions, StringList(body, "permissions"));
@@ -181,19 +179,13 @@ Result<store::Role> RoleFromJson(const Json& body) {
   return r;
 }
 
-// Prompt templates: a name of [A-Za-z0-9_.-], arguments [{name, description?, required?}],
-// messages [{role: user|assistant, text}] whose {{placeholders}} name declared arguments.
-Result<store::Prompt> PromptFromJson(const Json& body) {
+// Prompt templates: {name, title?, description?, arguments?: [{name, description?, required?}],
+// messages: [{role, text}]}. Only the shape is checked here; PromptService checks the rules.
+Result<prompts::Prompt> PromptFromJson(const Json& body) {
   LLMUX_RETURN_IF_ERROR(OnlyFields(body, {"name", "title", "description", "arguments", "messages"}));
-  store::Prompt p;
+  prompts::Prompt p;
   if (!body.contains("name")) return InvalidArgumentError("name is required").WithField("name");
   LLMUX_ASSIGN_OR_RETURN(p.name, StringField(body, "name"));
-  if (p.name.empty() || p.name.size() > 64 ||
-      p.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-          std::string::npos) {
-    return InvalidArgumentError("name must be 1-64 characters of letters, digits, '_', '.', '-'")
-        .WithField("name");
-  }
   if (body.contains("title")) {
     LLMUX_ASSIGN_OR_RETURN(p.title, StringField(body, "title"));
   }
@@ -202,10 +194,8 @@ Result<store::Prompt> PromptFromJson(const Json& body) {
   }
   Json arguments = body.value("arguments", Json::array());
   if (!arguments.is_array()) return InvalidArgumentError("arguments must be an array").WithField("arguments");
-  std::vector<std::string> names;
   for (const Json& arg : arguments) {
     if (!arg.is_object() || !arg.value("name", Json()).is_string() ||
-        arg["name"].get<std::string>().empty() ||
         (arg.contains("description") && !arg["description"].is_string()) ||
         (arg.contains("required") && !arg["required"].is_boolean())) {
       return InvalidArgumentError("each argument is {name, description?, required?}").WithField("arguments");
@@ -215,38 +205,49 @@ Result<store::Prompt> PromptFromJson(const Json& body) {
         return InvalidArgumentError("unknown argument field " + key).WithField("arguments");
       }
     }
-    names.push_back(arg["name"]);
+    prompts::Argument a;
+    a.name = arg["name"].get<std::string>();
+    if (arg.contains("description")) a.description = arg["description"].get<std::string>();
+    if (arg.contains("required")) a.required = arg["required"].get<bool>();
+    p.arguments.push_back(std::move(a));
   }
-  if (!body.contains("messages") || !body["messages"].is_array() || body["messages"].empty()) {
+  if (!body.contains("messages") || !body["messages"].is_array()) {
     return InvalidArgumentError("messages must be a non-empty array of {role, text}").WithField("messages");
   }
   for (const Json& m : body["messages"]) {
     if (!m.is_object() || m.size() != 2 || !m.value("role", Json()).is_string() ||
-        !m.value("text", Json()).is_string() || (m["role"] != "user" && m["role"] != "assistant")) {
+        !m.value("text", Json()).is_string()) {
       return InvalidArgumentError("each message is {role: user|assistant, text}").WithField("messages");
     }
-    const std::string text = m["text"];
-    for (size_t open = text.find("{{"); open != std::string::npos; open = text.find("{{", open + 2)) {
-      const size_t close = text.find("}}", open);
-      if (close == std::string::npos) break;
-      const std::string placeholder = text.substr(open + 2, close - open - 2);
-      if (std::find(names.begin(), names.end(), placeholder) == names.end()) {
-        return InvalidArgumentError("{{" + placeholder + "}} names no declared argument").WithField("messages");
-      }
-    }
+    p.messages.push_back({m["role"].get<std::string>(), m["text"].get<std::string>()});
   }
-  p.arguments_json = arguments.dump();
-  p.messages_json = body["messages"].dump();
   return p;
 }
 
-Json PromptJson(const store::Prompt& p) {
+namespace {
+
+Json PromptArgumentsJson(const std::vector<prompts::Argument>& arguments) {
+  Json out = Json::array();
+  for (const prompts::Argument& a : arguments) {
+    Json arg{{"name", a.name}};
+    if (a.description) arg["description"] = *a.description;
+    if (a.required) arg["required"] = *a.required;
+    out.push_back(std::move(arg));
+  }
+  return out;
+}
+
+}  // namespace
+
+Json PromptJson(const prompts::Prompt& p) {
+  Json messages = Json::array();
+  for (const prompts::Message& m : p.messages) messages.push_back({{"role", m.role}, {"text", m.text}});
   return Json{{"object", "prompt"},
               {"name", p.name},
               {"title", p.title},
               {"description", p.description},
-              {"arguments", Json::parse(p.arguments_json, nullptr, false)},
-              {"messages", Json::parse(p.messages_json, nullptr, false)},
+              {"arguments", PromptArgumentsJson(p.arguments)},
+              {"messages", std::move(messages)},
               {"updated_by", p.updated_by},
               {"updated_at", p.updated_at}};
 }

@@ -36,8 +36,8 @@ Result<int64_t> RequiredId(const http::Request& req) {
   return *id;
 }
 
-Result<store::Page> PageParams(const http::Request& req) {
-  store::Page page;
+Result<auth::Page> PageParams(const http::Request& req) {
+  auth::Page page;
   LLMUX_ASSIGN_OR_RETURN(std::optional<int64_t> limit, IntParam(req, "limit"));
   LLMUX_ASSIGN_OR_RETURN(std::optional<int64_t> after, IntParam(req, "after"));
   if (limit) {
@@ -49,9 +49,9 @@ Result<store::Page> PageParams(const http::Request& req) {
 }
 
 template <typename T, typename F>
-Json ListJson(const store::PageResult<T>& page, F to_json) {
+Json ListJson(const T& page, F to_json) {
   Json data = Json::array();
-  for (const T& item : page.items) data.push_back(to_json(item));
+  for (const auto& item : page.items) data.push_back(to_json(item));
   Json out = {{"object", "list"}, {"data", data}, {"has_more", page.has_more}};
   out["next_cursor"] = page.has_more ? Json(page.next_cursor) : Json(nullptr);
   return out;
@@ -71,10 +71,10 @@ void RegisterAdminRoutes(GuardedRouter& router, auth::AuthService& auth) {
                  co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
                    LLMUX_ASSIGN_OR_RETURN(std::optional<int64_t> id, IntParam(req, "id"));
                    if (id) {
-                     LLMUX_ASSIGN_OR_RETURN(store::User user, a->GetUser(*id));
+                     LLMUX_ASSIGN_OR_RETURN(auth::User user, a->GetUser(*id));
                      return UserJson(user);
                    }
-                   LLMUX_ASSIGN_OR_RETURN(store::Page page, PageParams(req));
+                   LLMUX_ASSIGN_OR_RETURN(auth::Page page, PageParams(req));
                    LLMUX_ASSIGN_OR_RETURN(auto users, a->ListUsers(page));
                    return ListJson(users, UserJson);
                  });
@@ -84,7 +84,7 @@ void RegisterAdminRoutes(GuardedRouter& router, auth::AuthService& auth) {
                  co_await ReplyJson(w, *errors, 201, [&]() -> Result<Json> {
                    LLMUX_ASSIGN_OR_RETURN(Json body, BodyJson(req));
                    LLMUX_ASSIGN_OR_RETURN(auth::NewUser spec, NewUserFromJson(body));
-                   LLMUX_ASSIGN_OR_RETURN(store::User user, a->CreateUser(ActorOf(access), spec));
+                   LLMUX_ASSIGN_OR_RETURN(auth::User user, a->CreateUser(ActorOf(access), spec));
                    return UserJson(user);
                  });
                });
@@ -94,7 +94,7 @@ void RegisterAdminRoutes(GuardedRouter& router, auth::AuthService& auth) {
                    LLMUX_ASSIGN_OR_RETURN(int64_t id, RequiredId(req));
                    LLMUX_ASSIGN_OR_RETURN(Json body, BodyJson(req));
                    LLMUX_ASSIGN_OR_RETURN(auth::UserUpdate update, UserUpdateFromJson(body));
-                   LLMUX_ASSIGN_OR_RETURN(store::User user, a->UpdateUser(ActorOf(access), id, update));
+                   LLMUX_ASSIGN_OR_RETURN(auth::User user, a->UpdateUser(ActorOf(access), id, update));
                    return UserJson(user);
                  });
                });
@@ -113,10 +113,10 @@ void RegisterAdminRoutes(GuardedRouter& router, auth::AuthService& auth) {
                  co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
                    LLMUX_ASSIGN_OR_RETURN(std::optional<int64_t> id, IntParam(req, "id"));
                    if (id) {
-                     LLMUX_ASSIGN_OR_RETURN(store::ApiKey key, a->GetKey(*id));
+                     LLMUX_ASSIGN_OR_RETURN(auth::ApiKey key, a->GetKey(*id));
                      return KeyJson(key);
                    }
-                   LLMUX_ASSIGN_OR_RETURN(store::Page page, PageParams(req));
+                   LLMUX_ASSIGN_OR_RETURN(auth::Page page, PageParams(req));
                    LLMUX_ASSIGN_OR_RETURN(std::optional<int64_t> owner, IntParam(req, "owner"));
                    LLMUX_ASSIGN_OR_RETURN(auto keys, a->ListKeys(page, owner));
                    return ListJson(keys, KeyJson);
@@ -141,9 +141,9 @@ void RegisterAdminRoutes(GuardedRouter& router, auth::AuthService& auth) {
                    if (!body.is_object() || body.size() != 1 || !body.contains("limits")) {
                      return InvalidArgumentError("PATCH /admin/v1/keys takes {\"limits\": {...}}");
                    }
-                   LLMUX_ASSIGN_OR_RETURN(store::Limits limits, LimitsFromJson(body["limits"]));
+                   LLMUX_ASSIGN_OR_RETURN(auth::Limits limits, LimitsFromJson(body["limits"]));
                    LLMUX_RETURN_IF_ERROR(a->SetKeyLimits(ActorOf(access), id, limits));
-                   LLMUX_ASSIGN_OR_RETURN(store::ApiKey key, a->GetKey(id));
+                   LLMUX_ASSIGN_OR_RETURN(auth::ApiKey key, a->GetKey(id));
                    return KeyJson(key);
                  });
                });
@@ -152,7 +152,7 @@ void RegisterAdminRoutes(GuardedRouter& router, auth::AuthService& auth) {
                  co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
                    LLMUX_ASSIGN_OR_RETURN(int64_t id, RequiredId(req));
                    LLMUX_RETURN_IF_ERROR(a->RevokeKey(ActorOf(access), id));
-                   LLMUX_ASSIGN_OR_RETURN(store::ApiKey key, a->GetKey(id));
+                   LLMUX_ASSIGN_OR_RETURN(auth::ApiKey key, a->GetKey(id));
                    return KeyJson(key);
                  });
                });
@@ -171,7 +171,7 @@ void RegisterAdminRoutes(GuardedRouter& router, auth::AuthService& auth) {
                [a, errors](http::Request& req, http::ResponseWriter& w, CallAccess& access) -> awaitable<void> {
                  co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
                    LLMUX_ASSIGN_OR_RETURN(Json body, BodyJson(req));
-                   LLMUX_ASSIGN_OR_RETURN(store::Role role, RoleFromJson(body));
+                   LLMUX_ASSIGN_OR_RETURN(auth::Role role, RoleFromJson(body));
                    LLMUX_RETURN_IF_ERROR(a->PutRole(ActorOf(access), role));
                    return RoleJson(role);
                  });
@@ -190,10 +190,9 @@ void RegisterAdminRoutes(GuardedRouter& router, auth::AuthService& auth) {
   router.Route("GET", "/admin/v1/audit",
                [a, errors](http::Request& req, http::ResponseWriter& w, CallAccess&) -> awaitable<void> {
                  co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
-                   LLMUX_ASSIGN_OR_RETURN(store::Page page, PageParams(req));
+                   LLMUX_ASSIGN_OR_RETURN(auth::Page page, PageParams(req));
                    LLMUX_ASSIGN_OR_RETURN(std::optional<int64_t> before, IntParam(req, "before"));
-                   store::AuditPage audit{before.value_or(0), page.limit};
-                   LLMUX_ASSIGN_OR_RETURN(auto events, a->ListAudit(audit));
+                   LLMUX_ASSIGN_OR_RETURN(auto events, a->ListAudit(audit::Page{before.value_or(0), page.limit}));
                    return ListJson(events, AuditJson);
                  });
                });

@@ -5,18 +5,18 @@
 //          messages: [{role: user|assistant, text}] with {{argument}} placeholders
 //   DELETE /admin/v1/prompts?name=P                                        models:manage
 //
-// Changes are written to the audit log.
+// PromptService checks the templates and writes changes to the audit log.
 #pragma once
 
-namespace llmux::store {
-class Store;
+namespace llmux::prompts {
+class PromptService;
 }
 
 namespace llmux::gateway {
 
 class GuardedRouter;
 
-// `store` must outlive the server.
-void RegisterPromptRoutes(GuardedRouter& router, store::Store& store);
+// `service` must outlive the server.
+void RegisterPromptRoutes(GuardedRouter& router, prompts::PromptService& service);
 
 }  // namespace llmux::gateway

@@ -50,7 +50,7 @@ Reactor* AuthGrpcService::Logout(Context* c, const v1::RefreshRequest* req, v1::
 
 Reactor* AuthGrpcService::CreateUser(Context* c, const v1::CreateUserRequest* req, v1::User* resp) {
   return Unary(gate_, c, "/llmux.v1.Auth/CreateUser", [&](CallAccess& access) -> Status {
-    LLMUX_ASSIGN_OR_RETURN(store::User user, auth_.CreateUser(ActorOf(access), NewUserFromProto(*req)));
+    LLMUX_ASSIGN_OR_RETURN(auth::User user, auth_.CreateUser(ActorOf(access), NewUserFromProto(*req)));
     FillUser(user, resp);
     return Status::Ok();
   });
@@ -58,7 +58,7 @@ Reactor* AuthGrpcService::CreateUser(Context* c, const v1::CreateUserRequest* re
 
 Reactor* AuthGrpcService::ListUsers(Context* c, const v1::ListRequest* req, v1::ListUsersResponse* resp) {
   return Unary(gate_, c, "/llmux.v1.Auth/ListUsers", [&](CallAccess&) -> Status {
-    LLMUX_ASSIGN_OR_RETURN(store::Page page, PageFromProto(req->limit(), req->after()));
+    LLMUX_ASSIGN_OR_RETURN(auth::Page page, PageFromProto(req->limit(), req->after()));
     LLMUX_ASSIGN_OR_RETURN(auto users, auth_.ListUsers(page));
     for (const auto& u : users.items) FillUser(u, resp->add_users());
     resp->set_has_more(users.has_more);
@@ -69,7 +69,7 @@ Reactor* AuthGrpcService::ListUsers(Context* c, const v1::ListRequest* req, v1::
 
 Reactor* AuthGrpcService::UpdateUser(Context* c, const v1::UpdateUserRequest* req, v1::User* resp) {
   return Unary(gate_, c, "/llmux.v1.Auth/UpdateUser", [&](CallAccess& access) -> Status {
-    LLMUX_ASSIGN_OR_RETURN(store::User user,
+    LLMUX_ASSIGN_OR_RETURN(auth::User user,
                            auth_.UpdateUser(ActorOf(access), req->id(), UserUpdateFromProto(*req)));
     FillUser(user, resp);
     return Status::Ok();
@@ -94,7 +94,7 @@ Reactor* AuthGrpcService::ListRoles(Context* c, const v1::ListRolesRequest*, v1:
 
 Reactor* AuthGrpcService::PutRole(Context* c, const v1::Role* req, v1::Role* resp) {
   return Unary(gate_, c, "/llmux.v1.Auth/PutRole", [&](CallAccess& access) -> Status {
-    store::Role role{req->name(), {req->permissions().begin(), req->permissions().end()}, false};
+    auth::Role role{req->name(), {req->permissions().begin(), req->permissions().end()}, false};
     LLMUX_RETURN_IF_ERROR(auth_.PutRole(ActorOf(access), role));
     FillRole(role, resp);
     return Status::Ok();
@@ -120,7 +120,7 @@ Reactor* AuthGrpcService::CreateKey(Context* c, const v1::CreateKeyRequest* req,
 
 Reactor* AuthGrpcService::ListKeys(Context* c, const v1::ListKeysRequest* req, v1::ListKeysResponse* resp) {
   return Unary(gate_, c, "/llmux.v1.Auth/ListKeys", [&](CallAccess&) -> Status {
-    LLMUX_ASSIGN_OR_RETURN(store::Page page, PageFromProto(req->limit(), req->after()));
+    LLMUX_ASSIGN_OR_RETURN(auth::Page page, PageFromProto(req->limit(), req->after()));
     std::optional<int64_t> owner;
     if (req->has_owner_user_id()) owner = req->owner_user_id();
     LLMUX_ASSIGN_OR_RETURN(auto keys, auth_.ListKeys(page, owner));
@@ -134,7 +134,7 @@ Reactor* AuthGrpcService::ListKeys(Context* c, const v1::ListKeysRequest* req, v
 Reactor* AuthGrpcService::RevokeKey(Context* c, const v1::IdRequest* req, v1::ApiKey* resp) {
   return Unary(gate_, c, "/llmux.v1.Auth/RevokeKey", [&](CallAccess& access) -> Status {
     LLMUX_RETURN_IF_ERROR(auth_.RevokeKey(ActorOf(access), req->id()));
-    LLMUX_ASSIGN_OR_RETURN(store::ApiKey key, auth_.GetKey(req->id()));
+    LLMUX_ASSIGN_OR_RETURN(auth::ApiKey key, auth_.GetKey(req->id()));
     FillApiKey(key, resp);
     return Status::Ok();
   });
@@ -143,7 +143,7 @@ Reactor* AuthGrpcService::RevokeKey(Context* c, const v1::IdRequest* req, v1::Ap
 Reactor* AuthGrpcService::SetKeyLimits(Context* c, const v1::SetKeyLimitsRequest* req, v1::ApiKey* resp) {
   return Unary(gate_, c, "/llmux.v1.Auth/SetKeyLimits", [&](CallAccess& access) -> Status {
     LLMUX_RETURN_IF_ERROR(auth_.SetKeyLimits(ActorOf(access), req->id(), LimitsFromProto(req->limits())));
-    LLMUX_ASSIGN_OR_RETURN(store::ApiKey key, auth_.GetKey(req->id()));
+    LLMUX_ASSIGN_OR_RETURN(auth::ApiKey key, auth_.GetKey(req->id()));
     FillApiKey(key, resp);
     return Status::Ok();
   });
@@ -151,9 +151,9 @@ Reactor* AuthGrpcService::SetKeyLimits(Context* c, const v1::SetKeyLimitsRequest
 
 Reactor* AuthGrpcService::ListAudit(Context* c, const v1::ListAuditRequest* req, v1::ListAuditResponse* resp) {
   return Unary(gate_, c, "/llmux.v1.Auth/ListAudit", [&](CallAccess&) -> Status {
-    LLMUX_ASSIGN_OR_RETURN(store::Page page, PageFromProto(req->limit(), 0));
+    LLMUX_ASSIGN_OR_RETURN(auth::Page page, PageFromProto(req->limit(), 0));
     if (req->before() < 0) return InvalidArgumentError("before must not be negative").WithField("before");
-    LLMUX_ASSIGN_OR_RETURN(auto events, auth_.ListAudit(store::AuditPage{req->before(), page.limit}));
+    LLMUX_ASSIGN_OR_RETURN(auto events, auth_.ListAudit(audit::Page{req->before(), page.limit}));
     for (const auto& e : events.items) FillAuditEvent(e, resp->add_events());
     resp->set_has_more(events.has_more);
     resp->set_next_cursor(events.next_cursor);

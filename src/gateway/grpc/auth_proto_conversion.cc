@@ -2,7 +2,7 @@
 
 namespace llmux::gateway {
 
-void FillLimits(const store::Limits& l, v1::Limits* out) {
+void FillLimits(const auth::Limits& l, v1::Limits* out) {
   out->set_requests_per_minute(l.requests_per_minute);
   out->set_tokens_per_minute(l.tokens_per_minute);
   out->set_max_concurrent(l.max_concurrent);
@@ -10,12 +10,12 @@ void FillLimits(const store::Limits& l, v1::Limits* out) {
   out->set_budget_period_seconds(l.budget_period_seconds);
 }
 
-store::Limits LimitsFromProto(const v1::Limits& l) {
-  return store::Limits{l.requests_per_minute(), l.tokens_per_minute(), l.max_concurrent(),
+auth::Limits LimitsFromProto(const v1::Limits& l) {
+  return auth::Limits{l.requests_per_minute(), l.tokens_per_minute(), l.max_concurrent(),
                        l.token_budget(), l.budget_period_seconds()};
 }
 
-void FillUser(const store::User& u, v1::User* out) {
+void FillUser(const auth::User& u, v1::User* out) {
   out->set_id(u.id);
   out->set_name(u.name);
   for (const auto& r : u.roles) out->add_roles(r);
@@ -24,13 +24,13 @@ void FillUser(const store::User& u, v1::User* out) {
   FillLimits(u.limits, out->mutable_limits());
 }
 
-void FillRole(const store::Role& r, v1::Role* out) {
+void FillRole(const auth::Role& r, v1::Role* out) {
   out->set_name(r.name);
   for (const auto& p : r.permissions) out->add_permissions(p);
   out->set_builtin(r.builtin);
 }
 
-void FillApiKey(const store::ApiKey& k, v1::ApiKey* out) {
+void FillApiKey(const auth::ApiKey& k, v1::ApiKey* out) {
   out->set_id(k.id);
   out->set_prefix("llmux_" + k.prefix);
   out->set_owner_user_id(k.owner_user_id);
@@ -44,7 +44,7 @@ void FillApiKey(const store::ApiKey& k, v1::ApiKey* out) {
   FillLimits(k.limits, out->mutable_limits());
 }
 
-void FillAuditEvent(const store::AuditEvent& e, v1::AuditEvent* out) {
+void FillAuditEvent(const audit::Event& e, v1::AuditEvent* out) {
   out->set_id(e.id);
   out->set_time_ms(e.time_ms);
   out->set_actor(e.actor);
@@ -91,8 +91,8 @@ auth::NewKey NewKeyFromProto(const v1::CreateKeyRequest& r) {
   return k;
 }
 
-Result<store::Page> PageFromProto(int32_t limit, int64_t after) {
-  store::Page page;
+Result<auth::Page> PageFromProto(int32_t limit, int64_t after) {
+  auth::Page page;
   if (limit != 0) {
     if (limit < 1 || limit > 1000) return InvalidArgumentError("limit must be 1 to 1000").WithField("limit");
     page.limit = limit;

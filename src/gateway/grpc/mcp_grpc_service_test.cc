@@ -661,7 +661,7 @@ class McpGrpcAuthTest : public McpGrpcTest {
     auto store = store::OpenSqliteStore(dir_ + "/store.db");
     ASSERT_TRUE(store.ok());
     store_ = std::move(store).value();
-    auth_ = std::make_unique<auth::LocalAuthService>(*store_);
+    auth_ = std::make_unique<auth::LocalAuthService>(*store_, *store_);
     ASSERT_TRUE(auth_->Init().ok());
     limiter_ = std::make_unique<auth::RateLimiter>(counters_, store_.get());
     gate_ = std::make_unique<AccessGate>(auth_.get(), limiter_.get());

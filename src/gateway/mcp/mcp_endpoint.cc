@@ -32,7 +32,7 @@ McpEndpoint::McpEndpoint(serving::InferenceService& service, McpEndpointOptions 
     server_->NotifyResourceUpdated(sessions_, "llmux://models/" + model);
   };
   mcp::AddServingCatalog(*catalog, service, serving_options);
-  if (options_.prompt_store != nullptr) AddStoredPrompts(*catalog, *options_.prompt_store);
+  if (options_.prompt_service != nullptr) AddStoredPrompts(*catalog, *options_.prompt_service);
   if (options_.conformance_fixtures) mcp::AddConformanceFixtures(*catalog);
   server_ = std::make_unique<mcp::McpServer>(mcp::McpServerOptions{}, std::move(catalog));
 }

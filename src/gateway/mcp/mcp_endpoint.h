@@ -16,8 +16,8 @@ namespace llmux::serving {
 class InferenceService;
 class ModelManager;
 }  // namespace llmux::serving
-namespace llmux::store {
-class Store;
+namespace llmux::prompts {
+class PromptService;
 }
 
 namespace llmux::gateway {
@@ -31,7 +31,7 @@ struct McpEndpointOptions {
   mcp::SessionRegistry::Options sessions;  // how many, per caller, and how long idle
   std::function<std::string()> metrics_text;
   bool conformance_fixtures = false;  // the tools, resources and prompts the MCP suite calls
-  store::Store* prompt_store = nullptr;  // stored prompt templates (null: built-in ones only)
+  prompts::PromptService* prompt_service = nullptr;  // stored prompt templates (null: built-in ones only)
   // load_model / unload_model (null: not offered) and the directory models are loaded from.
   serving::ModelManager* models = nullptr;
   std::string model_dir;

@@ -1,6 +1,10 @@
 #include "gateway/mcp/stored_prompts.h"
 
+#include <map>
+
 #include <spdlog/spdlog.h>
+
+#include "services/prompts/prompt_service.h"
 
 namespace llmux::gateway {
 
@@ -8,62 +12,54 @@ namespace {
 
 using mcp::Json;
 
-// Replaces every {{name}} whose name is an argument; other text stays as it is.
-std::string Fill(const std::string& text, const Json& arguments) {
-  std::string out;
-  size_t pos = 0;
-  while (true) {
-    const size_t open = text.find("{{", pos);
-    const size_t close = open == std::string::npos ? open : text.find("}}", open + 2);
-    if (close == std::string::npos) break;
-    const std::string name = text.substr(open + 2, close - open - 2);
-    out += text.substr(pos, open - pos);
-    auto it = arguments.find(name);
-    if (it == arguments.end()) {
-      out += "";  // an optional argument left out
-    } else {
-      out += it->is_string() ? it->get<std::string>() : it->dump();
-    }
-    pos = close + 2;
+// The values of a prompts/get's arguments: strings as they are, anything else as JSON text.
+std::map<std::string, std::string> ArgumentValues(const Json& arguments) {
+  std::map<std::string, std::string> values;
+  if (!arguments.is_object()) return values;
+  for (const auto& [name, value] : arguments.items()) {
+    values[name] = value.is_string() ? value.get<std::string>() : value.dump();
   }
-  out += text.substr(pos);
-  return out;
+  return values;
 }
 
 }  // namespace
 
-mcp::PromptDefinition StoredPromptDefinition(const store::Prompt& prompt) {
-  Json arguments = Json::parse(prompt.arguments_json, nullptr, false);
-  Json messages = Json::parse(prompt.messages_json, nullptr, false);
-  if (!arguments.is_array()) arguments = Json::array();
-  if (!messages.is_array()) messages = Json::array();
+mcp::PromptDefinition StoredPromptDefinition(const prompts::Prompt& prompt) {
+  Json arguments = Json::array();
+  for (const prompts::Argument& a : prompt.arguments) {
+    Json arg{{"name", a.name}};
+    if (a.description) arg["description"] = *a.description;
+    if (a.required) arg["required"] = *a.required;
+    arguments.push_back(std::move(arg));
+  }
   Json descriptor{{"name", prompt.name}, {"description", prompt.description}, {"arguments", arguments}};
   if (!prompt.title.empty()) descriptor["title"] = prompt.title;
   std::string description = prompt.description;
+  std::vector<prompts::Message> messages = prompt.messages;
   return mcp::PromptDefinition{
       std::move(descriptor),
       [messages, description](const Json& args, const Json&) -> Result<Json> {
+        const std::map<std::string, std::string> values = ArgumentValues(args);
         Json out = Json::array();
-        for (const Json& m : messages) {
-          out.push_back({{"role", m.value("role", "user")},
-                         {"content", mcp::TextContent(Fill(m.value("text", ""), args))}});
+        for (const prompts::Message& m : messages) {
+          out.push_back({{"role", m.role}, {"content", mcp::TextContent(prompts::FillPlaceholders(m.text, values))}});
         }
         return Json{{"description", description}, {"messages", std::move(out)}};
       },
       nullptr};
 }
 
-void AddStoredPrompts(mcp::Catalog& catalog, store::Store& store) {
-  store::Store* s = &store;
+void AddStoredPrompts(mcp::Catalog& catalog, prompts::PromptService& service) {
+  prompts::PromptService* s = &service;
   catalog.AddPromptSource([s] {
-    std::vector<mcp::PromptDefinition> prompts;
-    auto stored = s->ListPrompts();
+    std::vector<mcp::PromptDefinition> definitions;
+    auto stored = s->List();
     if (!stored.ok()) {
       spdlog::warn("MCP prompts: reading the stored templates failed: {}", stored.status().ToString());
-      return prompts;
+      return definitions;
     }
-    for (const auto& p : *stored) prompts.push_back(StoredPromptDefinition(p));
-    return prompts;
+    for (const auto& p : *stored) definitions.push_back(StoredPromptDefinition(p));
+    return definitions;
   });
 }
 

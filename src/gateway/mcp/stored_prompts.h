@@ -1,16 +1,20 @@
-// Prompt templates that admins keep in the store (PUT /admin/v1/prompts), served as MCP prompts:
-// listed on every prompts/list, rendered by replacing {{argument}} placeholders.
+// Prompt templates that admins keep (PUT /admin/v1/prompts, PromptService), served as MCP
+// prompts: listed on every prompts/list, rendered by replacing {{argument}} placeholders.
 #pragma once
 
 #include "mcp/catalog.h"
-#include "store/store.h"
+#include "services/prompts/prompt.h"
+
+namespace llmux::prompts {
+class PromptService;
+}
 
 namespace llmux::gateway {
 
 // The MCP prompt of a stored template.
-mcp::PromptDefinition StoredPromptDefinition(const store::Prompt& prompt);
+mcp::PromptDefinition StoredPromptDefinition(const prompts::Prompt& prompt);
 
-// Adds the store's templates to `catalog` as a prompt source. `store` must outlive it.
-void AddStoredPrompts(mcp::Catalog& catalog, store::Store& store);
+// Adds the service's templates to `catalog` as a prompt source. `service` must outlive it.
+void AddStoredPrompts(mcp::Catalog& catalog, prompts::PromptService& service);
 
 }  // namespace llmux::gateway
