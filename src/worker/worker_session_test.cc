@@ -195,17 +195,17 @@ std::vector<int32_t> Ids(int n) {
 }
 
 TEST(StreamWindowTest, DeltasFasterThanTheWindowTravelInFewDeltas) {
-  // Deltas the engine makes before the worker has taken the request go merged (the test below):
-  // on a busy machine the first few may, so try again until the first came after it.
+  // Deltas the engine makes before the worker has taken the request go merged (the test below),
+  // and a burst the scheduler interrupts for more than a window goes in more pieces: on a busy
+  // machine either may happen, so try again until the burst ran as one, after the accept.
   Received got;
   for (int attempt = 0; attempt < 5; ++attempt) {
     got = Generate(std::vector<std::chrono::microseconds>(200, 0us), 1000us);
     EXPECT_EQ(got.content[7], Expected(200));
     EXPECT_EQ(got.tokens[7], Ids(200));
-    EXPECT_LE(got.deltas[7].size(), 20u)
-        << "200 deltas in a burst went as " << got.deltas[7].size();
-    if (got.deltas[7].front().content() == "<0>") break;
+    if (got.deltas[7].size() <= 20u && got.deltas[7].front().content() == "<0>") break;
   }
+  EXPECT_LE(got.deltas[7].size(), 20u) << "200 deltas in a burst went as " << got.deltas[7].size();
   EXPECT_EQ(got.deltas[7].front().content(), "<0>") << "the first delta waits for nothing";
 }
 
