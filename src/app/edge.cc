@@ -1,13 +1,12 @@
 #include "app/edge.h"
 
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <future>
 #include <mutex>
 #include <thread>
-
-#include <sys/resource.h>
-
-#include <spdlog/spdlog.h>
 
 #include "base/directory_lock.h"
 #include "base/private_file.h"
@@ -20,6 +19,7 @@
 #include "gateway/openai/openai_routes.h"
 #include "net/http/loopback_host.h"
 #include "net/http/signal_watcher.h"
+#include "rollout/deploy_service.h"
 #include "services/prompts/prompt_service.h"
 #include "store/open_store.h"
 
@@ -113,7 +113,10 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
     gateway::RegisterAdminRoutes(router, *auth_stack.service);
     gateway::RegisterSessionRoutes(router, *auth_stack.service);
     gateway::RegisterPromptRoutes(router, *prompt_service);
-    if (backend.deploys) gateway::RegisterDeployRoutes(router, *backend.deploys, auth_stack.store.get());
+    if (backend.deploys) {
+      backend.deploys->SetAuditLog(auth_stack.store.get());
+      gateway::RegisterDeployRoutes(router, *backend.deploys);
+    }
   }
   if (Status s = http_server.Listen(o.host, static_cast<uint16_t>(o.port)); !s.ok()) {
     return s.WithContext("HTTP listener");

@@ -23,7 +23,23 @@ DeployService::~DeployService() {
   for (std::thread& t : running) t.join();
 }
 
-Result<DeployProgress> DeployService::Start(DeployRequest request) {
+Result<DeployProgress> DeployService::Start(DeployRequest request, const audit::Actor& actor) {
+  const std::string target = "model:" + request.model + "@" + request.version;
+  Result<DeployProgress> started = StartCoordinator(std::move(request));
+  if (audit_ != nullptr) {
+    audit::Event e;
+    e.actor = actor.subject;
+    e.action = "deploys.start";
+    e.target = started.ok() ? "deploy:" + started->deploy_id : target;
+    e.source = actor.source;
+    e.outcome = started.ok() ? "ok" : "failed";
+    e.detail = started.ok() ? target : started.status().message();
+    audit::AppendOrWarn(*audit_, e);
+  }
+  return started;
+}
+
+Result<DeployProgress> DeployService::StartCoordinator(DeployRequest request) {
   if (request.workers.empty() && options_.registered_workers) {
     request.workers = options_.registered_workers();
   }

@@ -14,6 +14,7 @@
 
 #include "discovery/etcd_client.h"
 #include "rollout/deploy_coordinator.h"
+#include "services/audit/audit_log.h"
 #include "serving/inference_service.h"
 #include "serving/remote/model_routes.h"
 
@@ -35,18 +36,25 @@ class DeployService {
   DeployService(const DeployService&) = delete;
   DeployService& operator=(const DeployService&) = delete;
 
+  // Where Start records who started which deploy (an audit event "deploys.start", ok or
+  // failed); null (the default) records nothing. Set before the first Start.
+  void SetAuditLog(audit::AuditLog* log) { audit_ = log; }
+
   // The deploy's first progress (plan written, every worker preparing), or why it was refused.
-  Result<DeployProgress> Start(DeployRequest request);
+  Result<DeployProgress> Start(DeployRequest request, const audit::Actor& actor = {});
   Result<DeployProgress> Get(const std::string& deploy_id);
   // DeployCoordinator::Follow (for the streamed GET /admin/v1/deploys?id=&stream=true).
   Result<std::unique_ptr<discovery::EtcdWatch>> Follow(const std::string& deploy_id,
                                                        DeployFollowCallback on_change);
 
  private:
+  Result<DeployProgress> StartCoordinator(DeployRequest request);
+
   discovery::EtcdClient& client_;
   serving::ModelRoutes& routes_;
   const serving::InferenceService& remote_;
   const DeployServiceOptions options_;
+  audit::AuditLog* audit_ = nullptr;
   DeployCoordinator coordinator_;
   std::mutex mu_;
   std::vector<std::thread> running_;

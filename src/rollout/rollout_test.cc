@@ -18,6 +18,7 @@
 #include "discovery/etcd_test_server.h"
 #include "rollout/deploy_agent.h"
 #include "rollout/deploy_coordinator.h"
+#include "rollout/deploy_service.h"
 #include "rollout/route_follower.h"
 #include "serving/local_inference_service.h"
 #include "serving/remote/remote_inference_service.h"
@@ -370,6 +371,69 @@ TEST_F(RolloutTest, AllWorkersReadyFlipsTheRouteInOneTransaction) {
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->state, DeployState::kCommitted);
   EXPECT_EQ(got->workers.at("w3"), "ready");
+}
+
+// An audit log in memory (the SQL store's is tested in store_test).
+class MemoryAuditLog : public audit::AuditLog {
+ public:
+  Result<int64_t> Append(const audit::Event& event) override {
+    std::lock_guard lock(mu_);
+    events_.push_back(event);
+    return static_cast<int64_t>(events_.size());
+  }
+  Result<audit::EventList> List(audit::Page) override {
+    std::lock_guard lock(mu_);
+    return audit::EventList{events_, false, 0};
+  }
+  std::vector<audit::Event> events() {
+    std::lock_guard lock(mu_);
+    return events_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<audit::Event> events_;
+};
+
+TEST_F(RolloutTest, TheDeployServiceRecordsWhoStartedEachDeployOnce) {
+  StartWorkers();
+  TestGateway gateway(Addresses(), *gateway_etcd_);
+  MemoryAuditLog log;
+  DeployServiceOptions options;
+  options.prefix = kPrefix;
+  std::vector<std::string> registered = {"w1", "w2", "w3"};
+  options.registered_workers = [&registered] { return registered; };
+  DeployService deploys(*gateway_etcd_, *gateway.routes, *gateway.remote, options);
+  deploys.SetAuditLog(&log);
+  const audit::Actor actor{"user:7", "ops", "10.1.2.3"};
+
+  auto started = deploys.Start(
+      {"stories", "v2", testing::SharedPath("models/stories260K.gguf"), {}, 30s}, actor);
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  registered.clear();  // a deploy without workers now has none to go to
+  auto refused = deploys.Start({"stories", "v3", "x.gguf", {}, 30s}, actor);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+
+  const std::vector<audit::Event> events = log.events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].action, "deploys.start");
+  EXPECT_EQ(events[0].actor, "user:7");
+  EXPECT_EQ(events[0].source, "10.1.2.3");
+  EXPECT_EQ(events[0].outcome, "ok");
+  EXPECT_EQ(events[0].target, "deploy:" + started->deploy_id);
+  EXPECT_EQ(events[0].detail, "model:stories@v2");
+  EXPECT_EQ(events[1].action, "deploys.start");
+  EXPECT_EQ(events[1].outcome, "failed");
+  EXPECT_EQ(events[1].target, "model:stories@v3");
+  EXPECT_EQ(events[1].detail, refused.status().message());
+
+  // The first deploy goes on to its end (the service's destructor would wait for it anyway).
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto now = deploys.Get(started->deploy_id);
+        return now.ok() && now->state != DeployState::kPreparing;
+      },
+      30s));
 }
 
 TEST_F(RolloutTest, AWorkerThatFailsToLoadAbortsAndTheOthersUnload) {

@@ -41,9 +41,6 @@ class Store : public auth::AuthStore,
 
   // Highest schema migration applied to the database.
   virtual Result<int> SchemaVersion() = 0;
-
-  // audit::AuditLog::Append under its older name, for callers not yet handed an AuditLog.
-  Result<int64_t> AppendAudit(const AuditEvent& event) { return Append(event); }
 };
 
 }  // namespace llmux::store

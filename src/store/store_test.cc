@@ -659,7 +659,7 @@ TEST_P(StoreTest, LimitsUsageAndEverythingSurviveARestart) {
   ASSERT_TRUE(key.ok());
   ASSERT_TRUE(store_->AddUsage("key:" + std::to_string(key->id), 7200, 1234).ok());
   ASSERT_TRUE(store_->UpsertRole({"custom", {"models:use:qwen*"}, false}).ok());
-  ASSERT_TRUE(store_->AppendAudit({.actor = "user:1", .action = "users.create"}).ok());
+  ASSERT_TRUE(store_->Append({.actor = "user:1", .action = "users.create"}).ok());
   const Limits user_limits{.requests_per_minute = 7, .tokens_per_minute = 70, .max_concurrent = 3,
                            .token_budget = 700, .budget_period_seconds = 60};
   ASSERT_TRUE(store_->SetUserLimits(u.id, user_limits).ok());

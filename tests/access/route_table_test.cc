@@ -77,7 +77,7 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   ASSERT_TRUE(etcd.ok());
   serving::ModelRoutes routes;
   rollout::DeployService deploys(**etcd, routes, service, {});
-  RegisterDeployRoutes(router, deploys, store->get());
+  RegisterDeployRoutes(router, deploys);
   McpEndpoint mcp(service, {});
   mcp.Register(router);
 

@@ -6,7 +6,6 @@
 #include "gateway/admin/json_reply.h"
 #include "net/http/async_queue.h"
 #include "rollout/deploy_service.h"
-#include "store/store.h"
 
 namespace llmux::gateway {
 
@@ -99,30 +98,21 @@ awaitable<void> StreamProgress(http::ResponseWriter& w, const ErrorReply& errors
 
 }  // namespace
 
-void RegisterDeployRoutes(GuardedRouter& router, rollout::DeployService& deploys,
-                          store::Store* store) {
+void RegisterDeployRoutes(GuardedRouter& router, rollout::DeployService& deploys) {
   rollout::DeployService* d = &deploys;
   const ErrorReply* errors = &router.error_reply();
   router.Route("POST", "/admin/v1/deploys",
-               [d, store, errors](http::Request& req, http::ResponseWriter& w,
-                                  CallAccess& access) -> awaitable<void> {
+               [d, errors](http::Request& req, http::ResponseWriter& w,
+                           CallAccess& access) -> awaitable<void> {
                  co_await ReplyJson(w, *errors, 202, [&]() -> Result<Json> {
                    LLMUX_ASSIGN_OR_RETURN(Json body, BodyJson(req));
                    LLMUX_ASSIGN_OR_RETURN(rollout::DeployRequest request, RequestFromJson(body));
-                   const std::string target = "model:" + request.model + "@" + request.version;
-                   Result<rollout::DeployProgress> started = d->Start(std::move(request));
-                   if (store) {
-                     store::AuditEvent e;
-                     e.actor = access.principal().subject;
-                     e.action = "deploys.start";
-                     e.target = started.ok() ? "deploy:" + started->deploy_id : target;
-                     e.source = access.source();
-                     e.outcome = started.ok() ? "ok" : "failed";
-                     e.detail = started.ok() ? target : started.status().message();
-                     (void)store->AppendAudit(e);  // a busy log must not fail the deploy
-                   }
-                   LLMUX_RETURN_IF_ERROR(started.status());
-                   return ProgressJson(*started);
+                   audit::Actor actor;
+                   actor.subject = access.principal().subject;
+                   actor.source = access.source();
+                   LLMUX_ASSIGN_OR_RETURN(rollout::DeployProgress started,
+                                          d->Start(std::move(request), actor));
+                   return ProgressJson(started);
                  });
                });
   router.Route(

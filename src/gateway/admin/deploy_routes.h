@@ -6,22 +6,18 @@
 //        its progress: {id, model, served, state: preparing|committed|aborted, reason?,
 //        workers: {<id>: preparing|ready|failed: <reason>}}
 //
-// Deploys started are written to the audit log.
+// The deploy service writes the audit event of each deploy started.
 #pragma once
 
 namespace llmux::rollout {
 class DeployService;
-}
-namespace llmux::store {
-class Store;
 }
 
 namespace llmux::gateway {
 
 class GuardedRouter;
 
-// `deploys` and `store` (null: no audit) must outlive the server.
-void RegisterDeployRoutes(GuardedRouter& router, rollout::DeployService& deploys,
-                          store::Store* store);
+// `deploys` must outlive the server.
+void RegisterDeployRoutes(GuardedRouter& router, rollout::DeployService& deploys);
 
 }  // namespace llmux::gateway
