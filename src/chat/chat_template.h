@@ -1,6 +1,7 @@
-// Chat templates, implemented natively: each renders byte for byte what the model's own
-// Jinja chat template renders (as Hugging Face transformers' apply_chat_template does) for
-// the same messages, tools and options.
+// Chat templates: native ones, each rendering byte for byte what the model's own Jinja chat
+// template renders (as Hugging Face transformers' apply_chat_template does) for the same
+// messages, tools and options, and "jinja", the model's own template through llmux_jinja
+// (template_jinja.cc) for every other template.
 //
 // Templates (name(): source they follow). Those marked * are checked byte for byte against
 // the real template rendered by @huggingface/jinja (tests/chat, tests/e2e/chat_references.mjs),
@@ -76,13 +77,35 @@ class ChatTemplate {
                                                ParserOptions parser_options = {}) const;
 };
 
-// Picks the template for a model: first by recognising the GGUF tokenizer.chat_template
-// text (distinctive substrings: Qwen3's <think> handling, Qwen2.5's default system prompt,
-// ChatML tags, Llama 3 header tokens, DeepSeek's <｜Assistant｜>), then by architecture
-// (qwen3/qwen3moe -> qwen3, qwen2/qwen2moe -> qwen2.5, deepseek2/deepseek3 -> deepseek-v3),
-// else plain (llama without a template, e.g. stories260K, and anything unrecognised).
+// The text of the model's special tokens, for templates that write them (bos_token,
+// eos_token): the GGUF's tokenizer.ggml.bos_token_id / eos_token_id as text ("" if none).
+struct TemplateTokens {
+  std::string bos;
+  std::string eos;
+};
+
+// Picks the template for a model. A GGUF with a chat template: a native template where its
+// text is recognised (distinctive substrings: Qwen3's <think> handling, Qwen2.5's default
+// system prompt, ChatML tags, Llama 3 header tokens, DeepSeek's <｜Assistant｜>), else the
+// template itself through the Jinja interpreter (MakeJinjaChatTemplate). Without a template,
+// or when it does not parse (logged with the reason): by architecture (qwen3/qwen3moe ->
+// qwen3, qwen2/qwen2moe -> qwen2.5, deepseek2/deepseek3 -> deepseek-v3), else plain
+// (stories260K).
 Result<std::unique_ptr<ChatTemplate>> SelectChatTemplate(std::string_view architecture,
-                                                         std::string_view jinja_source);
+                                                         std::string_view jinja_source,
+                                                         const TemplateTokens& tokens = {});
+
+// The model's own template (tokenizer.chat_template) rendered by llmux_jinja, name() "jinja":
+// parsed here (InvalidArgument or ResourceExhausted when it does not parse), rendered per
+// request with messages (normalised as above: null content for an empty tool-calling turn,
+// "" if the template raises on it; arguments as objects where the template applies tojson or
+// items to them, as text where it concatenates them, as sent where it tests their type),
+// tools (null when none), add_generation_prompt, bos_token, eos_token, enable_thinking and
+// date_string (when set); strftime_now is a builtin. Its errors are InvalidArgument with the
+// template's message. Its output format is an unknown family's: no reasoning block and no
+// tool-call syntax are recognised.
+Result<std::unique_ptr<ChatTemplate>> MakeJinjaChatTemplate(std::string_view source,
+                                                            TemplateTokens tokens = {});
 
 // A template by name() (tests, an explicit --chat-template choice). NotFound for others.
 Result<std::unique_ptr<ChatTemplate>> MakeChatTemplate(std::string_view name);

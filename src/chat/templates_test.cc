@@ -151,6 +151,9 @@ TEST(SelectChatTemplateTest, ByTemplateTextThenArchitecture) {
   EXPECT_EQ(SelectedName("qwen2", ""), "qwen2.5");
   EXPECT_EQ(SelectedName("deepseek2", ""), "deepseek-v3");
   EXPECT_EQ(SelectedName("llama", ""), "plain");
+  // Any other template is rendered as it is (template_jinja_test.cc); one that does not parse
+  // falls back to the architecture's template or plain.
+  EXPECT_EQ(SelectedName("mystery", "{{ something }}"), "jinja");
   EXPECT_EQ(SelectedName("mystery", "{{ something unknown }}"), "plain");
   EXPECT_EQ(MakeChatTemplate("nope").status().code(), StatusCode::kNotFound);
   for (const std::string& name : ChatTemplateNames()) {
