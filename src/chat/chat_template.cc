@@ -61,7 +61,9 @@ std::unique_ptr<ChatTemplate> NativeForText(std::string_view src) {
     if (Contains(src, "You are Qwen, created by Alibaba Cloud.")) {
       return internal::NewQwen25Template();
     }
-    return internal::NewChatMLTemplate();
+    // Other ChatML templates differ in what matters (default system prompts, tools, trimming):
+    // the model's own is rendered, not the bare "chatml" loop.
+    return nullptr;
   }
   if (Contains(src, "<|start_header_id|>")) {
     if (Contains(src, "Cutting Knowledge Date")) {

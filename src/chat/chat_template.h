@@ -8,7 +8,8 @@
 // Qwen3 against ../shared/vectors/chat-template-qwen3.json:
 //   "qwen3"       * Qwen3 (tokenizer_config.json chat_template with thinking support)
 //   "qwen2.5"     * Qwen2.5-Instruct (default system prompt, Hermes-style tools)
-//   "chatml"      plain ChatML loop (<|im_start|>role\n...<|im_end|>\n), no tools
+//   "chatml"      plain ChatML loop (<|im_start|>role\n...<|im_end|>\n), no tools; by name only
+//                 (a GGUF's other ChatML templates render through Jinja)
 //   "llama3"      * Llama 3 Instruct (no tools); the first revision of the template, which
 //                 always ends with the assistant header, is recognised by its text
 //   "llama3.1"    * Llama 3.1 / 3.2 / 3.3 Instruct: tools in the first user message (the
@@ -85,9 +86,10 @@ struct TemplateTokens {
 };
 
 // Picks the template for a model. A GGUF with a chat template: a native template where its
-// text is recognised (distinctive substrings: Qwen3's <think> handling, Qwen2.5's default
-// system prompt, ChatML tags, Llama 3 header tokens, DeepSeek's <｜Assistant｜>), else the
-// template itself through the Jinja interpreter (MakeJinjaChatTemplate). Without a template,
+// text is recognised (distinctive substrings: Qwen3's <think> handling or Qwen2.5's default
+// system prompt with ChatML tags, Llama 3 header tokens, DeepSeek's <｜Assistant｜>), else the
+// template itself through the Jinja interpreter (MakeJinjaChatTemplate), other ChatML
+// templates included ("chatml" is only chosen by name). Without a template,
 // or when it does not parse (logged with the reason): by architecture (qwen3/qwen3moe ->
 // qwen3, qwen2/qwen2moe -> qwen2.5, deepseek2/deepseek3 -> deepseek-v3), else plain
 // (stories260K).

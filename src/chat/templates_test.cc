@@ -140,7 +140,7 @@ TEST(SelectChatTemplateTest, ByTemplateTextThenArchitecture) {
   EXPECT_EQ(SelectedName("qwen3", qwen3), "qwen3");
   EXPECT_EQ(SelectedName("deepseek2", qwen3), "qwen3");  // the text wins over the architecture
   EXPECT_EQ(SelectedName("qwen2", qwen25), "qwen2.5");
-  EXPECT_EQ(SelectedName("llama", chatml), "chatml");
+  EXPECT_EQ(SelectedName("llama", chatml), "jinja");  // not Qwen's: the template as it is
   EXPECT_EQ(SelectedName("llama", llama3), "llama3");
   EXPECT_EQ(SelectedName("llama", llama31), "llama3.1");
   EXPECT_EQ(SelectedName("llama", llama32), "llama3.1");
