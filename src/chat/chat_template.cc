@@ -102,7 +102,19 @@ Result<std::unique_ptr<ChatTemplate>> SelectChatTemplate(std::string_view archit
   }
   if (auto native = NativeForText(jinja_source)) return native;
   auto jinja = MakeJinjaChatTemplate(jinja_source, tokens);
-  if (jinja.ok()) return jinja;
+  if (jinja.ok()) {
+    // Served as it is even so (each request gets the template's own error), but an operator
+    // should hear at load that it cannot render the simplest conversation.
+    Message hello;
+    hello.role = "user";
+    hello.content = "Hello";
+    auto probe = (*jinja)->Render({hello}, {}, RenderOptions{});
+    if (!probe.ok()) {
+      spdlog::warn("the model's chat template fails on a one-message conversation: {}",
+                   probe.status().message());
+    }
+    return jinja;
+  }
   auto fallback = ForArchitecture(architecture);
   spdlog::warn("the model's chat template does not parse ({}); prompts use the '{}' template",
                jinja.status().ToString(), fallback->name());

@@ -210,6 +210,19 @@ TEST(SelectChatTemplateJinjaTest, BrokenOrMissingTemplateFallsBackWithTheReason)
     EXPECT_NE(log.text().find("does not parse"), std::string::npos) << log.text();
   }
   {
+    // Parses but cannot render: served as it is (requests get its error), with a warning.
+    LogCapture log;
+    EXPECT_EQ(Selected("llama", "{{ raise_exception('no chat here') }}"), "jinja");
+    EXPECT_NE(log.text().find("fails on a one-message conversation: no chat here"),
+              std::string::npos)
+        << log.text();
+  }
+  {
+    LogCapture log;
+    EXPECT_EQ(Selected("llama", kTurns), "jinja");
+    EXPECT_EQ(log.text(), "");
+  }
+  {
     LogCapture log;
     EXPECT_EQ(Selected("llama", ""), "plain");
     EXPECT_NE(log.text().find("no chat template"), std::string::npos) << log.text();
