@@ -17,6 +17,9 @@
 //   "deepseek-v3" * DeepSeek-V3 (its tokenizer_config.json template; no tool definitions)
 //   "deepseek-r1" the later R1 template: content before tool calls, reasoning cut from earlier
 //                 turns, "<think>\n" after the generation prompt (hand-checked only)
+//   "jinja"       * any other template in a GGUF, as it is, through llmux_jinja (Gemma 3 and
+//                 Llama 2 are checked; MakeJinjaChatTemplate below); the template is in charge
+//                 of special tokens (renders_bos() is true: no BOS is added, as in transformers)
 //   "plain"       no template (stories260K): the contents of the messages joined with "\n",
 //                 nothing else (no roles, no generation prompt, no BOS text; the tokenizer
 //                 adds BOS as for a completion)
