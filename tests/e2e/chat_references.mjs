@@ -234,7 +234,9 @@ export function renderReference(template, conversation) {
       return { rendered: render(false) };
     } catch (e) {
       const error = String(e.message ?? e);
-      return template.source.includes(`raise_exception("${error}")`) ? { error, raised: error } : { error };
+      const raised = template.source.includes(`raise_exception("${error}")`) ||
+        template.source.includes(`raise_exception('${error}')`);
+      return raised ? { error, raised: error } : { error };
     }
   }
 }

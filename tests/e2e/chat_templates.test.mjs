@@ -84,6 +84,8 @@ for (const spec of TEMPLATES) {
       if (reference.error) {
         await assert.rejects(client.chat.completions.create(body), (e) => {
           assert.equal(e.status, 400, `${c.name}: ${e.message}`);
+          // The template's own raise_exception text reaches the client.
+          if (reference.raised) assert.ok(e.message.includes(reference.raised), `${c.name}: ${e.message}`);
           return true;
         }, `${c.name}: the template refuses it (${reference.error})`);
         continue;
