@@ -1,10 +1,12 @@
 // libFuzzer target: the chat templates (src/chat) on a conversation decoded from the input
-// (chat_fuzz_input.h), through every built-in template and its variants, and the output parser
+// (chat_fuzz_input.h), through every built-in template and its variants and a model template
+// through the Jinja interpreter (MakeJinjaChatTemplate), and the output parser
 // of each template on the generated text that follows the conversation.
 //
 // What must hold (templates.h, output_parser.h):
 //  * a conversation that ValidateConversation refuses is refused by every template; one it
-//    accepts is rendered, except where the Llama 3.1 template itself raises;
+//    accepts is rendered, except where the Llama 3.1 template itself raises or the Jinja
+//    interpreter's sandbox refuses it (InvalidArgument);
 //  * every user message reaches the prompt (stripped, for the Llama templates), and so does
 //    every tool definition of a template that supports tools;
 //  * tojson (PyJsonDumps) writes JSON that reads back as the same value;
@@ -33,7 +35,21 @@ namespace chat = llmux::chat;
 using chat::Json;
 using llmux::fuzz::ChatFuzzInput;
 
-// Every template MakeChatTemplate knows, and the variants SelectChatTemplate can pick.
+// A model template of the kind SelectChatTemplate serves through the Jinja interpreter
+// (Hermes-style: tools, tool calls with tojson, reasoning, tool results, null content). It never
+// raises on a valid conversation; only the interpreter's sandbox may refuse one.
+constexpr std::string_view kJinjaTemplate = R"({{ bos_token }}
+{%- if tools %}{{ '<tools>' }}{% for tool in tools %}{{ tool | tojson }}{% endfor %}{{ '</tools>' }}{% endif %}
+{%- for m in messages %}{{ '<|' + m.role + '|>' }}
+  {%- if m.reasoning_content is defined and m.reasoning_content %}<think>{{ m.reasoning_content | trim }}</think>{% endif %}
+  {%- if m.content is not none %}{{ m.content }}{% endif %}
+  {%- for c in m.tool_calls | default([]) %}<tool_call>{"name": {{ c.function.name | tojson }}, "arguments": {{ c.function.arguments | tojson }}}</tool_call>{% endfor %}
+  {%- if m.role == 'assistant' %}{{ eos_token }}{% endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}{{ '<|assistant|>' }}{% if not enable_thinking %}<think></think>{% endif %}{% endif %})";
+
+// Every template MakeChatTemplate knows, the variants SelectChatTemplate can pick, and a model
+// template through the Jinja interpreter.
 const std::vector<std::unique_ptr<chat::ChatTemplate>>& Templates() {
   static const auto* templates = [] {
     auto* all = new std::vector<std::unique_ptr<chat::ChatTemplate>>;
@@ -42,9 +58,19 @@ const std::vector<std::unique_ptr<chat::ChatTemplate>>& Templates() {
     }
     all->push_back(chat::internal::NewLlama3Template(/*always_generation_prompt=*/true));
     all->push_back(chat::internal::NewLlama31Template(/*strftime_date=*/true));
+    all->push_back(std::move(chat::MakeJinjaChatTemplate(kJinjaTemplate, {"<s>", "</s>"})).value());
     return all;
   }();
   return *templates;
+}
+
+// The interpreter's sandbox (src/chat/jinja/limits.h) refusing a conversation.
+bool SandboxLimit(std::string_view why) {
+  for (std::string_view limit :
+       {"nests deeper than", "exceeds", "loops more than", "copies more than"}) {
+    if (why.find(limit) != std::string_view::npos) return true;
+  }
+  return false;
 }
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
@@ -69,6 +95,12 @@ void CheckRender(const chat::ChatTemplate& t, const ChatFuzzInput& in) {
   }
   if (!rendered.ok()) {
     const std::string why = rendered.status().message();
+    if (t.name() == "jinja") {
+      FUZZ_CHECK(
+          rendered.status().code() == llmux::StatusCode::kInvalidArgument && SandboxLimit(why),
+          "the Jinja template refuses a valid conversation only at a sandbox limit");
+      return;
+    }
     FUZZ_CHECK(
         t.name() == "llama3.1" && (StartsWith(why, "This model only supports single tool-calls") ||
                                    StartsWith(why, "Cannot put tools in the first user message")),
@@ -81,7 +113,8 @@ void CheckRender(const chat::ChatTemplate& t, const ChatFuzzInput& in) {
     FUZZ_CHECK(prompt.find(chat::text::PyStrip(m.content)) != std::string::npos,
                "every user message reaches the prompt");
   }
-  if (t.supports_tools()) {
+  // Jinja's tojson follows @huggingface/jinja (JavaScript numbers), not Python's json.dumps.
+  if (t.supports_tools() && t.name() != "jinja") {
     for (const chat::Tool& tool : in.tools) {
       FUZZ_CHECK(prompt.find(chat::PyJsonDumps(tool.spec)) != std::string::npos ||
                      prompt.find(chat::PyJsonDumps(tool.spec, 4)) != std::string::npos,

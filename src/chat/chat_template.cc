@@ -1,6 +1,7 @@
 #include "chat/chat_template.h"
 
 #include "base/json_nesting.h"
+#include "base/log.h"
 #include "chat/py_json.h"
 #include "chat/templates.h"
 #include "chat/text_util.h"
@@ -50,36 +51,74 @@ std::string ArgumentsAsText(const Json& arguments) {
 
 }  // namespace internal
 
-Result<std::unique_ptr<ChatTemplate>> SelectChatTemplate(std::string_view architecture,
-                                                         std::string_view jinja_source) {
+namespace {
+
+// A native template recognised by the text of the model's template, or null.
+std::unique_ptr<ChatTemplate> NativeForText(std::string_view src) {
   using text::Contains;
-  const std::string_view src = jinja_source;
-  if (!src.empty()) {
-    if (Contains(src, "<|im_start|>")) {
-      if (Contains(src, "<think>")) return internal::NewQwen3Template();
-      if (Contains(src, "You are Qwen, created by Alibaba Cloud.")) {
-        return internal::NewQwen25Template();
-      }
-      return internal::NewChatMLTemplate();
+  if (Contains(src, "<|im_start|>")) {
+    if (Contains(src, "<think>")) return internal::NewQwen3Template();
+    if (Contains(src, "You are Qwen, created by Alibaba Cloud.")) {
+      return internal::NewQwen25Template();
     }
-    if (Contains(src, "<|start_header_id|>")) {
-      if (Contains(src, "Cutting Knowledge Date")) {
-        return internal::NewLlama31Template(/*strftime_date=*/Contains(src, "strftime_now"));
-      }
-      return internal::NewLlama3Template(
-          /*always_generation_prompt=*/!Contains(src, "add_generation_prompt"));
-    }
-    if (Contains(src, "<｜Assistant｜>")) {
-      if (Contains(src, "<｜Assistant｜><think>")) return internal::NewDeepSeekR1Template();
-      return internal::NewDeepSeekV3Template();
-    }
+    // Other ChatML templates differ in what matters (default system prompts, tools, trimming):
+    // the model's own is rendered, not the bare "chatml" loop.
+    return nullptr;
   }
+  if (Contains(src, "<|start_header_id|>")) {
+    if (Contains(src, "Cutting Knowledge Date")) {
+      return internal::NewLlama31Template(/*strftime_date=*/Contains(src, "strftime_now"));
+    }
+    return internal::NewLlama3Template(
+        /*always_generation_prompt=*/!Contains(src, "add_generation_prompt"));
+  }
+  if (Contains(src, "<｜Assistant｜>")) {
+    if (Contains(src, "<｜Assistant｜><think>")) return internal::NewDeepSeekR1Template();
+    return internal::NewDeepSeekV3Template();
+  }
+  return nullptr;
+}
+
+// Without a usable template of the model's own: by architecture, else plain.
+std::unique_ptr<ChatTemplate> ForArchitecture(std::string_view architecture) {
   if (architecture == "qwen3" || architecture == "qwen3moe") return internal::NewQwen3Template();
   if (architecture == "qwen2" || architecture == "qwen2moe") return internal::NewQwen25Template();
   if (architecture == "deepseek2" || architecture == "deepseek3") {
     return internal::NewDeepSeekV3Template();
   }
   return internal::NewPlainTemplate();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ChatTemplate>> SelectChatTemplate(std::string_view architecture,
+                                                         std::string_view jinja_source,
+                                                         const TemplateTokens& tokens) {
+  if (jinja_source.empty()) {
+    auto fallback = ForArchitecture(architecture);
+    spdlog::info("the model file has no chat template; prompts use the '{}' template",
+                 fallback->name());
+    return fallback;
+  }
+  if (auto native = NativeForText(jinja_source)) return native;
+  auto jinja = MakeJinjaChatTemplate(jinja_source, tokens);
+  if (jinja.ok()) {
+    // Served as it is even so (each request gets the template's own error), but an operator
+    // should hear at load that it cannot render the simplest conversation.
+    Message hello;
+    hello.role = "user";
+    hello.content = "Hello";
+    auto probe = (*jinja)->Render({hello}, {}, RenderOptions{});
+    if (!probe.ok()) {
+      spdlog::warn("the model's chat template fails on a one-message conversation: {}",
+                   probe.status().message());
+    }
+    return jinja;
+  }
+  auto fallback = ForArchitecture(architecture);
+  spdlog::warn("the model's chat template does not parse ({}); prompts use the '{}' template",
+               jinja.status().ToString(), fallback->name());
+  return fallback;
 }
 
 Result<std::unique_ptr<ChatTemplate>> MakeChatTemplate(std::string_view name) {

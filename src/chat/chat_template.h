@@ -1,13 +1,15 @@
-// Chat templates, implemented natively: each renders byte for byte what the model's own
-// Jinja chat template renders (as Hugging Face transformers' apply_chat_template does) for
-// the same messages, tools and options.
+// Chat templates: native ones, each rendering byte for byte what the model's own Jinja chat
+// template renders (as Hugging Face transformers' apply_chat_template does) for the same
+// messages, tools and options, and "jinja", the model's own template through llmux_jinja
+// (template_jinja.cc) for every other template.
 //
 // Templates (name(): source they follow). Those marked * are checked byte for byte against
 // the real template rendered by @huggingface/jinja (tests/chat, tests/e2e/chat_references.mjs),
 // Qwen3 against ../shared/vectors/chat-template-qwen3.json:
 //   "qwen3"       * Qwen3 (tokenizer_config.json chat_template with thinking support)
 //   "qwen2.5"     * Qwen2.5-Instruct (default system prompt, Hermes-style tools)
-//   "chatml"      plain ChatML loop (<|im_start|>role\n...<|im_end|>\n), no tools
+//   "chatml"      plain ChatML loop (<|im_start|>role\n...<|im_end|>\n), no tools; by name only
+//                 (a GGUF's other ChatML templates render through Jinja)
 //   "llama3"      * Llama 3 Instruct (no tools); the first revision of the template, which
 //                 always ends with the assistant header, is recognised by its text
 //   "llama3.1"    * Llama 3.1 / 3.2 / 3.3 Instruct: tools in the first user message (the
@@ -15,6 +17,9 @@
 //   "deepseek-v3" * DeepSeek-V3 (its tokenizer_config.json template; no tool definitions)
 //   "deepseek-r1" the later R1 template: content before tool calls, reasoning cut from earlier
 //                 turns, "<think>\n" after the generation prompt (hand-checked only)
+//   "jinja"       * any other template in a GGUF, as it is, through llmux_jinja (Gemma 3 and
+//                 Llama 2 are checked; MakeJinjaChatTemplate below); the template is in charge
+//                 of special tokens (renders_bos() is true: no BOS is added, as in transformers)
 //   "plain"       no template (stories260K): the contents of the messages joined with "\n",
 //                 nothing else (no roles, no generation prompt, no BOS text; the tokenizer
 //                 adds BOS as for a completion)
@@ -76,13 +81,36 @@ class ChatTemplate {
                                                ParserOptions parser_options = {}) const;
 };
 
-// Picks the template for a model: first by recognising the GGUF tokenizer.chat_template
-// text (distinctive substrings: Qwen3's <think> handling, Qwen2.5's default system prompt,
-// ChatML tags, Llama 3 header tokens, DeepSeek's <｜Assistant｜>), then by architecture
-// (qwen3/qwen3moe -> qwen3, qwen2/qwen2moe -> qwen2.5, deepseek2/deepseek3 -> deepseek-v3),
-// else plain (llama without a template, e.g. stories260K, and anything unrecognised).
+// The text of the model's special tokens, for templates that write them (bos_token,
+// eos_token): the GGUF's tokenizer.ggml.bos_token_id / eos_token_id as text ("" if none).
+struct TemplateTokens {
+  std::string bos;
+  std::string eos;
+};
+
+// Picks the template for a model. A GGUF with a chat template: a native template where its
+// text is recognised (distinctive substrings: Qwen3's <think> handling or Qwen2.5's default
+// system prompt with ChatML tags, Llama 3 header tokens, DeepSeek's <｜Assistant｜>), else the
+// template itself through the Jinja interpreter (MakeJinjaChatTemplate), other ChatML
+// templates included ("chatml" is only chosen by name). Without a template,
+// or when it does not parse (logged with the reason): by architecture (qwen3/qwen3moe ->
+// qwen3, qwen2/qwen2moe -> qwen2.5, deepseek2/deepseek3 -> deepseek-v3), else plain
+// (stories260K).
 Result<std::unique_ptr<ChatTemplate>> SelectChatTemplate(std::string_view architecture,
-                                                         std::string_view jinja_source);
+                                                         std::string_view jinja_source,
+                                                         const TemplateTokens& tokens = {});
+
+// The model's own template (tokenizer.chat_template) rendered by llmux_jinja, name() "jinja":
+// parsed here (InvalidArgument or ResourceExhausted when it does not parse), rendered per
+// request with messages (normalised as above: null content for an empty tool-calling turn,
+// "" if the template raises on it; arguments as objects where the template applies tojson or
+// items to them, as text where it concatenates them, as sent where it tests their type),
+// tools (null when none), add_generation_prompt, bos_token, eos_token, enable_thinking and
+// date_string (when set); strftime_now is a builtin. Its errors are InvalidArgument with the
+// template's message. Its output format is an unknown family's: no reasoning block and no
+// tool-call syntax are recognised.
+Result<std::unique_ptr<ChatTemplate>> MakeJinjaChatTemplate(std::string_view source,
+                                                            TemplateTokens tokens = {});
 
 // A template by name() (tests, an explicit --chat-template choice). NotFound for others.
 Result<std::unique_ptr<ChatTemplate>> MakeChatTemplate(std::string_view name);

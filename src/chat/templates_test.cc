@@ -140,7 +140,7 @@ TEST(SelectChatTemplateTest, ByTemplateTextThenArchitecture) {
   EXPECT_EQ(SelectedName("qwen3", qwen3), "qwen3");
   EXPECT_EQ(SelectedName("deepseek2", qwen3), "qwen3");  // the text wins over the architecture
   EXPECT_EQ(SelectedName("qwen2", qwen25), "qwen2.5");
-  EXPECT_EQ(SelectedName("llama", chatml), "chatml");
+  EXPECT_EQ(SelectedName("llama", chatml), "jinja");  // not Qwen's: the template as it is
   EXPECT_EQ(SelectedName("llama", llama3), "llama3");
   EXPECT_EQ(SelectedName("llama", llama31), "llama3.1");
   EXPECT_EQ(SelectedName("llama", llama32), "llama3.1");
@@ -151,6 +151,9 @@ TEST(SelectChatTemplateTest, ByTemplateTextThenArchitecture) {
   EXPECT_EQ(SelectedName("qwen2", ""), "qwen2.5");
   EXPECT_EQ(SelectedName("deepseek2", ""), "deepseek-v3");
   EXPECT_EQ(SelectedName("llama", ""), "plain");
+  // Any other template is rendered as it is (template_jinja_test.cc); one that does not parse
+  // falls back to the architecture's template or plain.
+  EXPECT_EQ(SelectedName("mystery", "{{ something }}"), "jinja");
   EXPECT_EQ(SelectedName("mystery", "{{ something unknown }}"), "plain");
   EXPECT_EQ(MakeChatTemplate("nope").status().code(), StatusCode::kNotFound);
   for (const std::string& name : ChatTemplateNames()) {

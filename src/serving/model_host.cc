@@ -8,6 +8,7 @@
 
 #include "chat/chat_template.h"
 #include "engine/tensor/dtype.h"
+#include "serving/prompt_builder.h"
 
 namespace llmux::serving {
 
@@ -63,8 +64,7 @@ Result<std::unique_ptr<ModelHost>> ModelHost::Load(const ModelSpec& spec,
                             : std::max(1u, std::thread::hardware_concurrency());
   LLMUX_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, Model::Load(host->file_, n_threads));
   const std::string arch = model->config().arch;
-  const std::string source = f.GetString("tokenizer.chat_template").value_or("");
-  LLMUX_ASSIGN_OR_RETURN(host->chat_template_, chat::SelectChatTemplate(arch, source));
+  LLMUX_ASSIGN_OR_RETURN(host->chat_template_, ChatTemplateFromGguf(f, arch, *host->tokenizer_));
 
   host->constraint_vocab_ = ConstraintVocab::Build(*host->tokenizer_);
   host->info_.id = spec.name.empty() ? DefaultModelName(f, spec.path) : spec.name;

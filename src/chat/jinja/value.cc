@@ -132,6 +132,8 @@ Result<std::string> JsonImpl(const Value& v, const JsonOptions& o, bool undefine
 
 }  // namespace
 
+size_t Object::size() const { return entries.size(); }
+
 const Value* Object::Find(const std::string& key) const {
   auto it = index.find(key);
   return it == index.end() ? nullptr : &entries[it->second].second;

@@ -45,7 +45,7 @@ struct Array {
 struct Object {
   const Value* Find(const std::string& key) const;
   void Set(const std::string& key, Value value);
-  size_t size() const { return entries.size(); }
+  size_t size() const;  // out of line: Value is incomplete here (clang instantiates eagerly)
 
   std::vector<std::pair<std::string, Value>> entries;
   std::unordered_map<std::string, size_t> index;
