@@ -74,9 +74,56 @@ Result<DeployProgress> DeployService::Get(const std::string& deploy_id) {
   return coordinator_.Get(deploy_id);
 }
 
-Result<std::unique_ptr<discovery::EtcdWatch>> DeployService::Follow(
-    const std::string& deploy_id, DeployFollowCallback on_change) {
-  return coordinator_.Follow(deploy_id, std::move(on_change));
-}
+namespace {
 
+// A follow's watch, whose place in the counts is given back when the handle goes.
+class CountedWatch final : public discovery::EtcdWatch {
+ public:
+  CountedWatch(std::unique_ptr<discovery::EtcdWatch> watch, std::function<void()> release)
+      : watch_(std::move(watch)), release_(std::move(release)) {}
+  ~CountedWatch() override {
+    watch_.reset();  // its thread ends first
+    release_();
+  }
+  void Cancel() override { watch_->Cancel(); }
+
+ private:
+  std::unique_ptr<discovery::EtcdWatch> watch_;
+  std::function<void()> release_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<discovery::EtcdWatch>> DeployService::Follow(
+    const std::string& deploy_id, const std::string& caller, DeployFollowCallback on_change) {
+  {
+    std::lock_guard lock(mu_);
+    if (follows_ >= options_.max_follows) {
+      return ResourceExhaustedError("deploy: " + std::to_string(options_.max_follows) +
+                                    " progress streams are open on this gateway already");
+    }
+    int& mine = follows_by_[caller];
+    if (mine >= options_.max_follows_per_caller) {
+      if (mine == 0) follows_by_.erase(caller);
+      return ResourceExhaustedError("deploy: this caller has " +
+                                    std::to_string(options_.max_follows_per_caller) +
+                                    " progress streams open already");
+    }
+    ++mine;
+    ++follows_;
+  }
+  auto release = [this, caller] {
+    std::lock_guard lock(mu_);
+    --follows_;
+    if (--follows_by_[caller] <= 0) follows_by_.erase(caller);
+  };
+  Result<std::unique_ptr<discovery::EtcdWatch>> watch =
+      coordinator_.Follow(deploy_id, std::move(on_change));
+  if (!watch.ok()) {
+    release();
+    return watch.status();
+  }
+  return std::unique_ptr<discovery::EtcdWatch>(
+      new CountedWatch(std::move(watch).value(), std::move(release)));
+}
 }  // namespace llmux::rollout

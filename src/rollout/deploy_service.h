@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,6 +25,10 @@ struct DeployServiceOptions {
   std::string prefix = "/llmux/";
   // The ids of the workers a deploy without a worker list goes to (the registered ones).
   std::function<std::vector<std::string>()> registered_workers;
+  // Progress streams (Follow) open at once, each holding an etcd watch and its thread: on this
+  // gateway, and per caller, so that one caller cannot take them all.
+  int max_follows = 64;
+  int max_follows_per_caller = 4;
 };
 
 class DeployService {
@@ -43,8 +48,11 @@ class DeployService {
   // The deploy's first progress (plan written, every worker preparing), or why it was refused.
   Result<DeployProgress> Start(DeployRequest request, const audit::Actor& actor = {});
   Result<DeployProgress> Get(const std::string& deploy_id);
-  // DeployCoordinator::Follow (for the streamed GET /admin/v1/deploys?id=&stream=true).
+  // DeployCoordinator::Follow (for the streamed GET /admin/v1/deploys?id=&stream=true) on
+  // behalf of `caller` (a principal's subject): kResourceExhausted past max_follows on this
+  // gateway or max_follows_per_caller for the caller. The handle must go before this service.
   Result<std::unique_ptr<discovery::EtcdWatch>> Follow(const std::string& deploy_id,
+                                                       const std::string& caller,
                                                        DeployFollowCallback on_change);
 
  private:
@@ -58,6 +66,8 @@ class DeployService {
   DeployCoordinator coordinator_;
   std::mutex mu_;
   std::vector<std::thread> running_;
+  int follows_ = 0;                        // open progress streams
+  std::map<std::string, int> follows_by_;  // ... by caller
 };
 
 }  // namespace llmux::rollout

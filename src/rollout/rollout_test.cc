@@ -436,6 +436,46 @@ TEST_F(RolloutTest, TheDeployServiceRecordsWhoStartedEachDeployOnce) {
       30s));
 }
 
+TEST_F(RolloutTest, ProgressStreamsHaveAShareForEachCallerAndALimitInAll) {
+  StartWorkers();
+  TestGateway gateway(Addresses(), *gateway_etcd_);
+  DeployServiceOptions options;
+  options.prefix = kPrefix;
+  options.max_follows = 3;
+  options.max_follows_per_caller = 2;
+  DeployService deploys(*gateway_etcd_, *gateway.routes, *gateway.remote, options);
+  auto started = deploys.Start(
+      {"stories", "v2", testing::SharedPath("models/stories260K.gguf"), {"w1", "w2", "w3"}, 30s});
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  const std::string id = started->deploy_id;
+  auto follow = [&](const std::string& deploy, const std::string& caller) {
+    return deploys.Follow(deploy, caller, [](const Result<DeployProgress>&) {});
+  };
+
+  auto a1 = follow(id, "user:1");
+  auto a2 = follow(id, "user:1");
+  ASSERT_TRUE(a1.ok() && a2.ok());
+  EXPECT_EQ(follow(id, "user:1").status().code(), StatusCode::kResourceExhausted);  // its share
+  auto b1 = follow(id, "user:2");
+  ASSERT_TRUE(b1.ok());
+  EXPECT_EQ(follow(id, "user:2").status().code(), StatusCode::kResourceExhausted);  // the total
+  EXPECT_EQ(follow("no-such-deploy", "user:3").status().code(), StatusCode::kResourceExhausted);
+  // A dropped follow gives its place back, and a refused one takes none.
+  a1->reset();
+  EXPECT_EQ(follow("no-such-deploy", "user:3").status().code(), StatusCode::kNotFound);
+  auto b2 = follow(id, "user:2");
+  EXPECT_TRUE(b2.ok()) << b2.status().ToString();
+  a2->reset();
+  b1->reset();
+  b2->reset();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto now = deploys.Get(id);
+        return now.ok() && now->state != DeployState::kPreparing;
+      },
+      30s));
+}
+
 TEST_F(RolloutTest, AWorkerThatFailsToLoadAbortsAndTheOthersUnload) {
   // w3's copy of the file is truncated: a real load failure in the real loader.
   const std::string bad = std::filesystem::temp_directory_path() /

@@ -69,10 +69,11 @@ Result<rollout::DeployRequest> RequestFromJson(const Json& body) {
 // last line is an error object, as the API's errors are). Any gateway can follow any deploy:
 // the changes come from an etcd watch on the deploy's keys.
 awaitable<void> StreamProgress(http::ResponseWriter& w, const ErrorReply& errors,
-                               rollout::DeployService& deploys, const std::string& id) {
+                               rollout::DeployService& deploys, const std::string& id,
+                               const std::string& caller) {
   auto lines = std::make_shared<http::AsyncQueue<std::string>>();
   Result<std::unique_ptr<discovery::EtcdWatch>> follow =
-      deploys.Follow(id, [lines, &errors](const Result<rollout::DeployProgress>& p) {
+      deploys.Follow(id, caller, [lines, &errors](const Result<rollout::DeployProgress>& p) {
         std::string line = p.ok() ? ProgressJson(*p).dump() : errors(p.status()).body;
         while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
         lines->Push(line + "\n");
@@ -117,12 +118,13 @@ void RegisterDeployRoutes(GuardedRouter& router, rollout::DeployService& deploys
                });
   router.Route(
       "GET", "/admin/v1/deploys",
-      [d, errors](http::Request& req, http::ResponseWriter& w, CallAccess&) -> awaitable<void> {
+      [d, errors](http::Request& req, http::ResponseWriter& w,
+                  CallAccess& access) -> awaitable<void> {
         const std::optional<std::string> stream = QueryValue(req.query, "stream");
         if (stream == "true") {
           const std::optional<std::string> id = QueryValue(req.query, "id");
           if (id) {
-            co_await StreamProgress(w, *errors, *d, *id);
+            co_await StreamProgress(w, *errors, *d, *id, access.principal().subject);
             co_return;
           }
         }
