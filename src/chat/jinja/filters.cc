@@ -76,6 +76,27 @@ Value AttributePath(const Value& item, const std::string& path) {
   }
 }
 
+// The indent filter: `pad` before each line but the first (unless `first`) and the blank ones
+// (unless `blank`). Stops once the text is longer than `limit` (the caller's ChargeString then
+// refuses it).
+std::string IndentLines(const std::string& s, const std::string& pad, bool first, bool blank,
+                        size_t limit) {
+  std::string out;
+  size_t start = 0, line = 0;
+  while (true) {
+    const size_t nl = s.find('\n', start);
+    const std::string part =
+        s.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+    const bool keep = (!first && line == 0) || (!blank && part.empty());
+    out += keep ? part : pad + part;
+    if (out.size() > limit || nl == std::string::npos) break;
+    out += '\n';
+    start = nl + 1;
+    ++line;
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<bool> Interpreter::RunTest(const std::string& name, const std::vector<Value>& args) {
@@ -179,18 +200,7 @@ Result<Value> Interpreter::ApplyFilter(const Value& operand, const Node* filter,
         }
         if (name == "trim") return Str(std::string(Trim(s)));
         if (name == "indent") {
-          std::string out;
-          size_t start = 0, line = 0;
-          while (true) {
-            const size_t nl = s.find('\n', start);
-            const std::string part =
-                s.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
-            out += (line == 0 || part.empty()) ? part : "    " + part;
-            if (nl == std::string::npos) break;
-            out += '\n';
-            start = nl + 1;
-            ++line;
-          }
+          std::string out = IndentLines(s, "    ", false, false, limits_.max_output_bytes);
           LLMUX_RETURN_IF_ERROR(ChargeString(out.size()));
           return Str(std::move(out));
         }
@@ -447,20 +457,7 @@ Result<Value> Interpreter::ApplyFilter(const Value& operand, const Node* filter,
               ? width.str()
               : std::string(static_cast<size_t>(std::max<int64_t>(0, width.integer())), ' ');
       const std::string& s = operand.str();
-      std::string out;
-      size_t start = 0, line = 0;
-      while (true) {
-        const size_t nl = s.find('\n', start);
-        const std::string part =
-            s.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
-        const bool keep = (!Truthy(first) && line == 0) || (!Truthy(blank) && part.empty());
-        out += keep ? part : pad + part;
-        if (out.size() > limits_.max_output_bytes) return ChargeString(out.size());
-        if (nl == std::string::npos) break;
-        out += '\n';
-        start = nl + 1;
-        ++line;
-      }
+      std::string out = IndentLines(s, pad, Truthy(first), Truthy(blank), limits_.max_output_bytes);
       LLMUX_RETURN_IF_ERROR(ChargeString(out.size()));
       return Str(std::move(out));
     }
