@@ -51,9 +51,13 @@ struct AttentionSeq {
 
 // Matrix e out of n stacked matrices of `rows` rows each (MoE experts, MLA heads).
 inline MatrixView ExpertMatrix(const MatrixView& stacked, int e, int64_t rows) {
-  return MatrixView{stacked.type, rows, stacked.cols,
-                    static_cast<const uint8_t*>(stacked.data) + static_cast<size_t>(e) * rows * stacked.row_bytes,
-                    stacked.row_bytes};
+  return MatrixView{
+      stacked.type,
+      rows,
+      stacked.cols,
+      static_cast<const uint8_t*>(stacked.data) + static_cast<size_t>(e) * rows * stacked.row_bytes,
+      stacked.row_bytes,
+      stacked.layout};
 }
 
 // Floats of backend memory: activations and scratch. Move-only; freed by its backend.
@@ -96,6 +100,11 @@ class Backend {
   virtual Result<std::unique_ptr<KvCache>> NewKvCache(const KvCacheShape& shape) = 0;
   // The longest sequence a cache made here can attend over.
   virtual int MaxSeqLen(const KvCache& cache) const = 0;
+  // May replace w by a copy, owned by the backend, in a layout its MatMul reads faster (the
+  // CPU's 16-row Q4_0 panels); the view keeps its shape. For weights used only through
+  // MatMul/MatMulMany, and through ExpertMatrix slices of slice_rows rows (w->rows if none).
+  // Call at load time, before ReserveMatMul.
+  virtual Status PrepareMatMul(MatrixView* w, int64_t slice_rows) = 0;
   // Makes MatMul ready for w with up to max_rows input rows (e.g. room for rounded
   // activations). Call for every weight at load time; a forward pass never allocates.
   virtual Status ReserveMatMul(const MatrixView& w, int max_rows) = 0;

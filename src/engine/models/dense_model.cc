@@ -33,6 +33,24 @@ Status DenseModel::Init() {
 Status DenseModel::AllocateBuffers() {
   const ModelConfig& c = config_;
   Backend& be = *backend_;
+  // Weights read only through MatMul may move to the backend's faster layouts; the tied
+  // output matrix is also the embedding table (read by row), the MLA head matrices are read
+  // per head, and expert stacks per expert.
+  if (!c.tied_output) {
+    LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(&weights_.output, weights_.output.rows));
+  }
+  for (LayerWeights& l : weights_.layers) {
+    for (MatrixView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down, &l.gate_shexp,
+                          &l.up_shexp, &l.down_shexp, &l.wq_a, &l.wq_b, &l.wkv_a}) {
+      if (w->data != nullptr) LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(w, w->rows));
+    }
+    for (MatrixView* w : {&l.gate_exps, &l.up_exps}) {
+      if (w->data != nullptr) LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(w, c.n_ff_exp));
+    }
+    if (l.down_exps.data != nullptr) {
+      LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(&l.down_exps, c.n_embd));
+    }
+  }
   LLMUX_RETURN_IF_ERROR(be.ReserveMatMul(weights_.output, max_batch_));
   size_t n_ff = 0;  // widest FFN hidden layer
   bool moe = false;

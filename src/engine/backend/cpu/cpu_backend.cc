@@ -51,6 +51,10 @@ int CpuBackend::MaxSeqLen(const KvCache& cache) const {
   return cache.n_threads() < pool_.size() ? 0 : cache.max_seq_len();
 }
 
+Status CpuBackend::PrepareMatMul(MatrixView* w, int64_t slice_rows) {
+  return packed_.Pack(w, slice_rows, pool_);
+}
+
 Status CpuBackend::ReserveMatMul(const MatrixView& w, int max_rows) {
   const size_t need = kernels::MatMulScratchBytes(w.type, w.cols, max_rows);
   if (!Grow(scratch_, need)) return ResourceExhaustedError("cannot allocate matmul scratch");

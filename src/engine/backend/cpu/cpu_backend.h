@@ -9,6 +9,7 @@
 #include "base/thread_pool.h"
 #include "engine/backend/backend.h"
 #include "engine/backend/cpu/aligned_buffer.h"
+#include "engine/backend/cpu/packed_weights.h"
 
 namespace llmux {
 
@@ -23,6 +24,7 @@ class CpuBackend final : public Backend {
   Result<DeviceBuffer> Allocate(size_t n_floats) override;
   Result<std::unique_ptr<KvCache>> NewKvCache(const KvCacheShape& shape) override;
   int MaxSeqLen(const KvCache& cache) const override;
+  Status PrepareMatMul(MatrixView* w, int64_t slice_rows) override;
   Status ReserveMatMul(const MatrixView& w, int max_rows) override;
   Status ReserveMatMulHeads(const MatrixView& w, int64_t rows, int max_rows) override;
 
@@ -66,6 +68,7 @@ class CpuBackend final : public Backend {
   }
 
   ThreadPool pool_;
+  PackedWeights packed_;            // weights in the kernels' faster layouts
   AlignedBuffer<uint8_t> scratch_;  // MatMul's rounded activations
   AlignedBuffer<float> head_in_;    // MatMulHeads: one head's gathered inputs
   AlignedBuffer<float> head_out_;   // and its outputs

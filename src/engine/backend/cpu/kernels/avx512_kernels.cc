@@ -856,6 +856,7 @@ void FillAvx512Kernels(KernelSet* ks, bool has_bf16) {
   ks->gemm[static_cast<int>(WType::kF16)] = GemmTiled<4, 4, FloatTiles<WType::kF16>::Tile>;
   ks->gemm[static_cast<int>(WType::kQ4_K)] = GemmK<Q4KTile>;
   ks->gemm[static_cast<int>(WType::kQ6_K)] = GemmK<Q6KTile>;
+  ks->gemm[static_cast<int>(WType::kQ4_0P)] = Panels16GemmAvx512();
   if (has_bf16) ks->gemm[static_cast<int>(WType::kBF16)] = GemmTiled<4, 4, BF16Tile>;
   ks->act_quant[static_cast<int>(ActKind::kQ8)] = QuantizeActQ8;
   ks->act_quant[static_cast<int>(ActKind::kQ8K)] = QuantizeActQ8K;

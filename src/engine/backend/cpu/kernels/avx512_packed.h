@@ -11,4 +11,7 @@ namespace llmux::kernels {
 // MatMul uses it for every batch-class (prefill) row.
 GemmFn PackedQ0GemmAvx512(WType t);
 
+// Both classes of products on Q4_0 stored in 16-row panels (panels16.h).
+GemmFn Panels16GemmAvx512();
+
 }  // namespace llmux::kernels

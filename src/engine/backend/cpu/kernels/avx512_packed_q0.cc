@@ -22,6 +22,7 @@
 
 #include "engine/backend/cpu/kernels/avx512_packed.h"
 #include "engine/backend/cpu/kernels/blocks.h"
+#include "engine/backend/cpu/kernels/panels16.h"
 
 namespace llmux::kernels {
 namespace {
@@ -140,6 +141,34 @@ void PrefetchChunk(const GemmArgs& a, int64_t r, int64_t r1, int64_t b0, int64_t
   }
 }
 
+// The same panel chunk from Q4_0 stored in 16-row panels (panels16.h): no transpose, only
+// the nibbles split and offset to q + 128, and the 16 scales converted at once. The panel
+// holds exactly what PackPanel makes from the row-major rows, so results are the same.
+void PackPanelFromPanels16(const GemmArgs& a, int64_t r, int64_t b0, int kb, Panel* panel) {
+  const uint8_t* base = a.w + r * a.w_stride + (b0 / 2) * kPanel16PairBytes;
+  const __m512i m4 = _mm512_set1_epi8(0x0F), off = _mm512_set1_epi8(120);
+  for (int b = 0; b < kb; ++b) {
+    const uint8_t* pair = base + (b / 2) * kPanel16PairBytes;
+    const int h = b % 2;
+    _mm512_store_ps(
+        panel->scale[b],
+        _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pair + 32 * h))));
+    for (int c = 0; c < 4; ++c) {
+      const __m512i z = _mm512_loadu_si512(pair + 64 + 256 * h + 64 * c);
+      _mm512_store_si512(panel->codes[b][c], _mm512_add_epi8(_mm512_and_si512(z, m4), off));
+      _mm512_store_si512(panel->codes[b][c + 4],
+                         _mm512_add_epi8(_mm512_and_si512(_mm512_srli_epi16(z, 4), m4), off));
+    }
+  }
+}
+
+void PrefetchChunkPanels16(const GemmArgs& a, int64_t r, int64_t b0, int64_t nb) {
+  const uint8_t* p = a.w + r * a.w_stride + (b0 / 2) * kPanel16PairBytes;
+  const int64_t bytes = Min64(kKBlocks, nb - b0) / 2 * kPanel16PairBytes;
+  for (int64_t off = 0; off < bytes; off += 64)
+    _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T1);
+}
+
 // Activations of one token tile for one panel chunk.
 struct TokenTile {
   // Activation rows (ActQ8 layout). The codes of block b0 + b start at qs_off + 32 b, its
@@ -195,22 +224,34 @@ inline void RunPanelKernel(int nt, const Panel& p, int kb, const TokenTile& tt, 
   }
 }
 
-template <WType T>
+// kStored: the weights are Q4_0 stored in 16-row panels (r0 is then a panel boundary).
+template <WType T, bool kStored = false>
 void GemmPacked(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
   const int64_t nb = a.cols / kQK;
   Panel panel;
   TokenTile tt;
-  PrefetchChunk<T>(a, r0, r1, 0, nb);
+  auto prefetch = [&](int64_t r, int64_t b0) {
+    if constexpr (kStored) {
+      PrefetchChunkPanels16(a, r, b0, nb);
+    } else {
+      PrefetchChunk<T>(a, r, r1, b0, nb);
+    }
+  };
+  prefetch(r0, 0);
   for (int64_t r = r0; r < r1; r += kPanelRows) {
     const int nr = static_cast<int>(Min64(kPanelRows, r1 - r));
     const __mmask16 mask = static_cast<__mmask16>((1u << nr) - 1);
     for (int64_t b0 = 0; b0 < nb; b0 += kKBlocks) {
       const int kb = static_cast<int>(Min64(kKBlocks, nb - b0));
-      PackPanel<T>(a, r, nr, b0, kb, &panel);
+      if constexpr (kStored) {
+        PackPanelFromPanels16(a, r, b0, kb, &panel);
+      } else {
+        PackPanel<T>(a, r, nr, b0, kb, &panel);
+      }
       if (b0 + kKBlocks < nb) {
-        PrefetchChunk<T>(a, r, r1, b0 + kKBlocks, nb);
+        prefetch(r, b0 + kKBlocks);
       } else if (r + kPanelRows < r1) {
-        PrefetchChunk<T>(a, r + kPanelRows, r1, 0, nb);
+        prefetch(r + kPanelRows, 0);
       }
       for (int64_t t = t0; t < t1; t += kTokenTile) {
         const int nt = static_cast<int>(Min64(kTokenTile, t1 - t));
@@ -233,7 +274,83 @@ void GemmPacked(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t
   }
 }
 
+// Single-token rows (decode) on Q4_0 stored in 16-row panels: NT tokens x 16 rows, one zmm
+// lane per row. Per block: 4 code loads split into 8 nibble vectors, one scale conversion
+// for the 16 rows, 8 vpdpbusd per token with broadcast activation dwords. Each lane's
+// arithmetic is PanelKernel's (exact integer block sum from the -bias start, then
+// fma(sum, d_w * d_x, acc) in block order), so decode and prefill rows of a panel matrix
+// agree bit for bit, whatever NT.
+template <int NT>
+void Panels16SingleTile(const GemmArgs& a, int64_t r, int nr, int64_t t0) {
+  const int64_t n_pairs = a.cols / (2 * kQK);
+  const uint8_t* pair = a.w + r * a.w_stride;
+  ActQ8 act[NT];
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) {
+    act[t] = ViewActQ8(a.act + (t0 + t) * a.act_stride, a.cols);
+    acc[t] = _mm512_setzero_ps();
+  }
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  for (int64_t k = 0; k < n_pairs; ++k, pair += kPanel16PairBytes) {
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      const int64_t b = 2 * k + h;
+      const __m512 dw =
+          _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pair + 32 * h)));
+      __m512i lo[4], hi[4];
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) {
+        const __m512i z = _mm512_loadu_si512(pair + 64 + 256 * h + 64 * c);
+        lo[c] = _mm512_and_si512(z, m4);
+        hi[c] = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
+      }
+#pragma GCC unroll 4
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* q = act[t].qs + b * kQK;
+        __m512i s = _mm512_set1_epi32(-(act[t].sum[b] * 8));  // codes are q + 8
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c)
+          s = _mm512_dpbusd_epi32(s, lo[c], _mm512_set1_epi32(static_cast<int>(Load32(q + 4 * c))));
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; ++c) {
+          s = _mm512_dpbusd_epi32(s, hi[c],
+                                  _mm512_set1_epi32(static_cast<int>(Load32(q + 16 + 4 * c))));
+        }
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
+                                 _mm512_mul_ps(dw, _mm512_set1_ps(act[t].d[b])), acc[t]);
+      }
+    }
+  }
+  const __mmask16 mask = static_cast<__mmask16>((1u << nr) - 1);
+  for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(a.y + (t0 + t) * a.y_stride + r, mask, acc[t]);
+}
+
+constexpr int kSingleTokenTile = 4;
+
+template <int N = 1>
+inline void RunPanels16SingleTile(int nt, const GemmArgs& a, int64_t r, int nr, int64_t t) {
+  if (nt == N) {
+    Panels16SingleTile<N>(a, r, nr, t);
+  } else if constexpr (N < kSingleTokenTile) {
+    RunPanels16SingleTile<N + 1>(nt, a, r, nr, t);
+  }
+}
+
+// Q4_0 stored in 16-row panels: batches through the prefill panels, single tokens through
+// Panels16SingleTile, a panel at a time with every token of the call streamed past it.
+void GemmPanels16(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  if (a.batch) return GemmPacked<WType::kQ4_0, true>(a, r0, r1, t0, t1);
+  for (int64_t r = r0; r < r1; r += kPanelRows) {
+    const int nr = static_cast<int>(Min64(kPanelRows, r1 - r));
+    for (int64_t t = t0; t < t1; t += kSingleTokenTile) {
+      RunPanels16SingleTile(static_cast<int>(Min64(kSingleTokenTile, t1 - t)), a, r, nr, t);
+    }
+  }
+}
+
 }  // namespace
+
+GemmFn Panels16GemmAvx512() { return GemmPanels16; }
 
 GemmFn PackedQ0GemmAvx512(WType t) {
   switch (t) {

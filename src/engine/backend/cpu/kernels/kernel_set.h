@@ -8,8 +8,8 @@
 
 namespace llmux::kernels {
 
-// Weight formats MatMul handles, as a dense index.
-enum class WType : int { kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ5_0, kQ4_K, kQ6_K, kCount };
+// Weight formats MatMul handles, as a dense index. kQ4_0P: Q4_0 in 16-row panels.
+enum class WType : int { kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ5_0, kQ4_K, kQ6_K, kQ4_0P, kCount };
 constexpr int kNumWTypes = static_cast<int>(WType::kCount);
 
 // How activations are rounded and laid out in scratch, one padded row per token.

@@ -16,14 +16,21 @@
 
 namespace llmux::kernels {
 
-// A row-major matrix in one of the DType formats; each row holds `cols` elements in
-// `row_bytes` bytes (RowBytes(type, cols), or more for padded storage).
+// How a matrix's rows lie in memory.
+enum class WeightLayout : uint8_t {
+  kRowMajor,  // row after row, as in GGUF
+  kPanels16,  // Q4_0 in 16-row panels (panels16.h), made by the CPU backend at load
+};
+
+// A matrix in one of the DType formats; each row holds `cols` elements in `row_bytes` bytes
+// (RowBytes(type, cols), or more for padded storage), row-major unless `layout` says not.
 struct MatrixView {
   DType type;
   int64_t rows;
   int64_t cols;
   const void* data;
   size_t row_bytes;
+  WeightLayout layout = WeightLayout::kRowMajor;
 };
 
 // True for the weight types MatMul accepts: F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q6_K.

@@ -38,6 +38,14 @@ std::optional<WType> ToWType(DType t) {
   }
 }
 
+// The kernel index of a view: its type and layout.
+std::optional<WType> ToWType(const MatrixView& w) {
+  if (w.layout == WeightLayout::kPanels16) {
+    return w.type == DType::kQ4_0 ? std::optional<WType>(WType::kQ4_0P) : std::nullopt;
+  }
+  return ToWType(w.type);
+}
+
 uint8_t* AlignUp(void* p) {
   const uintptr_t u = reinterpret_cast<uintptr_t>(p);
   return reinterpret_cast<uint8_t*>((u + kActAlign - 1) & ~(uintptr_t{kActAlign} - 1));
@@ -66,6 +74,7 @@ ActKind ActKindFor(WType t) {
     case WType::kQ8_0:
     case WType::kQ4_0:
     case WType::kQ5_0:
+    case WType::kQ4_0P:
       return ActKind::kQ8;
     case WType::kQ4_K:
     case WType::kQ6_K:
@@ -118,8 +127,9 @@ struct Plan {
   int64_t rc, tc, n_tc, n_items;
 };
 
+// panels: the rows are stored in 16-row panels, so work items start at panel boundaries.
 Plan MakePlan(GemmFn gemm, const GemmArgs& args, int64_t rows, int64_t n_tokens, size_t row_bytes,
-              int nth, int64_t want_items) {
+              int nth, int64_t want_items, bool panels) {
   Plan p{gemm, args, rows, n_tokens, 0, n_tokens, 1, 0};
   // Row chunks of about kChunkBytes, in whole register tiles. Batches unpack each 16-row
   // panel once per work item and then stream every token past it, so their items are as
@@ -129,6 +139,8 @@ Plan MakePlan(GemmFn gemm, const GemmArgs& args, int64_t rows, int64_t n_tokens,
     const int64_t per_item = (rows + 4 * nth - 1) / (4 * nth);
     rc =
         std::clamp<int64_t>((per_item + kPanelRows - 1) / kPanelRows * kPanelRows, kPanelRows, 256);
+  } else if (panels) {
+    rc = std::clamp<int64_t>(rc / kPanelRows * kPanelRows, kPanelRows, 256);
   } else {
     rc = std::clamp<int64_t>(rc / kRowTile * kRowTile, kRowTile, 256);
   }
@@ -181,10 +193,11 @@ void RunProducts(std::span<const MatMulOut> outs, const KernelSet& ks, const uin
                         outs[m].y + t_begin * w.rows,
                         w.rows,
                         batch};
-    const GemmFn gemm = ks.gemm[static_cast<int>(*ToWType(w.type))];
+    const GemmFn gemm = ks.gemm[static_cast<int>(*ToWType(w))];
     // Each matrix gets its share of the items that keep the threads balanced.
     const int64_t want = std::max<int64_t>(1, 4 * nth * std::max<int64_t>(w.rows, 0) / total_rows);
-    plans[m] = MakePlan(gemm, args, std::max<int64_t>(w.rows, 0), n_tokens, w.row_bytes, nth, want);
+    plans[m] = MakePlan(gemm, args, std::max<int64_t>(w.rows, 0), n_tokens, w.row_bytes, nth, want,
+                        w.layout == WeightLayout::kPanels16);
     if (w.rows <= 0) plans[m].n_items = 0;
     first_item[m + 1] = first_item[m] + plans[m].n_items;
   }
@@ -233,17 +246,17 @@ void MatMulMany(std::span<const MatMulOut> outs, const float* x, int64_t n_token
   if (n_single < 0) n_single = n_tokens == 1 ? 1 : 0;
   n_single = std::min(n_single, n_tokens);
   // Fused only when every matrix reads the same rounded activations.
-  const auto wt0 = ToWType(outs[0].w.type);
+  const auto wt0 = ToWType(outs[0].w);
   bool fusable = outs.size() <= kMaxFused && wt0.has_value() && outs[0].w.cols > 0;
   for (const MatMulOut& o : outs) {
-    const auto wt = ToWType(o.w.type);
+    const auto wt = ToWType(o.w);
     fusable = fusable && wt.has_value() && ActKindFor(*wt) == ActKindFor(*wt0) &&
               o.w.cols == outs[0].w.cols;
   }
   if (!fusable) {
     for (const MatMulOut& o : outs) {
       if (o.w.rows <= 0) continue;
-      const auto wt = ToWType(o.w.type);
+      const auto wt = ToWType(o.w);
       if (!wt || o.w.cols <= 0) {
         std::fill(o.y, o.y + n_tokens * o.w.rows, 0.0f);
       } else {

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "engine/backend/cpu/kernels/blocks.h"
 #include "engine/backend/cpu/kernels/half.h"
+#include "engine/backend/cpu/kernels/panels16.h"
 #include "engine/backend/cpu/kernels/quants.h"
 
 namespace llmux::kernels {
@@ -184,8 +186,10 @@ float DotQ6_KRow(const uint8_t* w, const uint8_t* a, int64_t cols) {
 }
 
 using RowDotFn = float (*)(const uint8_t*, const uint8_t*, int64_t);
-constexpr RowDotFn kRowDots[kNumWTypes] = {DotF32Row,  DotF16Row,  DotBF16Row, DotQ8_0Row,
-                                           DotQ4_0Row, DotQ5_0Row, DotQ4_KRow, DotQ6_KRow};
+// kQ4_0P rows are not contiguous: GemmRefPanels16 unpacks them first.
+constexpr RowDotFn kRowDots[kNumWTypes] = {DotF32Row,  DotF16Row,  DotBF16Row,
+                                           DotQ8_0Row, DotQ4_0Row, DotQ5_0Row,
+                                           DotQ4_KRow, DotQ6_KRow, nullptr};
 
 template <WType T>
 void GemmRef(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
@@ -195,6 +199,16 @@ void GemmRef(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) 
     for (int64_t r = r0; r < r1; ++r) {
       a.y[t * a.y_stride + r] = dot(a.w + r * a.w_stride, act, a.cols);
     }
+  }
+}
+
+void GemmRefPanels16(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  const MatrixView packed{DType::kQ4_0, r1, a.cols, a.w, a.w_stride, WeightLayout::kPanels16};
+  std::vector<uint8_t> row(a.w_stride);
+  for (int64_t r = r0; r < r1; ++r) {
+    UnpackPanels16Row(packed, r, row.data());
+    for (int64_t t = t0; t < t1; ++t)
+      a.y[t * a.y_stride + r] = DotQ4_0Row(row.data(), a.act + t * a.act_stride, a.cols);
   }
 }
 
@@ -241,6 +255,7 @@ void FillScalarKernels(KernelSet* ks) {
   ks->gemm[static_cast<int>(WType::kQ5_0)] = GemmRef<WType::kQ5_0>;
   ks->gemm[static_cast<int>(WType::kQ4_K)] = GemmRef<WType::kQ4_K>;
   ks->gemm[static_cast<int>(WType::kQ6_K)] = GemmRef<WType::kQ6_K>;
+  ks->gemm[static_cast<int>(WType::kQ4_0P)] = GemmRefPanels16;
   ks->act_quant[static_cast<int>(ActKind::kQ8)] = QuantizeActQ8Ref;
   ks->act_quant[static_cast<int>(ActKind::kQ8K)] = QuantizeActQ8KRef;
   ks->act_quant[static_cast<int>(ActKind::kF16)] = QuantizeActF16Ref;
