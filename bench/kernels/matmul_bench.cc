@@ -1,7 +1,7 @@
 // MatMul micro-benchmark: decode (1 token, weights streamed from DRAM) in GB/s and prefill
 // (512 tokens) in GOPS, per weight type, for Qwen3-0.6B shapes. Prints figures; not a test.
 //
-//   matmul_bench [types=q8_0,q4_0,...] [threads=2] [isa=best|avx512|avx2|scalar]
+//   matmul_bench [types=q8_0,q4_0,q4_0p,...] [threads=2] [isa=best|avx512|avx2|scalar]
 //   [full|quick|prefill]
 //                [shape filter, e.g. 151936, or all] [footprint MiB=512]
 //
@@ -20,6 +20,7 @@
 
 #include "base/thread_pool.h"
 #include "engine/backend/cpu/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/panels16.h"
 
 using namespace llmux;
 using namespace llmux::kernels;
@@ -49,13 +50,31 @@ struct Weights {
   size_t matrix_bytes;
   int copies;
   MatrixView View(int i) const {
-    return MatrixView{type, rows, cols,
-                      data.data() + static_cast<size_t>(i % copies) * matrix_bytes, row_bytes};
+    return MatrixView{type,      rows, cols, base + static_cast<size_t>(i % copies) * matrix_bytes,
+                      row_bytes, layout};
   }
+  const uint8_t* base = nullptr;  // data, or its 16-row panel copy
+  std::vector<uint8_t> panels;
+  WeightLayout layout = WeightLayout::kRowMajor;
   DType type;
   int64_t rows, cols;
   size_t row_bytes;
 };
+
+// The copies as one matrix in 16-row panels (every shape here has a multiple of 16 rows, so
+// each copy starts at a panel).
+void PackWeights(Weights& w, ThreadPool& pool) {
+  const MatrixView all{w.type, w.rows * w.copies, w.cols, w.data.data(), w.row_bytes};
+  if (!CanPackPanels16(all)) {
+    std::fprintf(stderr, "these kernels do not take 16-row panels\n");
+    std::exit(1);
+  }
+  w.panels.resize(Panels16Bytes(all) + 64);
+  auto* aligned = reinterpret_cast<uint8_t*>(
+      (reinterpret_cast<uintptr_t>(w.panels.data()) + 63) / 64 * 64);
+  w.base = static_cast<const uint8_t*>(PackPanels16(all, aligned, pool).data);
+  w.layout = WeightLayout::kPanels16;
+}
 
 Weights MakeWeights(DType type, int64_t rows, int64_t cols, size_t min_footprint) {
   Weights w;
@@ -80,6 +99,7 @@ Weights MakeWeights(DType type, int64_t rows, int64_t cols, size_t min_footprint
   for (size_t off = 0, r = 0; off < w.data.size(); off += w.row_bytes, ++r) {
     std::memcpy(w.data.data() + off, rows_q.data() + (r % kDistinct) * w.row_bytes, w.row_bytes);
   }
+  w.base = w.data.data();
   return w;
 }
 
@@ -112,16 +132,21 @@ int main(int argc, char** argv) {
   if (isa_arg == "avx2") SetIsaForTesting(Isa::kAvx2);
   if (isa_arg == "scalar") SetIsaForTesting(Isa::kScalar);
   if (isa_arg == "avx512") SetIsaForTesting(Isa::kAvx512);
-  std::vector<DType> types;
+  // A type with a trailing "p" (q4_0p): the weights in 16-row panels, as the CPU backend
+  // stores Q4_0 matrices.
+  std::vector<std::pair<DType, bool>> types;
   for (size_t pos = 0; pos <= types_arg.size();) {
     size_t comma = types_arg.find(',', pos);
     if (comma == std::string::npos) comma = types_arg.size();
-    auto t = ParseDType(types_arg.substr(pos, comma - pos));
+    std::string name = types_arg.substr(pos, comma - pos);
+    const bool panels = name.size() > 1 && name.back() == 'p';
+    if (panels) name.pop_back();
+    auto t = ParseDType(name);
     if (!t || !MatMulSupports(*t)) {
       std::fprintf(stderr, "unknown type %s\n", types_arg.substr(pos, comma - pos).c_str());
       return 1;
     }
-    types.push_back(*t);
+    types.emplace_back(*t, panels);
     pos = comma + 1;
   }
   ThreadPool pool(threads);
@@ -134,12 +159,13 @@ int main(int argc, char** argv) {
               "GOPS");
   const int64_t kPrefill = 512;
   const size_t kFootprint = footprint_mib << 20;
-  for (DType type : types) {
+  for (const auto& [type, panels] : types) {
     double layer_decode = 0, output_decode = 0, layer_prefill = 0, output_prefill_1 = 0;
     for (const Shape& s : kShapes) {
       if (!shape_filter.empty() && std::string(s.name).find(shape_filter) == std::string::npos)
         continue;
-      const Weights w = MakeWeights(type, s.rows, s.cols, kFootprint);
+      Weights w = MakeWeights(type, s.rows, s.cols, kFootprint);
+      if (panels) PackWeights(w, pool);
       const int64_t max_tokens = quick ? 1 : kPrefill;
       std::vector<float> x(static_cast<size_t>(s.cols * max_tokens));
       std::mt19937 rng(2);
