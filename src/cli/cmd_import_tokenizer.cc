@@ -1,6 +1,7 @@
 // `llmux model import-tokenizer --tokenizer-json T.json --tokenizer-config C.json --out V.gguf`:
-// writes a vocabulary-only GGUF from a Hugging Face byte-level BPE tokenizer, for
-// `llmux model create --vocab-from V.gguf`.
+// writes a vocabulary-only GGUF from a Hugging Face BPE tokenizer (byte-level, or
+// SentencePiece-style with byte_fallback such as Gemma 3 and Llama 2), for `llmux model create
+// --vocab-from V.gguf`.
 #include "cli/cmd_import_tokenizer.h"
 
 #include <cstdio>
@@ -35,7 +36,8 @@ Command AddImportTokenizerCommand(CLI::App& model) {
   sub->add_option("--name", opts->import.name, "general.name of the output file");
   return {
       sub, [opts] {
-        auto tok = ReadHfTokenizer(opts->tokenizer_json, opts->tokenizer_config);
+        auto tok = ReadHfTokenizer(opts->tokenizer_json, opts->tokenizer_config,
+                                   /*allow_byte_fallback=*/true);
         if (!tok.ok()) return ReportError(tok.status());
         auto summary = convert::ImportTokenizer(*tok, opts->import, opts->out);
         if (!summary.ok()) return ReportError(summary.status());

@@ -71,6 +71,36 @@ Status ReadMerges(const json& merges, convert::HfTokenizer& out) {
   return Status::Ok();
 }
 
+// Whether a SentencePiece-style tokenizer.json puts "▁" before the text: a Prepend normalizer
+// (Llama 2) or a Metaspace pre-tokenizer that prepends (newer conversions). Gemma's only
+// replaces spaces. Bounded: a Sequence's members are looked at, not their own members.
+bool PrependsSpace(const json& j) {
+  auto matches = [](const json& step) {
+    if (!step.is_object()) return false;
+    const std::string type = step.value("type", "");
+    if (type == "Prepend") return step.value("prepend", "") == "\u2581";
+    if (type == "Metaspace") {
+      if (step.contains("prepend_scheme") && step["prepend_scheme"].is_string())
+        return step["prepend_scheme"].get<std::string>() != "never";
+      return step.value("add_prefix_space", true);
+    }
+    return false;
+  };
+  for (const char* key : {"normalizer", "pre_tokenizer"}) {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_object()) continue;
+    if (matches(*it)) return true;
+    for (const char* list : {"normalizers", "pretokenizers"}) {
+      auto steps = it->find(list);
+      if (steps == it->end() || !steps->is_array()) continue;
+      for (const json& step : *steps) {
+        if (matches(step)) return true;
+      }
+    }
+  }
+  return false;
+}
+
 Status ReadTokenizerJson(const json& j, bool allow_byte_fallback, convert::HfTokenizer& out) {
   auto model = j.find("model");
   if (model == j.end() || !model->is_object())
@@ -87,6 +117,7 @@ Status ReadTokenizerJson(const json& j, bool allow_byte_fallback, convert::HfTok
       return InvalidArgumentError(
           "tokenizer.json: model.byte_fallback is set (SentencePiece-style BPE); "
           "only byte-level BPE is supported");
+    out.add_space_prefix = PrependsSpace(j);
   }
   auto vocab = model->find("vocab");
   if (vocab == model->end() || !vocab->is_object()) {

@@ -286,7 +286,9 @@ TEST_F(ImportBadInputTest, MissingOrWrongFields) {
       {R"({"model": {"vocab": {"a": 0}, "merges": ["a"]}})", "model.merges[0]"},
       {R"({"model": {"vocab": {"a": 0}, "merges": [[1, 2]]}})", "model.merges[0]"},
       {R"({"model": {"type": "Unigram", "vocab": {"a": 0}}})", "only byte-level BPE"},
-      {R"({"model": {"vocab": {"a": 0}, "byte_fallback": true}})", "byte_fallback"},
+      // SentencePiece-style (byte_fallback) imports too, with the same special-token checks.
+      {R"({"model": {"vocab": {"a": 0}, "byte_fallback": true}})",
+       "eos token '<|e|>' is not in the vocabulary"},
       {R"({"model": {"vocab": {"a": 0}}, "added_tokens": [{"content": "x"}]})", "no integer id"},
       {R"({"model": {"vocab": {"a": 0}}, "added_tokens": [{"id": 1, "content": "<|e|>"}]})",
        ""},  // fine

@@ -223,6 +223,13 @@ inline void ExportTokenizer(const gguf::GgufFile& g, const std::filesystem::path
     model["unk_token"] = "<unk>";
   }
   nlohmann::json tj = {{"version", "1.0"}, {"added_tokens", added}, {"model", model}};
+  if (spm) {  // spaces become "▁", and "▁" goes first unless the vocabulary says not (Gemma)
+    nlohmann::json steps = nlohmann::json::array();
+    if (g.GetBool("tokenizer.ggml.add_space_prefix").value_or(true))
+      steps.push_back({{"type", "Prepend"}, {"prepend", "\u2581"}});
+    steps.push_back({{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\u2581"}});
+    tj["normalizer"] = {{"type", "Sequence"}, {"normalizers", steps}};
+  }
   std::ofstream(dir / "tokenizer.json") << tj.dump();
   if (auto tmpl = g.GetString("tokenizer.chat_template")) config["chat_template"] = *tmpl;
   std::ofstream(dir / "tokenizer_config.json") << config.dump(1);

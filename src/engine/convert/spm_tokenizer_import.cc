@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/gguf/gguf_writer.h"
@@ -83,10 +84,30 @@ Result<TokenizerImportSummary> AddSentencePieceMetadata(const HfTokenizer& tok, 
     if (std::string(key) == "unknown") types[static_cast<size_t>(id)] = kUnknown;
   }
 
+  // SentencePiece merges the adjacent pair whose joined piece scores highest; Hugging Face's
+  // BPE applies merges by rank. A piece's score is therefore minus the rank of the first merge
+  // that makes it, so both pick the same merges. Pieces no merge makes (single characters)
+  // rank after all merges, in id order; without merges, id order alone.
   std::vector<float> scores(n, 0.0f);
-  int64_t rank = 0;
+  std::vector<bool> scored(n, false);
+  if (!tok.merges.empty()) {
+    std::unordered_map<std::string, int64_t> id_of;
+    id_of.reserve(tok.vocab.size());
+    for (const auto& [text, id] : tok.vocab) id_of.emplace(text, id);
+    for (size_t rank = 0; rank < tok.merges.size(); ++rank) {
+      const auto& [left, right] = tok.merges[rank];
+      auto it = id_of.find(left + right);
+      if (it == id_of.end()) continue;
+      const auto id = static_cast<size_t>(it->second);
+      if (types[id] == kNormal && !scored[id]) {
+        scores[id] = -static_cast<float>(rank);
+        scored[id] = true;
+      }
+    }
+  }
+  auto rank = static_cast<int64_t>(tok.merges.size());
   for (size_t id = 0; id < n; ++id) {
-    if (types[id] == kNormal) scores[id] = -static_cast<float>(rank++);
+    if (types[id] == kNormal && !scored[id]) scores[id] = -static_cast<float>(rank++);
     if (types[id] == 0) {
       texts[id] = "[PAD" + std::to_string(id) + "]";
       types[id] = kUnused;
@@ -103,6 +124,7 @@ Result<TokenizerImportSummary> AddSentencePieceMetadata(const HfTokenizer& tok, 
   for (const auto& [key, id] : special_ids) w.SetUint32(key, static_cast<uint32_t>(id));
   if (tok.add_bos_token) w.SetBool("tokenizer.ggml.add_bos_token", *tok.add_bos_token);
   if (tok.add_eos_token) w.SetBool("tokenizer.ggml.add_eos_token", *tok.add_eos_token);
+  w.SetBool("tokenizer.ggml.add_space_prefix", tok.add_space_prefix);
   for (const auto& [name, tmpl] : tok.chat_templates) {
     w.SetString(name == "default" ? "tokenizer.chat_template" : "tokenizer.chat_template." + name,
                 tmpl);

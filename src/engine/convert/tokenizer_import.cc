@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/convert/spm_tokenizer_import.h"
 #include "engine/gguf/gguf_writer.h"
 
 namespace llmux::convert {
@@ -205,7 +206,9 @@ Result<TokenizerImportSummary> ImportTokenizer(const HfTokenizer& tok,
                                                const std::string& out_path) {
   gguf::GgufWriter w;
   if (!opts.name.empty()) w.SetString("general.name", opts.name);
-  LLMUX_ASSIGN_OR_RETURN(TokenizerImportSummary summary, AddTokenizerMetadata(tok, opts, w));
+  LLMUX_ASSIGN_OR_RETURN(TokenizerImportSummary summary,
+                         tok.byte_fallback ? AddSentencePieceMetadata(tok, opts.vocab_size, w)
+                                           : AddTokenizerMetadata(tok, opts, w));
   LLMUX_RETURN_IF_ERROR(w.Write(out_path));
   return summary;
 }

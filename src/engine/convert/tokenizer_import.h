@@ -41,6 +41,8 @@ struct HfTokenizer {
   // tokenizer.json
   std::string model_type = "BPE";                           // model.type
   bool byte_fallback = false;  // model.byte_fallback: SentencePiece-style (spm_tokenizer_import.h)
+  bool add_space_prefix =
+      false;  // SentencePiece-style: "▁" goes before the text (Llama 2, not Gemma)
   std::vector<std::pair<std::string, int64_t>> vocab;       // model.vocab (text, id)
   std::vector<std::pair<std::string, std::string>> merges;  // model.merges, by rank
   std::vector<HfAddedToken> added_tokens;                   // added_tokens

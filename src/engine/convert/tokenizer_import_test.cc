@@ -155,6 +155,37 @@ TEST(TokenizerImport, SpacesInMergePartsAndNamedTemplates) {
   EXPECT_EQ(w.Find("tokenizer.chat_template.tool_use")->AsString(), "T");
 }
 
+// SentencePiece-style BPE: a piece scores minus the rank of the first merge that makes it,
+// so SentencePiece's highest-score-first merging follows Hugging Face's merge order even when
+// ids do not (here "bc" has a higher id than "ab" but an earlier merge).
+TEST(TokenizerImport, SentencePieceScoresFollowTheMerges) {
+  HfTokenizer t;
+  t.byte_fallback = true;
+  t.add_space_prefix = false;
+  t.vocab = {{"<unk>", 0}, {"a", 1}, {"b", 2}, {"c", 3}, {"ab", 4}, {"bc", 5}, {"abc", 6}};
+  t.merges = {{"b", "c"}, {"a", "b"}, {"a", "bc"}, {"ab", "c"}};
+  t.unk_token = "<unk>";
+  const std::string path = TempPath("spm.gguf");
+  ASSERT_TRUE(ImportTokenizer(t, TokenizerImportOptions{}, path).ok());
+  auto f = gguf::GgufFile::Open(path);
+  ASSERT_TRUE(f.ok());
+  auto scores = (*f)->GetFloatArray("tokenizer.ggml.scores");
+  ASSERT_TRUE(scores.ok());
+  ASSERT_EQ(scores->size(), 7u);
+  EXPECT_EQ((*scores)[5], 0.0f);   // bc: merge 0
+  EXPECT_EQ((*scores)[4], -1.0f);  // ab: merge 1
+  EXPECT_EQ((*scores)[6], -2.0f);  // abc: first made by merge 2
+  EXPECT_LT((*scores)[1], -3.0f);  // single characters after every merge
+  EXPECT_EQ((*f)->GetString("tokenizer.ggml.model").value_or(""), "llama");
+  EXPECT_EQ((*f)->GetBool("tokenizer.ggml.add_space_prefix"), std::optional<bool>(false));
+  auto tok = Tokenizer::FromGguf(**f);
+  ASSERT_TRUE(tok.ok()) << tok.status().message();
+  // "abc": b+c merges first (as Hugging Face's BPE does), then a+bc.
+  EXPECT_EQ((*tok)->Encode("abc", false, false), (std::vector<int32_t>{6}));
+  EXPECT_EQ((*tok)->Encode("abcab", false, false), (std::vector<int32_t>{6, 4}));
+  std::remove(path.c_str());
+}
+
 TEST(TokenizerImport, RejectsBadInput) {
   auto fails = [](HfTokenizer t, const std::string& expected, int64_t vocab_size = 0) {
     TokenizerImportOptions opts;

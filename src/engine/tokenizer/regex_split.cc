@@ -37,13 +37,15 @@ struct ClassSpec {
   std::string_view members;  // bracket contents: class byte + ASCII members
 };
 
-// The ASCII members are exactly llama.cpp's, which leave '~' out of \p{S}.
+// The ASCII members of each class, by Unicode general category. llama.cpp 81ff7ab leaves '~'
+// (U+007E, Sm) out of \p{S}; Hugging Face tokenizers, which the models were trained with,
+// do not, and neither do we (DeepSeek-V3's " ~~~" is one pre-token, as transformers.js has it).
 constexpr std::string_view kNumberMembers = "\\xD1\\x30-\\x39";
 constexpr std::string_view kLetterMembers = "\\xD2\\x41-\\x5A\\x61-\\x7A";
 constexpr std::string_view kPunctMembers =
     "\\xD3\\x21-\\x23\\x25-\\x2A\\x2C-\\x2F\\x3A-\\x3B\\x3F-\\x40\\x5B-\\x5D\\x5F\\x7B\\x7D";
 constexpr std::string_view kMarkMembers = "\\xD4";
-constexpr std::string_view kSymbolMembers = "\\xD5\\x24\\x2B\\x3C-\\x3E\\x5E\\x60\\x7C";
+constexpr std::string_view kSymbolMembers = "\\xD5\\x24\\x2B\\x3C-\\x3E\\x5E\\x60\\x7C\\x7E";
 
 constexpr ClassSpec kClasses[] = {
     {"N", kNumberMembers},  {"L", kLetterMembers},  {"P", kPunctMembers},   {"M", kMarkMembers},
