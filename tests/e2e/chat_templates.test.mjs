@@ -1,7 +1,7 @@
 // Real non-Qwen3 tokenizers and chat templates through HTTP: for each template of
 // chat_references.mjs (Llama 3, Llama 3.1/3.2, Qwen2.5, DeepSeek-V3 with native templates;
-// Gemma 3 and Llama 2, which the server renders with its Jinja interpreter, on the Llama 3.1
-// vocabulary), the npm tokenizer is imported with `llmux model import-tokenizer` with the
+// Gemma 3 and Llama 2, which the server renders with its Jinja interpreter, on their own
+// SentencePiece-style vocabularies), the npm tokenizer is imported with `llmux model import-tokenizer` with the
 // template as its chat template, a tiny random-weight model is made with it and served, and
 // every conversation goes to /v1/chat/completions with the openai client.
 // usage.prompt_tokens must equal the number of tokens transformers.js (@lenml/tokenizers) gives
@@ -33,7 +33,7 @@ function importTokenizer(t) {
   writeFileSync(configPath, JSON.stringify(t.config));
   const vocab = join(dir, 'vocab.gguf');
   execFileSync(BIN, ['model', 'import-tokenizer', '--tokenizer-json', t.tokenizerJsonPath,
-    '--tokenizer-config', configPath, '--pre', t.pre, '--out', vocab]);
+    '--tokenizer-config', configPath, ...(t.pre ? ['--pre', t.pre] : []), '--out', vocab]);
   const model = join(dir, 'model.gguf');
   execFileSync(BIN, ['model', 'create', '--arch', ARCH_FOR_MODEL[t.arch], '--hidden', '32',
     '--layers', '1', '--heads', '2', '--kv-heads', '1', '--head-dim', '16', '--ffn', '64',
