@@ -20,8 +20,8 @@ struct OllamaMeta {
 // The durations Ollama reports with the last line, in nanoseconds.
 struct OllamaTimings {
   int64_t total_ns = 0;        // request received -> last token
-  int64_t load_ns = 0;         // llmux keeps models loaded: the wait until the engine took it
-  int64_t prompt_eval_ns = 0;  // engine took it -> first token (prefill)
+  int64_t load_ns = 0;         // received -> handed to the service (llmux keeps models loaded)
+  int64_t prompt_eval_ns = 0;  // handed to the service -> first token (queue wait and prefill)
   int64_t eval_ns = 0;         // first token -> last token (decode)
 };
 

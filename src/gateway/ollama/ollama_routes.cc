@@ -1,5 +1,6 @@
 #include "gateway/ollama/ollama_routes.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
@@ -76,10 +77,14 @@ struct Call {
   Clock::time_point received;
 };
 
-OllamaTimings Timings(const Call& call, Clock::time_point accepted, const QueueSink& sink) {
-  const int64_t received = Nanos(call.received), start = Nanos(accepted);
-  const int64_t end = sink.finish_ns() > 0 ? sink.finish_ns() : Nanos(Clock::now());
-  const int64_t first = sink.first_ns() > 0 ? sink.first_ns() : end;
+// `submitted`: when the request went to the service (its first token may come back before
+// the service's answer to the submission does).
+OllamaTimings Timings(const Call& call, Clock::time_point submitted, const QueueSink& sink) {
+  const int64_t received = Nanos(call.received);
+  const int64_t start = std::max(received, Nanos(submitted));
+  const int64_t end =
+      std::max(start, sink.finish_ns() > 0 ? sink.finish_ns() : Nanos(Clock::now()));
+  const int64_t first = std::clamp(sink.first_ns() > 0 ? sink.first_ns() : end, start, end);
   OllamaTimings t;
   t.total_ns = end - received;
   t.load_ns = start - received;
@@ -106,6 +111,7 @@ awaitable<void> Generate(http::ResponseWriter& w, CallAccess& access, StartFn st
   auto queue = std::make_shared<EventQueue>();
   auto queue_sink = std::make_shared<QueueSink>(queue, access.Charger());
   std::shared_ptr<serving::Sink> sink = queue_sink;
+  const Clock::time_point submitted = Clock::now();
   std::optional<Submitted> handle;
   handle.emplace(
       co_await http::AwaitCallback<Submitted>([&start, &sink](std::function<void(Submitted)> done) {
@@ -115,7 +121,6 @@ awaitable<void> Generate(http::ResponseWriter& w, CallAccess& access, StartFn st
     co_await SendError(w, handle->status());
     co_return;
   }
-  const Clock::time_point accepted = Clock::now();
   std::shared_ptr<serving::RequestHandle> request = **handle;
   w.OnDisconnect([request] { request->Cancel(); });
 
@@ -131,7 +136,7 @@ awaitable<void> Generate(http::ResponseWriter& w, CallAccess& access, StartFn st
         co_await SendError(w, finish.error);
         co_return;
       }
-      std::string body = DoneLine(call, whole, finish, Timings(call, accepted, *queue_sink));
+      std::string body = DoneLine(call, whole, finish, Timings(call, submitted, *queue_sink));
       body.pop_back();  // one JSON object, not a line
       co_await w.Send(200, kJson, std::move(body));
       co_return;
@@ -173,7 +178,7 @@ awaitable<void> Generate(http::ResponseWriter& w, CallAccess& access, StartFn st
     } else {
       line.clear();
       if (!calls.tool_calls.empty()) line = Line(call, calls);
-      line += DoneLine(call, OllamaPiece{}, finish, Timings(call, accepted, *queue_sink));
+      line += DoneLine(call, OllamaPiece{}, finish, Timings(call, submitted, *queue_sink));
     }
     co_await w.Write(line);
     co_await w.EndStream();
@@ -237,6 +242,9 @@ http::Response OllamaServerErrorResponse(int http_status, const std::string& mes
 
 void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& service,
                           OllamaRoutesOptions options) {
+  // The server's own errors under /api/ (413, 404 for routes llmux lacks such as /api/pull)
+  // in Ollama's shape too, so that its clients show the message.
+  router.server().SetErrorFormatter("/api/", OllamaServerErrorResponse);
   router.Route(
       "POST", "/api/chat",
       [&service](http::Request& req, http::ResponseWriter& w,

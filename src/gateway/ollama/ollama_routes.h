@@ -33,6 +33,7 @@ struct OllamaRoutesOptions {
   std::string llmux_version;  // reported beside the Ollama version; empty: not reported
 };
 
+// Also sets the router's server's error formatter for paths under /api/.
 void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& service,
                           OllamaRoutesOptions options = {});
 
