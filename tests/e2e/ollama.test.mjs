@@ -218,7 +218,7 @@ test('the HTTP server\'s own errors on /api/ are Ollama-shaped too', async () =>
 });
 
 // With authentication on: the API key as a Bearer token, like the OpenAI routes.
-test('keys: none or a wrong one is 401 in Ollama\'s shape, the admin key works', async () => {
+test('keys: none or a wrong one is 401 in Ollama\'s shape, the admin key works, permissions and rate limits apply', async () => {
   const authed = await startServer([`${model}=${storiesFile}`], [], { auth: true });
   try {
     const anonymous = new Ollama({ host: authed.baseURL });
@@ -239,6 +239,40 @@ test('keys: none or a wrong one is 401 in Ollama\'s shape, the admin key works',
     assert.deepEqual(models.map((m) => m.name), [`${model}:latest`]);
     const r = await admin.generate({ model, prompt: 'Once upon a time', raw: true, options: { temperature: 0, num_predict: 64 } });
     assert.equal(r.response, expected);
+
+    const makeKey = async (body) => {
+      const r = await fetch(`${authed.baseURL}/admin/v1/keys`, { method: 'POST', body: JSON.stringify(body),
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${authed.adminKey}` } });
+      assert.equal(r.status, 201);
+      return (await r.json()).key;
+    };
+    const asKey = (key) => new Ollama({ host: authed.baseURL, headers: { Authorization: `Bearer ${key}` } });
+
+    // A key for other models: it sees none of them, may not use this one, learns nothing of it.
+    const other = asKey(await makeKey({ scopes: ['models:use:other-*'] }));
+    assert.deepEqual((await other.list()).models, []);
+    assert.deepEqual((await other.ps()).models, []);
+    await assert.rejects(other.chat({ model, messages: [{ role: 'user', content: 'x' }] }), (e) => e.status_code === 403);
+    await assert.rejects(other.generate({ model, prompt: 'x' }), (e) => e.status_code === 403);
+    await assert.rejects(other.show({ model }), (e) => e.status_code === 404);
+
+    // The key's rate limit counts Ollama calls like OpenAI ones: 429 with Retry-After.
+    const limitedKey = await makeKey({ scopes: ['models:use:*'], limits: { requests_per_minute: 2 } });
+    const limited = asKey(limitedKey);
+    const small = { model, prompt: 'Once upon a time', raw: true, options: { num_predict: 2 } };
+    await limited.generate(small);
+    await limited.chat({ model, messages: [{ role: 'user', content: 'x' }], options: { num_predict: 2 } });
+    await assert.rejects(limited.generate(small), (e) => {
+      assert.equal(e.status_code, 429);
+      assert.doesNotMatch(e.message, /object Object/);
+      return true;
+    });
+    const r429 = await fetch(`${authed.baseURL}/api/chat`, { method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${limitedKey}` },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'x' }] }) });
+    assert.equal(r429.status, 429);
+    assert.ok(Number(r429.headers.get('retry-after')) >= 1);
+    assert.equal(typeof (await r429.json()).error, 'string');
   } finally {
     await authed.stop();
   }
