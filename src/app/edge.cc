@@ -16,6 +16,7 @@
 #include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/admin/worker_routes.h"
+#include "gateway/ollama/ollama_routes.h"
 #include "gateway/openai/openai_routes.h"
 #include "net/http/loopback_host.h"
 #include "net/http/signal_watcher.h"
@@ -96,6 +97,9 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   gateway::OpenAiRoutesOptions routes;
   routes.metrics_text = backend.metrics_text;
   gateway::RegisterOpenAiRoutes(router, service, routes);
+  // The Ollama API: the same gate, refusals in Ollama's shape.
+  gateway::GuardedRouter ollama_router(http_server, gate, gateway::OllamaErrorResponse);
+  gateway::RegisterOllamaRoutes(ollama_router, service, {LLMUX_VERSION_STRING});
   gateway::McpEndpointOptions mcp_options = o.mcp;
   mcp_options.http.origins.allowed_origins = o.allowed_origins;
   mcp_options.http.origins.loopback_only = loopback;

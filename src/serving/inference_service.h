@@ -143,6 +143,10 @@ struct ModelInfo {
   int context_length = 0;
   int64_t created = 0;  // unix seconds when loaded
   bool ready = false;   // false while loading
+  // Filled where the weights are (a model served in this process); 0 where unknown (a model
+  // behind a worker: the worker protocol does not carry them).
+  int64_t size_bytes = 0;       // bytes of the weights (tensor data)
+  int64_t parameter_count = 0;  // elements of every weight tensor
 };
 
 class InferenceService {

@@ -70,6 +70,10 @@ Result<std::unique_ptr<ModelHost>> ModelHost::Load(const ModelSpec& spec,
   host->info_.id = spec.name.empty() ? DefaultModelName(f, spec.path) : spec.name;
   host->info_.architecture = arch;
   host->info_.quantization = DominantWeightType(f);
+  for (const gguf::TensorInfo& t : f.tensors()) {
+    host->info_.size_bytes += static_cast<int64_t>(t.nbytes);
+    host->info_.parameter_count += t.n_elements();
+  }
   host->info_.created = std::chrono::duration_cast<std::chrono::seconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();

@@ -20,6 +20,7 @@
 #include "gateway/admin/session_routes.h"
 #include "gateway/admin/worker_routes.h"
 #include "gateway/mcp/mcp_endpoint.h"
+#include "gateway/ollama/ollama_routes.h"
 #include "gateway/openai/openai_routes.h"
 #include "llmux/v1/auth.pb.h"
 #include "llmux/v1/inference.pb.h"
@@ -80,9 +81,14 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   RegisterDeployRoutes(router, deploys);
   McpEndpoint mcp(service, {});
   mcp.Register(router);
+  // The Ollama API has a router of its own (its refusals are Ollama-shaped), on the same gate.
+  GuardedRouter ollama_router(server, gate, OllamaErrorResponse);
+  RegisterOllamaRoutes(ollama_router, service);
 
-  std::set<std::string> registered(router.routes().begin(), router.routes().end());
-  EXPECT_EQ(registered.size(), router.routes().size()) << "a route was registered twice";
+  std::vector<std::string> all = router.routes();
+  all.insert(all.end(), ollama_router.routes().begin(), ollama_router.routes().end());
+  std::set<std::string> registered(all.begin(), all.end());
+  EXPECT_EQ(registered.size(), all.size()) << "a route was registered twice";
   std::set<std::string> ruled;
   for (const RouteRule& r : RouteTable()) {
     if (r.protocol != Protocol::kHttp) continue;

@@ -40,6 +40,16 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Http("GET", "/v1/models", Access::kAuthenticated),
     Http("POST", "/v1/chat/completions", Access::kModelUse, {}, /*limited=*/true),
     Http("POST", "/v1/completions", Access::kModelUse, {}, /*limited=*/true),
+    // Ollama API (gateway/ollama): generation like the OpenAI routes, listings like /v1/models.
+    // /api/embed and /api/embeddings only answer that there are no embeddings.
+    Http("POST", "/api/chat", Access::kModelUse, {}, /*limited=*/true),
+    Http("POST", "/api/generate", Access::kModelUse, {}, /*limited=*/true),
+    Http("GET", "/api/tags", Access::kAuthenticated),
+    Http("GET", "/api/ps", Access::kAuthenticated),
+    Http("POST", "/api/show", Access::kAuthenticated),
+    Http("GET", "/api/version", Access::kAuthenticated),
+    Http("POST", "/api/embed", Access::kAuthenticated),
+    Http("POST", "/api/embeddings", Access::kAuthenticated),
     // Password login of users (llmux's own short-lived tokens).
     Http("POST", "/auth/login", Access::kOwnCredentials),
     Http("POST", "/auth/refresh", Access::kOwnCredentials),

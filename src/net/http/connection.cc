@@ -212,6 +212,7 @@ class ConnectionImpl final : public Connection,
   // Per-request reply state.
   int version_ = 11;
   bool keep_alive_ = false;
+  std::string path_;  // of the request being read or handled, once its header is in; for errors
   bool close_after_reply_ = false;
   bool started_ = false;
   bool streaming_ = false;
@@ -288,6 +289,7 @@ asio::awaitable<void> ConnectionImpl::Run() {
     phase_ = Phase::kReading;
     version_ = 11;
     keep_alive_ = false;
+    path_.clear();
     close_after_reply_ = false;
     started_ = streaming_ = chunked_ = stream_ended_ = head_request_ = false;
     on_disconnect_ = nullptr;
@@ -300,6 +302,12 @@ asio::awaitable<void> ConnectionImpl::Run() {
     ArmTimer(header_deadline, TimeoutAction::kCancel);
     auto [hec, hn] = co_await bhttp::async_read_header(stream_, buffer_, parser, kUseTuple);
     DisarmTimer();
+    {
+      // Set once the request line is parsed, even when the header then failed (a body announced
+      // over the limit, a header too large): empty before.
+      const std::string_view target = parser.get().target();
+      path_ = std::string(target.substr(0, target.find('?')));
+    }
     if (hec) {
       co_await OnReadError(hec, parser.is_header_done());
       break;
@@ -378,7 +386,7 @@ asio::awaitable<void> ConnectionImpl::ReplyErrorAndClose(int status, std::string
                                                          bool linger) {
   keep_alive_ = false;
   close_after_reply_ = true;
-  Response response = ctx_->MakeError(status, std::move(message));
+  Response response = ctx_->MakeError(status, std::move(message), path_);
   bhttp::response<bhttp::string_body> res;
   FillHead(res, response.status, response.content_type, response.headers);
   res.body() = std::move(response.body);
@@ -441,12 +449,14 @@ asio::awaitable<void> ConnectionImpl::Handle(Request& request) {
     if (match.path_known) {
       Response response =
           ctx_->MakeError(405, "method " + Truncate(request.method, 32) + " is not allowed on " +
-                                   Truncate(request.path, 200) + " (allowed: " + match.allow + ")");
+                                   Truncate(request.path, 200) + " (allowed: " + match.allow + ")",
+                          request.path);
       response.headers.Set("Allow", match.allow);
       co_await Send(std::move(response));
     } else {
       co_await Send(ctx_->MakeError(
-          404, "no route for " + Truncate(request.method, 32) + " " + Truncate(request.path, 200)));
+          404, "no route for " + Truncate(request.method, 32) + " " + Truncate(request.path, 200),
+          request.path));
     }
     co_return;
   }
@@ -468,7 +478,7 @@ asio::awaitable<void> ConnectionImpl::Handle(Request& request) {
   if (!started_) {
     if (!disconnected_.load()) {
       co_await Send(ctx_->MakeError(
-          500, failure.empty() ? "the handler sent no reply" : "internal server error"));
+          500, failure.empty() ? "the handler sent no reply" : "internal server error", request.path));
     }
   } else if (streaming_ && !stream_ended_) {
     if (failure.empty()) {

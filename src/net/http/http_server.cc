@@ -236,6 +236,10 @@ void HttpServer::SetErrorFormatter(ErrorFormatter formatter) {
   impl_->ctx->error_formatter = std::move(formatter);
 }
 
+void HttpServer::SetErrorFormatter(std::string path_prefix, ErrorFormatter formatter) {
+  impl_->ctx->prefix_error_formatters.emplace_back(std::move(path_prefix), std::move(formatter));
+}
+
 Status HttpServer::Listen(const std::string& host, uint16_t port) {
   return impl_->Listen(host, port);
 }

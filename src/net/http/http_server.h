@@ -82,6 +82,10 @@ class HttpServer {
   void Route(std::string method, std::string path, Handler handler);
   // Replaces the default plain-text error replies. Call before Start.
   void SetErrorFormatter(ErrorFormatter formatter);
+  // The same for requests whose path starts with `path_prefix` (a front end with an error
+  // shape of its own under one prefix, e.g. "/api/"): the longest matching prefix wins over
+  // the formatter above. Errors before a request's path is read use the formatter above.
+  void SetErrorFormatter(std::string path_prefix, ErrorFormatter formatter);
 
   // Binds and listens. `host` is an IP address or a name to resolve ("localhost"); port 0
   // picks a free port (see port()). With TLS options, first loads the certificate and key:

@@ -256,6 +256,40 @@ TEST(HttpServerErrors, ErrorFormatterShapesServerErrors) {
   EXPECT_EQ(ok->status, 200);
 }
 
+// A front end with its own error shape under a path prefix (the Ollama API under /api/):
+// its formatter answers there, the longest prefix wins, and other paths keep the default.
+TEST(HttpServerErrors, PrefixFormattersShapeErrorsUnderTheirPath) {
+  HttpServerOptions options;
+  options.max_body_bytes = 64;
+  HttpServer server(options);
+  auto shaped = [](std::string tag) {
+    return [tag](int status, std::string message) {
+      return Response{status, "application/json", "{\"" + tag + "\":\"" + message + "\"}", {}};
+    };
+  };
+  server.SetErrorFormatter(shaped("default"));
+  server.SetErrorFormatter("/api/", shaped("api"));
+  server.SetErrorFormatter("/api/v2/", shaped("v2"));
+  server.Route("POST", "/api/chat", [](Request&, ResponseWriter& w) -> awaitable<void> {
+    co_await w.Send(200, "text/plain", "ok");
+  });
+  ASSERT_TRUE(server.Listen("127.0.0.1", 0).ok());
+  server.Start();
+  auto body_of = [&](const std::string& request) -> std::string {
+    TestClient client(server.port());
+    if (!client.Send(request)) return "not sent";
+    auto r = client.ReadResponse();
+    return r ? std::to_string(r->status) + " " + r->body : "no reply";
+  };
+  EXPECT_EQ(body_of(MakeRequest("GET", "/api/pull")).rfind("404 {\"api\":\"no route", 0), 0u);
+  EXPECT_EQ(body_of(MakeRequest("GET", "/api/v2/x")).rfind("404 {\"v2\":", 0), 0u);
+  EXPECT_EQ(body_of(MakeRequest("GET", "/apix")).rfind("404 {\"default\":", 0), 0u);
+  EXPECT_EQ(body_of(MakeRequest("GET", "/api/chat")).rfind("405 {\"api\":", 0), 0u);
+  const std::string big = body_of(MakeRequest("POST", "/api/chat?q=1", std::string(100, 'x')));
+  EXPECT_EQ(big.rfind("413 {\"api\":", 0), 0u) << big;
+  EXPECT_EQ(body_of(MakeRequest("POST", "/v1/chat", std::string(100, 'x'))).rfind("413 {\"default\":", 0), 0u);
+}
+
 TEST(HttpServerListen, BadAddressesAreErrorsNotCrashes) {
   HttpServer server;
   EXPECT_FALSE(server.Listen("no-such-host.invalid", 0).ok());

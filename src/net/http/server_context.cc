@@ -22,10 +22,18 @@ RouteMatch ServerContext::Find(std::string_view method, std::string_view path) c
   return match;
 }
 
-Response ServerContext::MakeError(int status, std::string message) const {
-  if (error_formatter) {
+Response ServerContext::MakeError(int status, std::string message, std::string_view path) const {
+  const ErrorFormatter* formatter = error_formatter ? &error_formatter : nullptr;
+  size_t longest = 0;
+  for (const auto& [prefix, f] : prefix_error_formatters) {
+    if (f && !path.empty() && path.substr(0, prefix.size()) == prefix && prefix.size() >= longest) {
+      longest = prefix.size();
+      formatter = &f;
+    }
+  }
+  if (formatter) {
     try {
-      return error_formatter(status, message);
+      return (*formatter)(status, message);
     } catch (const std::exception& e) {
       spdlog::warn("http: error formatter threw: {}", e.what());
     } catch (...) {

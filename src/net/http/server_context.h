@@ -35,6 +35,8 @@ struct ServerContext {
   // path -> (method, handler); written only before the server starts.
   std::unordered_map<std::string, std::vector<std::pair<std::string, Handler>>> routes;
   ErrorFormatter error_formatter;
+  // (path prefix, formatter): for requests under the prefix, the longest match first.
+  std::vector<std::pair<std::string, ErrorFormatter>> prefix_error_formatters;
   // Set by Listen when options name a certificate: every connection starts with a TLS
   // handshake. Null: plain HTTP.
   std::shared_ptr<boost::asio::ssl::context> tls;
@@ -42,8 +44,9 @@ struct ServerContext {
   std::atomic<size_t> rejecting{0};  // connections being answered 503
 
   RouteMatch Find(std::string_view method, std::string_view path) const;
-  // The formatter's reply, or the default one if there is none or it throws.
-  Response MakeError(int status, std::string message) const;
+  // The formatter's reply (the one of `path`'s prefix, if any), or the default one if there is
+  // none or it throws. `path`: the request's, empty when not known yet.
+  Response MakeError(int status, std::string message, std::string_view path = {}) const;
 
   // `address`: the client's IP address, counted for its share.
   void Register(const std::shared_ptr<Connection>& connection, std::string address);

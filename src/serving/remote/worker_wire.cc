@@ -257,7 +257,14 @@ pb::ModelInfo ToProto(const ModelInfo& m) {
 }
 
 ModelInfo FromProto(const pb::ModelInfo& p) {
-  return {p.id(), p.architecture(), p.quantization(), p.context_length(), p.created(), p.ready()};
+  ModelInfo m;
+  m.id = p.id();
+  m.architecture = p.architecture();
+  m.quantization = p.quantization();
+  m.context_length = p.context_length();
+  m.created = p.created();
+  m.ready = p.ready();
+  return m;
 }
 
 }  // namespace llmux::serving::wire
