@@ -122,11 +122,11 @@ TEST_F(AccessGateTest, ACallerHoldsAtMostItsShareOfCallsInFlight) {
   EXPECT_EQ(gate.Check(chat, second_key->full_key, "10.0.0.2:7").status.code(),
             StatusCode::kResourceExhausted);
 
-  // The share is held as long as the call's charger: a stream outliving its handler keeps it.
-  std::function<void(int64_t)> charger = first.access->Charger();
+  // The share is held as long as the call's tracked sink: a stream outliving its handler keeps it.
+  std::shared_ptr<serving::Sink> sink = first.access->Track(nullptr, "qwen3");
   first.access.reset();
   EXPECT_EQ(gate.Check(chat, user_key_, "10.0.0.2:7").status.code(), StatusCode::kResourceExhausted);
-  charger = nullptr;
+  sink = nullptr;
   EXPECT_TRUE(gate.Check(chat, user_key_, "10.0.0.2:7").status.ok());
 }
 

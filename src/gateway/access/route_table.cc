@@ -36,7 +36,8 @@ constexpr RouteRule Mcp(std::string_view tool, Access access, std::string_view p
 constexpr auto kRules = std::to_array<RouteRule>({
     // OpenAI-compatible API.
     Http("GET", "/health", Access::kPublic),
-    RouteRule{Protocol::kHttp, "GET", "/metrics", Access::kPermission, kPermMetricsRead, false, true},
+    RouteRule{Protocol::kHttp, "GET", "/metrics", Access::kPermission, kPermMetricsRead, false,
+              true},
     Http("GET", "/v1/models", Access::kAuthenticated),
     Http("POST", "/v1/chat/completions", Access::kModelUse, {}, /*limited=*/true),
     Http("POST", "/v1/completions", Access::kModelUse, {}, /*limited=*/true),
@@ -57,6 +58,10 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Http("PUT", "/admin/v1/roles", Access::kPermission, kPermUsersManage),
     Http("DELETE", "/admin/v1/roles", Access::kPermission, kPermUsersManage),
     Http("GET", "/admin/v1/audit", Access::kPermission, kPermLogsRead),
+    // The request log: records, aggregates, CSV.
+    Http("GET", "/admin/v1/logs", Access::kPermission, kPermLogsRead),
+    Http("GET", "/admin/v1/logs/stats", Access::kPermission, kPermLogsRead),
+    Http("GET", "/admin/v1/logs.csv", Access::kPermission, kPermLogsRead),
     Http("GET", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
     Http("PUT", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
     Http("DELETE", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "gateway/access/status_codes.h"
 #include "serving/inference_service.h"
 
 namespace llmux::gateway {
@@ -49,8 +50,7 @@ inline constexpr const char* kDoneEvent = "data: [DONE]\n\n";
 
 std::string ModelListJson(const std::vector<serving::ModelInfo>& models);
 
-// OpenAI's error object and the HTTP status for a Status.
-int HttpStatusFor(const Status& status);
+// OpenAI's error object (HttpStatusFor gives the HTTP status for a Status).
 std::string ErrorJson(const Status& status);
 std::string ErrorJson(int http_status, const std::string& message);
 
