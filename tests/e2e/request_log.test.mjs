@@ -169,6 +169,29 @@ describe('request log', () => {
     assert.equal(same.text.split('\r\n').filter((l) => l !== '').length, 3);
   });
 
+  test('gRPC llmux.v1.Auth/ListRequestLogs: the same records for logs:read, PERMISSION_DENIED otherwise', async () => {
+    const protoRoot = fileURLToPath(new URL('../../proto', import.meta.url));
+    const options = { includeDirs: [protoRoot], keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
+    const Auth = grpc.loadPackageDefinition(protoLoader.loadSync('llmux/v1/auth.proto', options)).llmux.v1.Auth;
+    const client = new Auth(server.grpcAddr, grpc.credentials.createInsecure());
+    const list = (key, request) => new Promise((resolve) => {
+      const md = new grpc.Metadata();
+      md.set('authorization', `Bearer ${key}`);
+      client.ListRequestLogs(request, md, (err, reply) => resolve({ code: err ? err.code : 0, reply }));
+    });
+    let r = await list(admin, { key_id: userKeyId, status: 'error' });
+    assert.equal(r.code, grpc.status.OK);
+    assert.deepEqual(r.reply.records.map((x) => [x.model, x.status, x.error_class]), [['no-such-model', 404, 'not_found']]);
+    r = await list(admin, { key_id: userKeyId, limit: 2 });
+    assert.equal(r.reply.records.length, 2);
+    assert.equal(r.reply.has_more, true);
+    r = await list(admin, { key_id: userKeyId, status: 'maybe' });
+    assert.equal(r.code, grpc.status.INVALID_ARGUMENT);
+    r = await list(userKey, {});
+    assert.equal(r.code, grpc.status.PERMISSION_DENIED);
+    client.close();
+  });
+
   test('a key without logs:read gets 403; bad parameters get 400', async () => {
     for (const path of ['/admin/v1/logs', '/admin/v1/logs/stats?group=model', '/admin/v1/logs.csv']) {
       const r = await call(path, userKey);

@@ -107,6 +107,7 @@ constexpr auto kRules = std::to_array<RouteRule>({
     GrpcNeeds("/llmux.v1.Auth/RevokeKey", kPermKeysManage),
     GrpcNeeds("/llmux.v1.Auth/SetKeyLimits", kPermKeysManage),
     GrpcNeeds("/llmux.v1.Auth/ListAudit", kPermLogsRead),
+    GrpcNeeds("/llmux.v1.Auth/ListRequestLogs", kPermLogsRead),
     Grpc("/grpc.health.v1.Health/Check", Access::kPublic),
     Grpc("/grpc.health.v1.Health/Watch", Access::kPublic),
     Grpc("/grpc.health.v1.Health/List", Access::kPublic),

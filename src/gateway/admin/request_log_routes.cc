@@ -89,16 +89,7 @@ Result<RequestFilter> FilterParams(std::string_view query) {
     f.model = *model;
   }
   if (auto status = QueryValue(query, "status")) {
-    if (*status == "ok") {
-      f.status = requestlog::StatusMatch::kOk;
-    } else if (*status == "error") {
-      f.status = requestlog::StatusMatch::kError;
-    } else {
-      auto code = IntParam(query, "status", 0, 999);
-      if (!code.ok()) return BadParam("status", "must be ok, error or a status code");
-      f.status = requestlog::StatusMatch::kCode;
-      f.status_code = static_cast<int>(**code);
-    }
+    LLMUX_RETURN_IF_ERROR(requestlog::ParseStatusMatch(*status, f));
   }
   return f;
 }

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <vector>
 
 namespace llmux::requestlog {
@@ -17,6 +18,26 @@ int64_t NowMillis() {
 constexpr int64_t kMsPerDay = 86'400'000;
 
 }  // namespace
+
+Status ParseStatusMatch(std::string_view text, RequestFilter& filter) {
+  if (text == "ok") {
+    filter.status = StatusMatch::kOk;
+    return Status::Ok();
+  }
+  if (text == "error") {
+    filter.status = StatusMatch::kError;
+    return Status::Ok();
+  }
+  int code = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), code);
+  if (text.empty() || ec != std::errc() || p != text.data() + text.size() || code < 0 ||
+      code > 999) {
+    return InvalidArgumentError("status must be ok, error or a status code").WithField("status");
+  }
+  filter.status = StatusMatch::kCode;
+  filter.status_code = code;
+  return Status::Ok();
+}
 
 RequestLog::RequestLog(RequestLogStore& store, const RequestLogOptions& options)
     : store_(store), options_(options) {

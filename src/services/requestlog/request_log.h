@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <string_view>
 #include <thread>
 
 #include "base/status.h"
@@ -42,6 +43,9 @@ struct RequestStats {
   int64_t rows_scanned = 0;
   bool truncated = false;  // more records matched than were read
 };
+
+// Sets filter.status from "ok", "error" or a status code (0..999); kInvalidArgument otherwise.
+Status ParseStatusMatch(std::string_view text, RequestFilter& filter);
 
 class RequestLog {
  public:
