@@ -14,6 +14,7 @@
 #include "gateway/admin/admin_routes.h"
 #include "gateway/admin/deploy_routes.h"
 #include "gateway/admin/prompt_routes.h"
+#include "gateway/admin/request_log_routes.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/admin/worker_routes.h"
 #include "gateway/ollama/ollama_routes.h"
@@ -35,6 +36,31 @@ void RaiseOpenFileLimit() {
     limit.rlim_cur = limit.rlim_max;
     setrlimit(RLIMIT_NOFILE, &limit);
   }
+}
+
+// The request log's counters in the Prometheus text format, after the serving metrics.
+std::string RequestLogMetrics(const requestlog::RequestLog& log) {
+  return "# HELP llmux_request_log_dropped_total Request log records dropped: the write queue was "
+         "full.\n"
+         "# TYPE llmux_request_log_dropped_total counter\n"
+         "llmux_request_log_dropped_total " +
+         std::to_string(log.dropped()) +
+         "\n"
+         "# HELP llmux_request_log_written_total Request log records stored.\n"
+         "# TYPE llmux_request_log_written_total counter\n"
+         "llmux_request_log_written_total " +
+         std::to_string(log.written()) +
+         "\n"
+         "# HELP llmux_request_log_write_failures_total Request log records lost to failed "
+         "writes.\n"
+         "# TYPE llmux_request_log_write_failures_total counter\n"
+         "llmux_request_log_write_failures_total " +
+         std::to_string(log.write_failures()) +
+         "\n"
+         "# HELP llmux_request_log_queued Request log records waiting to be written.\n"
+         "# TYPE llmux_request_log_queued gauge\n"
+         "llmux_request_log_queued " +
+         std::to_string(log.queued()) + "\n";
 }
 
 Status CheckOptions(const EdgeOptions& o) {
@@ -84,6 +110,17 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   if (auth_stack.store) {
     prompt_service = std::make_unique<prompts::PromptService>(*auth_stack.store, *auth_stack.store);
   }
+  // So is the request log. Declared before the gate and the servers, so that it outlives them.
+  std::unique_ptr<requestlog::RequestLog> request_log;
+  if (auth_stack.store && o.request_log.enabled) {
+    request_log = std::make_unique<requestlog::RequestLog>(*auth_stack.store, o.request_log);
+  }
+  std::function<std::string()> metrics_text = backend.metrics_text;
+  if (request_log) {
+    metrics_text = [serving = backend.metrics_text, log = request_log.get()] {
+      return (serving ? serving() : std::string()) + RequestLogMetrics(*log);
+    };
+  }
   serving::InferenceService& service = *backend.service;
   const bool loopback = http::IsLoopbackHost(o.host);
 
@@ -91,11 +128,12 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   gate_options.browser_origins.allowed_origins = o.allowed_origins;
   gate_options.browser_origins.loopback_only = loopback;
   gateway::AccessGate gate(auth_stack.service.get(), auth_stack.limiter.get(), gate_options);
+  gate.SetRequestLog(request_log.get());
 
   http::HttpServer http_server(o.http);
   gateway::GuardedRouter router(http_server, gate, gateway::OpenAiErrorResponse);
   gateway::OpenAiRoutesOptions routes;
-  routes.metrics_text = backend.metrics_text;
+  routes.metrics_text = metrics_text;
   gateway::RegisterOpenAiRoutes(router, service, routes);
   // The Ollama API: the same gate, refusals in Ollama's shape.
   gateway::GuardedRouter ollama_router(http_server, gate, gateway::OllamaErrorResponse);
@@ -106,7 +144,7 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   if (!o.auth_stack.oidc.issuer.empty()) {
     mcp_options.http.authorization_servers.push_back(o.auth_stack.oidc.issuer);
   }
-  mcp_options.metrics_text = backend.metrics_text;
+  mcp_options.metrics_text = metrics_text;
   mcp_options.prompt_service = prompt_service.get();
   mcp_options.models = backend.models;
   if (mcp_options.model_dir.empty()) mcp_options.model_dir = o.auth_stack.data_dir + "/models";
@@ -117,6 +155,7 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
     gateway::RegisterAdminRoutes(router, *auth_stack.service);
     gateway::RegisterSessionRoutes(router, *auth_stack.service);
     gateway::RegisterPromptRoutes(router, *prompt_service);
+    if (request_log) gateway::RegisterRequestLogRoutes(router, *request_log);
     if (backend.deploys) {
       backend.deploys->SetAuditLog(auth_stack.store.get());
       gateway::RegisterDeployRoutes(router, *backend.deploys);
@@ -132,6 +171,7 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
     grpc_options.host = o.host;
     grpc_options.access_gate = &gate;
     grpc_options.auth_service = auth_stack.service.get();
+    grpc_options.request_log = request_log.get();
     grpc_options.mcp_server = &mcp_endpoint.server();  // llmux.v1.Mcp: MCP over gRPC
     grpc_options.mcp_sessions = &mcp_endpoint.sessions();
     grpc_server = std::make_unique<gateway::GrpcServer>(service, grpc_options);

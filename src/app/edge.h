@@ -14,6 +14,7 @@
 #include "gateway/grpc/grpc_server.h"
 #include "gateway/mcp/mcp_endpoint.h"
 #include "net/http/http_server.h"
+#include "services/requestlog/request_log.h"
 #include "serving/inference_service.h"
 #include "serving/model_manager.h"
 #include "serving/worker_admin.h"
@@ -34,6 +35,8 @@ struct EdgeOptions {
   std::vector<std::string> allowed_origins;
   http::HttpServerOptions http;
   gateway::AccessGateOptions access;
+  // One record per finished generation, in the auth store (none without authentication).
+  requestlog::RequestLogOptions request_log;
   gateway::McpEndpointOptions mcp;  // model_dir empty: <data_dir>/models
   bool grpc = true;
   gateway::GrpcServerOptions grpc_server;  // its host is `host`

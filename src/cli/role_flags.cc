@@ -82,6 +82,24 @@ void AddEdgeFlags(CLI::App* sub, app::EdgeOptions* o) {
                   "MCP sessions one caller may hold; over it, its least recently used idle one "
                   "ends (0: no share)")
       ->capture_default_str();
+  requestlog::RequestLogOptions* log = &o->request_log;
+  sub->add_flag_callback(
+      "--no-request-log", [log] { log->enabled = false; },
+      "keep no request log (GET /admin/v1/logs is then not served)");
+  sub->add_option("--request-log-retention-days", log->retention_days,
+                  "request log records older than this are deleted (0: kept)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--request-log-max-rows", log->max_rows,
+                  "the request log keeps at most this many newest records (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  sub->add_flag("--request-log-prompts", log->store_prompts,
+                "keep each request's prompt text in the request log (off: never stored)");
+  sub->add_option("--request-log-queue", log->queue_capacity,
+                  "request log records waiting to be written; beyond, they are dropped and counted")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   sub->add_flag_callback("--no-auth", [o] { o->auth = false; },
                          "serve without authentication (refused unless listening on loopback)");
   sub->add_flag("--public-metrics", o->access.public_metrics, "serve /metrics without credentials");

@@ -5,10 +5,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "base/status.h"
+
+namespace llmux::serving {
+class Sink;
+}
 
 namespace llmux::mcp {
 
@@ -24,12 +29,14 @@ class Caller {
   virtual bool MayUseModel(std::string_view model) const = 0;
   // kPermissionDenied (and audited) when the caller may not use `model`.
   virtual Status AllowModel(std::string_view model) = 0;
-  // Charges generated + prompt tokens to the caller's limits, for the engine's finish
-  // callback (may outlive the request).
-  virtual std::function<void(int64_t)> Charger() = 0;
+  // The sink to submit a tool's generation with: it passes everything on to `sink`, charges
+  // prompt + completion tokens to the caller's limits at the finish (which may outlive the
+  // request) and records the call in the request log.
+  virtual std::shared_ptr<serving::Sink> Track(std::shared_ptr<serving::Sink> sink,
+                                               std::string_view model) = 0;
 };
 
-// Everything allowed, nothing charged: auth switched off, or a local stdio user.
+// Everything allowed, nothing charged or recorded: auth switched off, or a local stdio user.
 class TrustedCaller : public Caller {
  public:
   explicit TrustedCaller(std::string subject = "local") : subject_(std::move(subject)) {}
@@ -38,7 +45,10 @@ class TrustedCaller : public Caller {
   bool Allows(std::string_view) const override { return true; }
   bool MayUseModel(std::string_view) const override { return true; }
   Status AllowModel(std::string_view) override { return Status(); }
-  std::function<void(int64_t)> Charger() override { return nullptr; }
+  std::shared_ptr<serving::Sink> Track(std::shared_ptr<serving::Sink> sink,
+                                       std::string_view) override {
+    return sink;
+  }
 
  private:
   std::string subject_;

@@ -133,7 +133,6 @@ class ToolSink : public serving::Sink {
       : call_(std::move(call)),
         model_(std::move(model)),
         max_tokens_(max_tokens),
-        charge_(call_->caller().Charger()),
         on_done_(std::move(on_done)) {}
 
   void OnDelta(const serving::Delta& delta) override {
@@ -150,7 +149,6 @@ class ToolSink : public serving::Sink {
   }
 
   void OnFinish(const serving::Finish& finish) override {
-    if (charge_) charge_(finish.usage.total_tokens());
     if (finish.reason == serving::FinishReason::kCancelled) {
       // Dropped when the client cancelled (the call is done then); otherwise the server did,
       // and the caller is still waiting for an answer.
@@ -183,7 +181,6 @@ class ToolSink : public serving::Sink {
   std::shared_ptr<ToolCall> call_;
   std::string model_;
   std::optional<int> max_tokens_;
-  std::function<void(int64_t)> charge_;
   std::function<void(const std::string&)> on_done_;
   std::mutex mu_;
   std::string text_;
@@ -194,7 +191,8 @@ class ToolSink : public serving::Sink {
 // from a thread of its own, not the one that dispatched the tool call) and ties the call's
 // cancellation to the engine request.
 template <typename StartFn>
-void RunGeneration(const std::shared_ptr<ToolCall>& call, std::shared_ptr<ToolSink> sink, StartFn start) {
+void RunGeneration(const std::shared_ptr<ToolCall>& call, std::shared_ptr<serving::Sink> sink,
+                   StartFn start) {
   start(std::move(sink), [call](Result<std::shared_ptr<serving::RequestHandle>> handle) {
     if (!handle.ok()) {
       call->FinishWithError(handle.status().message());
@@ -249,7 +247,9 @@ void Chat(InferenceService& service, const std::shared_ptr<ToolCall>& call) {
       session->SetConversation(conversation, std::move(all));
     };
   }
-  auto sink = std::make_shared<ToolSink>(call, request.model, request.options.max_tokens, on_done);
+  auto sink = call->caller().Track(
+      std::make_shared<ToolSink>(call, request.model, request.options.max_tokens, on_done),
+      request.model);
   RunGeneration(call, sink, [&service, &request](std::shared_ptr<serving::Sink> s, InferenceService::Submitted done) {
     service.SubmitChat(std::move(request), std::move(s), std::move(done));
   });
@@ -276,7 +276,9 @@ void Complete(InferenceService& service, const std::shared_ptr<ToolCall>& call) 
   }
   request.model = *model;
   request.options.caller_share = call->caller().share();
-  auto sink = std::make_shared<ToolSink>(call, request.model, request.options.max_tokens, nullptr);
+  auto sink = call->caller().Track(
+      std::make_shared<ToolSink>(call, request.model, request.options.max_tokens, nullptr),
+      request.model);
   RunGeneration(call, sink, [&service, &request](std::shared_ptr<serving::Sink> s, InferenceService::Submitted done) {
     service.SubmitComplete(std::move(request), std::move(s), std::move(done));
   });

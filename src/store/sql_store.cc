@@ -9,6 +9,8 @@
 #include <utility>
 
 #include "store/migrations.h"
+#include "store/request_log_sql.h"
+#include "store/sql_rows.h"
 
 namespace llmux::store::internal {
 namespace {
@@ -23,65 +25,6 @@ int64_t NowMillis() {
 }
 
 std::string ToJson(const std::vector<std::string>& list) { return nlohmann::json(list).dump(); }
-
-Result<std::vector<std::string>> FromJson(const std::optional<std::string>& text,
-                                          const char* what) {
-  if (!text) return std::vector<std::string>{};
-  nlohmann::json j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_array()) return DataLossError(std::string("stored ") + what + " is not a JSON list");
-  std::vector<std::string> out;
-  for (const auto& e : j) {
-    if (!e.is_string()) return DataLossError(std::string("stored ") + what + " holds a non-string");
-    out.push_back(e.get<std::string>());
-  }
-  return out;
-}
-
-Result<int64_t> ToInt(const std::optional<std::string>& text) {
-  if (!text) return int64_t{0};  // NULL ids and times mean "none"
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
-  if (ec != std::errc() || p != text->data() + text->size()) {
-    return DataLossError("stored integer is malformed");
-  }
-  return v;
-}
-
-std::string ToStr(const std::optional<std::string>& text) { return text.value_or(""); }
-
-// Reads row columns in order, remembering the first decoding error.
-class RowReader {
- public:
-  explicit RowReader(const SqlRow& row) : row_(row) {}
-  int64_t Int() {
-    auto r = ToInt(Next());
-    if (!r.ok()) Fail(r.status());
-    return r.ok() ? *r : 0;
-  }
-  bool Bool() { return Int() != 0; }
-  std::string Str() { return ToStr(Next()); }
-  std::vector<std::string> List(const char* what) {
-    auto r = FromJson(Next(), what);
-    if (!r.ok()) Fail(r.status());
-    return r.ok() ? std::move(r).value() : std::vector<std::string>{};
-  }
-  const Status& status() const { return status_; }
-
- private:
-  std::optional<std::string> Next() {
-    if (i_ >= row_.size()) {
-      Fail(InternalError("result has fewer columns than expected"));
-      return std::nullopt;
-    }
-    return row_[i_++];
-  }
-  void Fail(Status s) {
-    if (status_.ok()) status_ = std::move(s);
-  }
-  const SqlRow& row_;
-  size_t i_ = 0;
-  Status status_;
-};
 
 const char kUserColumns[] =
     "id, name, password_hash, roles, disabled, created_at, requests_per_minute, "
@@ -626,6 +569,29 @@ class SqlStore final : public Store {
     LLMUX_ASSIGN_OR_RETURN(auto items, ReadAll<AuditEvent>(res, ReadAudit));
     PageResult<AuditEvent> rows = MakePage(std::move(items), page.limit);
     return audit::EventList{std::move(rows.items), rows.has_more, rows.next_cursor};
+  }
+
+  // ---------------------------------------------------------------- request log
+  Status AppendRequests(std::span<const requestlog::RequestRecord> records) override {
+    std::lock_guard lock(mu_);
+    return internal::AppendRequests(*conn_, records);
+  }
+
+  Result<requestlog::RequestList> ListRequests(const requestlog::RequestFilter& filter,
+                                               requestlog::RequestPage page) override {
+    std::lock_guard lock(mu_);
+    return internal::ListRequests(*conn_, filter, page);
+  }
+
+  Result<std::vector<requestlog::RequestRecord>> ScanRequests(
+      const requestlog::RequestFilter& filter, int64_t max_rows) override {
+    std::lock_guard lock(mu_);
+    return internal::ScanRequests(*conn_, filter, max_rows);
+  }
+
+  Result<int64_t> PruneRequests(int64_t before_ms, int64_t keep_rows) override {
+    std::lock_guard lock(mu_);
+    return internal::PruneRequests(*conn_, before_ms, keep_rows);
   }
 
   // ---------------------------------------------------------------- refresh tokens

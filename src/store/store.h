@@ -1,12 +1,13 @@
 // The persistent store: users, roles, API keys, usage counters that must survive restarts,
-// login refresh tokens, the audit log and prompt templates. One implementation, two backends:
-// SQLite (sqlite_store.h, the embedded default) and PostgreSQL (postgres_store.h).
+// login refresh tokens, the audit log, prompt templates and the request log. One implementation,
+// two backends: SQLite (sqlite_store.h, the embedded default) and PostgreSQL (postgres_store.h).
 //
 // The services declare the narrow interfaces they need, with their own types, and Store
 // implements them, so that each service is handed only its part of the store:
 //   auth::AuthStore, auth::UsageStore   auth/auth_store.h (errors and secrets: see there)
 //   audit::AuditLog                     services/audit/audit_log.h
 //   prompts::PromptStore                services/prompts/prompt_store.h
+//   requestlog::RequestLogStore         services/requestlog/request_log_store.h
 // Besides kUnimplemented for a schema newer than this binary. Every method is thread-safe.
 #pragma once
 
@@ -17,6 +18,7 @@
 #include "base/status.h"
 #include "services/audit/audit_log.h"
 #include "services/prompts/prompt_store.h"
+#include "services/requestlog/request_log_store.h"
 
 namespace llmux::store {
 
@@ -35,7 +37,8 @@ using AuditPage = audit::Page;
 class Store : public auth::AuthStore,
               public auth::UsageStore,
               public audit::AuditLog,
-              public prompts::PromptStore {
+              public prompts::PromptStore,
+              public requestlog::RequestLogStore {
  public:
   ~Store() override = default;
 

@@ -17,6 +17,7 @@
 #include "gateway/admin/admin_routes.h"
 #include "gateway/admin/deploy_routes.h"
 #include "gateway/admin/prompt_routes.h"
+#include "gateway/admin/request_log_routes.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/admin/worker_routes.h"
 #include "gateway/mcp/mcp_endpoint.h"
@@ -26,10 +27,11 @@
 #include "llmux/v1/inference.pb.h"
 #include "llmux/v1/mcp.pb.h"
 #include "rollout/deploy_service.h"
+#include "services/prompts/prompt_service.h"
+#include "services/requestlog/request_log.h"
 #include "serving/inference_service.h"
 #include "serving/model_manager.h"
 #include "serving/worker_admin.h"
-#include "services/prompts/prompt_service.h"
 #include "store/sqlite_store.h"
 
 namespace llmux::gateway {
@@ -72,6 +74,8 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   RegisterSessionRoutes(router, auth);
   prompts::PromptService prompt_service(**store, **store);
   RegisterPromptRoutes(router, prompt_service);
+  requestlog::RequestLog request_log(**store, {});
+  RegisterRequestLogRoutes(router, request_log);
   NoWorkers workers;
   RegisterWorkerRoutes(router, workers);
   auto etcd = discovery::EtcdClient::Create({{"127.0.0.1:1"}});  // never dialled here

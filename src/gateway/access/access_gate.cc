@@ -60,6 +60,9 @@ AccessDecision AccessGate::Check(const RouteRule& rule, std::string_view bearer,
   access->gate_ = this;
   access->rule_ = &rule;
   access->source_ = std::string(source);
+  access->start_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
 
   const bool is_public =
       rule.access == Access::kPublic || (rule.public_by_config && options_.public_metrics);
@@ -145,12 +148,44 @@ void CallAccess::Charge(int64_t tokens) {
   if (lease_) lease_->Finish(tokens);
 }
 
-std::function<void(int64_t)> CallAccess::Charger() const {
-  // The call's slot of its share goes with the lease: both are held until the charge.
-  return [lease = lease_, slot = call_slot_](int64_t tokens) {
-    (void)slot;
-    if (lease) lease->Finish(tokens);
-  };
+requestlog::RequestRecord CallAccess::NewRecord(std::string_view model) const {
+  requestlog::RequestRecord r;
+  r.time_ms = start_ms_;
+  r.protocol = rule_->protocol == Protocol::kGrpc ? "grpc" : "http";
+  r.route = RouteName(*rule_);
+  r.principal = principal_.subject;
+  r.user_id = principal_.user_id;
+  r.key_id = principal_.key_id;
+  r.model = std::string(model);
+  r.client = SourceAddress(source_);
+  return r;
+}
+
+std::shared_ptr<TrackedSink> CallAccess::Track(std::shared_ptr<serving::Sink> sink,
+                                               std::string_view model, std::string prompt) const {
+  requestlog::RequestRecord record;
+  requestlog::RequestLog* log = gate_->request_log_;
+  if (log != nullptr) {
+    record = NewRecord(model);
+    if (keeps_prompts()) record.prompt = std::move(prompt);
+  }
+  return std::make_shared<TrackedSink>(std::move(sink), lease_, call_slot_, log, std::move(record),
+                                       start_);
+}
+
+void CallAccess::Refuse(const Status& why, std::string_view model) const {
+  requestlog::RequestLog* log = gate_->request_log_;
+  if (log == nullptr) return;
+  requestlog::RequestRecord r = NewRecord(model);
+  r.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - start_)
+                     .count();
+  SetOutcome(r, why, false);
+  log->Record(std::move(r));
+}
+
+bool CallAccess::keeps_prompts() const {
+  return gate_->request_log_ != nullptr && gate_->request_log_->options().store_prompts;
 }
 
 }  // namespace llmux::gateway

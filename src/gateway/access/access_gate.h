@@ -4,6 +4,7 @@
 // anonymous admin and nothing is limited.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@
 #include "base/status.h"
 #include "gateway/access/origin_check.h"
 #include "gateway/access/route_table.h"
+#include "gateway/access/tracked_sink.h"
 
 namespace llmux::gateway {
 
@@ -33,7 +35,9 @@ struct AccessGateOptions {
   size_t calls_per_caller = 64;
 };
 
-// One admitted call. Keep it for the call's lifetime; Charge() the tokens it used.
+// One admitted call. Keep it for the call's lifetime. A generation runs through Track(), which
+// charges its tokens and records it in the request log; a call that ends before one starts
+// (an invalid request, a model it may not use) tells Refuse() why.
 class CallAccess {
  public:
   const auth::Principal& principal() const { return principal_; }
@@ -48,12 +52,23 @@ class CallAccess {
   Status AllowModel(std::string_view model);
   // Charges prompt + completion tokens to the caller's limits (once; later calls add nothing).
   void Charge(int64_t tokens);
-  // The same, as a callable that keeps the admission alive (its concurrency slot held) until
-  // it is called or dropped: for the engine's finish callback, which may outlive the handler.
-  std::function<void(int64_t)> Charger() const;
+
+  // The sink to submit this call's generation with: it passes everything on to `sink`, charges
+  // the tokens at the finish (keeping the admission, its concurrency slot held, until then or
+  // until it is dropped: the engine's finish may outlive the handler) and records the call in
+  // the gate's request log, if it keeps one. `prompt`: the prompt text, kept only when the log
+  // stores prompts (keeps_prompts()).
+  std::shared_ptr<TrackedSink> Track(std::shared_ptr<serving::Sink> sink, std::string_view model,
+                                     std::string prompt = {}) const;
+  // Records a call that ended before its generation started, and why.
+  void Refuse(const Status& why, std::string_view model = {}) const;
+  // Whether Track's prompt text would be kept (front ends build it only then).
+  bool keeps_prompts() const;
 
  private:
   friend class AccessGate;
+  requestlog::RequestRecord NewRecord(std::string_view model) const;
+
   class AccessGate* gate_ = nullptr;
   const RouteRule* rule_ = nullptr;
   auth::Principal principal_;
@@ -61,6 +76,8 @@ class CallAccess {
   std::string share_;
   std::shared_ptr<auth::UsageLease> lease_;
   std::shared_ptr<CallerShares::Slot> call_slot_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  int64_t start_ms_ = 0;  // unix ms at admission
 };
 
 struct AccessDecision {
@@ -75,6 +92,9 @@ class AccessGate {
   AccessGate(auth::AuthService* auth, auth::RateLimiter* limiter, AccessGateOptions options = {});
 
   bool auth_enabled() const { return auth_ != nullptr; }
+  // Where the generations of admitted calls are recorded (CallAccess::Track and Refuse); null:
+  // nowhere. Set before serving; `log` must outlive the gate.
+  void SetRequestLog(requestlog::RequestLog* log) { request_log_ = log; }
   const AccessGateOptions& options() const { return options_; }
 
   // `bearer`: the credential without "Bearer " (empty when none was sent); `source`: the
@@ -90,6 +110,7 @@ class AccessGate {
   auth::RateLimiter* limiter_;
   AccessGateOptions options_;
   CallerShares calls_;
+  requestlog::RequestLog* request_log_ = nullptr;
 };
 
 // The token of an "Authorization: Bearer <token>" header value; empty for other schemes.

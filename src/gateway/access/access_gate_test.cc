@@ -7,8 +7,10 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "auth/local_auth_service.h"
+#include "services/requestlog/request_log.h"
 #include "store/sqlite_store.h"
 
 namespace llmux::gateway {
@@ -122,11 +124,11 @@ TEST_F(AccessGateTest, ACallerHoldsAtMostItsShareOfCallsInFlight) {
   EXPECT_EQ(gate.Check(chat, second_key->full_key, "10.0.0.2:7").status.code(),
             StatusCode::kResourceExhausted);
 
-  // The share is held as long as the call's charger: a stream outliving its handler keeps it.
-  std::function<void(int64_t)> charger = first.access->Charger();
+  // The share is held as long as the call's tracked sink: a stream outliving its handler keeps it.
+  std::shared_ptr<serving::Sink> sink = first.access->Track(nullptr, "qwen3");
   first.access.reset();
   EXPECT_EQ(gate.Check(chat, user_key_, "10.0.0.2:7").status.code(), StatusCode::kResourceExhausted);
-  charger = nullptr;
+  sink = nullptr;
   EXPECT_TRUE(gate.Check(chat, user_key_, "10.0.0.2:7").status.ok());
 }
 
@@ -158,6 +160,80 @@ TEST(BearerTokenTest, ParsesTheSchemeCaseInsensitivelyAndNothingElse) {
   EXPECT_EQ(BearerToken("Bearer"), "");
   EXPECT_EQ(BearerToken("Bearerabc"), "");
   EXPECT_EQ(BearerToken(""), "");
+}
+
+// The request log hook: one record per call, with the caller, the first-token time, the usage
+// and the outcome in the protocol's terms.
+struct NullSink : serving::Sink {
+  int deltas = 0;
+  int finishes = 0;
+  void OnDelta(const serving::Delta&) override { ++deltas; }
+  void OnFinish(const serving::Finish&) override { ++finishes; }
+};
+
+TEST_F(AccessGateTest, TrackedCallsAreRecordedOnceWithTheirOutcome) {
+  requestlog::RequestLog log(*store_, {});
+  AccessGate gate(auth_.get(), limiter_.get());
+  gate.SetRequestLog(&log);
+  const RouteRule& chat = Rule("POST", "/v1/chat/completions");
+
+  AccessDecision ok = gate.Check(chat, user_key_, "10.0.0.9:1234");
+  ASSERT_TRUE(ok.status.ok());
+  auto inner = std::make_shared<NullSink>();
+  auto sink = ok.access->Track(inner, "qwen3", "the prompt");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  sink->OnDelta(serving::Delta{});
+  sink->OnDelta(serving::Delta{});
+  serving::Finish finish;
+  finish.usage = serving::Usage{11, 7, 3};
+  sink->OnFinish(finish);
+  sink->Refuse(InternalError("late"));  // ignored: the call is already recorded
+  EXPECT_EQ(inner->deltas, 2);
+  EXPECT_EQ(inner->finishes, 1);
+
+  AccessDecision cancelled = gate.Check(chat, user_key_, "10.0.0.9:1235");
+  ASSERT_TRUE(cancelled.status.ok());
+  serving::Finish stop;
+  stop.reason = serving::FinishReason::kCancelled;
+  cancelled.access->Track(std::make_shared<NullSink>(), "qwen3")->OnFinish(stop);
+
+  AccessDecision refused = gate.Check(chat, user_key_, "10.0.0.9:1236");
+  ASSERT_TRUE(refused.status.ok());
+  refused.access->Track(std::make_shared<NullSink>(), "qwen3")
+      ->Refuse(ResourceExhaustedError("queue full"));
+  AccessDecision invalid = gate.Check(chat, user_key_, "10.0.0.9:1237");
+  ASSERT_TRUE(invalid.status.ok());
+  invalid.access->Refuse(InvalidArgumentError("bad body"));
+
+  log.Flush();
+  auto got = log.List({}, requestlog::RequestPage{0, 10});
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->items.size(), 4u);
+  const auto& r = got->items[3];  // the first, oldest
+  EXPECT_EQ(r.protocol, "http");
+  EXPECT_EQ(r.route, "POST /v1/chat/completions");
+  EXPECT_EQ(r.principal, ok.access->principal().subject);
+  EXPECT_EQ(r.key_id, ok.access->principal().key_id);
+  EXPECT_EQ(r.user_id, ok.access->principal().user_id);
+  EXPECT_NE(r.key_id, 0);
+  EXPECT_EQ(r.model, "qwen3");
+  EXPECT_EQ(r.client, "10.0.0.9");
+  EXPECT_EQ(r.prompt, "");  // prompts are not kept by default
+  EXPECT_EQ(r.prompt_tokens, 11);
+  EXPECT_EQ(r.completion_tokens, 7);
+  EXPECT_EQ(r.cached_tokens, 3);
+  EXPECT_GE(r.ttft_ms, 20);
+  EXPECT_GE(r.latency_ms, r.ttft_ms);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.error_class, "");
+  EXPECT_EQ(got->items[2].status, 499);
+  EXPECT_EQ(got->items[2].error_class, "cancelled");
+  EXPECT_EQ(got->items[1].status, 429);
+  EXPECT_EQ(got->items[1].error_class, "resource_exhausted");
+  EXPECT_EQ(got->items[1].ttft_ms, -1);
+  EXPECT_EQ(got->items[0].status, 400);
+  EXPECT_EQ(got->items[0].error_class, "invalid_argument");
+  EXPECT_EQ(got->items[0].model, "");
 }
 
 }  // namespace

@@ -36,7 +36,8 @@ constexpr RouteRule Mcp(std::string_view tool, Access access, std::string_view p
 constexpr auto kRules = std::to_array<RouteRule>({
     // OpenAI-compatible API.
     Http("GET", "/health", Access::kPublic),
-    RouteRule{Protocol::kHttp, "GET", "/metrics", Access::kPermission, kPermMetricsRead, false, true},
+    RouteRule{Protocol::kHttp, "GET", "/metrics", Access::kPermission, kPermMetricsRead, false,
+              true},
     Http("GET", "/v1/models", Access::kAuthenticated),
     Http("POST", "/v1/chat/completions", Access::kModelUse, {}, /*limited=*/true),
     Http("POST", "/v1/completions", Access::kModelUse, {}, /*limited=*/true),
@@ -67,6 +68,10 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Http("PUT", "/admin/v1/roles", Access::kPermission, kPermUsersManage),
     Http("DELETE", "/admin/v1/roles", Access::kPermission, kPermUsersManage),
     Http("GET", "/admin/v1/audit", Access::kPermission, kPermLogsRead),
+    // The request log: records, aggregates, CSV.
+    Http("GET", "/admin/v1/logs", Access::kPermission, kPermLogsRead),
+    Http("GET", "/admin/v1/logs/stats", Access::kPermission, kPermLogsRead),
+    Http("GET", "/admin/v1/logs.csv", Access::kPermission, kPermLogsRead),
     Http("GET", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
     Http("PUT", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
     Http("DELETE", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
@@ -112,6 +117,7 @@ constexpr auto kRules = std::to_array<RouteRule>({
     GrpcNeeds("/llmux.v1.Auth/RevokeKey", kPermKeysManage),
     GrpcNeeds("/llmux.v1.Auth/SetKeyLimits", kPermKeysManage),
     GrpcNeeds("/llmux.v1.Auth/ListAudit", kPermLogsRead),
+    GrpcNeeds("/llmux.v1.Auth/ListRequestLogs", kPermLogsRead),
     Grpc("/grpc.health.v1.Health/Check", Access::kPublic),
     Grpc("/grpc.health.v1.Health/Watch", Access::kPublic),
     Grpc("/grpc.health.v1.Health/List", Access::kPublic),

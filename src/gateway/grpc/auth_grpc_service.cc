@@ -161,4 +161,19 @@ Reactor* AuthGrpcService::ListAudit(Context* c, const v1::ListAuditRequest* req,
   });
 }
 
+Reactor* AuthGrpcService::ListRequestLogs(Context* c, const v1::ListRequestLogsRequest* req,
+                                          v1::ListRequestLogsResponse* resp) {
+  return Unary(gate_, c, "/llmux.v1.Auth/ListRequestLogs", [&](CallAccess&) -> Status {
+    if (request_log_ == nullptr) return UnimplementedError("this server keeps no request log");
+    LLMUX_ASSIGN_OR_RETURN(requestlog::RequestFilter filter, RequestFilterFromProto(*req));
+    const int limit = req->limit() == 0 ? 50 : req->limit();
+    LLMUX_ASSIGN_OR_RETURN(
+        auto list, request_log_->List(filter, requestlog::RequestPage{req->cursor(), limit}));
+    for (const auto& r : list.items) FillRequestRecord(r, resp->add_records());
+    resp->set_has_more(list.has_more);
+    resp->set_next_cursor(list.next_cursor);
+    return Status::Ok();
+  });
+}
+
 }  // namespace llmux::gateway

@@ -1,18 +1,21 @@
 // The llmux.v1.Auth gRPC service (proto/llmux/v1/auth.proto) over the auth service: login and
-// sessions, users, roles, API keys and the audit log, each method behind its rule in the route
-// table. Offered only when authentication is on.
+// sessions, users, roles, API keys, the audit log and the request log, each method behind its rule
+// in the route table. Offered only when authentication is on.
 #pragma once
 
 #include "auth/auth_service.h"
 #include "gateway/access/access_gate.h"
 #include "llmux/v1/auth.grpc.pb.h"
+#include "services/requestlog/request_log.h"
 
 namespace llmux::gateway {
 
 class AuthGrpcService final : public v1::Auth::CallbackService {
  public:
-  // Both must outlive the grpc::Server this is registered with.
-  AuthGrpcService(auth::AuthService& auth, AccessGate& gate) : auth_(auth), gate_(gate) {}
+  // All must outlive the grpc::Server this is registered with; `request_log` null: none kept.
+  AuthGrpcService(auth::AuthService& auth, AccessGate& gate,
+                  requestlog::RequestLog* request_log = nullptr)
+      : auth_(auth), gate_(gate), request_log_(request_log) {}
 
   using Reactor = grpc::ServerUnaryReactor;
   using Context = grpc::CallbackServerContext;
@@ -32,10 +35,13 @@ class AuthGrpcService final : public v1::Auth::CallbackService {
   Reactor* RevokeKey(Context* c, const v1::IdRequest* req, v1::ApiKey* resp) override;
   Reactor* SetKeyLimits(Context* c, const v1::SetKeyLimitsRequest* req, v1::ApiKey* resp) override;
   Reactor* ListAudit(Context* c, const v1::ListAuditRequest* req, v1::ListAuditResponse* resp) override;
+  Reactor* ListRequestLogs(Context* c, const v1::ListRequestLogsRequest* req,
+                           v1::ListRequestLogsResponse* resp) override;
 
  private:
   auth::AuthService& auth_;
   AccessGate& gate_;
+  requestlog::RequestLog* request_log_;
 };
 
 }  // namespace llmux::gateway

@@ -1,5 +1,7 @@
 #include "gateway/grpc/auth_proto_conversion.h"
 
+#include "services/requestlog/request_log.h"
+
 namespace llmux::gateway {
 
 void FillLimits(const auth::Limits& l, v1::Limits* out) {
@@ -53,6 +55,48 @@ void FillAuditEvent(const audit::Event& e, v1::AuditEvent* out) {
   out->set_source(e.source);
   out->set_outcome(e.outcome);
   out->set_detail(e.detail);
+}
+
+void FillRequestRecord(const requestlog::RequestRecord& r, v1::RequestLogRecord* out) {
+  out->set_id(r.id);
+  out->set_time_ms(r.time_ms);
+  out->set_protocol(r.protocol);
+  out->set_route(r.route);
+  out->set_principal(r.principal);
+  out->set_user_id(r.user_id);
+  out->set_key_id(r.key_id);
+  out->set_model(r.model);
+  out->set_model_version(r.model_version);
+  out->set_prompt_tokens(r.prompt_tokens);
+  out->set_completion_tokens(r.completion_tokens);
+  out->set_cached_tokens(r.cached_tokens);
+  out->set_ttft_ms(r.ttft_ms);
+  out->set_latency_ms(r.latency_ms);
+  out->set_status(r.status);
+  out->set_error_class(r.error_class);
+  out->set_client(r.client);
+  out->set_prompt(r.prompt);
+}
+
+Result<requestlog::RequestFilter> RequestFilterFromProto(const v1::ListRequestLogsRequest& req) {
+  requestlog::RequestFilter f;
+  for (auto [name, v] : {std::pair{"from_ms", req.from_ms()},
+                         {"to_ms", req.to_ms()},
+                         {"key_id", req.key_id()},
+                         {"user_id", req.user_id()}}) {
+    if (v < 0)
+      return InvalidArgumentError(std::string(name) + " must not be negative").WithField(name);
+  }
+  f.from_ms = req.from_ms();
+  f.to_ms = req.to_ms();
+  if (f.from_ms > 0 && f.to_ms > 0 && f.to_ms <= f.from_ms) {
+    return InvalidArgumentError("to_ms must be after from_ms").WithField("to_ms");
+  }
+  if (req.key_id() != 0) f.key_id = req.key_id();
+  if (req.user_id() != 0) f.user_id = req.user_id();
+  f.model = req.model();
+  if (!req.status().empty()) LLMUX_RETURN_IF_ERROR(requestlog::ParseStatusMatch(req.status(), f));
+  return f;
 }
 
 void FillLoginTokens(const auth::LoginTokens& t, v1::LoginResponse* out) {

@@ -53,7 +53,8 @@ Status GrpcServer::Start() {
   builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
   builder.RegisterService(grpc_service_.get());
   if (options_.auth_service != nullptr && auth_on) {
-    auth_service_ = std::make_unique<AuthGrpcService>(*options_.auth_service, *options_.access_gate);
+    auth_service_ = std::make_unique<AuthGrpcService>(*options_.auth_service, *options_.access_gate,
+                                                      options_.request_log);
     builder.RegisterService(auth_service_.get());
   }
   if (options_.mcp_server != nullptr && options_.mcp_sessions != nullptr) {

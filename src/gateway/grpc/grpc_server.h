@@ -29,6 +29,10 @@ namespace llmux::auth {
 class AuthService;
 }
 
+namespace llmux::requestlog {
+class RequestLog;
+}
+
 namespace llmux::mcp {
 class McpServer;
 class SessionRegistry;
@@ -65,6 +69,8 @@ struct GrpcServerOptions {
   AccessGate* access_gate = nullptr;
   // Offered as llmux.v1.Auth when set together with an access gate (must outlive the server).
   auth::AuthService* auth_service = nullptr;
+  // Read by llmux.v1.Auth/ListRequestLogs; null: none kept (must outlive the server).
+  requestlog::RequestLog* request_log = nullptr;
   // Offered as llmux.v1.Mcp (proto/llmux/v1/mcp.proto) when both are set: the same MCP
   // server and sessions as /mcp (both must outlive the server).
   mcp::McpServer* mcp_server = nullptr;

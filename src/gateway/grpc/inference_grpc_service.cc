@@ -23,20 +23,16 @@ std::string NewRequestId(const char* prefix) {
   return fmt::format("{}{:016x}{:08x}", prefix, rng(), static_cast<uint32_t>(rng()));
 }
 
-using Charger = std::function<void(int64_t)>;
-
-// Turns the engine's callbacks into response messages on one call's stream, and charges the
-// call's tokens to the caller's limits when it ends.
+// Turns the engine's callbacks into response messages on one call's stream. (CallAccess::Track
+// wraps it: the call's tokens are charged and the call recorded when it ends.)
 template <typename Response>
 class StreamSink final : public serving::Sink {
  public:
-  StreamSink(std::shared_ptr<ResponseStream<Response>> stream, std::string id, std::string model,
-             Charger charge)
+  StreamSink(std::shared_ptr<ResponseStream<Response>> stream, std::string id, std::string model)
       : stream_(std::move(stream)),
         id_(std::move(id)),
         model_(std::move(model)),
-        created_(static_cast<int64_t>(std::time(nullptr))),
-        charge_(std::move(charge)) {}
+        created_(static_cast<int64_t>(std::time(nullptr))) {}
 
   void OnDelta(const serving::Delta& delta) override {
     if (delta.empty()) return;
@@ -46,7 +42,6 @@ class StreamSink final : public serving::Sink {
   }
 
   void OnFinish(const serving::Finish& finish) override {
-    if (charge_) charge_(finish.usage.total_tokens());
     switch (finish.reason) {
       case serving::FinishReason::kStop:
       case serving::FinishReason::kLength:
@@ -81,7 +76,6 @@ class StreamSink final : public serving::Sink {
   std::string id_;
   std::string model_;
   int64_t created_;
-  Charger charge_;
 };
 
 // Converts, submits with `submit(request, sink, done)` (SubmitChat/SubmitComplete: it may
@@ -98,18 +92,24 @@ grpc::ServerWriteReactor<Response>* StartStream(AccessGate* gate, grpc::Callback
   if (allowed.ok()) allowed = converted.status();
   if (allowed.ok() && *access) allowed = (*access)->AllowModel(converted->model);
   if (!allowed.ok()) {
+    if (access.ok() && *access) (*access)->Refuse(allowed, converted.ok() ? converted->model : "");
     stream->Close(ToGrpcStatus(allowed));
     return reactor;
   }
-  if (*access) converted->options.caller_share = (*access)->share();
-  Charger charge = *access ? (*access)->Charger() : Charger();
-  auto sink = std::make_shared<StreamSink<Response>>(stream, NewRequestId(id_prefix),
-                                                     converted->model, std::move(charge));
+  std::shared_ptr<serving::Sink> sink =
+      std::make_shared<StreamSink<Response>>(stream, NewRequestId(id_prefix), converted->model);
+  std::shared_ptr<TrackedSink> tracked;
+  if (*access) {
+    converted->options.caller_share = (*access)->share();
+    tracked = (*access)->Track(std::move(sink), converted->model);
+    sink = tracked;
+  }
   // The stream outlives the reactor as needed: a cancel that comes while submitting is
   // passed on once SetCancel gives the handle.
   submit(std::move(converted).value(), std::move(sink),
-         [stream](Result<std::shared_ptr<serving::RequestHandle>> handle) {
+         [stream, tracked](Result<std::shared_ptr<serving::RequestHandle>> handle) {
            if (!handle.ok()) {
+             if (tracked) tracked->Refuse(handle.status());
              stream->Close(ToGrpcStatus(handle.status()));
              return;
            }

@@ -35,12 +35,11 @@ int64_t Nanos(Clock::time_point t) {
 }
 
 // Carries the engine thread's callbacks to the handler coroutine, noting when the first
-// token and the end came (for Ollama's durations). Charges the tokens to the caller's limits
-// when the generation ends, even if the client has gone away by then.
+// token and the end came (for Ollama's durations). (CallAccess::Track wraps it: the tokens are
+// charged and the call recorded when the generation ends, even if the client has gone away.)
 class QueueSink : public serving::Sink {
  public:
-  QueueSink(std::shared_ptr<EventQueue> queue, std::function<void(int64_t)> charge)
-      : queue_(std::move(queue)), charge_(std::move(charge)) {}
+  explicit QueueSink(std::shared_ptr<EventQueue> queue) : queue_(std::move(queue)) {}
   void OnDelta(const serving::Delta& delta) override {
     int64_t unset = 0;
     first_ns_.compare_exchange_strong(unset, Nanos(Clock::now()));
@@ -48,7 +47,6 @@ class QueueSink : public serving::Sink {
   }
   void OnFinish(const serving::Finish& finish) override {
     finish_ns_.store(Nanos(Clock::now()));
-    if (charge_) charge_(finish.usage.total_tokens());
     queue_->Push(finish);
     queue_->Close();
   }
@@ -57,7 +55,6 @@ class QueueSink : public serving::Sink {
 
  private:
   std::shared_ptr<EventQueue> queue_;
-  std::function<void(int64_t)> charge_;
   std::atomic<int64_t> first_ns_{0};
   std::atomic<int64_t> finish_ns_{0};
 };
@@ -109,8 +106,9 @@ template <typename StartFn>
 awaitable<void> Generate(http::ResponseWriter& w, CallAccess& access, StartFn start,
                          const Call& call) {
   auto queue = std::make_shared<EventQueue>();
-  auto queue_sink = std::make_shared<QueueSink>(queue, access.Charger());
-  std::shared_ptr<serving::Sink> sink = queue_sink;
+  auto queue_sink = std::make_shared<QueueSink>(queue);
+  std::shared_ptr<TrackedSink> tracked = access.Track(queue_sink, call.meta.model);
+  std::shared_ptr<serving::Sink> sink = tracked;
   const Clock::time_point submitted = Clock::now();
   std::optional<Submitted> handle;
   handle.emplace(
@@ -118,9 +116,11 @@ awaitable<void> Generate(http::ResponseWriter& w, CallAccess& access, StartFn st
         start(std::move(sink), std::move(done));
       }));
   if (!handle->ok()) {
+    tracked->Refuse(handle->status());
     co_await SendError(w, handle->status());
     co_return;
   }
+  tracked.reset();  // the engine holds it (and the call's admission) until the finish
   std::shared_ptr<serving::RequestHandle> request = **handle;
   w.OnDisconnect([request] { request->Cancel(); });
 
@@ -252,6 +252,7 @@ void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& serv
         const Clock::time_point received = Clock::now();
         auto parsed = ParseOllamaChatRequest(req.body);
         if (!parsed.ok()) {
+          access.Refuse(parsed.status());
           co_await SendError(w, parsed.status());
           co_return;
         }
@@ -261,6 +262,7 @@ void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& serv
           co_return;
         }
         if (Status allowed = access.AllowModel(parsed->request.model); !allowed.ok()) {
+          access.Refuse(allowed, parsed->request.model);
           co_await SendError(w, allowed);
           co_return;
         }
@@ -278,6 +280,7 @@ void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& serv
                  const Clock::time_point received = Clock::now();
                  auto parsed = ParseOllamaGenerateRequest(req.body);
                  if (!parsed.ok()) {
+                   access.Refuse(parsed.status());
                    co_await SendError(w, parsed.status());
                    co_return;
                  }
@@ -288,6 +291,7 @@ void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& serv
                    co_return;
                  }
                  if (Status allowed = access.AllowModel(model); !allowed.ok()) {
+                   access.Refuse(allowed, model);
                    co_await SendError(w, allowed);
                    co_return;
                  }

@@ -23,24 +23,28 @@ using EventQueue = http::AsyncQueue<Event>;
 constexpr const char* kJson = "application/json";
 using Submitted = Result<std::shared_ptr<serving::RequestHandle>>;
 
-// Carries the engine thread's callbacks to the handler coroutine.
-// Charges the tokens to the caller's limits when the generation ends, even if the client has
-// gone away by then.
+// Carries the engine thread's callbacks to the handler coroutine. (CallAccess::Track wraps it:
+// the tokens are charged and the call recorded when the generation ends, even if the client
+// has gone away by then.)
 class QueueSink : public serving::Sink {
  public:
-  QueueSink(std::shared_ptr<EventQueue> queue, std::function<void(int64_t)> charge)
-      : queue_(std::move(queue)), charge_(std::move(charge)) {}
+  explicit QueueSink(std::shared_ptr<EventQueue> queue) : queue_(std::move(queue)) {}
   void OnDelta(const serving::Delta& delta) override { queue_->Push(delta); }
   void OnFinish(const serving::Finish& finish) override {
-    if (charge_) charge_(finish.usage.total_tokens());
     queue_->Push(finish);
     queue_->Close();
   }
 
  private:
   std::shared_ptr<EventQueue> queue_;
-  std::function<void(int64_t)> charge_;
 };
+
+// The prompt as the request log keeps it (only when it keeps prompts): "role: content" lines.
+std::string PromptText(const std::vector<chat::Message>& messages) {
+  std::string text;
+  for (const chat::Message& m : messages) text += m.role + ": " + m.content + "\n";
+  return text;
+}
 
 awaitable<void> SendError(http::ResponseWriter& w, const Status& status) {
   std::string body = ErrorJson(status);
@@ -56,16 +60,20 @@ http::Headers SseHeaders() {
 template <typename StartFn>
 awaitable<void> Generate(http::ResponseWriter& w, CallAccess& access, StartFn start,
                          const ResponseMeta& meta, const StreamSettings& stream, bool logprobs,
-                         bool chat, std::string echo_prefix) {
+                         bool chat, std::string echo_prefix, std::string prompt) {
   auto queue = std::make_shared<EventQueue>();
-  std::shared_ptr<serving::Sink> sink = std::make_shared<QueueSink>(queue, access.Charger());
+  std::shared_ptr<TrackedSink> tracked =
+      access.Track(std::make_shared<QueueSink>(queue), meta.model, std::move(prompt));
+  std::shared_ptr<serving::Sink> sink = tracked;
   std::optional<Submitted> handle;
   handle.emplace(co_await http::AwaitCallback<Submitted>(
       [&start, &sink](std::function<void(Submitted)> done) { start(std::move(sink), std::move(done)); }));
   if (!handle->ok()) {
+    tracked->Refuse(handle->status());
     co_await SendError(w, handle->status());
     co_return;
   }
+  tracked.reset();  // the engine holds it (and the call's admission) until the finish
   std::shared_ptr<serving::RequestHandle> request = **handle;
   w.OnDisconnect([request] { request->Cancel(); });
 
@@ -151,6 +159,7 @@ void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& serv
                  auto parsed = ParseChatCompletionRequest(req.body);
                  Status allowed = parsed.ok() ? access.AllowModel(parsed->request.model) : parsed.status();
                  if (!allowed.ok()) {
+                   access.Refuse(allowed, parsed.ok() ? parsed->request.model : "");
                    co_await SendError(w, allowed);
                    co_return;
                  }
@@ -158,10 +167,13 @@ void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& serv
                  ResponseMeta meta{NewResponseId("chatcmpl-"), UnixNow(), parsed->request.model};
                  const bool logprobs = parsed->request.options.logprobs;
                  StreamSettings stream = parsed->stream;
+                 std::string prompt =
+                     access.keeps_prompts() ? PromptText(parsed->request.messages) : "";
                  auto start = [&](std::shared_ptr<serving::Sink> sink, serving::InferenceService::Submitted done) {
                    service.SubmitChat(std::move(parsed->request), std::move(sink), std::move(done));
                  };
-                 co_await Generate(w, access, start, meta, stream, logprobs, /*chat=*/true, "");
+                 co_await Generate(w, access, start, meta, stream, logprobs, /*chat=*/true, "",
+                                   std::move(prompt));
                });
 
   router.Route("POST", "/v1/completions",
@@ -170,6 +182,7 @@ void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& serv
                  auto parsed = ParseCompletionRequest(req.body);
                  Status allowed = parsed.ok() ? access.AllowModel(parsed->request.model) : parsed.status();
                  if (!allowed.ok()) {
+                   access.Refuse(allowed, parsed.ok() ? parsed->request.model : "");
                    co_await SendError(w, allowed);
                    co_return;
                  }
@@ -178,10 +191,12 @@ void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& serv
                  const bool logprobs = parsed->request.options.logprobs;
                  std::string echo = parsed->echo ? parsed->request.prompt : "";
                  StreamSettings stream = parsed->stream;
+                 std::string prompt = access.keeps_prompts() ? parsed->request.prompt : "";
                  auto start = [&](std::shared_ptr<serving::Sink> sink, serving::InferenceService::Submitted done) {
                    service.SubmitComplete(std::move(parsed->request), std::move(sink), std::move(done));
                  };
-                 co_await Generate(w, access, start, meta, stream, logprobs, /*chat=*/false, echo);
+                 co_await Generate(w, access, start, meta, stream, logprobs, /*chat=*/false, echo,
+                                   std::move(prompt));
                });
 
   router.Route("GET", "/v1/models",
