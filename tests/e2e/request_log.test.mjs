@@ -1,7 +1,8 @@
 // The request log end to end: a `llmux serve` of its own with auth on; OpenAI requests with the
 // `openai` npm client (streamed and not, one that fails) and one gRPC Chat under a user's key;
 // then /admin/v1/logs, its filters, /admin/v1/logs/stats and the CSV show them with the key,
-// the model and the token counts the replies carried. A key without logs:read gets 403; bad
+// the model and the token counts the replies carried. Ollama API calls (npm `ollama`) under a
+// key of their own are recorded the same way. A key without logs:read gets 403; bad
 // parameters 400.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
+import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import { SHARED, startServer } from './server.mjs';
 
@@ -128,6 +130,33 @@ describe('request log', () => {
     assert.deepEqual([records[4].protocol, records[4].route, records[4].status, records[4].model],
       ['grpc', '/llmux.v1.Inference/Chat', 0, MODEL]);
     assert.ok(records[4].completion_tokens > 0);
+  });
+
+  test('Ollama API calls are recorded with the token counts of their replies', async () => {
+    const u = await post('/admin/v1/users', admin, { name: 'olga', password: 'pw-olga-123456', roles: ['user'] });
+    assert.equal(u.status, 201);
+    const k = await post('/admin/v1/keys', admin, { owner_user_id: u.json.id, name: 'olga-key' });
+    assert.equal(k.status, 201);
+    const ollama = new Ollama({ host: server.baseURL, headers: { Authorization: `Bearer ${k.json.key}` } });
+    const chat = await ollama.chat({ model: MODEL, messages: [{ role: 'user', content: 'Once' }],
+      stream: false, options: { num_predict: 4, temperature: 0 } });
+    let last = null;
+    for await (const part of await ollama.generate({ model: MODEL, prompt: 'Once upon', raw: true, stream: true,
+      options: { num_predict: 3 } })) last = part;
+    assert.ok(last?.done);
+    let records = [];
+    for (let i = 0; i < 100 && records.length < 2; ++i) {
+      const r = await call(`/admin/v1/logs?key=${k.json.id}`, admin);
+      assert.equal(r.status, 200, r.text);
+      records = r.json.data;
+      if (records.length < 2) await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.equal(records.length, 2);
+    const [gen, ch] = records;  // newest first
+    assert.deepEqual([ch.route, ch.status, ch.model, ch.prompt_tokens, ch.completion_tokens],
+      ['POST /api/chat', 200, MODEL, chat.prompt_eval_count, chat.eval_count]);
+    assert.deepEqual([gen.route, gen.status, gen.model, gen.prompt_tokens, gen.completion_tokens],
+      ['POST /api/generate', 200, MODEL, last.prompt_eval_count, last.eval_count]);
   });
 
   test('filters: status, model, time; pages by cursor', async () => {
