@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -171,6 +172,19 @@ class InferenceService {
   }
   virtual void SubmitComplete(CompletionRequest request, std::shared_ptr<Sink> sink, Submitted done) {
     done(Complete(std::move(request), std::move(sink)));
+  }
+
+  // A model's tokenizer: the ids of a text (special-token text becomes special tokens; BOS/EOS
+  // are added as the vocabulary asks when add_special) and the text of ids (an id outside the
+  // vocabulary is InvalidArgument). Services without the model's vocabulary answer
+  // Unavailable; one that cannot tokenize at all, Unimplemented.
+  virtual Result<std::vector<int32_t>> Tokenize(const std::string& model, std::string_view text,
+                                                bool add_special) const {
+    return UnimplementedError("this server does not tokenize");
+  }
+  virtual Result<std::string> Detokenize(const std::string& model,
+                                         std::span<const int32_t> ids) const {
+    return UnimplementedError("this server does not detokenize");
   }
 };
 

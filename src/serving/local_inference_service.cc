@@ -259,6 +259,19 @@ Result<std::shared_ptr<ModelHost>> LocalInferenceService::FindModel(const std::s
   return NotFoundError("the model '" + name + "' does not exist").WithField("model");
 }
 
+Result<std::vector<int32_t>> LocalInferenceService::Tokenize(const std::string& model,
+                                                             std::string_view text,
+                                                             bool add_special) const {
+  LLMUX_ASSIGN_OR_RETURN(std::shared_ptr<ModelHost> host, FindModel(model));
+  return host->tokenizer().Encode(text, add_special, /*parse_special=*/true);
+}
+
+Result<std::string> LocalInferenceService::Detokenize(const std::string& model,
+                                                      std::span<const int32_t> ids) const {
+  LLMUX_ASSIGN_OR_RETURN(std::shared_ptr<ModelHost> host, FindModel(model));
+  return DecodeClientIds(host->tokenizer(), ids);
+}
+
 bool LocalInferenceService::Serves(const ModelHost* host) const {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& h : hosts_) {

@@ -35,6 +35,10 @@ class LocalInferenceService : public InferenceService, public ModelManager, publ
 
   std::vector<ModelInfo> ListModels() const override;
   bool Ready() const override;
+  Result<std::vector<int32_t>> Tokenize(const std::string& model, std::string_view text,
+                                        bool add_special) const override;
+  Result<std::string> Detokenize(const std::string& model,
+                                 std::span<const int32_t> ids) const override;
   Result<std::shared_ptr<RequestHandle>> Chat(ChatRequest request,
                                               std::shared_ptr<Sink> sink) override;
   Result<std::shared_ptr<RequestHandle>> Complete(CompletionRequest request,

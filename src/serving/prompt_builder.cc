@@ -69,4 +69,16 @@ std::vector<int32_t> PromptBuilder::Completion(const std::string& prompt) const 
   return BuildCompletionPrompt(*tokenizer_, prompt);
 }
 
+Result<std::string> DecodeClientIds(const Tokenizer& tokenizer, std::span<const int32_t> ids) {
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= tokenizer.n_vocab()) {
+      return InvalidArgumentError("tokens[" + std::to_string(i) + "] = " + std::to_string(ids[i]) +
+                                  " is not a token id of this model (0.." +
+                                  std::to_string(tokenizer.n_vocab() - 1) + ")")
+          .WithField("tokens");
+    }
+  }
+  return tokenizer.Decode(ids);
+}
+
 }  // namespace llmux::serving

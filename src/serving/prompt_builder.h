@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ std::vector<int32_t> BuildCompletionPrompt(const Tokenizer& tokenizer, const std
 Result<std::unique_ptr<chat::ChatTemplate>> ChatTemplateFromGguf(const gguf::GgufFile& file,
                                                                  const std::string& architecture,
                                                                  const Tokenizer& tokenizer);
+
+// Tokenizer::Decode for ids a client sent: InvalidArgument (field "tokens") for an id outside
+// the vocabulary instead of rendering it as nothing.
+Result<std::string> DecodeClientIds(const Tokenizer& tokenizer, std::span<const int32_t> ids);
 
 // A model's tokenizer and chat template from its GGUF metadata (the model file or a
 // vocabulary-only copy of it: gguf/vocab_only.h), for building prompts away from the model.

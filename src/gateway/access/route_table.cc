@@ -41,6 +41,10 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Http("GET", "/v1/models", Access::kAuthenticated),
     Http("POST", "/v1/chat/completions", Access::kModelUse, {}, /*limited=*/true),
     Http("POST", "/v1/completions", Access::kModelUse, {}, /*limited=*/true),
+    // vLLM's tokenizer endpoints: the model must be allowed (checked in the handler, as for
+    // generations), but they generate nothing, so they take no slot of the limits.
+    Http("POST", "/tokenize", Access::kModelUse),
+    Http("POST", "/detokenize", Access::kModelUse),
     // Ollama API (gateway/ollama): generation like the OpenAI routes, listings like /v1/models.
     // /api/embed and /api/embeddings only answer that there are no embeddings.
     Http("POST", "/api/chat", Access::kModelUse, {}, /*limited=*/true),

@@ -222,6 +222,14 @@ std::string UsageEvent(const ResponseMeta& meta, const char* object, const servi
 
 std::string ErrorEvent(const Status& status) { return "data: " + ErrorJson(status) + "\n\n"; }
 
+std::string TokenizeJson(const std::vector<int32_t>& tokens, int max_model_len) {
+  return Dump(Json{{"tokens", tokens},
+                   {"count", static_cast<int64_t>(tokens.size())},
+                   {"max_model_len", max_model_len}});
+}
+
+std::string DetokenizeJson(const std::string& prompt) { return Dump(Json{{"prompt", prompt}}); }
+
 std::string ModelListJson(const std::vector<serving::ModelInfo>& models) {
   Json data = Json::array();
   for (const auto& m : models) {

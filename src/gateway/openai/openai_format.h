@@ -49,6 +49,9 @@ std::string ErrorEvent(const Status& status);
 inline constexpr const char* kDoneEvent = "data: [DONE]\n\n";
 
 std::string ModelListJson(const std::vector<serving::ModelInfo>& models);
+// /tokenize and /detokenize replies (vLLM's shape).
+std::string TokenizeJson(const std::vector<int32_t>& tokens, int max_model_len);
+std::string DetokenizeJson(const std::string& prompt);
 
 // OpenAI's error object; its HTTP status is http::HttpStatusFor's.
 using http::HttpStatusFor;

@@ -375,4 +375,37 @@ Result<ParsedCompletionRequest> ParseCompletionRequest(std::string_view text) {
   return out;
 }
 
+Result<ParsedTokenizeRequest> ParseTokenizeRequest(std::string_view text) {
+  LLMUX_ASSIGN_OR_RETURN(Json body, ParseBody(text));
+  ParsedTokenizeRequest out;
+  LLMUX_RETURN_IF_ERROR(RequireModel(body, out.model));
+  LLMUX_ASSIGN_OR_RETURN(auto prompt, GetString(body, "prompt", "prompt"));
+  if (!prompt) return Invalid("prompt", "Missing required parameter: 'prompt'.");
+  out.prompt = std::move(*prompt);
+  LLMUX_ASSIGN_OR_RETURN(auto special, GetBool(body, "add_special_tokens", "add_special_tokens"));
+  out.add_special_tokens = special.value_or(true);
+  return out;
+}
+
+Result<ParsedDetokenizeRequest> ParseDetokenizeRequest(std::string_view text) {
+  LLMUX_ASSIGN_OR_RETURN(Json body, ParseBody(text));
+  ParsedDetokenizeRequest out;
+  LLMUX_RETURN_IF_ERROR(RequireModel(body, out.model));
+  const Json* tokens = Field(body, "tokens");
+  if (!tokens) return Invalid("tokens", "Missing required parameter: 'tokens'.");
+  if (!tokens->is_array()) return TypeError("tokens", "an array of token ids", *tokens);
+  out.tokens.reserve(tokens->size());
+  for (size_t i = 0; i < tokens->size(); ++i) {
+    const Json& t = (*tokens)[i];
+    if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
+        t.get<int64_t>() > std::numeric_limits<int32_t>::max() ||
+        (t.is_number_unsigned() && t.get<uint64_t>() > uint64_t{INT32_MAX})) {
+      return Invalid("tokens",
+                     "tokens[" + std::to_string(i) + "] is not a token id, got " + t.dump());
+    }
+    out.tokens.push_back(static_cast<int32_t>(t.get<int64_t>()));
+  }
+  return out;
+}
+
 }  // namespace llmux::gateway

@@ -29,4 +29,18 @@ struct ParsedCompletionRequest {
 Result<ParsedChatRequest> ParseChatCompletionRequest(std::string_view body);
 Result<ParsedCompletionRequest> ParseCompletionRequest(std::string_view body);
 
+// POST /tokenize and /detokenize, in vLLM's shape: {"model", "prompt", "add_special_tokens"
+// (default true)} and {"model", "tokens"}.
+struct ParsedTokenizeRequest {
+  std::string model;
+  std::string prompt;
+  bool add_special_tokens = true;
+};
+struct ParsedDetokenizeRequest {
+  std::string model;
+  std::vector<int32_t> tokens;
+};
+Result<ParsedTokenizeRequest> ParseTokenizeRequest(std::string_view body);
+Result<ParsedDetokenizeRequest> ParseDetokenizeRequest(std::string_view body);
+
 }  // namespace llmux::gateway

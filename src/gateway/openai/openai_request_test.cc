@@ -121,6 +121,38 @@ TEST(OpenAiRequestTest, OutOfRangeNumbersAreReportedAsSent) {
   }
 }
 
+TEST(OpenAiRequestTest, TokenizeAndDetokenize) {
+  auto t = ParseTokenizeRequest(R"({"model": "m", "prompt": "Hi <|im_end|>"})");
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  EXPECT_EQ(t->model, "m");
+  EXPECT_EQ(t->prompt, "Hi <|im_end|>");
+  EXPECT_TRUE(t->add_special_tokens);  // vLLM's default
+  t = ParseTokenizeRequest(R"({"model": "m", "prompt": "", "add_special_tokens": false})");
+  ASSERT_TRUE(t.ok());
+  EXPECT_FALSE(t->add_special_tokens);
+  EXPECT_EQ(ParseTokenizeRequest(R"({"prompt": "x"})").status().field(), "model");
+  EXPECT_EQ(ParseTokenizeRequest(R"({"model": "m"})").status().field(), "prompt");
+  EXPECT_EQ(ParseTokenizeRequest(R"({"model": "m", "prompt": ["x"]})").status().field(), "prompt");
+  EXPECT_EQ(ParseTokenizeRequest(R"({"model": "m", "prompt": "x", "add_special_tokens": 1})")
+                .status()
+                .field(),
+            "add_special_tokens");
+
+  auto d = ParseDetokenizeRequest(R"({"model": "m", "tokens": [0, 7, 2147483647]})");
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(d->tokens, (std::vector<int32_t>{0, 7, 2147483647}));
+  for (const char* bad :
+       {R"({"model": "m"})", R"({"model": "m", "tokens": 5})", R"({"model": "m", "tokens": [-1]})",
+        R"({"model": "m", "tokens": [1.5]})", R"({"model": "m", "tokens": ["1"]})",
+        R"({"model": "m", "tokens": [2147483648]})",
+        R"({"model": "m", "tokens": [18446744073709551615]})"}) {
+    const Status s = ParseDetokenizeRequest(bad).status();
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(s.field(), "tokens") << bad;
+  }
+  EXPECT_EQ(ParseDetokenizeRequest(R"({"tokens": [1]})").status().field(), "model");
+}
+
 TEST(OpenAiRequestTest, Completions) {
   auto r = ParseCompletionRequest(R"({"model": "m", "prompt": ["Once"], "logprobs": 2, "echo": true})");
   ASSERT_TRUE(r.ok()) << r.status().ToString();

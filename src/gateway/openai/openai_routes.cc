@@ -199,6 +199,45 @@ void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& serv
                                    std::move(prompt));
                });
 
+  // vLLM's /tokenize and /detokenize: the model's own tokenizer, for clients that count or
+  // inspect tokens. Not generations: not charged or logged, but the model must be allowed.
+  router.Route("POST", "/tokenize",
+               [&service](http::Request& req, http::ResponseWriter& w,
+                          CallAccess& access) -> awaitable<void> {
+                 auto parsed = ParseTokenizeRequest(req.body);
+                 Status allowed = parsed.ok() ? access.AllowModel(parsed->model) : parsed.status();
+                 Result<std::vector<int32_t>> ids =
+                     allowed.ok() ? service.Tokenize(parsed->model, parsed->prompt,
+                                                     parsed->add_special_tokens)
+                                  : Result<std::vector<int32_t>>(allowed);
+                 if (!ids.ok()) {
+                   co_await SendError(w, ids.status());
+                   co_return;
+                 }
+                 int max_model_len = 0;
+                 for (const serving::ModelInfo& m : service.ListModels()) {
+                   if (m.id == parsed->model) max_model_len = m.context_length;
+                 }
+                 std::string body = TokenizeJson(*ids, max_model_len);
+                 co_await w.Send(200, kJson, std::move(body));
+               });
+
+  router.Route("POST", "/detokenize",
+               [&service](http::Request& req, http::ResponseWriter& w,
+                          CallAccess& access) -> awaitable<void> {
+                 auto parsed = ParseDetokenizeRequest(req.body);
+                 Status allowed = parsed.ok() ? access.AllowModel(parsed->model) : parsed.status();
+                 Result<std::string> text = allowed.ok()
+                                                ? service.Detokenize(parsed->model, parsed->tokens)
+                                                : Result<std::string>(allowed);
+                 if (!text.ok()) {
+                   co_await SendError(w, text.status());
+                   co_return;
+                 }
+                 std::string body = DetokenizeJson(*text);
+                 co_await w.Send(200, kJson, std::move(body));
+               });
+
   router.Route("GET", "/v1/models",
                [&service](http::Request&, http::ResponseWriter& w,
                           CallAccess& access) -> awaitable<void> {

@@ -1072,6 +1072,27 @@ void RemoteInferenceService::UpdateModelGauges() {
   model_gauges_->Update(totals);
 }
 
+Result<std::vector<int32_t>> RemoteInferenceService::Tokenize(const std::string& model,
+                                                              std::string_view text,
+                                                              bool add_special) const {
+  std::shared_ptr<const PromptBuilder> builder = vocab_->Get(model);
+  if (!builder) {
+    return UnavailableError("no vocabulary of the model '" + model +
+                            "' here yet (it comes from a worker that serves it)");
+  }
+  return builder->tokenizer().Encode(text, add_special, /*parse_special=*/true);
+}
+
+Result<std::string> RemoteInferenceService::Detokenize(const std::string& model,
+                                                       std::span<const int32_t> ids) const {
+  std::shared_ptr<const PromptBuilder> builder = vocab_->Get(model);
+  if (!builder) {
+    return UnavailableError("no vocabulary of the model '" + model +
+                            "' here yet (it comes from a worker that serves it)");
+  }
+  return DecodeClientIds(builder->tokenizer(), ids);
+}
+
 std::vector<uint64_t> RemoteInferenceService::PromptBlocks(const std::string& model, const ChatRequest* chat,
                                                            const CompletionRequest* completion) const {
   std::shared_ptr<const PromptBuilder> builder = vocab_->Get(model);

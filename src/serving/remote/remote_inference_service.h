@@ -106,6 +106,11 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   std::vector<ModelInfo> ListModels() const override;
   // Some worker is live and every model a live worker lists has a ready one.
   bool Ready() const override;
+  // From the vocabulary fetched from a worker that serves the model (Unavailable before).
+  Result<std::vector<int32_t>> Tokenize(const std::string& model, std::string_view text,
+                                        bool add_special) const override;
+  Result<std::string> Detokenize(const std::string& model,
+                                 std::span<const int32_t> ids) const override;
   // Chat/Complete wait until a worker accepts (or every try failed); SubmitChat/SubmitComplete
   // wait on the submit threads instead (see RemoteInferenceOptions::submit_threads).
   Result<std::shared_ptr<RequestHandle>> Chat(ChatRequest request,
