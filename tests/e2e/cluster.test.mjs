@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -59,6 +60,23 @@ describe('one gateway, three workers found through etcd', () => {
   test('the models of the workers are listed once', async () => {
     const list = await client.models.list();
     assert.deepEqual(list.data.map((m) => m.id), ['stories']);
+  });
+
+  test('/tokenize and /detokenize on the gateway use the vocabulary fetched from a worker', async () => {
+    const vectors = JSON.parse(readFileSync(join(SHARED, 'vectors/stories260K.json'), 'utf8'));
+    const post = (path, body) => fetch(`${gateway.baseURL}${path}`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    for (const p of vectors.prompts) {
+      let r;
+      // The gateway fetches a model's vocabulary when a worker reports it (503 before).
+      await waitFor('the vocabulary of stories', async () =>
+        (r = await post('/tokenize', { model: 'stories', prompt: p.text })).status === 200);
+      const t = await r.json();
+      assert.deepEqual(t.tokens, p.prompt_ids, p.name);  // llama.cpp's ids, BOS included
+      // Without the BOS (which would render as "<s>"), the ids give the text back.
+      const d = await (await post('/detokenize', { model: 'stories', tokens: p.prompt_ids.slice(1) })).json();
+      assert.equal(d.prompt, p.text, p.name);
+    }
   });
 
   test('requests are balanced over every worker and answer as llama.cpp does', async () => {

@@ -1053,11 +1053,11 @@ void RemoteInferenceService::RefreshLoad(const std::shared_ptr<Worker>& worker) 
     }
     worker->prefix.Retain(reported);
   }
-  if (!options_.AnyCacheAware()) return;
+  // Vocabularies serve cache-aware routing and /tokenize: fetched once per model.
   for (const std::string& model : listed) {
     if (vocab_->Has(model)) continue;
     Status s = FetchVocab(*worker->stub, model, *vocab_);
-    if (!s.ok()) spdlog::warn("gateway: no vocabulary for cache-aware routing of {} yet: {}", model, s.ToString());
+    if (!s.ok()) spdlog::warn("gateway: no vocabulary of {} yet: {}", model, s.ToString());
   }
 }
 
