@@ -73,11 +73,25 @@ class FuzzCaller : public mcp::Caller {
     if (MayUseModel(model)) return Status();
     return PermissionDeniedError("may not use " + std::string(model));
   }
-  std::function<void(int64_t)> Charger() override {
-    return [](int64_t tokens) {
-      if (tokens < 0) std::abort();  // usage is never negative
-    };
+  std::shared_ptr<serving::Sink> Track(std::shared_ptr<serving::Sink> sink,
+                                       std::string_view) override {
+    return std::make_shared<UsageCheckingSink>(std::move(sink));
   }
+
+ private:
+  // Passes everything on; a finish never reports negative usage.
+  class UsageCheckingSink : public serving::Sink {
+   public:
+    explicit UsageCheckingSink(std::shared_ptr<serving::Sink> inner) : inner_(std::move(inner)) {}
+    void OnDelta(const serving::Delta& d) override { inner_->OnDelta(d); }
+    void OnFinish(const serving::Finish& f) override {
+      if (f.usage.total_tokens() < 0) std::abort();
+      inner_->OnFinish(f);
+    }
+
+   private:
+    std::shared_ptr<serving::Sink> inner_;
+  };
 };
 
 // The fixtures that report progress or log messages from a thread of their own: threads per
