@@ -50,7 +50,7 @@ struct Weights {
   size_t matrix_bytes;
   int copies;
   MatrixView View(int i) const {
-    return MatrixView{type,      rows, cols, base + static_cast<size_t>(i % copies) * matrix_bytes,
+    return MatrixView{type,      rows,  cols, base + static_cast<size_t>(i % copies) * matrix_bytes,
                       row_bytes, layout};
   }
   const uint8_t* base = nullptr;  // data, or its 16-row panel copy
@@ -70,8 +70,8 @@ void PackWeights(Weights& w, ThreadPool& pool) {
     std::exit(1);
   }
   w.panels.resize(Panels16Bytes(all) + 64);
-  auto* aligned = reinterpret_cast<uint8_t*>(
-      (reinterpret_cast<uintptr_t>(w.panels.data()) + 63) / 64 * 64);
+  auto* aligned =
+      reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(w.panels.data()) + 63) / 64 * 64);
   w.base = static_cast<const uint8_t*>(PackPanels16(all, aligned, pool).data);
   w.layout = WeightLayout::kPanels16;
 }

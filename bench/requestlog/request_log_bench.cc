@@ -58,14 +58,15 @@ int main(int argc, char** argv) {
     const auto queued = Clock::now();
     log.Flush();
     const auto flushed = Clock::now();
-    record_ns = std::chrono::duration<double, std::nano>(queued - start).count() * threads / records;
+    record_ns =
+        std::chrono::duration<double, std::nano>(queued - start).count() * threads / records;
     write_s = std::chrono::duration<double>(flushed - start).count();
     written = log.written();
-    std::printf("%d records from %d threads: Record() %.0f ns each on the caller's thread; "
-                "%llu stored in %.2f s (%.0f records/s, batches of %zu); dropped %llu\n",
-                records, threads, record_ns, static_cast<unsigned long long>(written), write_s,
-                written / write_s, options.batch_size,
-                static_cast<unsigned long long>(log.dropped()));
+    std::printf(
+        "%d records from %d threads: Record() %.0f ns each on the caller's thread; "
+        "%llu stored in %.2f s (%.0f records/s, batches of %zu); dropped %llu\n",
+        records, threads, record_ns, static_cast<unsigned long long>(written), write_s,
+        written / write_s, options.batch_size, static_cast<unsigned long long>(log.dropped()));
   }
   std::filesystem::remove_all(tmpl);
   return 0;

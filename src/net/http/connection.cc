@@ -448,8 +448,9 @@ asio::awaitable<void> ConnectionImpl::Handle(Request& request) {
   if (!match.handler) {
     if (match.path_known) {
       Response response =
-          ctx_->MakeError(405, "method " + Truncate(request.method, 32) + " is not allowed on " +
-                                   Truncate(request.path, 200) + " (allowed: " + match.allow + ")",
+          ctx_->MakeError(405,
+                          "method " + Truncate(request.method, 32) + " is not allowed on " +
+                              Truncate(request.path, 200) + " (allowed: " + match.allow + ")",
                           request.path);
       response.headers.Set("Allow", match.allow);
       co_await Send(std::move(response));
@@ -478,7 +479,8 @@ asio::awaitable<void> ConnectionImpl::Handle(Request& request) {
   if (!started_) {
     if (!disconnected_.load()) {
       co_await Send(ctx_->MakeError(
-          500, failure.empty() ? "the handler sent no reply" : "internal server error", request.path));
+          500, failure.empty() ? "the handler sent no reply" : "internal server error",
+          request.path));
     }
   } else if (streaming_ && !stream_ended_) {
     if (failure.empty()) {

@@ -287,7 +287,9 @@ TEST(HttpServerErrors, PrefixFormattersShapeErrorsUnderTheirPath) {
   EXPECT_EQ(body_of(MakeRequest("GET", "/api/chat")).rfind("405 {\"api\":", 0), 0u);
   const std::string big = body_of(MakeRequest("POST", "/api/chat?q=1", std::string(100, 'x')));
   EXPECT_EQ(big.rfind("413 {\"api\":", 0), 0u) << big;
-  EXPECT_EQ(body_of(MakeRequest("POST", "/v1/chat", std::string(100, 'x'))).rfind("413 {\"default\":", 0), 0u);
+  EXPECT_EQ(
+      body_of(MakeRequest("POST", "/v1/chat", std::string(100, 'x'))).rfind("413 {\"default\":", 0),
+      0u);
 }
 
 TEST(HttpServerListen, BadAddressesAreErrorsNotCrashes) {
