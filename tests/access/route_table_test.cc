@@ -135,6 +135,16 @@ TEST(RouteTableTest, EveryMcpToolHasARuleAndEveryRuleATool) {
   EXPECT_THROW(McpToolPermission("rm_rf"), std::logic_error);
 }
 
+TEST(RouteTableTest, EveryModelRouteNeedsTheModelAndCountsAgainstTheLimits) {
+  for (const char* path : {"/v1/chat/completions", "/v1/completions", "/api/chat", "/api/generate",
+                           "/tokenize", "/detokenize"}) {
+    const RouteRule* rule = FindRouteRule(Protocol::kHttp, "POST", path);
+    ASSERT_NE(rule, nullptr) << path;
+    EXPECT_EQ(rule->access, Access::kModelUse) << path;
+    EXPECT_TRUE(rule->limited) << path;
+  }
+}
+
 TEST(RouteTableTest, EveryGrpcMethodHasARule) {
   const auto* pool = google::protobuf::DescriptorPool::generated_pool();
   // Linking inference.pb.h registers the llmux.v1 services in the pool.

@@ -42,9 +42,10 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Http("POST", "/v1/chat/completions", Access::kModelUse, {}, /*limited=*/true),
     Http("POST", "/v1/completions", Access::kModelUse, {}, /*limited=*/true),
     // vLLM's tokenizer endpoints: the model must be allowed (checked in the handler, as for
-    // generations), but they generate nothing, so they take no slot of the limits.
-    Http("POST", "/tokenize", Access::kModelUse),
-    Http("POST", "/detokenize", Access::kModelUse),
+    // generations). A large prompt costs as much to tokenize as to submit, so they count
+    // against the caller's share and request rate too (with no tokens charged).
+    Http("POST", "/tokenize", Access::kModelUse, {}, /*limited=*/true),
+    Http("POST", "/detokenize", Access::kModelUse, {}, /*limited=*/true),
     // Ollama API (gateway/ollama): generation like the OpenAI routes, listings like /v1/models.
     // /api/embed and /api/embeddings only answer that there are no embeddings.
     Http("POST", "/api/chat", Access::kModelUse, {}, /*limited=*/true),
