@@ -33,34 +33,28 @@ Status DenseModel::Init() {
 Status DenseModel::AllocateBuffers() {
   const ModelConfig& c = config_;
   Backend& be = *backend_;
-  // Weights read only through MatMul may move to the backend's faster layouts; the tied
-  // output matrix is also the embedding table (read by row), the MLA head matrices are read
-  // per head, and expert stacks per expert.
-  if (!c.tied_output) {
-    LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(&weights_.output, weights_.output.rows));
-  }
-  for (LayerWeights& l : weights_.layers) {
-    for (MatrixView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down, &l.gate_shexp,
-                          &l.up_shexp, &l.down_shexp, &l.wq_a, &l.wq_b, &l.wkv_a}) {
-      if (w->data != nullptr) LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(w, w->rows));
-    }
-    for (MatrixView* w : {&l.gate_exps, &l.up_exps}) {
-      if (w->data != nullptr) LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(w, c.n_ff_exp));
-    }
-    if (l.down_exps.data != nullptr) {
-      LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(&l.down_exps, c.n_embd));
-    }
-  }
-  LLMUX_RETURN_IF_ERROR(be.ReserveMatMul(weights_.output, max_batch_));
+  // Each weight read only through MatMul may move to the backend's faster layout, then gets
+  // its scratch. The tied output matrix is also the embedding table (read by row) and the
+  // router stays as it is; expert stacks are sliced per expert (slice_rows); the MLA head
+  // matrices are read per head (ReserveMatMulHeads below).
+  auto prepare = [&](MatrixView* w, int64_t slice_rows) -> Status {
+    if (w->data == nullptr) return Status::Ok();
+    if (slice_rows > 0) LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(w, slice_rows));
+    return be.ReserveMatMul(*w, max_batch_);
+  };
+  LLMUX_RETURN_IF_ERROR(prepare(&weights_.output, c.tied_output ? 0 : weights_.output.rows));
   size_t n_ff = 0;  // widest FFN hidden layer
   bool moe = false;
   for (int il = 0; il < c.n_layer; ++il) {
-    const LayerWeights& l = weights_.layers[il];
-    for (const MatrixView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down, &l.router,
-                                &l.gate_exps, &l.up_exps, &l.down_exps, &l.gate_shexp,
-                                &l.up_shexp, &l.down_shexp, &l.wq_a, &l.wq_b, &l.wkv_a}) {
-      if (w->data != nullptr) LLMUX_RETURN_IF_ERROR(be.ReserveMatMul(*w, max_batch_));
+    LayerWeights& l = weights_.layers[il];
+    for (MatrixView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down, &l.gate_shexp,
+                          &l.up_shexp, &l.down_shexp, &l.wq_a, &l.wq_b, &l.wkv_a}) {
+      LLMUX_RETURN_IF_ERROR(prepare(w, w->rows));
     }
+    LLMUX_RETURN_IF_ERROR(prepare(&l.router, 0));
+    LLMUX_RETURN_IF_ERROR(prepare(&l.gate_exps, c.n_ff_exp));
+    LLMUX_RETURN_IF_ERROR(prepare(&l.up_exps, c.n_ff_exp));
+    LLMUX_RETURN_IF_ERROR(prepare(&l.down_exps, c.n_embd));
     if (c.is_mla()) {
       LLMUX_RETURN_IF_ERROR(be.ReserveMatMulHeads(l.wk_b, c.mla.kv_lora, max_batch_));
       LLMUX_RETURN_IF_ERROR(be.ReserveMatMulHeads(l.wv_b, c.mla.v_head, max_batch_));

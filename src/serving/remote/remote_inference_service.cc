@@ -1072,24 +1072,26 @@ void RemoteInferenceService::UpdateModelGauges() {
   model_gauges_->Update(totals);
 }
 
-Result<std::vector<int32_t>> RemoteInferenceService::Tokenize(const std::string& model,
-                                                              std::string_view text,
-                                                              bool add_special) const {
+Result<std::shared_ptr<const PromptBuilder>> RemoteInferenceService::Vocabulary(
+    const std::string& model) const {
   std::shared_ptr<const PromptBuilder> builder = vocab_->Get(model);
   if (!builder) {
     return UnavailableError("no vocabulary of the model '" + model +
                             "' here yet (it comes from a worker that serves it)");
   }
+  return builder;
+}
+
+Result<std::vector<int32_t>> RemoteInferenceService::Tokenize(const std::string& model,
+                                                              std::string_view text,
+                                                              bool add_special) const {
+  LLMUX_ASSIGN_OR_RETURN(std::shared_ptr<const PromptBuilder> builder, Vocabulary(model));
   return builder->tokenizer().Encode(text, add_special, /*parse_special=*/true);
 }
 
 Result<std::string> RemoteInferenceService::Detokenize(const std::string& model,
                                                        std::span<const int32_t> ids) const {
-  std::shared_ptr<const PromptBuilder> builder = vocab_->Get(model);
-  if (!builder) {
-    return UnavailableError("no vocabulary of the model '" + model +
-                            "' here yet (it comes from a worker that serves it)");
-  }
+  LLMUX_ASSIGN_OR_RETURN(std::shared_ptr<const PromptBuilder> builder, Vocabulary(model));
   return DecodeClientIds(builder->tokenizer(), ids);
 }
 

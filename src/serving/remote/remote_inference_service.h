@@ -43,6 +43,7 @@ class Gauge;
 
 namespace llmux::serving {
 
+class PromptBuilder;
 class VocabCache;
 class ModelLoadGauges;
 
@@ -174,6 +175,8 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   WorkerRouter router_;
   CacheAwarePolicy cache_policy_;
   std::unique_ptr<VocabCache> vocab_;
+  // The prompt builder of `model` from vocab_, or Unavailable.
+  Result<std::shared_ptr<const PromptBuilder>> Vocabulary(const std::string& model) const;
   std::unique_ptr<ModelLoadGauges> model_gauges_;
   bool stopping_ = false;
   bool refresh_now_ = false;
