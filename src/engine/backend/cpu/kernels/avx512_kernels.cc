@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "engine/backend/cpu/kernels/avx512_packed.h"
 #include "engine/backend/cpu/kernels/blocks.h"
@@ -514,6 +515,71 @@ void TileQ4K(const GemmArgs& a, int64_t r0, int64_t t0) {
   StoreTile<MR, NT>(acc, a.y + t0 * a.y_stride + r0, a.y_stride);
 }
 
+// One token (decode), one row after another. The token's activation vectors in Q4_K's
+// order and its min corrections are made once per call into a per-thread table, so the row
+// loop does only the row's own work. Same arithmetic per row as TileQ4K<1, 1>.
+void GemvQ4KRows(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0) {
+  const int64_t nb = a.cols / kQKK;
+  const BlockQ8_K* y = reinterpret_cast<const BlockQ8_K*>(a.act + t0 * a.act_stride);
+  struct alignas(64) TokenBlock {
+    __m512i xv[4];
+    __m512 fbz;  // d_y * (sums of 32 activations), lanes 8-15 zero
+    __m512 dy;
+  };
+  thread_local std::vector<TokenBlock> table;
+  if (static_cast<int64_t>(table.size()) < nb) table.resize(nb);
+  for (int64_t b = 0; b < nb; ++b) {
+    TokenBlock& tb = table[b];
+    for (int k = 0; k < 4; ++k) tb.xv[k] = Q4KActVector(y[b].qs, k);
+    const __m256i pairs = _mm256_madd_epi16(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].bsums)), _mm256_set1_epi16(1));
+    tb.dy = _mm512_set1_ps(y[b].d);
+    const __m512 fb = _mm512_mul_ps(_mm512_castps256_ps512(_mm256_cvtepi32_ps(pairs)), tb.dy);
+    tb.fbz = _mm512_maskz_mov_ps(0x00FF, fb);
+  }
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  float* out = a.y + t0 * a.y_stride;
+  for (int64_t r = r0; r < r1; ++r) {
+    const BlockQ4_K* row = reinterpret_cast<const BlockQ4_K*>(a.w + r * a.w_stride);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const BlockQ4_K* blk = row + b;
+      PrefetchNextTile<1>(reinterpret_cast<const uint8_t*>(blk), a.w_stride);
+      PrefetchNextTile<1>(reinterpret_cast<const uint8_t*>(blk) + 64, a.w_stride);
+      PrefetchNextTile<1>(reinterpret_cast<const uint8_t*>(blk) + 128, a.w_stride);
+      const TokenBlock& tb = table[b];
+      uint64_t sc8, m8;
+      Q4KUnpack(blk->scales, &sc8, &m8);
+      const __m512i sc32 = _mm512_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(sc8)));
+      const __m512 m =
+          _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(m8))));
+      const __m512 fm = _mm512_mul_ps(m, _mm512_set1_ps(HalfToFloat(blk->dmin)));
+      const __m512 dw = _mm512_set1_ps(HalfToFloat(blk->d));
+      const __m512i z0 = _mm512_loadu_si512(blk->qs), z1 = _mm512_loadu_si512(blk->qs + 64);
+      const __m512i wv[4] = {_mm512_and_si512(z0, m4),
+                             _mm512_and_si512(_mm512_srli_epi16(z0, 4), m4),
+                             _mm512_and_si512(z1, m4),
+                             _mm512_and_si512(_mm512_srli_epi16(z1, 4), m4)};
+      const __m512i sv[4] = {
+          _mm512_permutexvar_epi32(DwordIndex<0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2>(),
+                                   sc32),
+          _mm512_permutexvar_epi32(DwordIndex<1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3>(),
+                                   sc32),
+          _mm512_permutexvar_epi32(DwordIndex<4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6>(),
+                                   sc32),
+          _mm512_permutexvar_epi32(DwordIndex<5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7>(),
+                                   sc32)};
+      __m512i isum = _mm512_dpwssd_epi32(zero, _mm512_dpbusd_epi32(zero, wv[0], tb.xv[0]), sv[0]);
+      for (int k = 1; k < 4; ++k)
+        isum = _mm512_dpwssd_epi32(isum, _mm512_dpbusd_epi32(zero, wv[k], tb.xv[k]), sv[k]);
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, tb.dy), acc);
+      acc = _mm512_fnmadd_ps(fm, tb.fbz, acc);
+    }
+    out[r] = _mm512_reduce_add_ps(acc);
+  }
+}
+
 template <int MR, int NT>
 struct Q4KTile {
   static void Run(const GemmArgs& a, int64_t r0, int64_t t0) { TileQ4K<MR, NT>(a, r0, t0); }
@@ -629,54 +695,60 @@ struct Q6KDot {
   }
 };
 
-// One token (decode), MR rows at a time: each row's super-block is unpacked and multiplied
-// at once, so only one row's codes are live (the batch tile above keeps MR rows x 4 vectors
-// of codes and scales, which spills when there is only one token to share them with).
-template <int MR>
-void GemvQ6K(const GemmArgs& a, int64_t r0, int64_t t0) {
+// One token (decode), one row after another: each row's super-block is unpacked and
+// multiplied at once. The token's vectors and their bias corrections (NegBias) are made once
+// per call into a per-thread table, so the row loop only loads them from L1.
+void GemvQ6KRows(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0) {
   const int64_t nb = a.cols / kQKK;
   const BlockQ8_K* y = reinterpret_cast<const BlockQ8_K*>(a.act + t0 * a.act_stride);
-  __m512 acc[MR];
-  for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_ps();
-  const Q6KDot dot;
+  struct alignas(64) Vec {
+    __m512i v;
+  };
+  thread_local std::vector<Vec> init_table;
+  if (static_cast<int64_t>(init_table.size()) < 4 * nb) init_table.resize(4 * nb);
+  __m512i* init = &init_table[0].v;
   for (int64_t b = 0; b < nb; ++b) {
-    __m512i xv[4], init[4];
-    for (int k = 0; k < 4; ++k) {
-      xv[k] = _mm512_loadu_si512(y[b].qs + 64 * k);
-      init[k] = NegBias<5>(xv[k]);  // codes are q + 32
-    }
-    const __m512 dy = _mm512_set1_ps(y[b].d);
-    for (int r = 0; r < MR; ++r) {
-      const BlockQ6_K* blk = reinterpret_cast<const BlockQ6_K*>(a.w + (r0 + r) * a.w_stride) + b;
-      for (int off = 0; off < 210; off += 64)
-        PrefetchNextTile<MR>(reinterpret_cast<const uint8_t*>(blk) + off, a.w_stride);
-      const __m512i isum = dot.Run(blk, xv, init);
-      const __m512 dw = _mm512_set1_ps(HalfToFloat(blk->d));
-      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, dy), acc[r]);
-    }
+    for (int k = 0; k < 4; ++k)
+      init[4 * b + k] = NegBias<5>(_mm512_loadu_si512(y[b].qs + 64 * k));  // codes are q + 32
   }
-  float* out = a.y + t0 * a.y_stride + r0;
-  for (int r = 0; r < MR; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
+  const Q6KDot dot;
+  float* out = a.y + t0 * a.y_stride;
+  for (int64_t r = r0; r < r1; ++r) {
+    const BlockQ6_K* row = reinterpret_cast<const BlockQ6_K*>(a.w + r * a.w_stride);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const BlockQ6_K* blk = row + b;
+      for (int off = 0; off < 210; off += 64)
+        PrefetchNextTile<1>(reinterpret_cast<const uint8_t*>(blk) + off, a.w_stride);
+      __m512i xv[4];
+      for (int k = 0; k < 4; ++k) xv[k] = _mm512_loadu_si512(y[b].qs + 64 * k);
+      const __m512i isum = dot.Run(blk, xv, &init[4 * b]);
+      const __m512 dwy = _mm512_set1_ps(HalfToFloat(blk->d) * y[b].d);
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), dwy, acc);
+    }
+    out[r] = _mm512_reduce_add_ps(acc);
+  }
 }
 
 template <int MR, int NT>
 struct Q6KTile {
-  static void Run(const GemmArgs& a, int64_t r0, int64_t t0) {
-    if constexpr (NT == 1) {
-      GemvQ6K<MR>(a, r0, t0);
-    } else {
-      TileQ6K<MR, NT>(a, r0, t0);
-    }
-  }
+  static void Run(const GemmArgs& a, int64_t r0, int64_t t0) { TileQ6K<MR, NT>(a, r0, t0); }
 };
 
-// K-quant products: one-row tiles for a single token, 4 x 2 tiles for several.
-template <template <int, int> class Tile>
-void GemmK(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+// K-quant products: a row at a time for a single token, 4 x 2 tiles for several.
+void GemmQ4K(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
   if (t1 - t0 == 1) {
-    GemmTiled<kDecodeRows, 1, Tile>(a, r0, r1, t0, t1);
+    GemvQ4KRows(a, r0, r1, t0);
   } else {
-    GemmTiled<4, 2, Tile>(a, r0, r1, t0, t1);
+    GemmTiled<4, 2, Q4KTile>(a, r0, r1, t0, t1);
+  }
+}
+
+void GemmQ6K(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  if (t1 - t0 == 1) {
+    GemvQ6KRows(a, r0, r1, t0);
+  } else {
+    GemmTiled<4, 2, Q6KTile>(a, r0, r1, t0, t1);
   }
 }
 
@@ -854,8 +926,8 @@ void FillAvx512Kernels(KernelSet* ks, bool has_bf16) {
   ks->gemm[static_cast<int>(WType::kQ5_0)] = GemmQ0<WType::kQ5_0>;
   ks->gemm[static_cast<int>(WType::kF32)] = GemmTiled<4, 4, FloatTiles<WType::kF32>::Tile>;
   ks->gemm[static_cast<int>(WType::kF16)] = GemmTiled<4, 4, FloatTiles<WType::kF16>::Tile>;
-  ks->gemm[static_cast<int>(WType::kQ4_K)] = GemmK<Q4KTile>;
-  ks->gemm[static_cast<int>(WType::kQ6_K)] = GemmK<Q6KTile>;
+  ks->gemm[static_cast<int>(WType::kQ4_K)] = GemmQ4K;
+  ks->gemm[static_cast<int>(WType::kQ6_K)] = GemmQ6K;
   ks->gemm[static_cast<int>(WType::kQ4_0P)] = Panels16GemmAvx512();
   if (has_bf16) ks->gemm[static_cast<int>(WType::kBF16)] = GemmTiled<4, 4, BF16Tile>;
   ks->act_quant[static_cast<int>(ActKind::kQ8)] = QuantizeActQ8;
