@@ -120,6 +120,8 @@ class Backend {
   // As MatMul, into host memory (the logits a caller reads).
   virtual void MatMulToHost(const MatrixView& w, const float* x, int n, float* host_y,
                             int n_single) = 0;
+  // host_y[n] = the sum of n_rows consecutive rows of n values (pooled embeddings).
+  virtual void SumRowsToHost(const float* x, int n_rows, int n, float* host_y) = 0;
   // Per-head products (MLA): w stacks heads of `rows` rows; for head h and row t < n,
   // y[t * y_stride + h * y_head ..] = w_h . x[t * x_stride + h * x_head .. + w.cols].
   virtual void MatMulHeads(const MatrixView& w, int64_t rows, const float* x, int64_t x_stride,

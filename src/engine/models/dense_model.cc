@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 
@@ -199,6 +200,9 @@ Status DenseModel::ForwardBatch(KvCache& cache, std::span<const SequenceChunk> c
     }
     seen_batch = seen_batch || !ch.single;
     LLMUX_RETURN_IF_ERROR(CheckTokens(ch.tokens, config_.n_vocab));
+    if (ch.hidden != ChunkHidden::kNone && ch.hidden_out == nullptr) {
+      return InvalidArgumentError("a chunk that wants hidden states has nowhere to put them");
+    }
     n_total += static_cast<int64_t>(ch.tokens.size());
     const int64_t end = ch.pos0 + static_cast<int64_t>(ch.tokens.size());
     const int64_t bs = cache.block_size();
@@ -231,6 +235,7 @@ void DenseModel::RunBatch(KvCache& cache, std::span<const SequenceChunk> chunks,
   int n_logit_rows = 0;
   int n_single = 0;         // leading decode rows
   int n_single_logits = 0;  // their logit rows, which come first too
+  int first_hidden_row = std::numeric_limits<int>::max();
   for (size_t i = 0; i < chunks.size(); ++i) {
     const SequenceChunk& ch = chunks[i];
     const int len = static_cast<int>(ch.tokens.size());
@@ -250,6 +255,11 @@ void DenseModel::RunBatch(KvCache& cache, std::span<const SequenceChunk> chunks,
     } else if (ch.logits == ChunkLogits::kLast) {
       logit_rows_[n_logit_rows++] = n + len - 1;
     }
+    if (ch.hidden == ChunkHidden::kSum) {
+      first_hidden_row = std::min(first_hidden_row, n);
+    } else if (ch.hidden == ChunkHidden::kLast) {
+      first_hidden_row = std::min(first_hidden_row, n + len - 1);
+    }
     n += len;
   }
   Embed(n);
@@ -260,17 +270,19 @@ void DenseModel::RunBatch(KvCache& cache, std::span<const SequenceChunk> chunks,
   b.seqs = std::span<const AttentionSeq>(seqs_.data(), chunks.size());
   b.slots = slots_.data();
   b.n_single = n_single;
-  // A single sequence's last layer runs on only the rows that give logits (a suffix).
+  // A single sequence's last layer runs on only the rows that give logits or hidden states (a
+  // suffix).
   Batch last = b;
   AttentionSeq last_seq;
   if (chunks.size() == 1) {
-    last.first = n_logit_rows == 0 ? n : logit_rows_[0];
+    last.first = std::min(n_logit_rows == 0 ? n : logit_rows_[0], first_hidden_row);
     last_seq = AttentionSeq{last.first, n - last.first, chunks[0].pos0 + last.first,
                             chunks[0].blocks.data(), chunks[0].single};
     last.seqs = std::span<const AttentionSeq>(&last_seq, 1);
   }
   for (int il = 0; il < c.n_layer; ++il) ForwardLayer(il, cache, il == c.n_layer - 1 ? last : b);
 
+  if (first_hidden_row < n) Hidden(chunks);
   if (logits == nullptr || n_logit_rows == 0) return;
   bool contiguous = true;
   for (int i = 1; i < n_logit_rows; ++i) contiguous &= logit_rows_[i] == logit_rows_[0] + i;
@@ -282,6 +294,22 @@ void DenseModel::RunBatch(KvCache& cache, std::span<const SequenceChunk> chunks,
   backend_->CopyRows(x_.data(), c.n_embd, 0, x_.data(), c.n_embd, 0, n_logit_rows, 1, c.n_embd,
                      logit_rows_.data());
   Logits(0, n_logit_rows, n_single_logits, logits);
+}
+
+void DenseModel::Hidden(std::span<const SequenceChunk> chunks) {
+  const int n_embd = config_.n_embd;
+  int row = 0;
+  for (const SequenceChunk& ch : chunks) {
+    const int len = static_cast<int>(ch.tokens.size());
+    if (ch.hidden != ChunkHidden::kNone) {
+      const int first = ch.hidden == ChunkHidden::kLast ? row + len - 1 : row;
+      const int n_rows = row + len - first;
+      backend_->RmsNorm(x_.data() + static_cast<size_t>(first) * n_embd, weights_.output_norm,
+                        xn_.data(), n_rows, n_embd, n_embd, config_.rms_eps);
+      backend_->SumRowsToHost(xn_.data(), n_rows, n_embd, ch.hidden_out);
+    }
+    row += len;
+  }
 }
 
 void DenseModel::Embed(int n) { backend_->Embed(weights_.token_embd, tokens_.data(), n, x_.data()); }

@@ -92,6 +92,8 @@ class DenseModel : public Model {
   void RunBatch(KvCache& cache, std::span<const SequenceChunk> chunks, float* logits);
   void Embed(int n);
   void Logits(int first_row, int n_rows, int n_single, float* out);
+  // Writes each chunk's wanted final hidden states (normed) to its hidden_out.
+  void Hidden(std::span<const SequenceChunk> chunks);
   // Allocates the activation buffers and reserves the backend's matmul scratch.
   Status AllocateBuffers();
 

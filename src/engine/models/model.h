@@ -26,6 +26,9 @@
 
 namespace llmux {
 
+// How an embedding model pools its hidden states (GGUF `<arch>.pooling_type`).
+enum class PoolingType { kUnspecified, kNone, kMean, kCls, kLast, kRank };
+
 struct ModelConfig {
   std::string arch;  // general.architecture
   std::string name;  // general.name, informational
@@ -68,6 +71,7 @@ struct ModelConfig {
   int n_layer_dense_lead = 0;
   int n_expert_shared = 0;  // shared experts, as one SwiGLU of width n_ff_exp * n_expert_shared
   MoeRouting routing;
+  PoolingType pooling = PoolingType::kUnspecified;
 
   int q_dim() const { return n_head * head_dim; }
   int kv_dim() const { return n_head_kv * head_dim; }
@@ -76,6 +80,9 @@ struct ModelConfig {
 
 // Which logits a chunk of ForwardBatch wants.
 enum class ChunkLogits { kNone, kLast, kAll };
+// What a chunk returns of its final hidden states (after the output norm), for embeddings:
+// the last token's row, or the sum of every token's row.
+enum class ChunkHidden { kNone, kLast, kSum };
 
 // Tokens [pos0, pos0 + tokens.size()) of one sequence. The cache already holds its K/V for
 // positions [0, pos0); `blocks` is its block table, covering at least pos0 + tokens.size()
@@ -89,6 +96,8 @@ struct SequenceChunk {
   // single-token kernels and the others on the batch kernels, so that every row gets the
   // same arithmetic whatever else shares the step (see Backend::MatMul).
   bool single = false;
+  ChunkHidden hidden = ChunkHidden::kNone;
+  float* hidden_out = nullptr;  // host memory, n_embd floats: where `hidden` goes
 };
 
 class Model {
@@ -113,8 +122,9 @@ class Model {
 
   // Runs one step of continuous batching: every chunk's tokens in one pass. The chunks'
   // tokens together are at most max_batch(). Writes n_vocab logits per wanted row, chunk
-  // by chunk in order (one row for kLast, one per token for kAll). A sequence's results
-  // do not depend on the other chunks of the step.
+  // by chunk in order (one row for kLast, one per token for kAll), and each chunk's
+  // `hidden` rows to its hidden_out. A sequence's results do not depend on the other chunks
+  // of the step.
   virtual Status ForwardBatch(KvCache& cache, std::span<const SequenceChunk> chunks,
                               float* logits) = 0;
 

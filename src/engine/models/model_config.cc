@@ -165,6 +165,9 @@ Result<ModelConfig> ReadModelConfig(const gguf::GgufFile& file, std::string_view
     return InvalidArgumentError("layer_norm_rms_epsilon must be in (0, 1]");
   }
   LLMUX_RETURN_IF_ERROR(ReadRope(keys, c));
+  // llama.cpp's numbering: 0 none, 1 mean, 2 cls, 3 last, 4 rank; absent: unspecified.
+  LLMUX_ASSIGN_OR_RETURN(int pooling, keys.OptionalInt("pooling_type", -1, 0, 4));
+  c.pooling = static_cast<PoolingType>(pooling + 1);
   return c;
 }
 

@@ -79,7 +79,7 @@ std::vector<uint64_t> BlockManager::RegisteredHashes() const {
 }
 
 int BlockManager::AcquirePrefix(Sequence& seq) {
-  if (!seq.block_table.empty() || seq.n_computed != 0) return 0;
+  if (!seq.block_table.empty() || seq.n_computed != 0 || !seq.reuse_prefix) return 0;
   const int bs = block_size_;
   // At least one token stays to compute so that the last one yields logits.
   const int max_blocks = seq.n_tokens() > 0 ? (seq.n_tokens() - 1) / bs : 0;

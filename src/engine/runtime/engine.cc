@@ -132,12 +132,20 @@ Result<std::shared_ptr<EngineTicket>> Engine::Submit(EngineRequest request,
     }
   }
   const int n_prompt = static_cast<int>(request.prompt.size());
+  const bool embed = request.embed != EmbeddingPooling::kNone;
+  if (embed && !request.resume.empty()) {
+    return InvalidArgumentError("an embedding request resumes nothing");
+  }
+  if (embed && n_prompt > n_ctx_) {
+    return InvalidArgumentError("the input has " + std::to_string(n_prompt) +
+                                " tokens; this model's context is " + std::to_string(n_ctx_));
+  }
   if (!request.resume.empty() && n_prompt + static_cast<int64_t>(request.resume.size()) > n_ctx_) {
     return InvalidArgumentError("the prompt and the resumed tokens have " +
                                 std::to_string(n_prompt + request.resume.size()) +
                                 " tokens; this model's context is " + std::to_string(n_ctx_));
   }
-  if (n_prompt >= n_ctx_) {
+  if (!embed && n_prompt >= n_ctx_) {
     return InvalidArgumentError("the prompt has " + std::to_string(n_prompt) +
                                 " tokens; this model's context is " + std::to_string(n_ctx_) +
                                 " tokens and at least one must be left to generate");
@@ -148,6 +156,8 @@ Result<std::shared_ptr<EngineTicket>> Engine::Submit(EngineRequest request,
   active->seq.tokens = request.prompt;
   active->seq.tokens.insert(active->seq.tokens.end(), request.resume.begin(), request.resume.end());
   active->seq.n_prompt = n_prompt;
+  active->seq.reuse_prefix = request.embed != EmbeddingPooling::kMean;
+  if (embed) active->chunk_hidden.assign(static_cast<size_t>(model_->config().n_embd), 0.0f);
   active->finish.prompt_tokens = n_prompt;
   active->request = std::move(request);
   active->callbacks = std::move(callbacks);
@@ -286,9 +296,19 @@ bool Engine::Step() {
       ch.tokens = std::span<const int32_t>(s.tokens.data() + s.n_computed, sc.n_tokens);
       ch.pos0 = s.n_computed;
       ch.blocks = s.block_table;
-      ch.logits = s.n_computed + sc.n_tokens == s.n_tokens() ? ChunkLogits::kLast
-                                                             : ChunkLogits::kNone;
+      const bool last_chunk = s.n_computed + sc.n_tokens == s.n_tokens();
+      ch.logits = last_chunk ? ChunkLogits::kLast : ChunkLogits::kNone;
       ch.single = single;
+      Active& a = *active_of(&s);
+      if (a.request.embed == EmbeddingPooling::kMean) {
+        ch.logits = ChunkLogits::kNone;
+        ch.hidden = ChunkHidden::kSum;
+        ch.hidden_out = a.chunk_hidden.data();
+      } else if (a.request.embed == EmbeddingPooling::kLast) {
+        ch.logits = ChunkLogits::kNone;
+        ch.hidden = last_chunk ? ChunkHidden::kLast : ChunkHidden::kNone;
+        ch.hidden_out = a.chunk_hidden.data();
+      }
       chunks_.push_back(ch);
       order_.push_back(sc);
     }
@@ -308,12 +328,30 @@ bool Engine::Step() {
     Sequence& s = *order_[i].seq;
     s.n_computed += order_[i].n_tokens;
     blocks_->CommitFullBlocks(s);
-    if (chunks_[i].logits == ChunkLogits::kLast) {
+    if (chunks_[i].hidden != ChunkHidden::kNone ||
+        active_of(&s)->request.embed != EmbeddingPooling::kNone) {
+      PoolHidden(*active_of(&s), chunks_[i]);
+    } else if (chunks_[i].logits == ChunkLogits::kLast) {
       SampleAndEmit(*active_of(&s), logits_.data() + row * n_vocab);
       ++row;
     }
   }
   return true;
+}
+
+void Engine::PoolHidden(Active& a, const SequenceChunk& chunk) {
+  std::vector<float>& pooled = a.finish.embedding;
+  // A preempted request recomputes from position 0: its sum starts again.
+  if (chunk.pos0 == 0 || pooled.empty()) pooled.assign(a.chunk_hidden.size(), 0.0f);
+  if (chunk.hidden != ChunkHidden::kNone) {
+    for (size_t i = 0; i < pooled.size(); ++i) pooled[i] += a.chunk_hidden[i];
+  }
+  if (a.seq.n_computed < a.seq.n_prompt) return;
+  if (a.request.embed == EmbeddingPooling::kMean) {
+    const float inv = 1.0f / static_cast<float>(a.seq.n_prompt);
+    for (float& v : pooled) v *= inv;
+  }
+  Finish(a, EngineFinishReason::kEndOfGeneration);
 }
 
 void Engine::Prepare(Active& a) {

@@ -53,6 +53,10 @@ struct EngineOptions {
   int prefix_events_per_step = 4096;
 };
 
+// How an embedding request pools the final hidden states (after the output norm) of its
+// prompt: their mean, or the last token's.
+enum class EmbeddingPooling { kNone, kMean, kLast };
+
 struct EngineRequest {
   std::vector<int32_t> prompt;  // at least one token
   SamplerParams sampling;
@@ -66,6 +70,11 @@ struct EngineRequest {
   // count as completion tokens; their K/V is then computed one per step like any generated
   // token, so greedy and seeded sampling go on exactly as the first engine would have.
   std::vector<int32_t> resume;
+  // Not kNone: an embedding request. The prompt runs through the model (it may fill the whole
+  // context) and the request finishes with EngineFinish::embedding, generating nothing;
+  // sampling, max_tokens, constraint and resume do not apply. Mean pooling never reuses the
+  // prefix cache (every position's hidden state is needed).
+  EmbeddingPooling embed = EmbeddingPooling::kNone;
 };
 
 struct TokenOutput {
@@ -86,6 +95,7 @@ struct EngineFinish {
   int completion_tokens = 0;  // sampled tokens, the end-of-generation token included
   int preemptions = 0;  // times the request lost its KV blocks and was recomputed
   Status error;
+  std::vector<float> embedding;  // an embedding request's pooled vector (n_embd, not normalized)
 };
 
 struct EngineCallbacks {
@@ -160,6 +170,7 @@ class Engine {
     std::unique_ptr<Sampler> sampler;  // made on first admission
     Utf8Stream utf8;
     EngineFinish finish;
+    std::vector<float> chunk_hidden;  // embedding requests: this step's pooled rows
     bool started = false;
     bool done = false;
   };
@@ -170,6 +181,8 @@ class Engine {
   bool Step();
   // Samples the next token of `a` from its logits row and reports it; may finish `a`.
   void SampleAndEmit(Active& a, float* logits);
+  // Adds an embedding request's chunk to its pooled vector; finishes it after its prompt.
+  void PoolHidden(Active& a, const SequenceChunk& chunk);
   // Makes `a`'s sampler and replays its resume tokens (engine thread, before it is queued);
   // may finish `a`.
   void Prepare(Active& a);

@@ -17,6 +17,7 @@ struct Sequence {
   int n_computed = 0;   // tokens [0, n_computed) have K/V in the cache
   int cached_tokens = 0;  // tokens of the first admission served from the prefix cache
   bool admitted_once = false;
+  bool reuse_prefix = true;  // false: AcquirePrefix matches nothing (the whole prompt runs)
   SequenceStatus status = SequenceStatus::kWaiting;
 
   // Block table: block_table[i] holds positions [i * block_size, (i + 1) * block_size).

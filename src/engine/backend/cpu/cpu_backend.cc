@@ -85,6 +85,14 @@ void CpuBackend::MatMulToHost(const MatrixView& w, const float* x, int n, float*
   MatMul(w, x, n, host_y, n_single);  // host memory is this backend's memory
 }
 
+void CpuBackend::SumRowsToHost(const float* x, int n_rows, int n, float* host_y) {
+  std::fill_n(host_y, n, 0.0f);
+  for (int r = 0; r < n_rows; ++r) {
+    const float* row = x + static_cast<size_t>(r) * n;
+    for (int i = 0; i < n; ++i) host_y[i] += row[i];
+  }
+}
+
 void CpuBackend::MatMulHeads(const MatrixView& w, int64_t rows, const float* x, int64_t x_stride,
                              int64_t x_head, int n, float* y, int64_t y_stride, int64_t y_head,
                              int n_single) {

@@ -32,6 +32,7 @@ class CpuBackend final : public Backend {
   void MatMulMany(std::span<const MatMulOut> outs, const float* x, int n, int n_single) override;
   void MatMulToHost(const MatrixView& w, const float* x, int n, float* host_y,
                     int n_single) override;
+  void SumRowsToHost(const float* x, int n_rows, int n, float* host_y) override;
   void MatMulHeads(const MatrixView& w, int64_t rows, const float* x, int64_t x_stride,
                    int64_t x_head, int n, float* y, int64_t y_stride, int64_t y_head,
                    int n_single) override;
