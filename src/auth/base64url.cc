@@ -18,31 +18,36 @@ constexpr std::array<int8_t, 256> kDecode = MakeDecodeTable();
 
 }  // namespace
 
-std::string Base64UrlEncode(std::string_view bytes) {
+namespace {
+
+constexpr char kStandardAlphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string Encode(std::string_view bytes, const char* alphabet, bool pad) {
   std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
+  out.reserve((bytes.size() + 2) / 3 * 4);
   size_t i = 0;
   auto byte = [&](size_t k) { return static_cast<uint32_t>(static_cast<uint8_t>(bytes[k])); };
   for (; i + 3 <= bytes.size(); i += 3) {
     uint32_t v = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
+    for (int shift = 18; shift >= 0; shift -= 6) out += alphabet[(v >> shift) & 63];
   }
-  size_t rest = bytes.size() - i;
-  if (rest == 1) {
-    uint32_t v = byte(i) << 16;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-  } else if (rest == 2) {
-    uint32_t v = (byte(i) << 16) | (byte(i + 1) << 8);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-  }
+  const size_t rest = bytes.size() - i;
+  if (rest == 0) return out;
+  uint32_t v = byte(i) << 16;
+  if (rest == 2) v |= byte(i + 1) << 8;
+  out += alphabet[(v >> 18) & 63];
+  out += alphabet[(v >> 12) & 63];
+  if (rest == 2) out += alphabet[(v >> 6) & 63];
+  if (pad) out.append(3 - rest, '=');
   return out;
 }
+
+}  // namespace
+
+std::string Base64UrlEncode(std::string_view bytes) { return Encode(bytes, kAlphabet, false); }
+
+std::string Base64Encode(std::string_view bytes) { return Encode(bytes, kStandardAlphabet, true); }
 
 Result<std::string> Base64UrlDecode(std::string_view text) {
   if (text.size() % 4 == 1)

@@ -50,3 +50,20 @@ TEST(Base64Url, StrictRejections) {
 
 }  // namespace
 }  // namespace llmux::auth
+
+namespace llmux::auth {
+namespace {
+
+TEST(Base64, Rfc4648StandardVectorsWithPadding) {
+  EXPECT_EQ(Base64Encode(""), "");
+  EXPECT_EQ(Base64Encode("f"), "Zg==");
+  EXPECT_EQ(Base64Encode("fo"), "Zm8=");
+  EXPECT_EQ(Base64Encode("foo"), "Zm9v");
+  EXPECT_EQ(Base64Encode("foob"), "Zm9vYg==");
+  EXPECT_EQ(Base64Encode("fooba"), "Zm9vYmE=");
+  EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(Base64Encode(std::string("\xfb\xff", 2)), "+/8=");
+}
+
+}  // namespace
+}  // namespace llmux::auth

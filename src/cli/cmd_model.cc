@@ -23,6 +23,7 @@ Command AddModelCommand(CLI::App& app) {
     convert::RandomModelSpec spec;
     std::string type = "f32", out;
     bool untied = false;
+    std::string pooling;
   };
   auto opts = std::make_shared<Opts>();
   auto& s = opts->spec;
@@ -54,12 +55,15 @@ Command AddModelCommand(CLI::App& app) {
   create->add_option("--qk-nope", s.qk_nope, "per-head query/key dims without RoPE (deepseek2)");
   create->add_option("--qk-rope", s.qk_rope, "per-head RoPE dims (deepseek2)");
   create->add_option("--v-head", s.v_head, "per-head value width (deepseek2)");
+  create->add_option("--pooling", opts->pooling, "embedding pooling metadata: mean or last")
+      ->check(CLI::IsMember({"mean", "last"}));
   create->add_option("--out", opts->out, "output file")->required();
   auto run_create = [opts] {
     auto target = convert::ParseQuantizeTarget(opts->type);
     if (!target) return ReportError(InvalidArgumentError("unknown --type '" + opts->type + "'"));
     opts->spec.type = *target;
     opts->spec.tied = !opts->untied;
+    if (!opts->pooling.empty()) opts->spec.pooling_type = opts->pooling == "mean" ? 1 : 3;
     Status st = convert::CreateRandomModel(opts->spec, opts->out);
     if (!st.ok()) return ReportError(st);
     std::printf("wrote %s\n", opts->out.c_str());

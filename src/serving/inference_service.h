@@ -150,6 +150,30 @@ struct ModelInfo {
   int64_t parameter_count = 0;  // elements of every weight tensor
 };
 
+// Embeddings of one or more inputs (OpenAI /v1/embeddings, Ollama /api/embed). Each input is
+// text or token ids; the model's GGUF pooling_type picks mean or last-token pooling (mean when
+// the file names none).
+struct EmbedInput {
+  std::string text;
+  std::vector<int32_t> tokens;  // used instead of text when not empty
+};
+
+struct EmbedRequest {
+  std::string model;
+  std::vector<EmbedInput> inputs;  // 1..kMaxEmbedInputs
+  int dimensions = 0;              // > 0: keep the first `dimensions` values (Matryoshka)
+  bool normalize = true;           // L2-normalize each vector (after truncation)
+  bool truncate = false;           // cut an input longer than the context instead of refusing it
+  std::string caller_share;        // as GenerationOptions::caller_share
+};
+
+inline constexpr int kMaxEmbedInputs = 256;
+
+struct EmbedResult {
+  std::vector<std::vector<float>> embeddings;  // one per input, in order
+  int prompt_tokens = 0;
+};
+
 class InferenceService {
  public:
   virtual ~InferenceService() = default;
@@ -185,6 +209,15 @@ class InferenceService {
   virtual Result<std::string> Detokenize(const std::string& model,
                                          std::span<const int32_t> ids) const {
     return UnimplementedError("this server does not detokenize");
+  }
+
+  // Runs every input through the model and calls `done` once with the vectors or why not
+  // (InvalidArgument with the field "input" or "dimensions", NotFound for the model,
+  // ResourceExhausted when the caller's share of the queue is taken). `done` may run on the
+  // caller's thread or on an engine thread; it must not block.
+  using Embedded = std::function<void(Result<EmbedResult>)>;
+  virtual void SubmitEmbed(EmbedRequest request, Embedded done) {
+    done(UnimplementedError("this server does not compute embeddings"));
   }
 };
 

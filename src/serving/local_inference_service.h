@@ -41,6 +41,8 @@ class LocalInferenceService : public InferenceService, public ModelManager, publ
                                  std::span<const int32_t> ids) const override;
   Result<std::shared_ptr<RequestHandle>> Chat(ChatRequest request,
                                               std::shared_ptr<Sink> sink) override;
+  // local_inference_embed.cc
+  void SubmitEmbed(EmbedRequest request, Embedded done) override;
   Result<std::shared_ptr<RequestHandle>> Complete(CompletionRequest request,
                                                   std::shared_ptr<Sink> sink) override;
 

@@ -170,10 +170,16 @@ test('an unknown model: the client throws the server\'s message', async () => {
   }
 });
 
-test('embeddings are refused in Ollama\'s shape', async () => {
-  await assert.rejects(client.embed({ model, input: 'hello' }), (e) => {
-    assert.equal(e.status_code, 501);
-    assert.match(e.message, /embeddings/);
+test('embed: a generative model pools by mean (no pooling metadata); bad input in Ollama\'s shape', async () => {
+  const r = await client.embed({ model, input: ['hello', 'world'] });
+  assert.equal(r.embeddings.length, 2);
+  for (const e of r.embeddings) {
+    assert.ok(e.length > 0);
+    assert.ok(Math.abs(Math.sqrt(e.reduce((s, x) => s + x * x, 0)) - 1) < 1e-5, 'unit length');
+  }
+  await assert.rejects(client.embed({ model, input: 5 }), (e) => {
+    assert.equal(e.status_code, 400);
+    assert.match(e.message, /input/);
     return true;
   });
 });

@@ -205,6 +205,7 @@ void WriteMetadata(const RandomModelSpec& s, int head_dim, int64_t n_vocab,
   const bool base_1e4 = llama || deepseek;
   w.SetFloat32(a + "rope.freq_base", s.rope_theta > 0 ? s.rope_theta : (base_1e4 ? 10000.0f : 1e6f));
   w.SetFloat32(a + "attention.layer_norm_rms_epsilon", s.rms_eps > 0 ? s.rms_eps : (llama ? 1e-5f : 1e-6f));
+  if (s.pooling_type >= 0) w.SetUint32(a + "pooling_type", static_cast<uint32_t>(s.pooling_type));
   if (deepseek) {
     // The cache row is one "kv head" of latent + rope (ModelConfig::Mla).
     w.SetUint32(a + "attention.head_count_kv", 1);

@@ -43,6 +43,8 @@ struct RandomModelSpec {
   int expert_groups = 0;
   int expert_groups_used = 0;
   int dense_layers = 0;
+  // <arch>.pooling_type for an embedding model (llama.cpp's numbers: 1 mean, 3 last); -1: none.
+  int pooling_type = -1;
   // Multi-head latent attention (deepseek2; `heads` query heads, kv_heads unused): DeepSeek-V3's
   // keys (YaRN factor 40 over 4096 positions, sigmoid routing with a score bias, weights scaled
   // by 2.5) as its converter writes them.

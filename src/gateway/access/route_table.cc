@@ -41,21 +41,22 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Http("GET", "/v1/models", Access::kAuthenticated),
     Http("POST", "/v1/chat/completions", Access::kModelUse, {}, /*limited=*/true),
     Http("POST", "/v1/completions", Access::kModelUse, {}, /*limited=*/true),
+    Http("POST", "/v1/embeddings", Access::kModelUse, {}, /*limited=*/true),
     // vLLM's tokenizer endpoints: the model must be allowed (checked in the handler, as for
     // generations). A large prompt costs as much to tokenize as to submit, so they count
     // against the caller's share and request rate too (with no tokens charged).
     Http("POST", "/tokenize", Access::kModelUse, {}, /*limited=*/true),
     Http("POST", "/detokenize", Access::kModelUse, {}, /*limited=*/true),
     // Ollama API (gateway/ollama): generation like the OpenAI routes, listings like /v1/models.
-    // /api/embed and /api/embeddings only answer that there are no embeddings.
+    // Embeddings (/api/embed, and the older single-prompt /api/embeddings) like generations.
     Http("POST", "/api/chat", Access::kModelUse, {}, /*limited=*/true),
     Http("POST", "/api/generate", Access::kModelUse, {}, /*limited=*/true),
     Http("GET", "/api/tags", Access::kAuthenticated),
     Http("GET", "/api/ps", Access::kAuthenticated),
     Http("POST", "/api/show", Access::kAuthenticated),
     Http("GET", "/api/version", Access::kAuthenticated),
-    Http("POST", "/api/embed", Access::kAuthenticated),
-    Http("POST", "/api/embeddings", Access::kAuthenticated),
+    Http("POST", "/api/embed", Access::kModelUse, {}, /*limited=*/true),
+    Http("POST", "/api/embeddings", Access::kModelUse, {}, /*limited=*/true),
     // Password login of users (llmux's own short-lived tokens).
     Http("POST", "/auth/login", Access::kOwnCredentials),
     Http("POST", "/auth/refresh", Access::kOwnCredentials),

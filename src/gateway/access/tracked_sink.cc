@@ -52,7 +52,7 @@ void TrackedSink::OnDelta(const serving::Delta& delta) {
   if (ttft_ms_.load(std::memory_order_relaxed) < 0) {
     ttft_ms_.store(MillisSince(start_), std::memory_order_relaxed);
   }
-  inner_->OnDelta(delta);
+  if (inner_) inner_->OnDelta(delta);
 }
 
 void TrackedSink::OnFinish(const serving::Finish& finish) {
@@ -62,7 +62,7 @@ void TrackedSink::OnFinish(const serving::Finish& finish) {
     outcome = finish.error.ok() ? InternalError("generation failed") : finish.error;
   }
   Record(outcome, finish.reason == serving::FinishReason::kCancelled, finish.usage);
-  inner_->OnFinish(finish);
+  if (inner_) inner_->OnFinish(finish);
 }
 
 void TrackedSink::Refuse(const Status& why) { Record(why, false, serving::Usage{}); }

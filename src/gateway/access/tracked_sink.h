@@ -17,7 +17,8 @@ namespace llmux::gateway {
 
 class TrackedSink final : public serving::Sink {
  public:
-  // `log` null: nothing is recorded. `record` holds the call's fields known at admission.
+  // `inner` null: nothing is forwarded (a call answered whole, e.g. embeddings). `log` null:
+  // nothing is recorded. `record` holds the call's fields known at admission.
   TrackedSink(std::shared_ptr<serving::Sink> inner, std::shared_ptr<auth::UsageLease> lease,
               std::shared_ptr<CallerShares::Slot> slot, requestlog::RequestLog* log,
               requestlog::RequestRecord record, std::chrono::steady_clock::time_point start);

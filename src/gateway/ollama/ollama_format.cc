@@ -148,6 +148,21 @@ std::string OllamaErrorJson(const std::string& message) { return Dump(Json{{"err
 
 std::string OllamaErrorLine(const std::string& message) { return OllamaErrorJson(message) + "\n"; }
 
+std::string OllamaEmbedJson(const std::string& model, const serving::EmbedResult& result,
+                            int64_t total_ns) {
+  Json j{{"model", OllamaModelName(model)},
+         {"embeddings", result.embeddings},
+         {"total_duration", total_ns},
+         {"load_duration", 0},
+         {"prompt_eval_count", result.prompt_tokens}};
+  return Dump(j);
+}
+
+std::string OllamaLegacyEmbeddingJson(const serving::EmbedResult& result) {
+  return Dump(Json{{"embedding", result.embeddings.empty() ? std::vector<float>{}
+                                                           : result.embeddings.front()}});
+}
+
 std::string OllamaTagsJson(const std::vector<serving::ModelInfo>& models) {
   Json list = Json::array();
   for (const auto& m : models) {

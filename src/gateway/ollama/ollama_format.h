@@ -50,6 +50,12 @@ std::string OllamaLoadedLine(const OllamaMeta& meta, bool chat);
 std::string OllamaErrorJson(const std::string& message);
 std::string OllamaErrorLine(const std::string& message);
 
+// /api/embed: {"model", "embeddings", "total_duration", "load_duration", "prompt_eval_count"};
+// /api/embeddings (older): {"embedding"}.
+std::string OllamaEmbedJson(const std::string& model, const serving::EmbedResult& result,
+                            int64_t total_ns);
+std::string OllamaLegacyEmbeddingJson(const serving::EmbedResult& result);
+
 std::string OllamaTagsJson(const std::vector<serving::ModelInfo>& models);
 // Loaded models: llmux unloads none when idle, so each expires at Ollama's "never".
 std::string OllamaPsJson(const std::vector<serving::ModelInfo>& models);

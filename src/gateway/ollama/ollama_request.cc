@@ -475,6 +475,54 @@ Result<OllamaGenerateCall> ParseOllamaGenerateRequest(std::string_view text) {
   return out;
 }
 
+Result<OllamaEmbedCall> ParseOllamaEmbedRequest(std::string_view text) {
+  LLMUX_ASSIGN_OR_RETURN(Json body, ParseBody(text));
+  OllamaEmbedCall call;
+  serving::EmbedRequest& r = call.request;
+  LLMUX_RETURN_IF_ERROR(RequireModel(body, r.model));
+  const Json* input = Field(body, "input");
+  if (!input) return Invalid("input", "input is required");
+  if (input->is_string()) {
+    r.inputs.push_back({input->get<std::string>(), {}});
+  } else if (input->is_array() && !input->empty()) {
+    if (input->size() > static_cast<size_t>(serving::kMaxEmbedInputs)) {
+      return Invalid("input", "input holds " + std::to_string(input->size()) +
+                                  " items; at most " +
+                                  std::to_string(serving::kMaxEmbedInputs) + " are allowed");
+    }
+    for (size_t i = 0; i < input->size(); ++i) {
+      const Json& item = (*input)[i];
+      if (!item.is_string()) {
+        return TypeError("input[" + std::to_string(i) + "]", "a string", item);
+      }
+      r.inputs.push_back({item.get<std::string>(), {}});
+    }
+  } else {
+    return TypeError("input", "a string or a non-empty array of strings", *input);
+  }
+  LLMUX_ASSIGN_OR_RETURN(auto truncate, GetBool(body, "truncate", "truncate"));
+  r.truncate = truncate.value_or(true);
+  LLMUX_ASSIGN_OR_RETURN(auto dimensions,
+                         GetInteger(body, "dimensions", "dimensions", 1, int64_t{1} << 20));
+  if (dimensions) r.dimensions = static_cast<int>(*dimensions);
+  LLMUX_ASSIGN_OR_RETURN(call.keep_alive, ParseKeepAlive(body));
+  return call;
+}
+
+Result<OllamaEmbedCall> ParseOllamaLegacyEmbeddingsRequest(std::string_view text) {
+  LLMUX_ASSIGN_OR_RETURN(Json body, ParseBody(text));
+  OllamaEmbedCall call;
+  serving::EmbedRequest& r = call.request;
+  LLMUX_RETURN_IF_ERROR(RequireModel(body, r.model));
+  LLMUX_ASSIGN_OR_RETURN(auto prompt, GetString(body, "prompt", "prompt"));
+  if (!prompt || prompt->empty()) return Invalid("prompt", "prompt is required");
+  r.inputs.push_back({std::move(*prompt), {}});
+  r.normalize = false;
+  r.truncate = true;
+  LLMUX_ASSIGN_OR_RETURN(call.keep_alive, ParseKeepAlive(body));
+  return call;
+}
+
 Result<std::string> ParseOllamaShowRequest(std::string_view text) {
   LLMUX_ASSIGN_OR_RETURN(Json body, ParseBody(text));
   LLMUX_ASSIGN_OR_RETURN(auto model, GetString(body, "model", "model"));

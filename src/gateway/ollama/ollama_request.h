@@ -41,6 +41,16 @@ struct OllamaGenerateCall {
 
 Result<OllamaChatCall> ParseOllamaChatRequest(std::string_view body);
 Result<OllamaGenerateCall> ParseOllamaGenerateRequest(std::string_view body);
+// POST /api/embed: {"model", "input": string | [string], "truncate" (default true),
+// "dimensions", "keep_alive", "options"}; vectors are L2-normalized as Ollama's are.
+// POST /api/embeddings (the older route): {"model", "prompt"}, one vector, not normalized.
+struct OllamaEmbedCall {
+  serving::EmbedRequest request;
+  KeepAlive keep_alive;
+};
+Result<OllamaEmbedCall> ParseOllamaEmbedRequest(std::string_view body);
+Result<OllamaEmbedCall> ParseOllamaLegacyEmbeddingsRequest(std::string_view body);
+
 // POST /api/show: the model's name (`model`, or the older `name`).
 Result<std::string> ParseOllamaShowRequest(std::string_view body);
 

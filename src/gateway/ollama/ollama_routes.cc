@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "gateway/access/http_guard.h"
+#include "gateway/access/tracked_embed.h"
 #include "gateway/ollama/ollama_format.h"
 #include "gateway/ollama/ollama_request.h"
 #include "net/http/async_queue.h"
@@ -222,10 +223,29 @@ awaitable<void> AnswerLoad(http::ResponseWriter& w, serving::InferenceService& s
   }
 }
 
-awaitable<void> NoEmbeddings(http::Request&, http::ResponseWriter& w, CallAccess&) {
-  const Status status =
-      UnimplementedError("embeddings are not supported: llmux serves generative models only");
-  co_await SendError(w, status);
+// /api/embed and the older /api/embeddings: the same call, answered in each one's shape.
+template <typename ParseFn, typename FormatFn>
+awaitable<void> Embed(http::Request& req, http::ResponseWriter& w, CallAccess& access,
+                      serving::InferenceService& service, ParseFn parse, FormatFn format) {
+  const Clock::time_point received = Clock::now();
+  auto parsed = parse(req.body);
+  Status allowed = parsed.ok() ? access.AllowModel(parsed->request.model) : parsed.status();
+  if (!allowed.ok()) {
+    access.Refuse(allowed, parsed.ok() ? parsed->request.model : "");
+    co_await SendError(w, allowed);
+    co_return;
+  }
+  const std::string model = parsed->request.model;
+  Result<serving::EmbedResult> result =
+      co_await TrackedEmbed(access, service, std::move(parsed->request));
+  if (!result.ok()) {
+    co_await SendError(w, result.status());
+    co_return;
+  }
+  const int64_t total_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - received).count();
+  std::string body = format(model, *result, total_ns);
+  co_await w.Send(200, kJson, std::move(body));
 }
 
 }  // namespace
@@ -360,8 +380,20 @@ void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& serv
         co_await w.Send(200, kJson, std::move(body));
       });
 
-  router.Route("POST", "/api/embed", NoEmbeddings);
-  router.Route("POST", "/api/embeddings", NoEmbeddings);
+  router.Route("POST", "/api/embed",
+               [&service](http::Request& req, http::ResponseWriter& w,
+                          CallAccess& access) -> awaitable<void> {
+                 co_await Embed(req, w, access, service, ParseOllamaEmbedRequest,
+                                OllamaEmbedJson);
+               });
+  router.Route("POST", "/api/embeddings",
+               [&service](http::Request& req, http::ResponseWriter& w,
+                          CallAccess& access) -> awaitable<void> {
+                 co_await Embed(req, w, access, service, ParseOllamaLegacyEmbeddingsRequest,
+                                [](const std::string&, const serving::EmbedResult& r, int64_t) {
+                                  return OllamaLegacyEmbeddingJson(r);
+                                });
+               });
 }
 
 }  // namespace llmux::gateway

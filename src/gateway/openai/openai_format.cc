@@ -1,8 +1,11 @@
 #include "gateway/openai/openai_format.h"
 
+#include <bit>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <random>
+
+#include "auth/base64url.h"
 
 namespace llmux::gateway {
 
@@ -226,6 +229,29 @@ std::string TokenizeJson(const std::vector<int32_t>& tokens, int max_model_len) 
   return Dump(Json{{"tokens", tokens},
                    {"count", static_cast<int64_t>(tokens.size())},
                    {"max_model_len", max_model_len}});
+}
+
+std::string EmbeddingsJson(const std::string& model, const serving::EmbedResult& result,
+                           bool base64) {
+  static_assert(std::endian::native == std::endian::little, "base64 embeddings are little-endian");
+  Json data = Json::array();
+  for (size_t i = 0; i < result.embeddings.size(); ++i) {
+    const std::vector<float>& v = result.embeddings[i];
+    Json item{{"object", "embedding"}, {"index", static_cast<int64_t>(i)}};
+    if (base64) {
+      item["embedding"] = auth::Base64Encode(
+          std::string_view(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
+    } else {
+      item["embedding"] = v;
+    }
+    data.push_back(std::move(item));
+  }
+  return Dump(Json{{"object", "list"},
+                   {"data", std::move(data)},
+                   {"model", model},
+                   {"usage",
+                    {{"prompt_tokens", result.prompt_tokens},
+                     {"total_tokens", result.prompt_tokens}}}});
 }
 
 std::string DetokenizeJson(const std::string& prompt) { return Dump(Json{{"prompt", prompt}}); }

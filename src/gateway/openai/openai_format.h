@@ -51,6 +51,10 @@ inline constexpr const char* kDoneEvent = "data: [DONE]\n\n";
 std::string ModelListJson(const std::vector<serving::ModelInfo>& models);
 // /tokenize and /detokenize replies (vLLM's shape).
 std::string TokenizeJson(const std::vector<int32_t>& tokens, int max_model_len);
+// The /v1/embeddings reply: one {"object": "embedding", "index", "embedding"} per vector, the
+// embedding an array of floats or, with base64, its little-endian float32 bytes in base64.
+std::string EmbeddingsJson(const std::string& model, const serving::EmbedResult& result,
+                           bool base64);
 std::string DetokenizeJson(const std::string& prompt);
 
 // OpenAI's error object; its HTTP status is http::HttpStatusFor's.

@@ -375,6 +375,24 @@ Result<ParsedCompletionRequest> ParseCompletionRequest(std::string_view text) {
   return out;
 }
 
+// An array of token ids (non-negative 32-bit integers).
+Result<std::vector<int32_t>> TokenIds(const Json& tokens, const std::string& field) {
+  if (!tokens.is_array()) return TypeError(field, "an array of token ids", tokens);
+  std::vector<int32_t> out;
+  out.reserve(tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const Json& t = tokens[i];
+    if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
+        t.get<int64_t>() > std::numeric_limits<int32_t>::max() ||
+        (t.is_number_unsigned() && t.get<uint64_t>() > uint64_t{INT32_MAX})) {
+      return Invalid(field,
+                     field + "[" + std::to_string(i) + "] is not a token id, got " + t.dump());
+    }
+    out.push_back(static_cast<int32_t>(t.get<int64_t>()));
+  }
+  return out;
+}
+
 Result<ParsedTokenizeRequest> ParseTokenizeRequest(std::string_view text) {
   LLMUX_ASSIGN_OR_RETURN(Json body, ParseBody(text));
   ParsedTokenizeRequest out;
@@ -393,17 +411,60 @@ Result<ParsedDetokenizeRequest> ParseDetokenizeRequest(std::string_view text) {
   LLMUX_RETURN_IF_ERROR(RequireModel(body, out.model));
   const Json* tokens = Field(body, "tokens");
   if (!tokens) return Invalid("tokens", "Missing required parameter: 'tokens'.");
-  if (!tokens->is_array()) return TypeError("tokens", "an array of token ids", *tokens);
-  out.tokens.reserve(tokens->size());
-  for (size_t i = 0; i < tokens->size(); ++i) {
-    const Json& t = (*tokens)[i];
-    if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
-        t.get<int64_t>() > std::numeric_limits<int32_t>::max() ||
-        (t.is_number_unsigned() && t.get<uint64_t>() > uint64_t{INT32_MAX})) {
-      return Invalid("tokens",
-                     "tokens[" + std::to_string(i) + "] is not a token id, got " + t.dump());
+  LLMUX_ASSIGN_OR_RETURN(out.tokens, TokenIds(*tokens, "tokens"));
+  return out;
+}
+
+Result<ParsedEmbeddingsRequest> ParseEmbeddingsRequest(std::string_view text) {
+  LLMUX_ASSIGN_OR_RETURN(Json body, ParseBody(text));
+  ParsedEmbeddingsRequest out;
+  serving::EmbedRequest& r = out.request;
+  LLMUX_RETURN_IF_ERROR(RequireModel(body, r.model));
+  const Json* input = Field(body, "input");
+  if (!input) return Invalid("input", "Missing required parameter: 'input'.");
+  const char* kShape = "a string, an array of strings, an array of token ids or an array of "
+                       "arrays of token ids";
+  if (input->is_string()) {
+    r.inputs.push_back({input->get<std::string>(), {}});
+  } else if (!input->is_array() || input->empty()) {
+    return TypeError("input", kShape, *input);
+  } else if ((*input)[0].is_number()) {
+    serving::EmbedInput one;
+    LLMUX_ASSIGN_OR_RETURN(one.tokens, TokenIds(*input, "input"));
+    r.inputs.push_back(std::move(one));
+  } else {
+    if (input->size() > static_cast<size_t>(serving::kMaxEmbedInputs)) {
+      return Invalid("input", "input holds " + std::to_string(input->size()) +
+                                  " items; at most " +
+                                  std::to_string(serving::kMaxEmbedInputs) + " are allowed");
     }
-    out.tokens.push_back(static_cast<int32_t>(t.get<int64_t>()));
+    for (size_t i = 0; i < input->size(); ++i) {
+      const Json& item = (*input)[i];
+      const std::string path = "input[" + std::to_string(i) + "]";
+      serving::EmbedInput one;
+      if (item.is_string()) {
+        one.text = item.get<std::string>();
+      } else if (item.is_array() && !item.empty()) {
+        LLMUX_ASSIGN_OR_RETURN(one.tokens, TokenIds(item, path));
+      } else {
+        return TypeError(path, "a string or a non-empty array of token ids", item);
+      }
+      r.inputs.push_back(std::move(one));
+    }
+  }
+  LLMUX_ASSIGN_OR_RETURN(auto format, GetString(body, "encoding_format", "encoding_format"));
+  if (format && *format != "float" && *format != "base64") {
+    return Invalid("encoding_format",
+                   "encoding_format must be 'float' or 'base64', got '" + *format + "'");
+  }
+  out.base64 = format && *format == "base64";
+  // vLLM's extension: "normalize": false gives the pooled vectors as they are.
+  LLMUX_ASSIGN_OR_RETURN(auto normalize, GetBool(body, "normalize", "normalize"));
+  r.normalize = normalize.value_or(true);
+  LLMUX_ASSIGN_OR_RETURN(auto dimensions, GetInt(body, "dimensions"));
+  if (dimensions) {
+    if (*dimensions < 1) return Invalid("dimensions", "dimensions must be at least 1");
+    r.dimensions = *dimensions;
   }
   return out;
 }

@@ -41,6 +41,15 @@ struct ParsedDetokenizeRequest {
   std::vector<int32_t> tokens;
 };
 Result<ParsedTokenizeRequest> ParseTokenizeRequest(std::string_view body);
+
+// POST /v1/embeddings: {"model", "input": string | [string] | [int] | [[int]],
+// "encoding_format": "float" (default) | "base64", "dimensions", "user", and vLLM's "normalize"
+// (default true)}.
+struct ParsedEmbeddingsRequest {
+  serving::EmbedRequest request;
+  bool base64 = false;
+};
+Result<ParsedEmbeddingsRequest> ParseEmbeddingsRequest(std::string_view body);
 Result<ParsedDetokenizeRequest> ParseDetokenizeRequest(std::string_view body);
 
 }  // namespace llmux::gateway

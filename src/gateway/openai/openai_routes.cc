@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "gateway/access/http_guard.h"
+#include "gateway/access/tracked_embed.h"
 #include "gateway/openai/openai_format.h"
 #include "gateway/openai/openai_request.h"
 #include "net/http/async_queue.h"
@@ -235,6 +236,29 @@ void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& serv
                    co_return;
                  }
                  std::string body = DetokenizeJson(*text);
+                 co_await w.Send(200, kJson, std::move(body));
+               });
+
+  // Embeddings: charged and logged like a generation of prompt tokens only.
+  router.Route("POST", "/v1/embeddings",
+               [&service](http::Request& req, http::ResponseWriter& w,
+                          CallAccess& access) -> awaitable<void> {
+                 auto parsed = ParseEmbeddingsRequest(req.body);
+                 Status allowed =
+                     parsed.ok() ? access.AllowModel(parsed->request.model) : parsed.status();
+                 if (!allowed.ok()) {
+                   access.Refuse(allowed, parsed.ok() ? parsed->request.model : "");
+                   co_await SendError(w, allowed);
+                   co_return;
+                 }
+                 const std::string model = parsed->request.model;
+                 Result<serving::EmbedResult> result =
+                     co_await TrackedEmbed(access, service, std::move(parsed->request));
+                 if (!result.ok()) {
+                   co_await SendError(w, result.status());
+                   co_return;
+                 }
+                 std::string body = EmbeddingsJson(model, *result, parsed->base64);
                  co_await w.Send(200, kJson, std::move(body));
                });
 
