@@ -133,9 +133,8 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   std::unique_ptr<registry::ModelDefaultsService> with_defaults;
   if (registry_service) {
     with_defaults = std::make_unique<registry::ModelDefaultsService>(
-        *backend.service, [r = registry_service.get()](std::string_view model) {
-          return r->DefaultsFor(model);
-        });
+        *backend.service,
+        [r = registry_service.get()](std::string_view model) { return r->DefaultsFor(model); });
   }
   serving::InferenceService& service =
       with_defaults ? static_cast<serving::InferenceService&>(*with_defaults) : *backend.service;

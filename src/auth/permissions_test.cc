@@ -35,10 +35,9 @@ TEST(Glob, HostilePatternIsFast) {
 }
 
 TEST(Permissions, Validation) {
-  for (const char* ok :
-       {"*", "models:use:*", "models:use:qwen3-8b", "models:use:org/llama-3.1-8b@q4",
-        "models:manage", "models:read", "keys:manage", "users:manage", "logs:read",
-        "metrics:read"}) {
+  for (const char* ok : {"*", "models:use:*", "models:use:qwen3-8b",
+                         "models:use:org/llama-3.1-8b@q4", "models:manage", "models:read",
+                         "keys:manage", "users:manage", "logs:read", "metrics:read"}) {
     EXPECT_TRUE(ValidatePermission(ok).ok()) << ok;
   }
   for (const char* bad : {"", "models", "models:use:", "models:use:a b", "model:use:x", "keys:read",

@@ -16,9 +16,10 @@
 namespace llmux::cli {
 
 Command AddModelCommand(CLI::App& app) {
-  auto* sub = app.add_subcommand("model",
-                                 "model files: create, import, import-tokenizer; the registry: list, show, register, "
-                                 "tag, rm, params, history, rollback; rollouts: deploy");
+  auto* sub = app.add_subcommand(
+      "model",
+      "model files: create, import, import-tokenizer; the registry: list, show, register, "
+      "tag, rm, params, history, rollback; rollouts: deploy");
   sub->require_subcommand(1);
   auto* create =
       sub->add_subcommand("create", "write a random-weight model (for tests and benchmarks)");

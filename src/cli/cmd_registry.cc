@@ -33,9 +33,9 @@ void PrintChange(const reg::Change& c) {
     std::printf("unchanged: %s %s already as asked\n", c.model.c_str(), c.target.c_str());
     return;
   }
-  std::printf("change %lld: %s %s%s%s\n  before: %s\n  after:  %s\n",
-              static_cast<long long>(c.id), c.kind.c_str(), c.model.c_str(),
-              c.target.empty() ? "" : " ", c.target.c_str(), c.before.c_str(), c.after.c_str());
+  std::printf("change %lld: %s %s%s%s\n  before: %s\n  after:  %s\n", static_cast<long long>(c.id),
+              c.kind.c_str(), c.model.c_str(), c.target.empty() ? "" : " ", c.target.c_str(),
+              c.before.c_str(), c.after.c_str());
 }
 
 // Opens the store and runs `body` with the registry over it; prints the error and returns 1
@@ -121,9 +121,10 @@ std::vector<Command> AddRegistryCommands(CLI::App& model) {
       reg::RegisterRequest req{reg_args->path, reg_args->name, reg_args->tag};
       if (reg_args->no_tag) req.tag.reset();
       LLMUX_ASSIGN_OR_RETURN(reg::Registration done, r.Register(actor, req));
-      std::printf("%s %s %s (%s, %s)\n", done.created ? "registered" : "already registered:",
-                  reg_args->name.c_str(), done.version.digest.c_str(),
-                  Size(done.version.size_bytes).c_str(), done.version.architecture.c_str());
+      std::printf("%s %s %s (%s, %s)\n",
+                  done.created ? "registered" : "already registered:", reg_args->name.c_str(),
+                  done.version.digest.c_str(), Size(done.version.size_bytes).c_str(),
+                  done.version.architecture.c_str());
       if (done.tag_change && done.tag_change->id != 0) {
         std::printf("tagged %s:%s\n", reg_args->name.c_str(), done.tag_change->target.c_str());
       }
@@ -176,8 +177,9 @@ std::vector<Command> AddRegistryCommands(CLI::App& model) {
   auto params_args = std::make_shared<std::pair<std::string, std::string>>();
   auto* params = model.add_subcommand("params", "show or replace a model's default parameters");
   params->add_option("name", params_args->first, "model name")->required();
-  params->add_option("--set", params_args->second,
-                     R"(a JSON object that replaces them, e.g. '{"temperature":0.2,"max_tokens":256}')");
+  params->add_option(
+      "--set", params_args->second,
+      R"(a JSON object that replaces them, e.g. '{"temperature":0.2,"max_tokens":256}')");
   add(params, [o, params_args] {
     return WithRegistry(*o, [&](reg::RegistryService& r, const audit::Actor& actor) -> Status {
       LLMUX_ASSIGN_OR_RETURN(auto ref, reg::ParseModelRef(params_args->first));
@@ -213,8 +215,8 @@ std::vector<Command> AddRegistryCommands(CLI::App& model) {
   });
 
   auto rollback_id = std::make_shared<int64_t>(0);
-  auto* rollback = model.add_subcommand(
-      "rollback", "undo a parameter or tag change (recorded as a new change)");
+  auto* rollback =
+      model.add_subcommand("rollback", "undo a parameter or tag change (recorded as a new change)");
   rollback->add_option("id", *rollback_id, "change id (llmux model history)")->required();
   add(rollback, [o, rollback_id] {
     return WithRegistry(*o, [&](reg::RegistryService& r, const audit::Actor& actor) -> Status {

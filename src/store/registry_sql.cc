@@ -114,8 +114,8 @@ Result<Change> InTransaction(SqlConnection& conn, F body) {
 }
 
 Result<bool> ModelExists(SqlConnection& conn, std::string_view model) {
-  LLMUX_ASSIGN_OR_RETURN(
-      SqlResult r, conn.Exec("SELECT 1 FROM registry_models WHERE name = $1", {Str(model)}));
+  LLMUX_ASSIGN_OR_RETURN(SqlResult r,
+                         conn.Exec("SELECT 1 FROM registry_models WHERE name = $1", {Str(model)}));
   return !r.rows.empty();
 }
 
@@ -148,17 +148,16 @@ Result<std::optional<std::string>> TagDigest(SqlConnection& conn, std::string_vi
 }  // namespace
 
 Result<std::vector<Model>> ListRegisteredModels(SqlConnection& conn) {
-  return Select<Model>(conn,
-                       std::string("SELECT ") + kModelColumns + " FROM registry_models ORDER BY name",
-                       {}, ReadModel);
+  return Select<Model>(
+      conn, std::string("SELECT ") + kModelColumns + " FROM registry_models ORDER BY name", {},
+      ReadModel);
 }
 
 Result<Model> GetRegisteredModel(SqlConnection& conn, std::string_view name) {
-  LLMUX_ASSIGN_OR_RETURN(
-      auto models, Select<Model>(conn,
-                                 std::string("SELECT ") + kModelColumns +
-                                     " FROM registry_models WHERE name = $1",
-                                 {Str(name)}, ReadModel));
+  LLMUX_ASSIGN_OR_RETURN(auto models, Select<Model>(conn,
+                                                    std::string("SELECT ") + kModelColumns +
+                                                        " FROM registry_models WHERE name = $1",
+                                                    {Str(name)}, ReadModel));
   if (models.empty()) return ModelNotFound(name);
   return std::move(models.front());
 }
@@ -172,7 +171,8 @@ Result<std::vector<Version>> ListModelVersions(SqlConnection& conn, std::string_
 
 Result<std::vector<Tag>> ListModelTags(SqlConnection& conn, std::string_view model) {
   return Select<Tag>(
-      conn, std::string("SELECT ") + kTagColumns + " FROM registry_tags WHERE model = $1 ORDER BY tag",
+      conn,
+      std::string("SELECT ") + kTagColumns + " FROM registry_tags WHERE model = $1 ORDER BY tag",
       {Str(model)}, ReadTag);
 }
 
@@ -184,11 +184,10 @@ Result<Change> AddModelVersion(SqlConnection& conn, const Version& v, Change cha
                   "VALUES ($1, '{}', $2, $2) ON CONFLICT (name) DO NOTHING",
                   {v.model, now})
             .status());
-    auto inserted =
-        conn.Exec(std::string("INSERT INTO registry_versions(") + kVersionColumns +
-                      ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                  {v.model, v.digest, v.path, v.size_bytes, v.format, v.architecture, v.created_at,
-                   v.created_by});
+    auto inserted = conn.Exec(std::string("INSERT INTO registry_versions(") + kVersionColumns +
+                                  ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                              {v.model, v.digest, v.path, v.size_bytes, v.format, v.architecture,
+                               v.created_at, v.created_by});
     if (!inserted.ok()) {
       if (inserted.status().code() == StatusCode::kAlreadyExists) {
         return AlreadyExistsError("model '" + v.model + "' already has version " + v.digest);
@@ -239,9 +238,9 @@ Result<Change> RemoveModelTag(SqlConnection& conn, std::string_view model, std::
   return InTransaction(conn, [&]() -> Result<Change> {
     LLMUX_ASSIGN_OR_RETURN(std::optional<std::string> old, TagDigest(conn, model, tag));
     if (!old) return NotFoundError("model '" + Str(model) + "' has no tag '" + Str(tag) + "'");
-    LLMUX_RETURN_IF_ERROR(conn.Exec("DELETE FROM registry_tags WHERE model = $1 AND tag = $2",
-                                    {Str(model), Str(tag)})
-                              .status());
+    LLMUX_RETURN_IF_ERROR(
+        conn.Exec("DELETE FROM registry_tags WHERE model = $1 AND tag = $2", {Str(model), Str(tag)})
+            .status());
     change.model = Str(model);
     change.kind = std::string(registry::kTagRemove);
     change.target = Str(tag);
@@ -256,9 +255,9 @@ Result<Change> SetModelParameters(SqlConnection& conn, std::string_view model,
   return InTransaction(conn, [&]() -> Result<Change> {
     LLMUX_ASSIGN_OR_RETURN(Model old, GetRegisteredModel(conn, model));
     const std::string text = registry::ParametersText(parameters);
-    LLMUX_RETURN_IF_ERROR(conn.Exec("UPDATE registry_models SET parameters = $2 WHERE name = $1",
-                                    {Str(model), text})
-                              .status());
+    LLMUX_RETURN_IF_ERROR(
+        conn.Exec("UPDATE registry_models SET parameters = $2 WHERE name = $1", {Str(model), text})
+            .status());
     change.model = Str(model);
     change.kind = std::string(registry::kParametersSet);
     change.target = "";
@@ -272,10 +271,11 @@ Result<Change> RemoveModelVersion(SqlConnection& conn, std::string_view model,
                                   std::string_view digest, Change change) {
   return InTransaction(conn, [&]() -> Result<Change> {
     LLMUX_ASSIGN_OR_RETURN(
-        auto versions, Select<Version>(conn,
-                                       std::string("SELECT ") + kVersionColumns +
-                                           " FROM registry_versions WHERE model = $1 AND digest = $2",
-                                       {Str(model), Str(digest)}, ReadVersion));
+        auto versions,
+        Select<Version>(conn,
+                        std::string("SELECT ") + kVersionColumns +
+                            " FROM registry_versions WHERE model = $1 AND digest = $2",
+                        {Str(model), Str(digest)}, ReadVersion));
     if (versions.empty()) {
       return NotFoundError("model '" + Str(model) + "' has no version " + Str(digest));
     }
@@ -287,11 +287,12 @@ Result<Change> RemoveModelVersion(SqlConnection& conn, std::string_view model,
       std::string names;
       for (const SqlRow& row : tags.rows) names += (names.empty() ? "" : ", ") + ToStr(row[0]);
       return AlreadyExistsError("version " + Str(digest) + " is still tagged (" + names +
-                                     "); move or remove those tags first");
+                                "); move or remove those tags first");
     }
-    LLMUX_RETURN_IF_ERROR(conn.Exec("DELETE FROM registry_versions WHERE model = $1 AND digest = $2",
-                                    {Str(model), Str(digest)})
-                              .status());
+    LLMUX_RETURN_IF_ERROR(
+        conn.Exec("DELETE FROM registry_versions WHERE model = $1 AND digest = $2",
+                  {Str(model), Str(digest)})
+            .status());
     change.model = Str(model);
     change.kind = std::string(registry::kVersionRemove);
     change.target = Str(digest);
@@ -327,12 +328,12 @@ Result<Change> RemoveRegisteredModel(SqlConnection& conn, std::string_view model
   });
 }
 
-Result<registry::ChangeList> ListModelChanges(SqlConnection& conn,
-                                              const registry::ChangeQuery& q) {
+Result<registry::ChangeList> ListModelChanges(SqlConnection& conn, const registry::ChangeQuery& q) {
   if (q.limit < 1 || q.limit > 1000) {
     return InvalidArgumentError("limit must be between 1 and 1000").WithField("limit");
   }
-  std::string sql = std::string("SELECT ") + kChangeColumns + " FROM registry_changes WHERE id < $1";
+  std::string sql =
+      std::string("SELECT ") + kChangeColumns + " FROM registry_changes WHERE id < $1";
   std::vector<SqlValue> params = {q.before_id > 0 ? q.before_id : INT64_MAX, int64_t{q.limit} + 1};
   if (!q.model.empty()) {
     sql += " AND model = $3";
@@ -351,11 +352,10 @@ Result<registry::ChangeList> ListModelChanges(SqlConnection& conn,
 }
 
 Result<Change> GetModelChange(SqlConnection& conn, int64_t id) {
-  LLMUX_ASSIGN_OR_RETURN(
-      auto items, Select<Change>(conn,
-                                 std::string("SELECT ") + kChangeColumns +
-                                     " FROM registry_changes WHERE id = $1",
-                                 {id}, ReadChange));
+  LLMUX_ASSIGN_OR_RETURN(auto items, Select<Change>(conn,
+                                                    std::string("SELECT ") + kChangeColumns +
+                                                        " FROM registry_changes WHERE id = $1",
+                                                    {id}, ReadChange));
   if (items.empty()) return NotFoundError("registry change " + std::to_string(id) + " not found");
   return std::move(items.front());
 }

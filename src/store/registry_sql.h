@@ -14,7 +14,8 @@ namespace llmux::store::internal {
 
 Result<std::vector<registry::Model>> ListRegisteredModels(SqlConnection& conn);
 Result<registry::Model> GetRegisteredModel(SqlConnection& conn, std::string_view name);
-Result<std::vector<registry::Version>> ListModelVersions(SqlConnection& conn, std::string_view model);
+Result<std::vector<registry::Version>> ListModelVersions(SqlConnection& conn,
+                                                         std::string_view model);
 Result<std::vector<registry::Tag>> ListModelTags(SqlConnection& conn, std::string_view model);
 Result<registry::Change> AddModelVersion(SqlConnection& conn, const registry::Version& version,
                                          registry::Change change);

@@ -202,11 +202,28 @@ describe('model registry', () => {
     assert.equal(deep.status, 400);
   });
 
-  test('llmux model list and show read the same store', () => {
+  test('llmux model edits and reads the same store as the server', async () => {
     const args = ['--data-dir', join(root, 'data')];
-    const list = execFileSync(BIN, ['model', 'list', ...args], { encoding: 'utf8' });
+    const llmux = (...a) => execFileSync(BIN, ['model', ...a, ...args], { encoding: 'utf8' });
+    const list = llmux('list');
     assert.match(list, new RegExp(`^${MODEL}:latest\\s+${v1.slice(7, 19)}\\s`, 'm'));
-    const show = execFileSync(BIN, ['model', 'show', MODEL, ...args], { encoding: 'utf8' });
+    const show = llmux('show', MODEL);
     assert.ok(show.includes(v1) && show.includes(v2), show);
+
+    assert.match(llmux('register', v1File, '--name', 'cli-model', '--tag', 'one'), /^registered cli-model sha256:/);
+    assert.match(llmux('tag', 'cli-model:two', 'cli-model:one'), /tag\.set cli-model two/);
+    assert.match(llmux('params', 'cli-model', '--set', '{"max_tokens":9}'), /parameters\.set/);
+    const viaApi = await call('GET', '/admin/v1/registry/models?name=cli-model', admin);
+    assert.equal(viaApi.status, 200, viaApi.text);
+    assert.deepEqual(viaApi.json.tags.map((t) => [t.name, t.digest]), [['one', v1], ['two', v1]]);
+    assert.deepEqual(viaApi.json.parameters, { max_tokens: 9 });
+    assert.equal((llmux('history', 'cli-model').match(/^change \d+:/gm) ?? []).length, 4);
+    llmux('rm', 'cli-model', '--all');
+    assert.equal((await call('GET', '/admin/v1/registry/models?name=cli-model', admin)).status, 404);
+    const audit = await call('GET', '/admin/v1/audit?limit=20', admin);
+    const removal = audit.json.data.find((e) => e.action === 'registry.model.remove');
+    assert.ok(removal, audit.text);
+    assert.match(removal.actor, /^cli:/);
+    assert.equal(removal.target, 'model:cli-model');
   });
 });

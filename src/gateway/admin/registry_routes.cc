@@ -23,10 +23,14 @@ audit::Actor ActorOf(const CallAccess& access) {
 }
 
 Json VersionJson(const reg::Version& v) {
-  return Json{{"object", "registry.version"}, {"model", v.model},
-              {"digest", v.digest},           {"path", v.path},
-              {"size_bytes", v.size_bytes},   {"format", v.format},
-              {"architecture", v.architecture}, {"created_at", v.created_at},
+  return Json{{"object", "registry.version"},
+              {"model", v.model},
+              {"digest", v.digest},
+              {"path", v.path},
+              {"size_bytes", v.size_bytes},
+              {"format", v.format},
+              {"architecture", v.architecture},
+              {"created_at", v.created_at},
               {"created_by", v.created_by}};
 }
 
@@ -55,11 +59,16 @@ Json ChangeJson(const reg::Change& c) {
     Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
     return j.is_discarded() ? Json(text) : j;
   };
-  return Json{{"object", "registry.change"}, {"id", c.id},
-              {"time_ms", c.time_ms},         {"actor", c.actor},
-              {"actor_name", c.actor_name},   {"model", c.model},
-              {"kind", c.kind},               {"target", c.target},
-              {"before", value(c.before)},    {"after", value(c.after)},
+  return Json{{"object", "registry.change"},
+              {"id", c.id},
+              {"time_ms", c.time_ms},
+              {"actor", c.actor},
+              {"actor_name", c.actor_name},
+              {"model", c.model},
+              {"kind", c.kind},
+              {"target", c.target},
+              {"before", value(c.before)},
+              {"after", value(c.after)},
               {"rollback_of", c.rollback_of}};
 }
 
@@ -77,16 +86,19 @@ Status OnlyFields(const Json& body, std::initializer_list<std::string_view> allo
 }
 
 Result<std::string> RequiredString(const Json& body, const char* name) {
-  if (!body.contains(name)) return InvalidArgumentError(std::string(name) + " is required").WithField(name);
+  if (!body.contains(name))
+    return InvalidArgumentError(std::string(name) + " is required").WithField(name);
   const Json& v = body.at(name);
-  if (!v.is_string()) return InvalidArgumentError(std::string(name) + " must be a string").WithField(name);
+  if (!v.is_string())
+    return InvalidArgumentError(std::string(name) + " must be a string").WithField(name);
   return v.get<std::string>();
 }
 
 Result<std::string> RequiredQuery(const http::Request& req, const char* name) {
   auto v = QueryValue(req.query, name);
   if (!v || v->empty()) {
-    return InvalidArgumentError("query parameter " + std::string(name) + " is required").WithField(name);
+    return InvalidArgumentError("query parameter " + std::string(name) + " is required")
+        .WithField(name);
   }
   return *v;
 }
@@ -193,7 +205,8 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
             [s](http::Request& req, CallAccess& access) -> Result<Json> {
               LLMUX_ASSIGN_OR_RETURN(std::string model, RequiredQuery(req, "model"));
               LLMUX_ASSIGN_OR_RETURN(std::string digest, RequiredQuery(req, "digest"));
-              LLMUX_ASSIGN_OR_RETURN(reg::Change c, s->RemoveVersion(ActorOf(access), model, digest));
+              LLMUX_ASSIGN_OR_RETURN(reg::Change c,
+                                     s->RemoveVersion(ActorOf(access), model, digest));
               return ChangeJson(c);
             });
   JsonRoute(router, "PUT", "/admin/v1/registry/tags", 200,
@@ -221,7 +234,8 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
               if (!b.contains("parameters")) {
                 return InvalidArgumentError("parameters is required").WithField("parameters");
               }
-              LLMUX_ASSIGN_OR_RETURN(reg::ModelParameters p, reg::ParametersFromJson(b["parameters"]));
+              LLMUX_ASSIGN_OR_RETURN(reg::ModelParameters p,
+                                     reg::ParametersFromJson(b["parameters"]));
               LLMUX_ASSIGN_OR_RETURN(reg::Change c, s->SetParameters(ActorOf(access), model, p));
               return ChangeJson(c);
             });

@@ -9,8 +9,8 @@
 #include <optional>
 #include <string_view>
 
-#include "serving/inference_service.h"
 #include "services/registry/registry_types.h"
+#include "serving/inference_service.h"
 
 namespace llmux::registry {
 
@@ -28,8 +28,8 @@ class ModelDefaultsService final : public serving::InferenceService {
 
   std::vector<serving::ModelInfo> ListModels() const override;
   bool Ready() const override;
-  Result<std::shared_ptr<serving::RequestHandle>> Chat(serving::ChatRequest request,
-                                                       std::shared_ptr<serving::Sink> sink) override;
+  Result<std::shared_ptr<serving::RequestHandle>> Chat(
+      serving::ChatRequest request, std::shared_ptr<serving::Sink> sink) override;
   Result<std::shared_ptr<serving::RequestHandle>> Complete(
       serving::CompletionRequest request, std::shared_ptr<serving::Sink> sink) override;
   void SubmitChat(serving::ChatRequest request, std::shared_ptr<serving::Sink> sink,

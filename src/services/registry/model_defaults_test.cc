@@ -86,8 +86,8 @@ class RecordingService final : public serving::InferenceService {
     chats.push_back(std::move(request));
     return UnavailableError("recorded");
   }
-  Result<std::shared_ptr<serving::RequestHandle>> Complete(serving::CompletionRequest request,
-                                                           std::shared_ptr<serving::Sink>) override {
+  Result<std::shared_ptr<serving::RequestHandle>> Complete(
+      serving::CompletionRequest request, std::shared_ptr<serving::Sink>) override {
     completions.push_back(std::move(request));
     return UnavailableError("recorded");
   }
@@ -98,11 +98,12 @@ class RecordingService final : public serving::InferenceService {
 TEST(ModelDefaultsServiceTest, AppliesTheNamedModelsDefaultsOnEveryPath) {
   RecordingService inner;
   std::vector<std::string> asked;
-  ModelDefaultsService service(inner, [&](std::string_view model) -> std::optional<ModelParameters> {
-    asked.emplace_back(model);
-    if (model == "tuned" || model == "tuned:latest") return Defaults();
-    return std::nullopt;
-  });
+  ModelDefaultsService service(inner,
+                               [&](std::string_view model) -> std::optional<ModelParameters> {
+                                 asked.emplace_back(model);
+                                 if (model == "tuned" || model == "tuned:latest") return Defaults();
+                                 return std::nullopt;
+                               });
   (void)service.Chat(UserChat("tuned", "a"), nullptr);
   (void)service.Chat(UserChat("plain", "b"), nullptr);
   service.SubmitChat(UserChat("tuned:latest", "c"), nullptr, [](auto) {});

@@ -9,32 +9,61 @@ namespace llmux::registry {
 namespace {
 
 using Json = nlohmann::json;
+using P = ModelParameters;
+
+// Each parameter once: its JSON name and its member (of one of three types).
+struct Field {
+  const char* name;
+  std::optional<int64_t> P::*integer = nullptr;
+  std::optional<double> P::*real = nullptr;
+  std::optional<std::string> P::*text = nullptr;
+};
+
+const Field kFields[] = {
+    {"context_length", &P::context_length},
+    {"kv_type", nullptr, nullptr, &P::kv_type},
+    {"kv_budget_mb", &P::kv_budget_mb},
+    {"temperature", nullptr, &P::temperature},
+    {"top_p", nullptr, &P::top_p},
+    {"top_k", &P::top_k},
+    {"min_p", nullptr, &P::min_p},
+    {"max_tokens", &P::max_tokens},
+    {"seed", &P::seed},
+    {"system_prompt", nullptr, nullptr, &P::system_prompt},
+    {"chat_template", nullptr, nullptr, &P::chat_template},
+    {"max_running", &P::max_running},
+};
 
 Status WrongType(const std::string& key, const char* what) {
   return InvalidArgumentError(key + " must be " + what).WithField(key);
 }
 
-template <typename T>
-void PutIf(Json& j, const char* key, const std::optional<T>& v) {
-  if (v) j[key] = *v;
+Status Read(const Field& f, const std::string& key, const Json& v, P& p) {
+  if (f.integer) {
+    if (!v.is_number_integer() ||
+        (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t{INT64_MAX})) {
+      return WrongType(key, "an integer");
+    }
+    p.*f.integer = v.get<int64_t>();
+  } else if (f.real) {
+    if (!v.is_number()) return WrongType(key, "a number");
+    p.*f.real = v.get<double>();
+  } else {
+    if (!v.is_string()) return WrongType(key, "a string");
+    p.*f.text = v.get<std::string>();
+  }
+  return Status::Ok();
 }
 
 }  // namespace
 
 Json ParametersToJson(const ModelParameters& p) {
   Json j = Json::object();
-  PutIf(j, "context_length", p.context_length);
-  PutIf(j, "kv_type", p.kv_type);
-  PutIf(j, "kv_budget_mb", p.kv_budget_mb);
-  PutIf(j, "temperature", p.temperature);
-  PutIf(j, "top_p", p.top_p);
-  PutIf(j, "top_k", p.top_k);
-  PutIf(j, "min_p", p.min_p);
-  PutIf(j, "max_tokens", p.max_tokens);
-  PutIf(j, "seed", p.seed);
-  PutIf(j, "system_prompt", p.system_prompt);
-  PutIf(j, "chat_template", p.chat_template);
-  PutIf(j, "max_running", p.max_running);
+  for (const Field& f : kFields) {
+    if (f.integer && p.*f.integer) j[f.name] = *(p.*f.integer);
+    if (f.real && p.*f.real) j[f.name] = *(p.*f.real);
+    if (f.text && p.*f.text) j[f.name] = *(p.*f.text);
+  }
   return j;
 }
 
@@ -42,40 +71,15 @@ Result<ModelParameters> ParametersFromJson(const Json& json) {
   if (!json.is_object()) return InvalidArgumentError("parameters must be a JSON object");
   ModelParameters p;
   for (const auto& [key, v] : json.items()) {
-    if (v.is_null()) continue;
-    auto integer = [&](std::optional<int64_t>& out) -> Status {
-      if (!v.is_number_integer()) return WrongType(key, "an integer");
-      if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t{INT64_MAX}) {
-        return WrongType(key, "an integer in range");
-      }
-      out = v.get<int64_t>();
-      return Status::Ok();
-    };
-    auto real = [&](std::optional<double>& out) -> Status {
-      if (!v.is_number()) return WrongType(key, "a number");
-      out = v.get<double>();
-      return Status::Ok();
-    };
-    auto text = [&](std::optional<std::string>& out) -> Status {
-      if (!v.is_string()) return WrongType(key, "a string");
-      out = v.get<std::string>();
-      return Status::Ok();
-    };
-    Status st;
-    if (key == "context_length") st = integer(p.context_length);
-    else if (key == "kv_type") st = text(p.kv_type);
-    else if (key == "kv_budget_mb") st = integer(p.kv_budget_mb);
-    else if (key == "temperature") st = real(p.temperature);
-    else if (key == "top_p") st = real(p.top_p);
-    else if (key == "top_k") st = integer(p.top_k);
-    else if (key == "min_p") st = real(p.min_p);
-    else if (key == "max_tokens") st = integer(p.max_tokens);
-    else if (key == "seed") st = integer(p.seed);
-    else if (key == "system_prompt") st = text(p.system_prompt);
-    else if (key == "chat_template") st = text(p.chat_template);
-    else if (key == "max_running") st = integer(p.max_running);
-    else st = InvalidArgumentError("unknown parameter '" + key.substr(0, 64) + "'").WithField("parameters");
-    LLMUX_RETURN_IF_ERROR(st);
+    const Field* field = nullptr;
+    for (const Field& f : kFields) {
+      if (key == f.name) field = &f;
+    }
+    if (!field) {
+      return InvalidArgumentError("unknown parameter '" + key.substr(0, 64) + "'")
+          .WithField("parameters");
+    }
+    if (!v.is_null()) LLMUX_RETURN_IF_ERROR(Read(*field, key, v, p));
   }
   return p;
 }

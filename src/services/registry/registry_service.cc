@@ -121,8 +121,8 @@ Result<Registration> RegistryService::Register(const audit::Actor& actor,
     return Finish(actor, kVersionRegister, request.model, std::move(added)).status();
   }
   if (request.tag) {
-    auto tagged = store_.SetModelTag(request.model, *request.tag, out.version.digest,
-                                     NewChange(actor));
+    auto tagged =
+        store_.SetModelTag(request.model, *request.tag, out.version.digest, NewChange(actor));
     LLMUX_ASSIGN_OR_RETURN(Change change, Finish(actor, kTagSet, request.model, std::move(tagged)));
     out.tag_change = std::move(change);
   }
@@ -181,8 +181,7 @@ Result<Change> RegistryService::Rollback(const audit::Actor& actor, int64_t chan
                   store_.SetModelParameters(original.model, before, std::move(change)));
   }
   if (original.kind == kTagSet || original.kind == kTagRemove) {
-    LLMUX_ASSIGN_OR_RETURN(std::optional<std::string> before,
-                           ParseTagTargetText(original.before));
+    LLMUX_ASSIGN_OR_RETURN(std::optional<std::string> before, ParseTagTargetText(original.before));
     if (!before) {
       return Finish(actor, kTagRemove, original.model,
                     store_.RemoveModelTag(original.model, original.target, std::move(change)));
@@ -253,7 +252,8 @@ Result<std::string> RegistryService::FindDigest(std::string_view model, std::str
     found = v.digest;
   }
   if (found.empty()) {
-    return NotFoundError("model '" + std::string(model) + "' has no version " + std::string(digest));
+    return NotFoundError("model '" + std::string(model) + "' has no version " +
+                         std::string(digest));
   }
   return found;
 }

@@ -37,7 +37,7 @@ struct RegisterRequest {
 
 struct Registration {
   Version version;
-  bool created = false;  // false: the model already had this digest (nothing changed)
+  bool created = false;              // false: the model already had this digest (nothing changed)
   std::optional<Change> tag_change;  // when a tag was asked for; id 0 if it already pointed there
 };
 
@@ -51,7 +51,8 @@ struct RegistryServiceOptions {
 class RegistryService {
  public:
   // `store` and `audit` must outlive the service.
-  RegistryService(RegistryStore& store, audit::AuditLog& audit, RegistryServiceOptions options = {});
+  RegistryService(RegistryStore& store, audit::AuditLog& audit,
+                  RegistryServiceOptions options = {});
 
   // By name.
   Result<std::vector<ModelDetail>> List();

@@ -2,8 +2,6 @@
 // against coreutils' sha256sum), idempotent registration, refused files, tags and the
 // ":latest" default, parameters, the change history, rollback (itself recorded and reversible),
 // the audit events, and hostile names.
-#include "services/registry/registry_service.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -15,6 +13,7 @@
 #include <string>
 
 #include "engine/gguf/gguf_writer.h"
+#include "services/registry/registry_service.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 #include "store/test_postgres_server.h"
@@ -213,10 +212,9 @@ TEST_P(RegistryTest, TagsMoveBetweenVersionsAndRollBack) {
   // Unknown things.
   EXPECT_EQ(service_->SetTag(admin_, "nope", "latest", v1.digest).status().code(),
             StatusCode::kNotFound);
-  EXPECT_EQ(service_->SetTag(admin_, "qwen3", "latest", "sha256:" + std::string(64, 'e'))
-                .status()
-                .code(),
-            StatusCode::kNotFound);
+  EXPECT_EQ(
+      service_->SetTag(admin_, "qwen3", "latest", "sha256:" + std::string(64, 'e')).status().code(),
+      StatusCode::kNotFound);
   EXPECT_EQ(service_->RemoveTag(admin_, "qwen3", "nope").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(service_->Rollback(admin_, 999999).status().code(), StatusCode::kNotFound);
 }

@@ -26,8 +26,9 @@ Status IntRange(const char* field, const std::optional<int64_t>& v, int64_t lo, 
 Status RealRange(const char* field, const std::optional<double>& v, double lo, double hi,
                  bool lo_open) {
   if (v && (!std::isfinite(*v) || *v > hi || *v < lo || (lo_open && *v == lo))) {
-    return Invalid(field, std::string(field) + " must be " + (lo_open ? "greater than " : "at least ") +
-                              std::to_string(lo) + " and at most " + std::to_string(hi));
+    return Invalid(field, std::string(field) + " must be " +
+                              (lo_open ? "greater than " : "at least ") + std::to_string(lo) +
+                              " and at most " + std::to_string(hi));
   }
   return Status::Ok();
 }
@@ -54,7 +55,8 @@ Status ValidateModelName(std::string_view name) {
 }
 
 Status ValidateTagName(std::string_view tag) {
-  if (tag.empty() || tag.size() > 64) return Invalid("tag", "a tag must be 1 to 64 characters long");
+  if (tag.empty() || tag.size() > 64)
+    return Invalid("tag", "a tag must be 1 to 64 characters long");
   if (!IsAlnum(tag.front()) && tag.front() != '_') {
     return Invalid("tag", "a tag must start with a letter, a digit or '_'");
   }

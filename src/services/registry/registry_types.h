@@ -17,15 +17,15 @@ namespace llmux::registry {
 // What a request to the model gets when it leaves a value out, and how the model is to be
 // served. Unset fields have no default of the registry's.
 struct ModelParameters {
-  std::optional<int64_t> context_length;    // tokens, 1..16M
-  std::optional<std::string> kv_type;       // KV cache element type: f32, f16 or q8_0
-  std::optional<int64_t> kv_budget_mb;      // KV cache memory, MiB, 1..16M
-  std::optional<double> temperature;        // 0..2
-  std::optional<double> top_p;              // (0, 1]
-  std::optional<int64_t> top_k;             // 0 (off)..1M
-  std::optional<double> min_p;              // 0..1
-  std::optional<int64_t> max_tokens;        // 1..1M
-  std::optional<int64_t> seed;              // 0..2^32-1
+  std::optional<int64_t> context_length;     // tokens, 1..16M
+  std::optional<std::string> kv_type;        // KV cache element type: f32, f16 or q8_0
+  std::optional<int64_t> kv_budget_mb;       // KV cache memory, MiB, 1..16M
+  std::optional<double> temperature;         // 0..2
+  std::optional<double> top_p;               // (0, 1]
+  std::optional<int64_t> top_k;              // 0 (off)..1M
+  std::optional<double> min_p;               // 0..1
+  std::optional<int64_t> max_tokens;         // 1..1M
+  std::optional<int64_t> seed;               // 0..2^32-1
   std::optional<std::string> system_prompt;  // at most 64 KiB; used when a chat has none
   std::optional<std::string> chat_template;  // Jinja, at most 256 KiB (stored, for the loader)
   std::optional<int64_t> max_running;        // concurrent requests, 1..4096
@@ -70,10 +70,10 @@ inline constexpr std::string_view kModelRemove = "model.remove";
 // One recorded change: who, when, what it was before and after, as JSON text ("null" for
 // nothing: a new tag has no before, a removed one no after).
 struct Change {
-  int64_t id = 0;       // assigned by the store, increasing
-  int64_t time_ms = 0;  // unix milliseconds
-  std::string actor;        // stable id: "user:3", "key:7", "cli:root"
-  std::string actor_name;   // display name
+  int64_t id = 0;          // assigned by the store, increasing
+  int64_t time_ms = 0;     // unix milliseconds
+  std::string actor;       // stable id: "user:3", "key:7", "cli:root"
+  std::string actor_name;  // display name
   std::string model;
   std::string kind;    // one of the kinds above
   std::string target;  // tag name (tag.*), digest (version.*), "" otherwise
