@@ -3,10 +3,12 @@
 #include <boost/asio/awaitable.hpp>
 #include <charconv>
 #include <initializer_list>
+#include <memory>
 #include <string>
 
 #include "gateway/admin/admin_json.h"
 #include "gateway/admin/json_reply.h"
+#include "net/http/off_loop.h"
 #include "services/registry/registry_codec.h"
 #include "services/registry/registry_service.h"
 
@@ -170,10 +172,12 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
               return ChangeJson(c);
             });
   // 201 when the version is new; 200 (created: false) when the model already had the digest.
+  // Hashing a file of many GiB takes a while: done off the HTTP io threads, one at a time.
   const ErrorReply* errors = &router.error_reply();
+  auto hashing = std::make_shared<boost::asio::thread_pool>(1);
   router.Route("POST", "/admin/v1/registry/versions",
-               [s, errors](http::Request& req, http::ResponseWriter& w,
-                           CallAccess& access) -> awaitable<void> {
+               [s, errors, hashing](http::Request& req, http::ResponseWriter& w,
+                                    CallAccess& access) -> awaitable<void> {
                  bool created = false;
                  auto body = [&]() -> Result<Json> {
                    LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
@@ -197,7 +201,7 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
                    if (done.tag_change) out["tag_change"] = ChangeJson(*done.tag_change);
                    return out;
                  };
-                 Result<Json> result = body();
+                 Result<Json> result = co_await http::RunOffLoop(*hashing, body);
                  const int status = created ? 201 : 200;
                  co_await ReplyJson(w, *errors, status, [&] { return std::move(result); });
                });
