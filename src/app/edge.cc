@@ -14,6 +14,7 @@
 #include "gateway/admin/admin_routes.h"
 #include "gateway/admin/deploy_routes.h"
 #include "gateway/admin/prompt_routes.h"
+#include "gateway/admin/registry_routes.h"
 #include "gateway/admin/request_log_routes.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/admin/worker_routes.h"
@@ -23,6 +24,8 @@
 #include "net/http/signal_watcher.h"
 #include "rollout/deploy_service.h"
 #include "services/prompts/prompt_service.h"
+#include "services/registry/model_defaults.h"
+#include "services/registry/registry_service.h"
 #include "store/open_store.h"
 
 namespace llmux::app {
@@ -110,6 +113,12 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   if (auth_stack.store) {
     prompt_service = std::make_unique<prompts::PromptService>(*auth_stack.store, *auth_stack.store);
   }
+  // So is the model registry; requests that leave a value out get their model's defaults.
+  std::unique_ptr<registry::RegistryService> registry_service;
+  if (auth_stack.store) {
+    registry_service =
+        std::make_unique<registry::RegistryService>(*auth_stack.store, *auth_stack.store);
+  }
   // So is the request log. Declared before the gate and the servers, so that it outlives them.
   std::unique_ptr<requestlog::RequestLog> request_log;
   if (auth_stack.store && o.request_log.enabled) {
@@ -121,7 +130,14 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
       return (serving ? serving() : std::string()) + RequestLogMetrics(*log);
     };
   }
-  serving::InferenceService& service = *backend.service;
+  std::unique_ptr<registry::ModelDefaultsService> with_defaults;
+  if (registry_service) {
+    with_defaults = std::make_unique<registry::ModelDefaultsService>(
+        *backend.service,
+        [r = registry_service.get()](std::string_view model) { return r->DefaultsFor(model); });
+  }
+  serving::InferenceService& service =
+      with_defaults ? static_cast<serving::InferenceService&>(*with_defaults) : *backend.service;
   const bool loopback = http::IsLoopbackHost(o.host);
 
   gateway::AccessGateOptions gate_options = o.access;
@@ -155,6 +171,7 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
     gateway::RegisterAdminRoutes(router, *auth_stack.service);
     gateway::RegisterSessionRoutes(router, *auth_stack.service);
     gateway::RegisterPromptRoutes(router, *prompt_service);
+    gateway::RegisterRegistryRoutes(router, *registry_service);
     if (request_log) gateway::RegisterRequestLogRoutes(router, *request_log);
     if (backend.deploys) {
       backend.deploys->SetAuditLog(auth_stack.store.get());

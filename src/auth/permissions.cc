@@ -31,9 +31,9 @@ bool GlobMatch(std::string_view pattern, std::string_view text) {
 }
 
 Status ValidatePermission(std::string_view g) {
-  static constexpr std::array<std::string_view, 6> kFixed = {kPermAll,        kPermModelsManage,
-                                                             kPermKeysManage, kPermUsersManage,
-                                                             kPermLogsRead,   kPermMetricsRead};
+  static constexpr std::array<std::string_view, 7> kFixed = {
+      kPermAll,         kPermModelsManage, kPermModelsRead, kPermKeysManage,
+      kPermUsersManage, kPermLogsRead,     kPermMetricsRead};
   for (std::string_view f : kFixed) {
     if (g == f) return Status::Ok();
   }
@@ -96,6 +96,7 @@ std::optional<PermissionSet> BuiltinRole(std::string_view name) {
   } else if (name == "operator") {
     s.Add(ModelUsePermission("*"));
     s.Add(std::string(kPermModelsManage));
+    s.Add(std::string(kPermModelsRead));
     s.Add(std::string(kPermLogsRead));
     s.Add(std::string(kPermMetricsRead));
   } else if (name == "user") {

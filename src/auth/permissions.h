@@ -4,7 +4,8 @@
 // included; '?' exactly one character). Known permissions:
 //
 //   models:use:<model>   call inference on <model>   (grant e.g. models:use:qwen3-*)
-//   models:manage        load, unload, configure models
+//   models:manage        load, unload, configure models (registry changes)
+//   models:read          read the model registry (versions, tags, parameters, history)
 //   keys:manage          create, list, revoke API keys of any user
 //   users:manage         create, change, delete users and roles
 //   logs:read            read request and audit logs
@@ -19,6 +20,7 @@
 //   admin     |     yes      |      yes      |     yes     |     yes      |    yes    |     yes
 //   (grant "*") operator  |     yes      |      yes      |     no      |      no      |    yes    |
 //   yes user      |     yes      |      no       |     no      |      no      |    no     |     no
+//   models:read: admin and operator (not user).
 //
 // Custom roles are lists of grants; ValidatePermission() rejects typos.
 #pragma once
@@ -34,6 +36,7 @@ namespace llmux::auth {
 
 inline constexpr std::string_view kPermModelsUsePrefix = "models:use:";
 inline constexpr std::string_view kPermModelsManage = "models:manage";
+inline constexpr std::string_view kPermModelsRead = "models:read";
 inline constexpr std::string_view kPermKeysManage = "keys:manage";
 inline constexpr std::string_view kPermUsersManage = "users:manage";
 inline constexpr std::string_view kPermLogsRead = "logs:read";

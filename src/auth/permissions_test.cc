@@ -35,9 +35,9 @@ TEST(Glob, HostilePatternIsFast) {
 }
 
 TEST(Permissions, Validation) {
-  for (const char* ok :
-       {"*", "models:use:*", "models:use:qwen3-8b", "models:use:org/llama-3.1-8b@q4",
-        "models:manage", "keys:manage", "users:manage", "logs:read", "metrics:read"}) {
+  for (const char* ok : {"*", "models:use:*", "models:use:qwen3-8b",
+                         "models:use:org/llama-3.1-8b@q4", "models:manage", "models:read",
+                         "keys:manage", "users:manage", "logs:read", "metrics:read"}) {
     EXPECT_TRUE(ValidatePermission(ok).ok()) << ok;
   }
   for (const char* bad : {"", "models", "models:use:", "models:use:a b", "model:use:x", "keys:read",
@@ -56,11 +56,12 @@ TEST(Permissions, Validation) {
 TEST(Permissions, BuiltinRoleTable) {
   // The documented table in permissions.h, written out independently.
   const std::vector<std::string> perms = {"models:use:qwen3-8b", "models:manage", "keys:manage",
-                                          "users:manage",        "logs:read",     "metrics:read"};
+                                          "users:manage",        "logs:read",     "metrics:read",
+                                          "models:read"};
   const std::map<std::string, std::vector<bool>> table = {
-      {"admin", {true, true, true, true, true, true}},
-      {"operator", {true, true, false, false, true, true}},
-      {"user", {true, false, false, false, false, false}},
+      {"admin", {true, true, true, true, true, true, true}},
+      {"operator", {true, true, false, false, true, true, true}},
+      {"user", {true, false, false, false, false, false, false}},
   };
   for (const auto& [role, allowed] : table) {
     auto set = BuiltinRole(role);

@@ -12,23 +12,11 @@
 #include "auth/local_auth_service.h"
 #include "cli/cli_util.h"
 #include "cli/command.h"
-#include "store/open_store.h"
+#include "cli/store_flags.h"
 
 namespace llmux::cli {
 
 namespace {
-
-struct StoreOptions {
-  std::string data_dir = "./llmux-data";
-  std::string store_url;
-};
-
-void AddStoreOptions(CLI::App* cmd, StoreOptions& o) {
-  cmd->add_option("--data-dir", o.data_dir, "the data directory of `llmux serve`")
-      ->capture_default_str()->envname("LLMUX_DATA_DIR");
-  cmd->add_option("--store", o.store_url, "auth store URL (default: <data-dir>/llmux.db)")
-      ->envname("LLMUX_STORE");
-}
 
 struct Session {
   std::unique_ptr<store::Store> store;
@@ -39,14 +27,10 @@ struct Session {
 
 Result<Session> Open(const StoreOptions& o) {
   Session s;
-  const std::string url = o.store_url.empty() ? o.data_dir + "/llmux.db" : o.store_url;
-  auto store = store::OpenStore(url);
-  if (!store.ok()) return store.status().WithContext("opening the store " + store::RedactStoreUrl(url));
-  s.store = std::move(store).value();
+  LLMUX_ASSIGN_OR_RETURN(s.store, OpenCliStore(o));
   s.auth = std::make_unique<auth::LocalAuthService>(*s.store, *s.store);
   LLMUX_RETURN_IF_ERROR(s.auth->Init());
-  const char* login = getlogin();
-  s.actor.subject = std::string("cli:") + (login ? login : "unknown");
+  s.actor.subject = CliSubject();
   return s;
 }
 

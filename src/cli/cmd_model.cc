@@ -1,12 +1,14 @@
 // `llmux model create ...`: writes a random-weight model of any shape with a real vocabulary.
 // `llmux model import ...` lives in cmd_import_checkpoint.cc, `llmux model import-tokenizer ...`
-// in cmd_import_tokenizer.cc, `llmux model deploy ...` in cmd_deploy.cc.
+// in cmd_import_tokenizer.cc, `llmux model deploy ...` in cmd_deploy.cc, the registry commands
+// (list, show, register, tag, rm, params, history, rollback) in cmd_registry.cc.
 #include <cstdio>
 
 #include "cli/cli_util.h"
 #include "cli/cmd_deploy.h"
 #include "cli/cmd_import_checkpoint.h"
 #include "cli/cmd_import_tokenizer.h"
+#include "cli/cmd_registry.h"
 #include "cli/command.h"
 #include "engine/convert/random_model.h"
 #include "engine/convert/tensor_types.h"
@@ -14,8 +16,10 @@
 namespace llmux::cli {
 
 Command AddModelCommand(CLI::App& app) {
-  auto* sub = app.add_subcommand("model",
-                                 "model files: create, import, import-tokenizer; rollouts: deploy");
+  auto* sub = app.add_subcommand(
+      "model",
+      "model files: create, import, import-tokenizer; the registry: list, show, register, "
+      "tag, rm, params, history, rollback; rollouts: deploy");
   sub->require_subcommand(1);
   auto* create =
       sub->add_subcommand("create", "write a random-weight model (for tests and benchmarks)");
@@ -72,8 +76,12 @@ Command AddModelCommand(CLI::App& app) {
   Command import_checkpoint = AddImportCheckpointCommand(*sub);
   Command import_tokenizer = AddImportTokenizerCommand(*sub);
   Command deploy = AddDeployCommand(*sub);
-  return {sub, [create, run_create, import_checkpoint, import_tokenizer, deploy] {
+  std::vector<Command> registry = AddRegistryCommands(*sub);
+  return {sub, [create, run_create, import_checkpoint, import_tokenizer, deploy, registry] {
             if (deploy.parser->parsed()) return deploy.run();
+            for (const Command& c : registry) {
+              if (c.parser->parsed()) return c.run();
+            }
             if (import_checkpoint.parser->parsed()) return import_checkpoint.run();
             return create->parsed() ? run_create() : import_tokenizer.run();
           }};

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "store/migrations.h"
+#include "store/registry_sql.h"
 #include "store/request_log_sql.h"
 #include "store/sql_rows.h"
 
@@ -592,6 +593,63 @@ class SqlStore final : public Store {
   Result<int64_t> PruneRequests(int64_t before_ms, int64_t keep_rows) override {
     std::lock_guard lock(mu_);
     return internal::PruneRequests(*conn_, before_ms, keep_rows);
+  }
+
+  // ---------------------------------------------------------------- model registry
+  Result<std::vector<registry::Model>> ListRegisteredModels() override {
+    std::lock_guard lock(mu_);
+    return internal::ListRegisteredModels(*conn_);
+  }
+  Result<registry::Model> GetRegisteredModel(std::string_view name) override {
+    std::lock_guard lock(mu_);
+    return internal::GetRegisteredModel(*conn_, name);
+  }
+  Result<std::vector<registry::Version>> ListModelVersions(std::string_view model) override {
+    std::lock_guard lock(mu_);
+    return internal::ListModelVersions(*conn_, model);
+  }
+  Result<std::vector<registry::Tag>> ListModelTags(std::string_view model) override {
+    std::lock_guard lock(mu_);
+    return internal::ListModelTags(*conn_, model);
+  }
+  Result<registry::Change> AddModelVersion(const registry::Version& version,
+                                           registry::Change change) override {
+    std::lock_guard lock(mu_);
+    return internal::AddModelVersion(*conn_, version, std::move(change));
+  }
+  Result<registry::Change> SetModelTag(std::string_view model, std::string_view tag,
+                                       std::string_view digest, registry::Change change) override {
+    std::lock_guard lock(mu_);
+    return internal::SetModelTag(*conn_, model, tag, digest, std::move(change));
+  }
+  Result<registry::Change> RemoveModelTag(std::string_view model, std::string_view tag,
+                                          registry::Change change) override {
+    std::lock_guard lock(mu_);
+    return internal::RemoveModelTag(*conn_, model, tag, std::move(change));
+  }
+  Result<registry::Change> SetModelParameters(std::string_view model,
+                                              const registry::ModelParameters& parameters,
+                                              registry::Change change) override {
+    std::lock_guard lock(mu_);
+    return internal::SetModelParameters(*conn_, model, parameters, std::move(change));
+  }
+  Result<registry::Change> RemoveModelVersion(std::string_view model, std::string_view digest,
+                                              registry::Change change) override {
+    std::lock_guard lock(mu_);
+    return internal::RemoveModelVersion(*conn_, model, digest, std::move(change));
+  }
+  Result<registry::Change> RemoveRegisteredModel(std::string_view model,
+                                                 registry::Change change) override {
+    std::lock_guard lock(mu_);
+    return internal::RemoveRegisteredModel(*conn_, model, std::move(change));
+  }
+  Result<registry::ChangeList> ListModelChanges(const registry::ChangeQuery& query) override {
+    std::lock_guard lock(mu_);
+    return internal::ListModelChanges(*conn_, query);
+  }
+  Result<registry::Change> GetModelChange(int64_t id) override {
+    std::lock_guard lock(mu_);
+    return internal::GetModelChange(*conn_, id);
   }
 
   // ---------------------------------------------------------------- refresh tokens

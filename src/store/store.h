@@ -1,6 +1,7 @@
 // The persistent store: users, roles, API keys, usage counters that must survive restarts,
-// login refresh tokens, the audit log, prompt templates and the request log. One implementation,
-// two backends: SQLite (sqlite_store.h, the embedded default) and PostgreSQL (postgres_store.h).
+// login refresh tokens, the audit log, prompt templates, the request log and the model
+// registry. One implementation, two backends: SQLite (sqlite_store.h, the embedded default)
+// and PostgreSQL (postgres_store.h).
 //
 // The services declare the narrow interfaces they need, with their own types, and Store
 // implements them, so that each service is handed only its part of the store:
@@ -8,6 +9,7 @@
 //   audit::AuditLog                     services/audit/audit_log.h
 //   prompts::PromptStore                services/prompts/prompt_store.h
 //   requestlog::RequestLogStore         services/requestlog/request_log_store.h
+//   registry::RegistryStore             services/registry/registry_store.h
 // Besides kUnimplemented for a schema newer than this binary. Every method is thread-safe.
 #pragma once
 
@@ -18,6 +20,7 @@
 #include "base/status.h"
 #include "services/audit/audit_log.h"
 #include "services/prompts/prompt_store.h"
+#include "services/registry/registry_store.h"
 #include "services/requestlog/request_log_store.h"
 
 namespace llmux::store {
@@ -38,7 +41,8 @@ class Store : public auth::AuthStore,
               public auth::UsageStore,
               public audit::AuditLog,
               public prompts::PromptStore,
-              public requestlog::RequestLogStore {
+              public requestlog::RequestLogStore,
+              public registry::RegistryStore {
  public:
   ~Store() override = default;
 

@@ -17,6 +17,7 @@
 #include "gateway/admin/admin_routes.h"
 #include "gateway/admin/deploy_routes.h"
 #include "gateway/admin/prompt_routes.h"
+#include "gateway/admin/registry_routes.h"
 #include "gateway/admin/request_log_routes.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/admin/worker_routes.h"
@@ -28,6 +29,7 @@
 #include "llmux/v1/mcp.pb.h"
 #include "rollout/deploy_service.h"
 #include "services/prompts/prompt_service.h"
+#include "services/registry/registry_service.h"
 #include "services/requestlog/request_log.h"
 #include "serving/inference_service.h"
 #include "serving/model_manager.h"
@@ -74,6 +76,8 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   RegisterSessionRoutes(router, auth);
   prompts::PromptService prompt_service(**store, **store);
   RegisterPromptRoutes(router, prompt_service);
+  registry::RegistryService registry_service(**store, **store);
+  RegisterRegistryRoutes(router, registry_service);
   requestlog::RequestLog request_log(**store, {});
   RegisterRequestLogRoutes(router, request_log);
   NoWorkers workers;

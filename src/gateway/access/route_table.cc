@@ -81,6 +81,17 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Http("GET", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
     Http("PUT", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
     Http("DELETE", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
+    // The model registry (gateway/admin/registry_routes.h): reads, then changes.
+    Http("GET", "/admin/v1/registry/models", Access::kPermission, auth::kPermModelsRead),
+    Http("GET", "/admin/v1/registry/resolve", Access::kPermission, auth::kPermModelsRead),
+    Http("GET", "/admin/v1/registry/history", Access::kPermission, auth::kPermModelsRead),
+    Http("DELETE", "/admin/v1/registry/models", Access::kPermission, auth::kPermModelsManage),
+    Http("POST", "/admin/v1/registry/versions", Access::kPermission, auth::kPermModelsManage),
+    Http("DELETE", "/admin/v1/registry/versions", Access::kPermission, auth::kPermModelsManage),
+    Http("PUT", "/admin/v1/registry/tags", Access::kPermission, auth::kPermModelsManage),
+    Http("DELETE", "/admin/v1/registry/tags", Access::kPermission, auth::kPermModelsManage),
+    Http("PUT", "/admin/v1/registry/parameters", Access::kPermission, auth::kPermModelsManage),
+    Http("POST", "/admin/v1/registry/rollback", Access::kPermission, auth::kPermModelsManage),
     // The workers behind a gateway (a role without workers does not register these).
     Http("GET", "/admin/v1/workers", Access::kPermission, auth::kPermModelsManage),
     Http("POST", "/admin/v1/workers/drain", Access::kPermission, auth::kPermModelsManage),

@@ -1,0 +1,29 @@
+// The admin HTTP API of the model registry and parameter centre (RegistryService; every change
+// is recorded in the registry's history and the audit log by the service):
+//
+//   GET    /admin/v1/registry/models[?name=N]                                   models:read
+//   GET    /admin/v1/registry/resolve?ref=name[:tag]                            models:read
+//   GET    /admin/v1/registry/history[?model=N][&before=ID][&limit=L]           models:read
+//   DELETE /admin/v1/registry/models?name=N                                     models:manage
+//   POST   /admin/v1/registry/versions {path, model, tag?}                      models:manage
+//   DELETE /admin/v1/registry/versions?model=N&digest=D                         models:manage
+//   PUT    /admin/v1/registry/tags {model, tag, digest}                         models:manage
+//   DELETE /admin/v1/registry/tags?model=N&tag=T                                models:manage
+//   PUT    /admin/v1/registry/parameters {model, parameters: {...}}             models:manage
+//   POST   /admin/v1/registry/rollback {change_id}                              models:manage
+//
+// Shapes in docs/registry.md.
+#pragma once
+
+namespace llmux::registry {
+class RegistryService;
+}
+
+namespace llmux::gateway {
+
+class GuardedRouter;
+
+// `service` must outlive the server.
+void RegisterRegistryRoutes(GuardedRouter& router, registry::RegistryService& service);
+
+}  // namespace llmux::gateway
