@@ -13,6 +13,7 @@
 #include "gateway/access/http_guard.h"
 #include "gateway/admin/admin_routes.h"
 #include "gateway/admin/deploy_routes.h"
+#include "gateway/admin/metrics_history_routes.h"
 #include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/request_log_routes.h"
 #include "gateway/admin/session_routes.h"
@@ -151,6 +152,7 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   gateway::McpEndpoint mcp_endpoint(service, mcp_options);
   mcp_endpoint.Register(router);
   if (backend.workers) gateway::RegisterWorkerRoutes(router, *backend.workers);
+  if (backend.metric_history) gateway::RegisterMetricsHistoryRoutes(router, *backend.metric_history);
   if (auth_stack.service) {
     gateway::RegisterAdminRoutes(router, *auth_stack.service);
     gateway::RegisterSessionRoutes(router, *auth_stack.service);

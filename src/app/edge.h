@@ -19,6 +19,9 @@
 #include "serving/model_manager.h"
 #include "serving/worker_admin.h"
 
+namespace llmux::serving {
+class MetricHistory;
+}
 namespace llmux::rollout {
 class DeployService;
 }
@@ -50,6 +53,8 @@ struct EdgeBackend {
   serving::WorkerAdmin* workers = nullptr;  // /admin/v1/workers; null: no workers (all in one)
   rollout::DeployService* deploys = nullptr;  // /admin/v1/deploys (with auth); null: not offered
   std::function<std::string()> metrics_text;
+  // GET /admin/v1/metrics/history; null: not offered (no serving metrics in this process).
+  serving::MetricHistory* metric_history = nullptr;
   // Blocks until the models are served; an error stops the edge with it.
   std::function<Status()> wait_ready;
   // Called once the front ends have stopped: refuse new work, let running work finish.

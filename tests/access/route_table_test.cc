@@ -16,6 +16,7 @@
 #include "gateway/access/http_guard.h"
 #include "gateway/admin/admin_routes.h"
 #include "gateway/admin/deploy_routes.h"
+#include "gateway/admin/metrics_history_routes.h"
 #include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/request_log_routes.h"
 #include "gateway/admin/session_routes.h"
@@ -31,6 +32,7 @@
 #include "services/requestlog/request_log.h"
 #include "serving/inference_service.h"
 #include "serving/model_manager.h"
+#include "serving/metric_history.h"
 #include "serving/worker_admin.h"
 #include "store/sqlite_store.h"
 
@@ -78,6 +80,8 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   RegisterRequestLogRoutes(router, request_log);
   NoWorkers workers;
   RegisterWorkerRoutes(router, workers);
+  serving::MetricHistory history;
+  RegisterMetricsHistoryRoutes(router, history);
   auto etcd = discovery::EtcdClient::Create({{"127.0.0.1:1"}});  // never dialled here
   ASSERT_TRUE(etcd.ok());
   serving::ModelRoutes routes;

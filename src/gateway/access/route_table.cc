@@ -80,6 +80,8 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Http("GET", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
     Http("PUT", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
     Http("DELETE", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
+    // The serving metrics over time (dashboards): the same figures as /metrics.
+    Http("GET", "/admin/v1/metrics/history", Access::kPermission, kPermMetricsRead),
     // The workers behind a gateway (a role without workers does not register these).
     Http("GET", "/admin/v1/workers", Access::kPermission, auth::kPermModelsManage),
     Http("POST", "/admin/v1/workers/drain", Access::kPermission, auth::kPermModelsManage),
