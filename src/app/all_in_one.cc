@@ -11,6 +11,7 @@ Status RunAllInOne(const AllInOneOptions& o) {
   EdgeBackend backend;
   backend.service = &service;
   backend.models = &service;
+  backend.model_lifecycle = true;
   backend.metrics_text = [&service] { return service.metrics().Serialize(); };
   backend.metric_history = &service.metrics().history();
   backend.wait_ready = [&service] { return service.WaitLoaded(); };

@@ -50,6 +50,8 @@ struct EdgeOptions {
 struct EdgeBackend {
   serving::InferenceService* service = nullptr;
   serving::ModelManager* models = nullptr;  // MCP load_model / unload_model; null: not offered
+  // `models` keeps each model's lifecycle (GET /admin/v1/models is offered).
+  bool model_lifecycle = false;
   serving::WorkerAdmin* workers = nullptr;  // /admin/v1/workers; null: no workers (all in one)
   rollout::DeployService* deploys = nullptr;  // /admin/v1/deploys (with auth); null: not offered
   std::function<std::string()> metrics_text;

@@ -17,6 +17,7 @@
 #include "gateway/admin/admin_routes.h"
 #include "gateway/admin/deploy_routes.h"
 #include "gateway/admin/metrics_history_routes.h"
+#include "gateway/admin/model_routes.h"
 #include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/request_log_routes.h"
 #include "gateway/admin/session_routes.h"
@@ -82,6 +83,7 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   RegisterWorkerRoutes(router, workers);
   serving::MetricHistory history;
   RegisterMetricsHistoryRoutes(router, history);
+  RegisterModelRoutes(router, service);
   auto etcd = discovery::EtcdClient::Create({{"127.0.0.1:1"}});  // never dialled here
   ASSERT_TRUE(etcd.ok());
   serving::ModelRoutes routes;

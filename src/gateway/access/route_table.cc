@@ -80,6 +80,8 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Http("GET", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
     Http("PUT", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
     Http("DELETE", "/admin/v1/prompts", Access::kPermission, auth::kPermModelsManage),
+    // The models hosted in this process: state, keep-alive, memory.
+    Http("GET", "/admin/v1/models", Access::kPermission, auth::kPermModelsManage),
     // The serving metrics over time (dashboards): the same figures as /metrics.
     Http("GET", "/admin/v1/metrics/history", Access::kPermission, kPermMetricsRead),
     // The workers behind a gateway (a role without workers does not register these).
