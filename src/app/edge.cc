@@ -153,8 +153,10 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   gateway::McpEndpoint mcp_endpoint(service, mcp_options);
   mcp_endpoint.Register(router);
   if (backend.workers) gateway::RegisterWorkerRoutes(router, *backend.workers);
-  if (backend.metric_history) gateway::RegisterMetricsHistoryRoutes(router, *backend.metric_history);
-  if (backend.models && backend.model_lifecycle) gateway::RegisterModelRoutes(router, *backend.models);
+  if (backend.metric_history)
+    gateway::RegisterMetricsHistoryRoutes(router, *backend.metric_history);
+  if (backend.models && backend.model_lifecycle)
+    gateway::RegisterModelRoutes(router, *backend.models);
   if (auth_stack.service) {
     gateway::RegisterAdminRoutes(router, *auth_stack.service);
     gateway::RegisterSessionRoutes(router, *auth_stack.service);

@@ -3,8 +3,8 @@
 // seconds and unloading waits for the model's requests to end.
 #include <cctype>
 #include <cmath>
-#include <optional>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 
 #include "mcp/serving_tools.h"
@@ -107,8 +107,9 @@ void AddModelTools(Catalog& catalog, serving::InferenceService& service,
   catalog.AddTool(
       {{{"name", "load_model"},
         {"title", "Load a model"},
-        {"description", "Loads a GGUF file from the server's model directory and serves it under "
-                        "a name. Progress notifications say when loading starts and ends."},
+        {"description",
+         "Loads a GGUF file from the server's model directory and serves it under "
+         "a name. Progress notifications say when loading starts and ends."},
         {"inputSchema",
          {{"type", "object"},
           {"properties",
@@ -118,11 +119,15 @@ void AddModelTools(Catalog& catalog, serving::InferenceService& service,
               {"description", "the GGUF file, relative to the model directory"}}},
             {"keep_alive",
              {{"type", "number"},
-              {"description", "seconds it stays loaded without requests (negative: until "
-                              "unloaded; default: the server's --keep-alive)"}}}}},
+              {"description",
+               "seconds it stays loaded without requests (negative: until "
+               "unloaded; default: the server's --keep-alive)"}}}}},
           {"required", {"name", "path"}}}},
-        {"annotations", {{"readOnlyHint", false}, {"destructiveHint", false},
-                         {"idempotentHint", false}, {"openWorldHint", false}}}},
+        {"annotations",
+         {{"readOnlyHint", false},
+          {"destructiveHint", false},
+          {"idempotentHint", false},
+          {"openWorldHint", false}}}},
        permission("load_model"),
        [svc, models, threads, model_dir, changed](std::shared_ptr<ToolCall> call) {
          const Json& args = call->arguments();

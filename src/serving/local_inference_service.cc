@@ -109,8 +109,7 @@ int64_t KvCacheBytes(ModelHost& host) {
 
 }  // namespace
 
-LocalInferenceService::LocalInferenceService(std::vector<ModelSpec> specs,
-                                             ModelHostOptions options)
+LocalInferenceService::LocalInferenceService(std::vector<ModelSpec> specs, ModelHostOptions options)
     : specs_(std::move(specs)), options_(options), lifecycle_(options.lifecycle) {
   loader_ = std::thread([this] { LoadAll(); });
   reaper_ = std::thread([this] { ReapIdle(); });
@@ -447,9 +446,9 @@ Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Chat(ChatRequest r
   auto stream = std::make_shared<GenerationStream>(
       host->name(), host->tokenizer(), metrics_, std::move(sink), request.options.stop,
       std::move(parser), request.options.logprobs);
-  auto ticket = host->engine().Submit(std::move(engine_request),
-                                      HoldWhileWaiting(HoldBusy(stream->MakeCallbacks(), use.busy),
-                                                       std::move(waiting_slot)));
+  auto ticket = host->engine().Submit(
+      std::move(engine_request),
+      HoldWhileWaiting(HoldBusy(stream->MakeCallbacks(), use.busy), std::move(waiting_slot)));
   if (!ticket.ok()) {
     stream->Refused();
     return SubmitError(*host, ticket.status(), "messages");
@@ -468,9 +467,9 @@ Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Complete(
   auto stream = std::make_shared<GenerationStream>(host->name(), host->tokenizer(), metrics_,
                                                    std::move(sink), request.options.stop, nullptr,
                                                    request.options.logprobs);
-  auto ticket = host->engine().Submit(std::move(engine_request),
-                                      HoldWhileWaiting(HoldBusy(stream->MakeCallbacks(), use.busy),
-                                                       std::move(waiting_slot)));
+  auto ticket = host->engine().Submit(
+      std::move(engine_request),
+      HoldWhileWaiting(HoldBusy(stream->MakeCallbacks(), use.busy), std::move(waiting_slot)));
   if (!ticket.ok()) {
     stream->Refused();
     return SubmitError(*host, ticket.status(), "prompt");

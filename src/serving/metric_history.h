@@ -85,8 +85,7 @@ class MetricHistory {
 
   // The ended intervals that start at or after `since` (unix seconds), for `model` (empty: all
   // models together). NotFound for a model without a series.
-  Result<MetricSeries> Query(HistoryResolution resolution, const std::string& model,
-                             int64_t since);
+  Result<MetricSeries> Query(HistoryResolution resolution, const std::string& model, int64_t since);
 
  private:
   struct Totals {

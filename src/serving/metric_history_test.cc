@@ -121,8 +121,7 @@ TEST(MetricHistoryTest, MinuteRatesAndPercentilesFromTheMinutesSamples) {
   auto seconds = h.Query(HistoryResolution::kSecond, "m", 6059);
   ASSERT_TRUE(seconds.ok());
   ASSERT_EQ(seconds->points.size(), 2u);
-  ExpectNear(seconds->points[0].ttft_ms_p99,
-             NearestRank({ttft_ms.end() - 3, ttft_ms.end()}, 0.99));
+  ExpectNear(seconds->points[0].ttft_ms_p99, NearestRank({ttft_ms.end() - 3, ttft_ms.end()}, 0.99));
   ExpectNear(seconds->points[0].itl_ms_p50, NearestRank({itl_ms.end() - 15, itl_ms.end()}, 0.5));
   EXPECT_EQ(seconds->points[1].t, 6060);
   EXPECT_EQ(seconds->points[1].requests_per_s, 0);

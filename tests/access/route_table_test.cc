@@ -32,8 +32,8 @@
 #include "services/prompts/prompt_service.h"
 #include "services/requestlog/request_log.h"
 #include "serving/inference_service.h"
-#include "serving/model_manager.h"
 #include "serving/metric_history.h"
+#include "serving/model_manager.h"
 #include "serving/worker_admin.h"
 #include "store/sqlite_store.h"
 

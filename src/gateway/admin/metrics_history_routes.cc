@@ -63,11 +63,11 @@ Result<Json> History(serving::MetricHistory& history, std::string_view query) {
 void RegisterMetricsHistoryRoutes(GuardedRouter& router, serving::MetricHistory& history) {
   const ErrorReply* errors = &router.error_reply();
   serving::MetricHistory* h = &history;
-  router.Route("GET", "/admin/v1/metrics/history",
-               [h, errors](http::Request& req, http::ResponseWriter& w,
-                           CallAccess&) -> awaitable<void> {
-                 co_await ReplyJson(w, *errors, 200, [&] { return History(*h, req.query); });
-               });
+  router.Route(
+      "GET", "/admin/v1/metrics/history",
+      [h, errors](http::Request& req, http::ResponseWriter& w, CallAccess&) -> awaitable<void> {
+        co_await ReplyJson(w, *errors, 200, [&] { return History(*h, req.query); });
+      });
 }
 
 }  // namespace llmux::gateway

@@ -37,17 +37,17 @@ Json ModelStatusJson(const serving::ModelStatus& s) {
 void RegisterModelRoutes(GuardedRouter& router, serving::ModelManager& models) {
   const ErrorReply* errors = &router.error_reply();
   serving::ModelManager* m = &models;
-  router.Route("GET", "/admin/v1/models",
-               [m, errors](http::Request&, http::ResponseWriter& w,
-                           CallAccess&) -> awaitable<void> {
-                 co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
-                   Json list = Json::array();
-                   for (const serving::ModelStatus& s : m->ModelStatuses()) {
-                     list.push_back(ModelStatusJson(s));
-                   }
-                   return Json{{"models", std::move(list)}};
-                 });
-               });
+  router.Route(
+      "GET", "/admin/v1/models",
+      [m, errors](http::Request&, http::ResponseWriter& w, CallAccess&) -> awaitable<void> {
+        co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
+          Json list = Json::array();
+          for (const serving::ModelStatus& s : m->ModelStatuses()) {
+            list.push_back(ModelStatusJson(s));
+          }
+          return Json{{"models", std::move(list)}};
+        });
+      });
 }
 
 }  // namespace llmux::gateway

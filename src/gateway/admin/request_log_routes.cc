@@ -33,7 +33,8 @@ Result<int64_t> TimeParam(std::string_view query, const std::string& name) {
   auto raw = QueryValue(query, name);
   if (!raw) return int64_t{0};
   if (!raw->empty() && raw->find_first_not_of("0123456789") == std::string::npos) {
-    LLMUX_ASSIGN_OR_RETURN(std::optional<int64_t> ms, IntQueryParam(query, name, 1, int64_t{1} << 50));
+    LLMUX_ASSIGN_OR_RETURN(std::optional<int64_t> ms,
+                           IntQueryParam(query, name, 1, int64_t{1} << 50));
     return *ms;
   }
   auto ms = ParseRfc3339Millis(*raw);
@@ -50,7 +51,9 @@ Result<RequestFilter> FilterParams(std::string_view query) {
   LLMUX_ASSIGN_OR_RETURN(f.key_id, IntQueryParam(query, "key", 1, INT64_MAX));
   LLMUX_ASSIGN_OR_RETURN(f.user_id, IntQueryParam(query, "user", 1, INT64_MAX));
   if (auto model = QueryValue(query, "model")) {
-    if (model->empty() || model->size() > 256) return BadQueryParam("model", "must be a model name");
+    if (model->empty() || model->size() > 256) {
+      return BadQueryParam("model", "must be a model name");
+    }
     f.model = *model;
   }
   if (auto status = QueryValue(query, "status")) {
@@ -147,8 +150,8 @@ void RegisterRequestLogRoutes(GuardedRouter& router, requestlog::RequestLog& log
   const ErrorReply* errors = &router.error_reply();
 
   auto csv = [l, errors](http::Request& req, http::ResponseWriter& w) -> awaitable<void> {
-    Status st =
-        OnlyKnownQueryParams(req.query, {"from", "to", "key", "user", "model", "status", "limit", "format"});
+    Status st = OnlyKnownQueryParams(
+        req.query, {"from", "to", "key", "user", "model", "status", "limit", "format"});
     auto filter = st.ok() ? FilterParams(req.query) : Result<RequestFilter>(st);
     auto limit = filter.ok() ? IntQueryParam(req.query, "limit", 1, kMaxCsvRows)
                              : Result<std::optional<int64_t>>(filter.status());
@@ -169,8 +172,9 @@ void RegisterRequestLogRoutes(GuardedRouter& router, requestlog::RequestLog& log
           co_return;
         }
         co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
-          LLMUX_RETURN_IF_ERROR(OnlyKnownQueryParams(req.query, {"from", "to", "key", "user", "model",
-                                                      "status", "limit", "cursor", "format"}));
+          LLMUX_RETURN_IF_ERROR(OnlyKnownQueryParams(
+              req.query,
+              {"from", "to", "key", "user", "model", "status", "limit", "cursor", "format"}));
           if (auto format = QueryValue(req.query, "format"); format && *format != "json") {
             return BadQueryParam("format", "must be json or csv");
           }
@@ -193,8 +197,8 @@ void RegisterRequestLogRoutes(GuardedRouter& router, requestlog::RequestLog& log
       "GET", "/admin/v1/logs/stats",
       [l, errors](http::Request& req, http::ResponseWriter& w, CallAccess&) -> awaitable<void> {
         co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
-          LLMUX_RETURN_IF_ERROR(
-              OnlyKnownQueryParams(req.query, {"from", "to", "key", "user", "model", "status", "group"}));
+          LLMUX_RETURN_IF_ERROR(OnlyKnownQueryParams(
+              req.query, {"from", "to", "key", "user", "model", "status", "group"}));
           auto name = QueryValue(req.query, "group");
           if (!name) return BadQueryParam("group", "is required: hour, key or model");
           auto group = requestlog::ParseStatsGroup(*name);

@@ -330,8 +330,7 @@ void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& serv
                  const std::string model = parsed->model();
                  Call call{OllamaMeta{model, Rfc3339Now()}, parsed->stream, false, received};
                  if (parsed->load_only) {
-                   co_await AnswerLoad(w, service, models, access, call, model,
-                                       parsed->keep_alive);
+                   co_await AnswerLoad(w, service, models, access, call, model, parsed->keep_alive);
                    co_return;
                  }
                  if (Status allowed = access.AllowModel(model); !allowed.ok()) {
@@ -370,17 +369,16 @@ void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& serv
         co_await w.Send(200, kJson, std::move(body));
       });
 
-  router.Route(
-      "GET", "/api/ps",
-      [&service, models](http::Request&, http::ResponseWriter& w,
-                         CallAccess& access) -> awaitable<void> {
-        std::vector<serving::ModelInfo> loaded;
-        for (serving::ModelInfo& m : service.ListModels()) {
-          if (access.principal().MayUseModel(m.id)) loaded.push_back(std::move(m));
-        }
-        std::string body = OllamaPsJson(loaded, Expiries(models));
-        co_await w.Send(200, kJson, std::move(body));
-      });
+  router.Route("GET", "/api/ps",
+               [&service, models](http::Request&, http::ResponseWriter& w,
+                                  CallAccess& access) -> awaitable<void> {
+                 std::vector<serving::ModelInfo> loaded;
+                 for (serving::ModelInfo& m : service.ListModels()) {
+                   if (access.principal().MayUseModel(m.id)) loaded.push_back(std::move(m));
+                 }
+                 std::string body = OllamaPsJson(loaded, Expiries(models));
+                 co_await w.Send(200, kJson, std::move(body));
+               });
 
   router.Route("POST", "/api/show",
                [&service](http::Request& req, http::ResponseWriter& w,
