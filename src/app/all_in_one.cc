@@ -11,7 +11,9 @@ Status RunAllInOne(const AllInOneOptions& o) {
   EdgeBackend backend;
   backend.service = &service;
   backend.models = &service;
+  backend.model_lifecycle = true;
   backend.metrics_text = [&service] { return service.metrics().Serialize(); };
+  backend.metric_history = &service.metrics().history();
   backend.wait_ready = [&service] { return service.WaitLoaded(); };
   backend.drain = [&service](std::chrono::milliseconds grace) {
     service.Drain(static_cast<int>(grace.count()));

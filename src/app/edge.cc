@@ -13,6 +13,8 @@
 #include "gateway/access/http_guard.h"
 #include "gateway/admin/admin_routes.h"
 #include "gateway/admin/deploy_routes.h"
+#include "gateway/admin/metrics_history_routes.h"
+#include "gateway/admin/model_routes.h"
 #include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/registry_routes.h"
 #include "gateway/admin/request_log_routes.h"
@@ -153,7 +155,7 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   gateway::RegisterOpenAiRoutes(router, service, routes);
   // The Ollama API: the same gate, refusals in Ollama's shape.
   gateway::GuardedRouter ollama_router(http_server, gate, gateway::OllamaErrorResponse);
-  gateway::RegisterOllamaRoutes(ollama_router, service, {LLMUX_VERSION_STRING});
+  gateway::RegisterOllamaRoutes(ollama_router, service, {LLMUX_VERSION_STRING, backend.models});
   gateway::McpEndpointOptions mcp_options = o.mcp;
   mcp_options.http.origins.allowed_origins = o.allowed_origins;
   mcp_options.http.origins.loopback_only = loopback;
@@ -167,6 +169,10 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   gateway::McpEndpoint mcp_endpoint(service, mcp_options);
   mcp_endpoint.Register(router);
   if (backend.workers) gateway::RegisterWorkerRoutes(router, *backend.workers);
+  if (backend.metric_history)
+    gateway::RegisterMetricsHistoryRoutes(router, *backend.metric_history);
+  if (backend.models && backend.model_lifecycle)
+    gateway::RegisterModelRoutes(router, *backend.models);
   if (auth_stack.service) {
     gateway::RegisterAdminRoutes(router, *auth_stack.service);
     gateway::RegisterSessionRoutes(router, *auth_stack.service);

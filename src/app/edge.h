@@ -19,6 +19,9 @@
 #include "serving/model_manager.h"
 #include "serving/worker_admin.h"
 
+namespace llmux::serving {
+class MetricHistory;
+}
 namespace llmux::rollout {
 class DeployService;
 }
@@ -47,9 +50,13 @@ struct EdgeOptions {
 struct EdgeBackend {
   serving::InferenceService* service = nullptr;
   serving::ModelManager* models = nullptr;  // MCP load_model / unload_model; null: not offered
+  // `models` keeps each model's lifecycle (GET /admin/v1/models is offered).
+  bool model_lifecycle = false;
   serving::WorkerAdmin* workers = nullptr;  // /admin/v1/workers; null: no workers (all in one)
   rollout::DeployService* deploys = nullptr;  // /admin/v1/deploys (with auth); null: not offered
   std::function<std::string()> metrics_text;
+  // GET /admin/v1/metrics/history; null: not offered (no serving metrics in this process).
+  serving::MetricHistory* metric_history = nullptr;
   // Blocks until the models are served; an error stops the edge with it.
   std::function<Status()> wait_ready;
   // Called once the front ends have stopped: refuse new work, let running work finish.

@@ -4,10 +4,36 @@
 
 #include "cli/cli_util.h"
 #include "engine/tensor/dtype.h"
+#include "gateway/ollama/ollama_request.h"
 
 namespace llmux::cli {
 
+namespace {
+
+void AddLifecycleFlags(CLI::App* sub, serving::ModelLifecycleOptions* o) {
+  sub->add_option("--max-loaded-models", o->max_loaded_models,
+                  "models loaded at once (0: no limit); loading one more unloads the least "
+                  "recently used idle model loaded at run time, or fails when none can go")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option_function<std::string>(
+         "--keep-alive",
+         [o](const std::string& text) {
+           o->default_keep_alive_s = static_cast<double>(*gateway::ParseKeepAliveText(text));
+         },
+         "how long a model loaded at run time (MCP load_model) stays loaded without requests, "
+         "e.g. 5m or 300 (negative: until unloaded); models given with --model stay loaded")
+      ->default_str("-1")
+      ->check([](const std::string& text) -> std::string {
+        auto parsed = gateway::ParseKeepAliveText(text);
+        return parsed.ok() ? "" : "--keep-alive: " + parsed.status().message();
+      });
+}
+
+}  // namespace
+
 void AddModelHostFlags(CLI::App* sub, serving::ModelHostOptions* o) {
+  AddLifecycleFlags(sub, &o->lifecycle);
   o->n_threads = DefaultThreads();
   EngineOptions* e = &o->engine;
   sub->add_option("-t,--threads", o->n_threads, "engine threads per model")->capture_default_str();

@@ -11,7 +11,7 @@
 namespace llmux::cli {
 
 // --threads, --ctx-size, --max-waiting(-per-caller), --max-running, --max-batch-tokens,
-// --kv-cache-memory, --kv-type.
+// --kv-cache-memory, --kv-type, --max-loaded-models, --keep-alive.
 void AddModelHostFlags(CLI::App* sub, serving::ModelHostOptions* o);
 
 // --etcd (endpoints, repeatable or comma-separated) and --etcd-prefix.

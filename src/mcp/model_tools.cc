@@ -2,7 +2,9 @@
 // under a name) and unload_model. Both run on a thread of their own, since loading takes
 // seconds and unloading waits for the model's requests to end.
 #include <cctype>
+#include <cmath>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 
 #include "mcp/serving_tools.h"
@@ -105,18 +107,27 @@ void AddModelTools(Catalog& catalog, serving::InferenceService& service,
   catalog.AddTool(
       {{{"name", "load_model"},
         {"title", "Load a model"},
-        {"description", "Loads a GGUF file from the server's model directory and serves it under "
-                        "a name. Progress notifications say when loading starts and ends."},
+        {"description",
+         "Loads a GGUF file from the server's model directory and serves it under "
+         "a name. Progress notifications say when loading starts and ends."},
         {"inputSchema",
          {{"type", "object"},
           {"properties",
            {{"name", {{"type", "string"}, {"description", "the name to serve it under"}}},
             {"path",
              {{"type", "string"},
-              {"description", "the GGUF file, relative to the model directory"}}}}},
+              {"description", "the GGUF file, relative to the model directory"}}},
+            {"keep_alive",
+             {{"type", "number"},
+              {"description",
+               "seconds it stays loaded without requests (negative: until "
+               "unloaded; default: the server's --keep-alive)"}}}}},
           {"required", {"name", "path"}}}},
-        {"annotations", {{"readOnlyHint", false}, {"destructiveHint", false},
-                         {"idempotentHint", false}, {"openWorldHint", false}}}},
+        {"annotations",
+         {{"readOnlyHint", false},
+          {"destructiveHint", false},
+          {"idempotentHint", false},
+          {"openWorldHint", false}}}},
        permission("load_model"),
        [svc, models, threads, model_dir, changed](std::shared_ptr<ToolCall> call) {
          const Json& args = call->arguments();
@@ -128,9 +139,17 @@ void AddModelTools(Catalog& catalog, serving::InferenceService& service,
          }
          auto file = ResolveModelPath(model_dir, path_arg->get<std::string>());
          if (!file.ok()) return call->FinishWithError(file.status().message());
-         StartWork(threads, [svc, models, changed, call, name = *name, file = *file] {
+         std::optional<double> keep_alive;
+         if (auto k = args.find("keep_alive"); k != args.end()) {
+           if (!k->is_number() || !std::isfinite(k->get<double>()) ||
+               std::abs(k->get<double>()) > 1e10) {
+             return call->FinishWithError("keep_alive must be a number of seconds");
+           }
+           keep_alive = k->get<double>();
+         }
+         StartWork(threads, [svc, models, changed, call, name = *name, file = *file, keep_alive] {
            call->Progress(0, 1, "loading " + name);
-           Status s = models->LoadModel(serving::ModelSpec{name, file});
+           Status s = models->LoadModel(serving::ModelSpec{name, file, keep_alive});
            if (!s.ok()) return call->FinishWithError("cannot load " + name + ": " + s.message());
            call->Progress(1, 1, "loaded " + name);
            if (changed) changed(name, true);

@@ -52,6 +52,10 @@ struct GenerationOptions {
   // from the authenticated caller (never from the request body); empty: no share.
   std::string caller_share;
   bool ignore_eos = false;  // generate max_tokens whatever comes (benchmarks; vLLM/llama.cpp field)
+  // How long the model stays loaded after this request (Ollama's keep_alive, in seconds):
+  // negative: until unloaded, 0: unloaded once the request ended. Acted on where models are
+  // hosted in this process (not carried to workers); unset: the model's own keep-alive.
+  std::optional<double> keep_alive_s;
   // Internal, never from a client: the tokens this request already generated and delivered
   // elsewhere (a gateway moving a stream to another worker after the first one failed). They
   // are replayed, not sent again; the stream goes on after them.

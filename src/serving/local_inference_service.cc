@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -84,19 +85,64 @@ EngineCallbacks HoldWhileWaiting(EngineCallbacks callbacks,
   return callbacks;
 }
 
+// Holds `busy` (the model in use) until the request's finish has been delivered.
+EngineCallbacks HoldBusy(EngineCallbacks callbacks, std::shared_ptr<void> busy) {
+  // All copies of the callbacks share one holder, so the finish releases it whatever the engine
+  // keeps; a refused request releases it with the callbacks.
+  auto held = std::make_shared<std::shared_ptr<void>>(std::move(busy));
+  callbacks.on_finish = [held, on_finish = std::move(callbacks.on_finish)](const EngineFinish& f) {
+    if (on_finish) on_finish(f);
+    held->reset();
+  };
+  return callbacks;
+}
+
+double NowUnix() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// What the KV cache of a model's engine can hold, in bytes.
+int64_t KvCacheBytes(ModelHost& host) {
+  const EngineStats s = host.engine().stats();
+  return static_cast<int64_t>(s.kv.n_blocks) * s.kv_block_bytes;
+}
+
 }  // namespace
 
-LocalInferenceService::LocalInferenceService(std::vector<ModelSpec> specs,
-                                             ModelHostOptions options)
-    : specs_(std::move(specs)), options_(options) {
+LocalInferenceService::LocalInferenceService(std::vector<ModelSpec> specs, ModelHostOptions options)
+    : specs_(std::move(specs)), options_(options), lifecycle_(options.lifecycle) {
   loader_ = std::thread([this] { LoadAll(); });
+  reaper_ = std::thread([this] { ReapIdle(); });
 }
 
 LocalInferenceService::~LocalInferenceService() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  reaper_cv_.notify_all();
+  if (reaper_.joinable()) reaper_.join();
   if (loader_.joinable()) loader_.join();
+  // The hosts go first, while what their last requests' callbacks touch is still here.
+  std::vector<std::shared_ptr<ModelHost>> hosts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    hosts.swap(hosts_);
+  }
+  hosts.clear();
 }
 
 void LocalInferenceService::LoadAll() {
+  const int limit = options_.lifecycle.max_loaded_models;
+  if (limit > 0 && static_cast<int>(specs_.size()) > limit) {
+    std::lock_guard<std::mutex> lock(mu_);
+    load_status_ = InvalidArgumentError(std::to_string(specs_.size()) +
+                                        " models are given but --max-loaded-models is " +
+                                        std::to_string(limit));
+    loaded_ = true;
+    loaded_cv_.notify_all();
+    return;
+  }
   for (const ModelSpec& spec : specs_) {
     spdlog::info("loading model {}", spec.path);
     auto host = ModelHost::Load(spec, options_);
@@ -106,9 +152,9 @@ void LocalInferenceService::LoadAll() {
       spdlog::error("{}", load_status_.ToString());
       break;
     }
-    bool duplicate = false;
-    for (const auto& h : hosts_) duplicate = duplicate || h->name() == (*host)->name();
-    if (duplicate) {
+    // Given at start: pinned (kept loaded, never evicted).
+    auto begun = lifecycle_.BeginLoad((*host)->name(), spec.path, /*pinned=*/true, NowUnix());
+    if (!begun.ok()) {
       load_status_ = InvalidArgumentError("two models are served under the name '" +
                                           (*host)->name() + "'; name them with --model NAME=FILE");
       break;
@@ -117,6 +163,8 @@ void LocalInferenceService::LoadAll() {
                  (*host)->info().architecture, (*host)->info().quantization,
                  (*host)->info().context_length);
     ObserveEngine(**host);
+    lifecycle_.Loaded((*host)->name(), std::nullopt, (*host)->info().size_bytes,
+                      KvCacheBytes(**host), NowUnix());
     hosts_.push_back(std::move(*host));
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -149,62 +197,66 @@ void LocalInferenceService::ObserveEngine(ModelHost& host) {
 }
 
 Status LocalInferenceService::LoadModel(ModelSpec spec) {
+  if (spec.name.empty()) {  // the name decides what may be evicted for it: read it first
+    auto file = gguf::GgufFile::Open(spec.path);
+    if (!file.ok()) return file.status().WithContext("loading " + spec.path);
+    spec.name = DefaultModelName(**file, spec.path);
+  }
+  const std::string name = spec.name;
+  std::vector<std::shared_ptr<ModelHost>> evicted;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (draining_) return UnavailableError("the server is shutting down");
     if (!loaded_) return UnavailableError("the server is still loading its models; try again shortly");
-    if (!spec.name.empty()) {
-      for (const auto& h : hosts_) {
-        if (h->name() == spec.name) {
-          return AlreadyExistsError("a model is already served under the name '" + spec.name + "'");
-        }
-      }
-      if (!loading_.insert(spec.name).second) {
-        return AlreadyExistsError("a model is already being loaded under the name '" + spec.name +
-                                  "'");
-      }
-    }
+    LLMUX_ASSIGN_OR_RETURN(std::vector<std::string> victims,
+                           lifecycle_.BeginLoad(name, spec.path, /*pinned=*/false, NowUnix()));
+    for (const std::string& v : victims) evicted.push_back(TakeHostLocked(v));
+  }
+  for (auto& h : evicted) {
+    spdlog::info("model '{}' evicted (least recently used) to load '{}'", h ? h->name() : "", name);
+    DestroyHost(std::move(h));
   }
   spdlog::info("loading model {}", spec.path);
   auto host = ModelHost::Load(spec, options_);
   std::shared_ptr<ModelHost> refused;  // destroyed after the lock is released
   {
     std::lock_guard<std::mutex> lock(mu_);
-    loading_.erase(spec.name);
     if (!host.ok()) {
       Status s = host.status().WithContext("loading " + spec.path);
       spdlog::warn("{}", s.ToString());
+      lifecycle_.LoadFailed(name, s.message(), NowUnix());
       return s;
     }
-    const std::string name = (*host)->name();
-    bool duplicate = loading_.count(name) > 0;
-    for (const auto& h : hosts_) duplicate = duplicate || h->name() == name;
-    if (draining_ || duplicate) {
+    if (draining_) {
       refused = std::move(*host);
-      if (draining_) return UnavailableError("the server is shutting down");
-      return AlreadyExistsError("a model is already served under the name '" + name + "'");
+      lifecycle_.LoadFailed(name, "the server is shutting down", NowUnix());
+      return UnavailableError("the server is shutting down");
     }
     spdlog::info("model '{}' loaded ({}, {}, context {})", name, (*host)->info().architecture,
                  (*host)->info().quantization, (*host)->info().context_length);
     ObserveEngine(**host);
+    lifecycle_.Loaded(name, spec.keep_alive_s, (*host)->info().size_bytes, KvCacheBytes(**host),
+                      NowUnix());
     hosts_.push_back(std::move(*host));
   }
+  reaper_cv_.notify_all();
   return Status();
 }
 
-Status LocalInferenceService::UnloadModel(const std::string& name) {
-  std::shared_ptr<ModelHost> host;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto it = hosts_.begin(); it != hosts_.end(); ++it) {
-      if ((*it)->name() == name) {
-        host = std::move(*it);
-        hosts_.erase(it);
-        break;
-      }
+std::shared_ptr<ModelHost> LocalInferenceService::TakeHostLocked(const std::string& name) {
+  for (auto it = hosts_.begin(); it != hosts_.end(); ++it) {
+    if ((*it)->name() == name) {
+      std::shared_ptr<ModelHost> host = std::move(*it);
+      hosts_.erase(it);
+      return host;
     }
   }
-  if (!host) return NotFoundError("the model '" + name + "' does not exist").WithField("name");
+  return nullptr;
+}
+
+void LocalInferenceService::DestroyHost(std::shared_ptr<ModelHost> host) {
+  if (!host) return;
+  const std::string name = host->name();
   // New lookups miss it now. Queued requests end cancelled and Submit refuses from here on.
   host->engine().StopAccepting();
   // A request that found the host just before holds it until its Submit returns, and Drain
@@ -215,8 +267,62 @@ Status LocalInferenceService::UnloadModel(const std::string& name) {
   host.reset();
   metrics_.EngineLoad(name, 0, 0);
   metrics_.KvCache(name, 0, 0, 0, 0, 0);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    lifecycle_.Unloaded(name);
+  }
   spdlog::info("model '{}' unloaded", name);
+}
+
+Status LocalInferenceService::UnloadModel(const std::string& name) {
+  std::shared_ptr<ModelHost> host;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    LLMUX_RETURN_IF_ERROR(lifecycle_.BeginUnload(name));
+    host = TakeHostLocked(name);
+  }
+  DestroyHost(std::move(host));
   return Status();
+}
+
+std::vector<ModelStatus> LocalInferenceService::ModelStatuses() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return lifecycle_.List();
+}
+
+Status LocalInferenceService::SetKeepAlive(const std::string& name, double seconds) {
+  Status s;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s = lifecycle_.SetKeepAlive(name, seconds, NowUnix());
+  }
+  reaper_cv_.notify_all();
+  return s;
+}
+
+void LocalInferenceService::ReapIdle() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    const double now = NowUnix();
+    const std::optional<double> next = draining_ ? std::nullopt : lifecycle_.NextExpiry();
+    if (next && *next <= now) {
+      std::vector<std::shared_ptr<ModelHost>> expired;
+      for (const std::string& name : lifecycle_.TakeExpired(now)) {
+        expired.push_back(TakeHostLocked(name));
+      }
+      lock.unlock();
+      for (auto& h : expired) {
+        if (h) spdlog::info("model '{}' idle for its keep-alive: unloading", h->name());
+        DestroyHost(std::move(h));
+      }
+      lock.lock();
+      continue;
+    }
+    // Woken by every change that may move the next expiry; at most a second between checks
+    // (the wall clock may be set meanwhile).
+    const double wait = next ? std::clamp(*next - now, 0.001, 1.0) : 1.0;
+    reaper_cv_.wait_for(lock, std::chrono::duration<double>(wait));
+  }
 }
 
 Status LocalInferenceService::WaitLoaded() {
@@ -272,6 +378,33 @@ Result<std::string> LocalInferenceService::Detokenize(const std::string& model,
   return DecodeClientIds(host->tokenizer(), ids);
 }
 
+Result<LocalInferenceService::ModelUse> LocalInferenceService::UseModel(
+    const std::string& name, std::optional<double> keep_alive_s) {
+  ModelUse use;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (draining_) return UnavailableError("the server is shutting down");
+    for (const auto& h : hosts_) {
+      if (h->name() == name) use.host = h;
+    }
+    if (!use.host) {
+      if (!loaded_) return UnavailableError("models are still loading; try again shortly");
+      return NotFoundError("the model '" + name + "' does not exist").WithField("model");
+    }
+    lifecycle_.RequestStarted(name, keep_alive_s, NowUnix());
+  }
+  // Released when the request ends (or is refused): the model turns idle and its keep-alive
+  // counts from then.
+  use.busy = std::shared_ptr<void>(nullptr, [this, name](void*) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      lifecycle_.RequestFinished(name, NowUnix());
+    }
+    reaper_cv_.notify_all();
+  });
+  return use;
+}
+
 bool LocalInferenceService::Serves(const ModelHost* host) const {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& h : hosts_) {
@@ -291,7 +424,8 @@ Status LocalInferenceService::SubmitError(const ModelHost& host, Status status,
 Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Chat(ChatRequest request,
                                                                    std::shared_ptr<Sink> sink) {
   LLMUX_RETURN_IF_ERROR(ValidateChatRequest(request));
-  LLMUX_ASSIGN_OR_RETURN(std::shared_ptr<ModelHost> host, FindModel(request.model));
+  LLMUX_ASSIGN_OR_RETURN(ModelUse use, UseModel(request.model, request.options.keep_alive_s));
+  const std::shared_ptr<ModelHost>& host = use.host;
   const chat::ChatTemplate& tmpl = host->chat_template();
 
   // The same plan and tokens the gateway computes for cache-aware routing (prompt_builder.h).
@@ -312,8 +446,9 @@ Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Chat(ChatRequest r
   auto stream = std::make_shared<GenerationStream>(
       host->name(), host->tokenizer(), metrics_, std::move(sink), request.options.stop,
       std::move(parser), request.options.logprobs);
-  auto ticket = host->engine().Submit(std::move(engine_request),
-                                      HoldWhileWaiting(stream->MakeCallbacks(), std::move(waiting_slot)));
+  auto ticket = host->engine().Submit(
+      std::move(engine_request),
+      HoldWhileWaiting(HoldBusy(stream->MakeCallbacks(), use.busy), std::move(waiting_slot)));
   if (!ticket.ok()) {
     stream->Refused();
     return SubmitError(*host, ticket.status(), "messages");
@@ -324,15 +459,17 @@ Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Chat(ChatRequest r
 Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Complete(
     CompletionRequest request, std::shared_ptr<Sink> sink) {
   LLMUX_RETURN_IF_ERROR(ValidateCompletionRequest(request));
-  LLMUX_ASSIGN_OR_RETURN(std::shared_ptr<ModelHost> host, FindModel(request.model));
+  LLMUX_ASSIGN_OR_RETURN(ModelUse use, UseModel(request.model, request.options.keep_alive_s));
+  const std::shared_ptr<ModelHost>& host = use.host;
   std::vector<int32_t> prompt = BuildCompletionPrompt(host->tokenizer(), request.prompt);
   EngineRequest engine_request = MakeEngineRequest(std::move(prompt), request.options);
   LLMUX_ASSIGN_OR_RETURN(auto waiting_slot, TakeWaitingSlot(*host, request.options));
   auto stream = std::make_shared<GenerationStream>(host->name(), host->tokenizer(), metrics_,
                                                    std::move(sink), request.options.stop, nullptr,
                                                    request.options.logprobs);
-  auto ticket = host->engine().Submit(std::move(engine_request),
-                                      HoldWhileWaiting(stream->MakeCallbacks(), std::move(waiting_slot)));
+  auto ticket = host->engine().Submit(
+      std::move(engine_request),
+      HoldWhileWaiting(HoldBusy(stream->MakeCallbacks(), use.busy), std::move(waiting_slot)));
   if (!ticket.ok()) {
     stream->Refused();
     return SubmitError(*host, ticket.status(), "prompt");

@@ -4,12 +4,14 @@
 // calls, logprobs), recording metrics on the way. Models can be loaded and unloaded while
 // it serves (ModelManager): a request holds its model's host (shared_ptr) from lookup to
 // submission, and an unloaded host is destroyed once no request refers to it any more.
+// Models loaded at run time follow ModelLifecycle: a background thread unloads those whose
+// keep-alive ran out, and a load beyond the loaded-model limit evicts the least recently used
+// idle one. A model unloaded so is not reloaded on demand: it is gone until loaded again.
 #pragma once
 
 #include <condition_variable>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,6 +52,8 @@ class LocalInferenceService : public InferenceService, public ModelManager, publ
   // (kUnavailable) until the models given at start are loaded.
   Status LoadModel(ModelSpec spec) override;
   Status UnloadModel(const std::string& name) override;
+  std::vector<ModelStatus> ModelStatuses() const override;
+  Status SetKeepAlive(const std::string& name, double seconds) override;
 
   // ModelLoadSource (local_inference_load.cc).
   std::vector<ModelLoad> ModelLoads(const std::map<std::string, PrefixCursor>& cursors,
@@ -61,6 +65,19 @@ class LocalInferenceService : public InferenceService, public ModelManager, publ
  private:
   void LoadAll();
   Result<std::shared_ptr<ModelHost>> FindModel(const std::string& name) const;
+  // A model for one generation: its host and a token that holds it busy (not evicted, no
+  // keep-alive countdown) until released, at the request's end or refusal.
+  struct ModelUse {
+    std::shared_ptr<ModelHost> host;
+    std::shared_ptr<void> busy;
+  };
+  Result<ModelUse> UseModel(const std::string& name, std::optional<double> keep_alive_s);
+  // Takes `name`'s host out of service (the caller holds mu_); null when not served.
+  std::shared_ptr<ModelHost> TakeHostLocked(const std::string& name);
+  // Stops and destroys a host taken out of service (without mu_), then forgets it.
+  void DestroyHost(std::shared_ptr<ModelHost> host);
+  // Unloads models whose keep-alive ran out, until the service is destroyed.
+  void ReapIdle();
   bool Serves(const ModelHost* host) const;
   // Wires a freshly loaded host's engine to the metrics.
   void ObserveEngine(ModelHost& host);
@@ -72,13 +89,16 @@ class LocalInferenceService : public InferenceService, public ModelManager, publ
   ServingMetrics metrics_;
 
   mutable std::mutex mu_;
+  ModelLifecycle lifecycle_;  // before hosts_: requests ending as hosts die release into it
   std::vector<std::shared_ptr<ModelHost>> hosts_;
-  std::set<std::string> loading_;  // names LoadModel is loading
   bool loaded_ = false;
   bool draining_ = false;
   Status load_status_;
   std::condition_variable loaded_cv_;
+  bool stopping_ = false;
+  std::condition_variable reaper_cv_;
   std::thread loader_;
+  std::thread reaper_;
 };
 
 }  // namespace llmux::serving

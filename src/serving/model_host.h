@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/caller_shares.h"
@@ -12,6 +13,7 @@
 #include "engine/runtime/engine.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "serving/inference_service.h"
+#include "serving/model_lifecycle.h"
 
 namespace llmux::chat {
 class ChatTemplate;
@@ -22,6 +24,9 @@ namespace llmux::serving {
 struct ModelSpec {
   std::string name;  // served name; empty: from general.name, else the file name
   std::string path;
+  // How long it stays loaded without requests; unset: ModelLifecycleOptions'
+  // default_keep_alive_s; negative: until unloaded. Models given at start stay loaded.
+  std::optional<double> keep_alive_s = std::nullopt;
 };
 
 struct ModelHostOptions {
@@ -31,6 +36,8 @@ struct ModelHostOptions {
   // Requests one caller may have waiting (queued, not yet started) for the model: its share
   // of engine.max_waiting, so one caller cannot fill the queue. 0: no share.
   int max_waiting_per_caller = 64;
+  // Keep-alive and the loaded-model limit (LocalInferenceService).
+  ModelLifecycleOptions lifecycle;
 };
 
 class ModelHost {

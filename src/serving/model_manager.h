@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "serving/model_host.h"
@@ -25,6 +26,14 @@ class ModelManager {
   // Stops serving `name`: new requests get kNotFound at once, queued and running ones end
   // cancelled, and the model's memory is freed when they have. kNotFound for an unknown name.
   virtual Status UnloadModel(const std::string& name) = 0;
+  // Each model's state (loading, loaded, idle, unloading, failed with the reason), keep-alive
+  // and memory; empty where the manager keeps no lifecycle.
+  virtual std::vector<ModelStatus> ModelStatuses() const { return {}; }
+  // Keeps a loaded model `seconds` from now without requests (negative: until unloaded, 0:
+  // unload when idle); models given at start stay loaded. NotFound unless loaded.
+  virtual Status SetKeepAlive(const std::string& name, double seconds) {
+    return UnimplementedError("this server does not unload idle models");
+  }
 };
 
 }  // namespace llmux::serving

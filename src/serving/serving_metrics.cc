@@ -92,6 +92,7 @@ void ServingMetrics::KvCache(const std::string& model, int used, int cached, int
   kv_usage_->Add({{"model", model}}).Set(total > 0 ? static_cast<double>(used) / total : 0.0);
   kv_bytes_->Add({{"model", model}}).Set(static_cast<double>(total) * block_bytes);
   kv_token_bytes_->Add({{"model", model}}).Set(static_cast<double>(bytes_per_token));
+  history_.KvCache(model, int64_t{used} * block_bytes, int64_t{total} * block_bytes);
 }
 
 void ServingMetrics::PrefixCacheHits(const std::string& model, int64_t tokens) {
@@ -107,14 +108,17 @@ ServingMetrics::~ServingMetrics() = default;
 void ServingMetrics::EngineLoad(const std::string& model, int running, int waiting) {
   running_->Add({{"model", model}}).Set(running);
   waiting_->Add({{"model", model}}).Set(waiting);
+  history_.EngineLoad(model, running, waiting);
 }
 
 void ServingMetrics::FirstToken(const std::string& model, double seconds) {
   ttft_->Add({{"model", model}}, kLatencyBuckets).Observe(seconds);
+  history_.FirstToken(model, seconds);
 }
 
 void ServingMetrics::InterToken(const std::string& model, double seconds) {
   itl_->Add({{"model", model}}, kTokenLatencyBuckets).Observe(seconds);
+  history_.InterToken(model, seconds);
 }
 
 void ServingMetrics::RequestFinished(const std::string& model, const std::string& finish_reason,
@@ -124,6 +128,8 @@ void ServingMetrics::RequestFinished(const std::string& model, const std::string
   if (started) prompt_tokens_->Add({{"model", model}}).Increment(prompt_tokens);
   generation_tokens_->Add({{"model", model}}).Increment(completion_tokens);
   requests_->Add({{"model", model}, {"finish_reason", finish_reason}}).Increment();
+  history_.RequestFinished(model, finish_reason == "error" || finish_reason == "refused",
+                           started ? prompt_tokens : 0, completion_tokens);
 }
 
 std::string ServingMetrics::Serialize() const {

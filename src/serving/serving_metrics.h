@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 
+#include "serving/metric_history.h"
+
 namespace prometheus {
 class Registry;
 template <typename T>
@@ -42,6 +44,8 @@ class ServingMetrics {
 
   // The Prometheus text exposition format (version 0.0.4).
   std::string Serialize() const;
+  // The same events over time, for dashboards (GET /admin/v1/metrics/history).
+  MetricHistory& history() { return history_; }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -59,6 +63,7 @@ class ServingMetrics {
   prometheus::Family<prometheus::Gauge>* kv_token_bytes_;
   prometheus::Family<prometheus::Counter>* prefix_hits_;
   prometheus::Family<prometheus::Counter>* preemptions_;
+  MetricHistory history_;
 };
 
 }  // namespace llmux::serving

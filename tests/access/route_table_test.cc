@@ -16,6 +16,8 @@
 #include "gateway/access/http_guard.h"
 #include "gateway/admin/admin_routes.h"
 #include "gateway/admin/deploy_routes.h"
+#include "gateway/admin/metrics_history_routes.h"
+#include "gateway/admin/model_routes.h"
 #include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/registry_routes.h"
 #include "gateway/admin/request_log_routes.h"
@@ -32,6 +34,7 @@
 #include "services/registry/registry_service.h"
 #include "services/requestlog/request_log.h"
 #include "serving/inference_service.h"
+#include "serving/metric_history.h"
 #include "serving/model_manager.h"
 #include "serving/worker_admin.h"
 #include "store/sqlite_store.h"
@@ -82,6 +85,9 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   RegisterRequestLogRoutes(router, request_log);
   NoWorkers workers;
   RegisterWorkerRoutes(router, workers);
+  serving::MetricHistory history;
+  RegisterMetricsHistoryRoutes(router, history);
+  RegisterModelRoutes(router, service);
   auto etcd = discovery::EtcdClient::Create({{"127.0.0.1:1"}});  // never dialled here
   ASSERT_TRUE(etcd.ok());
   serving::ModelRoutes routes;

@@ -275,6 +275,9 @@ describe('permission matrix (docs/auth.md)', () => {
     { method: 'DELETE', path: '/admin/v1/prompts?name=nosuch', ok: 404, check: notFound(/^prompt 'nosuch' not found$/) },
     { method: 'GET', path: '/admin/v1/registry/models', ok: 200, check: list },
     { method: 'PUT', path: '/admin/v1/registry/tags', body: { bogus: 1 }, ok: 400, check: invalid(/^unknown field 'bogus'$/, 'bogus') },
+    { method: 'GET', path: '/admin/v1/models', ok: 200,
+      check: (r) => assert.ok(r.json.models.some((m) => m.name === MODEL && m.pinned)) },
+    { method: 'GET', path: '/admin/v1/metrics/history', ok: 200, check: (r) => assert.equal(r.json.resolution_s, 1) },
     { method: 'POST', path: '/mcp', body: initialize, headers: mcpHeaders, ok: 200, check: (r) => {
       assert.match(r.headers.get('mcp-session-id'), /^[0-9a-f]{64}$/);
       assert.equal(r.json.result.protocolVersion, '2025-11-25');
@@ -292,12 +295,12 @@ describe('permission matrix (docs/auth.md)', () => {
   // status), N refused (401 for `none`, 403 otherwise). `auditor` is the custom role
   // {logs:read, models:use:other-*}: it may list models (none of them visible) but not use one.
   const matrix = {
-    //        health metrics models chat compl | login refresh logout | users x4 | keys x4 | roles x3 | audit | prompts x3 | registry x2 | mcp x3 | well-known x2
-    admin:    'YYYYY YYY YYYY YYYY YYY Y YYY YY YYY YY',
-    operator: 'YYYYY YYY NNNN NNNN NNN Y YYY YY YYY YY',
-    user:     'YNYYY YYY NNNN NNNN NNN N NNN NN YYY YY',
-    auditor:  'YNYNN YYY NNNN NNNN NNN Y NNN NN YYY YY',
-    none:     'YNNNN YYY NNNN NNNN NNN N NNN NN NNN YY',
+    //        health metrics models chat compl | login refresh logout | users x4 | keys x4 | roles x3 | audit | prompts x3 | registry x2 | admin models, metrics history | mcp x3 | well-known x2
+    admin:    'YYYYY YYY YYYY YYYY YYY Y YYY YY YY YYY YY',
+    operator: 'YYYYY YYY NNNN NNNN NNN Y YYY YY YY YYY YY',
+    user:     'YNYYY YYY NNNN NNNN NNN N NNN NN NN YYY YY',
+    auditor:  'YNYNN YYY NNNN NNNN NNN Y NNN NN NN YYY YY',
+    none:     'YNNNN YYY NNNN NNNN NNN N NNN NN NN NNN YY',
   };
   for (const [role, cells] of Object.entries(matrix)) {
     test(role, async () => {

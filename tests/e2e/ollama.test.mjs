@@ -65,7 +65,8 @@ test('ps: loaded models and when they expire', async () => {
   const stories = models.find((m) => m.name === `${model}:latest`);
   assert.ok(stories, JSON.stringify(models));
   assert.ok(stories.size > 0);
-  // llmux unloads no model when idle: it expires in the far future, like keep_alive -1.
+  // A model given on the command line is never unloaded for idleness: it expires in the far
+  // future, like keep_alive -1.
   assert.ok(Date.parse(stories.expires_at) > Date.now() + 100 * 365 * 24 * 3600 * 1000, stories.expires_at);
 });
 

@@ -92,6 +92,10 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Http("DELETE", "/admin/v1/registry/tags", Access::kPermission, auth::kPermModelsManage),
     Http("PUT", "/admin/v1/registry/parameters", Access::kPermission, auth::kPermModelsManage),
     Http("POST", "/admin/v1/registry/rollback", Access::kPermission, auth::kPermModelsManage),
+    // The models hosted in this process: state, keep-alive, memory.
+    Http("GET", "/admin/v1/models", Access::kPermission, auth::kPermModelsManage),
+    // The serving metrics over time (dashboards): the same figures as /metrics.
+    Http("GET", "/admin/v1/metrics/history", Access::kPermission, kPermMetricsRead),
     // The workers behind a gateway (a role without workers does not register these).
     Http("GET", "/admin/v1/workers", Access::kPermission, auth::kPermModelsManage),
     Http("POST", "/admin/v1/workers/drain", Access::kPermission, auth::kPermModelsManage),

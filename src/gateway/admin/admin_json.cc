@@ -279,4 +279,38 @@ std::optional<std::string> QueryValue(std::string_view query, std::string_view n
   return std::nullopt;
 }
 
+Status BadQueryParam(const std::string& name, const std::string& why) {
+  return InvalidArgumentError("query parameter " + name + " " + why).WithField(name);
+}
+
+Result<std::optional<int64_t>> IntQueryParam(std::string_view query, const std::string& name,
+                                             int64_t min, int64_t max) {
+  auto raw = QueryValue(query, name);
+  if (!raw) return std::optional<int64_t>();
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(raw->data(), raw->data() + raw->size(), v);
+  if (ec != std::errc() || p != raw->data() + raw->size() || v < min || v > max) {
+    return BadQueryParam(
+        name, "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+  }
+  return std::optional<int64_t>(v);
+}
+
+Status OnlyKnownQueryParams(std::string_view query, std::initializer_list<std::string_view> known) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    std::string_view name = pair.substr(0, pair.find('='));
+    bool ok = false;
+    for (std::string_view k : known) ok = ok || k == name;
+    if (!ok) {
+      return InvalidArgumentError("unknown query parameter '" + std::string(name.substr(0, 64)) +
+                                  "'");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace llmux::gateway

@@ -3,10 +3,12 @@
 // creation reply.
 #pragma once
 
-#include <optional>
-#include <string_view>
-
+#include <cstdint>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "auth/auth_service.h"
 #include "base/status.h"
@@ -34,5 +36,12 @@ nlohmann::json PromptJson(const prompts::Prompt& prompt);
 // The raw value of `name` in a query string ("a=1&b=2"); values here are numbers and names,
 // so only '+' and %XX are decoded.
 std::optional<std::string> QueryValue(std::string_view query, std::string_view name);
+// InvalidArgument naming the query parameter.
+Status BadQueryParam(const std::string& name, const std::string& why);
+// The integer value of `name` within [min, max]; unset when absent.
+Result<std::optional<int64_t>> IntQueryParam(std::string_view query, const std::string& name,
+                                             int64_t min, int64_t max);
+// Refuses parameters outside `known`, so that a typo does not silently widen the answer.
+Status OnlyKnownQueryParams(std::string_view query, std::initializer_list<std::string_view> known);
 
 }  // namespace llmux::gateway

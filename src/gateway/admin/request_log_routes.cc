@@ -28,52 +28,18 @@ constexpr int64_t kDefaultCsvRows = 10'000;
 constexpr int64_t kMaxCsvRows = 100'000;
 constexpr int kCsvPageRows = 1000;
 
-Status BadParam(const std::string& name, const std::string& why) {
-  return InvalidArgumentError("query parameter " + name + " " + why).WithField(name);
-}
-
-Result<std::optional<int64_t>> IntParam(std::string_view query, const std::string& name,
-                                        int64_t min, int64_t max) {
-  auto raw = QueryValue(query, name);
-  if (!raw) return std::optional<int64_t>();
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(raw->data(), raw->data() + raw->size(), v);
-  if (ec != std::errc() || p != raw->data() + raw->size() || v < min || v > max) {
-    return BadParam(
-        name, "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
-  }
-  return std::optional<int64_t>(v);
-}
-
 // Unix milliseconds, or an RFC 3339 time.
 Result<int64_t> TimeParam(std::string_view query, const std::string& name) {
   auto raw = QueryValue(query, name);
   if (!raw) return int64_t{0};
   if (!raw->empty() && raw->find_first_not_of("0123456789") == std::string::npos) {
-    LLMUX_ASSIGN_OR_RETURN(std::optional<int64_t> ms, IntParam(query, name, 1, int64_t{1} << 50));
+    LLMUX_ASSIGN_OR_RETURN(std::optional<int64_t> ms,
+                           IntQueryParam(query, name, 1, int64_t{1} << 50));
     return *ms;
   }
   auto ms = ParseRfc3339Millis(*raw);
-  if (!ms.ok()) return BadParam(name, "must be unix milliseconds or an RFC 3339 time");
+  if (!ms.ok()) return BadQueryParam(name, "must be unix milliseconds or an RFC 3339 time");
   return *ms;
-}
-
-// Refuses parameters outside `known`, so that a typo does not silently widen the answer.
-Status OnlyKnown(std::string_view query, std::initializer_list<std::string_view> known) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    std::string_view name = pair.substr(0, pair.find('='));
-    bool ok = false;
-    for (std::string_view k : known) ok = ok || k == name;
-    if (!ok) {
-      return InvalidArgumentError("unknown query parameter '" + std::string(name.substr(0, 64)) +
-                                  "'");
-    }
-  }
-  return Status::Ok();
 }
 
 Result<RequestFilter> FilterParams(std::string_view query) {
@@ -81,11 +47,13 @@ Result<RequestFilter> FilterParams(std::string_view query) {
   LLMUX_ASSIGN_OR_RETURN(f.from_ms, TimeParam(query, "from"));
   LLMUX_ASSIGN_OR_RETURN(f.to_ms, TimeParam(query, "to"));
   if (f.from_ms > 0 && f.to_ms > 0 && f.to_ms <= f.from_ms)
-    return BadParam("to", "must be after from");
-  LLMUX_ASSIGN_OR_RETURN(f.key_id, IntParam(query, "key", 1, INT64_MAX));
-  LLMUX_ASSIGN_OR_RETURN(f.user_id, IntParam(query, "user", 1, INT64_MAX));
+    return BadQueryParam("to", "must be after from");
+  LLMUX_ASSIGN_OR_RETURN(f.key_id, IntQueryParam(query, "key", 1, INT64_MAX));
+  LLMUX_ASSIGN_OR_RETURN(f.user_id, IntQueryParam(query, "user", 1, INT64_MAX));
   if (auto model = QueryValue(query, "model")) {
-    if (model->empty() || model->size() > 256) return BadParam("model", "must be a model name");
+    if (model->empty() || model->size() > 256) {
+      return BadQueryParam("model", "must be a model name");
+    }
     f.model = *model;
   }
   if (auto status = QueryValue(query, "status")) {
@@ -182,10 +150,10 @@ void RegisterRequestLogRoutes(GuardedRouter& router, requestlog::RequestLog& log
   const ErrorReply* errors = &router.error_reply();
 
   auto csv = [l, errors](http::Request& req, http::ResponseWriter& w) -> awaitable<void> {
-    Status st =
-        OnlyKnown(req.query, {"from", "to", "key", "user", "model", "status", "limit", "format"});
+    Status st = OnlyKnownQueryParams(
+        req.query, {"from", "to", "key", "user", "model", "status", "limit", "format"});
     auto filter = st.ok() ? FilterParams(req.query) : Result<RequestFilter>(st);
-    auto limit = filter.ok() ? IntParam(req.query, "limit", 1, kMaxCsvRows)
+    auto limit = filter.ok() ? IntQueryParam(req.query, "limit", 1, kMaxCsvRows)
                              : Result<std::optional<int64_t>>(filter.status());
     if (!limit.ok()) {
       http::Response reply = (*errors)(limit.status());
@@ -204,14 +172,15 @@ void RegisterRequestLogRoutes(GuardedRouter& router, requestlog::RequestLog& log
           co_return;
         }
         co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
-          LLMUX_RETURN_IF_ERROR(OnlyKnown(req.query, {"from", "to", "key", "user", "model",
-                                                      "status", "limit", "cursor", "format"}));
+          LLMUX_RETURN_IF_ERROR(OnlyKnownQueryParams(
+              req.query,
+              {"from", "to", "key", "user", "model", "status", "limit", "cursor", "format"}));
           if (auto format = QueryValue(req.query, "format"); format && *format != "json") {
-            return BadParam("format", "must be json or csv");
+            return BadQueryParam("format", "must be json or csv");
           }
           LLMUX_ASSIGN_OR_RETURN(RequestFilter filter, FilterParams(req.query));
-          LLMUX_ASSIGN_OR_RETURN(auto limit, IntParam(req.query, "limit", 1, 1000));
-          LLMUX_ASSIGN_OR_RETURN(auto cursor, IntParam(req.query, "cursor", 1, INT64_MAX));
+          LLMUX_ASSIGN_OR_RETURN(auto limit, IntQueryParam(req.query, "limit", 1, 1000));
+          LLMUX_ASSIGN_OR_RETURN(auto cursor, IntQueryParam(req.query, "cursor", 1, INT64_MAX));
           LLMUX_ASSIGN_OR_RETURN(
               requestlog::RequestList list,
               l->List(filter, requestlog::RequestPage{cursor.value_or(0),
@@ -228,12 +197,12 @@ void RegisterRequestLogRoutes(GuardedRouter& router, requestlog::RequestLog& log
       "GET", "/admin/v1/logs/stats",
       [l, errors](http::Request& req, http::ResponseWriter& w, CallAccess&) -> awaitable<void> {
         co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
-          LLMUX_RETURN_IF_ERROR(
-              OnlyKnown(req.query, {"from", "to", "key", "user", "model", "status", "group"}));
+          LLMUX_RETURN_IF_ERROR(OnlyKnownQueryParams(
+              req.query, {"from", "to", "key", "user", "model", "status", "group"}));
           auto name = QueryValue(req.query, "group");
-          if (!name) return BadParam("group", "is required: hour, key or model");
+          if (!name) return BadQueryParam("group", "is required: hour, key or model");
           auto group = requestlog::ParseStatsGroup(*name);
-          if (!group) return BadParam("group", "must be hour, key or model");
+          if (!group) return BadQueryParam("group", "must be hour, key or model");
           LLMUX_ASSIGN_OR_RETURN(RequestFilter filter, FilterParams(req.query));
           LLMUX_ASSIGN_OR_RETURN(requestlog::RequestStats stats, l->Stats(filter, *group));
           return StatsJson(stats, *name);

@@ -177,17 +177,28 @@ std::string OllamaTagsJson(const std::vector<serving::ModelInfo>& models) {
   return Dump(Json{{"models", list}});
 }
 
-std::string OllamaPsJson(const std::vector<serving::ModelInfo>& models) {
+std::string OllamaPsJson(const std::vector<serving::ModelInfo>& models,
+                         const std::map<std::string, OllamaExpiry>& expiry) {
   Json list = Json::array();
   for (const auto& m : models) {
     if (!m.ready) continue;
     const std::string name = OllamaModelName(m.id);
+    std::string expires_at = kNeverExpires;
+    int64_t size = m.size_bytes;
+    if (auto it = expiry.find(m.id); it != expiry.end()) {
+      if (it->second.expires_at) {
+        const double at = *it->second.expires_at;
+        const auto whole = static_cast<int64_t>(std::floor(at));
+        expires_at = Rfc3339Utc(whole, static_cast<int64_t>((at - whole) * 1e9));
+      }
+      if (it->second.size_bytes > 0) size = it->second.size_bytes;
+    }
     list.push_back({{"name", name},
                     {"model", name},
-                    {"size", m.size_bytes},
+                    {"size", size},
                     {"digest", Digest(m)},
                     {"details", Details(m)},
-                    {"expires_at", kNeverExpires},
+                    {"expires_at", expires_at},
                     {"size_vram", 0}});
   }
   return Dump(Json{{"models", list}});

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,8 +59,14 @@ std::string OllamaEmbedJson(const std::string& model, const serving::EmbedResult
 std::string OllamaLegacyEmbeddingJson(const serving::EmbedResult& result);
 
 std::string OllamaTagsJson(const std::vector<serving::ModelInfo>& models);
-// Loaded models: llmux unloads none when idle, so each expires at Ollama's "never".
-std::string OllamaPsJson(const std::vector<serving::ModelInfo>& models);
+// When a loaded model will be unloaded for idleness, from the model manager's lifecycle.
+struct OllamaExpiry {
+  std::optional<double> expires_at;  // unix seconds; unset: never (Ollama's year 2318)
+  int64_t size_bytes = 0;            // weights and KV cache; 0: the weights only
+};
+// Loaded models, each expiring as `expiry` says (a model without an entry: never).
+std::string OllamaPsJson(const std::vector<serving::ModelInfo>& models,
+                         const std::map<std::string, OllamaExpiry>& expiry = {});
 std::string OllamaShowJson(const serving::ModelInfo& model);
 // {"version": version}, with llmux's own version beside it when given.
 std::string OllamaVersionJson(const std::string& version, const std::string& llmux_version = "");

@@ -143,6 +143,10 @@ TEST(OllamaFormatTest, TagsPsAndShowDescribeTheModel) {
   EXPECT_EQ(ps["models"][0]["name"], "stories:latest");
   EXPECT_EQ(ps["models"][0]["size"], 1185376);
   EXPECT_GT(ps["models"][0]["expires_at"].get<std::string>(), "2300") << "never unloaded";
+  // With a keep-alive counting down: that time, and the KV cache in the size.
+  Json timed = Json::parse(OllamaPsJson({Stories()}, {{"stories", {1700000000.5, 5000000}}}));
+  EXPECT_EQ(timed["models"][0]["expires_at"], "2023-11-14T22:13:20.500000000Z");
+  EXPECT_EQ(timed["models"][0]["size"], 5000000);
 
   Json show = Json::parse(OllamaShowJson(Stories()));
   EXPECT_EQ(show["details"]["family"], "llama");

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <variant>
@@ -17,6 +18,7 @@
 #include "net/http/http_server.h"
 #include "net/http/http_status.h"
 #include "serving/inference_service.h"
+#include "serving/model_manager.h"
 
 namespace llmux::gateway {
 
@@ -205,7 +207,8 @@ Status ModelNotFound(const std::string& name) {
 
 // The answer to a call without messages or prompt: Ollama loads the model and says so.
 awaitable<void> AnswerLoad(http::ResponseWriter& w, serving::InferenceService& service,
-                           CallAccess& access, const Call& call, const std::string& model) {
+                           serving::ModelManager* models, CallAccess& access, const Call& call,
+                           const std::string& model, const KeepAlive& keep_alive) {
   if (Status allowed = access.AllowModel(model); !allowed.ok()) {
     co_await SendError(w, allowed);
     co_return;
@@ -213,6 +216,14 @@ awaitable<void> AnswerLoad(http::ResponseWriter& w, serving::InferenceService& s
   if (!VisibleModel(service, access, model)) {
     co_await SendError(w, ModelNotFound(model));
     co_return;
+  }
+  // With keep_alive the call sets how long the model stays (0: Ollama's way to unload it).
+  if (models != nullptr && keep_alive) {
+    Status kept = models->SetKeepAlive(model, static_cast<double>(*keep_alive));
+    if (!kept.ok() && kept.code() != StatusCode::kUnimplemented) {
+      co_await SendError(w, kept);
+      co_return;
+    }
   }
   std::string body = OllamaLoadedLine(call.meta, call.chat);
   if (call.stream) {
@@ -260,15 +271,45 @@ http::Response OllamaServerErrorResponse(int http_status, const std::string& mes
   return http::Response{http_status, kJson, OllamaErrorJson(message), {}};
 }
 
+namespace {
+
+// A request's keep_alive for the serving core (seconds as a number).
+std::optional<double> KeepAliveSeconds(const KeepAlive& keep_alive) {
+  if (!keep_alive) return std::nullopt;
+  return static_cast<double>(*keep_alive);
+}
+
+// Each loaded model's expiry for /api/ps, from the lifecycle (none without one).
+std::map<std::string, OllamaExpiry> Expiries(serving::ModelManager* models) {
+  std::map<std::string, OllamaExpiry> out;
+  if (models == nullptr) return out;
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  for (const serving::ModelStatus& s : models->ModelStatuses()) {
+    OllamaExpiry e;
+    e.size_bytes = s.weights_bytes + s.kv_bytes;
+    e.expires_at = s.expires_at;
+    // Busy with a keep-alive: it counts from the end of the requests; Ollama shows it from now.
+    if (!e.expires_at && s.keep_alive_s && !s.pinned && s.in_flight > 0) {
+      e.expires_at = now + *s.keep_alive_s;
+    }
+    out.emplace(s.name, e);
+  }
+  return out;
+}
+
+}  // namespace
+
 void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& service,
                           OllamaRoutesOptions options) {
+  serving::ModelManager* models = options.models;
   // The server's own errors under /api/ (413, 404 for routes llmux lacks such as /api/pull)
   // in Ollama's shape too, so that its clients show the message.
   router.server().SetErrorFormatter("/api/", OllamaServerErrorResponse);
   router.Route(
       "POST", "/api/chat",
-      [&service](http::Request& req, http::ResponseWriter& w,
-                 CallAccess& access) -> awaitable<void> {
+      [&service, models](http::Request& req, http::ResponseWriter& w,
+                         CallAccess& access) -> awaitable<void> {
         const Clock::time_point received = Clock::now();
         auto parsed = ParseOllamaChatRequest(req.body);
         if (!parsed.ok()) {
@@ -278,7 +319,8 @@ void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& serv
         }
         Call call{OllamaMeta{parsed->request.model, Rfc3339Now()}, parsed->stream, true, received};
         if (parsed->load_only) {
-          co_await AnswerLoad(w, service, access, call, parsed->request.model);
+          co_await AnswerLoad(w, service, models, access, call, parsed->request.model,
+                              parsed->keep_alive);
           co_return;
         }
         if (Status allowed = access.AllowModel(parsed->request.model); !allowed.ok()) {
@@ -287,6 +329,7 @@ void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& serv
           co_return;
         }
         parsed->request.options.caller_share = access.share();
+        parsed->request.options.keep_alive_s = KeepAliveSeconds(parsed->keep_alive);
         auto start = [&](std::shared_ptr<serving::Sink> sink,
                          serving::InferenceService::Submitted done) {
           service.SubmitChat(std::move(parsed->request), std::move(sink), std::move(done));
@@ -295,8 +338,8 @@ void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& serv
       });
 
   router.Route("POST", "/api/generate",
-               [&service](http::Request& req, http::ResponseWriter& w,
-                          CallAccess& access) -> awaitable<void> {
+               [&service, models](http::Request& req, http::ResponseWriter& w,
+                                  CallAccess& access) -> awaitable<void> {
                  const Clock::time_point received = Clock::now();
                  auto parsed = ParseOllamaGenerateRequest(req.body);
                  if (!parsed.ok()) {
@@ -307,7 +350,7 @@ void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& serv
                  const std::string model = parsed->model();
                  Call call{OllamaMeta{model, Rfc3339Now()}, parsed->stream, false, received};
                  if (parsed->load_only) {
-                   co_await AnswerLoad(w, service, access, call, model);
+                   co_await AnswerLoad(w, service, models, access, call, model, parsed->keep_alive);
                    co_return;
                  }
                  if (Status allowed = access.AllowModel(model); !allowed.ok()) {
@@ -317,6 +360,7 @@ void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& serv
                  }
                  if (parsed->raw) {
                    parsed->completion.options.caller_share = access.share();
+                   parsed->completion.options.keep_alive_s = KeepAliveSeconds(parsed->keep_alive);
                    auto start = [&](std::shared_ptr<serving::Sink> sink,
                                     serving::InferenceService::Submitted done) {
                      service.SubmitComplete(std::move(parsed->completion), std::move(sink),
@@ -325,6 +369,7 @@ void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& serv
                    co_await Generate(w, access, start, call);
                  } else {
                    parsed->chat.options.caller_share = access.share();
+                   parsed->chat.options.keep_alive_s = KeepAliveSeconds(parsed->keep_alive);
                    auto start = [&](std::shared_ptr<serving::Sink> sink,
                                     serving::InferenceService::Submitted done) {
                      service.SubmitChat(std::move(parsed->chat), std::move(sink), std::move(done));
@@ -344,16 +389,16 @@ void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& serv
         co_await w.Send(200, kJson, std::move(body));
       });
 
-  router.Route(
-      "GET", "/api/ps",
-      [&service](http::Request&, http::ResponseWriter& w, CallAccess& access) -> awaitable<void> {
-        std::vector<serving::ModelInfo> models;
-        for (serving::ModelInfo& m : service.ListModels()) {
-          if (access.principal().MayUseModel(m.id)) models.push_back(std::move(m));
-        }
-        std::string body = OllamaPsJson(models);
-        co_await w.Send(200, kJson, std::move(body));
-      });
+  router.Route("GET", "/api/ps",
+               [&service, models](http::Request&, http::ResponseWriter& w,
+                                  CallAccess& access) -> awaitable<void> {
+                 std::vector<serving::ModelInfo> loaded;
+                 for (serving::ModelInfo& m : service.ListModels()) {
+                   if (access.principal().MayUseModel(m.id)) loaded.push_back(std::move(m));
+                 }
+                 std::string body = OllamaPsJson(loaded, Expiries(models));
+                 co_await w.Send(200, kJson, std::move(body));
+               });
 
   router.Route("POST", "/api/show",
                [&service](http::Request& req, http::ResponseWriter& w,

@@ -6,8 +6,10 @@
 // guarded by the route table like every other (the router's refusals must use
 // OllamaErrorResponse: register them on a GuardedRouter built with it).
 //
-// keep_alive is validated and otherwise has no effect: llmux keeps every served model loaded
-// (load and unload are the admin's, through MCP), so /api/ps shows them never expiring.
+// keep_alive acts as in Ollama where the models are hosted in this process (`models` given):
+// after the request the model stays loaded that long without requests (0: unloaded once the
+// request ended; negative: until unloaded), and /api/ps shows when it expires. Models given on
+// the command line stay loaded whatever it says; a model unloaded so is not reloaded on demand.
 #pragma once
 
 #include <string>
@@ -19,6 +21,7 @@ class Status;
 }
 namespace llmux::serving {
 class InferenceService;
+class ModelManager;
 }
 
 namespace llmux::gateway {
@@ -31,6 +34,9 @@ inline constexpr const char* kOllamaApiVersion = "0.6.4";
 
 struct OllamaRoutesOptions {
   std::string llmux_version;  // reported beside the Ollama version; empty: not reported
+  // The models' lifecycle (keep_alive, /api/ps expiry); null: keep_alive has no effect and
+  // every model shows as never expiring.
+  serving::ModelManager* models = nullptr;
 };
 
 // Also sets the router's server's error formatter for paths under /api/.

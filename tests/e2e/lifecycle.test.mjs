@@ -1,0 +1,187 @@
+// Dashboards and model lifecycle against real servers: the metric history
+// (GET /admin/v1/metrics/history) after real completions, and keep-alive, idle unload and the
+// loaded-model limit through the `ollama` npm client, /api/ps and GET /admin/v1/models.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Ollama } from 'ollama';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { SHARED, startServer } from './server.mjs';
+
+const base = process.env.LLMUX_BASE_URL;
+const model = process.env.LLMUX_MODEL; // stories260K
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function getJson(url) {
+  const r = await fetch(url);
+  return { status: r.status, body: await r.json() };
+}
+
+test('metric history: real completions show as requests and tokens per second', async () => {
+  const before = Math.floor(Date.now() / 1000) - 1;
+  let generated = 0;
+  let prompt = 0;
+  const n = 3;
+  for (let i = 0; i < n; ++i) {
+    const r = await fetch(`${base}/v1/completions`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model, prompt: 'Once upon a time', max_tokens: 12, ignore_eos: true }),
+    });
+    assert.equal(r.status, 200);
+    const { usage } = await r.json();
+    generated += usage.completion_tokens;
+    prompt += usage.prompt_tokens;
+  }
+  assert.equal(generated, n * 12);
+  // Intervals are reported once they have ended.
+  await sleep(1100);
+  const { status, body } = await getJson(
+    `${base}/admin/v1/metrics/history?resolution=1s&model=${model}&since=${before}`);
+  assert.equal(status, 200, JSON.stringify(body));
+  assert.equal(body.resolution_s, 1);
+  assert.ok(Math.abs(body.now - Date.now() / 1000) < 5, String(body.now));
+  assert.ok(body.models.includes(model), JSON.stringify(body.models));
+  const sum = (f) => body.series.reduce((s, p) => s + p[f] * body.resolution_s, 0);
+  assert.equal(sum('requests_per_s'), n);
+  assert.equal(sum('generated_tokens_per_s'), generated);
+  assert.equal(sum('prompt_tokens_per_s'), prompt);
+  assert.equal(sum('errors_per_s'), 0);
+  assert.ok(body.series.some((p) => p.generated_tokens_per_s > 0));
+  const busy = body.series.filter((p) => p.requests_per_s > 0);
+  for (const p of busy) {
+    assert.ok(p.ttft_ms_p50 > 0 && p.ttft_ms_p99 >= p.ttft_ms_p50, JSON.stringify(p));
+    assert.ok(p.itl_ms_p50 > 0 && p.itl_ms_p99 >= p.itl_ms_p50, JSON.stringify(p));
+  }
+  for (const p of body.series) {
+    for (const f of ['t', 'requests_per_s', 'generated_tokens_per_s', 'prompt_tokens_per_s',
+      'ttft_ms_p50', 'ttft_ms_p99', 'itl_ms_p50', 'itl_ms_p99', 'kv_used_fraction', 'queue_depth',
+      'running', 'errors_per_s']) {
+      assert.ok(f in p, `${f} missing in ${JSON.stringify(p)}`);
+    }
+    assert.ok(p.kv_used_fraction >= 0 && p.kv_used_fraction <= 1);
+  }
+  // All models together count at least these requests.
+  const all = await getJson(`${base}/admin/v1/metrics/history?since=${before}`);
+  assert.equal(all.status, 200);
+  assert.ok(all.body.series.reduce((s, p) => s + p.requests_per_s, 0) >= n);
+
+  const bad = await getJson(`${base}/admin/v1/metrics/history?resolution=5s`);
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error.message, /resolution/);
+  assert.equal((await getJson(`${base}/admin/v1/metrics/history?model=nope`)).status, 404);
+  assert.equal((await getJson(`${base}/admin/v1/metrics/history?limit=3`)).status, 400);
+});
+
+// A server of its own for the lifecycle: stories given on the command line (pinned), more
+// copies loaded at run time through MCP load_model, at most 3 models at once.
+const stories = join(SHARED, 'models/stories260K.gguf');
+let lifecycleServer = null;
+const mcpClients = [];
+after(async () => {
+  for (const c of mcpClients) await c.close().catch(() => {});
+  if (lifecycleServer) await lifecycleServer.stop();
+});
+
+async function lifecycle() {
+  if (!lifecycleServer) {
+    lifecycleServer = await startServer([`stories=${stories}`],
+      ['--model-dir', join(SHARED, 'models'), '--max-loaded-models', '3', '--keep-alive', '10m']);
+  }
+  return lifecycleServer.baseURL;
+}
+
+async function loadModel(url, args) {
+  const client = new Client({ name: 'llmux-e2e-lifecycle', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
+  mcpClients.push(client);
+  const r = await client.callTool({ name: 'load_model', arguments: { path: 'stories260K.gguf', ...args } });
+  return r;
+}
+
+async function adminModels(url) {
+  const { status, body } = await getJson(`${url}/admin/v1/models`);
+  assert.equal(status, 200, JSON.stringify(body));
+  return Object.fromEntries(body.models.map((m) => [m.name, m]));
+}
+
+async function waitUntil(check, what, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`${what} did not happen within ${ms} ms`);
+    await sleep(50);
+  }
+}
+
+const psNames = async (ollama) => (await ollama.ps()).models.map((m) => m.name);
+
+test('keep_alive with the ollama client: "5m" sets the expiry, 0 unloads after the request', async () => {
+  const url = await lifecycle();
+  const ollama = new Ollama({ host: url });
+  const loaded = await loadModel(url, { name: 'kept' });
+  assert.ok(!loaded.isError, JSON.stringify(loaded));
+
+  let models = await adminModels(url);
+  assert.equal(models.kept.state, 'idle');
+  assert.equal(models.kept.pinned, false);
+  assert.equal(models.kept.keep_alive_s, 600); // --keep-alive 10m
+  assert.ok(models.kept.weights_bytes > 0 && models.kept.kv_bytes > 0, JSON.stringify(models.kept));
+  assert.equal(models.kept.memory_bytes, models.kept.weights_bytes + models.kept.kv_bytes);
+  assert.equal(models.stories.pinned, true);
+  assert.equal(models.stories.keep_alive_s, null);
+  assert.equal(models.stories.expires_at, null);
+
+  const r = await ollama.generate({ model: 'kept', prompt: 'Once upon a time', keep_alive: '5m',
+    stream: false, options: { num_predict: 4 } });
+  assert.ok(r.done);
+  const ps = await ollama.ps();
+  const kept = ps.models.find((m) => m.name === 'kept:latest');
+  assert.ok(kept, JSON.stringify(ps));
+  const ahead = new Date(kept.expires_at).getTime() - Date.now();
+  assert.ok(ahead > 280e3 && ahead <= 300e3 + 1000, `expires in ${ahead} ms`);
+  const pinned = ps.models.find((m) => m.name === 'stories:latest');
+  assert.ok(new Date(pinned.expires_at).getTime() > Date.now() + 100 * 365 * 24 * 3600e3);
+  models = await adminModels(url);
+  assert.equal(models.kept.keep_alive_s, 300);
+  assert.ok(Math.abs(models.kept.expires_at - (Date.now() / 1000 + 300)) < 20, String(models.kept.expires_at));
+
+  // keep_alive 0: gone once the request has ended (no reload on demand: then it is not found).
+  const last = await ollama.generate({ model: 'kept', prompt: 'Once upon a time', keep_alive: 0,
+    stream: false, options: { num_predict: 4 } });
+  assert.ok(last.done);
+  await waitUntil(async () => !(await psNames(ollama)).includes('kept:latest'), 'unload after keep_alive 0');
+  assert.equal((await adminModels(url)).kept, undefined);
+  await assert.rejects(ollama.generate({ model: 'kept', prompt: 'x', stream: false }), (e) => e.status_code === 404);
+
+  // The same on a model given on the command line does nothing: it stays.
+  await ollama.generate({ model, prompt: 'Once upon a time', keep_alive: 0, stream: false, options: { num_predict: 2 } });
+  await sleep(300);
+  assert.ok((await psNames(ollama)).includes('stories:latest'));
+});
+
+test('load_model keep_alive: an idle model is unloaded when it runs out; Ollama\'s load call sets it', async () => {
+  const url = await lifecycle();
+  const ollama = new Ollama({ host: url });
+  const loaded = await loadModel(url, { name: 'brief', keep_alive: 1 });
+  assert.ok(!loaded.isError, JSON.stringify(loaded));
+  assert.ok((await psNames(ollama)).includes('brief:latest'));
+  await waitUntil(async () => !(await psNames(ollama)).includes('brief:latest'), 'idle unload', 4000);
+
+  // A generate call without a prompt only loads; with keep_alive 0 it is Ollama's unload.
+  assert.ok(!(await loadModel(url, { name: 'stop-me' })).isError);
+  await ollama.generate({ model: 'stop-me', prompt: '', keep_alive: 0 });
+  await waitUntil(async () => !(await psNames(ollama)).includes('stop-me:latest'), 'unload by the load call');
+});
+
+test('--max-loaded-models: the least recently used idle model makes room', async () => {
+  const url = await lifecycle();
+  const ollama = new Ollama({ host: url });
+  assert.ok(!(await loadModel(url, { name: 'first' })).isError);
+  assert.ok(!(await loadModel(url, { name: 'second' })).isError); // stories, first, second: full
+  // first is used after second was loaded: second is now the least recently used.
+  await ollama.generate({ model: 'first', prompt: 'Once', stream: false, options: { num_predict: 2 } });
+  assert.ok(!(await loadModel(url, { name: 'third' })).isError);
+  const models = await adminModels(url);
+  assert.deepEqual(Object.keys(models).sort(), ['first', 'stories', 'third']);
+  assert.deepEqual((await psNames(ollama)).sort(), ['first:latest', 'stories:latest', 'third:latest']);
+});
