@@ -29,6 +29,13 @@ struct ClientRequest {
   // body stays empty), for streamed answers such as NDJSON; returning false stops reading.
   // The timeout and the size cap still count the whole response.
   std::function<bool(std::string_view piece)> on_body;
+  // Set: called once the status line and headers are read, before any of the body; returning
+  // false stops there (the response then has its status and headers and no body). Lets a
+  // caller check a streamed answer's headers (Content-Range) before taking its body.
+  std::function<bool(int status, const Headers& headers)> on_head;
+  // Nonzero: each read of the response must bring something within this long (a stalled
+  // transfer fails with DeadlineExceeded), besides the whole-response `timeout`.
+  std::chrono::milliseconds idle_timeout{0};
 };
 
 struct ClientResponse {
