@@ -13,10 +13,12 @@
 #include "gateway/access/http_guard.h"
 #include "gateway/admin/admin_routes.h"
 #include "gateway/admin/deploy_routes.h"
+#include "gateway/admin/model_pull_routes.h"
 #include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/request_log_routes.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/admin/worker_routes.h"
+#include "gateway/ollama/ollama_pull_route.h"
 #include "gateway/ollama/ollama_routes.h"
 #include "gateway/openai/openai_routes.h"
 #include "net/http/loopback_host.h"
@@ -151,6 +153,11 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   gateway::McpEndpoint mcp_endpoint(service, mcp_options);
   mcp_endpoint.Register(router);
   if (backend.workers) gateway::RegisterWorkerRoutes(router, *backend.workers);
+  pull::PullerOptions pull_options = o.pull;
+  if (pull_options.models_dir.empty()) pull_options.models_dir = mcp_options.model_dir;
+  pull::ModelPuller puller(pull_options);
+  gateway::RegisterModelPullRoutes(router, puller);
+  gateway::RegisterOllamaPullRoute(ollama_router, puller);
   if (auth_stack.service) {
     gateway::RegisterAdminRoutes(router, *auth_stack.service);
     gateway::RegisterSessionRoutes(router, *auth_stack.service);

@@ -1,12 +1,14 @@
 // `llmux model create ...`: writes a random-weight model of any shape with a real vocabulary.
 // `llmux model import ...` lives in cmd_import_checkpoint.cc, `llmux model import-tokenizer ...`
-// in cmd_import_tokenizer.cc, `llmux model deploy ...` in cmd_deploy.cc.
+// in cmd_import_tokenizer.cc, `llmux model deploy ...` in cmd_deploy.cc, `llmux model pull ...`
+// in cmd_model_pull.cc.
 #include <cstdio>
 
 #include "cli/cli_util.h"
 #include "cli/cmd_deploy.h"
 #include "cli/cmd_import_checkpoint.h"
 #include "cli/cmd_import_tokenizer.h"
+#include "cli/cmd_model_pull.h"
 #include "cli/command.h"
 #include "engine/convert/random_model.h"
 #include "engine/convert/tensor_types.h"
@@ -15,7 +17,7 @@ namespace llmux::cli {
 
 Command AddModelCommand(CLI::App& app) {
   auto* sub = app.add_subcommand("model",
-                                 "model files: create, import, import-tokenizer; rollouts: deploy");
+                                 "model files: create, import, import-tokenizer, pull; rollouts: deploy");
   sub->require_subcommand(1);
   auto* create =
       sub->add_subcommand("create", "write a random-weight model (for tests and benchmarks)");
@@ -68,8 +70,10 @@ Command AddModelCommand(CLI::App& app) {
   Command import_checkpoint = AddImportCheckpointCommand(*sub);
   Command import_tokenizer = AddImportTokenizerCommand(*sub);
   Command deploy = AddDeployCommand(*sub);
-  return {sub, [create, run_create, import_checkpoint, import_tokenizer, deploy] {
+  Command pull = AddModelPullCommand(*sub);
+  return {sub, [create, run_create, import_checkpoint, import_tokenizer, deploy, pull] {
             if (deploy.parser->parsed()) return deploy.run();
+            if (pull.parser->parsed()) return pull.run();
             if (import_checkpoint.parser->parsed()) return import_checkpoint.run();
             return create->parsed() ? run_create() : import_tokenizer.run();
           }};

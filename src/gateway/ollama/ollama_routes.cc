@@ -242,7 +242,7 @@ http::Response OllamaServerErrorResponse(int http_status, const std::string& mes
 
 void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& service,
                           OllamaRoutesOptions options) {
-  // The server's own errors under /api/ (413, 404 for routes llmux lacks such as /api/pull)
+  // The server's own errors under /api/ (413, 404 for routes llmux lacks such as /api/push)
   // in Ollama's shape too, so that its clients show the message.
   router.server().SetErrorFormatter("/api/", OllamaServerErrorResponse);
   router.Route(

@@ -171,10 +171,17 @@ Result<std::unique_ptr<PullJob>> ModelPuller::Start(const PullRequest& in, const
   return std::unique_ptr<PullJob>(new PullJob(*this, std::move(r), key, caller, expected));
 }
 
+ModelPuller::~ModelPuller() {
+  stopping_ = true;
+  std::unique_lock lock(mu_);
+  idle_.wait(lock, [&] { return active_.empty(); });
+}
+
 void ModelPuller::Release(const std::string& key, const std::string& caller) {
   std::lock_guard lock(mu_);
   active_.erase(key);
   if (--by_caller_[caller] <= 0) by_caller_.erase(caller);
+  idle_.notify_all();
 }
 
 PullJob::PullJob(ModelPuller& owner, PullRequest request, std::string key, std::string caller,
@@ -188,10 +195,13 @@ PullJob::PullJob(ModelPuller& owner, PullRequest request, std::string key, std::
 PullJob::~PullJob() { owner_.Release(key_, caller_); }
 
 Result<PulledModel> PullJob::Run(const PullProgressFn& progress) {
-  auto report = [&](PullProgress p) { return !progress || progress(p); };
+  // Every report is also where a shutting-down puller stops the pull.
+  const PullProgressFn report = [&](const PullProgress& p) {
+    return !owner_.stopping_.load() && (!progress || progress(p));
+  };
   const std::string digest = expected_.empty() ? "" : "sha256:" + expected_;
   if (!report({"pulling manifest", digest, 0, 0})) return UnavailableError("the pull was cancelled");
-  return Fetch(progress);
+  return Fetch(report);
 }
 
 Result<PulledModel> PullJob::Fetch(const PullProgressFn& progress) {

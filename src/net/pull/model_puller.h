@@ -13,6 +13,8 @@
 // (ResourceExhausted, HTTP 429).
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -102,6 +104,8 @@ class PullJob {
 class ModelPuller {
  public:
   explicit ModelPuller(PullerOptions options, PullSink* sink = nullptr);
+  // Cancels the running pulls (at their next progress report) and waits for their jobs to go.
+  ~ModelPuller();
 
   // Checks the request and admits it, or refuses: InvalidArgument (bad URL, scheme, digest or
   // name), PermissionDenied (a local path outside the allowed directories), NotFound (no such
@@ -117,6 +121,8 @@ class ModelPuller {
   PullerOptions options_;
   PullSink* sink_;
   std::mutex mu_;
+  std::condition_variable idle_;
+  std::atomic<bool> stopping_{false};
   std::set<std::string> active_;         // keys being pulled
   std::map<std::string, int> by_caller_;  // pulls per caller
 };
