@@ -84,7 +84,7 @@ before(async () => {
   files = createServer(serveFiles);
   await new Promise((r) => files.listen(0, '127.0.0.1', r));
   filesURL = `http://127.0.0.1:${files.address().port}`;
-  server = await startServer([], [], { auth: true, dataDir: join(dataRoot, 'data') });
+  server = await startServer([`stories=${join(SHARED, 'models/stories260K.gguf')}`], [], { auth: true, dataDir: join(dataRoot, 'data') });
   admin = server.adminKey;
   const u = await (await post('/admin/v1/users', admin, { name: 'uma', password: 'pw-uma-1234567', roles: ['user'] })).json();
   const k = await (await post('/admin/v1/keys', admin, { owner_user_id: u.id, name: 'uma-key' })).json();
@@ -125,15 +125,24 @@ describe('model pull', () => {
 
   test('the ollama client pulls with streamed progress, and with stream false', async () => {
     const client = new Ollama({ host: server.baseURL, headers: { Authorization: `Bearer ${admin}` } });
-    const url = `${filesURL}/drop/v2/blobs/sha256:${sourceHex}`;
+    const url = `${filesURL}/drop/ollama/stories.gguf`;
     const lines = [];
     for await (const p of await client.pull({ model: url, stream: true })) lines.push(p);
     assert.equal(lines[lines.length - 1].status, 'success', JSON.stringify(lines));
     checkProgress(lines);
-    assert.ok(lines.every((l) => l.digest === undefined || l.digest === `sha256:${sourceHex}`));
+    assert.equal(lines[lines.length - 1].digest, `sha256:${sourceHex}`);
     assert.equal(sha256File(join(dataRoot, 'data', 'models', 'blobs', `sha256-${sourceHex}`)), sourceHex);
-    const whole = await client.pull({ model: `${filesURL}/plain/stories.gguf`, stream: false });
+    const gets = seen.filter((s) => s.path === '/drop/ollama/stories.gguf');
+    assert.equal(gets.length, 2, JSON.stringify(gets));
+    assert.match(gets[1].range, /^bytes=[1-9]\d*-$/);
+    // A URL that names the digest: checked (and here already, so nothing is fetched).
+    const whole = await client.pull({ model: `${filesURL}/plain/v2/blobs/sha256:${sourceHex}`, stream: false });
     assert.equal(whole.status, 'success');
+    const other = 'cd'.repeat(32);
+    await assert.rejects(client.pull({ model: `${filesURL}/plain/v2/blobs/sha256:${other}`, stream: false }), (e) => {
+      assert.match(e.message, /digest mismatch/);
+      return true;
+    });
     // A name is not a URL: llmux has no registry to look it up in.
     await assert.rejects(client.pull({ model: 'llama3.2', stream: true }), (e) => {
       assert.equal(e.status_code, 400);
