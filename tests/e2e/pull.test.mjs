@@ -4,7 +4,7 @@
 // npm `ollama` client. Progress must be monotonic and reach the total, the last line "success",
 // and the stored blob's SHA-256 (node:crypto) must equal the source's. A caller without
 // models:manage gets 403; a second pull of a URL being pulled gets 409; a name that is not a
-// URL gets 400.
+// URL gets 400. A local path is copied only from a directory given with --pull-local-dir.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -84,7 +84,8 @@ before(async () => {
   files = createServer(serveFiles);
   await new Promise((r) => files.listen(0, '127.0.0.1', r));
   filesURL = `http://127.0.0.1:${files.address().port}`;
-  server = await startServer([`stories=${join(SHARED, 'models/stories260K.gguf')}`], [], { auth: true, dataDir: join(dataRoot, 'data') });
+  server = await startServer([`stories=${join(SHARED, 'models/stories260K.gguf')}`],
+    ['--pull-local-dir', join(SHARED, 'models')], { auth: true, dataDir: join(dataRoot, 'data') });
   admin = server.adminKey;
   const u = await (await post('/admin/v1/users', admin, { name: 'uma', password: 'pw-uma-1234567', roles: ['user'] })).json();
   const k = await (await post('/admin/v1/keys', admin, { owner_user_id: u.id, name: 'uma-key' })).json();
@@ -172,6 +173,17 @@ describe('model pull', () => {
     releaseStall();
     const lines = (await (await first).text()).trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines[lines.length - 1].status, 'success');
+  });
+
+  test('a local file is pulled from an allowed directory only', async () => {
+    const r = await post('/admin/v1/models/pull', admin, { path: join(SHARED, 'models/stories260K.gguf'), name: 'local' });
+    assert.equal(r.status, 200);
+    const lines = (await r.text()).trim().split('\n').map((l) => JSON.parse(l));
+    const last = lines[lines.length - 1];
+    assert.equal(last.status, 'success', JSON.stringify(last));
+    assert.equal(last.digest, `sha256:${sourceHex}`);
+    const outside = await post('/admin/v1/models/pull', admin, { path: join(SHARED, 'models', '..', 'models', '..', 'README.md') });
+    assert.equal(outside.status, 403);
   });
 
   test('bad input is 400 and a caller without models:manage gets 403', async () => {
