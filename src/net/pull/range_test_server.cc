@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -87,7 +88,7 @@ void RangeTestServer::Serve() {
 void RangeTestServer::Handle(int fd) {
   const std::string head = ReadHead(fd);
   const std::string range = HeaderValue(head, "Range");
-  bool drop = false;
+  bool drop = false, stall = false;
   int hop = 0;
   {
     std::lock_guard lock(mu_);
@@ -97,6 +98,10 @@ void RangeTestServer::Handle(int fd) {
       ++drops_done_;
     }
     hop = ++hops_;
+    if (!drop && stalls_done_ < b_.stalls) {
+      stall = true;
+      ++stalls_done_;
+    }
   }
   if (b_.redirect_loop) {
     SendAll(fd, "HTTP/1.1 302 Found\r\nLocation: /hop" + std::to_string(hop) +
@@ -127,6 +132,11 @@ void RangeTestServer::Handle(int fd) {
     reply = "HTTP/1.1 200 OK\r\n";
   }
   reply += "Content-Length: " + std::to_string(part.size()) + "\r\nConnection: close\r\n\r\n";
+  if (stall) {
+    SendAll(fd, reply + part.substr(0, part.size() / 2));
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    return;
+  }
   if (drop) {
     // Half of what was promised, then the connection goes away.
     const uint64_t cut = std::min<uint64_t>(b_.drop_after, part.size() / 2);

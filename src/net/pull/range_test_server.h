@@ -20,6 +20,7 @@ class RangeTestServer {
     uint64_t drop_after = 0;
     bool redirect_loop = false;  // every request gets a 302 to another path of this server
     bool endless = false;        // a chunked body that never ends
+    int stalls = 0;  // the first `stalls` bodies stop halfway for a second, then the connection closes
   };
 
   RangeTestServer(std::string body, Behaviour behaviour);
@@ -41,6 +42,7 @@ class RangeTestServer {
   std::mutex mu_;
   std::vector<std::string> ranges_;
   int drops_done_ = 0;
+  int stalls_done_ = 0;
   int hops_ = 0;
   std::thread thread_;
 };

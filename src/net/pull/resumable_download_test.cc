@@ -108,6 +108,22 @@ TEST_F(DownloadTest, AFinishedPartialFileIsDoneWhenTheServerHasNothingMore) {
   EXPECT_EQ(got->sha256, ReferenceSha256(body));
 }
 
+TEST_F(DownloadTest, AStalledTransferTimesOutAndResumes) {
+  const std::string body = RandomBytes(1 << 20, 8);
+  RangeTestServer server(body, {.stalls = 1});
+  options_.idle_timeout = std::chrono::milliseconds(200);
+  Result<Downloaded> got = DownloadResumable(server.Url(), Partial(), options_, nullptr);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->sha256, ReferenceSha256(body));
+  // The server handles one connection at a time: the resumes made while it still sleeps time
+  // out waiting for their headers too, and each asks again for the same second half.
+  const std::vector<std::string> ranges = server.ranges_seen();
+  ASSERT_GE(ranges.size(), 2u);
+  for (size_t i = 1; i < ranges.size(); ++i) {
+    EXPECT_EQ(ranges[i], "bytes=" + std::to_string(body.size() / 2) + "-");
+  }
+}
+
 TEST_F(DownloadTest, GivesUpAfterTheAllowedAttempts) {
   const std::string body = RandomBytes(1 << 20, 5);
   RangeTestServer server(body, {.drops = 100, .drop_after = 1000});
