@@ -188,7 +188,7 @@ describe('model pull', () => {
 
   test('bad input is 400 and a caller without models:manage gets 403', async () => {
     for (const body of [{ url: 'ftp://example.com/x' }, { url: 'file:///etc/passwd' }, {}, { url: 'http://x/y', sha256: 'nothex' },
-      { url: 1 }, { path: '/etc/passwd' }]) {
+      { url: 1 }, { path: '/etc/passwd' }, { url: 'http://x/y', mirror: 'http://z' }]) {
       const r = await post('/admin/v1/models/pull', admin, body);
       assert.ok(r.status === 400 || r.status === 403, `${JSON.stringify(body)}: ${r.status}`);
       assert.equal(typeof (await r.json()).error, 'object');

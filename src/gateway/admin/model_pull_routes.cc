@@ -23,6 +23,11 @@ Result<std::string> OptionalString(const Json& body, const char* field) {
 
 Result<pull::PullRequest> PullRequestFromJson(const Json& body) {
   if (!body.is_object()) return InvalidArgumentError("the body must be a JSON object");
+  for (const auto& [key, value] : body.items()) {
+    if (key != "url" && key != "path" && key != "sha256" && key != "name") {
+      return InvalidArgumentError("unknown field '" + key.substr(0, 64) + "'").WithField(key.substr(0, 64));
+    }
+  }
   pull::PullRequest r;
   LLMUX_ASSIGN_OR_RETURN(r.url, OptionalString(body, "url"));
   LLMUX_ASSIGN_OR_RETURN(r.path, OptionalString(body, "path"));
