@@ -16,8 +16,8 @@
 namespace llmux::cli {
 
 Command AddModelCommand(CLI::App& app) {
-  auto* sub = app.add_subcommand("model",
-                                 "model files: create, import, import-tokenizer, pull; rollouts: deploy");
+  auto* sub = app.add_subcommand(
+      "model", "model files: create, import, import-tokenizer, pull; rollouts: deploy");
   sub->require_subcommand(1);
   auto* create =
       sub->add_subcommand("create", "write a random-weight model (for tests and benchmarks)");

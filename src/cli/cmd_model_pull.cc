@@ -12,17 +12,20 @@
 namespace llmux::cli {
 
 Command AddModelPullCommand(CLI::App& model) {
-  auto* pull = model.add_subcommand("pull", "download (resumably) or copy a model file into the models directory");
+  auto* pull = model.add_subcommand(
+      "pull", "download (resumably) or copy a model file into the models directory");
   struct Opts {
     std::string source, models_dir = "./llmux-data/models", sha256, name, ca_file;
   };
   auto o = std::make_shared<Opts>();
   pull->add_option("source", o->source, "an http(s) URL or a local file")->required();
-  pull->add_option("--models-dir", o->models_dir, "where blobs/ is (the serve default: <data-dir>/models)")
+  pull->add_option("--models-dir", o->models_dir,
+                   "where blobs/ is (the serve default: <data-dir>/models)")
       ->capture_default_str();
   pull->add_option("--sha256", o->sha256, "the expected SHA-256 (64 hex digits)");
   pull->add_option("--name", o->name, "the name to register the model under");
-  pull->add_option("--ca-file", o->ca_file, "https: trust these certificates instead of the system's");
+  pull->add_option("--ca-file", o->ca_file,
+                   "https: trust these certificates instead of the system's");
   auto run = [o] {
     pull::PullerOptions options;
     options.models_dir = o->models_dir;

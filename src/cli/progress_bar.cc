@@ -55,8 +55,8 @@ std::string ProgressBar::Line(const std::string& label, const convert::ConvertPr
 void ProgressBar::Update(const convert::ConvertProgress& p) {
   if (!tty_) return;
   const auto now = std::chrono::steady_clock::now();
-  const bool last = p.tensors_total > 0 ? p.tensors_done == p.tensors_total
-                                        : p.bytes_done == p.bytes_total;
+  const bool last =
+      p.tensors_total > 0 ? p.tensors_done == p.tensors_total : p.bytes_done == p.bytes_total;
   if (!last && drawn_ && now - last_ < std::chrono::milliseconds(100)) return;
   last_ = now;
   std::fprintf(stderr, "\r%s\033[K", Line(label_, p, 30).c_str());

@@ -28,12 +28,12 @@
 #include "llmux/v1/auth.pb.h"
 #include "llmux/v1/inference.pb.h"
 #include "llmux/v1/mcp.pb.h"
+#include "net/pull/model_puller.h"
 #include "rollout/deploy_service.h"
 #include "services/prompts/prompt_service.h"
 #include "services/requestlog/request_log.h"
 #include "serving/inference_service.h"
 #include "serving/model_manager.h"
-#include "net/pull/model_puller.h"
 #include "serving/worker_admin.h"
 #include "store/sqlite_store.h"
 

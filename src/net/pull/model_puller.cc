@@ -67,8 +67,8 @@ class Throttle {
 };
 
 // Copies a local file into `partial`, hashing as it goes.
-Result<Downloaded> CopyLocal(const std::string& from, const std::string& partial, uint64_t max_bytes,
-                             const DownloadProgressFn& progress) {
+Result<Downloaded> CopyLocal(const std::string& from, const std::string& partial,
+                             uint64_t max_bytes, const DownloadProgressFn& progress) {
   std::error_code ec;
   const uint64_t total = fs::file_size(from, ec);
   if (ec) return IoError("cannot read " + from);
@@ -90,7 +90,8 @@ Result<Downloaded> CopyLocal(const std::string& from, const std::string& partial
     if (std::fwrite(buf.data(), 1, got, out) != got) st = IoError("cannot write " + partial);
     hash.Update(std::string_view(buf.data(), got));
     done += got;
-    if (progress && !progress(DownloadProgress{done, total})) st = UnavailableError("the pull was cancelled");
+    if (progress && !progress(DownloadProgress{done, total}))
+      st = UnavailableError("the pull was cancelled");
   }
   std::fclose(in);
   if (std::fclose(out) != 0 && st.ok()) st = IoError("cannot write " + partial);
@@ -113,13 +114,15 @@ std::string DigestInUrl(const std::string& url) {
 ModelPuller::ModelPuller(PullerOptions options, PullSink* sink)
     : options_(std::move(options)), sink_(sink) {}
 
-Result<std::unique_ptr<PullJob>> ModelPuller::Start(const PullRequest& in, const std::string& caller) {
+Result<std::unique_ptr<PullJob>> ModelPuller::Start(const PullRequest& in,
+                                                    const std::string& caller) {
   PullRequest r = in;
   if (r.url.empty() == r.path.empty()) {
     return InvalidArgumentError("give exactly one of a URL and a local path").WithField("url");
   }
   if (!ValidName(r.name)) {
-    return InvalidArgumentError("name: up to 200 letters, digits and . _ - : / @").WithField("name");
+    return InvalidArgumentError("name: up to 200 letters, digits and . _ - : / @")
+        .WithField("name");
   }
   std::string expected;
   if (!r.sha256.empty()) {
@@ -132,7 +135,8 @@ Result<std::unique_ptr<PullJob>> ModelPuller::Start(const PullRequest& in, const
   if (!r.url.empty()) {
     if (r.url.size() > 4096) return InvalidArgumentError("the URL is too long").WithField("url");
     Result<http::Url> url = http::ParseUrl(r.url);  // the scheme allow-list: http, https
-    if (!url.ok()) return InvalidArgumentError("only http:// and https:// URLs can be pulled").WithField("url");
+    if (!url.ok())
+      return InvalidArgumentError("only http:// and https:// URLs can be pulled").WithField("url");
     const std::string named = DigestInUrl(r.url);
     if (!named.empty() && !expected.empty() && named != expected) {
       return InvalidArgumentError("the URL names another digest than sha256").WithField("sha256");
@@ -200,7 +204,8 @@ Result<PulledModel> PullJob::Run(const PullProgressFn& progress) {
     return !owner_.stopping_.load() && (!progress || progress(p));
   };
   const std::string digest = expected_.empty() ? "" : "sha256:" + expected_;
-  if (!report({"pulling manifest", digest, 0, 0})) return UnavailableError("the pull was cancelled");
+  if (!report({"pulling manifest", digest, 0, 0}))
+    return UnavailableError("the pull was cancelled");
   return Fetch(report);
 }
 
@@ -239,26 +244,29 @@ Result<PulledModel> PullJob::Fetch(const PullProgressFn& progress) {
   if (progress && !progress({"downloading", digest, got->size, got->size})) {
     return UnavailableError("the pull was cancelled");
   }
-  if (progress && !progress({"verifying sha256 digest", "sha256:" + got->sha256, got->size, got->size})) {
+  if (progress &&
+      !progress({"verifying sha256 digest", "sha256:" + got->sha256, got->size, got->size})) {
     return UnavailableError("the pull was cancelled");
   }
   if (!expected_.empty() && got->sha256 != expected_) {
     fs::remove(partial, ec);
-    return DataLossError("digest mismatch: expected sha256:" + expected_ + ", got sha256:" + got->sha256);
+    return DataLossError("digest mismatch: expected sha256:" + expected_ +
+                         ", got sha256:" + got->sha256);
   }
   return Place(partial, got->sha256, got->size, progress);
 }
 
 // Renames the checked file into place (atomically), tells the sink, reports success.
-Result<PulledModel> PullJob::Place(const std::string& partial, const std::string& hex, uint64_t size,
-                                   const PullProgressFn& progress) {
+Result<PulledModel> PullJob::Place(const std::string& partial, const std::string& hex,
+                                   uint64_t size, const PullProgressFn& progress) {
   const PullerOptions& o = owner_.options();
   PulledModel m;
   m.digest = "sha256:" + hex;
   m.path = (fs::path(o.models_dir) / "blobs" / ("sha256-" + hex)).string();
   m.size = size;
   m.name = request_.name;
-  m.source = request_.url.empty() ? request_.path : request_.url.substr(0, request_.url.find_first_of("?#"));
+  m.source = request_.url.empty() ? request_.path
+                                  : request_.url.substr(0, request_.url.find_first_of("?#"));
   if (!partial.empty()) {
     std::error_code ec;
     fs::rename(partial, m.path, ec);

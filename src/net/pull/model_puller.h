@@ -70,7 +70,7 @@ struct PullerOptions {
   std::string models_dir;  // required
   // Local files may be pulled from under these directories only...
   std::vector<std::string> local_dirs;
-  bool any_local_path = false;  // ...or from anywhere (the CLI)
+  bool any_local_path = false;   // ...or from anywhere (the CLI)
   int max_pulls = 4;             // at once, in all
   int max_pulls_per_caller = 2;  // at once, per caller
   DownloadOptions download;
@@ -123,7 +123,7 @@ class ModelPuller {
   std::mutex mu_;
   std::condition_variable idle_;
   std::atomic<bool> stopping_{false};
-  std::set<std::string> active_;         // keys being pulled
+  std::set<std::string> active_;          // keys being pulled
   std::map<std::string, int> by_caller_;  // pulls per caller
 };
 

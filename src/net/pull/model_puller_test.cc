@@ -38,8 +38,9 @@ class RecordingSink : public PullSink {
 class PullerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("llmux_puller_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("llmux_puller_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "allowed");
     options_.models_dir = (dir_ / "models").string();
@@ -87,7 +88,9 @@ TEST_F(PullerTest, PullsAUrlIntoTheBlobStoreReportingOllamaStyleProgress) {
   }
   EXPECT_EQ(seen.back().completed, body_.size());
   // Nothing left behind but the blob.
-  EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "models" / "blobs"), fs::directory_iterator()), 1);
+  EXPECT_EQ(
+      std::distance(fs::directory_iterator(dir_ / "models" / "blobs"), fs::directory_iterator()),
+      1);
 }
 
 TEST_F(PullerTest, AWrongDigestIsRefusedAndThePartialFileRemoved) {
@@ -99,7 +102,9 @@ TEST_F(PullerTest, AWrongDigestIsRefusedAndThePartialFileRemoved) {
   Result<PulledModel> m = (*job)->Run(nullptr);
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().code(), StatusCode::kDataLoss);
-  EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "models" / "blobs"), fs::directory_iterator()), 0);
+  EXPECT_EQ(
+      std::distance(fs::directory_iterator(dir_ / "models" / "blobs"), fs::directory_iterator()),
+      0);
 }
 
 TEST_F(PullerTest, ADigestInTheUrlIsChecked) {
@@ -123,7 +128,8 @@ TEST_F(PullerTest, OnePullPerSourceAndCapsPerCallerAndInAll) {
   ModelPuller puller(options_);
   auto a = puller.Start({.url = "http://127.0.0.1:1/a"}, "alice");
   ASSERT_TRUE(a.ok());
-  EXPECT_EQ(puller.Start({.url = "http://127.0.0.1:1/a"}, "bob").status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(puller.Start({.url = "http://127.0.0.1:1/a"}, "bob").status().code(),
+            StatusCode::kAlreadyExists);
   auto b = puller.Start({.url = "http://127.0.0.1:1/b"}, "alice");
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(puller.Start({.url = "http://127.0.0.1:1/c"}, "alice").status().code(),
@@ -162,7 +168,9 @@ TEST_F(PullerTest, LocalFilesOnlyFromAllowedDirectories) {
   EXPECT_EQ(puller.Start({.path = (dir_ / "outside.gguf").string()}, "a").status().code(),
             StatusCode::kPermissionDenied);
   // A way out through "..", resolved before the check.
-  EXPECT_EQ(puller.Start({.path = (dir_ / "allowed" / ".." / "outside.gguf").string()}, "a").status().code(),
+  EXPECT_EQ(puller.Start({.path = (dir_ / "allowed" / ".." / "outside.gguf").string()}, "a")
+                .status()
+                .code(),
             StatusCode::kPermissionDenied);
   EXPECT_EQ(puller.Start({.path = (dir_ / "allowed" / "none").string()}, "a").status().code(),
             StatusCode::kNotFound);

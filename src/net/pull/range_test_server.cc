@@ -116,7 +116,8 @@ void RangeTestServer::Handle(int fd) {
     return;
   }
   uint64_t start = 0;
-  if (b_.ranges && range.rfind("bytes=", 0) == 0) start = std::strtoull(range.c_str() + 6, nullptr, 10);
+  if (b_.ranges && range.rfind("bytes=", 0) == 0)
+    start = std::strtoull(range.c_str() + 6, nullptr, 10);
   std::string reply;
   if (start > 0 && start >= body_.size()) {
     reply = "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */" +

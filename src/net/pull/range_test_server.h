@@ -15,12 +15,13 @@ namespace llmux::pull {
 class RangeTestServer {
  public:
   struct Behaviour {
-    bool ranges = true;         // honour Range (206); false: always 200 with the whole body
-    int drops = 0;  // the first `drops` bodies are cut after `drop_after` bytes (at most half)
+    bool ranges = true;  // honour Range (206); false: always 200 with the whole body
+    int drops = 0;       // the first `drops` bodies are cut after `drop_after` bytes (at most half)
     uint64_t drop_after = 0;
     bool redirect_loop = false;  // every request gets a 302 to another path of this server
     bool endless = false;        // a chunked body that never ends
-    int stalls = 0;  // the first `stalls` bodies stop halfway for a second, then the connection closes
+    int stalls =
+        0;  // the first `stalls` bodies stop halfway for a second, then the connection closes
   };
 
   RangeTestServer(std::string body, Behaviour behaviour);

@@ -32,8 +32,8 @@ Result<std::string> RedirectTarget(const std::string& from, std::string_view loc
   } else if (location[0] == '/' && (location.size() < 2 || location[1] != '/')) {
     LLMUX_ASSIGN_OR_RETURN(http::Url base, http::ParseUrl(from));
     const bool v6 = base.host.find(':') != std::string::npos;
-    next = std::string(base.tls ? "https://" : "http://") + (v6 ? "[" + base.host + "]" : base.host) +
-           ":" + base.port + std::string(location);
+    next = std::string(base.tls ? "https://" : "http://") +
+           (v6 ? "[" + base.host + "]" : base.host) + ":" + base.port + std::string(location);
   } else {
     return InvalidArgumentError("unsupported redirect Location (only absolute URLs and paths)");
   }
@@ -209,7 +209,8 @@ class Downloader {
       }
       if (range_complete_) return {Outcome::kDone, Status::Ok()};
       if (total_ > 0 && file_.size() != total_) {
-        return {Outcome::kRetry, UnavailableError("the connection ended before the whole file came")};
+        return {Outcome::kRetry,
+                UnavailableError("the connection ended before the whole file came")};
       }
       if (total_ == 0) total_ = file_.size();
       Report();
@@ -240,7 +241,8 @@ class Downloader {
       if (!cr || cr->start != offset || (cr->total != 0 && cr->end + 1 != cr->total)) {
         // Not the rest of our file: start again from nothing.
         LLMUX_RETURN_IF_ERROR(file_.Restart());
-        return DataLossError("a partial answer from " + Host(url) + " that does not continue the file");
+        return DataLossError("a partial answer from " + Host(url) +
+                             " that does not continue the file");
       }
       total_ = cr->total != 0 ? cr->total : cr->end + 1;
       return CheckTotal();
@@ -296,8 +298,8 @@ std::optional<ContentRange> ParseContentRange(std::string_view v) {
     return std::nullopt;
   }
   ContentRange r;
-  if (!ParseU64(v.substr(0, dash), r.start) || !ParseU64(v.substr(dash + 1, slash - dash - 1), r.end) ||
-      r.end < r.start) {
+  if (!ParseU64(v.substr(0, dash), r.start) ||
+      !ParseU64(v.substr(dash + 1, slash - dash - 1), r.end) || r.end < r.start) {
     return std::nullopt;
   }
   const std::string_view total = v.substr(slash + 1);

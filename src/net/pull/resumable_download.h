@@ -23,7 +23,7 @@ namespace llmux::pull {
 struct DownloadOptions {
   int max_attempts = 6;   // connections in all: the first and the resumes after a drop
   int max_redirects = 5;  // per connection
-  std::chrono::milliseconds backoff{500};  // before a resume; doubled each time, up to 8 s
+  std::chrono::milliseconds backoff{500};         // before a resume; doubled each time, up to 8 s
   std::chrono::milliseconds idle_timeout{30000};  // no byte for this long: the connection failed
   std::chrono::milliseconds total_timeout{std::chrono::hours(12)};  // per connection
   uint64_t max_bytes = uint64_t{256} << 30;                         // the whole file

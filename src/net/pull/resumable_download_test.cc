@@ -14,7 +14,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The expected digest, by OpenSSL's one-shot SHA256 over the source bytes (not the code under test).
+// The expected digest, by OpenSSL's one-shot SHA256 over the source bytes (not the code under
+// test).
 std::string ReferenceSha256(const std::string& bytes) {
   unsigned char md[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), md);
@@ -42,8 +43,9 @@ void WriteFile(const fs::path& p, const std::string& bytes) {
 class DownloadTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("llmux_pull_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("llmux_pull_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     options_.backoff = std::chrono::milliseconds(10);
@@ -60,10 +62,11 @@ TEST_F(DownloadTest, ResumesAfterTheConnectionDropsHalfwayAndGetsTheSameBytes) {
   const std::string body = RandomBytes(3 << 20, 1);
   RangeTestServer server(body, {.drops = 2, .drop_after = 1 << 20});
   std::vector<uint64_t> completed;
-  Result<Downloaded> got = DownloadResumable(server.Url(), Partial(), options_, [&](const DownloadProgress& p) {
-    completed.push_back(p.completed);
-    return true;
-  });
+  Result<Downloaded> got =
+      DownloadResumable(server.Url(), Partial(), options_, [&](const DownloadProgress& p) {
+        completed.push_back(p.completed);
+        return true;
+      });
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(got->size, body.size());
   EXPECT_EQ(got->sha256, ReferenceSha256(body));
@@ -164,7 +167,8 @@ TEST_F(DownloadTest, StopsWhenTheProgressCallbackSaysSoKeepingThePartialFile) {
   const std::string body = RandomBytes(2 << 20, 7);
   RangeTestServer server(body, {});
   Result<Downloaded> got =
-      DownloadResumable(server.Url(), Partial(), options_, [](const DownloadProgress& p) { return p.completed < 100000; });
+      DownloadResumable(server.Url(), Partial(), options_,
+                        [](const DownloadProgress& p) { return p.completed < 100000; });
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(server.ranges_seen().size(), 1u);  // not retried
   EXPECT_GE(fs::file_size(Partial()), 100000u);
