@@ -5,6 +5,7 @@
 // and the stored blob's SHA-256 (node:crypto) must equal the source's. A caller without
 // models:manage gets 403; a second pull of a URL being pulled gets 409; a name that is not a
 // URL gets 400. A local path is copied only from a directory given with --pull-local-dir.
+// `llmux model pull` resumes the same way and prints the digest and the blob's path.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -13,7 +14,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ollama } from 'ollama';
-import { SHARED, startServer } from './server.mjs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { BIN, SHARED, startServer } from './server.mjs';
 
 const source = readFileSync(join(SHARED, 'models/stories260K.gguf'));
 const sourceHex = createHash('sha256').update(source).digest('hex');
@@ -184,6 +187,21 @@ describe('model pull', () => {
     assert.equal(last.digest, `sha256:${sourceHex}`);
     const outside = await post('/admin/v1/models/pull', admin, { path: join(SHARED, 'models', '..', 'models', '..', 'README.md') });
     assert.equal(outside.status, 403);
+  });
+
+  test('llmux model pull resumes the same way and prints the digest and the blob', async () => {
+    const dir = join(dataRoot, 'cli-models');
+    const url = `${filesURL}/drop/cli/stories.gguf`;
+    const { stdout } = await promisify(execFile)(BIN, ['model', 'pull', url, '--models-dir', dir, '--sha256', sourceHex]);
+    const blob = join(dir, 'blobs', `sha256-${sourceHex}`);
+    assert.equal(stdout.trim(), `sha256:${sourceHex} ${blob} (${source.length} bytes)`);
+    assert.equal(sha256File(blob), sourceHex);
+    const gets = seen.filter((s) => s.path === '/drop/cli/stories.gguf');
+    assert.equal(gets.length, 2);
+    assert.match(gets[1].range, /^bytes=[1-9]\d*-$/);
+    // A wrong digest: exit status 1, the mismatch on stderr.
+    await assert.rejects(promisify(execFile)(BIN, ['model', 'pull', `${filesURL}/plain/cli.gguf`, '--models-dir', dir,
+      '--sha256', 'ef'.repeat(32)]), (e) => e.code === 1 && /digest mismatch/.test(e.stderr));
   });
 
   test('bad input is 400 and a caller without models:manage gets 403', async () => {
