@@ -78,12 +78,13 @@ void RegisterOllamaPullRoute(GuardedRouter& router, pull::ModelPuller& puller) {
                [p, pool](http::Request& req, http::ResponseWriter& w,
                          CallAccess& access) -> awaitable<void> {
                  Result<OllamaPull> call = ParseOllamaPull(req.body);
-                 Result<std::unique_ptr<pull::PullJob>> job = call.status();
-                 if (call.ok()) {
+                 auto start = [&]() -> Result<std::unique_ptr<pull::PullJob>> {
+                   if (!call.ok()) return call.status();
                    const std::string caller =
                        access.share().empty() ? access.principal().subject : access.share();
-                   job = p->Start(call->request, caller);
-                 }
+                   return p->Start(call->request, caller);
+                 };
+                 Result<std::unique_ptr<pull::PullJob>> job = start();
                  if (!job.ok()) {
                    http::Response reply = OllamaErrorResponse(job.status());
                    co_await w.Send(std::move(reply));

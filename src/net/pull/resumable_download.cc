@@ -148,7 +148,6 @@ class Downloader {
   Attempt Connect() {
     std::string url = url_;
     for (int hop = 0;; ++hop) {
-      Attempt a;
       std::optional<std::string> redirect;
       Status head_error;
       bool cancelled = false, write_failed = false, too_big = false;
