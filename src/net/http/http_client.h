@@ -1,7 +1,7 @@
-// A blocking HTTP/1.1 client for llmux's own outbound calls, which are few and small:
-// fetching an OIDC issuer's discovery document and JWKS, and later health checks of
-// workers. http:// and https:// (OpenSSL through Boost.Asio; the peer's certificate is
-// checked against the system store or a given CA file, and its name against the host).
+// A blocking HTTP/1.1 client for llmux's own outbound calls, which are few: an OIDC issuer's
+// discovery document and JWKS, and model files (src/net/pull streams those into a file).
+// http:// and https:// (OpenSSL through Boost.Asio; the peer's certificate is checked against
+// the system store or a given CA file, and its name against the host).
 // Every call has a deadline and a cap on the response size.
 #pragma once
 
