@@ -174,8 +174,14 @@ describe('model pull', () => {
     assert.equal(ollama.status, 409);
     assert.equal(typeof (await ollama.json()).error, 'string');
     releaseStall();
+    releaseStall = null;
     const lines = (await (await first).text()).trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines[lines.length - 1].status, 'success');
+    // Once the stream has ended, the URL is free again.
+    const again = post('/admin/v1/models/pull', admin, { url });
+    for (let i = 0; i < 100 && !releaseStall; ++i) await new Promise((r) => setTimeout(r, 50));
+    releaseStall();
+    assert.equal((await again).status, 200);
   });
 
   test('a local file is pulled from an allowed directory only', async () => {

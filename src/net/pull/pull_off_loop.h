@@ -26,12 +26,13 @@ inline boost::asio::awaitable<Result<PulledModel>> RunPullOffLoop(boost::asio::t
   using Event = std::variant<PullProgress, Result<PulledModel>>;
   auto queue = std::make_shared<http::AsyncQueue<Event>>();
   auto cancelled = std::make_shared<std::atomic<bool>>(false);
-  std::shared_ptr<PullJob> owned(std::move(job));
-  boost::asio::post(pool, [queue, cancelled, owned] {
+  boost::asio::post(pool, [queue, cancelled,
+                           owned = std::shared_ptr<PullJob>(std::move(job))]() mutable {
     Result<PulledModel> done = owned->Run([&](const PullProgress& p) {
       queue->Push(p);
       return !cancelled->load();
     });
+    owned.reset();  // frees the pull's slots before the caller hears it has ended
     queue->Push(std::move(done));
     queue->Close();
   });
