@@ -1,5 +1,7 @@
 #include "net/pull/model_puller.h"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
