@@ -60,6 +60,9 @@ asio::awaitable<Result<ClientResponse>> Exchange(Stream& stream, const ClientReq
   if (wec) co_return IoFailure("sending to", url, wec);
 
   beast::flat_buffer buffer;
+  // Each read fills at most the buffer's free capacity (at least 512 bytes): a streamed body
+  // (a model file) would otherwise arrive 512 bytes per system call.
+  if (r.on_body) buffer.reserve(256 * 1024);
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(r.max_response_bytes);
   parser.header_limit(64 * 1024);
