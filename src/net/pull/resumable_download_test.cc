@@ -1,13 +1,20 @@
 #include "net/pull/resumable_download.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <openssl/sha.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "net/pull/range_test_server.h"
+#include "tests/support/free_port.h"
 
 namespace llmux::pull {
 namespace {
@@ -172,6 +179,83 @@ TEST_F(DownloadTest, StopsWhenTheProgressCallbackSaysSoKeepingThePartialFile) {
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(server.ranges_seen().size(), 1u);  // not retried
   EXPECT_GE(fs::file_size(Partial()), 100000u);
+}
+
+// `openssl s_server -WWW` serving the files of `dir` over TLS with a certificate for 127.0.0.1
+// made here: HTTP/1.0, no Content-Length (the body ends when the connection does), no ranges.
+class TlsFileServer {
+ public:
+  explicit TlsFileServer(const fs::path& dir) {
+    cert_ = (dir / "cert.pem").string();
+    const std::string key = (dir / "key.pem").string();
+    const std::string make_cert =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+        "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout " +
+        key + " -out " + cert_ + " >/dev/null 2>&1";
+    if (std::system(make_cert.c_str()) != 0) return;
+    port_ = llmux::testing::FreeLoopbackPort();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      if (::chdir(dir.c_str()) != 0) ::_exit(127);
+      const std::string accept = std::to_string(port_);
+      ::execlp("openssl", "openssl", "s_server", "-quiet", "-WWW", "-accept", accept.c_str(),
+               "-cert", cert_.c_str(), "-key", key.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 100; ++i) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      a.sin_port = htons(static_cast<uint16_t>(port_));
+      const bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+      ::close(fd);
+      if (up) {
+        ok_ = true;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ~TlsFileServer() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool ok() const { return ok_; }
+  std::string Url(const std::string& file) const {
+    return "https://127.0.0.1:" + std::to_string(port_) + "/" + file;
+  }
+  const std::string& cert() const { return cert_; }
+
+ private:
+  std::string cert_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+  bool ok_ = false;
+};
+
+TEST_F(DownloadTest, DownloadsOverHttpsTrustingTheGivenCaOnly) {
+  const std::string body = RandomBytes(600000, 9);
+  fs::create_directories(dir_ / "www");
+  WriteFile(dir_ / "www" / "model.bin", body);
+  TlsFileServer server(dir_ / "www");
+  ASSERT_TRUE(server.ok()) << "could not start openssl s_server";
+  options_.ca_file = server.cert();
+  Result<Downloaded> got = DownloadResumable(server.Url("model.bin"), Partial(), options_, nullptr);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->sha256, ReferenceSha256(body));
+  EXPECT_EQ(got->size, body.size());
+  // Without the CA the handshake fails, every time: nothing is written.
+  fs::remove(Partial());
+  options_.ca_file.clear();
+  options_.max_attempts = 2;
+  got = DownloadResumable(server.Url("model.bin"), Partial(), options_, nullptr);
+  ASSERT_FALSE(got.ok());
+  EXPECT_NE(got.status().message().find("TLS handshake"), std::string::npos)
+      << got.status().ToString();
+  EXPECT_EQ(fs::file_size(Partial()), 0u);
 }
 
 TEST(ContentRangeTest, ParsesWellFormedValuesOnly) {
