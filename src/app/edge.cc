@@ -15,11 +15,13 @@
 #include "gateway/admin/deploy_routes.h"
 #include "gateway/admin/metrics_history_routes.h"
 #include "gateway/admin/model_routes.h"
+#include "gateway/admin/model_pull_routes.h"
 #include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/registry_routes.h"
 #include "gateway/admin/request_log_routes.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/admin/worker_routes.h"
+#include "gateway/ollama/ollama_pull_route.h"
 #include "gateway/ollama/ollama_routes.h"
 #include "gateway/openai/openai_routes.h"
 #include "net/http/loopback_host.h"
@@ -173,6 +175,11 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
     gateway::RegisterMetricsHistoryRoutes(router, *backend.metric_history);
   if (backend.models && backend.model_lifecycle)
     gateway::RegisterModelRoutes(router, *backend.models);
+  pull::PullerOptions pull_options = o.pull;
+  if (pull_options.models_dir.empty()) pull_options.models_dir = mcp_options.model_dir;
+  pull::ModelPuller puller(pull_options);
+  gateway::RegisterModelPullRoutes(router, puller);
+  gateway::RegisterOllamaPullRoute(ollama_router, puller);
   if (auth_stack.service) {
     gateway::RegisterAdminRoutes(router, *auth_stack.service);
     gateway::RegisterSessionRoutes(router, *auth_stack.service);

@@ -14,6 +14,7 @@
 #include "gateway/grpc/grpc_server.h"
 #include "gateway/mcp/mcp_endpoint.h"
 #include "net/http/http_server.h"
+#include "net/pull/model_puller.h"
 #include "services/requestlog/request_log.h"
 #include "serving/inference_service.h"
 #include "serving/model_manager.h"
@@ -41,6 +42,8 @@ struct EdgeOptions {
   // One record per finished generation, in the auth store (none without authentication).
   requestlog::RequestLogOptions request_log;
   gateway::McpEndpointOptions mcp;  // model_dir empty: <data_dir>/models
+  // Model pulls (POST /admin/v1/models/pull, /api/pull); models_dir empty: the MCP model_dir.
+  pull::PullerOptions pull;
   bool grpc = true;
   gateway::GrpcServerOptions grpc_server;  // its host is `host`
   std::chrono::seconds grace{30};  // running requests get this long on SIGTERM

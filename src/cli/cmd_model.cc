@@ -1,7 +1,8 @@
 // `llmux model create ...`: writes a random-weight model of any shape with a real vocabulary.
 // `llmux model import ...` lives in cmd_import_checkpoint.cc, `llmux model import-tokenizer ...`
-// in cmd_import_tokenizer.cc, `llmux model deploy ...` in cmd_deploy.cc, the registry commands
-// (list, show, register, tag, rm, params, history, rollback) in cmd_registry.cc.
+// in cmd_import_tokenizer.cc, `llmux model deploy ...` in cmd_deploy.cc, `llmux model pull ...`
+// in cmd_model_pull.cc, the registry commands (list, show, register, tag, rm, params, history,
+// rollback) in cmd_registry.cc.
 #include <cstdio>
 
 #include "cli/cli_util.h"
@@ -9,6 +10,7 @@
 #include "cli/cmd_import_checkpoint.h"
 #include "cli/cmd_import_tokenizer.h"
 #include "cli/cmd_registry.h"
+#include "cli/cmd_model_pull.h"
 #include "cli/command.h"
 #include "engine/convert/random_model.h"
 #include "engine/convert/tensor_types.h"
@@ -18,7 +20,7 @@ namespace llmux::cli {
 Command AddModelCommand(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "model",
-      "model files: create, import, import-tokenizer; the registry: list, show, register, "
+      "model files: create, import, import-tokenizer, pull; the registry: list, show, register, "
       "tag, rm, params, history, rollback; rollouts: deploy");
   sub->require_subcommand(1);
   auto* create =
@@ -77,8 +79,10 @@ Command AddModelCommand(CLI::App& app) {
   Command import_tokenizer = AddImportTokenizerCommand(*sub);
   Command deploy = AddDeployCommand(*sub);
   std::vector<Command> registry = AddRegistryCommands(*sub);
-  return {sub, [create, run_create, import_checkpoint, import_tokenizer, deploy, registry] {
+  Command pull = AddModelPullCommand(*sub);
+  return {sub, [create, run_create, import_checkpoint, import_tokenizer, deploy, registry, pull] {
             if (deploy.parser->parsed()) return deploy.run();
+            if (pull.parser->parsed()) return pull.run();
             for (const Command& c : registry) {
               if (c.parser->parsed()) return c.run();
             }

@@ -39,6 +39,12 @@ std::string ProgressBar::Line(const std::string& label, const convert::ConvertPr
   std::string bar(static_cast<size_t>(filled), '#');
   bar.resize(static_cast<size_t>(width), '.');
   char buf[160];
+  if (p.tensors_total == 0) {  // bytes only (a download)
+    std::snprintf(buf, sizeof(buf), "%s [%s] %3d%% %s/%s", label.c_str(), bar.c_str(),
+                  static_cast<int>(frac * 100 + 0.5), Size(p.bytes_done).c_str(),
+                  Size(p.bytes_total).c_str());
+    return buf;
+  }
   std::snprintf(buf, sizeof(buf), "%s [%s] %3d%% %lld/%lld tensors, %s/%s", label.c_str(),
                 bar.c_str(), static_cast<int>(frac * 100 + 0.5),
                 static_cast<long long>(p.tensors_done), static_cast<long long>(p.tensors_total),
@@ -49,7 +55,8 @@ std::string ProgressBar::Line(const std::string& label, const convert::ConvertPr
 void ProgressBar::Update(const convert::ConvertProgress& p) {
   if (!tty_) return;
   const auto now = std::chrono::steady_clock::now();
-  const bool last = p.tensors_done == p.tensors_total;
+  const bool last =
+      p.tensors_total > 0 ? p.tensors_done == p.tensors_total : p.bytes_done == p.bytes_total;
   if (!last && drawn_ && now - last_ < std::chrono::milliseconds(100)) return;
   last_ = now;
   std::fprintf(stderr, "\r%s\033[K", Line(label_, p, 30).c_str());

@@ -1,5 +1,6 @@
-// A one-line progress bar on stderr for long conversions (`model import`, `quantize`): tensors
-// and bytes done of the total, redrawn at most ten times a second. When stderr is not a
+// A one-line progress bar on stderr for long conversions (`model import`, `quantize`) and
+// downloads (`model pull`): tensors (when counted) and bytes done of the total, redrawn at most
+// ten times a second. When stderr is not a
 // terminal it draws nothing; the command prints its summary line either way.
 #pragma once
 

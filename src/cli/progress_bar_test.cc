@@ -19,5 +19,12 @@ TEST(ProgressBar, LineShowsTensorsAndBytes) {
             "quantize [####] 100% 12/12 tensors, 2.0 GiB/2.0 GiB");
 }
 
+TEST(ProgressBar, LineWithoutTensorsShowsBytesOnly) {
+  convert::ConvertProgress p;
+  p.bytes_done = 256ull << 20;
+  p.bytes_total = 1024ull << 20;
+  EXPECT_EQ(ProgressBar::Line("pull", p, 4), "pull [#...]  25% 256.0 MiB/1.0 GiB");
+}
+
 }  // namespace
 }  // namespace llmux::cli

@@ -108,6 +108,17 @@ void AddEdgeFlags(CLI::App* sub, app::EdgeOptions* o) {
                   "MCP sessions one caller may hold; over it, its least recently used idle one "
                   "ends (0: no share)")
       ->capture_default_str();
+  sub->add_option(
+      "--pull-local-dir", o->pull.local_dirs,
+      "a directory whose files POST /admin/v1/models/pull may copy by path (repeatable; "
+      "none by default)");
+  sub->add_option("--max-pulls", o->pull.max_pulls, "model pulls at once, in all")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--max-pulls-per-caller", o->pull.max_pulls_per_caller,
+                  "model pulls at once per caller")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   requestlog::RequestLogOptions* log = &o->request_log;
   sub->add_flag_callback(
       "--no-request-log", [log] { log->enabled = false; },

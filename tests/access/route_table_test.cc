@@ -18,17 +18,20 @@
 #include "gateway/admin/deploy_routes.h"
 #include "gateway/admin/metrics_history_routes.h"
 #include "gateway/admin/model_routes.h"
+#include "gateway/admin/model_pull_routes.h"
 #include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/registry_routes.h"
 #include "gateway/admin/request_log_routes.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/admin/worker_routes.h"
 #include "gateway/mcp/mcp_endpoint.h"
+#include "gateway/ollama/ollama_pull_route.h"
 #include "gateway/ollama/ollama_routes.h"
 #include "gateway/openai/openai_routes.h"
 #include "llmux/v1/auth.pb.h"
 #include "llmux/v1/inference.pb.h"
 #include "llmux/v1/mcp.pb.h"
+#include "net/pull/model_puller.h"
 #include "rollout/deploy_service.h"
 #include "services/prompts/prompt_service.h"
 #include "services/registry/registry_service.h"
@@ -93,11 +96,16 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   serving::ModelRoutes routes;
   rollout::DeployService deploys(**etcd, routes, service, {});
   RegisterDeployRoutes(router, deploys);
+  pull::PullerOptions pull_options;
+  pull_options.models_dir = std::string(tmpl) + "/models";
+  pull::ModelPuller puller(pull_options);
+  RegisterModelPullRoutes(router, puller);
   McpEndpoint mcp(service, {});
   mcp.Register(router);
   // The Ollama API has a router of its own (its refusals are Ollama-shaped), on the same gate.
   GuardedRouter ollama_router(server, gate, OllamaErrorResponse);
   RegisterOllamaRoutes(ollama_router, service);
+  RegisterOllamaPullRoute(ollama_router, puller);
 
   std::vector<std::string> all = router.routes();
   all.insert(all.end(), ollama_router.routes().begin(), ollama_router.routes().end());
@@ -152,6 +160,16 @@ TEST(RouteTableTest, EveryModelRouteNeedsTheModelAndCountsAgainstTheLimits) {
     ASSERT_NE(rule, nullptr) << path;
     EXPECT_EQ(rule->access, Access::kModelUse) << path;
     EXPECT_TRUE(rule->limited) << path;
+  }
+}
+
+// A pull writes into the models directory and fetches from the network: operators only.
+TEST(RouteTableTest, PullsNeedModelsManage) {
+  for (const char* path : {"/admin/v1/models/pull", "/api/pull"}) {
+    const RouteRule* rule = FindRouteRule(Protocol::kHttp, "POST", path);
+    ASSERT_NE(rule, nullptr) << path;
+    EXPECT_EQ(rule->access, Access::kPermission) << path;
+    EXPECT_EQ(rule->permission, "models:manage") << path;
   }
 }
 

@@ -213,12 +213,13 @@ test('the HTTP server\'s own errors on /api/ are Ollama-shaped too', async () =>
   const big = await post('/api/chat', JSON.stringify({ model, messages: [{ role: 'user', content: 'x'.repeat(9 * 1024 * 1024) }] }));
   assert.equal(big.status, 413);
   assert.equal(typeof JSON.parse(big.body).error, 'string');
-  const pull = await post('/api/pull', JSON.stringify({ model }));
-  assert.equal(pull.status, 404);
-  assert.equal(typeof JSON.parse(pull.body).error, 'string');
-  // A model the client would pull first: the client sees the message, not "[object Object]".
+  const push = await post('/api/push', JSON.stringify({ model }));
+  assert.equal(push.status, 404);
+  assert.equal(typeof JSON.parse(push.body).error, 'string');
+  // A pull by name (llmux pulls URLs only): the client sees the message, not "[object Object]".
   await assert.rejects(client.pull({ model: 'llama3.2' }), (e) => {
-    assert.equal(e.status_code, 404);
+    assert.equal(e.status_code, 400);
+    assert.match(e.message, /URL/);
     assert.doesNotMatch(e.message, /object Object/);
     return true;
   });

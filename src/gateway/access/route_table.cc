@@ -57,6 +57,8 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Http("GET", "/api/version", Access::kAuthenticated),
     Http("POST", "/api/embed", Access::kModelUse, {}, /*limited=*/true),
     Http("POST", "/api/embeddings", Access::kModelUse, {}, /*limited=*/true),
+    // Model pulls (a download into the models directory): operators only.
+    Http("POST", "/api/pull", Access::kPermission, auth::kPermModelsManage),
     // Password login of users (llmux's own short-lived tokens).
     Http("POST", "/auth/login", Access::kOwnCredentials),
     Http("POST", "/auth/refresh", Access::kOwnCredentials),
@@ -99,6 +101,8 @@ constexpr auto kRules = std::to_array<RouteRule>({
     // The workers behind a gateway (a role without workers does not register these).
     Http("GET", "/admin/v1/workers", Access::kPermission, auth::kPermModelsManage),
     Http("POST", "/admin/v1/workers/drain", Access::kPermission, auth::kPermModelsManage),
+    // Model pulls with progress (NDJSON), gateway/admin/model_pull_routes.h.
+    Http("POST", "/admin/v1/models/pull", Access::kPermission, auth::kPermModelsManage),
     // Rollouts (docs/deployment.md, "Rollouts"): start one, read its progress (?id=).
     Http("POST", "/admin/v1/deploys", Access::kPermission, auth::kPermModelsManage),
     Http("GET", "/admin/v1/deploys", Access::kPermission, auth::kPermModelsManage),

@@ -303,7 +303,7 @@ std::map<std::string, OllamaExpiry> Expiries(serving::ModelManager* models) {
 void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& service,
                           OllamaRoutesOptions options) {
   serving::ModelManager* models = options.models;
-  // The server's own errors under /api/ (413, 404 for routes llmux lacks such as /api/pull)
+  // The server's own errors under /api/ (413, 404 for routes llmux lacks such as /api/push)
   // in Ollama's shape too, so that its clients show the message.
   router.server().SetErrorFormatter("/api/", OllamaServerErrorResponse);
   router.Route(

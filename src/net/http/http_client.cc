@@ -1,5 +1,6 @@
 #include "net/http/http_client.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -36,7 +37,14 @@ Status IoFailure(const std::string& what, const Url& url, const beast::error_cod
 // Writes the request and reads the whole response on an established stream.
 template <class Stream>
 asio::awaitable<Result<ClientResponse>> Exchange(Stream& stream, const ClientRequest& r,
-                                                 const Url& url) {
+                                                 const Url& url,
+                                                 std::chrono::steady_clock::time_point deadline) {
+  // Before each read: the whole-response deadline, or sooner the idle limit.
+  auto arm_read = [&] {
+    if (r.idle_timeout.count() <= 0) return;
+    const auto idle = std::chrono::steady_clock::now() + r.idle_timeout;
+    beast::get_lowest_layer(stream).expires_at(std::min(idle, deadline));
+  };
   bhttp::request<bhttp::string_body> req;
   req.method_string(r.method);
   req.target(url.target);
@@ -52,9 +60,13 @@ asio::awaitable<Result<ClientResponse>> Exchange(Stream& stream, const ClientReq
   if (wec) co_return IoFailure("sending to", url, wec);
 
   beast::flat_buffer buffer;
+  // Each read fills at most the buffer's free capacity (at least 512 bytes): a streamed body
+  // (a model file) would otherwise arrive 512 bytes per system call.
+  if (r.on_body) buffer.reserve(256 * 1024);
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(r.max_response_bytes);
   parser.header_limit(64 * 1024);
+  arm_read();
   auto [hec, head] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
   (void)head;
   if (hec) co_return IoFailure("reading from", url, hec);
@@ -63,8 +75,10 @@ asio::awaitable<Result<ClientResponse>> Exchange(Stream& stream, const ClientReq
   for (const auto& field : parser.get()) {
     out.headers.Add(std::string(field.name_string()), std::string(field.value()));
   }
+  if (r.on_head && !r.on_head(out.status, out.headers)) co_return out;
   const bool streamed = r.on_body && out.status / 100 == 2;
   while (!parser.is_done()) {
+    arm_read();
     auto [rec, read] = co_await bhttp::async_read_some(stream, buffer, parser, kUseTuple);
     (void)read;
     if (rec) co_return IoFailure("reading from", url, rec);
@@ -98,7 +112,7 @@ asio::awaitable<void> Run(const ClientRequest& r, const Url& url, ssl::context* 
     co_return;
   }
   if (tls == nullptr) {
-    *out = co_await Exchange(tcp_stream, r, url);
+    *out = co_await Exchange(tcp_stream, r, url, deadline);
     co_return;
   }
   beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), *tls);
@@ -110,7 +124,7 @@ asio::awaitable<void> Run(const ClientRequest& r, const Url& url, ssl::context* 
     *out = IoFailure("TLS handshake with", url, hec);
     co_return;
   }
-  *out = co_await Exchange(stream, r, url);
+  *out = co_await Exchange(stream, r, url, deadline);
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
-// A blocking HTTP/1.1 client for llmux's own outbound calls, which are few and small:
-// fetching an OIDC issuer's discovery document and JWKS, and later health checks of
-// workers. http:// and https:// (OpenSSL through Boost.Asio; the peer's certificate is
-// checked against the system store or a given CA file, and its name against the host).
+// A blocking HTTP/1.1 client for llmux's own outbound calls, which are few: an OIDC issuer's
+// discovery document and JWKS, and model files (src/net/pull streams those into a file).
+// http:// and https:// (OpenSSL through Boost.Asio; the peer's certificate is checked against
+// the system store or a given CA file, and its name against the host).
 // Every call has a deadline and a cap on the response size.
 #pragma once
 
@@ -29,6 +29,13 @@ struct ClientRequest {
   // body stays empty), for streamed answers such as NDJSON; returning false stops reading.
   // The timeout and the size cap still count the whole response.
   std::function<bool(std::string_view piece)> on_body;
+  // Set: called once the status line and headers are read, before any of the body; returning
+  // false stops there (the response then has its status and headers and no body). Lets a
+  // caller check a streamed answer's headers (Content-Range) before taking its body.
+  std::function<bool(int status, const Headers& headers)> on_head;
+  // Nonzero: each read of the response must bring something within this long (a stalled
+  // transfer fails with DeadlineExceeded), besides the whole-response `timeout`.
+  std::chrono::milliseconds idle_timeout{0};
 };
 
 struct ClientResponse {
