@@ -13,6 +13,7 @@
 #include "gateway/access/http_guard.h"
 #include "gateway/admin/admin_routes.h"
 #include "gateway/admin/deploy_routes.h"
+#include "gateway/admin/me_route.h"
 #include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/request_log_routes.h"
 #include "gateway/admin/session_routes.h"
@@ -151,6 +152,10 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   gateway::McpEndpoint mcp_endpoint(service, mcp_options);
   mcp_endpoint.Register(router);
   if (backend.workers) gateway::RegisterWorkerRoutes(router, *backend.workers);
+  gateway::RegisterMeRoute(router);
+  gateway::ConsoleOptions console = o.console;
+  if (console.dir.empty()) console.dir = o.auth_stack.data_dir + "/console";
+  gateway::RegisterConsoleRoutes(router, console);
   if (auth_stack.service) {
     gateway::RegisterAdminRoutes(router, *auth_stack.service);
     gateway::RegisterSessionRoutes(router, *auth_stack.service);

@@ -16,10 +16,12 @@
 #include "gateway/access/http_guard.h"
 #include "gateway/admin/admin_routes.h"
 #include "gateway/admin/deploy_routes.h"
+#include "gateway/admin/me_route.h"
 #include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/request_log_routes.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/admin/worker_routes.h"
+#include "gateway/console/console_routes.h"
 #include "gateway/mcp/mcp_endpoint.h"
 #include "gateway/ollama/ollama_routes.h"
 #include "gateway/openai/openai_routes.h"
@@ -72,6 +74,8 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   RegisterOpenAiRoutes(router, service, {});
   RegisterAdminRoutes(router, auth);
   RegisterSessionRoutes(router, auth);
+  RegisterMeRoute(router);
+  RegisterConsoleRoutes(router, {});
   prompts::PromptService prompt_service(**store, **store);
   RegisterPromptRoutes(router, prompt_service);
   requestlog::RequestLog request_log(**store, {});
@@ -99,8 +103,11 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
     EXPECT_TRUE(ruled.insert(std::string(r.method) + " " + std::string(r.path)).second)
         << "two rules for " << r.method << " " << r.path;
     if (r.access == Access::kPublic) {
-      EXPECT_TRUE(r.path == "/health" || r.path.rfind("/.well-known/", 0) == 0)
-          << "only /health and the well-known metadata may be public, not " << r.path;
+      EXPECT_TRUE(r.path == "/health" || r.path.rfind("/.well-known/", 0) == 0 ||
+                  r.path == "/console" || r.path == "/console/")
+          << "only /health, the well-known metadata and the console's static files may be public, "
+             "not "
+          << r.path;
     }
     if (r.access == Access::kOwnCredentials) {
       EXPECT_EQ(r.path.rfind("/auth/", 0), 0u) << "only the login routes take credentials in the body";
@@ -113,6 +120,16 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
 
   // A route without a rule cannot be registered at all.
   EXPECT_THROW(router.Route("GET", "/v1/secret-debug", nullptr), std::logic_error);
+  // Only the console's static files are a prefix rule, and a prefix rule is only served as one.
+  for (const RouteRule& r : RouteTable()) {
+    if (r.prefix) {
+      EXPECT_EQ(r.path, "/console/");
+      EXPECT_EQ(r.path.back(), '/');
+    }
+  }
+  EXPECT_THROW(router.Route("GET", "/console/", nullptr), std::logic_error);
+  EXPECT_THROW(router.RoutePrefix("GET", "/admin/v1/", nullptr), std::logic_error);
+  EXPECT_THROW(router.RoutePrefix("GET", "/admin/v1/users", nullptr), std::logic_error);
   std::filesystem::remove_all(tmpl);
 }
 
