@@ -170,14 +170,30 @@ describe('the console in chromium', () => {
   test('dashboard: the server history, or a plain "not available" and live /metrics samples', async () => {
     await open('dashboard');
     const history = await api('GET', '/admin/v1/metrics/history?resolution=1s', server.adminKey);
-    if (history.status === 404) {
-      await page.waitForSelector('[data-testid="dash-not-available"]');
-      // Two /metrics samples make the first point of each chart; wait for a few.
-      await page.waitForFunction(() => Number(document.querySelector('.charts')?.getAttribute('data-points')) >= 3,
-        null, { timeout: 20000 });
-    } else {
+    // Some generation while the page watches, so that the charts have something to show.
+    const client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: server.adminKey, maxRetries: 0 });
+    let traffic = true;
+    const load = (async () => {
+      while (traffic) {
+        await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: PROMPT }], max_tokens: 32 });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      if (history.status === 404) {
+        await page.waitForSelector('[data-testid="dash-not-available"]');
+        // Two /metrics samples make the first point of each chart; wait for a few, with tokens.
+        await page.waitForFunction(() => {
+          const charts = document.querySelector('.charts');
+          return Number(charts?.getAttribute('data-points')) >= 4 && Number(charts?.getAttribute('data-peak-tokens-per-s')) > 0;
+        }, null, { timeout: 30000 });
+      } else {
       assert.equal(history.status, 200, history.text);
-      await page.waitForFunction(() => /Server metric history/.test(document.querySelector('[data-testid="dash-source"]')?.textContent ?? ''));
+        await page.waitForFunction(() => /Server metric history/.test(document.querySelector('[data-testid="dash-source"]')?.textContent ?? ''));
+      }
+    } finally {
+      traffic = false;
+      await load;
     }
     assert.equal(await page.locator('.charts .uplot').count(), 5);
     await shot('dashboard');

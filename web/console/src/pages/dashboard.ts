@@ -105,6 +105,8 @@ export const dashboardPage: Page = {
           if (local.length > MAX_LOCAL_POINTS) local.shift();
           draw(local);
           grid.setAttribute('data-points', String(local.length));
+          // For tests and a glance: the peak generated tokens/s the charts hold.
+          grid.setAttribute('data-peak-tokens-per-s', String(Math.max(0, ...local.map((q) => q.generated_tokens_per_s ?? 0))));
         }
       } catch (e) {
         source.append(notice(`/metrics failed: ${(e as Error).message}`, 'error'));

@@ -71,7 +71,7 @@ export const keysPage: Page = {
       }
     };
     const name = h('input', { required: true, 'data-testid': 'key-name' });
-    const owner = h('input', { type: 'number', min: 1, placeholder: me.user_id ? `user id (default: you, ${me.user_id})` : 'user id', 'data-testid': 'key-owner' });
+    const owner = h('input', { type: 'number', min: 1, placeholder: me.user_id ? `user id (you: ${me.user_id})` : 'user id', 'data-testid': 'key-owner' });
     const scopes = h('input', { placeholder: 'e.g. models:use:*', 'data-testid': 'key-scopes' });
     const models = h('input', { placeholder: 'e.g. qwen3-*', 'data-testid': 'key-models' });
     const form = h(
