@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -155,6 +156,12 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   gateway::RegisterMeRoute(router);
   gateway::ConsoleOptions console = o.console;
   if (console.dir.empty()) console.dir = o.auth_stack.data_dir + "/console";
+  if (std::error_code ec; std::filesystem::is_regular_file(console.dir + "/index.html", ec)) {
+    spdlog::info("web console at /console/ from {}", console.dir);
+  } else if (!o.console.dir.empty()) {  // asked for by --console-dir: say why it is missing
+    spdlog::warn("no web console in {} (its index.html is missing: build the llmux_console target)",
+                 console.dir);
+  }
   gateway::RegisterConsoleRoutes(router, console);
   if (auth_stack.service) {
     gateway::RegisterAdminRoutes(router, *auth_stack.service);
