@@ -58,7 +58,7 @@ void RegisterConsoleRoutes(GuardedRouter& router, const ConsoleOptions& options)
         Result<StaticFile> file = files->Read(relative);
         // Only a plain path that names no file is a page of the console; any other is just 404.
         if (!file.ok() && file.status().code() == StatusCode::kNotFound &&
-            StaticFiles::SafeRelativePath(relative) && PageRoute(relative)) {
+            (relative.empty() || StaticFiles::SafeRelativePath(relative)) && PageRoute(relative)) {
           file = files->Read("index.html");
           if (!file.ok()) {
             const std::string why =
