@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "gateway/admin/metrics_history_routes.h"
 #include "gateway/admin/model_routes.h"
 #include "gateway/admin/model_pull_routes.h"
+#include "gateway/admin/me_route.h"
 #include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/registry_routes.h"
 #include "gateway/admin/request_log_routes.h"
@@ -180,6 +182,16 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   pull::ModelPuller puller(pull_options);
   gateway::RegisterModelPullRoutes(router, puller);
   gateway::RegisterOllamaPullRoute(ollama_router, puller);
+  gateway::RegisterMeRoute(router);
+  gateway::ConsoleOptions console = o.console;
+  if (console.dir.empty()) console.dir = o.auth_stack.data_dir + "/console";
+  if (std::error_code ec; std::filesystem::is_regular_file(console.dir + "/index.html", ec)) {
+    spdlog::info("web console at /console/ from {}", console.dir);
+  } else if (!o.console.dir.empty()) {  // asked for by --console-dir: say why it is missing
+    spdlog::warn("no web console in {} (its index.html is missing: build the llmux_console target)",
+                 console.dir);
+  }
+  gateway::RegisterConsoleRoutes(router, console);
   if (auth_stack.service) {
     gateway::RegisterAdminRoutes(router, *auth_stack.service);
     gateway::RegisterSessionRoutes(router, *auth_stack.service);

@@ -11,6 +11,7 @@
 #include "app/auth_stack.h"
 #include "base/status.h"
 #include "gateway/access/access_gate.h"
+#include "gateway/console/console_routes.h"
 #include "gateway/grpc/grpc_server.h"
 #include "gateway/mcp/mcp_endpoint.h"
 #include "net/http/http_server.h"
@@ -44,6 +45,7 @@ struct EdgeOptions {
   gateway::McpEndpointOptions mcp;  // model_dir empty: <data_dir>/models
   // Model pulls (POST /admin/v1/models/pull, /api/pull); models_dir empty: the MCP model_dir.
   pull::PullerOptions pull;
+  gateway::ConsoleOptions console;  // the web console at /console/; dir empty: <data_dir>/console
   bool grpc = true;
   gateway::GrpcServerOptions grpc_server;  // its host is `host`
   std::chrono::seconds grace{30};  // running requests get this long on SIGTERM

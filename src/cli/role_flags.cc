@@ -175,6 +175,10 @@ void AddEdgeFlags(CLI::App* sub, app::EdgeOptions* o) {
   sub->add_option("--allowed-origin,--mcp-allowed-origin", o->allowed_origins,
                   "a browser Origin allowed to call /mcp (and, with --no-auth, every route) besides "
                   "loopback and this server's own (repeatable; * allows any)");
+  sub->add_option(
+      "--console-dir", o->console.dir,
+      "the built web console to serve at /console/ (`make run` passes web/console/dist; "
+      "default: <data-dir>/console)");
   sub->add_flag("--mcp-conformance-fixtures", o->mcp.conformance_fixtures,
                 "test only: serve the tools, resources and prompts of the MCP conformance suite "
                 "(needs --no-auth)");

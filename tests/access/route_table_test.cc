@@ -19,11 +19,13 @@
 #include "gateway/admin/metrics_history_routes.h"
 #include "gateway/admin/model_routes.h"
 #include "gateway/admin/model_pull_routes.h"
+#include "gateway/admin/me_route.h"
 #include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/registry_routes.h"
 #include "gateway/admin/request_log_routes.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/admin/worker_routes.h"
+#include "gateway/console/console_routes.h"
 #include "gateway/mcp/mcp_endpoint.h"
 #include "gateway/ollama/ollama_pull_route.h"
 #include "gateway/ollama/ollama_routes.h"
@@ -80,6 +82,8 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   RegisterOpenAiRoutes(router, service, {});
   RegisterAdminRoutes(router, auth);
   RegisterSessionRoutes(router, auth);
+  RegisterMeRoute(router);
+  RegisterConsoleRoutes(router, {});
   prompts::PromptService prompt_service(**store, **store);
   RegisterPromptRoutes(router, prompt_service);
   registry::RegistryService registry_service(**store, **store);
@@ -117,8 +121,11 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
     EXPECT_TRUE(ruled.insert(std::string(r.method) + " " + std::string(r.path)).second)
         << "two rules for " << r.method << " " << r.path;
     if (r.access == Access::kPublic) {
-      EXPECT_TRUE(r.path == "/health" || r.path.rfind("/.well-known/", 0) == 0)
-          << "only /health and the well-known metadata may be public, not " << r.path;
+      EXPECT_TRUE(r.path == "/health" || r.path.rfind("/.well-known/", 0) == 0 ||
+                  r.path == "/console" || r.path == "/console/")
+          << "only /health, the well-known metadata and the console's static files may be public, "
+             "not "
+          << r.path;
     }
     if (r.access == Access::kOwnCredentials) {
       EXPECT_EQ(r.path.rfind("/auth/", 0), 0u) << "only the login routes take credentials in the body";
@@ -131,6 +138,16 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
 
   // A route without a rule cannot be registered at all.
   EXPECT_THROW(router.Route("GET", "/v1/secret-debug", nullptr), std::logic_error);
+  // Only the console's static files are a prefix rule, and a prefix rule is only served as one.
+  for (const RouteRule& r : RouteTable()) {
+    if (r.prefix) {
+      EXPECT_EQ(r.path, "/console/");
+      EXPECT_EQ(r.path.back(), '/');
+    }
+  }
+  EXPECT_THROW(router.Route("GET", "/console/", nullptr), std::logic_error);
+  EXPECT_THROW(router.RoutePrefix("GET", "/admin/v1/", nullptr), std::logic_error);
+  EXPECT_THROW(router.RoutePrefix("GET", "/admin/v1/users", nullptr), std::logic_error);
   std::filesystem::remove_all(tmpl);
 }
 

@@ -290,17 +290,20 @@ describe('permission matrix (docs/auth.md)', () => {
       check: (r) => assert.equal(r.json.resource, `${server.baseURL}/mcp`) },
     { method: 'GET', path: '/.well-known/oauth-protected-resource/mcp', ok: 200,
       check: (r) => assert.equal(r.json.resource, `${server.baseURL}/mcp`) },
+    { method: 'GET', path: '/admin/v1/me', ok: 200, check: (r) => assert.equal(r.json.object, 'principal') },
+    // Public; this server has no built console (no --console-dir, none in the data directory).
+    { method: 'GET', path: '/console/', ok: 404, check: (r) => assert.match(r.text, /^the console is not built in /) },
   ];
   // The table of docs/auth.md, one letter per route above: Y allowed (the route's `ok`
   // status), N refused (401 for `none`, 403 otherwise). `auditor` is the custom role
   // {logs:read, models:use:other-*}: it may list models (none of them visible) but not use one.
   const matrix = {
-    //        health metrics models chat compl | login refresh logout | users x4 | keys x4 | roles x3 | audit | prompts x3 | registry x2 | admin models, metrics history | mcp x3 | well-known x2
-    admin:    'YYYYY YYY YYYY YYYY YYY Y YYY YY YY YYY YY',
-    operator: 'YYYYY YYY NNNN NNNN NNN Y YYY YY YY YYY YY',
-    user:     'YNYYY YYY NNNN NNNN NNN N NNN NN NN YYY YY',
-    auditor:  'YNYNN YYY NNNN NNNN NNN Y NNN NN NN YYY YY',
-    none:     'YNNNN YYY NNNN NNNN NNN N NNN NN NN NNN YY',
+    //        health metrics models chat compl | login refresh logout | users x4 | keys x4 | roles x3 | audit | prompts x3 | registry x2 | admin models, metrics history | mcp x3 | well-known x2 | me | console
+    admin:    'YYYYY YYY YYYY YYYY YYY Y YYY YY YY YYY YY Y Y',
+    operator: 'YYYYY YYY NNNN NNNN NNN Y YYY YY YY YYY YY Y Y',
+    user:     'YNYYY YYY NNNN NNNN NNN N NNN NN NN YYY YY Y Y',
+    auditor:  'YNYNN YYY NNNN NNNN NNN Y NNN NN NN YYY YY Y Y',
+    none:     'YNNNN YYY NNNN NNNN NNN N NNN NN NN NNN YY N Y',
   };
   for (const [role, cells] of Object.entries(matrix)) {
     test(role, async () => {

@@ -48,35 +48,56 @@ void GuardedRouter::Route(const std::string& method, const std::string& path,
   Register(method, path, std::move(handler), std::move(refusal), /*screen_browsers=*/false);
 }
 
-void GuardedRouter::Register(const std::string& method, const std::string& path, GuardedHandler handler,
-                             RequestErrorReply refusal, bool screen_browsers) {
+void GuardedRouter::RoutePrefix(const std::string& method, const std::string& path_prefix,
+                                GuardedHandler handler) {
+  const ErrorReply* error_reply = &error_reply_;
+  Register(
+      method, path_prefix, std::move(handler),
+      [error_reply](const Status& s, const http::Request&) { return (*error_reply)(s); },
+      /*screen_browsers=*/true, /*prefix=*/true);
+}
+
+void GuardedRouter::Register(const std::string& method, const std::string& path,
+                             GuardedHandler handler, RequestErrorReply refusal,
+                             bool screen_browsers, bool prefix) {
   const RouteRule* rule = FindRouteRule(Protocol::kHttp, method, path);
   if (rule == nullptr) {
     throw std::logic_error("route " + method + " " + path + " has no rule in the route table");
   }
+  if (rule->prefix != prefix) {
+    throw std::logic_error(
+        "route " + method + " " + path + " is registered " +
+        (prefix ? "as a prefix but its rule is exact" : "exactly but its rule is a prefix"));
+  }
   routes_.push_back(method + " " + path);
   AccessGate* gate = &gate_;
-  server_.Route(method, path,
-                [gate, rule, screen_browsers, refusal = std::move(refusal), handler = std::move(handler)](
-                    http::Request& req, http::ResponseWriter& w) -> boost::asio::awaitable<void> {
-                  std::string_view authorization;
-                  if (auto h = req.headers.Get("Authorization")) authorization = *h;
-                  AccessDecision decision;
-                  if (screen_browsers && !gate->auth_enabled()) decision.status = BrowserRefusal(gate->options().browser_origins, req);
-                  if (decision.status.ok()) decision = gate->Check(*rule, BearerToken(authorization), req.peer);
-                  if (!decision.status.ok()) {
-                    http::Response reply = refusal(decision.status, req);
-                    if (reply.status == 401 && !reply.headers.Has("WWW-Authenticate")) {
-                      reply.headers.Set("WWW-Authenticate", "Bearer realm=\"llmux\"");
-                    }
-                    if (reply.status == 429 && decision.retry_after_s > 0) {
-                      reply.headers.Set("Retry-After", std::to_string(decision.retry_after_s));
-                    }
-                    co_await w.Send(std::move(reply));
-                    co_return;
-                  }
-                  co_await handler(req, w, *decision.access);
-                });
+  auto guarded = [gate, rule, screen_browsers, refusal = std::move(refusal),
+                  handler = std::move(handler)](
+                     http::Request& req, http::ResponseWriter& w) -> boost::asio::awaitable<void> {
+    std::string_view authorization;
+    if (auto h = req.headers.Get("Authorization")) authorization = *h;
+    AccessDecision decision;
+    if (screen_browsers && !gate->auth_enabled())
+      decision.status = BrowserRefusal(gate->options().browser_origins, req);
+    if (decision.status.ok()) decision = gate->Check(*rule, BearerToken(authorization), req.peer);
+    if (!decision.status.ok()) {
+      http::Response reply = refusal(decision.status, req);
+      if (reply.status == 401 && !reply.headers.Has("WWW-Authenticate")) {
+        reply.headers.Set("WWW-Authenticate", "Bearer realm=\"llmux\"");
+      }
+      if (reply.status == 429 && decision.retry_after_s > 0) {
+        reply.headers.Set("Retry-After", std::to_string(decision.retry_after_s));
+      }
+      co_await w.Send(std::move(reply));
+      co_return;
+    }
+    co_await handler(req, w, *decision.access);
+  };
+  if (prefix) {
+    server_.RoutePrefix(method, path, std::move(guarded));
+  } else {
+    server_.Route(method, path, std::move(guarded));
+  }
 }
 
 }  // namespace llmux::gateway

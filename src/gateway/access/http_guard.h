@@ -36,6 +36,10 @@ class GuardedRouter {
   void Route(const std::string& method, const std::string& path, GuardedHandler handler,
              RequestErrorReply refusal);
 
+  // The same for every path under `path_prefix` (its rule must be a prefix rule).
+  void RoutePrefix(const std::string& method, const std::string& path_prefix,
+                   GuardedHandler handler);
+
   http::HttpServer& server() { return server_; }
   const ErrorReply& error_reply() const { return error_reply_; }
   // "METHOD path" of every route registered so far, for tests.
@@ -43,7 +47,7 @@ class GuardedRouter {
 
  private:
   void Register(const std::string& method, const std::string& path, GuardedHandler handler,
-                RequestErrorReply refusal, bool screen_browsers);
+                RequestErrorReply refusal, bool screen_browsers, bool prefix = false);
 
   http::HttpServer& server_;
   AccessGate& gate_;

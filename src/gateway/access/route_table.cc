@@ -63,7 +63,13 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Http("POST", "/auth/login", Access::kOwnCredentials),
     Http("POST", "/auth/refresh", Access::kOwnCredentials),
     Http("POST", "/auth/logout", Access::kOwnCredentials),
-    // Admin API.
+    // The web console's static files (gateway/console): public, the page holds no secrets;
+    // its API calls carry the user's credentials. /console redirects to /console/.
+    Http("GET", "/console", Access::kPublic),
+    RouteRule{
+        Protocol::kHttp, "GET", "/console/", Access::kPublic, {}, false, false, /*prefix=*/true},
+    // Admin API. /admin/v1/me: the caller's own name and permissions (what the console shows).
+    Http("GET", "/admin/v1/me", Access::kAuthenticated),
     Http("GET", "/admin/v1/users", Access::kPermission, kPermUsersManage),
     Http("POST", "/admin/v1/users", Access::kPermission, kPermUsersManage),
     Http("PATCH", "/admin/v1/users", Access::kPermission, kPermUsersManage),

@@ -28,6 +28,8 @@ struct RouteRule {
   std::string_view permission;  // for kPermission
   bool limited = false;         // counts against the caller's rate limits and budget
   bool public_by_config = false;  // made public by a serve option (/metrics)
+  // HTTP only: `path` ends with '/' and the rule covers every path under it (static files).
+  bool prefix = false;
 };
 
 std::span<const RouteRule> RouteTable();

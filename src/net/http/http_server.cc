@@ -232,6 +232,11 @@ void HttpServer::Route(std::string method, std::string path, Handler handler) {
   methods.emplace_back(std::move(method), std::move(handler));
 }
 
+void HttpServer::RoutePrefix(std::string method, std::string path_prefix, Handler handler) {
+  impl_->ctx->prefix_routes.emplace_back(std::move(path_prefix), std::move(method),
+                                         std::move(handler));
+}
+
 void HttpServer::SetErrorFormatter(ErrorFormatter formatter) {
   impl_->ctx->error_formatter = std::move(formatter);
 }

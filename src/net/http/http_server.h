@@ -80,6 +80,10 @@ class HttpServer {
   // string is not part of it). A known path with another method gets 405 with Allow. Call
   // before Start.
   void Route(std::string method, std::string path, Handler handler);
+  // Registers `handler` for `method` on every path that starts with `path_prefix` ("/console/")
+  // and has no exact route; the longest matching prefix wins. The handler must treat the rest
+  // of the path as untrusted input. Call before Start.
+  void RoutePrefix(std::string method, std::string path_prefix, Handler handler);
   // Replaces the default plain-text error replies. Call before Start.
   void SetErrorFormatter(ErrorFormatter formatter);
   // The same for requests whose path starts with `path_prefix` (a front end with an error

@@ -91,6 +91,44 @@ TEST_F(HttpServerTest, UnknownPathIs404AndWrongMethodIs405WithAllow) {
   EXPECT_EQ(odd_method->status, 405);
 }
 
+TEST(HttpServerPrefix, PrefixRoutesServeSubpathsLongestFirstBehindExactRoutes) {
+  HttpServer server(HttpServerOptions{.io_threads = 1});
+  server.Route("GET", "/app/exact", [](Request&, ResponseWriter& w) -> awaitable<void> {
+    co_await w.Send(200, "text/plain", "exact");
+  });
+  server.RoutePrefix("GET", "/app/", [](Request& req, ResponseWriter& w) -> awaitable<void> {
+    co_await w.Send(200, "text/plain", "app " + req.path);
+  });
+  server.RoutePrefix("GET", "/app/deep/", [](Request& req, ResponseWriter& w) -> awaitable<void> {
+    co_await w.Send(200, "text/plain", "deep " + req.path);
+  });
+  ASSERT_TRUE(server.Listen("127.0.0.1", 0).ok());
+  server.Start();
+  auto get = [&](const std::string& method, const std::string& target) {
+    TestClient client(server.port());
+    EXPECT_TRUE(client.Send(MakeRequest(method, target)));
+    return client.ReadResponse();
+  };
+  auto sub = get("GET", "/app/a/b.js?v=1");
+  ASSERT_TRUE(sub);
+  EXPECT_EQ(sub->body, "app /app/a/b.js");
+  auto deep = get("GET", "/app/deep/x");
+  ASSERT_TRUE(deep);
+  EXPECT_EQ(deep->body, "deep /app/deep/x");
+  auto exact = get("GET", "/app/exact");
+  ASSERT_TRUE(exact);
+  EXPECT_EQ(exact->body, "exact");
+  auto outside = get("GET", "/apple");
+  ASSERT_TRUE(outside);
+  EXPECT_EQ(outside->status, 404);
+  auto wrong = get("POST", "/app/a");
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 405);
+  EXPECT_EQ(wrong->headers.Get("allow").value_or(""), "GET");
+  server.Shutdown(std::chrono::milliseconds(0));
+  server.Wait();
+}
+
 TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   TestClient client(server_.port());
   ASSERT_TRUE(client.connected());

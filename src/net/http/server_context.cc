@@ -6,10 +6,28 @@
 
 namespace llmux::http {
 
+RouteMatch ServerContext::FindPrefix(std::string_view method, std::string_view path) const {
+  RouteMatch match;
+  size_t longest = 0;
+  for (const auto& [prefix, m, handler] : prefix_routes) {
+    if (path.substr(0, prefix.size()) != prefix || prefix.size() < longest) continue;
+    if (prefix.size() > longest) match = RouteMatch{};
+    longest = prefix.size();
+    match.path_known = true;
+    if (m == method) {
+      match.handler = &handler;
+    } else {
+      if (!match.allow.empty()) match.allow += ", ";
+      match.allow += m;
+    }
+  }
+  return match;
+}
+
 RouteMatch ServerContext::Find(std::string_view method, std::string_view path) const {
   RouteMatch match;
   auto it = routes.find(std::string(path));
-  if (it == routes.end()) return match;
+  if (it == routes.end()) return FindPrefix(method, path);
   match.path_known = true;
   for (const auto& [m, handler] : it->second) {
     if (m == method) {

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -34,6 +35,8 @@ struct ServerContext {
   const HttpServerOptions options;
   // path -> (method, handler); written only before the server starts.
   std::unordered_map<std::string, std::vector<std::pair<std::string, Handler>>> routes;
+  // (path prefix, method, handler) for paths no exact route knows; the longest prefix wins.
+  std::vector<std::tuple<std::string, std::string, Handler>> prefix_routes;
   ErrorFormatter error_formatter;
   // (path prefix, formatter): for requests under the prefix, the longest match first.
   std::vector<std::pair<std::string, ErrorFormatter>> prefix_error_formatters;
@@ -43,7 +46,9 @@ struct ServerContext {
   std::atomic<bool> shutting_down{false};
   std::atomic<size_t> rejecting{0};  // connections being answered 503
 
+  // The exact route of `path`, else the longest prefix route that `path` starts with.
   RouteMatch Find(std::string_view method, std::string_view path) const;
+  RouteMatch FindPrefix(std::string_view method, std::string_view path) const;
   // The formatter's reply (the one of `path`'s prefix, if any), or the default one if there is
   // none or it throws. `path`: the request's, empty when not known yet.
   Response MakeError(int status, std::string message, std::string_view path = {}) const;
