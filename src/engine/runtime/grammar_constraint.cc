@@ -1,0 +1,141 @@
+#include "engine/runtime/grammar_constraint.h"
+
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "engine/runtime/grammar_recognizer.h"
+
+namespace llmux {
+
+namespace {
+
+using grammar::Recognizer;
+
+// Steering starts when the budget left is within this many tokens of the fewest bytes that
+// complete the text (one more is kept for the end-of-generation token).
+constexpr int kSteerMargin = 2;
+
+class GrammarConstraint final : public TokenConstraint {
+ public:
+  GrammarConstraint(std::shared_ptr<const ConstraintVocab> vocab,
+                    std::shared_ptr<const grammar::Grammar> g)
+      : vocab_(std::move(vocab)), grammar_(std::move(g)), rec_(*grammar_) {
+    if (!rec_.Start(state_)) failed_ = true;
+  }
+
+  void Mask(std::span<float> logits) override;
+  void Accept(int32_t token) override;
+  bool Complete() const override { return !failed_ && state_.accepting; }
+  void SetTokensLeft(int tokens) override { tokens_left_ = tokens; }
+
+ private:
+  void Walk(uint32_t node, const Recognizer::State& s, size_t depth);
+  void AddRanks(uint32_t begin, uint32_t end) {
+    if (!ranges_.empty() && ranges_.back().second == begin) {
+      ranges_.back().second = end;
+    } else {
+      ranges_.emplace_back(begin, end);
+    }
+  }
+
+  std::shared_ptr<const ConstraintVocab> vocab_;
+  std::shared_ptr<const grammar::Grammar> grammar_;
+  Recognizer rec_;
+  Recognizer::State state_;
+  std::deque<Recognizer::State> levels_;  // walk state per trie depth, reused (stable addresses)
+  bool failed_ = false;
+  bool ended_ = false;
+  int tokens_left_ = -1;        // unknown
+  bool steering_ = false;       // this mask only allows tokens that bring completion nearer
+  uint32_t distance_ = 0;       // fewest bytes to completion from state_ (while steering)
+  std::vector<std::pair<uint32_t, uint32_t>> ranges_;
+  std::vector<uint8_t> allowed_;
+};
+
+void GrammarConstraint::Walk(uint32_t node, const Recognizer::State& s, size_t depth) {
+  if (levels_.size() <= depth) levels_.resize(depth + 1);
+  const std::span<const ConstraintVocab::Node> nodes = vocab_->nodes();
+  const uint32_t end = nodes[node].subtree_end;
+  for (uint32_t c = node + 1; c < end; c = nodes[c].subtree_end) {
+    const ConstraintVocab::Node& n = nodes[c];
+    const size_t mark = rec_.Mark();
+    Recognizer::State& t = levels_[depth];
+    if (rec_.Step(s, n.byte, t)) {
+      if (!steering_ && (n.flags & ConstraintVocab::kStringContentBelow) &&
+          rec_.AtStringBoundary(t)) {
+        AddRanks(n.first_rank, vocab_->RankEnd(c));
+      } else {
+        if (n.here && (!steering_ || rec_.Distance(t) < distance_)) {
+          AddRanks(n.first_rank, n.first_rank + n.here);
+        }
+        if (n.subtree_end > c + 1) Walk(c, t, depth + 1);
+      }
+    }
+    rec_.Rollback(mark);
+  }
+}
+
+void GrammarConstraint::Mask(std::span<float> logits) {
+  allowed_.assign(vocab_->n_vocab(), 0);
+  if (!failed_ && !ended_) {
+    ranges_.clear();
+    steering_ = false;
+    if (tokens_left_ >= 0) {
+      distance_ = rec_.Distance(state_);
+      steering_ = distance_ > 0 && static_cast<int64_t>(distance_) + kSteerMargin >= tokens_left_;
+    }
+    Walk(0, state_, 0);
+    const std::span<const int32_t> ids = vocab_->ranked_ids();
+    for (const auto& [begin, end] : ranges_) {
+      for (uint32_t r = begin; r < end; ++r) allowed_[ids[r]] = 1;
+    }
+    if (ranges_.empty() && !state_.accepting) failed_ = true;
+  }
+  if (failed_ || ended_ || state_.accepting) {
+    for (int32_t id : vocab_->eog_ids()) allowed_[id] = 1;
+  }
+  const size_t n_vocab = allowed_.size();
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (i >= n_vocab || !allowed_[i]) logits[i] = kNegInf;
+  }
+}
+
+void GrammarConstraint::Accept(int32_t token) {
+  if (vocab_->is_eog(token)) {
+    if (failed_ || ended_) return;
+    if (state_.accepting) {
+      ended_ = true;
+    } else {
+      failed_ = true;
+    }
+    return;
+  }
+  const std::string_view piece = vocab_->piece(token);
+  if (failed_ || ended_ || piece.empty() || vocab_->is_special(token)) {
+    failed_ = true;
+    return;
+  }
+  Recognizer::State a = state_, b;
+  for (char c : piece) {
+    if (!rec_.Step(a, static_cast<uint8_t>(c), b)) {
+      failed_ = true;
+      return;
+    }
+    std::swap(a, b);
+  }
+  state_ = std::move(a);
+  rec_.Compact(state_);
+}
+
+}  // namespace
+
+std::unique_ptr<TokenConstraint> MakeGrammarConstraint(
+    std::shared_ptr<const ConstraintVocab> vocab, std::shared_ptr<const grammar::Grammar> g) {
+  return std::make_unique<GrammarConstraint>(std::move(vocab), std::move(g));
+}
+
+}  // namespace llmux
