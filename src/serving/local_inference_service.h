@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "serving/grammar_cache.h"
 #include "serving/inference_service.h"
 #include "serving/model_host.h"
 #include "serving/model_load.h"
@@ -68,6 +69,7 @@ class LocalInferenceService : public InferenceService, public ModelManager, publ
   std::vector<ModelSpec> specs_;
   ModelHostOptions options_;
   ServingMetrics metrics_;
+  GrammarCache grammars_;  // compiled response_format schemas and grammars
 
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<ModelHost>> hosts_;

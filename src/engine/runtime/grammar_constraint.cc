@@ -14,10 +14,6 @@ namespace {
 
 using grammar::Recognizer;
 
-// Steering starts when the budget left is within this many tokens of the fewest bytes that
-// complete the text (one more is kept for the end-of-generation token).
-constexpr int kSteerMargin = 2;
-
 class GrammarConstraint final : public TokenConstraint {
  public:
   GrammarConstraint(std::shared_ptr<const ConstraintVocab> vocab,
@@ -33,6 +29,9 @@ class GrammarConstraint final : public TokenConstraint {
 
  private:
   void Walk(uint32_t node, const Recognizer::State& s, size_t depth);
+  // A token after which `distance` bytes complete the text fits the budget: this token, the
+  // distance (one byte per token at worst) and the end of generation.
+  bool Fits(uint64_t distance) const { return distance + 2 <= static_cast<uint64_t>(tokens_left_); }
   void AddRanks(uint32_t begin, uint32_t end) {
     if (!ranges_.empty() && ranges_.back().second == begin) {
       ranges_.back().second = end;
@@ -49,8 +48,7 @@ class GrammarConstraint final : public TokenConstraint {
   bool failed_ = false;
   bool ended_ = false;
   int tokens_left_ = -1;        // unknown
-  bool steering_ = false;       // this mask only allows tokens that bring completion nearer
-  uint32_t distance_ = 0;       // fewest bytes to completion from state_ (while steering)
+  bool budgeted_ = false;       // this mask keeps completion within tokens_left_
   std::vector<std::pair<uint32_t, uint32_t>> ranges_;
   std::vector<uint8_t> allowed_;
 };
@@ -64,11 +62,13 @@ void GrammarConstraint::Walk(uint32_t node, const Recognizer::State& s, size_t d
     const size_t mark = rec_.Mark();
     Recognizer::State& t = levels_[depth];
     if (rec_.Step(s, n.byte, t)) {
-      if (!steering_ && (n.flags & ConstraintVocab::kStringContentBelow) &&
-          rec_.AtStringBoundary(t)) {
+      // Below a string boundary, string content leaves the boundary stack at most 3 bytes
+      // (an unfinished UTF-8 character) further from completion.
+      if ((n.flags & ConstraintVocab::kStringContentBelow) && rec_.AtStringBoundary(t) &&
+          (!budgeted_ || Fits(rec_.Distance(t, /*boundary_only=*/true) + 3))) {
         AddRanks(n.first_rank, vocab_->RankEnd(c));
       } else {
-        if (n.here && (!steering_ || rec_.Distance(t) < distance_)) {
+        if (n.here && (!budgeted_ || Fits(rec_.Distance(t)))) {
           AddRanks(n.first_rank, n.first_rank + n.here);
         }
         if (n.subtree_end > c + 1) Walk(c, t, depth + 1);
@@ -82,11 +82,8 @@ void GrammarConstraint::Mask(std::span<float> logits) {
   allowed_.assign(vocab_->n_vocab(), 0);
   if (!failed_ && !ended_) {
     ranges_.clear();
-    steering_ = false;
-    if (tokens_left_ >= 0) {
-      distance_ = rec_.Distance(state_);
-      steering_ = distance_ > 0 && static_cast<int64_t>(distance_) + kSteerMargin >= tokens_left_;
-    }
+    budgeted_ = tokens_left_ >= 0 &&
+                static_cast<int64_t>(rec_.Distance(state_)) + 1 <= tokens_left_;
     Walk(0, state_, 0);
     const std::span<const int32_t> ids = vocab_->ranked_ids();
     for (const auto& [begin, end] : ranges_) {

@@ -3,10 +3,11 @@
 //
 // The mask walks the vocabulary's token trie once per shared prefix with the recognizer's
 // stack sets, dropping a subtree at its first refused byte; at a JSON-string body's character
-// boundary a subtree of plain string tokens is taken whole. When the request's remaining token
-// budget (SetTokensLeft) gets close to the fewest bytes that can still complete the text, only
-// tokens that bring completion nearer are allowed, so a bounded request ends with a whole text
-// rather than a cut one (vocabularies with single-byte tokens always have such a token).
+// boundary a subtree of plain string tokens is taken whole. With a token budget
+// (SetTokensLeft) a token is allowed only if the fewest bytes that complete the text after it,
+// plus the end-of-generation token, still fit, so a bounded request ends with a whole text
+// rather than a cut one (a vocabulary with every single byte as a token can always go one byte
+// nearer). A budget too small from the start is ignored: the text is cut at the limit.
 // Special tokens other than end-of-generation ones are never allowed.
 #pragma once
 

@@ -118,10 +118,11 @@ void Recognizer::Compact(State& s) {
   nodes_ = std::move(kept);
 }
 
-uint32_t Recognizer::Distance(const State& s) const {
-  if (s.accepting) return 0;
+uint32_t Recognizer::Distance(const State& s, bool boundary_only) const {
+  if (s.accepting && !boundary_only) return 0;
   uint64_t best = 0xFFFFFFFFu;
   for (uint32_t t : s.tops) {
+    if (boundary_only && !g_.string_boundary[nodes_[t].pos]) continue;
     uint64_t d = 0;
     for (uint32_t n = t; n != kNone; n = nodes_[n].parent) d += g_.min_rest[nodes_[n].pos];
     if (d < best) best = d;

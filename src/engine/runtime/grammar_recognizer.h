@@ -49,8 +49,9 @@ class Recognizer {
   // Drops every node `s` does not use (renumbering s's nodes).
   void Compact(State& s);
 
-  // Fewest bytes that complete the text from `s` (0 when accepting).
-  uint32_t Distance(const State& s) const;
+  // Fewest bytes that complete the text from `s` (0 when accepting); with boundary_only, over
+  // the stacks at a string body's character boundary only.
+  uint32_t Distance(const State& s, bool boundary_only = false) const;
   // Some stack of `s` is at a JSON-string body's character boundary.
   bool AtStringBoundary(const State& s) const;
   bool exploded() const { return exploded_; }
