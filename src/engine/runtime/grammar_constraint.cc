@@ -44,7 +44,12 @@ class GrammarConstraint final : public TokenConstraint {
   std::shared_ptr<const grammar::Grammar> grammar_;
   Recognizer rec_;
   Recognizer::State state_;
-  std::deque<Recognizer::State> levels_;  // walk state per trie depth, reused (stable addresses)
+  struct Memo {
+    uint64_t mask = 0;  // Recognizer::AcceptMask of the bytes that lead here
+    bool ok = false;
+    Recognizer::State state;
+  };
+  std::deque<std::vector<Memo>> levels_;  // walk states per trie depth, reused (stable addresses)
   bool failed_ = false;
   bool ended_ = false;
   int tokens_left_ = -1;        // unknown
@@ -53,15 +58,33 @@ class GrammarConstraint final : public TokenConstraint {
   std::vector<uint8_t> allowed_;
 };
 
+// Sibling bytes that the same stacks take lead to the same state (AcceptMask): each distinct
+// state is stepped to once per node and kept until the node's children are done.
 void GrammarConstraint::Walk(uint32_t node, const Recognizer::State& s, size_t depth) {
   if (levels_.size() <= depth) levels_.resize(depth + 1);
+  std::vector<Memo>& memo = levels_[depth];
+  size_t used = 0;
+  const size_t start = rec_.Mark();
   const std::span<const ConstraintVocab::Node> nodes = vocab_->nodes();
   const uint32_t end = nodes[node].subtree_end;
+  const grammar::ByteSet next = rec_.NextBytes(s);
+  const bool memoize = s.tops.size() <= 64;
   for (uint32_t c = node + 1; c < end; c = nodes[c].subtree_end) {
     const ConstraintVocab::Node& n = nodes[c];
-    const size_t mark = rec_.Mark();
-    Recognizer::State& t = levels_[depth];
-    if (rec_.Step(s, n.byte, t)) {
+    if (!next.Has(n.byte)) continue;
+    const uint64_t mask = memoize ? rec_.AcceptMask(s, n.byte) : 0;
+    size_t i = 0;
+    while (i < used && !(memoize && memo[i].mask == mask)) ++i;
+    if (i == used) {
+      if (!memoize) rec_.Rollback(start);  // one state at a time
+      if (used == memo.size()) memo.emplace_back();
+      if (memoize || used == 0) ++used;
+      i = used - 1;
+      memo[i].mask = mask;
+      memo[i].ok = rec_.Step(s, n.byte, memo[i].state);
+    }
+    const Recognizer::State& t = memo[i].state;
+    if (memo[i].ok) {
       // Below a string boundary, string content leaves the boundary stack at most 3 bytes
       // (an unfinished UTF-8 character) further from completion.
       if ((n.flags & ConstraintVocab::kStringContentBelow) && rec_.AtStringBoundary(t) &&
@@ -74,8 +97,9 @@ void GrammarConstraint::Walk(uint32_t node, const Recognizer::State& s, size_t d
         if (n.subtree_end > c + 1) Walk(c, t, depth + 1);
       }
     }
-    rec_.Rollback(mark);
+    if (!memoize) used = 0;  // not reusable: step again for the next sibling
   }
+  rec_.Rollback(start);
 }
 
 void GrammarConstraint::Mask(std::span<float> logits) {

@@ -1,5 +1,6 @@
 #include "engine/runtime/grammar_recognizer.h"
 
+#include <algorithm>
 #include <unordered_map>
 
 namespace llmux::grammar {
@@ -39,9 +40,8 @@ void Recognizer::Expand(uint32_t pos, uint32_t parent, State& out) {
           exploded_ = true;
           break;
         }
-        const uint32_t depth = par == kNone ? 1 : nodes_[par].depth + 1;
         out.tops.push_back(static_cast<uint32_t>(nodes_.size()));
-        nodes_.push_back({p, par, depth});
+        nodes_.push_back(MakeNode(p, par));
         break;
       }
       case Op::kEnd:
@@ -60,7 +60,7 @@ void Recognizer::Expand(uint32_t pos, uint32_t parent, State& out) {
             break;
           }
           next_parent = static_cast<uint32_t>(nodes_.size());
-          nodes_.push_back({p + 1, par, depth});
+          nodes_.push_back(MakeNode(p + 1, par));
         }
         const Grammar::Rule& rule = g_.rules[e.arg];
         for (uint32_t a = rule.n_alts; a-- > 0;) {
@@ -120,14 +120,21 @@ void Recognizer::Compact(State& s) {
 
 uint32_t Recognizer::Distance(const State& s, bool boundary_only) const {
   if (s.accepting && !boundary_only) return 0;
-  uint64_t best = 0xFFFFFFFFu;
+  uint32_t best = 0xFFFFFFFFu;
   for (uint32_t t : s.tops) {
     if (boundary_only && !g_.string_boundary[nodes_[t].pos]) continue;
-    uint64_t d = 0;
-    for (uint32_t n = t; n != kNone; n = nodes_[n].parent) d += g_.min_rest[nodes_[n].pos];
-    if (d < best) best = d;
+    best = std::min(best, nodes_[t].rest);
   }
-  return static_cast<uint32_t>(best);
+  return best;
+}
+
+ByteSet Recognizer::NextBytes(const State& s) const {
+  ByteSet all;
+  for (uint32_t t : s.tops) {
+    const ByteSet& b = g_.byte_sets[g_.elements[nodes_[t].pos].arg];
+    for (int i = 0; i < 4; ++i) all.bits[i] |= b.bits[i];
+  }
+  return all;
 }
 
 bool Recognizer::AtStringBoundary(const State& s) const {

@@ -54,6 +54,17 @@ class Recognizer {
   uint32_t Distance(const State& s, bool boundary_only = false) const;
   // Some stack of `s` is at a JSON-string body's character boundary.
   bool AtStringBoundary(const State& s) const;
+  // The bytes some stack of `s` takes next.
+  ByteSet NextBytes(const State& s) const;
+  // Bit i set: stack i of `s` takes byte b (only the first 64 stacks). Step(s, b) depends on
+  // nothing else, so bytes with the same mask step to the same state.
+  uint64_t AcceptMask(const State& s, uint8_t b) const {
+    uint64_t m = 0;
+    for (size_t i = 0; i < s.tops.size() && i < 64; ++i) {
+      if (g_.byte_sets[g_.elements[nodes_[s.tops[i]].pos].arg].Has(b)) m |= uint64_t{1} << i;
+    }
+    return m;
+  }
   bool exploded() const { return exploded_; }
 
  private:
@@ -61,7 +72,14 @@ class Recognizer {
     uint32_t pos;     // element position: top: a byte set; below: where to continue
     uint32_t parent;  // kNone at the bottom
     uint32_t depth;
+    uint32_t rest;    // fewest bytes that empty the stack from this node (saturating)
   };
+  Node MakeNode(uint32_t pos, uint32_t parent) const {
+    if (parent == kNone) return {pos, parent, 1, g_.min_rest[pos]};
+    const Node& p = nodes_[parent];
+    const uint64_t rest = uint64_t{g_.min_rest[pos]} + p.rest;
+    return {pos, parent, p.depth + 1, rest > 0xFFFFFFFFu ? 0xFFFFFFFFu : static_cast<uint32_t>(rest)};
+  }
   void Expand(uint32_t pos, uint32_t parent, State& out);
   bool SameChain(uint32_t a, uint32_t b) const;
 
