@@ -210,3 +210,25 @@ test('400 for a malformed schema, an unsupported keyword with strict, and patter
   await assert.rejects(ollama.chat({ model: qwen, messages: [{ role: 'user', content: 'x' }], format: { type: 'strin' } }),
     (err) => { assert.equal(err.status_code, 400); assert.match(err.message, /unknown type 'strin'/); return true; });
 });
+
+test('grammar (GBNF, llama.cpp\'s field): answers match the same language as a JS regex', async () => {
+  const cases = [
+    { gbnf: 'root ::= ("yes" | "no") " " [0-9]{2,4} "!"', re: /^(yes|no) [0-9]{2,4}!$/ },
+    { gbnf: 'root ::= item ("," item){0,3}\nitem ::= [a-z]+ # a word\n', re: /^[a-z]+(,[a-z]+){0,3}$/ },
+    { gbnf: 'root ::= "<" [^<>]{1,20} ">"', re: /^<[^<>]{1,20}>$/u },
+  ];
+  for (const { gbnf, re } of cases) {
+    for (const seed of [1, 2]) {
+      const r = await client.chat.completions.create({
+        model: qwen, messages: [{ role: 'user', content: 'x' }], max_tokens: 60, temperature: 1.0, seed,
+        grammar: gbnf,
+      });
+      const c = r.choices[0];
+      assert.equal(c.finish_reason, 'stop', `${gbnf} seed ${seed}: ${c.message.content}`);
+      assert.match(c.message.content, re, `${gbnf} seed ${seed}`);
+    }
+  }
+  const e = await badRequest({ grammar: 'root ::= expr\nexpr ::= expr "+" "1" | "1"' });
+  assert.match(e.message, /left-recursive/);
+  assert.equal(e.param, 'grammar');
+});
