@@ -13,8 +13,8 @@ namespace {
 
 using grammar::Alt;
 using grammar::Byte;
-using grammar::ByteSet;
 using grammar::Bytes;
+using grammar::ByteSet;
 using grammar::Expr;
 using grammar::GrammarBuilder;
 using grammar::kUnbounded;
@@ -62,7 +62,8 @@ Expr EncodedRange(std::string_view lo, std::string_view hi) {
   }
   const bool hi_full = hi.substr(1) == top;
   if (!hi_full) --mid_hi;
-  if (mid_lo <= mid_hi) alts.push_back(Seq({Range(mid_lo, mid_hi), Repeat(Range(0x80, 0xBF), rest, rest)}));
+  if (mid_lo <= mid_hi)
+    alts.push_back(Seq({Range(mid_lo, mid_hi), Repeat(Range(0x80, 0xBF), rest, rest)}));
   if (!hi_full) alts.push_back(Seq({Byte(b(hi[0])), EncodedRange(bottom, hi.substr(1))}));
   return Alt(std::move(alts));
 }
@@ -73,8 +74,11 @@ Expr CodePoints(std::vector<std::pair<uint32_t, uint32_t>> ranges) {
   std::vector<std::pair<uint32_t, uint32_t>> split;
   for (auto [lo, hi] : ranges) {
     // Cut at the surrogates and where the encoded length changes.
-    for (auto [a, z] : {std::pair<uint32_t, uint32_t>{0, 0x7F}, {0x80, 0x7FF}, {0x800, 0xD7FF},
-                        {0xE000, 0xFFFF}, {0x10000, kMaxCodePoint}}) {
+    for (auto [a, z] : {std::pair<uint32_t, uint32_t>{0, 0x7F},
+                        {0x80, 0x7FF},
+                        {0x800, 0xD7FF},
+                        {0xE000, 0xFFFF},
+                        {0x10000, kMaxCodePoint}}) {
       const uint32_t l = std::max(lo, a), h = std::min(hi, z);
       if (l <= h) split.emplace_back(l, h);
     }
@@ -131,8 +135,8 @@ class GbnfParser {
   }
 
   static bool IsNameChar(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
   }
 
   void SkipSpace(bool newlines) {
@@ -257,7 +261,9 @@ class GbnfParser {
     uint64_t v = 0;
     while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') {
       v = v * 10 + (s_[pos_++] - '0');
-      if (v > kMaxGbnfRepeat) return Error("repetition counts above " + std::to_string(kMaxGbnfRepeat) + " are not supported");
+      if (v > kMaxGbnfRepeat)
+        return Error("repetition counts above " + std::to_string(kMaxGbnfRepeat) +
+                     " are not supported");
     }
     if (pos_ == start) return Error("expected a number");
     return static_cast<uint32_t>(v);
@@ -271,14 +277,27 @@ class GbnfParser {
       const char e = s_[pos_ + 1];
       pos_ += 2;
       switch (e) {
-        case 'n': return uint32_t{'\n'};
-        case 'r': return uint32_t{'\r'};
-        case 't': return uint32_t{'\t'};
-        case '\\': case '"': case '[': case ']': case '-': case '^': return static_cast<uint32_t>(e);
-        case 'x': return Hex(2);
-        case 'u': return Hex(4);
-        case 'U': return Hex(8);
-        default: return Error(std::string("unknown escape '\\") + e + "'");
+        case 'n':
+          return uint32_t{'\n'};
+        case 'r':
+          return uint32_t{'\r'};
+        case 't':
+          return uint32_t{'\t'};
+        case '\\':
+        case '"':
+        case '[':
+        case ']':
+        case '-':
+        case '^':
+          return static_cast<uint32_t>(e);
+        case 'x':
+          return Hex(2);
+        case 'u':
+          return Hex(4);
+        case 'U':
+          return Hex(8);
+        default:
+          return Error(std::string("unknown escape '\\") + e + "'");
       }
     }
     int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
@@ -298,7 +317,10 @@ class GbnfParser {
     for (int i = 0; i < digits; ++i) {
       if (pos_ >= s_.size()) return Error("unfinished escape");
       const char h = s_[pos_++];
-      int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+      int d = h >= '0' && h <= '9'   ? h - '0'
+              : h >= 'a' && h <= 'f' ? h - 'a' + 10
+              : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                     : -1;
       if (d < 0) return Error("bad hex digit in escape");
       v = v * 16 + d;
     }

@@ -30,14 +30,17 @@ std::string ErrorOf(const std::string& gbnf) {
 
 TEST(GbnfTest, LiteralsClassesAndRepetition) {
   ExpectLanguage(R"(root ::= "yes" | "no")", {"yes", "no"}, {"y", "yesno", ""});
-  ExpectLanguage("root ::= [a-c]+ [0-9]? # comment\n", {"a", "abc1", "cc9"}, {"", "1", "ad", "a12"});
+  ExpectLanguage("root ::= [a-c]+ [0-9]? # comment\n", {"a", "abc1", "cc9"},
+                 {"", "1", "ad", "a12"});
   ExpectLanguage(R"(root ::= [^"\\]* "!")", {"!", "hello!", "\xc3\xa9!"}, {"\"!", "a"});
-  ExpectLanguage(R"(root ::= "a"{2,3} "b"{2} "c"{1,})", {"aabbc", "aaabbccc"}, {"abbc", "aabc", "aabb"});
-  ExpectLanguage("root ::= (\"x\" | \"y\"\n  | \"z\")* end\nend ::= \".\"",
-                 {".", "xyz.", "zzz."}, {"xa.", "x"});
+  ExpectLanguage(R"(root ::= "a"{2,3} "b"{2} "c"{1,})", {"aabbc", "aaabbccc"},
+                 {"abbc", "aabc", "aabb"});
+  ExpectLanguage("root ::= (\"x\" | \"y\"\n  | \"z\")* end\nend ::= \".\"", {".", "xyz.", "zzz."},
+                 {"xa.", "x"});
   ExpectLanguage(R"(root ::= "\x41\u00e9\n\"")", {"A\xc3\xa9\n\""}, {"A"});
   // Non-ASCII class ranges: U+00E0..U+00FF and U+4E00..U+4E01, and the any-character dot.
-  ExpectLanguage(R"(root ::= [à-ÿ] [一-丁] .)", {"\xc3\xa0\xe4\xb8\x80z", "\xc3\xbf\xe4\xb8\x81\xf0\x9f\x98\x80"},
+  ExpectLanguage(R"(root ::= [à-ÿ] [一-丁] .)",
+                 {"\xc3\xa0\xe4\xb8\x80z", "\xc3\xbf\xe4\xb8\x81\xf0\x9f\x98\x80"},
                  {"a\xe4\xb8\x80z", "\xc3\xa0\xe4\xb8\x82z"});
 }
 
@@ -59,7 +62,9 @@ TEST(GbnfTest, ErrorsAreClear) {
   EXPECT_NE(ErrorOf(R"(start ::= "a")").find("no 'root'"), std::string::npos);
   EXPECT_NE(ErrorOf(R"(root ::= expr
 expr ::= expr "+" term | term
-term ::= [0-9])").find("left-recursive"), std::string::npos);
+term ::= [0-9])")
+                .find("left-recursive"),
+            std::string::npos);
   EXPECT_NE(ErrorOf(R"(root ::= missing)").find("'missing' is used but not defined"),
             std::string::npos);
   EXPECT_NE(ErrorOf(R"(root ::= "a)").find("unterminated literal"), std::string::npos);

@@ -68,9 +68,9 @@ struct ChatRequest {
   std::vector<chat::Tool> tools;
   ToolChoice tool_choice;
   ResponseFormat response_format = ResponseFormat::kText;
-  std::string json_schema;          // kJsonSchema: the schema as JSON text, key order kept
-  bool json_schema_strict = false;  // kJsonSchema: unsupported keywords are errors
-  std::string grammar;              // kGrammar: GBNF text (llama.cpp's format)
+  std::string json_schema;              // kJsonSchema: the schema as JSON text, key order kept
+  bool json_schema_strict = false;      // kJsonSchema: unsupported keywords are errors
+  std::string grammar;                  // kGrammar: GBNF text (llama.cpp's format)
   std::optional<bool> enable_thinking;  // chat_template_kwargs.enable_thinking
   GenerationOptions options;
 };

@@ -16,8 +16,8 @@ namespace {
 
 using grammar::Alt;
 using grammar::Byte;
-using grammar::ByteSet;
 using grammar::Bytes;
+using grammar::ByteSet;
 using grammar::Empty;
 using grammar::Expr;
 using grammar::GrammarBuilder;
@@ -35,21 +35,36 @@ constexpr int64_t kMaxMagnitude = 999'999'999'999'999;  // 15 digits
 
 // Keywords that only annotate: always accepted, never constrain.
 const std::set<std::string>& Annotations() {
-  static const std::set<std::string> k = {
-      "title",    "description", "default",   "examples",  "$schema",   "$id",
-      "$comment", "deprecated",  "readOnly",  "writeOnly", "$defs",     "definitions",
-      "name",     "strict",      "$anchor",   "nullable"};
+  static const std::set<std::string> k = {"title",    "description", "default",  "examples",
+                                          "$schema",  "$id",         "$comment", "deprecated",
+                                          "readOnly", "writeOnly",   "$defs",    "definitions",
+                                          "name",     "strict",      "$anchor",  "nullable"};
   return k;
 }
 
 // Keywords this compiler understands (each is applied where its type is generated).
 const std::set<std::string>& Known() {
-  static const std::set<std::string> k = {
-      "type",      "properties", "required",  "additionalProperties", "items",
-      "prefixItems", "minItems", "maxItems",  "minLength",            "maxLength",
-      "format",    "minimum",    "maximum",   "exclusiveMinimum",     "exclusiveMaximum",
-      "enum",      "const",      "anyOf",     "oneOf",                "allOf",
-      "$ref"};
+  static const std::set<std::string> k = {"type",
+                                          "properties",
+                                          "required",
+                                          "additionalProperties",
+                                          "items",
+                                          "prefixItems",
+                                          "minItems",
+                                          "maxItems",
+                                          "minLength",
+                                          "maxLength",
+                                          "format",
+                                          "minimum",
+                                          "maximum",
+                                          "exclusiveMinimum",
+                                          "exclusiveMaximum",
+                                          "enum",
+                                          "const",
+                                          "anyOf",
+                                          "oneOf",
+                                          "allOf",
+                                          "$ref"};
   return k;
 }
 
@@ -181,7 +196,8 @@ class SchemaCompiler {
     d.Add('d');
     d.Add('D');
     const Expr h = Bytes(hex);
-    const Expr unicode = Alt({Seq({Bytes(hex_not_d), h, h, h}), Seq({Bytes(d), Range('0', '7'), h, h})});
+    const Expr unicode =
+        Alt({Seq({Bytes(hex_not_d), h, h, h}), Seq({Bytes(d), Range('0', '7'), h, h})});
     return {Seq({Bytes(plain), then}),
             Seq({Range(0xc2, 0xdf), c, then}),
             Seq({Byte(0xe0), Range(0xa0, 0xbf), c, then}),
@@ -212,8 +228,8 @@ class SchemaCompiler {
   Expr MakeString() { return Seq({Byte('"'), StringBody(), Byte('"')}); }
   Expr Integer() { return Ref(Shared(integer_, "integer", &SchemaCompiler::MakeInteger)); }
   Expr MakeInteger() {
-    return Seq({Optional(Byte('-')),
-                Alt({Byte('0'), Seq({Range('1', '9'), Repeat(Digit(), 0, 14)})})});
+    return Seq(
+        {Optional(Byte('-')), Alt({Byte('0'), Seq({Range('1', '9'), Repeat(Digit(), 0, 14)})})});
   }
   Expr Number() { return Ref(Shared(number_, "number", &SchemaCompiler::MakeNumber)); }
   Expr MakeNumber() {
@@ -231,15 +247,14 @@ class SchemaCompiler {
     const uint32_t value = value_;
     const Expr member = Seq({String(), Ws(), Byte(':'), Ws(), Ref(value)});
     const Expr object =
-        Seq({Byte('{'), Ws(),
-             Optional(Seq({member, Star(Seq({Ws(), Byte(','), Ws(), member}))})), Ws(),
-             Byte('}')});
+        Seq({Byte('{'), Ws(), Optional(Seq({member, Star(Seq({Ws(), Byte(','), Ws(), member}))})),
+             Ws(), Byte('}')});
     const Expr array =
         Seq({Byte('['), Ws(),
              Optional(Seq({Ref(value), Star(Seq({Ws(), Byte(','), Ws(), Ref(value)}))})), Ws(),
              Byte(']')});
-    return Alt({object, array, String(), Number(), Literal("true"), Literal("false"),
-                Literal("null")});
+    return Alt(
+        {object, array, String(), Number(), Literal("true"), Literal("false"), Literal("null")});
   }
 
   // A rule for `e`, so that using it twice does not copy it (nested copies would grow
@@ -364,8 +379,8 @@ class SchemaCompiler {
       const std::string text = v.dump(-1, ' ', false, Json::error_handler_t::replace);
       bytes += text.size();
       if (bytes > kMaxJsonSchemaEnumBytes) {
-        return Error(path, "'enum' longer than " + std::to_string(kMaxJsonSchemaEnumBytes) +
-                               " bytes");
+        return Error(path,
+                     "'enum' longer than " + std::to_string(kMaxJsonSchemaEnumBytes) + " bytes");
       }
       trie.Add(text);
     }
@@ -399,8 +414,8 @@ class SchemaCompiler {
       for (const Json& r : *it) {
         if (!r.is_string()) return Error(path, "'required' must be an array of strings");
         if (!props.contains(r.get<std::string>())) {
-          return Error(path, "required property '" + r.get<std::string>() +
-                                 "' is not in 'properties'");
+          return Error(path,
+                       "required property '" + r.get<std::string>() + "' is not in 'properties'");
         }
         required.insert(r.get<std::string>());
       }
@@ -521,9 +536,9 @@ class SchemaCompiler {
     const Expr month31 = Alt({Literal("01"), Literal("03"), Literal("05"), Literal("07"),
                               Literal("08"), Literal("10"), Literal("12")});
     const Expr month30 = Alt({Literal("04"), Literal("06"), Literal("09"), Literal("11")});
-    const Expr days = Alt({Seq({Literal("02-"), two("01", "28")}),
-                           Seq({month30, Byte('-'), two("01", "30")}),
-                           Seq({month31, Byte('-'), two("01", "31")})});
+    const Expr days =
+        Alt({Seq({Literal("02-"), two("01", "28")}), Seq({month30, Byte('-'), two("01", "30")}),
+             Seq({month31, Byte('-'), two("01", "31")})});
     return Seq({DigitsInRange("0001", "9999"), Byte('-'), days});
   }
   Expr Time() {
@@ -540,8 +555,8 @@ class SchemaCompiler {
     hex.AddRange('0', '9');
     hex.AddRange('a', 'f');
     const Expr h = Bytes(hex);
-    return Seq({Repeat(h, 8, 8), Byte('-'), Repeat(h, 4, 4), Byte('-'), Repeat(h, 4, 4),
-                Byte('-'), Repeat(h, 4, 4), Byte('-'), Repeat(h, 12, 12)});
+    return Seq({Repeat(h, 8, 8), Byte('-'), Repeat(h, 4, 4), Byte('-'), Repeat(h, 4, 4), Byte('-'),
+                Repeat(h, 4, 4), Byte('-'), Repeat(h, 12, 12)});
   }
   Expr Email() {
     ByteSet local, label;
@@ -567,8 +582,8 @@ class SchemaCompiler {
       const auto it = s.find(key);
       if (it == s.end()) return Status::Ok();
       if (it->is_boolean()) {
-        return Error(path, std::string("'") + key +
-                               "' as a boolean (JSON Schema draft 4) is not supported");
+        return Error(
+            path, std::string("'") + key + "' as a boolean (JSON Schema draft 4) is not supported");
       }
       if (!it->is_number()) return Error(path, std::string("'") + key + "' must be a number");
       out = it->get<double>();

@@ -33,7 +33,7 @@
 namespace llmux::serving {
 
 inline constexpr int kJsonSchemaWhitespace = 16;
-inline constexpr int kMaxJsonSchemaDepth = 64;      // nested subschemas
+inline constexpr int kMaxJsonSchemaDepth = 64;        // nested subschemas
 inline constexpr int kMaxJsonSchemaProperties = 100;  // per object
 inline constexpr int kMaxJsonSchemaEnumBytes = 64 * 1024;
 inline constexpr int kMaxJsonSchemaRepeat = 4096;  // minItems/maxItems/minLength/maxLength

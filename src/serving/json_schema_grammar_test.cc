@@ -46,7 +46,8 @@ TEST(JsonSchemaGrammarTest, ObjectPropertiesInSchemaOrderOptionalOmitted) {
 
 TEST(JsonSchemaGrammarTest, ArraysWithBounds) {
   ExpectLanguage(R"({"type":"array","items":{"type":"integer"},"minItems":2,"maxItems":3})",
-                 {"[1,2]", "[1, 2, 3]", "[ 0 ,-1 ]"}, {"[]", "[1]", "[1,2,3,4]", "[1,2,]", "[1.5,2]"});
+                 {"[1,2]", "[1, 2, 3]", "[ 0 ,-1 ]"},
+                 {"[]", "[1]", "[1,2,3,4]", "[1,2,]", "[1.5,2]"});
   ExpectLanguage(R"({"type":"array","prefixItems":[{"type":"string"},{"type":"null"}],
                      "items":false})",
                  {"[]", R"(["a"])", R"(["a",null])"}, {R"([null])", R"(["a",null,null])"});
@@ -65,16 +66,16 @@ TEST(JsonSchemaGrammarTest, StringLengthsAndFormats) {
   ExpectLanguage(R"({"type":"string","format":"uuid"})",
                  {R"("123e4567-e89b-12d3-a456-426614174000")"},
                  {R"("123e4567e89b12d3a456426614174000")"});
-  ExpectLanguage(R"({"type":"string","format":"email"})", {R"("ab@c.io")", R"("x_1@mail.example.com")"},
-                 {R"("@c.io")", R"("a@b")"});
+  ExpectLanguage(R"({"type":"string","format":"email"})",
+                 {R"("ab@c.io")", R"("x_1@mail.example.com")"}, {R"("@c.io")", R"("a@b")"});
 }
 
 TEST(JsonSchemaGrammarTest, IntegerAndNumberBoundsAreExact) {
   ExpectLanguage(R"({"type":"integer","minimum":-15,"maximum":230})",
                  {"-15", "-1", "0", "9", "10", "99", "100", "199", "229", "230"},
                  {"-16", "-0x", "231", "300", "1000", "00", "01", "-"});
-  ExpectLanguage(R"({"type":"integer","exclusiveMinimum":0,"exclusiveMaximum":10})",
-                 {"1", "9"}, {"0", "10"});
+  ExpectLanguage(R"({"type":"integer","exclusiveMinimum":0,"exclusiveMaximum":10})", {"1", "9"},
+                 {"0", "10"});
   ExpectLanguage(R"({"type":"number","minimum":0,"maximum":1})",
                  {"0", "1", "0.5", "0.25", "0.0001"}, {"1.5", "-0.5", "2", "1.0001", "0.50"});
   ExpectLanguage(R"({"type":"number","minimum":-2.5,"exclusiveMaximum":3})",
@@ -96,8 +97,7 @@ TEST(JsonSchemaGrammarTest, EnumConstAnyOfAndRefs) {
       R"({"$ref":"#/$defs/node","$defs":{"node":{"type":"object","properties":{
           "v":{"type":"integer"},"kids":{"type":"array","items":{"$ref":"#/$defs/node"}}},
           "required":["v"]}}})",
-      {R"({"v":1})", R"({"v":1,"kids":[{"v":2},{"v":3,"kids":[]}]})"},
-      {R"({"v":1,"kids":[{}]})"});
+      {R"({"v":1})", R"({"v":1,"kids":[{"v":2},{"v":3,"kids":[]}]})"}, {R"({"v":1,"kids":[{}]})"});
 }
 
 TEST(JsonSchemaGrammarTest, AnyValueAndAdditionalProperties) {
@@ -147,7 +147,8 @@ TEST(JsonSchemaGrammarTest, HostileSchemasFailCleanly) {
   EXPECT_FALSE(CompileJsonSchema(too_deep, false).ok());
   // A huge enum with shared prefixes: compiles and matches with few stacks.
   std::string big = R"({"enum":[)";
-  for (int i = 0; i < 3000; ++i) big += (i ? "," : "") + std::string("\"item-") + std::to_string(i) + "\"";
+  for (int i = 0; i < 3000; ++i)
+    big += (i ? "," : "") + std::string("\"item-") + std::to_string(i) + "\"";
   big += "]}";
   auto g = Compile(big);
   ASSERT_TRUE(g);
@@ -155,7 +156,8 @@ TEST(JsonSchemaGrammarTest, HostileSchemasFailCleanly) {
   EXPECT_FALSE(Matches(*g, R"("item-3000")"));
   // Past the enum size limit.
   std::string huge = R"({"enum":[)";
-  for (int i = 0; i < 10000; ++i) huge += (i ? "," : "") + std::string("\"xxxxxxxxxx-") + std::to_string(i) + "\"";
+  for (int i = 0; i < 10000; ++i)
+    huge += (i ? "," : "") + std::string("\"xxxxxxxxxx-") + std::to_string(i) + "\"";
   huge += "]}";
   EXPECT_NE(ErrorOf(huge).find("'enum' longer"), std::string::npos);
   // Too many repetitions.

@@ -34,13 +34,15 @@ Result<std::unique_ptr<TokenConstraint>> MakeRequestConstraint(
       return MakeJsonObjectConstraint(std::move(vocab));
     case ResponseFormat::kJsonSchema: {
       const bool strict = request.json_schema_strict;
-      auto g = grammars.Get(std::string(strict ? "schema-strict:" : "schema:") + request.json_schema,
-                            [&] { return CompileJsonSchema(request.json_schema, strict); });
+      auto g =
+          grammars.Get(std::string(strict ? "schema-strict:" : "schema:") + request.json_schema,
+                       [&] { return CompileJsonSchema(request.json_schema, strict); });
       if (!g.ok()) return g.status().WithField("response_format.json_schema.schema");
       return MakeGrammarConstraint(std::move(vocab), std::move(*g));
     }
     case ResponseFormat::kGrammar: {
-      auto g = grammars.Get("gbnf:" + request.grammar, [&] { return CompileGbnf(request.grammar); });
+      auto g =
+          grammars.Get("gbnf:" + request.grammar, [&] { return CompileGbnf(request.grammar); });
       if (!g.ok()) return g.status().WithField("grammar");
       return MakeGrammarConstraint(std::move(vocab), std::move(*g));
     }

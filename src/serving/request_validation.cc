@@ -105,7 +105,8 @@ Status ValidateChatRequest(const ChatRequest& r) {
     return Invalid("grammar", grammar ? "the grammar is empty"
                                       : "grammar cannot be combined with response_format");
   }
-  if (r.json_schema.size() > kMaxResponseFormatBytes || r.grammar.size() > kMaxResponseFormatBytes) {
+  if (r.json_schema.size() > kMaxResponseFormatBytes ||
+      r.grammar.size() > kMaxResponseFormatBytes) {
     return Invalid(schema ? "response_format.json_schema" : "grammar",
                    "a schema or grammar must be at most " +
                        std::to_string(kMaxResponseFormatBytes) + " bytes");

@@ -43,8 +43,8 @@ struct ByteSet {
 // An expression tree; cheap to copy (children are shared).
 struct Expr {
   enum class Kind : uint8_t { kBytes, kSeq, kAlt, kRepeat, kRef };
-  Kind kind = Kind::kSeq;  // an empty sequence matches the empty text
-  ByteSet bytes;           // kBytes
+  Kind kind = Kind::kSeq;                          // an empty sequence matches the empty text
+  ByteSet bytes;                                   // kBytes
   std::shared_ptr<const std::vector<Expr>> items;  // kSeq, kAlt; kRepeat: one item
   uint32_t min = 0, max = 0;                       // kRepeat; max may be kUnbounded
   uint32_t rule = 0;                               // kRef

@@ -52,8 +52,8 @@ class GrammarConstraint final : public TokenConstraint {
   std::deque<std::vector<Memo>> levels_;  // walk states per trie depth, reused (stable addresses)
   bool failed_ = false;
   bool ended_ = false;
-  int tokens_left_ = -1;        // unknown
-  bool budgeted_ = false;       // this mask keeps completion within tokens_left_
+  int tokens_left_ = -1;   // unknown
+  bool budgeted_ = false;  // this mask keeps completion within tokens_left_
   std::vector<std::pair<uint32_t, uint32_t>> ranges_;
   std::vector<uint8_t> allowed_;
 };
@@ -106,8 +106,8 @@ void GrammarConstraint::Mask(std::span<float> logits) {
   allowed_.assign(vocab_->n_vocab(), 0);
   if (!failed_ && !ended_) {
     ranges_.clear();
-    budgeted_ = tokens_left_ >= 0 &&
-                static_cast<int64_t>(rec_.Distance(state_)) + 1 <= tokens_left_;
+    budgeted_ =
+        tokens_left_ >= 0 && static_cast<int64_t>(rec_.Distance(state_)) + 1 <= tokens_left_;
     Walk(0, state_, 0);
     const std::span<const int32_t> ids = vocab_->ranked_ids();
     for (const auto& [begin, end] : ranges_) {
@@ -154,8 +154,8 @@ void GrammarConstraint::Accept(int32_t token) {
 
 }  // namespace
 
-std::unique_ptr<TokenConstraint> MakeGrammarConstraint(
-    std::shared_ptr<const ConstraintVocab> vocab, std::shared_ptr<const grammar::Grammar> g) {
+std::unique_ptr<TokenConstraint> MakeGrammarConstraint(std::shared_ptr<const ConstraintVocab> vocab,
+                                                       std::shared_ptr<const grammar::Grammar> g) {
   return std::make_unique<GrammarConstraint>(std::move(vocab), std::move(g));
 }
 

@@ -19,7 +19,7 @@
 
 namespace llmux {
 
-std::unique_ptr<TokenConstraint> MakeGrammarConstraint(
-    std::shared_ptr<const ConstraintVocab> vocab, std::shared_ptr<const grammar::Grammar> g);
+std::unique_ptr<TokenConstraint> MakeGrammarConstraint(std::shared_ptr<const ConstraintVocab> vocab,
+                                                       std::shared_ptr<const grammar::Grammar> g);
 
 }  // namespace llmux

@@ -106,7 +106,8 @@ void Recognizer::Compact(State& s) {
   for (uint32_t& top : s.tops) {
     // Copy the chain bottom-up so that parents get their new ids first.
     chain.clear();
-    for (uint32_t n = top; n != kNone && !renamed.count(n); n = nodes_[n].parent) chain.push_back(n);
+    for (uint32_t n = top; n != kNone && !renamed.count(n); n = nodes_[n].parent)
+      chain.push_back(n);
     for (size_t i = chain.size(); i-- > 0;) {
       Node n = nodes_[chain[i]];
       if (n.parent != kNone) n.parent = renamed.at(n.parent);

@@ -72,13 +72,14 @@ class Recognizer {
     uint32_t pos;     // element position: top: a byte set; below: where to continue
     uint32_t parent;  // kNone at the bottom
     uint32_t depth;
-    uint32_t rest;    // fewest bytes that empty the stack from this node (saturating)
+    uint32_t rest;  // fewest bytes that empty the stack from this node (saturating)
   };
   Node MakeNode(uint32_t pos, uint32_t parent) const {
     if (parent == kNone) return {pos, parent, 1, g_.min_rest[pos]};
     const Node& p = nodes_[parent];
     const uint64_t rest = uint64_t{g_.min_rest[pos]} + p.rest;
-    return {pos, parent, p.depth + 1, rest > 0xFFFFFFFFu ? 0xFFFFFFFFu : static_cast<uint32_t>(rest)};
+    return {pos, parent, p.depth + 1,
+            rest > 0xFFFFFFFFu ? 0xFFFFFFFFu : static_cast<uint32_t>(rest)};
   }
   void Expand(uint32_t pos, uint32_t parent, State& out);
   bool SameChain(uint32_t a, uint32_t b) const;

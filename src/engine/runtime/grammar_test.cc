@@ -27,10 +27,10 @@ bool Matches(const Grammar& g, std::string_view text) {
 std::shared_ptr<const Grammar> NestedLists() {
   GrammarBuilder b;
   const uint32_t value = b.AddRule("value");
-  b.Define(value, Alt({Seq({Byte('['),
-                            Optional(Seq({Ref(value), Star(Seq({Byte(','), Ref(value)}))})),
-                            Byte(']')}),
-                       Repeat(Range('0', '9'), 1, 3)}));
+  b.Define(value,
+           Alt({Seq({Byte('['), Optional(Seq({Ref(value), Star(Seq({Byte(','), Ref(value)}))})),
+                     Byte(']')}),
+                Repeat(Range('0', '9'), 1, 3)}));
   auto g = b.Build(value);
   EXPECT_TRUE(g.ok()) << g.status().ToString();
   return g.ok() ? *g : nullptr;
@@ -125,8 +125,10 @@ TEST(GrammarTest, ExplodingAlternationFailsClearly) {
   GrammarBuilder c;
   const uint32_t x = c.AddRule("x");
   const uint32_t y = c.AddRule("y");
-  c.Define(x, Alt({Seq({Byte('a'), Ref(x), Byte('b')}), Seq({Byte('a'), Ref(y), Byte('c')}), Empty()}));
-  c.Define(y, Alt({Seq({Byte('a'), Ref(x), Byte('c')}), Seq({Byte('a'), Ref(y), Byte('b')}), Empty()}));
+  c.Define(
+      x, Alt({Seq({Byte('a'), Ref(x), Byte('b')}), Seq({Byte('a'), Ref(y), Byte('c')}), Empty()}));
+  c.Define(
+      y, Alt({Seq({Byte('a'), Ref(x), Byte('c')}), Seq({Byte('a'), Ref(y), Byte('b')}), Empty()}));
   auto h = c.Build(x);
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   auto r = GrammarMatches(**h, std::string(20, 'a'));
@@ -162,8 +164,8 @@ TEST(GrammarTest, DistanceIsTheShortestCompletion) {
 
 std::unique_ptr<Tokenizer> SmallVocab() {
   tokenizer::VocabData data = tokenizer::testing::BpeVocab(
-      {"[", "]", ",", "1", "2", "12", "[1", "[[", "]]", ",[", "1]", "123", "1234", "a", "<|end|>",
-       "[]", "],", "]]]", "9", "90", "<|ctl|>"},
+      {"[",   "]",    ",", "1",       "2",  "12", "[1",  "[[", "]]", ",[",     "1]",
+       "123", "1234", "a", "<|end|>", "[]", "],", "]]]", "9",  "90", "<|ctl|>"},
       {});
   data.token_types.assign(data.tokens.size(), 1);
   data.token_types[14] = 3;
@@ -217,8 +219,8 @@ void ExpectMaskMatchesBruteForce(std::shared_ptr<const Grammar> g,
     std::vector<int32_t> choices;
     for (int32_t id = 0; id < vocab->n_vocab(); ++id) {
       const bool allowed = std::isfinite(logits[id]);
-      ASSERT_EQ(allowed, expected[id]) << "token " << id << " '" << vocab->piece(id)
-                                       << "' after '" << text << "'";
+      ASSERT_EQ(allowed, expected[id])
+          << "token " << id << " '" << vocab->piece(id) << "' after '" << text << "'";
       if (allowed) choices.push_back(id);
     }
     ASSERT_FALSE(choices.empty());
@@ -294,8 +296,7 @@ TEST(GrammarConstraintTest, MaskEqualsBruteForceOnQwen3Vocab) {
   plain.bits[0x22 >> 6] &= ~(uint64_t{1} << (0x22 & 63));
   plain.bits[0x5c >> 6] &= ~(uint64_t{1} << (0x5c & 63));
   const Expr cont = Range(0x80, 0xbf);
-  b.Define(body, Alt({Seq({Bytes(plain), Ref(body)}),
-                      Seq({Range(0xc2, 0xdf), cont, Ref(body)}),
+  b.Define(body, Alt({Seq({Bytes(plain), Ref(body)}), Seq({Range(0xc2, 0xdf), cont, Ref(body)}),
                       Seq({Range(0xe0, 0xef), cont, cont, Ref(body)}),
                       Seq({Range(0xf0, 0xf4), cont, cont, cont, Ref(body)}),
                       Seq({Byte('\\'), Bytes([] {
@@ -306,9 +307,9 @@ TEST(GrammarConstraintTest, MaskEqualsBruteForceOnQwen3Vocab) {
                            Ref(body)}),
                       Empty()}));
   b.MarkStringBody(body);
-  const uint32_t root =
-      b.AddRule("root", Alt({Seq({Literal("{\"k\": \""), Ref(body), Literal("\"}")}),
-                             Plus(Range('0', '9'))}));
+  const uint32_t root = b.AddRule(
+      "root",
+      Alt({Seq({Literal("{\"k\": \""), Ref(body), Literal("\"}")}), Plus(Range('0', '9'))}));
   auto g = b.Build(root);
   ASSERT_TRUE(g.ok()) << g.status().ToString();
   // (The body above is looser than UTF-8 on purpose: the shortcut only needs the boundary.)

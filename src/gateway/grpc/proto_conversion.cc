@@ -129,8 +129,9 @@ Result<serving::ResponseFormat> ResponseFormatFromProto(v1::ResponseFormat p) {
     case v1::RESPONSE_FORMAT_JSON_SCHEMA:
       return serving::ResponseFormat::kJsonSchema;
     default:
-      return InvalidArgumentError(fmt::format("response_format must be text, json_object or json_schema, got {}",
-                                              static_cast<int>(p)))
+      return InvalidArgumentError(
+                 fmt::format("response_format must be text, json_object or json_schema, got {}",
+                             static_cast<int>(p)))
           .WithField("response_format.type");
   }
 }
@@ -169,7 +170,8 @@ Result<serving::ChatRequest> ChatRequestFromProto(const v1::ChatRequest& p) {
   r.json_schema_strict = p.json_schema_strict();
   if (!p.grammar().empty()) {
     if (r.response_format != serving::ResponseFormat::kText) {
-      return InvalidArgumentError("grammar cannot be combined with a response_format other than text")
+      return InvalidArgumentError(
+                 "grammar cannot be combined with a response_format other than text")
           .WithField("grammar");
     }
     r.response_format = serving::ResponseFormat::kGrammar;

@@ -27,8 +27,9 @@ TEST(OllamaRequestTest, TakesAJsonSchemaAsFormat) {
                "available": {"type": "boolean"}}, "required": ["age", "available"]}})");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->request.response_format, serving::ResponseFormat::kJsonSchema);
-  EXPECT_EQ(r->request.json_schema,
-            R"({"type":"object","properties":{"age":{"type":"integer"},"available":{"type":"boolean"}},"required":["age","available"]})");
+  EXPECT_EQ(
+      r->request.json_schema,
+      R"({"type":"object","properties":{"age":{"type":"integer"},"available":{"type":"boolean"}},"required":["age","available"]})");
 }
 
 // The body of Ollama's own API documentation (docs/api.md, "Chat request (with tools)" and

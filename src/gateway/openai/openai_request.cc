@@ -312,7 +312,9 @@ Status ParseResponseFormat(const Json& body, serving::ChatRequest& r) {
       r.response_format = serving::ResponseFormat::kJsonObject;
     } else if (*type == "json_schema") {
       const Json* js = Field(*rf, "json_schema");
-      if (!js) return Invalid("response_format.json_schema", "Missing required parameter: 'response_format.json_schema'.");
+      if (!js)
+        return Invalid("response_format.json_schema",
+                       "Missing required parameter: 'response_format.json_schema'.");
       if (!js->is_object()) return TypeError("response_format.json_schema", "an object", *js);
       LLMUX_ASSIGN_OR_RETURN(auto name, GetString(*js, "name", "response_format.json_schema.name"));
       LLMUX_ASSIGN_OR_RETURN(auto strict,
@@ -341,7 +343,8 @@ Status ParseResponseFormat(const Json& body, serving::ChatRequest& r) {
   LLMUX_ASSIGN_OR_RETURN(auto grammar, GetString(body, "grammar", "grammar"));
   if (grammar) {
     if (r.response_format != serving::ResponseFormat::kText) {
-      return Invalid("grammar", "grammar cannot be combined with a response_format other than text");
+      return Invalid("grammar",
+                     "grammar cannot be combined with a response_format other than text");
     }
     r.response_format = serving::ResponseFormat::kGrammar;
     r.grammar = *grammar;

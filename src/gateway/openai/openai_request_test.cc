@@ -56,7 +56,8 @@ TEST(OpenAiRequestTest, ParsesAFullChatRequest) {
 }
 
 TEST(OpenAiRequestTest, ParsesJsonSchemaAndGrammar) {
-  auto r = ParseChatCompletionRequest(R"({"model": "m", "messages": [{"role": "user", "content": "x"}],
+  auto r =
+      ParseChatCompletionRequest(R"({"model": "m", "messages": [{"role": "user", "content": "x"}],
     "response_format": {"type": "json_schema", "json_schema": {"name": "n", "strict": true,
       "schema": {"type": "object", "properties": {"z": {"type": "string"}, "a": {"type": "integer"}}}}}})");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -66,7 +67,8 @@ TEST(OpenAiRequestTest, ParsesJsonSchemaAndGrammar) {
   EXPECT_EQ(r->request.json_schema,
             R"({"type":"object","properties":{"z":{"type":"string"},"a":{"type":"integer"}}})");
 
-  auto g = ParseChatCompletionRequest(R"({"model": "m", "messages": [{"role": "user", "content": "x"}],
+  auto g =
+      ParseChatCompletionRequest(R"({"model": "m", "messages": [{"role": "user", "content": "x"}],
     "grammar": "root ::= [a-z]+"})");
   ASSERT_TRUE(g.ok()) << g.status().ToString();
   EXPECT_EQ(g->request.response_format, serving::ResponseFormat::kGrammar);
@@ -100,14 +102,18 @@ TEST(OpenAiRequestTest, ErrorsNameTheParameter) {
   EXPECT_EQ(with(R"("stream": "yes")").field(), "stream");
   EXPECT_EQ(with(R"("tool_choice": "sometimes")").field(), "tool_choice");
   EXPECT_EQ(with(R"("tool_choice": "required")").field(), "tool_choice");  // no tools
-  EXPECT_EQ(with(R"("response_format": {"type": "json_schema"})").field(), "response_format.json_schema");
-  EXPECT_EQ(with(R"("response_format": {"type": "json_schema", "json_schema": {"name": "x"}})").field(),
-            "response_format.json_schema.schema");
-  EXPECT_EQ(with(R"("response_format": {"type": "json_schema", "json_schema": {"schema": 3}})").field(),
-            "response_format.json_schema.schema");
+  EXPECT_EQ(with(R"("response_format": {"type": "json_schema"})").field(),
+            "response_format.json_schema");
+  EXPECT_EQ(
+      with(R"("response_format": {"type": "json_schema", "json_schema": {"name": "x"}})").field(),
+      "response_format.json_schema.schema");
+  EXPECT_EQ(
+      with(R"("response_format": {"type": "json_schema", "json_schema": {"schema": 3}})").field(),
+      "response_format.json_schema.schema");
   EXPECT_EQ(with(R"("response_format": {"type": "xml"})").field(), "response_format.type");
-  EXPECT_EQ(with(R"("response_format": {"type": "json_object"}, "grammar": "root ::= [a]")").field(),
-            "grammar");
+  EXPECT_EQ(
+      with(R"("response_format": {"type": "json_object"}, "grammar": "root ::= [a]")").field(),
+      "grammar");
   EXPECT_EQ(with(R"("top_logprobs": 30, "logprobs": true)").field(), "top_logprobs");
   // A tool's parameters must be a JSON Schema object, as OpenAI requires.
   for (const char* params : {R"("notaschema")", "[]", "5", "true"}) {
