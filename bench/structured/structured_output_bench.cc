@@ -94,10 +94,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", g.status().ToString().c_str());
     return 1;
   }
-  std::printf("vocabulary: %d tokens (ConstraintVocab::Build %.1f ms); schema compiled in %.2f ms "
-              "(%zu rules, %zu elements)\n",
-              vocab->n_vocab(), Ms(t0, t1), Ms(t1, t2), (*g)->rules.size(),
-              (*g)->elements.size());
+  std::printf(
+      "vocabulary: %d tokens (ConstraintVocab::Build %.1f ms); schema compiled in %.2f ms "
+      "(%zu rules, %zu elements)\n",
+      vocab->n_vocab(), Ms(t0, t1), Ms(t1, t2), (*g)->rules.size(), (*g)->elements.size());
 
   // Answers with random logits and a budget, as a server runs them.
   const int kAnswers = 20, kBudget = 400;
@@ -125,10 +125,11 @@ int main(int argc, char** argv) {
   double sum = 0;
   for (double v : step_ms) sum += v;
   const double mean = sum / step_ms.size();
-  std::printf("mask+accept over %zu tokens (%d answers, %d completed): mean %.3f ms, p50 %.3f ms, "
-              "p90 %.3f ms, p99 %.3f ms, max %.3f ms\n",
-              step_ms.size(), kAnswers, completed, mean, step_ms[step_ms.size() / 2],
-              step_ms[step_ms.size() * 9 / 10], step_ms[step_ms.size() * 99 / 100], step_ms.back());
+  std::printf(
+      "mask+accept over %zu tokens (%d answers, %d completed): mean %.3f ms, p50 %.3f ms, "
+      "p90 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+      step_ms.size(), kAnswers, completed, mean, step_ms[step_ms.size() / 2],
+      step_ms[step_ms.size() * 9 / 10], step_ms[step_ms.size() * 99 / 100], step_ms.back());
 
   if (argc >= 3) {
     const int threads = argc >= 4 ? std::atoi(argv[3]) : 2;
@@ -149,20 +150,25 @@ int main(int argc, char** argv) {
     if (!cache.ok()) return 1;
     int32_t token = 0;
     // One warm-up step, then n timed ones.
-    if (!(*model)->Forward(**cache, std::span<const int32_t>(&token, 1), 0, out.data(), false).ok()) {
+    if (!(*model)
+             ->Forward(**cache, std::span<const int32_t>(&token, 1), 0, out.data(), false)
+             .ok()) {
       return 1;
     }
     auto d0 = Clock::now();
     for (int i = 1; i <= n; ++i) {
-      if (!(*model)->Forward(**cache, std::span<const int32_t>(&token, 1), i, out.data(), false).ok()) {
+      if (!(*model)
+               ->Forward(**cache, std::span<const int32_t>(&token, 1), i, out.data(), false)
+               .ok()) {
         return 1;
       }
     }
     const double decode_ms = Ms(d0, Clock::now()) / n;
-    std::printf("decode %s, %d threads: %.2f ms per token; mask+accept mean is %.2f%% of it "
-                "(p90 %.2f%%)\n",
-                argv[2], threads, decode_ms, 100.0 * mean / decode_ms,
-                100.0 * step_ms[step_ms.size() * 9 / 10] / decode_ms);
+    std::printf(
+        "decode %s, %d threads: %.2f ms per token; mask+accept mean is %.2f%% of it "
+        "(p90 %.2f%%)\n",
+        argv[2], threads, decode_ms, 100.0 * mean / decode_ms,
+        100.0 * step_ms[step_ms.size() * 9 / 10] / decode_ms);
   }
   return 0;
 }
