@@ -71,8 +71,23 @@ Json ChatRequestJson(const gateway::ParsedChatRequest& parsed) {
   for (const chat::Tool& t : r.tools) tools.push_back(t.spec);
   body["tools"] = std::move(tools);
   body["tool_choice"] = ToolChoiceJson(r.tool_choice);
-  body["response_format"] = {
-      {"type", r.response_format == serving::ResponseFormat::kJsonObject ? "json_object" : "text"}};
+  switch (r.response_format) {
+    case serving::ResponseFormat::kText:
+      body["response_format"] = {{"type", "text"}};
+      break;
+    case serving::ResponseFormat::kJsonObject:
+      body["response_format"] = {{"type", "json_object"}};
+      break;
+    case serving::ResponseFormat::kJsonSchema:
+      body["response_format"] = {
+          {"type", "json_schema"},
+          {"json_schema",
+           {{"schema", Json::parse(r.json_schema)}, {"strict", r.json_schema_strict}}}};
+      break;
+    case serving::ResponseFormat::kGrammar:
+      body["grammar"] = r.grammar;
+      break;
+  }
   if (r.enable_thinking) body["chat_template_kwargs"] = {{"enable_thinking", *r.enable_thinking}};
   AddOptions(r.options, body);
   body["logprobs"] = r.options.logprobs;

@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets and runs each, one after the other, for its share of SECONDS.
 #   fuzz/run.sh BUILD_DIR SECONDS [NAME...]
 # BUILD_DIR is a build configured with -DCMAKE_CXX_COMPILER=clang++ -DLLMUX_FUZZ=ON. NAME picks
-# targets (default: all of gguf_reader safetensors openai_request ollama_request mcp_message chat_template jwt); SECONDS
+# targets (default: all of gguf_reader safetensors openai_request ollama_request mcp_message chat_template jwt
+# structured_output); SECONDS
 # is the total, split evenly between them (at least 5 s each).
 #
 # Per target, under BUILD_DIR/fuzz/: the corpus it grows (corpus/NAME, kept between runs), its
@@ -20,7 +21,7 @@ fi
 build=$1
 seconds=$2
 shift 2
-all=(gguf_reader safetensors openai_request ollama_request mcp_message chat_template jwt)
+all=(gguf_reader safetensors openai_request ollama_request mcp_message chat_template jwt structured_output)
 names=("$@")
 ((${#names[@]} == 0)) && names=("${all[@]}")
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,6 +48,7 @@ seeds() {
     ollama_request) echo "$here/corpus/ollama" ;;
     mcp_message) echo "$here/corpus/mcp" ;;
     chat_template) echo "$here/corpus/chat" ;;
+    structured_output) echo "$here/corpus/structured_output" ;;
     *) return 1 ;;
   esac
 }

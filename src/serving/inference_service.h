@@ -33,7 +33,11 @@ struct SamplingOptions {
   std::optional<uint32_t> seed;
 };
 
-enum class ResponseFormat { kText, kJsonObject };
+// kJsonSchema: the output is one JSON value valid against ChatRequest::json_schema; kGrammar:
+// a text of ChatRequest::grammar (GBNF). Both are compiled (and cached) by the local service.
+enum class ResponseFormat { kText, kJsonObject, kJsonSchema, kGrammar };
+// The most bytes of a JSON schema or grammar text in a request.
+inline constexpr size_t kMaxResponseFormatBytes = 128 * 1024;
 enum class ToolChoiceMode { kAuto, kNone, kRequired, kFunction };
 
 struct ToolChoice {
@@ -68,6 +72,9 @@ struct ChatRequest {
   std::vector<chat::Tool> tools;
   ToolChoice tool_choice;
   ResponseFormat response_format = ResponseFormat::kText;
+  std::string json_schema;              // kJsonSchema: the schema as JSON text, key order kept
+  bool json_schema_strict = false;      // kJsonSchema: unsupported keywords are errors
+  std::string grammar;                  // kGrammar: GBNF text (llama.cpp's format)
   std::optional<bool> enable_thinking;  // chat_template_kwargs.enable_thinking
   GenerationOptions options;
 };

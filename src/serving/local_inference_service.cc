@@ -438,7 +438,7 @@ Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Chat(ChatRequest r
   EngineRequest engine_request = MakeEngineRequest(std::move(prompt), request.options);
   LLMUX_ASSIGN_OR_RETURN(engine_request.constraint,
                          MakeRequestConstraint(host->constraint_vocab(), tmpl.output_format(render),
-                                               request, use_tools));
+                                               request, use_tools, grammars_));
   chat::ParserOptions parser_options;
   parser_options.parse_tool_calls = use_tools;
   auto parser = tmpl.MakeParser(render, parser_options);

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "serving/grammar_cache.h"
 #include "serving/inference_service.h"
 #include "serving/model_host.h"
 #include "serving/model_load.h"
@@ -87,6 +88,7 @@ class LocalInferenceService : public InferenceService, public ModelManager, publ
   std::vector<ModelSpec> specs_;
   ModelHostOptions options_;
   ServingMetrics metrics_;
+  GrammarCache grammars_;  // compiled response_format schemas and grammars
 
   mutable std::mutex mu_;
   ModelLifecycle lifecycle_;  // before hosts_: requests ending as hosts die release into it

@@ -22,7 +22,7 @@ std::vector<int32_t> EncodePrompt(const Tokenizer& tok, const std::string& text,
 ChatPromptPlan PlanChatPrompt(const ChatRequest& request) {
   ChatPromptPlan plan;
   plan.use_tools = !request.tools.empty() && request.tool_choice.mode != ToolChoiceMode::kNone;
-  plan.constrained = request.response_format == ResponseFormat::kJsonObject ||
+  plan.constrained = request.response_format != ResponseFormat::kText ||
                      (plan.use_tools && request.tool_choice.mode != ToolChoiceMode::kAuto);
   plan.render.add_generation_prompt = true;
   plan.render.enable_thinking = request.enable_thinking.value_or(true) && !AsksNoThink(request.messages);

@@ -94,6 +94,23 @@ Status ValidateChatRequest(const ChatRequest& r) {
                                         "', which is not in tools");
     }
   }
+  const bool schema = r.response_format == ResponseFormat::kJsonSchema;
+  const bool grammar = r.response_format == ResponseFormat::kGrammar;
+  if (schema == r.json_schema.empty()) {
+    return Invalid("response_format.json_schema",
+                   schema ? "response_format json_schema needs a schema"
+                          : "a json_schema needs response_format type json_schema");
+  }
+  if (grammar == r.grammar.empty()) {
+    return Invalid("grammar", grammar ? "the grammar is empty"
+                                      : "grammar cannot be combined with response_format");
+  }
+  if (r.json_schema.size() > kMaxResponseFormatBytes ||
+      r.grammar.size() > kMaxResponseFormatBytes) {
+    return Invalid(schema ? "response_format.json_schema" : "grammar",
+                   "a schema or grammar must be at most " +
+                       std::to_string(kMaxResponseFormatBytes) + " bytes");
+  }
   return ValidateGenerationOptions(r.options);
 }
 

@@ -374,6 +374,9 @@ void Engine::SampleAndEmit(Active& a, float* logits) {
   const size_t n_vocab = static_cast<size_t>(model_->config().n_vocab);
   std::span<float> row(logits, n_vocab);
   if (req.top_logprobs >= 0) std::copy(row.begin(), row.end(), raw_logits_.begin());
+  if (req.constraint && req.max_tokens > 0) {
+    req.constraint->SetTokensLeft(req.max_tokens - a.finish.completion_tokens);
+  }
   const int32_t id = a.sampler->Sample(row, req.constraint.get());
   a.sampler->Accept(id);
   if (req.constraint) req.constraint->Accept(id);

@@ -32,6 +32,10 @@ class TokenConstraint {
   virtual void Accept(int32_t token) = 0;
   // The text so far is a whole match.
   virtual bool Complete() const = 0;
+  // How many tokens the request may still generate, end of generation included (called
+  // before Mask when the request has max_tokens). A constraint may use it to steer towards
+  // finishing while there is room.
+  virtual void SetTokensLeft(int tokens) {}
 };
 
 // One part of a sequence constraint.

@@ -405,6 +405,39 @@ TEST_F(GrpcFrontEndTest, UnsetFieldsKeepTheCoreDefaults) {
   EXPECT_EQ(got->response_format, serving::ResponseFormat::kText);
 }
 
+TEST_F(GrpcFrontEndTest, CarriesAJsonSchemaOrAGrammar) {
+  Script script;
+  script.finish = StopFinish(1, 0);
+  fake_.set_script(script);
+  v1::ChatRequest r = SimpleChat();
+  r.set_response_format(v1::RESPONSE_FORMAT_JSON_SCHEMA);
+  r.set_json_schema(R"({"type":"object","properties":{"b":{},"a":{}}})");
+  r.set_json_schema_strict(true);
+  ASSERT_TRUE(RunChat(r).status.ok());
+  std::optional<serving::ChatRequest> got = fake_.last_chat();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->response_format, serving::ResponseFormat::kJsonSchema);
+  EXPECT_EQ(got->json_schema, R"({"type":"object","properties":{"b":{},"a":{}}})");
+  EXPECT_TRUE(got->json_schema_strict);
+
+  v1::ChatRequest g = SimpleChat();
+  g.set_grammar("root ::= [0-9]+");
+  ASSERT_TRUE(RunChat(g).status.ok());
+  got = fake_.last_chat();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->response_format, serving::ResponseFormat::kGrammar);
+  EXPECT_EQ(got->grammar, "root ::= [0-9]+");
+
+  // A schema without its format, or a grammar with one, never reaches the core.
+  v1::ChatRequest bad = SimpleChat();
+  bad.set_json_schema("{}");
+  EXPECT_EQ(RunChat(bad).status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  bad = SimpleChat();
+  bad.set_response_format(v1::RESPONSE_FORMAT_JSON_OBJECT);
+  bad.set_grammar("root ::= \"a\"");
+  EXPECT_EQ(RunChat(bad).status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(GrpcFrontEndTest, CompleteStreamsTextThenLengthFinish) {
   Script script;
   script.deltas = {ContentDelta("Once upon"), ContentDelta(" a time")};

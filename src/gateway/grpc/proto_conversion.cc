@@ -126,9 +126,12 @@ Result<serving::ResponseFormat> ResponseFormatFromProto(v1::ResponseFormat p) {
       return serving::ResponseFormat::kText;
     case v1::RESPONSE_FORMAT_JSON_OBJECT:
       return serving::ResponseFormat::kJsonObject;
+    case v1::RESPONSE_FORMAT_JSON_SCHEMA:
+      return serving::ResponseFormat::kJsonSchema;
     default:
-      return InvalidArgumentError(fmt::format("response_format must be text or json_object, got {}",
-                                              static_cast<int>(p)))
+      return InvalidArgumentError(
+                 fmt::format("response_format must be text, json_object or json_schema, got {}",
+                             static_cast<int>(p)))
           .WithField("response_format.type");
   }
 }
@@ -163,6 +166,17 @@ Result<serving::ChatRequest> ChatRequestFromProto(const v1::ChatRequest& p) {
   }
   LLMUX_ASSIGN_OR_RETURN(r.tool_choice, ToolChoiceFromProto(p.tool_choice()));
   LLMUX_ASSIGN_OR_RETURN(r.response_format, ResponseFormatFromProto(p.response_format()));
+  r.json_schema = p.json_schema();
+  r.json_schema_strict = p.json_schema_strict();
+  if (!p.grammar().empty()) {
+    if (r.response_format != serving::ResponseFormat::kText) {
+      return InvalidArgumentError(
+                 "grammar cannot be combined with a response_format other than text")
+          .WithField("grammar");
+    }
+    r.response_format = serving::ResponseFormat::kGrammar;
+    r.grammar = p.grammar();
+  }
   if (p.has_enable_thinking()) r.enable_thinking = p.enable_thinking();
   r.options = OptionsFromProto(p);
   if (p.has_n()) LLMUX_RETURN_IF_ERROR(CheckChoiceCount(p.n()));

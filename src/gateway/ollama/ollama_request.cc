@@ -178,8 +178,9 @@ Status ParseOptions(const Json& body, serving::GenerationOptions& o) {
   return Status::Ok();
 }
 
-// format: "json" constrains the answer to one JSON object; "" or absent: free text.
-Status ParseFormat(const Json& body, serving::ResponseFormat& format) {
+// format: "json" constrains the answer to one JSON object, a JSON schema (an object) to a value
+// valid against it; "" or absent: free text. `schema` gets the schema's text, key order kept.
+Status ParseFormat(const Json& body, serving::ResponseFormat& format, std::string& schema) {
   const Json* f = Field(body, "format");
   if (!f) return Status::Ok();
   if (f->is_string()) {
@@ -192,10 +193,11 @@ Status ParseFormat(const Json& body, serving::ResponseFormat& format) {
     return Invalid("format", "format must be \"json\", got \"" + s.substr(0, 64) + "\"");
   }
   if (f->is_object()) {
-    return Invalid("format",
-                   "a JSON schema as format is not supported; use \"json\" for a JSON object");
+    format = serving::ResponseFormat::kJsonSchema;
+    schema = f->dump(-1, ' ', false, Json::error_handler_t::replace);
+    return Status::Ok();
   }
-  return TypeError("format", "\"json\"", *f);
+  return TypeError("format", "\"json\" or a JSON schema", *f);
 }
 
 // think: true/false switches the model's reasoning on or off (where its template can).
@@ -397,7 +399,7 @@ Result<OllamaChatCall> ParseOllamaChatRequest(std::string_view text) {
   LLMUX_ASSIGN_OR_RETURN(r.messages, ParseMessages(body));
   LLMUX_ASSIGN_OR_RETURN(r.tools, ParseTools(body));
   LLMUX_RETURN_IF_ERROR(ParseOptions(body, r.options));
-  LLMUX_RETURN_IF_ERROR(ParseFormat(body, r.response_format));
+  LLMUX_RETURN_IF_ERROR(ParseFormat(body, r.response_format, r.json_schema));
   LLMUX_RETURN_IF_ERROR(ParseThink(body, r.enable_thinking));
   LLMUX_ASSIGN_OR_RETURN(out.stream, ParseStream(body));
   LLMUX_ASSIGN_OR_RETURN(out.keep_alive, ParseKeepAlive(body));
@@ -442,7 +444,8 @@ Result<OllamaGenerateCall> ParseOllamaGenerateRequest(std::string_view text) {
   serving::GenerationOptions options;
   LLMUX_RETURN_IF_ERROR(ParseOptions(body, options));
   serving::ResponseFormat format = serving::ResponseFormat::kText;
-  LLMUX_RETURN_IF_ERROR(ParseFormat(body, format));
+  std::string schema;
+  LLMUX_RETURN_IF_ERROR(ParseFormat(body, format, schema));
   std::optional<bool> think;
   LLMUX_RETURN_IF_ERROR(ParseThink(body, think));
   if (out.raw) {
@@ -469,6 +472,7 @@ Result<OllamaGenerateCall> ParseOllamaGenerateRequest(std::string_view text) {
   user.content = prompt.value_or("");
   c.options = std::move(options);
   c.response_format = format;
+  c.json_schema = std::move(schema);
   c.enable_thinking = think;
   LLMUX_RETURN_IF_ERROR(InOllamaTerms(out.load_only ? serving::ValidateGenerationOptions(c.options)
                                                     : serving::ValidateChatRequest(c)));

@@ -19,6 +19,19 @@ Status GenerateError(const std::string& body) {
   return r.ok() ? Status::Ok() : r.status();
 }
 
+// Ollama's structured outputs: a JSON schema as format (docs/api.md, "Request (Structured
+// outputs)"), passed on as text in the client's key order.
+TEST(OllamaRequestTest, TakesAJsonSchemaAsFormat) {
+  auto r = ParseOllamaChatRequest(R"({"model": "m", "messages": [{"role": "user", "content": "x"}],
+    "format": {"type": "object", "properties": {"age": {"type": "integer"},
+               "available": {"type": "boolean"}}, "required": ["age", "available"]}})");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->request.response_format, serving::ResponseFormat::kJsonSchema);
+  EXPECT_EQ(
+      r->request.json_schema,
+      R"({"type":"object","properties":{"age":{"type":"integer"},"available":{"type":"boolean"}},"required":["age","available"]})");
+}
+
 // The body of Ollama's own API documentation (docs/api.md, "Chat request (with tools)" and
 // "Chat request (with history)"), with options from its "Request with options" example.
 TEST(OllamaRequestTest, ParsesAChatRequestInOllamasShape) {
@@ -204,8 +217,7 @@ TEST(OllamaRequestTest, BadInputGivesClearErrorsNamingTheField) {
   EXPECT_EQ(ChatError(R"({"model": "m", "messages": [], "options": {"stop": [1]}})").field(),
             "options.stop");
   EXPECT_EQ(ChatError(R"({"model": "m", "messages": [], "format": "yaml"})").field(), "format");
-  EXPECT_EQ(ChatError(R"({"model": "m", "messages": [], "format": {"type": "object"}})").field(),
-            "format");
+  EXPECT_EQ(ChatError(R"({"model": "m", "messages": [], "format": 7})").field(), "format");
   EXPECT_EQ(ChatError(R"({"model": "m", "messages": [], "think": "very"})").field(), "think");
   EXPECT_EQ(
       ChatError(R"({"model": "m", "messages": [], "tools": [{"type": "retrieval"}]})").field(),

@@ -299,6 +299,59 @@ Status ParseGenerationOptions(const Json& body, serving::GenerationOptions& o) {
   return Status::Ok();
 }
 
+// response_format {type: text | json_object | json_schema, json_schema: {name, schema, strict}}
+// and llama.cpp's `grammar` (GBNF text). The schema travels as JSON text, key order kept; the
+// service compiles it (a schema it cannot compile is a 400 naming the keyword).
+Status ParseResponseFormat(const Json& body, serving::ChatRequest& r) {
+  if (const Json* rf = Field(body, "response_format")) {
+    if (!rf->is_object()) return TypeError("response_format", "an object", *rf);
+    LLMUX_ASSIGN_OR_RETURN(auto type, GetString(*rf, "type", "response_format.type"));
+    if (!type || *type == "text") {
+      r.response_format = serving::ResponseFormat::kText;
+    } else if (*type == "json_object") {
+      r.response_format = serving::ResponseFormat::kJsonObject;
+    } else if (*type == "json_schema") {
+      const Json* js = Field(*rf, "json_schema");
+      if (!js)
+        return Invalid("response_format.json_schema",
+                       "Missing required parameter: 'response_format.json_schema'.");
+      if (!js->is_object()) return TypeError("response_format.json_schema", "an object", *js);
+      LLMUX_ASSIGN_OR_RETURN(auto name, GetString(*js, "name", "response_format.json_schema.name"));
+      LLMUX_ASSIGN_OR_RETURN(auto strict,
+                             GetBool(*js, "strict", "response_format.json_schema.strict"));
+      if (name && name->size() > 64) {
+        return Invalid("response_format.json_schema.name",
+                       "response_format.json_schema.name must be at most 64 characters");
+      }
+      const Json* schema = Field(*js, "schema");
+      if (!schema) {
+        return Invalid("response_format.json_schema.schema",
+                       "Missing required parameter: 'response_format.json_schema.schema'.");
+      }
+      if (!schema->is_object() && !schema->is_boolean()) {
+        return TypeError("response_format.json_schema.schema", "an object", *schema);
+      }
+      r.response_format = serving::ResponseFormat::kJsonSchema;
+      r.json_schema = schema->dump(-1, ' ', false, Json::error_handler_t::replace);
+      r.json_schema_strict = strict.value_or(false);
+    } else {
+      return Invalid("response_format.type",
+                     "response_format type '" + *type +
+                         "' is not supported; use 'text', 'json_object' or 'json_schema'.");
+    }
+  }
+  LLMUX_ASSIGN_OR_RETURN(auto grammar, GetString(body, "grammar", "grammar"));
+  if (grammar) {
+    if (r.response_format != serving::ResponseFormat::kText) {
+      return Invalid("grammar",
+                     "grammar cannot be combined with a response_format other than text");
+    }
+    r.response_format = serving::ResponseFormat::kGrammar;
+    r.grammar = *grammar;
+  }
+  return Status::Ok();
+}
+
 Status RequireModel(const Json& body, std::string& model) {
   LLMUX_ASSIGN_OR_RETURN(auto m, GetString(body, "model", "model"));
   if (!m) return Invalid("model", "Missing required parameter: 'model'.");
@@ -321,18 +374,7 @@ Result<ParsedChatRequest> ParseChatCompletionRequest(std::string_view text) {
   r.options.logprobs = logprobs.value_or(false);
   LLMUX_ASSIGN_OR_RETURN(auto top_logprobs, GetInt(body, "top_logprobs"));
   if (top_logprobs) r.options.top_logprobs = *top_logprobs;
-  if (const Json* rf = Field(body, "response_format")) {
-    if (!rf->is_object()) return TypeError("response_format", "an object", *rf);
-    LLMUX_ASSIGN_OR_RETURN(auto type, GetString(*rf, "type", "response_format.type"));
-    if (!type || *type == "text") {
-      r.response_format = serving::ResponseFormat::kText;
-    } else if (*type == "json_object") {
-      r.response_format = serving::ResponseFormat::kJsonObject;
-    } else {
-      return Invalid("response_format.type", "response_format type '" + *type +
-                                                 "' is not supported; use 'text' or 'json_object'.");
-    }
-  }
+  LLMUX_RETURN_IF_ERROR(ParseResponseFormat(body, r));
   if (const Json* kw = Field(body, "chat_template_kwargs")) {
     if (!kw->is_object()) return TypeError("chat_template_kwargs", "an object", *kw);
     LLMUX_ASSIGN_OR_RETURN(r.enable_thinking,

@@ -55,6 +55,26 @@ TEST(OpenAiRequestTest, ParsesAFullChatRequest) {
   EXPECT_EQ(c.options.user, "u1");
 }
 
+TEST(OpenAiRequestTest, ParsesJsonSchemaAndGrammar) {
+  auto r =
+      ParseChatCompletionRequest(R"({"model": "m", "messages": [{"role": "user", "content": "x"}],
+    "response_format": {"type": "json_schema", "json_schema": {"name": "n", "strict": true,
+      "schema": {"type": "object", "properties": {"z": {"type": "string"}, "a": {"type": "integer"}}}}}})");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->request.response_format, serving::ResponseFormat::kJsonSchema);
+  EXPECT_TRUE(r->request.json_schema_strict);
+  // The client's key order is kept (it orders the generated properties).
+  EXPECT_EQ(r->request.json_schema,
+            R"({"type":"object","properties":{"z":{"type":"string"},"a":{"type":"integer"}}})");
+
+  auto g =
+      ParseChatCompletionRequest(R"({"model": "m", "messages": [{"role": "user", "content": "x"}],
+    "grammar": "root ::= [a-z]+"})");
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->request.response_format, serving::ResponseFormat::kGrammar);
+  EXPECT_EQ(g->request.grammar, "root ::= [a-z]+");
+}
+
 TEST(OpenAiRequestTest, ErrorsNameTheParameter) {
   EXPECT_EQ(ChatError("{not json").field(), "");
   EXPECT_NE(ChatError("{not json").message().find("JSON"), std::string::npos);
@@ -82,7 +102,18 @@ TEST(OpenAiRequestTest, ErrorsNameTheParameter) {
   EXPECT_EQ(with(R"("stream": "yes")").field(), "stream");
   EXPECT_EQ(with(R"("tool_choice": "sometimes")").field(), "tool_choice");
   EXPECT_EQ(with(R"("tool_choice": "required")").field(), "tool_choice");  // no tools
-  EXPECT_EQ(with(R"("response_format": {"type": "json_schema"})").field(), "response_format.type");
+  EXPECT_EQ(with(R"("response_format": {"type": "json_schema"})").field(),
+            "response_format.json_schema");
+  EXPECT_EQ(
+      with(R"("response_format": {"type": "json_schema", "json_schema": {"name": "x"}})").field(),
+      "response_format.json_schema.schema");
+  EXPECT_EQ(
+      with(R"("response_format": {"type": "json_schema", "json_schema": {"schema": 3}})").field(),
+      "response_format.json_schema.schema");
+  EXPECT_EQ(with(R"("response_format": {"type": "xml"})").field(), "response_format.type");
+  EXPECT_EQ(
+      with(R"("response_format": {"type": "json_object"}, "grammar": "root ::= [a]")").field(),
+      "grammar");
   EXPECT_EQ(with(R"("top_logprobs": 30, "logprobs": true)").field(), "top_logprobs");
   // A tool's parameters must be a JSON Schema object, as OpenAI requires.
   for (const char* params : {R"("notaschema")", "[]", "5", "true"}) {

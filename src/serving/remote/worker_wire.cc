@@ -95,6 +95,9 @@ pb::ChatRequest ToProto(const ChatRequest& r) {
   p.set_tool_choice(static_cast<pb::ToolChoiceMode>(r.tool_choice.mode));
   p.set_tool_choice_function(r.tool_choice.function_name);
   p.set_response_format(static_cast<pb::ResponseFormat>(r.response_format));
+  p.set_json_schema(r.json_schema);
+  p.set_json_schema_strict(r.json_schema_strict);
+  p.set_grammar(r.grammar);
   if (r.enable_thinking) p.set_enable_thinking(*r.enable_thinking);
   *p.mutable_options() = ToProto(r.options);
   return p;
@@ -140,6 +143,9 @@ Result<ChatRequest> FromProto(const pb::ChatRequest& p) {
     return InvalidArgumentError("unknown response_format").WithField("response_format");
   }
   r.response_format = static_cast<ResponseFormat>(p.response_format());
+  r.json_schema = p.json_schema();
+  r.json_schema_strict = p.json_schema_strict();
+  r.grammar = p.grammar();
   if (p.has_enable_thinking()) r.enable_thinking = p.enable_thinking();
   r.options = FromProto(p.options());
   return r;

@@ -17,7 +17,9 @@ ChatRequest FullChat() {
   r.messages = {system, assistant, tool};
   r.tools = {{chat::Json::parse(R"({"type":"function","function":{"name":"get","parameters":{"z":1,"a":2}}})")}};
   r.tool_choice = {ToolChoiceMode::kFunction, "get"};
-  r.response_format = ResponseFormat::kJsonObject;
+  r.response_format = ResponseFormat::kJsonSchema;
+  r.json_schema = R"({"type":"object"})";
+  r.json_schema_strict = true;
   r.enable_thinking = false;
   GenerationOptions& o = r.options;
   o.sampling = {0.5f, 0.9f, 40, 0.05f, 0.1f, 0.2f, 1.1f, 1234u};
@@ -76,7 +78,9 @@ TEST(WorkerWireTest, AChatRequestCrossesWhole) {
   EXPECT_EQ(got->tools[0].spec.dump(), sent.tools[0].spec.dump());
   EXPECT_EQ(got->tool_choice.mode, ToolChoiceMode::kFunction);
   EXPECT_EQ(got->tool_choice.function_name, "get");
-  EXPECT_EQ(got->response_format, ResponseFormat::kJsonObject);
+  EXPECT_EQ(got->response_format, ResponseFormat::kJsonSchema);
+  EXPECT_EQ(got->json_schema, R"({"type":"object"})");
+  EXPECT_TRUE(got->json_schema_strict);
   EXPECT_EQ(got->enable_thinking, std::optional<bool>(false));
   ExpectSameOptions(got->options, sent.options);
 }

@@ -1,0 +1,162 @@
+#include "engine/runtime/grammar_constraint.h"
+
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "engine/runtime/grammar_recognizer.h"
+
+namespace llmux {
+
+namespace {
+
+using grammar::Recognizer;
+
+class GrammarConstraint final : public TokenConstraint {
+ public:
+  GrammarConstraint(std::shared_ptr<const ConstraintVocab> vocab,
+                    std::shared_ptr<const grammar::Grammar> g)
+      : vocab_(std::move(vocab)), grammar_(std::move(g)), rec_(*grammar_) {
+    if (!rec_.Start(state_)) failed_ = true;
+  }
+
+  void Mask(std::span<float> logits) override;
+  void Accept(int32_t token) override;
+  bool Complete() const override { return !failed_ && state_.accepting; }
+  void SetTokensLeft(int tokens) override { tokens_left_ = tokens; }
+
+ private:
+  void Walk(uint32_t node, const Recognizer::State& s, size_t depth);
+  // A token after which `distance` bytes complete the text fits the budget: this token, the
+  // distance (one byte per token at worst) and the end of generation.
+  bool Fits(uint64_t distance) const { return distance + 2 <= static_cast<uint64_t>(tokens_left_); }
+  void AddRanks(uint32_t begin, uint32_t end) {
+    if (!ranges_.empty() && ranges_.back().second == begin) {
+      ranges_.back().second = end;
+    } else {
+      ranges_.emplace_back(begin, end);
+    }
+  }
+
+  std::shared_ptr<const ConstraintVocab> vocab_;
+  std::shared_ptr<const grammar::Grammar> grammar_;
+  Recognizer rec_;
+  Recognizer::State state_;
+  struct Memo {
+    uint64_t mask = 0;  // Recognizer::AcceptMask of the bytes that lead here
+    bool ok = false;
+    Recognizer::State state;
+  };
+  std::deque<std::vector<Memo>> levels_;  // walk states per trie depth, reused (stable addresses)
+  bool failed_ = false;
+  bool ended_ = false;
+  int tokens_left_ = -1;   // unknown
+  bool budgeted_ = false;  // this mask keeps completion within tokens_left_
+  std::vector<std::pair<uint32_t, uint32_t>> ranges_;
+  std::vector<uint8_t> allowed_;
+};
+
+// Sibling bytes that the same stacks take lead to the same state (AcceptMask): each distinct
+// state is stepped to once per node and kept until the node's children are done.
+void GrammarConstraint::Walk(uint32_t node, const Recognizer::State& s, size_t depth) {
+  if (levels_.size() <= depth) levels_.resize(depth + 1);
+  std::vector<Memo>& memo = levels_[depth];
+  size_t used = 0;
+  const size_t start = rec_.Mark();
+  const std::span<const ConstraintVocab::Node> nodes = vocab_->nodes();
+  const uint32_t end = nodes[node].subtree_end;
+  const grammar::ByteSet next = rec_.NextBytes(s);
+  const bool memoize = s.tops.size() <= 64;
+  for (uint32_t c = node + 1; c < end; c = nodes[c].subtree_end) {
+    const ConstraintVocab::Node& n = nodes[c];
+    if (!next.Has(n.byte)) continue;
+    const uint64_t mask = memoize ? rec_.AcceptMask(s, n.byte) : 0;
+    size_t i = 0;
+    while (i < used && !(memoize && memo[i].mask == mask)) ++i;
+    if (i == used) {
+      if (!memoize) rec_.Rollback(start);  // one state at a time
+      if (used == memo.size()) memo.emplace_back();
+      if (memoize || used == 0) ++used;
+      i = used - 1;
+      memo[i].mask = mask;
+      memo[i].ok = rec_.Step(s, n.byte, memo[i].state);
+    }
+    const Recognizer::State& t = memo[i].state;
+    if (memo[i].ok) {
+      // Below a string boundary, string content leaves the boundary stack at most 3 bytes
+      // (an unfinished UTF-8 character) further from completion.
+      if ((n.flags & ConstraintVocab::kStringContentBelow) && rec_.AtStringBoundary(t) &&
+          (!budgeted_ || Fits(rec_.Distance(t, /*boundary_only=*/true) + 3))) {
+        AddRanks(n.first_rank, vocab_->RankEnd(c));
+      } else {
+        if (n.here && (!budgeted_ || Fits(rec_.Distance(t)))) {
+          AddRanks(n.first_rank, n.first_rank + n.here);
+        }
+        if (n.subtree_end > c + 1) Walk(c, t, depth + 1);
+      }
+    }
+    if (!memoize) used = 0;  // not reusable: step again for the next sibling
+  }
+  rec_.Rollback(start);
+}
+
+void GrammarConstraint::Mask(std::span<float> logits) {
+  allowed_.assign(vocab_->n_vocab(), 0);
+  if (!failed_ && !ended_) {
+    ranges_.clear();
+    budgeted_ =
+        tokens_left_ >= 0 && static_cast<int64_t>(rec_.Distance(state_)) + 1 <= tokens_left_;
+    Walk(0, state_, 0);
+    const std::span<const int32_t> ids = vocab_->ranked_ids();
+    for (const auto& [begin, end] : ranges_) {
+      for (uint32_t r = begin; r < end; ++r) allowed_[ids[r]] = 1;
+    }
+    if (ranges_.empty() && !state_.accepting) failed_ = true;
+  }
+  if (failed_ || ended_ || state_.accepting) {
+    for (int32_t id : vocab_->eog_ids()) allowed_[id] = 1;
+  }
+  const size_t n_vocab = allowed_.size();
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (i >= n_vocab || !allowed_[i]) logits[i] = kNegInf;
+  }
+}
+
+void GrammarConstraint::Accept(int32_t token) {
+  if (vocab_->is_eog(token)) {
+    if (failed_ || ended_) return;
+    if (state_.accepting) {
+      ended_ = true;
+    } else {
+      failed_ = true;
+    }
+    return;
+  }
+  const std::string_view piece = vocab_->piece(token);
+  if (failed_ || ended_ || piece.empty() || vocab_->is_special(token)) {
+    failed_ = true;
+    return;
+  }
+  Recognizer::State a = state_, b;
+  for (char c : piece) {
+    if (!rec_.Step(a, static_cast<uint8_t>(c), b)) {
+      failed_ = true;
+      return;
+    }
+    std::swap(a, b);
+  }
+  state_ = std::move(a);
+  rec_.Compact(state_);
+}
+
+}  // namespace
+
+std::unique_ptr<TokenConstraint> MakeGrammarConstraint(std::shared_ptr<const ConstraintVocab> vocab,
+                                                       std::shared_ptr<const grammar::Grammar> g) {
+  return std::make_unique<GrammarConstraint>(std::move(vocab), std::move(g));
+}
+
+}  // namespace llmux

@@ -1,0 +1,25 @@
+// A TokenConstraint from a grammar (grammar.h): the output is a whole text of the grammar's
+// language, then an end-of-generation token.
+//
+// The mask walks the vocabulary's token trie once per shared prefix with the recognizer's
+// stack sets, dropping a subtree at its first refused byte; at a JSON-string body's character
+// boundary a subtree of plain string tokens is taken whole. With a token budget
+// (SetTokensLeft) a token is allowed only if the fewest bytes that complete the text after it,
+// plus the end-of-generation token, still fit, so a bounded request ends with a whole text
+// rather than a cut one (a vocabulary with every single byte as a token can always go one byte
+// nearer). A budget too small from the start is ignored: the text is cut at the limit.
+// Special tokens other than end-of-generation ones are never allowed.
+#pragma once
+
+#include <memory>
+
+#include "engine/runtime/constraint_vocab.h"
+#include "engine/runtime/grammar.h"
+#include "engine/runtime/token_constraint.h"
+
+namespace llmux {
+
+std::unique_ptr<TokenConstraint> MakeGrammarConstraint(std::shared_ptr<const ConstraintVocab> vocab,
+                                                       std::shared_ptr<const grammar::Grammar> g);
+
+}  // namespace llmux

@@ -1,0 +1,320 @@
+#include "engine/runtime/grammar.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/gguf/gguf_reader.h"
+#include "engine/runtime/grammar_constraint.h"
+#include "engine/runtime/grammar_recognizer.h"
+#include "engine/tokenizer/test_vocab.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "tests/support/test_paths.h"
+
+namespace llmux::grammar {
+namespace {
+
+bool Matches(const Grammar& g, std::string_view text) {
+  auto r = GrammarMatches(g, text);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() && *r;
+}
+
+// value ::= "[" (value ("," value)*)? "]" | [0-9]{1,3}
+std::shared_ptr<const Grammar> NestedLists() {
+  GrammarBuilder b;
+  const uint32_t value = b.AddRule("value");
+  b.Define(value,
+           Alt({Seq({Byte('['), Optional(Seq({Ref(value), Star(Seq({Byte(','), Ref(value)}))})),
+                     Byte(']')}),
+                Repeat(Range('0', '9'), 1, 3)}));
+  auto g = b.Build(value);
+  EXPECT_TRUE(g.ok()) << g.status().ToString();
+  return g.ok() ? *g : nullptr;
+}
+
+TEST(GrammarTest, AcceptsAndRefusesByteSequences) {
+  auto g = NestedLists();
+  ASSERT_TRUE(g);
+  for (const char* ok : {"1", "123", "[]", "[1]", "[1,22,[333,[]]]", "[[[[]]]]"}) {
+    EXPECT_TRUE(Matches(*g, ok)) << ok;
+  }
+  for (const char* bad : {"", "1234", "[", "[1,]", "[,1]", "]", "[1][2]", "[01a]", "x"}) {
+    EXPECT_FALSE(Matches(*g, bad)) << bad;
+  }
+}
+
+TEST(GrammarTest, RepetitionBounds) {
+  GrammarBuilder b;
+  const uint32_t root = b.AddRule("root", Seq({Repeat(Literal("ab"), 2, 4), Byte('.')}));
+  auto g = b.Build(root);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_FALSE(Matches(**g, "ab."));
+  EXPECT_TRUE(Matches(**g, "abab."));
+  EXPECT_TRUE(Matches(**g, "ababab."));
+  EXPECT_TRUE(Matches(**g, "abababab."));
+  EXPECT_FALSE(Matches(**g, "ababababab."));
+  EXPECT_FALSE(Matches(**g, "aba."));
+}
+
+TEST(GrammarTest, RefusesLeftRecursion) {
+  GrammarBuilder b;
+  // expr ::= expr "+" "1" | "1": left-recursive.
+  const uint32_t expr = b.AddRule("expr");
+  b.Define(expr, Alt({Seq({Ref(expr), Literal("+1")}), Byte('1')}));
+  auto g = b.Build(expr);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("left-recursive"), std::string::npos) << g.status().message();
+
+  // Through a rule that can be empty: a ::= b a "x" | "y", b ::= "" | "z".
+  GrammarBuilder c;
+  const uint32_t a = c.AddRule("a");
+  const uint32_t bb = c.AddRule("b", Alt({Empty(), Byte('z')}));
+  c.Define(a, Alt({Seq({Ref(bb), Ref(a), Byte('x')}), Byte('y')}));
+  auto h = c.Build(a);
+  ASSERT_FALSE(h.ok());
+  EXPECT_NE(h.status().message().find("left-recursive"), std::string::npos);
+}
+
+TEST(GrammarTest, RefusesUndefinedAndNeverEndingRules) {
+  GrammarBuilder b;
+  const uint32_t root = b.AddRule("root");
+  b.AddRule("dangling");
+  b.Define(root, Seq({Byte('a'), Ref(1)}));
+  auto g = b.Build(root);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("'dangling' is used but not defined"), std::string::npos);
+
+  GrammarBuilder c;
+  const uint32_t loop = c.AddRule("loop");
+  c.Define(loop, Seq({Byte('a'), Ref(loop)}));
+  auto h = c.Build(loop);
+  ASSERT_FALSE(h.ok());
+  EXPECT_NE(h.status().message().find("can never finish"), std::string::npos);
+}
+
+TEST(GrammarTest, RepetitionExpansionIsBounded) {
+  GrammarBuilder b;
+  // 100000 optional copies: a helper rule each.
+  const uint32_t root = b.AddRule("root", Repeat(Byte('a'), 0, 100000));
+  auto g = b.Build(root);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("rules after expanding"), std::string::npos)
+      << g.status().message();
+}
+
+TEST(GrammarTest, ExplodingAlternationFailsClearly) {
+  // 300 different rules all start with "a": 300 stacks are open before the first byte.
+  GrammarBuilder b;
+  std::vector<Expr> alts;
+  for (int i = 0; i < 300; ++i) {
+    const std::string digits = std::to_string(i);
+    const uint32_t r = b.AddRule(digits, Seq({Byte('a'), Literal(digits)}));
+    alts.push_back(Ref(r));
+  }
+  const uint32_t root = b.AddRule("root", Alt(std::move(alts)));
+  auto g = b.Build(root);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("parse stacks"), std::string::npos);
+
+  // Ambiguity that grows with the input: each "a" may open x or y, whose closers differ, so n
+  // bytes of "a" leave 2^n different stacks.
+  GrammarBuilder c;
+  const uint32_t x = c.AddRule("x");
+  const uint32_t y = c.AddRule("y");
+  c.Define(
+      x, Alt({Seq({Byte('a'), Ref(x), Byte('b')}), Seq({Byte('a'), Ref(y), Byte('c')}), Empty()}));
+  c.Define(
+      y, Alt({Seq({Byte('a'), Ref(x), Byte('c')}), Seq({Byte('a'), Ref(y), Byte('b')}), Empty()}));
+  auto h = c.Build(x);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  auto r = GrammarMatches(**h, std::string(20, 'a'));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("too many parse stacks"), std::string::npos);
+}
+
+TEST(GrammarTest, DeepNestingIsBoundedNotACrash) {
+  auto g = NestedLists();
+  ASSERT_TRUE(g);
+  std::string deep(5000, '[');
+  auto r = GrammarMatches(*g, deep);
+  EXPECT_FALSE(r.ok() && *r);  // refused (stack depth limit), never a crash
+  std::string ok = std::string(100, '[') + std::string(100, ']');
+  EXPECT_TRUE(Matches(*g, ok));
+}
+
+TEST(GrammarTest, DistanceIsTheShortestCompletion) {
+  auto g = NestedLists();
+  ASSERT_TRUE(g);
+  Recognizer rec(*g);
+  Recognizer::State s, t;
+  rec.Start(s);
+  EXPECT_EQ(rec.Distance(s), 1u);  // one digit
+  for (char c : std::string("[[1,[")) {
+    ASSERT_TRUE(rec.Step(s, static_cast<uint8_t>(c), t));
+    std::swap(s, t);
+  }
+  EXPECT_EQ(rec.Distance(s), 3u);  // "]]]"
+}
+
+// --- Masks over a vocabulary, compared with walking every token through the recognizer. ---
+
+std::unique_ptr<Tokenizer> SmallVocab() {
+  tokenizer::VocabData data = tokenizer::testing::BpeVocab(
+      {"[",   "]",    ",", "1",       "2",  "12", "[1",  "[[", "]]", ",[",     "1]",
+       "123", "1234", "a", "<|end|>", "[]", "],", "]]]", "9",  "90", "<|ctl|>"},
+      {});
+  data.token_types.assign(data.tokens.size(), 1);
+  data.token_types[14] = 3;
+  data.token_types[20] = 3;
+  data.eos_id = 14;
+  return tokenizer::testing::Build(std::move(data));
+}
+
+// What Mask should allow from `prefix` (text accepted so far): tokens whose bytes keep the
+// text viable, and end of generation once the text is whole.
+std::vector<bool> BruteForce(const Grammar& g, const ConstraintVocab& vocab,
+                             const std::string& prefix) {
+  std::vector<bool> allowed(vocab.n_vocab(), false);
+  Recognizer rec(g);
+  Recognizer::State start, a, b;
+  rec.Start(start);
+  for (char c : prefix) {
+    EXPECT_TRUE(rec.Step(start, static_cast<uint8_t>(c), b));
+    std::swap(start, b);
+  }
+  for (int32_t id = 0; id < vocab.n_vocab(); ++id) {
+    if (vocab.is_eog(id)) {
+      allowed[id] = start.accepting;
+      continue;
+    }
+    if (vocab.is_special(id) || vocab.piece(id).empty()) continue;
+    a = start;
+    bool ok = true;
+    for (char c : vocab.piece(id)) {
+      if (!rec.Step(a, static_cast<uint8_t>(c), b)) {
+        ok = false;
+        break;
+      }
+      std::swap(a, b);
+    }
+    allowed[id] = ok;
+  }
+  return allowed;
+}
+
+void ExpectMaskMatchesBruteForce(std::shared_ptr<const Grammar> g,
+                                 std::shared_ptr<const ConstraintVocab> vocab, int steps,
+                                 uint32_t seed) {
+  auto c = MakeGrammarConstraint(vocab, g);
+  std::mt19937 rng(seed);
+  std::string text;
+  for (int step = 0; step < steps; ++step) {
+    std::vector<float> logits(vocab->n_vocab(), 0.0f);
+    c->Mask(logits);
+    const std::vector<bool> expected = BruteForce(*g, *vocab, text);
+    std::vector<int32_t> choices;
+    for (int32_t id = 0; id < vocab->n_vocab(); ++id) {
+      const bool allowed = std::isfinite(logits[id]);
+      ASSERT_EQ(allowed, expected[id])
+          << "token " << id << " '" << vocab->piece(id) << "' after '" << text << "'";
+      if (allowed) choices.push_back(id);
+    }
+    ASSERT_FALSE(choices.empty());
+    const int32_t pick = choices[rng() % choices.size()];
+    c->Accept(pick);
+    if (vocab->is_eog(pick)) {
+      EXPECT_TRUE(c->Complete());
+      EXPECT_TRUE(Matches(*g, text)) << text;
+      return;
+    }
+    text += vocab->piece(pick);
+  }
+}
+
+TEST(GrammarConstraintTest, MaskEqualsBruteForceOnSmallVocab) {
+  auto tok = SmallVocab();
+  ASSERT_TRUE(tok);
+  auto vocab = ConstraintVocab::Build(*tok);
+  auto g = NestedLists();
+  ASSERT_TRUE(g);
+  for (uint32_t seed = 0; seed < 50; ++seed) ExpectMaskMatchesBruteForce(g, vocab, 40, seed);
+}
+
+TEST(GrammarConstraintTest, SteersToCompletionWithinTheBudget) {
+  auto tok = SmallVocab();
+  ASSERT_TRUE(tok);
+  auto vocab = ConstraintVocab::Build(*tok);
+  auto g = NestedLists();
+  ASSERT_TRUE(g);
+  for (uint32_t seed = 0; seed < 50; ++seed) {
+    auto c = MakeGrammarConstraint(vocab, g);
+    std::mt19937 rng(seed);
+    const int budget = 12;
+    std::string text;
+    bool ended = false;
+    for (int used = 0; used < budget && !ended; ++used) {
+      c->SetTokensLeft(budget - used);
+      std::vector<float> logits(vocab->n_vocab(), 0.0f);
+      c->Mask(logits);
+      std::vector<int32_t> choices;
+      for (int32_t id = 0; id < vocab->n_vocab(); ++id) {
+        // Prefer anything but end of generation, like a model that never wants to stop.
+        if (std::isfinite(logits[id]) && !vocab->is_eog(id)) choices.push_back(id);
+      }
+      if (choices.empty()) {
+        ASSERT_TRUE(c->Complete()) << text;
+        ended = true;
+        break;
+      }
+      const int32_t pick = choices[rng() % choices.size()];
+      c->Accept(pick);
+      text += vocab->piece(pick);
+    }
+    EXPECT_TRUE(ended) << "seed " << seed << ": " << text;
+    EXPECT_TRUE(Matches(*g, text)) << text;
+  }
+}
+
+// The real Qwen3 vocabulary: a JSON-string-like body uses the whole-subtree shortcut, which must
+// give the same mask as walking every token.
+TEST(GrammarConstraintTest, MaskEqualsBruteForceOnQwen3Vocab) {
+  auto file = gguf::GgufFile::Open(llmux::testing::SharedDir() + "/models/qwen3-vocab.gguf");
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  auto tok = Tokenizer::FromGguf(**file);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  auto vocab = ConstraintVocab::Build(**tok);
+
+  // root ::= "{\"k\": \"" body "\"}" with body a JSON string's inside; or [0-9]+.
+  GrammarBuilder b;
+  const uint32_t body = b.AddRule("body");
+  ByteSet plain;
+  plain.AddRange(0x20, 0x7f);
+  plain.bits[0x22 >> 6] &= ~(uint64_t{1} << (0x22 & 63));
+  plain.bits[0x5c >> 6] &= ~(uint64_t{1} << (0x5c & 63));
+  const Expr cont = Range(0x80, 0xbf);
+  b.Define(body, Alt({Seq({Bytes(plain), Ref(body)}), Seq({Range(0xc2, 0xdf), cont, Ref(body)}),
+                      Seq({Range(0xe0, 0xef), cont, cont, Ref(body)}),
+                      Seq({Range(0xf0, 0xf4), cont, cont, cont, Ref(body)}),
+                      Seq({Byte('\\'), Bytes([] {
+                             ByteSet s;
+                             for (char c : std::string("\"\\/bfnrt")) s.Add(c);
+                             return s;
+                           }()),
+                           Ref(body)}),
+                      Empty()}));
+  b.MarkStringBody(body);
+  const uint32_t root = b.AddRule(
+      "root",
+      Alt({Seq({Literal("{\"k\": \""), Ref(body), Literal("\"}")}), Plus(Range('0', '9'))}));
+  auto g = b.Build(root);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  // (The body above is looser than UTF-8 on purpose: the shortcut only needs the boundary.)
+  ExpectMaskMatchesBruteForce(*g, vocab, 6, 7);
+}
+
+}  // namespace
+}  // namespace llmux::grammar
