@@ -19,6 +19,7 @@
 #include "gateway/admin/model_pull_routes.h"
 #include "gateway/admin/me_route.h"
 #include "gateway/admin/prompt_routes.h"
+#include "app/registry_pull_sink.h"
 #include "gateway/admin/registry_routes.h"
 #include "gateway/admin/request_log_routes.h"
 #include "gateway/admin/session_routes.h"
@@ -179,7 +180,9 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
     gateway::RegisterModelRoutes(router, *backend.models);
   pull::PullerOptions pull_options = o.pull;
   if (pull_options.models_dir.empty()) pull_options.models_dir = mcp_options.model_dir;
-  pull::ModelPuller puller(pull_options);
+  std::unique_ptr<RegistryPullSink> pull_sink;
+  if (registry_service) pull_sink = std::make_unique<RegistryPullSink>(*registry_service);
+  pull::ModelPuller puller(pull_options, pull_sink.get());
   gateway::RegisterModelPullRoutes(router, puller);
   gateway::RegisterOllamaPullRoute(ollama_router, puller);
   gateway::RegisterMeRoute(router);

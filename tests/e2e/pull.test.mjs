@@ -125,6 +125,17 @@ describe('model pull', () => {
     assert.equal(gets[0].range, '');
     assert.match(gets[1].range, /^bytes=[1-9]\d*-$/);
     assert.ok(!JSON.stringify(lines).includes('not-echoed'));
+    // The pull named "stories:v1": the registry has the blob as a version, tagged v1, by this key.
+    const reg = await fetch(`${server.baseURL}/admin/v1/registry/resolve?ref=stories:v1`,
+      { headers: { Authorization: `Bearer ${admin}` } });
+    assert.equal(reg.status, 200);
+    const version = await reg.json();
+    assert.equal(version.digest, `sha256:${sourceHex}`);
+    assert.equal(version.path, last.path);
+    assert.equal(version.size_bytes, source.length);
+    const history = await (await fetch(`${server.baseURL}/admin/v1/registry/history?model=stories`,
+      { headers: { Authorization: `Bearer ${admin}` } })).json();
+    assert.ok(history.data.some((c) => c.kind === 'version.register'), JSON.stringify(history));
   });
 
   test('the ollama client pulls with streamed progress, and with stream false', async () => {

@@ -267,6 +267,7 @@ Result<PulledModel> PullJob::Place(const std::string& partial, const std::string
   m.path = (fs::path(o.models_dir) / "blobs" / ("sha256-" + hex)).string();
   m.size = size;
   m.name = request_.name;
+  m.caller = caller_;
   m.source = request_.url.empty() ? request_.path
                                   : request_.url.substr(0, request_.url.find_first_of("?#"));
   if (!partial.empty()) {

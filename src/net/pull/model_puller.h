@@ -49,6 +49,7 @@ struct PulledModel {
   uint64_t size = 0;
   std::string name;    // as the caller asked (may be empty)
   std::string source;  // the URL or path pulled (URLs without their query)
+  std::string caller;  // who pulled it, as given to ModelPuller::Start
 };
 
 // Called once per finished pull, before "success" is reported; an error fails the pull (the
