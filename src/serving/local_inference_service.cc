@@ -123,6 +123,12 @@ LocalInferenceService::~LocalInferenceService() {
   reaper_cv_.notify_all();
   if (reaper_.joinable()) reaper_.join();
   if (loader_.joinable()) loader_.join();
+  std::vector<std::thread> retiring;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    retiring.swap(retiring_);
+  }
+  for (std::thread& t : retiring) t.join();
   // The hosts go first, while what their last requests' callbacks touch is still here.
   std::vector<std::shared_ptr<ModelHost>> hosts;
   {
@@ -283,6 +289,62 @@ Status LocalInferenceService::UnloadModel(const std::string& name) {
   }
   DestroyHost(std::move(host));
   return Status();
+}
+
+Status LocalInferenceService::ReplaceModel(ModelSpec spec) {
+  const std::string name = spec.name;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (draining_ || stopping_) return UnavailableError("the server is shutting down");
+    bool served = false;
+    for (const auto& h : hosts_) served = served || h->name() == name;
+    if (!served) return NotFoundError("the model '" + name + "' is not served").WithField("model");
+    if (!replacing_.insert(name).second) {
+      return AlreadyExistsError("the model '" + name + "' is being updated already");
+    }
+  }
+  spdlog::info("updating model '{}' to {}", name, spec.path);
+  auto loaded = ModelHost::Load(spec, options_);
+  std::shared_ptr<ModelHost> old;
+  std::shared_ptr<ModelHost> unused;  // the new copy when the old one went meanwhile
+  Status status;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    replacing_.erase(name);
+    if (!loaded.ok()) {
+      status = loaded.status().WithContext("updating '" + name + "' from " + spec.path);
+      spdlog::warn("{}; the old copy keeps serving", status.ToString());
+      return status;
+    }
+    std::shared_ptr<ModelHost> fresh = std::move(loaded).value();
+    auto it = std::find_if(hosts_.begin(), hosts_.end(),
+                           [&](const auto& h) { return h->name() == name; });
+    if (it == hosts_.end() || draining_ || stopping_) {
+      unused = std::move(fresh);
+      status = UnavailableError("the model '" + name + "' was unloaded during the update");
+    } else {
+      ObserveEngine(*fresh);
+      lifecycle_.Replaced(name, spec.path, fresh->info().size_bytes, KvCacheBytes(*fresh),
+                          NowUnix());
+      old = std::exchange(*it, std::move(fresh));  // new lookups find the new copy from here
+      // The old copy takes no new requests; those it holds run to their end, then it goes.
+      old->engine().StopAccepting(/*cancel_waiting=*/false);
+      // (Until it goes, both copies' engines publish their gauges under the same name.)
+      retiring_.emplace_back([this, old = std::move(old)]() mutable {
+        while (!old->engine().WaitIdle(200)) {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (stopping_) break;  // shutting down: what still runs ends cancelled
+        }
+        // A request that found the host just before the switch holds it until its Submit
+        // returns; the engine's destructor then joins its thread.
+        while (old.use_count() > 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        old.reset();
+      });
+    }
+  }
+  if (unused) unused.reset();
+  if (status.ok()) spdlog::info("model '{}' now serves {}", name, spec.path);
+  return status;
 }
 
 std::vector<ModelStatus> LocalInferenceService::ModelStatuses() const {

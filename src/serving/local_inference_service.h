@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,6 +54,7 @@ class LocalInferenceService : public InferenceService, public ModelManager, publ
   // (kUnavailable) until the models given at start are loaded.
   Status LoadModel(ModelSpec spec) override;
   Status UnloadModel(const std::string& name) override;
+  Status ReplaceModel(ModelSpec spec) override;
   std::vector<ModelStatus> ModelStatuses() const override;
   Status SetKeepAlive(const std::string& name, double seconds) override;
 
@@ -101,6 +103,9 @@ class LocalInferenceService : public InferenceService, public ModelManager, publ
   std::condition_variable reaper_cv_;
   std::thread loader_;
   std::thread reaper_;
+  std::set<std::string> replacing_;  // names ReplaceModel is updating
+  // Old copies of updated models, each unloaded by its thread once its requests are done.
+  std::vector<std::thread> retiring_;
 };
 
 }  // namespace llmux::serving

@@ -96,6 +96,17 @@ void ModelLifecycle::Loaded(const std::string& name, std::optional<double> keep_
   Touch(it->second, now);
 }
 
+void ModelLifecycle::Replaced(const std::string& name, const std::string& path,
+                              int64_t weights_bytes, int64_t kv_bytes, double now) {
+  auto it = entries_.find(name);
+  if (it == entries_.end()) return;
+  ModelStatus& s = it->second.status;
+  s.path = path;
+  s.loaded_at = now;
+  s.weights_bytes = weights_bytes;
+  s.kv_bytes = kv_bytes;
+}
+
 void ModelLifecycle::LoadFailed(const std::string& name, const std::string& reason, double now) {
   auto it = entries_.find(name);
   if (it == entries_.end()) return;

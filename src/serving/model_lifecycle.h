@@ -61,6 +61,10 @@ class ModelLifecycle {
   void Loaded(const std::string& name, std::optional<double> keep_alive_s, int64_t weights_bytes,
               int64_t kv_bytes, double now);
   void LoadFailed(const std::string& name, const std::string& reason, double now);
+  // A hot update put another file behind the loaded `name`: its path and memory change, its
+  // state, keep-alive and requests in flight do not.
+  void Replaced(const std::string& name, const std::string& path, int64_t weights_bytes,
+                int64_t kv_bytes, double now);
 
   // A request starts on a loaded model; `keep_alive_s` (a request's own, Ollama's keep_alive)
   // replaces the model's keep-alive (pinned models keep theirs). False when the model is not

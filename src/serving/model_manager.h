@@ -34,6 +34,14 @@ class ModelManager {
   virtual Status SetKeepAlive(const std::string& name, double seconds) {
     return UnimplementedError("this server does not unload idle models");
   }
+  // Hot update: loads spec.path beside the model served as spec.name, then switches new
+  // requests to it at once; requests already queued or running finish on the old copy, which is
+  // unloaded after them (in the background). A load that fails leaves the old copy serving and
+  // returns why. Blocks until the switch. kNotFound unless spec.name is served, kAlreadyExists
+  // while another update of it runs.
+  virtual Status ReplaceModel(ModelSpec spec) {
+    return UnimplementedError("this server does not update models in place");
+  }
 };
 
 }  // namespace llmux::serving

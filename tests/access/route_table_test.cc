@@ -87,7 +87,7 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   prompts::PromptService prompt_service(**store, **store);
   RegisterPromptRoutes(router, prompt_service);
   registry::RegistryService registry_service(**store, **store);
-  RegisterRegistryRoutes(router, registry_service);
+  RegisterRegistryRoutes(router, registry_service, &service);
   requestlog::RequestLog request_log(**store, {});
   RegisterRequestLogRoutes(router, request_log);
   NoWorkers workers;

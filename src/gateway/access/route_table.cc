@@ -100,6 +100,8 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Http("DELETE", "/admin/v1/registry/tags", Access::kPermission, auth::kPermModelsManage),
     Http("PUT", "/admin/v1/registry/parameters", Access::kPermission, auth::kPermModelsManage),
     Http("POST", "/admin/v1/registry/rollback", Access::kPermission, auth::kPermModelsManage),
+    // Hot update of a served model to a registry version (with the registry and a local host).
+    Http("POST", "/admin/v1/models/update", Access::kPermission, auth::kPermModelsManage),
     // The models hosted in this process: state, keep-alive, memory.
     Http("GET", "/admin/v1/models", Access::kPermission, auth::kPermModelsManage),
     // The serving metrics over time (dashboards): the same figures as /metrics.

@@ -18,12 +18,21 @@
 namespace llmux::registry {
 class RegistryService;
 }
+namespace llmux::serving {
+class ModelManager;
+}
 
 namespace llmux::gateway {
 
 class GuardedRouter;
 
-// `service` must outlive the server.
-void RegisterRegistryRoutes(GuardedRouter& router, registry::RegistryService& service);
+// `service` (and `models`) must outlive the server. With `models`, also the hot update:
+//
+//   POST /admin/v1/models/update {"name": served model, "ref": "model[:tag]"}    models:manage
+//     -> {"name", "ref", "digest", "path"} once new requests go to the version `ref` points at
+//        (serving::ModelManager::ReplaceModel: loaded beside the old copy, which finishes its
+//        requests; a failed load leaves the old copy serving and answers why).
+void RegisterRegistryRoutes(GuardedRouter& router, registry::RegistryService& service,
+                            serving::ModelManager* models = nullptr);
 
 }  // namespace llmux::gateway

@@ -1,0 +1,143 @@
+// Hot update end to end: a `llmux serve` with auth (so with the registry) serves model "m" from
+// version a of two random-weight Qwen3 files registered as versions of "m". While six clients
+// stream greedy chat completions in a loop with the `openai` client, POST /admin/v1/models/update
+// switches "m" to version b. No stream may fail, and each answer must be wholly a's or wholly b's
+// (greedy text computed alone on each file first): the in-flight ones finish on the copy they
+// started on, and everything after the switch is b's. A version whose file is gone fails to load
+// and leaves the old copy serving; a user key gets 403.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { BIN, SHARED, startServer } from './server.mjs';
+
+const root = mkdtempSync(join(tmpdir(), 'llmux-e2e-hot-'));
+let server, admin, userKey;
+
+function makeModel(seed) {
+  const out = join(root, `m-${seed}.gguf`);
+  execFileSync(BIN, ['model', 'create', '--arch', 'qwen3', '--hidden', '64', '--layers', '2',
+    '--heads', '2', '--kv-heads', '1', '--head-dim', '32', '--ffn', '128', '--type', 'q8_0',
+    '--vocab-from', join(SHARED, 'models/qwen3-vocab.gguf'), '--seed', String(seed), '--out', out]);
+  return out;
+}
+
+async function call(method, path, key, body) {
+  const r = await fetch(server.baseURL + path, { method,
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: r.status, json, text };
+}
+
+const request = { model: 'm', messages: [{ role: 'user', content: 'Tell me a story' }],
+  max_tokens: 24, temperature: 0 };
+
+async function streamOnce(client) {
+  let text = '';
+  let finish = null;
+  const stream = await client.chat.completions.create({ ...request, stream: true });
+  for await (const chunk of stream) {
+    const c = chunk.choices[0];
+    if (c?.delta?.content) text += c.delta.content;
+    if (c?.finish_reason) finish = c.finish_reason;
+  }
+  return { text, finish };
+}
+
+const fileA = makeModel(21);
+const fileB = makeModel(22);
+
+before(async () => {
+  server = await startServer([`m=${fileA}`], [], { auth: true, dataDir: join(root, 'data') });
+  admin = server.adminKey;
+  for (const [file, tag] of [[fileA, 'a'], [fileB, 'b']]) {
+    const r = await call('POST', '/admin/v1/registry/versions', admin, { path: file, model: 'm', tag });
+    assert.ok(r.status === 201 || r.status === 200, r.text);
+  }
+  const u = await call('POST', '/admin/v1/users', admin, { name: 'ursa', roles: ['user'] });
+  const k = await call('POST', '/admin/v1/keys', admin, { owner_user_id: u.json.id, name: 'ursa-key' });
+  userKey = k.json.key;
+});
+
+after(async () => {
+  await server?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+test('a switch under streaming load fails no request; each answer is wholly one version\'s', async () => {
+  const client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: admin, maxRetries: 0 });
+  const a = await streamOnce(client);
+  // What version b answers alone, from a second server on that file.
+  const solo = await startServer([`m=${fileB}`]);
+  const b = await streamOnce(new OpenAI({ baseURL: `${solo.baseURL}/v1`, apiKey: 'x', maxRetries: 0 }));
+  await solo.stop();
+  assert.notEqual(a.text, b.text, 'the two versions answer differently');
+
+  let stop = false;
+  let switchedAt = null;
+  const results = [];
+  const failures = [];
+  const worker = async () => {
+    while (!stop) {
+      const started = Date.now();
+      try {
+        const r = await streamOnce(client);
+        results.push({ ...r, started });
+      } catch (e) {
+        failures.push(String(e));
+      }
+    }
+  };
+  const workers = Array.from({ length: 6 }, worker);
+  await new Promise((r) => setTimeout(r, 800));
+  const update = await call('POST', '/admin/v1/models/update', admin, { name: 'm', ref: 'm:b' });
+  switchedAt = Date.now();
+  assert.equal(update.status, 200, update.text);
+  assert.equal(update.json.path, fileB);
+  await new Promise((r) => setTimeout(r, 1200));
+  stop = true;
+  await Promise.all(workers);
+
+  assert.deepEqual(failures, []);
+  assert.ok(results.length >= 12, `only ${results.length} answers`);
+  for (const r of results) {
+    assert.ok(r.finish === 'length' || r.finish === 'stop', JSON.stringify(r));
+    assert.ok(r.text === a.text || r.text === b.text, `an answer of neither version: ${JSON.stringify(r.text)}`);
+    if (r.started > switchedAt) assert.equal(r.text, b.text, 'a request after the switch got version a');
+  }
+  assert.ok(results.some((r) => r.text === a.text) && results.some((r) => r.text === b.text),
+    'answers from both versions');
+  const models = await call('GET', '/admin/v1/models', admin);
+  assert.equal(models.json.models.find((m) => m.name === 'm').path, fileB);
+});
+
+test('a version that cannot load leaves the old copy serving; bad calls are refused', async () => {
+  // A tag pointing at a version whose file then disappears.
+  const other = makeModel(23);
+  let r = await call('POST', '/admin/v1/registry/versions', admin, { path: other, model: 'm', tag: 'c' });
+  assert.equal(r.status, 201, r.text);
+  rmSync(other);
+  r = await call('POST', '/admin/v1/models/update', admin, { name: 'm', ref: 'm:c' });
+  assert.ok(r.status >= 400, r.text);
+  assert.match(r.json.error.message, /m-23|No such file|not found|cannot/i);
+  const client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: admin, maxRetries: 0 });
+  const after = await client.chat.completions.create(request);
+  assert.ok(after.choices[0].message.content.length > 0, 'the old copy still answers');
+  const models = await call('GET', '/admin/v1/models', admin);
+  assert.equal(models.json.models.find((m) => m.name === 'm').path, fileB);
+
+  assert.equal((await call('POST', '/admin/v1/models/update', userKey, { name: 'm', ref: 'm:a' })).status, 403);
+  r = await call('POST', '/admin/v1/models/update', admin, { name: 'm' });
+  assert.equal(r.status, 400);
+  assert.equal(r.json.error.param, 'ref');
+  r = await call('POST', '/admin/v1/models/update', admin, { name: 'nope', ref: 'm:a' });
+  assert.equal(r.status, 404);
+  r = await call('POST', '/admin/v1/models/update', admin, { name: 'm', ref: 'm:zzz' });
+  assert.equal(r.status, 404);
+});
