@@ -295,7 +295,7 @@ void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& serv
                    if (previous) {
                      conversation = std::move(*previous);
                    } else {
-                     allowed = NotFoundError("Previous response with id '" +
+                     allowed = InvalidArgumentError("Previous response with id '" +
                                              parsed->previous_response_id + "' not found.")
                                    .WithField("previous_response_id");
                    }

@@ -211,6 +211,9 @@ Status ParseSampling(const Json& body, serving::GenerationOptions& o) {
   if (max_tokens) o.max_tokens = *max_tokens;
   LLMUX_ASSIGN_OR_RETURN(auto user, GetString(body, "user", "user"));
   o.user = user.value_or("");
+  // Not in OpenAI's Responses API: llmux takes chat completions' `seed` here too.
+  LLMUX_ASSIGN_OR_RETURN(auto seed, GetInteger(body, "seed"));
+  if (seed) o.sampling.seed = static_cast<uint32_t>(*seed);
   return Status::Ok();
 }
 
