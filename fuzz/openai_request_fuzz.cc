@@ -1,8 +1,9 @@
 // libFuzzer target: the OpenAI request parsers (src/gateway/openai/openai_request.h) on arbitrary
-// bodies: chat completions, completions and Responses-API requests. A refusal must be InvalidArgument with a
-// message. A body that is accepted is written back as an OpenAI body (openai_request_json.h):
-// that body must be accepted again and give the same request, so every field the parser keeps
-// survives the trip and nothing is accepted that the parser itself would refuse.
+// bodies: chat completions, completions and Responses-API requests. A refusal must be
+// InvalidArgument with a message. A body that is accepted is written back as an OpenAI body
+// (openai_request_json.h): that body must be accepted again and give the same request, so every
+// field the parser keeps survives the trip and nothing is accepted that the parser itself would
+// refuse.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

@@ -12,8 +12,8 @@
 #include "gateway/openai/responses_format.h"
 #include "gateway/openai/responses_request.h"
 #include "net/http/async_queue.h"
-#include "net/http/http_server.h"
 #include "net/http/await_callback.h"
+#include "net/http/http_server.h"
 #include "serving/inference_service.h"
 #include "serving/request_validation.h"
 
@@ -158,8 +158,10 @@ awaitable<void> GenerateResponse(http::ResponseWriter& w, CallAccess& access, St
       access.Track(std::make_shared<QueueSink>(queue), meta.model, std::move(prompt));
   std::shared_ptr<serving::Sink> sink = tracked;
   std::optional<Submitted> handle;
-  handle.emplace(co_await http::AwaitCallback<Submitted>(
-      [&start, &sink](std::function<void(Submitted)> done) { start(std::move(sink), std::move(done)); }));
+  handle.emplace(
+      co_await http::AwaitCallback<Submitted>([&start, &sink](std::function<void(Submitted)> done) {
+        start(std::move(sink), std::move(done));
+      }));
   if (!handle->ok()) {
     tracked->Refuse(handle->status());
     co_await SendError(w, handle->status());
@@ -283,51 +285,50 @@ void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& serv
   // OpenAI's Responses API. The conversation of a stored response is kept per caller (its
   // principal's subject) so that previous_response_id continues only the caller's own.
   auto responses = std::make_shared<ResponseStore>();
-  router.Route("POST", "/v1/responses",
-               [&service, responses](http::Request& req, http::ResponseWriter& w,
-                                     CallAccess& access) -> awaitable<void> {
-                 auto parsed = ParseResponsesRequest(req.body);
-                 Status allowed = parsed.ok() ? access.AllowModel(parsed->request.model) : parsed.status();
-                 std::vector<chat::Message> conversation;
-                 if (allowed.ok() && !parsed->previous_response_id.empty()) {
-                   auto previous =
-                       responses->Get(access.principal().subject, parsed->previous_response_id);
-                   if (previous) {
-                     conversation = std::move(*previous);
-                   } else {
-                     allowed = InvalidArgumentError("Previous response with id '" +
-                                             parsed->previous_response_id + "' not found.")
-                                   .WithField("previous_response_id");
-                   }
-                 }
-                 if (allowed.ok()) {
-                   serving::ChatRequest& r = parsed->request;
-                   conversation.insert(conversation.end(), r.messages.begin(), r.messages.end());
-                   r.messages.clear();
-                   if (parsed->instructions) {
-                     r.messages.push_back(MakeMessage("system", *parsed->instructions));
-                   }
-                   r.messages.insert(r.messages.end(), conversation.begin(), conversation.end());
-                   allowed = serving::ValidateChatRequest(r);
-                 }
-                 if (!allowed.ok()) {
-                   access.Refuse(allowed, parsed.ok() ? parsed->request.model : "");
-                   co_await SendError(w, allowed);
-                   co_return;
-                 }
-                 parsed->request.options.caller_share = access.share();
-                 ResponsesMeta meta{NewResponseId("resp_"), UnixNow(), parsed->request.model,
-                                    parsed->previous_response_id, parsed->store,
-                                    std::move(parsed->echo)};
-                 const bool stream = parsed->stream;
-                 std::string prompt =
-                     access.keeps_prompts() ? PromptText(parsed->request.messages) : "";
-                 auto start = [&](std::shared_ptr<serving::Sink> sink, serving::InferenceService::Submitted done) {
-                   service.SubmitChat(std::move(parsed->request), std::move(sink), std::move(done));
-                 };
-                 co_await GenerateResponse(w, access, start, std::move(meta), stream, std::move(prompt),
-                                           std::move(conversation), *responses);
-               });
+  router.Route(
+      "POST", "/v1/responses",
+      [&service, responses](http::Request& req, http::ResponseWriter& w,
+                            CallAccess& access) -> awaitable<void> {
+        auto parsed = ParseResponsesRequest(req.body);
+        Status allowed = parsed.ok() ? access.AllowModel(parsed->request.model) : parsed.status();
+        std::vector<chat::Message> conversation;
+        if (allowed.ok() && !parsed->previous_response_id.empty()) {
+          auto previous = responses->Get(access.principal().subject, parsed->previous_response_id);
+          if (previous) {
+            conversation = std::move(*previous);
+          } else {
+            allowed = InvalidArgumentError("Previous response with id '" +
+                                           parsed->previous_response_id + "' not found.")
+                          .WithField("previous_response_id");
+          }
+        }
+        if (allowed.ok()) {
+          serving::ChatRequest& r = parsed->request;
+          conversation.insert(conversation.end(), r.messages.begin(), r.messages.end());
+          r.messages.clear();
+          if (parsed->instructions) {
+            r.messages.push_back(MakeMessage("system", *parsed->instructions));
+          }
+          r.messages.insert(r.messages.end(), conversation.begin(), conversation.end());
+          allowed = serving::ValidateChatRequest(r);
+        }
+        if (!allowed.ok()) {
+          access.Refuse(allowed, parsed.ok() ? parsed->request.model : "");
+          co_await SendError(w, allowed);
+          co_return;
+        }
+        parsed->request.options.caller_share = access.share();
+        ResponsesMeta meta{NewResponseId("resp_"),       UnixNow(),     parsed->request.model,
+                           parsed->previous_response_id, parsed->store, std::move(parsed->echo)};
+        const bool stream = parsed->stream;
+        std::string prompt = access.keeps_prompts() ? PromptText(parsed->request.messages) : "";
+        auto start = [&](std::shared_ptr<serving::Sink> sink,
+                         serving::InferenceService::Submitted done) {
+          service.SubmitChat(std::move(parsed->request), std::move(sink), std::move(done));
+        };
+        co_await GenerateResponse(w, access, start, std::move(meta), stream, std::move(prompt),
+                                  std::move(conversation), *responses);
+      });
 
   // vLLM's /tokenize and /detokenize: the model's own tokenizer, for clients that count or
   // inspect tokens. Not generations: not charged or logged, but the model must be allowed.

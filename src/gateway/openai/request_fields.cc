@@ -58,7 +58,8 @@ Status OutOfRange(const Json& obj, const char* name) {
 Result<std::optional<int64_t>> GetInteger(const Json& obj, const char* name) {
   const Json* v = Field(obj, name);
   if (!v) return std::optional<int64_t>();
-  if (v->is_number_unsigned() && v->get<uint64_t>() > uint64_t{std::numeric_limits<int64_t>::max()}) {
+  if (v->is_number_unsigned() &&
+      v->get<uint64_t>() > uint64_t{std::numeric_limits<int64_t>::max()}) {
     return OutOfRange(obj, name);
   }
   if (v->is_number_integer()) return std::optional<int64_t>(v->get<int64_t>());
@@ -83,7 +84,8 @@ Result<std::optional<bool>> GetBool(const Json& obj, const char* name, const std
 Result<std::optional<int>> GetInt(const Json& obj, const char* name) {
   LLMUX_ASSIGN_OR_RETURN(auto v, GetInteger(obj, name));
   if (!v) return std::optional<int>();
-  if (*v < std::numeric_limits<int>::min() || *v > std::numeric_limits<int>::max()) return OutOfRange(obj, name);
+  if (*v < std::numeric_limits<int>::min() || *v > std::numeric_limits<int>::max())
+    return OutOfRange(obj, name);
   return std::optional<int>(static_cast<int>(*v));
 }
 

@@ -41,7 +41,8 @@ void ResponseStore::EraseLocked(Order::iterator it) {
 }
 
 void ResponseStore::EvictExpiredLocked(std::chrono::steady_clock::time_point now) {
-  while (!order_.empty() && now - order_.front().stored >= options_.ttl) EraseLocked(order_.begin());
+  while (!order_.empty() && now - order_.front().stored >= options_.ttl)
+    EraseLocked(order_.begin());
 }
 
 void ResponseStore::Put(const std::string& caller, const std::string& id,
@@ -70,7 +71,7 @@ void ResponseStore::Put(const std::string& caller, const std::string& id,
 }
 
 std::optional<std::vector<chat::Message>> ResponseStore::Get(const std::string& caller,
-                                                              const std::string& id) {
+                                                             const std::string& id) {
   const auto now = options_.now();
   std::lock_guard lock(mu_);
   EvictExpiredLocked(now);

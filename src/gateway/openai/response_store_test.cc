@@ -1,7 +1,8 @@
 #include "gateway/openai/response_store.h"
-#include "gateway/openai/responses_request.h"
 
 #include <gtest/gtest.h>
+
+#include "gateway/openai/responses_request.h"
 
 namespace llmux::gateway {
 namespace {
@@ -15,9 +16,7 @@ struct FakeClock {
   }
 };
 
-std::vector<chat::Message> Conv(const std::string& text) {
-  return {MakeMessage("user", text)};
-}
+std::vector<chat::Message> Conv(const std::string& text) { return {MakeMessage("user", text)}; }
 
 TEST(ResponseStoreTest, KeepsAndReturnsConversation) {
   ResponseStore store;
@@ -39,7 +38,8 @@ TEST(ResponseStoreTest, CallersOnlySeeTheirOwn) {
 
 TEST(ResponseStoreTest, ExpiresAfterTtl) {
   FakeClock clock;
-  ResponseStore store({.capacity = 10, .per_caller = 10, .max_bytes = 1 << 20, .ttl = 60s, .now = clock.fn()});
+  ResponseStore store(
+      {.capacity = 10, .per_caller = 10, .max_bytes = 1 << 20, .ttl = 60s, .now = clock.fn()});
   store.Put("alice", "resp_1", Conv("a"));
   clock.t += 59s;
   EXPECT_TRUE(store.Get("alice", "resp_1").has_value());
@@ -50,7 +50,8 @@ TEST(ResponseStoreTest, ExpiresAfterTtl) {
 
 TEST(ResponseStoreTest, DropsOldestPastCapacity) {
   FakeClock clock;
-  ResponseStore store({.capacity = 3, .per_caller = 3, .max_bytes = 1 << 20, .ttl = 3600s, .now = clock.fn()});
+  ResponseStore store(
+      {.capacity = 3, .per_caller = 3, .max_bytes = 1 << 20, .ttl = 3600s, .now = clock.fn()});
   for (int i = 0; i < 5; ++i) {
     store.Put(i % 2 ? "bob" : "alice", "resp_" + std::to_string(i), Conv("x"));
     clock.t += 1s;
@@ -64,7 +65,8 @@ TEST(ResponseStoreTest, DropsOldestPastCapacity) {
 
 TEST(ResponseStoreTest, OneCallerCannotFillTheStore) {
   FakeClock clock;
-  ResponseStore store({.capacity = 10, .per_caller = 2, .max_bytes = 1 << 20, .ttl = 3600s, .now = clock.fn()});
+  ResponseStore store(
+      {.capacity = 10, .per_caller = 2, .max_bytes = 1 << 20, .ttl = 3600s, .now = clock.fn()});
   store.Put("bob", "resp_b", Conv("bob's"));
   for (int i = 0; i < 20; ++i) store.Put("mallory", "resp_" + std::to_string(i), Conv("x"));
   EXPECT_EQ(store.size(), 3u);
@@ -75,10 +77,12 @@ TEST(ResponseStoreTest, OneCallerCannotFillTheStore) {
 
 TEST(ResponseStoreTest, BoundsTheTextKept) {
   FakeClock clock;
-  ResponseStore store({.capacity = 100, .per_caller = 100, .max_bytes = 4000, .ttl = 3600s, .now = clock.fn()});
+  ResponseStore store(
+      {.capacity = 100, .per_caller = 100, .max_bytes = 4000, .ttl = 3600s, .now = clock.fn()});
   store.Put("alice", "big", Conv(std::string(1001, 'x')));  // over alice's quarter: not kept
   EXPECT_FALSE(store.Get("alice", "big").has_value());
-  for (int i = 0; i < 4; ++i) store.Put("alice", "resp_" + std::to_string(i), Conv(std::string(400, 'x')));
+  for (int i = 0; i < 4; ++i)
+    store.Put("alice", "resp_" + std::to_string(i), Conv(std::string(400, 'x')));
   EXPECT_FALSE(store.Get("alice", "resp_0").has_value());  // 4 x 404 bytes > 1000: the oldest went
   EXPECT_FALSE(store.Get("alice", "resp_1").has_value());
   EXPECT_TRUE(store.Get("alice", "resp_3").has_value());

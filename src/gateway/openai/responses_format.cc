@@ -41,24 +41,32 @@ Json ResponseBuilder::ItemJson(const Item& item) const {
     case Kind::kReasoning: {
       Json content = Json::array();
       if (item.done) content.push_back({{"type", "reasoning_text"}, {"text", item.text}});
-      return {{"id", item.id}, {"type", "reasoning"}, {"summary", Json::array()},
-              {"content", content}, {"status", status}};
+      return {{"id", item.id},
+              {"type", "reasoning"},
+              {"summary", Json::array()},
+              {"content", content},
+              {"status", status}};
     }
     case Kind::kMessage: {
       Json content = Json::array();
       if (item.done) {
-        content.push_back({{"type", "output_text"}, {"text", item.text},
-                           {"annotations", Json::array()}, {"logprobs", Json::array()}});
+        content.push_back({{"type", "output_text"},
+                           {"text", item.text},
+                           {"annotations", Json::array()},
+                           {"logprobs", Json::array()}});
       }
-      return {{"id", item.id}, {"type", "message"}, {"status", status}, {"role", "assistant"},
+      return {{"id", item.id},
+              {"type", "message"},
+              {"status", status},
+              {"role", "assistant"},
               {"content", content}};
     }
     case Kind::kFunctionCall:
       break;
   }
-  return {{"id", item.id}, {"type", "function_call"}, {"status", status},
-          {"arguments", item.done ? item.text : ""}, {"call_id", item.call_id},
-          {"name", item.name}};
+  return {{"id", item.id},           {"type", "function_call"},
+          {"status", status},        {"arguments", item.done ? item.text : ""},
+          {"call_id", item.call_id}, {"name", item.name}};
 }
 
 std::string ResponseBuilder::CloseOpen() {
@@ -88,7 +96,9 @@ std::string ResponseBuilder::CloseOpen() {
       events += Event("response.output_text.done", done);
       Json part = where;
       part["content_index"] = 0;
-      part["part"] = {{"type", "output_text"}, {"text", item.text}, {"annotations", Json::array()},
+      part["part"] = {{"type", "output_text"},
+                      {"text", item.text},
+                      {"annotations", Json::array()},
                       {"logprobs", Json::array()}};
       events += Event("response.content_part.done", part);
       break;
@@ -114,7 +124,9 @@ ResponseBuilder::Item& ResponseBuilder::Open(Kind kind, int tool_index, std::str
   Item item;
   item.kind = kind;
   item.tool_index = tool_index;
-  item.id = NewResponseId(kind == Kind::kReasoning ? "rs_" : kind == Kind::kMessage ? "msg_" : "fc_");
+  item.id = NewResponseId(kind == Kind::kReasoning ? "rs_"
+                          : kind == Kind::kMessage ? "msg_"
+                                                   : "fc_");
   items_.push_back(std::move(item));
   return items_.back();
 }
@@ -124,12 +136,14 @@ std::string ResponseBuilder::Added(const Item& item) {
   std::string events =
       Event("response.output_item.added", {{"output_index", index}, {"item", ItemJson(item)}});
   if (item.kind == Kind::kFunctionCall) return events;
-  Json part = item.kind == Kind::kMessage
-                  ? Json{{"type", "output_text"}, {"text", ""}, {"annotations", Json::array()},
-                         {"logprobs", Json::array()}}
-                  : Json{{"type", "reasoning_text"}, {"text", ""}};
-  events += Event("response.content_part.added",
-                  {{"item_id", item.id}, {"output_index", index}, {"content_index", 0}, {"part", part}});
+  Json part = item.kind == Kind::kMessage ? Json{{"type", "output_text"},
+                                                 {"text", ""},
+                                                 {"annotations", Json::array()},
+                                                 {"logprobs", Json::array()}}
+                                          : Json{{"type", "reasoning_text"}, {"text", ""}};
+  events +=
+      Event("response.content_part.added",
+            {{"item_id", item.id}, {"output_index", index}, {"content_index", 0}, {"part", part}});
   return events;
 }
 
@@ -147,12 +161,15 @@ std::string ResponseBuilder::Add(const serving::Delta& d) {
     Item& item = Open(kind, -1, events);
     if (items_.size() != before) events += Added(item);
     item.text += text;
-    Json data = {{"item_id", item.id}, {"output_index", static_cast<int>(items_.size()) - 1},
-                 {"content_index", 0}, {"delta", text}};
+    Json data = {{"item_id", item.id},
+                 {"output_index", static_cast<int>(items_.size()) - 1},
+                 {"content_index", 0},
+                 {"delta", text}};
     if (kind == Kind::kMessage) data["logprobs"] = Json::array();
     events += Event(type, data);
   };
-  if (!d.reasoning.empty()) text_delta(Kind::kReasoning, d.reasoning, "response.reasoning_text.delta");
+  if (!d.reasoning.empty())
+    text_delta(Kind::kReasoning, d.reasoning, "response.reasoning_text.delta");
   if (!d.content.empty()) text_delta(Kind::kMessage, d.content, "response.output_text.delta");
   for (const serving::ToolCallDelta& c : d.tool_calls) {
     const size_t before = items_.size();
@@ -165,7 +182,8 @@ std::string ResponseBuilder::Add(const serving::Delta& d) {
     if (c.arguments.empty()) continue;
     item.text += c.arguments;
     events += Event("response.function_call_arguments.delta",
-                    {{"item_id", item.id}, {"output_index", static_cast<int>(items_.size()) - 1},
+                    {{"item_id", item.id},
+                     {"output_index", static_cast<int>(items_.size()) - 1},
                      {"delta", c.arguments}});
   }
   return events;
@@ -175,15 +193,10 @@ Json ResponseBuilder::Response(const char* status, const serving::Finish* finish
   const Json& e = meta_.echo;
   Json output = Json::array();
   for (const Item& item : items_) output.push_back(ItemJson(item));
-  Json r = {{"id", meta_.id},
-            {"object", "response"},
-            {"created_at", meta_.created_at},
-            {"status", status},
-            {"background", false},
-            {"error", nullptr}};
-  r["incomplete_details"] = std::string(status) == "incomplete"
-                                ? Json{{"reason", "max_output_tokens"}}
-                                : Json(nullptr);
+  Json r = {{"id", meta_.id},   {"object", "response"}, {"created_at", meta_.created_at},
+            {"status", status}, {"background", false},  {"error", nullptr}};
+  r["incomplete_details"] =
+      std::string(status) == "incomplete" ? Json{{"reason", "max_output_tokens"}} : Json(nullptr);
   r["instructions"] = EchoOr(e, "instructions", nullptr);
   r["max_output_tokens"] = EchoOr(e, "max_output_tokens", nullptr);
   r["metadata"] = EchoOr(e, "metadata", Json::object());
@@ -211,7 +224,8 @@ std::string ResponseBuilder::FinishEvents(const serving::Finish& finish) {
   events += CloseOpen();
   const bool incomplete = finish.reason == serving::FinishReason::kLength;
   Json response = Response(incomplete ? "incomplete" : "completed", &finish);
-  events += Event(incomplete ? "response.incomplete" : "response.completed", {{"response", response}});
+  events +=
+      Event(incomplete ? "response.incomplete" : "response.completed", {{"response", response}});
   return events;
 }
 

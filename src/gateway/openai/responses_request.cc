@@ -36,7 +36,8 @@ Result<std::string> ItemText(const Json& content, const std::string& path) {
 
 Result<std::string> RequiredString(const Json& obj, const char* name, const std::string& path) {
   LLMUX_ASSIGN_OR_RETURN(auto v, GetString(obj, name, path + "." + name));
-  if (!v) return Invalid(path + "." + name, "Missing required parameter: '" + path + "." + name + "'.");
+  if (!v)
+    return Invalid(path + "." + name, "Missing required parameter: '" + path + "." + name + "'.");
   return *v;
 }
 
@@ -50,11 +51,13 @@ Status AppendItem(const Json& item, const std::string& path, std::vector<chat::M
     LLMUX_ASSIGN_OR_RETURN(m.role, RequiredString(item, "role", path));
     if (m.role == "developer") m.role = "system";
     if (m.role != "user" && m.role != "assistant" && m.role != "system") {
-      return Invalid(path + ".role", "role must be 'user', 'assistant', 'system' or 'developer', got '" +
-                                         m.role + "'.");
+      return Invalid(
+          path + ".role",
+          "role must be 'user', 'assistant', 'system' or 'developer', got '" + m.role + "'.");
     }
     const Json* content = Field(item, "content");
-    if (!content) return Invalid(path + ".content", "Missing required parameter: '" + path + ".content'.");
+    if (!content)
+      return Invalid(path + ".content", "Missing required parameter: '" + path + ".content'.");
     LLMUX_ASSIGN_OR_RETURN(m.content, ItemText(*content, path + ".content"));
     out.push_back(std::move(m));
     return Status::Ok();
@@ -73,7 +76,8 @@ Status AppendItem(const Json& item, const std::string& path, std::vector<chat::M
     chat::Message m = MakeMessage("tool", "");
     LLMUX_ASSIGN_OR_RETURN(m.tool_call_id, RequiredString(item, "call_id", path));
     const Json* output = Field(item, "output");
-    if (!output) return Invalid(path + ".output", "Missing required parameter: '" + path + ".output'.");
+    if (!output)
+      return Invalid(path + ".output", "Missing required parameter: '" + path + ".output'.");
     LLMUX_ASSIGN_OR_RETURN(m.content, ItemText(*output, path + ".output"));
     out.push_back(std::move(m));
     return Status::Ok();
@@ -119,8 +123,8 @@ Result<std::vector<chat::Tool>> ParseTools(const Json& body) {
     LLMUX_ASSIGN_OR_RETURN(auto type, GetString(tool, "type", path + ".type"));
     if (!type) return Invalid(path + ".type", "Missing required parameter: '" + path + ".type'.");
     if (*type != "function") {
-      return Invalid(path + ".type", "Tools of type '" + *type +
-                                         "' are not supported; only 'function' tools are.");
+      return Invalid(path + ".type",
+                     "Tools of type '" + *type + "' are not supported; only 'function' tools are.");
     }
     LLMUX_ASSIGN_OR_RETURN(std::string name, RequiredString(tool, "name", path));
     if (name.empty()) return Invalid(path + ".name", "A function tool needs a 'name'.");
@@ -128,7 +132,8 @@ Result<std::vector<chat::Tool>> ParseTools(const Json& body) {
     LLMUX_ASSIGN_OR_RETURN(auto description, GetString(tool, "description", path + ".description"));
     if (description) fn["description"] = *description;
     if (const Json* params = Field(tool, "parameters")) {
-      if (!params->is_object()) return TypeError(path + ".parameters", "an object (a JSON Schema)", *params);
+      if (!params->is_object())
+        return TypeError(path + ".parameters", "an object (a JSON Schema)", *params);
       fn["parameters"] = *params;
     }
     LLMUX_ASSIGN_OR_RETURN(auto strict, GetBool(tool, "strict", path + ".strict"));
@@ -149,7 +154,8 @@ Result<serving::ToolChoice> ParseToolChoice(const Json& body) {
     } else if (s == "required") {
       choice.mode = serving::ToolChoiceMode::kRequired;
     } else if (s != "auto") {
-      return Invalid("tool_choice", "tool_choice must be 'none', 'auto', 'required' or a function.");
+      return Invalid("tool_choice",
+                     "tool_choice must be 'none', 'auto', 'required' or a function.");
     }
     return choice;
   }
@@ -188,7 +194,8 @@ Status ParseTextFormat(const Json& body, serving::ChatRequest& r) {
   }
   LLMUX_ASSIGN_OR_RETURN(auto strict, GetBool(*format, "strict", "text.format.strict"));
   const Json* schema = Field(*format, "schema");
-  if (!schema) return Invalid("text.format.schema", "Missing required parameter: 'text.format.schema'.");
+  if (!schema)
+    return Invalid("text.format.schema", "Missing required parameter: 'text.format.schema'.");
   if (!schema->is_object() && !schema->is_boolean()) {
     return TypeError("text.format.schema", "an object", *schema);
   }
@@ -250,7 +257,8 @@ Result<ParsedResponsesRequest> ParseResponsesRequest(std::string_view text) {
   LLMUX_RETURN_IF_ERROR(ParseSampling(body, r.options));
   LLMUX_RETURN_IF_ERROR(ParseTextFormat(body, r));
   LLMUX_RETURN_IF_ERROR(ParseReasoning(body, r));
-  LLMUX_ASSIGN_OR_RETURN(auto previous, GetString(body, "previous_response_id", "previous_response_id"));
+  LLMUX_ASSIGN_OR_RETURN(auto previous,
+                         GetString(body, "previous_response_id", "previous_response_id"));
   out.previous_response_id = previous.value_or("");
   LLMUX_ASSIGN_OR_RETURN(auto stream, GetBool(body, "stream", "stream"));
   out.stream = stream.value_or(false);

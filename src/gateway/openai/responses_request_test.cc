@@ -44,7 +44,8 @@ TEST(ResponsesRequestTest, ItemsBecomeMessagesAndToolTurns) {
 }
 
 TEST(ResponsesRequestTest, FlatFunctionToolsBecomeChatTools) {
-  auto r = ParseResponsesRequest(R"({"model":"m","input":"x","tool_choice":{"type":"function","name":"f"},
+  auto r = ParseResponsesRequest(
+      R"({"model":"m","input":"x","tool_choice":{"type":"function","name":"f"},
     "tools":[{"type":"function","name":"f","description":"d","parameters":{"type":"object"},"strict":true}]})");
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_EQ(r->request.tools.size(), 1u);
@@ -79,7 +80,8 @@ TEST(ResponsesRequestTest, WrongInputNamesTheParameter) {
        "input[0].content[0].type"},
       {R"({"model":"m","input":[{"type":"function_call","name":"f","arguments":"{}"}]})",
        "input[0].call_id"},
-      {R"({"model":"m","input":[{"type":"function_call_output","call_id":"c"}]})", "input[0].output"},
+      {R"({"model":"m","input":[{"type":"function_call_output","call_id":"c"}]})",
+       "input[0].output"},
       {R"({"model":"m","input":"x","tools":[{"type":"web_search"}]})", "tools[0].type"},
       {R"({"model":"m","input":"x","tools":[{"type":"function","name":"f","parameters":"no"}]})",
        "tools[0].parameters"},
