@@ -733,6 +733,18 @@ describe('per-caller shares of shared capacities', () => {
   const ping = (key, session) =>
     call('POST', '/mcp', key, { jsonrpc: '2.0', id: 2, method: 'ping' }, { ...mcpHeaders, 'Mcp-Session-Id': session });
 
+  test('a stored response is continued only by its own caller', async () => {
+    const first = await call('POST', '/v1/responses', keys.admin, { model: MODEL, input: 'Once', max_output_tokens: 2 });
+    assert.equal(first.status, 200, first.text);
+    const next = { model: MODEL, input: 'Then', max_output_tokens: 2, previous_response_id: first.json.id };
+    const other = await call('POST', '/v1/responses', keys.user, next);
+    assert.equal(other.status, 400, other.text);
+    assert.equal(other.json.error.param, 'previous_response_id');
+    const own = await call('POST', '/v1/responses', keys.admin, next);
+    assert.equal(own.status, 200, own.text);
+    assert.equal(own.json.previous_response_id, first.json.id);
+  });
+
   test('one caller opening 150 MCP sessions ends only its own oldest; the admin still gets in', async () => {
     // A second key of the same user: a user's keys share one share of 100 sessions.
     const me = await call('GET', '/admin/v1/keys', keys.admin);
