@@ -204,7 +204,7 @@ awaitable<void> GenerateResponse(http::ResponseWriter& w, CallAccess& access, St
         co_await SendError(w, finish.error);
         co_return;
       }
-      event = "event: error\n" + ErrorEvent(finish.error);
+      event = builder.ErrorEvent(finish.error);
       co_await w.Write(event);
       co_await w.EndStream();
       co_return;

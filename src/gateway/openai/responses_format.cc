@@ -239,6 +239,12 @@ std::string ResponseBuilder::ResponseJson(const serving::Finish& finish) {
   return Dump(Response(incomplete ? "incomplete" : "completed", &finish));
 }
 
+std::string ResponseBuilder::ErrorEvent(const Status& status) {
+  Json error = Json::parse(ErrorJson(status))["error"];
+  return Event("error",
+               {{"code", error["code"]}, {"message", error["message"]}, {"param", error["param"]}});
+}
+
 chat::Message ResponseBuilder::AssistantMessage() const {
   chat::Message m = MakeMessage("assistant", "");
   for (const Item& item : items_) {

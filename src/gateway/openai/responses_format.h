@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "chat/chat_types.h"
 #include "serving/inference_service.h"
 
@@ -34,6 +35,9 @@ class ResponseBuilder {
   std::string ResponseJson(const serving::Finish& finish);
   // Closes the open item and ends the stream: response.completed or response.incomplete.
   std::string FinishEvents(const serving::Finish& finish);
+  // An `error` event (OpenAI's {type: error, code, message, param}) for a generation that
+  // failed mid-stream.
+  std::string ErrorEvent(const Status& status);
   // The assistant's turn as a chat message (content and tool calls), for the stored conversation.
   chat::Message AssistantMessage() const;
 

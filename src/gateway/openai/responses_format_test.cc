@@ -109,5 +109,17 @@ TEST(ResponsesFormatTest, LengthLimitIsIncompleteAndEmptyOutputHasAMessage) {
   EXPECT_EQ(r["output"][0]["content"][0]["text"], "");
 }
 
+TEST(ResponsesFormatTest, ErrorEventHasOpenAisShape) {
+  ResponseBuilder b({"resp_1", 5, "m", "", true, Json::object()});
+  std::string sse = b.StartEvents();
+  sse += b.ErrorEvent(InternalError("engine failed"));
+  std::vector<Json> events = Events(sse);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2]["type"], "error");
+  EXPECT_EQ(events[2]["sequence_number"], 2);
+  EXPECT_EQ(events[2]["message"], "engine failed");
+  EXPECT_TRUE(events[2]["param"].is_null());
+}
+
 }  // namespace
 }  // namespace llmux::gateway
