@@ -251,6 +251,8 @@ describe('permission matrix (docs/auth.md)', () => {
       check: (r) => assert.equal(r.json.object, 'chat.completion') },
     { method: 'POST', path: '/v1/completions', body: { model: MODEL, prompt: 'Once', max_tokens: 2 }, ok: 200,
       check: (r) => assert.equal(r.json.object, 'text_completion') },
+    { method: 'POST', path: '/v1/responses', body: { model: MODEL, input: 'Once', max_output_tokens: 2 }, ok: 200,
+      check: (r) => assert.equal(r.json.object, 'response') },
     { method: 'POST', path: '/auth/login', body: { username: 'olive' }, ok: 400,
       check: invalid(/^password is required \(a non-empty string\)$/, 'password') },
     { method: 'POST', path: '/auth/refresh', body: { refresh_token: 'not-a-token' }, ok: 401,
@@ -298,12 +300,12 @@ describe('permission matrix (docs/auth.md)', () => {
   // status), N refused (401 for `none`, 403 otherwise). `auditor` is the custom role
   // {logs:read, models:use:other-*}: it may list models (none of them visible) but not use one.
   const matrix = {
-    //        health metrics models chat compl | login refresh logout | users x4 | keys x4 | roles x3 | audit | prompts x3 | registry x2 | admin models, metrics history | mcp x3 | well-known x2 | me | console
-    admin:    'YYYYY YYY YYYY YYYY YYY Y YYY YY YY YYY YY Y Y',
-    operator: 'YYYYY YYY NNNN NNNN NNN Y YYY YY YY YYY YY Y Y',
-    user:     'YNYYY YYY NNNN NNNN NNN N NNN NN NN YYY YY Y Y',
-    auditor:  'YNYNN YYY NNNN NNNN NNN Y NNN NN NN YYY YY Y Y',
-    none:     'YNNNN YYY NNNN NNNN NNN N NNN NN NN NNN YY N Y',
+    //        health metrics models chat compl responses | login refresh logout | users x4 | keys x4 | roles x3 | audit | prompts x3 | registry x2 | admin models, metrics history | mcp x3 | well-known x2 | me | console
+    admin:    'YYYYYY YYY YYYY YYYY YYY Y YYY YY YY YYY YY Y Y',
+    operator: 'YYYYYY YYY NNNN NNNN NNN Y YYY YY YY YYY YY Y Y',
+    user:     'YNYYYY YYY NNNN NNNN NNN N NNN NN NN YYY YY Y Y',
+    auditor:  'YNYNNN YYY NNNN NNNN NNN Y NNN NN NN YYY YY Y Y',
+    none:     'YNNNNN YYY NNNN NNNN NNN N NNN NN NN NNN YY N Y',
   };
   for (const [role, cells] of Object.entries(matrix)) {
     test(role, async () => {
@@ -730,6 +732,18 @@ describe('per-caller shares of shared capacities', () => {
   }
   const ping = (key, session) =>
     call('POST', '/mcp', key, { jsonrpc: '2.0', id: 2, method: 'ping' }, { ...mcpHeaders, 'Mcp-Session-Id': session });
+
+  test('a stored response is continued only by its own caller', async () => {
+    const first = await call('POST', '/v1/responses', keys.admin, { model: MODEL, input: 'Once', max_output_tokens: 2 });
+    assert.equal(first.status, 200, first.text);
+    const next = { model: MODEL, input: 'Then', max_output_tokens: 2, previous_response_id: first.json.id };
+    const other = await call('POST', '/v1/responses', keys.user, next);
+    assert.equal(other.status, 400, other.text);
+    assert.equal(other.json.error.param, 'previous_response_id');
+    const own = await call('POST', '/v1/responses', keys.admin, next);
+    assert.equal(own.status, 200, own.text);
+    assert.equal(own.json.previous_response_id, first.json.id);
+  });
 
   test('one caller opening 150 MCP sessions ends only its own oldest; the admin still gets in', async () => {
     // A second key of the same user: a user's keys share one share of 100 sessions.

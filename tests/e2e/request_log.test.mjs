@@ -159,6 +159,34 @@ describe('request log', () => {
       ['POST /api/generate', 200, MODEL, last.prompt_eval_count, last.eval_count]);
   });
 
+  test('Responses API calls are recorded with the token counts of their replies', async () => {
+    const u = await post('/admin/v1/users', admin, { name: 'rita', password: 'pw-rita-123456', roles: ['user'] });
+    assert.equal(u.status, 201);
+    const k = await post('/admin/v1/keys', admin, { owner_user_id: u.json.id, name: 'rita-key' });
+    assert.equal(k.status, 201);
+    const client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: k.json.key, maxRetries: 0 });
+    const whole = await client.responses.create({ model: MODEL, input: 'Once', max_output_tokens: 4, temperature: 0 });
+    let streamed = null;
+    for await (const event of await client.responses.create(
+      { model: MODEL, input: 'Once upon', max_output_tokens: 3, stream: true })) {
+      if (event.response?.usage) streamed = event.response.usage;
+    }
+    assert.ok(streamed);
+    let records = [];
+    for (let i = 0; i < 100 && records.length < 2; ++i) {
+      const r = await call(`/admin/v1/logs?key=${k.json.id}`, admin);
+      assert.equal(r.status, 200, r.text);
+      records = r.json.data;
+      if (records.length < 2) await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.equal(records.length, 2);
+    const [second, first] = records;  // newest first
+    for (const [record, usage] of [[first, whole.usage], [second, streamed]]) {
+      assert.deepEqual([record.route, record.status, record.model, record.prompt_tokens, record.completion_tokens],
+        ['POST /v1/responses', 200, MODEL, usage.input_tokens, usage.output_tokens]);
+    }
+  });
+
   test('filters: status, model, time; pages by cursor', async () => {
     let r = await call(`/admin/v1/logs?key=${userKeyId}&status=error`, admin);
     assert.deepEqual(r.json.data.map((x) => x.model), ['no-such-model']);

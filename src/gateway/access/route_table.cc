@@ -41,6 +41,7 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Http("GET", "/v1/models", Access::kAuthenticated),
     Http("POST", "/v1/chat/completions", Access::kModelUse, {}, /*limited=*/true),
     Http("POST", "/v1/completions", Access::kModelUse, {}, /*limited=*/true),
+    Http("POST", "/v1/responses", Access::kModelUse, {}, /*limited=*/true),
     Http("POST", "/v1/embeddings", Access::kModelUse, {}, /*limited=*/true),
     // vLLM's tokenizer endpoints: the model must be allowed (checked in the handler, as for
     // generations). A large prompt costs as much to tokenize as to submit, so they count

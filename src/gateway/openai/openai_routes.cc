@@ -8,10 +8,14 @@
 #include "gateway/access/tracked_embed.h"
 #include "gateway/openai/openai_format.h"
 #include "gateway/openai/openai_request.h"
+#include "gateway/openai/response_store.h"
+#include "gateway/openai/responses_format.h"
+#include "gateway/openai/responses_request.h"
 #include "net/http/async_queue.h"
-#include "net/http/http_server.h"
 #include "net/http/await_callback.h"
+#include "net/http/http_server.h"
 #include "serving/inference_service.h"
+#include "serving/request_validation.h"
 
 namespace llmux::gateway {
 
@@ -142,6 +146,84 @@ awaitable<void> Generate(http::ResponseWriter& w, CallAccess& access, StartFn st
   request->Cancel();  // the client went away or the wait was cancelled
 }
 
+// Runs one Responses-API generation (Generate's pattern, with the Responses shapes) and, when
+// `store` is set, keeps the conversation (`conversation` plus the reply) for
+// previous_response_id.
+template <typename StartFn>
+awaitable<void> GenerateResponse(http::ResponseWriter& w, CallAccess& access, StartFn start,
+                                 ResponsesMeta meta, bool stream, std::string prompt,
+                                 std::vector<chat::Message> conversation, ResponseStore& store) {
+  auto queue = std::make_shared<EventQueue>();
+  std::shared_ptr<TrackedSink> tracked =
+      access.Track(std::make_shared<QueueSink>(queue), meta.model, std::move(prompt));
+  std::shared_ptr<serving::Sink> sink = tracked;
+  std::optional<Submitted> handle;
+  handle.emplace(
+      co_await http::AwaitCallback<Submitted>([&start, &sink](std::function<void(Submitted)> done) {
+        start(std::move(sink), std::move(done));
+      }));
+  if (!handle->ok()) {
+    tracked->Refuse(handle->status());
+    co_await SendError(w, handle->status());
+    co_return;
+  }
+  tracked.reset();
+  std::shared_ptr<serving::RequestHandle> request = **handle;
+  w.OnDisconnect([request] { request->Cancel(); });
+
+  const std::string caller = access.principal().subject;
+  const std::string id = meta.id;
+  const bool keep = meta.store;
+  ResponseBuilder builder(std::move(meta));
+  auto remember = [&] {
+    if (!keep) return;
+    conversation.push_back(builder.AssistantMessage());
+    store.Put(caller, id, std::move(conversation));
+  };
+  std::string event;
+  bool ok = true;
+  if (stream) {
+    if (!co_await w.StartStream(200, "text/event-stream", SseHeaders())) {
+      request->Cancel();
+      co_return;
+    }
+    event = builder.StartEvents();
+    ok = co_await w.Write(event);
+  }
+  while (ok) {
+    std::optional<Event> ev = co_await queue->Pop();
+    if (!ev) break;
+    if (auto* d = std::get_if<serving::Delta>(&*ev)) {
+      event = builder.Add(*d);
+      if (stream && !event.empty()) ok = co_await w.Write(event);
+      continue;
+    }
+    const auto& finish = std::get<serving::Finish>(*ev);
+    if (finish.reason == serving::FinishReason::kError) {
+      if (!stream) {
+        co_await SendError(w, finish.error);
+        co_return;
+      }
+      event = builder.ErrorEvent(finish.error);
+      co_await w.Write(event);
+      co_await w.EndStream();
+      co_return;
+    }
+    if (!stream) {
+      std::string body = builder.ResponseJson(finish);
+      remember();
+      co_await w.Send(200, kJson, std::move(body));
+      co_return;
+    }
+    event = builder.FinishEvents(finish);
+    remember();
+    co_await w.Write(event);
+    co_await w.EndStream();
+    co_return;
+  }
+  request->Cancel();  // the client went away or the wait was cancelled
+}
+
 }  // namespace
 
 http::Response OpenAiErrorResponse(const Status& status) {
@@ -199,6 +281,54 @@ void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& serv
                  co_await Generate(w, access, start, meta, stream, logprobs, /*chat=*/false, echo,
                                    std::move(prompt));
                });
+
+  // OpenAI's Responses API. The conversation of a stored response is kept per caller (its
+  // principal's subject) so that previous_response_id continues only the caller's own.
+  auto responses = std::make_shared<ResponseStore>();
+  router.Route(
+      "POST", "/v1/responses",
+      [&service, responses](http::Request& req, http::ResponseWriter& w,
+                            CallAccess& access) -> awaitable<void> {
+        auto parsed = ParseResponsesRequest(req.body);
+        Status allowed = parsed.ok() ? access.AllowModel(parsed->request.model) : parsed.status();
+        std::vector<chat::Message> conversation;
+        if (allowed.ok() && !parsed->previous_response_id.empty()) {
+          auto previous = responses->Get(access.principal().subject, parsed->previous_response_id);
+          if (previous) {
+            conversation = std::move(*previous);
+          } else {
+            allowed = InvalidArgumentError("Previous response with id '" +
+                                           parsed->previous_response_id + "' not found.")
+                          .WithField("previous_response_id");
+          }
+        }
+        if (allowed.ok()) {
+          serving::ChatRequest& r = parsed->request;
+          conversation.insert(conversation.end(), r.messages.begin(), r.messages.end());
+          r.messages.clear();
+          if (parsed->instructions) {
+            r.messages.push_back(MakeMessage("system", *parsed->instructions));
+          }
+          r.messages.insert(r.messages.end(), conversation.begin(), conversation.end());
+          allowed = serving::ValidateChatRequest(r);
+        }
+        if (!allowed.ok()) {
+          access.Refuse(allowed, parsed.ok() ? parsed->request.model : "");
+          co_await SendError(w, allowed);
+          co_return;
+        }
+        parsed->request.options.caller_share = access.share();
+        ResponsesMeta meta{NewResponseId("resp_"),       UnixNow(),     parsed->request.model,
+                           parsed->previous_response_id, parsed->store, std::move(parsed->echo)};
+        const bool stream = parsed->stream;
+        std::string prompt = access.keeps_prompts() ? PromptText(parsed->request.messages) : "";
+        auto start = [&](std::shared_ptr<serving::Sink> sink,
+                         serving::InferenceService::Submitted done) {
+          service.SubmitChat(std::move(parsed->request), std::move(sink), std::move(done));
+        };
+        co_await GenerateResponse(w, access, start, std::move(meta), stream, std::move(prompt),
+                                  std::move(conversation), *responses);
+      });
 
   // vLLM's /tokenize and /detokenize: the model's own tokenizer, for clients that count or
   // inspect tokens. Not generations: not charged or logged, but the model must be allowed.
