@@ -48,7 +48,8 @@ void CheckCompletes(grammar::Recognizer& rec, grammar::Recognizer::State s) {
 void CheckGrammar(const grammar::Grammar& g, std::string_view text) {
   auto matched = grammar::GrammarMatches(g, text);
   if (!matched.ok()) {
-    FUZZ_CHECK(matched.status().code() == StatusCode::kInvalidArgument, "limits are InvalidArgument");
+    FUZZ_CHECK(matched.status().code() == StatusCode::kInvalidArgument,
+               "limits are InvalidArgument");
   }
   grammar::Recognizer rec(g);
   grammar::Recognizer::State s, t;

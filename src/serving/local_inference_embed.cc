@@ -84,7 +84,8 @@ class EmbedBatch : public std::enable_shared_from_this<EmbedBatch> {
 
   void Finished(size_t index, const EngineFinish& f) {
     if (!f.error.ok() || f.embedding.empty()) {
-      Fail(f.error.ok() ? UnavailableError("the model stopped before the embeddings were done") : f.error);
+      Fail(f.error.ok() ? UnavailableError("the model stopped before the embeddings were done")
+                        : f.error);
       return;
     }
     {
@@ -151,9 +152,9 @@ void LocalInferenceService::SubmitEmbed(EmbedRequest request, Embedded done) {
   auto pooling = PoolingOf(*host);
   if (!pooling.ok()) return done(pooling.status());
   if (request.inputs.empty() || request.inputs.size() > static_cast<size_t>(kMaxEmbedInputs)) {
-    return done(InvalidArgumentError("input must hold 1 to " + std::to_string(kMaxEmbedInputs) +
-                                     " items")
-                    .WithField("input"));
+    return done(
+        InvalidArgumentError("input must hold 1 to " + std::to_string(kMaxEmbedInputs) + " items")
+            .WithField("input"));
   }
   const int n_embd = host->engine().model().config().n_embd;
   if (request.dimensions < 0 || request.dimensions > n_embd) {
@@ -183,8 +184,7 @@ void LocalInferenceService::SubmitEmbed(EmbedRequest request, Embedded done) {
     if (static_cast<int>(ids.size()) > n_ctx) {
       if (!request.truncate) {
         return done(InvalidArgumentError(which + " has " + std::to_string(ids.size()) +
-                                         " tokens; the model's context is " +
-                                         std::to_string(n_ctx))
+                                         " tokens; the model's context is " + std::to_string(n_ctx))
                         .WithField("input"));
       }
       ids.resize(n_ctx);

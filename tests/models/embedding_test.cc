@@ -105,7 +105,8 @@ TEST(Embeddings, LastTokenPoolingTimesOutputMatrixIsLlamaCppsLogits) {
 
 TEST(Embeddings, MeanPoolingIsTheMeanOfThePrefixesLastTokenEmbeddings) {
   Served s = Serve();
-  const std::vector<int32_t> prompt = s.tokenizer->Encode("The quick brown fox jumps over it.", false, false);
+  const std::vector<int32_t> prompt =
+      s.tokenizer->Encode("The quick brown fox jumps over it.", false, false);
   ASSERT_GE(prompt.size(), 5u);
   std::vector<double> sum;
   for (size_t i = 1; i <= prompt.size(); ++i) {

@@ -9,9 +9,9 @@
 #include "gateway/admin/admin_json.h"
 #include "gateway/admin/json_reply.h"
 #include "net/http/off_loop.h"
-#include "serving/model_manager.h"
 #include "services/registry/registry_codec.h"
 #include "services/registry/registry_service.h"
+#include "serving/model_manager.h"
 
 namespace llmux::gateway {
 
@@ -259,27 +259,26 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
   if (models == nullptr) return;
   // Loading a model takes a while: off the io threads, one update at a time.
   auto updating = std::make_shared<boost::asio::thread_pool>(1);
-  router.Route("POST", "/admin/v1/models/update",
-               [s, models, errors, updating](http::Request& req, http::ResponseWriter& w,
-                                             CallAccess&) -> awaitable<void> {
-                 auto body = [&]() -> Result<Json> {
-                   LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
-                   LLMUX_RETURN_IF_ERROR(OnlyFields(b, {"name", "ref"}));
-                   LLMUX_ASSIGN_OR_RETURN(std::string name, RequiredString(b, "name"));
-                   LLMUX_ASSIGN_OR_RETURN(std::string ref, RequiredString(b, "ref"));
-                   auto version = s->Resolve(ref);
-                   if (!version.ok()) return version.status().WithField("ref");
-                   serving::ModelSpec spec;
-                   spec.name = name;
-                   spec.path = version->path;
-                   LLMUX_RETURN_IF_ERROR(models->ReplaceModel(spec));
-                   return Json{{"name", name},
-                               {"ref", ref},
-                               {"digest", version->digest},
-                               {"path", version->path}};
-                 };
-                 Result<Json> result = co_await http::RunOffLoop(*updating, body);
-                 co_await ReplyJson(w, *errors, 200, [&] { return std::move(result); });
-               });
+  router.Route(
+      "POST", "/admin/v1/models/update",
+      [s, models, errors, updating](http::Request& req, http::ResponseWriter& w,
+                                    CallAccess&) -> awaitable<void> {
+        auto body = [&]() -> Result<Json> {
+          LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
+          LLMUX_RETURN_IF_ERROR(OnlyFields(b, {"name", "ref"}));
+          LLMUX_ASSIGN_OR_RETURN(std::string name, RequiredString(b, "name"));
+          LLMUX_ASSIGN_OR_RETURN(std::string ref, RequiredString(b, "ref"));
+          auto version = s->Resolve(ref);
+          if (!version.ok()) return version.status().WithField("ref");
+          serving::ModelSpec spec;
+          spec.name = name;
+          spec.path = version->path;
+          LLMUX_RETURN_IF_ERROR(models->ReplaceModel(spec));
+          return Json{
+              {"name", name}, {"ref", ref}, {"digest", version->digest}, {"path", version->path}};
+        };
+        Result<Json> result = co_await http::RunOffLoop(*updating, body);
+        co_await ReplyJson(w, *errors, 200, [&] { return std::move(result); });
+      });
 }
 }  // namespace llmux::gateway

@@ -159,8 +159,8 @@ std::string OllamaEmbedJson(const std::string& model, const serving::EmbedResult
 }
 
 std::string OllamaLegacyEmbeddingJson(const serving::EmbedResult& result) {
-  return Dump(Json{{"embedding", result.embeddings.empty() ? std::vector<float>{}
-                                                           : result.embeddings.front()}});
+  return Dump(Json{
+      {"embedding", result.embeddings.empty() ? std::vector<float>{} : result.embeddings.front()}});
 }
 
 std::string OllamaTagsJson(const std::vector<serving::ModelInfo>& models) {

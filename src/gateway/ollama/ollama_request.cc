@@ -490,8 +490,7 @@ Result<OllamaEmbedCall> ParseOllamaEmbedRequest(std::string_view text) {
     r.inputs.push_back({input->get<std::string>(), {}});
   } else if (input->is_array() && !input->empty()) {
     if (input->size() > static_cast<size_t>(serving::kMaxEmbedInputs)) {
-      return Invalid("input", "input holds " + std::to_string(input->size()) +
-                                  " items; at most " +
+      return Invalid("input", "input holds " + std::to_string(input->size()) + " items; at most " +
                                   std::to_string(serving::kMaxEmbedInputs) + " are allowed");
     }
     for (size_t i = 0; i < input->size(); ++i) {

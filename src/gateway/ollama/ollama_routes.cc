@@ -428,8 +428,7 @@ void RegisterOllamaRoutes(GuardedRouter& router, serving::InferenceService& serv
   router.Route("POST", "/api/embed",
                [&service](http::Request& req, http::ResponseWriter& w,
                           CallAccess& access) -> awaitable<void> {
-                 co_await Embed(req, w, access, service, ParseOllamaEmbedRequest,
-                                OllamaEmbedJson);
+                 co_await Embed(req, w, access, service, ParseOllamaEmbedRequest, OllamaEmbedJson);
                });
   router.Route("POST", "/api/embeddings",
                [&service](http::Request& req, http::ResponseWriter& w,

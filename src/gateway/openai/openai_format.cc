@@ -246,12 +246,12 @@ std::string EmbeddingsJson(const std::string& model, const serving::EmbedResult&
     }
     data.push_back(std::move(item));
   }
-  return Dump(Json{{"object", "list"},
-                   {"data", std::move(data)},
-                   {"model", model},
-                   {"usage",
-                    {{"prompt_tokens", result.prompt_tokens},
-                     {"total_tokens", result.prompt_tokens}}}});
+  return Dump(
+      Json{{"object", "list"},
+           {"data", std::move(data)},
+           {"model", model},
+           {"usage",
+            {{"prompt_tokens", result.prompt_tokens}, {"total_tokens", result.prompt_tokens}}}});
 }
 
 std::string DetokenizeJson(const std::string& prompt) { return Dump(Json{{"prompt", prompt}}); }

@@ -385,8 +385,9 @@ Result<ParsedEmbeddingsRequest> ParseEmbeddingsRequest(std::string_view text) {
   LLMUX_RETURN_IF_ERROR(RequireModel(body, r.model));
   const Json* input = Field(body, "input");
   if (!input) return Invalid("input", "Missing required parameter: 'input'.");
-  const char* kShape = "a string, an array of strings, an array of token ids or an array of "
-                       "arrays of token ids";
+  const char* kShape =
+      "a string, an array of strings, an array of token ids or an array of "
+      "arrays of token ids";
   if (input->is_string()) {
     r.inputs.push_back({input->get<std::string>(), {}});
   } else if (!input->is_array() || input->empty()) {
@@ -397,8 +398,7 @@ Result<ParsedEmbeddingsRequest> ParseEmbeddingsRequest(std::string_view text) {
     r.inputs.push_back(std::move(one));
   } else {
     if (input->size() > static_cast<size_t>(serving::kMaxEmbedInputs)) {
-      return Invalid("input", "input holds " + std::to_string(input->size()) +
-                                  " items; at most " +
+      return Invalid("input", "input holds " + std::to_string(input->size()) + " items; at most " +
                                   std::to_string(serving::kMaxEmbedInputs) + " are allowed");
     }
     for (size_t i = 0; i < input->size(); ++i) {

@@ -26,16 +26,16 @@ inline boost::asio::awaitable<Result<PulledModel>> RunPullOffLoop(boost::asio::t
   using Event = std::variant<PullProgress, Result<PulledModel>>;
   auto queue = std::make_shared<http::AsyncQueue<Event>>();
   auto cancelled = std::make_shared<std::atomic<bool>>(false);
-  boost::asio::post(pool, [queue, cancelled,
-                           owned = std::shared_ptr<PullJob>(std::move(job))]() mutable {
-    Result<PulledModel> done = owned->Run([&](const PullProgress& p) {
-      queue->Push(p);
-      return !cancelled->load();
-    });
-    owned.reset();  // frees the pull's slots before the caller hears it has ended
-    queue->Push(std::move(done));
-    queue->Close();
-  });
+  boost::asio::post(pool,
+                    [queue, cancelled, owned = std::shared_ptr<PullJob>(std::move(job))]() mutable {
+                      Result<PulledModel> done = owned->Run([&](const PullProgress& p) {
+                        queue->Push(p);
+                        return !cancelled->load();
+                      });
+                      owned.reset();  // frees the pull's slots before the caller hears it has ended
+                      queue->Push(std::move(done));
+                      queue->Close();
+                    });
   // Whatever ends this coroutine (a return, or its destruction) cancels the pull.
   struct CancelOnExit {
     std::shared_ptr<std::atomic<bool>> flag;

@@ -557,10 +557,9 @@ void GemvQ4KRows(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0) {
       const __m512 fm = _mm512_mul_ps(m, _mm512_set1_ps(HalfToFloat(blk->dmin)));
       const __m512 dw = _mm512_set1_ps(HalfToFloat(blk->d));
       const __m512i z0 = _mm512_loadu_si512(blk->qs), z1 = _mm512_loadu_si512(blk->qs + 64);
-      const __m512i wv[4] = {_mm512_and_si512(z0, m4),
-                             _mm512_and_si512(_mm512_srli_epi16(z0, 4), m4),
-                             _mm512_and_si512(z1, m4),
-                             _mm512_and_si512(_mm512_srli_epi16(z1, 4), m4)};
+      const __m512i wv[4] = {
+          _mm512_and_si512(z0, m4), _mm512_and_si512(_mm512_srli_epi16(z0, 4), m4),
+          _mm512_and_si512(z1, m4), _mm512_and_si512(_mm512_srli_epi16(z1, 4), m4)};
       const __m512i sv[4] = {
           _mm512_permutexvar_epi32(DwordIndex<0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2>(),
                                    sc32),
