@@ -9,17 +9,17 @@
 #include <mutex>
 #include <thread>
 
+#include "app/registry_pull_sink.h"
 #include "base/directory_lock.h"
 #include "base/private_file.h"
 #include "gateway/access/http_guard.h"
 #include "gateway/admin/admin_routes.h"
 #include "gateway/admin/deploy_routes.h"
-#include "gateway/admin/metrics_history_routes.h"
-#include "gateway/admin/model_routes.h"
-#include "gateway/admin/model_pull_routes.h"
 #include "gateway/admin/me_route.h"
+#include "gateway/admin/metrics_history_routes.h"
+#include "gateway/admin/model_pull_routes.h"
+#include "gateway/admin/model_routes.h"
 #include "gateway/admin/prompt_routes.h"
-#include "app/registry_pull_sink.h"
 #include "gateway/admin/registry_routes.h"
 #include "gateway/admin/request_log_routes.h"
 #include "gateway/admin/session_routes.h"

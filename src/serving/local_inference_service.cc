@@ -381,9 +381,9 @@ Result<std::string> LocalInferenceService::Detokenize(const std::string& model,
 Result<int> LocalInferenceService::CountChatTokens(const ChatRequest& request) const {
   LLMUX_RETURN_IF_ERROR(ValidateChatRequest(request));
   LLMUX_ASSIGN_OR_RETURN(std::shared_ptr<ModelHost> host, FindModel(request.model));
-  LLMUX_ASSIGN_OR_RETURN(std::vector<int32_t> prompt,
-                         BuildChatPrompt(host->chat_template(), host->tokenizer(), request,
-                                         PlanChatPrompt(request)));
+  LLMUX_ASSIGN_OR_RETURN(
+      std::vector<int32_t> prompt,
+      BuildChatPrompt(host->chat_template(), host->tokenizer(), request, PlanChatPrompt(request)));
   return static_cast<int>(prompt.size());
 }
 

@@ -16,18 +16,18 @@
 #include "gateway/access/http_guard.h"
 #include "gateway/admin/admin_routes.h"
 #include "gateway/admin/deploy_routes.h"
-#include "gateway/admin/metrics_history_routes.h"
-#include "gateway/admin/model_routes.h"
-#include "gateway/admin/model_pull_routes.h"
 #include "gateway/admin/me_route.h"
+#include "gateway/admin/metrics_history_routes.h"
+#include "gateway/admin/model_pull_routes.h"
+#include "gateway/admin/model_routes.h"
 #include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/registry_routes.h"
 #include "gateway/admin/request_log_routes.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/admin/worker_routes.h"
+#include "gateway/anthropic/anthropic_routes.h"
 #include "gateway/console/console_routes.h"
 #include "gateway/mcp/mcp_endpoint.h"
-#include "gateway/anthropic/anthropic_routes.h"
 #include "gateway/ollama/ollama_pull_route.h"
 #include "gateway/ollama/ollama_routes.h"
 #include "gateway/openai/openai_routes.h"
@@ -177,9 +177,9 @@ TEST(RouteTableTest, EveryMcpToolHasARuleAndEveryRuleATool) {
 }
 
 TEST(RouteTableTest, EveryModelRouteNeedsTheModelAndCountsAgainstTheLimits) {
-  for (const char* path : {"/v1/chat/completions", "/v1/completions", "/api/chat", "/api/generate",
-                           "/tokenize", "/detokenize", "/v1/messages",
-                           "/v1/messages/count_tokens"}) {
+  for (const char* path :
+       {"/v1/chat/completions", "/v1/completions", "/api/chat", "/api/generate", "/tokenize",
+        "/detokenize", "/v1/messages", "/v1/messages/count_tokens"}) {
     const RouteRule* rule = FindRouteRule(Protocol::kHttp, "POST", path);
     ASSERT_NE(rule, nullptr) << path;
     EXPECT_EQ(rule->access, Access::kModelUse) << path;

@@ -36,14 +36,22 @@ Json InputObject(const std::string& arguments) {
 
 const char* ErrorType(int http) {
   switch (http) {
-    case 400: return "invalid_request_error";
-    case 401: return "authentication_error";
-    case 403: return "permission_error";
-    case 404: return "not_found_error";
-    case 413: return "request_too_large";
-    case 429: return "rate_limit_error";
-    case 503: return "overloaded_error";
-    default: return http < 500 ? "invalid_request_error" : "api_error";
+    case 400:
+      return "invalid_request_error";
+    case 401:
+      return "authentication_error";
+    case 403:
+      return "permission_error";
+    case 404:
+      return "not_found_error";
+    case 413:
+      return "request_too_large";
+    case 429:
+      return "rate_limit_error";
+    case 503:
+      return "overloaded_error";
+    default:
+      return http < 500 ? "invalid_request_error" : "api_error";
   }
 }
 
@@ -54,9 +62,12 @@ std::string NewToolUseId() { return RandomId("toolu_"); }
 
 const char* StopReason(serving::FinishReason reason) {
   switch (reason) {
-    case serving::FinishReason::kLength: return "max_tokens";
-    case serving::FinishReason::kToolCalls: return "tool_use";
-    default: return "end_turn";
+    case serving::FinishReason::kLength:
+      return "max_tokens";
+    case serving::FinishReason::kToolCalls:
+      return "tool_use";
+    default:
+      return "end_turn";
   }
 }
 
@@ -101,14 +112,10 @@ std::string MessageAccumulator::MessageJson(const MessageMeta& meta,
 }
 
 std::string MessageEventStream::Start() const {
-  Json message{{"id", meta_.id},
-               {"type", "message"},
-               {"role", "assistant"},
-               {"model", meta_.model},
-               {"content", Json::array()},
-               {"stop_reason", nullptr},
-               {"stop_sequence", nullptr},
-               {"usage", {{"input_tokens", 0}, {"output_tokens", 0}}}};
+  Json message{{"id", meta_.id},           {"type", "message"},
+               {"role", "assistant"},      {"model", meta_.model},
+               {"content", Json::array()}, {"stop_reason", nullptr},
+               {"stop_sequence", nullptr}, {"usage", {{"input_tokens", 0}, {"output_tokens", 0}}}};
   return Event("message_start", Json{{"type", "message_start"}, {"message", std::move(message)}}) +
          Event("ping", Json{{"type", "ping"}});
 }
@@ -144,9 +151,9 @@ std::string MessageEventStream::Close() {
 std::string MessageEventStream::Add(const serving::Delta& d) {
   std::string out;
   auto delta = [&](Json body) {
-    out += Event("content_block_delta", Json{{"type", "content_block_delta"},
-                                             {"index", index_},
-                                             {"delta", std::move(body)}});
+    out +=
+        Event("content_block_delta",
+              Json{{"type", "content_block_delta"}, {"index", index_}, {"delta", std::move(body)}});
   };
   if (!d.reasoning.empty()) {
     if (open_ != Block::kThinking) out += Open(Block::kThinking, nullptr);
@@ -161,19 +168,21 @@ std::string MessageEventStream::Add(const serving::Delta& d) {
       if (c.name.empty()) continue;  // arguments of a call that never started
       out += Open(Block::kToolUse, &c);
     }
-    if (!c.arguments.empty()) delta(Json{{"type", "input_json_delta"}, {"partial_json", c.arguments}});
+    if (!c.arguments.empty())
+      delta(Json{{"type", "input_json_delta"}, {"partial_json", c.arguments}});
   }
   return out;
 }
 
 std::string MessageEventStream::Finish(const serving::Finish& finish) {
   std::string out = Close();
-  out += Event("message_delta",
-               Json{{"type", "message_delta"},
-                    {"delta", {{"stop_reason", StopReason(finish.reason)}, {"stop_sequence", nullptr}}},
-                    {"usage",
-                     {{"input_tokens", finish.usage.prompt_tokens},
-                      {"output_tokens", finish.usage.completion_tokens}}}});
+  out += Event(
+      "message_delta",
+      Json{{"type", "message_delta"},
+           {"delta", {{"stop_reason", StopReason(finish.reason)}, {"stop_sequence", nullptr}}},
+           {"usage",
+            {{"input_tokens", finish.usage.prompt_tokens},
+             {"output_tokens", finish.usage.completion_tokens}}}});
   out += Event("message_stop", Json{{"type", "message_stop"}});
   return out;
 }
@@ -189,8 +198,8 @@ std::string AnthropicErrorJson(const Status& status) {
 }
 
 std::string AnthropicErrorJson(int http_status, const std::string& message) {
-  return Dump(Json{{"type", "error"},
-                   {"error", {{"type", ErrorType(http_status)}, {"message", message}}}});
+  return Dump(
+      Json{{"type", "error"}, {"error", {{"type", ErrorType(http_status)}, {"message", message}}}});
 }
 
 }  // namespace llmux::gateway

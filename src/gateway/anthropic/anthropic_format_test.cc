@@ -48,7 +48,8 @@ TEST(AnthropicFormatTest, WholeMessageWithThinkingTextAndToolUse) {
   serving::Delta d3;
   d3.tool_calls.push_back({0, "", "", "\"Paris\"}"});
   acc.Add(d3);
-  Json m = Json::parse(acc.MessageJson({"msg_1", "qwen"}, Finished(serving::FinishReason::kToolCalls, 7, 3)));
+  Json m = Json::parse(
+      acc.MessageJson({"msg_1", "qwen"}, Finished(serving::FinishReason::kToolCalls, 7, 3)));
   EXPECT_EQ(m["id"], "msg_1");
   EXPECT_EQ(m["type"], "message");
   EXPECT_EQ(m["role"], "assistant");
@@ -67,7 +68,8 @@ TEST(AnthropicFormatTest, WholeMessageWithThinkingTextAndToolUse) {
 
 TEST(AnthropicFormatTest, EmptyAnswerStillHasATextBlockAndStopReasonsMap) {
   MessageAccumulator acc;
-  Json m = Json::parse(acc.MessageJson({"msg_1", "m"}, Finished(serving::FinishReason::kLength, 1, 0)));
+  Json m =
+      Json::parse(acc.MessageJson({"msg_1", "m"}, Finished(serving::FinishReason::kLength, 1, 0)));
   EXPECT_EQ(m["content"], Json::parse(R"([{"type":"text","text":""}])"));
   EXPECT_EQ(m["stop_reason"], "max_tokens");
   EXPECT_STREQ(StopReason(serving::FinishReason::kStop), "end_turn");
@@ -120,8 +122,10 @@ TEST(AnthropicFormatTest, StreamOpensAndClosesOneBlockPerKindOfOutput) {
 
 TEST(AnthropicFormatTest, ErrorsUseAnthropicsTypes) {
   Json e = Json::parse(AnthropicErrorJson(InvalidArgumentError("bad").WithField("x")));
-  EXPECT_EQ(e, Json::parse(R"({"type":"error","error":{"type":"invalid_request_error","message":"bad"}})"));
-  EXPECT_EQ(Json::parse(AnthropicErrorJson(NotFoundError("no")))["error"]["type"], "not_found_error");
+  EXPECT_EQ(e, Json::parse(
+                   R"({"type":"error","error":{"type":"invalid_request_error","message":"bad"}})"));
+  EXPECT_EQ(Json::parse(AnthropicErrorJson(NotFoundError("no")))["error"]["type"],
+            "not_found_error");
   EXPECT_EQ(Json::parse(AnthropicErrorJson(401, "who"))["error"]["type"], "authentication_error");
   EXPECT_EQ(Json::parse(AnthropicErrorJson(403, "no"))["error"]["type"], "permission_error");
   EXPECT_EQ(Json::parse(AnthropicErrorJson(429, "slow"))["error"]["type"], "rate_limit_error");

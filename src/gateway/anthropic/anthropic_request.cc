@@ -66,7 +66,8 @@ Result<std::optional<int>> GetInt(const Json& obj, const char* name, const std::
     return std::optional<int>(static_cast<int>(i));
   }
   if (v->is_number_unsigned()) {
-    if (v->get<uint64_t>() > uint64_t{std::numeric_limits<int>::max()}) return Invalid(path, "out of range");
+    if (v->get<uint64_t>() > uint64_t{std::numeric_limits<int>::max()})
+      return Invalid(path, "out of range");
     return std::optional<int>(static_cast<int>(v->get<uint64_t>()));
   }
   return TypeError(path, "an integer", *v);
@@ -113,7 +114,8 @@ Status AppendUserTurn(const Json& content, const std::string& path,
     out.push_back(std::move(user));
     return Status::Ok();
   }
-  if (!content.is_array()) return TypeError(path, "a string or an array of content blocks", content);
+  if (!content.is_array())
+    return TypeError(path, "a string or an array of content blocks", content);
   bool has_text = false;
   for (size_t i = 0; i < content.size(); ++i) {
     const Json& block = content[i];
@@ -151,7 +153,8 @@ Status AppendAssistantTurn(const Json& content, const std::string& path,
     out.push_back(std::move(msg));
     return Status::Ok();
   }
-  if (!content.is_array()) return TypeError(path, "a string or an array of content blocks", content);
+  if (!content.is_array())
+    return TypeError(path, "a string or an array of content blocks", content);
   for (size_t i = 0; i < content.size(); ++i) {
     const Json& block = content[i];
     const std::string p = path + "[" + std::to_string(i) + "]";
@@ -174,7 +177,8 @@ Status AppendAssistantTurn(const Json& content, const std::string& path,
       call.name = *name;
       const Json* input = Field(block, "input");
       if (input && !input->is_object()) return TypeError(p + ".input", "an object", *input);
-      call.arguments = (input ? *input : Json::object()).dump(-1, ' ', false, Json::error_handler_t::replace);
+      call.arguments =
+          (input ? *input : Json::object()).dump(-1, ' ', false, Json::error_handler_t::replace);
       msg.tool_calls.push_back(std::move(call));
     } else {
       return Unsupported(p, type);
@@ -231,14 +235,16 @@ Result<std::vector<chat::Tool>> ParseTools(const Json& body) {
     if (!tool.is_object()) return TypeError(path, "an object", tool);
     LLMUX_ASSIGN_OR_RETURN(auto type, GetString(tool, "type", path + ".type"));
     if (type && *type != "custom") {
-      return Invalid(path + ".type", "only client tools (type 'custom') are supported, got '" + *type + "'");
+      return Invalid(path + ".type",
+                     "only client tools (type 'custom') are supported, got '" + *type + "'");
     }
     LLMUX_ASSIGN_OR_RETURN(auto name, GetString(tool, "name", path + ".name"));
     if (!name || name->empty()) return Invalid(path + ".name", "Field required");
     LLMUX_ASSIGN_OR_RETURN(auto description, GetString(tool, "description", path + ".description"));
     const Json* schema = Field(tool, "input_schema");
     if (!schema) return Invalid(path + ".input_schema", "Field required");
-    if (!schema->is_object()) return TypeError(path + ".input_schema", "an object (a JSON Schema)", *schema);
+    if (!schema->is_object())
+      return TypeError(path + ".input_schema", "an object (a JSON Schema)", *schema);
     Json fn = Json::object();
     fn["name"] = *name;
     if (description) fn["description"] = *description;
@@ -266,7 +272,8 @@ Result<serving::ToolChoice> ParseToolChoice(const Json& body) {
     choice.mode = serving::ToolChoiceMode::kFunction;
     choice.function_name = *name;
   } else {
-    return Invalid("tool_choice.type", "must be 'auto', 'any', 'tool' or 'none', got '" + *type + "'");
+    return Invalid("tool_choice.type",
+                   "must be 'auto', 'any', 'tool' or 'none', got '" + *type + "'");
   }
   return choice;
 }
@@ -312,7 +319,8 @@ Result<serving::ChatRequest> ParseCommon(const Json& body) {
     if (!stop->is_array()) return TypeError("stop_sequences", "an array of strings", *stop);
     for (size_t i = 0; i < stop->size(); ++i) {
       const Json& e = (*stop)[i];
-      if (!e.is_string()) return TypeError("stop_sequences[" + std::to_string(i) + "]", "a string", e);
+      if (!e.is_string())
+        return TypeError("stop_sequences[" + std::to_string(i) + "]", "a string", e);
       r.options.stop.push_back(e.get<std::string>());
     }
   }

@@ -100,35 +100,52 @@ TEST(AnthropicRequestTest, WrongTypesAndMissingFieldsNameTheField) {
             "messages[0].role");
   EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":5}]})"),
             "messages[0].content");
-  EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"image","source":{}}]}]})"),
-            "messages[0].content[0].type");
-  EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"document"}]}]})"),
-            "messages[0].content[0].type");
-  EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"messages":[{"role":"assistant","content":[{"type":"tool_use","name":"f","input":[1]}]}]})"),
-            "messages[0].content[0].input");
-  EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"tool_result","content":"x"}]}]})"),
-            "messages[0].content[0].tool_use_id");
+  EXPECT_EQ(
+      FieldOf(
+          R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"image","source":{}}]}]})"),
+      "messages[0].content[0].type");
+  EXPECT_EQ(
+      FieldOf(
+          R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"document"}]}]})"),
+      "messages[0].content[0].type");
+  EXPECT_EQ(
+      FieldOf(
+          R"({"model":"m","max_tokens":1,"messages":[{"role":"assistant","content":[{"type":"tool_use","name":"f","input":[1]}]}]})"),
+      "messages[0].content[0].input");
+  EXPECT_EQ(
+      FieldOf(
+          R"({"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"tool_result","content":"x"}]}]})"),
+      "messages[0].content[0].tool_use_id");
   EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"system":{"a":1},)" + msgs + "}"), "system");
   EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"tools":[{"name":"f"}],)" + msgs + "}"),
             "tools[0].input_schema");
-  EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"tools":[{"type":"web_search_20250305","name":"w"}],)" + msgs + "}"),
-            "tools[0].type");
-  EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"tool_choice":"auto",)" + msgs + "}"), "tool_choice");
+  EXPECT_EQ(
+      FieldOf(
+          R"({"model":"m","max_tokens":1,"tools":[{"type":"web_search_20250305","name":"w"}],)" +
+          msgs + "}"),
+      "tools[0].type");
+  EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"tool_choice":"auto",)" + msgs + "}"),
+            "tool_choice");
   EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"tool_choice":{"type":"tool"},)" + msgs + "}"),
             "tool_choice.name");
-  EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"stop_sequences":"x",)" + msgs + "}"), "stop_sequences");
-  EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"stop_sequences":[1],)" + msgs + "}"), "stop_sequences[0]");
-  EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"temperature":"hot",)" + msgs + "}"), "temperature");
+  EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"stop_sequences":"x",)" + msgs + "}"),
+            "stop_sequences");
+  EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"stop_sequences":[1],)" + msgs + "}"),
+            "stop_sequences[0]");
+  EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"temperature":"hot",)" + msgs + "}"),
+            "temperature");
   EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"top_k":1.5,)" + msgs + "}"), "top_k");
   EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"stream":"yes",)" + msgs + "}"), "stream");
-  EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"thinking":{"type":"maybe"},)" + msgs + "}"), "thinking.type");
+  EXPECT_EQ(FieldOf(R"({"model":"m","max_tokens":1,"thinking":{"type":"maybe"},)" + msgs + "}"),
+            "thinking.type");
 }
 
 TEST(AnthropicRequestTest, HostileBodiesAreRefusedNotCrashedOn) {
   EXPECT_FALSE(ParseMessagesRequest("not json").ok());
   EXPECT_FALSE(ParseMessagesRequest("[1,2]").ok());
   // Nesting far past the limit, inside a tool's input.
-  std::string deep = R"({"model":"m","max_tokens":1,"messages":[{"role":"assistant","content":[{"type":"tool_use","name":"f","input":{"a":)";
+  std::string deep =
+      R"({"model":"m","max_tokens":1,"messages":[{"role":"assistant","content":[{"type":"tool_use","name":"f","input":{"a":)";
   deep += std::string(100000, '[') + std::string(100000, ']') + "}}]}]}";
   auto r = ParseMessagesRequest(deep);
   ASSERT_FALSE(r.ok());

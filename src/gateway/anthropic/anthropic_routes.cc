@@ -36,10 +36,9 @@ awaitable<void> Generate(http::ResponseWriter& w, CallAccess& access,
       access.Track(std::make_shared<QueueSink>(queue), meta.model, std::move(prompt));
   std::shared_ptr<serving::Sink> sink = tracked;
   std::optional<Submitted> handle;
-  handle.emplace(co_await http::AwaitCallback<Submitted>(
-      [&](std::function<void(Submitted)> done) {
-        service.SubmitChat(std::move(parsed.request), std::move(sink), std::move(done));
-      }));
+  handle.emplace(co_await http::AwaitCallback<Submitted>([&](std::function<void(Submitted)> done) {
+    service.SubmitChat(std::move(parsed.request), std::move(sink), std::move(done));
+  }));
   if (!handle->ok()) {
     tracked->Refuse(handle->status());
     co_await SendError(w, handle->status());
@@ -112,7 +111,8 @@ void RegisterAnthropicRoutes(GuardedRouter& router, serving::InferenceService& s
                [&service](http::Request& req, http::ResponseWriter& w,
                           CallAccess& access) -> awaitable<void> {
                  auto parsed = ParseMessagesRequest(req.body);
-                 Status allowed = parsed.ok() ? access.AllowModel(parsed->request.model) : parsed.status();
+                 Status allowed =
+                     parsed.ok() ? access.AllowModel(parsed->request.model) : parsed.status();
                  if (!allowed.ok()) {
                    access.Refuse(allowed, parsed.ok() ? parsed->request.model : "");
                    co_await SendError(w, allowed);
@@ -129,7 +129,8 @@ void RegisterAnthropicRoutes(GuardedRouter& router, serving::InferenceService& s
                           CallAccess& access) -> awaitable<void> {
                  auto parsed = ParseCountTokensRequest(req.body);
                  Status allowed = parsed.ok() ? access.AllowModel(parsed->model) : parsed.status();
-                 Result<int> count = allowed.ok() ? service.CountChatTokens(*parsed) : Result<int>(allowed);
+                 Result<int> count =
+                     allowed.ok() ? service.CountChatTokens(*parsed) : Result<int>(allowed);
                  if (!count.ok()) {
                    co_await SendError(w, count.status());
                    co_return;

@@ -10,8 +10,8 @@
 #include "gateway/openai/openai_format.h"
 #include "gateway/openai/openai_request.h"
 #include "net/http/async_queue.h"
-#include "net/http/http_server.h"
 #include "net/http/await_callback.h"
+#include "net/http/http_server.h"
 #include "serving/inference_service.h"
 
 namespace llmux::gateway {
