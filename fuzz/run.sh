@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets and runs each, one after the other, for its share of SECONDS.
 #   fuzz/run.sh BUILD_DIR SECONDS [NAME...]
 # BUILD_DIR is a build configured with -DCMAKE_CXX_COMPILER=clang++ -DLLMUX_FUZZ=ON. NAME picks
-# targets (default: all of gguf_reader safetensors openai_request ollama_request mcp_message chat_template jwt
+# targets (default: all of gguf_reader safetensors openai_request ollama_request anthropic_request mcp_message chat_template jwt
 # structured_output); SECONDS
 # is the total, split evenly between them (at least 5 s each).
 #
@@ -21,7 +21,7 @@ fi
 build=$1
 seconds=$2
 shift 2
-all=(gguf_reader safetensors openai_request ollama_request mcp_message chat_template jwt structured_output)
+all=(gguf_reader safetensors openai_request ollama_request anthropic_request mcp_message chat_template jwt structured_output)
 names=("$@")
 ((${#names[@]} == 0)) && names=("${all[@]}")
 here=$(cd "$(dirname "$0")" && pwd)
@@ -46,6 +46,7 @@ seeds() {
     safetensors) echo "$here/corpus/safetensors" ;;
     openai_request) echo "$here/corpus/openai" ;;
     ollama_request) echo "$here/corpus/ollama" ;;
+    anthropic_request) echo "$here/corpus/anthropic" ;;
     mcp_message) echo "$here/corpus/mcp" ;;
     chat_template) echo "$here/corpus/chat" ;;
     structured_output) echo "$here/corpus/structured_output" ;;

@@ -24,6 +24,7 @@
 #include "gateway/admin/request_log_routes.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/admin/worker_routes.h"
+#include "gateway/anthropic/anthropic_routes.h"
 #include "gateway/ollama/ollama_pull_route.h"
 #include "gateway/ollama/ollama_routes.h"
 #include "gateway/openai/openai_routes.h"
@@ -158,6 +159,9 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   gateway::OpenAiRoutesOptions routes;
   routes.metrics_text = metrics_text;
   gateway::RegisterOpenAiRoutes(router, service, routes);
+  // Anthropic's Messages API: the same gate, refusals in Anthropic's shape.
+  gateway::GuardedRouter anthropic_router(http_server, gate, gateway::AnthropicErrorResponse);
+  gateway::RegisterAnthropicRoutes(anthropic_router, service);
   // The Ollama API: the same gate, refusals in Ollama's shape.
   gateway::GuardedRouter ollama_router(http_server, gate, gateway::OllamaErrorResponse);
   gateway::RegisterOllamaRoutes(ollama_router, service, {LLMUX_VERSION_STRING, backend.models});

@@ -222,6 +222,12 @@ class InferenceService {
     return UnimplementedError("this server does not detokenize");
   }
 
+  // How many tokens the request's chat prompt has, rendered exactly as Chat renders it (tools,
+  // tool_choice and enable_thinking included): for clients that count before they send.
+  virtual Result<int> CountChatTokens(const ChatRequest& request) const {
+    return UnimplementedError("this server does not count chat tokens");
+  }
+
   // Runs every input through the model and calls `done` once with the vectors or why not
   // (InvalidArgument with the field "input" or "dimensions", NotFound for the model,
   // ResourceExhausted when the caller's share of the queue is taken). `done` may run on the

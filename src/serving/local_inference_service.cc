@@ -440,6 +440,15 @@ Result<std::string> LocalInferenceService::Detokenize(const std::string& model,
   return DecodeClientIds(host->tokenizer(), ids);
 }
 
+Result<int> LocalInferenceService::CountChatTokens(const ChatRequest& request) const {
+  LLMUX_RETURN_IF_ERROR(ValidateChatRequest(request));
+  LLMUX_ASSIGN_OR_RETURN(std::shared_ptr<ModelHost> host, FindModel(request.model));
+  LLMUX_ASSIGN_OR_RETURN(
+      std::vector<int32_t> prompt,
+      BuildChatPrompt(host->chat_template(), host->tokenizer(), request, PlanChatPrompt(request)));
+  return static_cast<int>(prompt.size());
+}
+
 Result<LocalInferenceService::ModelUse> LocalInferenceService::UseModel(
     const std::string& name, std::optional<double> keep_alive_s) {
   ModelUse use;

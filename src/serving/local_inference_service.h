@@ -43,6 +43,7 @@ class LocalInferenceService : public InferenceService, public ModelManager, publ
                                         bool add_special) const override;
   Result<std::string> Detokenize(const std::string& model,
                                  std::span<const int32_t> ids) const override;
+  Result<int> CountChatTokens(const ChatRequest& request) const override;
   Result<std::shared_ptr<RequestHandle>> Chat(ChatRequest request,
                                               std::shared_ptr<Sink> sink) override;
   // local_inference_embed.cc

@@ -25,6 +25,7 @@
 #include "gateway/admin/request_log_routes.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/admin/worker_routes.h"
+#include "gateway/anthropic/anthropic_routes.h"
 #include "gateway/console/console_routes.h"
 #include "gateway/mcp/mcp_endpoint.h"
 #include "gateway/ollama/ollama_pull_route.h"
@@ -111,8 +112,13 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   RegisterOllamaRoutes(ollama_router, service);
   RegisterOllamaPullRoute(ollama_router, puller);
 
+  // So has Anthropic's Messages API.
+  GuardedRouter anthropic_router(server, gate, AnthropicErrorResponse);
+  RegisterAnthropicRoutes(anthropic_router, service);
+
   std::vector<std::string> all = router.routes();
   all.insert(all.end(), ollama_router.routes().begin(), ollama_router.routes().end());
+  all.insert(all.end(), anthropic_router.routes().begin(), anthropic_router.routes().end());
   std::set<std::string> registered(all.begin(), all.end());
   EXPECT_EQ(registered.size(), all.size()) << "a route was registered twice";
   std::set<std::string> ruled;
@@ -171,8 +177,9 @@ TEST(RouteTableTest, EveryMcpToolHasARuleAndEveryRuleATool) {
 }
 
 TEST(RouteTableTest, EveryModelRouteNeedsTheModelAndCountsAgainstTheLimits) {
-  for (const char* path : {"/v1/chat/completions", "/v1/completions", "/api/chat", "/api/generate",
-                           "/tokenize", "/detokenize"}) {
+  for (const char* path :
+       {"/v1/chat/completions", "/v1/completions", "/api/chat", "/api/generate", "/tokenize",
+        "/detokenize", "/v1/messages", "/v1/messages/count_tokens"}) {
     const RouteRule* rule = FindRouteRule(Protocol::kHttp, "POST", path);
     ASSERT_NE(rule, nullptr) << path;
     EXPECT_EQ(rule->access, Access::kModelUse) << path;

@@ -76,10 +76,16 @@ void GuardedRouter::Register(const std::string& method, const std::string& path,
                      http::Request& req, http::ResponseWriter& w) -> boost::asio::awaitable<void> {
     std::string_view authorization;
     if (auto h = req.headers.Get("Authorization")) authorization = *h;
+    std::string_view token = BearerToken(authorization);
+    // Anthropic's clients send the key as x-api-key instead (a custom header: a browser cannot
+    // send it cross-origin without a preflight, so it is no weaker than Authorization).
+    if (token.empty()) {
+      if (auto key = req.headers.Get("x-api-key")) token = *key;
+    }
     AccessDecision decision;
     if (screen_browsers && !gate->auth_enabled())
       decision.status = BrowserRefusal(gate->options().browser_origins, req);
-    if (decision.status.ok()) decision = gate->Check(*rule, BearerToken(authorization), req.peer);
+    if (decision.status.ok()) decision = gate->Check(*rule, token, req.peer);
     if (!decision.status.ok()) {
       http::Response reply = refusal(decision.status, req);
       if (reply.status == 401 && !reply.headers.Has("WWW-Authenticate")) {

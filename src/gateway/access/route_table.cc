@@ -48,6 +48,10 @@ constexpr auto kRules = std::to_array<RouteRule>({
     // against the caller's share and request rate too (with no tokens charged).
     Http("POST", "/tokenize", Access::kModelUse, {}, /*limited=*/true),
     Http("POST", "/detokenize", Access::kModelUse, {}, /*limited=*/true),
+    // Anthropic's Messages API (gateway/anthropic): a generation, and counting a prompt's
+    // tokens (limited like /tokenize, no tokens charged).
+    Http("POST", "/v1/messages", Access::kModelUse, {}, /*limited=*/true),
+    Http("POST", "/v1/messages/count_tokens", Access::kModelUse, {}, /*limited=*/true),
     // Ollama API (gateway/ollama): generation like the OpenAI routes, listings like /v1/models.
     // Embeddings (/api/embed, and the older single-prompt /api/embeddings) like generations.
     Http("POST", "/api/chat", Access::kModelUse, {}, /*limited=*/true),

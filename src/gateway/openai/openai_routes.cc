@@ -4,6 +4,7 @@
 #include <memory>
 #include <variant>
 
+#include "gateway/access/generation_queue.h"
 #include "gateway/access/http_guard.h"
 #include "gateway/access/tracked_embed.h"
 #include "gateway/openai/openai_format.h"
@@ -22,34 +23,11 @@ namespace llmux::gateway {
 namespace {
 
 using boost::asio::awaitable;
-using Event = std::variant<serving::Delta, serving::Finish>;
-using EventQueue = http::AsyncQueue<Event>;
+using Event = GenerationEvent;
+using EventQueue = GenerationQueue;
 
 constexpr const char* kJson = "application/json";
 using Submitted = Result<std::shared_ptr<serving::RequestHandle>>;
-
-// Carries the engine thread's callbacks to the handler coroutine. (CallAccess::Track wraps it:
-// the tokens are charged and the call recorded when the generation ends, even if the client
-// has gone away by then.)
-class QueueSink : public serving::Sink {
- public:
-  explicit QueueSink(std::shared_ptr<EventQueue> queue) : queue_(std::move(queue)) {}
-  void OnDelta(const serving::Delta& delta) override { queue_->Push(delta); }
-  void OnFinish(const serving::Finish& finish) override {
-    queue_->Push(finish);
-    queue_->Close();
-  }
-
- private:
-  std::shared_ptr<EventQueue> queue_;
-};
-
-// The prompt as the request log keeps it (only when it keeps prompts): "role: content" lines.
-std::string PromptText(const std::vector<chat::Message>& messages) {
-  std::string text;
-  for (const chat::Message& m : messages) text += m.role + ": " + m.content + "\n";
-  return text;
-}
 
 awaitable<void> SendError(http::ResponseWriter& w, const Status& status) {
   std::string body = ErrorJson(status);

@@ -78,4 +78,10 @@ Result<std::string> ModelDefaultsService::Detokenize(const std::string& model,
   return inner_.Detokenize(model, ids);
 }
 
+Result<int> ModelDefaultsService::CountChatTokens(const serving::ChatRequest& request) const {
+  serving::ChatRequest applied = request;
+  Apply(applied);
+  return inner_.CountChatTokens(applied);
+}
+
 }  // namespace llmux::registry

@@ -40,6 +40,8 @@ class ModelDefaultsService final : public serving::InferenceService {
                                         bool add_special) const override;
   Result<std::string> Detokenize(const std::string& model,
                                  std::span<const int32_t> ids) const override;
+  // Counted with the defaults applied: a default system prompt is part of the prompt.
+  Result<int> CountChatTokens(const serving::ChatRequest& request) const override;
 
  private:
   void Apply(serving::ChatRequest& request) const;

@@ -91,6 +91,10 @@ class RecordingService final : public serving::InferenceService {
     completions.push_back(std::move(request));
     return UnavailableError("recorded");
   }
+  // The "count" is the number of messages: a default system prompt adds one.
+  Result<int> CountChatTokens(const serving::ChatRequest& request) const override {
+    return static_cast<int>(request.messages.size());
+  }
   std::vector<serving::ChatRequest> chats;
   std::vector<serving::CompletionRequest> completions;
 };
@@ -125,6 +129,9 @@ TEST(ModelDefaultsServiceTest, AppliesTheNamedModelsDefaultsOnEveryPath) {
     EXPECT_EQ(done.prompt, "once");  // no system prompt for a plain completion
   }
   EXPECT_EQ(asked.size(), 5u);
+  // Counting a chat's tokens sees the same defaults (the system prompt) as running it.
+  EXPECT_EQ(*service.CountChatTokens(UserChat("tuned", "d")), 2);
+  EXPECT_EQ(*service.CountChatTokens(UserChat("plain", "e")), 1);
 }
 
 }  // namespace

@@ -1089,6 +1089,12 @@ Result<std::vector<int32_t>> RemoteInferenceService::Tokenize(const std::string&
   return builder->tokenizer().Encode(text, add_special, /*parse_special=*/true);
 }
 
+Result<int> RemoteInferenceService::CountChatTokens(const ChatRequest& request) const {
+  LLMUX_ASSIGN_OR_RETURN(std::shared_ptr<const PromptBuilder> builder, Vocabulary(request.model));
+  LLMUX_ASSIGN_OR_RETURN(std::vector<int32_t> prompt, builder->Chat(request));
+  return static_cast<int>(prompt.size());
+}
+
 Result<std::string> RemoteInferenceService::Detokenize(const std::string& model,
                                                        std::span<const int32_t> ids) const {
   LLMUX_ASSIGN_OR_RETURN(std::shared_ptr<const PromptBuilder> builder, Vocabulary(model));

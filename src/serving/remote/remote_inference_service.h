@@ -112,6 +112,7 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
                                         bool add_special) const override;
   Result<std::string> Detokenize(const std::string& model,
                                  std::span<const int32_t> ids) const override;
+  Result<int> CountChatTokens(const ChatRequest& request) const override;
   // Chat/Complete wait until a worker accepts (or every try failed); SubmitChat/SubmitComplete
   // wait on the submit threads instead (see RemoteInferenceOptions::submit_threads).
   Result<std::shared_ptr<RequestHandle>> Chat(ChatRequest request,
