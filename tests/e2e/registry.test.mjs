@@ -226,4 +226,11 @@ describe('model registry', () => {
     assert.match(removal.actor, /^cli:/);
     assert.equal(removal.target, 'model:cli-model');
   });
+
+  test('embeddings pass the registry\'s defaults layer unchanged', async () => {
+    const r = await client().embeddings.create({ model: MODEL, input: ['a', 'b'], encoding_format: 'float' });
+    assert.equal(r.data.length, 2);
+    assert.ok(r.data[0].embedding.length > 0);
+    assert.ok(r.usage.prompt_tokens > 0);
+  });
 });

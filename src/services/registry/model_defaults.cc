@@ -78,6 +78,10 @@ Result<std::string> ModelDefaultsService::Detokenize(const std::string& model,
   return inner_.Detokenize(model, ids);
 }
 
+void ModelDefaultsService::SubmitEmbed(serving::EmbedRequest request, Embedded done) {
+  inner_.SubmitEmbed(std::move(request), std::move(done));
+}
+
 Result<int> ModelDefaultsService::CountChatTokens(const serving::ChatRequest& request) const {
   serving::ChatRequest applied = request;
   Apply(applied);

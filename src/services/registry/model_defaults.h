@@ -42,6 +42,8 @@ class ModelDefaultsService final : public serving::InferenceService {
                                  std::span<const int32_t> ids) const override;
   // Counted with the defaults applied: a default system prompt is part of the prompt.
   Result<int> CountChatTokens(const serving::ChatRequest& request) const override;
+  // Embeddings have no generation defaults: passed through as they are.
+  void SubmitEmbed(serving::EmbedRequest request, Embedded done) override;
 
  private:
   void Apply(serving::ChatRequest& request) const;

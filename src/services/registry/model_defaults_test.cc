@@ -95,8 +95,13 @@ class RecordingService final : public serving::InferenceService {
   Result<int> CountChatTokens(const serving::ChatRequest& request) const override {
     return static_cast<int>(request.messages.size());
   }
+  void SubmitEmbed(serving::EmbedRequest request, Embedded done) override {
+    embeds.push_back(std::move(request));
+    done(serving::EmbedResult{{{1.0f}}, 3});
+  }
   std::vector<serving::ChatRequest> chats;
   std::vector<serving::CompletionRequest> completions;
+  std::vector<serving::EmbedRequest> embeds;
 };
 
 TEST(ModelDefaultsServiceTest, AppliesTheNamedModelsDefaultsOnEveryPath) {
@@ -132,6 +137,18 @@ TEST(ModelDefaultsServiceTest, AppliesTheNamedModelsDefaultsOnEveryPath) {
   // Counting a chat's tokens sees the same defaults (the system prompt) as running it.
   EXPECT_EQ(*service.CountChatTokens(UserChat("tuned", "d")), 2);
   EXPECT_EQ(*service.CountChatTokens(UserChat("plain", "e")), 1);
+  // Embeddings reach the service behind, unchanged.
+  serving::EmbedRequest e;
+  e.model = "tuned";
+  e.inputs.push_back({"text", {}});
+  int prompt_tokens = 0;
+  service.SubmitEmbed(e, [&](Result<serving::EmbedResult> r) {
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    prompt_tokens = r->prompt_tokens;
+  });
+  ASSERT_EQ(inner.embeds.size(), 1u);
+  EXPECT_EQ(inner.embeds[0].inputs[0].text, "text");
+  EXPECT_EQ(prompt_tokens, 3);
 }
 
 }  // namespace
