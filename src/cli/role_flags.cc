@@ -137,6 +137,10 @@ void AddEdgeFlags(CLI::App* sub, app::EdgeOptions* o) {
                   "request log records waiting to be written; beyond, they are dropped and counted")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  sub->add_option("--request-log-queue-per-caller", log->per_caller_queue,
+                  "request log records one principal may have waiting (0: a quarter of the queue)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   sub->add_flag_callback("--no-auth", [o] { o->auth = false; },
                          "serve without authentication (refused unless listening on loopback)");
   sub->add_flag("--public-metrics", o->access.public_metrics, "serve /metrics without credentials");

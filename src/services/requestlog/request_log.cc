@@ -40,7 +40,10 @@ Status ParseStatusMatch(std::string_view text, RequestFilter& filter) {
 }
 
 RequestLog::RequestLog(RequestLogStore& store, const RequestLogOptions& options)
-    : store_(store), options_(options) {
+    : store_(store),
+      options_(options),
+      shares_(options.per_caller_queue > 0 ? options.per_caller_queue
+                                           : std::max<size_t>(1, options.queue_capacity / 4)) {
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -64,7 +67,12 @@ void RequestLog::Record(RequestRecord record) {
       ++dropped_;
       return;
     }
-    queue_.push_back(std::move(record));
+    auto share = shares_.TryAcquire(record.principal);
+    if (share == nullptr) {
+      ++dropped_;
+      return;
+    }
+    queue_.push_back(Queued{std::move(record), std::move(share)});
     ++enqueued_;
     wake = queue_.size() == options_.batch_size;
   }
@@ -98,8 +106,8 @@ void RequestLog::WriterLoop() {
     // Everything queued goes out now, in batches; a stop writes what is left first.
     while (!queue_.empty()) {
       const size_t n = std::min(batch_size, queue_.size());
-      batch.assign(std::make_move_iterator(queue_.begin()),
-                   std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(n)));
+      batch.clear();
+      for (size_t i = 0; i < n; ++i) batch.push_back(std::move(queue_[i].record));
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
       lock.unlock();
       Status st = store_.AppendRequests(batch);

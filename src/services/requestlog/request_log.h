@@ -4,8 +4,9 @@
 // filtered and paged, as aggregates, or as CSV.
 //
 // Writes never slow serving: Record() only takes a short lock and queues. When the queue is
-// full the record is dropped and counted (dropped()), never waited for. The prompt text is
-// stored only when store_prompts is on.
+// full, or the record's principal already has its share of it waiting, the record is dropped
+// and counted (dropped()), never waited for. The prompt text is stored only when
+// store_prompts is on.
 //
 // Thread-safe.
 #pragma once
@@ -14,10 +15,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string_view>
 #include <thread>
 
+#include "base/caller_shares.h"
 #include "base/status.h"
 #include "services/requestlog/request_log_store.h"
 #include "services/requestlog/request_record.h"
@@ -31,6 +34,9 @@ struct RequestLogOptions {
   int64_t max_rows = 1'000'000;  // the newest this many are kept; 0: no limit
   bool store_prompts = false;    // keep the prompt text of each request
   size_t queue_capacity = 10'000;  // records waiting to be written; beyond, they are dropped
+  // The most of them one principal may have waiting (0: queue_capacity / 4), so a caller that
+  // floods the server while the store is slow cannot push everyone else's records out.
+  size_t per_caller_queue = 0;
   size_t batch_size = 256;         // records per write transaction
   std::chrono::milliseconds flush_interval{500};  // a partial batch waits at most this long
   std::chrono::seconds prune_interval{300};       // the first prune comes this long after the start
@@ -80,7 +86,12 @@ class RequestLog {
   mutable std::mutex mu_;
   std::condition_variable wake_;     // the writer: a full batch, a flush, or stop
   std::condition_variable drained_;  // Flush(): a batch was written
-  std::deque<RequestRecord> queue_;
+  struct Queued {
+    RequestRecord record;
+    std::unique_ptr<CallerShares::Slot> share;  // the principal's place in the queue
+  };
+  std::deque<Queued> queue_;
+  CallerShares shares_;
   uint64_t enqueued_ = 0;  // records ever queued
   uint64_t done_ = 0;      // records ever taken and written (or failed)
   uint64_t dropped_ = 0;

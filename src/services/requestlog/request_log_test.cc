@@ -362,6 +362,7 @@ TEST(RequestLogQueue, AFullQueueDropsAndCountsWithoutWaiting) {
   BlockedStore store;
   RequestLogOptions options;
   options.queue_capacity = 4;
+  options.per_caller_queue = 4;  // one caller may take it all
   options.batch_size = 1;
   options.max_rows = 0;
   options.retention_days = 0;
@@ -378,6 +379,37 @@ TEST(RequestLogQueue, AFullQueueDropsAndCountsWithoutWaiting) {
   EXPECT_EQ(store.appended_.load(), 5);
   EXPECT_EQ(log.written(), 5u);
   EXPECT_EQ(log.dropped(), 6u);
+}
+
+TEST(RequestLogQueue, OnePrincipalCannotFillTheQueue) {
+  BlockedStore store;
+  RequestLogOptions options;
+  options.queue_capacity = 8;  // a share of 2 each
+  options.batch_size = 1;
+  options.max_rows = 0;
+  options.retention_days = 0;
+  RequestLog log(store, options);
+  RequestRecord flood;
+  flood.principal = "key:1";
+  log.Record(flood);  // the writer takes it (its share is back) and blocks in the store
+  store.entered_.get_future().wait();
+  for (int i = 0; i < 10; ++i) log.Record(flood);
+  EXPECT_EQ(log.queued(), 2u);
+  EXPECT_EQ(log.dropped(), 8u);
+  RequestRecord other;
+  other.principal = "user:2";
+  log.Record(other);
+  log.Record(other);
+  EXPECT_EQ(log.queued(), 4u);
+  EXPECT_EQ(log.dropped(), 8u);
+  store.release_.set_value();
+  log.Flush();
+  EXPECT_EQ(log.written(), 5u);
+  // Written records give their share back.
+  log.Record(flood);
+  log.Flush();
+  EXPECT_EQ(log.written(), 6u);
+  EXPECT_EQ(log.dropped(), 8u);
 }
 
 // Splits RFC 4180 text into records of fields (a reference reader, for the round trip).
