@@ -17,7 +17,7 @@ using Json = nlohmann::json;
 Json PrincipalJson(const auth::Principal& p) {
   Json allows = Json::object();
   for (std::string_view perm :
-       {auth::kPermModelsManage, auth::kPermKeysManage, auth::kPermUsersManage, auth::kPermLogsRead,
+       {auth::kPermModelsRead, auth::kPermModelsManage, auth::kPermKeysManage, auth::kPermUsersManage, auth::kPermLogsRead,
         auth::kPermMetricsRead}) {
     allows[std::string(perm)] = p.Allows(perm);
   }
