@@ -263,9 +263,8 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
     router.Route("POST", path,
                  [errors, updating, body](http::Request& req, http::ResponseWriter& w,
                                           CallAccess&) -> awaitable<void> {
-                   Result<Json> result = co_await http::RunOffLoop(*updating, [&] {
-                     return body(req);
-                   });
+                   Result<Json> result =
+                       co_await http::RunOffLoop(*updating, [&] { return body(req); });
                    co_await ReplyJson(w, *errors, 200, [&] { return std::move(result); });
                  });
   };
@@ -288,8 +287,7 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
     spec.name = name;
     spec.path = version->path;
     LLMUX_RETURN_IF_ERROR(models->LoadModel(spec));
-    return Json{
-        {"name", name}, {"ref", ref}, {"digest", version->digest}, {"path", version->path}};
+    return Json{{"name", name}, {"ref", ref}, {"digest", version->digest}, {"path", version->path}};
   });
   off_loop_route("/admin/v1/models/unload", [models](http::Request& req) -> Result<Json> {
     LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));

@@ -26,7 +26,8 @@ namespace llmux::gateway {
 
 class GuardedRouter;
 
-// `service` (and `models`) must outlive the server. With `models`, also the hot update, load and unload:
+// `service` (and `models`) must outlive the server. With `models`, also the hot update, load and
+// unload:
 //
 //   POST /admin/v1/models/update {"name": served model, "ref": "model[:tag]"}    models:manage
 //     -> {"name", "ref", "digest", "path"} once new requests go to the version `ref` points at

@@ -12,7 +12,8 @@ interface Done {
   digest: string;
 }
 
-const keepAlive = (s: number | null) => (s === null ? '' : s < 0 ? 'until unloaded' : `${s} s`);
+// No keep-alive (null): it stays loaded until unloaded.
+const keepAlive = (s: number | null) => (s === null || s < 0 ? 'until unloaded' : `${s} s`);
 
 export const servedPage: Page = {
   path: 'served',
