@@ -286,6 +286,8 @@ describe('the console\'s model pages', () => {
     assert.ok(results.length >= 6, `only ${results.length} answers`);
     for (const r of results) assert.ok(r.finish === 'length' || r.finish === 'stop', JSON.stringify(r));
     assert.equal((await served()).find((s) => s.name === 'm').path, fileB);
+    // The page names the registry version m now serves.
+    await page.locator('[data-testid="served"] tbody tr', { hasText: fileB }).getByText('m:b').waitFor();
     const b = await streamOnce(client);
     assert.notEqual(b.text, a.text, 'after the update, m answers as version b');
 

@@ -4,7 +4,7 @@
 import { getJson, sendJson, type List } from '../../api';
 import { dangerButton, formatBytes, formatTime, h, notice, table } from '../../dom';
 import { listView, needs, type Page } from '../../page';
-import { refsOf, type RegistryModel, type ServedModel } from './types';
+import { refsOf, shortDigest, type RegistryModel, type ServedModel } from './types';
 
 interface Done {
   name: string;
@@ -28,6 +28,7 @@ export const servedPage: Page = {
     // Runs a load, unload or update and shows its answer (or why it failed) until the next one.
     const run = (what: string, change: () => Promise<unknown>) =>
       view.act(async () => {
+        await loadRefs();
         result.replaceChildren(h('p', { class: 'notice' }, `${what}…`));
         try {
           const done = (await change()) as Partial<Done>;
@@ -49,6 +50,7 @@ export const servedPage: Page = {
           ['In flight', (m) => m.in_flight],
           ['Keep-alive', (m) => (m.pinned ? 'pinned' : keepAlive(m.keep_alive_s))],
           ['Loaded', (m) => formatTime(m.loaded_at * 1000)],
+          ['Registry version', (m) => versions.get(m.path) ?? ''],
           ['File', (m) => h('code', {}, m.path)],
           [
             '',
@@ -62,9 +64,20 @@ export const servedPage: Page = {
         'served',
       );
     });
+    // Which registry version each served file is (its tags, else its digest), by path.
+    let versions = new Map<string, string>();
     const loadRefs = async () => {
       try {
-        options(refs, refsOf((await getJson<List<RegistryModel>>('/admin/v1/registry/models')).data));
+        const registry = (await getJson<List<RegistryModel>>('/admin/v1/registry/models')).data;
+        options(refs, refsOf(registry));
+        versions = new Map(
+          registry.flatMap((m) =>
+            m.versions.map((v) => {
+              const tags = m.tags.filter((t) => t.digest === v.digest).map((t) => `${m.name}:${t.name}`);
+              return [v.path, tags.length ? tags.join(', ') : `${m.name}@${shortDigest(v.digest)}`] as [string, string];
+            }),
+          ),
+        );
       } catch {
         /* without models:read the refs are typed by hand */
       }
@@ -114,8 +127,7 @@ export const servedPage: Page = {
       view.status,
       view.list,
     );
-    void loadRefs();
-    void view.reload();
+    void loadRefs().then(view.reload);
     const timer = setInterval(() => void view.reload(), 2000);
     return () => clearInterval(timer);
   },
