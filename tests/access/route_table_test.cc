@@ -197,6 +197,22 @@ TEST(RouteTableTest, PullsNeedModelsManage) {
   }
 }
 
+// Changing what this process serves (load, unload, hot update) is for operators; reading the
+// registry is for models:read.
+TEST(RouteTableTest, ServedModelChangesNeedModelsManage) {
+  for (const char* path :
+       {"/admin/v1/models/load", "/admin/v1/models/unload", "/admin/v1/models/update"}) {
+    const RouteRule* rule = FindRouteRule(Protocol::kHttp, "POST", path);
+    ASSERT_NE(rule, nullptr) << path;
+    EXPECT_EQ(rule->access, Access::kPermission) << path;
+    EXPECT_EQ(rule->permission, "models:manage") << path;
+    EXPECT_FALSE(rule->limited) << path;
+  }
+  const RouteRule* read = FindRouteRule(Protocol::kHttp, "GET", "/admin/v1/registry/models");
+  ASSERT_NE(read, nullptr);
+  EXPECT_EQ(read->permission, "models:read");
+}
+
 TEST(RouteTableTest, EveryGrpcMethodHasARule) {
   const auto* pool = google::protobuf::DescriptorPool::generated_pool();
   // Linking inference.pb.h registers the llmux.v1 services in the pool.

@@ -146,8 +146,8 @@ describe('static files at /console', () => {
     assert.equal((await api('GET', '/admin/v1/me')).status, 401);
     const admin = await api('GET', '/admin/v1/me', server.adminKey);
     assert.equal(admin.status, 200, admin.text);
-    assert.deepEqual(admin.json.allows, { 'models:manage': true, 'keys:manage': true, 'users:manage': true,
-      'logs:read': true, 'metrics:read': true });
+    assert.deepEqual(admin.json.allows, { 'models:read': true, 'models:manage': true, 'keys:manage': true,
+      'users:manage': true, 'logs:read': true, 'metrics:read': true });
     const login = await api('POST', '/auth/login', null, { username: 'uma', password: passwords.uma });
     const uma = await api('GET', '/admin/v1/me', login.json.access_token);
     assert.equal(uma.json.name, 'uma');
@@ -164,7 +164,8 @@ describe('the console in chromium', () => {
     await signInWithPassword('ada');
     assert.equal(await page.textContent('[data-testid="who"]'), 'ada');
     const nav = await page.$$eval('nav a', (as) => as.map((a) => a.getAttribute('data-page')));
-    assert.deepEqual(nav, ['dashboard', 'playground', 'models', 'logs', 'users', 'keys', 'roles', 'audit', 'prompts']);
+    assert.deepEqual(nav, ['dashboard', 'playground', 'models', 'registry', 'served', 'logs', 'users', 'keys', 'roles',
+      'audit', 'prompts']);
   });
 
   test('dashboard: the server history, or a plain "not available" and live /metrics samples', async () => {
@@ -313,7 +314,7 @@ describe('the console in chromium', () => {
     await page.fill('[data-testid="login-key"]', server.adminKey);
     await page.click('[data-testid="login-key-submit"]');
     await page.waitForSelector('[data-testid="who"]');
-    assert.equal(await page.locator('nav a').count(), 9);
+    assert.equal(await page.locator('nav a').count(), 11);
     await signOut();
   });
 
@@ -323,7 +324,7 @@ describe('the console in chromium', () => {
     assert.deepEqual(nav, ['playground', 'models']);
     await page.waitForSelector('[data-testid="page-playground"]');
     await shot('user-home');
-    for (const path of ['users', 'keys', 'logs', 'audit', 'roles', 'prompts', 'dashboard']) {
+    for (const path of ['users', 'keys', 'logs', 'audit', 'roles', 'prompts', 'dashboard', 'registry', 'served']) {
       await page.goto(`${server.baseURL}/console/${path}`);
       await page.waitForSelector('main .notice.error');
       assert.equal(await page.textContent('main .notice.error'), 'You may not use this page.');

@@ -4,7 +4,8 @@
 // switches "m" to version b. No stream may fail, and each answer must be wholly a's or wholly b's
 // (greedy text computed alone on each file first): the in-flight ones finish on the copy they
 // started on, and everything after the switch is b's. A version whose file is gone fails to load
-// and leaves the old copy serving; a user key gets 403.
+// and leaves the old copy serving; a user key gets 403. POST /admin/v1/models/load and /unload
+// serve a registry version under a new name and stop serving it, with their refusals.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -140,4 +141,41 @@ test('a version that cannot load leaves the old copy serving; bad calls are refu
   assert.equal(r.status, 404);
   r = await call('POST', '/admin/v1/models/update', admin, { name: 'm', ref: 'm:zzz' });
   assert.equal(r.status, 404);
+});
+
+test('load a registry version under a new name, unload it; refusals', async () => {
+  const client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: admin, maxRetries: 0 });
+  let r = await call('POST', '/admin/v1/models/load', admin, { name: 'm2', ref: 'm:a', keep_alive: 120 });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.path, fileA);
+  assert.match(r.json.digest, /^sha256:[0-9a-f]{64}$/);
+  let models = (await call('GET', '/admin/v1/models', admin)).json.models;
+  const m2 = models.find((m) => m.name === 'm2');
+  assert.ok(m2 && ['loaded', 'idle'].includes(m2.state), JSON.stringify(models));
+  assert.equal(m2.keep_alive_s, 120);
+  const reply = await client.chat.completions.create({ ...request, model: 'm2' });
+  assert.ok(reply.choices[0].message.content.length > 0);
+
+  r = await call('POST', '/admin/v1/models/load', admin, { name: 'm2', ref: 'm:b' });
+  assert.equal(r.status, 409, r.text);
+  r = await call('POST', '/admin/v1/models/load', admin, { name: 'm3', ref: 'm:zzz' });
+  assert.equal(r.status, 404, r.text);
+  assert.equal(r.json.error.param, 'ref');
+  r = await call('POST', '/admin/v1/models/load', admin, { name: 'm3', ref: 'm:a', path: '/etc/passwd' });
+  assert.equal(r.status, 400, r.text);
+  r = await call('POST', '/admin/v1/models/load', admin, { name: 'm3', ref: 'm:a', keep_alive: 'long' });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.error.param, 'keep_alive');
+  assert.equal((await call('POST', '/admin/v1/models/load', userKey, { name: 'm3', ref: 'm:a' })).status, 403);
+  assert.equal((await call('POST', '/admin/v1/models/unload', userKey, { name: 'm2' })).status, 403);
+
+  r = await call('POST', '/admin/v1/models/unload', admin, { name: 'm2' });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json, { name: 'm2', unloaded: true });
+  const gone = await client.chat.completions.create({ ...request, model: 'm2' }).catch((e) => e);
+  assert.equal(gone.status, 404);
+  r = await call('POST', '/admin/v1/models/unload', admin, { name: 'm2' });
+  assert.equal(r.status, 404, r.text);
+  models = (await call('GET', '/admin/v1/models', admin)).json.models;
+  assert.ok(models.some((m) => m.name === 'm'), 'm is still served');
 });

@@ -107,6 +107,9 @@ constexpr auto kRules = std::to_array<RouteRule>({
     Http("POST", "/admin/v1/registry/rollback", Access::kPermission, auth::kPermModelsManage),
     // Hot update of a served model to a registry version (with the registry and a local host).
     Http("POST", "/admin/v1/models/update", Access::kPermission, auth::kPermModelsManage),
+    // Loading a registry version under a served name, and unloading a served model.
+    Http("POST", "/admin/v1/models/load", Access::kPermission, auth::kPermModelsManage),
+    Http("POST", "/admin/v1/models/unload", Access::kPermission, auth::kPermModelsManage),
     // The models hosted in this process: state, keep-alive, memory.
     Http("GET", "/admin/v1/models", Access::kPermission, auth::kPermModelsManage),
     // The serving metrics over time (dashboards): the same figures as /metrics.

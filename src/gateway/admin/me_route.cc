@@ -17,8 +17,8 @@ using Json = nlohmann::json;
 Json PrincipalJson(const auth::Principal& p) {
   Json allows = Json::object();
   for (std::string_view perm :
-       {auth::kPermModelsManage, auth::kPermKeysManage, auth::kPermUsersManage, auth::kPermLogsRead,
-        auth::kPermMetricsRead}) {
+       {auth::kPermModelsRead, auth::kPermModelsManage, auth::kPermKeysManage,
+        auth::kPermUsersManage, auth::kPermLogsRead, auth::kPermMetricsRead}) {
     allows[std::string(perm)] = p.Allows(perm);
   }
   return {{"object", "principal"},

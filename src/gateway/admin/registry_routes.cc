@@ -257,8 +257,45 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
               return ChangeJson(c);
             });
   if (models == nullptr) return;
-  // Loading a model takes a while: off the io threads, one update at a time.
+  // Loading a model takes a while: off the io threads, one load, unload or update at a time.
   auto updating = std::make_shared<boost::asio::thread_pool>(1);
+  auto off_loop_route = [&router, errors, updating](const char* path, auto body) {
+    router.Route("POST", path,
+                 [errors, updating, body](http::Request& req, http::ResponseWriter& w,
+                                          CallAccess&) -> awaitable<void> {
+                   Result<Json> result =
+                       co_await http::RunOffLoop(*updating, [&] { return body(req); });
+                   co_await ReplyJson(w, *errors, 200, [&] { return std::move(result); });
+                 });
+  };
+  // Loads a registry version (by ref, so only files the registry knows) under a served name.
+  off_loop_route("/admin/v1/models/load", [s, models](http::Request& req) -> Result<Json> {
+    LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
+    LLMUX_RETURN_IF_ERROR(OnlyFields(b, {"name", "ref", "keep_alive"}));
+    LLMUX_ASSIGN_OR_RETURN(std::string name, RequiredString(b, "name"));
+    LLMUX_ASSIGN_OR_RETURN(std::string ref, RequiredString(b, "ref"));
+    serving::ModelSpec spec;
+    if (b.contains("keep_alive")) {
+      if (!b["keep_alive"].is_number()) {
+        return InvalidArgumentError("keep_alive must be a number of seconds")
+            .WithField("keep_alive");
+      }
+      spec.keep_alive_s = b["keep_alive"].get<double>();
+    }
+    auto version = s->Resolve(ref);
+    if (!version.ok()) return version.status().WithField("ref");
+    spec.name = name;
+    spec.path = version->path;
+    LLMUX_RETURN_IF_ERROR(models->LoadModel(spec));
+    return Json{{"name", name}, {"ref", ref}, {"digest", version->digest}, {"path", version->path}};
+  });
+  off_loop_route("/admin/v1/models/unload", [models](http::Request& req) -> Result<Json> {
+    LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
+    LLMUX_RETURN_IF_ERROR(OnlyFields(b, {"name"}));
+    LLMUX_ASSIGN_OR_RETURN(std::string name, RequiredString(b, "name"));
+    LLMUX_RETURN_IF_ERROR(models->UnloadModel(name));
+    return Json{{"name", name}, {"unloaded", true}};
+  });
   router.Route(
       "POST", "/admin/v1/models/update",
       [s, models, errors, updating](http::Request& req, http::ResponseWriter& w,

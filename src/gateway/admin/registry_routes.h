@@ -26,12 +26,18 @@ namespace llmux::gateway {
 
 class GuardedRouter;
 
-// `service` (and `models`) must outlive the server. With `models`, also the hot update:
+// `service` (and `models`) must outlive the server. With `models`, also the hot update, load and
+// unload:
 //
 //   POST /admin/v1/models/update {"name": served model, "ref": "model[:tag]"}    models:manage
 //     -> {"name", "ref", "digest", "path"} once new requests go to the version `ref` points at
 //        (serving::ModelManager::ReplaceModel: loaded beside the old copy, which finishes its
 //        requests; a failed load leaves the old copy serving and answers why).
+//   POST /admin/v1/models/load {"name", "ref", "keep_alive"?: seconds}            models:manage
+//     -> {"name", "ref", "digest", "path"} once the version is loaded and served as `name`
+//        (only files the registry knows; 409 when `name` is served already)
+//   POST /admin/v1/models/unload {"name"}                                         models:manage
+//     -> {"name", "unloaded": true}; 404 for a name not served here
 void RegisterRegistryRoutes(GuardedRouter& router, registry::RegistryService& service,
                             serving::ModelManager* models = nullptr);
 

@@ -1,7 +1,7 @@
 // Small DOM helpers: build elements without a framework. Text always goes in as text nodes,
 // never as HTML, so data from the server cannot inject markup.
-type Child = Node | string | number | null | undefined | false;
-type Attrs = Record<string, string | number | boolean | EventListener | undefined>;
+export type Child = Node | string | number | null | undefined | false;
+export type Attrs = Record<string, string | number | boolean | EventListener | undefined>;
 
 export function h<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -52,4 +52,26 @@ export function formatTime(ms: number | null | undefined): string {
 // A status line for errors and notices; `kind` picks the colour.
 export function notice(text: string, kind: 'error' | 'info' = 'info'): HTMLElement {
   return h('p', { class: `notice ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
+}
+
+// A plain button; `attrs` may add a class, data-testid, etc.
+export function button(label: string, onclick: () => void, attrs: Attrs = {}): HTMLButtonElement {
+  return h('button', { type: 'button', ...attrs, onclick }, label);
+}
+
+// A red button that asks `question` before it runs `run`.
+export function dangerButton(label: string, question: string, run: () => void, attrs: Attrs = {}): HTMLButtonElement {
+  return button(label, () => confirm(question) && run(), { class: 'danger', ...attrs });
+}
+
+export function formatBytes(n: number | null | undefined): string {
+  if (!n) return '0 B';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    ++i;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }

@@ -11,6 +11,8 @@ import { dashboardPage } from './pages/dashboard';
 import { keysPage } from './pages/keys';
 import { logsPage } from './pages/logs';
 import { modelsPage } from './pages/models';
+import { registryPage } from './pages/models/registry';
+import { servedPage } from './pages/models/served';
 import { playgroundPage } from './pages/playground';
 import { promptsPage } from './pages/prompts';
 import { rolesPage } from './pages/roles';
@@ -21,6 +23,8 @@ const pages: Page[] = [
   dashboardPage,
   playgroundPage,
   modelsPage,
+  registryPage,
+  servedPage,
   logsPage,
   usersPage,
   keysPage,

@@ -57,3 +57,24 @@ export async function streamChat(response: Response, onDelta: (text: string) => 
   }
   if (failure) throw new Error(failure);
 }
+
+// Reads a stream of JSON lines (NDJSON: a model pull's progress) as it arrives and calls
+// `onLine` with each parsed line. A line longer than 64 KiB is refused (a progress line is tiny).
+export async function readJsonLines(response: Response, onLine: (value: unknown) => void): Promise<void> {
+  if (!response.body) throw new Error('the reply has no body');
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl).trim();
+      buffer = buffer.slice(nl + 1);
+      if (line) onLine(JSON.parse(line));
+    }
+    if (buffer.length > 65536) throw new Error('a progress line is too long');
+  }
+  if (buffer.trim()) onLine(JSON.parse(buffer));
+}

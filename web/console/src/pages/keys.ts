@@ -1,7 +1,7 @@
 // API keys: list, create (the secret is shown once, here), revoke.
 import { getJson, sendJson, type List } from '../api';
-import { clear, formatTime, h, notice, table } from '../dom';
-import { needs, type Page } from '../page';
+import { button, formatTime, h, table } from '../dom';
+import { listView, needs, type Page } from '../page';
 
 interface Key {
   id: number;
@@ -27,49 +27,37 @@ export const keysPage: Page = {
   title: 'API keys',
   allowed: needs('keys:manage'),
   render(root, me) {
-    const list = h('div', {});
-    const status = h('div', {});
     const created = h('div', { 'data-testid': 'new-key-box' });
-    const load = async () => {
-      try {
-        const keys = await getJson<List<Key>>('/admin/v1/keys?limit=200');
-        clear(list);
-        list.append(
-          table(
-            keys.data,
-            [
-              ['Id', (k) => k.id],
-              ['Name', (k) => k.name],
-              ['Prefix', (k) => h('code', {}, k.prefix)],
-              ['Owner', (k) => k.owner_user_id || ''],
-              ['Scopes', (k) => k.scopes.join(', ')],
-              ['Models', (k) => k.allowed_models.join(', ')],
-              ['Created', (k) => formatTime(k.created_at * 1000)],
-              ['Last used', (k) => formatTime(k.last_used_at * 1000)],
-              [
-                'State',
-                (k) =>
-                  k.revoked_at
-                    ? 'revoked'
-                    : h('button', { type: 'button', 'data-testid': `revoke-${k.id}`, onclick: () => revoke(k) }, 'Revoke'),
-              ],
-            ],
-            'keys',
-          ),
-        );
-      } catch (e) {
-        status.replaceChildren(notice((e as Error).message, 'error'));
-      }
-    };
-    const revoke = async (k: Key) => {
-      if (!confirm(`Revoke key ${k.prefix} (${k.name})? Callers using it are refused at once.`)) return;
-      try {
-        await sendJson('DELETE', `/admin/v1/keys?id=${k.id}`);
-        await load();
-      } catch (e) {
-        status.replaceChildren(notice((e as Error).message, 'error'));
-      }
-    };
+    const view = listView(async () =>
+      table(
+        (await getJson<List<Key>>('/admin/v1/keys?limit=200')).data,
+        [
+          ['Id', (k) => k.id],
+          ['Name', (k) => k.name],
+          ['Prefix', (k) => h('code', {}, k.prefix)],
+          ['Owner', (k) => k.owner_user_id || ''],
+          ['Scopes', (k) => k.scopes.join(', ')],
+          ['Models', (k) => k.allowed_models.join(', ')],
+          ['Created', (k) => formatTime(k.created_at * 1000)],
+          ['Last used', (k) => formatTime(k.last_used_at * 1000)],
+          [
+            'State',
+            (k) =>
+              k.revoked_at
+                ? 'revoked'
+                : button(
+                    'Revoke',
+                    () => {
+                      if (confirm(`Revoke key ${k.prefix} (${k.name})? Callers using it are refused at once.`))
+                        void view.act(() => sendJson('DELETE', `/admin/v1/keys?id=${k.id}`));
+                    },
+                    { 'data-testid': `revoke-${k.id}` },
+                  ),
+          ],
+        ],
+        'keys',
+      ),
+    );
     const name = h('input', { required: true, 'data-testid': 'key-name' });
     const owner = h('input', { type: 'number', min: 1, placeholder: me.user_id ? `user id (you: ${me.user_id})` : 'user id', 'data-testid': 'key-owner' });
     const scopes = h('input', { placeholder: 'e.g. models:use:*', 'data-testid': 'key-scopes' });
@@ -78,7 +66,7 @@ export const keysPage: Page = {
       'form',
       {
         class: 'inline',
-        onsubmit: async (e: Event) => {
+        onsubmit: (e: Event) => {
           e.preventDefault();
           const body: Record<string, unknown> = { name: name.value };
           // A key without an owner needs scopes: by default it is the signed-in user's own.
@@ -86,7 +74,7 @@ export const keysPage: Page = {
           else if (me.user_id) body.owner_user_id = me.user_id;
           if (scopes.value) body.scopes = splitList(scopes.value);
           if (models.value) body.allowed_models = splitList(models.value);
-          try {
+          void view.act(async () => {
             const k = await sendJson<Key & { key: string }>('POST', '/admin/v1/keys', body);
             // The only time the server shows the secret: it is not kept anywhere by the page.
             created.replaceChildren(
@@ -95,14 +83,11 @@ export const keysPage: Page = {
                 { class: 'secret' },
                 h('p', {}, `Key "${k.name}" created. Copy it now: it is shown only once.`),
                 h('code', { 'data-testid': 'new-key' }, k.key),
-                h('button', { type: 'button', onclick: () => created.replaceChildren() }, 'Done'),
+                button('Done', () => created.replaceChildren()),
               ),
             );
             form.reset();
-            await load();
-          } catch (err) {
-            status.replaceChildren(notice((err as Error).message, 'error'));
-          }
+          });
         },
       },
       h('label', {}, 'Name', name),
@@ -111,7 +96,7 @@ export const keysPage: Page = {
       h('label', {}, 'Models', models),
       h('button', { type: 'submit', 'data-testid': 'key-create' }, 'Create key'),
     );
-    root.append(form, created, status, list);
-    void load();
+    root.append(form, created, view.status, view.list);
+    void view.reload();
   },
 };

@@ -1,5 +1,5 @@
-// The models this caller may use (GET /v1/models). Loading and unloading have no admin HTTP
-// route yet (only the MCP tools load_model / unload_model), so this page only lists.
+// The models this caller may use (GET /v1/models). The registry and the served models (load,
+// unload, hot update) have pages of their own (pages/models/).
 import { getJson, type List } from '../api';
 import { h, notice, table } from '../dom';
 import { anyCaller, type Page } from '../page';
@@ -30,6 +30,6 @@ export const modelsPage: Page = {
         ),
       )
       .catch((e) => root.append(notice(e.message, 'error')));
-    root.append(h('p', { class: 'hint' }, 'Models are loaded with `llmux serve --model` or the MCP tool load_model.'));
+    root.append(h('p', { class: 'hint' }, 'Operators load, unload and update models on the Served models page.'));
   },
 };

@@ -1,7 +1,7 @@
 // Prompt templates (served to MCP clients as prompts): list, edit as JSON, delete.
 import { getJson, sendJson, type List } from '../api';
-import { clear, formatTime, h, notice, table } from '../dom';
-import { needs, type Page } from '../page';
+import { button, dangerButton, formatTime, h, notice, table } from '../dom';
+import { listView, needs, type Page } from '../page';
 
 interface Prompt {
   name: string;
@@ -25,67 +25,32 @@ export const promptsPage: Page = {
   title: 'Prompt templates',
   allowed: needs('models:manage'),
   render(root) {
-    const list = h('div', {});
-    const status = h('div', {});
     const editor = h('textarea', { rows: 10, spellcheck: false, class: 'code', 'data-testid': 'prompt-json' });
     editor.value = JSON.stringify(EXAMPLE, null, 2);
-    const act = async (what: () => Promise<unknown>) => {
-      try {
-        await what();
-        status.replaceChildren();
-        await load();
-      } catch (e) {
-        status.replaceChildren(notice((e as Error).message, 'error'));
-      }
-    };
-    const load = async () => {
-      try {
-        const prompts = await getJson<List<Prompt>>('/admin/v1/prompts');
-        clear(list);
-        list.append(
-          table(
-            prompts.data,
-            [
-              ['Name', (p) => p.name],
-              ['Description', (p) => p.description ?? p.title ?? ''],
-              ['Arguments', (p) => p.arguments.map((a) => a.name + (a.required ? '*' : '')).join(', ')],
-              ['Updated', (p) => [formatTime((p.updated_at ?? 0) * 1000), p.updated_by ? ` by ${p.updated_by}` : '']],
-              [
-                '',
-                (p) => [
-                  h(
-                    'button',
-                    {
-                      type: 'button',
-                      onclick: () => {
-                        const { name, title, description, arguments: args, messages } = p;
-                        editor.value = JSON.stringify({ name, title, description, arguments: args, messages }, null, 2);
-                      },
-                    },
-                    'Edit',
-                  ),
-                  h(
-                    'button',
-                    {
-                      type: 'button',
-                      class: 'danger',
-                      onclick: () => {
-                        if (confirm(`Delete prompt ${p.name}?`))
-                          void act(() => sendJson('DELETE', `/admin/v1/prompts?name=${encodeURIComponent(p.name)}`));
-                      },
-                    },
-                    'Delete',
-                  ),
-                ],
-              ],
+    const view = listView(async () =>
+      table(
+        (await getJson<List<Prompt>>('/admin/v1/prompts')).data,
+        [
+          ['Name', (p) => p.name],
+          ['Description', (p) => p.description ?? p.title ?? ''],
+          ['Arguments', (p) => p.arguments.map((a) => a.name + (a.required ? '*' : '')).join(', ')],
+          ['Updated', (p) => [formatTime((p.updated_at ?? 0) * 1000), p.updated_by ? ` by ${p.updated_by}` : '']],
+          [
+            '',
+            (p) => [
+              button('Edit', () => {
+                const { name, title, description, arguments: args, messages } = p;
+                editor.value = JSON.stringify({ name, title, description, arguments: args, messages }, null, 2);
+              }),
+              dangerButton('Delete', `Delete prompt ${p.name}?`, () =>
+                void view.act(() => sendJson('DELETE', `/admin/v1/prompts?name=${encodeURIComponent(p.name)}`)),
+              ),
             ],
-            'prompts',
-          ),
-        );
-      } catch (e) {
-        status.replaceChildren(notice((e as Error).message, 'error'));
-      }
-    };
+          ],
+        ],
+        'prompts',
+      ),
+    );
     const form = h(
       'form',
       {
@@ -95,16 +60,16 @@ export const promptsPage: Page = {
           try {
             body = JSON.parse(editor.value);
           } catch (err) {
-            status.replaceChildren(notice(`Not JSON: ${(err as Error).message}`, 'error'));
+            view.status.replaceChildren(notice(`Not JSON: ${(err as Error).message}`, 'error'));
             return;
           }
-          void act(() => sendJson('PUT', '/admin/v1/prompts', body));
+          void view.act(() => sendJson('PUT', '/admin/v1/prompts', body));
         },
       },
       editor,
       h('button', { type: 'submit', 'data-testid': 'prompt-save' }, 'Save template'),
     );
-    root.append(form, status, list);
-    void load();
+    root.append(form, view.status, view.list);
+    void view.reload();
   },
 };

@@ -1,7 +1,7 @@
 // Roles: the built-in ones (read-only) and custom ones (lists of grants): create/replace, delete.
 import { getJson, sendJson, type List } from '../api';
-import { clear, h, notice, table } from '../dom';
-import { needs, type Page } from '../page';
+import { dangerButton, h, table } from '../dom';
+import { listView, needs, type Page } from '../page';
 
 interface Role {
   name: string;
@@ -14,53 +14,25 @@ export const rolesPage: Page = {
   title: 'Roles',
   allowed: needs('users:manage'),
   render(root) {
-    const list = h('div', {});
-    const status = h('div', {});
-    const act = async (what: () => Promise<unknown>) => {
-      try {
-        await what();
-        status.replaceChildren();
-        await load();
-      } catch (e) {
-        status.replaceChildren(notice((e as Error).message, 'error'));
-      }
-    };
-    const load = async () => {
-      try {
-        const roles = await getJson<List<Role>>('/admin/v1/roles');
-        clear(list);
-        list.append(
-          table(
-            roles.data,
-            [
-              ['Role', (r) => r.name],
-              ['Permissions', (r) => r.permissions.map((p) => h('code', {}, p, ' '))],
-              [
-                '',
-                (r) =>
-                  r.builtin
-                    ? 'built in'
-                    : h(
-                        'button',
-                        {
-                          type: 'button',
-                          class: 'danger',
-                          onclick: () => {
-                            if (confirm(`Delete role ${r.name}?`))
-                              void act(() => sendJson('DELETE', `/admin/v1/roles?name=${encodeURIComponent(r.name)}`));
-                          },
-                        },
-                        'Delete',
-                      ),
-              ],
-            ],
-            'roles',
-          ),
-        );
-      } catch (e) {
-        status.replaceChildren(notice((e as Error).message, 'error'));
-      }
-    };
+    const view = listView(async () =>
+      table(
+        (await getJson<List<Role>>('/admin/v1/roles')).data,
+        [
+          ['Role', (r) => r.name],
+          ['Permissions', (r) => r.permissions.map((p) => h('code', {}, p, ' '))],
+          [
+            '',
+            (r) =>
+              r.builtin
+                ? 'built in'
+                : dangerButton('Delete', `Delete role ${r.name}?`, () =>
+                    void view.act(() => sendJson('DELETE', `/admin/v1/roles?name=${encodeURIComponent(r.name)}`)),
+                  ),
+          ],
+        ],
+        'roles',
+      ),
+    );
     const name = h('input', { required: true, 'data-testid': 'role-name' });
     const perms = h('input', { placeholder: 'logs:read, models:use:qwen3-*', 'data-testid': 'role-permissions' });
     const form = h(
@@ -73,7 +45,7 @@ export const rolesPage: Page = {
             .split(',')
             .map((p) => p.trim())
             .filter(Boolean);
-          void act(async () => {
+          void view.act(async () => {
             await sendJson('PUT', '/admin/v1/roles', { name: name.value, permissions });
             form.reset();
           });
@@ -83,7 +55,7 @@ export const rolesPage: Page = {
       h('label', {}, 'Permissions', perms),
       h('button', { type: 'submit', 'data-testid': 'role-save' }, 'Save role'),
     );
-    root.append(form, status, list);
-    void load();
+    root.append(form, view.status, view.list);
+    void view.reload();
   },
 };

@@ -1,7 +1,7 @@
 // Users: list, create, enable/disable, change roles, delete.
 import { getJson, sendJson, type List } from '../api';
-import { clear, formatTime, h, notice, table } from '../dom';
-import { needs, type Page } from '../page';
+import { button, dangerButton, formatTime, h, table } from '../dom';
+import { listView, needs, type Page } from '../page';
 
 interface User {
   id: number;
@@ -22,73 +22,31 @@ export const usersPage: Page = {
   title: 'Users',
   allowed: needs('users:manage'),
   render(root) {
-    const list = h('div', {});
-    const status = h('div', {});
-    const act = async (what: () => Promise<unknown>) => {
-      try {
-        await what();
-        status.replaceChildren();
-        await load();
-      } catch (e) {
-        status.replaceChildren(notice((e as Error).message, 'error'));
-      }
-    };
-    const load = async () => {
-      try {
-        const users = await getJson<List<User>>('/admin/v1/users?limit=200');
-        clear(list);
-        list.append(
-          table(
-            users.data,
-            [
-              ['Id', (u) => u.id],
-              ['Name', (u) => u.name],
-              ['Roles', (u) => u.roles.join(', ')],
-              ['Created', (u) => formatTime(u.created_at * 1000)],
-              ['State', (u) => (u.disabled ? 'disabled' : 'active')],
-              [
-                '',
-                (u) => [
-                  h(
-                    'button',
-                    {
-                      type: 'button',
-                      onclick: () => act(() => sendJson('PATCH', `/admin/v1/users?id=${u.id}`, { disabled: !u.disabled })),
-                    },
-                    u.disabled ? 'Enable' : 'Disable',
-                  ),
-                  h(
-                    'button',
-                    {
-                      type: 'button',
-                      onclick: () => {
-                        const roles = prompt(`Roles of ${u.name} (comma-separated)`, u.roles.join(', '));
-                        if (roles !== null) void act(() => sendJson('PATCH', `/admin/v1/users?id=${u.id}`, { roles: splitList(roles) }));
-                      },
-                    },
-                    'Roles…',
-                  ),
-                  h(
-                    'button',
-                    {
-                      type: 'button',
-                      class: 'danger',
-                      onclick: () => {
-                        if (confirm(`Delete user ${u.name}?`)) void act(() => sendJson('DELETE', `/admin/v1/users?id=${u.id}`));
-                      },
-                    },
-                    'Delete',
-                  ),
-                ],
-              ],
+    const patch = (u: User, body: unknown) => view.act(() => sendJson('PATCH', `/admin/v1/users?id=${u.id}`, body));
+    const view = listView(async () =>
+      table(
+        (await getJson<List<User>>('/admin/v1/users?limit=200')).data,
+        [
+          ['Id', (u) => u.id],
+          ['Name', (u) => u.name],
+          ['Roles', (u) => u.roles.join(', ')],
+          ['Created', (u) => formatTime(u.created_at * 1000)],
+          ['State', (u) => (u.disabled ? 'disabled' : 'active')],
+          [
+            '',
+            (u) => [
+              button(u.disabled ? 'Enable' : 'Disable', () => void patch(u, { disabled: !u.disabled })),
+              button('Roles…', () => {
+                const roles = prompt(`Roles of ${u.name} (comma-separated)`, u.roles.join(', '));
+                if (roles !== null) void patch(u, { roles: splitList(roles) });
+              }),
+              dangerButton('Delete', `Delete user ${u.name}?`, () => void view.act(() => sendJson('DELETE', `/admin/v1/users?id=${u.id}`))),
             ],
-            'users',
-          ),
-        );
-      } catch (e) {
-        status.replaceChildren(notice((e as Error).message, 'error'));
-      }
-    };
+          ],
+        ],
+        'users',
+      ),
+    );
     const name = h('input', { required: true, 'data-testid': 'user-name' });
     const password = h('input', { type: 'password', autocomplete: 'new-password', 'data-testid': 'user-password' });
     const roles = h('input', { value: 'user', 'data-testid': 'user-roles' });
@@ -100,7 +58,7 @@ export const usersPage: Page = {
           e.preventDefault();
           const body: Record<string, unknown> = { name: name.value, roles: splitList(roles.value) };
           if (password.value) body.password = password.value;
-          void act(async () => {
+          void view.act(async () => {
             await sendJson('POST', '/admin/v1/users', body);
             form.reset();
           });
@@ -111,7 +69,7 @@ export const usersPage: Page = {
       h('label', {}, 'Roles', roles),
       h('button', { type: 'submit', 'data-testid': 'user-create' }, 'Create user'),
     );
-    root.append(form, status, list);
-    void load();
+    root.append(form, view.status, view.list);
+    void view.reload();
   },
 };
