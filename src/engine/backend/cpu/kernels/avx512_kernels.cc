@@ -734,9 +734,12 @@ struct Q6KTile {
   static void Run(const GemmArgs& a, int64_t r0, int64_t t0) { TileQ6K<MR, NT>(a, r0, t0); }
 };
 
-// K-quant products: a row at a time for a single token, 4 x 2 tiles for several.
+// K-quant products: packed panels for batches (prefill), a row at a time for a single
+// token, 4 x 2 tiles for several.
 void GemmQ4K(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  if (t1 - t0 == 1) {
+  if (a.batch) {
+    PackedKGemmAvx512(WType::kQ4_K)(a, r0, r1, t0, t1);
+  } else if (t1 - t0 == 1) {
     GemvQ4KRows(a, r0, r1, t0);
   } else {
     GemmTiled<4, 2, Q4KTile>(a, r0, r1, t0, t1);
@@ -744,7 +747,9 @@ void GemmQ4K(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) 
 }
 
 void GemmQ6K(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  if (t1 - t0 == 1) {
+  if (a.batch) {
+    PackedKGemmAvx512(WType::kQ6_K)(a, r0, r1, t0, t1);
+  } else if (t1 - t0 == 1) {
     GemvQ6KRows(a, r0, r1, t0);
   } else {
     GemmTiled<4, 2, Q6KTile>(a, r0, r1, t0, t1);

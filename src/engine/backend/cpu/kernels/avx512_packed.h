@@ -11,6 +11,10 @@ namespace llmux::kernels {
 // MatMul uses it for every batch-class (prefill) row.
 GemmFn PackedQ0GemmAvx512(WType t);
 
+// The packed GEMM for Q4_K / Q6_K weights x kQ8K activations (null for other types), the
+// same scheme per sub-block; MatMul uses it for every batch-class (prefill) row.
+GemmFn PackedKGemmAvx512(WType t);
+
 // Both classes of products on Q4_0 stored in 16-row panels (panels16.h).
 GemmFn Panels16GemmAvx512();
 

@@ -126,6 +126,18 @@ TEST(MatMulTest, BatchPanelsAcrossChunksAndTails) {
   }
 }
 
+TEST(MatMulTest, KQuantBatchPanelsAcrossChunksAndTails) {
+  // Batches of Q4_K / Q6_K take their packed panels on AVX-512: 4 super-blocks per column
+  // chunk (9 gives two whole chunks and a tail of one), rows that leave a partial 16-row
+  // panel, token counts around the 8-token tile, padded rows.
+  ThreadPool pool(2);
+  for (WType wt : {WType::kQ4_K, WType::kQ6_K}) {
+    for (int64_t n_tokens : {2, 8, 9, 23}) CheckMatMul(wt, 35, 256 * 9, n_tokens, 0, pool);
+    CheckMatMul(wt, 16, 256 * 8, 16, 20, pool);
+    CheckMatMul(wt, 97, 256, 40, 0, pool);
+  }
+}
+
 TEST(MatMulTest, SingleTokenRowsOfEveryLength) {
   // Decode: odd block counts (a last block alone), single-pair rows, long rows, and row
   // counts that leave partial 8-row (Q*_0) and 4-row (Q6_K) register tiles.
