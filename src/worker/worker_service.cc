@@ -404,4 +404,30 @@ grpc::ServerUnaryReactor* WorkerGrpcService::GetVocab(grpc::CallbackServerContex
   return reactor;
 }
 
+grpc::ServerUnaryReactor* WorkerGrpcService::Embed(grpc::CallbackServerContext* context,
+                                                   const v1::EmbedRequest* request,
+                                                   v1::EmbedResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Result<serving::EmbedRequest> embed = wire::FromProto(*request);
+  if (!embed.ok()) {
+    *response->mutable_error() = wire::ToProto(embed.status());
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  ++*in_flight_;
+  // `done` runs once, here or on an engine thread; the reactor and the response live until
+  // Finish, and in_flight_ is shared with it (the service may outlive a call, not the reverse).
+  service_.SubmitEmbed(std::move(embed).value(),
+                       [reactor, response, in_flight = in_flight_](Result<serving::EmbedResult> result) {
+                         if (result.ok()) {
+                           *response = wire::ToProto(*result);
+                         } else {
+                           *response->mutable_error() = wire::ToProto(result.status());
+                         }
+                         --*in_flight;
+                         reactor->Finish(grpc::Status::OK);
+                       });
+  return reactor;
+}
+
 }  // namespace llmux::worker

@@ -32,4 +32,12 @@ Status FromProto(const pb::Error& error);
 pb::ModelInfo ToProto(const ModelInfo& info);
 ModelInfo FromProto(const pb::ModelInfo& info);
 
+// Embeddings. Decoding a request checks the input count (1..kMaxEmbedInputs) and that
+// dimensions is not negative; the service behind checks the rest (tokens, context length).
+pb::EmbedRequest ToProto(const EmbedRequest& request);
+Result<EmbedRequest> FromProto(const pb::EmbedRequest& request);
+pb::EmbedResponse ToProto(const EmbedResult& result);
+// The response's embeddings, or the refusal it carries.
+Result<EmbedResult> FromProto(const pb::EmbedResponse& response);
+
 }  // namespace llmux::serving::wire

@@ -205,5 +205,46 @@ TEST(WorkerWireTest, DecodingRefusesWhatProtobufLetsThrough) {
   EXPECT_EQ(wire::FromProto(e).code(), StatusCode::kInternal);
 }
 
+TEST(WorkerWireTest, EmbedRequestsAndResultsCrossAndBadCountsAreRefused) {
+  EmbedRequest r;
+  r.model = "emb";
+  r.inputs = {{std::string("bytes \xff not UTF-8", 17), {}}, {"", {1, 2, 3}}};
+  r.dimensions = 16;
+  r.normalize = false;
+  r.truncate = true;
+  r.caller_share = "user:7";
+  Result<EmbedRequest> back = wire::FromProto(wire::ToProto(r));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->model, "emb");
+  ASSERT_EQ(back->inputs.size(), 2u);
+  EXPECT_EQ(back->inputs[0].text, r.inputs[0].text);
+  EXPECT_EQ(back->inputs[1].tokens, (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(back->dimensions, 16);
+  EXPECT_FALSE(back->normalize);
+  EXPECT_TRUE(back->truncate);
+  EXPECT_EQ(back->caller_share, "user:7");
+
+  EmbedResult result{{{0.5f, -1.25f}, {3.0f}}, 9};
+  Result<EmbedResult> got = wire::FromProto(wire::ToProto(result));
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->embeddings, result.embeddings);
+  EXPECT_EQ(got->prompt_tokens, 9);
+  wire::pb::EmbedResponse refused;
+  *refused.mutable_error() = wire::ToProto(InvalidArgumentError("input 0 is empty").WithField("input"));
+  Result<EmbedResult> no = wire::FromProto(refused);
+  EXPECT_EQ(no.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(no.status().field(), "input");
+
+  wire::pb::EmbedRequest empty;
+  EXPECT_EQ(wire::FromProto(empty).status().field(), "input");
+  wire::pb::EmbedRequest many;
+  for (int i = 0; i <= kMaxEmbedInputs; ++i) many.add_inputs()->set_text("x");
+  EXPECT_EQ(wire::FromProto(many).status().field(), "input");
+  wire::pb::EmbedRequest negative;
+  negative.add_inputs()->set_text("x");
+  negative.set_dimensions(-1);
+  EXPECT_EQ(wire::FromProto(negative).status().field(), "dimensions");
+}
+
 }  // namespace
 }  // namespace llmux::serving
