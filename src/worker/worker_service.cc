@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "serving/model_manager.h"
 #include "serving/remote/worker_wire.h"
 #include "worker/load_report.h"
 
@@ -352,6 +353,10 @@ grpc::ServerUnaryReactor* WorkerGrpcService::ListModels(grpc::CallbackServerCont
                                                         v1::ListModelsResponse* response) {
   for (const serving::ModelInfo& m : service_.ListModels()) *response->add_models() = wire::ToProto(m);
   response->set_ready(service_.Ready());
+  // Each model's state and memory when the service hosts models (the gateway's admin list).
+  if (const auto* models = dynamic_cast<const serving::ModelManager*>(&service_)) {
+    for (const serving::ModelStatus& s : models->ModelStatuses()) *response->add_statuses() = wire::ToProto(s);
+  }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;

@@ -1,6 +1,7 @@
 #include "gateway/admin/registry_routes.h"
 
 #include <boost/asio/awaitable.hpp>
+#include <algorithm>
 #include <charconv>
 #include <initializer_list>
 #include <memory>
@@ -11,6 +12,7 @@
 #include "net/http/off_loop.h"
 #include "services/registry/registry_codec.h"
 #include "services/registry/registry_service.h"
+#include "rollout/deploy_service.h"
 #include "serving/model_manager.h"
 
 namespace llmux::gateway {
@@ -131,7 +133,7 @@ void JsonRoute(GuardedRouter& router, const char* method, const char* path, int 
 }  // namespace
 
 void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service,
-                            serving::ModelManager* models) {
+                            serving::ModelManager* models, rollout::DeployService* deploys) {
   reg::RegistryService* s = &service;
   JsonRoute(router, "GET", "/admin/v1/registry/models", 200,
             [s](http::Request& req, CallAccess&) -> Result<Json> {
@@ -256,13 +258,13 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
                                      s->Rollback(ActorOf(access), b["change_id"].get<int64_t>()));
               return ChangeJson(c);
             });
-  if (models == nullptr) return;
+  if (models == nullptr && deploys == nullptr) return;
   // Loading a model takes a while: off the io threads, one update at a time.
   auto updating = std::make_shared<boost::asio::thread_pool>(1);
   router.Route(
       "POST", "/admin/v1/models/update",
-      [s, models, errors, updating](http::Request& req, http::ResponseWriter& w,
-                                    CallAccess&) -> awaitable<void> {
+      [s, models, deploys, errors, updating](http::Request& req, http::ResponseWriter& w,
+                                             CallAccess& access) -> awaitable<void> {
         auto body = [&]() -> Result<Json> {
           LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
           LLMUX_RETURN_IF_ERROR(OnlyFields(b, {"name", "ref"}));
@@ -270,12 +272,29 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
           LLMUX_ASSIGN_OR_RETURN(std::string ref, RequiredString(b, "ref"));
           auto version = s->Resolve(ref);
           if (!version.ok()) return version.status().WithField("ref");
-          serving::ModelSpec spec;
-          spec.name = name;
-          spec.path = version->path;
-          LLMUX_RETURN_IF_ERROR(models->ReplaceModel(spec));
-          return Json{
-              {"name", name}, {"ref", ref}, {"digest", version->digest}, {"path", version->path}};
+          Json out{{"name", name}, {"ref", ref}, {"digest", version->digest}, {"path", version->path}};
+          if (models != nullptr) {
+            serving::ModelSpec spec;
+            spec.name = name;
+            spec.path = version->path;
+            LLMUX_RETURN_IF_ERROR(models->ReplaceModel(spec));
+            return out;
+          }
+          rollout::DeployRequest deploy;
+          deploy.model = name;
+          deploy.version = version->digest;
+          std::replace(deploy.version.begin(), deploy.version.end(), ':', '-');
+          deploy.path = version->path;
+          const auto timeout = deploy.timeout;
+          LLMUX_ASSIGN_OR_RETURN(rollout::DeployProgress started,
+                                 deploys->Start(std::move(deploy), ActorOf(access)));
+          LLMUX_ASSIGN_OR_RETURN(rollout::DeployProgress ended, deploys->Wait(started.deploy_id, timeout));
+          if (ended.state != rollout::DeployState::kCommitted) {
+            return UnavailableError("deploy " + ended.deploy_id + " aborted: " + ended.reason +
+                                    "; the old version keeps serving");
+          }
+          out["deploy"] = Json{{"id", ended.deploy_id}, {"served", ended.served}, {"state", "committed"}};
+          return out;
         };
         Result<Json> result = co_await http::RunOffLoop(*updating, body);
         co_await ReplyJson(w, *errors, 200, [&] { return std::move(result); });

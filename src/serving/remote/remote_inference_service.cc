@@ -39,6 +39,7 @@ struct RemoteInferenceService::Worker {
   bool serving = true;    // its last health check said SERVING (or none was made)
   CircuitBreaker breaker;
   std::vector<ModelInfo> models;  // ready ones
+  std::vector<ModelStatus> statuses;  // its models' lifecycle, as it last reported them
   int outstanding = 0;
   PrefixIndex prefix;  // its last load report per model (cache-aware routing, model metrics)
   prometheus::Gauge* up_gauge = nullptr;
@@ -960,6 +961,11 @@ void RemoteInferenceService::Refresh(const std::shared_ptr<Worker>& worker) {
     for (const pb::ModelInfo& m : response.models()) {
       if (m.ready()) worker->models.push_back(wire::FromProto(m));
     }
+    worker->statuses.clear();
+    for (const pb::ModelStatus& m : response.statuses()) {
+      Result<ModelStatus> s = wire::FromProto(m);
+      if (s.ok()) worker->statuses.push_back(std::move(*s));
+    }
   }
   SetStateGauges(*worker);
 }
@@ -1008,6 +1014,15 @@ std::vector<WorkerStatus> RemoteInferenceService::Workers() const {
     for (const ModelInfo& m : w->models) s.models.push_back(m.id);
     s.outstanding = w->outstanding;
     out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<WorkerModelStatus> RemoteInferenceService::WorkerModels() const {
+  std::lock_guard lock(mu_);
+  std::vector<WorkerModelStatus> out;
+  for (const auto& [address, w] : workers_) {
+    for (const ModelStatus& s : w->statuses) out.push_back({address, s});
   }
   return out;
 }

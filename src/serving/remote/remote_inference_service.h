@@ -135,6 +135,7 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
 
   std::vector<WorkerStatus> Workers() const override;
   Result<int> DrainWorker(const std::string& address) override;
+  std::vector<WorkerModelStatus> WorkerModels() const override;
 
   // llmux_gateway_workers{worker,state}, llmux_gateway_worker_requests_total{worker},
   // llmux_gateway_worker_failures_total{worker} in Prometheus text.

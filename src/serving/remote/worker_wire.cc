@@ -273,6 +273,42 @@ ModelInfo FromProto(const pb::ModelInfo& p) {
   return m;
 }
 
+pb::ModelStatus ToProto(const ModelStatus& s) {
+  pb::ModelStatus p;
+  p.set_name(s.name);
+  p.set_path(s.path);
+  p.set_state(static_cast<pb::ModelState>(s.state));
+  p.set_reason(s.reason);
+  p.set_pinned(s.pinned);
+  if (s.keep_alive_s) p.set_keep_alive_s(*s.keep_alive_s);
+  if (s.expires_at) p.set_expires_at(*s.expires_at);
+  p.set_loaded_at(s.loaded_at);
+  p.set_last_used(s.last_used);
+  p.set_in_flight(s.in_flight);
+  p.set_weights_bytes(s.weights_bytes);
+  p.set_kv_bytes(s.kv_bytes);
+  return p;
+}
+
+Result<ModelStatus> FromProto(const pb::ModelStatus& p) {
+  static_assert(static_cast<int>(ModelState::kFailed) == pb::MODEL_FAILED);
+  if (!pb::ModelState_IsValid(p.state())) return InvalidArgumentError("unknown model state").WithField("state");
+  ModelStatus s;
+  s.name = p.name();
+  s.path = p.path();
+  s.state = static_cast<ModelState>(p.state());
+  s.reason = p.reason();
+  s.pinned = p.pinned();
+  if (p.has_keep_alive_s()) s.keep_alive_s = p.keep_alive_s();
+  if (p.has_expires_at()) s.expires_at = p.expires_at();
+  s.loaded_at = p.loaded_at();
+  s.last_used = p.last_used();
+  s.in_flight = p.in_flight();
+  s.weights_bytes = p.weights_bytes();
+  s.kv_bytes = p.kv_bytes();
+  return s;
+}
+
 pb::EmbedRequest ToProto(const EmbedRequest& r) {
   pb::EmbedRequest p;
   p.set_model(r.model);

@@ -205,6 +205,37 @@ TEST(WorkerWireTest, DecodingRefusesWhatProtobufLetsThrough) {
   EXPECT_EQ(wire::FromProto(e).code(), StatusCode::kInternal);
 }
 
+TEST(WorkerWireTest, ModelStatusesCrossAndUnknownStatesAreRefused) {
+  ModelStatus s;
+  s.name = "stories@v2";
+  s.path = "/m/stories.gguf";
+  s.state = ModelState::kFailed;
+  s.reason = "truncated";
+  s.pinned = false;
+  s.keep_alive_s = 30;
+  s.loaded_at = 1765000000.5;
+  s.last_used = 1765000100.25;
+  s.in_flight = 3;
+  s.weights_bytes = int64_t{5} << 32;
+  s.kv_bytes = 16777216;
+  Result<ModelStatus> back = wire::FromProto(wire::ToProto(s));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->name, s.name);
+  EXPECT_EQ(back->path, s.path);
+  EXPECT_EQ(back->state, ModelState::kFailed);
+  EXPECT_EQ(back->reason, "truncated");
+  EXPECT_EQ(back->keep_alive_s, std::optional<double>(30));
+  EXPECT_FALSE(back->expires_at.has_value());
+  EXPECT_EQ(back->loaded_at, s.loaded_at);
+  EXPECT_EQ(back->last_used, s.last_used);
+  EXPECT_EQ(back->in_flight, 3);
+  EXPECT_EQ(back->weights_bytes, s.weights_bytes);
+  EXPECT_EQ(back->kv_bytes, s.kv_bytes);
+  wire::pb::ModelStatus odd = wire::ToProto(s);
+  odd.set_state(static_cast<wire::pb::ModelState>(99));
+  EXPECT_EQ(wire::FromProto(odd).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(WorkerWireTest, EmbedRequestsAndResultsCrossAndBadCountsAreRefused) {
   EmbedRequest r;
   r.model = "emb";
