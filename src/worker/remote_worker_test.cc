@@ -126,7 +126,8 @@ TEST_F(RemoteWorkerTest, RefusalsComeBackAsTheLocalServiceGivesThem) {
 
 Result<EmbedResult> Embed(InferenceService& service, EmbedRequest r) {
   std::promise<Result<EmbedResult>> got;
-  service.SubmitEmbed(std::move(r), [&got](Result<EmbedResult> result) { got.set_value(std::move(result)); });
+  service.SubmitEmbed(std::move(r),
+                      [&got](Result<EmbedResult> result) { got.set_value(std::move(result)); });
   auto future = got.get_future();
   EXPECT_EQ(future.wait_for(std::chrono::seconds(30)), std::future_status::ready);
   return future.get();
@@ -147,7 +148,8 @@ TEST_F(RemoteWorkerTest, EmbeddingsThroughAWorkerEqualTheLocalOnes) {
   for (size_t i = 0; i < 3; ++i) {
     ASSERT_EQ(remote->embeddings[i].size(), 48u);
     // Within float rounding: which inputs share an engine step changes the order of some sums.
-    for (size_t k = 0; k < 48; ++k) EXPECT_NEAR(remote->embeddings[i][k], local->embeddings[i][k], 1e-5);
+    for (size_t k = 0; k < 48; ++k)
+      EXPECT_NEAR(remote->embeddings[i][k], local->embeddings[i][k], 1e-5);
   }
 }
 

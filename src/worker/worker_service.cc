@@ -355,7 +355,8 @@ grpc::ServerUnaryReactor* WorkerGrpcService::ListModels(grpc::CallbackServerCont
   response->set_ready(service_.Ready());
   // Each model's state and memory when the service hosts models (the gateway's admin list).
   if (const auto* models = dynamic_cast<const serving::ModelManager*>(&service_)) {
-    for (const serving::ModelStatus& s : models->ModelStatuses()) *response->add_statuses() = wire::ToProto(s);
+    for (const serving::ModelStatus& s : models->ModelStatuses())
+      *response->add_statuses() = wire::ToProto(s);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
@@ -422,16 +423,16 @@ grpc::ServerUnaryReactor* WorkerGrpcService::Embed(grpc::CallbackServerContext* 
   ++*in_flight_;
   // `done` runs once, here or on an engine thread; the reactor and the response live until
   // Finish, and in_flight_ is shared with it (the service may outlive a call, not the reverse).
-  service_.SubmitEmbed(std::move(embed).value(),
-                       [reactor, response, in_flight = in_flight_](Result<serving::EmbedResult> result) {
-                         if (result.ok()) {
-                           *response = wire::ToProto(*result);
-                         } else {
-                           *response->mutable_error() = wire::ToProto(result.status());
-                         }
-                         --*in_flight;
-                         reactor->Finish(grpc::Status::OK);
-                       });
+  service_.SubmitEmbed(std::move(embed).value(), [reactor, response, in_flight = in_flight_](
+                                                     Result<serving::EmbedResult> result) {
+    if (result.ok()) {
+      *response = wire::ToProto(*result);
+    } else {
+      *response->mutable_error() = wire::ToProto(result.status());
+    }
+    --*in_flight;
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 

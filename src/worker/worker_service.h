@@ -36,7 +36,8 @@ class WorkerGrpcService final : public llmux::worker::v1::Worker::CallbackServic
   grpc::ServerUnaryReactor* GetVocab(grpc::CallbackServerContext* context, const v1::GetVocabRequest* request,
                                      v1::GetVocabResponse* response) override;
   // Counted in in_flight() while it runs, so that a drain waits for it as for a generation.
-  grpc::ServerUnaryReactor* Embed(grpc::CallbackServerContext* context, const v1::EmbedRequest* request,
+  grpc::ServerUnaryReactor* Embed(grpc::CallbackServerContext* context,
+                                  const v1::EmbedRequest* request,
                                   v1::EmbedResponse* response) override;
 
   // Generations accepted and not yet finished.

@@ -1,7 +1,7 @@
 #include "gateway/admin/registry_routes.h"
 
-#include <boost/asio/awaitable.hpp>
 #include <algorithm>
+#include <boost/asio/awaitable.hpp>
 #include <charconv>
 #include <initializer_list>
 #include <memory>
@@ -10,9 +10,9 @@
 #include "gateway/admin/admin_json.h"
 #include "gateway/admin/json_reply.h"
 #include "net/http/off_loop.h"
+#include "rollout/deploy_service.h"
 #include "services/registry/registry_codec.h"
 #include "services/registry/registry_service.h"
-#include "rollout/deploy_service.h"
 #include "serving/model_manager.h"
 
 namespace llmux::gateway {
@@ -272,7 +272,8 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
           LLMUX_ASSIGN_OR_RETURN(std::string ref, RequiredString(b, "ref"));
           auto version = s->Resolve(ref);
           if (!version.ok()) return version.status().WithField("ref");
-          Json out{{"name", name}, {"ref", ref}, {"digest", version->digest}, {"path", version->path}};
+          Json out{
+              {"name", name}, {"ref", ref}, {"digest", version->digest}, {"path", version->path}};
           if (models != nullptr) {
             serving::ModelSpec spec;
             spec.name = name;
@@ -288,12 +289,14 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
           const auto timeout = deploy.timeout;
           LLMUX_ASSIGN_OR_RETURN(rollout::DeployProgress started,
                                  deploys->Start(std::move(deploy), ActorOf(access)));
-          LLMUX_ASSIGN_OR_RETURN(rollout::DeployProgress ended, deploys->Wait(started.deploy_id, timeout));
+          LLMUX_ASSIGN_OR_RETURN(rollout::DeployProgress ended,
+                                 deploys->Wait(started.deploy_id, timeout));
           if (ended.state != rollout::DeployState::kCommitted) {
             return UnavailableError("deploy " + ended.deploy_id + " aborted: " + ended.reason +
                                     "; the old version keeps serving");
           }
-          out["deploy"] = Json{{"id", ended.deploy_id}, {"served", ended.served}, {"state", "committed"}};
+          out["deploy"] =
+              Json{{"id", ended.deploy_id}, {"served", ended.served}, {"state", "committed"}};
           return out;
         };
         Result<Json> result = co_await http::RunOffLoop(*updating, body);

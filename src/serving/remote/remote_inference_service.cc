@@ -540,8 +540,9 @@ void RemoteInferenceService::Request::RetryInBackground() {
 RemoteInferenceService::RemoteInferenceService(RemoteInferenceOptions options)
     : options_(std::move(options)),
       embed_shares_(static_cast<size_t>(std::max(0, options_.embed_calls_per_caller))),
-      submit_pool_(std::make_unique<FairPool>(std::max(1, options_.submit_threads),
-                                              static_cast<size_t>(std::max(0, options_.submit_threads_per_caller)))),
+      submit_pool_(std::make_unique<FairPool>(
+          std::max(1, options_.submit_threads),
+          static_cast<size_t>(std::max(0, options_.submit_threads_per_caller)))),
       registry_(std::make_shared<prometheus::Registry>()) {
   state_ = &prometheus::BuildGauge()
                 .Name("llmux_gateway_workers")
@@ -761,7 +762,8 @@ std::shared_ptr<RemoteInferenceService::Worker> RemoteInferenceService::PickWork
 }
 
 std::shared_ptr<RemoteInferenceService::Worker> RemoteInferenceService::PickWorkerFor(
-    const std::string& model, const std::set<std::string>& tried, const std::vector<uint64_t>& blocks) {
+    const std::string& model, const std::set<std::string>& tried,
+    const std::vector<uint64_t>& blocks) {
   std::lock_guard lock(mu_);
   if (stopping_) return nullptr;
   const auto now = CircuitBreaker::Clock::now();
@@ -1157,7 +1159,8 @@ std::vector<uint64_t> RemoteInferenceService::PromptBlocks(const std::string& mo
 
 int RemoteInferenceService::PickCacheAware(const std::vector<WorkerView>& views,
                                            const std::vector<std::shared_ptr<Worker>>& order,
-                                           const std::string& model, const std::vector<uint64_t>& blocks,
+                                           const std::string& model,
+                                           const std::vector<uint64_t>& blocks,
                                            const std::set<std::string>& tried) {
   std::vector<const PrefixIndex*> indexes;
   indexes.reserve(order.size());
@@ -1174,8 +1177,8 @@ std::string RemoteInferenceService::MetricsText() const {
 
 class RemoteInferenceService::EmbedCall final : public std::enable_shared_from_this<EmbedCall> {
  public:
-  EmbedCall(RemoteInferenceService* service, std::string model, pb::EmbedRequest proto, Embedded done,
-            std::unique_ptr<CallerShares::Slot> slot)
+  EmbedCall(RemoteInferenceService* service, std::string model, pb::EmbedRequest proto,
+            Embedded done, std::unique_ptr<CallerShares::Slot> slot)
       : service_(service),
         model_(std::move(model)),
         proto_(std::move(proto)),
@@ -1191,8 +1194,9 @@ class RemoteInferenceService::EmbedCall final : public std::enable_shared_from_t
  private:
   // Sends the request to the next worker, or ends the call with why none could take it.
   void Attempt() {
-    std::shared_ptr<Worker> worker =
-        attempts_ < service_->options_.max_attempts ? service_->PickWorkerFor(model_, tried_, {}) : nullptr;
+    std::shared_ptr<Worker> worker = attempts_ < service_->options_.max_attempts
+                                         ? service_->PickWorkerFor(model_, tried_, {})
+                                         : nullptr;
     if (!worker) {
       End(last_.ok() ? service_->NoWorkerFor(model_) : last_);
       return;
@@ -1200,13 +1204,15 @@ class RemoteInferenceService::EmbedCall final : public std::enable_shared_from_t
     ++attempts_;
     tried_.insert(worker->address);
     workers_.push_back(worker);
-    grpc::ClientContext* context = contexts_.emplace_back(std::make_unique<grpc::ClientContext>()).get();
+    grpc::ClientContext* context =
+        contexts_.emplace_back(std::make_unique<grpc::ClientContext>()).get();
     context->set_deadline(std::chrono::system_clock::now() + service_->options_.embed_timeout);
     response_.Clear();
     service_->CallStarted(context);
     // The callback holds no channel: its last reference must not go on a gRPC thread.
-    worker->stub->async()->Embed(context, &proto_, &response_,
-                                 [this, context](grpc::Status status) { OnDone(context, std::move(status)); });
+    worker->stub->async()->Embed(
+        context, &proto_, &response_,
+        [this, context](grpc::Status status) { OnDone(context, std::move(status)); });
   }
 
   void OnDone(grpc::ClientContext* context, const grpc::Status& status) {
@@ -1264,8 +1270,9 @@ class RemoteInferenceService::EmbedCall final : public std::enable_shared_from_t
 
 void RemoteInferenceService::SubmitEmbed(EmbedRequest request, Embedded done) {
   if (request.inputs.empty() || request.inputs.size() > static_cast<size_t>(kMaxEmbedInputs)) {
-    return done(InvalidArgumentError("input must hold 1 to " + std::to_string(kMaxEmbedInputs) + " items")
-                    .WithField("input"));
+    return done(
+        InvalidArgumentError("input must hold 1 to " + std::to_string(kMaxEmbedInputs) + " items")
+            .WithField("input"));
   }
   if (request.dimensions < 0) {
     return done(InvalidArgumentError("dimensions must not be negative").WithField("dimensions"));
@@ -1275,19 +1282,21 @@ void RemoteInferenceService::SubmitEmbed(EmbedRequest request, Embedded done) {
   if (!request.caller_share.empty()) {
     slot = embed_shares_.TryAcquire(request.caller_share);
     if (!slot) {
-      return done(ResourceExhaustedError("this caller already has " + std::to_string(embed_shares_.per_caller()) +
-                                         " embedding requests in flight on this gateway, its share; try "
-                                         "again later"));
+      return done(ResourceExhaustedError(
+          "this caller already has " + std::to_string(embed_shares_.per_caller()) +
+          " embedding requests in flight on this gateway, its share; try "
+          "again later"));
     }
   }
   if (++embed_calls_ > options_.max_embed_calls) {
     --embed_calls_;
-    return done(ResourceExhaustedError(std::to_string(options_.max_embed_calls) +
-                                       " embedding requests are in flight on this gateway; try again later"));
+    return done(ResourceExhaustedError(
+        std::to_string(options_.max_embed_calls) +
+        " embedding requests are in flight on this gateway; try again later"));
   }
   std::string model = request.model;
-  auto call = std::make_shared<EmbedCall>(this, std::move(model), wire::ToProto(request), std::move(done),
-                                          std::move(slot));
+  auto call = std::make_shared<EmbedCall>(this, std::move(model), wire::ToProto(request),
+                                          std::move(done), std::move(slot));
   call->Start();
 }
 

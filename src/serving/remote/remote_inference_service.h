@@ -164,7 +164,8 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   std::shared_ptr<Worker> PickWorker(Request& request);
   // The same for any call on `model` that has not been to `tried` (blocks: its prompt's block
   // hashes for cache-aware routing, or none).
-  std::shared_ptr<Worker> PickWorkerFor(const std::string& model, const std::set<std::string>& tried,
+  std::shared_ptr<Worker> PickWorkerFor(const std::string& model,
+                                        const std::set<std::string>& tried,
                                         const std::vector<uint64_t>& blocks);
   // Why no worker could take a call on `model` (NotFound when none lists it).
   Status NoWorkerFor(const std::string& model) const;
@@ -180,9 +181,9 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   void UpdateModelGauges();
   std::vector<uint64_t> PromptBlocks(const std::string& model, const ChatRequest* chat,
                                      const CompletionRequest* completion) const;
-  int PickCacheAware(const std::vector<WorkerView>& views, const std::vector<std::shared_ptr<Worker>>& order,
-                     const std::string& model, const std::vector<uint64_t>& blocks,
-                     const std::set<std::string>& tried);
+  int PickCacheAware(const std::vector<WorkerView>& views,
+                     const std::vector<std::shared_ptr<Worker>>& order, const std::string& model,
+                     const std::vector<uint64_t>& blocks, const std::set<std::string>& tried);
 
   const RemoteInferenceOptions options_;
   std::shared_ptr<const ModelRoutes> routes_;
@@ -203,7 +204,7 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   bool refresh_now_ = false;
   std::thread refresher_;
 
-  CallerShares embed_shares_;      // embed calls in flight, per caller
+  CallerShares embed_shares_;        // embed calls in flight, per caller
   std::atomic<int> embed_calls_{0};  // ... in all
 
   // Emptied first by the destructor (queued submits then fail at once), while the rest stands.

@@ -292,7 +292,8 @@ pb::ModelStatus ToProto(const ModelStatus& s) {
 
 Result<ModelStatus> FromProto(const pb::ModelStatus& p) {
   static_assert(static_cast<int>(ModelState::kFailed) == pb::MODEL_FAILED);
-  if (!pb::ModelState_IsValid(p.state())) return InvalidArgumentError("unknown model state").WithField("state");
+  if (!pb::ModelState_IsValid(p.state()))
+    return InvalidArgumentError("unknown model state").WithField("state");
   ModelStatus s;
   s.name = p.name();
   s.path = p.path();
@@ -326,7 +327,8 @@ pb::EmbedRequest ToProto(const EmbedRequest& r) {
 
 Result<EmbedRequest> FromProto(const pb::EmbedRequest& p) {
   if (p.inputs_size() < 1 || p.inputs_size() > kMaxEmbedInputs) {
-    return InvalidArgumentError("input must hold 1 to " + std::to_string(kMaxEmbedInputs) + " items")
+    return InvalidArgumentError("input must hold 1 to " + std::to_string(kMaxEmbedInputs) +
+                                " items")
         .WithField("input");
   }
   if (p.dimensions() < 0) {
@@ -360,7 +362,8 @@ Result<EmbedResult> FromProto(const pb::EmbedResponse& p) {
   if (p.has_error()) return FromProto(p.error());
   EmbedResult r;
   r.embeddings.reserve(static_cast<size_t>(p.embeddings_size()));
-  for (const pb::Embedding& e : p.embeddings()) r.embeddings.emplace_back(e.values().begin(), e.values().end());
+  for (const pb::Embedding& e : p.embeddings())
+    r.embeddings.emplace_back(e.values().begin(), e.values().end());
   r.prompt_tokens = p.prompt_tokens();
   return r;
 }

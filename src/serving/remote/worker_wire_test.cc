@@ -261,7 +261,8 @@ TEST(WorkerWireTest, EmbedRequestsAndResultsCrossAndBadCountsAreRefused) {
   EXPECT_EQ(got->embeddings, result.embeddings);
   EXPECT_EQ(got->prompt_tokens, 9);
   wire::pb::EmbedResponse refused;
-  *refused.mutable_error() = wire::ToProto(InvalidArgumentError("input 0 is empty").WithField("input"));
+  *refused.mutable_error() =
+      wire::ToProto(InvalidArgumentError("input 0 is empty").WithField("input"));
   Result<EmbedResult> no = wire::FromProto(refused);
   EXPECT_EQ(no.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(no.status().field(), "input");
