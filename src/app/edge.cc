@@ -223,6 +223,7 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
     grpc_options.host = o.host;
     grpc_options.access_gate = &gate;
     grpc_options.auth_service = auth_stack.service.get();
+    grpc_options.registry_service = registry_service.get();
     grpc_options.request_log = request_log.get();
     grpc_options.mcp_server = &mcp_endpoint.server();  // llmux.v1.Mcp: MCP over gRPC
     grpc_options.mcp_sessions = &mcp_endpoint.sessions();
