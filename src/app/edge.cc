@@ -180,8 +180,11 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   if (backend.workers) gateway::RegisterWorkerRoutes(router, *backend.workers);
   if (backend.metric_history)
     gateway::RegisterMetricsHistoryRoutes(router, *backend.metric_history);
-  if (backend.models && backend.model_lifecycle)
+  if (backend.models && backend.model_lifecycle) {
     gateway::RegisterModelRoutes(router, *backend.models);
+  } else if (backend.workers) {
+    gateway::RegisterWorkerModelRoutes(router, *backend.workers);
+  }
   pull::PullerOptions pull_options = o.pull;
   if (pull_options.models_dir.empty()) pull_options.models_dir = mcp_options.model_dir;
   std::unique_ptr<RegistryPullSink> pull_sink;
@@ -203,7 +206,7 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
     gateway::RegisterAdminRoutes(router, *auth_stack.service);
     gateway::RegisterSessionRoutes(router, *auth_stack.service);
     gateway::RegisterPromptRoutes(router, *prompt_service);
-    gateway::RegisterRegistryRoutes(router, *registry_service, backend.models);
+    gateway::RegisterRegistryRoutes(router, *registry_service, backend.models, backend.deploys);
     if (request_log) gateway::RegisterRequestLogRoutes(router, *request_log);
     if (backend.deploys) {
       backend.deploys->SetAuditLog(auth_stack.store.get());
@@ -220,6 +223,7 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
     grpc_options.host = o.host;
     grpc_options.access_gate = &gate;
     grpc_options.auth_service = auth_stack.service.get();
+    grpc_options.registry_service = registry_service.get();
     grpc_options.request_log = request_log.get();
     grpc_options.mcp_server = &mcp_endpoint.server();  // llmux.v1.Mcp: MCP over gRPC
     grpc_options.mcp_sessions = &mcp_endpoint.sessions();

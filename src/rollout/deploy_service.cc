@@ -74,6 +74,19 @@ Result<DeployProgress> DeployService::Get(const std::string& deploy_id) {
   return coordinator_.Get(deploy_id);
 }
 
+Result<DeployProgress> DeployService::Wait(const std::string& deploy_id,
+                                           std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout + std::chrono::seconds(10);
+  for (;;) {
+    LLMUX_ASSIGN_OR_RETURN(DeployProgress p, coordinator_.Get(deploy_id));
+    if (p.state != DeployState::kPreparing) return p;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return DeadlineExceededError("deploy " + deploy_id + " is still preparing");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 namespace {
 
 // A follow's watch, whose place in the counts is given back when the handle goes.

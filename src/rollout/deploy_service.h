@@ -5,6 +5,7 @@
 // deploy's state back from etcd, and Follow watches it there, so any gateway can answer both.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -48,6 +49,10 @@ class DeployService {
   // The deploy's first progress (plan written, every worker preparing), or why it was refused.
   Result<DeployProgress> Start(DeployRequest request, const audit::Actor& actor = {});
   Result<DeployProgress> Get(const std::string& deploy_id);
+  // Blocks until the deploy commits or aborts (its state read from etcd every 100 ms) and
+  // returns its last progress; kDeadlineExceeded when it is still preparing after `timeout`
+  // (plus a grace for the commit). Call it off the io threads.
+  Result<DeployProgress> Wait(const std::string& deploy_id, std::chrono::milliseconds timeout);
   // DeployCoordinator::Follow (for the streamed GET /admin/v1/deploys?id=&stream=true) on
   // behalf of `caller` (a principal's subject): kResourceExhausted past max_follows on this
   // gateway or max_follows_per_caller for the caller. The handle must go before this service.

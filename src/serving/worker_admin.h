@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "serving/model_lifecycle.h"
 
 namespace llmux::serving {
 
@@ -17,6 +18,12 @@ struct WorkerStatus {
   int outstanding = 0;  // requests this gateway has on it now
 };
 
+// A model on a worker as the worker reports it (GET /admin/v1/models on a gateway).
+struct WorkerModelStatus {
+  std::string worker;  // its address
+  ModelStatus status;
+};
+
 class WorkerAdmin {
  public:
   virtual ~WorkerAdmin() = default;
@@ -25,6 +32,9 @@ class WorkerAdmin {
   // exit) and sends it no new requests from now on. Returns how many generations it was
   // running. kNotFound for an unknown address, kUnavailable when the worker does not answer.
   virtual Result<int> DrainWorker(const std::string& address) = 0;
+  // Every model of every known worker with its state and memory, from the worker's last report
+  // (a worker that stopped answering keeps its last one); empty where workers report none.
+  virtual std::vector<WorkerModelStatus> WorkerModels() const { return {}; }
 };
 
 }  // namespace llmux::serving

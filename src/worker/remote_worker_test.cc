@@ -124,6 +124,75 @@ TEST_F(RemoteWorkerTest, RefusalsComeBackAsTheLocalServiceGivesThem) {
   EXPECT_EQ(missing.status().field(), "model");
 }
 
+Result<EmbedResult> Embed(InferenceService& service, EmbedRequest r) {
+  std::promise<Result<EmbedResult>> got;
+  service.SubmitEmbed(std::move(r),
+                      [&got](Result<EmbedResult> result) { got.set_value(std::move(result)); });
+  auto future = got.get_future();
+  EXPECT_EQ(future.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  return future.get();
+}
+
+TEST_F(RemoteWorkerTest, EmbeddingsThroughAWorkerEqualTheLocalOnes) {
+  EmbedRequest r;
+  r.model = "stories";
+  r.inputs = {{"Once upon a time", {}}, {"", {1, 400, 22, 7}}, {"a cat sat", {}}};
+  r.dimensions = 48;
+  r.caller_share = "user:1";
+  Result<EmbedResult> local = Embed(*a_.service, r);
+  Result<EmbedResult> remote = Embed(*remote_, r);
+  ASSERT_TRUE(local.ok()) << local.status().ToString();
+  ASSERT_TRUE(remote.ok()) << remote.status().ToString();
+  ASSERT_EQ(remote->embeddings.size(), 3u);
+  EXPECT_EQ(remote->prompt_tokens, local->prompt_tokens);
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(remote->embeddings[i].size(), 48u);
+    // Within float rounding: which inputs share an engine step changes the order of some sums.
+    for (size_t k = 0; k < 48; ++k)
+      EXPECT_NEAR(remote->embeddings[i][k], local->embeddings[i][k], 1e-5);
+  }
+}
+
+TEST_F(RemoteWorkerTest, EmbeddingRefusalsComeBackAsTheLocalServiceGivesThem) {
+  EmbedRequest too_long;
+  too_long.model = "stories";
+  too_long.inputs.push_back({"", std::vector<int32_t>(100000, 5)});  // past the context
+  EmbedRequest bad_id = too_long;
+  bad_id.inputs[0].tokens = {1, -3};
+  EmbedRequest wide = too_long;
+  wide.inputs[0].tokens = {1, 2};
+  wide.dimensions = 1 << 20;
+  EmbedRequest none = too_long;
+  none.inputs.clear();
+  for (const EmbedRequest& r : {too_long, bad_id, wide, none}) {
+    Result<EmbedResult> local = Embed(*a_.service, r);
+    Result<EmbedResult> remote = Embed(*remote_, r);
+    ASSERT_FALSE(local.ok());
+    ASSERT_FALSE(remote.ok());
+    EXPECT_EQ(remote.status().code(), local.status().code());
+    EXPECT_EQ(remote.status().message(), local.status().message());
+    EXPECT_EQ(remote.status().field(), local.status().field());
+  }
+  EmbedRequest unknown = wide;
+  unknown.dimensions = 0;
+  unknown.model = "nope";
+  Result<EmbedResult> missing = Embed(*remote_, unknown);
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().field(), "model");
+}
+
+TEST_F(RemoteWorkerTest, AnEmbeddingGoesToTheOtherWorkerWhenOneIsGone) {
+  a_.server.reset();  // a_ stops answering; the gateway has not noticed yet
+  EmbedRequest r;
+  r.model = "stories";
+  r.inputs = {{"Once upon a time", {}}};
+  for (int i = 0; i < 4; ++i) {
+    Result<EmbedResult> got = Embed(*remote_, r);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(got->embeddings.size(), 1u);
+  }
+}
+
 TEST_F(RemoteWorkerTest, CancellingEndsTheStreamOnceAsCancelled) {
   CompletionRequest r = Greedy(400);
   r.options.ignore_eos = true;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "serving/model_manager.h"
 #include "serving/remote/worker_wire.h"
 #include "worker/load_report.h"
 
@@ -352,6 +353,11 @@ grpc::ServerUnaryReactor* WorkerGrpcService::ListModels(grpc::CallbackServerCont
                                                         v1::ListModelsResponse* response) {
   for (const serving::ModelInfo& m : service_.ListModels()) *response->add_models() = wire::ToProto(m);
   response->set_ready(service_.Ready());
+  // Each model's state and memory when the service hosts models (the gateway's admin list).
+  if (const auto* models = dynamic_cast<const serving::ModelManager*>(&service_)) {
+    for (const serving::ModelStatus& s : models->ModelStatuses())
+      *response->add_statuses() = wire::ToProto(s);
+  }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -401,6 +407,32 @@ grpc::ServerUnaryReactor* WorkerGrpcService::GetVocab(grpc::CallbackServerContex
   }
   response->set_gguf(std::move(*bytes));
   reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* WorkerGrpcService::Embed(grpc::CallbackServerContext* context,
+                                                   const v1::EmbedRequest* request,
+                                                   v1::EmbedResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Result<serving::EmbedRequest> embed = wire::FromProto(*request);
+  if (!embed.ok()) {
+    *response->mutable_error() = wire::ToProto(embed.status());
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  ++*in_flight_;
+  // `done` runs once, here or on an engine thread; the reactor and the response live until
+  // Finish, and in_flight_ is shared with it (the service may outlive a call, not the reverse).
+  service_.SubmitEmbed(std::move(embed).value(), [reactor, response, in_flight = in_flight_](
+                                                     Result<serving::EmbedResult> result) {
+    if (result.ok()) {
+      *response = wire::ToProto(*result);
+    } else {
+      *response->mutable_error() = wire::ToProto(result.status());
+    }
+    --*in_flight;
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 

@@ -35,6 +35,10 @@ class WorkerGrpcService final : public llmux::worker::v1::Worker::CallbackServic
                                   const v1::DrainRequest* request, v1::DrainReply* response) override;
   grpc::ServerUnaryReactor* GetVocab(grpc::CallbackServerContext* context, const v1::GetVocabRequest* request,
                                      v1::GetVocabResponse* response) override;
+  // Counted in in_flight() while it runs, so that a drain waits for it as for a generation.
+  grpc::ServerUnaryReactor* Embed(grpc::CallbackServerContext* context,
+                                  const v1::EmbedRequest* request,
+                                  v1::EmbedResponse* response) override;
 
   // Generations accepted and not yet finished.
   int in_flight() const { return in_flight_->load(); }

@@ -5,6 +5,7 @@
 #include "gateway/admin/admin_json.h"
 #include "gateway/admin/json_reply.h"
 #include "net/http/async_queue.h"
+#include "net/http/off_loop.h"
 #include "rollout/deploy_service.h"
 
 namespace llmux::gateway {
@@ -67,18 +68,22 @@ Result<rollout::DeployRequest> RequestFromJson(const Json& body) {
 // GET /admin/v1/deploys?id=X&stream=true: the progress as NDJSON, one object per change, until
 // the deploy ends (the last line's state is committed or aborted) or following it fails (the
 // last line is an error object, as the API's errors are). Any gateway can follow any deploy:
-// the changes come from an etcd watch on the deploy's keys.
+// the changes come from an etcd watch on the deploy's keys. Starting the watch (a call to etcd
+// and a first read) and stopping it (its thread ends) block: both run on `calls`, never on the
+// io thread.
 awaitable<void> StreamProgress(http::ResponseWriter& w, const ErrorReply& errors,
-                               rollout::DeployService& deploys, const std::string& id,
-                               const std::string& caller) {
+                               rollout::DeployService& deploys, boost::asio::thread_pool& calls,
+                               const std::string& id, const std::string& caller) {
   auto lines = std::make_shared<http::AsyncQueue<std::string>>();
-  Result<std::unique_ptr<discovery::EtcdWatch>> follow =
-      deploys.Follow(id, caller, [lines, &errors](const Result<rollout::DeployProgress>& p) {
-        std::string line = p.ok() ? ProgressJson(*p).dump() : errors(p.status()).body;
-        while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-        lines->Push(line + "\n");
-        if (!p.ok() || p->state != rollout::DeployState::kPreparing) lines->Close();
-      });
+  auto start = [&]() -> Result<std::unique_ptr<discovery::EtcdWatch>> {
+    return deploys.Follow(id, caller, [lines, &errors](const Result<rollout::DeployProgress>& p) {
+      std::string line = p.ok() ? ProgressJson(*p).dump() : errors(p.status()).body;
+      while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+      lines->Push(line + "\n");
+      if (!p.ok() || p->state != rollout::DeployState::kPreparing) lines->Close();
+    });
+  };
+  Result<std::unique_ptr<discovery::EtcdWatch>> follow = co_await http::RunOffLoop(calls, start);
   if (!follow.ok()) {
     http::Response reply = errors(follow.status());
     co_await w.Send(std::move(reply));
@@ -94,7 +99,11 @@ awaitable<void> StreamProgress(http::ResponseWriter& w, const ErrorReply& errors
     }
     if (ok) co_await w.EndStream();
   }
-  follow->reset();  // stops the watch (waits for its thread)
+  auto stop = [&follow] {
+    follow->reset();  // stops the watch (waits for its thread)
+    return true;
+  };
+  co_await http::RunOffLoop(calls, stop);
 }
 
 }  // namespace
@@ -102,10 +111,14 @@ awaitable<void> StreamProgress(http::ResponseWriter& w, const ErrorReply& errors
 void RegisterDeployRoutes(GuardedRouter& router, rollout::DeployService& deploys) {
   rollout::DeployService* d = &deploys;
   const ErrorReply* errors = &router.error_reply();
+  // Every call of these routes waits on etcd (a start writes the plan, a read reads it, a
+  // stream starts and stops a watch): made here, off the HTTP io threads. The service bounds
+  // what runs (follows per caller); the pool only keeps the waits off the loop.
+  auto calls = std::make_shared<boost::asio::thread_pool>(2);
   router.Route("POST", "/admin/v1/deploys",
-               [d, errors](http::Request& req, http::ResponseWriter& w,
-                           CallAccess& access) -> awaitable<void> {
-                 co_await ReplyJson(w, *errors, 202, [&]() -> Result<Json> {
+               [d, errors, calls](http::Request& req, http::ResponseWriter& w,
+                                  CallAccess& access) -> awaitable<void> {
+                 auto start = [&]() -> Result<Json> {
                    LLMUX_ASSIGN_OR_RETURN(Json body, BodyJson(req));
                    LLMUX_ASSIGN_OR_RETURN(rollout::DeployRequest request, RequestFromJson(body));
                    audit::Actor actor;
@@ -114,21 +127,23 @@ void RegisterDeployRoutes(GuardedRouter& router, rollout::DeployService& deploys
                    LLMUX_ASSIGN_OR_RETURN(rollout::DeployProgress started,
                                           d->Start(std::move(request), actor));
                    return ProgressJson(started);
-                 });
+                 };
+                 Result<Json> started = co_await http::RunOffLoop(*calls, start);
+                 co_await ReplyJson(w, *errors, 202, [&] { return std::move(started); });
                });
   router.Route(
       "GET", "/admin/v1/deploys",
-      [d, errors](http::Request& req, http::ResponseWriter& w,
-                  CallAccess& access) -> awaitable<void> {
+      [d, errors, calls](http::Request& req, http::ResponseWriter& w,
+                         CallAccess& access) -> awaitable<void> {
         const std::optional<std::string> stream = QueryValue(req.query, "stream");
         if (stream == "true") {
           const std::optional<std::string> id = QueryValue(req.query, "id");
           if (id) {
-            co_await StreamProgress(w, *errors, *d, *id, access.principal().subject);
+            co_await StreamProgress(w, *errors, *d, *calls, *id, access.principal().subject);
             co_return;
           }
         }
-        co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
+        auto get = [&]() -> Result<Json> {
           if (stream && stream != "true" && stream != "false") {
             return InvalidArgumentError("stream must be true or false").WithField("stream");
           }
@@ -136,7 +151,9 @@ void RegisterDeployRoutes(GuardedRouter& router, rollout::DeployService& deploys
           if (!id) return InvalidArgumentError("query parameter id is required").WithField("id");
           LLMUX_ASSIGN_OR_RETURN(rollout::DeployProgress p, d->Get(*id));
           return ProgressJson(p);
-        });
+        };
+        Result<Json> progress = co_await http::RunOffLoop(*calls, get);
+        co_await ReplyJson(w, *errors, 200, [&] { return std::move(progress); });
       });
 }
 

@@ -5,6 +5,7 @@
 
 #include "gateway/admin/json_reply.h"
 #include "serving/model_manager.h"
+#include "serving/worker_admin.h"
 
 namespace llmux::gateway {
 
@@ -44,6 +45,24 @@ void RegisterModelRoutes(GuardedRouter& router, serving::ModelManager& models) {
           Json list = Json::array();
           for (const serving::ModelStatus& s : m->ModelStatuses()) {
             list.push_back(ModelStatusJson(s));
+          }
+          return Json{{"models", std::move(list)}};
+        });
+      });
+}
+
+void RegisterWorkerModelRoutes(GuardedRouter& router, serving::WorkerAdmin& workers) {
+  const ErrorReply* errors = &router.error_reply();
+  serving::WorkerAdmin* admin = &workers;
+  router.Route(
+      "GET", "/admin/v1/models",
+      [admin, errors](http::Request&, http::ResponseWriter& w, CallAccess&) -> awaitable<void> {
+        co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
+          Json list = Json::array();
+          for (const serving::WorkerModelStatus& m : admin->WorkerModels()) {
+            Json j = ModelStatusJson(m.status);
+            j["worker"] = m.worker;
+            list.push_back(std::move(j));
           }
           return Json{{"models", std::move(list)}};
         });

@@ -8,11 +8,14 @@
 // state: loading, loaded (requests in flight), idle, unloading, failed (`reason` says why; the
 // last 16 failures are kept). keep_alive_s and expires_at (unix seconds) are null for a model
 // that stays loaded; pinned: given on the command line (never unloaded for idleness or
-// evicted). kv_bytes is the KV cache's capacity.
+// evicted). kv_bytes is the KV cache's capacity. On a gateway (RegisterWorkerModelRoutes) the
+// list holds every worker's models as the worker last reported them, each entry with the
+// worker's address in "worker" (a model served by two workers is listed twice).
 #pragma once
 
 namespace llmux::serving {
 class ModelManager;
+class WorkerAdmin;
 }
 
 namespace llmux::gateway {
@@ -21,5 +24,7 @@ class GuardedRouter;
 
 // `models` must outlive the server.
 void RegisterModelRoutes(GuardedRouter& router, serving::ModelManager& models);
+// The same route on a gateway, over its workers' reports; `workers` must outlive the server.
+void RegisterWorkerModelRoutes(GuardedRouter& router, serving::WorkerAdmin& workers);
 
 }  // namespace llmux::gateway

@@ -1,5 +1,6 @@
 #include "gateway/admin/registry_routes.h"
 
+#include <algorithm>
 #include <boost/asio/awaitable.hpp>
 #include <charconv>
 #include <initializer_list>
@@ -9,6 +10,7 @@
 #include "gateway/admin/admin_json.h"
 #include "gateway/admin/json_reply.h"
 #include "net/http/off_loop.h"
+#include "rollout/deploy_service.h"
 #include "services/registry/registry_codec.h"
 #include "services/registry/registry_service.h"
 #include "serving/model_manager.h"
@@ -131,7 +133,7 @@ void JsonRoute(GuardedRouter& router, const char* method, const char* path, int 
 }  // namespace
 
 void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service,
-                            serving::ModelManager* models) {
+                            serving::ModelManager* models, rollout::DeployService* deploys) {
   reg::RegistryService* s = &service;
   JsonRoute(router, "GET", "/admin/v1/registry/models", 200,
             [s](http::Request& req, CallAccess&) -> Result<Json> {
@@ -256,7 +258,7 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
                                      s->Rollback(ActorOf(access), b["change_id"].get<int64_t>()));
               return ChangeJson(c);
             });
-  if (models == nullptr) return;
+  if (models == nullptr && deploys == nullptr) return;
   // Loading a model takes a while: off the io threads, one load, unload or update at a time.
   auto updating = std::make_shared<boost::asio::thread_pool>(1);
   auto off_loop_route = [&router, errors, updating](const char* path, auto body) {
@@ -268,38 +270,42 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
                    co_await ReplyJson(w, *errors, 200, [&] { return std::move(result); });
                  });
   };
-  // Loads a registry version (by ref, so only files the registry knows) under a served name.
-  off_loop_route("/admin/v1/models/load", [s, models](http::Request& req) -> Result<Json> {
-    LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
-    LLMUX_RETURN_IF_ERROR(OnlyFields(b, {"name", "ref", "keep_alive"}));
-    LLMUX_ASSIGN_OR_RETURN(std::string name, RequiredString(b, "name"));
-    LLMUX_ASSIGN_OR_RETURN(std::string ref, RequiredString(b, "ref"));
-    serving::ModelSpec spec;
-    if (b.contains("keep_alive")) {
-      if (!b["keep_alive"].is_number()) {
-        return InvalidArgumentError("keep_alive must be a number of seconds")
-            .WithField("keep_alive");
+  // Load and unload act on this process's models (all in one); a gateway has none.
+  if (models != nullptr) {
+    // Loads a registry version (by ref, so only files the registry knows) under a served name.
+    off_loop_route("/admin/v1/models/load", [s, models](http::Request& req) -> Result<Json> {
+      LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
+      LLMUX_RETURN_IF_ERROR(OnlyFields(b, {"name", "ref", "keep_alive"}));
+      LLMUX_ASSIGN_OR_RETURN(std::string name, RequiredString(b, "name"));
+      LLMUX_ASSIGN_OR_RETURN(std::string ref, RequiredString(b, "ref"));
+      serving::ModelSpec spec;
+      if (b.contains("keep_alive")) {
+        if (!b["keep_alive"].is_number()) {
+          return InvalidArgumentError("keep_alive must be a number of seconds")
+              .WithField("keep_alive");
+        }
+        spec.keep_alive_s = b["keep_alive"].get<double>();
       }
-      spec.keep_alive_s = b["keep_alive"].get<double>();
-    }
-    auto version = s->Resolve(ref);
-    if (!version.ok()) return version.status().WithField("ref");
-    spec.name = name;
-    spec.path = version->path;
-    LLMUX_RETURN_IF_ERROR(models->LoadModel(spec));
-    return Json{{"name", name}, {"ref", ref}, {"digest", version->digest}, {"path", version->path}};
-  });
-  off_loop_route("/admin/v1/models/unload", [models](http::Request& req) -> Result<Json> {
-    LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
-    LLMUX_RETURN_IF_ERROR(OnlyFields(b, {"name"}));
-    LLMUX_ASSIGN_OR_RETURN(std::string name, RequiredString(b, "name"));
-    LLMUX_RETURN_IF_ERROR(models->UnloadModel(name));
-    return Json{{"name", name}, {"unloaded", true}};
-  });
+      auto version = s->Resolve(ref);
+      if (!version.ok()) return version.status().WithField("ref");
+      spec.name = name;
+      spec.path = version->path;
+      LLMUX_RETURN_IF_ERROR(models->LoadModel(spec));
+      return Json{
+          {"name", name}, {"ref", ref}, {"digest", version->digest}, {"path", version->path}};
+    });
+    off_loop_route("/admin/v1/models/unload", [models](http::Request& req) -> Result<Json> {
+      LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
+      LLMUX_RETURN_IF_ERROR(OnlyFields(b, {"name"}));
+      LLMUX_ASSIGN_OR_RETURN(std::string name, RequiredString(b, "name"));
+      LLMUX_RETURN_IF_ERROR(models->UnloadModel(name));
+      return Json{{"name", name}, {"unloaded", true}};
+    });
+  }
   router.Route(
       "POST", "/admin/v1/models/update",
-      [s, models, errors, updating](http::Request& req, http::ResponseWriter& w,
-                                    CallAccess&) -> awaitable<void> {
+      [s, models, deploys, errors, updating](http::Request& req, http::ResponseWriter& w,
+                                             CallAccess& access) -> awaitable<void> {
         auto body = [&]() -> Result<Json> {
           LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
           LLMUX_RETURN_IF_ERROR(OnlyFields(b, {"name", "ref"}));
@@ -307,12 +313,32 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
           LLMUX_ASSIGN_OR_RETURN(std::string ref, RequiredString(b, "ref"));
           auto version = s->Resolve(ref);
           if (!version.ok()) return version.status().WithField("ref");
-          serving::ModelSpec spec;
-          spec.name = name;
-          spec.path = version->path;
-          LLMUX_RETURN_IF_ERROR(models->ReplaceModel(spec));
-          return Json{
+          Json out{
               {"name", name}, {"ref", ref}, {"digest", version->digest}, {"path", version->path}};
+          if (models != nullptr) {
+            serving::ModelSpec spec;
+            spec.name = name;
+            spec.path = version->path;
+            LLMUX_RETURN_IF_ERROR(models->ReplaceModel(spec));
+            return out;
+          }
+          rollout::DeployRequest deploy;
+          deploy.model = name;
+          deploy.version = version->digest;
+          std::replace(deploy.version.begin(), deploy.version.end(), ':', '-');
+          deploy.path = version->path;
+          const auto timeout = deploy.timeout;
+          LLMUX_ASSIGN_OR_RETURN(rollout::DeployProgress started,
+                                 deploys->Start(std::move(deploy), ActorOf(access)));
+          LLMUX_ASSIGN_OR_RETURN(rollout::DeployProgress ended,
+                                 deploys->Wait(started.deploy_id, timeout));
+          if (ended.state != rollout::DeployState::kCommitted) {
+            return UnavailableError("deploy " + ended.deploy_id + " aborted: " + ended.reason +
+                                    "; the old version keeps serving");
+          }
+          out["deploy"] =
+              Json{{"id", ended.deploy_id}, {"served", ended.served}, {"state", "committed"}};
+          return out;
         };
         Result<Json> result = co_await http::RunOffLoop(*updating, body);
         co_await ReplyJson(w, *errors, 200, [&] { return std::move(result); });

@@ -21,24 +21,32 @@ class RegistryService;
 namespace llmux::serving {
 class ModelManager;
 }
+namespace llmux::rollout {
+class DeployService;
+}
 
 namespace llmux::gateway {
 
 class GuardedRouter;
 
-// `service` (and `models`) must outlive the server. With `models`, also the hot update, load and
-// unload:
+// `service` (and `models`, `deploys`) must outlive the server. With `models` or `deploys`, also
+// the hot update; with `models`, also load and unload:
 //
 //   POST /admin/v1/models/update {"name": served model, "ref": "model[:tag]"}    models:manage
-//     -> {"name", "ref", "digest", "path"} once new requests go to the version `ref` points at
-//        (serving::ModelManager::ReplaceModel: loaded beside the old copy, which finishes its
-//        requests; a failed load leaves the old copy serving and answers why).
+//     -> {"name", "ref", "digest", "path"} once new requests go to the version `ref` points at.
+//        With `models` (all in one): serving::ModelManager::ReplaceModel, loaded beside the old
+//        copy, which finishes its requests; a failed load leaves the old copy serving and
+//        answers why. With `deploys` (a gateway): a rollout of the version to the registered
+//        workers (docs/deployment.md, "Rollouts"; version "sha256-<hex>", the file at the path
+//        the registry holds), answered once it commits, with "deploy": its progress; an
+//        aborted one leaves the old version serving and answers 503 with the reason.
 //   POST /admin/v1/models/load {"name", "ref", "keep_alive"?: seconds}            models:manage
 //     -> {"name", "ref", "digest", "path"} once the version is loaded and served as `name`
 //        (only files the registry knows; 409 when `name` is served already)
 //   POST /admin/v1/models/unload {"name"}                                         models:manage
 //     -> {"name", "unloaded": true}; 404 for a name not served here
 void RegisterRegistryRoutes(GuardedRouter& router, registry::RegistryService& service,
-                            serving::ModelManager* models = nullptr);
+                            serving::ModelManager* models = nullptr,
+                            rollout::DeployService* deploys = nullptr);
 
 }  // namespace llmux::gateway

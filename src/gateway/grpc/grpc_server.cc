@@ -9,6 +9,7 @@
 #include "gateway/grpc/auth_grpc_service.h"
 #include "gateway/grpc/inference_grpc_service.h"
 #include "gateway/grpc/mcp_grpc_service.h"
+#include "gateway/grpc/registry_grpc_service.h"
 #include "net/grpc/grpc_tls.h"
 
 namespace llmux::gateway {
@@ -57,6 +58,11 @@ Status GrpcServer::Start() {
                                                       options_.request_log);
     builder.RegisterService(auth_service_.get());
   }
+  if (options_.registry_service != nullptr && auth_on) {
+    registry_service_ =
+        std::make_unique<RegistryGrpcService>(*options_.registry_service, *options_.access_gate);
+    builder.RegisterService(registry_service_.get());
+  }
   if (options_.mcp_server != nullptr && options_.mcp_sessions != nullptr) {
     mcp_service_ = std::make_unique<McpGrpcService>(*options_.mcp_server, *options_.mcp_sessions,
                                                     options_.access_gate);
@@ -67,6 +73,7 @@ Status GrpcServer::Start() {
     server_.reset();
     grpc_service_.reset();
     auth_service_.reset();
+    registry_service_.reset();
     mcp_service_.reset();
     return IoError(
         fmt::format("gRPC: cannot listen on {} (in use or not a local address?)", address));

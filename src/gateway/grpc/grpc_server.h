@@ -29,6 +29,9 @@ namespace llmux::auth {
 class AuthService;
 }
 
+namespace llmux::registry {
+class RegistryService;
+}
 namespace llmux::requestlog {
 class RequestLog;
 }
@@ -42,6 +45,7 @@ namespace llmux::gateway {
 
 class AccessGate;
 class AuthGrpcService;
+class RegistryGrpcService;
 class InferenceGrpcService;
 class McpGrpcService;
 
@@ -69,6 +73,9 @@ struct GrpcServerOptions {
   AccessGate* access_gate = nullptr;
   // Offered as llmux.v1.Auth when set together with an access gate (must outlive the server).
   auth::AuthService* auth_service = nullptr;
+  // Offered as llmux.v1.Registry when set together with an access gate with auth on (must
+  // outlive the server).
+  registry::RegistryService* registry_service = nullptr;
   // Read by llmux.v1.Auth/ListRequestLogs; null: none kept (must outlive the server).
   requestlog::RequestLog* request_log = nullptr;
   // Offered as llmux.v1.Mcp (proto/llmux/v1/mcp.proto) when both are set: the same MCP
@@ -115,6 +122,7 @@ class GrpcServer {
   GrpcServerOptions options_;
   std::unique_ptr<InferenceGrpcService> grpc_service_;  // outlives server_ (declared first)
   std::unique_ptr<AuthGrpcService> auth_service_;       // likewise
+  std::unique_ptr<RegistryGrpcService> registry_service_;  // likewise
   std::unique_ptr<McpGrpcService> mcp_service_;         // likewise
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -39,6 +39,7 @@ struct RemoteInferenceService::Worker {
   bool serving = true;    // its last health check said SERVING (or none was made)
   CircuitBreaker breaker;
   std::vector<ModelInfo> models;  // ready ones
+  std::vector<ModelStatus> statuses;  // its models' lifecycle, as it last reported them
   int outstanding = 0;
   PrefixIndex prefix;  // its last load report per model (cache-aware routing, model metrics)
   prometheus::Gauge* up_gauge = nullptr;
@@ -538,8 +539,10 @@ void RemoteInferenceService::Request::RetryInBackground() {
 
 RemoteInferenceService::RemoteInferenceService(RemoteInferenceOptions options)
     : options_(std::move(options)),
-      submit_pool_(std::make_unique<FairPool>(std::max(1, options_.submit_threads),
-                                              static_cast<size_t>(std::max(0, options_.submit_threads_per_caller)))),
+      embed_shares_(static_cast<size_t>(std::max(0, options_.embed_calls_per_caller))),
+      submit_pool_(std::make_unique<FairPool>(
+          std::max(1, options_.submit_threads),
+          static_cast<size_t>(std::max(0, options_.submit_threads_per_caller)))),
       registry_(std::make_shared<prometheus::Registry>()) {
   state_ = &prometheus::BuildGauge()
                 .Name("llmux_gateway_workers")
@@ -745,6 +748,22 @@ void RemoteInferenceService::MarkDown(const std::shared_ptr<Worker>& worker, con
 }
 
 std::shared_ptr<RemoteInferenceService::Worker> RemoteInferenceService::PickWorker(Request& request) {
+  std::set<std::string> tried;
+  {
+    std::lock_guard request_lock(request.mu);
+    tried = request.tried;
+  }
+  std::shared_ptr<Worker> w = PickWorkerFor(request.model, tried, request.blocks);
+  if (!w) return nullptr;
+  std::lock_guard request_lock(request.mu);
+  request.tried.insert(w->address);
+  ++request.attempts;
+  return w;
+}
+
+std::shared_ptr<RemoteInferenceService::Worker> RemoteInferenceService::PickWorkerFor(
+    const std::string& model, const std::set<std::string>& tried,
+    const std::vector<uint64_t>& blocks) {
   std::lock_guard lock(mu_);
   if (stopping_) return nullptr;
   const auto now = CircuitBreaker::Clock::now();
@@ -758,24 +777,34 @@ std::shared_ptr<RemoteInferenceService::Worker> RemoteInferenceService::PickWork
     views.push_back(std::move(v));
     order.push_back(w);
   }
-  std::set<std::string> tried;
-  {
-    std::lock_guard request_lock(request.mu);
-    tried = request.tried;
-  }
-  const RoutePolicy policy = options_.PolicyFor(request.model);
-  const int i = policy == RoutePolicy::kCacheAware && !request.blocks.empty()
-                    ? PickCacheAware(views, order, request, tried)
-                    : router_.Pick(views, request.model, tried, policy);
+  const RoutePolicy policy = options_.PolicyFor(model);
+  const int i = policy == RoutePolicy::kCacheAware && !blocks.empty()
+                    ? PickCacheAware(views, order, model, blocks, tried)
+                    : router_.Pick(views, model, tried, policy);
   if (i < 0) return nullptr;
   std::shared_ptr<Worker> w = order[static_cast<size_t>(i)];
   w->breaker.Take(now);
   ++w->outstanding;
   if (w->requests) w->requests->Increment();
-  std::lock_guard request_lock(request.mu);
-  request.tried.insert(w->address);
-  ++request.attempts;
   return w;
+}
+
+Status RemoteInferenceService::NoWorkerFor(const std::string& model) const {
+  bool any_up = false, listed = false;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [address, w] : workers_) {
+      any_up = any_up || w->up;
+      for (const ModelInfo& m : w->models) listed = listed || m.id == model;
+    }
+  }
+  if (!any_up) return UnavailableError("no worker is available; try again later");
+  if (listed) {
+    return UnavailableError("no worker serving the model '" + model +
+                            "' can take a request now (failing health checks, circuit open or "
+                            "draining); try again later");
+  }
+  return NotFoundError("the model '" + model + "' does not exist").WithField("model");
 }
 
 Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Submit(std::shared_ptr<Request> request) {
@@ -797,21 +826,7 @@ Result<std::shared_ptr<RequestHandle>> RemoteInferenceService::Submit(std::share
     std::shared_ptr<Worker> worker = may_try ? PickWorker(*request) : nullptr;
     if (!worker) {
       if (!last.ok()) return last;
-      bool any_up = false, listed = false;
-      {
-        std::lock_guard lock(mu_);
-        for (const auto& [address, w] : workers_) {
-          any_up = any_up || w->up;
-          for (const ModelInfo& m : w->models) listed = listed || m.id == request->model;
-        }
-      }
-      if (!any_up) return UnavailableError("no worker is available; try again later");
-      if (listed) {
-        return UnavailableError("no worker serving the model '" + request->model +
-                                "' can take a request now (failing health checks, circuit open or "
-                                "draining); try again later");
-      }
-      return NotFoundError("the model '" + request->model + "' does not exist").WithField("model");
+      return NoWorkerFor(request->model);
     }
     auto waiter = std::make_shared<std::promise<Status>>();
     std::future<Status> first = waiter->get_future();
@@ -948,6 +963,11 @@ void RemoteInferenceService::Refresh(const std::shared_ptr<Worker>& worker) {
     for (const pb::ModelInfo& m : response.models()) {
       if (m.ready()) worker->models.push_back(wire::FromProto(m));
     }
+    worker->statuses.clear();
+    for (const pb::ModelStatus& m : response.statuses()) {
+      Result<ModelStatus> s = wire::FromProto(m);
+      if (s.ok()) worker->statuses.push_back(std::move(*s));
+    }
   }
   SetStateGauges(*worker);
 }
@@ -996,6 +1016,15 @@ std::vector<WorkerStatus> RemoteInferenceService::Workers() const {
     for (const ModelInfo& m : w->models) s.models.push_back(m.id);
     s.outstanding = w->outstanding;
     out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<WorkerModelStatus> RemoteInferenceService::WorkerModels() const {
+  std::lock_guard lock(mu_);
+  std::vector<WorkerModelStatus> out;
+  for (const auto& [address, w] : workers_) {
+    for (const ModelStatus& s : w->statuses) out.push_back({address, s});
   }
   return out;
 }
@@ -1130,16 +1159,145 @@ std::vector<uint64_t> RemoteInferenceService::PromptBlocks(const std::string& mo
 
 int RemoteInferenceService::PickCacheAware(const std::vector<WorkerView>& views,
                                            const std::vector<std::shared_ptr<Worker>>& order,
-                                           const Request& request, const std::set<std::string>& tried) {
+                                           const std::string& model,
+                                           const std::vector<uint64_t>& blocks,
+                                           const std::set<std::string>& tried) {
   std::vector<const PrefixIndex*> indexes;
   indexes.reserve(order.size());
   for (const auto& w : order) indexes.push_back(&w->prefix);
-  return cache_policy_.Pick(views, indexes, request.model, tried, request.blocks);
+  return cache_policy_.Pick(views, indexes, model, tried, blocks);
 }
 
 std::string RemoteInferenceService::MetricsText() const {
   prometheus::TextSerializer serializer;
   return serializer.Serialize(registry_->Collect());
+}
+
+// Embeddings: one unary Embed call to one worker at a time.
+
+class RemoteInferenceService::EmbedCall final : public std::enable_shared_from_this<EmbedCall> {
+ public:
+  EmbedCall(RemoteInferenceService* service, std::string model, pb::EmbedRequest proto,
+            Embedded done, std::unique_ptr<CallerShares::Slot> slot)
+      : service_(service),
+        model_(std::move(model)),
+        proto_(std::move(proto)),
+        done_(std::move(done)),
+        slot_(std::move(slot)) {}
+
+  // Keeps itself alive until it ends (then the service keeps it, see Retire).
+  void Start() {
+    self_ = shared_from_this();
+    Attempt();
+  }
+
+ private:
+  // Sends the request to the next worker, or ends the call with why none could take it.
+  void Attempt() {
+    std::shared_ptr<Worker> worker = attempts_ < service_->options_.max_attempts
+                                         ? service_->PickWorkerFor(model_, tried_, {})
+                                         : nullptr;
+    if (!worker) {
+      End(last_.ok() ? service_->NoWorkerFor(model_) : last_);
+      return;
+    }
+    ++attempts_;
+    tried_.insert(worker->address);
+    workers_.push_back(worker);
+    grpc::ClientContext* context =
+        contexts_.emplace_back(std::make_unique<grpc::ClientContext>()).get();
+    context->set_deadline(std::chrono::system_clock::now() + service_->options_.embed_timeout);
+    response_.Clear();
+    service_->CallStarted(context);
+    // The callback holds no channel: its last reference must not go on a gRPC thread.
+    worker->stub->async()->Embed(
+        context, &proto_, &response_,
+        [this, context](grpc::Status status) { OnDone(context, std::move(status)); });
+  }
+
+  void OnDone(grpc::ClientContext* context, const grpc::Status& status) {
+    const std::shared_ptr<Worker> worker = workers_.back();
+    RemoteInferenceService* service = service_;
+    {
+      std::lock_guard lock(service->mu_);
+      --worker->outstanding;
+    }
+    const std::string at = "worker " + worker->address;
+    Result<EmbedResult> result = UnavailableError(at + ": " + status.error_message());
+    if (status.ok()) {
+      result = wire::FromProto(response_);
+      service->Record(worker, Outcome::kSuccess);
+    } else if (status.error_code() == grpc::StatusCode::CANCELLED) {
+      service->Record(worker, Outcome::kNeutral);  // this gateway stops
+    } else {
+      service->Record(worker, Outcome::kFailure);
+      service->MarkDown(worker, at + ": " + status.error_message());
+    }
+    if (!result.ok() && TryElsewhere(result.status())) {
+      last_ = result.status();
+      Attempt();  // the next call starts before this one ends: the service waits for both
+    } else {
+      End(std::move(result));
+    }
+    // The last use of the service; `this` may be gone already (End retired it), and the
+    // context is only a key here.
+    service->CallEnded(context);
+  }
+
+  void End(Result<EmbedResult> result) {
+    Embedded done = std::move(done_);
+    slot_.reset();
+    --service_->embed_calls_;
+    RemoteInferenceService* service = service_;
+    service->Retire(std::move(self_));  // its workers hold channels (see Retire)
+    done(std::move(result));
+  }
+
+  RemoteInferenceService* service_;
+  const std::string model_;
+  const pb::EmbedRequest proto_;
+  Embedded done_;
+  std::unique_ptr<CallerShares::Slot> slot_;
+  std::shared_ptr<EmbedCall> self_;
+  // One attempt at a time: the members below change only in Attempt and OnDone, in turn.
+  int attempts_ = 0;
+  std::set<std::string> tried_;
+  std::vector<std::shared_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts_;
+  pb::EmbedResponse response_;
+  Status last_;
+};
+
+void RemoteInferenceService::SubmitEmbed(EmbedRequest request, Embedded done) {
+  if (request.inputs.empty() || request.inputs.size() > static_cast<size_t>(kMaxEmbedInputs)) {
+    return done(
+        InvalidArgumentError("input must hold 1 to " + std::to_string(kMaxEmbedInputs) + " items")
+            .WithField("input"));
+  }
+  if (request.dimensions < 0) {
+    return done(InvalidArgumentError("dimensions must not be negative").WithField("dimensions"));
+  }
+  if (routes_) request.model = routes_->Resolve(request.model);  // rollouts (model_routes.h)
+  std::unique_ptr<CallerShares::Slot> slot;
+  if (!request.caller_share.empty()) {
+    slot = embed_shares_.TryAcquire(request.caller_share);
+    if (!slot) {
+      return done(ResourceExhaustedError(
+          "this caller already has " + std::to_string(embed_shares_.per_caller()) +
+          " embedding requests in flight on this gateway, its share; try "
+          "again later"));
+    }
+  }
+  if (++embed_calls_ > options_.max_embed_calls) {
+    --embed_calls_;
+    return done(ResourceExhaustedError(
+        std::to_string(options_.max_embed_calls) +
+        " embedding requests are in flight on this gateway; try again later"));
+  }
+  std::string model = request.model;
+  auto call = std::make_shared<EmbedCall>(this, std::move(model), wire::ToProto(request),
+                                          std::move(done), std::move(slot));
+  call->Start();
 }
 
 }  // namespace llmux::serving

@@ -7,6 +7,7 @@
 // each for its models every refresh_interval, which also brings a failed worker back.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -17,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/caller_shares.h"
 #include "base/fair_pool.h"
 #include "serving/inference_service.h"
 #include "serving/remote/cache_aware_policy.h"
@@ -82,6 +84,11 @@ struct RemoteInferenceOptions {
   // to a worker that does not answer holds its share for up to accept_timeout, not all.
   int submit_threads = 16;
   int submit_threads_per_caller = 4;
+  // Embed calls (SubmitEmbed) to workers in flight from this gateway, and how many of them one
+  // caller may have; a call gives up on a worker after embed_timeout (and tries another).
+  int max_embed_calls = 256;
+  int embed_calls_per_caller = 8;
+  std::chrono::milliseconds embed_timeout{120000};
 
   RoutePolicy PolicyFor(const std::string& model) const;
   bool AnyCacheAware() const;
@@ -121,9 +128,14 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
                                                   std::shared_ptr<Sink> sink) override;
   void SubmitChat(ChatRequest request, std::shared_ptr<Sink> sink, Submitted done) override;
   void SubmitComplete(CompletionRequest request, std::shared_ptr<Sink> sink, Submitted done) override;
+  // On a worker that serves the model (routed as generations are); one that fails, or refuses
+  // because it is full, is replaced by another, up to max_attempts. Never blocks: `done` runs on
+  // a gRPC thread, or here when the call is refused before it is sent.
+  void SubmitEmbed(EmbedRequest request, Embedded done) override;
 
   std::vector<WorkerStatus> Workers() const override;
   Result<int> DrainWorker(const std::string& address) override;
+  std::vector<WorkerModelStatus> WorkerModels() const override;
 
   // llmux_gateway_workers{worker,state}, llmux_gateway_worker_requests_total{worker},
   // llmux_gateway_worker_failures_total{worker} in Prometheus text.
@@ -132,6 +144,7 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   struct Worker;  // one worker's channel, state and counters (internal)
   struct Request;  // one request's attempts (internal)
   class WorkerSession;  // the Session call to one worker (internal)
+  class EmbedCall;      // one SubmitEmbed across its attempts (internal)
   // The worker's session, opened if it has none that works (internal, for the attempts).
   std::shared_ptr<WorkerSession> SessionFor(const std::shared_ptr<Worker>& worker);
   // Internal, for the calls: every call in flight is known, so that destruction cancels them
@@ -149,6 +162,13 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   Result<std::shared_ptr<RequestHandle>> Submit(std::shared_ptr<Request> request);
   // The worker for the next attempt of `request`, counted as outstanding; null if none.
   std::shared_ptr<Worker> PickWorker(Request& request);
+  // The same for any call on `model` that has not been to `tried` (blocks: its prompt's block
+  // hashes for cache-aware routing, or none).
+  std::shared_ptr<Worker> PickWorkerFor(const std::string& model,
+                                        const std::set<std::string>& tried,
+                                        const std::vector<uint64_t>& blocks);
+  // Why no worker could take a call on `model` (NotFound when none lists it).
+  Status NoWorkerFor(const std::string& model) const;
   void MarkDown(const std::shared_ptr<Worker>& worker, const std::string& why);
   // A call's outcome for the worker's circuit breaker: failure, success, or neither.
   enum class Outcome { kFailure, kSuccess, kNeutral };
@@ -161,8 +181,9 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   void UpdateModelGauges();
   std::vector<uint64_t> PromptBlocks(const std::string& model, const ChatRequest* chat,
                                      const CompletionRequest* completion) const;
-  int PickCacheAware(const std::vector<WorkerView>& views, const std::vector<std::shared_ptr<Worker>>& order,
-                     const Request& request, const std::set<std::string>& tried);
+  int PickCacheAware(const std::vector<WorkerView>& views,
+                     const std::vector<std::shared_ptr<Worker>>& order, const std::string& model,
+                     const std::vector<uint64_t>& blocks, const std::set<std::string>& tried);
 
   const RemoteInferenceOptions options_;
   std::shared_ptr<const ModelRoutes> routes_;
@@ -182,6 +203,9 @@ class RemoteInferenceService : public InferenceService, public WorkerAdmin {
   bool stopping_ = false;
   bool refresh_now_ = false;
   std::thread refresher_;
+
+  CallerShares embed_shares_;        // embed calls in flight, per caller
+  std::atomic<int> embed_calls_{0};  // ... in all
 
   // Emptied first by the destructor (queued submits then fail at once), while the rest stands.
   std::unique_ptr<FairPool> submit_pool_;

@@ -273,4 +273,99 @@ ModelInfo FromProto(const pb::ModelInfo& p) {
   return m;
 }
 
+pb::ModelStatus ToProto(const ModelStatus& s) {
+  pb::ModelStatus p;
+  p.set_name(s.name);
+  p.set_path(s.path);
+  p.set_state(static_cast<pb::ModelState>(s.state));
+  p.set_reason(s.reason);
+  p.set_pinned(s.pinned);
+  if (s.keep_alive_s) p.set_keep_alive_s(*s.keep_alive_s);
+  if (s.expires_at) p.set_expires_at(*s.expires_at);
+  p.set_loaded_at(s.loaded_at);
+  p.set_last_used(s.last_used);
+  p.set_in_flight(s.in_flight);
+  p.set_weights_bytes(s.weights_bytes);
+  p.set_kv_bytes(s.kv_bytes);
+  return p;
+}
+
+Result<ModelStatus> FromProto(const pb::ModelStatus& p) {
+  static_assert(static_cast<int>(ModelState::kFailed) == pb::MODEL_FAILED);
+  if (!pb::ModelState_IsValid(p.state()))
+    return InvalidArgumentError("unknown model state").WithField("state");
+  ModelStatus s;
+  s.name = p.name();
+  s.path = p.path();
+  s.state = static_cast<ModelState>(p.state());
+  s.reason = p.reason();
+  s.pinned = p.pinned();
+  if (p.has_keep_alive_s()) s.keep_alive_s = p.keep_alive_s();
+  if (p.has_expires_at()) s.expires_at = p.expires_at();
+  s.loaded_at = p.loaded_at();
+  s.last_used = p.last_used();
+  s.in_flight = p.in_flight();
+  s.weights_bytes = p.weights_bytes();
+  s.kv_bytes = p.kv_bytes();
+  return s;
+}
+
+pb::EmbedRequest ToProto(const EmbedRequest& r) {
+  pb::EmbedRequest p;
+  p.set_model(r.model);
+  for (const EmbedInput& in : r.inputs) {
+    pb::EmbedInput* i = p.add_inputs();
+    i->set_text(in.text);
+    i->mutable_tokens()->Add(in.tokens.begin(), in.tokens.end());
+  }
+  p.set_dimensions(r.dimensions);
+  p.set_normalize(r.normalize);
+  p.set_truncate(r.truncate);
+  p.set_caller_share(r.caller_share);
+  return p;
+}
+
+Result<EmbedRequest> FromProto(const pb::EmbedRequest& p) {
+  if (p.inputs_size() < 1 || p.inputs_size() > kMaxEmbedInputs) {
+    return InvalidArgumentError("input must hold 1 to " + std::to_string(kMaxEmbedInputs) +
+                                " items")
+        .WithField("input");
+  }
+  if (p.dimensions() < 0) {
+    return InvalidArgumentError("dimensions must not be negative").WithField("dimensions");
+  }
+  EmbedRequest r;
+  r.model = p.model();
+  r.inputs.reserve(static_cast<size_t>(p.inputs_size()));
+  for (const pb::EmbedInput& i : p.inputs()) {
+    EmbedInput& in = r.inputs.emplace_back();
+    in.text = i.text();
+    in.tokens.assign(i.tokens().begin(), i.tokens().end());
+  }
+  r.dimensions = p.dimensions();
+  r.normalize = p.normalize();
+  r.truncate = p.truncate();
+  r.caller_share = p.caller_share();
+  return r;
+}
+
+pb::EmbedResponse ToProto(const EmbedResult& result) {
+  pb::EmbedResponse p;
+  for (const std::vector<float>& v : result.embeddings) {
+    p.add_embeddings()->mutable_values()->Add(v.begin(), v.end());
+  }
+  p.set_prompt_tokens(result.prompt_tokens);
+  return p;
+}
+
+Result<EmbedResult> FromProto(const pb::EmbedResponse& p) {
+  if (p.has_error()) return FromProto(p.error());
+  EmbedResult r;
+  r.embeddings.reserve(static_cast<size_t>(p.embeddings_size()));
+  for (const pb::Embedding& e : p.embeddings())
+    r.embeddings.emplace_back(e.values().begin(), e.values().end());
+  r.prompt_tokens = p.prompt_tokens();
+  return r;
+}
+
 }  // namespace llmux::serving::wire

@@ -7,6 +7,7 @@
 #include "base/status.h"
 #include "llmux/worker/v1/worker.pb.h"
 #include "serving/inference_service.h"
+#include "serving/model_lifecycle.h"
 
 namespace llmux::serving::wire {
 
@@ -31,5 +32,17 @@ Status FromProto(const pb::Error& error);
 
 pb::ModelInfo ToProto(const ModelInfo& info);
 ModelInfo FromProto(const pb::ModelInfo& info);
+
+// A model's lifecycle; decoding refuses a state this build does not know.
+pb::ModelStatus ToProto(const ModelStatus& status);
+Result<ModelStatus> FromProto(const pb::ModelStatus& status);
+
+// Embeddings. Decoding a request checks the input count (1..kMaxEmbedInputs) and that
+// dimensions is not negative; the service behind checks the rest (tokens, context length).
+pb::EmbedRequest ToProto(const EmbedRequest& request);
+Result<EmbedRequest> FromProto(const pb::EmbedRequest& request);
+pb::EmbedResponse ToProto(const EmbedResult& result);
+// The response's embeddings, or the refusal it carries.
+Result<EmbedResult> FromProto(const pb::EmbedResponse& response);
 
 }  // namespace llmux::serving::wire

@@ -205,5 +205,78 @@ TEST(WorkerWireTest, DecodingRefusesWhatProtobufLetsThrough) {
   EXPECT_EQ(wire::FromProto(e).code(), StatusCode::kInternal);
 }
 
+TEST(WorkerWireTest, ModelStatusesCrossAndUnknownStatesAreRefused) {
+  ModelStatus s;
+  s.name = "stories@v2";
+  s.path = "/m/stories.gguf";
+  s.state = ModelState::kFailed;
+  s.reason = "truncated";
+  s.pinned = false;
+  s.keep_alive_s = 30;
+  s.loaded_at = 1765000000.5;
+  s.last_used = 1765000100.25;
+  s.in_flight = 3;
+  s.weights_bytes = int64_t{5} << 32;
+  s.kv_bytes = 16777216;
+  Result<ModelStatus> back = wire::FromProto(wire::ToProto(s));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->name, s.name);
+  EXPECT_EQ(back->path, s.path);
+  EXPECT_EQ(back->state, ModelState::kFailed);
+  EXPECT_EQ(back->reason, "truncated");
+  EXPECT_EQ(back->keep_alive_s, std::optional<double>(30));
+  EXPECT_FALSE(back->expires_at.has_value());
+  EXPECT_EQ(back->loaded_at, s.loaded_at);
+  EXPECT_EQ(back->last_used, s.last_used);
+  EXPECT_EQ(back->in_flight, 3);
+  EXPECT_EQ(back->weights_bytes, s.weights_bytes);
+  EXPECT_EQ(back->kv_bytes, s.kv_bytes);
+  wire::pb::ModelStatus odd = wire::ToProto(s);
+  odd.set_state(static_cast<wire::pb::ModelState>(99));
+  EXPECT_EQ(wire::FromProto(odd).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(WorkerWireTest, EmbedRequestsAndResultsCrossAndBadCountsAreRefused) {
+  EmbedRequest r;
+  r.model = "emb";
+  r.inputs = {{std::string("bytes \xff not UTF-8", 17), {}}, {"", {1, 2, 3}}};
+  r.dimensions = 16;
+  r.normalize = false;
+  r.truncate = true;
+  r.caller_share = "user:7";
+  Result<EmbedRequest> back = wire::FromProto(wire::ToProto(r));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->model, "emb");
+  ASSERT_EQ(back->inputs.size(), 2u);
+  EXPECT_EQ(back->inputs[0].text, r.inputs[0].text);
+  EXPECT_EQ(back->inputs[1].tokens, (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(back->dimensions, 16);
+  EXPECT_FALSE(back->normalize);
+  EXPECT_TRUE(back->truncate);
+  EXPECT_EQ(back->caller_share, "user:7");
+
+  EmbedResult result{{{0.5f, -1.25f}, {3.0f}}, 9};
+  Result<EmbedResult> got = wire::FromProto(wire::ToProto(result));
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->embeddings, result.embeddings);
+  EXPECT_EQ(got->prompt_tokens, 9);
+  wire::pb::EmbedResponse refused;
+  *refused.mutable_error() =
+      wire::ToProto(InvalidArgumentError("input 0 is empty").WithField("input"));
+  Result<EmbedResult> no = wire::FromProto(refused);
+  EXPECT_EQ(no.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(no.status().field(), "input");
+
+  wire::pb::EmbedRequest empty;
+  EXPECT_EQ(wire::FromProto(empty).status().field(), "input");
+  wire::pb::EmbedRequest many;
+  for (int i = 0; i <= kMaxEmbedInputs; ++i) many.add_inputs()->set_text("x");
+  EXPECT_EQ(wire::FromProto(many).status().field(), "input");
+  wire::pb::EmbedRequest negative;
+  negative.add_inputs()->set_text("x");
+  negative.set_dimensions(-1);
+  EXPECT_EQ(wire::FromProto(negative).status().field(), "dimensions");
+}
+
 }  // namespace
 }  // namespace llmux::serving
