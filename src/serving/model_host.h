@@ -27,6 +27,8 @@ struct ModelSpec {
   // How long it stays loaded without requests; unset: ModelLifecycleOptions'
   // default_keep_alive_s; negative: until unloaded. Models given at start stay loaded.
   std::optional<double> keep_alive_s = std::nullopt;
+  // Jinja source used instead of the file's tokenizer.chat_template; unset: the file's.
+  std::optional<std::string> chat_template = std::nullopt;
 };
 
 struct ModelHostOptions {
