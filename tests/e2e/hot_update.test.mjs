@@ -141,3 +141,27 @@ test('a version that cannot load leaves the old copy serving; bad calls are refu
   r = await call('POST', '/admin/v1/models/update', admin, { name: 'm', ref: 'm:zzz' });
   assert.equal(r.status, 404);
 });
+
+test('moving the tag a served name refers to hot-updates it', async () => {
+  const client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: admin, maxRetries: 0 });
+  const before = await call('GET', '/admin/v1/models', admin);
+  assert.equal(before.json.models.find((m) => m.name === 'm').path, fileB);
+  const b = await streamOnce(client);
+  const a = await call('GET', '/admin/v1/registry/resolve?ref=m:a', admin);
+  assert.equal(a.status, 200, a.text);
+  // "m" is m:latest, which no tag named yet: pointing it at a's version switches "m" to a.
+  let r = await call('PUT', '/admin/v1/registry/tags', userKey, { model: 'm', tag: 'latest', digest: a.json.digest });
+  assert.equal(r.status, 403);
+  r = await call('PUT', '/admin/v1/registry/tags', admin, { model: 'm', tag: 'latest', digest: a.json.digest });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.kind, 'tag.set');
+  assert.deepEqual(r.json.updated, [{ name: 'm', path: fileA, ok: true }]);
+  const models = await call('GET', '/admin/v1/models', admin);
+  assert.equal(models.json.models.find((m) => m.name === 'm').path, fileA);
+  const after = await streamOnce(client);
+  assert.notEqual(after.text, b.text, 'version a answers now');
+  // Another tag of m names no served model: nothing is updated.
+  r = await call('PUT', '/admin/v1/registry/tags', admin, { model: 'm', tag: 'other', digest: a.json.digest });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.updated, []);
+});
