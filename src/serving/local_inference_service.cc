@@ -236,8 +236,10 @@ void LocalInferenceService::ObserveEngine(ModelHost& host) {
   struct Last {
     int64_t hits = 0, preemptions = 0;
   };
+  // The observer lives in the host's engine: the host outlives it.
   host.engine().SetStepObserver(
-      [this, name = host.name(), last = std::make_shared<Last>()](const EngineStats& s) {
+      [this, &host, name = host.name(), last = std::make_shared<Last>()](const EngineStats& s) {
+        if (!host.publishes_gauges()) return;  // a copy draining after a hot update
         metrics_.EngineLoad(name, s.running, s.waiting);
         metrics_.KvCache(name, s.kv.used, s.kv.cached, s.kv.n_blocks, s.kv_block_bytes,
                          s.kv_bytes_per_token);
@@ -389,8 +391,10 @@ Status LocalInferenceService::ReplaceModel(ModelSpec spec) {
       RememberLocked(spec);
       old = std::exchange(*it, std::move(fresh));  // new lookups find the new copy from here
       // The old copy takes no new requests; those it holds run to their end, then it goes.
+      // Its engine stops publishing the model's gauges (the new copy's own them now); its
+      // requests still count in the request metrics, which are per request.
+      old->StopPublishingGauges();
       old->engine().StopAccepting(/*cancel_waiting=*/false);
-      // (Until it goes, both copies' engines publish their gauges under the same name.)
       retiring_.emplace_back([this, old = std::move(old)]() mutable {
         while (!old->engine().WaitIdle(200)) {
           std::lock_guard<std::mutex> lock(mu_);

@@ -1,6 +1,7 @@
 // One served model: its file, tokenizer, chat template and the engine thread that runs it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -58,6 +59,10 @@ class ModelHost {
   const std::shared_ptr<const ConstraintVocab>& constraint_vocab() const { return constraint_vocab_; }
   // Each caller's requests waiting in the engine's queue.
   CallerShares& waiting_shares() { return waiting_shares_; }
+  // Whether this copy's engine publishes the model's gauges. A copy draining after a hot update
+  // stops: the gauges under the model's name are the serving copy's alone.
+  bool publishes_gauges() const { return publishes_gauges_.load(std::memory_order_relaxed); }
+  void StopPublishingGauges() { publishes_gauges_.store(false, std::memory_order_relaxed); }
 
  private:
   ModelHost() = default;
@@ -69,6 +74,7 @@ class ModelHost {
   std::shared_ptr<const ConstraintVocab> constraint_vocab_;
   std::unique_ptr<Engine> engine_;
   CallerShares waiting_shares_{0};
+  std::atomic<bool> publishes_gauges_{true};
 };
 
 // The name a model is served under when none is given: general.name made URL-friendly
