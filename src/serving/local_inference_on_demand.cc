@@ -27,11 +27,11 @@ void LocalInferenceService::SubmitChat(ChatRequest request, std::shared_ptr<Sink
   // A request that would be refused anyway starts no load.
   if (Status s = ValidateChatRequest(request); !s.ok()) return done(s);
   auto held = std::make_shared<ChatRequest>(std::move(request));
-  auto await = AwaitModel(held->model, held->options.caller_share,
-                          [this, held, sink, done](Status loaded) {
-                            if (!loaded.ok()) return done(loaded);
-                            done(Chat(std::move(*held), sink));
-                          });
+  auto await =
+      AwaitModel(held->model, held->options.caller_share, [this, held, sink, done](Status loaded) {
+        if (!loaded.ok()) return done(loaded);
+        done(Chat(std::move(*held), sink));
+      });
   if (!await.ok()) return done(await.status());
   if (*await == Await::kNow) done(Chat(std::move(*held), std::move(sink)));
 }
@@ -40,11 +40,11 @@ void LocalInferenceService::SubmitComplete(CompletionRequest request, std::share
                                            Submitted done) {
   if (Status s = ValidateCompletionRequest(request); !s.ok()) return done(s);
   auto held = std::make_shared<CompletionRequest>(std::move(request));
-  auto await = AwaitModel(held->model, held->options.caller_share,
-                          [this, held, sink, done](Status loaded) {
-                            if (!loaded.ok()) return done(loaded);
-                            done(Complete(std::move(*held), sink));
-                          });
+  auto await =
+      AwaitModel(held->model, held->options.caller_share, [this, held, sink, done](Status loaded) {
+        if (!loaded.ok()) return done(loaded);
+        done(Complete(std::move(*held), sink));
+      });
   if (!await.ok()) return done(await.status());
   if (*await == Await::kNow) done(Complete(std::move(*held), std::move(sink)));
 }
@@ -90,7 +90,8 @@ Status LocalInferenceService::EnqueueLocked(const std::string& name, const std::
   auto [it, created] = pending_.try_emplace(name);
   PendingLoad& pending = it->second;
   if (created) {
-    pending.shares = CallerShares(static_cast<size_t>(std::max(0, options_.max_waiting_per_caller)));
+    pending.shares =
+        CallerShares(static_cast<size_t>(std::max(0, options_.max_waiting_per_caller)));
   }
   const size_t cap = static_cast<size_t>(std::max(1, options_.engine.max_waiting));
   LoadWaiter waiter;
@@ -125,8 +126,9 @@ void LocalInferenceService::LoadOnDemand(ModelSpec spec) {
     if (status.code() == StatusCode::kAlreadyExists) {  // loaded meanwhile by another call
       const bool hosted = std::any_of(hosts_.begin(), hosts_.end(),
                                       [&](const auto& h) { return h->name() == name; });
-      status = hosted ? Status() : UnavailableError("the model '" + name +
-                                                    "' is being loaded; try again shortly");
+      status =
+          hosted ? Status()
+                 : UnavailableError("the model '" + name + "' is being loaded; try again shortly");
     }
     if (auto it = pending_.find(name); it != pending_.end()) {
       waiters = std::move(it->second.waiters);

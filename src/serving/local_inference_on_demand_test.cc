@@ -45,8 +45,9 @@ struct Outcome {
 Outcome Submit(LocalInferenceService& service, CompletionRequest r) {
   auto sink = std::make_shared<CollectSink>();
   std::promise<Status> submitted;
-  service.SubmitComplete(std::move(r), sink,
-                         [&](Result<std::shared_ptr<RequestHandle>> h) { submitted.set_value(h.status()); });
+  service.SubmitComplete(std::move(r), sink, [&](Result<std::shared_ptr<RequestHandle>> h) {
+    submitted.set_value(h.status());
+  });
   Outcome out;
   out.submitted = submitted.get_future().get();
   if (out.submitted.ok()) {
@@ -155,7 +156,8 @@ TEST(OnDemand, ARequestLoadsAModelWithAFileAndGoesOn) {
   // Several requests at once: one load, all answered on the loaded model.
   std::vector<std::future<Outcome>> runs;
   for (int i = 0; i < 3; ++i) {
-    runs.push_back(std::async(std::launch::async, [&] { return Submit(service, Greedy("registered", 8)); }));
+    runs.push_back(
+        std::async(std::launch::async, [&] { return Submit(service, Greedy("registered", 8)); }));
   }
   const Outcome alone = Submit(service, Greedy("stories", 8));
   ASSERT_TRUE(alone.submitted.ok());
@@ -229,10 +231,9 @@ TEST(OnDemand, TheWaitIsBoundedPerCallerAndInTime) {
     CompletionRequest r = Greedy("slow", 4);
     r.options.caller_share = caller;
     auto answer = std::make_shared<std::promise<Status>>();
-    service.SubmitComplete(r, std::make_shared<CollectSink>(),
-                           [answer](Result<std::shared_ptr<RequestHandle>> h) {
-                             answer->set_value(h.status());
-                           });
+    service.SubmitComplete(
+        r, std::make_shared<CollectSink>(),
+        [answer](Result<std::shared_ptr<RequestHandle>> h) { answer->set_value(h.status()); });
     return answer->get_future();
   };
   auto first = submit("user:1");

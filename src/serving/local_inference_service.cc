@@ -139,10 +139,11 @@ std::pair<ModelSpec, ModelHostOptions> LocalInferenceService::PrepareLoad(ModelS
   if (!s) return {std::move(spec), options};
   options = WithLoadSettings(std::move(options), *s);
   if (s->chat_template) spec.chat_template = s->chat_template;
-  spdlog::info("model '{}' loads with its registry settings (context {}, KV {} {} bytes, max running {}{})",
-               spec.name, options.engine.n_ctx, Traits(options.engine.kv_type).name,
-               options.engine.kv_cache_bytes, options.engine.scheduler.max_running,
-               s->chat_template ? ", its own chat template" : "");
+  spdlog::info(
+      "model '{}' loads with its registry settings (context {}, KV {} {} bytes, max running {}{})",
+      spec.name, options.engine.n_ctx, Traits(options.engine.kv_type).name,
+      options.engine.kv_cache_bytes, options.engine.scheduler.max_running,
+      s->chat_template ? ", its own chat template" : "");
   return {std::move(spec), options};
 }
 
@@ -256,7 +257,9 @@ void LocalInferenceService::ObserveEngine(ModelHost& host) {
   metrics_.Preemptions(host.name(), 0);
 }
 
-Status LocalInferenceService::LoadModel(ModelSpec spec) { return LoadModel(std::move(spec), false); }
+Status LocalInferenceService::LoadModel(ModelSpec spec) {
+  return LoadModel(std::move(spec), false);
+}
 
 Status LocalInferenceService::LoadModel(ModelSpec spec, bool hold) {
   if (spec.name.empty()) {  // the name decides what may be evicted for it: read it first

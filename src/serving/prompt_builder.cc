@@ -43,10 +43,9 @@ std::vector<int32_t> BuildCompletionPrompt(const Tokenizer& tokenizer, const std
   return EncodePrompt(tokenizer, prompt, false);
 }
 
-Result<std::unique_ptr<chat::ChatTemplate>> ChatTemplateFromGguf(const gguf::GgufFile& file,
-                                                                 const std::string& architecture,
-                                                                 const Tokenizer& tokenizer,
-                                                                 const std::optional<std::string>& source_override) {
+Result<std::unique_ptr<chat::ChatTemplate>> ChatTemplateFromGguf(
+    const gguf::GgufFile& file, const std::string& architecture, const Tokenizer& tokenizer,
+    const std::optional<std::string>& source_override) {
   const std::string source =
       source_override ? *source_override : file.GetString("tokenizer.chat_template").value_or("");
   chat::TemplateTokens tokens;

@@ -37,10 +37,9 @@ std::vector<int32_t> BuildCompletionPrompt(const Tokenizer& tokenizer, const std
 // A model's chat template from its GGUF (tokenizer.chat_template, chat::SelectChatTemplate),
 // with the text of the tokenizer's BOS and EOS tokens for templates that write them;
 // `source_override` (a registry's template override) instead of the file's template text.
-Result<std::unique_ptr<chat::ChatTemplate>> ChatTemplateFromGguf(const gguf::GgufFile& file,
-                                                                 const std::string& architecture,
-                                                                 const Tokenizer& tokenizer,
-                                                                 const std::optional<std::string>& source_override = std::nullopt);
+Result<std::unique_ptr<chat::ChatTemplate>> ChatTemplateFromGguf(
+    const gguf::GgufFile& file, const std::string& architecture, const Tokenizer& tokenizer,
+    const std::optional<std::string>& source_override = std::nullopt);
 
 // Tokenizer::Decode for ids a client sent: InvalidArgument (field "tokens") for an id outside
 // the vocabulary instead of rendering it as nothing.

@@ -208,7 +208,8 @@ TEST(HotUpdateGauges, TheDrainingCopyPublishesNone) {
   for (double running : sink->readings) EXPECT_EQ(running, 0) << "the draining copy's request";
   // The process's memory is published beside them.
   const std::string text = service.metrics().Serialize();
-  const std::regex rss(R"re(^llmux_process_resident_bytes\{kind="all"\} (\S+)$)re", std::regex::multiline);
+  const std::regex rss(R"re(^llmux_process_resident_bytes\{kind="all"\} (\S+)$)re",
+                       std::regex::multiline);
   std::smatch m;
   ASSERT_TRUE(std::regex_search(text, m, rss)) << text;
   EXPECT_GT(std::stod(m[1]), 1e6);

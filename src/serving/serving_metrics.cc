@@ -91,8 +91,9 @@ ServingMetrics::ServingMetrics() : registry_(std::make_shared<prometheus::Regist
                    .Register(*registry_);
   process_memory_ = &prometheus::BuildGauge()
                          .Name("llmux_process_resident_bytes")
-                         .Help("Resident memory of the process; kind=\"file\": the part backed "
-                               "by files (mapped model weights)")
+                         .Help(
+                             "Resident memory of the process; kind=\"file\": the part backed "
+                             "by files (mapped model weights)")
                          .Register(*registry_);
   kv_token_bytes_ = &prometheus::BuildGauge()
                          .Name("llmux_kv_cache_bytes_per_token")

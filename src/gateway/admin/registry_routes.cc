@@ -253,7 +253,8 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
                    LLMUX_ASSIGN_OR_RETURN(reg::Change c,
                                           s->SetTag(ActorOf(access), model, tag, digest));
                    Json out = ChangeJson(c);
-                   if (models != nullptr) out["updated"] = UpdateServedCopies(*s, *models, model, tag);
+                   if (models != nullptr)
+                     out["updated"] = UpdateServedCopies(*s, *models, model, tag);
                    return out;
                  };
                  Result<Json> result = co_await http::RunOffLoop(*updating, body);
