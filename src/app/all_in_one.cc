@@ -7,8 +7,13 @@
 namespace llmux::app {
 
 Status RunAllInOne(const AllInOneOptions& o) {
-  serving::LocalInferenceService service(o.models, o.model_host);
+  // The models load once the edge has opened the registry: their load settings come from it.
+  serving::LocalInferenceService service(o.models, o.model_host,
+                                         serving::LocalInferenceService::Deferred{});
   EdgeBackend backend;
+  backend.start_models = [&service](serving::ModelLoadSettingsLookup settings) {
+    service.Start(std::move(settings));
+  };
   backend.service = &service;
   backend.models = &service;
   backend.model_lifecycle = true;

@@ -32,6 +32,7 @@
 #include "net/http/signal_watcher.h"
 #include "rollout/deploy_service.h"
 #include "services/prompts/prompt_service.h"
+#include "services/registry/load_settings.h"
 #include "services/registry/model_defaults.h"
 #include "services/registry/registry_service.h"
 #include "store/open_store.h"
@@ -126,6 +127,11 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   if (auth_stack.store) {
     registry_service =
         std::make_unique<registry::RegistryService>(*auth_stack.store, *auth_stack.store);
+  }
+  // Load settings (context length, KV cache, chat template, max running) come from the registry.
+  if (backend.start_models) {
+    backend.start_models(registry_service ? registry::RegistryLoadSettings(*registry_service)
+                                          : serving::ModelLoadSettingsLookup());
   }
   // So is the request log. Declared before the gate and the servers, so that it outlives them.
   std::unique_ptr<requestlog::RequestLog> request_log;

@@ -18,6 +18,7 @@
 #include "net/pull/model_puller.h"
 #include "services/requestlog/request_log.h"
 #include "serving/inference_service.h"
+#include "serving/model_load_settings.h"
 #include "serving/model_manager.h"
 #include "serving/worker_admin.h"
 
@@ -62,6 +63,9 @@ struct EdgeBackend {
   std::function<std::string()> metrics_text;
   // GET /admin/v1/metrics/history; null: not offered (no serving metrics in this process).
   serving::MetricHistory* metric_history = nullptr;
+  // Called once, before wait_ready, when the registry is open: starts loading the role's models
+  // with each model's load settings from the registry (null without one). Null: nothing to start.
+  std::function<void(serving::ModelLoadSettingsLookup)> start_models;
   // Blocks until the models are served; an error stops the edge with it.
   std::function<Status()> wait_ready;
   // Called once the front ends have stopped: refuse new work, let running work finish.

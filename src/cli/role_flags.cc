@@ -28,6 +28,11 @@ void AddLifecycleFlags(CLI::App* sub, serving::ModelLifecycleOptions* o) {
         auto parsed = gateway::ParseKeepAliveText(text);
         return parsed.ok() ? "" : "--keep-alive: " + parsed.status().message();
       });
+  sub->add_option("--load-wait", o->load_wait_s,
+                  "seconds a request waits for its model to load on demand (a model that served "
+                  "before, or a registered one) before it is answered 503")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
 }
 
 }  // namespace

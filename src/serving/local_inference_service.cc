@@ -110,9 +110,50 @@ int64_t KvCacheBytes(ModelHost& host) {
 }  // namespace
 
 LocalInferenceService::LocalInferenceService(std::vector<ModelSpec> specs, ModelHostOptions options)
+    : LocalInferenceService(std::move(specs), options, Deferred{}) {
+  Start(nullptr);
+}
+
+LocalInferenceService::LocalInferenceService(std::vector<ModelSpec> specs, ModelHostOptions options,
+                                             Deferred)
     : specs_(std::move(specs)), options_(options), lifecycle_(options.lifecycle) {
-  loader_ = std::thread([this] { LoadAll(); });
   reaper_ = std::thread([this] { ReapIdle(); });
+}
+
+void LocalInferenceService::Start(ModelLoadSettingsLookup settings) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_) return;
+    started_ = true;
+  }
+  // Written once before any load: loads and requests read it after LoadAll set loaded_ (or
+  // found a host it pushed) under mu_.
+  settings_ = std::move(settings);
+  loader_ = std::thread([this] { LoadAll(); });
+}
+
+std::pair<ModelSpec, ModelHostOptions> LocalInferenceService::PrepareLoad(ModelSpec spec) const {
+  ModelHostOptions options = options_;
+  if (!settings_) return {std::move(spec), options};
+  std::optional<ModelLoadSettings> s = settings_(spec.name);
+  if (!s) return {std::move(spec), options};
+  options = WithLoadSettings(std::move(options), *s);
+  if (s->chat_template) spec.chat_template = s->chat_template;
+  spdlog::info(
+      "model '{}' loads with its registry settings (context {}, KV {} {} bytes, max running {}{})",
+      spec.name, options.engine.n_ctx, Traits(options.engine.kv_type).name,
+      options.engine.kv_cache_bytes, options.engine.scheduler.max_running,
+      s->chat_template ? ", its own chat template" : "");
+  return {std::move(spec), options};
+}
+
+void LocalInferenceService::RememberLocked(const ModelSpec& spec) {
+  auto it = remembered_.find(spec.name);
+  if (it != remembered_.end()) {
+    it->second = spec;
+  } else if (remembered_.size() < kMaxRemembered) {
+    remembered_.emplace(spec.name, spec);
+  }
 }
 
 LocalInferenceService::~LocalInferenceService() {
@@ -123,6 +164,11 @@ LocalInferenceService::~LocalInferenceService() {
   reaper_cv_.notify_all();
   if (reaper_.joinable()) reaper_.join();
   if (loader_.joinable()) loader_.join();
+  {
+    // On-demand loads finish (their waiters are answered) before the hosts go.
+    std::unique_lock<std::mutex> lock(mu_);
+    on_demand_cv_.wait(lock, [&] { return on_demand_loads_ == 0; });
+  }
   std::vector<std::thread> retiring;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -149,9 +195,15 @@ void LocalInferenceService::LoadAll() {
     loaded_cv_.notify_all();
     return;
   }
-  for (const ModelSpec& spec : specs_) {
+  for (ModelSpec spec : specs_) {
     spdlog::info("loading model {}", spec.path);
-    auto host = ModelHost::Load(spec, options_);
+    if (spec.name.empty()) {  // the name decides the load settings: read it first
+      if (auto file = gguf::GgufFile::Open(spec.path); file.ok()) {
+        spec.name = DefaultModelName(**file, spec.path);
+      }  // else ModelHost::Load says why
+    }
+    auto [load_spec, load_options] = PrepareLoad(spec);
+    auto host = ModelHost::Load(load_spec, load_options);
     std::lock_guard<std::mutex> lock(mu_);
     if (!host.ok()) {
       load_status_ = host.status().WithContext("loading " + spec.path);
@@ -171,6 +223,7 @@ void LocalInferenceService::LoadAll() {
     ObserveEngine(**host);
     lifecycle_.Loaded((*host)->name(), std::nullopt, (*host)->info().size_bytes,
                       KvCacheBytes(**host), NowUnix());
+    RememberLocked(ModelSpec{(*host)->name(), spec.path});
     hosts_.push_back(std::move(*host));
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -184,8 +237,10 @@ void LocalInferenceService::ObserveEngine(ModelHost& host) {
   struct Last {
     int64_t hits = 0, preemptions = 0;
   };
+  // The observer lives in the host's engine: the host outlives it.
   host.engine().SetStepObserver(
-      [this, name = host.name(), last = std::make_shared<Last>()](const EngineStats& s) {
+      [this, &host, name = host.name(), last = std::make_shared<Last>()](const EngineStats& s) {
+        if (!host.publishes_gauges()) return;  // a copy draining after a hot update
         metrics_.EngineLoad(name, s.running, s.waiting);
         metrics_.KvCache(name, s.kv.used, s.kv.cached, s.kv.n_blocks, s.kv_block_bytes,
                          s.kv_bytes_per_token);
@@ -203,6 +258,10 @@ void LocalInferenceService::ObserveEngine(ModelHost& host) {
 }
 
 Status LocalInferenceService::LoadModel(ModelSpec spec) {
+  return LoadModel(std::move(spec), false);
+}
+
+Status LocalInferenceService::LoadModel(ModelSpec spec, bool hold) {
   if (spec.name.empty()) {  // the name decides what may be evicted for it: read it first
     auto file = gguf::GgufFile::Open(spec.path);
     if (!file.ok()) return file.status().WithContext("loading " + spec.path);
@@ -223,7 +282,8 @@ Status LocalInferenceService::LoadModel(ModelSpec spec) {
     DestroyHost(std::move(h));
   }
   spdlog::info("loading model {}", spec.path);
-  auto host = ModelHost::Load(spec, options_);
+  auto [load_spec, load_options] = PrepareLoad(spec);
+  auto host = ModelHost::Load(load_spec, load_options);
   std::shared_ptr<ModelHost> refused;  // destroyed after the lock is released
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -243,6 +303,9 @@ Status LocalInferenceService::LoadModel(ModelSpec spec) {
     ObserveEngine(**host);
     lifecycle_.Loaded(name, spec.keep_alive_s, (*host)->info().size_bytes, KvCacheBytes(**host),
                       NowUnix());
+    RememberLocked(spec);
+    // Held for the requests that wait for it, so that no keep-alive unloads it before them.
+    if (hold) lifecycle_.RequestStarted(name, std::nullopt, NowUnix());
     hosts_.push_back(std::move(*host));
   }
   reaper_cv_.notify_all();
@@ -286,6 +349,7 @@ Status LocalInferenceService::UnloadModel(const std::string& name) {
     std::lock_guard<std::mutex> lock(mu_);
     LLMUX_RETURN_IF_ERROR(lifecycle_.BeginUnload(name));
     host = TakeHostLocked(name);
+    remembered_.erase(name);  // unloaded on purpose: not loaded again on demand
   }
   DestroyHost(std::move(host));
   return Status();
@@ -304,7 +368,8 @@ Status LocalInferenceService::ReplaceModel(ModelSpec spec) {
     }
   }
   spdlog::info("updating model '{}' to {}", name, spec.path);
-  auto loaded = ModelHost::Load(spec, options_);
+  auto [load_spec, load_options] = PrepareLoad(spec);
+  auto loaded = ModelHost::Load(load_spec, load_options);
   std::shared_ptr<ModelHost> old;
   std::shared_ptr<ModelHost> unused;  // the new copy when the old one went meanwhile
   Status status;
@@ -326,10 +391,13 @@ Status LocalInferenceService::ReplaceModel(ModelSpec spec) {
       ObserveEngine(*fresh);
       lifecycle_.Replaced(name, spec.path, fresh->info().size_bytes, KvCacheBytes(*fresh),
                           NowUnix());
+      RememberLocked(spec);
       old = std::exchange(*it, std::move(fresh));  // new lookups find the new copy from here
       // The old copy takes no new requests; those it holds run to their end, then it goes.
+      // Its engine stops publishing the model's gauges (the new copy's own them now); its
+      // requests still count in the request metrics, which are per request.
+      old->StopPublishingGauges();
       old->engine().StopAccepting(/*cancel_waiting=*/false);
-      // (Until it goes, both copies' engines publish their gauges under the same name.)
       retiring_.emplace_back([this, old = std::move(old)]() mutable {
         while (!old->engine().WaitIdle(200)) {
           std::lock_guard<std::mutex> lock(mu_);
@@ -366,6 +434,14 @@ void LocalInferenceService::ReapIdle() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     const double now = NowUnix();
+    // Requests whose model's on-demand load outlasted their wait are answered.
+    if (auto timed_out = TakeTimedOutLocked(now); !timed_out.empty()) {
+      lock.unlock();
+      for (auto& answer : timed_out) answer();
+      lock.lock();
+      continue;
+    }
+    const std::optional<double> deadline = NextLoadDeadlineLocked();
     const std::optional<double> next = draining_ ? std::nullopt : lifecycle_.NextExpiry();
     if (next && *next <= now) {
       std::vector<std::shared_ptr<ModelHost>> expired;
@@ -382,7 +458,8 @@ void LocalInferenceService::ReapIdle() {
     }
     // Woken by every change that may move the next expiry; at most a second between checks
     // (the wall clock may be set meanwhile).
-    const double wait = next ? std::clamp(*next - now, 0.001, 1.0) : 1.0;
+    double wait = next ? std::clamp(*next - now, 0.001, 1.0) : 1.0;
+    if (deadline) wait = std::min(wait, std::max(*deadline - now, 0.001));
     reaper_cv_.wait_for(lock, std::chrono::duration<double>(wait));
   }
 }

@@ -6,10 +6,16 @@
 // submission, and an unloaded host is destroyed once no request refers to it any more.
 // Models loaded at run time follow ModelLifecycle: a background thread unloads those whose
 // keep-alive ran out, and a load beyond the loaded-model limit evicts the least recently used
-// idle one. A model unloaded so is not reloaded on demand: it is gone until loaded again.
+// idle one. A request for a model that is not loaded but can be (one unloaded for idleness or
+// evicted, or one the load settings give a file for: a registered model) loads it on demand
+// (local_inference_on_demand.cc): the request waits, within a bounded time and its caller's share
+// of a bounded queue, and goes on once the model is loaded. Each load reads the model's load
+// settings (model_load_settings.h), so a change of them applies at the next load.
 #pragma once
 
 #include <condition_variable>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -21,6 +27,7 @@
 #include "serving/inference_service.h"
 #include "serving/model_host.h"
 #include "serving/model_load.h"
+#include "serving/model_load_settings.h"
 #include "serving/model_manager.h"
 #include "serving/serving_metrics.h"
 
@@ -30,6 +37,12 @@ class LocalInferenceService : public InferenceService, public ModelManager, publ
  public:
   // Starts loading the models on a background thread and returns at once.
   LocalInferenceService(std::vector<ModelSpec> specs, ModelHostOptions options);
+  // Loads nothing until Start(): for a role whose load settings come from a store it opens later.
+  struct Deferred {};
+  LocalInferenceService(std::vector<ModelSpec> specs, ModelHostOptions options, Deferred);
+  // Starts loading the models given at construction (once; later calls do nothing), each with
+  // its settings from `settings` (null: the options alone), which every later load reads too.
+  void Start(ModelLoadSettingsLookup settings);
   ~LocalInferenceService() override;
 
   // Blocks until every model is loaded; the first load error otherwise.
@@ -50,6 +63,10 @@ class LocalInferenceService : public InferenceService, public ModelManager, publ
   void SubmitEmbed(EmbedRequest request, Embedded done) override;
   Result<std::shared_ptr<RequestHandle>> Complete(CompletionRequest request,
                                                   std::shared_ptr<Sink> sink) override;
+  // Chat/Complete, after loading the model on demand when it is not loaded but loadable.
+  void SubmitChat(ChatRequest request, std::shared_ptr<Sink> sink, Submitted done) override;
+  void SubmitComplete(CompletionRequest request, std::shared_ptr<Sink> sink,
+                      Submitted done) override;
 
   // ModelManager. LoadModel uses the options the service was made with; it is refused
   // (kUnavailable) until the models given at start are loaded.
@@ -68,6 +85,25 @@ class LocalInferenceService : public InferenceService, public ModelManager, publ
 
  private:
   void LoadAll();
+  // The spec and options `spec`'s load uses: the load settings of its name applied.
+  std::pair<ModelSpec, ModelHostOptions> PrepareLoad(ModelSpec spec) const;
+  // Remembers what serves `name`, for loading it again on demand (the caller holds mu_).
+  void RememberLocked(const ModelSpec& spec);
+
+  // On-demand loads (local_inference_on_demand.cc). kNow: go on at once (the model is loaded,
+  // or cannot be loaded on demand: the request's own lookup answers); kQueued: `resume` runs
+  // once, from another thread, when the load ended (Ok: go on) or the wait timed out.
+  enum class Await { kNow, kQueued };
+  Result<Await> AwaitModel(const std::string& name, const std::string& caller,
+                           std::function<void(Status)> resume);
+  Status EnqueueLocked(const std::string& name, const std::string& caller,
+                       std::function<void(Status)>& resume);
+  void LoadOnDemand(ModelSpec spec);
+  // LoadModel; `hold`: the loaded model counts one request in flight (RequestFinished ends it).
+  Status LoadModel(ModelSpec spec, bool hold);
+  // Takes the waiters whose wait ran out (the caller holds mu_); the earliest deadline left.
+  std::vector<std::function<void()>> TakeTimedOutLocked(double now);
+  std::optional<double> NextLoadDeadlineLocked() const;
   Result<std::shared_ptr<ModelHost>> FindModel(const std::string& name) const;
   // A model for one generation: its host and a token that holds it busy (not evicted, no
   // keep-alive countdown) until released, at the request's end or refusal.
@@ -90,6 +126,7 @@ class LocalInferenceService : public InferenceService, public ModelManager, publ
 
   std::vector<ModelSpec> specs_;
   ModelHostOptions options_;
+  ModelLoadSettingsLookup settings_;  // set once by Start, before any load
   ServingMetrics metrics_;
   GrammarCache grammars_;  // compiled response_format schemas and grammars
 
@@ -105,6 +142,24 @@ class LocalInferenceService : public InferenceService, public ModelManager, publ
   std::thread loader_;
   std::thread reaper_;
   std::set<std::string> replacing_;  // names ReplaceModel is updating
+  bool started_ = false;
+  // What served each name last (given at start, loaded, updated), for on-demand loads; an
+  // explicit unload forgets it. At most kMaxRemembered names.
+  std::map<std::string, ModelSpec> remembered_;
+  static constexpr size_t kMaxRemembered = 1024;
+  // Requests waiting for their model's on-demand load, by model name.
+  struct LoadWaiter {
+    std::function<void(Status)> resume;
+    double deadline = 0;
+    std::unique_ptr<CallerShares::Slot> slot;
+  };
+  struct PendingLoad {
+    std::vector<LoadWaiter> waiters;
+    CallerShares shares{0};
+  };
+  std::map<std::string, PendingLoad> pending_;
+  int on_demand_loads_ = 0;  // loader threads running; the destructor waits for them
+  std::condition_variable on_demand_cv_;
   // Old copies of updated models, each unloaded by its thread once its requests are done.
   std::vector<std::thread> retiring_;
 };

@@ -64,7 +64,8 @@ Result<std::unique_ptr<ModelHost>> ModelHost::Load(const ModelSpec& spec,
                             : std::max(1u, std::thread::hardware_concurrency());
   LLMUX_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, Model::Load(host->file_, n_threads));
   const std::string arch = model->config().arch;
-  LLMUX_ASSIGN_OR_RETURN(host->chat_template_, ChatTemplateFromGguf(f, arch, *host->tokenizer_));
+  LLMUX_ASSIGN_OR_RETURN(host->chat_template_,
+                         ChatTemplateFromGguf(f, arch, *host->tokenizer_, spec.chat_template));
 
   host->constraint_vocab_ = ConstraintVocab::Build(*host->tokenizer_);
   host->info_.id = spec.name.empty() ? DefaultModelName(f, spec.path) : spec.name;

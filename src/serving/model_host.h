@@ -1,6 +1,7 @@
 // One served model: its file, tokenizer, chat template and the engine thread that runs it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -27,6 +28,8 @@ struct ModelSpec {
   // How long it stays loaded without requests; unset: ModelLifecycleOptions'
   // default_keep_alive_s; negative: until unloaded. Models given at start stay loaded.
   std::optional<double> keep_alive_s = std::nullopt;
+  // Jinja source used instead of the file's tokenizer.chat_template; unset: the file's.
+  std::optional<std::string> chat_template = std::nullopt;
 };
 
 struct ModelHostOptions {
@@ -56,6 +59,10 @@ class ModelHost {
   const std::shared_ptr<const ConstraintVocab>& constraint_vocab() const { return constraint_vocab_; }
   // Each caller's requests waiting in the engine's queue.
   CallerShares& waiting_shares() { return waiting_shares_; }
+  // Whether this copy's engine publishes the model's gauges. A copy draining after a hot update
+  // stops: the gauges under the model's name are the serving copy's alone.
+  bool publishes_gauges() const { return publishes_gauges_.load(std::memory_order_relaxed); }
+  void StopPublishingGauges() { publishes_gauges_.store(false, std::memory_order_relaxed); }
 
  private:
   ModelHost() = default;
@@ -67,6 +74,7 @@ class ModelHost {
   std::shared_ptr<const ConstraintVocab> constraint_vocab_;
   std::unique_ptr<Engine> engine_;
   CallerShares waiting_shares_{0};
+  std::atomic<bool> publishes_gauges_{true};
 };
 
 // The name a model is served under when none is given: general.name made URL-friendly

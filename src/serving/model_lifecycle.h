@@ -23,6 +23,10 @@ struct ModelLifecycleOptions {
   // How long a model loaded at run time (MCP load_model, without its own keep-alive) stays
   // loaded without requests; negative: until unloaded.
   double default_keep_alive_s = -1;
+  // How long a request waits for its model's on-demand load before it is answered 503 (the load
+  // goes on); its caller may have max_waiting_per_caller such requests waiting per model, and
+  // all callers together engine.max_waiting (ModelHostOptions).
+  double load_wait_s = 120;
 };
 
 enum class ModelState { kLoading, kLoaded, kIdle, kUnloading, kFailed };

@@ -43,10 +43,11 @@ std::vector<int32_t> BuildCompletionPrompt(const Tokenizer& tokenizer, const std
   return EncodePrompt(tokenizer, prompt, false);
 }
 
-Result<std::unique_ptr<chat::ChatTemplate>> ChatTemplateFromGguf(const gguf::GgufFile& file,
-                                                                 const std::string& architecture,
-                                                                 const Tokenizer& tokenizer) {
-  const std::string source = file.GetString("tokenizer.chat_template").value_or("");
+Result<std::unique_ptr<chat::ChatTemplate>> ChatTemplateFromGguf(
+    const gguf::GgufFile& file, const std::string& architecture, const Tokenizer& tokenizer,
+    const std::optional<std::string>& source_override) {
+  const std::string source =
+      source_override ? *source_override : file.GetString("tokenizer.chat_template").value_or("");
   chat::TemplateTokens tokens;
   if (tokenizer.bos_id() >= 0) tokens.bos = std::string(tokenizer.TokenText(tokenizer.bos_id()));
   if (tokenizer.eos_id() >= 0) tokens.eos = std::string(tokenizer.TokenText(tokenizer.eos_id()));

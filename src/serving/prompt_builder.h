@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,10 +35,11 @@ Result<std::vector<int32_t>> BuildChatPrompt(const chat::ChatTemplate& tmpl, con
 std::vector<int32_t> BuildCompletionPrompt(const Tokenizer& tokenizer, const std::string& prompt);
 
 // A model's chat template from its GGUF (tokenizer.chat_template, chat::SelectChatTemplate),
-// with the text of the tokenizer's BOS and EOS tokens for templates that write them.
-Result<std::unique_ptr<chat::ChatTemplate>> ChatTemplateFromGguf(const gguf::GgufFile& file,
-                                                                 const std::string& architecture,
-                                                                 const Tokenizer& tokenizer);
+// with the text of the tokenizer's BOS and EOS tokens for templates that write them;
+// `source_override` (a registry's template override) instead of the file's template text.
+Result<std::unique_ptr<chat::ChatTemplate>> ChatTemplateFromGguf(
+    const gguf::GgufFile& file, const std::string& architecture, const Tokenizer& tokenizer,
+    const std::optional<std::string>& source_override = std::nullopt);
 
 // Tokenizer::Decode for ids a client sent: InvalidArgument (field "tokens") for an id outside
 // the vocabulary instead of rendering it as nothing.

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -158,6 +159,60 @@ TEST_F(RunningGaugeTest, NeverAboveMaxRunningUnderCancellationsAndPreemption) {
 TEST_F(RunningGaugeTest, TheGaugesShowAtZeroBeforeAnyRequest) {
   EXPECT_EQ(Now("llmux_requests_running"), 0);
   EXPECT_EQ(Now("llmux_requests_waiting"), 0);
+}
+
+// During a hot update the old copy finishes its requests while the new one serves: the model's
+// gauges are the new copy's alone (they used to flip between both copies' values).
+class DrainingSink : public Sink {
+ public:
+  explicit DrainingSink(ServingMetrics& metrics) : metrics_(metrics) {}
+  void OnDelta(const Delta&) override {
+    if (!first_) {
+      first_ = true;
+      first.set_value();
+    }
+    if (replaced.load()) {
+      readings.push_back(Series(metrics_.Serialize(), "llmux_requests_running"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // a slow client
+  }
+  void OnFinish(const Finish& f) override { done.set_value(f); }
+  std::atomic<bool> replaced{false};
+  std::vector<double> readings;
+  std::promise<void> first;
+  std::promise<Finish> done;
+
+ private:
+  ServingMetrics& metrics_;
+  bool first_ = false;
+};
+
+TEST(HotUpdateGauges, TheDrainingCopyPublishesNone) {
+  ModelHostOptions options;
+  options.n_threads = 1;
+  LocalInferenceService service({ModelSpec{"stories", kStories}}, options);
+  ASSERT_TRUE(service.WaitLoaded().ok());
+  CompletionRequest r;
+  r.model = "stories";
+  r.prompt = "Once upon a time";
+  r.options.max_tokens = 400;
+  r.options.ignore_eos = true;
+  auto sink = std::make_shared<DrainingSink>(service.metrics());
+  ASSERT_TRUE(service.Complete(std::move(r), sink).ok());
+  sink->first.get_future().get();
+  ASSERT_TRUE(service.ReplaceModel(ModelSpec{"stories", kStories}).ok());
+  sink->replaced = true;
+  const Finish f = sink->done.get_future().get();
+  EXPECT_EQ(f.reason, FinishReason::kLength);  // the old copy finished it
+  ASSERT_GT(sink->readings.size(), 10u);
+  for (double running : sink->readings) EXPECT_EQ(running, 0) << "the draining copy's request";
+  // The process's memory is published beside them.
+  const std::string text = service.metrics().Serialize();
+  const std::regex rss(R"re(^llmux_process_resident_bytes\{kind="all"\} (\S+)$)re",
+                       std::regex::multiline);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(text, m, rss)) << text;
+  EXPECT_GT(std::stod(m[1]), 1e6);
 }
 
 }  // namespace

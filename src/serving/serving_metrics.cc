@@ -5,6 +5,9 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+#include <unistd.h>
+
+#include <fstream>
 
 namespace llmux::serving {
 
@@ -16,6 +19,23 @@ const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
 const prometheus::Histogram::BucketBoundaries kTokenLatencyBuckets = {
     0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05,
     0.075, 0.1,    0.15,  0.2,    0.3,  0.4,   0.5,  0.75,  1.0,  2.5};
+
+// Resident and file-backed resident bytes of this process (Linux /proc/self/statm); zero
+// where it cannot be read.
+struct ProcessMemory {
+  double resident = 0;
+  double file = 0;
+};
+ProcessMemory ReadProcessMemory() {
+  std::ifstream statm("/proc/self/statm");
+  long long size = 0, resident = 0, shared = 0;
+  ProcessMemory m;
+  if (!(statm >> size >> resident >> shared)) return m;
+  const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+  m.resident = static_cast<double>(resident) * page;
+  m.file = static_cast<double>(shared) * page;
+  return m;
+}
 
 }  // namespace
 
@@ -69,6 +89,12 @@ ServingMetrics::ServingMetrics() : registry_(std::make_shared<prometheus::Regist
                    .Name("llmux_kv_cache_capacity_bytes")
                    .Help("Bytes of K and V the paged cache can hold")
                    .Register(*registry_);
+  process_memory_ = &prometheus::BuildGauge()
+                         .Name("llmux_process_resident_bytes")
+                         .Help(
+                             "Resident memory of the process; kind=\"file\": the part backed "
+                             "by files (mapped model weights)")
+                         .Register(*registry_);
   kv_token_bytes_ = &prometheus::BuildGauge()
                          .Name("llmux_kv_cache_bytes_per_token")
                          .Help("Bytes of KV cache one token takes over all layers (MLA models "
@@ -133,6 +159,9 @@ void ServingMetrics::RequestFinished(const std::string& model, const std::string
 }
 
 std::string ServingMetrics::Serialize() const {
+  const ProcessMemory memory = ReadProcessMemory();
+  process_memory_->Add({{"kind", "all"}}).Set(memory.resident);
+  process_memory_->Add({{"kind", "file"}}).Set(memory.file);
   prometheus::TextSerializer serializer;
   return serializer.Serialize(registry_->Collect());
 }

@@ -42,7 +42,9 @@ class ServingMetrics {
   void PrefixCacheHits(const std::string& model, int64_t tokens);
   void Preemptions(const std::string& model, int64_t count);
 
-  // The Prometheus text exposition format (version 0.0.4).
+  // The Prometheus text exposition format (version 0.0.4). Also the process's memory at that
+  // moment (/proc/self/statm): resident bytes, and of them those backed by files (the models'
+  // mapped weights), so that a copy of a model released after a hot update shows.
   std::string Serialize() const;
   // The same events over time, for dashboards (GET /admin/v1/metrics/history).
   MetricHistory& history() { return history_; }
@@ -63,6 +65,7 @@ class ServingMetrics {
   prometheus::Family<prometheus::Gauge>* kv_token_bytes_;
   prometheus::Family<prometheus::Counter>* prefix_hits_;
   prometheus::Family<prometheus::Counter>* preemptions_;
+  prometheus::Family<prometheus::Gauge>* process_memory_;
   MetricHistory history_;
 };
 

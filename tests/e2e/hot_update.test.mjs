@@ -9,7 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -178,4 +178,92 @@ test('load a registry version under a new name, unload it; refusals', async () =
   assert.equal(r.status, 404, r.text);
   models = (await call('GET', '/admin/v1/models', admin)).json.models;
   assert.ok(models.some((m) => m.name === 'm'), 'm is still served');
+});
+
+test('moving the tag a served name refers to hot-updates it', async () => {
+  const client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: admin, maxRetries: 0 });
+  const before = await call('GET', '/admin/v1/models', admin);
+  assert.equal(before.json.models.find((m) => m.name === 'm').path, fileB);
+  const b = await streamOnce(client);
+  const a = await call('GET', '/admin/v1/registry/resolve?ref=m:a', admin);
+  assert.equal(a.status, 200, a.text);
+  // "m" is m:latest, which no tag named yet: pointing it at a's version switches "m" to a.
+  let r = await call('PUT', '/admin/v1/registry/tags', userKey, { model: 'm', tag: 'latest', digest: a.json.digest });
+  assert.equal(r.status, 403);
+  r = await call('PUT', '/admin/v1/registry/tags', admin, { model: 'm', tag: 'latest', digest: a.json.digest });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.kind, 'tag.set');
+  assert.deepEqual(r.json.updated, [{ name: 'm', path: fileA, ok: true }]);
+  const models = await call('GET', '/admin/v1/models', admin);
+  assert.equal(models.json.models.find((m) => m.name === 'm').path, fileA);
+  const after = await streamOnce(client);
+  assert.notEqual(after.text, b.text, 'version a answers now');
+  // Another tag of m names no served model: nothing is updated.
+  r = await call('PUT', '/admin/v1/registry/tags', admin, { model: 'm', tag: 'other', digest: a.json.digest });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.updated, []);
+});
+
+// Memory after an update: a model whose output matrix (untied, f16) is most of what a decode
+// step reads, so each copy in use adds ~150 MiB of mapped pages to the process. Once the update
+// is done and the old copy has drained, the process holds one copy again: its file-backed
+// resident bytes (llmux_process_resident_bytes{kind="file"}) return to what one copy took, and
+// /admin/v1/models shows one copy's memory.
+function makeBigModel(seed) {
+  const out = join(root, `big-${seed}.gguf`);
+  execFileSync(BIN, ['model', 'create', '--arch', 'qwen3', '--hidden', '512', '--layers', '2',
+    '--heads', '4', '--kv-heads', '2', '--head-dim', '128', '--ffn', '1024', '--type', 'f16',
+    '--untied', '--vocab-from', join(SHARED, 'models/qwen3-vocab.gguf'), '--seed', String(seed),
+    '--out', out]);
+  return out;
+}
+
+test('after an update the old copy\'s memory is released', async () => {
+  const bigA = makeBigModel(31);
+  const bigB = makeBigModel(32);
+  const big = await startServer([`big=${bigA}`], ['--kv-cache-memory', '16MiB'],
+    { auth: true, dataDir: join(root, 'data-big') });
+  try {
+    const key = big.adminKey;
+    const req = async (method, path, body) => {
+      const r = await fetch(big.baseURL + path, { method,
+        headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body) });
+      const text = await r.text();
+      return { status: r.status, text, json: path === '/metrics' ? null : JSON.parse(text) };
+    };
+    const fileBytes = async () => {
+      const m = /^llmux_process_resident_bytes\{kind="file"\} (\S+)$/m.exec((await req('GET', '/metrics')).text);
+      assert.ok(m, 'the process memory gauge');
+      return Number(m[1]);
+    };
+    const client = new OpenAI({ baseURL: `${big.baseURL}/v1`, apiKey: key, maxRetries: 0 });
+    const use = () => client.chat.completions.create({ model: 'big',
+      messages: [{ role: 'user', content: 'Tell me a story' }], max_tokens: 4, temperature: 0 });
+    const r = await req('POST', '/admin/v1/registry/versions', { path: bigB, model: 'big', tag: 'b' });
+    assert.equal(r.status, 201, r.text);
+    await use();
+    const oneCopy = await fileBytes();
+    const size = statSync(bigB).size;
+    // One copy in use shows: its output matrix alone is about half the file.
+    assert.ok(oneCopy > size / 3, `file-backed memory ${oneCopy} with one copy (file ${size})`);
+    const update = await req('POST', '/admin/v1/models/update', { name: 'big', ref: 'big:b' });
+    assert.equal(update.status, 200, update.text);
+    await use(); // the new copy's pages are read now
+    // Both copies' pages were resident for a moment; once the old copy is gone, one again.
+    let now = await fileBytes();
+    for (let i = 0; i < 100 && now > oneCopy + size / 4; ++i) {
+      await new Promise((res) => setTimeout(res, 50));
+      now = await fileBytes();
+    }
+    assert.ok(now < oneCopy + size / 4,
+      `file-backed memory ${now} after the update, ${oneCopy} with one copy (file ${size})`);
+    const models = await req('GET', '/admin/v1/models');
+    const m = models.json.models.find((x) => x.name === 'big');
+    assert.equal(m.path, bigB);
+    assert.ok(m.weights_bytes > 0.9 * size && m.weights_bytes <= size, JSON.stringify(m));
+    assert.equal(m.memory_bytes, m.weights_bytes + m.kv_bytes);
+  } finally {
+    await big.stop();
+  }
 });

@@ -5,6 +5,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Ollama } from 'ollama';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import { Template } from '@huggingface/jinja';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SHARED, startServer } from './server.mjs';
@@ -151,7 +154,14 @@ test('keep_alive with the ollama client: "5m" sets the expiry, 0 unloads after t
   assert.ok(last.done);
   await waitUntil(async () => !(await psNames(ollama)).includes('kept:latest'), 'unload after keep_alive 0');
   assert.equal((await adminModels(url)).kept, undefined);
-  await assert.rejects(ollama.generate({ model: 'kept', prompt: 'x', stream: false }), (e) => e.status_code === 404);
+  // The next request loads it again on demand (and keep_alive 0 lets it go once more).
+  const again = await ollama.generate({ model: 'kept', prompt: 'Once upon a time', keep_alive: 0,
+    stream: false, options: { num_predict: 2 } });
+  assert.ok(again.done && again.eval_count > 0, JSON.stringify(again));
+  await waitUntil(async () => !(await psNames(ollama)).includes('kept:latest'), 'unload after the reload');
+  // A name that never served and is not registered: still 404.
+  await assert.rejects(ollama.generate({ model: 'never-loaded', prompt: 'x', stream: false }),
+    (e) => e.status_code === 404);
 
   // The same on a model given on the command line does nothing: it stays.
   await ollama.generate({ model, prompt: 'Once upon a time', keep_alive: 0, stream: false, options: { num_predict: 2 } });
@@ -184,4 +194,116 @@ test('--max-loaded-models: the least recently used idle model makes room', async
   const models = await adminModels(url);
   assert.deepEqual(Object.keys(models).sort(), ['first', 'stories', 'third']);
   assert.deepEqual((await psNames(ollama)).sort(), ['first:latest', 'stories:latest', 'third:latest']);
+});
+
+test('on demand: an idle-unloaded model loads again for the next OpenAI request', async () => {
+  const url = await lifecycle();
+  const loaded = await loadModel(url, { name: 'nap', keep_alive: 1 });
+  assert.ok(!loaded.isError, JSON.stringify(loaded));
+  await waitUntil(async () => (await adminModels(url)).nap === undefined, 'idle unload', 5000);
+  const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const r = await openai.chat.completions.create({ model: 'nap',
+    messages: [{ role: 'user', content: 'Once upon a time' }], max_tokens: 4 });
+  assert.equal(r.model, 'nap');
+  assert.ok(r.usage.completion_tokens > 0, JSON.stringify(r));
+  const nap = (await adminModels(url)).nap;
+  assert.ok(nap, 'nap is listed again');
+  assert.ok(['idle', 'loaded'].includes(nap.state), JSON.stringify(nap));
+  assert.equal(nap.keep_alive_s, 1);
+  // Unloaded on purpose: forgotten, so not found (in OpenAI's error shape).
+  await waitUntil(async () => (await adminModels(url)).nap === undefined, 'idle unload again', 5000);
+  const mcp = new Client({ name: 'llmux-e2e-lifecycle', version: '1.0.0' });
+  await mcp.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
+  mcpClients.push(mcp);
+  assert.ok(!(await loadModel(url, { name: 'gone' })).isError);
+  const un = await mcp.callTool({ name: 'unload_model', arguments: { name: 'gone' } });
+  assert.ok(!un.isError, JSON.stringify(un));
+  await assert.rejects(openai.chat.completions.create({ model: 'gone',
+    messages: [{ role: 'user', content: 'x' }], max_tokens: 2 }), (e) => e.status === 404);
+});
+
+// The registry's load settings: a server with authentication (so with the registry), the
+// stories file registered as "tiny" with a small context and a chat template of its own.
+const TEMPLATE = '{% for m in messages %}<{{ m.role }}>{{ m.content | upper }}</{{ m.role }}>{% endfor %}';
+
+test('registry load settings: context length and chat template apply at the next load', async () => {
+  const server = await startServer([`stories=${stories}`], [], { auth: true });
+  try {
+    const key = server.adminKey;
+    const call = async (method, path, body) => {
+      const r = await fetch(server.baseURL + path, { method,
+        headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: r.status, json: await r.json() };
+    };
+    let r = await call('POST', '/admin/v1/registry/versions', { path: stories, model: 'tiny' });
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+    r = await call('PUT', '/admin/v1/registry/parameters',
+      { model: 'tiny', parameters: { context_length: 64, chat_template: TEMPLATE } });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.match(r.json.load_settings_apply, /next load/);
+
+    // Registered, not loaded: the first request loads it, with the registry's settings.
+    const openai = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: key, maxRetries: 0 });
+    const first = await openai.chat.completions.create({ model: 'tiny',
+      messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
+    assert.ok(first.usage.prompt_tokens > 0);
+    const tokenize = async (prompt) => (await call('POST', '/tokenize',
+      { model: 'tiny', prompt, add_special_tokens: false })).json;
+    assert.equal((await tokenize('x')).max_model_len, 64);
+
+    // The prompt is the override rendered (by @huggingface/jinja here): its tokens, counted.
+    const messages = [{ role: 'user', content: 'Once upon a time there was a cat' }];
+    const rendered = new Template(TEMPLATE).render({ messages, add_generation_prompt: true });
+    assert.equal(rendered, '<user>ONCE UPON A TIME THERE WAS A CAT</user>');
+    const anthropic = new Anthropic({ baseURL: server.baseURL, apiKey: key, maxRetries: 0 });
+    const counted = await anthropic.messages.countTokens({ model: 'tiny', messages });
+    assert.equal(counted.input_tokens, (await tokenize(rendered)).tokens.length);
+    // The same model under its command-line name keeps the file's plain template.
+    const plain = await anthropic.messages.countTokens({ model: 'stories', messages });
+    assert.notEqual(plain.input_tokens, counted.input_tokens);
+
+    // Longer than the registry's 64 tokens: OpenAI's 400.
+    const long = 'the cat sat on the mat and '.repeat(20);
+    await assert.rejects(openai.chat.completions.create({ model: 'tiny',
+      messages: [{ role: 'user', content: long }], max_tokens: 2 }),
+    (e) => e.status === 400 && /context/.test(e.message));
+    // The command-line model (its flags: 512) takes it.
+    const ok = await openai.chat.completions.create({ model: 'stories',
+      messages: [{ role: 'user', content: long }], max_tokens: 2 });
+    assert.ok(ok.usage.prompt_tokens > 64);
+
+    // A new context length applies at the next load: a hot update reloads it.
+    r = await call('PUT', '/admin/v1/registry/parameters', { model: 'tiny', parameters: { context_length: 256 } });
+    assert.equal(r.status, 200);
+    assert.equal((await tokenize('x')).max_model_len, 64, 'not before the next load');
+    r = await call('POST', '/admin/v1/models/update', { name: 'tiny', ref: 'tiny' });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.equal((await tokenize('x')).max_model_len, 256);
+    const longer = await openai.chat.completions.create({ model: 'tiny',
+      messages: [{ role: 'user', content: long }], max_tokens: 2 });
+    assert.ok(longer.usage.prompt_tokens > 64);
+    // Without the override, the file's (plain) template again.
+    const back = await anthropic.messages.countTokens({ model: 'tiny', messages });
+    assert.equal(back.input_tokens, plain.input_tokens);
+
+    // A registered version whose file is gone: 503 with the reason, in OpenAI's error JSON.
+    const { mkdtempSync, copyFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'llmux-e2e-ghost-'));
+    const copy = join(dir, 'ghost.gguf');
+    copyFileSync(stories, copy);
+    r = await call('POST', '/admin/v1/registry/versions', { path: copy, model: 'ghost2' });
+    assert.ok(r.status === 201 || r.status === 200, JSON.stringify(r.json));
+    rmSync(dir, { recursive: true, force: true });
+    const failed = await fetch(`${server.baseURL}/v1/chat/completions`, { method: 'POST',
+      headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model: 'ghost2', messages: [{ role: 'user', content: 'x' }], max_tokens: 2 }) });
+    assert.equal(failed.status, 503);
+    const err = (await failed.json()).error;
+    assert.match(err.message, /ghost\.gguf/);
+    assert.equal(err.param, 'model');
+  } finally {
+    await server.stop();
+  }
 });

@@ -130,6 +130,27 @@ void JsonRoute(GuardedRouter& router, const char* method, const char* path, int 
                });
 }
 
+// Hot-updates the served models whose name refers to model:tag to the version it points at now.
+Json UpdateServedCopies(reg::RegistryService& registry, serving::ModelManager& models,
+                        const std::string& model, const std::string& tag) {
+  Json updated = Json::array();
+  auto version = registry.Resolve(model + ":" + tag);
+  if (!version.ok()) return updated;
+  for (const serving::ModelStatus& served : models.ModelStatuses()) {
+    auto ref = reg::ParseModelRef(served.name);
+    if (!ref.ok() || ref->name != model || ref->tag != tag) continue;
+    if (served.state == serving::ModelState::kFailed || served.path == version->path) continue;
+    serving::ModelSpec spec;
+    spec.name = served.name;
+    spec.path = version->path;
+    Status st = models.ReplaceModel(spec);
+    Json entry{{"name", served.name}, {"path", version->path}, {"ok", st.ok()}};
+    if (!st.ok()) entry["error"] = st.message();
+    updated.push_back(std::move(entry));
+  }
+  return updated;
+}
+
 }  // namespace
 
 void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service,
@@ -217,16 +238,31 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
                                      s->RemoveVersion(ActorOf(access), model, digest));
               return ChangeJson(c);
             });
-  JsonRoute(router, "PUT", "/admin/v1/registry/tags", 200,
-            [s](http::Request& req, CallAccess& access) -> Result<Json> {
-              LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
-              LLMUX_RETURN_IF_ERROR(OnlyFields(b, {"model", "tag", "digest"}));
-              LLMUX_ASSIGN_OR_RETURN(std::string model, RequiredString(b, "model"));
-              LLMUX_ASSIGN_OR_RETURN(std::string tag, RequiredString(b, "tag"));
-              LLMUX_ASSIGN_OR_RETURN(std::string digest, RequiredString(b, "digest"));
-              LLMUX_ASSIGN_OR_RETURN(reg::Change c, s->SetTag(ActorOf(access), model, tag, digest));
-              return ChangeJson(c);
-            });
+  // Loading a model takes a while: hot updates, loads and unloads run off the io threads, one at
+  // a time.
+  auto updating = std::make_shared<boost::asio::thread_pool>(1);
+  // Moving a tag also updates, in place, every served model whose name refers to it ("m" and
+  // "m:latest" to m's latest, "m:q8" to m:q8): the hot update of ReplaceModel. The tag moves
+  // whatever the loads give; "updated" lists each served name with its outcome.
+  router.Route("PUT", "/admin/v1/registry/tags",
+               [s, models, errors, updating](http::Request& req, http::ResponseWriter& w,
+                                             CallAccess& access) -> awaitable<void> {
+                 auto body = [&]() -> Result<Json> {
+                   LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
+                   LLMUX_RETURN_IF_ERROR(OnlyFields(b, {"model", "tag", "digest"}));
+                   LLMUX_ASSIGN_OR_RETURN(std::string model, RequiredString(b, "model"));
+                   LLMUX_ASSIGN_OR_RETURN(std::string tag, RequiredString(b, "tag"));
+                   LLMUX_ASSIGN_OR_RETURN(std::string digest, RequiredString(b, "digest"));
+                   LLMUX_ASSIGN_OR_RETURN(reg::Change c,
+                                          s->SetTag(ActorOf(access), model, tag, digest));
+                   Json out = ChangeJson(c);
+                   if (models != nullptr)
+                     out["updated"] = UpdateServedCopies(*s, *models, model, tag);
+                   return out;
+                 };
+                 Result<Json> result = co_await http::RunOffLoop(*updating, body);
+                 co_await ReplyJson(w, *errors, 200, [&] { return std::move(result); });
+               });
   JsonRoute(router, "DELETE", "/admin/v1/registry/tags", 200,
             [s](http::Request& req, CallAccess& access) -> Result<Json> {
               LLMUX_ASSIGN_OR_RETURN(std::string model, RequiredQuery(req, "model"));
@@ -245,7 +281,10 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
               LLMUX_ASSIGN_OR_RETURN(reg::ModelParameters p,
                                      reg::ParametersFromJson(b["parameters"]));
               LLMUX_ASSIGN_OR_RETURN(reg::Change c, s->SetParameters(ActorOf(access), model, p));
-              return ChangeJson(c);
+              Json out = ChangeJson(c);
+              // Request defaults apply at once; the load settings when the model loads next.
+              out["load_settings_apply"] = "at the model's next load";
+              return out;
             });
   JsonRoute(router, "POST", "/admin/v1/registry/rollback", 200,
             [s](http::Request& req, CallAccess& access) -> Result<Json> {
@@ -259,8 +298,7 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
               return ChangeJson(c);
             });
   if (models == nullptr && deploys == nullptr) return;
-  // Loading a model takes a while: off the io threads, one load, unload or update at a time.
-  auto updating = std::make_shared<boost::asio::thread_pool>(1);
+  // Load, unload and update share the pool of the tag route: one model change at a time.
   auto off_loop_route = [&router, errors, updating](const char* path, auto body) {
     router.Route("POST", path,
                  [errors, updating, body](http::Request& req, http::ResponseWriter& w,

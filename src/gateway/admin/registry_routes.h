@@ -8,8 +8,12 @@
 //   POST   /admin/v1/registry/versions {path, model, tag?}                      models:manage
 //   DELETE /admin/v1/registry/versions?model=N&digest=D                         models:manage
 //   PUT    /admin/v1/registry/tags {model, tag, digest}                         models:manage
+//          (with `models`: every served model whose name refers to model:tag is hot-updated to
+//          the version; the reply's "updated" lists them, each with ok or its error)
 //   DELETE /admin/v1/registry/tags?model=N&tag=T                                models:manage
 //   PUT    /admin/v1/registry/parameters {model, parameters: {...}}             models:manage
+//          (request defaults apply at once; context length, KV type and budget, chat template and
+//          max running at the model's next load: the reply says so in "load_settings_apply")
 //   POST   /admin/v1/registry/rollback {change_id}                              models:manage
 //
 // Shapes in docs/registry.md.

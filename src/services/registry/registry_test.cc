@@ -13,6 +13,7 @@
 #include <string>
 
 #include "engine/gguf/gguf_writer.h"
+#include "services/registry/load_settings.h"
 #include "services/registry/registry_service.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
@@ -345,6 +346,42 @@ TEST_P(RegistryTest, HostileNamesAreRefusedBeforeAnythingIsTouched) {
   // Digests: too short, not hex.
   EXPECT_EQ(service_->SetTag(admin_, "ok", "t", "abc").status().field(), "digest");
   EXPECT_EQ(service_->SetTag(admin_, "ok", "t", std::string(64, 'Z')).status().field(), "digest");
+}
+
+// What serving reads at a model's load: the load-time parameters, and the file of the tag the
+// served name names; nothing for a name that is not registered.
+TEST_P(RegistryTest, LoadSettingsCarryTheLoadTimeParametersAndTheTaggedFile) {
+  const std::string file = WriteGguf("load");
+  const Version v = MustRegister(file, "served");
+  ModelParameters p;
+  p.context_length = 96;
+  p.kv_type = "q8_0";
+  p.kv_budget_mb = 3;
+  p.max_running = 2;
+  p.chat_template = "{{ messages[0].content }}";
+  p.temperature = 0.5;  // a request default: not a load setting
+  ASSERT_TRUE(service_->SetParameters(admin_, "served", p).ok());
+  const serving::ModelLoadSettingsLookup lookup = RegistryLoadSettings(*service_);
+  std::optional<serving::ModelLoadSettings> s = lookup("served");
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->path, v.path);
+  EXPECT_EQ(s->n_ctx, 96);
+  EXPECT_EQ(s->kv_type, DType::kQ8_0);
+  EXPECT_EQ(s->kv_cache_bytes, 3 * 1024 * 1024);
+  EXPECT_EQ(s->max_running, 2);
+  EXPECT_EQ(s->chat_template, "{{ messages[0].content }}");
+  EXPECT_EQ(lookup("served:latest")->path, v.path);
+  // A tag that does not exist: the settings still apply, there is no file to load on demand.
+  std::optional<serving::ModelLoadSettings> untagged = lookup("served:nope");
+  ASSERT_TRUE(untagged.has_value());
+  EXPECT_EQ(untagged->path, "");
+  EXPECT_EQ(untagged->n_ctx, 96);
+  EXPECT_FALSE(lookup("unregistered").has_value());
+  // Unset parameters leave the flags alone.
+  ASSERT_TRUE(service_->SetParameters(admin_, "served", ModelParameters{}).ok());
+  s = lookup("served");
+  ASSERT_TRUE(s.has_value());
+  EXPECT_FALSE(s->n_ctx || s->kv_type || s->kv_cache_bytes || s->max_running || s->chat_template);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RegistryTest,
