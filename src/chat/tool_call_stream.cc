@@ -57,11 +57,11 @@ struct Cursor {
   }
 };
 
-#define LLMUX_STEP(expr)                                          \
-  do {                                                            \
-    const Step step_ = (expr);                                    \
-    if (step_ == Step::kMore) return HeaderMatch::kMore;          \
-    if (step_ == Step::kNo) return HeaderMatch::kNo;              \
+#define LLMUX_STEP(expr)                                 \
+  do {                                                   \
+    const Step step_ = (expr);                           \
+    if (step_ == Step::kMore) return HeaderMatch::kMore; \
+    if (step_ == Step::kNo) return HeaderMatch::kNo;     \
   } while (0)
 
 }  // namespace
@@ -216,9 +216,8 @@ ToolCallStream::End ToolCallStream::Finish() {
     phase_ = Phase::kTail;
     return end;
   }
-  std::optional<ParsedToolCall> call = syntax_ == ToolBodySyntax::kDeepSeek
-                                           ? ParseDeepSeekToolCall(raw_)
-                                           : ParseJsonToolCall(raw_);
+  std::optional<ParsedToolCall> call =
+      syntax_ == ToolBodySyntax::kDeepSeek ? ParseDeepSeekToolCall(raw_) : ParseJsonToolCall(raw_);
   if (!call) return end;
   end.is_call = true;
   end.piece.started = true;

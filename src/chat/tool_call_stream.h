@@ -25,7 +25,7 @@ namespace llmux::chat {
 enum class ToolBodySyntax { kJson, kDeepSeek };
 
 struct ToolCallPiece {
-  bool started = false;   // the call is announced with this piece (name is set)
+  bool started = false;  // the call is announced with this piece (name is set)
   std::string name;
   std::string arguments;  // the next fragment of the arguments text (may be empty)
 };

@@ -33,8 +33,11 @@ bool IsValidUtf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
-                                                     : (c & 0xF8) == 0xF0 ? 4 : 0;
+    size_t len = c < 0x80             ? 1
+                 : (c & 0xE0) == 0xC0 ? 2
+                 : (c & 0xF0) == 0xE0 ? 3
+                 : (c & 0xF8) == 0xF0 ? 4
+                                      : 0;
     if (len == 0 || i + len > s.size()) return false;
     for (size_t k = 1; k < len; ++k) {
       if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
@@ -121,8 +124,8 @@ TEST(ToolCallStreamTest, OtherShapesAreHeldAndParsedWhole) {
     EXPECT_EQ(end.piece.name, "f");
     EXPECT_EQ(end.piece.arguments, body == R"({"name": "f"})" ? "{}" : R"({"a":1})");
   }
-  for (std::string body : {R"({"name": 5, "arguments": {}})", R"({"name": "", "arguments": {}})",
-                           "not json", ""}) {
+  for (std::string body :
+       {R"({"name": 5, "arguments": {}})", R"({"name": "", "arguments": {}})", "not json", ""}) {
     ToolCallStream s(ToolBodySyntax::kJson);
     s.Feed(body);
     EXPECT_FALSE(s.Finish().is_call) << body;
@@ -132,7 +135,8 @@ TEST(ToolCallStreamTest, OtherShapesAreHeldAndParsedWhole) {
 
 TEST(ToolCallStreamTest, LongPreambleIsHeld) {
   ToolCallStream s(ToolBodySyntax::kJson);
-  EXPECT_FALSE(s.Feed("{\"name\": \"f\"," + std::string(ToolCallStream::kMaxHeaderBytes, ' ')).started);
+  EXPECT_FALSE(
+      s.Feed("{\"name\": \"f\"," + std::string(ToolCallStream::kMaxHeaderBytes, ' ')).started);
   EXPECT_FALSE(s.Feed("\"arguments\": {\"a\": 1}}").started);
   ToolCallStream::End end = s.Finish();
   ASSERT_TRUE(end.is_call);
@@ -220,9 +224,10 @@ TEST(ToolCallStreamingTest, DeepSeekEverySplitPoint) {
 }
 
 TEST(ToolCallStreamingTest, LlamaEverySplitPoint) {
-  ExpectEverySplit(FormatOf("llama3.1"),
-                   "<|python_tag|>{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}",
-                   "", "get_weather", R"({"city":"Paris"})");
+  ExpectEverySplit(
+      FormatOf("llama3.1"),
+      "<|python_tag|>{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}", "",
+      "get_weather", R"({"city":"Paris"})");
 }
 
 TEST(ToolCallStreamingTest, ArgumentsStreamBeforeTheClosingTag) {
@@ -241,15 +246,15 @@ TEST(ToolCallStreamingTest, ArgumentsStreamBeforeTheClosingTag) {
 }
 
 TEST(ToolCallStreamingTest, MalformedBlockStaysContent) {
-  ChatDelta all = Reassemble(
-      Deltas(FormatOf("qwen3"), Bytes("a<tool_call>{\"name\": 1}</tool_call>b")));
+  ChatDelta all =
+      Reassemble(Deltas(FormatOf("qwen3"), Bytes("a<tool_call>{\"name\": 1}</tool_call>b")));
   EXPECT_TRUE(all.tool_calls.empty());
   EXPECT_EQ(all.content, "a<tool_call>{\"name\": 1}</tool_call>b");
 }
 
 TEST(ToolCallStreamingTest, UnterminatedBlockAtFinishIsStillACall) {
-  ChatDelta all = Reassemble(
-      Deltas(FormatOf("qwen3"), Bytes("<tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": 1}}")));
+  ChatDelta all = Reassemble(Deltas(
+      FormatOf("qwen3"), Bytes("<tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": 1}}")));
   ASSERT_EQ(all.tool_calls.size(), 1u);
   EXPECT_EQ(all.tool_calls[0].arguments, R"({"a":1})");
 }
