@@ -4,7 +4,6 @@
 #include <random>
 
 #include "chat/text_util.h"
-#include "chat/tool_call_syntax.h"
 
 namespace llmux::chat {
 namespace {
@@ -15,19 +14,19 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
-std::string_view TrimAscii(std::string_view s) {
-  const char* ws = " \t\r\n";
-  const size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
-
 }  // namespace
 
 void ChatDelta::Append(const ChatDelta& other) {
   reasoning += other.reasoning;
   content += other.content;
-  tool_calls.insert(tool_calls.end(), other.tool_calls.begin(), other.tool_calls.end());
+  for (const ToolCallDelta& call : other.tool_calls) {
+    if (!tool_calls.empty() && call.id.empty() && call.name.empty() &&
+        tool_calls.back().index == call.index) {
+      tool_calls.back().arguments += call.arguments;
+    } else {
+      tool_calls.push_back(call);
+    }
+  }
 }
 
 std::string RandomToolCallId() {
@@ -52,7 +51,7 @@ ChatOutputParser::ChatOutputParser(OutputFormat format, ParserOptions options)
 
 ChatDelta ChatOutputParser::Feed(std::string_view text) {
   ChatDelta out;
-  if (finished_) return out;
+  if (finished_ || done_with_tools_) return out;
   buf_.append(text);
   Process(/*final=*/false, out);
   total_.Append(out);
@@ -171,58 +170,88 @@ bool ChatOutputParser::StepContent(bool final, ChatDelta& out) {
 }
 
 bool ChatOutputParser::StepToolBody(bool final, ChatDelta& out) {
+  if (!call_) {
+    call_.emplace(format_.tool_syntax == ToolCallSyntax::kDeepSeek ? ToolBodySyntax::kDeepSeek
+                                                                   : ToolBodySyntax::kJson);
+  }
   const size_t close = buf_.find(format_.tool_close);
   if (close != std::string::npos) {
-    EmitToolBlock(std::string_view(buf_).substr(0, close), /*closed=*/true, out);
+    EmitCallPiece(call_->Feed(std::string_view(buf_).substr(0, close)), out);
     buf_.erase(0, close + format_.tool_close.size());
-    state_ = State::kContent;
+    EndToolBlock(/*closed=*/true, out);
     return true;
   }
+  // Everything but what may be the start of the closing tag goes to the call now.
+  const size_t n =
+      final ? buf_.size() : buf_.size() - text::PartialSuffixLength(buf_, format_.tool_close);
+  EmitCallPiece(call_->Feed(std::string_view(buf_).substr(0, n)), out);
+  buf_.erase(0, n);
   if (!final) return false;
-  EmitToolBlock(buf_, /*closed=*/false, out);
-  buf_.clear();
-  state_ = State::kContent;
+  EndToolBlock(/*closed=*/false, out);
   return true;
 }
 
 void ChatOutputParser::StepBareJson(bool final, ChatDelta& out) {
-  if (!final) return;  // the whole reply decides whether it is a call
-  std::string_view body = TrimAscii(buf_);
-  if (StartsWith(body, kPythonTag)) body = TrimAscii(body.substr(kPythonTag.size()));
-  if (auto call = ParseJsonToolCall(body)) {
-    ToolCallDelta d;
-    d.index = static_cast<int>(total_.tool_calls.size() + out.tool_calls.size());
-    d.id = options_.make_call_id ? options_.make_call_id() : RandomToolCallId();
-    d.name = std::move(call->name);
-    d.arguments = std::move(call->arguments);
-    out.tool_calls.push_back(std::move(d));
+  if (!call_) {
+    // StepStart saw '{' or the whole python tag after optional whitespace.
+    size_t skip = buf_.find_first_not_of(" \t\r\n");
+    if (StartsWith(std::string_view(buf_).substr(skip), kPythonTag)) skip += kPythonTag.size();
+    bare_prefix_ = buf_.substr(0, skip);
+    buf_.erase(0, skip);
+    call_.emplace(ToolBodySyntax::kJson);
+  }
+  EmitCallPiece(call_->Feed(buf_), out);
+  buf_.clear();
+  if (!final) return;
+  ToolCallStream::End end = call_->Finish();
+  if (end.is_call) {
+    EmitCallPiece(std::move(end.piece), out);
+    ++calls_completed_;
   } else {
-    EmitText(Channel::kContent, buf_, out);
+    EmitText(Channel::kContent, bare_prefix_ + call_->raw(), out);
     FlushNewlines(Channel::kContent, out);
   }
-  buf_.clear();
+  call_.reset();
   state_ = State::kDone;
 }
 
-void ChatOutputParser::EmitToolBlock(std::string_view body, bool closed, ChatDelta& out) {
-  std::optional<ParsedToolCall> call = format_.tool_syntax == ToolCallSyntax::kDeepSeek
-                                           ? ParseDeepSeekToolCall(body)
-                                           : ParseJsonToolCall(body);
-  if (call) {
+void ChatOutputParser::EmitCallPiece(ToolCallPiece piece, ChatDelta& out) {
+  if (piece.started) {
     ToolCallDelta d;
-    d.index = static_cast<int>(total_.tool_calls.size() + out.tool_calls.size());
+    d.index = calls_started_++;
     d.id = options_.make_call_id ? options_.make_call_id() : RandomToolCallId();
-    d.name = std::move(call->name);
-    d.arguments = std::move(call->arguments);
+    d.name = std::move(piece.name);
+    d.arguments = std::move(piece.arguments);
     out.tool_calls.push_back(std::move(d));
+    newlines_before_tool_ = 0;  // the newlines before the call were layout
+    return;
+  }
+  if (piece.arguments.empty() || calls_started_ == 0) return;
+  ChatDelta more;
+  more.tool_calls.push_back(ToolCallDelta{calls_started_ - 1, "", "", std::move(piece.arguments)});
+  out.Append(more);
+}
+
+void ChatOutputParser::EndToolBlock(bool closed, ChatDelta& out) {
+  ToolCallStream::End end = call_->Finish();
+  state_ = State::kContent;
+  if (end.is_call) {
+    EmitCallPiece(std::move(end.piece), out);
+    call_.reset();
     newlines_before_tool_ = 0;
     strip_leading_newlines_ = true;  // newlines after </tool_call> are layout
+    if (options_.max_tool_calls > 0 && ++calls_completed_ >= options_.max_tool_calls) {
+      done_with_tools_ = true;
+      buf_.clear();
+      state_ = State::kDone;
+    }
     return;
   }
   // Not a call: the block is ordinary text, newlines before it included.
   std::string raw = format_.tool_open;
-  raw.append(body);
+  raw.append(call_->raw());
   if (closed) raw += format_.tool_close;
+  call_.reset();
   pending_newlines_ = newlines_before_tool_;
   newlines_before_tool_ = 0;
   strip_leading_newlines_ = false;

@@ -15,30 +15,37 @@
 //    are dropped (so re-rendering the reply with the template reproduces the model's output).
 //  * Tool calls: a <tool_call>...</tool_call> block whose body is a JSON object with a string
 //    "name" and an object "arguments" (or "parameters"; a JSON string holding an object is
-//    accepted too; missing means {}) becomes a call. The call is emitted in one delta, with
-//    id, name and the whole arguments (compact JSON), when its closing tag arrives; a block
-//    still open at Finish() is parsed the same way. Several blocks give several calls
-//    (parallel calls), with index 0, 1, ... A block that does not parse is returned as
-//    content, tags included (like vLLM).
+//    accepted too; missing means {}) becomes a call. A call streams (tool_call_stream.h): its
+//    first delta carries index, id and name (arguments empty or a first piece), later deltas
+//    the same index and the next pieces of the arguments text (compact JSON). A body in
+//    another shape is held and emitted in one delta when its closing tag arrives; a block
+//    still open at Finish() ends the same way. Several blocks give several calls (parallel
+//    calls), with index 0, 1, ... A held block that does not parse is returned as content,
+//    tags included (like vLLM). The bare-JSON syntax (Llama 3.1) streams the same way.
 //  * Held back: text that may still become a tag ("<tool" could be "<tool_call>"), newlines
-//    that may turn out to be layout, and an incomplete UTF-8 sequence at the end of a piece.
+//    that may turn out to be layout, the part of a call body that may be its closing tag, and
+//    an incomplete UTF-8 sequence at the end of a piece.
 //    So every delta is valid UTF-8 when the input is.
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "chat/output_format.h"
+#include "chat/tool_call_stream.h"
 
 namespace llmux::chat {
 
 struct ToolCallDelta {
   int index = 0;          // position among this reply's tool calls
-  std::string id;         // "call_" + 24 random letters and digits (ParserOptions::make_call_id)
+  // id and name: only in a call's first delta. id: "call_" + 24 random letters and digits
+  // (ParserOptions::make_call_id).
+  std::string id;
   std::string name;
-  std::string arguments;  // compact JSON text, e.g. {"city":"Paris"}
+  std::string arguments;  // the next piece of compact JSON text, e.g. {"city":"Paris"}
 };
 
 struct ChatDelta {
@@ -47,6 +54,8 @@ struct ChatDelta {
   std::vector<ToolCallDelta> tool_calls;
 
   bool empty() const { return reasoning.empty() && content.empty() && tool_calls.empty(); }
+  // Appends other's text; a piece of the arguments of the call this delta ends with is merged
+  // into that call, so `tool_calls` holds one entry per call.
   void Append(const ChatDelta& other);
 };
 
@@ -56,6 +65,9 @@ struct ParserOptions {
   bool parse_tool_calls = true;
   // Makes the id of each call; default: "call_" + 24 random alphanumerics.
   std::function<std::string()> make_call_id;
+  // More than 0: once this many calls are complete, the rest of the output is dropped and
+  // done_with_tools() turns true (parallel_tool_calls false: 1).
+  int max_tool_calls = 0;
 };
 
 // "call_" + 24 random letters and digits.
@@ -74,6 +86,8 @@ class ChatOutputParser {
   const ChatDelta& total() const { return total_; }
   int tool_call_count() const { return static_cast<int>(total_.tool_calls.size()); }
   bool finished() const { return finished_; }
+  // ParserOptions::max_tool_calls calls are complete: generation may stop.
+  bool done_with_tools() const { return done_with_tools_; }
 
  private:
   enum class State { kStart, kReasoning, kContent, kToolBody, kBareJson, kDone };
@@ -89,8 +103,10 @@ class ChatOutputParser {
   // Appends text to a channel, applying the newline layout rules.
   void EmitText(Channel channel, std::string_view text, ChatDelta& out);
   void FlushNewlines(Channel channel, ChatDelta& out);
-  // Emits a parsed call, or the raw block as content when `body` is not a valid call.
-  void EmitToolBlock(std::string_view body, bool closed, ChatDelta& out);
+  // Passes a piece of the current call on as a ToolCallDelta.
+  void EmitCallPiece(ToolCallPiece piece, ChatDelta& out);
+  // The current call's body ended: its rest, or the raw block as content when it is no call.
+  void EndToolBlock(bool closed, ChatDelta& out);
   // How much of buf_ (up to `limit`) can be emitted without cutting a UTF-8 sequence.
   size_t Utf8Safe(size_t limit, bool final) const;
 
@@ -102,6 +118,11 @@ class ChatOutputParser {
   bool strip_leading_newlines_ = false;
   size_t newlines_before_tool_ = 0;  // given back if the block turns out not to be a call
   bool finished_ = false;
+  bool done_with_tools_ = false;
+  std::optional<ToolCallStream> call_;  // the call being parsed (kToolBody, kBareJson)
+  std::string bare_prefix_;  // kBareJson: what came before the object (given back if no call)
+  int calls_started_ = 0;
+  int calls_completed_ = 0;
   ChatDelta total_;
 };
 

@@ -82,7 +82,7 @@ bool GenerationStream::OnToken(const TokenOutput& t) {
     // back, the output parser's place) is rebuilt; what it emits was sent then.
     std::string text = stop_.Push(t.text);
     if (parser_) parser_->Feed(text);
-    return !stop_.stopped();
+    return !Done();
   }
   const auto now = std::chrono::steady_clock::now();
   if (n_tokens_ == 0) {
@@ -106,7 +106,11 @@ bool GenerationStream::OnToken(const TokenOutput& t) {
   }
   std::string text = stop_.Push(t.text);
   Emit(delta, text, false);
-  return !stop_.stopped();
+  return !Done();
+}
+
+bool GenerationStream::Done() const {
+  return stop_.stopped() || (parser_ && parser_->done_with_tools());
 }
 
 void GenerationStream::OnFinish(const EngineFinish& f) {
@@ -118,6 +122,9 @@ void GenerationStream::OnFinish(const EngineFinish& f) {
   finish.usage.completion_tokens = f.completion_tokens;
   finish.usage.cached_tokens = f.cached_tokens;
   finish.error = f.error;
+  if (stop_.stopped() && f.reason == EngineFinishReason::kStopped) {
+    finish.stop_sequence = stop_.matched();
+  }
   metrics_.RequestFinished(model_, FinishReasonName(finish.reason), started_,
                            Seconds(std::chrono::steady_clock::now() - arrival_), f.prompt_tokens,
                            f.completion_tokens);

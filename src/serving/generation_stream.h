@@ -35,6 +35,8 @@ class GenerationStream : public std::enable_shared_from_this<GenerationStream> {
  private:
   bool OnToken(const TokenOutput& token);
   void OnFinish(const EngineFinish& finish);
+  // A stop sequence matched, or the parser took all the tool calls the request allows.
+  bool Done() const;
   void Emit(Delta& delta, const std::string& text, bool final);
 
   std::string model_;

@@ -71,6 +71,8 @@ struct ChatRequest {
   std::vector<chat::Message> messages;
   std::vector<chat::Tool> tools;
   ToolChoice tool_choice;
+  // False: at most one tool call per reply (generation stops after the first whole call).
+  bool parallel_tool_calls = true;
   ResponseFormat response_format = ResponseFormat::kText;
   std::string json_schema;              // kJsonSchema: the schema as JSON text, key order kept
   bool json_schema_strict = false;      // kJsonSchema: unsupported keywords are errors
@@ -133,6 +135,8 @@ struct Finish {
   FinishReason reason = FinishReason::kStop;
   Usage usage;
   Status error;  // set when reason is kError (e.g. the engine failed mid-stream)
+  // The stop sequence (GenerationOptions::stop) that ended generation; empty otherwise.
+  std::string stop_sequence;
 };
 
 class Sink {

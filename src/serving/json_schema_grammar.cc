@@ -148,16 +148,29 @@ struct LiteralTrie {
 
 class SchemaCompiler {
  public:
-  SchemaCompiler(const Json& root, bool strict) : root_(root), strict_(strict) {}
+  explicit SchemaCompiler(bool strict) : strict_(strict) {}
 
-  Result<std::shared_ptr<const grammar::Grammar>> Compile() {
+  Result<std::shared_ptr<const grammar::Grammar>> Compile(const Json& schema) {
+    LLMUX_ASSIGN_OR_RETURN(Expr e, Value(schema));
+    return Build(std::move(e));
+  }
+
+  // The expression of one schema document; "$ref"s resolve within it.
+  Result<Expr> Value(const Json& schema) {
+    root_ = &schema;
+    refs_.clear();
+    return Schema(schema, "", 0);
+  }
+
+  Result<std::shared_ptr<const grammar::Grammar>> Build(Expr e) {
     const uint32_t root = b_.AddRule("root");
-    LLMUX_ASSIGN_OR_RETURN(Expr e, Schema(root_, "", 0));
-    b_.Define(root, e);
+    b_.Define(root, std::move(e));
     auto g = b_.Build(root);
     if (!g.ok()) return InvalidArgumentError("json_schema: " + g.status().message());
     return g;
   }
+
+  Expr Named(const std::string& name, Expr e) { return AsRule(name, std::move(e)); }
 
  private:
   static Status Error(const std::string& path, const std::string& what) {
@@ -345,15 +358,15 @@ class SchemaCompiler {
     if (auto it = refs_.find(target); it != refs_.end()) return Ref(it->second);
     const Json* node = nullptr;
     if (target == "#") {
-      node = &root_;
+      node = root_;
     } else {
       for (const char* prefix : {"#/$defs/", "#/definitions/"}) {
         const std::string p = prefix;
         if (target.compare(0, p.size(), p) != 0) continue;
         const std::string name = target.substr(p.size());
         const std::string section = p.substr(2, p.size() - 3);
-        const auto defs = root_.find(section);
-        if (defs == root_.end() || !defs->is_object() || !defs->contains(name)) {
+        const auto defs = root_->find(section);
+        if (defs == root_->end() || !defs->is_object() || !defs->contains(name)) {
           return Error(path, "'$ref' to '" + target + "', which is not defined");
         }
         node = &(*defs)[name];
@@ -651,7 +664,7 @@ class SchemaCompiler {
   }
 
   static constexpr uint32_t kNone = 0xFFFFFFFFu;
-  const Json& root_;
+  const Json* root_ = nullptr;
   bool strict_;
   GrammarBuilder b_;
   uint32_t ws_ = kNone, char_ = kNone, body_ = kNone, string_ = kNone, integer_ = kNone,
@@ -669,7 +682,32 @@ Result<std::shared_ptr<const grammar::Grammar>> CompileJsonSchema(std::string_vi
   // ordered_json keeps the properties in the order the schema lists them.
   Json root = Json::parse(schema, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) return InvalidArgumentError("json_schema: the schema is not valid JSON");
-  return SchemaCompiler(root, strict).Compile();
+  return SchemaCompiler(strict).Compile(root);
+}
+
+Result<std::shared_ptr<const grammar::Grammar>> CompileFramedSchemas(
+    const std::vector<FramedSchema>& alternatives, bool strict, const FramedList& list) {
+  if (alternatives.empty()) return InvalidArgumentError("json_schema: no alternatives");
+  if (list.max_count < 1) return InvalidArgumentError("json_schema: max_count below 1");
+  SchemaCompiler compiler(strict);
+  std::vector<Json> schemas;
+  schemas.reserve(alternatives.size());  // Value() keeps a pointer to its document
+  std::vector<Expr> alts;
+  for (const FramedSchema& a : alternatives) {
+    if (!JsonNestingWithin(a.schema)) {
+      return InvalidArgumentError("json_schema: " + JsonTooDeepMessage());
+    }
+    schemas.push_back(Json::parse(a.schema, nullptr, /*allow_exceptions=*/false));
+    if (schemas.back().is_discarded()) {
+      return InvalidArgumentError("json_schema: the schema is not valid JSON");
+    }
+    LLMUX_ASSIGN_OR_RETURN(Expr value, compiler.Value(schemas.back()));
+    alts.push_back(Seq({Literal(a.before), std::move(value), Literal(a.after)}));
+  }
+  const Expr one = compiler.Named("framed", Alt(std::move(alts)));
+  const Expr more =
+      Repeat(Seq({Literal(list.separator), one}), 0, static_cast<uint32_t>(list.max_count - 1));
+  return compiler.Build(Seq({Literal(list.before), one, more, Literal(list.after)}));
 }
 
 }  // namespace llmux::serving

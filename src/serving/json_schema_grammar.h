@@ -25,7 +25,9 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "engine/runtime/grammar.h"
@@ -42,5 +44,24 @@ inline constexpr int kMaxJsonSchemaRepeat = 4096;  // minItems/maxItems/minLengt
 // it is ("at /properties/a/items").
 Result<std::shared_ptr<const grammar::Grammar>> CompileJsonSchema(std::string_view schema,
                                                                   bool strict);
+
+// A JSON value framed by fixed text: `before`, a value valid against `schema`, then `after`.
+struct FramedSchema {
+  std::string before;
+  std::string schema;  // JSON text
+  std::string after;
+};
+// How framed values follow each other: `before`, 1..max_count values separated by
+// `separator`, then `after`.
+struct FramedList {
+  std::string before;
+  std::string separator;
+  std::string after;
+  int max_count = 1;
+};
+// The grammar whose language is a list of framed values, each any one of the alternatives (forced
+// tool calls: one alternative per tool, its call syntax around its parameters schema).
+Result<std::shared_ptr<const grammar::Grammar>> CompileFramedSchemas(
+    const std::vector<FramedSchema>& alternatives, bool strict, const FramedList& list = {});
 
 }  // namespace llmux::serving

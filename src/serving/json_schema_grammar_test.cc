@@ -44,6 +44,33 @@ TEST(JsonSchemaGrammarTest, ObjectPropertiesInSchemaOrderOptionalOmitted) {
        R"({"a":"\ud800"})", "{\"a\":\"\x01\"}", R"({"a":1})"});
 }
 
+TEST(JsonSchemaGrammarTest, FramedSchemasEachWithItsOwnRefs) {
+  auto g = CompileFramedSchemas(
+      {{"<a>", R"({"type":"object","properties":{"n":{"$ref":"#/$defs/x"}},"required":["n"],
+                  "$defs":{"x":{"type":"integer"}}})",
+        "</a>"},
+       {"<b>", R"({"type":"object","properties":{"s":{"$ref":"#/$defs/x"}},"required":["s"],
+                  "$defs":{"x":{"type":"string"}}})",
+        "</b>"}},
+      false);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_TRUE(Matches(**g, R"(<a>{"n": 5}</a>)"));
+  EXPECT_TRUE(Matches(**g, R"(<b>{"s":"x"}</b>)"));
+  EXPECT_FALSE(Matches(**g, R"(<a>{"n":"x"}</a>)"));  // each frame resolves its own $defs
+  EXPECT_FALSE(Matches(**g, R"(<b>{"s":5}</b>)"));
+  EXPECT_FALSE(Matches(**g, R"(<a>{"n":5}</b>)"));
+  EXPECT_FALSE(Matches(**g, R"({"n":5})"));
+  EXPECT_FALSE(CompileFramedSchemas({}, false).ok());
+  auto list = CompileFramedSchemas({{"(", R"({"type":"integer"})", ")"}}, false,
+                                   FramedList{"[", ",", "]", 3});
+  ASSERT_TRUE(list.ok());
+  EXPECT_TRUE(Matches(**list, "[(1)]"));
+  EXPECT_TRUE(Matches(**list, "[(1),(2),(3)]"));
+  EXPECT_FALSE(Matches(**list, "[(1),(2),(3),(4)]"));
+  EXPECT_FALSE(Matches(**list, "[]"));
+  EXPECT_FALSE(CompileFramedSchemas({{"", "{", ""}}, false).ok());
+}
+
 TEST(JsonSchemaGrammarTest, ArraysWithBounds) {
   ExpectLanguage(R"({"type":"array","items":{"type":"integer"},"minItems":2,"maxItems":3})",
                  {"[1,2]", "[1, 2, 3]", "[ 0 ,-1 ]"},

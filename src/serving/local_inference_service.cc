@@ -589,6 +589,7 @@ Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Chat(ChatRequest r
                                                request, use_tools, grammars_));
   chat::ParserOptions parser_options;
   parser_options.parse_tool_calls = use_tools;
+  if (!request.parallel_tool_calls) parser_options.max_tool_calls = 1;
   auto parser = tmpl.MakeParser(render, parser_options);
   LLMUX_ASSIGN_OR_RETURN(auto waiting_slot, TakeWaitingSlot(*host, request.options));
   auto stream = std::make_shared<GenerationStream>(

@@ -1,6 +1,6 @@
 // The token constraint a chat request needs: one JSON object for response_format
 // json_object, a JSON value valid against the schema for json_schema, a text of the grammar
-// for a GBNF grammar, a forced <tool_call> frame for tool_choice required or a named function.
+// for a GBNF grammar, a forced tool call for tool_choice required or a named function.
 #pragma once
 
 #include <memory>
@@ -13,8 +13,10 @@
 
 namespace llmux::serving {
 
-// Null when the request needs no constraint. Forced tool calls need a template whose calls
-// are JSON inside <tool_call> tags (Qwen); other templates get Unimplemented. Schemas and
+// Null when the request needs no constraint. A forced tool call is written in the template's
+// own call syntax (Qwen/Hermes tags, Llama 3.1 bare JSON, DeepSeek-V3 tags), one call of one of
+// the allowed tools whose arguments match that tool's parameters schema (json_schema_grammar.h,
+// not strict); templates without a call syntax get Unimplemented. Schemas and
 // grammars are compiled through `grammars`; one that does not compile is InvalidArgument
 // naming the request field.
 Result<std::unique_ptr<TokenConstraint>> MakeRequestConstraint(

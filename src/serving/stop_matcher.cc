@@ -14,7 +14,13 @@ std::string StopMatcher::Push(std::string_view text) {
   }
   // The earliest complete match wins.
   size_t match = std::string::npos;
-  for (const std::string& stop : stops_) match = std::min(match, pending_.find(stop));
+  for (const std::string& stop : stops_) {
+    const size_t at = pending_.find(stop);
+    if (at < match) {
+      match = at;
+      matched_ = stop;
+    }
+  }
   if (match != std::string::npos) {
     stopped_ = true;
     std::string out = pending_.substr(0, match);

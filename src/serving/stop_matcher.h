@@ -18,11 +18,14 @@ class StopMatcher {
   // Returns the text still held back (at the end of generation without a match).
   std::string Flush();
   bool stopped() const { return stopped_; }
+  // The stop sequence that matched (empty before a match).
+  const std::string& matched() const { return matched_; }
 
  private:
   std::vector<std::string> stops_;
   std::string pending_;
   bool stopped_ = false;
+  std::string matched_;
 };
 
 }  // namespace llmux::serving

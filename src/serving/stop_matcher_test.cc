@@ -28,6 +28,14 @@ TEST(StopMatcherTest, StopAcrossPiecesIsCutAndNeverEmitted) {
   EXPECT_EQ(m.Push("D tail"), "");
   EXPECT_TRUE(m.stopped());
   EXPECT_EQ(m.Flush(), "");
+  EXPECT_EQ(m.matched(), "END");
+}
+
+TEST(StopMatcherTest, MatchedNamesTheEarliestStop) {
+  StopMatcher m({"cd", "b", "zz"});
+  EXPECT_EQ(m.matched(), "");
+  EXPECT_EQ(m.Push("abcd"), "a");
+  EXPECT_EQ(m.matched(), "b");
 }
 
 TEST(StopMatcherTest, FalseStartIsReleased) {

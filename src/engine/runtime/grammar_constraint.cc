@@ -17,9 +17,15 @@ using grammar::Recognizer;
 class GrammarConstraint final : public TokenConstraint {
  public:
   GrammarConstraint(std::shared_ptr<const ConstraintVocab> vocab,
-                    std::shared_ptr<const grammar::Grammar> g)
+                    std::shared_ptr<const grammar::Grammar> g,
+                    const std::vector<std::string>& special_texts)
       : vocab_(std::move(vocab)), grammar_(std::move(g)), rec_(*grammar_) {
     if (!rec_.Start(state_)) failed_ = true;
+    for (int32_t id : vocab_->special_ids()) {
+      for (const std::string& text : special_texts) {
+        if (!text.empty() && vocab_->piece(id) == text) specials_.push_back(id);
+      }
+    }
   }
 
   void Mask(std::span<float> logits) override;
@@ -29,6 +35,14 @@ class GrammarConstraint final : public TokenConstraint {
 
  private:
   void Walk(uint32_t node, const Recognizer::State& s, size_t depth);
+  // Steps the recognizer over a token's text; false if the grammar refuses a byte.
+  bool StepText(std::string_view text, Recognizer::State& out);
+  bool IsAllowedSpecial(int32_t id) const {
+    for (int32_t s : specials_) {
+      if (s == id) return true;
+    }
+    return false;
+  }
   // A token after which `distance` bytes complete the text fits the budget: this token, the
   // distance (one byte per token at worst) and the end of generation.
   bool Fits(uint64_t distance) const { return distance + 2 <= static_cast<uint64_t>(tokens_left_); }
@@ -56,6 +70,7 @@ class GrammarConstraint final : public TokenConstraint {
   bool budgeted_ = false;  // this mask keeps completion within tokens_left_
   std::vector<std::pair<uint32_t, uint32_t>> ranges_;
   std::vector<uint8_t> allowed_;
+  std::vector<int32_t> specials_;  // special tokens that may spell their text
 };
 
 // Sibling bytes that the same stacks take lead to the same state (AcceptMask): each distinct
@@ -113,7 +128,17 @@ void GrammarConstraint::Mask(std::span<float> logits) {
     for (const auto& [begin, end] : ranges_) {
       for (uint32_t r = begin; r < end; ++r) allowed_[ids[r]] = 1;
     }
-    if (ranges_.empty() && !state_.accepting) failed_ = true;
+    bool any = !ranges_.empty();
+    for (int32_t id : specials_) {
+      Recognizer::State t;
+      const size_t mark = rec_.Mark();
+      if (StepText(vocab_->piece(id), t) && (!budgeted_ || Fits(rec_.Distance(t)))) {
+        allowed_[id] = 1;
+        any = true;
+      }
+      rec_.Rollback(mark);
+    }
+    if (!any && !state_.accepting) failed_ = true;
   }
   if (failed_ || ended_ || state_.accepting) {
     for (int32_t id : vocab_->eog_ids()) allowed_[id] = 1;
@@ -136,27 +161,36 @@ void GrammarConstraint::Accept(int32_t token) {
     return;
   }
   const std::string_view piece = vocab_->piece(token);
-  if (failed_ || ended_ || piece.empty() || vocab_->is_special(token)) {
+  if (failed_ || ended_ || piece.empty() ||
+      (vocab_->is_special(token) && !IsAllowedSpecial(token))) {
     failed_ = true;
     return;
   }
+  Recognizer::State next;
+  if (!StepText(piece, next)) {
+    failed_ = true;
+    return;
+  }
+  state_ = std::move(next);
+  rec_.Compact(state_);
+}
+
+bool GrammarConstraint::StepText(std::string_view text, Recognizer::State& out) {
   Recognizer::State a = state_, b;
-  for (char c : piece) {
-    if (!rec_.Step(a, static_cast<uint8_t>(c), b)) {
-      failed_ = true;
-      return;
-    }
+  for (char c : text) {
+    if (!rec_.Step(a, static_cast<uint8_t>(c), b)) return false;
     std::swap(a, b);
   }
-  state_ = std::move(a);
-  rec_.Compact(state_);
+  out = std::move(a);
+  return true;
 }
 
 }  // namespace
 
-std::unique_ptr<TokenConstraint> MakeGrammarConstraint(std::shared_ptr<const ConstraintVocab> vocab,
-                                                       std::shared_ptr<const grammar::Grammar> g) {
-  return std::make_unique<GrammarConstraint>(std::move(vocab), std::move(g));
+std::unique_ptr<TokenConstraint> MakeGrammarConstraint(
+    std::shared_ptr<const ConstraintVocab> vocab, std::shared_ptr<const grammar::Grammar> g,
+    const std::vector<std::string>& special_texts) {
+  return std::make_unique<GrammarConstraint>(std::move(vocab), std::move(g), special_texts);
 }
 
 }  // namespace llmux

@@ -12,6 +12,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "engine/runtime/constraint_vocab.h"
 #include "engine/runtime/grammar.h"
@@ -19,7 +21,10 @@
 
 namespace llmux {
 
-std::unique_ptr<TokenConstraint> MakeGrammarConstraint(std::shared_ptr<const ConstraintVocab> vocab,
-                                                       std::shared_ptr<const grammar::Grammar> g);
+// special_texts: special tokens whose text is one of these may be taken where the grammar
+// takes that text (a template's tool-call tags, e.g. Qwen's "<tool_call>").
+std::unique_ptr<TokenConstraint> MakeGrammarConstraint(
+    std::shared_ptr<const ConstraintVocab> vocab, std::shared_ptr<const grammar::Grammar> g,
+    const std::vector<std::string>& special_texts = {});
 
 }  // namespace llmux

@@ -316,5 +316,48 @@ TEST(GrammarConstraintTest, MaskEqualsBruteForceOnQwen3Vocab) {
   ExpectMaskMatchesBruteForce(*g, vocab, 6, 7);
 }
 
+// A special token whose text the grammar takes is allowed only when it is listed, only where the
+// grammar takes its text, and accepting it moves the recognizer over that text.
+TEST(GrammarConstraintTest, ListedSpecialTokensSpellTheirText) {
+  auto file = gguf::GgufFile::Open(llmux::testing::SharedDir() + "/models/qwen3-vocab.gguf");
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  auto tok = Tokenizer::FromGguf(**file);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  auto vocab = ConstraintVocab::Build(**tok);
+  int32_t open = -1, close = -1;
+  for (int32_t id : vocab->special_ids()) {
+    if (vocab->piece(id) == "<tool_call>") open = id;
+    if (vocab->piece(id) == "</tool_call>") close = id;
+  }
+  ASSERT_GE(open, 0);
+  ASSERT_GE(close, 0);
+  GrammarBuilder b;
+  const uint32_t root = b.AddRule(
+      "root", Seq({Literal("<tool_call>"), Plus(Range('0', '9')), Literal("</tool_call>")}));
+  auto g = b.Build(root);
+  ASSERT_TRUE(g.ok());
+  std::vector<float> logits(vocab->n_vocab(), 0.0f);
+  auto plain = MakeGrammarConstraint(vocab, *g);
+  plain->Mask(logits);
+  EXPECT_TRUE(std::isinf(logits[open])) << "not listed: never allowed";
+
+  auto c = MakeGrammarConstraint(vocab, *g, {"<tool_call>", "</tool_call>"});
+  logits.assign(vocab->n_vocab(), 0.0f);
+  c->Mask(logits);
+  EXPECT_FALSE(std::isinf(logits[open]));
+  EXPECT_TRUE(std::isinf(logits[close])) << "not where the grammar is";
+  c->Accept(open);
+  logits.assign(vocab->n_vocab(), 0.0f);
+  c->Mask(logits);
+  EXPECT_TRUE(std::isinf(logits[open]));
+  EXPECT_TRUE(std::isinf(logits[close])) << "a digit must come first";
+  c->Accept((*tok)->Encode("7", false, false).at(0));
+  logits.assign(vocab->n_vocab(), 0.0f);
+  c->Mask(logits);
+  EXPECT_FALSE(std::isinf(logits[close]));
+  c->Accept(close);
+  EXPECT_TRUE(c->Complete());
+}
+
 }  // namespace
 }  // namespace llmux::grammar

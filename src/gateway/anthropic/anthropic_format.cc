@@ -60,8 +60,9 @@ const char* ErrorType(int http) {
 std::string NewMessageId() { return RandomId("msg_"); }
 std::string NewToolUseId() { return RandomId("toolu_"); }
 
-const char* StopReason(serving::FinishReason reason) {
-  switch (reason) {
+const char* StopReason(const serving::Finish& finish) {
+  if (!finish.stop_sequence.empty()) return "stop_sequence";
+  switch (finish.reason) {
     case serving::FinishReason::kLength:
       return "max_tokens";
     case serving::FinishReason::kToolCalls:
@@ -81,6 +82,11 @@ void MessageAccumulator::Add(const serving::Delta& d) {
     if (!c.name.empty()) t.name = c.name;
     t.arguments += c.arguments;
   }
+}
+
+// The stop sequence that ended generation, or null.
+static Json StopSequence(const serving::Finish& finish) {
+  return finish.stop_sequence.empty() ? Json(nullptr) : Json(finish.stop_sequence);
 }
 
 std::string MessageAccumulator::MessageJson(const MessageMeta& meta,
@@ -104,8 +110,8 @@ std::string MessageAccumulator::MessageJson(const MessageMeta& meta,
                    {"role", "assistant"},
                    {"model", meta.model},
                    {"content", std::move(content)},
-                   {"stop_reason", StopReason(finish.reason)},
-                   {"stop_sequence", nullptr},
+                   {"stop_reason", StopReason(finish)},
+                   {"stop_sequence", StopSequence(finish)},
                    {"usage",
                     {{"input_tokens", finish.usage.prompt_tokens},
                      {"output_tokens", finish.usage.completion_tokens}}}});
@@ -178,11 +184,12 @@ std::string MessageEventStream::Finish(const serving::Finish& finish) {
   std::string out = Close();
   out += Event(
       "message_delta",
-      Json{{"type", "message_delta"},
-           {"delta", {{"stop_reason", StopReason(finish.reason)}, {"stop_sequence", nullptr}}},
-           {"usage",
-            {{"input_tokens", finish.usage.prompt_tokens},
-             {"output_tokens", finish.usage.completion_tokens}}}});
+      Json{
+          {"type", "message_delta"},
+          {"delta", {{"stop_reason", StopReason(finish)}, {"stop_sequence", StopSequence(finish)}}},
+          {"usage",
+           {{"input_tokens", finish.usage.prompt_tokens},
+            {"output_tokens", finish.usage.completion_tokens}}}});
   out += Event("message_stop", Json{{"type", "message_stop"}});
   return out;
 }

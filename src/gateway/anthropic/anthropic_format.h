@@ -20,8 +20,8 @@ struct MessageMeta {
 std::string NewMessageId();  // "msg_" + 24 random hex digits
 std::string NewToolUseId();  // "toolu_" + 24 random hex digits
 
-// end_turn, max_tokens or tool_use.
-const char* StopReason(serving::FinishReason reason);
+// end_turn, max_tokens, tool_use, or stop_sequence when one of stop_sequences ended generation.
+const char* StopReason(const serving::Finish& finish);
 
 // Accumulates deltas into the whole message: content blocks thinking?, text?, tool_use*.
 class MessageAccumulator {

@@ -72,7 +72,21 @@ TEST(AnthropicFormatTest, EmptyAnswerStillHasATextBlockAndStopReasonsMap) {
       Json::parse(acc.MessageJson({"msg_1", "m"}, Finished(serving::FinishReason::kLength, 1, 0)));
   EXPECT_EQ(m["content"], Json::parse(R"([{"type":"text","text":""}])"));
   EXPECT_EQ(m["stop_reason"], "max_tokens");
-  EXPECT_STREQ(StopReason(serving::FinishReason::kStop), "end_turn");
+  EXPECT_STREQ(StopReason(Finished(serving::FinishReason::kStop, 1, 0)), "end_turn");
+}
+
+TEST(AnthropicFormatTest, StopSequenceIsReported) {
+  serving::Finish finish = Finished(serving::FinishReason::kStop, 3, 2);
+  finish.stop_sequence = "END";
+  MessageAccumulator acc;
+  Json m = Json::parse(acc.MessageJson({"msg_1", "m"}, finish));
+  EXPECT_EQ(m["stop_reason"], "stop_sequence");
+  EXPECT_EQ(m["stop_sequence"], "END");
+  MessageEventStream s({"msg_2", "m"});
+  std::string events = s.Finish(finish);
+  EXPECT_NE(events.find(R"("stop_reason":"stop_sequence","stop_sequence":"END")"),
+            std::string::npos)
+      << events;
 }
 
 TEST(AnthropicFormatTest, StreamOpensAndClosesOneBlockPerKindOfOutput) {

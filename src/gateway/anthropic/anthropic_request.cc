@@ -307,6 +307,14 @@ Result<serving::ChatRequest> ParseCommon(const Json& body) {
   LLMUX_RETURN_IF_ERROR(ParseMessages(body, r.messages));
   LLMUX_ASSIGN_OR_RETURN(r.tools, ParseTools(body));
   LLMUX_ASSIGN_OR_RETURN(r.tool_choice, ParseToolChoice(body));
+  if (const Json* c = Field(body, "tool_choice")) {
+    if (const Json* d = Field(*c, "disable_parallel_tool_use")) {
+      if (!d->is_boolean()) {
+        return TypeError("tool_choice.disable_parallel_tool_use", "a boolean", *d);
+      }
+      r.parallel_tool_calls = !d->get<bool>();
+    }
+  }
   LLMUX_RETURN_IF_ERROR(ParseThinking(body, r));
   serving::SamplingOptions& s = r.options.sampling;
   LLMUX_ASSIGN_OR_RETURN(s.temperature, GetFloat(body, "temperature"));

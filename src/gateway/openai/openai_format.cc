@@ -178,17 +178,30 @@ std::string ChatChunkEvent(const ResponseMeta& meta, const serving::Delta& d, bo
   if (!d.content.empty() || (first && d.reasoning.empty() && d.tool_calls.empty())) {
     delta["content"] = d.content;
   }
+  std::string more;
   if (!d.tool_calls.empty()) {
     Json calls = Json::array();
-    for (const auto& c : d.tool_calls) calls.push_back(ToolCallJson(c, true));
+    serving::Delta rest;
+    for (const auto& c : d.tool_calls) {
+      if (!c.id.empty() && !c.arguments.empty()) {
+        // As OpenAI does: a call opens with empty arguments, which follow in the next chunk.
+        serving::ToolCallDelta head = c;
+        head.arguments.clear();
+        calls.push_back(ToolCallJson(head, true));
+        rest.tool_calls.push_back(serving::ToolCallDelta{c.index, "", "", c.arguments});
+      } else {
+        calls.push_back(ToolCallJson(c, true));
+      }
+    }
     delta["tool_calls"] = calls;
+    if (!rest.tool_calls.empty()) more = ChatChunkEvent(meta, rest, false, false);
   }
   Json choice = {{"index", 0}, {"delta", delta}};
   choice["logprobs"] = logprobs && !d.logprobs.empty() ? ChatLogprobs(d.logprobs) : Json(nullptr);
   choice["finish_reason"] = nullptr;
   Json j = Envelope(meta, "chat.completion.chunk");
   j["choices"] = Json::array({choice});
-  return Sse(j);
+  return Sse(j) + more;
 }
 
 std::string ChatFinishEvent(const ResponseMeta& meta, const serving::Finish& finish) {

@@ -66,6 +66,27 @@ TEST(OpenAiFormatTest, StreamChunks) {
   EXPECT_EQ(usage["usage"]["completion_tokens"], 4);
 }
 
+TEST(OpenAiFormatTest, ACallOpensWithEmptyArgumentsThenTheyFollow) {
+  ResponseMeta meta{"chatcmpl-1", 1, "m"};
+  serving::Delta d;
+  d.tool_calls.push_back({0, "call_a", "f", "{\"x\":"});
+  const std::string events = ChatChunkEvent(meta, d, false, false);
+  const size_t split = events.find("\n\ndata: ");
+  ASSERT_NE(split, std::string::npos) << events;
+  json head = ParseEvent(events.substr(0, split + 2));
+  json rest = ParseEvent(events.substr(split + 2));
+  const json& h = head["choices"][0]["delta"]["tool_calls"][0];
+  EXPECT_EQ(h["id"], "call_a");
+  EXPECT_EQ(h["type"], "function");
+  EXPECT_EQ(h["function"]["name"], "f");
+  EXPECT_EQ(h["function"]["arguments"], "");
+  const json& r = rest["choices"][0]["delta"]["tool_calls"][0];
+  EXPECT_EQ(r["index"], 0);
+  EXPECT_FALSE(r.contains("id"));
+  EXPECT_FALSE(r["function"].contains("name"));
+  EXPECT_EQ(r["function"]["arguments"], "{\"x\":");
+}
+
 TEST(OpenAiFormatTest, InvalidUtf8IsReplacedNotThrown) {
   serving::Delta d;
   d.content = std::string("a\xE4", 2);

@@ -290,6 +290,9 @@ Result<ParsedChatRequest> ParseChatCompletionRequest(std::string_view text) {
   LLMUX_ASSIGN_OR_RETURN(r.messages, ParseMessages(body));
   LLMUX_ASSIGN_OR_RETURN(r.tools, ParseTools(body));
   LLMUX_ASSIGN_OR_RETURN(r.tool_choice, ParseToolChoice(body));
+  LLMUX_ASSIGN_OR_RETURN(auto parallel,
+                         GetBool(body, "parallel_tool_calls", "parallel_tool_calls"));
+  r.parallel_tool_calls = parallel.value_or(true);
   LLMUX_RETURN_IF_ERROR(ParseGenerationOptions(body, r.options));
   LLMUX_ASSIGN_OR_RETURN(auto logprobs, GetBool(body, "logprobs", "logprobs"));
   r.options.logprobs = logprobs.value_or(false);

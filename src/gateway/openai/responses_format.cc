@@ -202,7 +202,7 @@ Json ResponseBuilder::Response(const char* status, const serving::Finish* finish
   r["metadata"] = EchoOr(e, "metadata", Json::object());
   r["model"] = meta_.model;
   r["output"] = std::move(output);
-  r["parallel_tool_calls"] = true;
+  r["parallel_tool_calls"] = EchoOr(e, "parallel_tool_calls", true);
   r["previous_response_id"] =
       meta_.previous_response_id.empty() ? Json(nullptr) : Json(meta_.previous_response_id);
   r["reasoning"] = EchoOr(e, "reasoning", Json{{"effort", nullptr}, {"summary", nullptr}});

@@ -254,6 +254,9 @@ Result<ParsedResponsesRequest> ParseResponsesRequest(std::string_view text) {
   LLMUX_ASSIGN_OR_RETURN(out.instructions, GetString(body, "instructions", "instructions"));
   LLMUX_ASSIGN_OR_RETURN(r.tools, ParseTools(body));
   LLMUX_ASSIGN_OR_RETURN(r.tool_choice, ParseToolChoice(body));
+  LLMUX_ASSIGN_OR_RETURN(auto parallel,
+                         GetBool(body, "parallel_tool_calls", "parallel_tool_calls"));
+  r.parallel_tool_calls = parallel.value_or(true);
   LLMUX_RETURN_IF_ERROR(ParseSampling(body, r.options));
   LLMUX_RETURN_IF_ERROR(ParseTextFormat(body, r));
   LLMUX_RETURN_IF_ERROR(ParseReasoning(body, r));
@@ -268,7 +271,7 @@ Result<ParsedResponsesRequest> ParseResponsesRequest(std::string_view text) {
     return TypeError("metadata", "an object", *metadata);
   }
   for (const char* name : {"instructions", "tools", "tool_choice", "text", "temperature", "top_p",
-                           "max_output_tokens", "reasoning", "metadata"}) {
+                           "max_output_tokens", "reasoning", "metadata", "parallel_tool_calls"}) {
     if (const Json* v = Field(body, name)) out.echo[name] = *v;
   }
   return out;

@@ -123,7 +123,8 @@ class GenerateCall final : public std::enable_shared_from_this<GenerateCall> {
       request->OnDelta(this, serving::wire::FromProto(event.delta()));
     } else if (event.has_finish()) {
       Result<Finish> finish = serving::wire::FromProto(event.finish());
-      request->OnFinish(this, finish.ok() ? *finish : Finish{FinishReason::kError, {}, finish.status()});
+      request->OnFinish(
+          this, finish.ok() ? *finish : Finish{FinishReason::kError, {}, finish.status(), ""});
     }
   }
   // The attempt's end: its last event came (status OK), the session ended (its status), or it
@@ -416,7 +417,7 @@ void RemoteInferenceService::Request::OnFirst(GenerateCall* from, const Status& 
   } else if (retry) {
     RetryInBackground();
   } else if (!refusal.ok()) {
-    Finish({FinishReason::kError, {}, refusal});
+    Finish({FinishReason::kError, {}, refusal, ""});
   }
 }
 
@@ -485,18 +486,21 @@ void RemoteInferenceService::Request::OnCallDone(GenerateCall* from,
   if (w) {  // Submit is waiting: it decides
     w->set_value(UnavailableError(why));
   } else if (cancelled_now) {
-    Finish({FinishReason::kCancelled, {}, Status::Ok()});
+    Finish({FinishReason::kCancelled, {}, Status::Ok(), ""});
   } else if (retry) {
     RetryInBackground();
   } else {
-    Finish({FinishReason::kError, {}, UnavailableError("the generation failed: " + why)});
+    Finish({FinishReason::kError, {}, UnavailableError("the generation failed: " + why), ""});
   }
 }
 
 void RemoteInferenceService::Request::RetryInBackground() {
   std::shared_ptr<Worker> worker = service->PickWorker(*this);
   if (!worker) {
-    Finish({FinishReason::kError, {}, UnavailableError("no other worker could take over: " + last_error)});
+    Finish({FinishReason::kError,
+            {},
+            UnavailableError("no other worker could take over: " + last_error),
+            ""});
     return;
   }
   auto c = std::make_shared<GenerateCall>(shared_from_this(), worker);
@@ -516,7 +520,7 @@ void RemoteInferenceService::Request::RetryInBackground() {
       worker->breaker.OnNeutral();
     }
     service->Retire(std::move(worker));
-    Finish({FinishReason::kCancelled, {}, Status::Ok()});
+    Finish({FinishReason::kCancelled, {}, Status::Ok(), ""});
     return;
   }
   {

@@ -98,6 +98,7 @@ pb::ChatRequest ToProto(const ChatRequest& r) {
   p.set_json_schema(r.json_schema);
   p.set_json_schema_strict(r.json_schema_strict);
   p.set_grammar(r.grammar);
+  p.set_no_parallel_tool_calls(!r.parallel_tool_calls);
   if (r.enable_thinking) p.set_enable_thinking(*r.enable_thinking);
   *p.mutable_options() = ToProto(r.options);
   return p;
@@ -139,6 +140,7 @@ Result<ChatRequest> FromProto(const pb::ChatRequest& p) {
   }
   r.tool_choice.mode = static_cast<ToolChoiceMode>(p.tool_choice());
   r.tool_choice.function_name = p.tool_choice_function();
+  r.parallel_tool_calls = !p.no_parallel_tool_calls();
   if (!pb::ResponseFormat_IsValid(p.response_format())) {
     return InvalidArgumentError("unknown response_format").WithField("response_format");
   }
@@ -222,6 +224,7 @@ pb::Finish ToProto(const Finish& f) {
   p.set_completion_tokens(f.usage.completion_tokens);
   p.set_cached_tokens(f.usage.cached_tokens);
   if (!f.error.ok()) *p.mutable_error() = ToProto(f.error);
+  p.set_stop_sequence(f.stop_sequence);
   return p;
 }
 
@@ -231,6 +234,7 @@ Result<Finish> FromProto(const pb::Finish& p) {
   f.reason = static_cast<FinishReason>(p.reason());
   f.usage = {p.prompt_tokens(), p.completion_tokens(), p.cached_tokens()};
   if (p.has_error()) f.error = FromProto(p.error());
+  f.stop_sequence = p.stop_sequence();
   return f;
 }
 

@@ -17,6 +17,7 @@ ChatRequest FullChat() {
   r.messages = {system, assistant, tool};
   r.tools = {{chat::Json::parse(R"({"type":"function","function":{"name":"get","parameters":{"z":1,"a":2}}})")}};
   r.tool_choice = {ToolChoiceMode::kFunction, "get"};
+  r.parallel_tool_calls = false;
   r.response_format = ResponseFormat::kJsonSchema;
   r.json_schema = R"({"type":"object"})";
   r.json_schema_strict = true;
@@ -78,6 +79,7 @@ TEST(WorkerWireTest, AChatRequestCrossesWhole) {
   EXPECT_EQ(got->tools[0].spec.dump(), sent.tools[0].spec.dump());
   EXPECT_EQ(got->tool_choice.mode, ToolChoiceMode::kFunction);
   EXPECT_EQ(got->tool_choice.function_name, "get");
+  EXPECT_FALSE(got->parallel_tool_calls);
   EXPECT_EQ(got->response_format, ResponseFormat::kJsonSchema);
   EXPECT_EQ(got->json_schema, R"({"type":"object"})");
   EXPECT_TRUE(got->json_schema_strict);
@@ -138,6 +140,10 @@ TEST(WorkerWireTest, CompletionsDeltasFinishesAndErrorsCross) {
   EXPECT_EQ(fb->usage.prompt_tokens, 5);
   EXPECT_EQ(fb->usage.completion_tokens, 7);
   EXPECT_EQ(fb->usage.cached_tokens, 3);
+  Finish stopped{FinishReason::kStop, {}, Status::Ok(), "END"};
+  Result<Finish> sb = wire::FromProto(wire::ToProto(stopped));
+  ASSERT_TRUE(sb.ok());
+  EXPECT_EQ(sb->stop_sequence, "END");
   EXPECT_EQ(fb->error.code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(fb->error.message(), "full");
   EXPECT_EQ(fb->error.field(), "model");
