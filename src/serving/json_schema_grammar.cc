@@ -185,6 +185,11 @@ class SchemaCompiler {
     plain.AddRange(0x20, 0x7f);
     plain = Without(plain, {'"', '\\'});
     const Expr c = Range(0x80, 0xbf);
+    // One byte set, not alternatives: every stack at a character start then shares one parent
+    // (Recognizer::CharRoom).
+    ByteSet lead3;
+    lead3.AddRange(0xe1, 0xec);
+    lead3.AddRange(0xee, 0xef);
     ByteSet simple_escape;
     for (char e : std::string("\"\\/bfnrt")) simple_escape.Add(static_cast<uint8_t>(e));
     ByteSet hex;
@@ -201,7 +206,7 @@ class SchemaCompiler {
     return {Seq({Bytes(plain), then}),
             Seq({Range(0xc2, 0xdf), c, then}),
             Seq({Byte(0xe0), Range(0xa0, 0xbf), c, then}),
-            Seq({Alt({Range(0xe1, 0xec), Range(0xee, 0xef)}), c, c, then}),
+            Seq({Bytes(lead3), c, c, then}),
             Seq({Byte(0xed), Range(0x80, 0x9f), c, then}),
             Seq({Byte(0xf0), Range(0x90, 0xbf), c, c, then}),
             Seq({Range(0xf1, 0xf3), c, c, c, then}),
@@ -212,7 +217,13 @@ class SchemaCompiler {
     for (uint8_t b : drop) s.bits[b >> 6] &= ~(uint64_t{1} << (b & 63));
     return s;
   }
-  Expr Char() { return Ref(Shared(char_, "char", &SchemaCompiler::MakeChar)); }
+  Expr Char() {
+    if (char_ == kNone) {
+      Shared(char_, "char", &SchemaCompiler::MakeChar);
+      b_.MarkStringChar(char_);
+    }
+    return Ref(char_);
+  }
   Expr MakeChar() { return Alt(CharAlternatives(Empty())); }
   Expr StringBody() {
     if (body_ == kNone) {
