@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/json_nesting.h"
+#include "serving/regex_grammar.h"
 
 namespace llmux::serving {
 
@@ -55,6 +56,7 @@ const std::set<std::string>& Known() {
                                           "minLength",
                                           "maxLength",
                                           "format",
+                                          "pattern",
                                           "minimum",
                                           "maximum",
                                           "exclusiveMinimum",
@@ -289,9 +291,6 @@ class SchemaCompiler {
       if (Known().count(key) || Annotations().count(key)) continue;
       if (strict_) return Error(path, "unsupported keyword '" + key + "'");
     }
-    if (s.contains("pattern")) {
-      return Error(path, "unsupported keyword 'pattern' (regular expressions are not supported)");
-    }
     if (const auto it = s.find("$ref"); it != s.end()) return RefTo(*it, path, depth);
     if (const auto it = s.find("const"); it != s.end()) return Literals({*it}, path);
     if (const auto it = s.find("enum"); it != s.end()) {
@@ -521,6 +520,17 @@ class SchemaCompiler {
   }
 
   Result<Expr> StringSchema(const Json& s, const std::string& path) {
+    if (const auto it = s.find("pattern"); it != s.end()) {
+      if (!it->is_string()) return Error(path, "'pattern' must be a string");
+      if (s.contains("format") || s.contains("minLength") || s.contains("maxLength")) {
+        return Error(path,
+                     "'pattern' together with 'format', 'minLength' or 'maxLength' is "
+                     "not supported");
+      }
+      auto e = CompileRegex(it->get<std::string>(), StringBody());
+      if (!e.ok()) return Error(path, e.status().message());
+      return Seq({Byte('"'), *e, Byte('"')});
+    }
     if (const auto it = s.find("format"); it != s.end()) {
       if (!it->is_string()) return Error(path, "'format' must be a string");
       const std::string f = it->get<std::string>();
@@ -529,6 +539,7 @@ class SchemaCompiler {
       if (f == "date-time") return Seq({Byte('"'), Date(), Byte('T'), Time(), Byte('"')});
       if (f == "uuid") return Seq({Byte('"'), Uuid(), Byte('"')});
       if (f == "email") return Seq({Byte('"'), Email(), Byte('"')});
+      if (f == "ipv4") return Seq({Byte('"'), Ipv4(), Byte('"')});
       if (strict_) return Error(path, "unsupported format '" + f + "'");
     }
     LLMUX_ASSIGN_OR_RETURN(std::optional<uint32_t> min_len, Count(s, "minLength", path));
@@ -568,6 +579,10 @@ class SchemaCompiler {
     const Expr h = Bytes(hex);
     return Seq({Repeat(h, 8, 8), Byte('-'), Repeat(h, 4, 4), Byte('-'), Repeat(h, 4, 4), Byte('-'),
                 Repeat(h, 4, 4), Byte('-'), Repeat(h, 12, 12)});
+  }
+  Expr Ipv4() {
+    const Expr octet = UnsignedRange(0, 255);  // no leading zeros
+    return Seq({octet, Repeat(Seq({Byte('.'), octet}), 3, 3)});
   }
   Expr Email() {
     ByteSet local, label;
