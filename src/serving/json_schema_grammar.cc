@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/json_nesting.h"
+#include "serving/regex_grammar.h"
 
 namespace llmux::serving {
 
@@ -55,6 +56,7 @@ const std::set<std::string>& Known() {
                                           "minLength",
                                           "maxLength",
                                           "format",
+                                          "pattern",
                                           "minimum",
                                           "maximum",
                                           "exclusiveMinimum",
@@ -198,6 +200,11 @@ class SchemaCompiler {
     plain.AddRange(0x20, 0x7f);
     plain = Without(plain, {'"', '\\'});
     const Expr c = Range(0x80, 0xbf);
+    // One byte set, not alternatives: every stack at a character start then shares one parent
+    // (Recognizer::CharRoom).
+    ByteSet lead3;
+    lead3.AddRange(0xe1, 0xec);
+    lead3.AddRange(0xee, 0xef);
     ByteSet simple_escape;
     for (char e : std::string("\"\\/bfnrt")) simple_escape.Add(static_cast<uint8_t>(e));
     ByteSet hex;
@@ -214,7 +221,7 @@ class SchemaCompiler {
     return {Seq({Bytes(plain), then}),
             Seq({Range(0xc2, 0xdf), c, then}),
             Seq({Byte(0xe0), Range(0xa0, 0xbf), c, then}),
-            Seq({Alt({Range(0xe1, 0xec), Range(0xee, 0xef)}), c, c, then}),
+            Seq({Bytes(lead3), c, c, then}),
             Seq({Byte(0xed), Range(0x80, 0x9f), c, then}),
             Seq({Byte(0xf0), Range(0x90, 0xbf), c, c, then}),
             Seq({Range(0xf1, 0xf3), c, c, c, then}),
@@ -225,7 +232,13 @@ class SchemaCompiler {
     for (uint8_t b : drop) s.bits[b >> 6] &= ~(uint64_t{1} << (b & 63));
     return s;
   }
-  Expr Char() { return Ref(Shared(char_, "char", &SchemaCompiler::MakeChar)); }
+  Expr Char() {
+    if (char_ == kNone) {
+      Shared(char_, "char", &SchemaCompiler::MakeChar);
+      b_.MarkStringChar(char_);
+    }
+    return Ref(char_);
+  }
   Expr MakeChar() { return Alt(CharAlternatives(Empty())); }
   Expr StringBody() {
     if (body_ == kNone) {
@@ -290,9 +303,6 @@ class SchemaCompiler {
     for (const auto& [key, v] : s.items()) {
       if (Known().count(key) || Annotations().count(key)) continue;
       if (strict_) return Error(path, "unsupported keyword '" + key + "'");
-    }
-    if (s.contains("pattern")) {
-      return Error(path, "unsupported keyword 'pattern' (regular expressions are not supported)");
     }
     if (const auto it = s.find("$ref"); it != s.end()) return RefTo(*it, path, depth);
     if (const auto it = s.find("const"); it != s.end()) return Literals({*it}, path);
@@ -523,6 +533,17 @@ class SchemaCompiler {
   }
 
   Result<Expr> StringSchema(const Json& s, const std::string& path) {
+    if (const auto it = s.find("pattern"); it != s.end()) {
+      if (!it->is_string()) return Error(path, "'pattern' must be a string");
+      if (s.contains("format") || s.contains("minLength") || s.contains("maxLength")) {
+        return Error(path,
+                     "'pattern' together with 'format', 'minLength' or 'maxLength' is "
+                     "not supported");
+      }
+      auto e = CompileRegex(it->get<std::string>(), StringBody());
+      if (!e.ok()) return Error(path, e.status().message());
+      return Seq({Byte('"'), *e, Byte('"')});
+    }
     if (const auto it = s.find("format"); it != s.end()) {
       if (!it->is_string()) return Error(path, "'format' must be a string");
       const std::string f = it->get<std::string>();
@@ -531,6 +552,7 @@ class SchemaCompiler {
       if (f == "date-time") return Seq({Byte('"'), Date(), Byte('T'), Time(), Byte('"')});
       if (f == "uuid") return Seq({Byte('"'), Uuid(), Byte('"')});
       if (f == "email") return Seq({Byte('"'), Email(), Byte('"')});
+      if (f == "ipv4") return Seq({Byte('"'), Ipv4(), Byte('"')});
       if (strict_) return Error(path, "unsupported format '" + f + "'");
     }
     LLMUX_ASSIGN_OR_RETURN(std::optional<uint32_t> min_len, Count(s, "minLength", path));
@@ -570,6 +592,10 @@ class SchemaCompiler {
     const Expr h = Bytes(hex);
     return Seq({Repeat(h, 8, 8), Byte('-'), Repeat(h, 4, 4), Byte('-'), Repeat(h, 4, 4), Byte('-'),
                 Repeat(h, 4, 4), Byte('-'), Repeat(h, 12, 12)});
+  }
+  Expr Ipv4() {
+    const Expr octet = UnsignedRange(0, 255);  // no leading zeros
+    return Seq({octet, Repeat(Seq({Byte('.'), octet}), 3, 3)});
   }
   Expr Email() {
     ByteSet local, label;

@@ -9,8 +9,9 @@
 //   an error.
 // - array: items, prefixItems, minItems, maxItems.
 // - string: minLength, maxLength (in characters; escapes count as one; no \u surrogate
-//   escapes are generated), format date, time, date-time, uuid, email (a plain subset of each:
-//   no leap days or seconds, always a time zone).
+//   escapes are generated), format date, time, date-time, uuid, email, ipv4 (a plain subset of
+//   each: no leap days or seconds, always a time zone), pattern (serving/regex_grammar.h; not
+//   together with format or the lengths).
 // - integer and number: minimum, maximum, exclusiveMinimum, exclusiveMaximum (numbers). Bounded
 //   numbers are written without exponent, integers with at most 15 digits; a bounded number
 //   whose bounds are not integers may not reach values next to the bounds.
@@ -18,7 +19,7 @@
 //   overlap for oneOf to hold), allOf with one schema, $ref to "#", "#/$defs/..." or
 //   "#/definitions/..." (recursion allowed where it can end; nesting is bounded at run time).
 // - Annotations (title, description, default, examples, $schema, $id, $comment, ...) are
-//   ignored. Other keywords (pattern, multipleOf, uniqueItems, not, if/then/else, ...) are an
+//   ignored. Other keywords (multipleOf, uniqueItems, not, if/then/else, ...) are an
 //   error when strict, otherwise ignored: the output may then not satisfy them.
 //
 // Whitespace: up to kJsonSchemaWhitespace bytes between tokens; none before or after the value.

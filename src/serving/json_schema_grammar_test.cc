@@ -136,7 +136,9 @@ TEST(JsonSchemaGrammarTest, AnyValueAndAdditionalProperties) {
 }
 
 TEST(JsonSchemaGrammarTest, ErrorsNameTheKeywordAndPlace) {
-  EXPECT_NE(ErrorOf(R"({"type":"string","pattern":"^a+$"})").find("'pattern'"), std::string::npos);
+  EXPECT_NE(
+      ErrorOf(R"({"type":"string","pattern":"^a+$","maxLength":3})").find("'pattern' together"),
+      std::string::npos);
   EXPECT_NE(ErrorOf(R"({"type":"object","properties":{"a":{"type":"integer","multipleOf":3}}})",
                     /*strict=*/true)
                 .find("unsupported keyword 'multipleOf' at /properties/a"),

@@ -90,6 +90,21 @@ const schemas = {
     ],
   },
   anything: {},
+  // pattern (ECMA-262 subset) and the ipv4 format.
+  patternCodes: {
+    type: 'object',
+    properties: {
+      sku: { type: 'string', pattern: '^[A-Z]{3}-\\d{4,6}$' },
+      slug: { type: 'string', pattern: '^[a-z0-9]+(-[a-z0-9]+)*$' },
+      phone: { type: 'string', pattern: '^\\+?[0-9]{1,3}[ -]?\\(?[0-9]{3}\\)?[ -]?[0-9]{3}-[0-9]{4}$' },
+    },
+    required: ['sku', 'slug', 'phone'],
+  },
+  patternAlternatives: { type: 'string', pattern: '^(red|green|blue)-(\\d{2}|x{1,3})$|^none$' },
+  patternUnanchored: { type: 'string', pattern: 'id:\\w{3}' },
+  patternEscapes: { type: 'array', items: { type: 'string', pattern: '^[^a-z]{1,8}$' }, minItems: 1, maxItems: 3 },
+  patternQuotes: { type: 'string', pattern: '^"[\\s\\S]{0,6}"\\\\.$' },
+  ipv4: { type: 'object', properties: { host: { type: 'string', format: 'ipv4' } }, required: ['host'] },
   definitionsRef: {
     type: 'object',
     properties: { home: { $ref: '#/definitions/addr' }, work: { $ref: '#/definitions/addr' } },
@@ -185,15 +200,17 @@ async function badRequest(body) {
   assert.fail('expected a 400');
 }
 
-test('400 for a malformed schema, an unsupported keyword with strict, and pattern', async () => {
+test('400 for a malformed schema, an unsupported keyword with strict, and unsupported patterns', async () => {
   const rf = (schema, strict) => ({ response_format: { type: 'json_schema', json_schema: { name: 'n', schema, strict } } });
   let e = await badRequest(rf({ type: 'object', properties: { a: { type: 'integer', multipleOf: 3 } } }, true));
   assert.match(e.message, /unsupported keyword 'multipleOf' at \/properties\/a/);
   assert.equal(e.param, 'response_format.json_schema.schema');
   e = await badRequest(rf({ type: 'strin' }, false));
   assert.match(e.message, /unknown type 'strin'/);
-  e = await badRequest(rf({ type: 'string', pattern: '^a+$' }, false));
-  assert.match(e.message, /'pattern'/);
+  e = await badRequest(rf({ type: 'string', pattern: '^(a)\\1$' }, false));
+  assert.match(e.message, /backreferences are not supported/);
+  e = await badRequest(rf({ type: 'object', properties: { p: { type: 'string', pattern: 'a(?=b)' } } }, false));
+  assert.match(e.message, /lookahead is not supported.*at \/properties\/p/);
   e = await badRequest(rf({ type: 'object', properties: {}, required: ['missing'] }, false));
   assert.match(e.message, /'missing'/);
   e = await badRequest(rf({ $ref: '#/$defs/a', $defs: { a: { type: 'object', properties: { x: { $ref: '#/$defs/a' } }, required: ['x'] } } }, false));
@@ -209,6 +226,34 @@ test('400 for a malformed schema, an unsupported keyword with strict, and patter
   // Ollama: the same error in Ollama's shape.
   await assert.rejects(ollama.chat({ model: qwen, messages: [{ role: 'user', content: 'x' }], format: { type: 'strin' } }),
     (err) => { assert.equal(err.status_code, 400); assert.match(err.message, /unknown type 'strin'/); return true; });
+});
+
+test('hostile patterns get a clear 400 at once, not a hang', async () => {
+  const rf = (pattern) => ({ response_format: { type: 'json_schema', json_schema: { name: 'h', schema: { type: 'string', pattern } } } });
+  let many = '';
+  for (let i = 0; i < 30; i++) many += '(x{999}){999}';
+  let long = '';
+  while (long.length < 10000) long += '[a-z]{2,5}';
+  const hostile = [
+    ['^a{1000000}$', /repetition count above/],
+    ['^a{0,99999999999999999999}$', /repetition count above/],
+    [many, /too large/],
+    ['('.repeat(1000) + 'a' + ')'.repeat(1000), /nested deeper/],
+    ['('.repeat(6000) + 'a' + ')'.repeat(6000), /longer than/],
+    [long, /longer than/],
+  ];
+  for (const [pattern, re] of hostile) {
+    const t0 = Date.now();
+    const e = await badRequest(rf(pattern));
+    assert.match(e.message, re, pattern.slice(0, 40));
+    assert.ok(Date.now() - t0 < 5000, `${pattern.slice(0, 40)}: ${Date.now() - t0} ms`);
+  }
+  // The server still answers after them.
+  const r = await client.chat.completions.create({
+    model: qwen, messages: [{ role: 'user', content: 'x' }], max_tokens: 40, seed: 2,
+    ...rf('^[0-9]{2}$'),
+  });
+  checkOutput('after hostile', { type: 'string', pattern: '^[0-9]{2}$' }, r.choices[0].message.content, r.choices[0].finish_reason, 2);
 });
 
 test('grammar (GBNF, llama.cpp\'s field): answers match the same language as a JS regex', async () => {

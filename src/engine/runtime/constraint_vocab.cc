@@ -8,6 +8,22 @@
 namespace llmux {
 
 namespace {
+
+// The piece does not end inside a UTF-8 character: its last lead byte has all its continuation
+// bytes.
+bool EndsWithWholeChar(std::string_view p) {
+  size_t i = p.size();
+  size_t cont = 0;
+  while (i > 0 && (static_cast<uint8_t>(p[i - 1]) & 0xC0) == 0x80 && cont < 4) {
+    --i;
+    ++cont;
+  }
+  if (i == 0) return cont == 0;
+  const uint8_t lead = static_cast<uint8_t>(p[i - 1]);
+  const size_t need = lead < 0x80 ? 0 : lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : lead >= 0xC0 ? 1 : 9;
+  return need == cont;
+}
+
 enum Kind : uint8_t { kPlain = 0, kSpecial = 1, kEog = 2, kNever = 3 };
 }  // namespace
 
@@ -34,6 +50,7 @@ std::shared_ptr<const ConstraintVocab> ConstraintVocab::Build(const Tokenizer& t
   }
   v->offsets_.push_back(static_cast<uint32_t>(v->bytes_.size()));
   v->BuildTrie();
+  v->BuildSubtreeSummaries();
   return v;
 }
 
@@ -62,7 +79,7 @@ void ConstraintVocab::BuildTrie() {
   });
 
   nodes_.clear();
-  nodes_.push_back({0, 0, 0, 0, kStringContentBelow});
+  nodes_.push_back({0, 0, 0, 0, kStringContentBelow | kWholeCharsBelow});
   std::vector<uint32_t> path = {0};
   std::vector<uint8_t> ok;
   std::string_view prev;
@@ -76,16 +93,44 @@ void ConstraintVocab::BuildTrie() {
     }
     for (size_t d = lcp; d < p.size(); ++d) {
       path.push_back(static_cast<uint32_t>(nodes_.size()));
-      nodes_.push_back({0, rank, 0, static_cast<uint8_t>(p[d]), kStringContentBelow});
+      nodes_.push_back({0, rank, 0, static_cast<uint8_t>(p[d]),
+                        static_cast<uint8_t>(kStringContentBelow | kWholeCharsBelow)});
     }
     ++nodes_[path.back()].here;
     constraint::StringSuffixesOk(p, ok);
     for (size_t d = 0; d <= p.size(); ++d) {
       if (!ok[d]) nodes_[path[d]].flags &= ~kStringContentBelow;
     }
+    if (!EndsWithWholeChar(p)) {
+      for (size_t d = 0; d <= p.size(); ++d) nodes_[path[d]].flags &= ~kWholeCharsBelow;
+    }
     prev = p;
   }
   for (uint32_t node : path) nodes_[node].subtree_end = static_cast<uint32_t>(nodes_.size());
+}
+
+// Children before parents (reverse preorder): a node's summary is its children's, each with the
+// child's own byte and one more byte of length.
+void ConstraintVocab::BuildSubtreeSummaries() {
+  const size_t n = nodes_.size();
+  longest_below_.assign(n, 0);
+  bytes_below_index_.assign(n, kNoBytesBelow);
+  bytes_below_.clear();
+  std::vector<std::array<uint64_t, 4>> below(n);
+  for (size_t i = n; i-- > 0;) {
+    uint32_t longest = 0;
+    for (uint32_t c = static_cast<uint32_t>(i) + 1; c < nodes_[i].subtree_end;
+         c = nodes_[c].subtree_end) {
+      longest = std::max<uint32_t>(longest, longest_below_[c] + 1u);
+      for (int w = 0; w < 4; ++w) below[i][w] |= below[c][w];
+      below[i][nodes_[c].byte >> 6] |= uint64_t{1} << (nodes_[c].byte & 63);
+    }
+    longest_below_[i] = static_cast<uint16_t>(std::min<uint32_t>(longest, 0xFFFF));
+    if (RankEnd(static_cast<uint32_t>(i)) - nodes_[i].first_rank >= kBytesBelowMinTokens) {
+      bytes_below_index_[i] = static_cast<uint32_t>(bytes_below_.size());
+      bytes_below_.push_back(below[i]);
+    }
+  }
 }
 
 }  // namespace llmux

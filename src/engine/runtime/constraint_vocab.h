@@ -7,6 +7,7 @@
 // ("ranks"): the tokens below a node are one contiguous run of ranks.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -32,6 +33,8 @@ class ConstraintVocab {
     // as they are (see constraint::StringSuffixesOk): in a plain-string state the whole
     // subtree is allowed without walking it.
     kStringContentBelow = 1,
+    // Every token below ends with a whole UTF-8 character (none is cut short at its end).
+    kWholeCharsBelow = 2,
   };
 
   static std::shared_ptr<const ConstraintVocab> Build(const Tokenizer& tokenizer);
@@ -40,6 +43,15 @@ class ConstraintVocab {
   std::span<const Node> nodes() const { return nodes_; }
   // Token ids by rank.
   std::span<const int32_t> ranked_ids() const { return ranked_ids_; }
+  // The most bytes a token below `node` has after the node's own byte (0 when none goes on).
+  uint32_t LongestBelow(uint32_t node) const { return longest_below_[node]; }
+  // Every byte that a token below `node` has after the node's own byte, as 256 bits; null for
+  // subtrees of fewer than kBytesBelowMinTokens tokens (cheap to walk anyway).
+  static constexpr uint32_t kBytesBelowMinTokens = 8;
+  const std::array<uint64_t, 4>* BytesBelow(uint32_t node) const {
+    const uint32_t i = bytes_below_index_[node];
+    return i == kNoBytesBelow ? nullptr : &bytes_below_[i];
+  }
   // Rank one past the last token of node's subtree.
   uint32_t RankEnd(uint32_t node) const {
     const uint32_t end = nodes_[node].subtree_end;
@@ -58,12 +70,17 @@ class ConstraintVocab {
  private:
   ConstraintVocab() = default;
   void BuildTrie();
+  void BuildSubtreeSummaries();
+  static constexpr uint32_t kNoBytesBelow = 0xFFFFFFFFu;
 
   int32_t n_vocab_ = 0;
   std::string bytes_;              // all pieces, concatenated
   std::vector<uint32_t> offsets_;  // piece of id i: bytes_[offsets_[i], offsets_[i + 1])
   std::vector<uint8_t> kind_;      // per id: 0 plain, 1 special, 2 end of generation, 3 never
   std::vector<Node> nodes_;
+  std::vector<uint16_t> longest_below_;      // per node, saturating
+  std::vector<uint32_t> bytes_below_index_;  // per node: index in bytes_below_ or kNoBytesBelow
+  std::vector<std::array<uint64_t, 4>> bytes_below_;
   std::vector<int32_t> ranked_ids_;
   std::vector<int32_t> special_ids_;
   std::vector<int32_t> eog_ids_;

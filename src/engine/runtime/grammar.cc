@@ -28,7 +28,16 @@ Expr WithItems(Expr::Kind kind, std::vector<Expr> items) {
 // and repetition.
 class Lowerer {
  public:
-  explicit Lowerer(size_t n_rules) : alts_(n_rules), names_(n_rules) {}
+  explicit Lowerer(size_t n_rules) : alts_(n_rules), names_(n_rules), runs_(n_rules) {}
+
+  // A rule that derives 0..max copies of one atom in a row (a repetition helper), for counting
+  // runs (Grammar::run_room).
+  struct Run {
+    Element atom{Op::kEnd, 0};  // kEnd: not a run
+    uint32_t max = 0;
+  };
+  const std::vector<Run>& runs() const { return runs_; }
+  void SetRun(uint32_t rule, Element atom, uint32_t max) { runs_[rule] = {atom, max}; }
 
   Status LowerRule(uint32_t rule, const Expr& e) {
     if (e.kind == Expr::Kind::kAlt) {
@@ -83,6 +92,7 @@ class Lowerer {
     }
     alts_.emplace_back();
     names_.push_back(what);
+    runs_.emplace_back();
     return static_cast<uint32_t>(alts_.size() - 1);
   }
 
@@ -142,6 +152,7 @@ class Lowerer {
       LLMUX_RETURN_IF_ERROR(Count(3));
       alts_[h].push_back({atom, Element{Op::kRef, h}});
       alts_[h].emplace_back();
+      runs_[h] = {atom, kUnbounded};
       out.push_back({Op::kRef, h});
       return Status::Ok();
     }
@@ -156,6 +167,7 @@ class Lowerer {
         alts_[h].push_back({atom, Element{Op::kRef, prev}});
       }
       alts_[h].emplace_back();
+      runs_[h] = {atom, k};
       prev = h;
     }
     if (max > min) {
@@ -167,6 +179,7 @@ class Lowerer {
 
   std::vector<std::vector<std::vector<Element>>> alts_;
   std::vector<std::string> names_;
+  std::vector<Run> runs_;
   std::vector<ByteSet> sets_;
   std::map<std::array<uint64_t, 4>, uint32_t> set_index_;
   size_t elements_ = 0;
@@ -234,6 +247,34 @@ int64_t FindLeftRecursion(const Grammar& g, const std::vector<uint32_t>& len) {
   return -1;
 }
 
+// Grammar::run_room and char_run_room, from the end of each alternative backwards: a position
+// continues the run of the next one when both stand for the same atom.
+void CountRuns(Grammar& g, const std::vector<Lowerer::Run>& runs, uint32_t string_char) {
+  struct Unit {
+    Element atom;
+    uint32_t count;
+  };
+  auto unit = [&](const Element& e) -> Unit {
+    if (e.op == Op::kRef && runs[e.arg].atom.op != Op::kEnd) {
+      return {runs[e.arg].atom, runs[e.arg].max};
+    }
+    return {e, 1};
+  };
+  g.run_room.assign(g.elements.size(), 0);
+  g.char_run_room.assign(g.elements.size(), 0);
+  std::vector<uint32_t> room(g.elements.size(), 0);
+  for (size_t i = g.elements.size(); i-- > 0;) {
+    if (g.elements[i].op == Op::kEnd) continue;
+    const Unit u = unit(g.elements[i]);
+    room[i] = u.count;
+    if (g.elements[i + 1].op != Op::kEnd && unit(g.elements[i + 1]).atom == u.atom) {
+      room[i] = SatAdd(room[i], room[i + 1]);
+    }
+    if (u.atom.op == Op::kBytes) g.run_room[i] = room[i];
+    if (u.atom == Element{Op::kRef, string_char}) g.char_run_room[i] = room[i];
+  }
+}
+
 }  // namespace
 
 Expr Empty() { return WithItems(Expr::Kind::kSeq, {}); }
@@ -290,7 +331,8 @@ Expr Ref(uint32_t rule) {
 
 size_t Grammar::size_bytes() const {
   size_t n = elements.size() * sizeof(Element) + alt_starts.size() * 4 +
-             byte_sets.size() * sizeof(ByteSet) + min_rest.size() * 4 + string_boundary.size();
+             byte_sets.size() * sizeof(ByteSet) + min_rest.size() * 4 + string_boundary.size() +
+             run_room.size() * 4 + char_run_room.size() * 4;
   for (const Rule& r : rules) n += sizeof(Rule) + r.name.size();
   return n;
 }
@@ -345,13 +387,21 @@ Result<std::shared_ptr<const Grammar>> GrammarBuilder::Build(uint32_t root) cons
     const uint32_t here = e.op == Op::kBytes ? 1 : len[e.arg];
     g->min_rest[i] = SatAdd(here, g->min_rest[i + 1]);
   }
-  g->string_boundary.assign(g->elements.size(), 0);
+  g->string_boundary.assign(g->elements.size(), Grammar::kNotBoundary);
+  const bool has_char =
+      string_char_ < g->rules.size() && g->rules[string_char_].n_alts > 0 &&
+      g->elements[g->alt_starts[g->rules[string_char_].first_alt]].op == Op::kBytes;
   for (uint32_t r : string_bodies_) {
     const Grammar::Rule& rule = g->rules[r];
     if (rule.n_alts == 0) continue;
     const uint32_t p = g->alt_starts[rule.first_alt];
-    if (g->elements[p].op == Op::kBytes) g->string_boundary[p] = 1;
+    if (g->elements[p].op == Op::kBytes) g->string_boundary[p] = Grammar::kBodyBoundary;
+    if (has_char) lower.SetRun(r, Element{Op::kRef, string_char_}, kUnbounded);
   }
+  if (has_char) {
+    g->string_boundary[g->alt_starts[g->rules[string_char_].first_alt]] = Grammar::kCharStart;
+  }
+  CountRuns(*g, lower.runs(), has_char ? string_char_ : kUnbounded);
   Recognizer rec(*g);
   Recognizer::State start;
   if (!rec.Start(start)) {

@@ -40,6 +40,12 @@ struct ByteSet {
   bool operator==(const ByteSet&) const = default;
 };
 
+// The bytes that plain JSON-string content may hold (a superset of
+// ConstraintVocab::kStringContentBelow's): 0x20 and up but '"' and '\\'.
+inline constexpr std::array<uint64_t, 4> kPlainStringBytes = {
+    0xFFFFFFFF00000000ull & ~(uint64_t{1} << '"'), ~(uint64_t{1} << ('\\' - 64)), ~uint64_t{0},
+    ~uint64_t{0}};
+
 // An expression tree; cheap to copy (children are shared).
 struct Expr {
   enum class Kind : uint8_t { kBytes, kSeq, kAlt, kRepeat, kRef };
@@ -70,6 +76,7 @@ struct Grammar {
   struct Element {
     Op op;
     uint32_t arg;  // kBytes: index in byte_sets; kRef: rule index
+    bool operator==(const Element&) const = default;
   };
   struct Rule {
     std::string name;
@@ -84,9 +91,19 @@ struct Grammar {
   uint32_t root = 0;
   // Per element position: the fewest bytes that finish the alternative from there (saturating).
   std::vector<uint32_t> min_rest;
-  // Per element position: set where a JSON-string body is at a character boundary (see
-  // MarkStringBody): any plain string content may follow.
+  // Per element position: kBodyBoundary where a JSON-string body is at a character boundary
+  // (see MarkStringBody): any plain string content may follow; kCharStart at the start of the
+  // string-character rule (MarkStringChar): as many characters may follow as char_run_room of
+  // the position the rule returns to, plus this one.
+  enum : uint8_t { kNotBoundary = 0, kBodyBoundary = 1, kCharStart = 2 };
   std::vector<uint8_t> string_boundary;
+  // Repetition counted rather than walked: per kBytes position, how many bytes of its set the
+  // alternative takes in a row from there (its own, the copies after it and the optional copies
+  // of a repetition of the same set; saturating, kUnbounded without end). Any number of them
+  // up to that is a valid prefix. Per position after a reference to the string-character rule:
+  // how many more characters follow in a row (0 where the next element is something else).
+  std::vector<uint32_t> run_room;
+  std::vector<uint32_t> char_run_room;
 
   size_t size_bytes() const;
 };
@@ -108,6 +125,10 @@ class GrammarBuilder {
   // tokens without walking them. The caller promises the shape; Build() checks only the first
   // byte set.
   void MarkStringBody(uint32_t rule) { string_bodies_.push_back(rule); }
+  // The rule matches one character of a JSON string, its first alternative starting with the
+  // byte set of plain characters (as for MarkStringBody); repetitions of it are counted for the
+  // mask (Grammar::char_run_room), and a string body counts as an endless run of it.
+  void MarkStringChar(uint32_t rule) { string_char_ = rule; }
   size_t rule_count() const { return defs_.size(); }
 
   Result<std::shared_ptr<const Grammar>> Build(uint32_t root) const;
@@ -120,6 +141,7 @@ class GrammarBuilder {
   };
   std::vector<Def> defs_;
   std::vector<uint32_t> string_bodies_;
+  uint32_t string_char_ = kUnbounded;  // none
 };
 
 // Matches a whole text (for tests and tools): true if `text` is in the grammar's language.

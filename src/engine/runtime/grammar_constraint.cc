@@ -43,6 +43,7 @@ class GrammarConstraint final : public TokenConstraint {
     }
     return false;
   }
+  void TakeByChars(uint32_t node, uint32_t chars_left);
   // A token after which `distance` bytes complete the text fits the budget: this token, the
   // distance (one byte per token at worst) and the end of generation.
   bool Fits(uint64_t distance) const { return distance + 2 <= static_cast<uint64_t>(tokens_left_); }
@@ -100,11 +101,25 @@ void GrammarConstraint::Walk(uint32_t node, const Recognizer::State& s, size_t d
     }
     const Recognizer::State& t = memo[i].state;
     if (memo[i].ok) {
-      // Below a string boundary, string content leaves the boundary stack at most 3 bytes
-      // (an unfinished UTF-8 character) further from completion.
-      if ((n.flags & ConstraintVocab::kStringContentBelow) && rec_.AtStringBoundary(t) &&
-          (!budgeted_ || Fits(rec_.Distance(t, /*boundary_only=*/true) + 3))) {
+      // A subtree that some stack takes whole (string content or a run of a byte set, with
+      // room for its longest token) is not walked.
+      const bool string_below = n.flags & ConstraintVocab::kStringContentBelow;
+      const std::array<uint64_t, 4>* below = vocab_->BytesBelow(c);
+      uint32_t rest = 0, room = 0;
+      if ((string_below || below) &&
+          rec_.TakesRun(t, string_below, n.flags & ConstraintVocab::kWholeCharsBelow, below,
+                        vocab_->LongestBelow(c), rest) &&
+          (!budgeted_ || Fits(rest))) {
         AddRanks(n.first_rank, vocab_->RankEnd(c));
+      } else if (string_below && (room = rec_.CharRoom(t, rest)) > 0 &&
+                 (!budgeted_ ||
+                  Fits(rest + ((n.flags & ConstraintVocab::kWholeCharsBelow) ? 0 : 3)))) {
+        // Only the characters left in a bounded string: count them instead of stepping.
+        TakeByChars(c, room);
+      } else if (budgeted_ && (string_below || below) &&
+                 !Fits(rec_.FloorDistance(t, string_below ? grammar::kPlainStringBytes : *below))) {
+        // Steering to the end: nothing below this node gets near enough.
+        if (n.here && Fits(rec_.Distance(t))) AddRanks(n.first_rank, n.first_rank + n.here);
       } else {
         if (n.here && (!budgeted_ || Fits(rec_.Distance(t)))) {
           AddRanks(n.first_rank, n.first_rank + n.here);
@@ -115,6 +130,25 @@ void GrammarConstraint::Walk(uint32_t node, const Recognizer::State& s, size_t d
     if (!memoize) used = 0;  // not reusable: step again for the next sibling
   }
   rec_.Rollback(start);
+}
+
+// The tokens below `node` (plain string content) with at most `chars_left` characters after the
+// node: a character starts at every byte that is not a continuation byte (one cut short at the
+// end counts).
+void GrammarConstraint::TakeByChars(uint32_t node, uint32_t chars_left) {
+  const std::span<const ConstraintVocab::Node> nodes = vocab_->nodes();
+  if (nodes[node].here) AddRanks(nodes[node].first_rank, nodes[node].first_rank + nodes[node].here);
+  if (vocab_->LongestBelow(node) <= chars_left) {  // bytes bound characters
+    if (nodes[node].subtree_end > node + 1) {
+      AddRanks(nodes[node].first_rank + nodes[node].here, vocab_->RankEnd(node));
+    }
+    return;
+  }
+  for (uint32_t c = node + 1; c < nodes[node].subtree_end; c = nodes[c].subtree_end) {
+    const bool starts_char = (nodes[c].byte & 0xC0) != 0x80;
+    if (starts_char && chars_left == 0) continue;
+    TakeByChars(c, chars_left - starts_char);
+  }
 }
 
 void GrammarConstraint::Mask(std::span<float> logits) {

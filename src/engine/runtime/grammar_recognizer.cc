@@ -138,6 +138,75 @@ ByteSet Recognizer::NextBytes(const State& s) const {
   return all;
 }
 
+bool Recognizer::TakesRun(const State& s, bool string_content, bool whole_chars,
+                          const std::array<uint64_t, 4>* bytes, uint32_t longest,
+                          uint32_t& rest) const {
+  bool found = false;
+  rest = 0xFFFFFFFFu;
+  for (uint32_t t : s.tops) {
+    const Node& n = nodes_[t];
+    uint64_t room = 0, extra = 0;
+    if (string_content && g_.string_boundary[n.pos] == Grammar::kBodyBoundary) {
+      room = kUnbounded;
+      extra = whole_chars ? 0 : 3;  // an unfinished UTF-8 character at the end
+    } else if (string_content && g_.string_boundary[n.pos] == Grammar::kCharStart) {
+      room = 1 + (n.parent == kNone ? 0 : uint64_t{g_.char_run_room[nodes_[n.parent].pos]});
+      extra = whole_chars ? 0 : 3;
+    } else if (bytes) {
+      const ByteSet& set = g_.byte_sets[g_.elements[n.pos].arg];
+      bool covered = true;
+      for (int w = 0; w < 4; ++w) covered &= ((*bytes)[w] & ~set.bits[w]) == 0;
+      if (covered) room = g_.run_room[n.pos];
+    }
+    if (room < longest) continue;
+    found = true;
+    rest = static_cast<uint32_t>(std::min<uint64_t>(rest, n.rest + extra));
+  }
+  return found;
+}
+
+uint32_t Recognizer::CharRoom(const State& s, uint32_t& rest) const {
+  uint32_t room = 0, parent = kNone;
+  bool first = true;
+  for (uint32_t t : s.tops) {
+    const Node& n = nodes_[t];
+    if (TakesNone(n, kPlainStringBytes)) continue;  // e.g. the closing quote
+    if (first) parent = n.parent;
+    first = false;
+    if (n.parent != parent) return 0;
+    if (g_.string_boundary[n.pos] == Grammar::kCharStart) {
+      room = 1 + (parent == kNone ? 0 : g_.char_run_room[nodes_[parent].pos]);
+      rest = n.rest;
+    }
+  }
+  return room;
+}
+
+uint32_t Recognizer::FloorDistance(const State& s, const std::array<uint64_t, 4>& bytes) const {
+  if (s.accepting) return 0;
+  // Stacks that take none of the bytes die at once; the others must share one node.
+  uint32_t parent = kNone;
+  bool first = true;
+  for (uint32_t t : s.tops) {
+    if (TakesNone(nodes_[t], bytes)) continue;
+    if (first) parent = nodes_[t].parent;
+    first = false;
+    if (nodes_[t].parent != parent) return 0;
+  }
+  if (first) return kUnbounded;  // no text of those bytes goes on at all
+  // Up from the shared node to a byte set that takes none of the bytes: every stack keeps that
+  // node (whatever the nodes above it do), so its distance stays.
+  for (uint32_t n = parent, steps = 0; n != kNone && steps < 16; n = nodes_[n].parent, ++steps) {
+    const Grammar::Element& e = g_.elements[nodes_[n].pos];
+    if (e.op != Op::kBytes) continue;
+    const ByteSet& set = g_.byte_sets[e.arg];
+    bool disjoint = true;
+    for (int w = 0; w < 4; ++w) disjoint &= (bytes[w] & set.bits[w]) == 0;
+    if (disjoint) return nodes_[n].rest;
+  }
+  return 0;
+}
+
 bool Recognizer::AtStringBoundary(const State& s) const {
   for (uint32_t t : s.tops) {
     if (g_.string_boundary[nodes_[t].pos]) return true;

@@ -54,6 +54,23 @@ class Recognizer {
   uint32_t Distance(const State& s, bool boundary_only = false) const;
   // Some stack of `s` is at a JSON-string body's character boundary.
   bool AtStringBoundary(const State& s) const;
+  // Some stack of `s` takes, as a prefix, every text of at most `longest` bytes that is plain
+  // JSON-string content (with string_content: at a string body's boundary, or at a character
+  // start with that many characters of room) or made of `bytes` only (when not null: a run of a
+  // byte set that covers them with that much room). `rest` is then an upper bound of the bytes
+  // that complete the text after such a text, over those stacks.
+  // whole_chars: the texts end with whole UTF-8 characters (else up to 3 bytes more may be
+  // needed to finish the last one).
+  bool TakesRun(const State& s, bool string_content, bool whole_chars,
+                const std::array<uint64_t, 4>* bytes, uint32_t longest, uint32_t& rest) const;
+  // When every stack of `s` is at the start of one string character (MarkStringChar) under one
+  // shared node: how many characters of plain string content it takes from here (0 otherwise),
+  // and in `rest` the distance of the character-start stack.
+  uint32_t CharRoom(const State& s, uint32_t& rest) const;
+  // A lower bound of Distance() after any text made only of `bytes`: where every stack of `s`
+  // rests on one node whose byte set (or the first byte set below it) takes none of those
+  // bytes, no such text gets past it, so that node's distance stays; 0 when unknown.
+  uint32_t FloorDistance(const State& s, const std::array<uint64_t, 4>& bytes) const;
   // The bytes some stack of `s` takes next.
   ByteSet NextBytes(const State& s) const;
   // Bit i set: stack i of `s` takes byte b (only the first 64 stacks). Step(s, b) depends on
@@ -82,6 +99,11 @@ class Recognizer {
             rest > 0xFFFFFFFFu ? 0xFFFFFFFFu : static_cast<uint32_t>(rest)};
   }
   void Expand(uint32_t pos, uint32_t parent, State& out);
+  bool TakesNone(const Node& top, const std::array<uint64_t, 4>& bytes) const {
+    const ByteSet& set = g_.byte_sets[g_.elements[top.pos].arg];
+    return ((set.bits[0] & bytes[0]) | (set.bits[1] & bytes[1]) | (set.bits[2] & bytes[2]) |
+            (set.bits[3] & bytes[3])) == 0;
+  }
   bool SameChain(uint32_t a, uint32_t b) const;
 
   const Grammar& g_;

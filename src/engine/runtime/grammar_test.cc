@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -176,8 +177,9 @@ std::unique_ptr<Tokenizer> SmallVocab() {
 
 // What Mask should allow from `prefix` (text accepted so far): tokens whose bytes keep the
 // text viable, and end of generation once the text is whole.
+// With tokens_left >= 0: the budget rule of grammar_constraint.h as well.
 std::vector<bool> BruteForce(const Grammar& g, const ConstraintVocab& vocab,
-                             const std::string& prefix) {
+                             const std::string& prefix, int tokens_left = -1) {
   std::vector<bool> allowed(vocab.n_vocab(), false);
   Recognizer rec(g);
   Recognizer::State start, a, b;
@@ -201,21 +203,26 @@ std::vector<bool> BruteForce(const Grammar& g, const ConstraintVocab& vocab,
       }
       std::swap(a, b);
     }
-    allowed[id] = ok;
+    const bool budgeted =
+        tokens_left >= 0 && static_cast<int64_t>(rec.Distance(start)) + 1 <= tokens_left;
+    allowed[id] = ok && (!budgeted || rec.Distance(a) + 2 <= static_cast<uint64_t>(tokens_left));
   }
   return allowed;
 }
 
+// budget > 0: the constraint is told the tokens left, and the answer prefers to go on (not end).
 void ExpectMaskMatchesBruteForce(std::shared_ptr<const Grammar> g,
                                  std::shared_ptr<const ConstraintVocab> vocab, int steps,
-                                 uint32_t seed) {
+                                 uint32_t seed, int budget = -1) {
   auto c = MakeGrammarConstraint(vocab, g);
   std::mt19937 rng(seed);
   std::string text;
   for (int step = 0; step < steps; ++step) {
     std::vector<float> logits(vocab->n_vocab(), 0.0f);
+    const int left = budget > 0 ? budget - step : -1;
+    if (budget > 0) c->SetTokensLeft(left);
     c->Mask(logits);
-    const std::vector<bool> expected = BruteForce(*g, *vocab, text);
+    const std::vector<bool> expected = BruteForce(*g, *vocab, text, left);
     std::vector<int32_t> choices;
     for (int32_t id = 0; id < vocab->n_vocab(); ++id) {
       const bool allowed = std::isfinite(logits[id]);
@@ -224,7 +231,11 @@ void ExpectMaskMatchesBruteForce(std::shared_ptr<const Grammar> g,
       if (allowed) choices.push_back(id);
     }
     ASSERT_FALSE(choices.empty());
-    const int32_t pick = choices[rng() % choices.size()];
+    int32_t pick = choices[rng() % choices.size()];
+    if (budget > 0 && vocab->is_eog(pick) && choices.size() > 1) {
+      pick = choices[(std::find(choices.begin(), choices.end(), pick) - choices.begin() + 1) %
+                     choices.size()];
+    }
     c->Accept(pick);
     if (vocab->is_eog(pick)) {
       EXPECT_TRUE(c->Complete());
@@ -357,6 +368,44 @@ TEST(GrammarConstraintTest, ListedSpecialTokensSpellTheirText) {
   EXPECT_FALSE(std::isinf(logits[close]));
   c->Accept(close);
   EXPECT_TRUE(c->Complete());
+}
+
+// Counted runs on the Qwen3 vocabulary: bounded JSON-string characters (MarkStringChar) and
+// bounded and unbounded repetitions of byte sets take subtrees whole or by counting characters;
+// with and without a tight budget the mask must equal walking every token.
+TEST(GrammarConstraintTest, CountedRunsEqualBruteForceOnQwen3Vocab) {
+  auto file = gguf::GgufFile::Open(llmux::testing::SharedDir() + "/models/qwen3-vocab.gguf");
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  auto tok = Tokenizer::FromGguf(**file);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  auto vocab = ConstraintVocab::Build(**tok);
+
+  GrammarBuilder b;
+  ByteSet plain;
+  plain.AddRange(0x20, 0x7f);
+  plain.bits[0x22 >> 6] &= ~(uint64_t{1} << (0x22 & 63));
+  plain.bits[0x5c >> 6] &= ~(uint64_t{1} << (0x5c & 63));
+  const Expr cont = Range(0x80, 0xbf);
+  ByteSet lead3;
+  lead3.AddRange(0xe0, 0xef);
+  const uint32_t chr = b.AddRule(
+      "char", Alt({Bytes(plain), Seq({Range(0xc2, 0xdf), cont}), Seq({Bytes(lead3), cont, cont}),
+                   Seq({Range(0xf0, 0xf4), cont, cont, cont}), Literal("\\n")}));
+  b.MarkStringChar(chr);
+  ByteSet word;
+  word.AddRange('a', 'z');
+  word.AddRange('A', 'Z');
+  word.AddRange('0', '9');
+  word.Add('_');
+  const uint32_t root = b.AddRule(
+      "root",
+      Seq({Literal("{\"a\":\""), Repeat(Ref(chr), 0, 7), Literal("\",\"b\":\""),
+           Repeat(Ref(chr), 2, 30), Literal("\",\"w\":"), Repeat(Bytes(word), 1, 12), Byte(','),
+           Repeat(Range('0', '9'), 3, 40), Byte(' '), Star(Bytes(word)), Literal("}")}));
+  auto g = b.Build(root);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  for (uint32_t seed = 1; seed <= 2; ++seed) ExpectMaskMatchesBruteForce(*g, vocab, 14, seed);
+  for (int budget : {12, 16}) ExpectMaskMatchesBruteForce(*g, vocab, budget, 3, budget);
 }
 
 }  // namespace
