@@ -34,6 +34,7 @@
 #include "llmux/v1/auth.pb.h"
 #include "llmux/v1/inference.pb.h"
 #include "llmux/v1/mcp.pb.h"
+#include "llmux/v1/registry.pb.h"
 #include "net/pull/model_puller.h"
 #include "rollout/deploy_service.h"
 #include "services/prompts/prompt_service.h"
@@ -248,6 +249,18 @@ TEST(RouteTableTest, EveryGrpcMethodHasARule) {
     ASSERT_NE(rule, nullptr) << name << " has no rule";
     EXPECT_EQ(rule->access, Access::kAuthenticated) << name;
     EXPECT_TRUE(rule->limited) << name;
+  }
+  // The registry over gRPC: reads need models:read, changes models:manage, as over HTTP.
+  const auto* registry = v1::RegistryVersion::descriptor()->file()->FindServiceByName("Registry");
+  ASSERT_NE(registry, nullptr);
+  for (int i = 0; i < registry->method_count(); ++i) {
+    const std::string& method = registry->method(i)->name();
+    const std::string name = "/" + registry->full_name() + "/" + method;
+    const RouteRule* rule = FindRouteRule(Protocol::kGrpc, "", name);
+    ASSERT_NE(rule, nullptr) << name << " has no rule";
+    EXPECT_EQ(rule->access, Access::kPermission) << name;
+    const bool read = method == "ListModels" || method == "Resolve" || method == "History";
+    EXPECT_EQ(rule->permission, read ? "models:read" : "models:manage") << name;
   }
   // Every gRPC rule names a method that exists.
   for (const RouteRule& r : RouteTable()) {
