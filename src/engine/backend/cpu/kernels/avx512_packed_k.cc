@@ -95,8 +95,7 @@ struct Format<WType::kQ6_K> {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03);
     for (int h = 0; h < 2; ++h) {
       const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h));
-      const __m256i ql1 =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h + 32));
+      const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h + 32));
       const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * h));
       auto high = [&](int shift) {  // bits shift..shift+1 of qh, moved to bits 4-5
         return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, shift), m3), 4);
@@ -106,12 +105,10 @@ struct Format<WType::kQ6_K> {
                          _mm256_or_si256(_mm256_and_si256(ql0, m4), high(0)));
       _mm256_store_si256(reinterpret_cast<__m256i*>(out + 32),
                          _mm256_or_si256(_mm256_and_si256(ql1, m4), high(2)));
-      _mm256_store_si256(
-          reinterpret_cast<__m256i*>(out + 64),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), high(4)));
-      _mm256_store_si256(
-          reinterpret_cast<__m256i*>(out + 96),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), high(6)));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out + 64),
+                         _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), high(4)));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out + 96),
+                         _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), high(6)));
     }
     const float d = Half(b.d);
     for (int j = 0; j < 16; ++j) scale[j] = d * static_cast<float>(b.scales[j]);
@@ -154,8 +151,10 @@ void PackPanel(const GemmArgs& a, int64_t r, int nr, int64_t b0, int kb, Panel* 
         __m256i v[4];
         for (int i = 0; i < 4; ++i)
           v[i] = _mm256_load_si256(reinterpret_cast<const __m256i*>(codes[i] + 32 * c));
-        const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
-        const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+        const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]),
+                      t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+        const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]),
+                      t3 = _mm256_unpackhi_epi32(v[2], v[3]);
         // u[k]: low lane = dword k of the four rows' 32 codes, high lane = dword k + 4.
         const __m256i u[4] = {_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2),
                               _mm256_unpacklo_epi64(t1, t3), _mm256_unpackhi_epi64(t1, t3)};
@@ -221,8 +220,9 @@ void PanelKernel(const Panel& p, int kb, const BlockQ8_K* const* x, float* y, in
 #pragma GCC unroll 8
           for (int j = 0; j < kSubDwords; ++j) {
             const int dw = j0 + s * kSubDwords + j;
-            acc_i = _mm512_dpbusd_epi32(acc_i, w[s * kSubDwords + j],
-                                        _mm512_set1_epi32(static_cast<int>(Load32(xb.qs + 4 * dw))));
+            acc_i =
+                _mm512_dpbusd_epi32(acc_i, w[s * kSubDwords + j],
+                                    _mm512_set1_epi32(static_cast<int>(Load32(xb.qs + 4 * dw))));
           }
           acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc_i), _mm512_mul_ps(sc[s], dx), acc[t]);
           if constexpr (F::kMins) {
