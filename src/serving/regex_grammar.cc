@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/tokenizer/unicode.h"
+
 namespace llmux::serving {
 
 namespace {
@@ -91,24 +93,6 @@ std::string JsonEscaped(uint8_t c) {
     return std::string("\\u00") + hex[c >> 4] + hex[c & 15];
   }
   return std::string(1, static_cast<char>(c));
-}
-
-void AppendUtf8(uint32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 class RegexCompiler {
@@ -302,7 +286,7 @@ class RegexCompiler {
     if (cp < 0x80) return Literal(JsonEscaped(static_cast<uint8_t>(cp)));
     if (cp >= 0xD800 && cp <= 0xDFFF) return Error("a lone surrogate");
     std::string bytes;
-    AppendUtf8(cp, bytes);
+    tokenizer::AppendUtf8(cp, bytes);
     return Literal(bytes);
   }
 

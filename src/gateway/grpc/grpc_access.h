@@ -3,6 +3,7 @@
 // rate-limit refusal also sets a "retry-after" trailer (seconds).
 #pragma once
 
+#include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
 #include <memory>
@@ -10,6 +11,7 @@
 
 #include "base/status.h"
 #include "gateway/access/access_gate.h"
+#include "gateway/grpc/status_mapping.h"
 
 namespace llmux::gateway {
 
@@ -17,5 +19,17 @@ namespace llmux::gateway {
 Result<std::unique_ptr<CallAccess>> AdmitGrpcCall(AccessGate* gate,
                                                   grpc::CallbackServerContext* context,
                                                   std::string_view method);
+
+// A unary call: admits it as `method`, runs `body` with the caller (Status body(CallAccess&))
+// and finishes with its status.
+template <typename Body>
+grpc::ServerUnaryReactor* AdmitAndRunUnary(AccessGate& gate, grpc::CallbackServerContext* context,
+                                           const char* method, Body body) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto access = AdmitGrpcCall(&gate, context, method);
+  Status status = access.ok() ? body(**access) : access.status();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
 
 }  // namespace llmux::gateway

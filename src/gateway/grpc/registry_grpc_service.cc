@@ -13,17 +13,6 @@ namespace {
 
 namespace reg = registry;
 
-// Admits the call of `method`, runs `body` with the caller and finishes with its status.
-template <typename Body>
-grpc::ServerUnaryReactor* Unary(AccessGate& gate, grpc::CallbackServerContext* context,
-                                const char* method, Body body) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto access = AdmitGrpcCall(&gate, context, method);
-  Status status = access.ok() ? body(**access) : access.status();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
 audit::Actor ActorOf(const CallAccess& access) {
   return audit::Actor{access.principal().subject, access.principal().display, access.source()};
 }
@@ -88,7 +77,7 @@ using Context = RegistryGrpcService::Context;
 
 Reactor* RegistryGrpcService::ListModels(Context* c, const v1::ListRegistryModelsRequest* req,
                                          v1::ListRegistryModelsResponse* resp) {
-  return Unary(gate_, c, "/llmux.v1.Registry/ListModels", [&](CallAccess&) -> Status {
+  return AdmitAndRunUnary(gate_, c, "/llmux.v1.Registry/ListModels", [&](CallAccess&) -> Status {
     if (!req->name().empty()) {
       LLMUX_ASSIGN_OR_RETURN(reg::ModelDetail d, registry_.Show(req->name()));
       FillModel(d, resp->add_models());
@@ -102,7 +91,7 @@ Reactor* RegistryGrpcService::ListModels(Context* c, const v1::ListRegistryModel
 
 Reactor* RegistryGrpcService::Resolve(Context* c, const v1::ResolveRequest* req,
                                       v1::RegistryVersion* resp) {
-  return Unary(gate_, c, "/llmux.v1.Registry/Resolve", [&](CallAccess&) -> Status {
+  return AdmitAndRunUnary(gate_, c, "/llmux.v1.Registry/Resolve", [&](CallAccess&) -> Status {
     LLMUX_ASSIGN_OR_RETURN(reg::Version v, registry_.Resolve(req->ref()));
     FillVersion(v, resp);
     return Status::Ok();
@@ -111,7 +100,7 @@ Reactor* RegistryGrpcService::Resolve(Context* c, const v1::ResolveRequest* req,
 
 Reactor* RegistryGrpcService::History(Context* c, const v1::HistoryRequest* req,
                                       v1::HistoryResponse* resp) {
-  return Unary(gate_, c, "/llmux.v1.Registry/History", [&](CallAccess&) -> Status {
+  return AdmitAndRunUnary(gate_, c, "/llmux.v1.Registry/History", [&](CallAccess&) -> Status {
     reg::ChangeQuery q;
     q.model = req->model();
     if (req->before_id() < 0)
@@ -131,7 +120,7 @@ Reactor* RegistryGrpcService::History(Context* c, const v1::HistoryRequest* req,
 
 Reactor* RegistryGrpcService::PutTag(Context* c, const v1::PutTagRequest* req,
                                      v1::RegistryChange* resp) {
-  return Unary(gate_, c, "/llmux.v1.Registry/PutTag", [&](CallAccess& access) -> Status {
+  return AdmitAndRunUnary(gate_, c, "/llmux.v1.Registry/PutTag", [&](CallAccess& access) -> Status {
     LLMUX_ASSIGN_OR_RETURN(reg::Change change, registry_.SetTag(ActorOf(access), req->model(),
                                                                 req->tag(), req->digest()));
     FillChange(change, resp);
@@ -141,24 +130,26 @@ Reactor* RegistryGrpcService::PutTag(Context* c, const v1::PutTagRequest* req,
 
 Reactor* RegistryGrpcService::SetParameters(Context* c, const v1::SetParametersRequest* req,
                                             v1::RegistryChange* resp) {
-  return Unary(gate_, c, "/llmux.v1.Registry/SetParameters", [&](CallAccess& access) -> Status {
-    LLMUX_ASSIGN_OR_RETURN(reg::ModelParameters parameters,
-                           ParametersFromText(req->parameters_json()));
-    LLMUX_ASSIGN_OR_RETURN(reg::Change change,
-                           registry_.SetParameters(ActorOf(access), req->model(), parameters));
-    FillChange(change, resp);
-    return Status::Ok();
-  });
+  return AdmitAndRunUnary(
+      gate_, c, "/llmux.v1.Registry/SetParameters", [&](CallAccess& access) -> Status {
+        LLMUX_ASSIGN_OR_RETURN(reg::ModelParameters parameters,
+                               ParametersFromText(req->parameters_json()));
+        LLMUX_ASSIGN_OR_RETURN(reg::Change change,
+                               registry_.SetParameters(ActorOf(access), req->model(), parameters));
+        FillChange(change, resp);
+        return Status::Ok();
+      });
 }
 
 Reactor* RegistryGrpcService::Rollback(Context* c, const v1::RollbackRequest* req,
                                        v1::RegistryChange* resp) {
-  return Unary(gate_, c, "/llmux.v1.Registry/Rollback", [&](CallAccess& access) -> Status {
-    LLMUX_ASSIGN_OR_RETURN(reg::Change change,
-                           registry_.Rollback(ActorOf(access), req->change_id()));
-    FillChange(change, resp);
-    return Status::Ok();
-  });
+  return AdmitAndRunUnary(
+      gate_, c, "/llmux.v1.Registry/Rollback", [&](CallAccess& access) -> Status {
+        LLMUX_ASSIGN_OR_RETURN(reg::Change change,
+                               registry_.Rollback(ActorOf(access), req->change_id()));
+        FillChange(change, resp);
+        return Status::Ok();
+      });
 }
 
 }  // namespace llmux::gateway
