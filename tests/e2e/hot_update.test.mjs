@@ -178,6 +178,19 @@ test('load a registry version under a new name, unload it; refusals', async () =
   assert.equal(r.status, 404, r.text);
   models = (await call('GET', '/admin/v1/models', admin)).json.models;
   assert.ok(models.some((m) => m.name === 'm'), 'm is still served');
+
+  // Each change of what is served is audited with its caller and outcome (refusals before the
+  // change, like an unknown ref, are not changes).
+  const audit = await call('GET', '/admin/v1/audit?limit=100', admin);
+  assert.equal(audit.status, 200, audit.text);
+  const events = audit.json.data.filter((e) => e.target === 'served:m2');
+  const seen = events.map((e) => `${e.action} ${e.outcome}`).sort();
+  assert.deepEqual(seen, ['models.load failed', 'models.load ok', 'models.unload failed', 'models.unload ok'],
+    JSON.stringify(events));
+  const loaded = events.find((e) => e.action === 'models.load' && e.outcome === 'ok');
+  assert.equal(loaded.detail, 'm:a');
+  assert.ok(loaded.actor.length > 0);
+  assert.ok(events.every((e) => e.actor === loaded.actor), 'all by the admin key');
 });
 
 test('moving the tag a served name refers to hot-updates it', async () => {

@@ -132,7 +132,8 @@ void JsonRoute(GuardedRouter& router, const char* method, const char* path, int 
 
 // Hot-updates the served models whose name refers to model:tag to the version it points at now.
 Json UpdateServedCopies(reg::RegistryService& registry, serving::ModelManager& models,
-                        const std::string& model, const std::string& tag) {
+                        const audit::Actor& actor, const std::string& model,
+                        const std::string& tag) {
   Json updated = Json::array();
   auto version = registry.Resolve(model + ":" + tag);
   if (!version.ok()) return updated;
@@ -144,6 +145,7 @@ Json UpdateServedCopies(reg::RegistryService& registry, serving::ModelManager& m
     spec.name = served.name;
     spec.path = version->path;
     Status st = models.ReplaceModel(spec);
+    registry.AuditServing(actor, "update", served.name, model + ":" + tag, st);
     Json entry{{"name", served.name}, {"path", version->path}, {"ok", st.ok()}};
     if (!st.ok()) entry["error"] = st.message();
     updated.push_back(std::move(entry));
@@ -257,7 +259,7 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
                                           s->SetTag(ActorOf(access), model, tag, digest));
                    Json out = ChangeJson(c);
                    if (models != nullptr)
-                     out["updated"] = UpdateServedCopies(*s, *models, model, tag);
+                     out["updated"] = UpdateServedCopies(*s, *models, ActorOf(access), model, tag);
                    return out;
                  };
                  Result<Json> result = co_await http::RunOffLoop(*updating, body);
@@ -302,43 +304,50 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
   auto off_loop_route = [&router, errors, updating](const char* path, auto body) {
     router.Route("POST", path,
                  [errors, updating, body](http::Request& req, http::ResponseWriter& w,
-                                          CallAccess&) -> awaitable<void> {
+                                          CallAccess& access) -> awaitable<void> {
                    Result<Json> result =
-                       co_await http::RunOffLoop(*updating, [&] { return body(req); });
+                       co_await http::RunOffLoop(*updating, [&] { return body(req, access); });
                    co_await ReplyJson(w, *errors, 200, [&] { return std::move(result); });
                  });
   };
   // Load and unload act on this process's models (all in one); a gateway has none.
   if (models != nullptr) {
     // Loads a registry version (by ref, so only files the registry knows) under a served name.
-    off_loop_route("/admin/v1/models/load", [s, models](http::Request& req) -> Result<Json> {
-      LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
-      LLMUX_RETURN_IF_ERROR(OnlyFields(b, {"name", "ref", "keep_alive"}));
-      LLMUX_ASSIGN_OR_RETURN(std::string name, RequiredString(b, "name"));
-      LLMUX_ASSIGN_OR_RETURN(std::string ref, RequiredString(b, "ref"));
-      serving::ModelSpec spec;
-      if (b.contains("keep_alive")) {
-        if (!b["keep_alive"].is_number()) {
-          return InvalidArgumentError("keep_alive must be a number of seconds")
-              .WithField("keep_alive");
-        }
-        spec.keep_alive_s = b["keep_alive"].get<double>();
-      }
-      auto version = s->Resolve(ref);
-      if (!version.ok()) return version.status().WithField("ref");
-      spec.name = name;
-      spec.path = version->path;
-      LLMUX_RETURN_IF_ERROR(models->LoadModel(spec));
-      return Json{
-          {"name", name}, {"ref", ref}, {"digest", version->digest}, {"path", version->path}};
-    });
-    off_loop_route("/admin/v1/models/unload", [models](http::Request& req) -> Result<Json> {
-      LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
-      LLMUX_RETURN_IF_ERROR(OnlyFields(b, {"name"}));
-      LLMUX_ASSIGN_OR_RETURN(std::string name, RequiredString(b, "name"));
-      LLMUX_RETURN_IF_ERROR(models->UnloadModel(name));
-      return Json{{"name", name}, {"unloaded", true}};
-    });
+    off_loop_route(
+        "/admin/v1/models/load",
+        [s, models](http::Request& req, CallAccess& access) -> Result<Json> {
+          LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
+          LLMUX_RETURN_IF_ERROR(OnlyFields(b, {"name", "ref", "keep_alive"}));
+          LLMUX_ASSIGN_OR_RETURN(std::string name, RequiredString(b, "name"));
+          LLMUX_ASSIGN_OR_RETURN(std::string ref, RequiredString(b, "ref"));
+          serving::ModelSpec spec;
+          if (b.contains("keep_alive")) {
+            if (!b["keep_alive"].is_number()) {
+              return InvalidArgumentError("keep_alive must be a number of seconds")
+                  .WithField("keep_alive");
+            }
+            spec.keep_alive_s = b["keep_alive"].get<double>();
+          }
+          auto version = s->Resolve(ref);
+          if (!version.ok()) return version.status().WithField("ref");
+          spec.name = name;
+          spec.path = version->path;
+          const Status loaded = models->LoadModel(spec);
+          s->AuditServing(ActorOf(access), "load", name, ref, loaded);
+          LLMUX_RETURN_IF_ERROR(loaded);
+          return Json{
+              {"name", name}, {"ref", ref}, {"digest", version->digest}, {"path", version->path}};
+        });
+    off_loop_route("/admin/v1/models/unload",
+                   [s, models](http::Request& req, CallAccess& access) -> Result<Json> {
+                     LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
+                     LLMUX_RETURN_IF_ERROR(OnlyFields(b, {"name"}));
+                     LLMUX_ASSIGN_OR_RETURN(std::string name, RequiredString(b, "name"));
+                     const Status unloaded = models->UnloadModel(name);
+                     s->AuditServing(ActorOf(access), "unload", name, "", unloaded);
+                     LLMUX_RETURN_IF_ERROR(unloaded);
+                     return Json{{"name", name}, {"unloaded", true}};
+                   });
   }
   router.Route(
       "POST", "/admin/v1/models/update",
@@ -357,7 +366,9 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
             serving::ModelSpec spec;
             spec.name = name;
             spec.path = version->path;
-            LLMUX_RETURN_IF_ERROR(models->ReplaceModel(spec));
+            const Status replaced = models->ReplaceModel(spec);
+            s->AuditServing(ActorOf(access), "update", name, ref, replaced);
+            LLMUX_RETURN_IF_ERROR(replaced);
             return out;
           }
           rollout::DeployRequest deploy;

@@ -279,6 +279,19 @@ Result<Change> RegistryService::Finish(const audit::Actor& actor, std::string_vi
   return result;
 }
 
+void RegistryService::AuditServing(const audit::Actor& actor, std::string_view action,
+                                   std::string_view name, std::string_view ref,
+                                   const Status& outcome) {
+  audit::Event e;
+  e.actor = actor.subject;
+  e.action = "models." + std::string(action);
+  e.target = "served:" + std::string(name);
+  e.source = actor.source;
+  e.outcome = outcome.ok() ? "ok" : "failed";
+  e.detail = outcome.ok() ? std::string(ref) : std::string(ref) + ": " + outcome.message();
+  audit::AppendOrWarn(audit_, e);
+}
+
 void RegistryService::Audit(const audit::Actor& actor, std::string_view kind,
                             std::string_view model, std::string_view detail,
                             const Status& outcome) {

@@ -83,6 +83,12 @@ class RegistryService {
   // since been removed: kAlreadyExists (a conflict).
   Result<Change> Rollback(const audit::Actor& actor, int64_t change_id);
 
+  // Audits a change of what a process serves from the registry ("load", "unload", "update" of
+  // the served name to the version `ref` points at), with its outcome. The model manager does
+  // the change; the registry owns the versions it names, so it records who asked for it.
+  void AuditServing(const audit::Actor& actor, std::string_view action, std::string_view name,
+                    std::string_view ref, const Status& outcome);
+
   // The parameters of the registered model a request names ("name" or "name:tag"); nullopt when
   // it is not registered (or the store cannot be read: serving goes on without defaults).
   std::optional<ModelParameters> DefaultsFor(std::string_view requested_model);
