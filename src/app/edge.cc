@@ -186,16 +186,16 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
   if (backend.workers) gateway::RegisterWorkerRoutes(router, *backend.workers);
   if (backend.metric_history)
     gateway::RegisterMetricsHistoryRoutes(router, *backend.metric_history);
-  if (backend.models && backend.model_lifecycle) {
-    gateway::RegisterModelRoutes(router, *backend.models);
-  } else if (backend.workers) {
-    gateway::RegisterWorkerModelRoutes(router, *backend.workers);
-  }
   pull::PullerOptions pull_options = o.pull;
   if (pull_options.models_dir.empty()) pull_options.models_dir = mcp_options.model_dir;
   std::unique_ptr<RegistryPullSink> pull_sink;
   if (registry_service) pull_sink = std::make_unique<RegistryPullSink>(*registry_service);
   pull::ModelPuller puller(pull_options, pull_sink.get());
+  if (backend.models && backend.model_lifecycle) {
+    gateway::RegisterModelRoutes(router, *backend.models, &puller);
+  } else if (backend.workers) {
+    gateway::RegisterWorkerModelRoutes(router, *backend.workers, &puller);
+  }
   gateway::RegisterModelPullRoutes(router, puller);
   gateway::RegisterOllamaPullRoute(ollama_router, puller);
   gateway::RegisterMeRoute(router);

@@ -184,10 +184,28 @@ describe('model pull', () => {
     const ollama = await post('/api/pull', admin, { model: url, stream: false });
     assert.equal(ollama.status, 409);
     assert.equal(typeof (await ollama.json()).error, 'string');
+    // Meanwhile the pull is a "downloading" entry of /admin/v1/models, with its progress.
+    const listed = async () => {
+      const r = await fetch(`${server.baseURL}/admin/v1/models`, { headers: { Authorization: `Bearer ${admin}` } });
+      assert.equal(r.status, 200);
+      return (await r.json()).models.filter((m) => m.state === 'downloading');
+    };
+    let downloading = [];
+    for (let i = 0; i < 100; ++i) {
+      downloading = await listed();
+      if (downloading.length === 1 && downloading[0].completed > 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(downloading.length, 1, JSON.stringify(downloading));
+    assert.equal(downloading[0].source, url);
+    assert.equal(downloading[0].name, url);
+    assert.equal(downloading[0].total, source.length);
+    assert.ok(downloading[0].completed > 0 && downloading[0].completed < source.length, JSON.stringify(downloading));
     releaseStall();
     releaseStall = null;
     const lines = (await (await first).text()).trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines[lines.length - 1].status, 'success');
+    assert.deepEqual(await listed(), [], 'a finished pull is no longer listed');
     // Once the stream has ended, the URL is free again.
     const again = post('/admin/v1/models/pull', admin, { url });
     for (let i = 0; i < 100 && !releaseStall; ++i) await new Promise((r) => setTimeout(r, 50));

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "gateway/admin/json_reply.h"
+#include "net/pull/model_puller.h"
 #include "serving/model_manager.h"
 #include "serving/worker_admin.h"
 
@@ -33,16 +34,32 @@ Json ModelStatusJson(const serving::ModelStatus& s) {
   return j;
 }
 
+// The pulls running now, as entries of the list.
+Json DownloadingList(const pull::ModelPuller* pulls) {
+  Json list = Json::array();
+  if (pulls == nullptr) return list;
+  for (const pull::ActivePull& p : pulls->Active()) {
+    list.push_back({{"name", p.name.empty() ? p.source : p.name},
+                    {"source", p.source},
+                    {"state", "downloading"},
+                    {"digest", p.progress.digest},
+                    {"completed", p.progress.completed},
+                    {"total", p.progress.total}});
+  }
+  return list;
+}
+
 }  // namespace
 
-void RegisterModelRoutes(GuardedRouter& router, serving::ModelManager& models) {
+void RegisterModelRoutes(GuardedRouter& router, serving::ModelManager& models,
+                         const pull::ModelPuller* pulls) {
   const ErrorReply* errors = &router.error_reply();
   serving::ModelManager* m = &models;
   router.Route(
       "GET", "/admin/v1/models",
-      [m, errors](http::Request&, http::ResponseWriter& w, CallAccess&) -> awaitable<void> {
+      [m, pulls, errors](http::Request&, http::ResponseWriter& w, CallAccess&) -> awaitable<void> {
         co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
-          Json list = Json::array();
+          Json list = DownloadingList(pulls);
           for (const serving::ModelStatus& s : m->ModelStatuses()) {
             list.push_back(ModelStatusJson(s));
           }
@@ -51,22 +68,23 @@ void RegisterModelRoutes(GuardedRouter& router, serving::ModelManager& models) {
       });
 }
 
-void RegisterWorkerModelRoutes(GuardedRouter& router, serving::WorkerAdmin& workers) {
+void RegisterWorkerModelRoutes(GuardedRouter& router, serving::WorkerAdmin& workers,
+                               const pull::ModelPuller* pulls) {
   const ErrorReply* errors = &router.error_reply();
   serving::WorkerAdmin* admin = &workers;
-  router.Route(
-      "GET", "/admin/v1/models",
-      [admin, errors](http::Request&, http::ResponseWriter& w, CallAccess&) -> awaitable<void> {
-        co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
-          Json list = Json::array();
-          for (const serving::WorkerModelStatus& m : admin->WorkerModels()) {
-            Json j = ModelStatusJson(m.status);
-            j["worker"] = m.worker;
-            list.push_back(std::move(j));
-          }
-          return Json{{"models", std::move(list)}};
-        });
-      });
+  router.Route("GET", "/admin/v1/models",
+               [admin, pulls, errors](http::Request&, http::ResponseWriter& w,
+                                      CallAccess&) -> awaitable<void> {
+                 co_await ReplyJson(w, *errors, 200, [&]() -> Result<Json> {
+                   Json list = DownloadingList(pulls);
+                   for (const serving::WorkerModelStatus& m : admin->WorkerModels()) {
+                     Json j = ModelStatusJson(m.status);
+                     j["worker"] = m.worker;
+                     list.push_back(std::move(j));
+                   }
+                   return Json{{"models", std::move(list)}};
+                 });
+               });
 }
 
 }  // namespace llmux::gateway

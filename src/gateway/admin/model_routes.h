@@ -10,21 +10,28 @@
 // that stays loaded; pinned: given on the command line (never unloaded for idleness or
 // evicted). kv_bytes is the KV cache's capacity. On a gateway (RegisterWorkerModelRoutes) the
 // list holds every worker's models as the worker last reported them, each entry with the
-// worker's address in "worker" (a model served by two workers is listed twice).
+// worker's address in "worker" (a model served by two workers is listed twice). Pulls running
+// in this process (`pulls`) come first, as {"name" (the name asked for, else the source),
+// "source", "state": "downloading", "digest", "completed", "total"} (total 0 while unknown).
 #pragma once
 
 namespace llmux::serving {
 class ModelManager;
 class WorkerAdmin;
 }
+namespace llmux::pull {
+class ModelPuller;
+}
 
 namespace llmux::gateway {
 
 class GuardedRouter;
 
-// `models` must outlive the server.
-void RegisterModelRoutes(GuardedRouter& router, serving::ModelManager& models);
+// `models` (and `pulls`) must outlive the server.
+void RegisterModelRoutes(GuardedRouter& router, serving::ModelManager& models,
+                         const pull::ModelPuller* pulls = nullptr);
 // The same route on a gateway, over its workers' reports; `workers` must outlive the server.
-void RegisterWorkerModelRoutes(GuardedRouter& router, serving::WorkerAdmin& workers);
+void RegisterWorkerModelRoutes(GuardedRouter& router, serving::WorkerAdmin& workers,
+                               const pull::ModelPuller* pulls = nullptr);
 
 }  // namespace llmux::gateway

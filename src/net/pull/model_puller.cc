@@ -172,7 +172,10 @@ Result<std::unique_ptr<PullJob>> ModelPuller::Start(const PullRequest& in,
   if (by_caller_[caller] >= options_.max_pulls_per_caller) {
     return ResourceExhaustedError("this caller has too many pulls running; try again later");
   }
-  active_.insert(key);
+  ActivePull& shown = active_[key];
+  shown.name = r.name;
+  shown.source = r.url.empty() ? r.path : r.url.substr(0, r.url.find_first_of("?#"));
+  shown.caller = caller;
   ++by_caller_[caller];
   return std::unique_ptr<PullJob>(new PullJob(*this, std::move(r), key, caller, expected));
 }
@@ -181,6 +184,20 @@ ModelPuller::~ModelPuller() {
   stopping_ = true;
   std::unique_lock lock(mu_);
   idle_.wait(lock, [&] { return active_.empty(); });
+}
+
+std::vector<ActivePull> ModelPuller::Active() const {
+  std::lock_guard lock(mu_);
+  std::vector<ActivePull> out;
+  out.reserve(active_.size());
+  for (const auto& [key, pull] : active_) out.push_back(pull);
+  return out;
+}
+
+void ModelPuller::Report(const std::string& key, const PullProgress& progress) {
+  std::lock_guard lock(mu_);
+  auto it = active_.find(key);
+  if (it != active_.end()) it->second.progress = progress;
 }
 
 void ModelPuller::Release(const std::string& key, const std::string& caller) {
@@ -203,6 +220,7 @@ PullJob::~PullJob() { owner_.Release(key_, caller_); }
 Result<PulledModel> PullJob::Run(const PullProgressFn& progress) {
   // Every report is also where a shutting-down puller stops the pull.
   const PullProgressFn report = [&](const PullProgress& p) {
+    owner_.Report(key_, p);
     return !owner_.stopping_.load() && (!progress || progress(p));
   };
   const std::string digest = expected_.empty() ? "" : "sha256:" + expected_;

@@ -77,6 +77,14 @@ struct PullerOptions {
   DownloadOptions download;
 };
 
+// A pull running now (GET /admin/v1/models shows it as "downloading").
+struct ActivePull {
+  std::string name;       // as the caller asked (may be empty)
+  std::string source;     // the URL without its query, or the local path
+  std::string caller;     // who pulled it
+  PullProgress progress;  // its last report
+};
+
 class ModelPuller;
 
 // A pull admitted by ModelPuller::Start: it holds its slots until destroyed.
@@ -115,16 +123,20 @@ class ModelPuller {
 
   const PullerOptions& options() const { return options_; }
 
+  // The pulls running now, by source.
+  std::vector<ActivePull> Active() const;
+
  private:
   friend class PullJob;
   void Release(const std::string& key, const std::string& caller);
+  void Report(const std::string& key, const PullProgress& progress);
 
   PullerOptions options_;
   PullSink* sink_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable idle_;
   std::atomic<bool> stopping_{false};
-  std::set<std::string> active_;          // keys being pulled
+  std::map<std::string, ActivePull> active_;  // the pulls running, by key
   std::map<std::string, int> by_caller_;  // pulls per caller
 };
 

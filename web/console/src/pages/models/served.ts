@@ -39,23 +39,28 @@ export const servedPage: Page = {
         }
       });
     const view = listView(async () => {
-      const served = (await getJson<{ models: ServedModel[] }>('/admin/v1/models')).models;
+      const listed = (await getJson<{ models: ServedModel[] }>('/admin/v1/models')).models;
+      const served = listed.filter((m) => m.state !== 'downloading');
       options(names, served.map((m) => m.name));
+      // Pulls running here come first, with their progress and none of a served model's cells.
+      const pulling = (m: ServedModel) => m.state === 'downloading';
+      const progress = (m: ServedModel) =>
+        m.total ? ` ${Math.floor((100 * (m.completed ?? 0)) / m.total)}%` : '';
       return table(
-        served,
+        listed,
         [
           ['Name', (m) => m.name],
-          ['State', (m) => h('span', { class: `state ${m.state}`, 'data-state': m.state }, m.state, m.reason ? `: ${m.reason}` : '')],
-          ['Memory', (m) => formatBytes(m.memory_bytes)],
-          ['In flight', (m) => m.in_flight],
-          ['Keep-alive', (m) => (m.pinned ? 'pinned' : keepAlive(m.keep_alive_s))],
-          ['Loaded', (m) => formatTime(m.loaded_at * 1000)],
-          ['Registry version', (m) => versions.get(m.path) ?? ''],
-          ['File', (m) => h('code', {}, m.path)],
+          ['State', (m) => h('span', { class: `state ${m.state}`, 'data-state': m.state }, m.state, pulling(m) ? progress(m) : '', m.reason ? `: ${m.reason}` : '')],
+          ['Memory', (m) => (pulling(m) ? '' : formatBytes(m.memory_bytes))],
+          ['In flight', (m) => (pulling(m) ? '' : m.in_flight)],
+          ['Keep-alive', (m) => (pulling(m) ? '' : m.pinned ? 'pinned' : keepAlive(m.keep_alive_s))],
+          ['Loaded', (m) => (pulling(m) ? '' : formatTime(m.loaded_at * 1000))],
+          ['Registry version', (m) => (pulling(m) ? '' : versions.get(m.path) ?? '')],
+          ['File', (m) => h('code', {}, pulling(m) ? m.source ?? '' : m.path)],
           [
             '',
             (m) =>
-              dangerButton('Unload', `Unload ${m.name}? Running requests end.`, () =>
+              pulling(m) ? '' : dangerButton('Unload', `Unload ${m.name}? Running requests end.`, () =>
                 void run(`Unload ${m.name}`, () => sendJson('POST', '/admin/v1/models/unload', { name: m.name })),
                 { 'data-testid': `unload-${m.name}` },
               ),

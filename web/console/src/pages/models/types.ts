@@ -44,8 +44,11 @@ export interface Change {
 export interface ServedModel {
   name: string;
   path: string;
-  state: string; // loading, loaded, idle, unloading, failed
+  state: string; // downloading (a pull running here), loading, loaded, idle, unloading, failed
   reason?: string;
+  source?: string; // downloading: the URL or path being pulled, its progress in bytes
+  completed?: number;
+  total?: number;
   pinned: boolean;
   keep_alive_s: number | null;
   in_flight: number;
