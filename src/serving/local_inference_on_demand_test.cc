@@ -8,6 +8,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "serving/local_inference_service.h"
@@ -63,11 +64,12 @@ ModelHostOptions Options() {
   return o;
 }
 
-const ModelStatus* StatusOf(const std::vector<ModelStatus>& all, const std::string& name) {
+// A copy: the list ModelStatuses() returns is a temporary.
+std::optional<ModelStatus> StatusOf(const std::vector<ModelStatus>& all, const std::string& name) {
   for (const ModelStatus& s : all) {
-    if (s.name == name) return &s;
+    if (s.name == name) return s;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 TEST(LoadSettings, ReplaceOnlyWhatTheyGive) {
@@ -104,8 +106,8 @@ TEST(LoadSettings, TheLoadedModelCarriesThemAndTheOtherModelDoesNot) {
   EXPECT_EQ(ctx["tuned"], 64);
   EXPECT_EQ(ctx["plain"], 512);  // the file's training context, below the 4096 default
   const auto statuses = service.ModelStatuses();
-  ASSERT_NE(StatusOf(statuses, "tuned"), nullptr);
-  ASSERT_NE(StatusOf(statuses, "plain"), nullptr);
+  ASSERT_NE(StatusOf(statuses, "tuned"), std::nullopt);
+  ASSERT_NE(StatusOf(statuses, "plain"), std::nullopt);
   // F32 entries are twice F16's; both caches hold whole contexts only, so compare per token.
   EXPECT_NE(StatusOf(statuses, "tuned")->kv_bytes, StatusOf(statuses, "plain")->kv_bytes);
 
@@ -151,7 +153,7 @@ TEST(OnDemand, ARequestLoadsAModelWithAFileAndGoesOn) {
     return std::nullopt;
   });
   ASSERT_TRUE(service.WaitLoaded().ok());
-  EXPECT_EQ(StatusOf(service.ModelStatuses(), "registered"), nullptr);
+  EXPECT_EQ(StatusOf(service.ModelStatuses(), "registered"), std::nullopt);
 
   // Several requests at once: one load, all answered on the loaded model.
   std::vector<std::future<Outcome>> runs;
@@ -167,8 +169,8 @@ TEST(OnDemand, ARequestLoadsAModelWithAFileAndGoesOn) {
     EXPECT_EQ(o.finish.reason, FinishReason::kLength);
     EXPECT_EQ(o.content, alone.content);  // the same file, greedy
   }
-  const ModelStatus* loaded = StatusOf(service.ModelStatuses(), "registered");
-  ASSERT_NE(loaded, nullptr);
+  const std::optional<ModelStatus> loaded = StatusOf(service.ModelStatuses(), "registered");
+  ASSERT_TRUE(loaded.has_value());
   EXPECT_FALSE(loaded->pinned);
 
   // A file that cannot load: 503 with the reason, and the failure is listed.
@@ -176,8 +178,8 @@ TEST(OnDemand, ARequestLoadsAModelWithAFileAndGoesOn) {
   EXPECT_EQ(broken.submitted.code(), StatusCode::kUnavailable);
   EXPECT_NE(broken.submitted.message().find("broken.gguf"), std::string::npos)
       << broken.submitted.ToString();
-  const ModelStatus* failed = StatusOf(service.ModelStatuses(), "broken");
-  ASSERT_NE(failed, nullptr);
+  const std::optional<ModelStatus> failed = StatusOf(service.ModelStatuses(), "broken");
+  ASSERT_TRUE(failed.has_value());
   EXPECT_EQ(failed->state, ModelState::kFailed);
 
   // Neither loaded nor known: not found, as before.
@@ -195,10 +197,10 @@ TEST(OnDemand, AnIdleUnloadedModelComesBackOnTheNextRequest) {
   ModelSpec brief{"brief", kStories};
   brief.keep_alive_s = 0;  // unloaded as soon as it is idle
   ASSERT_TRUE(service.LoadModel(brief).ok());
-  for (int i = 0; i < 200 && StatusOf(service.ModelStatuses(), "brief") != nullptr; ++i) {
+  for (int i = 0; i < 200 && StatusOf(service.ModelStatuses(), "brief").has_value(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  ASSERT_EQ(StatusOf(service.ModelStatuses(), "brief"), nullptr);
+  ASSERT_EQ(StatusOf(service.ModelStatuses(), "brief"), std::nullopt);
   Outcome again = Submit(service, Greedy("brief", 4));
   ASSERT_TRUE(again.submitted.ok()) << again.submitted.ToString();
   EXPECT_EQ(again.finish.reason, FinishReason::kLength);
@@ -249,12 +251,13 @@ TEST(OnDemand, TheWaitIsBoundedPerCallerAndInTime) {
     EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
     EXPECT_NE(s.message().find("still loading"), std::string::npos) << s.ToString();
   }
-  const ModelStatus* loading = StatusOf(service.ModelStatuses(), "slow");  // held in its settings
-  ASSERT_NE(loading, nullptr);
+  const std::optional<ModelStatus> loading =
+      StatusOf(service.ModelStatuses(), "slow");  // held in its settings
+  ASSERT_TRUE(loading.has_value());
   EXPECT_EQ(loading->state, ModelState::kLoading);
   release.set_value();
   for (int i = 0; i < 500; ++i) {  // loading, then loaded
-    const ModelStatus* st = StatusOf(service.ModelStatuses(), "slow");
+    const std::optional<ModelStatus> st = StatusOf(service.ModelStatuses(), "slow");
     if (st && st->state != ModelState::kLoading) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
