@@ -215,6 +215,15 @@ test('moving the tag a served name refers to hot-updates it', async () => {
   r = await call('PUT', '/admin/v1/registry/tags', admin, { model: 'm', tag: 'other', digest: a.json.digest });
   assert.equal(r.status, 200, r.text);
   assert.deepEqual(r.json.updated, []);
+  // Moving latest to b, then rolling that change back, switches "m" to b and back to a.
+  const bVersion = await call('GET', '/admin/v1/registry/resolve?ref=m:b', admin);
+  const toB = await call('PUT', '/admin/v1/registry/tags', admin, { model: 'm', tag: 'latest', digest: bVersion.json.digest });
+  assert.deepEqual(toB.json.updated, [{ name: 'm', path: fileB, ok: true }]);
+  const back = await call('POST', '/admin/v1/registry/rollback', admin, { change_id: toB.json.id });
+  assert.equal(back.status, 200, back.text);
+  assert.deepEqual(back.json.updated, [{ name: 'm', path: fileA, ok: true }]);
+  const served = await call('GET', '/admin/v1/models', admin);
+  assert.equal(served.json.models.find((m) => m.name === 'm').path, fileA);
 });
 
 // Memory after an update: a model whose output matrix (untied, f16) is most of what a decode

@@ -288,17 +288,29 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
               out["load_settings_apply"] = "at the model's next load";
               return out;
             });
-  JsonRoute(router, "POST", "/admin/v1/registry/rollback", 200,
-            [s](http::Request& req, CallAccess& access) -> Result<Json> {
-              LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
-              LLMUX_RETURN_IF_ERROR(OnlyFields(b, {"change_id"}));
-              if (!b.contains("change_id") || !b["change_id"].is_number_integer()) {
-                return InvalidArgumentError("change_id must be an integer").WithField("change_id");
-              }
-              LLMUX_ASSIGN_OR_RETURN(reg::Change c,
-                                     s->Rollback(ActorOf(access), b["change_id"].get<int64_t>()));
-              return ChangeJson(c);
-            });
+  // Rolling back a tag change moves the tag back: served names that refer to it follow, as
+  // for a tag move.
+  router.Route(
+      "POST", "/admin/v1/registry/rollback",
+      [s, models, errors, updating](http::Request& req, http::ResponseWriter& w,
+                                    CallAccess& access) -> awaitable<void> {
+        auto body = [&]() -> Result<Json> {
+          LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
+          LLMUX_RETURN_IF_ERROR(OnlyFields(b, {"change_id"}));
+          if (!b.contains("change_id") || !b["change_id"].is_number_integer()) {
+            return InvalidArgumentError("change_id must be an integer").WithField("change_id");
+          }
+          LLMUX_ASSIGN_OR_RETURN(reg::Change c,
+                                 s->Rollback(ActorOf(access), b["change_id"].get<int64_t>()));
+          Json out = ChangeJson(c);
+          if (models != nullptr && c.kind.rfind("tag.", 0) == 0) {
+            out["updated"] = UpdateServedCopies(*s, *models, ActorOf(access), c.model, c.target);
+          }
+          return out;
+        };
+        Result<Json> result = co_await http::RunOffLoop(*updating, body);
+        co_await ReplyJson(w, *errors, 200, [&] { return std::move(result); });
+      });
   if (models == nullptr && deploys == nullptr) return;
   // Load, unload and update share the pool of the tag route: one model change at a time.
   auto off_loop_route = [&router, errors, updating](const char* path, auto body) {
