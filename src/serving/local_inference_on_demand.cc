@@ -147,9 +147,10 @@ void LocalInferenceService::LoadOnDemand(ModelSpec spec) {
     std::lock_guard<std::mutex> lock(mu_);
     if (held) lifecycle_.RequestFinished(name, NowUnix());  // the waiters hold it themselves now
     --on_demand_loads_;
+    // Both under the lock: once the count is 0 the destructor may go on and destroy them.
     on_demand_cv_.notify_all();
+    reaper_cv_.notify_all();
   }
-  reaper_cv_.notify_all();
 }
 
 std::vector<std::function<void()>> LocalInferenceService::TakeTimedOutLocked(double now) {
