@@ -21,6 +21,7 @@
 #include "base/thread_pool.h"
 #include "engine/backend/cpu/kernels/kernels.h"
 #include "engine/backend/cpu/kernels/panels16.h"
+#include "engine/backend/cpu/kernels/q6k_lanes.h"
 
 using namespace llmux;
 using namespace llmux::kernels;
@@ -66,19 +67,25 @@ struct Weights {
   size_t row_bytes;
 };
 
-// The copies as one matrix in 16-row panels (every shape here has a multiple of 16 rows, so
-// each copy starts at a panel).
-void PackWeights(Weights& w, ThreadPool& pool) {
+// The copies as one matrix in the layout the CPU backend would make: Q4_0 in 16-row panels
+// (every shape here has a multiple of 16 rows, so each copy starts at a panel), Q6_K in
+// sub-block lanes (rows padded to 64 bytes).
+void PackWeights(Weights& w, WeightLayout layout, ThreadPool& pool) {
   const MatrixView all{w.type, w.rows * w.copies, w.cols, w.data.data(), w.row_bytes};
-  if (!CanPackPanels16(all)) {
-    std::fprintf(stderr, "these kernels do not take 16-row panels\n");
+  const bool panels = layout == WeightLayout::kPanels16;
+  if (panels ? !CanPackPanels16(all) : !CanPackQ6KLanes(all)) {
+    std::fprintf(stderr, "these kernels do not take that layout for this type\n");
     std::exit(1);
   }
-  w.panels.resize(Panels16Bytes(all) + 64);
+  w.panels.resize((panels ? Panels16Bytes(all) : Q6KLanesBytes(all)) + 64);
   auto* aligned =
       reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(w.panels.data()) + 63) / 64 * 64);
-  w.base = static_cast<const uint8_t*>(PackPanels16(all, aligned, pool).data);
-  w.layout = WeightLayout::kPanels16;
+  const MatrixView packed =
+      panels ? PackPanels16(all, aligned, pool) : PackQ6KLanes(all, aligned, pool);
+  w.base = static_cast<const uint8_t*>(packed.data);
+  w.row_bytes = packed.row_bytes;
+  w.matrix_bytes = packed.row_bytes * static_cast<size_t>(w.rows);
+  w.layout = layout;
 }
 
 Weights MakeWeights(DType type, int64_t rows, int64_t cols, size_t min_footprint) {
@@ -138,20 +145,23 @@ int main(int argc, char** argv) {
   if (isa_arg == "scalar") SetIsaForTesting(Isa::kScalar);
   if (isa_arg == "avx512") SetIsaForTesting(Isa::kAvx512);
   // A type with a trailing "p" (q4_0p): the weights in 16-row panels, as the CPU backend
-  // stores Q4_0 matrices.
-  std::vector<std::pair<DType, bool>> types;
+  // stores Q4_0 matrices; a trailing "l" (q6_kl): Q6_K in sub-block lanes.
+  std::vector<std::pair<DType, WeightLayout>> types;
   for (size_t pos = 0; pos <= types_arg.size();) {
     size_t comma = types_arg.find(',', pos);
     if (comma == std::string::npos) comma = types_arg.size();
     std::string name = types_arg.substr(pos, comma - pos);
-    const bool panels = name.size() > 1 && name.back() == 'p';
-    if (panels) name.pop_back();
+    WeightLayout layout = WeightLayout::kRowMajor;
+    if (name.size() > 1 && (name.back() == 'p' || name.back() == 'l')) {
+      layout = name.back() == 'p' ? WeightLayout::kPanels16 : WeightLayout::kQ6KLanes;
+      name.pop_back();
+    }
     auto t = ParseDType(name);
     if (!t || !MatMulSupports(*t)) {
       std::fprintf(stderr, "unknown type %s\n", types_arg.substr(pos, comma - pos).c_str());
       return 1;
     }
-    types.emplace_back(*t, panels);
+    types.emplace_back(*t, layout);
     pos = comma + 1;
   }
   ThreadPool pool(threads);
@@ -164,13 +174,13 @@ int main(int argc, char** argv) {
               "GOPS");
   const int64_t kPrefill = 512;
   const size_t kFootprint = footprint_mib << 20;
-  for (const auto& [type, panels] : types) {
+  for (const auto& [type, layout] : types) {
     double layer_decode = 0, output_decode = 0, layer_prefill = 0, output_prefill_1 = 0;
     for (const Shape& s : kShapes) {
       if (!shape_filter.empty() && std::string(s.name).find(shape_filter) == std::string::npos)
         continue;
       Weights w = MakeWeights(type, s.rows, s.cols, kFootprint);
-      if (panels) PackWeights(w, pool);
+      if (layout != WeightLayout::kRowMajor) PackWeights(w, layout, pool);
       const int64_t max_tokens = quick ? 1 : kPrefill;
       std::vector<float> x(static_cast<size_t>(s.cols * max_tokens));
       std::mt19937 rng(2);

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "engine/backend/cpu/kernels/panels16.h"
+#include "engine/backend/cpu/kernels/q6k_lanes.h"
 
 namespace llmux {
 
@@ -14,10 +15,13 @@ PackedWeights::~PackedWeights() {
 }
 
 Status PackedWeights::Pack(kernels::MatrixView* w, int64_t slice_rows, ThreadPool& pool) {
-  if (!kernels::CanPackPanels16(*w) || slice_rows <= 0 || slice_rows % kernels::kPanel16Rows != 0) {
-    return Status::Ok();
-  }
-  const size_t size = kernels::Panels16Bytes(*w);
+  // Q4_0 goes to 16-row panels when every slice starts at a panel; Q6_K to the lanes layout,
+  // which keeps rows whole (any slice works).
+  const bool panels =
+      kernels::CanPackPanels16(*w) && slice_rows > 0 && slice_rows % kernels::kPanel16Rows == 0;
+  const bool lanes = kernels::CanPackQ6KLanes(*w) && slice_rows > 0;
+  if (!panels && !lanes) return Status::Ok();
+  const size_t size = panels ? kernels::Panels16Bytes(*w) : kernels::Q6KLanesBytes(*w);
   void* data = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (data == MAP_FAILED) {
     return ResourceExhaustedError("cannot allocate " + std::to_string(size) +
@@ -29,7 +33,8 @@ Status PackedWeights::Pack(kernels::MatrixView* w, int64_t slice_rows, ThreadPoo
   regions_.push_back({data, size});
   bytes_ += size;
   const kernels::MatrixView source = *w;
-  *w = kernels::PackPanels16(source, data, pool);
+  *w = panels ? kernels::PackPanels16(source, data, pool)
+              : kernels::PackQ6KLanes(source, data, pool);
   // The source is only read again if a caller still holds the old view (none should). Its
   // whole pages go back (MADV_PAGEOUT never loses data: file pages are re-read on access,
   // anonymous ones stay); a kernel without MADV_PAGEOUT simply keeps them.

@@ -1,5 +1,6 @@
 // Copies of weight matrices in the layouts the CPU kernels read fastest (16-row Q4_0 panels,
-// kernels/panels16.h), made once at load and owned here for the backend's lifetime.
+// kernels/panels16.h; Q6_K in sub-block lanes, kernels/q6k_lanes.h), made once at load and owned
+// here for the backend's lifetime.
 #pragma once
 
 #include <cstddef>

@@ -20,6 +20,7 @@
 #include "engine/backend/cpu/kernels/avx512_packed.h"
 #include "engine/backend/cpu/kernels/blocks.h"
 #include "engine/backend/cpu/kernels/kernel_set.h"
+#include "engine/backend/cpu/kernels/q6k_lanes.h"
 
 namespace llmux::kernels {
 namespace {
@@ -922,9 +923,15 @@ void AxpyF32Avx512(float alpha, const float* x, float* y, int64_t n) {
   }
 }
 
+// kQ8KLanes: the kQ8K row, then its codes in the order of Q6_K's lanes layout.
+void QuantizeActQ8KLanes(const float* x, int64_t cols, uint8_t* row) {
+  QuantizeActQ8K(x, cols, row);
+  AppendQ8KLanes(cols, row);
+}
+
 }  // namespace
 
-void FillAvx512Kernels(KernelSet* ks, bool has_bf16) {
+void FillAvx512Kernels(KernelSet* ks, bool has_bf16, bool has_gfni) {
   ks->gemm[static_cast<int>(WType::kQ8_0)] = GemmQ0<WType::kQ8_0>;
   ks->gemm[static_cast<int>(WType::kQ4_0)] = GemmQ0<WType::kQ4_0>;
   ks->gemm[static_cast<int>(WType::kQ5_0)] = GemmQ0<WType::kQ5_0>;
@@ -934,6 +941,8 @@ void FillAvx512Kernels(KernelSet* ks, bool has_bf16) {
   ks->gemm[static_cast<int>(WType::kQ6_K)] = GemmQ6K;
   ks->gemm[static_cast<int>(WType::kQ4_0P)] = Panels16GemmAvx512();
   if (has_bf16) ks->gemm[static_cast<int>(WType::kBF16)] = GemmTiled<4, 4, BF16Tile>;
+  if (has_gfni) ks->gemm[static_cast<int>(WType::kQ6_KL)] = Q6KLanesGemmAvx512();
+  ks->act_quant[static_cast<int>(ActKind::kQ8KLanes)] = QuantizeActQ8KLanes;
   ks->act_quant[static_cast<int>(ActKind::kQ8)] = QuantizeActQ8;
   ks->act_quant[static_cast<int>(ActKind::kQ8K)] = QuantizeActQ8K;
   ks->act_quant[static_cast<int>(ActKind::kF16)] = QuantizeActF16;

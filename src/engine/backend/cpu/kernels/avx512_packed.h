@@ -11,11 +11,16 @@ namespace llmux::kernels {
 // MatMul uses it for every batch-class (prefill) row.
 GemmFn PackedQ0GemmAvx512(WType t);
 
-// The packed GEMM for Q4_K / Q6_K weights x kQ8K activations (null for other types), the
+// The packed GEMM for Q4_K / Q6_K (either layout) weights x kQ8K activations (null for other
+// types; kQ8KLanes rows start with their kQ8K part), the
 // same scheme per sub-block; MatMul uses it for every batch-class (prefill) row.
 GemmFn PackedKGemmAvx512(WType t);
 
 // Both classes of products on Q4_0 stored in 16-row panels (panels16.h).
 GemmFn Panels16GemmAvx512();
+
+// Both classes of products on Q6_K in the lanes layout (q6k_lanes.h) x kQ8KLanes
+// activations. Needs GFNI besides LLMUX_AVX512_FLAGS.
+GemmFn Q6KLanesGemmAvx512();
 
 }  // namespace llmux::kernels

@@ -29,6 +29,7 @@
 
 #include "engine/backend/cpu/kernels/avx512_packed.h"
 #include "engine/backend/cpu/kernels/blocks.h"
+#include "engine/backend/cpu/kernels/q6k_lanes.h"
 
 namespace llmux::kernels {
 namespace {
@@ -54,12 +55,17 @@ struct Format;
 // Q4_K: 8 sub-blocks of 32, 6-bit scales and mins packed in 12 bytes.
 template <>
 struct Format<WType::kQ4_K> {
-  using Block = BlockQ4_K;
   static constexpr int kSubBlocks = 8;
   static constexpr bool kMins = true;
+  static constexpr int64_t kStreamBytes = sizeof(BlockQ4_K);  // per block, in one stream
+
+  static void Unpack(const uint8_t* row, int64_t, int64_t b, uint8_t* codes, float* scale,
+                     float* mins) {
+    Unpack(reinterpret_cast<const BlockQ4_K*>(row)[b], codes, scale, mins);
+  }
 
   // The 256 codes in element order, the scales d * sc_j and the mins dmin * m_j.
-  static void Unpack(const Block& b, uint8_t* codes, float* scale, float* mins) {
+  static void Unpack(const BlockQ4_K& b, uint8_t* codes, float* scale, float* mins) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (int j = 0; j < 4; ++j) {
       const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * j));
@@ -87,11 +93,16 @@ struct Format<WType::kQ4_K> {
 // Q6_K: 16 sub-blocks of 16, int8 scales; codes are q + 32 (4 bits in ql, 2 in qh).
 template <>
 struct Format<WType::kQ6_K> {
-  using Block = BlockQ6_K;
   static constexpr int kSubBlocks = 16;
   static constexpr bool kMins = false;
+  static constexpr int64_t kStreamBytes = sizeof(BlockQ6_K);
 
-  static void Unpack(const Block& b, uint8_t* codes, float* scale, float*) {
+  static void Unpack(const uint8_t* row, int64_t, int64_t b, uint8_t* codes, float* scale, float*) {
+    const BlockQ6_K& blk = reinterpret_cast<const BlockQ6_K*>(row)[b];
+    Unpack(blk, codes, scale);
+  }
+
+  static void Unpack(const BlockQ6_K& b, uint8_t* codes, float* scale) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03);
     for (int h = 0; h < 2; ++h) {
       const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h));
@@ -115,6 +126,54 @@ struct Format<WType::kQ6_K> {
   }
 };
 
+// Q6_K in the lanes layout (q6k_lanes.h): the same codes and scales, another order. The
+// stream is the codes; the scales (8% of the bytes) lie after them in the row.
+template <>
+struct Format<WType::kQ6_KL> {
+  static constexpr int kSubBlocks = 16;
+  static constexpr bool kMins = false;
+  static constexpr int64_t kStreamBytes = kQ6KLanesCodeBytes;
+
+  static void Unpack(const uint8_t* row, int64_t nb, int64_t b, uint8_t* codes, float* scale,
+                     float*) {
+    const uint8_t* c = row + b * kQ6KLanesCodeBytes;
+    const __m512i m6 = _mm512_set1_epi8(0x3F), top = _mm512_set1_epi8(static_cast<char>(0xC0));
+    const __m512i ca = _mm512_loadu_si512(c), cb = _mm512_loadu_si512(c + 64),
+                  cc = _mm512_loadu_si512(c + 128);
+    // Vector 3 from bits 6-7 of a, b, c (masked first, so the 16-bit shifts carry nothing
+    // across bytes).
+    const __m512i v3 =
+        _mm512_ternarylogic_epi32(_mm512_srli_epi16(_mm512_and_si512(ca, top), 6),
+                                  _mm512_srli_epi16(_mm512_and_si512(cb, top), 4),
+                                  _mm512_srli_epi16(_mm512_and_si512(cc, top), 2), 0xFE);
+    const __m512i v[4] = {_mm512_and_si512(ca, m6), _mm512_and_si512(cb, m6),
+                          _mm512_and_si512(cc, m6), v3};
+    // Element order: dword 4i + k of the codes is dword i of vector k.
+    const __m512i t0 = _mm512_unpacklo_epi32(v[0], v[1]), t1 = _mm512_unpackhi_epi32(v[0], v[1]);
+    const __m512i t2 = _mm512_unpacklo_epi32(v[2], v[3]), t3 = _mm512_unpackhi_epi32(v[2], v[3]);
+    // u[q], 128-bit lane L: the four dwords of sub-block 4L + q.
+    const __m512i u[4] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2),
+                          _mm512_unpacklo_epi64(t1, t3), _mm512_unpackhi_epi64(t1, t3)};
+    // Sub-blocks 4L..4L+3 (codes 64L..64L+63) are lane L of u[0..3].
+    const __m512i lo01 = _mm512_shuffle_i64x2(u[0], u[1], _MM_SHUFFLE(1, 0, 1, 0));  // L0,L1
+    const __m512i lo23 = _mm512_shuffle_i64x2(u[2], u[3], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512i hi01 = _mm512_shuffle_i64x2(u[0], u[1], _MM_SHUFFLE(3, 2, 3, 2));  // L2,L3
+    const __m512i hi23 = _mm512_shuffle_i64x2(u[2], u[3], _MM_SHUFFLE(3, 2, 3, 2));
+    // lo01 = [u0.L0, u0.L1, u1.L0, u1.L1]; out L0 = [u0.L0, u1.L0, u2.L0, u3.L0].
+    const __m512i idx_even = _mm512_set_epi64(13, 12, 9, 8, 5, 4, 1, 0);
+    const __m512i idx_odd = _mm512_set_epi64(15, 14, 11, 10, 7, 6, 3, 2);
+    _mm512_storeu_si512(codes, _mm512_permutex2var_epi64(lo01, idx_even, lo23));
+    _mm512_storeu_si512(codes + 64, _mm512_permutex2var_epi64(lo01, idx_odd, lo23));
+    _mm512_storeu_si512(codes + 128, _mm512_permutex2var_epi64(hi01, idx_even, hi23));
+    _mm512_storeu_si512(codes + 192, _mm512_permutex2var_epi64(hi01, idx_odd, hi23));
+    const int8_t* sc = reinterpret_cast<const int8_t*>(row + nb * kQ6KLanesCodeBytes) + 16 * b;
+    uint16_t dh;
+    std::memcpy(&dh, row + nb * (kQ6KLanesCodeBytes + 16) + 2 * b, 2);
+    const float d = Half(dh);
+    for (int j = 0; j < 16; ++j) scale[j] = d * static_cast<float>(sc[j]);
+  }
+};
+
 struct Panel {
   // codes[s][j]: bytes 4r..4r+3 are codes 4j..4j+3 of super-block s of row r.
   alignas(64) uint8_t codes[kSupers][kDwords][64];
@@ -128,15 +187,14 @@ struct Panel {
 template <WType T>
 void PackPanel(const GemmArgs& a, int64_t r, int nr, int64_t b0, int kb, Panel* panel) {
   using F = Format<T>;
+  const int64_t nb = a.cols / kQKK;
   alignas(32) uint8_t codes[4][kQKK];
   float scale[4][16], mins[4][8];
   for (int g = 0; g < kPanelRows; g += 4) {
     for (int b = 0; b < kb; ++b) {
       for (int i = 0; i < 4; ++i) {
         if (g + i < nr) {
-          const auto* blk =
-              reinterpret_cast<const typename F::Block*>(a.w + (r + g + i) * a.w_stride) + b0 + b;
-          F::Unpack(*blk, codes[i], scale[i], mins[i]);
+          F::Unpack(a.w + (r + g + i) * a.w_stride, nb, b0 + b, codes[i], scale[i], mins[i]);
         } else {
           std::memset(codes[i], 0, sizeof(codes[i]));
           std::memset(scale[i], 0, sizeof(scale[i]));
@@ -172,11 +230,11 @@ void PackPanel(const GemmArgs& a, int64_t r, int nr, int64_t b0, int kb, Panel* 
 // Fetches the next chunk of this call into L2 while the current one is multiplied.
 template <WType T>
 void PrefetchChunk(const GemmArgs& a, int64_t r, int64_t r1, int64_t b0, int64_t nb) {
-  using Block = typename Format<T>::Block;
+  constexpr int64_t kBlockBytes = Format<T>::kStreamBytes;
   const int64_t nr = Min64(kPanelRows, r1 - r);
-  const int64_t bytes = Min64(kSupers, nb - b0) * static_cast<int64_t>(sizeof(Block));
+  const int64_t bytes = Min64(kSupers, nb - b0) * kBlockBytes;
   for (int64_t i = 0; i < nr; ++i) {
-    const uint8_t* p = a.w + (r + i) * a.w_stride + b0 * static_cast<int64_t>(sizeof(Block));
+    const uint8_t* p = a.w + (r + i) * a.w_stride + b0 * kBlockBytes;
     for (int64_t off = 0; off < bytes + 63; off += 64)
       _mm_prefetch(reinterpret_cast<const char*>(p + Min64(off, bytes - 1)), _MM_HINT_T1);
   }
@@ -282,6 +340,8 @@ GemmFn PackedKGemmAvx512(WType t) {
       return GemmPackedK<WType::kQ4_K>;
     case WType::kQ6_K:
       return GemmPackedK<WType::kQ6_K>;
+    case WType::kQ6_KL:
+      return GemmPackedK<WType::kQ6_KL>;
     default:
       return nullptr;
   }

@@ -11,6 +11,7 @@ struct CpuFeatures {
   bool avx2 = false;
   bool avx512 = false;  // F, BW, VL, DQ and VNNI (our AVX-512 kernels need all of them)
   bool avx512_bf16 = false;
+  bool gfni = false;
 };
 
 CpuFeatures Detect() {
@@ -23,6 +24,7 @@ CpuFeatures Detect() {
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
              __builtin_cpu_supports("avx512vnni");
   f.avx512_bf16 = f.avx512 && __builtin_cpu_supports("avx512bf16");
+  f.gfni = __builtin_cpu_supports("gfni");
 #endif
   return f;
 }
@@ -60,7 +62,7 @@ struct Tables {
     }
     if (f.avx512) {
       avx512 = KernelSet{};
-      FillAvx512Kernels(&avx512, f.avx512_bf16);
+      FillAvx512Kernels(&avx512, f.avx512_bf16, f.gfni);
       avx512.isa = Isa::kAvx512;
       FillGaps(&avx512, avx2);
     }
@@ -87,6 +89,8 @@ bool Supported(Isa isa) {
 std::atomic<int> g_forced{-1};
 
 }  // namespace
+
+bool CpuHasGfni() { return Features().gfni; }
 
 Isa DetectedIsa() {
   const CpuFeatures& f = Features();

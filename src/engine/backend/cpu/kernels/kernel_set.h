@@ -8,8 +8,21 @@
 
 namespace llmux::kernels {
 
-// Weight formats MatMul handles, as a dense index. kQ4_0P: Q4_0 in 16-row panels.
-enum class WType : int { kF32, kF16, kBF16, kQ8_0, kQ4_0, kQ5_0, kQ4_K, kQ6_K, kQ4_0P, kCount };
+// Weight formats MatMul handles, as a dense index. kQ4_0P: Q4_0 in 16-row panels; kQ6_KL:
+// Q6_K in sub-block lanes (q6k_lanes.h).
+enum class WType : int {
+  kF32,
+  kF16,
+  kBF16,
+  kQ8_0,
+  kQ4_0,
+  kQ5_0,
+  kQ4_K,
+  kQ6_K,
+  kQ4_0P,
+  kQ6_KL,
+  kCount
+};
 constexpr int kNumWTypes = static_cast<int>(WType::kCount);
 
 // How activations are rounded and laid out in scratch, one padded row per token.
@@ -19,7 +32,8 @@ constexpr int kNumWTypes = static_cast<int>(WType::kCount);
 //  kQ8K:  BlockQ8_K[cols/256] (ggml layout).
 //  kF16:  float[cols], each value rounded to binary16.
 //  kBF16: uint16 bf16 bits[cols].
-enum class ActKind : int { kNone, kQ8, kQ8K, kF16, kBF16, kCount };
+//  kQ8KLanes: kQ8K, then the codes again in the order of Q6_K's lanes layout (q6k_lanes.h).
+enum class ActKind : int { kNone, kQ8, kQ8K, kF16, kBF16, kQ8KLanes, kCount };
 constexpr int kNumActKinds = static_cast<int>(ActKind::kCount);
 constexpr size_t kActAlign = 64;
 
@@ -76,7 +90,9 @@ struct KernelSet {
 // to the next lower ISA).
 void FillScalarKernels(KernelSet* ks);
 void FillAvx2Kernels(KernelSet* ks);
-void FillAvx512Kernels(KernelSet* ks, bool has_bf16);
+void FillAvx512Kernels(KernelSet* ks, bool has_bf16, bool has_gfni);
+// Whether the CPU has GFNI (the Q6_K lanes kernel needs it besides AVX-512).
+bool CpuHasGfni();
 
 // The kernels of the active ISA (detected, or forced by SetIsaForTesting).
 const KernelSet& ActiveKernels();

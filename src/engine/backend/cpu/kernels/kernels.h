@@ -20,6 +20,7 @@ namespace llmux::kernels {
 enum class WeightLayout : uint8_t {
   kRowMajor,  // row after row, as in GGUF
   kPanels16,  // Q4_0 in 16-row panels (panels16.h), made by the CPU backend at load
+  kQ6KLanes,  // Q6_K with codes in sub-block lanes (q6k_lanes.h), made by the CPU backend
 };
 
 // A matrix in one of the DType formats; each row holds `cols` elements in `row_bytes` bytes

@@ -10,6 +10,7 @@
 
 #include "engine/backend/cpu/kernels/kernel_set.h"
 #include "engine/backend/cpu/kernels/kernels.h"
+#include "engine/backend/cpu/kernels/q6k_lanes.h"
 
 namespace llmux::kernels {
 
@@ -42,6 +43,9 @@ std::optional<WType> ToWType(DType t) {
 std::optional<WType> ToWType(const MatrixView& w) {
   if (w.layout == WeightLayout::kPanels16) {
     return w.type == DType::kQ4_0 ? std::optional<WType>(WType::kQ4_0P) : std::nullopt;
+  }
+  if (w.layout == WeightLayout::kQ6KLanes) {
+    return w.type == DType::kQ6_K ? std::optional<WType>(WType::kQ6_KL) : std::nullopt;
   }
   return ToWType(w.type);
 }
@@ -79,6 +83,8 @@ ActKind ActKindFor(WType t) {
     case WType::kQ4_K:
     case WType::kQ6_K:
       return ActKind::kQ8K;
+    case WType::kQ6_KL:
+      return ActKind::kQ8KLanes;
     default:
       return ActKind::kNone;
   }
@@ -94,6 +100,9 @@ size_t ActRowBytes(ActKind kind, int64_t cols) {
       break;
     case ActKind::kQ8K:
       bytes = static_cast<size_t>(cols / 256) * 292;
+      break;
+    case ActKind::kQ8KLanes:
+      bytes = Q8KLanesRowBytes(cols);
       break;
     case ActKind::kF16:
       bytes = static_cast<size_t>(cols) * 4;
@@ -112,7 +121,8 @@ bool MatMulSupports(DType type) { return ToWType(type).has_value(); }
 size_t MatMulScratchBytes(DType type, int64_t cols, int64_t n_tokens) {
   const auto wt = ToWType(type);
   if (!wt || cols <= 0 || n_tokens <= 0) return 0;
-  const ActKind kind = ActKindFor(*wt);
+  // Q6_K matrices may be moved to the lanes layout (q6k_lanes.h), whose activations are larger.
+  const ActKind kind = *wt == WType::kQ6_K ? ActKind::kQ8KLanes : ActKindFor(*wt);
   if (kind == ActKind::kNone) return 0;
   return ActRowBytes(kind, cols) * static_cast<size_t>(n_tokens) + kActAlign;
 }

@@ -8,6 +8,7 @@
 #include "engine/backend/cpu/kernels/blocks.h"
 #include "engine/backend/cpu/kernels/half.h"
 #include "engine/backend/cpu/kernels/panels16.h"
+#include "engine/backend/cpu/kernels/q6k_lanes.h"
 #include "engine/backend/cpu/kernels/quants.h"
 
 namespace llmux::kernels {
@@ -186,10 +187,11 @@ float DotQ6_KRow(const uint8_t* w, const uint8_t* a, int64_t cols) {
 }
 
 using RowDotFn = float (*)(const uint8_t*, const uint8_t*, int64_t);
-// kQ4_0P rows are not contiguous: GemmRefPanels16 unpacks them first.
-constexpr RowDotFn kRowDots[kNumWTypes] = {DotF32Row,  DotF16Row,  DotBF16Row,
-                                           DotQ8_0Row, DotQ4_0Row, DotQ5_0Row,
-                                           DotQ4_KRow, DotQ6_KRow, nullptr};
+// kQ4_0P rows are not contiguous and kQ6_KL rows are in another order: GemmRefPanels16 and
+// GemmRefQ6KLanes unpack them first.
+constexpr RowDotFn kRowDots[kNumWTypes] = {DotF32Row,  DotF16Row,  DotBF16Row, DotQ8_0Row,
+                                           DotQ4_0Row, DotQ5_0Row, DotQ4_KRow, DotQ6_KRow,
+                                           nullptr,    nullptr};
 
 template <WType T>
 void GemmRef(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
@@ -210,6 +212,22 @@ void GemmRefPanels16(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int6
     for (int64_t t = t0; t < t1; ++t)
       a.y[t * a.y_stride + r] = DotQ4_0Row(row.data(), a.act + t * a.act_stride, a.cols);
   }
+}
+
+// The activation rows are kQ8KLanes, whose first part is the kQ8K row DotQ6_KRow reads.
+void GemmRefQ6KLanes(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  const MatrixView packed{DType::kQ6_K, r1, a.cols, a.w, a.w_stride, WeightLayout::kQ6KLanes};
+  std::vector<uint8_t> row(static_cast<size_t>(a.cols / kQKK) * sizeof(BlockQ6_K));
+  for (int64_t r = r0; r < r1; ++r) {
+    UnpackQ6KLanesRow(packed, r, row.data());
+    for (int64_t t = t0; t < t1; ++t)
+      a.y[t * a.y_stride + r] = DotQ6_KRow(row.data(), a.act + t * a.act_stride, a.cols);
+  }
+}
+
+void QuantizeActQ8KLanesRef(const float* x, int64_t cols, uint8_t* row) {
+  QuantizeActQ8KRef(x, cols, row);
+  AppendQ8KLanes(cols, row);
 }
 
 float DotF32Ref(const float* a, const float* b, int64_t n) {
@@ -236,6 +254,8 @@ void RefQuantizeAct(ActKind kind, const float* x, int64_t cols, uint8_t* row) {
       return QuantizeActQ8Ref(x, cols, row);
     case ActKind::kQ8K:
       return QuantizeActQ8KRef(x, cols, row);
+    case ActKind::kQ8KLanes:
+      return QuantizeActQ8KLanesRef(x, cols, row);
     case ActKind::kF16:
       return QuantizeActF16Ref(x, cols, row);
     case ActKind::kBF16:
@@ -256,10 +276,12 @@ void FillScalarKernels(KernelSet* ks) {
   ks->gemm[static_cast<int>(WType::kQ4_K)] = GemmRef<WType::kQ4_K>;
   ks->gemm[static_cast<int>(WType::kQ6_K)] = GemmRef<WType::kQ6_K>;
   ks->gemm[static_cast<int>(WType::kQ4_0P)] = GemmRefPanels16;
+  ks->gemm[static_cast<int>(WType::kQ6_KL)] = GemmRefQ6KLanes;
   ks->act_quant[static_cast<int>(ActKind::kQ8)] = QuantizeActQ8Ref;
   ks->act_quant[static_cast<int>(ActKind::kQ8K)] = QuantizeActQ8KRef;
   ks->act_quant[static_cast<int>(ActKind::kF16)] = QuantizeActF16Ref;
   ks->act_quant[static_cast<int>(ActKind::kBF16)] = QuantizeActBF16Ref;
+  ks->act_quant[static_cast<int>(ActKind::kQ8KLanes)] = QuantizeActQ8KLanesRef;
   ks->dot_f32 = DotF32Ref;
   ks->axpy_f32 = AxpyF32Ref;
   ks->f16_to_f32 = F16ToF32Ref;
