@@ -27,10 +27,12 @@ namespace llmux::kernels {
 namespace {
 
 // Decode reads one row after another, one linear stream per thread; the software prefetch
-// runs this many rows ahead, across 4 KiB pages where the hardware prefetchers stop, into L2
-// (the DeepSeek-V3 output matrix streamed at 40-42 GB/s with it against 25-26 with no
-// prefetch or a prefetch into L1: matmul_bench, AMD EPYC Zen 4, 2 threads).
+// runs this many rows (and at least kMinAhead bytes) ahead, across 4 KiB pages where the
+// hardware prefetchers stop, into L2 (the DeepSeek-V3 output matrix streamed at 40-42 GB/s
+// with it against 25-26 with no prefetch or a prefetch into L1: matmul_bench, AMD EPYC Zen 4,
+// 2 threads).
 constexpr int64_t kRowsAhead = 4;
+constexpr size_t kMinAhead = 16 * 1024;
 constexpr int kTokenTile = 4;
 
 // GF(2) affine matrices for vgf2p8affineqb: byte 7 - i selects the source bits of result
@@ -55,7 +57,7 @@ void LanesRows(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0) {
   const __m512i m6 = _mm512_set1_epi8(0x3F);
   const __m512i g01 = _mm512_set1_epi64(kTopTo01), g23 = _mm512_set1_epi64(kTopTo23),
                 g45 = _mm512_set1_epi64(kTopTo45);
-  const size_t ahead = kRowsAhead * a.w_stride;
+  const size_t ahead = kRowsAhead * a.w_stride > kMinAhead ? kRowsAhead * a.w_stride : kMinAhead;
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = a.w + r * a.w_stride;
     const uint8_t* scales = row + nb * kQ6KLanesCodeBytes;

@@ -42,9 +42,7 @@ bool CanPackQ6KLanes(const MatrixView& w) {
          ActiveIsa() == Isa::kAvx512 && CpuHasGfni();
 }
 
-size_t Q6KLanesRowBytes(int64_t cols) {
-  return RoundUp64(static_cast<size_t>(cols / kQKK) * kBlockBytes);
-}
+size_t Q6KLanesRowBytes(int64_t cols) { return static_cast<size_t>(cols / kQKK) * kBlockBytes; }
 
 size_t Q6KLanesBytes(const MatrixView& w) {
   return Q6KLanesRowBytes(w.cols) * static_cast<size_t>(w.rows);

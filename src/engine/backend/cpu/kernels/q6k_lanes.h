@@ -8,9 +8,9 @@
 // and one multiply by the 16 scales finishes the block. The activations are permuted to
 // match once per product (ActKind::kQ8KLanes).
 //
-// Row layout (Q6KLanesRowBytes(cols), a multiple of 64, so every row of a 64-byte-aligned
-// copy starts on a cache line): the codes of the row's nb blocks, 192 bytes each, then their
-// 16 int8 scales each, then their f16 scales d, then zero padding. A block's 192 code bytes
+// Row layout (Q6KLanesRowBytes(cols), the size of a Q6_K row: padding rows to cache lines
+// made the products of short rows slower from memory): the codes of the row's nb blocks, 192
+// bytes each, then their 16 int8 scales each, then their f16 scales d. A block's 192 code bytes
 // are three vectors a, b, c of 64. Code vector k (0..3) holds at byte 4i + j the code (q + 32,
 // six bits) of element 16i + 4k + j; vectors 0, 1, 2 are bits 0-5 of a, b, c, and vector 3's
 // bits 0-1, 2-3, 4-5 are bits 6-7 of a, b, c.
@@ -33,7 +33,7 @@ bool CanPackQ6KLanes(const MatrixView& w);
 size_t Q6KLanesRowBytes(int64_t cols);
 size_t Q6KLanesBytes(const MatrixView& w);
 // Writes w in the lanes layout to `out` (Q6KLanesBytes bytes, 64-byte aligned) and returns
-// its view (same type, rows and cols; row_bytes Q6KLanesRowBytes; layout kQ6KLanes).
+// its view (same type, rows, cols and row_bytes; layout kQ6KLanes).
 MatrixView PackQ6KLanes(const MatrixView& w, void* out, ThreadPool& pool);
 // Row r of a lanes-layout matrix back in the Q6_K encoding (RowBytes(kQ6_K, cols) bytes).
 void UnpackQ6KLanesRow(const MatrixView& packed, int64_t r, uint8_t* row);
