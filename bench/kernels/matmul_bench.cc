@@ -45,8 +45,10 @@ const Shape kShapes[] = {
     {"1024->1024 (attn k/v)", 1024, 1024, 2},
     {"2048->1024 (attn out)", 2048, 1024, 1},
     {"1024->151936 (output)", 1024, 151936, 0},
-    // DeepSeek-V3's output matrix (Q6_K in its Q4_0 files), not part of the 0.6B estimate.
+    // Other models' output matrices (Q6_K in their Q4_0 files), not part of the 0.6B estimate.
     {"7168->129280 (DeepSeek-V3 output)", 7168, 129280, -1},
+    // Qwen3-30B-A3B's output matrix, rows of 8 super-blocks.
+    {"2048->151936 (Qwen3-30B-A3B output)", 2048, 151936, -1},
 };
 
 // A weight matrix, replicated so that decode passes cycle through more memory than the

@@ -26,13 +26,15 @@
 namespace llmux::kernels {
 namespace {
 
-// Decode reads one row after another, one linear stream per thread; the software prefetch
-// runs this many rows (and at least kMinAhead bytes) ahead, across 4 KiB pages where the
-// hardware prefetchers stop, into L2 (the DeepSeek-V3 output matrix streamed at 40-42 GB/s
-// with it against 25-26 with no prefetch or a prefetch into L1: matmul_bench, AMD EPYC Zen 4,
-// 2 threads).
+// Decode reads one row after another, one linear stream per thread. For rows of at least
+// kMinPrefetchBlocks blocks a software prefetch runs this many rows (and at least kMinAhead
+// bytes) ahead into L2, across 4 KiB pages where the hardware prefetchers stop. Measured with
+// matmul_bench (AMD EPYC Zen 4, 2 threads, GB/s from memory, alternating runs): the
+// DeepSeek-V3 output (28 blocks a row) 28-33 with it against 23-24 without or into L1; the
+// 1024- and 2048-column outputs (4 and 8 blocks) 30-37 without it against 24-28 with it.
 constexpr int64_t kRowsAhead = 4;
 constexpr size_t kMinAhead = 16 * 1024;
+constexpr int64_t kMinPrefetchBlocks = 16;
 constexpr int kTokenTile = 4;
 
 // GF(2) affine matrices for vgf2p8affineqb: byte 7 - i selects the source bits of result
@@ -57,6 +59,7 @@ void LanesRows(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0) {
   const __m512i m6 = _mm512_set1_epi8(0x3F);
   const __m512i g01 = _mm512_set1_epi64(kTopTo01), g23 = _mm512_set1_epi64(kTopTo23),
                 g45 = _mm512_set1_epi64(kTopTo45);
+  const bool prefetch = nb >= kMinPrefetchBlocks;
   const size_t ahead = kRowsAhead * a.w_stride > kMinAhead ? kRowsAhead * a.w_stride : kMinAhead;
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = a.w + r * a.w_stride;
@@ -66,8 +69,10 @@ void LanesRows(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0) {
     for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* c = row + b * kQ6KLanesCodeBytes;
-      for (int off = 0; off < 192; off += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(c + ahead + off), _MM_HINT_T1);
+      if (prefetch) {
+        for (int off = 0; off < 192; off += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(c + ahead + off), _MM_HINT_T1);
+      }
       const __m512i ca = _mm512_loadu_si512(c), cb = _mm512_loadu_si512(c + 64),
                     cc = _mm512_loadu_si512(c + 128);
       const __m512i v0 = _mm512_and_si512(ca, m6), v1 = _mm512_and_si512(cb, m6),
