@@ -1,5 +1,6 @@
 #include "engine/runtime/grammar_constraint.h"
 
+#include <algorithm>
 #include <cmath>
 #include <deque>
 #include <limits>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "engine/runtime/grammar_recognizer.h"
+#include "engine/runtime/token_bitset.h"
 
 namespace llmux {
 
@@ -18,8 +20,11 @@ class GrammarConstraint final : public TokenConstraint {
  public:
   GrammarConstraint(std::shared_ptr<const ConstraintVocab> vocab,
                     std::shared_ptr<const grammar::Grammar> g,
-                    const std::vector<std::string>& special_texts)
-      : vocab_(std::move(vocab)), grammar_(std::move(g)), rec_(*grammar_) {
+                    const std::vector<std::string>& special_texts, bool reuse_masks)
+      : vocab_(std::move(vocab)),
+        grammar_(std::move(g)),
+        rec_(*grammar_),
+        reuse_masks_(reuse_masks) {
     if (!rec_.Start(state_)) failed_ = true;
     for (int32_t id : vocab_->special_ids()) {
       for (const std::string& text : special_texts) {
@@ -45,8 +50,22 @@ class GrammarConstraint final : public TokenConstraint {
   }
   void TakeByChars(uint32_t node, uint32_t chars_left);
   // A token after which `distance` bytes complete the text fits the budget: this token, the
-  // distance (one byte per token at worst) and the end of generation.
-  bool Fits(uint64_t distance) const { return distance + 2 <= static_cast<uint64_t>(tokens_left_); }
+  // distance (one byte per token at worst) and the end of generation. Notes the budgets that
+  // give the same answer, so that a saved mask is reused only under those.
+  bool Fits(uint64_t distance) {
+    const uint64_t need = distance + 2;
+    const bool ok = need <= static_cast<uint64_t>(tokens_left_);
+    if (ok) {
+      same_from_ = std::max(same_from_, need);
+    } else {
+      same_below_ = std::min(same_below_, need);
+    }
+    return ok;
+  }
+  // What the grammar allows from state_ (not end of generation), saved or computed into a slot.
+  struct SavedMask;
+  SavedMask& AllowedNow();
+  void ComputeAllowed(SavedMask& out);
   void AddRanks(uint32_t begin, uint32_t end) {
     if (!ranges_.empty() && ranges_.back().second == begin) {
       ranges_.back().second = end;
@@ -70,8 +89,34 @@ class GrammarConstraint final : public TokenConstraint {
   int tokens_left_ = -1;   // unknown
   bool budgeted_ = false;  // this mask keeps completion within tokens_left_
   std::vector<std::pair<uint32_t, uint32_t>> ranges_;
-  std::vector<uint8_t> allowed_;
   std::vector<int32_t> specials_;  // special tokens that may spell their text
+
+  // The masks of the last few states, by Recognizer::Key: inside a string or a run of a byte
+  // set the state repeats from token to token, and a repeated state's mask is not walked again.
+  // A mask made under a budget is reused under budgets for which every Fits check of its walk
+  // answers the same (the walk then goes the same way); one made without a budget, or where
+  // every check held, serves steps without a budget.
+  struct SavedMask {
+    std::vector<uint32_t> key;  // empty: not saved
+    bool budgeted = false;
+    uint64_t same_from = 0;                  // budgeted: tokens_left_ in [same_from,
+    uint64_t same_below = kNoBudgetRefused;  // same_below) gives this mask
+    bool any = false;                        // some token allowed
+    uint64_t last_used = 0;
+    TokenBitset allowed;
+  };
+  static constexpr uint64_t kNoBudgetRefused = ~uint64_t{0};
+  static constexpr size_t kSavedMasks = 8;
+  static constexpr size_t kMaxKeyLength = 4096;
+  bool reuse_masks_;
+  std::vector<SavedMask> saved_;
+  SavedMask scratch_;  // a state whose key is too long
+  std::vector<uint32_t> key_;
+  uint64_t clock_ = 0;
+  uint64_t same_from_ = 0;  // the budgets that answer every Fits check of this walk alike
+  uint64_t same_below_ = kNoBudgetRefused;
+  TokenBitset eog_only_;  // after failing or ending
+  std::vector<int32_t> eog_added_;
 };
 
 // Sibling bytes that the same stacks take lead to the same state (AcceptMask): each distinct
@@ -151,37 +196,88 @@ void GrammarConstraint::TakeByChars(uint32_t node, uint32_t chars_left) {
   }
 }
 
+GrammarConstraint::SavedMask& GrammarConstraint::AllowedNow() {
+  if (!reuse_masks_ || !rec_.Key(state_, kMaxKeyLength, key_)) {
+    ComputeAllowed(scratch_);
+    return scratch_;
+  }
+  ++clock_;
+  SavedMask* slot = nullptr;
+  for (SavedMask& m : saved_) {
+    if (m.key == key_) {
+      slot = &m;
+      break;
+    }
+  }
+  const uint64_t left = static_cast<uint64_t>(tokens_left_);
+  if (slot != nullptr &&
+      (budgeted_ ? slot->budgeted && slot->same_from <= left && left < slot->same_below
+                 : !slot->budgeted || slot->same_below == kNoBudgetRefused)) {
+    slot->last_used = clock_;
+    return *slot;
+  }
+  if (slot == nullptr) {
+    if (saved_.size() < kSavedMasks) {
+      slot = &saved_.emplace_back();
+    } else {
+      slot = &*std::min_element(
+          saved_.begin(), saved_.end(),
+          [](const SavedMask& a, const SavedMask& b) { return a.last_used < b.last_used; });
+    }
+  }
+  ComputeAllowed(*slot);
+  slot->last_used = clock_;
+  slot->key = key_;
+  return *slot;
+}
+
+void GrammarConstraint::ComputeAllowed(SavedMask& out) {
+  same_from_ = 0;
+  same_below_ = kNoBudgetRefused;
+  ranges_.clear();
+  Walk(0, state_, 0);
+  out.allowed.Reset(vocab_->n_vocab());
+  const std::span<const int32_t> ids = vocab_->ranked_ids();
+  for (const auto& [begin, end] : ranges_) {
+    for (uint32_t r = begin; r < end; ++r) out.allowed.Set(ids[r]);
+  }
+  out.any = !ranges_.empty();
+  for (int32_t id : specials_) {
+    Recognizer::State t;
+    const size_t mark = rec_.Mark();
+    if (StepText(vocab_->piece(id), t) && (!budgeted_ || Fits(rec_.Distance(t)))) {
+      out.allowed.Set(id);
+      out.any = true;
+    }
+    rec_.Rollback(mark);
+  }
+  out.budgeted = budgeted_;
+  out.same_from = same_from_;
+  out.same_below = same_below_;
+}
+
 void GrammarConstraint::Mask(std::span<float> logits) {
-  allowed_.assign(vocab_->n_vocab(), 0);
+  TokenBitset* allowed = &eog_only_;
   if (!failed_ && !ended_) {
-    ranges_.clear();
     budgeted_ =
         tokens_left_ >= 0 && static_cast<int64_t>(rec_.Distance(state_)) + 1 <= tokens_left_;
-    Walk(0, state_, 0);
-    const std::span<const int32_t> ids = vocab_->ranked_ids();
-    for (const auto& [begin, end] : ranges_) {
-      for (uint32_t r = begin; r < end; ++r) allowed_[ids[r]] = 1;
-    }
-    bool any = !ranges_.empty();
-    for (int32_t id : specials_) {
-      Recognizer::State t;
-      const size_t mark = rec_.Mark();
-      if (StepText(vocab_->piece(id), t) && (!budgeted_ || Fits(rec_.Distance(t)))) {
-        allowed_[id] = 1;
-        any = true;
-      }
-      rec_.Rollback(mark);
-    }
-    if (!any && !state_.accepting) failed_ = true;
+    SavedMask& now = AllowedNow();
+    if (!now.any && !state_.accepting) failed_ = true;
+    // The saved set serves this pass too: end of generation is added and taken off again.
+    allowed = &now.allowed;
   }
+  if (allowed == &eog_only_) eog_only_.Reset(vocab_->n_vocab());
+  eog_added_.clear();
   if (failed_ || ended_ || state_.accepting) {
-    for (int32_t id : vocab_->eog_ids()) allowed_[id] = 1;
+    for (int32_t id : vocab_->eog_ids()) {
+      if (!allowed->Has(id)) {
+        allowed->Set(id);
+        eog_added_.push_back(id);
+      }
+    }
   }
-  const size_t n_vocab = allowed_.size();
-  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  for (size_t i = 0; i < logits.size(); ++i) {
-    if (i >= n_vocab || !allowed_[i]) logits[i] = kNegInf;
-  }
+  allowed->MaskLogits(logits);
+  for (int32_t id : eog_added_) allowed->Clear(id);
 }
 
 void GrammarConstraint::Accept(int32_t token) {
@@ -223,8 +319,9 @@ bool GrammarConstraint::StepText(std::string_view text, Recognizer::State& out) 
 
 std::unique_ptr<TokenConstraint> MakeGrammarConstraint(
     std::shared_ptr<const ConstraintVocab> vocab, std::shared_ptr<const grammar::Grammar> g,
-    const std::vector<std::string>& special_texts) {
-  return std::make_unique<GrammarConstraint>(std::move(vocab), std::move(g), special_texts);
+    const std::vector<std::string>& special_texts, bool reuse_masks) {
+  return std::make_unique<GrammarConstraint>(std::move(vocab), std::move(g), special_texts,
+                                             reuse_masks);
 }
 
 }  // namespace llmux

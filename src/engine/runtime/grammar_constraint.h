@@ -23,8 +23,10 @@ namespace llmux {
 
 // special_texts: special tokens whose text is one of these may be taken where the grammar
 // takes that text (a template's tool-call tags, e.g. Qwen's "<tool_call>").
+// reuse_masks: a state seen in the last few steps gets its saved mask instead of a new walk
+// (false only to compare the two in tests).
 std::unique_ptr<TokenConstraint> MakeGrammarConstraint(
     std::shared_ptr<const ConstraintVocab> vocab, std::shared_ptr<const grammar::Grammar> g,
-    const std::vector<std::string>& special_texts = {});
+    const std::vector<std::string>& special_texts = {}, bool reuse_masks = true);
 
 }  // namespace llmux

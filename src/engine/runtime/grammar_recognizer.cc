@@ -129,6 +129,18 @@ uint32_t Recognizer::Distance(const State& s, bool boundary_only) const {
   return best;
 }
 
+bool Recognizer::Key(const State& s, size_t max_len, std::vector<uint32_t>& key) const {
+  key.clear();
+  for (uint32_t t : s.tops) {
+    if (key.size() + nodes_[t].depth + 1 > max_len) return false;
+    for (uint32_t n = t; n != kNone; n = nodes_[n].parent) key.push_back(nodes_[n].pos);
+    key.push_back(kNone);  // no element position is kNone
+  }
+  if (key.size() + 1 > max_len) return false;
+  key.push_back(s.accepting ? 1 : 0);
+  return true;
+}
+
 ByteSet Recognizer::NextBytes(const State& s) const {
   ByteSet all;
   for (uint32_t t : s.tops) {

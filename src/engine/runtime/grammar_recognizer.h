@@ -73,6 +73,10 @@ class Recognizer {
   uint32_t FloorDistance(const State& s, const std::array<uint64_t, 4>& bytes) const;
   // The bytes some stack of `s` takes next.
   ByteSet NextBytes(const State& s) const;
+  // Writes to `key` what `s` is, independent of where its nodes lie in the arena: each stack's
+  // element positions top to bottom, then whether it is accepting. Equal keys step alike over
+  // every text. False (key unusable) when it would be longer than `max_len`.
+  bool Key(const State& s, size_t max_len, std::vector<uint32_t>& key) const;
   // Bit i set: stack i of `s` takes byte b (only the first 64 stacks). Step(s, b) depends on
   // nothing else, so bytes with the same mask step to the same state.
   uint64_t AcceptMask(const State& s, uint8_t b) const {

@@ -408,5 +408,74 @@ TEST(GrammarConstraintTest, CountedRunsEqualBruteForceOnQwen3Vocab) {
   for (int budget : {12, 16}) ExpectMaskMatchesBruteForce(*g, vocab, budget, 3, budget);
 }
 
+// A saved mask (reuse_masks) must equal a new walk from the same state under every budget:
+// answers made of runs whose states repeat, with budgets from loose to one token short of the
+// text, and a pick that prefers going on, so that the steering to the end is reached.
+void ExpectSavedMasksEqualNewWalks(std::shared_ptr<const Grammar> g,
+                                   std::shared_ptr<const ConstraintVocab> vocab, uint32_t seed,
+                                   int budget) {
+  auto saved = MakeGrammarConstraint(vocab, g);
+  auto walked = MakeGrammarConstraint(vocab, g, {}, /*reuse_masks=*/false);
+  std::mt19937 rng(seed);
+  std::string text;
+  for (int used = 0; used < budget; ++used) {
+    std::vector<float> a(vocab->n_vocab(), 0.0f), b(vocab->n_vocab(), 0.0f);
+    saved->SetTokensLeft(budget - used);
+    walked->SetTokensLeft(budget - used);
+    saved->Mask(a);
+    walked->Mask(b);
+    std::vector<int32_t> choices;
+    for (int32_t id = 0; id < vocab->n_vocab(); ++id) {
+      ASSERT_EQ(std::isfinite(a[id]), std::isfinite(b[id]))
+          << "token " << id << " '" << vocab->piece(id) << "' after '" << text << "', budget "
+          << budget << " used " << used;
+      if (std::isfinite(a[id]) && !vocab->is_eog(id)) choices.push_back(id);
+    }
+    if (choices.empty()) {
+      EXPECT_TRUE(saved->Complete()) << text;
+      return;
+    }
+    const int32_t pick = choices[rng() % choices.size()];
+    saved->Accept(pick);
+    walked->Accept(pick);
+    text += vocab->piece(pick);
+  }
+}
+
+TEST(GrammarConstraintTest, SavedMasksEqualNewWalksOnQwen3Vocab) {
+  auto file = gguf::GgufFile::Open(llmux::testing::SharedDir() + "/models/qwen3-vocab.gguf");
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  auto tok = Tokenizer::FromGguf(**file);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  auto vocab = ConstraintVocab::Build(**tok);
+
+  // A free string, a run of a byte set and digits: states that repeat from token to token.
+  GrammarBuilder b;
+  ByteSet plain;
+  plain.AddRange(0x20, 0x7f);
+  plain.bits[0x22 >> 6] &= ~(uint64_t{1} << (0x22 & 63));
+  plain.bits[0x5c >> 6] &= ~(uint64_t{1} << (0x5c & 63));
+  const Expr cont = Range(0x80, 0xbf);
+  const uint32_t chr = b.AddRule(
+      "char",
+      Alt({Bytes(plain), Seq({Range(0xc2, 0xdf), cont}), Seq({Range(0xe0, 0xef), cont, cont}),
+           Seq({Range(0xf0, 0xf4), cont, cont, cont}), Literal("\\n")}));
+  b.MarkStringChar(chr);
+  ByteSet word;
+  word.AddRange('a', 'z');
+  word.AddRange('0', '9');
+  const uint32_t item =
+      b.AddRule("item", Alt({Seq({Byte('"'), Star(Ref(chr)), Byte('"')}),
+                             Seq({Plus(Bytes(word)), Star(Seq({Byte('-'), Plus(Bytes(word))}))}),
+                             Plus(Range('0', '9'))}));
+  const uint32_t root =
+      b.AddRule("root", Seq({Byte('['), Ref(item), Star(Seq({Byte(','), Ref(item)})), Byte(']')}));
+  auto g = b.Build(root);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  for (uint32_t seed = 1; seed <= 3; ++seed) {
+    for (int budget : {8, 20, 60}) ExpectSavedMasksEqualNewWalks(*g, vocab, seed, budget);
+  }
+}
+
 }  // namespace
 }  // namespace llmux::grammar
