@@ -86,20 +86,46 @@ Status Unsupported(const std::string& path, const std::string& type) {
                                      "' are not supported by this server; send text");
 }
 
+// The one walk over a content value: a string is one text; an array's blocks are visited in
+// order. Text blocks (their "text" required) go to on_text, the others to on_other with their
+// type and path; on_other refuses the types it does not take.
+template <typename OnText, typename OnOther>
+Status WalkContent(const Json& content, const std::string& path, const char* expected,
+                   OnText on_text, OnOther on_other) {
+  if (content.is_string()) {
+    on_text(content.get<std::string>());
+    return Status::Ok();
+  }
+  if (!content.is_array()) return TypeError(path, expected, content);
+  for (size_t i = 0; i < content.size(); ++i) {
+    const Json& block = content[i];
+    const std::string p = path + "[" + std::to_string(i) + "]";
+    LLMUX_ASSIGN_OR_RETURN(std::string type, BlockType(block, p));
+    if (type == "text") {
+      LLMUX_ASSIGN_OR_RETURN(auto t, GetString(block, "text", p + ".text"));
+      if (!t) return Invalid(p + ".text", "Field required");
+      on_text(*t);
+    } else {
+      LLMUX_RETURN_IF_ERROR(on_other(type, block, p));
+    }
+  }
+  return Status::Ok();
+}
+
+constexpr const char* kContentBlocks = "a string or an array of content blocks";
+
 // A string, or an array of {"type": "text", "text"} blocks joined (system prompts, tool results).
 Result<std::string> TextOrTextBlocks(const Json& v, const std::string& path) {
-  if (v.is_string()) return v.get<std::string>();
-  if (!v.is_array()) return TypeError(path, "a string or an array of text blocks", v);
   std::string text;
-  for (size_t i = 0; i < v.size(); ++i) {
-    const std::string p = path + "[" + std::to_string(i) + "]";
-    LLMUX_ASSIGN_OR_RETURN(std::string type, BlockType(v[i], p));
-    if (type != "text") return Unsupported(p, type);
-    LLMUX_ASSIGN_OR_RETURN(auto t, GetString(v[i], "text", p + ".text"));
-    if (!t) return Invalid(p + ".text", "Field required");
-    if (!text.empty()) text += "\n";
-    text += *t;
-  }
+  LLMUX_RETURN_IF_ERROR(WalkContent(
+      v, path, "a string or an array of text blocks",
+      [&](const std::string& t) {
+        if (!text.empty()) text += "\n";
+        text += t;
+      },
+      [](const std::string& type, const Json&, const std::string& p) {
+        return Unsupported(p, type);
+      }));
   return text;
 }
 
@@ -109,37 +135,26 @@ Status AppendUserTurn(const Json& content, const std::string& path,
                       std::vector<chat::Message>& out) {
   chat::Message user;
   user.role = "user";
-  if (content.is_string()) {
-    user.content = content.get<std::string>();
-    out.push_back(std::move(user));
-    return Status::Ok();
-  }
-  if (!content.is_array())
-    return TypeError(path, "a string or an array of content blocks", content);
   bool has_text = false;
-  for (size_t i = 0; i < content.size(); ++i) {
-    const Json& block = content[i];
-    const std::string p = path + "[" + std::to_string(i) + "]";
-    LLMUX_ASSIGN_OR_RETURN(std::string type, BlockType(block, p));
-    if (type == "text") {
-      LLMUX_ASSIGN_OR_RETURN(auto t, GetString(block, "text", p + ".text"));
-      if (!t) return Invalid(p + ".text", "Field required");
-      user.content += *t;
-      has_text = true;
-    } else if (type == "tool_result") {
-      chat::Message tool;
-      tool.role = "tool";
-      LLMUX_ASSIGN_OR_RETURN(auto id, GetString(block, "tool_use_id", p + ".tool_use_id"));
-      if (!id) return Invalid(p + ".tool_use_id", "Field required");
-      tool.tool_call_id = *id;
-      if (const Json* c = Field(block, "content")) {
-        LLMUX_ASSIGN_OR_RETURN(tool.content, TextOrTextBlocks(*c, p + ".content"));
-      }
-      out.push_back(std::move(tool));
-    } else {
-      return Unsupported(p, type);
-    }
-  }
+  LLMUX_RETURN_IF_ERROR(WalkContent(
+      content, path, kContentBlocks,
+      [&](const std::string& t) {
+        user.content += t;
+        has_text = true;
+      },
+      [&](const std::string& type, const Json& block, const std::string& p) -> Status {
+        if (type != "tool_result") return Unsupported(p, type);
+        chat::Message tool;
+        tool.role = "tool";
+        LLMUX_ASSIGN_OR_RETURN(auto id, GetString(block, "tool_use_id", p + ".tool_use_id"));
+        if (!id) return Invalid(p + ".tool_use_id", "Field required");
+        tool.tool_call_id = *id;
+        if (const Json* c = Field(block, "content")) {
+          LLMUX_ASSIGN_OR_RETURN(tool.content, TextOrTextBlocks(*c, p + ".content"));
+        }
+        out.push_back(std::move(tool));
+        return Status::Ok();
+      }));
   if (has_text) out.push_back(std::move(user));
   return Status::Ok();
 }
@@ -148,42 +163,29 @@ Status AppendAssistantTurn(const Json& content, const std::string& path,
                            std::vector<chat::Message>& out) {
   chat::Message msg;
   msg.role = "assistant";
-  if (content.is_string()) {
-    msg.content = content.get<std::string>();
-    out.push_back(std::move(msg));
-    return Status::Ok();
-  }
-  if (!content.is_array())
-    return TypeError(path, "a string or an array of content blocks", content);
-  for (size_t i = 0; i < content.size(); ++i) {
-    const Json& block = content[i];
-    const std::string p = path + "[" + std::to_string(i) + "]";
-    LLMUX_ASSIGN_OR_RETURN(std::string type, BlockType(block, p));
-    if (type == "text") {
-      LLMUX_ASSIGN_OR_RETURN(auto t, GetString(block, "text", p + ".text"));
-      if (!t) return Invalid(p + ".text", "Field required");
-      msg.content += *t;
-    } else if (type == "thinking") {
-      LLMUX_ASSIGN_OR_RETURN(auto t, GetString(block, "thinking", p + ".thinking"));
-      msg.reasoning_content = msg.reasoning_content.value_or("") + t.value_or("");
-    } else if (type == "redacted_thinking") {
-      continue;  // opaque to this server
-    } else if (type == "tool_use") {
-      chat::ToolCall call;
-      LLMUX_ASSIGN_OR_RETURN(auto id, GetString(block, "id", p + ".id"));
-      LLMUX_ASSIGN_OR_RETURN(auto name, GetString(block, "name", p + ".name"));
-      if (!name || name->empty()) return Invalid(p + ".name", "Field required");
-      call.id = id.value_or("");
-      call.name = *name;
-      const Json* input = Field(block, "input");
-      if (input && !input->is_object()) return TypeError(p + ".input", "an object", *input);
-      call.arguments =
-          (input ? *input : Json::object()).dump(-1, ' ', false, Json::error_handler_t::replace);
-      msg.tool_calls.push_back(std::move(call));
-    } else {
-      return Unsupported(p, type);
-    }
-  }
+  LLMUX_RETURN_IF_ERROR(WalkContent(
+      content, path, kContentBlocks, [&](const std::string& t) { msg.content += t; },
+      [&](const std::string& type, const Json& block, const std::string& p) -> Status {
+        if (type == "thinking") {
+          LLMUX_ASSIGN_OR_RETURN(auto t, GetString(block, "thinking", p + ".thinking"));
+          msg.reasoning_content = msg.reasoning_content.value_or("") + t.value_or("");
+          return Status::Ok();
+        }
+        if (type == "redacted_thinking") return Status::Ok();  // opaque to this server
+        if (type != "tool_use") return Unsupported(p, type);
+        chat::ToolCall call;
+        LLMUX_ASSIGN_OR_RETURN(auto id, GetString(block, "id", p + ".id"));
+        LLMUX_ASSIGN_OR_RETURN(auto name, GetString(block, "name", p + ".name"));
+        if (!name || name->empty()) return Invalid(p + ".name", "Field required");
+        call.id = id.value_or("");
+        call.name = *name;
+        const Json* input = Field(block, "input");
+        if (input && !input->is_object()) return TypeError(p + ".input", "an object", *input);
+        call.arguments =
+            (input ? *input : Json::object()).dump(-1, ' ', false, Json::error_handler_t::replace);
+        msg.tool_calls.push_back(std::move(call));
+        return Status::Ok();
+      }));
   out.push_back(std::move(msg));
   return Status::Ok();
 }
