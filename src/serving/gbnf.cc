@@ -288,16 +288,9 @@ class GbnfParser {
           return Error(std::string("unknown escape '\\") + e + "'");
       }
     }
-    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || pos_ + len > s_.size()) return Error("invalid UTF-8");
-    uint32_t cp = len == 1 ? c : c & (0x7F >> len);
-    for (int i = 1; i < len; ++i) {
-      const uint8_t k = static_cast<uint8_t>(s_[pos_ + i]);
-      if ((k & 0xC0) != 0x80) return Error("invalid UTF-8");
-      cp = (cp << 6) | (k & 0x3F);
-    }
-    pos_ += len;
-    return cp;
+    const std::optional<uint32_t> cp = tokenizer::NextCodepointStrict(s_, &pos_);
+    if (!cp) return Error("invalid UTF-8");
+    return *cp;
   }
 
   Result<uint32_t> Hex(int digits) {

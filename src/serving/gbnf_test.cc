@@ -74,6 +74,10 @@ term ::= [0-9])")
   EXPECT_NE(ErrorOf(R"(root ::= "a"{99999})").find("above"), std::string::npos);
   EXPECT_NE(ErrorOf("root ::= \"a\"\nroot ::= \"b\"").find("defined twice"), std::string::npos);
   EXPECT_NE(ErrorOf(R"(root ::= "\q")").find("unknown escape"), std::string::npos);
+  // Malformed UTF-8 in a class: an overlong '/', a surrogate, a truncated character.
+  EXPECT_NE(ErrorOf("root ::= [\xc0\xaf]").find("invalid UTF-8"), std::string::npos);
+  EXPECT_NE(ErrorOf("root ::= [\xed\xa0\x80]").find("invalid UTF-8"), std::string::npos);
+  EXPECT_NE(ErrorOf("root ::= [\xe2\x82]").find("invalid UTF-8"), std::string::npos);
   std::string deep = "root ::= " + std::string(200, '(') + "\"a\"" + std::string(200, ')');
   EXPECT_NE(ErrorOf(deep).find("nested deeper"), std::string::npos);
   EXPECT_NE(ErrorOf("root ::= [^\\x00-\\U0010FFFF]").find("matches nothing"), std::string::npos);

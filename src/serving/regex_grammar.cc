@@ -267,17 +267,9 @@ class RegexCompiler {
   }
 
   Result<uint32_t> Utf8Char() {
-    const uint8_t b = static_cast<uint8_t>(p_[i_]);
-    const int n = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i_ + n > p_.size()) return Error("invalid UTF-8");
-    uint32_t cp = n == 1 ? b : n == 2 ? (b & 0x1F) : n == 3 ? (b & 0x0F) : (b & 0x07);
-    for (int k = 1; k < n; ++k) {
-      const uint8_t c = static_cast<uint8_t>(p_[i_ + k]);
-      if ((c & 0xC0) != 0x80) return Error("invalid UTF-8");
-      cp = (cp << 6) | (c & 0x3F);
-    }
-    i_ += n;
-    return cp;
+    const std::optional<uint32_t> cp = tokenizer::NextCodepointStrict(p_, &i_);
+    if (!cp) return Error("invalid UTF-8");
+    return *cp;
   }
 
   // One character as it is written in a JSON string.

@@ -82,6 +82,18 @@ TEST(RegexGrammarTest, RefusesUnsupportedConstructsByName) {
   EXPECT_NE(g.status().message().find("/properties/a"), std::string::npos);
 }
 
+// JSON text never carries malformed UTF-8, but the compiler refuses it on its own.
+TEST(RegexGrammarTest, RefusesMalformedUtf8) {
+  const grammar::Expr any = grammar::Literal("");
+  for (const char* bad : {"a\xc0\xaf", "a\xed\xa0\x80", "a\xf4\x90\x80\x80", "a\xe2\x82"}) {
+    auto e = CompileRegex(bad, any);
+    ASSERT_FALSE(e.ok()) << bad;
+    EXPECT_NE(e.status().message().find("invalid UTF-8"), std::string::npos)
+        << e.status().message();
+  }
+  EXPECT_TRUE(CompileRegex("a\xe2\x82\xac", any).ok());
+}
+
 TEST(RegexGrammarTest, HostilePatternsAreRefusedQuickly) {
   EXPECT_NE(ErrorOf("^a{1000000}$").find("repetition count"), std::string::npos);
   EXPECT_NE(ErrorOf("^a{0,99999999999999999999}$").find("repetition count"), std::string::npos);

@@ -82,19 +82,6 @@ Result<Change> ReadChange(const SqlRow& row) {
   return c;
 }
 
-template <typename T, typename ReadFn>
-Result<std::vector<T>> Select(SqlConnection& conn, const std::string& sql,
-                              const std::vector<SqlValue>& params, ReadFn read) {
-  LLMUX_ASSIGN_OR_RETURN(SqlResult res, conn.Exec(sql, params));
-  std::vector<T> out;
-  out.reserve(res.rows.size());
-  for (const SqlRow& row : res.rows) {
-    LLMUX_ASSIGN_OR_RETURN(T item, read(row));
-    out.push_back(std::move(item));
-  }
-  return out;
-}
-
 Status ModelNotFound(std::string_view model) {
   return NotFoundError("model '" + Str(model) + "' is not registered");
 }

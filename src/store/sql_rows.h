@@ -72,4 +72,19 @@ class RowReader {
   Status status_;
 };
 
+// Runs a query and reads each of its rows with `read` (SqlRow -> Result<T>), stopping at the
+// first row that does not decode.
+template <typename T, typename ReadFn>
+Result<std::vector<T>> Select(SqlConnection& conn, const std::string& sql,
+                              const std::vector<SqlValue>& params, ReadFn read) {
+  LLMUX_ASSIGN_OR_RETURN(SqlResult res, conn.Exec(sql, params));
+  std::vector<T> out;
+  out.reserve(res.rows.size());
+  for (const SqlRow& row : res.rows) {
+    LLMUX_ASSIGN_OR_RETURN(T item, read(row));
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
 }  // namespace llmux::store::internal

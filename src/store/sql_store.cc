@@ -194,17 +194,6 @@ Result<RefreshToken> ReadToken(const SqlRow& row) {
   return t;
 }
 
-template <typename T, typename ReadFn>
-Result<std::vector<T>> ReadAll(const SqlResult& res, ReadFn read) {
-  std::vector<T> out;
-  out.reserve(res.rows.size());
-  for (const SqlRow& row : res.rows) {
-    LLMUX_ASSIGN_OR_RETURN(T item, read(row));
-    out.push_back(std::move(item));
-  }
-  return out;
-}
-
 // Query results fetched with LIMIT limit+1: the extra row only says that more remain.
 template <typename T>
 PageResult<T> MakePage(std::vector<T> items, int limit) {
@@ -289,11 +278,11 @@ class SqlStore final : public Store {
   Result<PageResult<User>> ListUsers(Page page) override {
     LLMUX_RETURN_IF_ERROR(CheckLimit(page.limit));
     std::lock_guard lock(mu_);
-    LLMUX_ASSIGN_OR_RETURN(SqlResult res,
-                           conn_->Exec(std::string("SELECT ") + kUserColumns +
-                                           " FROM users WHERE id > $1 ORDER BY id LIMIT $2",
-                                       {page.after_id, int64_t{page.limit} + 1}));
-    LLMUX_ASSIGN_OR_RETURN(auto items, ReadAll<User>(res, ReadUser));
+    LLMUX_ASSIGN_OR_RETURN(auto items,
+                           Select<User>(*conn_,
+                                        std::string("SELECT ") + kUserColumns +
+                                            " FROM users WHERE id > $1 ORDER BY id LIMIT $2",
+                                        {page.after_id, int64_t{page.limit} + 1}, ReadUser));
     return MakePage(std::move(items), page.limit);
   }
 
@@ -352,10 +341,8 @@ class SqlStore final : public Store {
 
   Result<std::vector<Role>> ListRoles() override {
     std::lock_guard lock(mu_);
-    LLMUX_ASSIGN_OR_RETURN(
-        SqlResult res,
-        conn_->Exec("SELECT name, permissions, builtin FROM roles ORDER BY name", {}));
-    return ReadAll<Role>(res, ReadRole);
+    return Select<Role>(*conn_, "SELECT name, permissions, builtin FROM roles ORDER BY name", {},
+                        ReadRole);
   }
 
   Status DeleteRole(std::string_view name) override {
@@ -399,10 +386,9 @@ class SqlStore final : public Store {
 
   Result<std::vector<prompts::Prompt>> ListPrompts() override {
     std::lock_guard lock(mu_);
-    LLMUX_ASSIGN_OR_RETURN(
-        SqlResult res,
-        conn_->Exec(std::string("SELECT ") + kPromptColumns + " FROM prompts ORDER BY name", {}));
-    return ReadAll<prompts::Prompt>(res, ReadPrompt);
+    return Select<prompts::Prompt>(
+        *conn_, std::string("SELECT ") + kPromptColumns + " FROM prompts ORDER BY name", {},
+        ReadPrompt);
   }
 
   Status DeletePrompt(std::string_view name) override {
@@ -462,8 +448,7 @@ class SqlStore final : public Store {
     }
     sql += " ORDER BY id LIMIT $2";
     std::lock_guard lock(mu_);
-    LLMUX_ASSIGN_OR_RETURN(SqlResult res, conn_->Exec(sql, params));
-    LLMUX_ASSIGN_OR_RETURN(auto items, ReadAll<ApiKey>(res, ReadKey));
+    LLMUX_ASSIGN_OR_RETURN(auto items, Select<ApiKey>(*conn_, sql, params, ReadKey));
     return MakePage(std::move(items), page.limit);
   }
 
@@ -564,10 +549,11 @@ class SqlStore final : public Store {
         page.before_id <= 0 ? std::numeric_limits<int64_t>::max() : page.before_id;
     std::lock_guard lock(mu_);
     LLMUX_ASSIGN_OR_RETURN(
-        SqlResult res, conn_->Exec(std::string("SELECT ") + kAuditColumns +
-                                       " FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT $2",
-                                   {before, int64_t{page.limit} + 1}));
-    LLMUX_ASSIGN_OR_RETURN(auto items, ReadAll<AuditEvent>(res, ReadAudit));
+        auto items,
+        Select<AuditEvent>(*conn_,
+                           std::string("SELECT ") + kAuditColumns +
+                               " FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT $2",
+                           {before, int64_t{page.limit} + 1}, ReadAudit));
     PageResult<AuditEvent> rows = MakePage(std::move(items), page.limit);
     return audit::EventList{std::move(rows.items), rows.has_more, rows.next_cursor};
   }

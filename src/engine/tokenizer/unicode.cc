@@ -74,6 +74,37 @@ uint32_t NextCodepointLenient(std::string_view text, size_t* pos) {
   return kReplacementChar;
 }
 
+std::optional<uint32_t> NextCodepointStrict(std::string_view text, size_t* pos) {
+  const auto* s = reinterpret_cast<const uint8_t*>(text.data());
+  const size_t i = *pos;
+  const uint8_t b = s[i];
+  if (b < 0x80) {
+    *pos = i + 1;
+    return b;
+  }
+  // The length, the lead byte's payload and the smallest value that needs this length.
+  size_t len = 0;
+  uint32_t cpt = 0;
+  uint32_t min = 0;
+  if ((b & 0xE0) == 0xC0) {
+    len = 2, cpt = b & 0x1Fu, min = 0x80;
+  } else if ((b & 0xF0) == 0xE0) {
+    len = 3, cpt = b & 0x0Fu, min = 0x800;
+  } else if ((b & 0xF8) == 0xF0) {
+    len = 4, cpt = b & 0x07u, min = 0x10000;
+  } else {
+    return std::nullopt;  // a continuation byte, or 0xF8 and above
+  }
+  if (len > text.size() - i) return std::nullopt;
+  for (size_t k = 1; k < len; ++k) {
+    if ((s[i + k] & 0xC0) != 0x80) return std::nullopt;
+    cpt = (cpt << 6) | (s[i + k] & 0x3Fu);
+  }
+  if (cpt < min || cpt > 0x10FFFF || (cpt >= 0xD800 && cpt <= 0xDFFF)) return std::nullopt;
+  *pos = i + len;
+  return cpt;
+}
+
 std::vector<uint32_t> DecodeUtf8Lenient(std::string_view text) {
   std::vector<uint32_t> out;
   out.reserve(text.size());

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,11 @@ inline size_t Utf8SequenceLength(uint8_t first) {
 std::vector<uint32_t> DecodeUtf8Lenient(std::string_view text);
 // One step of the same: the code point at text[*pos], advancing *pos (requires *pos < size).
 uint32_t NextCodepointLenient(std::string_view text, size_t* pos);
+
+// Decodes one character strictly (RFC 3629): the shortest form only, no surrogates, nothing past
+// U+10FFFF. On success advances *pos past it; a malformed or truncated sequence gives nullopt and
+// leaves *pos alone (requires *pos < size).
+std::optional<uint32_t> NextCodepointStrict(std::string_view text, size_t* pos);
 
 // Appends the UTF-8 form of `cpt` (any value up to U+10FFFF, surrogates included).
 void AppendUtf8(uint32_t cpt, std::string& out);

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <string>
+
 namespace llmux::tokenizer {
 namespace {
 
@@ -63,6 +66,120 @@ TEST(UnicodeTest, DecodeInvalidBytesBecomeReplacementChars) {
   EXPECT_EQ(DecodeUtf8Lenient("\xed\xa0\x80"), (std::vector<uint32_t>{0xD800}));
   // Beyond U+10FFFF.
   EXPECT_EQ(DecodeUtf8Lenient("\xf5\x80\x80\x80"), (std::vector<uint32_t>{0xFFFD}));
+}
+
+// The bytes NextCodepointStrict consumed at the start of `bytes`, or 0 when it refused them.
+size_t StrictLength(std::string_view bytes) {
+  size_t pos = 0;
+  const std::optional<uint32_t> cp = NextCodepointStrict(bytes, &pos);
+  EXPECT_EQ(cp.has_value(), pos != 0);
+  return pos;
+}
+
+TEST(UnicodeTest, StrictDecodeValid) {
+  size_t pos = 0;
+  const std::string_view text = "a\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80";
+  std::vector<uint32_t> cps;
+  while (pos < text.size()) {
+    auto cp = NextCodepointStrict(text, &pos);
+    ASSERT_TRUE(cp.has_value());
+    cps.push_back(*cp);
+  }
+  EXPECT_EQ(cps, (std::vector<uint32_t>{'a', 0xE9, 0x4E2D, 0x1F600}));
+  // The edges of each length: U+0080, U+07FF, U+0800, U+D7FF, U+E000, U+FFFF, U+10000, U+10FFFF.
+  EXPECT_EQ(StrictLength("\xc2\x80"), 2u);
+  EXPECT_EQ(StrictLength("\xdf\xbf"), 2u);
+  EXPECT_EQ(StrictLength("\xe0\xa0\x80"), 3u);
+  EXPECT_EQ(StrictLength("\xed\x9f\xbf"), 3u);
+  EXPECT_EQ(StrictLength("\xee\x80\x80"), 3u);
+  EXPECT_EQ(StrictLength("\xef\xbf\xbf"), 3u);
+  EXPECT_EQ(StrictLength("\xf0\x90\x80\x80"), 4u);
+  EXPECT_EQ(StrictLength("\xf4\x8f\xbf\xbf"), 4u);
+}
+
+TEST(UnicodeTest, StrictDecodeRefusesMalformed) {
+  // Overlong forms of '/' and of U+07FF / U+FFFF.
+  EXPECT_EQ(StrictLength("\xc0\xaf"), 0u);
+  EXPECT_EQ(StrictLength("\xc1\xbf"), 0u);
+  EXPECT_EQ(StrictLength("\xe0\x80\xaf"), 0u);
+  EXPECT_EQ(StrictLength("\xe0\x9f\xbf"), 0u);
+  EXPECT_EQ(StrictLength("\xf0\x80\x80\xaf"), 0u);
+  EXPECT_EQ(StrictLength("\xf0\x8f\xbf\xbf"), 0u);
+  // Surrogates, alone or as a CESU-8 pair.
+  EXPECT_EQ(StrictLength("\xed\xa0\x80"), 0u);
+  EXPECT_EQ(StrictLength("\xed\xbf\xbf"), 0u);
+  EXPECT_EQ(StrictLength("\xed\xa0\xbd\xed\xb8\x80"), 0u);
+  // Truncated at the end of the text, or cut by a non-continuation byte.
+  EXPECT_EQ(StrictLength("\xc3"), 0u);
+  EXPECT_EQ(StrictLength("\xe2\x82"), 0u);
+  EXPECT_EQ(StrictLength("\xf0\x9f\x98"), 0u);
+  EXPECT_EQ(StrictLength("\xe2\x82"
+                         "a"),
+            0u);
+  // Past U+10FFFF, and bytes that never start a sequence.
+  EXPECT_EQ(StrictLength("\xf4\x90\x80\x80"), 0u);
+  EXPECT_EQ(StrictLength("\xf5\x80\x80\x80"), 0u);
+  EXPECT_EQ(StrictLength("\xf7\xbf\xbf\xbf"), 0u);
+  EXPECT_EQ(StrictLength("\xf8\x88\x80\x80\x80"), 0u);
+  EXPECT_EQ(StrictLength("\x80"), 0u);
+  EXPECT_EQ(StrictLength("\xff"), 0u);
+}
+
+// The length of the well-formed sequence that starts `b`, or 0: the byte ranges of Table 3-7
+// ("Well-Formed UTF-8 Byte Sequences") of the Unicode Standard, written out independently.
+size_t WellFormedLength(const uint8_t* b, size_t n) {
+  auto in = [&](size_t k, int lo, int hi) { return k < n && b[k] >= lo && b[k] <= hi; };
+  if (in(0, 0x00, 0x7F)) return 1;
+  if (in(0, 0xC2, 0xDF)) return in(1, 0x80, 0xBF) ? 2 : 0;
+  int lo1 = 0x80, hi1 = 0xBF;
+  size_t len = 0;
+  if (in(0, 0xE0, 0xE0)) {
+    len = 3, lo1 = 0xA0;
+  } else if (in(0, 0xE1, 0xEC) || in(0, 0xEE, 0xEF)) {
+    len = 3;
+  } else if (in(0, 0xED, 0xED)) {
+    len = 3, hi1 = 0x9F;
+  } else if (in(0, 0xF0, 0xF0)) {
+    len = 4, lo1 = 0x90;
+  } else if (in(0, 0xF1, 0xF3)) {
+    len = 4;
+  } else if (in(0, 0xF4, 0xF4)) {
+    len = 4, hi1 = 0x8F;
+  } else {
+    return 0;
+  }
+  if (!in(1, lo1, hi1)) return 0;
+  for (size_t k = 2; k < len; ++k) {
+    if (!in(k, 0x80, 0xBF)) return 0;
+  }
+  return len;
+}
+
+TEST(UnicodeTest, StrictDecodeMatchesTheWellFormedTable) {
+  // Every first and second byte, with the later bytes from a set that covers each range edge.
+  const uint8_t tails[] = {0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF};
+  for (int b0 = 0; b0 < 256; ++b0) {
+    for (int b1 = 0; b1 < 256; ++b1) {
+      for (uint8_t b2 : tails) {
+        for (uint8_t b3 : tails) {
+          const uint8_t bytes[4] = {static_cast<uint8_t>(b0), static_cast<uint8_t>(b1), b2, b3};
+          for (size_t n = 1; n <= 4; ++n) {
+            const std::string_view text(reinterpret_cast<const char*>(bytes), n);
+            size_t pos = 0;
+            const auto cp = NextCodepointStrict(text, &pos);
+            const size_t want = WellFormedLength(bytes, n);
+            ASSERT_EQ(pos, want) << std::hex << b0 << " " << b1 << " " << int{b2} << " " << int{b3}
+                                 << " n=" << n;
+            if (cp) {
+              std::string again;
+              AppendUtf8(*cp, again);
+              ASSERT_EQ(again, text.substr(0, pos));
+            }
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST(UnicodeTest, EncodeRoundTrip) {

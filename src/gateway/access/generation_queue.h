@@ -1,6 +1,7 @@
 // What a front end's handler coroutine needs to run one generation: the queue that carries the
 // engine thread's callbacks to it, the sink that fills the queue, and the prompt as the
-// request log keeps it. Shared by the front ends that answer from one queue (OpenAI, Anthropic).
+// request log keeps it. Shared by the HTTP front ends (OpenAI, Anthropic, Ollama), whose
+// answers RunGeneration (run_generation.h) writes from the queue.
 #pragma once
 
 #include <memory>

@@ -1,105 +1,80 @@
 #include "gateway/anthropic/anthropic_request.h"
 
-#include <cmath>
-#include <limits>
 #include <nlohmann/json.hpp>
 
-#include "base/json_nesting.h"
+#include "gateway/request/request_fields.h"
 #include "serving/request_validation.h"
 
 namespace llmux::gateway {
 
 namespace {
 
-using Json = nlohmann::ordered_json;
+using Json = request_fields::Json;
+using request_fields::Field;
 
-Status Invalid(const std::string& field, const std::string& message) {
-  return InvalidArgumentError(field + ": " + message).WithField(field);
-}
-
-Status TypeError(const std::string& field, const char* expected, const Json& got) {
-  return Invalid(field, std::string("expected ") + expected + ", got " + got.type_name());
-}
-
-Result<Json> ParseBody(std::string_view body) {
-  if (!JsonNestingWithin(body)) return InvalidArgumentError(JsonTooDeepMessage());
-  Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return InvalidArgumentError("The request body is not valid JSON.");
-  if (!j.is_object()) return InvalidArgumentError("The request body must be a JSON object.");
-  return j;
-}
-
-// Absent and null both mean "not given".
-const Json* Field(const Json& obj, const char* name) {
-  auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-Result<std::optional<std::string>> GetString(const Json& obj, const char* name,
-                                             const std::string& path) {
-  const Json* v = Field(obj, name);
-  if (!v) return std::optional<std::string>();
-  if (!v->is_string()) return TypeError(path, "a string", *v);
-  return std::optional<std::string>(v->get<std::string>());
-}
-
-Result<std::optional<float>> GetFloat(const Json& obj, const char* name) {
-  const Json* v = Field(obj, name);
-  if (!v) return std::optional<float>();
-  if (!v->is_number()) return TypeError(name, "a number", *v);
-  const double d = v->get<double>();
-  if (!std::isfinite(d) || std::fabs(d) > std::numeric_limits<float>::max()) {
-    return Invalid(name, "out of range");
-  }
-  return std::optional<float>(static_cast<float>(d));
-}
-
-Result<std::optional<int>> GetInt(const Json& obj, const char* name, const std::string& path) {
-  const Json* v = Field(obj, name);
-  if (!v) return std::optional<int>();
-  if (v->is_number_integer() && !v->is_number_unsigned()) {
-    const int64_t i = v->get<int64_t>();
-    if (i < std::numeric_limits<int>::min() || i > std::numeric_limits<int>::max()) {
-      return Invalid(path, "out of range");
-    }
-    return std::optional<int>(static_cast<int>(i));
-  }
-  if (v->is_number_unsigned()) {
-    if (v->get<uint64_t>() > uint64_t{std::numeric_limits<int>::max()})
-      return Invalid(path, "out of range");
-    return std::optional<int>(static_cast<int>(v->get<uint64_t>()));
-  }
-  return TypeError(path, "an integer", *v);
-}
+// Anthropic's error wording ("path: message", as its API words validation errors).
+constexpr request_fields::FieldReader kFields({
+    .type_error = "expected {1}, got {2}",
+    .out_of_range = "out of range",
+    .not_json = "The request body is not valid JSON.",
+    .not_object = "The request body must be a JSON object.",
+    .prefix_path = true,
+    .integral_floats = false,
+});
 
 // A block's "type" (required).
 Result<std::string> BlockType(const Json& block, const std::string& path) {
-  if (!block.is_object()) return TypeError(path, "an object", block);
-  LLMUX_ASSIGN_OR_RETURN(auto type, GetString(block, "type", path + ".type"));
-  if (!type) return Invalid(path + ".type", "Field required");
+  if (!block.is_object()) return kFields.TypeError(path, "an object", block);
+  LLMUX_ASSIGN_OR_RETURN(auto type, kFields.GetString(block, "type", path + ".type"));
+  if (!type) return kFields.Invalid(path + ".type", "Field required");
   return *type;
 }
 
 Status Unsupported(const std::string& path, const std::string& type) {
-  return Invalid(path + ".type", "content blocks of type '" + type +
-                                     "' are not supported by this server; send text");
+  return kFields.Invalid(path + ".type", "content blocks of type '" + type +
+                                             "' are not supported by this server; send text");
 }
+
+// The one walk over a content value: a string is one text; an array's blocks are visited in
+// order. Text blocks (their "text" required) go to on_text, the others to on_other with their
+// type and path; on_other refuses the types it does not take.
+template <typename OnText, typename OnOther>
+Status WalkContent(const Json& content, const std::string& path, const char* expected,
+                   OnText on_text, OnOther on_other) {
+  if (content.is_string()) {
+    on_text(content.get<std::string>());
+    return Status::Ok();
+  }
+  if (!content.is_array()) return kFields.TypeError(path, expected, content);
+  for (size_t i = 0; i < content.size(); ++i) {
+    const Json& block = content[i];
+    const std::string p = path + "[" + std::to_string(i) + "]";
+    LLMUX_ASSIGN_OR_RETURN(std::string type, BlockType(block, p));
+    if (type == "text") {
+      LLMUX_ASSIGN_OR_RETURN(auto t, kFields.GetString(block, "text", p + ".text"));
+      if (!t) return kFields.Invalid(p + ".text", "Field required");
+      on_text(*t);
+    } else {
+      LLMUX_RETURN_IF_ERROR(on_other(type, block, p));
+    }
+  }
+  return Status::Ok();
+}
+
+constexpr const char* kContentBlocks = "a string or an array of content blocks";
 
 // A string, or an array of {"type": "text", "text"} blocks joined (system prompts, tool results).
 Result<std::string> TextOrTextBlocks(const Json& v, const std::string& path) {
-  if (v.is_string()) return v.get<std::string>();
-  if (!v.is_array()) return TypeError(path, "a string or an array of text blocks", v);
   std::string text;
-  for (size_t i = 0; i < v.size(); ++i) {
-    const std::string p = path + "[" + std::to_string(i) + "]";
-    LLMUX_ASSIGN_OR_RETURN(std::string type, BlockType(v[i], p));
-    if (type != "text") return Unsupported(p, type);
-    LLMUX_ASSIGN_OR_RETURN(auto t, GetString(v[i], "text", p + ".text"));
-    if (!t) return Invalid(p + ".text", "Field required");
-    if (!text.empty()) text += "\n";
-    text += *t;
-  }
+  LLMUX_RETURN_IF_ERROR(WalkContent(
+      v, path, "a string or an array of text blocks",
+      [&](const std::string& t) {
+        if (!text.empty()) text += "\n";
+        text += t;
+      },
+      [](const std::string& type, const Json&, const std::string& p) {
+        return Unsupported(p, type);
+      }));
   return text;
 }
 
@@ -109,37 +84,27 @@ Status AppendUserTurn(const Json& content, const std::string& path,
                       std::vector<chat::Message>& out) {
   chat::Message user;
   user.role = "user";
-  if (content.is_string()) {
-    user.content = content.get<std::string>();
-    out.push_back(std::move(user));
-    return Status::Ok();
-  }
-  if (!content.is_array())
-    return TypeError(path, "a string or an array of content blocks", content);
   bool has_text = false;
-  for (size_t i = 0; i < content.size(); ++i) {
-    const Json& block = content[i];
-    const std::string p = path + "[" + std::to_string(i) + "]";
-    LLMUX_ASSIGN_OR_RETURN(std::string type, BlockType(block, p));
-    if (type == "text") {
-      LLMUX_ASSIGN_OR_RETURN(auto t, GetString(block, "text", p + ".text"));
-      if (!t) return Invalid(p + ".text", "Field required");
-      user.content += *t;
-      has_text = true;
-    } else if (type == "tool_result") {
-      chat::Message tool;
-      tool.role = "tool";
-      LLMUX_ASSIGN_OR_RETURN(auto id, GetString(block, "tool_use_id", p + ".tool_use_id"));
-      if (!id) return Invalid(p + ".tool_use_id", "Field required");
-      tool.tool_call_id = *id;
-      if (const Json* c = Field(block, "content")) {
-        LLMUX_ASSIGN_OR_RETURN(tool.content, TextOrTextBlocks(*c, p + ".content"));
-      }
-      out.push_back(std::move(tool));
-    } else {
-      return Unsupported(p, type);
-    }
-  }
+  LLMUX_RETURN_IF_ERROR(WalkContent(
+      content, path, kContentBlocks,
+      [&](const std::string& t) {
+        user.content += t;
+        has_text = true;
+      },
+      [&](const std::string& type, const Json& block, const std::string& p) -> Status {
+        if (type != "tool_result") return Unsupported(p, type);
+        chat::Message tool;
+        tool.role = "tool";
+        LLMUX_ASSIGN_OR_RETURN(auto id,
+                               kFields.GetString(block, "tool_use_id", p + ".tool_use_id"));
+        if (!id) return kFields.Invalid(p + ".tool_use_id", "Field required");
+        tool.tool_call_id = *id;
+        if (const Json* c = Field(block, "content")) {
+          LLMUX_ASSIGN_OR_RETURN(tool.content, TextOrTextBlocks(*c, p + ".content"));
+        }
+        out.push_back(std::move(tool));
+        return Status::Ok();
+      }));
   if (has_text) out.push_back(std::move(user));
   return Status::Ok();
 }
@@ -148,42 +113,30 @@ Status AppendAssistantTurn(const Json& content, const std::string& path,
                            std::vector<chat::Message>& out) {
   chat::Message msg;
   msg.role = "assistant";
-  if (content.is_string()) {
-    msg.content = content.get<std::string>();
-    out.push_back(std::move(msg));
-    return Status::Ok();
-  }
-  if (!content.is_array())
-    return TypeError(path, "a string or an array of content blocks", content);
-  for (size_t i = 0; i < content.size(); ++i) {
-    const Json& block = content[i];
-    const std::string p = path + "[" + std::to_string(i) + "]";
-    LLMUX_ASSIGN_OR_RETURN(std::string type, BlockType(block, p));
-    if (type == "text") {
-      LLMUX_ASSIGN_OR_RETURN(auto t, GetString(block, "text", p + ".text"));
-      if (!t) return Invalid(p + ".text", "Field required");
-      msg.content += *t;
-    } else if (type == "thinking") {
-      LLMUX_ASSIGN_OR_RETURN(auto t, GetString(block, "thinking", p + ".thinking"));
-      msg.reasoning_content = msg.reasoning_content.value_or("") + t.value_or("");
-    } else if (type == "redacted_thinking") {
-      continue;  // opaque to this server
-    } else if (type == "tool_use") {
-      chat::ToolCall call;
-      LLMUX_ASSIGN_OR_RETURN(auto id, GetString(block, "id", p + ".id"));
-      LLMUX_ASSIGN_OR_RETURN(auto name, GetString(block, "name", p + ".name"));
-      if (!name || name->empty()) return Invalid(p + ".name", "Field required");
-      call.id = id.value_or("");
-      call.name = *name;
-      const Json* input = Field(block, "input");
-      if (input && !input->is_object()) return TypeError(p + ".input", "an object", *input);
-      call.arguments =
-          (input ? *input : Json::object()).dump(-1, ' ', false, Json::error_handler_t::replace);
-      msg.tool_calls.push_back(std::move(call));
-    } else {
-      return Unsupported(p, type);
-    }
-  }
+  LLMUX_RETURN_IF_ERROR(WalkContent(
+      content, path, kContentBlocks, [&](const std::string& t) { msg.content += t; },
+      [&](const std::string& type, const Json& block, const std::string& p) -> Status {
+        if (type == "thinking") {
+          LLMUX_ASSIGN_OR_RETURN(auto t, kFields.GetString(block, "thinking", p + ".thinking"));
+          msg.reasoning_content = msg.reasoning_content.value_or("") + t.value_or("");
+          return Status::Ok();
+        }
+        if (type == "redacted_thinking") return Status::Ok();  // opaque to this server
+        if (type != "tool_use") return Unsupported(p, type);
+        chat::ToolCall call;
+        LLMUX_ASSIGN_OR_RETURN(auto id, kFields.GetString(block, "id", p + ".id"));
+        LLMUX_ASSIGN_OR_RETURN(auto name, kFields.GetString(block, "name", p + ".name"));
+        if (!name || name->empty()) return kFields.Invalid(p + ".name", "Field required");
+        call.id = id.value_or("");
+        call.name = *name;
+        const Json* input = Field(block, "input");
+        if (input && !input->is_object())
+          return kFields.TypeError(p + ".input", "an object", *input);
+        call.arguments =
+            (input ? *input : Json::object()).dump(-1, ' ', false, Json::error_handler_t::replace);
+        msg.tool_calls.push_back(std::move(call));
+        return Status::Ok();
+      }));
   out.push_back(std::move(msg));
   return Status::Ok();
 }
@@ -200,23 +153,23 @@ Status ParseSystem(const Json& body, std::vector<chat::Message>& out) {
 
 Status ParseMessages(const Json& body, std::vector<chat::Message>& out) {
   const Json* msgs = Field(body, "messages");
-  if (!msgs) return Invalid("messages", "Field required");
-  if (!msgs->is_array()) return TypeError("messages", "an array", *msgs);
-  if (msgs->empty()) return Invalid("messages", "at least one message is required");
+  if (!msgs) return kFields.Invalid("messages", "Field required");
+  if (!msgs->is_array()) return kFields.TypeError("messages", "an array", *msgs);
+  if (msgs->empty()) return kFields.Invalid("messages", "at least one message is required");
   for (size_t i = 0; i < msgs->size(); ++i) {
     const Json& m = (*msgs)[i];
     const std::string path = "messages[" + std::to_string(i) + "]";
-    if (!m.is_object()) return TypeError(path, "an object", m);
-    LLMUX_ASSIGN_OR_RETURN(auto role, GetString(m, "role", path + ".role"));
-    if (!role) return Invalid(path + ".role", "Field required");
+    if (!m.is_object()) return kFields.TypeError(path, "an object", m);
+    LLMUX_ASSIGN_OR_RETURN(auto role, kFields.GetString(m, "role", path + ".role"));
+    if (!role) return kFields.Invalid(path + ".role", "Field required");
     const Json* content = Field(m, "content");
-    if (!content) return Invalid(path + ".content", "Field required");
+    if (!content) return kFields.Invalid(path + ".content", "Field required");
     if (*role == "user") {
       LLMUX_RETURN_IF_ERROR(AppendUserTurn(*content, path + ".content", out));
     } else if (*role == "assistant") {
       LLMUX_RETURN_IF_ERROR(AppendAssistantTurn(*content, path + ".content", out));
     } else {
-      return Invalid(path + ".role", "must be 'user' or 'assistant', got '" + *role + "'");
+      return kFields.Invalid(path + ".role", "must be 'user' or 'assistant', got '" + *role + "'");
     }
   }
   return Status::Ok();
@@ -228,23 +181,24 @@ Result<std::vector<chat::Tool>> ParseTools(const Json& body) {
   std::vector<chat::Tool> tools;
   const Json* t = Field(body, "tools");
   if (!t) return tools;
-  if (!t->is_array()) return TypeError("tools", "an array", *t);
+  if (!t->is_array()) return kFields.TypeError("tools", "an array", *t);
   for (size_t i = 0; i < t->size(); ++i) {
     const Json& tool = (*t)[i];
     const std::string path = "tools[" + std::to_string(i) + "]";
-    if (!tool.is_object()) return TypeError(path, "an object", tool);
-    LLMUX_ASSIGN_OR_RETURN(auto type, GetString(tool, "type", path + ".type"));
+    if (!tool.is_object()) return kFields.TypeError(path, "an object", tool);
+    LLMUX_ASSIGN_OR_RETURN(auto type, kFields.GetString(tool, "type", path + ".type"));
     if (type && *type != "custom") {
-      return Invalid(path + ".type",
-                     "only client tools (type 'custom') are supported, got '" + *type + "'");
+      return kFields.Invalid(
+          path + ".type", "only client tools (type 'custom') are supported, got '" + *type + "'");
     }
-    LLMUX_ASSIGN_OR_RETURN(auto name, GetString(tool, "name", path + ".name"));
-    if (!name || name->empty()) return Invalid(path + ".name", "Field required");
-    LLMUX_ASSIGN_OR_RETURN(auto description, GetString(tool, "description", path + ".description"));
+    LLMUX_ASSIGN_OR_RETURN(auto name, kFields.GetString(tool, "name", path + ".name"));
+    if (!name || name->empty()) return kFields.Invalid(path + ".name", "Field required");
+    LLMUX_ASSIGN_OR_RETURN(auto description,
+                           kFields.GetString(tool, "description", path + ".description"));
     const Json* schema = Field(tool, "input_schema");
-    if (!schema) return Invalid(path + ".input_schema", "Field required");
+    if (!schema) return kFields.Invalid(path + ".input_schema", "Field required");
     if (!schema->is_object())
-      return TypeError(path + ".input_schema", "an object (a JSON Schema)", *schema);
+      return kFields.TypeError(path + ".input_schema", "an object (a JSON Schema)", *schema);
     Json fn = Json::object();
     fn["name"] = *name;
     if (description) fn["description"] = *description;
@@ -258,22 +212,22 @@ Result<serving::ToolChoice> ParseToolChoice(const Json& body) {
   serving::ToolChoice choice;
   const Json* c = Field(body, "tool_choice");
   if (!c) return choice;
-  if (!c->is_object()) return TypeError("tool_choice", "an object", *c);
-  LLMUX_ASSIGN_OR_RETURN(auto type, GetString(*c, "type", "tool_choice.type"));
-  if (!type) return Invalid("tool_choice.type", "Field required");
+  if (!c->is_object()) return kFields.TypeError("tool_choice", "an object", *c);
+  LLMUX_ASSIGN_OR_RETURN(auto type, kFields.GetString(*c, "type", "tool_choice.type"));
+  if (!type) return kFields.Invalid("tool_choice.type", "Field required");
   if (*type == "auto") return choice;
   if (*type == "none") {
     choice.mode = serving::ToolChoiceMode::kNone;
   } else if (*type == "any") {
     choice.mode = serving::ToolChoiceMode::kRequired;
   } else if (*type == "tool") {
-    LLMUX_ASSIGN_OR_RETURN(auto name, GetString(*c, "name", "tool_choice.name"));
-    if (!name) return Invalid("tool_choice.name", "Field required");
+    LLMUX_ASSIGN_OR_RETURN(auto name, kFields.GetString(*c, "name", "tool_choice.name"));
+    if (!name) return kFields.Invalid("tool_choice.name", "Field required");
     choice.mode = serving::ToolChoiceMode::kFunction;
     choice.function_name = *name;
   } else {
-    return Invalid("tool_choice.type",
-                   "must be 'auto', 'any', 'tool' or 'none', got '" + *type + "'");
+    return kFields.Invalid("tool_choice.type",
+                           "must be 'auto', 'any', 'tool' or 'none', got '" + *type + "'");
   }
   return choice;
 }
@@ -281,18 +235,20 @@ Result<serving::ToolChoice> ParseToolChoice(const Json& body) {
 Status ParseThinking(const Json& body, serving::ChatRequest& r) {
   const Json* t = Field(body, "thinking");
   if (!t) return Status::Ok();
-  if (!t->is_object()) return TypeError("thinking", "an object", *t);
-  LLMUX_ASSIGN_OR_RETURN(auto type, GetString(*t, "type", "thinking.type"));
-  if (!type) return Invalid("thinking.type", "Field required");
+  if (!t->is_object()) return kFields.TypeError("thinking", "an object", *t);
+  LLMUX_ASSIGN_OR_RETURN(auto type, kFields.GetString(*t, "type", "thinking.type"));
+  if (!type) return kFields.Invalid("thinking.type", "Field required");
   if (*type == "enabled") {
     // budget_tokens is checked, not enforced: the model thinks until it stops (max_tokens caps it).
-    LLMUX_ASSIGN_OR_RETURN(auto budget, GetInt(*t, "budget_tokens", "thinking.budget_tokens"));
-    if (budget && *budget < 1) return Invalid("thinking.budget_tokens", "must be at least 1");
+    LLMUX_ASSIGN_OR_RETURN(auto budget,
+                           kFields.GetInt(*t, "budget_tokens", "thinking.budget_tokens"));
+    if (budget && *budget < 1)
+      return kFields.Invalid("thinking.budget_tokens", "must be at least 1");
     r.enable_thinking = true;
   } else if (*type == "disabled") {
     r.enable_thinking = false;
   } else {
-    return Invalid("thinking.type", "must be 'enabled' or 'disabled', got '" + *type + "'");
+    return kFields.Invalid("thinking.type", "must be 'enabled' or 'disabled', got '" + *type + "'");
   }
   return Status::Ok();
 }
@@ -300,8 +256,8 @@ Status ParseThinking(const Json& body, serving::ChatRequest& r) {
 // Everything but max_tokens and stream.
 Result<serving::ChatRequest> ParseCommon(const Json& body) {
   serving::ChatRequest r;
-  LLMUX_ASSIGN_OR_RETURN(auto model, GetString(body, "model", "model"));
-  if (!model) return Invalid("model", "Field required");
+  LLMUX_ASSIGN_OR_RETURN(auto model, kFields.GetString(body, "model", "model"));
+  if (!model) return kFields.Invalid("model", "Field required");
   r.model = *model;
   LLMUX_RETURN_IF_ERROR(ParseSystem(body, r.messages));
   LLMUX_RETURN_IF_ERROR(ParseMessages(body, r.messages));
@@ -310,25 +266,25 @@ Result<serving::ChatRequest> ParseCommon(const Json& body) {
   if (const Json* c = Field(body, "tool_choice")) {
     if (const Json* d = Field(*c, "disable_parallel_tool_use")) {
       if (!d->is_boolean()) {
-        return TypeError("tool_choice.disable_parallel_tool_use", "a boolean", *d);
+        return kFields.TypeError("tool_choice.disable_parallel_tool_use", "a boolean", *d);
       }
       r.parallel_tool_calls = !d->get<bool>();
     }
   }
   LLMUX_RETURN_IF_ERROR(ParseThinking(body, r));
   serving::SamplingOptions& s = r.options.sampling;
-  LLMUX_ASSIGN_OR_RETURN(s.temperature, GetFloat(body, "temperature"));
-  LLMUX_ASSIGN_OR_RETURN(s.top_p, GetFloat(body, "top_p"));
-  LLMUX_ASSIGN_OR_RETURN(s.top_k, GetInt(body, "top_k", "top_k"));
+  LLMUX_ASSIGN_OR_RETURN(s.temperature, kFields.GetFloat(body, "temperature", "temperature"));
+  LLMUX_ASSIGN_OR_RETURN(s.top_p, kFields.GetFloat(body, "top_p", "top_p"));
+  LLMUX_ASSIGN_OR_RETURN(s.top_k, kFields.GetInt(body, "top_k", "top_k"));
   // Not Anthropic's: llmux's extension for reproducible sampling (as OpenAI's `seed`).
-  LLMUX_ASSIGN_OR_RETURN(auto seed, GetInt(body, "seed", "seed"));
+  LLMUX_ASSIGN_OR_RETURN(auto seed, kFields.GetInt(body, "seed", "seed"));
   if (seed) s.seed = static_cast<uint32_t>(*seed);
   if (const Json* stop = Field(body, "stop_sequences")) {
-    if (!stop->is_array()) return TypeError("stop_sequences", "an array of strings", *stop);
+    if (!stop->is_array()) return kFields.TypeError("stop_sequences", "an array of strings", *stop);
     for (size_t i = 0; i < stop->size(); ++i) {
       const Json& e = (*stop)[i];
       if (!e.is_string())
-        return TypeError("stop_sequences[" + std::to_string(i) + "]", "a string", e);
+        return kFields.TypeError("stop_sequences[" + std::to_string(i) + "]", "a string", e);
       r.options.stop.push_back(e.get<std::string>());
     }
   }
@@ -338,15 +294,15 @@ Result<serving::ChatRequest> ParseCommon(const Json& body) {
 }  // namespace
 
 Result<ParsedMessagesRequest> ParseMessagesRequest(std::string_view text) {
-  LLMUX_ASSIGN_OR_RETURN(Json body, ParseBody(text));
+  LLMUX_ASSIGN_OR_RETURN(Json body, kFields.ParseBody(text));
   ParsedMessagesRequest out;
   LLMUX_ASSIGN_OR_RETURN(out.request, ParseCommon(body));
-  LLMUX_ASSIGN_OR_RETURN(auto max_tokens, GetInt(body, "max_tokens", "max_tokens"));
-  if (!max_tokens) return Invalid("max_tokens", "Field required");
-  if (*max_tokens < 1) return Invalid("max_tokens", "must be at least 1");
+  LLMUX_ASSIGN_OR_RETURN(auto max_tokens, kFields.GetInt(body, "max_tokens", "max_tokens"));
+  if (!max_tokens) return kFields.Invalid("max_tokens", "Field required");
+  if (*max_tokens < 1) return kFields.Invalid("max_tokens", "must be at least 1");
   out.request.options.max_tokens = *max_tokens;
   if (const Json* stream = Field(body, "stream")) {
-    if (!stream->is_boolean()) return TypeError("stream", "a boolean", *stream);
+    if (!stream->is_boolean()) return kFields.TypeError("stream", "a boolean", *stream);
     out.stream = stream->get<bool>();
   }
   LLMUX_RETURN_IF_ERROR(serving::ValidateChatRequest(out.request));
@@ -354,7 +310,7 @@ Result<ParsedMessagesRequest> ParseMessagesRequest(std::string_view text) {
 }
 
 Result<serving::ChatRequest> ParseCountTokensRequest(std::string_view text) {
-  LLMUX_ASSIGN_OR_RETURN(Json body, ParseBody(text));
+  LLMUX_ASSIGN_OR_RETURN(Json body, kFields.ParseBody(text));
   LLMUX_ASSIGN_OR_RETURN(serving::ChatRequest r, ParseCommon(body));
   LLMUX_RETURN_IF_ERROR(serving::ValidateChatRequest(r));
   return r;

@@ -5,9 +5,9 @@
 
 #include "gateway/access/generation_queue.h"
 #include "gateway/access/http_guard.h"
+#include "gateway/access/run_generation.h"
 #include "gateway/anthropic/anthropic_format.h"
 #include "gateway/anthropic/anthropic_request.h"
-#include "net/http/await_callback.h"
 #include "net/http/http_server.h"
 #include "net/http/http_status.h"
 #include "serving/inference_service.h"
@@ -17,7 +17,6 @@ namespace llmux::gateway {
 namespace {
 
 using boost::asio::awaitable;
-using Submitted = Result<std::shared_ptr<serving::RequestHandle>>;
 
 constexpr const char* kJson = "application/json";
 
@@ -26,74 +25,45 @@ awaitable<void> SendError(http::ResponseWriter& w, const Status& status) {
   co_await w.Send(std::move(reply));
 }
 
+// One message's answer: a whole message, or Anthropic's events.
+class MessageReply {
+ public:
+  MessageReply(MessageMeta meta, bool stream)
+      : meta_(std::move(meta)), stream_(stream), events_(meta_) {}
+  bool Stream() const { return stream_; }
+  http::Response ErrorResponse(const Status& status) const {
+    return AnthropicErrorResponse(status);
+  }
+  void Add(const serving::Delta& d) { acc_.Add(d); }
+  std::string Body(const serving::Finish& finish) const { return acc_.MessageJson(meta_, finish); }
+  std::string BodyType() const { return kJson; }
+  std::string StreamType() const { return "text/event-stream"; }
+  http::Headers StreamHeaders() const { return SseHeaders(); }
+  std::string Start() { return events_.Start(); }
+  std::string Event(const serving::Delta& d) { return events_.Add(d); }
+  std::string End(const serving::Finish& finish) {
+    return finish.reason == serving::FinishReason::kError ? AnthropicErrorEvent(finish.error)
+                                                          : events_.Finish(finish);
+  }
+
+ private:
+  MessageMeta meta_;
+  bool stream_;
+  MessageAccumulator acc_;
+  MessageEventStream events_;
+};
+
 // Runs one admitted message generation and answers it, whole or as Anthropic's events.
 awaitable<void> Generate(http::ResponseWriter& w, CallAccess& access,
                          serving::InferenceService& service, ParsedMessagesRequest& parsed) {
-  const MessageMeta meta{NewMessageId(), parsed.request.model};
+  MessageReply reply(MessageMeta{NewMessageId(), parsed.request.model}, parsed.stream);
   auto queue = std::make_shared<GenerationQueue>();
-  std::string prompt = access.keeps_prompts() ? PromptText(parsed.request.messages) : "";
-  std::shared_ptr<TrackedSink> tracked =
-      access.Track(std::make_shared<QueueSink>(queue), meta.model, std::move(prompt));
-  std::shared_ptr<serving::Sink> sink = tracked;
-  std::optional<Submitted> handle;
-  handle.emplace(co_await http::AwaitCallback<Submitted>([&](std::function<void(Submitted)> done) {
+  GenerationRun run{queue, std::make_shared<QueueSink>(queue), parsed.request.model,
+                    access.keeps_prompts() ? PromptText(parsed.request.messages) : ""};
+  auto start = [&](std::shared_ptr<serving::Sink> sink, serving::InferenceService::Submitted done) {
     service.SubmitChat(std::move(parsed.request), std::move(sink), std::move(done));
-  }));
-  if (!handle->ok()) {
-    tracked->Refuse(handle->status());
-    co_await SendError(w, handle->status());
-    co_return;
-  }
-  tracked.reset();  // the engine holds it (and the call's admission) until the finish
-  std::shared_ptr<serving::RequestHandle> request = **handle;
-  w.OnDisconnect([request] { request->Cancel(); });
-
-  if (!parsed.stream) {
-    MessageAccumulator acc;
-    while (std::optional<GenerationEvent> ev = co_await queue->Pop()) {
-      if (auto* d = std::get_if<serving::Delta>(&*ev)) {
-        acc.Add(*d);
-        continue;
-      }
-      const auto& finish = std::get<serving::Finish>(*ev);
-      if (finish.reason == serving::FinishReason::kError) {
-        co_await SendError(w, finish.error);
-        co_return;
-      }
-      std::string body = acc.MessageJson(meta, finish);
-      co_await w.Send(200, kJson, std::move(body));
-      co_return;
-    }
-    request->Cancel();  // the wait was cancelled (shutdown)
-    co_return;
-  }
-
-  http::Headers headers{{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
-  if (!co_await w.StartStream(200, "text/event-stream", std::move(headers))) {
-    request->Cancel();
-    co_return;
-  }
-  MessageEventStream events(meta);
-  // Every awaited write takes a named string: GCC 12 mishandles temporaries that live across
-  // co_await (it may destroy them twice).
-  std::string event = events.Start();
-  bool ok = co_await w.Write(event);
-  while (ok) {
-    std::optional<GenerationEvent> ev = co_await queue->Pop();
-    if (!ev) break;
-    if (auto* d = std::get_if<serving::Delta>(&*ev)) {
-      event = events.Add(*d);
-      if (!event.empty()) ok = co_await w.Write(event);
-      continue;
-    }
-    const auto& finish = std::get<serving::Finish>(*ev);
-    event = finish.reason == serving::FinishReason::kError ? AnthropicErrorEvent(finish.error)
-                                                           : events.Finish(finish);
-    co_await w.Write(event);
-    co_await w.EndStream();
-    co_return;
-  }
-  request->Cancel();  // the client went away or the wait was cancelled
+  };
+  co_await RunGeneration(w, access, start, std::move(run), reply);
 }
 
 }  // namespace

@@ -4,96 +4,30 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "base/json_nesting.h"
+#include "gateway/request/request_fields.h"
 #include "serving/request_validation.h"
 
 namespace llmux::gateway {
 
 namespace {
 
-using Json = nlohmann::ordered_json;
+using Json = request_fields::Json;
+using request_fields::Field;
+
+// Ollama's error wording (as its Go server words them).
+constexpr request_fields::FieldReader kFields({
+    .type_error = "invalid type for '{0}': expected {1}, got {2}",
+    .out_of_range = "{0} is out of range, got {1}",
+    .not_json = "invalid JSON in the request body",
+    .not_object = "the request body must be a JSON object",
+});
 
 // Go's largest duration (time.ParseDuration refuses longer ones), in seconds.
 constexpr double kMaxKeepAliveSeconds = 9223372036.0;
 
-Status Invalid(const std::string& field, const std::string& message) {
-  return InvalidArgumentError(message).WithField(field);
-}
-
-Result<Json> ParseBody(std::string_view body) {
-  if (!JsonNestingWithin(body)) return InvalidArgumentError(JsonTooDeepMessage());
-  Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return InvalidArgumentError("invalid JSON in the request body");
-  if (!j.is_object()) return InvalidArgumentError("the request body must be a JSON object");
-  return j;
-}
-
-// Absent and null both mean "not given".
-const Json* Field(const Json& obj, const char* name) {
-  auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
-Status TypeError(const std::string& field, const char* expected, const Json& got) {
-  return Invalid(field, "invalid type for '" + field + "': expected " + expected + ", got " +
-                            std::string(got.type_name()));
-}
-
-Result<std::optional<std::string>> GetString(const Json& obj, const char* name,
-                                             const std::string& path) {
-  const Json* v = Field(obj, name);
-  if (!v) return std::optional<std::string>();
-  if (!v->is_string()) return TypeError(path, "a string", *v);
-  return std::optional<std::string>(v->get<std::string>());
-}
-
-Result<std::optional<bool>> GetBool(const Json& obj, const char* name, const std::string& path) {
-  const Json* v = Field(obj, name);
-  if (!v) return std::optional<bool>();
-  if (!v->is_boolean()) return TypeError(path, "a boolean", *v);
-  return std::optional<bool>(v->get<bool>());
-}
-
-Result<std::optional<float>> GetFloat(const Json& obj, const char* name, const std::string& path) {
-  const Json* v = Field(obj, name);
-  if (!v) return std::optional<float>();
-  if (!v->is_number()) return TypeError(path, "a number", *v);
-  const double d = v->get<double>();
-  if (!std::isfinite(d) || std::fabs(d) > std::numeric_limits<float>::max()) {
-    return Invalid(path, path + " is out of range, got " + v->dump());
-  }
-  return std::optional<float>(static_cast<float>(d));
-}
-
-// An integer (a float with no fraction too, as JSON clients send them), within [lo, hi].
-Result<std::optional<int64_t>> GetInteger(const Json& obj, const char* name,
-                                          const std::string& path, int64_t lo, int64_t hi) {
-  const Json* v = Field(obj, name);
-  if (!v) return std::optional<int64_t>();
-  if (!v->is_number()) return TypeError(path, "an integer", *v);
-  int64_t n = 0;
-  if (v->is_number_unsigned()) {
-    if (v->get<uint64_t>() > static_cast<uint64_t>(hi))
-      return Invalid(path, path + " is out of range, got " + v->dump());
-    n = static_cast<int64_t>(v->get<uint64_t>());
-  } else if (v->is_number_integer()) {
-    n = v->get<int64_t>();
-  } else {
-    const double d = v->get<double>();
-    if (!std::isfinite(d) || std::floor(d) != d) return TypeError(path, "an integer", *v);
-    if (d < static_cast<double>(lo) || d > static_cast<double>(hi)) {
-      return Invalid(path, path + " is out of range, got " + v->dump());
-    }
-    n = static_cast<int64_t>(d);
-  }
-  if (n < lo || n > hi) return Invalid(path, path + " is out of range, got " + v->dump());
-  return std::optional<int64_t>(n);
-}
-
 Status RequireModel(const Json& body, std::string& model) {
-  LLMUX_ASSIGN_OR_RETURN(auto m, GetString(body, "model", "model"));
-  if (!m || m->empty()) return Invalid("model", "model is required");
+  LLMUX_ASSIGN_OR_RETURN(auto m, kFields.GetString(body, "model", "model"));
+  if (!m || m->empty()) return kFields.Invalid("model", "model is required");
   model = ServedModelName(*m);
   return Status::Ok();
 }
@@ -101,9 +35,9 @@ Status RequireModel(const Json& body, std::string& model) {
 Status RefuseImages(const Json& obj, const std::string& path) {
   const Json* images = Field(obj, "images");
   if (!images) return Status::Ok();
-  if (!images->is_array()) return TypeError(path, "an array", *images);
+  if (!images->is_array()) return kFields.TypeError(path, "an array", *images);
   if (!images->empty())
-    return Invalid(path, "images are not supported: llmux serves text-only models");
+    return kFields.Invalid(path, "images are not supported: llmux serves text-only models");
   return Status::Ok();
 }
 
@@ -115,17 +49,17 @@ Result<KeepAlive> ParseKeepAlive(const Json& body) {
     return KeepAlive(s);
   }
   if (!v->is_number())
-    return TypeError("keep_alive", "a duration string or a number of seconds", *v);
+    return kFields.TypeError("keep_alive", "a duration string or a number of seconds", *v);
   const double d = v->get<double>();
   if (!std::isfinite(d) || d > kMaxKeepAliveSeconds) {
-    return Invalid("keep_alive", "keep_alive is out of range, got " + v->dump());
+    return kFields.Invalid("keep_alive", "keep_alive is out of range, got " + v->dump());
   }
   if (d < 0) return KeepAlive(-1);
   return KeepAlive(d > 0 && d < 1 ? 1 : static_cast<int64_t>(d));
 }
 
 Result<bool> ParseStream(const Json& body) {
-  LLMUX_ASSIGN_OR_RETURN(auto stream, GetBool(body, "stream", "stream"));
+  LLMUX_ASSIGN_OR_RETURN(auto stream, kFields.GetBool(body, "stream", "stream"));
   return stream.value_or(true);
 }
 
@@ -134,33 +68,36 @@ Result<bool> ParseStream(const Json& body) {
 Status ParseOptions(const Json& body, serving::GenerationOptions& o) {
   const Json* opts = Field(body, "options");
   if (!opts) return Status::Ok();
-  if (!opts->is_object()) return TypeError("options", "an object", *opts);
+  if (!opts->is_object()) return kFields.TypeError("options", "an object", *opts);
   serving::SamplingOptions& s = o.sampling;
-  LLMUX_ASSIGN_OR_RETURN(s.temperature, GetFloat(*opts, "temperature", "options.temperature"));
-  LLMUX_ASSIGN_OR_RETURN(s.top_p, GetFloat(*opts, "top_p", "options.top_p"));
-  LLMUX_ASSIGN_OR_RETURN(s.min_p, GetFloat(*opts, "min_p", "options.min_p"));
-  LLMUX_ASSIGN_OR_RETURN(auto repeat, GetFloat(*opts, "repeat_penalty", "options.repeat_penalty"));
+  LLMUX_ASSIGN_OR_RETURN(s.temperature,
+                         kFields.GetFloat(*opts, "temperature", "options.temperature"));
+  LLMUX_ASSIGN_OR_RETURN(s.top_p, kFields.GetFloat(*opts, "top_p", "options.top_p"));
+  LLMUX_ASSIGN_OR_RETURN(s.min_p, kFields.GetFloat(*opts, "min_p", "options.min_p"));
+  LLMUX_ASSIGN_OR_RETURN(auto repeat,
+                         kFields.GetFloat(*opts, "repeat_penalty", "options.repeat_penalty"));
   if (repeat) s.repetition_penalty = *repeat;
   LLMUX_ASSIGN_OR_RETURN(auto presence,
-                         GetFloat(*opts, "presence_penalty", "options.presence_penalty"));
+                         kFields.GetFloat(*opts, "presence_penalty", "options.presence_penalty"));
   if (presence) s.presence_penalty = *presence;
   LLMUX_ASSIGN_OR_RETURN(auto frequency,
-                         GetFloat(*opts, "frequency_penalty", "options.frequency_penalty"));
+                         kFields.GetFloat(*opts, "frequency_penalty", "options.frequency_penalty"));
   if (frequency) s.frequency_penalty = *frequency;
   constexpr int64_t kIntMax = std::numeric_limits<int>::max();
-  LLMUX_ASSIGN_OR_RETURN(auto top_k, GetInteger(*opts, "top_k", "options.top_k", 0, kIntMax));
+  LLMUX_ASSIGN_OR_RETURN(auto top_k,
+                         kFields.GetInteger(*opts, "top_k", "options.top_k", 0, kIntMax));
   if (top_k) s.top_k = static_cast<int>(*top_k);
   // Ollama's seed is any integer; -1 (its default) means a random one.
-  LLMUX_ASSIGN_OR_RETURN(
-      auto seed, GetInteger(*opts, "seed", "options.seed", std::numeric_limits<int64_t>::min(),
-                            std::numeric_limits<int64_t>::max()));
+  LLMUX_ASSIGN_OR_RETURN(auto seed, kFields.GetInteger(*opts, "seed", "options.seed",
+                                                       std::numeric_limits<int64_t>::min(),
+                                                       std::numeric_limits<int64_t>::max()));
   if (seed && *seed >= 0) s.seed = static_cast<uint32_t>(*seed);
   // num_predict: -1 generates until the end, -2 until the context is full; both mean no limit.
-  LLMUX_ASSIGN_OR_RETURN(auto num_predict,
-                         GetInteger(*opts, "num_predict", "options.num_predict", -2, kIntMax));
+  LLMUX_ASSIGN_OR_RETURN(auto num_predict, kFields.GetInteger(*opts, "num_predict",
+                                                              "options.num_predict", -2, kIntMax));
   if (num_predict && *num_predict == 0) {
-    return Invalid("options.num_predict",
-                   "options.num_predict must be positive, or -1 for no limit");
+    return kFields.Invalid("options.num_predict",
+                           "options.num_predict must be positive, or -1 for no limit");
   }
   if (num_predict && *num_predict > 0) o.max_tokens = static_cast<int>(*num_predict);
   if (const Json* stop = Field(*opts, "stop")) {
@@ -168,11 +105,11 @@ Status ParseOptions(const Json& body, serving::GenerationOptions& o) {
       o.stop.push_back(stop->get<std::string>());
     } else if (stop->is_array()) {
       for (const Json& e : *stop) {
-        if (!e.is_string()) return TypeError("options.stop", "an array of strings", e);
+        if (!e.is_string()) return kFields.TypeError("options.stop", "an array of strings", e);
         o.stop.push_back(e.get<std::string>());
       }
     } else {
-      return TypeError("options.stop", "an array of strings", *stop);
+      return kFields.TypeError("options.stop", "an array of strings", *stop);
     }
   }
   return Status::Ok();
@@ -190,14 +127,14 @@ Status ParseFormat(const Json& body, serving::ResponseFormat& format, std::strin
       format = serving::ResponseFormat::kJsonObject;
       return Status::Ok();
     }
-    return Invalid("format", "format must be \"json\", got \"" + s.substr(0, 64) + "\"");
+    return kFields.Invalid("format", "format must be \"json\", got \"" + s.substr(0, 64) + "\"");
   }
   if (f->is_object()) {
     format = serving::ResponseFormat::kJsonSchema;
     schema = f->dump(-1, ' ', false, Json::error_handler_t::replace);
     return Status::Ok();
   }
-  return TypeError("format", "\"json\" or a JSON schema", *f);
+  return kFields.TypeError("format", "\"json\" or a JSON schema", *f);
 }
 
 // think: true/false switches the model's reasoning on or off (where its template can).
@@ -215,19 +152,20 @@ Status ParseThink(const Json& body, std::optional<bool>& enable_thinking) {
       enable_thinking = true;
       return Status::Ok();
     }
-    return Invalid("think", "think must be true, false, \"low\", \"medium\" or \"high\"");
+    return kFields.Invalid("think", "think must be true, false, \"low\", \"medium\" or \"high\"");
   }
-  return TypeError("think", "a boolean", *t);
+  return kFields.TypeError("think", "a boolean", *t);
 }
 
 Result<chat::ToolCall> ParseToolCall(const Json& j, const std::string& path) {
-  if (!j.is_object()) return TypeError(path, "an object", j);
+  if (!j.is_object()) return kFields.TypeError(path, "an object", j);
   const Json* fn = Field(j, "function");
-  if (!fn || !fn->is_object()) return Invalid(path + ".function", "a tool call needs 'function'");
+  if (!fn || !fn->is_object())
+    return kFields.Invalid(path + ".function", "a tool call needs 'function'");
   chat::ToolCall call;
-  LLMUX_ASSIGN_OR_RETURN(auto name, GetString(*fn, "name", path + ".function.name"));
+  LLMUX_ASSIGN_OR_RETURN(auto name, kFields.GetString(*fn, "name", path + ".function.name"));
   if (!name || name->empty())
-    return Invalid(path + ".function.name", "a tool call needs 'function.name'");
+    return kFields.Invalid(path + ".function.name", "a tool call needs 'function.name'");
   call.name = *name;
   const Json* args = Field(*fn, "arguments");
   if (!args) {
@@ -235,7 +173,7 @@ Result<chat::ToolCall> ParseToolCall(const Json& j, const std::string& path) {
   } else if (args->is_object() || args->is_string()) {
     call.arguments = *args;
   } else {
-    return TypeError(path + ".function.arguments", "an object", *args);
+    return kFields.TypeError(path + ".function.arguments", "an object", *args);
   }
   return call;
 }
@@ -244,24 +182,25 @@ Result<std::vector<chat::Message>> ParseMessages(const Json& body) {
   std::vector<chat::Message> out;
   const Json* msgs = Field(body, "messages");
   if (!msgs) return out;
-  if (!msgs->is_array()) return TypeError("messages", "an array", *msgs);
+  if (!msgs->is_array()) return kFields.TypeError("messages", "an array", *msgs);
   for (size_t i = 0; i < msgs->size(); ++i) {
     const Json& m = (*msgs)[i];
     const std::string path = "messages[" + std::to_string(i) + "]";
-    if (!m.is_object()) return TypeError(path, "an object", m);
+    if (!m.is_object()) return kFields.TypeError(path, "an object", m);
     chat::Message msg;
-    LLMUX_ASSIGN_OR_RETURN(auto role, GetString(m, "role", path + ".role"));
-    if (!role) return Invalid(path + ".role", path + ".role is required");
+    LLMUX_ASSIGN_OR_RETURN(auto role, kFields.GetString(m, "role", path + ".role"));
+    if (!role) return kFields.Invalid(path + ".role", path + ".role is required");
     msg.role = *role;
-    LLMUX_ASSIGN_OR_RETURN(auto content, GetString(m, "content", path + ".content"));
+    LLMUX_ASSIGN_OR_RETURN(auto content, kFields.GetString(m, "content", path + ".content"));
     msg.content = content.value_or("");
-    LLMUX_ASSIGN_OR_RETURN(msg.reasoning_content, GetString(m, "thinking", path + ".thinking"));
-    LLMUX_ASSIGN_OR_RETURN(auto tool_name, GetString(m, "tool_name", path + ".tool_name"));
-    LLMUX_ASSIGN_OR_RETURN(auto name, GetString(m, "name", path + ".name"));
+    LLMUX_ASSIGN_OR_RETURN(msg.reasoning_content,
+                           kFields.GetString(m, "thinking", path + ".thinking"));
+    LLMUX_ASSIGN_OR_RETURN(auto tool_name, kFields.GetString(m, "tool_name", path + ".tool_name"));
+    LLMUX_ASSIGN_OR_RETURN(auto name, kFields.GetString(m, "name", path + ".name"));
     msg.name = tool_name ? *tool_name : name.value_or("");
     LLMUX_RETURN_IF_ERROR(RefuseImages(m, path + ".images"));
     if (const Json* calls = Field(m, "tool_calls")) {
-      if (!calls->is_array()) return TypeError(path + ".tool_calls", "an array", *calls);
+      if (!calls->is_array()) return kFields.TypeError(path + ".tool_calls", "an array", *calls);
       for (size_t k = 0; k < calls->size(); ++k) {
         LLMUX_ASSIGN_OR_RETURN(
             chat::ToolCall call,
@@ -280,23 +219,24 @@ Result<std::vector<chat::Tool>> ParseTools(const Json& body) {
   std::vector<chat::Tool> tools;
   const Json* t = Field(body, "tools");
   if (!t) return tools;
-  if (!t->is_array()) return TypeError("tools", "an array", *t);
+  if (!t->is_array()) return kFields.TypeError("tools", "an array", *t);
   for (size_t i = 0; i < t->size(); ++i) {
     const Json& tool = (*t)[i];
     const std::string path = "tools[" + std::to_string(i) + "]";
-    if (!tool.is_object()) return TypeError(path, "an object", tool);
+    if (!tool.is_object()) return kFields.TypeError(path, "an object", tool);
     auto type = tool.find("type");
     if (type != tool.end() && (!type->is_string() || *type != "function")) {
-      return Invalid(path + ".type", "only tools of type \"function\" are supported");
+      return kFields.Invalid(path + ".type", "only tools of type \"function\" are supported");
     }
     const Json* fn = Field(tool, "function");
-    if (!fn || !fn->is_object()) return Invalid(path + ".function", "a tool needs 'function'");
+    if (!fn || !fn->is_object())
+      return kFields.Invalid(path + ".function", "a tool needs 'function'");
     const Json* name = Field(*fn, "name");
     if (!name || !name->is_string() || name->get<std::string>().empty()) {
-      return Invalid(path + ".function.name", "a tool needs 'function.name'");
+      return kFields.Invalid(path + ".function.name", "a tool needs 'function.name'");
     }
     if (const Json* params = Field(*fn, "parameters"); params && !params->is_object()) {
-      return TypeError(path + ".function.parameters", "an object (a JSON Schema)", *params);
+      return kFields.TypeError(path + ".function.parameters", "an object (a JSON Schema)", *params);
     }
     Json spec = tool;
     if (type == tool.end()) spec["type"] = "function";
@@ -338,9 +278,9 @@ std::string ServedModelName(std::string_view name) {
 
 Result<int64_t> ParseKeepAliveText(std::string_view text) {
   auto bad = [&] {
-    return Invalid("keep_alive",
-                   "keep_alive must be a duration such as \"5m\", \"1h30m\" or \"-1\", got \"" +
-                       std::string(text.substr(0, 64)) + "\"");
+    return kFields.Invalid(
+        "keep_alive", "keep_alive must be a duration such as \"5m\", \"1h30m\" or \"-1\", got \"" +
+                          std::string(text.substr(0, 64)) + "\"");
   };
   std::string_view s = text;
   bool negative = false;
@@ -392,7 +332,7 @@ Result<int64_t> ParseKeepAliveText(std::string_view text) {
 }
 
 Result<OllamaChatCall> ParseOllamaChatRequest(std::string_view text) {
-  LLMUX_ASSIGN_OR_RETURN(Json body, ParseBody(text));
+  LLMUX_ASSIGN_OR_RETURN(Json body, kFields.ParseBody(text));
   OllamaChatCall out;
   serving::ChatRequest& r = out.request;
   LLMUX_RETURN_IF_ERROR(RequireModel(body, r.model));
@@ -413,28 +353,28 @@ Result<OllamaChatCall> ParseOllamaChatRequest(std::string_view text) {
 }
 
 Result<OllamaGenerateCall> ParseOllamaGenerateRequest(std::string_view text) {
-  LLMUX_ASSIGN_OR_RETURN(Json body, ParseBody(text));
+  LLMUX_ASSIGN_OR_RETURN(Json body, kFields.ParseBody(text));
   OllamaGenerateCall out;
   std::string model;
   LLMUX_RETURN_IF_ERROR(RequireModel(body, model));
-  LLMUX_ASSIGN_OR_RETURN(auto prompt, GetString(body, "prompt", "prompt"));
-  LLMUX_ASSIGN_OR_RETURN(auto system, GetString(body, "system", "system"));
-  LLMUX_ASSIGN_OR_RETURN(auto raw, GetBool(body, "raw", "raw"));
+  LLMUX_ASSIGN_OR_RETURN(auto prompt, kFields.GetString(body, "prompt", "prompt"));
+  LLMUX_ASSIGN_OR_RETURN(auto system, kFields.GetString(body, "system", "system"));
+  LLMUX_ASSIGN_OR_RETURN(auto raw, kFields.GetBool(body, "raw", "raw"));
   out.raw = raw.value_or(false);
   LLMUX_RETURN_IF_ERROR(RefuseImages(body, "images"));
-  LLMUX_ASSIGN_OR_RETURN(auto tmpl, GetString(body, "template", "template"));
+  LLMUX_ASSIGN_OR_RETURN(auto tmpl, kFields.GetString(body, "template", "template"));
   if (tmpl && !tmpl->empty()) {
-    return Invalid("template",
-                   "a template override is not supported; the model's own chat template is used");
+    return kFields.Invalid(
+        "template", "a template override is not supported; the model's own chat template is used");
   }
-  LLMUX_ASSIGN_OR_RETURN(auto suffix, GetString(body, "suffix", "suffix"));
+  LLMUX_ASSIGN_OR_RETURN(auto suffix, kFields.GetString(body, "suffix", "suffix"));
   if (suffix && !suffix->empty())
-    return Invalid("suffix", "suffix (fill-in-the-middle) is not supported");
+    return kFields.Invalid("suffix", "suffix (fill-in-the-middle) is not supported");
   if (const Json* context = Field(body, "context")) {
-    if (!context->is_array()) return TypeError("context", "an array", *context);
+    if (!context->is_array()) return kFields.TypeError("context", "an array", *context);
     if (!context->empty()) {
-      return Invalid("context",
-                     "context (token ids of an earlier answer) is not supported; use /api/chat");
+      return kFields.Invalid(
+          "context", "context (token ids of an earlier answer) is not supported; use /api/chat");
     }
   }
   LLMUX_ASSIGN_OR_RETURN(out.stream, ParseStream(body));
@@ -450,7 +390,8 @@ Result<OllamaGenerateCall> ParseOllamaGenerateRequest(std::string_view text) {
   LLMUX_RETURN_IF_ERROR(ParseThink(body, think));
   if (out.raw) {
     if (format != serving::ResponseFormat::kText) {
-      return Invalid("format", "format needs the chat template; it is not supported with raw");
+      return kFields.Invalid("format",
+                             "format needs the chat template; it is not supported with raw");
     }
     out.completion.model = model;
     out.completion.prompt = prompt.value_or("");
@@ -480,45 +421,46 @@ Result<OllamaGenerateCall> ParseOllamaGenerateRequest(std::string_view text) {
 }
 
 Result<OllamaEmbedCall> ParseOllamaEmbedRequest(std::string_view text) {
-  LLMUX_ASSIGN_OR_RETURN(Json body, ParseBody(text));
+  LLMUX_ASSIGN_OR_RETURN(Json body, kFields.ParseBody(text));
   OllamaEmbedCall call;
   serving::EmbedRequest& r = call.request;
   LLMUX_RETURN_IF_ERROR(RequireModel(body, r.model));
   const Json* input = Field(body, "input");
-  if (!input) return Invalid("input", "input is required");
+  if (!input) return kFields.Invalid("input", "input is required");
   if (input->is_string()) {
     r.inputs.push_back({input->get<std::string>(), {}});
   } else if (input->is_array() && !input->empty()) {
     if (input->size() > static_cast<size_t>(serving::kMaxEmbedInputs)) {
-      return Invalid("input", "input holds " + std::to_string(input->size()) + " items; at most " +
-                                  std::to_string(serving::kMaxEmbedInputs) + " are allowed");
+      return kFields.Invalid("input",
+                             "input holds " + std::to_string(input->size()) + " items; at most " +
+                                 std::to_string(serving::kMaxEmbedInputs) + " are allowed");
     }
     for (size_t i = 0; i < input->size(); ++i) {
       const Json& item = (*input)[i];
       if (!item.is_string()) {
-        return TypeError("input[" + std::to_string(i) + "]", "a string", item);
+        return kFields.TypeError("input[" + std::to_string(i) + "]", "a string", item);
       }
       r.inputs.push_back({item.get<std::string>(), {}});
     }
   } else {
-    return TypeError("input", "a string or a non-empty array of strings", *input);
+    return kFields.TypeError("input", "a string or a non-empty array of strings", *input);
   }
-  LLMUX_ASSIGN_OR_RETURN(auto truncate, GetBool(body, "truncate", "truncate"));
+  LLMUX_ASSIGN_OR_RETURN(auto truncate, kFields.GetBool(body, "truncate", "truncate"));
   r.truncate = truncate.value_or(true);
   LLMUX_ASSIGN_OR_RETURN(auto dimensions,
-                         GetInteger(body, "dimensions", "dimensions", 1, int64_t{1} << 20));
+                         kFields.GetInteger(body, "dimensions", "dimensions", 1, int64_t{1} << 20));
   if (dimensions) r.dimensions = static_cast<int>(*dimensions);
   LLMUX_ASSIGN_OR_RETURN(call.keep_alive, ParseKeepAlive(body));
   return call;
 }
 
 Result<OllamaEmbedCall> ParseOllamaLegacyEmbeddingsRequest(std::string_view text) {
-  LLMUX_ASSIGN_OR_RETURN(Json body, ParseBody(text));
+  LLMUX_ASSIGN_OR_RETURN(Json body, kFields.ParseBody(text));
   OllamaEmbedCall call;
   serving::EmbedRequest& r = call.request;
   LLMUX_RETURN_IF_ERROR(RequireModel(body, r.model));
-  LLMUX_ASSIGN_OR_RETURN(auto prompt, GetString(body, "prompt", "prompt"));
-  if (!prompt || prompt->empty()) return Invalid("prompt", "prompt is required");
+  LLMUX_ASSIGN_OR_RETURN(auto prompt, kFields.GetString(body, "prompt", "prompt"));
+  if (!prompt || prompt->empty()) return kFields.Invalid("prompt", "prompt is required");
   r.inputs.push_back({std::move(*prompt), {}});
   r.normalize = false;
   r.truncate = true;
@@ -527,12 +469,12 @@ Result<OllamaEmbedCall> ParseOllamaLegacyEmbeddingsRequest(std::string_view text
 }
 
 Result<std::string> ParseOllamaShowRequest(std::string_view text) {
-  LLMUX_ASSIGN_OR_RETURN(Json body, ParseBody(text));
-  LLMUX_ASSIGN_OR_RETURN(auto model, GetString(body, "model", "model"));
+  LLMUX_ASSIGN_OR_RETURN(Json body, kFields.ParseBody(text));
+  LLMUX_ASSIGN_OR_RETURN(auto model, kFields.GetString(body, "model", "model"));
   if (!model || model->empty()) {
-    LLMUX_ASSIGN_OR_RETURN(model, GetString(body, "name", "name"));
+    LLMUX_ASSIGN_OR_RETURN(model, kFields.GetString(body, "name", "name"));
   }
-  if (!model || model->empty()) return Invalid("model", "model is required");
+  if (!model || model->empty()) return kFields.Invalid("model", "model is required");
   return ServedModelName(*model);
 }
 

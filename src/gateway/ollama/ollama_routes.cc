@@ -10,11 +10,10 @@
 #include <variant>
 
 #include "gateway/access/http_guard.h"
+#include "gateway/access/run_generation.h"
 #include "gateway/access/tracked_embed.h"
 #include "gateway/ollama/ollama_format.h"
 #include "gateway/ollama/ollama_request.h"
-#include "net/http/async_queue.h"
-#include "net/http/await_callback.h"
 #include "net/http/http_server.h"
 #include "net/http/http_status.h"
 #include "serving/inference_service.h"
@@ -26,9 +25,6 @@ namespace {
 
 using boost::asio::awaitable;
 using Clock = std::chrono::steady_clock;
-using Event = std::variant<serving::Delta, serving::Finish>;
-using EventQueue = http::AsyncQueue<Event>;
-using Submitted = Result<std::shared_ptr<serving::RequestHandle>>;
 
 constexpr const char* kJson = "application/json; charset=utf-8";
 constexpr const char* kNdjson = "application/x-ndjson";
@@ -40,9 +36,9 @@ int64_t Nanos(Clock::time_point t) {
 // Carries the engine thread's callbacks to the handler coroutine, noting when the first
 // token and the end came (for Ollama's durations). (CallAccess::Track wraps it: the tokens are
 // charged and the call recorded when the generation ends, even if the client has gone away.)
-class QueueSink : public serving::Sink {
+class TimedQueueSink : public serving::Sink {
  public:
-  explicit QueueSink(std::shared_ptr<EventQueue> queue) : queue_(std::move(queue)) {}
+  explicit TimedQueueSink(std::shared_ptr<GenerationQueue> queue) : queue_(std::move(queue)) {}
   void OnDelta(const serving::Delta& delta) override {
     int64_t unset = 0;
     first_ns_.compare_exchange_strong(unset, Nanos(Clock::now()));
@@ -57,7 +53,7 @@ class QueueSink : public serving::Sink {
   int64_t finish_ns() const { return finish_ns_.load(); }
 
  private:
-  std::shared_ptr<EventQueue> queue_;
+  std::shared_ptr<GenerationQueue> queue_;
   std::atomic<int64_t> first_ns_{0};
   std::atomic<int64_t> finish_ns_{0};
 };
@@ -66,8 +62,6 @@ awaitable<void> SendError(http::ResponseWriter& w, const Status& status) {
   http::Response reply = OllamaErrorResponse(status);
   co_await w.Send(std::move(reply));
 }
-
-http::Headers StreamHeaders() { return http::Headers{{"Cache-Control", "no-cache"}}; }
 
 // What one generation needs besides the request: the identity of its lines and when it came.
 struct Call {
@@ -79,7 +73,7 @@ struct Call {
 
 // `submitted`: when the request went to the service (its first token may come back before
 // the service's answer to the submission does).
-OllamaTimings Timings(const Call& call, Clock::time_point submitted, const QueueSink& sink) {
+OllamaTimings Timings(const Call& call, Clock::time_point submitted, const TimedQueueSink& sink) {
   const int64_t received = Nanos(call.received);
   const int64_t start = std::max(received, Nanos(submitted));
   const int64_t end =
@@ -103,91 +97,67 @@ std::string DoneLine(const Call& call, const OllamaPiece& piece, const serving::
                    : OllamaGenerateDoneLine(call.meta, piece, finish, timings);
 }
 
+// One generation's answer: one JSON object, or NDJSON lines.
+class OllamaReply {
+ public:
+  OllamaReply(const Call& call, std::shared_ptr<const TimedQueueSink> sink)
+      : call_(call), sink_(std::move(sink)), submitted_(Clock::now()) {}
+  bool Stream() const { return call_.stream; }
+  http::Response ErrorResponse(const Status& status) const { return OllamaErrorResponse(status); }
+  void Add(const serving::Delta& d) { whole_.Add(d); }
+  std::string Body(const serving::Finish& finish) const {
+    std::string body = DoneLine(call_, whole_, finish, Timings(call_, submitted_, *sink_));
+    body.pop_back();  // one JSON object, not a line
+    return body;
+  }
+  std::string BodyType() const { return kJson; }
+  std::string StreamType() const { return kNdjson; }
+  http::Headers StreamHeaders() const { return http::Headers{{"Cache-Control", "no-cache"}}; }
+  std::string Start() { return ""; }
+  std::string Event(const serving::Delta& d) {
+    OllamaPiece piece;
+    piece.content = d.content;
+    piece.thinking = d.reasoning;
+    if (!d.tool_calls.empty()) {
+      serving::Delta tools;
+      tools.tool_calls = d.tool_calls;
+      calls_.Add(tools);
+    }
+    if (piece.content.empty() && piece.thinking.empty()) return "";
+    return Line(call_, piece);
+  }
+  std::string End(const serving::Finish& finish) {
+    if (finish.reason == serving::FinishReason::kError) {
+      return OllamaErrorLine(finish.error.message());
+    }
+    std::string line;
+    if (!calls_.tool_calls.empty()) line = Line(call_, calls_);
+    line += DoneLine(call_, OllamaPiece{}, finish, Timings(call_, submitted_, *sink_));
+    return line;
+  }
+
+ private:
+  const Call& call_;
+  std::shared_ptr<const TimedQueueSink> sink_;
+  // When the request went to the service (its first token may come back before the service's
+  // answer to the submission does).
+  Clock::time_point submitted_;
+  OllamaPiece whole_;
+  // Tool calls arrive in pieces; Ollama sends each whole, so they are held until the end.
+  OllamaPiece calls_;
+};
+
 // Runs one generation and answers it, whole or as NDJSON lines. `start(sink, done)` submits
 // to the service without holding this io thread.
 template <typename StartFn>
 awaitable<void> Generate(http::ResponseWriter& w, CallAccess& access, StartFn start,
                          const Call& call) {
-  auto queue = std::make_shared<EventQueue>();
-  auto queue_sink = std::make_shared<QueueSink>(queue);
-  std::shared_ptr<TrackedSink> tracked = access.Track(queue_sink, call.meta.model);
-  std::shared_ptr<serving::Sink> sink = tracked;
-  const Clock::time_point submitted = Clock::now();
-  std::optional<Submitted> handle;
-  handle.emplace(
-      co_await http::AwaitCallback<Submitted>([&start, &sink](std::function<void(Submitted)> done) {
-        start(std::move(sink), std::move(done));
-      }));
-  if (!handle->ok()) {
-    tracked->Refuse(handle->status());
-    co_await SendError(w, handle->status());
-    co_return;
-  }
-  tracked.reset();  // the engine holds it (and the call's admission) until the finish
-  std::shared_ptr<serving::RequestHandle> request = **handle;
-  w.OnDisconnect([request] { request->Cancel(); });
-
-  if (!call.stream) {
-    OllamaPiece whole;
-    while (std::optional<Event> ev = co_await queue->Pop()) {
-      if (auto* d = std::get_if<serving::Delta>(&*ev)) {
-        whole.Add(*d);
-        continue;
-      }
-      const auto& finish = std::get<serving::Finish>(*ev);
-      if (finish.reason == serving::FinishReason::kError) {
-        co_await SendError(w, finish.error);
-        co_return;
-      }
-      std::string body = DoneLine(call, whole, finish, Timings(call, submitted, *queue_sink));
-      body.pop_back();  // one JSON object, not a line
-      co_await w.Send(200, kJson, std::move(body));
-      co_return;
-    }
-    request->Cancel();  // the wait was cancelled (shutdown)
-    co_return;
-  }
-
-  if (!co_await w.StartStream(200, kNdjson, StreamHeaders())) {
-    request->Cancel();
-    co_return;
-  }
-  // Tool calls arrive in pieces; Ollama sends each whole, so they are held until the end.
-  OllamaPiece calls;
-  bool ok = true;
-  // Every awaited write takes a named string: GCC 12 mishandles temporaries that live
-  // across co_await (it may destroy them twice).
-  std::string line;
-  while (ok) {
-    std::optional<Event> ev = co_await queue->Pop();
-    if (!ev) break;
-    if (auto* d = std::get_if<serving::Delta>(&*ev)) {
-      OllamaPiece piece;
-      piece.content = d->content;
-      piece.thinking = d->reasoning;
-      if (!d->tool_calls.empty()) {
-        serving::Delta tools;
-        tools.tool_calls = d->tool_calls;
-        calls.Add(tools);
-      }
-      if (piece.content.empty() && piece.thinking.empty()) continue;
-      line = Line(call, piece);
-      ok = co_await w.Write(line);
-      continue;
-    }
-    const auto& finish = std::get<serving::Finish>(*ev);
-    if (finish.reason == serving::FinishReason::kError) {
-      line = OllamaErrorLine(finish.error.message());
-    } else {
-      line.clear();
-      if (!calls.tool_calls.empty()) line = Line(call, calls);
-      line += DoneLine(call, OllamaPiece{}, finish, Timings(call, submitted, *queue_sink));
-    }
-    co_await w.Write(line);
-    co_await w.EndStream();
-    co_return;
-  }
-  request->Cancel();  // the client went away or the wait was cancelled
+  auto queue = std::make_shared<GenerationQueue>();
+  auto sink = std::make_shared<TimedQueueSink>(queue);
+  OllamaReply reply(call, sink);
+  // Named, not a temporary: GCC 12 may destroy temporaries that live across co_await twice.
+  GenerationRun run{queue, sink, call.meta.model, ""};
+  co_await RunGeneration(w, access, start, std::move(run), reply);
 }
 
 // A model the caller may see: served and allowed. Others are "not found" alike, so that a

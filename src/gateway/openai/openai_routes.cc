@@ -6,14 +6,13 @@
 
 #include "gateway/access/generation_queue.h"
 #include "gateway/access/http_guard.h"
+#include "gateway/access/run_generation.h"
 #include "gateway/access/tracked_embed.h"
 #include "gateway/openai/openai_format.h"
 #include "gateway/openai/openai_request.h"
 #include "gateway/openai/response_store.h"
 #include "gateway/openai/responses_format.h"
 #include "gateway/openai/responses_request.h"
-#include "net/http/async_queue.h"
-#include "net/http/await_callback.h"
 #include "net/http/http_server.h"
 #include "serving/inference_service.h"
 #include "serving/request_validation.h"
@@ -23,183 +22,121 @@ namespace llmux::gateway {
 namespace {
 
 using boost::asio::awaitable;
-using Event = GenerationEvent;
-using EventQueue = GenerationQueue;
 
 constexpr const char* kJson = "application/json";
-using Submitted = Result<std::shared_ptr<serving::RequestHandle>>;
 
 awaitable<void> SendError(http::ResponseWriter& w, const Status& status) {
   std::string body = ErrorJson(status);
   co_await w.Send(HttpStatusFor(status), kJson, std::move(body));
 }
 
-http::Headers SseHeaders() {
-  return http::Headers{{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
-}
-
-// Runs one generation and answers it, whole or streamed. `start(sink, done)` submits to the
-// service without holding this io thread (SubmitChat/SubmitComplete).
-template <typename StartFn>
-awaitable<void> Generate(http::ResponseWriter& w, CallAccess& access, StartFn start,
-                         const ResponseMeta& meta, const StreamSettings& stream, bool logprobs,
-                         bool chat, std::string echo_prefix, std::string prompt) {
-  auto queue = std::make_shared<EventQueue>();
-  std::shared_ptr<TrackedSink> tracked =
-      access.Track(std::make_shared<QueueSink>(queue), meta.model, std::move(prompt));
-  std::shared_ptr<serving::Sink> sink = tracked;
-  std::optional<Submitted> handle;
-  handle.emplace(co_await http::AwaitCallback<Submitted>(
-      [&start, &sink](std::function<void(Submitted)> done) { start(std::move(sink), std::move(done)); }));
-  if (!handle->ok()) {
-    tracked->Refuse(handle->status());
-    co_await SendError(w, handle->status());
-    co_return;
+// A chat completion's or a completion's answer: one JSON object, or OpenAI's chunk events.
+class CompletionReply {
+ public:
+  CompletionReply(ResponseMeta meta, StreamSettings stream, bool logprobs, bool chat,
+                  std::string echo_prefix)
+      : meta_(std::move(meta)),
+        stream_(stream),
+        logprobs_(logprobs),
+        chat_(chat),
+        echo_(std::move(echo_prefix)) {}
+  bool Stream() const { return stream_.stream; }
+  http::Response ErrorResponse(const Status& status) const { return OpenAiErrorResponse(status); }
+  void Add(const serving::Delta& d) { acc_.Add(d); }
+  std::string Body(const serving::Finish& finish) {
+    return chat_ ? acc_.ChatCompletionJson(meta_, finish, logprobs_)
+                 : acc_.CompletionJson(meta_, finish, logprobs_, echo_);
   }
-  tracked.reset();  // the engine holds it (and the call's admission) until the finish
-  std::shared_ptr<serving::RequestHandle> request = **handle;
-  w.OnDisconnect([request] { request->Cancel(); });
-
-  if (!stream.stream) {
-    ResponseAccumulator acc;
-    while (std::optional<Event> ev = co_await queue->Pop()) {
-      if (auto* d = std::get_if<serving::Delta>(&*ev)) {
-        acc.Add(*d);
-        continue;
-      }
-      const auto& finish = std::get<serving::Finish>(*ev);
-      if (finish.reason == serving::FinishReason::kError) {
-        co_await SendError(w, finish.error);
-        co_return;
-      }
-      std::string body = chat ? acc.ChatCompletionJson(meta, finish, logprobs)
-                              : acc.CompletionJson(meta, finish, logprobs, echo_prefix);
-      co_await w.Send(200, kJson, std::move(body));
-      co_return;
-    }
-    request->Cancel();  // the wait was cancelled (shutdown)
-    co_return;
-  }
-
-  if (!co_await w.StartStream(200, "text/event-stream", SseHeaders())) {
-    request->Cancel();
-    co_return;
-  }
-  bool ok = true;
-  // Every awaited write takes a named string: GCC 12 mishandles temporaries that live
-  // across co_await (it may destroy them twice).
-  std::string event;
-  if (chat) {
-    event = ChatChunkEvent(meta, serving::Delta{}, /*first=*/true, false);
-    ok = co_await w.Write(event);
-  }
-  if (!chat && !echo_prefix.empty()) {
+  std::string BodyType() const { return kJson; }
+  std::string StreamType() const { return "text/event-stream"; }
+  http::Headers StreamHeaders() const { return SseHeaders(); }
+  std::string Start() {
+    if (chat_) return ChatChunkEvent(meta_, serving::Delta{}, /*first=*/true, false);
+    if (echo_.empty()) return "";
     serving::Delta echo;
-    echo.content = echo_prefix;
-    event = CompletionChunkEvent(meta, echo, false);
-    ok = co_await w.Write(event);
+    echo.content = echo_;
+    return CompletionChunkEvent(meta_, echo, false);
   }
-  while (ok) {
-    std::optional<Event> ev = co_await queue->Pop();
-    if (!ev) break;
-    if (auto* d = std::get_if<serving::Delta>(&*ev)) {
-      event = chat ? ChatChunkEvent(meta, *d, false, logprobs) : CompletionChunkEvent(meta, *d, logprobs);
-      ok = co_await w.Write(event);
-      continue;
-    }
-    const auto& finish = std::get<serving::Finish>(*ev);
+  std::string Event(const serving::Delta& d) {
+    return chat_ ? ChatChunkEvent(meta_, d, false, logprobs_)
+                 : CompletionChunkEvent(meta_, d, logprobs_);
+  }
+  std::string End(const serving::Finish& finish) {
+    std::string event;
     if (finish.reason == serving::FinishReason::kError) {
       event = ErrorEvent(finish.error);
     } else {
-      event = chat ? ChatFinishEvent(meta, finish) : CompletionFinishEvent(meta, finish);
-      if (stream.include_usage) {
-        event += UsageEvent(meta, chat ? "chat.completion.chunk" : "text_completion", finish.usage);
+      event = chat_ ? ChatFinishEvent(meta_, finish) : CompletionFinishEvent(meta_, finish);
+      if (stream_.include_usage) {
+        event +=
+            UsageEvent(meta_, chat_ ? "chat.completion.chunk" : "text_completion", finish.usage);
       }
     }
-    co_await w.Write(event);
-    co_await w.Write(kDoneEvent);
-    co_await w.EndStream();
-    co_return;
+    return event + kDoneEvent;
   }
-  request->Cancel();  // the client went away or the wait was cancelled
-}
 
-// Runs one Responses-API generation (Generate's pattern, with the Responses shapes) and, when
-// `store` is set, keeps the conversation (`conversation` plus the reply) for
-// previous_response_id.
-template <typename StartFn>
-awaitable<void> GenerateResponse(http::ResponseWriter& w, CallAccess& access, StartFn start,
-                                 ResponsesMeta meta, bool stream, std::string prompt,
-                                 std::vector<chat::Message> conversation, ResponseStore& store) {
-  auto queue = std::make_shared<EventQueue>();
-  std::shared_ptr<TrackedSink> tracked =
-      access.Track(std::make_shared<QueueSink>(queue), meta.model, std::move(prompt));
-  std::shared_ptr<serving::Sink> sink = tracked;
-  std::optional<Submitted> handle;
-  handle.emplace(
-      co_await http::AwaitCallback<Submitted>([&start, &sink](std::function<void(Submitted)> done) {
-        start(std::move(sink), std::move(done));
-      }));
-  if (!handle->ok()) {
-    tracked->Refuse(handle->status());
-    co_await SendError(w, handle->status());
-    co_return;
-  }
-  tracked.reset();
-  std::shared_ptr<serving::RequestHandle> request = **handle;
-  w.OnDisconnect([request] { request->Cancel(); });
+ private:
+  ResponseMeta meta_;
+  StreamSettings stream_;
+  bool logprobs_;
+  bool chat_;
+  std::string echo_;
+  ResponseAccumulator acc_;
+};
 
-  const std::string caller = access.principal().subject;
-  const std::string id = meta.id;
-  const bool keep = meta.store;
-  ResponseBuilder builder(std::move(meta));
-  auto remember = [&] {
-    if (!keep) return;
-    conversation.push_back(builder.AssistantMessage());
-    store.Put(caller, id, std::move(conversation));
-  };
-  std::string event;
-  bool ok = true;
-  if (stream) {
-    if (!co_await w.StartStream(200, "text/event-stream", SseHeaders())) {
-      request->Cancel();
-      co_return;
-    }
-    event = builder.StartEvents();
-    ok = co_await w.Write(event);
+// A Responses-API answer, whole or as its events; when the request asked to store it, the
+// conversation (`conversation` plus the reply) is kept for previous_response_id.
+class ResponsesReply {
+ public:
+  ResponsesReply(ResponsesMeta meta, bool stream, std::string caller,
+                 std::vector<chat::Message> conversation, ResponseStore& store)
+      : id_(meta.id),
+        keep_(meta.store),
+        stream_(stream),
+        caller_(std::move(caller)),
+        conversation_(std::move(conversation)),
+        store_(store),
+        builder_(std::move(meta)) {}
+  bool Stream() const { return stream_; }
+  http::Response ErrorResponse(const Status& status) const { return OpenAiErrorResponse(status); }
+  void Add(const serving::Delta& d) { builder_.Add(d); }
+  std::string Body(const serving::Finish& finish) {
+    std::string body = builder_.ResponseJson(finish);
+    Remember();
+    return body;
   }
-  while (ok) {
-    std::optional<Event> ev = co_await queue->Pop();
-    if (!ev) break;
-    if (auto* d = std::get_if<serving::Delta>(&*ev)) {
-      event = builder.Add(*d);
-      if (stream && !event.empty()) ok = co_await w.Write(event);
-      continue;
-    }
-    const auto& finish = std::get<serving::Finish>(*ev);
-    if (finish.reason == serving::FinishReason::kError) {
-      if (!stream) {
-        co_await SendError(w, finish.error);
-        co_return;
-      }
-      event = builder.ErrorEvent(finish.error);
-      co_await w.Write(event);
-      co_await w.EndStream();
-      co_return;
-    }
-    if (!stream) {
-      std::string body = builder.ResponseJson(finish);
-      remember();
-      co_await w.Send(200, kJson, std::move(body));
-      co_return;
-    }
-    event = builder.FinishEvents(finish);
-    remember();
-    co_await w.Write(event);
-    co_await w.EndStream();
-    co_return;
+  std::string BodyType() const { return kJson; }
+  std::string StreamType() const { return "text/event-stream"; }
+  http::Headers StreamHeaders() const { return SseHeaders(); }
+  std::string Start() { return builder_.StartEvents(); }
+  std::string Event(const serving::Delta& d) { return builder_.Add(d); }
+  std::string End(const serving::Finish& finish) {
+    if (finish.reason == serving::FinishReason::kError) return builder_.ErrorEvent(finish.error);
+    std::string events = builder_.FinishEvents(finish);
+    Remember();
+    return events;
   }
-  request->Cancel();  // the client went away or the wait was cancelled
+
+ private:
+  void Remember() {
+    if (!keep_) return;
+    conversation_.push_back(builder_.AssistantMessage());
+    store_.Put(caller_, id_, std::move(conversation_));
+  }
+
+  std::string id_;
+  bool keep_;
+  bool stream_;
+  std::string caller_;
+  std::vector<chat::Message> conversation_;
+  ResponseStore& store_;
+  ResponseBuilder builder_;
+};
+
+// The queue and sink of one generation, tracked under `model` with `prompt`.
+GenerationRun QueuedRun(const std::string& model, std::string prompt) {
+  auto queue = std::make_shared<GenerationQueue>();
+  return GenerationRun{queue, std::make_shared<QueueSink>(queue), model, std::move(prompt)};
 }
 
 }  // namespace
@@ -226,15 +163,15 @@ void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& serv
                  }
                  parsed->request.options.caller_share = access.share();
                  ResponseMeta meta{NewResponseId("chatcmpl-"), UnixNow(), parsed->request.model};
-                 const bool logprobs = parsed->request.options.logprobs;
-                 StreamSettings stream = parsed->stream;
-                 std::string prompt =
-                     access.keeps_prompts() ? PromptText(parsed->request.messages) : "";
+                 CompletionReply reply(meta, parsed->stream, parsed->request.options.logprobs,
+                                       /*chat=*/true, "");
+                 GenerationRun run =
+                     QueuedRun(meta.model,
+                               access.keeps_prompts() ? PromptText(parsed->request.messages) : "");
                  auto start = [&](std::shared_ptr<serving::Sink> sink, serving::InferenceService::Submitted done) {
                    service.SubmitChat(std::move(parsed->request), std::move(sink), std::move(done));
                  };
-                 co_await Generate(w, access, start, meta, stream, logprobs, /*chat=*/true, "",
-                                   std::move(prompt));
+                 co_await RunGeneration(w, access, start, std::move(run), reply);
                });
 
   router.Route("POST", "/v1/completions",
@@ -249,15 +186,14 @@ void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& serv
                  }
                  parsed->request.options.caller_share = access.share();
                  ResponseMeta meta{NewResponseId("cmpl-"), UnixNow(), parsed->request.model};
-                 const bool logprobs = parsed->request.options.logprobs;
-                 std::string echo = parsed->echo ? parsed->request.prompt : "";
-                 StreamSettings stream = parsed->stream;
-                 std::string prompt = access.keeps_prompts() ? parsed->request.prompt : "";
+                 CompletionReply reply(meta, parsed->stream, parsed->request.options.logprobs,
+                                       /*chat=*/false, parsed->echo ? parsed->request.prompt : "");
+                 GenerationRun run =
+                     QueuedRun(meta.model, access.keeps_prompts() ? parsed->request.prompt : "");
                  auto start = [&](std::shared_ptr<serving::Sink> sink, serving::InferenceService::Submitted done) {
                    service.SubmitComplete(std::move(parsed->request), std::move(sink), std::move(done));
                  };
-                 co_await Generate(w, access, start, meta, stream, logprobs, /*chat=*/false, echo,
-                                   std::move(prompt));
+                 co_await RunGeneration(w, access, start, std::move(run), reply);
                });
 
   // OpenAI's Responses API. The conversation of a stored response is kept per caller (its
@@ -298,14 +234,15 @@ void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& serv
         parsed->request.options.caller_share = access.share();
         ResponsesMeta meta{NewResponseId("resp_"),       UnixNow(),     parsed->request.model,
                            parsed->previous_response_id, parsed->store, std::move(parsed->echo)};
-        const bool stream = parsed->stream;
-        std::string prompt = access.keeps_prompts() ? PromptText(parsed->request.messages) : "";
+        GenerationRun run = QueuedRun(
+            meta.model, access.keeps_prompts() ? PromptText(parsed->request.messages) : "");
+        ResponsesReply reply(std::move(meta), parsed->stream, access.principal().subject,
+                             std::move(conversation), *responses);
         auto start = [&](std::shared_ptr<serving::Sink> sink,
                          serving::InferenceService::Submitted done) {
           service.SubmitChat(std::move(parsed->request), std::move(sink), std::move(done));
         };
-        co_await GenerateResponse(w, access, start, std::move(meta), stream, std::move(prompt),
-                                  std::move(conversation), *responses);
+        co_await RunGeneration(w, access, start, std::move(run), reply);
       });
 
   // vLLM's /tokenize and /detokenize: the model's own tokenizer, for clients that count or
