@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "app/served_models.h"
 #include "serving/local_inference_service.h"
 
 namespace llmux::app {
@@ -16,6 +17,8 @@ Status RunAllInOne(const AllInOneOptions& o) {
   };
   backend.service = &service;
   backend.models = &service;
+  LocalServedModels served(service);
+  backend.served_models = &served;
   backend.model_lifecycle = true;
   backend.metrics_text = [&service] { return service.metrics().Serialize(); };
   backend.metric_history = &service.metrics().history();

@@ -212,7 +212,8 @@ Status RunEdge(const EdgeOptions& o, const EdgeBackend& backend) {
     gateway::RegisterAdminRoutes(router, *auth_stack.service);
     gateway::RegisterSessionRoutes(router, *auth_stack.service);
     gateway::RegisterPromptRoutes(router, *prompt_service);
-    gateway::RegisterRegistryRoutes(router, *registry_service, backend.models, backend.deploys);
+    gateway::RegisterRegistryRoutes(router, *registry_service, backend.models,
+                                    backend.served_models);
     if (request_log) gateway::RegisterRequestLogRoutes(router, *request_log);
     if (backend.deploys) {
       backend.deploys->SetAuditLog(auth_stack.store.get());

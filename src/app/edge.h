@@ -28,6 +28,9 @@ class MetricHistory;
 namespace llmux::rollout {
 class DeployService;
 }
+namespace llmux::gateway {
+class ServedModels;
+}
 
 namespace llmux::app {
 
@@ -60,6 +63,9 @@ struct EdgeBackend {
   bool model_lifecycle = false;
   serving::WorkerAdmin* workers = nullptr;  // /admin/v1/workers; null: no workers (all in one)
   rollout::DeployService* deploys = nullptr;  // /admin/v1/deploys (with auth); null: not offered
+  // What a registry tag move, its rollback and POST /admin/v1/models/update do to the served
+  // models (app/served_models.h); null: tags move in the registry only, no hot update.
+  gateway::ServedModels* served_models = nullptr;
   std::function<std::string()> metrics_text;
   // GET /admin/v1/metrics/history; null: not offered (no serving metrics in this process).
   serving::MetricHistory* metric_history = nullptr;

@@ -1,13 +1,14 @@
 #include "app/gateway.h"
 
+#include <spdlog/spdlog.h>
+
 #include <atomic>
 #include <chrono>
 #include <set>
 #include <string>
 #include <thread>
 
-#include <spdlog/spdlog.h>
-
+#include "app/served_models.h"
 #include "rollout/deploy_service.h"
 #include "rollout/route_follower.h"
 
@@ -74,6 +75,7 @@ Status RunGateway(const GatewayOptions& o) {
   auto routes = std::make_shared<serving::ModelRoutes>();
   std::unique_ptr<rollout::RouteFollower> route_follower;
   std::unique_ptr<rollout::DeployService> deploys;
+  std::unique_ptr<RolloutServedModels> served;  // tag moves and hot updates as rollouts
   if (watcher) {
     LLMUX_ASSIGN_OR_RETURN(etcd, discovery::EtcdClient::Create(o.discovery.etcd));
     remote.SetModelRoutes(routes);
@@ -89,11 +91,13 @@ Status RunGateway(const GatewayOptions& o) {
       return ids;
     };
     deploys = std::make_unique<rollout::DeployService>(*etcd, *routes, remote, deploy_options);
+    served = std::make_unique<RolloutServedModels>(*deploys, remote, *routes);
   }
   EdgeBackend backend;
   backend.service = &remote;
   backend.workers = &remote;
   backend.deploys = deploys.get();
+  backend.served_models = served.get();
   backend.metrics_text = [&remote] { return remote.MetricsText(); };
   // Ready as soon as some worker serves every model it knows of; with none yet the edge answers
   // 503 on /health until workers join.
@@ -109,6 +113,7 @@ Status RunGateway(const GatewayOptions& o) {
   backend.starting = "workers: " + std::to_string(o.workers.workers.size()) + " listed" +
                      (watcher ? ", more from etcd" : "");
   Status status = RunEdge(o.edge, backend);
+  served.reset();
   deploys.reset();  // waits for running deploys
   if (route_follower) route_follower->Stop();
   if (watcher) watcher->Stop();

@@ -232,6 +232,25 @@ class InferenceService {
     return UnimplementedError("this server does not count chat tokens");
   }
 
+  // Tokenize, Detokenize and CountChatTokens without holding the caller's thread, as SubmitChat:
+  // a service that loads models on demand loads the model first (the wait counts against
+  // `caller_share`, as GenerationOptions::caller_share; request.options.caller_share for the
+  // count). `done` runs once, now on the caller's thread or later on another; it must not block.
+  using Tokenized = std::function<void(Result<std::vector<int32_t>>)>;
+  virtual void SubmitTokenize(std::string model, std::string text, bool add_special,
+                              std::string caller_share, Tokenized done) {
+    done(Tokenize(model, text, add_special));
+  }
+  using Detokenized = std::function<void(Result<std::string>)>;
+  virtual void SubmitDetokenize(std::string model, std::vector<int32_t> ids,
+                                std::string caller_share, Detokenized done) {
+    done(Detokenize(model, ids));
+  }
+  using Counted = std::function<void(Result<int>)>;
+  virtual void SubmitCountChatTokens(ChatRequest request, Counted done) {
+    done(CountChatTokens(request));
+  }
+
   // Runs every input through the model and calls `done` once with the vectors or why not
   // (InvalidArgument with the field "input" or "dimensions", NotFound for the model,
   // ResourceExhausted when the caller's share of the queue is taken). `done` may run on the

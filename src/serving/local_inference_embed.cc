@@ -1,7 +1,7 @@
-// LocalInferenceService::SubmitEmbed: each input is one engine request that pools instead of
-// generating. A call keeps at most kEmbedInFlight of its inputs in the engine's queue at a time
-// (the next is submitted as one finishes), so one large call cannot fill the queue, and it holds
-// one of the caller's waiting slots throughout.
+// LocalInferenceService::Embed (SubmitEmbed once the model is loaded): each input is one engine
+// request that pools instead of generating. A call keeps at most kEmbedInFlight of its inputs in
+// the engine's queue at a time (the next is submitted as one finishes), so one large call cannot
+// fill the queue, and it holds one of the caller's waiting slots throughout.
 #include <cmath>
 #include <mutex>
 
@@ -45,10 +45,12 @@ void Finalize(std::vector<float>& v, int dimensions, bool normalize) {
 // One call's inputs on their way through the engine.
 class EmbedBatch : public std::enable_shared_from_this<EmbedBatch> {
  public:
-  EmbedBatch(std::shared_ptr<ModelHost> host, std::vector<std::vector<int32_t>> inputs,
-             EmbeddingPooling pooling, const EmbedRequest& request,
-             std::shared_ptr<CallerShares::Slot> slot, InferenceService::Embedded done)
+  EmbedBatch(std::shared_ptr<ModelHost> host, std::shared_ptr<void> busy,
+             std::vector<std::vector<int32_t>> inputs, EmbeddingPooling pooling,
+             const EmbedRequest& request, std::shared_ptr<CallerShares::Slot> slot,
+             InferenceService::Embedded done)
       : host_(std::move(host)),
+        busy_(std::move(busy)),
         inputs_(std::move(inputs)),
         pooling_(pooling),
         dimensions_(request.dimensions),
@@ -112,6 +114,7 @@ class EmbedBatch : public std::enable_shared_from_this<EmbedBatch> {
   void MaybeDone() {
     InferenceService::Embedded done;
     Result<EmbedResult> out = EmbedResult{};
+    std::shared_ptr<void> busy;  // released outside the lock: it takes the service's
     {
       std::lock_guard<std::mutex> lock(mu_);
       const bool all = finished_ == inputs_.size();
@@ -124,11 +127,14 @@ class EmbedBatch : public std::enable_shared_from_this<EmbedBatch> {
         out = error_;
       }
       slot_.reset();
+      busy = std::move(busy_);
     }
+    busy.reset();
     done(std::move(out));
   }
 
   std::shared_ptr<ModelHost> host_;
+  std::shared_ptr<void> busy_;  // the model is busy (not unloaded for idleness) until done
   std::vector<std::vector<int32_t>> inputs_;
   const EmbeddingPooling pooling_;
   const int dimensions_;
@@ -145,17 +151,13 @@ class EmbedBatch : public std::enable_shared_from_this<EmbedBatch> {
 
 }  // namespace
 
-void LocalInferenceService::SubmitEmbed(EmbedRequest request, Embedded done) {
-  auto found = FindModel(request.model);
-  if (!found.ok()) return done(found.status());
-  std::shared_ptr<ModelHost> host = std::move(found).value();
+void LocalInferenceService::Embed(EmbedRequest request, Embedded done) {
+  // Held busy like a generation: an idle unload or an eviction cannot stop it halfway.
+  auto use = UseModel(request.model, std::nullopt);
+  if (!use.ok()) return done(use.status());
+  std::shared_ptr<ModelHost> host = use->host;
   auto pooling = PoolingOf(*host);
   if (!pooling.ok()) return done(pooling.status());
-  if (request.inputs.empty() || request.inputs.size() > static_cast<size_t>(kMaxEmbedInputs)) {
-    return done(
-        InvalidArgumentError("input must hold 1 to " + std::to_string(kMaxEmbedInputs) + " items")
-            .WithField("input"));
-  }
   const int n_embd = host->engine().model().config().n_embd;
   if (request.dimensions < 0 || request.dimensions > n_embd) {
     return done(InvalidArgumentError("dimensions must be between 1 and " + std::to_string(n_embd) +
@@ -201,8 +203,9 @@ void LocalInferenceService::SubmitEmbed(EmbedRequest request, Embedded done) {
                                          "', its share of the queue; try again later"));
     }
   }
-  auto batch = std::make_shared<EmbedBatch>(std::move(host), std::move(inputs), *pooling, request,
-                                            std::move(slot), std::move(done));
+  auto batch =
+      std::make_shared<EmbedBatch>(std::move(host), std::move(use->busy), std::move(inputs),
+                                   *pooling, request, std::move(slot), std::move(done));
   batch->Start();
 }
 

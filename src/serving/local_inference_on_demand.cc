@@ -3,7 +3,8 @@
 // one whose load settings name a file: a registered model) starts its load and waits for it.
 // One load per name; the requests for it wait in a queue bounded as a whole (engine.max_waiting)
 // and per caller (max_waiting_per_caller), each at most lifecycle.load_wait_s. A failed load
-// answers every waiter kUnavailable with the reason.
+// answers every waiter kUnavailable with the reason. Every entry point that names a model
+// (generations, embeddings, tokenize, detokenize, counting) comes through WhenLoaded.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -22,31 +23,72 @@ double NowUnix() {
 
 }  // namespace
 
+void LocalInferenceService::WhenLoaded(const std::string& name, const std::string& caller,
+                                       std::function<void(Status)> go) {
+  // `go` stays here unless queued: AwaitModel keeps its own copy only for a waiter.
+  auto await = AwaitModel(name, caller, go);
+  if (!await.ok()) return go(await.status());
+  if (*await == Await::kNow) go(Status());
+}
+
 void LocalInferenceService::SubmitChat(ChatRequest request, std::shared_ptr<Sink> sink,
                                        Submitted done) {
   // A request that would be refused anyway starts no load.
   if (Status s = ValidateChatRequest(request); !s.ok()) return done(s);
   auto held = std::make_shared<ChatRequest>(std::move(request));
-  auto await =
-      AwaitModel(held->model, held->options.caller_share, [this, held, sink, done](Status loaded) {
-        if (!loaded.ok()) return done(loaded);
-        done(Chat(std::move(*held), sink));
-      });
-  if (!await.ok()) return done(await.status());
-  if (*await == Await::kNow) done(Chat(std::move(*held), std::move(sink)));
+  WhenLoaded(held->model, held->options.caller_share, [this, held, sink, done](Status loaded) {
+    if (!loaded.ok()) return done(loaded);
+    done(Chat(std::move(*held), sink));
+  });
 }
 
 void LocalInferenceService::SubmitComplete(CompletionRequest request, std::shared_ptr<Sink> sink,
                                            Submitted done) {
   if (Status s = ValidateCompletionRequest(request); !s.ok()) return done(s);
   auto held = std::make_shared<CompletionRequest>(std::move(request));
-  auto await =
-      AwaitModel(held->model, held->options.caller_share, [this, held, sink, done](Status loaded) {
-        if (!loaded.ok()) return done(loaded);
-        done(Complete(std::move(*held), sink));
-      });
-  if (!await.ok()) return done(await.status());
-  if (*await == Await::kNow) done(Complete(std::move(*held), std::move(sink)));
+  WhenLoaded(held->model, held->options.caller_share, [this, held, sink, done](Status loaded) {
+    if (!loaded.ok()) return done(loaded);
+    done(Complete(std::move(*held), sink));
+  });
+}
+
+void LocalInferenceService::SubmitEmbed(EmbedRequest request, Embedded done) {
+  if (request.inputs.empty() || request.inputs.size() > static_cast<size_t>(kMaxEmbedInputs)) {
+    return done(
+        InvalidArgumentError("input must hold 1 to " + std::to_string(kMaxEmbedInputs) + " items")
+            .WithField("input"));
+  }
+  auto held = std::make_shared<EmbedRequest>(std::move(request));
+  WhenLoaded(held->model, held->caller_share, [this, held, done](Status loaded) {
+    if (!loaded.ok()) return done(loaded);
+    Embed(std::move(*held), done);
+  });
+}
+
+void LocalInferenceService::SubmitTokenize(std::string model, std::string text, bool add_special,
+                                           std::string caller_share, Tokenized done) {
+  auto held = std::make_shared<std::string>(std::move(text));
+  WhenLoaded(model, caller_share, [this, model, held, add_special, done](Status loaded) {
+    if (!loaded.ok()) return done(loaded);
+    done(Tokenize(model, *held, add_special));
+  });
+}
+
+void LocalInferenceService::SubmitDetokenize(std::string model, std::vector<int32_t> ids,
+                                             std::string caller_share, Detokenized done) {
+  auto held = std::make_shared<std::vector<int32_t>>(std::move(ids));
+  WhenLoaded(model, caller_share, [this, model, held, done](Status loaded) {
+    if (!loaded.ok()) return done(loaded);
+    done(Detokenize(model, *held));
+  });
+}
+
+void LocalInferenceService::SubmitCountChatTokens(ChatRequest request, Counted done) {
+  auto held = std::make_shared<ChatRequest>(std::move(request));
+  WhenLoaded(held->model, held->options.caller_share, [this, held, done](Status loaded) {
+    if (!loaded.ok()) return done(loaded);
+    done(CountChatTokens(*held));
+  });
 }
 
 Result<LocalInferenceService::Await> LocalInferenceService::AwaitModel(

@@ -2,7 +2,8 @@
 // the settings a lookup gives reach the loaded engine (context, KV type and budget, chat
 // template, max running) for that model only; a request for a model that is not loaded but has a
 // file loads it and goes on; a file that fails answers kUnavailable with the reason; an idle
-// unloaded model comes back on the next request; the wait is bounded per caller.
+// unloaded model comes back on the next request; the wait is bounded per caller. Embeddings,
+// tokenize, detokenize and counting load on demand as generations do.
 #include <gtest/gtest.h>
 
 #include <future>
@@ -190,6 +191,113 @@ TEST(OnDemand, ARequestLoadsAModelWithAFileAndGoesOn) {
   EXPECT_TRUE(Submit(service, Greedy("registered", 4)).submitted.ok());
 }
 
+// Waits for a Submit* call's one answer.
+template <typename T, typename Start>
+T Answer(Start start) {
+  std::promise<T> p;
+  start([&p](T value) { p.set_value(std::move(value)); });
+  return p.get_future().get();
+}
+
+Result<std::vector<int32_t>> TokenizeOnDemand(LocalInferenceService& s, const std::string& model,
+                                              const std::string& text) {
+  return Answer<Result<std::vector<int32_t>>>([&](InferenceService::Tokenized done) {
+    s.SubmitTokenize(model, text, /*add_special=*/true, "user:1", std::move(done));
+  });
+}
+
+Result<EmbedResult> EmbedOnDemand(LocalInferenceService& s, const std::string& model) {
+  EmbedRequest r;
+  r.model = model;
+  r.inputs = {EmbedInput{"Once upon a time", {}}, EmbedInput{"there was a cat", {}}};
+  r.caller_share = "user:1";
+  return Answer<Result<EmbedResult>>(
+      [&](InferenceService::Embedded done) { s.SubmitEmbed(r, std::move(done)); });
+}
+
+ChatRequest UserChat(const std::string& model) {
+  ChatRequest c;
+  c.model = model;
+  c.messages.push_back(chat::Message{});
+  c.messages[0].role = "user";
+  c.messages[0].content = "Tell me a story";
+  return c;
+}
+
+// Tokenize, detokenize, counting and embeddings name a model as generations do: each loads a
+// registered model that is not loaded, and gives what the same file gives when loaded.
+TEST(OnDemand, TokenizeDetokenizeCountAndEmbedLoadTheModel) {
+  LocalInferenceService service({ModelSpec{"stories", kStories}}, Options(),
+                                LocalInferenceService::Deferred{});
+  service.Start([&](const std::string& name) -> std::optional<ModelLoadSettings> {
+    if (name != "registered") return std::nullopt;
+    ModelLoadSettings s;
+    s.path = kStories;
+    return s;
+  });
+  ASSERT_TRUE(service.WaitLoaded().ok());
+  auto loaded = [&] { return StatusOf(service.ModelStatuses(), "registered").has_value(); };
+  // The reference: the same file, loaded under another name.
+  auto want_ids = service.Tokenize("stories", "Once upon a time", /*add_special=*/true);
+  ASSERT_TRUE(want_ids.ok());
+  ASSERT_GT(want_ids->size(), 2u);
+  auto want_text = service.Detokenize("stories", *want_ids);
+  ASSERT_TRUE(want_text.ok());
+  auto want_count = service.CountChatTokens(UserChat("stories"));
+  ASSERT_TRUE(want_count.ok());
+  auto want_vectors = EmbedOnDemand(service, "stories");
+  ASSERT_TRUE(want_vectors.ok()) << want_vectors.status().ToString();
+
+  // The synchronous lookups alone do not load: the model is not found.
+  EXPECT_EQ(service.Tokenize("registered", "x", true).status().code(), StatusCode::kNotFound);
+  ASSERT_FALSE(loaded());
+
+  auto ids = TokenizeOnDemand(service, "registered", "Once upon a time");
+  ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+  EXPECT_EQ(*ids, *want_ids);
+  EXPECT_TRUE(loaded());
+
+  ASSERT_TRUE(service.UnloadModel("registered").ok());
+  ASSERT_FALSE(loaded());
+  auto text = Answer<Result<std::string>>([&](InferenceService::Detokenized done) {
+    service.SubmitDetokenize("registered", *want_ids, "user:1", std::move(done));
+  });
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  EXPECT_EQ(*text, *want_text);
+  EXPECT_TRUE(loaded());
+
+  ASSERT_TRUE(service.UnloadModel("registered").ok());
+  auto count = Answer<Result<int>>([&](InferenceService::Counted done) {
+    service.SubmitCountChatTokens(UserChat("registered"), std::move(done));
+  });
+  ASSERT_TRUE(count.ok()) << count.status().ToString();
+  EXPECT_EQ(*count, *want_count);
+
+  ASSERT_TRUE(service.UnloadModel("registered").ok());
+  auto vectors = EmbedOnDemand(service, "registered");
+  ASSERT_TRUE(vectors.ok()) << vectors.status().ToString();
+  // The same file: the same vectors, up to the rounding of rows batched differently.
+  ASSERT_EQ(vectors->embeddings.size(), want_vectors->embeddings.size());
+  for (size_t i = 0; i < vectors->embeddings.size(); ++i) {
+    ASSERT_EQ(vectors->embeddings[i].size(), want_vectors->embeddings[i].size());
+    for (size_t j = 0; j < vectors->embeddings[i].size(); ++j) {
+      EXPECT_NEAR(vectors->embeddings[i][j], want_vectors->embeddings[i][j], 1e-5) << i << ":" << j;
+    }
+  }
+  EXPECT_EQ(vectors->prompt_tokens, want_vectors->prompt_tokens);
+  EXPECT_TRUE(loaded());
+
+  // Bad input starts no load; an unknown model is still not found.
+  ASSERT_TRUE(service.UnloadModel("registered").ok());
+  EmbedRequest none;
+  none.model = "registered";
+  auto refused = Answer<Result<EmbedResult>>(
+      [&](InferenceService::Embedded done) { service.SubmitEmbed(none, std::move(done)); });
+  EXPECT_EQ(refused.status().field(), "input");
+  EXPECT_FALSE(loaded());
+  EXPECT_EQ(TokenizeOnDemand(service, "nope", "x").status().code(), StatusCode::kNotFound);
+}
+
 TEST(OnDemand, AnIdleUnloadedModelComesBackOnTheNextRequest) {
   ModelHostOptions options = Options();
   LocalInferenceService service({ModelSpec{"stories", kStories}}, options);
@@ -204,6 +312,22 @@ TEST(OnDemand, AnIdleUnloadedModelComesBackOnTheNextRequest) {
   Outcome again = Submit(service, Greedy("brief", 4));
   ASSERT_TRUE(again.submitted.ok()) << again.submitted.ToString();
   EXPECT_EQ(again.finish.reason, FinishReason::kLength);
+
+  // Unloaded again once idle: embeddings and tokenize bring it back too.
+  auto gone = [&] {
+    for (int i = 0; i < 200 && StatusOf(service.ModelStatuses(), "brief").has_value(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return !StatusOf(service.ModelStatuses(), "brief").has_value();
+  };
+  ASSERT_TRUE(gone());
+  auto vectors = EmbedOnDemand(service, "brief");
+  ASSERT_TRUE(vectors.ok()) << vectors.status().ToString();
+  EXPECT_EQ(vectors->embeddings.size(), 2u);
+  ASSERT_TRUE(gone());
+  auto ids = TokenizeOnDemand(service, "brief", "Once upon a time");
+  ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+  EXPECT_EQ(*ids, *service.Tokenize("stories", "Once upon a time", true));
 }
 
 TEST(OnDemand, TheWaitIsBoundedPerCallerAndInTime) {
@@ -215,9 +339,20 @@ TEST(OnDemand, TheWaitIsBoundedPerCallerAndInTime) {
   // until the test lets it.
   std::mutex mu;
   int calls = 0;
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  service.Start([&](const std::string&) -> std::optional<ModelLoadSettings> {
+  auto release = std::make_shared<std::promise<void>>();
+  std::shared_future<void> released = release->get_future().share();
+  // Lets the load end however the test ends (a failed assertion too), before the service waits
+  // for its loader in its destructor.
+  struct Releaser {
+    std::shared_ptr<std::promise<void>> p;
+    ~Releaser() {
+      try {
+        p->set_value();
+      } catch (const std::future_error&) {  // released already
+      }
+    }
+  } releaser{release};
+  service.Start([&mu, &calls, released](const std::string&) -> std::optional<ModelLoadSettings> {
     bool hold;
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -243,6 +378,12 @@ TEST(OnDemand, TheWaitIsBoundedPerCallerAndInTime) {
   ASSERT_EQ(over.wait_for(std::chrono::seconds(0)), std::future_status::ready);
   const Status refused = over.get();
   EXPECT_EQ(refused.code(), StatusCode::kResourceExhausted) << refused.ToString();
+  // Tokenize waits in the same queue: the same caller is over its share there too.
+  auto tokenize_over = Answer<Result<std::vector<int32_t>>>([&](InferenceService::Tokenized done) {
+    service.SubmitTokenize("slow", "x", true, "user:1", std::move(done));
+  });
+  EXPECT_EQ(tokenize_over.status().code(), StatusCode::kResourceExhausted)
+      << tokenize_over.status().ToString();
   auto other = submit("user:2");  // another caller has its own share
   // Neither wait outlasts load_wait_s: 503 while the load goes on.
   for (auto* f : {&first, &other}) {
@@ -255,7 +396,7 @@ TEST(OnDemand, TheWaitIsBoundedPerCallerAndInTime) {
       StatusOf(service.ModelStatuses(), "slow");  // held in its settings
   ASSERT_TRUE(loading.has_value());
   EXPECT_EQ(loading->state, ModelState::kLoading);
-  release.set_value();
+  release->set_value();
   for (int i = 0; i < 500; ++i) {  // loading, then loaded
     const std::optional<ModelStatus> st = StatusOf(service.ModelStatuses(), "slow");
     if (st && st->state != ModelState::kLoading) break;

@@ -63,10 +63,16 @@ class LocalInferenceService : public InferenceService, public ModelManager, publ
   void SubmitEmbed(EmbedRequest request, Embedded done) override;
   Result<std::shared_ptr<RequestHandle>> Complete(CompletionRequest request,
                                                   std::shared_ptr<Sink> sink) override;
-  // Chat/Complete, after loading the model on demand when it is not loaded but loadable.
+  // Chat/Complete, embeddings, tokenize, detokenize and counting, after loading the model on
+  // demand when it is not loaded but loadable (local_inference_on_demand.cc, WhenLoaded).
   void SubmitChat(ChatRequest request, std::shared_ptr<Sink> sink, Submitted done) override;
   void SubmitComplete(CompletionRequest request, std::shared_ptr<Sink> sink,
                       Submitted done) override;
+  void SubmitTokenize(std::string model, std::string text, bool add_special,
+                      std::string caller_share, Tokenized done) override;
+  void SubmitDetokenize(std::string model, std::vector<int32_t> ids, std::string caller_share,
+                        Detokenized done) override;
+  void SubmitCountChatTokens(ChatRequest request, Counted done) override;
 
   // ModelManager. LoadModel uses the options the service was made with; it is refused
   // (kUnavailable) until the models given at start are loaded.
@@ -90,6 +96,16 @@ class LocalInferenceService : public InferenceService, public ModelManager, publ
   // Remembers what serves `name`, for loading it again on demand (the caller holds mu_).
   void RememberLocked(const ModelSpec& spec);
 
+  // Embeddings of a model that is loaded, or not found (local_inference_embed.cc).
+  void Embed(EmbedRequest request, Embedded done);
+
+  // The one way in for every request that names a model: runs `go` once, with Ok at once when
+  // the model is loaded (or cannot be loaded on demand: the request's own lookup answers) or once
+  // its on-demand load ended well, and with why not otherwise (the load failed, the wait ran
+  // out, the caller's share of the queue is taken). While `go` runs after an on-demand load, the
+  // model is held busy (not unloaded for idleness).
+  void WhenLoaded(const std::string& name, const std::string& caller,
+                  std::function<void(Status)> go);
   // On-demand loads (local_inference_on_demand.cc). kNow: go on at once (the model is loaded,
   // or cannot be loaded on demand: the request's own lookup answers); kQueued: `resume` runs
   // once, from another thread, when the load ended (Ok: go on) or the wait timed out.

@@ -23,6 +23,7 @@
 #include "gateway/admin/prompt_routes.h"
 #include "gateway/admin/registry_routes.h"
 #include "gateway/admin/request_log_routes.h"
+#include "gateway/admin/served_models.h"
 #include "gateway/admin/session_routes.h"
 #include "gateway/admin/worker_routes.h"
 #include "gateway/anthropic/anthropic_routes.h"
@@ -65,6 +66,18 @@ class NoModels final : public serving::InferenceService, public serving::ModelMa
   }
 };
 
+class NoServedModels : public ServedModels {
+ public:
+  std::vector<std::string> ReferringTo(const std::string&, const std::string&,
+                                       const registry::Version&) const override {
+    return {};
+  }
+  Result<ServedUpdate> Update(const std::string&, const registry::Version&,
+                              const audit::Actor&) override {
+    return NotFoundError("nothing served");
+  }
+};
+
 class NoWorkers : public serving::WorkerAdmin {
  public:
   std::vector<serving::WorkerStatus> Workers() const override { return {}; }
@@ -89,7 +102,8 @@ TEST(RouteTableTest, EveryHttpRouteHasExactlyOneRuleAndEveryRuleARoute) {
   prompts::PromptService prompt_service(**store, **store);
   RegisterPromptRoutes(router, prompt_service);
   registry::RegistryService registry_service(**store, **store);
-  RegisterRegistryRoutes(router, registry_service, &service);
+  NoServedModels served;
+  RegisterRegistryRoutes(router, registry_service, &service, &served);
   requestlog::RequestLog request_log(**store, {});
   RegisterRequestLogRoutes(router, request_log);
   NoWorkers workers;

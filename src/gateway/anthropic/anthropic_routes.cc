@@ -99,8 +99,16 @@ void RegisterAnthropicRoutes(GuardedRouter& router, serving::InferenceService& s
                           CallAccess& access) -> awaitable<void> {
                  auto parsed = ParseCountTokensRequest(req.body);
                  Status allowed = parsed.ok() ? access.AllowModel(parsed->model) : parsed.status();
-                 Result<int> count =
-                     allowed.ok() ? service.CountChatTokens(*parsed) : Result<int>(allowed);
+                 if (!allowed.ok()) {
+                   co_await SendError(w, allowed);
+                   co_return;
+                 }
+                 parsed->options.caller_share = access.share();
+                 // A model not loaded but loadable loads first.
+                 Result<int> count = co_await http::AwaitCallback<Result<int>>(
+                     [&](serving::InferenceService::Counted done) {
+                       service.SubmitCountChatTokens(std::move(*parsed), std::move(done));
+                     });
                  if (!count.ok()) {
                    co_await SendError(w, count.status());
                    co_return;

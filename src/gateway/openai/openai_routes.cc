@@ -252,10 +252,18 @@ void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& serv
                           CallAccess& access) -> awaitable<void> {
                  auto parsed = ParseTokenizeRequest(req.body);
                  Status allowed = parsed.ok() ? access.AllowModel(parsed->model) : parsed.status();
+                 if (!allowed.ok()) {
+                   co_await SendError(w, allowed);
+                   co_return;
+                 }
+                 // A model not loaded but loadable loads first.
                  Result<std::vector<int32_t>> ids =
-                     allowed.ok() ? service.Tokenize(parsed->model, parsed->prompt,
-                                                     parsed->add_special_tokens)
-                                  : Result<std::vector<int32_t>>(allowed);
+                     co_await http::AwaitCallback<Result<std::vector<int32_t>>>(
+                         [&](serving::InferenceService::Tokenized done) {
+                           service.SubmitTokenize(parsed->model, std::move(parsed->prompt),
+                                                  parsed->add_special_tokens, access.share(),
+                                                  std::move(done));
+                         });
                  if (!ids.ok()) {
                    co_await SendError(w, ids.status());
                    co_return;
@@ -273,9 +281,15 @@ void RegisterOpenAiRoutes(GuardedRouter& router, serving::InferenceService& serv
                           CallAccess& access) -> awaitable<void> {
                  auto parsed = ParseDetokenizeRequest(req.body);
                  Status allowed = parsed.ok() ? access.AllowModel(parsed->model) : parsed.status();
-                 Result<std::string> text = allowed.ok()
-                                                ? service.Detokenize(parsed->model, parsed->tokens)
-                                                : Result<std::string>(allowed);
+                 if (!allowed.ok()) {
+                   co_await SendError(w, allowed);
+                   co_return;
+                 }
+                 Result<std::string> text = co_await http::AwaitCallback<Result<std::string>>(
+                     [&](serving::InferenceService::Detokenized done) {
+                       service.SubmitDetokenize(parsed->model, std::move(parsed->tokens),
+                                                access.share(), std::move(done));
+                     });
                  if (!text.ok()) {
                    co_await SendError(w, text.status());
                    co_return;

@@ -78,6 +78,18 @@ Result<std::string> ModelDefaultsService::Detokenize(const std::string& model,
   return inner_.Detokenize(model, ids);
 }
 
+void ModelDefaultsService::SubmitTokenize(std::string model, std::string text, bool add_special,
+                                          std::string caller_share, Tokenized done) {
+  inner_.SubmitTokenize(std::move(model), std::move(text), add_special, std::move(caller_share),
+                        std::move(done));
+}
+
+void ModelDefaultsService::SubmitDetokenize(std::string model, std::vector<int32_t> ids,
+                                            std::string caller_share, Detokenized done) {
+  inner_.SubmitDetokenize(std::move(model), std::move(ids), std::move(caller_share),
+                          std::move(done));
+}
+
 void ModelDefaultsService::SubmitEmbed(serving::EmbedRequest request, Embedded done) {
   inner_.SubmitEmbed(std::move(request), std::move(done));
 }
@@ -86,6 +98,11 @@ Result<int> ModelDefaultsService::CountChatTokens(const serving::ChatRequest& re
   serving::ChatRequest applied = request;
   Apply(applied);
   return inner_.CountChatTokens(applied);
+}
+
+void ModelDefaultsService::SubmitCountChatTokens(serving::ChatRequest request, Counted done) {
+  Apply(request);
+  inner_.SubmitCountChatTokens(std::move(request), std::move(done));
 }
 
 }  // namespace llmux::registry

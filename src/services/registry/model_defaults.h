@@ -40,8 +40,13 @@ class ModelDefaultsService final : public serving::InferenceService {
                                         bool add_special) const override;
   Result<std::string> Detokenize(const std::string& model,
                                  std::span<const int32_t> ids) const override;
+  void SubmitTokenize(std::string model, std::string text, bool add_special,
+                      std::string caller_share, Tokenized done) override;
+  void SubmitDetokenize(std::string model, std::vector<int32_t> ids, std::string caller_share,
+                        Detokenized done) override;
   // Counted with the defaults applied: a default system prompt is part of the prompt.
   Result<int> CountChatTokens(const serving::ChatRequest& request) const override;
+  void SubmitCountChatTokens(serving::ChatRequest request, Counted done) override;
   // Embeddings have no generation defaults: passed through as they are.
   void SubmitEmbed(serving::EmbedRequest request, Embedded done) override;
 

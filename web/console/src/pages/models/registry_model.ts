@@ -1,10 +1,12 @@
 // One model of the registry: its versions (by sha256), tags, default parameters and the history
 // of changes with rollback. Controls that change something appear only with models:manage.
+// Moving a tag (or rolling a tag change back) updates the served models whose name refers to the
+// tag; the page lists each one with how its update went.
 import { getJson, sendJson, type List } from '../../api';
-import { button, dangerButton, formatBytes, formatTime, h, table } from '../../dom';
+import { button, dangerButton, formatBytes, formatTime, h, notice, table } from '../../dom';
 import { listView } from '../../page';
 import { parametersEditor } from './parameters';
-import { shortDigest, type Change, type RegistryModel } from './types';
+import { shortDigest, type Change, type RegistryModel, type ServedUpdate } from './types';
 
 const q = encodeURIComponent;
 const json = (v: unknown) => (v === null || v === undefined ? '' : h('code', {}, JSON.stringify(v)));
@@ -75,9 +77,11 @@ export function registryModel(name: string, canManage: boolean, onChange: () => 
             '',
             (c) =>
               canManage &&
-              button('Roll back', () => void act(() => sendJson('POST', '/admin/v1/registry/rollback', { change_id: c.id })), {
-                'data-testid': `rollback-${c.id}`,
-              }),
+              button(
+                'Roll back',
+                () => void act(() => moving(`Rolling back change ${c.id}`, sendJson<Change>('POST', '/admin/v1/registry/rollback', { change_id: c.id }))),
+                { 'data-testid': `rollback-${c.id}` },
+              ),
           ],
         ],
         'history',
@@ -90,6 +94,26 @@ export function registryModel(name: string, canManage: boolean, onChange: () => 
       await change();
       onChange();
     });
+  // What the last tag move did to the served models (kept across the reloads of the view).
+  const updates = h('div', { 'data-testid': 'tag-updates' });
+  const outcome = (u: ServedUpdate) =>
+    u.ok
+      ? h('p', { class: 'notice', 'data-testid': `tag-updated-${u.name}` }, `${u.name} now serves ${u.path}`, u.deploy ? ` (rollout ${u.deploy.id})` : '')
+      : h('p', { class: 'notice error', role: 'alert', 'data-testid': `tag-update-failed-${u.name}` }, `${u.name} keeps its version: ${u.error ?? ''}`);
+  async function moving(what: string, change: Promise<Change>): Promise<void> {
+    updates.replaceChildren(notice(`${what}…`));
+    try {
+      const c = await change;
+      const list = c.updated ?? [];
+      updates.replaceChildren(
+        h('p', { class: 'notice', 'data-testid': 'tag-moved' }, `${what}: done`, list.length ? '' : ' (no served model refers to the tag)'),
+        ...list.map(outcome),
+      );
+    } catch (e) {
+      updates.replaceChildren();
+      throw e;
+    }
+  }
   function tagForm(m: RegistryModel): HTMLElement {
     const tag = h('input', { required: true, size: 12, 'data-testid': 'tag-name' });
     const version = h(
@@ -103,7 +127,10 @@ export function registryModel(name: string, canManage: boolean, onChange: () => 
         class: 'inline',
         onsubmit: (e: Event) => {
           e.preventDefault();
-          void act(() => sendJson('PUT', '/admin/v1/registry/tags', { model: name, tag: tag.value.trim(), digest: version.value }));
+          const t = tag.value.trim();
+          void act(() =>
+            moving(`Move ${name}:${t} to ${shortDigest(version.value)}`, sendJson<Change>('PUT', '/admin/v1/registry/tags', { model: name, tag: t, digest: version.value })),
+          );
         },
       },
       h('label', {}, 'Tag', tag),
@@ -112,5 +139,5 @@ export function registryModel(name: string, canManage: boolean, onChange: () => 
     );
   }
   void view.reload();
-  return h('div', { class: 'detail', 'data-testid': 'registry-model', 'data-model': name }, h('h2', {}, name), view.status, view.list);
+  return h('div', { class: 'detail', 'data-testid': 'registry-model', 'data-model': name }, h('h2', {}, name), view.status, updates, view.list);
 }

@@ -39,6 +39,16 @@ export interface Change {
   before: unknown;
   after: unknown;
   rollback_of: number;
+  // A tag move or its rollback: each served name that refers to the tag, and how its update went.
+  updated?: ServedUpdate[];
+}
+
+export interface ServedUpdate {
+  name: string;
+  path: string;
+  ok: boolean;
+  error?: string;
+  deploy?: { id: string; served: string; state: string }; // a gateway's rollout
 }
 
 export interface ServedModel {
