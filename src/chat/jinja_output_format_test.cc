@@ -125,7 +125,8 @@ TEST(MistralToolCalls, OneCallWhenParallelIsOff) {
   ParserOptions o = CountingIds();
   o.max_tool_calls = 1;
   ChatOutputParser p(Mistral(), o);
-  p.Feed("[TOOL_CALLS][{\"name\": \"a\", \"arguments\": {}}, {\"name\": \"b\", \"arguments\": {}}]");
+  p.Feed(
+      "[TOOL_CALLS][{\"name\": \"a\", \"arguments\": {}}, {\"name\": \"b\", \"arguments\": {}}]");
   p.Finish();
   ASSERT_EQ(p.total().tool_calls.size(), 1u);
   EXPECT_EQ(p.total().tool_calls[0].name, "a");
@@ -145,13 +146,13 @@ TEST(HarmonyOutput, ReasoningAndFinal) {
 }
 
 TEST(HarmonyOutput, ToolCallsWithTheRecipientInEitherPlace) {
-  const ChatDelta d = Parse(
-      Harmony(),
-      "<|channel|>analysis<|message|>Need weather.<|end|>"
-      "<|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json"
-      "<|message|>{\"city\": \"Oslo\"}<|call|>"
-      "<|start|>assistant to=functions.lookup<|channel|>commentary json<|message|>"
-      "\"{\\\"q\\\": \\\"x\\\"}\"<|call|>");
+  const ChatDelta d =
+      Parse(Harmony(),
+            "<|channel|>analysis<|message|>Need weather.<|end|>"
+            "<|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json"
+            "<|message|>{\"city\": \"Oslo\"}<|call|>"
+            "<|start|>assistant to=functions.lookup<|channel|>commentary json<|message|>"
+            "\"{\\\"q\\\": \\\"x\\\"}\"<|call|>");
   EXPECT_EQ(d.reasoning, "Need weather.");
   EXPECT_EQ(d.content, "");
   ASSERT_EQ(d.tool_calls.size(), 2u);
@@ -163,8 +164,8 @@ TEST(HarmonyOutput, ToolCallsWithTheRecipientInEitherPlace) {
 
 TEST(HarmonyOutput, EndTokensNotDecodedAndPlainText) {
   // An engine that stops on <|call|> without decoding it.
-  const ChatDelta call =
-      Parse(Harmony(), "<|channel|>commentary to=functions.f <|constrain|>json<|message|>{\"a\":1}");
+  const ChatDelta call = Parse(
+      Harmony(), "<|channel|>commentary to=functions.f <|constrain|>json<|message|>{\"a\":1}");
   ASSERT_EQ(call.tool_calls.size(), 1u);
   EXPECT_EQ(call.tool_calls[0].arguments, "{\"a\":1}");
   // A model that writes no header: its text is content.

@@ -22,9 +22,10 @@ enum class ToolCallSyntax {
   //   [TOOL_CALLS][{"name": "f", "arguments": {...}}, ...]   (extra keys such as "id" ignored)
   kJsonArray,
   // gpt-oss harmony: a reply is a sequence of messages
-  //   <|channel|>analysis<|message|>...<|end|>            reasoning
-  //   <|start|>assistant<|channel|>commentary to=functions.f <|constrain|>json<|message|>{...}<|call|>
-  //   <|start|>assistant<|channel|>final<|message|>...<|return|>   content
+  //   <|channel|>analysis<|message|>...<|end|>                       reasoning
+  //   <|start|>assistant<|channel|>commentary to=functions.f <|constrain|>json<|message|>
+  //       {...}<|call|>                                               a call of f
+  //   <|start|>assistant<|channel|>final<|message|>...<|return|>     content
   // Reasoning comes from the analysis channel, so think_open/think_close stay empty.
   kHarmony,
 };
@@ -38,7 +39,7 @@ struct OutputFormat {
   bool starts_in_think = false;
 
   ToolCallSyntax tool_syntax = ToolCallSyntax::kNone;
-  std::string tool_open;   // per-call tags (kJsonInTags, kDeepSeek); the list's opener (kJsonArray)
+  std::string tool_open;  // per-call tags (kJsonInTags, kDeepSeek); the list's opener (kJsonArray)
   std::string tool_close;
   std::vector<std::string> tool_section_tags;  // wrappers around all calls, dropped (kDeepSeek)
 };

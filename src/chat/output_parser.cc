@@ -77,9 +77,15 @@ void ChatOutputParser::Process(bool final, ChatDelta& out) {
       case State::kContent: again = StepContent(final, out); break;
       case State::kToolBody: again = StepToolBody(final, out); break;
       case State::kBareJson: StepBareJson(final, out); break;
-      case State::kToolArray: again = StepToolArray(final, out); break;
-      case State::kHarmonyHeader: again = StepHarmonyHeader(final, out); break;
-      case State::kHarmonyBody: again = StepHarmonyBody(final, out); break;
+      case State::kToolArray:
+        again = StepToolArray(final, out);
+        break;
+      case State::kHarmonyHeader:
+        again = StepHarmonyHeader(final, out);
+        break;
+      case State::kHarmonyBody:
+        again = StepHarmonyBody(final, out);
+        break;
       case State::kDone: break;
     }
     if (!again) return;

@@ -16,8 +16,8 @@ constexpr std::string_view kChannel = "<|channel|>";
 constexpr std::string_view kStart = "<|start|>";
 // Tokens that end a body; <|start|> and <|channel|> begin the next header (an engine that does
 // not decode the end token leaves them as the boundary), so they are not consumed.
-constexpr std::array<std::string_view, 5> kBodyEnds = {"<|end|>", "<|call|>", "<|return|>",
-                                                       kStart, kChannel};
+constexpr std::array<std::string_view, 5> kBodyEnds = {"<|end|>", "<|call|>", "<|return|>", kStart,
+                                                       kChannel};
 // A header is a few tokens (role, channel, recipient, constraint); a longer one is text.
 constexpr size_t kMaxHeaderBytes = 1024;
 
@@ -36,8 +36,8 @@ std::string_view HeaderWord(std::string_view header, std::string_view key) {
 
 // Whether text can begin a header: one of its special tokens, or a recipient.
 bool MayStartHeader(std::string_view text) {
-  for (std::string_view start : {std::string_view("<|"), std::string_view(" to="),
-                                 std::string_view("to=")}) {
+  for (std::string_view start :
+       {std::string_view("<|"), std::string_view(" to="), std::string_view("to=")}) {
     const size_t n = std::min(start.size(), text.size());
     if (text.substr(0, n) == start.substr(0, n)) return true;
   }

@@ -140,9 +140,15 @@ ToolCallStream::HeaderMatch ToolCallStream::MatchArgumentsHeader() {
 ToolCallStream::HeaderMatch ToolCallStream::MatchHeader() {
   HeaderMatch m = HeaderMatch::kNo;
   switch (syntax_) {
-    case ToolBodySyntax::kJson: m = MatchJsonHeader(); break;
-    case ToolBodySyntax::kDeepSeek: m = MatchDeepSeekHeader(); break;
-    case ToolBodySyntax::kArguments: m = MatchArgumentsHeader(); break;
+    case ToolBodySyntax::kJson:
+      m = MatchJsonHeader();
+      break;
+    case ToolBodySyntax::kDeepSeek:
+      m = MatchDeepSeekHeader();
+      break;
+    case ToolBodySyntax::kArguments:
+      m = MatchArgumentsHeader();
+      break;
   }
   if (m == HeaderMatch::kMore && raw_.size() > kMaxHeaderBytes) return HeaderMatch::kNo;
   return m;
@@ -231,9 +237,15 @@ ToolCallStream::End ToolCallStream::Finish() {
   }
   std::optional<ParsedToolCall> call;
   switch (syntax_) {
-    case ToolBodySyntax::kJson: call = ParseJsonToolCall(raw_); break;
-    case ToolBodySyntax::kDeepSeek: call = ParseDeepSeekToolCall(raw_); break;
-    case ToolBodySyntax::kArguments: call = ParseArgumentsToolCall(name_, raw_); break;
+    case ToolBodySyntax::kJson:
+      call = ParseJsonToolCall(raw_);
+      break;
+    case ToolBodySyntax::kDeepSeek:
+      call = ParseDeepSeekToolCall(raw_);
+      break;
+    case ToolBodySyntax::kArguments:
+      call = ParseArgumentsToolCall(name_, raw_);
+      break;
   }
   if (!call) return end;
   end.is_call = true;

@@ -56,8 +56,7 @@ std::optional<ParsedToolCall> ParseJsonToolCall(std::string_view body) {
   return ParsedToolCall{name->get<std::string>(), std::move(*arguments)};
 }
 
-std::optional<ParsedToolCall> ParseArgumentsToolCall(std::string_view name,
-                                                    std::string_view body) {
+std::optional<ParsedToolCall> ParseArgumentsToolCall(std::string_view name, std::string_view body) {
   if (name.empty()) return std::nullopt;
   auto json = ParseJson(TrimAscii(body));
   if (!json || !(json->is_object() || json->is_string())) return std::nullopt;

@@ -59,7 +59,8 @@ void ExpectReply(const ChatDelta& got, const Json& expected) {
 TEST(ToolCallReferenceTest, ParsedCallsEqualTheRenderedOnes) {
   ASSERT_TRUE(std::filesystem::exists(kReferences))
       << kReferences << " is missing: it is written by the ctest fixture "
-      << "chat_tool_call_references (node tests/e2e/tool_call_references.mjs " << kReferences << ")";
+      << "chat_tool_call_references (node tests/e2e/tool_call_references.mjs " << kReferences
+      << ")";
   const Json refs = Json::parse(testing::ReadFile(kReferences), nullptr, false);
   ASSERT_FALSE(refs.is_discarded());
   std::mt19937 rng(17);
