@@ -168,6 +168,15 @@ TEST(HarmonyOutput, EndTokensNotDecodedAndPlainText) {
       Harmony(), "<|channel|>commentary to=functions.f <|constrain|>json<|message|>{\"a\":1}");
   ASSERT_EQ(call.tool_calls.size(), 1u);
   EXPECT_EQ(call.tool_calls[0].arguments, "{\"a\":1}");
+  // A header cut by the end of output is dropped, not returned as text.
+  const ChatDelta cut =
+      Parse(Harmony(), "<|channel|>final<|message|>Hi<|end|><|start|>assistant<|channel|>fin");
+  EXPECT_EQ(cut.content, "Hi");
+  // Text before a header is content, however long (the fuzzer's case: the parse must not
+  // depend on how the text was split, which Parse checks).
+  EXPECT_EQ(Parse(Harmony(), "Hello<|channel|>final<|message|> there").content, "Hello there");
+  const std::string long_text(1100, 'a');
+  EXPECT_EQ(Parse(Harmony(), long_text + "<|channel|>final").content, long_text);
   // A model that writes no header: its text is content.
   EXPECT_EQ(Parse(Harmony(), "Hello there").content, "Hello there");
   // A call body that is no JSON object: the message is content, header included.

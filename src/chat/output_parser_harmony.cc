@@ -47,21 +47,24 @@ bool MayStartHeader(std::string_view text) {
 }  // namespace
 
 bool ChatOutputParser::StepHarmonyHeader(bool final, ChatDelta& out) {
+  // Each decision depends on a prefix of the text only, so that it does not depend on how the
+  // text was split: its first bytes, then where (or whether) <|message|> comes.
+  if (!buf_.empty() && !MayStartHeader(buf_)) {  // text where a header belongs: content
+    harmony_route_ = HarmonyRoute::kContent;
+    state_ = State::kHarmonyBody;
+    return true;
+  }
   const size_t at = buf_.find(kMessage);
+  const bool too_long = at == std::string::npos ? buf_.size() >= kMaxHeaderBytes + kMessage.size()
+                                                : at > kMaxHeaderBytes;
+  if (too_long) {  // no header: the rest of the reply is plain text
+    state_ = State::kContent;
+    return true;
+  }
   if (at == std::string::npos) {
-    if (buf_.size() > kMaxHeaderBytes) {  // no header: the rest of the reply is plain text
-      state_ = State::kContent;
-      return true;
-    }
-    const bool text = !MayStartHeader(buf_);
-    if (!text && !final) return false;
-    if (text && !buf_.empty()) {  // text where a header belongs: content up to the next one
-      harmony_route_ = HarmonyRoute::kContent;
-      state_ = State::kHarmonyBody;
-      return true;
-    }
-    FlushNewlines(Channel::kContent, out);
-    EmitText(Channel::kContent, buf_, out);  // an unfinished header at the end
+    if (!final) return false;
+    // The end of output inside a header (e.g. "<|start|>assistant" before the model stopped):
+    // protocol, not text.
     FlushNewlines(Channel::kContent, out);
     buf_.clear();
     state_ = State::kDone;
