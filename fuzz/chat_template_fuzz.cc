@@ -19,6 +19,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "chat/chat_template.h"
@@ -48,6 +49,17 @@ constexpr std::string_view kJinjaTemplate = R"({{ bos_token }}
 {%- endfor %}
 {%- if add_generation_prompt %}{{ '<|assistant|>' }}{% if not enable_thinking %}<think></think>{% endif %}{% endif %})";
 
+// Model templates whose output formats only the Jinja path recognises (jinja_output_format.h):
+// Mistral's [TOOL_CALLS] list and gpt-oss's harmony channels.
+constexpr std::string_view kMistralTemplate = R"({{ bos_token }}{% for m in messages %}
+  {%- if m.role == 'user' %}[INST]{{ m.content }}[/INST]
+  {%- elif m.tool_calls is defined %}[TOOL_CALLS][{% for c in m.tool_calls %}{{ c.function | tojson }}{% if not loop.last %}, {% endif %}{% endfor %}]{{ eos_token }}
+  {%- else %}{{ m.content }}{{ eos_token }}{% endif %}{% endfor %})";
+constexpr std::string_view kHarmonyTemplate =
+    R"({% for m in messages %}<|start|>{{ m.role }}
+  {%- if m.role == 'assistant' %}<|channel|>final{% endif %}<|message|>{{ m.content }}<|end|>{% endfor %}
+{%- if add_generation_prompt %}<|start|>assistant{% endif %})";
+
 // Every template MakeChatTemplate knows, the variants SelectChatTemplate can pick, and a model
 // template through the Jinja interpreter.
 const std::vector<std::unique_ptr<chat::ChatTemplate>>& Templates() {
@@ -59,6 +71,9 @@ const std::vector<std::unique_ptr<chat::ChatTemplate>>& Templates() {
     all->push_back(chat::internal::NewLlama3Template(/*always_generation_prompt=*/true));
     all->push_back(chat::internal::NewLlama31Template(/*strftime_date=*/true));
     all->push_back(std::move(chat::MakeJinjaChatTemplate(kJinjaTemplate, {"<s>", "</s>"})).value());
+    all->push_back(
+        std::move(chat::MakeJinjaChatTemplate(kMistralTemplate, {"<s>", "</s>"})).value());
+    all->push_back(std::move(chat::MakeJinjaChatTemplate(kHarmonyTemplate, {})).value());
     return all;
   }();
   return *templates;
@@ -228,10 +243,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const chat::Message& m : in->messages) {
     for (const chat::ToolCall& call : m.tool_calls) CheckPyJson(call.arguments);
   }
-  std::set<std::string_view> parsed;  // the variants share their base template's output format
+  // The variants share their base template's output format; Jinja templates differ by theirs.
+  std::set<std::pair<std::string_view, chat::ToolCallSyntax>> parsed;
   for (const auto& t : Templates()) {
     CheckRender(*t, *in);
-    if (parsed.insert(t->name()).second) CheckParser(*t, *in);
+    if (parsed.insert({t->name(), t->output_format(in->options).tool_syntax}).second) {
+      CheckParser(*t, *in);
+    }
   }
   return 0;
 }

@@ -107,8 +107,8 @@ Result<std::unique_ptr<ChatTemplate>> SelectChatTemplate(std::string_view archit
 // items to them, as text where it concatenates them, as sent where it tests their type),
 // tools (null when none), add_generation_prompt, bos_token, eos_token, enable_thinking and
 // date_string (when set); strftime_now is a builtin. Its errors are InvalidArgument with the
-// template's message. Its output format is an unknown family's: no reasoning block and no
-// tool-call syntax are recognised.
+// template's message. Its output format is recognised from the source
+// (jinja_output_format.h: Hermes <tool_call>, Mistral [TOOL_CALLS], gpt-oss harmony, <think>).
 Result<std::unique_ptr<ChatTemplate>> MakeJinjaChatTemplate(std::string_view source,
                                                             TemplateTokens tokens = {});
 

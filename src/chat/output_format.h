@@ -18,6 +18,16 @@ enum class ToolCallSyntax {
   // Llama 3.1: the whole reply is one JSON object {"name": "f", "parameters": {...}},
   // optionally after <|python_tag|>.
   kBareJson,
+  // Mistral: after tool_open ([TOOL_CALLS]) a JSON array of call objects,
+  //   [TOOL_CALLS][{"name": "f", "arguments": {...}}, ...]   (extra keys such as "id" ignored)
+  kJsonArray,
+  // gpt-oss harmony: a reply is a sequence of messages
+  //   <|channel|>analysis<|message|>...<|end|>                       reasoning
+  //   <|start|>assistant<|channel|>commentary to=functions.f <|constrain|>json<|message|>
+  //       {...}<|call|>                                               a call of f
+  //   <|start|>assistant<|channel|>final<|message|>...<|return|>     content
+  // Reasoning comes from the analysis channel, so think_open/think_close stay empty.
+  kHarmony,
 };
 
 struct OutputFormat {
@@ -29,7 +39,7 @@ struct OutputFormat {
   bool starts_in_think = false;
 
   ToolCallSyntax tool_syntax = ToolCallSyntax::kNone;
-  std::string tool_open;   // per-call tags (kJsonInTags, kDeepSeek)
+  std::string tool_open;  // per-call tags (kJsonInTags, kDeepSeek); the list's opener (kJsonArray)
   std::string tool_close;
   std::vector<std::string> tool_section_tags;  // wrappers around all calls, dropped (kDeepSeek)
 };

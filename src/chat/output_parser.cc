@@ -77,6 +77,15 @@ void ChatOutputParser::Process(bool final, ChatDelta& out) {
       case State::kContent: again = StepContent(final, out); break;
       case State::kToolBody: again = StepToolBody(final, out); break;
       case State::kBareJson: StepBareJson(final, out); break;
+      case State::kToolArray:
+        again = StepToolArray(final, out);
+        break;
+      case State::kHarmonyHeader:
+        again = StepHarmonyHeader(final, out);
+        break;
+      case State::kHarmonyBody:
+        again = StepHarmonyBody(final, out);
+        break;
       case State::kDone: break;
     }
     if (!again) return;
@@ -84,6 +93,10 @@ void ChatOutputParser::Process(bool final, ChatDelta& out) {
 }
 
 bool ChatOutputParser::StepStart(bool final) {
+  if (format_.tool_syntax == ToolCallSyntax::kHarmony) {
+    state_ = State::kHarmonyHeader;
+    return true;
+  }
   const std::string_view buf = buf_;
   if (!format_.think_open.empty()) {
     if (StartsWith(buf, format_.think_open)) {
@@ -132,7 +145,8 @@ bool ChatOutputParser::StepReasoning(bool final, ChatDelta& out) {
 bool ChatOutputParser::StepContent(bool final, ChatDelta& out) {
   std::vector<std::string_view> tags;
   if (options_.parse_tool_calls && (format_.tool_syntax == ToolCallSyntax::kJsonInTags ||
-                                    format_.tool_syntax == ToolCallSyntax::kDeepSeek)) {
+                                    format_.tool_syntax == ToolCallSyntax::kDeepSeek ||
+                                    format_.tool_syntax == ToolCallSyntax::kJsonArray)) {
     if (!format_.tool_open.empty()) tags.push_back(format_.tool_open);
     for (const auto& t : format_.tool_section_tags) tags.push_back(t);
   }
@@ -149,7 +163,13 @@ bool ChatOutputParser::StepContent(bool final, ChatDelta& out) {
     EmitText(Channel::kContent, std::string_view(buf_).substr(0, best), out);
     const bool opens_call = best_tag == format_.tool_open;
     buf_.erase(0, best + best_tag.size());
-    if (opens_call) {
+    if (opens_call && format_.tool_syntax == ToolCallSyntax::kJsonArray) {
+      newlines_before_tool_ = pending_newlines_;
+      state_ = State::kToolArray;
+      array_phase_ = ArrayPhase::kOpen;
+      array_raw_.clear();
+      array_first_call_ = calls_started_;
+    } else if (opens_call) {
       newlines_before_tool_ = pending_newlines_;
       state_ = State::kToolBody;
     } else {
@@ -215,6 +235,118 @@ void ChatOutputParser::StepBareJson(bool final, ChatDelta& out) {
   state_ = State::kDone;
 }
 
+void ChatOutputParser::CountCompletedCall() {
+  if (options_.max_tool_calls > 0 && ++calls_completed_ >= options_.max_tool_calls) {
+    done_with_tools_ = true;
+    buf_.clear();
+    state_ = State::kDone;
+  }
+}
+
+// The list after [TOOL_CALLS]: '[', objects separated by ',', ']'. Each object is scanned for
+// its end (strings and nesting counted, no recursion) and fed to a ToolCallStream meanwhile.
+bool ChatOutputParser::StepToolArray(bool final, ChatDelta& out) {
+  size_t i = 0;
+  auto consume = [&](size_t n) {
+    if (calls_started_ == array_first_call_) array_raw_.append(buf_, i, n);
+    i += n;
+  };
+  while (i < buf_.size()) {
+    const char c = buf_[i];
+    if (array_phase_ == ArrayPhase::kObject) {
+      size_t k = i;
+      bool closed = false;
+      for (; k < buf_.size() && !closed; ++k) {
+        const char b = buf_[k];
+        if (object_in_string_) {
+          if (object_escape_) {
+            object_escape_ = false;
+          } else if (b == '\\') {
+            object_escape_ = true;
+          } else if (b == '"') {
+            object_in_string_ = false;
+          }
+        } else if (b == '"') {
+          object_in_string_ = true;
+        } else if (b == '{' || b == '[') {
+          ++object_depth_;
+        } else if (b == '}' || b == ']') {
+          closed = --object_depth_ == 0;
+        }
+      }
+      EmitCallPiece(call_->Feed(std::string_view(buf_).substr(i, k - i)), out);
+      consume(k - i);
+      if (!closed) break;
+      if (!EndArrayCall(out)) {
+        buf_.erase(0, i);
+        EndToolArray(/*malformed=*/true, out);
+        return true;
+      }
+      if (state_ == State::kDone) return false;  // max_tool_calls reached
+      array_phase_ = ArrayPhase::kNext;
+      continue;
+    }
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      consume(1);
+      continue;
+    }
+    if (array_phase_ == ArrayPhase::kOpen && c == '[') {
+      array_phase_ = ArrayPhase::kItem;
+    } else if (array_phase_ == ArrayPhase::kItem && c == '{') {
+      call_.emplace(ToolBodySyntax::kJson);
+      object_depth_ = 0;
+      object_in_string_ = object_escape_ = false;
+      array_phase_ = ArrayPhase::kObject;
+      continue;  // the brace is the object's first byte
+    } else if (array_phase_ == ArrayPhase::kNext && c == ',') {
+      array_phase_ = ArrayPhase::kItem;
+    } else if (array_phase_ == ArrayPhase::kNext && c == ']') {
+      consume(1);
+      buf_.erase(0, i);
+      EndToolArray(/*malformed=*/false, out);
+      return true;
+    } else {
+      buf_.erase(0, i);
+      EndToolArray(/*malformed=*/true, out);
+      return true;
+    }
+    consume(1);
+  }
+  buf_.erase(0, i);
+  if (!final) return false;
+  if (array_phase_ == ArrayPhase::kObject && !EndArrayCall(out)) {
+    EndToolArray(/*malformed=*/true, out);
+    return true;
+  }
+  EndToolArray(/*malformed=*/calls_started_ == array_first_call_, out);
+  return true;
+}
+
+bool ChatOutputParser::EndArrayCall(ChatDelta& out) {
+  ToolCallStream::End end = call_->Finish();
+  call_.reset();
+  if (!end.is_call) return false;
+  EmitCallPiece(std::move(end.piece), out);
+  newlines_before_tool_ = 0;
+  CountCompletedCall();
+  return true;
+}
+
+void ChatOutputParser::EndToolArray(bool malformed, ChatDelta& out) {
+  call_.reset();
+  state_ = State::kContent;
+  if (malformed && calls_started_ == array_first_call_) {
+    // Not a list of calls: the opener and what followed it are text.
+    pending_newlines_ = newlines_before_tool_;
+    strip_leading_newlines_ = false;
+    EmitText(Channel::kContent, format_.tool_open + array_raw_, out);
+  } else {
+    strip_leading_newlines_ = true;  // newlines after the list are layout
+  }
+  newlines_before_tool_ = 0;
+  array_raw_.clear();
+}
+
 void ChatOutputParser::EmitCallPiece(ToolCallPiece piece, ChatDelta& out) {
   if (piece.started) {
     ToolCallDelta d;
@@ -240,11 +372,7 @@ void ChatOutputParser::EndToolBlock(bool closed, ChatDelta& out) {
     call_.reset();
     newlines_before_tool_ = 0;
     strip_leading_newlines_ = true;  // newlines after </tool_call> are layout
-    if (options_.max_tool_calls > 0 && ++calls_completed_ >= options_.max_tool_calls) {
-      done_with_tools_ = true;
-      buf_.clear();
-      state_ = State::kDone;
-    }
+    CountCompletedCall();
     return;
   }
   // Not a call: the block is ordinary text, newlines before it included.

@@ -90,7 +90,19 @@ class ChatOutputParser {
   bool done_with_tools() const { return done_with_tools_; }
 
  private:
-  enum class State { kStart, kReasoning, kContent, kToolBody, kBareJson, kDone };
+  enum class State {
+    kStart,
+    kReasoning,
+    kContent,
+    kToolBody,
+    kBareJson,
+    kToolArray,      // kJsonArray, after its opener
+    kHarmonyHeader,  // kHarmony: a message's header, up to <|message|>
+    kHarmonyBody,    // kHarmony: a message's body, up to its end token
+    kDone
+  };
+  enum class ArrayPhase { kOpen, kItem, kObject, kNext };
+  enum class HarmonyRoute { kReasoning, kContent, kCall };
   enum class Channel { kReasoning, kContent };
 
   void Process(bool final, ChatDelta& out);
@@ -99,6 +111,15 @@ class ChatOutputParser {
   bool StepContent(bool final, ChatDelta& out);
   bool StepToolBody(bool final, ChatDelta& out);
   void StepBareJson(bool final, ChatDelta& out);
+  bool StepToolArray(bool final, ChatDelta& out);
+  // The list is not (or no longer) calls: what was held goes out as content.
+  void EndToolArray(bool malformed, ChatDelta& out);
+  // Finishes the array's current call object; false when it is no call.
+  bool EndArrayCall(ChatDelta& out);
+  void CountCompletedCall();
+  bool StepHarmonyHeader(bool final, ChatDelta& out);
+  bool StepHarmonyBody(bool final, ChatDelta& out);
+  void EndHarmonyCall(ChatDelta& out);
 
   // Appends text to a channel, applying the newline layout rules.
   void EmitText(Channel channel, std::string_view text, ChatDelta& out);
@@ -121,6 +142,17 @@ class ChatOutputParser {
   bool done_with_tools_ = false;
   std::optional<ToolCallStream> call_;  // the call being parsed (kToolBody, kBareJson)
   std::string bare_prefix_;  // kBareJson: what came before the object (given back if no call)
+  // kToolArray: where in the list, the current object's nesting, and the list's text so far
+  // (given back as content while none of its objects became a call).
+  ArrayPhase array_phase_ = ArrayPhase::kOpen;
+  int object_depth_ = 0;
+  bool object_in_string_ = false;
+  bool object_escape_ = false;
+  std::string array_raw_;
+  int array_first_call_ = 0;
+  // kHarmonyBody: where the current message's body goes.
+  HarmonyRoute harmony_route_ = HarmonyRoute::kContent;
+  std::string harmony_header_;  // the call's header, given back if its body is no call
   int calls_started_ = 0;
   int calls_completed_ = 0;
   ChatDelta total_;

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "chat/jinja/jinja_template.h"
+#include "chat/jinja_output_format.h"
 #include "chat/templates.h"
 #include "chat/text_util.h"
 
@@ -63,17 +64,24 @@ class JinjaChatTemplate : public ChatTemplate {
       : tmpl_(std::move(tmpl)),
         tokens_(std::move(tokens)),
         arguments_(DetectArgumentsForm(source)),
-        mentions_tools_(text::Contains(source, "tools")) {}
+        mentions_tools_(text::Contains(source, "tools")),
+        format_thinking_(DetectJinjaOutputFormat(source, /*enable_thinking=*/true)),
+        format_no_thinking_(DetectJinjaOutputFormat(source, /*enable_thinking=*/false)) {}
 
   std::string_view name() const override { return "jinja"; }
   bool supports_tools() const override { return mentions_tools_; }
-  // An unknown family: no reasoning block or tool-call syntax is recognised in its output.
-  bool supports_thinking() const override { return false; }
+  // The reasoning block and tool-call syntax recognised in the source (jinja_output_format.h).
+  bool supports_thinking() const override {
+    return !format_thinking_.think_close.empty() ||
+           format_thinking_.tool_syntax == ToolCallSyntax::kHarmony;
+  }
   // The template is in charge of special tokens: like transformers' apply_chat_template, the
   // tokenizer adds none (no BOS unless the template writes bos_token).
   bool renders_bos() const override { return true; }
   std::string_view end_of_turn() const override { return tokens_.eos; }
-  OutputFormat output_format(const RenderOptions&) const override { return {}; }
+  OutputFormat output_format(const RenderOptions& options) const override {
+    return options.enable_thinking ? format_thinking_ : format_no_thinking_;
+  }
 
   Result<std::string> Render(const std::vector<Message>& messages, const std::vector<Tool>& tools,
                              const RenderOptions& options) const override {
@@ -152,6 +160,8 @@ class JinjaChatTemplate : public ChatTemplate {
   TemplateTokens tokens_;
   ArgumentsForm arguments_;
   bool mentions_tools_;
+  OutputFormat format_thinking_;
+  OutputFormat format_no_thinking_;
 };
 
 }  // namespace

@@ -126,11 +126,30 @@ ToolCallStream::HeaderMatch ToolCallStream::MatchDeepSeekHeader() {
   return HeaderMatch::kYes;
 }
 
+ToolCallStream::HeaderMatch ToolCallStream::MatchArgumentsHeader() {
+  if (name_.empty()) return HeaderMatch::kNo;
+  Cursor c{raw_};
+  LLMUX_STEP(c.Ws());
+  LLMUX_STEP(c.Lit("{"));
+  args_start_ = c.i;
+  return HeaderMatch::kYes;
+}
+
 #undef LLMUX_STEP
 
 ToolCallStream::HeaderMatch ToolCallStream::MatchHeader() {
-  const HeaderMatch m =
-      syntax_ == ToolBodySyntax::kJson ? MatchJsonHeader() : MatchDeepSeekHeader();
+  HeaderMatch m = HeaderMatch::kNo;
+  switch (syntax_) {
+    case ToolBodySyntax::kJson:
+      m = MatchJsonHeader();
+      break;
+    case ToolBodySyntax::kDeepSeek:
+      m = MatchDeepSeekHeader();
+      break;
+    case ToolBodySyntax::kArguments:
+      m = MatchArgumentsHeader();
+      break;
+  }
   if (m == HeaderMatch::kMore && raw_.size() > kMaxHeaderBytes) return HeaderMatch::kNo;
   return m;
 }
@@ -216,8 +235,18 @@ ToolCallStream::End ToolCallStream::Finish() {
     phase_ = Phase::kTail;
     return end;
   }
-  std::optional<ParsedToolCall> call =
-      syntax_ == ToolBodySyntax::kDeepSeek ? ParseDeepSeekToolCall(raw_) : ParseJsonToolCall(raw_);
+  std::optional<ParsedToolCall> call;
+  switch (syntax_) {
+    case ToolBodySyntax::kJson:
+      call = ParseJsonToolCall(raw_);
+      break;
+    case ToolBodySyntax::kDeepSeek:
+      call = ParseDeepSeekToolCall(raw_);
+      break;
+    case ToolBodySyntax::kArguments:
+      call = ParseArgumentsToolCall(name_, raw_);
+      break;
+  }
   if (!call) return end;
   end.is_call = true;
   end.piece.started = true;

@@ -6,6 +6,7 @@
 // A body streams when it starts the usual way:
 //   kJson:     {"name": "f", "arguments": {      ("parameters" is accepted for "arguments")
 //   kDeepSeek: ...<｜tool▁sep｜>f\n```json\n{      (the fence is optional)
+//   kArguments: {                                  (the name given to the constructor)
 // Arguments pieces are the object's text with whitespace outside strings dropped (compact JSON
 // for a well-formed object), never cut inside a UTF-8 sequence. What follows the object (the
 // closing brace, the fence) is ignored. A body that starts otherwise (other key order,
@@ -22,7 +23,9 @@
 
 namespace llmux::chat {
 
-enum class ToolBodySyntax { kJson, kDeepSeek };
+// kArguments: the body is the arguments object itself, the name known from elsewhere (harmony's
+// to=functions.NAME header).
+enum class ToolBodySyntax { kJson, kDeepSeek, kArguments };
 
 struct ToolCallPiece {
   bool started = false;  // the call is announced with this piece (name is set)
@@ -32,7 +35,8 @@ struct ToolCallPiece {
 
 class ToolCallStream {
  public:
-  explicit ToolCallStream(ToolBodySyntax syntax) : syntax_(syntax) {}
+  explicit ToolCallStream(ToolBodySyntax syntax, std::string name = {})
+      : syntax_(syntax), name_(std::move(name)) {}
 
   // Consumes the next bytes of the body.
   ToolCallPiece Feed(std::string_view text);
@@ -61,6 +65,7 @@ class ToolCallStream {
   HeaderMatch MatchHeader();
   HeaderMatch MatchJsonHeader();
   HeaderMatch MatchDeepSeekHeader();
+  HeaderMatch MatchArgumentsHeader();
   // Scans arguments bytes, appending what is emitted to pending_.
   void ScanArguments(std::string_view text);
   // Moves the UTF-8-complete part of pending_ (all of it when `all`) to `out`.

@@ -56,6 +56,15 @@ std::optional<ParsedToolCall> ParseJsonToolCall(std::string_view body) {
   return ParsedToolCall{name->get<std::string>(), std::move(*arguments)};
 }
 
+std::optional<ParsedToolCall> ParseArgumentsToolCall(std::string_view name, std::string_view body) {
+  if (name.empty()) return std::nullopt;
+  auto json = ParseJson(TrimAscii(body));
+  if (!json || !(json->is_object() || json->is_string())) return std::nullopt;
+  auto arguments = ArgumentsText(&*json);
+  if (!arguments) return std::nullopt;
+  return ParsedToolCall{std::string(name), std::move(*arguments)};
+}
+
 std::optional<ParsedToolCall> ParseDeepSeekToolCall(std::string_view body) {
   static constexpr std::string_view kSep = "<｜tool▁sep｜>";
   const size_t sep = body.find(kSep);

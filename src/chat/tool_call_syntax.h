@@ -23,6 +23,10 @@ std::optional<ParsedToolCall> ParseJsonToolCall(std::string_view body);
 // DeepSeek-V3: function<｜tool▁sep｜>NAME\n```json\n{...}\n``` (the fence is optional).
 std::optional<ParsedToolCall> ParseDeepSeekToolCall(std::string_view body);
 
+// The arguments object alone (harmony), the name known from its header: the object's compact
+// text, or a JSON string holding one; nullopt for anything else or an empty name.
+std::optional<ParsedToolCall> ParseArgumentsToolCall(std::string_view name, std::string_view body);
+
 // Compact JSON text of a tool call's arguments value, as returned to clients.
 std::string CompactJson(const Json& value);
 

@@ -40,12 +40,20 @@ Result<FramedSchema> CallFrame(const chat::OutputFormat& format, const chat::Too
       f.before = format.tool_open + "function<｜tool▁sep｜>" + name + "\n```json\n";
       f.after = "\n```" + format.tool_close;
       return f;
+    case chat::ToolCallSyntax::kJsonArray:
+      f.before = "{\"name\": " + JsonString(name) + ", \"arguments\": ";
+      f.after = "}";
+      return f;
+    case chat::ToolCallSyntax::kHarmony:
+      f.before = "<|channel|>commentary to=functions." + name + " <|constrain|>json<|message|>";
+      return f;  // then the end of generation (<|call|>)
     case chat::ToolCallSyntax::kNone:
       break;
   }
-  return UnimplementedError(
+  // A request this model cannot honour, not a missing server feature.
+  return InvalidArgumentError(
              "tool_choice 'required' or a named function needs a chat template with a tool-call "
-             "syntax; this model's has none: use 'auto'")
+             "syntax; this model's has none: use 'auto' or 'none'")
       .WithField("tool_choice");
 }
 
@@ -57,7 +65,16 @@ FramedList CallList(const chat::OutputFormat& format, bool parallel) {
   FramedList list;
   list.max_count = parallel ? kMaxForcedCalls : 1;
   if (format.tool_syntax == chat::ToolCallSyntax::kJsonInTags) list.separator = "\n";
-  if (format.tool_syntax == chat::ToolCallSyntax::kBareJson) list.max_count = 1;
+  // One call per reply: Llama 3.1; harmony, whose call message ends generation.
+  if (format.tool_syntax == chat::ToolCallSyntax::kBareJson ||
+      format.tool_syntax == chat::ToolCallSyntax::kHarmony) {
+    list.max_count = 1;
+  }
+  if (format.tool_syntax == chat::ToolCallSyntax::kJsonArray) {
+    list.before = format.tool_open + "[";
+    list.separator = ", ";
+    list.after = "]";
+  }
   if (format.tool_syntax == chat::ToolCallSyntax::kDeepSeek &&
       format.tool_section_tags.size() == 2) {
     list.before = format.tool_section_tags[0];
@@ -72,6 +89,9 @@ std::vector<std::string> CallTags(const chat::OutputFormat& format) {
   tags.push_back(format.tool_open);
   tags.push_back(format.tool_close);
   tags.push_back("<｜tool▁sep｜>");
+  if (format.tool_syntax == chat::ToolCallSyntax::kHarmony) {
+    for (const char* t : {"<|channel|>", "<|constrain|>", "<|message|>"}) tags.push_back(t);
+  }
   return tags;
 }
 

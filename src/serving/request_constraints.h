@@ -14,9 +14,10 @@
 namespace llmux::serving {
 
 // Null when the request needs no constraint. A forced tool call is written in the template's
-// own call syntax (Qwen/Hermes tags, Llama 3.1 bare JSON, DeepSeek-V3 tags), one call of one of
-// the allowed tools whose arguments match that tool's parameters schema (json_schema_grammar.h,
-// not strict); templates without a call syntax get Unimplemented. Schemas and
+// own call syntax (Qwen/Hermes tags, Llama 3.1 bare JSON, DeepSeek-V3 tags, Mistral's
+// [TOOL_CALLS] list, gpt-oss harmony), one call of one of the allowed tools whose arguments
+// match that tool's parameters schema (json_schema_grammar.h, not strict); templates without a
+// call syntax get InvalidArgument (field tool_choice). Schemas and
 // grammars are compiled through `grammars`; one that does not compile is InvalidArgument
 // naming the request field.
 Result<std::unique_ptr<TokenConstraint>> MakeRequestConstraint(

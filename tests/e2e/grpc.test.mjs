@@ -199,6 +199,25 @@ describe('llmux gRPC API', () => {
     );
   });
 
+  test('a stop string ends Complete and is reported as the finish\'s stop_sequence', { timeout: TEST_TIMEOUT_MS }, async () => {
+    // llama.cpp's greedy continuation says where ' little' first appears.
+    const stop = ' little';
+    assert.ok(expected.includes(stop));
+    const result = await runStream(client, 'Complete', greedyCompleteRequest({ stop: [stop, 'zzzz'] }), {
+      deadline: deadlineIn(30_000),
+    });
+    assert.equal(result.code, grpc.status.OK, result.details);
+    const { deltas, finish } = splitStream(result.messages);
+    assert.equal(deltas.map((m) => m.delta.text).join(''), expected.slice(0, expected.indexOf(stop)));
+    assert.equal(finish.finish_reason, 'FINISH_REASON_STOP');
+    assert.equal(finish.stop_sequence, stop);
+    // Without a stop string there is none to report.
+    const plain = await runStream(client, 'Complete', greedyCompleteRequest({ max_tokens: 4 }), {
+      deadline: deadlineIn(30_000),
+    });
+    assert.equal(splitStream(plain.messages).finish.stop_sequence, '');
+  });
+
   test('the same seed gives the same sampled text', { timeout: TEST_TIMEOUT_MS }, async () => {
     const request = greedyCompleteRequest({
       sampling: { temperature: 0.9, top_p: 0.95, seed: 1234 },

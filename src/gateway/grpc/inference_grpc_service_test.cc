@@ -403,6 +403,34 @@ TEST_F(GrpcFrontEndTest, UnsetFieldsKeepTheCoreDefaults) {
   EXPECT_FALSE(got->enable_thinking.has_value());
   EXPECT_EQ(got->tool_choice.mode, serving::ToolChoiceMode::kAuto);
   EXPECT_EQ(got->response_format, serving::ResponseFormat::kText);
+  EXPECT_TRUE(got->parallel_tool_calls);
+}
+
+TEST_F(GrpcFrontEndTest, ParallelToolCallsAndTheStopSequence) {
+  Script script;
+  script.finish = StopFinish(3, 2);
+  script.finish.stop_sequence = "END";
+  fake_.set_script(script);
+  v1::ChatRequest request = SimpleChat();
+  request.set_parallel_tool_calls(false);
+  ChatResult result = RunChat(request);
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  std::optional<serving::ChatRequest> got = fake_.last_chat();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_FALSE(got->parallel_tool_calls);
+  ASSERT_FALSE(result.messages.empty());
+  ASSERT_TRUE(result.messages.back().has_finish());
+  EXPECT_EQ(result.messages.back().finish().finish_reason(), v1::FINISH_REASON_STOP);
+  EXPECT_EQ(result.messages.back().finish().stop_sequence(), "END");
+
+  // A finish without a stop string reports none.
+  script.finish.stop_sequence.clear();
+  fake_.set_script(script);
+  request.set_parallel_tool_calls(true);
+  result = RunChat(request);
+  ASSERT_TRUE(result.status.ok());
+  EXPECT_TRUE(fake_.last_chat()->parallel_tool_calls);
+  EXPECT_EQ(result.messages.back().finish().stop_sequence(), "");
 }
 
 TEST_F(GrpcFrontEndTest, CarriesAJsonSchemaOrAGrammar) {

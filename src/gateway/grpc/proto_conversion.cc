@@ -178,6 +178,7 @@ Result<serving::ChatRequest> ChatRequestFromProto(const v1::ChatRequest& p) {
     r.grammar = p.grammar();
   }
   if (p.has_enable_thinking()) r.enable_thinking = p.enable_thinking();
+  if (p.has_parallel_tool_calls()) r.parallel_tool_calls = p.parallel_tool_calls();
   r.options = OptionsFromProto(p);
   if (p.has_n()) LLMUX_RETURN_IF_ERROR(CheckChoiceCount(p.n()));
   LLMUX_RETURN_IF_ERROR(serving::ValidateChatRequest(r));
@@ -233,6 +234,7 @@ void FillFinish(const serving::Finish& finish, v1::Finish* out) {
   usage->set_completion_tokens(finish.usage.completion_tokens);
   usage->set_total_tokens(finish.usage.total_tokens());
   usage->set_cached_tokens(finish.usage.cached_tokens);
+  out->set_stop_sequence(SanitizeUtf8(finish.stop_sequence));
 }
 
 void FillModel(const serving::ModelInfo& info, v1::Model* out) {
