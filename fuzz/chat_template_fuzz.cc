@@ -50,10 +50,15 @@ constexpr std::string_view kJinjaTemplate = R"({{ bos_token }}
 {%- if add_generation_prompt %}{{ '<|assistant|>' }}{% if not enable_thinking %}<think></think>{% endif %}{% endif %})";
 
 // Model templates whose output formats only the Jinja path recognises (jinja_output_format.h):
-// Mistral's [TOOL_CALLS] list and gpt-oss's harmony channels.
+// Mistral's [TOOL_CALLS] list and its v11 [TOOL_CALLS]name[ARGS] calls, and gpt-oss's harmony
+// channels.
 constexpr std::string_view kMistralTemplate = R"({{ bos_token }}{% for m in messages %}
   {%- if m.role == 'user' %}[INST]{{ m.content }}[/INST]
   {%- elif m.tool_calls is defined %}[TOOL_CALLS][{% for c in m.tool_calls %}{{ c.function | tojson }}{% if not loop.last %}, {% endif %}{% endfor %}]{{ eos_token }}
+  {%- else %}{{ m.content }}{{ eos_token }}{% endif %}{% endfor %})";
+constexpr std::string_view kMistralV11Template = R"({{ bos_token }}{% for m in messages %}
+  {%- if m.role == 'user' %}[INST]{{ m.content }}[/INST]
+  {%- elif m.tool_calls is defined %}{% for c in m.tool_calls %}[TOOL_CALLS]{{ c.function.name }}[ARGS]{{ c.function.arguments | tojson }}{% endfor %}{{ eos_token }}
   {%- else %}{{ m.content }}{{ eos_token }}{% endif %}{% endfor %})";
 constexpr std::string_view kHarmonyTemplate =
     R"({% for m in messages %}<|start|>{{ m.role }}
@@ -73,6 +78,8 @@ const std::vector<std::unique_ptr<chat::ChatTemplate>>& Templates() {
     all->push_back(std::move(chat::MakeJinjaChatTemplate(kJinjaTemplate, {"<s>", "</s>"})).value());
     all->push_back(
         std::move(chat::MakeJinjaChatTemplate(kMistralTemplate, {"<s>", "</s>"})).value());
+    all->push_back(
+        std::move(chat::MakeJinjaChatTemplate(kMistralV11Template, {"<s>", "</s>"})).value());
     all->push_back(std::move(chat::MakeJinjaChatTemplate(kHarmonyTemplate, {})).value());
     return all;
   }();

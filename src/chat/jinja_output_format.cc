@@ -25,7 +25,11 @@ OutputFormat DetectJinjaOutputFormat(std::string_view source, bool enable_thinki
     f.tool_syntax = ToolCallSyntax::kHarmony;
     return f;
   }
-  if (text::Contains(source, "[TOOL_CALLS]") && !text::Contains(source, "[ARGS]")) {
+  if (text::Contains(source, "[TOOL_CALLS]") && text::Contains(source, "[ARGS]")) {
+    f.tool_syntax = ToolCallSyntax::kNameArgs;
+    f.tool_open = "[TOOL_CALLS]";
+    f.tool_args = "[ARGS]";
+  } else if (text::Contains(source, "[TOOL_CALLS]")) {
     f.tool_syntax = ToolCallSyntax::kJsonArray;
     f.tool_open = "[TOOL_CALLS]";
   } else if (text::Contains(source, "<｜tool▁calls▁begin｜>")) {

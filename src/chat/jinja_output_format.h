@@ -11,7 +11,8 @@ namespace llmux::chat {
 
 // Recognised, in this order:
 //  * gpt-oss harmony: <|channel|> and <|message|>                       -> kHarmony
-//  * Mistral: [TOOL_CALLS] followed by a JSON list (no [ARGS] form)      -> kJsonArray
+//  * Mistral v11+: [TOOL_CALLS] and [ARGS] (name, then arguments)       -> kNameArgs
+//  * Mistral before v11: [TOOL_CALLS] followed by a JSON list           -> kJsonArray
 //  * DeepSeek-V3: <｜tool▁calls▁begin｜>                                      -> kDeepSeek
 //  * Hermes-style <tool_call> ... </tool_call> with a JSON body (Qwen, Hermes and their
 //    fine-tunes)                                                          -> kJsonInTags

@@ -48,9 +48,11 @@ TEST(DetectJinjaOutputFormat, Families) {
   const OutputFormat mistral = DetectJinjaOutputFormat("{{ '[TOOL_CALLS][' }}", true);
   EXPECT_EQ(mistral.tool_syntax, ToolCallSyntax::kJsonArray);
   EXPECT_EQ(mistral.tool_open, "[TOOL_CALLS]");
-  // The newer [TOOL_CALLS]name[ARGS]{...} form is not parsed.
-  EXPECT_EQ(DetectJinjaOutputFormat("[TOOL_CALLS]{{ name }}[ARGS]", true).tool_syntax,
-            ToolCallSyntax::kNone);
+  // The v11 form: the name, then [ARGS] and the arguments.
+  const OutputFormat v11 = DetectJinjaOutputFormat("[TOOL_CALLS]{{ name }}[ARGS]", true);
+  EXPECT_EQ(v11.tool_syntax, ToolCallSyntax::kNameArgs);
+  EXPECT_EQ(v11.tool_open, "[TOOL_CALLS]");
+  EXPECT_EQ(v11.tool_args, "[ARGS]");
   const OutputFormat hermes = DetectJinjaOutputFormat("<tool_call>\n{{ x }}\n</tool_call>", true);
   EXPECT_EQ(hermes.tool_syntax, ToolCallSyntax::kJsonInTags);
   EXPECT_EQ(hermes.tool_close, "</tool_call>");
@@ -119,6 +121,58 @@ TEST(MistralToolCalls, TextAroundAndNotAList) {
   off.parse_tool_calls = false;
   EXPECT_EQ(Parse(Mistral(), "[TOOL_CALLS][{\"name\": \"f\"}]", off).content,
             "[TOOL_CALLS][{\"name\": \"f\"}]");
+}
+
+OutputFormat MistralV11() { return DetectJinjaOutputFormat("[TOOL_CALLS]{{ n }}[ARGS]", true); }
+
+TEST(MistralV11ToolCalls, CallsOneAfterAnother) {
+  const ChatDelta d =
+      Parse(MistralV11(),
+            "[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Oslo\"}[TOOL_CALLS]add[CALL_ID]"
+            "abcDEF123[ARGS] {\"a\": [1, {\"b\": \"}]\"}]}");
+  ASSERT_EQ(d.tool_calls.size(), 2u);
+  EXPECT_EQ(d.tool_calls[0].name, "get_weather");
+  EXPECT_EQ(d.tool_calls[0].arguments, "{\"city\":\"Oslo\"}");
+  EXPECT_EQ(d.tool_calls[1].name, "add");
+  EXPECT_EQ(d.tool_calls[1].arguments, "{\"a\":[1,{\"b\":\"}]\"}]}");
+  EXPECT_EQ(d.tool_calls[1].index, 1);
+  EXPECT_EQ(d.content, "");
+}
+
+TEST(MistralV11ToolCalls, TextAroundAndNotACall) {
+  const ChatDelta d = Parse(MistralV11(), "Sure.\n[TOOL_CALLS]f[ARGS]{\"x\": 1}\nDone.");
+  EXPECT_EQ(d.content, "Sure.Done.");
+  ASSERT_EQ(d.tool_calls.size(), 1u);
+  EXPECT_EQ(d.tool_calls[0].name, "f");
+  EXPECT_EQ(d.tool_calls[0].arguments, "{\"x\":1}");
+  // Not calls: the text as it was (a name with a space, no object, a name too long, no [ARGS]).
+  const std::string long_name = "[TOOL_CALLS]" + std::string(300, 'x') + "[ARGS]{}";
+  for (std::string_view text :
+       {std::string_view("a [TOOL_CALLS] b [ARGS]{}"), std::string_view("[TOOL_CALLS]f[ARGS]hello"),
+        std::string_view(long_name), std::string_view("[TOOL_CALLS]f"),
+        std::string_view("[TOOL_CALLS][ARGS]{}")}) {
+    const ChatDelta n = Parse(MistralV11(), text);
+    EXPECT_TRUE(n.tool_calls.empty()) << text;
+    EXPECT_EQ(n.content, text);
+  }
+  // A call whose object never closes stays a call, cut where the output stopped.
+  const ChatDelta cut = Parse(MistralV11(), "[TOOL_CALLS]f[ARGS]{\"x\": [1, 2");
+  ASSERT_EQ(cut.tool_calls.size(), 1u);
+  EXPECT_EQ(cut.tool_calls[0].name, "f");
+  ParserOptions off = CountingIds();
+  off.parse_tool_calls = false;
+  EXPECT_EQ(Parse(MistralV11(), "[TOOL_CALLS]f[ARGS]{}", off).content, "[TOOL_CALLS]f[ARGS]{}");
+}
+
+TEST(MistralV11ToolCalls, OneCallWhenParallelIsOff) {
+  ParserOptions o = CountingIds();
+  o.max_tool_calls = 1;
+  ChatOutputParser p(MistralV11(), o);
+  p.Feed("[TOOL_CALLS]a[ARGS]{}[TOOL_CALLS]b[ARGS]{}");
+  p.Finish();
+  ASSERT_EQ(p.total().tool_calls.size(), 1u);
+  EXPECT_EQ(p.total().tool_calls[0].name, "a");
+  EXPECT_TRUE(p.done_with_tools());
 }
 
 TEST(MistralToolCalls, OneCallWhenParallelIsOff) {

@@ -28,6 +28,9 @@ enum class ToolCallSyntax {
   //   <|start|>assistant<|channel|>final<|message|>...<|return|>     content
   // Reasoning comes from the analysis channel, so think_open/think_close stay empty.
   kHarmony,
+  // Mistral v11 and later: each call is tool_open, the name, tool_args, the arguments object
+  //   [TOOL_CALLS]f[ARGS]{...}[TOOL_CALLS]g[ARGS]{...}    ([CALL_ID]id before [ARGS] is skipped)
+  kNameArgs,
 };
 
 struct OutputFormat {
@@ -39,8 +42,10 @@ struct OutputFormat {
   bool starts_in_think = false;
 
   ToolCallSyntax tool_syntax = ToolCallSyntax::kNone;
-  std::string tool_open;  // per-call tags (kJsonInTags, kDeepSeek); the list's opener (kJsonArray)
+  std::string tool_open;  // per-call tags (kJsonInTags, kDeepSeek, kNameArgs's opener); the
+                          // list's opener (kJsonArray)
   std::string tool_close;
+  std::string tool_args;                       // kNameArgs: between a call's name and its arguments
   std::vector<std::string> tool_section_tags;  // wrappers around all calls, dropped (kDeepSeek)
 };
 

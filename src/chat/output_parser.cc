@@ -86,6 +86,12 @@ void ChatOutputParser::Process(bool final, ChatDelta& out) {
       case State::kHarmonyBody:
         again = StepHarmonyBody(final, out);
         break;
+      case State::kNameArgsHeader:
+        again = StepNameArgsHeader(final, out);
+        break;
+      case State::kNameArgsBody:
+        again = StepNameArgsBody(final, out);
+        break;
       case State::kDone: break;
     }
     if (!again) return;
@@ -146,7 +152,8 @@ bool ChatOutputParser::StepContent(bool final, ChatDelta& out) {
   std::vector<std::string_view> tags;
   if (options_.parse_tool_calls && (format_.tool_syntax == ToolCallSyntax::kJsonInTags ||
                                     format_.tool_syntax == ToolCallSyntax::kDeepSeek ||
-                                    format_.tool_syntax == ToolCallSyntax::kJsonArray)) {
+                                    format_.tool_syntax == ToolCallSyntax::kJsonArray ||
+                                    format_.tool_syntax == ToolCallSyntax::kNameArgs)) {
     if (!format_.tool_open.empty()) tags.push_back(format_.tool_open);
     for (const auto& t : format_.tool_section_tags) tags.push_back(t);
   }
@@ -169,6 +176,9 @@ bool ChatOutputParser::StepContent(bool final, ChatDelta& out) {
       array_phase_ = ArrayPhase::kOpen;
       array_raw_.clear();
       array_first_call_ = calls_started_;
+    } else if (opens_call && format_.tool_syntax == ToolCallSyntax::kNameArgs) {
+      newlines_before_tool_ = pending_newlines_;
+      state_ = State::kNameArgsHeader;
     } else if (opens_call) {
       newlines_before_tool_ = pending_newlines_;
       state_ = State::kToolBody;
@@ -254,26 +264,8 @@ bool ChatOutputParser::StepToolArray(bool final, ChatDelta& out) {
   while (i < buf_.size()) {
     const char c = buf_[i];
     if (array_phase_ == ArrayPhase::kObject) {
-      size_t k = i;
       bool closed = false;
-      for (; k < buf_.size() && !closed; ++k) {
-        const char b = buf_[k];
-        if (object_in_string_) {
-          if (object_escape_) {
-            object_escape_ = false;
-          } else if (b == '\\') {
-            object_escape_ = true;
-          } else if (b == '"') {
-            object_in_string_ = false;
-          }
-        } else if (b == '"') {
-          object_in_string_ = true;
-        } else if (b == '{' || b == '[') {
-          ++object_depth_;
-        } else if (b == '}' || b == ']') {
-          closed = --object_depth_ == 0;
-        }
-      }
+      const size_t k = ScanObject(i, closed);
       EmitCallPiece(call_->Feed(std::string_view(buf_).substr(i, k - i)), out);
       consume(k - i);
       if (!closed) break;
@@ -320,6 +312,30 @@ bool ChatOutputParser::StepToolArray(bool final, ChatDelta& out) {
   }
   EndToolArray(/*malformed=*/calls_started_ == array_first_call_, out);
   return true;
+}
+
+size_t ChatOutputParser::ScanObject(size_t from, bool& closed) {
+  closed = false;
+  size_t k = from;
+  for (; k < buf_.size() && !closed; ++k) {
+    const char b = buf_[k];
+    if (object_in_string_) {
+      if (object_escape_) {
+        object_escape_ = false;
+      } else if (b == '\\') {
+        object_escape_ = true;
+      } else if (b == '"') {
+        object_in_string_ = false;
+      }
+    } else if (b == '"') {
+      object_in_string_ = true;
+    } else if (b == '{' || b == '[') {
+      ++object_depth_;
+    } else if (b == '}' || b == ']') {
+      closed = --object_depth_ == 0;
+    }
+  }
+  return k;
 }
 
 bool ChatOutputParser::EndArrayCall(ChatDelta& out) {

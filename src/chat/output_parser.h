@@ -96,9 +96,11 @@ class ChatOutputParser {
     kContent,
     kToolBody,
     kBareJson,
-    kToolArray,      // kJsonArray, after its opener
-    kHarmonyHeader,  // kHarmony: a message's header, up to <|message|>
-    kHarmonyBody,    // kHarmony: a message's body, up to its end token
+    kToolArray,       // kJsonArray, after its opener
+    kHarmonyHeader,   // kHarmony: a message's header, up to <|message|>
+    kHarmonyBody,     // kHarmony: a message's body, up to its end token
+    kNameArgsHeader,  // kNameArgs: a call's name (and [CALL_ID]), up to tool_args
+    kNameArgsBody,    // kNameArgs: a call's arguments object
     kDone
   };
   enum class ArrayPhase { kOpen, kItem, kObject, kNext };
@@ -120,6 +122,14 @@ class ChatOutputParser {
   bool StepHarmonyHeader(bool final, ChatDelta& out);
   bool StepHarmonyBody(bool final, ChatDelta& out);
   void EndHarmonyCall(ChatDelta& out);
+  bool StepNameArgsHeader(bool final, ChatDelta& out);
+  bool StepNameArgsBody(bool final, ChatDelta& out);
+  // The current call of kNameArgs ended (its object closed, or the output ended).
+  void EndNameArgsCall(ChatDelta& out);
+  // Scans buf_ from `from` for the end of the JSON object or array being read (strings and
+  // nesting counted in object_depth_ / object_in_string_ / object_escape_, no recursion).
+  // Returns where the scan stopped: after the closing bracket when `closed`, else buf_.size().
+  size_t ScanObject(size_t from, bool& closed);
 
   // Appends text to a channel, applying the newline layout rules.
   void EmitText(Channel channel, std::string_view text, ChatDelta& out);
@@ -140,7 +150,7 @@ class ChatOutputParser {
   size_t newlines_before_tool_ = 0;  // given back if the block turns out not to be a call
   bool finished_ = false;
   bool done_with_tools_ = false;
-  std::optional<ToolCallStream> call_;  // the call being parsed (kToolBody, kBareJson)
+  std::optional<ToolCallStream> call_;  // the call being parsed
   std::string bare_prefix_;  // kBareJson: what came before the object (given back if no call)
   // kToolArray: where in the list, the current object's nesting, and the list's text so far
   // (given back as content while none of its objects became a call).
@@ -153,6 +163,10 @@ class ChatOutputParser {
   // kHarmonyBody: where the current message's body goes.
   HarmonyRoute harmony_route_ = HarmonyRoute::kContent;
   std::string harmony_header_;  // the call's header, given back if its body is no call
+  // kNameArgs: the call's opener, name and tool_args as received, given back if it is no call;
+  // whether its body has reached the object's '{'.
+  std::string name_args_header_;
+  bool name_args_object_ = false;
   int calls_started_ = 0;
   int calls_completed_ = 0;
   ChatDelta total_;

@@ -47,6 +47,9 @@ Result<FramedSchema> CallFrame(const chat::OutputFormat& format, const chat::Too
     case chat::ToolCallSyntax::kHarmony:
       f.before = "<|channel|>commentary to=functions." + name + " <|constrain|>json<|message|>";
       return f;  // then the end of generation (<|call|>)
+    case chat::ToolCallSyntax::kNameArgs:
+      f.before = format.tool_open + name + format.tool_args;
+      return f;
     case chat::ToolCallSyntax::kNone:
       break;
   }
@@ -71,9 +74,10 @@ FramedList CallList(const chat::OutputFormat& format, bool parallel) {
     list.max_count = 1;
   }
   if (format.tool_syntax == chat::ToolCallSyntax::kJsonArray) {
-    list.before = format.tool_open + "[";
-    list.separator = ", ";
-    list.after = "]";
+    // Appended, not assigned from literals: GCC 12 warns falsely (-Wrestrict) on the latter here.
+    list.before.append(format.tool_open).append("[");
+    list.separator.append(", ");
+    list.after.append("]");
   }
   if (format.tool_syntax == chat::ToolCallSyntax::kDeepSeek &&
       format.tool_section_tags.size() == 2) {
@@ -92,6 +96,7 @@ std::vector<std::string> CallTags(const chat::OutputFormat& format) {
   if (format.tool_syntax == chat::ToolCallSyntax::kHarmony) {
     for (const char* t : {"<|channel|>", "<|constrain|>", "<|message|>"}) tags.push_back(t);
   }
+  if (format.tool_syntax == chat::ToolCallSyntax::kNameArgs) tags.push_back(format.tool_args);
   return tags;
 }
 

