@@ -175,13 +175,20 @@ LocalInferenceService::~LocalInferenceService() {
     retiring.swap(retiring_);
   }
   for (std::thread& t : retiring) t.join();
-  // The hosts go first, while what their last requests' callbacks touch is still here.
+  // The hosts go first, while what their last requests' callbacks touch is still here. An
+  // embedding call's callbacks hold its host until the engine drops them, on the engine's
+  // thread: wait for such holders (as DestroyHost does), or the host would die there and its
+  // engine would join its own thread.
   std::vector<std::shared_ptr<ModelHost>> hosts;
   {
     std::lock_guard<std::mutex> lock(mu_);
     hosts.swap(hosts_);
   }
-  hosts.clear();
+  for (std::shared_ptr<ModelHost>& host : hosts) {
+    host->engine().StopAccepting();
+    while (host.use_count() > 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    host.reset();
+  }
 }
 
 void LocalInferenceService::LoadAll() {

@@ -107,6 +107,23 @@ void ConstraintVocab::BuildTrie() {
     prev = p;
   }
   for (uint32_t node : path) nodes_[node].subtree_end = static_cast<uint32_t>(nodes_.size());
+  // Character counts: per rank from its piece, per node from its parent (preorder: the
+  // deepest node on `path` at or before a node's depth is its parent).
+  auto starts_char = [](uint8_t b) { return (b & 0xC0) != 0x80; };
+  rank_chars_.assign(ranked_ids_.size(), 0);
+  for (uint32_t rank = 0; rank < ranked_ids_.size(); ++rank) {
+    uint32_t chars = 0;
+    for (char c : piece(ranked_ids_[rank])) chars += starts_char(static_cast<uint8_t>(c));
+    rank_chars_[rank] = static_cast<uint16_t>(std::min<uint32_t>(chars, 0xFFFF));
+  }
+  node_chars_.assign(nodes_.size(), 0);
+  std::vector<uint32_t> stack = {0};  // the path from the root to the current node
+  for (uint32_t i = 1; i < nodes_.size(); ++i) {
+    while (nodes_[stack.back()].subtree_end <= i) stack.pop_back();
+    const uint32_t chars = node_chars_[stack.back()] + starts_char(nodes_[i].byte);
+    node_chars_[i] = static_cast<uint16_t>(std::min<uint32_t>(chars, 0xFFFF));
+    stack.push_back(i);
+  }
 }
 
 // Children before parents (reverse preorder): a node's summary is its children's, each with the

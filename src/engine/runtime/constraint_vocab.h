@@ -52,6 +52,10 @@ class ConstraintVocab {
     const uint32_t i = bytes_below_index_[node];
     return i == kNoBytesBelow ? nullptr : &bytes_below_[i];
   }
+  // Characters (bytes that are not UTF-8 continuation bytes; a character cut short at the end
+  // counts) in the piece of the token of each rank, and in the path to each node, saturating.
+  std::span<const uint16_t> rank_chars() const { return rank_chars_; }
+  uint32_t NodeChars(uint32_t node) const { return node_chars_[node]; }
   // Rank one past the last token of node's subtree.
   uint32_t RankEnd(uint32_t node) const {
     const uint32_t end = nodes_[node].subtree_end;
@@ -79,6 +83,8 @@ class ConstraintVocab {
   std::vector<uint8_t> kind_;      // per id: 0 plain, 1 special, 2 end of generation, 3 never
   std::vector<Node> nodes_;
   std::vector<uint16_t> longest_below_;      // per node, saturating
+  std::vector<uint16_t> rank_chars_;         // per rank, saturating
+  std::vector<uint16_t> node_chars_;         // per node, saturating
   std::vector<uint32_t> bytes_below_index_;  // per node: index in bytes_below_ or kNoBytesBelow
   std::vector<std::array<uint64_t, 4>> bytes_below_;
   std::vector<int32_t> ranked_ids_;

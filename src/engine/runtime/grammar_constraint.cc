@@ -179,20 +179,21 @@ void GrammarConstraint::Walk(uint32_t node, const Recognizer::State& s, size_t d
 
 // The tokens below `node` (plain string content) with at most `chars_left` characters after the
 // node: a character starts at every byte that is not a continuation byte (one cut short at the
-// end counts).
+// end counts). One scan of the subtree's ranks against their character counts; walking the
+// subtree instead visited most of the trie near the end of a bounded string.
 void GrammarConstraint::TakeByChars(uint32_t node, uint32_t chars_left) {
-  const std::span<const ConstraintVocab::Node> nodes = vocab_->nodes();
-  if (nodes[node].here) AddRanks(nodes[node].first_rank, nodes[node].first_rank + nodes[node].here);
+  const uint32_t begin = vocab_->nodes()[node].first_rank, end = vocab_->RankEnd(node);
   if (vocab_->LongestBelow(node) <= chars_left) {  // bytes bound characters
-    if (nodes[node].subtree_end > node + 1) {
-      AddRanks(nodes[node].first_rank + nodes[node].here, vocab_->RankEnd(node));
-    }
+    AddRanks(begin, end);
     return;
   }
-  for (uint32_t c = node + 1; c < nodes[node].subtree_end; c = nodes[c].subtree_end) {
-    const bool starts_char = (nodes[c].byte & 0xC0) != 0x80;
-    if (starts_char && chars_left == 0) continue;
-    TakeByChars(c, chars_left - starts_char);
+  const uint32_t limit = vocab_->NodeChars(node) + chars_left;
+  const std::span<const uint16_t> chars = vocab_->rank_chars();
+  for (uint32_t r = begin; r < end;) {
+    while (r < end && chars[r] > limit) ++r;
+    const uint32_t run = r;
+    while (r < end && chars[r] <= limit) ++r;
+    if (r > run) AddRanks(run, r);
   }
 }
 
