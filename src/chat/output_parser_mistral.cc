@@ -13,12 +13,10 @@ constexpr std::string_view kCallId = "[CALL_ID]";
 // A function name (with a call id) is short; a longer run before tool_args is text.
 constexpr size_t kMaxNameBytes = 256;
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
 bool IsName(std::string_view name) {
   if (name.empty()) return false;
   for (char c : name) {
-    if (IsSpace(c) || c == '[' || c == ']' || c == '{' || c == '}' || c == '"') return false;
+    if (text::IsSpace(c) || c == '[' || c == ']' || c == '{' || c == '}' || c == '"') return false;
   }
   return true;
 }
@@ -57,7 +55,7 @@ bool ChatOutputParser::StepNameArgsHeader(bool final, ChatDelta& out) {
 bool ChatOutputParser::StepNameArgsBody(bool final, ChatDelta& out) {
   size_t i = 0;
   if (!name_args_object_) {
-    while (i < buf_.size() && IsSpace(buf_[i])) ++i;
+    while (i < buf_.size() && text::IsSpace(buf_[i])) ++i;
     if (i < buf_.size() && buf_[i] != '{') {  // no arguments object: not a call
       call_->Feed(std::string_view(buf_).substr(0, i));
       buf_.erase(0, i);

@@ -20,8 +20,6 @@ enum class ArgumentsForm {
   kText,    // it concatenates them (or never reads them): an object is written as JSON text
 };
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
 // Reads the template text after each `arguments` (as in tool_call.arguments or
 // tool['function']['arguments']): a test of its type wins, then a filter that needs an object.
 ArgumentsForm DetectArgumentsForm(std::string_view src) {
@@ -31,7 +29,7 @@ ArgumentsForm DetectArgumentsForm(std::string_view src) {
     size_t i = p + kWord.size();
     while (i < src.size() && (src[i] == '\'' || src[i] == '"' || src[i] == ']')) ++i;
     size_t j = i;
-    while (j < src.size() && IsSpace(src[j])) ++j;
+    while (j < src.size() && text::IsSpace(src[j])) ++j;
     std::string_view rest = src.substr(j);
     // Consumes a word (not a prefix of a longer name) and the spaces after it.
     auto eat = [&rest](std::string_view word) {
@@ -42,7 +40,7 @@ ArgumentsForm DetectArgumentsForm(std::string_view src) {
         return false;
       }
       rest.remove_prefix(word.size());
-      while (!rest.empty() && IsSpace(rest.front())) rest.remove_prefix(1);
+      while (!rest.empty() && text::IsSpace(rest.front())) rest.remove_prefix(1);
       return true;
     };
     if (j > i && eat("is")) {

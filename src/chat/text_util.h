@@ -20,6 +20,9 @@ std::string_view AfterLast(std::string_view s, std::string_view sep);
 // s.split(sep)[0]: the text before the first `sep` (all of `s` when `sep` is absent).
 std::string_view BeforeFirst(std::string_view s, std::string_view sep);
 
+// JSON's whitespace (and the layout whitespace of templates and model output).
+inline bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
 inline bool Contains(std::string_view s, std::string_view part) {
   return s.find(part) != std::string_view::npos;
 }

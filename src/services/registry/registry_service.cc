@@ -282,26 +282,26 @@ Result<Change> RegistryService::Finish(const audit::Actor& actor, std::string_vi
 void RegistryService::AuditServing(const audit::Actor& actor, std::string_view action,
                                    std::string_view name, std::string_view ref,
                                    const Status& outcome) {
-  audit::Event e;
-  e.actor = actor.subject;
-  e.action = "models." + std::string(action);
-  e.target = "served:" + std::string(name);
-  e.source = actor.source;
-  e.outcome = outcome.ok() ? "ok" : "failed";
-  e.detail = outcome.ok() ? std::string(ref) : std::string(ref) + ": " + outcome.message();
-  audit::AppendOrWarn(audit_, e);
+  Append(actor, "models." + std::string(action), "served:" + std::string(name),
+         outcome.ok() ? std::string(ref) : std::string(ref) + ": " + outcome.message(), outcome);
 }
 
 void RegistryService::Audit(const audit::Actor& actor, std::string_view kind,
                             std::string_view model, std::string_view detail,
                             const Status& outcome) {
+  Append(actor, "registry." + std::string(kind), "model:" + std::string(model),
+         outcome.ok() ? std::string(detail) : outcome.message(), outcome);
+}
+
+void RegistryService::Append(const audit::Actor& actor, std::string action, std::string target,
+                             std::string detail, const Status& outcome) {
   audit::Event e;
   e.actor = actor.subject;
-  e.action = "registry." + std::string(kind);
-  e.target = "model:" + std::string(model);
+  e.action = std::move(action);
+  e.target = std::move(target);
   e.source = actor.source;
   e.outcome = outcome.ok() ? "ok" : "failed";
-  e.detail = outcome.ok() ? std::string(detail) : outcome.message();
+  e.detail = std::move(detail);
   audit::AppendOrWarn(audit_, e);  // a busy log must not fail the change
 }
 

@@ -102,6 +102,9 @@ class RegistryService {
                         Result<Change> result);
   void Audit(const audit::Actor& actor, std::string_view kind, std::string_view model,
              std::string_view detail, const Status& outcome);
+  // Writes one audit event; both kinds of event above go through it.
+  void Append(const audit::Actor& actor, std::string action, std::string target, std::string detail,
+              const Status& outcome);
 
   RegistryStore& store_;
   audit::AuditLog& audit_;
