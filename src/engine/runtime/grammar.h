@@ -41,7 +41,7 @@ struct ByteSet {
 };
 
 // The bytes that plain JSON-string content may hold (a superset of
-// ConstraintVocab::kStringContentBelow's): 0x20 and up but '"' and '\\'.
+// TokenTrie::kStringContentBelow's): 0x20 and up but '"' and '\\'.
 inline constexpr std::array<uint64_t, 4> kPlainStringBytes = {
     0xFFFFFFFF00000000ull & ~(uint64_t{1} << '"'), ~(uint64_t{1} << ('\\' - 64)), ~uint64_t{0},
     ~uint64_t{0}};

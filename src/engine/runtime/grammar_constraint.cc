@@ -20,11 +20,8 @@ class GrammarConstraint final : public TokenConstraint {
  public:
   GrammarConstraint(std::shared_ptr<const ConstraintVocab> vocab,
                     std::shared_ptr<const grammar::Grammar> g,
-                    const std::vector<std::string>& special_texts, bool reuse_masks)
-      : vocab_(std::move(vocab)),
-        grammar_(std::move(g)),
-        rec_(*grammar_),
-        reuse_masks_(reuse_masks) {
+                    const std::vector<std::string>& special_texts, GrammarMaskOptions options)
+      : vocab_(std::move(vocab)), grammar_(std::move(g)), rec_(*grammar_), options_(options) {
     if (!rec_.Start(state_)) failed_ = true;
     for (int32_t id : vocab_->special_ids()) {
       for (const std::string& text : special_texts) {
@@ -39,7 +36,11 @@ class GrammarConstraint final : public TokenConstraint {
   void SetTokensLeft(int tokens) override { tokens_left_ = tokens; }
 
  private:
-  void Walk(uint32_t node, const Recognizer::State& s, size_t depth);
+  // `from`: the memo_ entry that holds `s`, or kNoMemo.
+  void Walk(uint32_t node, const Recognizer::State& s, size_t depth, uint32_t from);
+  // The memo_ entry for `byte` from entry `from` (whose state is `s`), stepped if new; kNoMemo
+  // when memo_ is full (it holds options_.walk_memo_entries, at least the root).
+  uint32_t StepMemo(uint32_t from, const Recognizer::State& s, uint8_t byte);
   // Steps the recognizer over a token's text; false if the grammar refuses a byte.
   bool StepText(std::string_view text, Recognizer::State& out);
   bool IsAllowedSpecial(int32_t id) const {
@@ -78,12 +79,16 @@ class GrammarConstraint final : public TokenConstraint {
   std::shared_ptr<const grammar::Grammar> grammar_;
   Recognizer rec_;
   Recognizer::State state_;
+  // Walk states by the masks that led to them (see Walk); one walk's worth, entries reused.
   struct Memo {
-    uint64_t mask = 0;  // Recognizer::AcceptMask of the bytes that lead here
     bool ok = false;
     Recognizer::State state;
+    std::vector<std::pair<uint64_t, uint32_t>> next;  // (AcceptMask, entry) stepped from here
   };
-  std::deque<std::vector<Memo>> levels_;  // walk states per trie depth, reused (stable addresses)
+  static constexpr uint32_t kNoMemo = 0xFFFFFFFFu;
+  std::deque<Memo> memo_;  // stable addresses while it grows
+  size_t memo_used_ = 0;
+  std::deque<Recognizer::State> alone_;  // per trie depth: a state stepped without memo_
   bool failed_ = false;
   bool ended_ = false;
   int tokens_left_ = -1;   // unknown
@@ -108,7 +113,8 @@ class GrammarConstraint final : public TokenConstraint {
   static constexpr uint64_t kNoBudgetRefused = ~uint64_t{0};
   static constexpr size_t kSavedMasks = 8;
   static constexpr size_t kMaxKeyLength = 4096;
-  bool reuse_masks_;
+  GrammarMaskOptions options_;
+  const TokenTrie* trie_ = nullptr;  // the one being walked
   std::vector<SavedMask> saved_;
   SavedMask scratch_;  // a state whose key is too long
   std::vector<uint32_t> key_;
@@ -119,46 +125,49 @@ class GrammarConstraint final : public TokenConstraint {
   std::vector<int32_t> eog_added_;
 };
 
-// Sibling bytes that the same stacks take lead to the same state (AcceptMask): each distinct
-// state is stepped to once per node and kept until the node's children are done.
-void GrammarConstraint::Walk(uint32_t node, const Recognizer::State& s, size_t depth) {
-  if (levels_.size() <= depth) levels_.resize(depth + 1);
-  std::vector<Memo>& memo = levels_[depth];
-  size_t used = 0;
-  const size_t start = rec_.Mark();
-  const std::span<const ConstraintVocab::Node> nodes = vocab_->nodes();
-  const uint32_t end = nodes[node].subtree_end;
+// Bytes with the same AcceptMask step a state to the same state, so the walk keeps the states
+// it steps to by the masks of the bytes that led there from its start (memo_): sibling bytes,
+// and every path with the same masks ("ab" and "cd" inside a string, any indentation inside
+// a counted run of whitespace), share one step. A byte that leaves the state as it was (an
+// unbounded run going on) leads back to the same entry. Past walk_memo_entries, or where a state
+// has more stacks than a mask holds, a child is stepped alone and undone after its subtree.
+void GrammarConstraint::Walk(uint32_t node, const Recognizer::State& s, size_t depth,
+                             uint32_t from) {
+  const std::span<const TokenTrie::Node> nodes = trie_->nodes();
+  const std::span<const uint8_t> child_bytes = trie_->child_bytes();
+  const std::span<const uint32_t> child_nodes = trie_->child_nodes();
   const grammar::ByteSet next = rec_.NextBytes(s);
-  const bool memoize = s.tops.size() <= 64;
-  for (uint32_t c = node + 1; c < end; c = nodes[c].subtree_end) {
-    const ConstraintVocab::Node& n = nodes[c];
-    if (!next.Has(n.byte)) continue;
-    const uint64_t mask = memoize ? rec_.AcceptMask(s, n.byte) : 0;
-    size_t i = 0;
-    while (i < used && !(memoize && memo[i].mask == mask)) ++i;
-    if (i == used) {
-      if (!memoize) rec_.Rollback(start);  // one state at a time
-      if (used == memo.size()) memo.emplace_back();
-      if (memoize || used == 0) ++used;
-      i = used - 1;
-      memo[i].mask = mask;
-      memo[i].ok = rec_.Step(s, n.byte, memo[i].state);
+  const bool memoize = from != kNoMemo && s.tops.size() <= 64;
+  for (uint32_t j = trie_->ChildBegin(node), end = trie_->ChildBegin(node + 1); j < end; ++j) {
+    if (!next.Has(child_bytes[j])) continue;
+    const uint32_t c = child_nodes[j];
+    const TokenTrie::Node& n = nodes[c];
+    const uint32_t k = memoize ? StepMemo(from, s, n.byte) : kNoMemo;
+    const size_t mark = rec_.Mark();
+    bool ok;
+    const Recognizer::State* stepped;
+    if (k != kNoMemo) {
+      ok = memo_[k].ok;
+      stepped = &memo_[k].state;
+    } else {
+      if (alone_.size() <= depth) alone_.resize(depth + 1);
+      ok = rec_.Step(s, n.byte, alone_[depth]);
+      stepped = &alone_[depth];
     }
-    const Recognizer::State& t = memo[i].state;
-    if (memo[i].ok) {
+    const Recognizer::State& t = *stepped;
+    if (ok) {
       // A subtree that some stack takes whole (string content or a run of a byte set, with
       // room for its longest token) is not walked.
-      const bool string_below = n.flags & ConstraintVocab::kStringContentBelow;
-      const std::array<uint64_t, 4>* below = vocab_->BytesBelow(c);
+      const bool string_below = n.flags & TokenTrie::kStringContentBelow;
+      const std::array<uint64_t, 4>* below = trie_->BytesBelow(c);
       uint32_t rest = 0, room = 0;
       if ((string_below || below) &&
-          rec_.TakesRun(t, string_below, n.flags & ConstraintVocab::kWholeCharsBelow, below,
-                        vocab_->LongestBelow(c), rest) &&
+          rec_.TakesRun(t, string_below, n.flags & TokenTrie::kWholeCharsBelow, below,
+                        trie_->LongestBelow(c), rest) &&
           (!budgeted_ || Fits(rest))) {
-        AddRanks(n.first_rank, vocab_->RankEnd(c));
+        AddRanks(n.first_rank, trie_->RankEnd(c));
       } else if (string_below && (room = rec_.CharRoom(t, rest)) > 0 &&
-                 (!budgeted_ ||
-                  Fits(rest + ((n.flags & ConstraintVocab::kWholeCharsBelow) ? 0 : 3)))) {
+                 (!budgeted_ || Fits(rest + ((n.flags & TokenTrie::kWholeCharsBelow) ? 0 : 3)))) {
         // Only the characters left in a bounded string: count them instead of stepping.
         TakeByChars(c, room);
       } else if (budgeted_ && (string_below || below) &&
@@ -169,12 +178,30 @@ void GrammarConstraint::Walk(uint32_t node, const Recognizer::State& s, size_t d
         if (n.here && (!budgeted_ || Fits(rec_.Distance(t)))) {
           AddRanks(n.first_rank, n.first_rank + n.here);
         }
-        if (n.subtree_end > c + 1) Walk(c, t, depth + 1);
+        if (n.subtree_end > c + 1) Walk(c, t, depth + 1, k);
       }
     }
-    if (!memoize) used = 0;  // not reusable: step again for the next sibling
+    if (k == kNoMemo) rec_.Rollback(mark);
   }
-  rec_.Rollback(start);
+}
+
+uint32_t GrammarConstraint::StepMemo(uint32_t from, const Recognizer::State& s, uint8_t byte) {
+  const uint64_t mask = rec_.AcceptMask(s, byte);
+  for (const auto& [m, k] : memo_[from].next) {
+    if (m == mask) return k;
+  }
+  if (memo_used_ >= options_.walk_memo_entries) return kNoMemo;
+  if (memo_used_ == memo_.size()) memo_.emplace_back();
+  uint32_t k = static_cast<uint32_t>(memo_used_++);
+  Memo& e = memo_[k];
+  e.next.clear();
+  e.ok = rec_.Step(s, byte, e.state);
+  if (e.ok && rec_.SameState(e.state, s)) {
+    --memo_used_;
+    k = from;
+  }
+  memo_[from].next.emplace_back(mask, k);
+  return k;
 }
 
 // The tokens below `node` (plain string content) with at most `chars_left` characters after the
@@ -182,13 +209,13 @@ void GrammarConstraint::Walk(uint32_t node, const Recognizer::State& s, size_t d
 // end counts). One scan of the subtree's ranks against their character counts; walking the
 // subtree instead visited most of the trie near the end of a bounded string.
 void GrammarConstraint::TakeByChars(uint32_t node, uint32_t chars_left) {
-  const uint32_t begin = vocab_->nodes()[node].first_rank, end = vocab_->RankEnd(node);
-  if (vocab_->LongestBelow(node) <= chars_left) {  // bytes bound characters
+  const uint32_t begin = trie_->nodes()[node].first_rank, end = trie_->RankEnd(node);
+  if (trie_->LongestBelow(node) <= chars_left) {  // bytes bound characters
     AddRanks(begin, end);
     return;
   }
-  const uint32_t limit = vocab_->NodeChars(node) + chars_left;
-  const std::span<const uint16_t> chars = vocab_->rank_chars();
+  const uint32_t limit = trie_->NodeChars(node) + chars_left;
+  const std::span<const uint16_t> chars = trie_->rank_chars();
   for (uint32_t r = begin; r < end;) {
     while (r < end && chars[r] > limit) ++r;
     const uint32_t run = r;
@@ -198,7 +225,7 @@ void GrammarConstraint::TakeByChars(uint32_t node, uint32_t chars_left) {
 }
 
 GrammarConstraint::SavedMask& GrammarConstraint::AllowedNow() {
-  if (!reuse_masks_ || !rec_.Key(state_, kMaxKeyLength, key_)) {
+  if (!options_.reuse_masks || !rec_.Key(state_, kMaxKeyLength, key_)) {
     ComputeAllowed(scratch_);
     return scratch_;
   }
@@ -236,13 +263,32 @@ void GrammarConstraint::ComputeAllowed(SavedMask& out) {
   same_from_ = 0;
   same_below_ = kNoBudgetRefused;
   ranges_.clear();
-  Walk(0, state_, 0);
-  out.allowed.Reset(vocab_->n_vocab());
-  const std::span<const int32_t> ids = vocab_->ranked_ids();
+  // Inside a string, every token of plain content ending with a whole character that fits the
+  // room is allowed (and, where the budget leaves room for the string's end, completes in
+  // time): those come as a set, and the walk is over the other tokens.
+  uint32_t room = 0, rest = 0;
+  out.any = false;
+  if (options_.plain_string_sets && (room = rec_.PlainRoom(state_, rest)) > 0 &&
+      (!budgeted_ || Fits(rest))) {
+    out.any = vocab_->plain_strings().Fill(room, out.allowed);
+    trie_ = &vocab_->non_plain_trie();
+  } else {
+    out.allowed.Reset(vocab_->n_vocab());
+    trie_ = &vocab_->trie();
+  }
+  const size_t mark = rec_.Mark();
+  if (memo_.empty()) memo_.emplace_back();
+  memo_[0].ok = true;
+  memo_[0].state = state_;
+  memo_[0].next.clear();
+  memo_used_ = 1;
+  Walk(0, memo_[0].state, 0, 0);
+  rec_.Rollback(mark);
+  const std::span<const int32_t> ids = trie_->ranked_ids();
   for (const auto& [begin, end] : ranges_) {
     for (uint32_t r = begin; r < end; ++r) out.allowed.Set(ids[r]);
   }
-  out.any = !ranges_.empty();
+  out.any = out.any || !ranges_.empty();
   for (int32_t id : specials_) {
     Recognizer::State t;
     const size_t mark = rec_.Mark();
@@ -320,9 +366,9 @@ bool GrammarConstraint::StepText(std::string_view text, Recognizer::State& out) 
 
 std::unique_ptr<TokenConstraint> MakeGrammarConstraint(
     std::shared_ptr<const ConstraintVocab> vocab, std::shared_ptr<const grammar::Grammar> g,
-    const std::vector<std::string>& special_texts, bool reuse_masks) {
+    const std::vector<std::string>& special_texts, GrammarMaskOptions options) {
   return std::make_unique<GrammarConstraint>(std::move(vocab), std::move(g), special_texts,
-                                             reuse_masks);
+                                             options);
 }
 
 }  // namespace llmux

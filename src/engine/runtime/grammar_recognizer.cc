@@ -129,6 +129,14 @@ uint32_t Recognizer::Distance(const State& s, bool boundary_only) const {
   return best;
 }
 
+bool Recognizer::SameState(const State& a, const State& b) const {
+  if (a.accepting != b.accepting || a.tops.size() != b.tops.size()) return false;
+  for (size_t i = 0; i < a.tops.size(); ++i) {
+    if (!SameChain(a.tops[i], b.tops[i])) return false;
+  }
+  return true;
+}
+
 bool Recognizer::Key(const State& s, size_t max_len, std::vector<uint32_t>& key) const {
   key.clear();
   for (uint32_t t : s.tops) {
@@ -189,6 +197,31 @@ uint32_t Recognizer::CharRoom(const State& s, uint32_t& rest) const {
     if (g_.string_boundary[n.pos] == Grammar::kCharStart) {
       room = 1 + (parent == kNone ? 0 : g_.char_run_room[nodes_[parent].pos]);
       rest = n.rest;
+    }
+  }
+  return room;
+}
+
+uint32_t Recognizer::PlainRoom(const State& s, uint32_t& rest) const {
+  uint32_t room = 0, parent = kNone;
+  bool first = true;
+  rest = 0;
+  for (uint32_t t : s.tops) {
+    const Node& n = nodes_[t];
+    if (TakesNone(n, kPlainStringBytes)) continue;
+    if (first) parent = n.parent;
+    first = false;
+    if (n.parent != parent) return 0;
+    const uint8_t boundary = g_.string_boundary[n.pos];
+    if (boundary == Grammar::kNotBoundary) continue;
+    // The boundary's byte set takes one byte of a character; the rest is past the character.
+    rest = std::max(rest, n.rest - 1);
+    if (boundary == Grammar::kBodyBoundary) {
+      room = kUnbounded;
+    } else {
+      const uint64_t chars =
+          1 + uint64_t{parent == kNone ? 0 : g_.char_run_room[nodes_[parent].pos]};
+      room = std::max(room, static_cast<uint32_t>(std::min<uint64_t>(chars, kUnbounded)));
     }
   }
   return room;

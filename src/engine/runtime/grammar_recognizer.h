@@ -67,6 +67,14 @@ class Recognizer {
   // shared node: how many characters of plain string content it takes from here (0 otherwise),
   // and in `rest` the distance of the character-start stack.
   uint32_t CharRoom(const State& s, uint32_t& rest) const;
+  // When every stack of `s` that takes plain string content rests on one shared node and one
+  // of them is at a string body's boundary or at the start of a string character: how many
+  // characters of plain string content `s` takes (kUnbounded in a body), else 0. Then a text of
+  // plain content (constraint::StringSuffixesOk) is taken exactly when it has at most that many
+  // characters, and when it ends with a whole character, at most `rest` bytes complete the
+  // text after it (the distance after one character; more characters only bring the end
+  // nearer).
+  uint32_t PlainRoom(const State& s, uint32_t& rest) const;
   // A lower bound of Distance() after any text made only of `bytes`: where every stack of `s`
   // rests on one node whose byte set (or the first byte set below it) takes none of those
   // bytes, no such text gets past it, so that node's distance stays; 0 when unknown.
@@ -86,6 +94,8 @@ class Recognizer {
     }
     return m;
   }
+  // The two states have the same stacks in the same order (wherever their nodes lie).
+  bool SameState(const State& a, const State& b) const;
   bool exploded() const { return exploded_; }
 
  private:

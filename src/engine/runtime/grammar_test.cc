@@ -213,8 +213,8 @@ std::vector<bool> BruteForce(const Grammar& g, const ConstraintVocab& vocab,
 // budget > 0: the constraint is told the tokens left, and the answer prefers to go on (not end).
 void ExpectMaskMatchesBruteForce(std::shared_ptr<const Grammar> g,
                                  std::shared_ptr<const ConstraintVocab> vocab, int steps,
-                                 uint32_t seed, int budget = -1) {
-  auto c = MakeGrammarConstraint(vocab, g);
+                                 uint32_t seed, int budget = -1, GrammarMaskOptions options = {}) {
+  auto c = MakeGrammarConstraint(vocab, g, {}, options);
   std::mt19937 rng(seed);
   std::string text;
   for (int step = 0; step < steps; ++step) {
@@ -325,6 +325,10 @@ TEST(GrammarConstraintTest, MaskEqualsBruteForceOnQwen3Vocab) {
   ASSERT_TRUE(g.ok()) << g.status().ToString();
   // (The body above is looser than UTF-8 on purpose: the shortcut only needs the boundary.)
   ExpectMaskMatchesBruteForce(*g, vocab, 6, 7);
+  // Near the end of a budget, where the plain-string set gives way to the walk.
+  ExpectMaskMatchesBruteForce(*g, vocab, 10, 8, 10);
+  // A walk whose memo of states fills up: the rest is stepped alone.
+  ExpectMaskMatchesBruteForce(*g, vocab, 4, 9, -1, {.walk_memo_entries = 3});
 }
 
 // A special token whose text the grammar takes is allowed only when it is listed, only where the
@@ -406,16 +410,19 @@ TEST(GrammarConstraintTest, CountedRunsEqualBruteForceOnQwen3Vocab) {
   ASSERT_TRUE(g.ok()) << g.status().ToString();
   for (uint32_t seed = 1; seed <= 2; ++seed) ExpectMaskMatchesBruteForce(*g, vocab, 14, seed);
   for (int budget : {12, 16}) ExpectMaskMatchesBruteForce(*g, vocab, budget, 3, budget);
+  ExpectMaskMatchesBruteForce(*g, vocab, 14, 4, -1, {.walk_memo_entries = 2});
 }
 
-// A saved mask (reuse_masks) must equal a new walk from the same state under every budget:
+// A saved mask (reuse_masks), or one started from the plain-string set, must equal a new full
+// walk from the same state under every budget:
 // answers made of runs whose states repeat, with budgets from loose to one token short of the
 // text, and a pick that prefers going on, so that the steering to the end is reached.
 void ExpectSavedMasksEqualNewWalks(std::shared_ptr<const Grammar> g,
                                    std::shared_ptr<const ConstraintVocab> vocab, uint32_t seed,
                                    int budget) {
   auto saved = MakeGrammarConstraint(vocab, g);
-  auto walked = MakeGrammarConstraint(vocab, g, {}, /*reuse_masks=*/false);
+  auto walked =
+      MakeGrammarConstraint(vocab, g, {}, {.reuse_masks = false, .plain_string_sets = false});
   std::mt19937 rng(seed);
   std::string text;
   for (int used = 0; used < budget; ++used) {

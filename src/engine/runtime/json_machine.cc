@@ -300,6 +300,19 @@ bool JsonMatches(std::string_view text) {
   return JsonFeed(s, text) && JsonComplete(s);
 }
 
+bool EndsWithWholeChar(std::string_view text) {
+  size_t i = text.size();
+  size_t cont = 0;
+  while (i > 0 && (static_cast<uint8_t>(text[i - 1]) & 0xC0) == 0x80 && cont < 4) {
+    --i;
+    ++cont;
+  }
+  if (i == 0) return cont == 0;
+  const uint8_t lead = static_cast<uint8_t>(text[i - 1]);
+  const size_t need = lead < 0x80 ? 0 : lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : lead >= 0xC0 ? 1 : 9;
+  return need == cont;
+}
+
 void StringSuffixesOk(std::string_view text, std::vector<uint8_t>& ok) {
   const size_t n = text.size();
   ok.assign(n + 1, 0);

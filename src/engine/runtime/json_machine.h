@@ -72,6 +72,10 @@ inline bool JsonComplete(const JsonState& s) { return s.mode == JsonMode::kDone;
 // At a character boundary inside a string: where StringSuffixesOk() applies.
 inline bool JsonInPlainString(const JsonState& s) { return s.mode == JsonMode::kString; }
 
+// The text does not end inside a UTF-8 character: its last lead byte has all its continuation
+// bytes (a text of continuation bytes only does not count as whole).
+bool EndsWithWholeChar(std::string_view text);
+
 // ok[i] (for i in 0..text.size()) is set if text[i..] is accepted from a JsonInPlainString()
 // state without leaving the string: no quote, backslash or control byte, and valid UTF-8 up to
 // a possibly unfinished last character. Conservative: a 0 only means "not known to be ok".

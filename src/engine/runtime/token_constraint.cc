@@ -1,11 +1,11 @@
 #include "engine/runtime/token_constraint.h"
 
 #include <cmath>
-#include <limits>
 #include <string_view>
 #include <utility>
 
 #include "engine/runtime/json_machine.h"
+#include "engine/runtime/token_bitset.h"
 
 namespace llmux {
 
@@ -117,7 +117,7 @@ class SequenceConstraint final : public TokenConstraint {
   bool failed_ = false;                                // a token that was not allowed was accepted
   bool ended_ = false;                                 // an end-of-generation token was accepted
   std::vector<std::pair<uint32_t, uint32_t>> ranges_;  // allowed ranks, reused
-  std::vector<uint8_t> allowed_;                       // per id, reused
+  TokenBitset allowed_;                                // reused
 };
 
 StepResult SequenceConstraint::Step(SeqState& s, uint8_t b) const {
@@ -185,14 +185,14 @@ bool SequenceConstraint::SpecialAllowed(std::string_view piece) const {
 // Depth-first over the token trie: a rejected byte drops the whole subtree, and inside a JSON
 // string a subtree of plain string content is taken whole.
 void SequenceConstraint::Walk(uint32_t node, const SeqState& s) {
-  const std::span<const ConstraintVocab::Node> nodes = vocab_->nodes();
+  const std::span<const TokenTrie::Node> nodes = vocab_->trie().nodes();
   const uint32_t end = nodes[node].subtree_end;
   for (uint32_t c = node + 1; c < end; c = nodes[c].subtree_end) {
-    const ConstraintVocab::Node& n = nodes[c];
+    const TokenTrie::Node& n = nodes[c];
     SeqState t = s;
     if (Step(t, n.byte) == StepResult::kReject) continue;
-    if ((n.flags & ConstraintVocab::kStringContentBelow) && InPlainString(t)) {
-      AddRanks(n.first_rank, vocab_->RankEnd(c));
+    if ((n.flags & TokenTrie::kStringContentBelow) && InPlainString(t)) {
+      AddRanks(n.first_rank, vocab_->trie().RankEnd(c));
       continue;
     }
     if (n.here) AddRanks(n.first_rank, n.first_rank + n.here);
@@ -201,18 +201,18 @@ void SequenceConstraint::Walk(uint32_t node, const SeqState& s) {
 }
 
 void SequenceConstraint::Mask(std::span<float> logits) {
-  allowed_.assign(vocab_->n_vocab(), 0);
+  allowed_.Reset(vocab_->n_vocab());
   if (!failed_ && !ended_) {
     ranges_.clear();
     Walk(0, state_);
-    const std::span<const int32_t> ids = vocab_->ranked_ids();
+    const std::span<const int32_t> ids = vocab_->trie().ranked_ids();
     for (const auto& [begin, end] : ranges_) {
-      for (uint32_t r = begin; r < end; ++r) allowed_[ids[r]] = 1;
+      for (uint32_t r = begin; r < end; ++r) allowed_.Set(ids[r]);
     }
     bool any = !ranges_.empty();
     for (int32_t id : vocab_->special_ids()) {
       if (SpecialAllowed(vocab_->piece(id))) {
-        allowed_[id] = 1;
+        allowed_.Set(id);
         any = true;
       }
     }
@@ -221,13 +221,9 @@ void SequenceConstraint::Mask(std::span<float> logits) {
     if (!any && !IsComplete(state_)) failed_ = true;
   }
   if (failed_ || ended_ || IsComplete(state_)) {
-    for (int32_t id : vocab_->eog_ids()) allowed_[id] = 1;
+    for (int32_t id : vocab_->eog_ids()) allowed_.Set(id);
   }
-  const size_t n_vocab = allowed_.size();
-  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  for (size_t i = 0; i < logits.size(); ++i) {
-    if (i >= n_vocab || !allowed_[i]) logits[i] = kNegInf;
-  }
+  allowed_.MaskLogits(logits);
 }
 
 void SequenceConstraint::Accept(int32_t token) {

@@ -13,8 +13,10 @@
 #include <vector>
 
 #include "engine/gguf/gguf_reader.h"
+#include "engine/runtime/constraint_vocab.h"
 #include "engine/runtime/json_machine.h"
 #include "engine/runtime/sampler.h"
+#include "engine/runtime/token_bitset.h"
 #include "engine/tokenizer/test_vocab.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "tests/support/test_paths.h"
@@ -43,7 +45,7 @@ class TokenConstraintTest : public ::testing::Test {
         "Tokenizer::FromGguf %.1f ms, ConstraintVocab::Build on %d tokens: %.1f ms CPU, "
         "%zu trie nodes\n",
         start - build_start, tokenizer_->n_vocab(), ThreadCpuMs() - start,
-        (*vocab_)->nodes().size());
+        (*vocab_)->trie().nodes().size());
 
     std::mt19937 rng(1234);
     std::normal_distribution<float> normal(0.0f, 2.0f);
@@ -254,8 +256,81 @@ TEST_F(TokenConstraintTest, VocabularyFacts) {
       ++plain;
     }
   }
-  EXPECT_EQ(vocab()->ranked_ids().size(), plain);
+  EXPECT_EQ(vocab()->trie().ranked_ids().size(), plain);
   EXPECT_LT(plain, 151936u - 200u);
+}
+
+// Code points of a piece that is whole, strictly valid UTF-8 (RFC 3629: no overlong forms, no
+// surrogates, nothing past U+10FFFF) and JSON string content as it is (no control byte, quote
+// or backslash); -1 otherwise.
+int PlainStringChars(const std::string& piece) {
+  int chars = 0;
+  for (size_t i = 0; i < piece.size(); ++chars) {
+    const uint8_t b = static_cast<uint8_t>(piece[i]);
+    if (b < 0x80) {
+      if (b < 0x20 || b == '"' || b == '\\') return -1;
+      ++i;
+      continue;
+    }
+    int len = 0;
+    uint32_t cp = 0;
+    if (b >= 0xC2 && b <= 0xDF) {
+      len = 2;
+      cp = b & 0x1F;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      len = 3;
+      cp = b & 0x0F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      len = 4;
+      cp = b & 0x07;
+    } else {
+      return -1;
+    }
+    if (i + len > piece.size()) return -1;
+    for (int k = 1; k < len; ++k) {
+      const uint8_t c = static_cast<uint8_t>(piece[i + k]);
+      if ((c & 0xC0) != 0x80) return -1;
+      cp = (cp << 6) | (c & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return -1;
+    }
+    i += len;
+  }
+  return chars;
+}
+
+// The plain-string sets (what a mask inside a JSON string takes without walking) hold exactly
+// the tokens that are whole JSON-string content with at most that many characters, and the
+// second trie holds every other plain token.
+TEST_F(TokenConstraintTest, PlainStringSetsHoldStringContentByCharacters) {
+  std::vector<int> chars(tokenizer_->n_vocab(), -1);
+  size_t plain = 0, in_strings = 0;
+  for (int32_t id = 0; id < tokenizer_->n_vocab(); ++id) {
+    if (tokenizer_->IsSpecial(id) || tokenizer_->IsEndOfGeneration(id) || pieces_[id].empty()) {
+      continue;
+    }
+    ++plain;
+    chars[id] = PlainStringChars(pieces_[id]);
+    in_strings += chars[id] >= 0;
+  }
+  EXPECT_GT(in_strings, plain / 2);
+  EXPECT_EQ(vocab()->plain_strings().size(), in_strings);
+  EXPECT_EQ(vocab()->non_plain_trie().ranked_ids().size(), plain - in_strings);
+  for (int32_t id : vocab()->non_plain_trie().ranked_ids()) ASSERT_LT(chars[id], 0) << id;
+  TokenBitset set;
+  for (uint32_t room : {0u, 1u, 2u, 3u, 7u, 15u, 16u, 17u, 31u, 200u, 0xFFFFFFFFu}) {
+    const bool any = vocab()->plain_strings().Fill(room, set);
+    size_t n = 0;
+    for (int32_t id = 0; id < tokenizer_->n_vocab(); ++id) {
+      const bool expected = chars[id] >= 0 && static_cast<uint32_t>(chars[id]) <= room;
+      ASSERT_EQ(set.Has(id), expected)
+          << "room " << room << " token " << id << " '" << pieces_[id] << "'";
+      n += expected;
+    }
+    EXPECT_EQ(any, n > 0) << room;
+  }
 }
 
 TEST_F(TokenConstraintTest, JsonStartAllowsOnlyObjectStarts) {
