@@ -86,6 +86,8 @@ class GrammarConstraint final : public TokenConstraint {
     std::vector<std::pair<uint64_t, uint32_t>> next;  // (AcceptMask, entry) stepped from here
   };
   static constexpr uint32_t kNoMemo = 0xFFFFFFFFu;
+  static constexpr size_t kMaxMemoNodes = size_t{1} << 18;  // 4 MiB of recognizer nodes
+  size_t walk_start_ = 0;                                   // rec_.Mark() when the walk began
   std::deque<Memo> memo_;  // stable addresses while it grows
   size_t memo_used_ = 0;
   std::deque<Recognizer::State> alone_;  // per trie depth: a state stepped without memo_
@@ -190,7 +192,11 @@ uint32_t GrammarConstraint::StepMemo(uint32_t from, const Recognizer::State& s, 
   for (const auto& [m, k] : memo_[from].next) {
     if (m == mask) return k;
   }
-  if (memo_used_ >= options_.walk_memo_entries) return kNoMemo;
+  // The memo's states keep their recognizer nodes until the walk ends: bounded in entries and
+  // in nodes (a hostile grammar can make one step push hundreds of thousands of them).
+  if (memo_used_ >= options_.walk_memo_entries || rec_.Mark() - walk_start_ > kMaxMemoNodes) {
+    return kNoMemo;
+  }
   if (memo_used_ == memo_.size()) memo_.emplace_back();
   uint32_t k = static_cast<uint32_t>(memo_used_++);
   Memo& e = memo_[k];
@@ -277,6 +283,7 @@ void GrammarConstraint::ComputeAllowed(SavedMask& out) {
     trie_ = &vocab_->trie();
   }
   const size_t mark = rec_.Mark();
+  walk_start_ = mark;
   if (memo_.empty()) memo_.emplace_back();
   memo_[0].ok = true;
   memo_[0].state = state_;
