@@ -193,6 +193,16 @@ TEST(CliTest, ModelCreateQuantizeBenchAndRun) {
   EXPECT_NE(bench.out.find("| pp32 |"), std::string::npos) << bench.out;
   EXPECT_NE(bench.out.find("| tg8 |"), std::string::npos) << bench.out;
   EXPECT_NE(bench.out.find("memory read bandwidth, 2 threads: "), std::string::npos) << bench.out;
+  EXPECT_NE(bench.out.find("CPU kernels: "), std::string::npos) << bench.out;
+  // --isa: the scalar path runs on every CPU; an unknown name is refused with the choices.
+  auto scalar = RunLlmux("bench --model " + Quote((dir / "tiny-q8_0.gguf").string()) +
+                         " -p 8 -n 4 -r 1 -t 2 --isa scalar");
+  ASSERT_EQ(scalar.exit_code, 0) << scalar.out;
+  EXPECT_NE(scalar.out.find("CPU kernels: scalar"), std::string::npos) << scalar.out;
+  auto bad_isa = RunLlmux(
+      "bench --model " + Quote((dir / "tiny-q8_0.gguf").string()) + " -n 4 --isa sse9", true);
+  EXPECT_NE(bad_isa.exit_code, 0);
+  EXPECT_NE(bad_isa.out.find("avx512, avx2, scalar or best"), std::string::npos) << bad_isa.out;
 
   auto bad_type = RunLlmux("quantize " + Quote(f32) + " " + Quote((dir / "x.gguf").string()) + " q3_xyz", true);
   EXPECT_NE(bad_type.exit_code, 0);

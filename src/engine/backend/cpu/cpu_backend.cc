@@ -10,6 +10,29 @@
 
 namespace llmux {
 
+Status UseCpuInstructionSet(std::string_view name) {
+  const kernels::Isa best = kernels::DetectedIsa();
+  kernels::Isa isa = best;
+  if (name == "avx512") {
+    isa = kernels::Isa::kAvx512;
+  } else if (name == "avx2") {
+    isa = kernels::Isa::kAvx2;
+  } else if (name == "scalar") {
+    isa = kernels::Isa::kScalar;
+  } else if (name != "best") {
+    return InvalidArgumentError("unknown instruction set '" + std::string(name) +
+                                "' (avx512, avx2, scalar or best)");
+  }
+  if (static_cast<int>(isa) > static_cast<int>(best)) {
+    return InvalidArgumentError("this CPU has no " + std::string(name) +
+                                " (best: " + kernels::IsaName(best) + ")");
+  }
+  kernels::SetIsaForTesting(isa);
+  return Status::Ok();
+}
+
+std::string_view CpuInstructionSet() { return kernels::IsaName(kernels::ActiveIsa()); }
+
 namespace {
 void FreeAligned(float* p) { ::operator delete(p, std::align_val_t(64)); }
 }  // namespace

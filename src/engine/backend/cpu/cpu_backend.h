@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "base/thread_pool.h"
@@ -12,6 +13,14 @@
 #include "engine/backend/cpu/packed_weights.h"
 
 namespace llmux {
+
+// Makes every CPU kernel of the process use the instruction set `name` ("avx512", "avx2",
+// "scalar"; "best" for the detected one) from now on, for benchmarks that compare the paths
+// on one machine. Call it before loading a model: weights are packed for the set in use.
+// InvalidArgument for an unknown name or a set this CPU lacks.
+Status UseCpuInstructionSet(std::string_view name);
+// The instruction set the CPU kernels use now ("avx512", "avx2" or "scalar").
+std::string_view CpuInstructionSet();
 
 class CpuBackend final : public Backend {
  public:
