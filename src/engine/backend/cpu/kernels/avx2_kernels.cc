@@ -307,86 +307,127 @@ struct Q0Tiles {
 };
 
 // ---------------------------------------------------------------------------------------
-// Q4_K / Q6_K x Q8_K. Per row and super-block the weight codes are unpacked once into
-// 32-byte vectors (one per 32 values) with matching int16 scale vectors; each (row, token)
-// pair then costs vpmaddubsw + vpmaddwd + vpaddd per 32 values, exact in int32.
+// Q4_K / Q6_K x Q8_K. Per (row, token) and super-block the integer lanes are exact: the
+// scaled code dots (vpmaddubsw + vpmaddwd per 32 values) and, for Q4_K, the min corrections
+// (Q8_K's 16-value sums times the row's mins). Each block's lanes are turned to
+// float and added, scaled, into a vector that is reduced once per row: the same operations in
+// the same order for a tile of several tokens (which unpacks each row's codes once into
+// memory) and for a single token (GemvKRows, codes unpacked in registers), so a token's result
+// does not depend on the call it is in.
 
-inline void Q4KUnpack(const uint8_t* s, uint8_t sc[8], uint8_t m[8]) {
+// Q4_K's 6-bit scales and mins of one super-block, eight bytes each.
+inline void Q4KUnpack(const uint8_t* s, uint64_t* sc, uint64_t* m) {
   const uint32_t s0 = Load32(s), s1 = Load32(s + 4), s2 = Load32(s + 8);
-  const uint32_t v[4] = {s0 & 0x3f3f3f3fu, (s2 & 0x0f0f0f0fu) | (((s0 >> 6) & 0x03030303u) << 4),
-                         s1 & 0x3f3f3f3fu,
-                         ((s2 >> 4) & 0x0f0f0f0fu) | (((s1 >> 6) & 0x03030303u) << 4)};
-  std::memcpy(sc, v, 8);
-  std::memcpy(m, v + 2, 8);
+  *sc = (s0 & 0x3f3f3f3fu) |
+        static_cast<uint64_t>((s2 & 0x0f0f0f0fu) | (((s0 >> 6) & 0x03030303u) << 4)) << 32;
+  *m = (s1 & 0x3f3f3f3fu) |
+       static_cast<uint64_t>(((s2 >> 4) & 0x0f0f0f0fu) | (((s1 >> 6) & 0x03030303u) << 4)) << 32;
 }
 
+// Eight 16-bit values (in both 128-bit halves), and the vector of value c in every lane.
+inline __m256i Words16(uint64_t bytes) {
+  return _mm256_broadcastsi128_si256(
+      _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(bytes))));
+}
+inline __m256i WordSplat(__m256i words, int c) {
+  return _mm256_shuffle_epi8(words,
+                             _mm256_set1_epi16(static_cast<int16_t>((2 * c + 1) << 8 | 2 * c)));
+}
+// Each of eight 16-bit values twice in a row: the mins of the 32-value sub-blocks against
+// Q8_K's sums of 16 values.
+inline __m256i WordsTwice(uint64_t bytes) {
+  const __m128i w = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(bytes)));
+  return _mm256_setr_m128i(_mm_unpacklo_epi16(w, w), _mm_unpackhi_epi16(w, w));
+}
+
+// Q4_K code vectors of one super-block: c = 2j low nibbles of qs[32j..], 2j+1 the high ones.
+inline __m256i Q4KCodes(const BlockQ4_K* blk, int c) {
+  const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qs + 32 * (c / 2)));
+  return _mm256_and_si256(c % 2 ? _mm256_srli_epi16(q, 4) : q, _mm256_set1_epi8(0x0F));
+}
+
+// Q6_K code vectors (q + 32, in 0..63) of one super-block, values 32c .. 32c+31.
+inline __m256i Q6KCodes(const BlockQ6_K* blk, int c) {
+  const int h = c / 4, k = c % 4;
+  const __m256i l =
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h + 32 * (k % 2)));
+  const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh + 32 * h));
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03);
+  const __m256i low = _mm256_and_si256(k < 2 ? l : _mm256_srli_epi16(l, 4), m4);
+  const __m256i high = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), m3), 4);
+  return _mm256_or_si256(low, high);
+}
+// Q6_K's int16 scale vector of values 32c .. 32c+31 (two 16-value sub-blocks).
+inline __m256i Q6KScales(const BlockQ6_K* blk, int c) {
+  const int16_t a = blk->scales[2 * c], b = blk->scales[2 * c + 1];
+  return _mm256_setr_epi16(a, a, a, a, a, a, a, a, b, b, b, b, b, b, b, b);
+}
+
+inline __m256i CodeDot(__m256i q, const int8_t* x, __m256i scale) {
+  const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(q, xv), scale);
+}
+// Q6_K: the codes carry +32; 32 x the activation pairs are taken off in int16, lane by lane,
+// so every lane stays the exact and small sum of (q - 32) x (a float sum of lanes that carry
+// the offset and cancel across lanes loses digits).
+inline __m256i Q6KCodeDot(__m256i q, const int8_t* x, __m256i scale) {
+  const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+  const __m256i p =
+      _mm256_sub_epi16(_mm256_maddubs_epi16(q, xv), _mm256_maddubs_epi16(_mm256_set1_epi8(32), xv));
+  return _mm256_madd_epi16(p, scale);
+}
+inline __m256i BlockSums(const BlockQ8_K* y) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y->bsums));
+}
+
+// The float accumulators of one (row, token) pair.
+struct KAcc {
+  __m256 dot = _mm256_setzero_ps();
+  __m256 min = _mm256_setzero_ps();  // Q4_K only
+};
+inline void AddQ4K(KAcc& acc, __m256i isum, __m256i msum, float d, float dmin, float dy) {
+  acc.dot = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d * dy), acc.dot);
+  acc.min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(dmin * dy), acc.min);
+}
+inline void AddQ6K(KAcc& acc, __m256i isum, float d, float dy) {
+  acc.dot = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d * dy), acc.dot);
+}
+inline float FinishK(const KAcc& acc) { return HSum(_mm256_sub_ps(acc.dot, acc.min)); }
+
+// One row's super-block unpacked for a tile of several tokens.
 struct UnpackedRow {
   __m256i q[8];   // codes of values 32c .. 32c+31
   __m256i sc[8];  // int16 scale per lane pair for vector c
-  __m256i m16;    // Q4_K: mins per bsum (int16); Q6_K: -32 * scale per bsum
+  __m256i m16;    // Q4_K: mins per bsum (int16)
   float d, dmin;
 };
 
 inline void UnpackQ4K(const BlockQ4_K* blk, UnpackedRow* u) {
-  uint8_t sc[8], m[8];
-  Q4KUnpack(blk->scales, sc, m);
-  const __m256i m4 = _mm256_set1_epi8(0x0F);
-  for (int j = 0; j < 4; ++j) {
-    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qs + 32 * j));
-    u->q[2 * j] = _mm256_and_si256(q, m4);
-    u->q[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-    u->sc[2 * j] = _mm256_set1_epi16(sc[2 * j]);
-    u->sc[2 * j + 1] = _mm256_set1_epi16(sc[2 * j + 1]);
+  uint64_t sc, m;
+  Q4KUnpack(blk->scales, &sc, &m);
+  const __m256i words = Words16(sc);
+  for (int c = 0; c < 8; ++c) {
+    u->q[c] = Q4KCodes(blk, c);
+    u->sc[c] = WordSplat(words, c);
   }
-  alignas(32) int16_t mins[16];
-  for (int j = 0; j < 16; ++j) mins[j] = m[j / 2];
-  u->m16 = _mm256_load_si256(reinterpret_cast<const __m256i*>(mins));
+  u->m16 = WordsTwice(m);
   u->d = HalfToFloat(blk->d);
   u->dmin = HalfToFloat(blk->dmin);
 }
 
 inline void UnpackQ6K(const BlockQ6_K* blk, UnpackedRow* u) {
-  const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03);
-  for (int h = 0; h < 2; ++h) {
-    const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h));
-    const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->ql + 64 * h + 32));
-    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qh + 32 * h));
-    auto high = [&](int shift) {
-      return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, shift), m3), 4);
-    };
-    u->q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, m4), high(0));
-    u->q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m4), high(2));
-    u->q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), high(4));
-    u->q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), high(6));
-  }
-  alignas(32) int16_t corr[16];
   for (int c = 0; c < 8; ++c) {
-    const int16_t a = blk->scales[2 * c], b = blk->scales[2 * c + 1];
-    u->sc[c] = _mm256_setr_epi16(a, a, a, a, a, a, a, a, b, b, b, b, b, b, b, b);
+    u->q[c] = Q6KCodes(blk, c);
+    u->sc[c] = Q6KScales(blk, c);
   }
-  for (int j = 0; j < 16; ++j) corr[j] = static_cast<int16_t>(-32 * blk->scales[j]);
-  u->m16 = _mm256_load_si256(reinterpret_cast<const __m256i*>(corr));
   u->d = HalfToFloat(blk->d);
   u->dmin = 0.0f;
 }
 
-// Integer dot of an unpacked super-block with a Q8_K block: sum_c scale * (codes . q8).
-inline __m256i KDotInt(const UnpackedRow& u, const BlockQ8_K* y) {
-  __m256i acc = _mm256_setzero_si256();
-  for (int c = 0; c < 8; ++c) {
-    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y->qs + 32 * c));
-    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u.q[c], x), u.sc[c]));
-  }
-  return acc;
-}
-
-// Integer super-block sums are reduced to scalars before any rounding (the lanes carry the
-// unsigned-code offsets, which would cancel only in float otherwise), so the result equals
-// the scalar reference exactly.
 template <WType T, int MR, int NT>
 void TileK(const GemmArgs& a, int64_t r0, int64_t t0) {
   const int64_t nb = a.cols / kQKK;
-  float acc[MR][NT] = {};
+  KAcc acc[MR][NT];
   UnpackedRow u[MR];
   for (int64_t b = 0; b < nb; ++b) {
     for (int r = 0; r < MR; ++r) {
@@ -402,23 +443,64 @@ void TileK(const GemmArgs& a, int64_t r0, int64_t t0) {
     }
     for (int t = 0; t < NT; ++t) {
       const BlockQ8_K* y = reinterpret_cast<const BlockQ8_K*>(a.act + (t0 + t) * a.act_stride) + b;
-      const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y->bsums));
       for (int r = 0; r < MR; ++r) {
-        const __m256i isum = KDotInt(u[r], y);
-        const __m256i msum = _mm256_madd_epi16(bsums, u[r].m16);
         if constexpr (T == WType::kQ4_K) {
-          const float d = u[r].d * y->d, dmin = u[r].dmin * y->d;
-          acc[r][t] +=
-              d * static_cast<float>(HSumI32(isum)) - dmin * static_cast<float>(HSumI32(msum));
+          __m256i isum = CodeDot(u[r].q[0], y->qs, u[r].sc[0]);
+          for (int c = 1; c < 8; ++c)
+            isum = _mm256_add_epi32(isum, CodeDot(u[r].q[c], y->qs + 32 * c, u[r].sc[c]));
+          const __m256i msum = _mm256_madd_epi16(BlockSums(y), u[r].m16);
+          AddQ4K(acc[r][t], isum, msum, u[r].d, u[r].dmin, y->d);
         } else {
-          acc[r][t] += u[r].d * y->d * static_cast<float>(HSumI32(_mm256_add_epi32(isum, msum)));
+          __m256i isum = Q6KCodeDot(u[r].q[0], y->qs, u[r].sc[0]);
+          for (int c = 1; c < 8; ++c)
+            isum = _mm256_add_epi32(isum, Q6KCodeDot(u[r].q[c], y->qs + 32 * c, u[r].sc[c]));
+          AddQ6K(acc[r][t], isum, u[r].d, y->d);
         }
       }
     }
   }
   float* out = a.y + t0 * a.y_stride + r0;
   for (int t = 0; t < NT; ++t) {
-    for (int r = 0; r < MR; ++r) out[t * a.y_stride + r] = acc[r][t];
+    for (int r = 0; r < MR; ++r) out[t * a.y_stride + r] = FinishK(acc[r][t]);
+  }
+}
+
+// One token (decode), one row after another, the codes unpacked in registers: the same
+// operations per (row, token) as TileK.
+template <WType T>
+void GemvKRows(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0) {
+  const int64_t nb = a.cols / kQKK;
+  const BlockQ8_K* y = reinterpret_cast<const BlockQ8_K*>(a.act + t0 * a.act_stride);
+  float* out = a.y + t0 * a.y_stride;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = a.w + r * a.w_stride;
+    KAcc acc;
+    for (int64_t b = 0; b < nb; ++b) {
+      const int8_t* x = y[b].qs;
+      if constexpr (T == WType::kQ4_K) {
+        const BlockQ4_K* blk = reinterpret_cast<const BlockQ4_K*>(row) + b;
+        for (size_t off = 0; off < sizeof(BlockQ4_K); off += 64)
+          PrefetchNextTile<1>(reinterpret_cast<const uint8_t*>(blk) + off, a.w_stride);
+        uint64_t sc, m;
+        Q4KUnpack(blk->scales, &sc, &m);
+        const __m256i words = Words16(sc);
+        __m256i isum = CodeDot(Q4KCodes(blk, 0), x, WordSplat(words, 0));
+        for (int c = 1; c < 8; ++c)
+          isum = _mm256_add_epi32(isum, CodeDot(Q4KCodes(blk, c), x + 32 * c, WordSplat(words, c)));
+        const __m256i msum = _mm256_madd_epi16(BlockSums(y + b), WordsTwice(m));
+        AddQ4K(acc, isum, msum, HalfToFloat(blk->d), HalfToFloat(blk->dmin), y[b].d);
+      } else {
+        const BlockQ6_K* blk = reinterpret_cast<const BlockQ6_K*>(row) + b;
+        for (size_t off = 0; off < sizeof(BlockQ6_K); off += 64)
+          PrefetchNextTile<1>(reinterpret_cast<const uint8_t*>(blk) + off, a.w_stride);
+        __m256i isum = Q6KCodeDot(Q6KCodes(blk, 0), x, Q6KScales(blk, 0));
+        for (int c = 1; c < 8; ++c)
+          isum =
+              _mm256_add_epi32(isum, Q6KCodeDot(Q6KCodes(blk, c), x + 32 * c, Q6KScales(blk, c)));
+        AddQ6K(acc, isum, HalfToFloat(blk->d), y[b].d);
+      }
+    }
+    out[r] = FinishK(acc);
   }
 }
 
@@ -429,6 +511,16 @@ struct KTiles {
     static void Run(const GemmArgs& a, int64_t r0, int64_t t0) { TileK<T, MR, NT>(a, r0, t0); }
   };
 };
+
+// A row at a time for a single token, 2 x 2 tiles for several.
+template <WType T>
+void GemmK(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  if (t1 - t0 == 1) {
+    GemvKRows<T>(a, r0, r1, t0);
+  } else {
+    GemmTiled<2, 2, KTiles<T>::template Tile>(a, r0, r1, t0, t1);
+  }
+}
 
 // ---------------------------------------------------------------------------------------
 // F32 / F16 / BF16 weights (activations: float rows for F32/F16, bf16 rows for BF16).
@@ -572,8 +664,8 @@ void FillAvx2Kernels(KernelSet* ks) {
   ks->gemm[static_cast<int>(WType::kQ8_0)] = GemmTiled<4, 2, Q0Tiles<WType::kQ8_0>::Tile>;
   ks->gemm[static_cast<int>(WType::kQ4_0)] = GemmTiled<4, 2, Q0Tiles<WType::kQ4_0>::Tile>;
   ks->gemm[static_cast<int>(WType::kQ5_0)] = GemmTiled<4, 2, Q0Tiles<WType::kQ5_0>::Tile>;
-  ks->gemm[static_cast<int>(WType::kQ4_K)] = GemmTiled<2, 2, KTiles<WType::kQ4_K>::Tile>;
-  ks->gemm[static_cast<int>(WType::kQ6_K)] = GemmTiled<2, 2, KTiles<WType::kQ6_K>::Tile>;
+  ks->gemm[static_cast<int>(WType::kQ4_K)] = GemmK<WType::kQ4_K>;
+  ks->gemm[static_cast<int>(WType::kQ6_K)] = GemmK<WType::kQ6_K>;
   ks->gemm[static_cast<int>(WType::kF32)] = GemmTiled<4, 2, FloatTiles<WType::kF32>::Tile>;
   ks->gemm[static_cast<int>(WType::kF16)] = GemmTiled<4, 2, FloatTiles<WType::kF16>::Tile>;
   ks->gemm[static_cast<int>(WType::kBF16)] = GemmTiled<4, 2, FloatTiles<WType::kBF16>::Tile>;

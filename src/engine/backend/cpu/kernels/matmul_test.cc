@@ -148,6 +148,31 @@ TEST(MatMulTest, SingleTokenRowsOfEveryLength) {
   for (int64_t blocks : {1, 3, 33}) CheckMatMul(WType::kQ6_K, 13, 256 * blocks, 1, 0, pool);
 }
 
+// Decode of several sequences in one call (the single class) must give each token the bits it
+// gets alone, on every instruction set: a kernel's tiles of several tokens and its one-token
+// path do the same operations per (row, token).
+TEST(MatMulTest, SingleClassTokensEqualAloneOnEveryIsa) {
+  ThreadPool pool(2);
+  for (WType wt : kAllWTypes) {
+    const int64_t cols = 256 * 3, rows = 37, n = 5;
+    const Problem p = MakeProblem(wt, rows, cols, 0, 77);
+    const MatrixView view{p.type, rows, cols, p.w.data(), p.row_bytes};
+    const auto x = RandomNormal(n * cols, 78);
+    for (Isa isa : SupportedIsas()) {
+      testing::IsaGuard guard(isa);
+      std::vector<uint8_t> scratch(MatMulScratchBytes(p.type, cols, n));
+      std::vector<float> together(static_cast<size_t>(rows * n));
+      MatMul(view, x.data(), n, together.data(), scratch.data(), pool, /*n_single=*/n);
+      for (int64_t t = 0; t < n; ++t) {
+        std::vector<float> alone(static_cast<size_t>(rows));
+        MatMul(view, x.data() + t * cols, 1, alone.data(), scratch.data(), pool, 1);
+        ASSERT_EQ(std::memcmp(alone.data(), together.data() + t * rows, rows * sizeof(float)), 0)
+            << IsaName(isa) << " " << Traits(p.type).name << " token " << t;
+      }
+    }
+  }
+}
+
 TEST(MatMulTest, ManyEqualsSeparateProducts) {
   ThreadPool pool(2);
   struct Case {
