@@ -13,6 +13,7 @@
 
 #include "engine/backend/cpu/kernels/blocks.h"
 #include "engine/backend/cpu/kernels/kernel_set.h"
+#include "engine/backend/cpu/kernels/panels16.h"
 
 namespace llmux::kernels {
 namespace {
@@ -305,6 +306,72 @@ struct Q0Tiles {
     static void Run(const GemmArgs& a, int64_t r0, int64_t t0) { TileQ0<T, MR, NT>(a, r0, t0); }
   };
 };
+
+// ---------------------------------------------------------------------------------------
+// Q4_0 in 16-row panels (panels16.h): NT tokens x 8 rows at a time, one int32 lane per row.
+// Per block and 8 rows: 4 code loads split into 8 nibble vectors, one scale conversion; per
+// token 8 vpmaddubsw against broadcast activation dwords, summed in int16 (8 x 2 x 15 x 127
+// fits), one vpmaddwd, the -8 x sum offset, one fma. Single tokens and batches take the same
+// path, so a row's numbers never depend on the call.
+constexpr int kPanelTokens = 2;
+
+template <int NT>
+void Panels16TileAvx2(const GemmArgs& a, int64_t r, int nr, int64_t t0) {
+  const int64_t n_pairs = a.cols / (2 * kQK);
+  ActQ8 act[NT];
+  for (int t = 0; t < NT; ++t) act[t] = ViewActQ8(a.act + (t0 + t) * a.act_stride, a.cols);
+  const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  alignas(32) float out[NT][16];
+  for (int g = 0; g < 2 && 8 * g < nr; ++g) {  // rows 8g .. 8g + 7 of the panel
+    __m256 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    const uint8_t* pair = a.w + r * a.w_stride;
+    for (int64_t k = 0; k < n_pairs; ++k, pair += kPanel16PairBytes) {
+      for (int h = 0; h < 2; ++h) {
+        const int64_t b = 2 * k + h;
+        const __m256 dw = _mm256_cvtph_ps(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(pair + 32 * h + 16 * g)));
+        __m256i lo[4], hi[4];
+        for (int c = 0; c < 4; ++c) {
+          const __m256i z = _mm256_loadu_si256(
+              reinterpret_cast<const __m256i*>(pair + 64 + 256 * h + 64 * c + 32 * g));
+          lo[c] = _mm256_and_si256(z, m4);
+          hi[c] = _mm256_and_si256(_mm256_srli_epi16(z, 4), m4);
+        }
+        for (int t = 0; t < NT; ++t) {
+          const uint8_t* q = reinterpret_cast<const uint8_t*>(act[t].qs + b * kQK);
+          __m256i s16 = _mm256_maddubs_epi16(lo[0], _mm256_set1_epi32(static_cast<int>(Load32(q))));
+          for (int c = 1; c < 4; ++c) {
+            s16 = _mm256_add_epi16(
+                s16, _mm256_maddubs_epi16(lo[c],
+                                          _mm256_set1_epi32(static_cast<int>(Load32(q + 4 * c)))));
+          }
+          for (int c = 0; c < 4; ++c) {
+            s16 = _mm256_add_epi16(
+                s16, _mm256_maddubs_epi16(
+                         hi[c], _mm256_set1_epi32(static_cast<int>(Load32(q + 16 + 4 * c)))));
+          }
+          const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(s16, ones),
+                                             _mm256_set1_epi32(-(act[t].sum[b] * 8)));  // q + 8
+          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s),
+                                   _mm256_mul_ps(dw, _mm256_set1_ps(act[t].d[b])), acc[t]);
+        }
+      }
+    }
+    for (int t = 0; t < NT; ++t) _mm256_store_ps(out[t] + 8 * g, acc[t]);
+  }
+  for (int t = 0; t < NT; ++t)
+    std::memcpy(a.y + (t0 + t) * a.y_stride + r, out[t], sizeof(float) * nr);
+}
+
+void GemmPanels16Avx2(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  for (int64_t r = r0; r < r1; r += kPanel16Rows) {
+    const int nr = static_cast<int>(Min64(kPanel16Rows, r1 - r));
+    int64_t t = t0;
+    for (; t + kPanelTokens <= t1; t += kPanelTokens) Panels16TileAvx2<kPanelTokens>(a, r, nr, t);
+    for (; t < t1; ++t) Panels16TileAvx2<1>(a, r, nr, t);
+  }
+}
 
 // ---------------------------------------------------------------------------------------
 // Q4_K / Q6_K x Q8_K. Per (row, token) and super-block the integer lanes are exact: the
@@ -664,6 +731,7 @@ void FillAvx2Kernels(KernelSet* ks) {
   ks->gemm[static_cast<int>(WType::kQ8_0)] = GemmTiled<4, 2, Q0Tiles<WType::kQ8_0>::Tile>;
   ks->gemm[static_cast<int>(WType::kQ4_0)] = GemmTiled<4, 2, Q0Tiles<WType::kQ4_0>::Tile>;
   ks->gemm[static_cast<int>(WType::kQ5_0)] = GemmTiled<4, 2, Q0Tiles<WType::kQ5_0>::Tile>;
+  ks->gemm[static_cast<int>(WType::kQ4_0P)] = GemmPanels16Avx2;
   ks->gemm[static_cast<int>(WType::kQ4_K)] = GemmK<WType::kQ4_K>;
   ks->gemm[static_cast<int>(WType::kQ6_K)] = GemmK<WType::kQ6_K>;
   ks->gemm[static_cast<int>(WType::kF32)] = GemmTiled<4, 2, FloatTiles<WType::kF32>::Tile>;

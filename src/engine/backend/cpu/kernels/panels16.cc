@@ -21,7 +21,7 @@ bool CanPackPanels16(const MatrixView& w) {
   return w.layout == WeightLayout::kRowMajor && w.type == DType::kQ4_0 && w.cols > 0 &&
          w.cols % 64 == 0 && w.rows >= kPanel16Rows &&
          w.row_bytes == static_cast<size_t>(w.cols / kQK * kBlockBytes) &&
-         ActiveIsa() == Isa::kAvx512;
+         (ActiveIsa() == Isa::kAvx512 || ActiveIsa() == Isa::kAvx2);
 }
 
 size_t Panels16Bytes(const MatrixView& w) {

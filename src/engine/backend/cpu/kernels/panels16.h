@@ -1,4 +1,4 @@
-// Q4_0 weights stored in 16-row panels, the layout the AVX-512 kernels read fastest.
+// Q4_0 weights stored in 16-row panels, the layout the AVX-512 and AVX2 kernels read fastest.
 //
 // Row-major Q4_0 makes a single-token product unpack nibbles, convert a scale and sum lanes
 // horizontally for every row; with 16 rows interleaved, one zmm lane per row, a block's
@@ -25,8 +25,8 @@ constexpr int64_t kPanel16Rows = 16;
 constexpr size_t kPanel16PairBytes = 576;
 
 // Whether PackPanels16 takes w: row-major Q4_0 with cols a multiple of 64, at least 16 rows,
-// and the active kernels are AVX-512 (others read the panels only through the scalar
-// reference, which is slow).
+// and the active kernels are AVX-512 or AVX2 (the scalar ones read the panels only through
+// the reference, which is slow).
 bool CanPackPanels16(const MatrixView& w);
 // Bytes of w in the panel layout (rows rounded up to 16).
 size_t Panels16Bytes(const MatrixView& w);

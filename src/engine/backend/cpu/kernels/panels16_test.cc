@@ -72,8 +72,8 @@ TEST(Panels16Test, PackThenUnpackGivesTheRows) {
 TEST(Panels16Test, PacksOnlyWhatItsKernelsTake) {
   ThreadPool pool(1);
   const Q4Matrix m = MakeQ4(32, 128, 1, pool);
-  const bool avx512 = DetectedIsa() == Isa::kAvx512;
-  EXPECT_EQ(CanPackPanels16(m.view), avx512);
+  const bool vector = DetectedIsa() != Isa::kScalar;
+  EXPECT_EQ(CanPackPanels16(m.view), vector);
   EXPECT_FALSE(CanPackPanels16(m.packed_view));  // already packed
   MatrixView odd = m.view;
   odd.cols = 96;  // three blocks: pairs only
@@ -86,8 +86,12 @@ TEST(Panels16Test, PacksOnlyWhatItsKernelsTake) {
   q8.type = DType::kQ8_0;
   q8.row_bytes = *RowBytes(DType::kQ8_0, 128);
   EXPECT_FALSE(CanPackPanels16(q8));
-  if (avx512) {
-    testing::IsaGuard guard(Isa::kAvx2);
+  if (vector) {
+    {
+      testing::IsaGuard guard(Isa::kAvx2);
+      EXPECT_TRUE(CanPackPanels16(m.view));
+    }
+    testing::IsaGuard guard(Isa::kScalar);
     EXPECT_FALSE(CanPackPanels16(m.view));
   }
 }
@@ -161,6 +165,30 @@ TEST(Panels16Test, DecodeEqualsPrefillAndPrefillIsUnchanged) {
       // Mixed: 2 single tokens then 4 batch rows.
       const auto mixed = Product(m.packed_view, x, n, 2, pool);
       ASSERT_EQ(std::memcmp(mixed.data(), decode.data(), mixed.size() * 4), 0);
+    }
+  }
+}
+
+// The AVX2 kernel takes single tokens and batches the same way: every token gets the numbers
+// it gets alone, whatever the call (its prefill differs from row-major AVX2 prefill in the
+// last bits: the row-major kernel sums a row's lanes at the end).
+TEST(Panels16Test, Avx2TokensEqualAloneInEveryCall) {
+  if (DetectedIsa() == Isa::kScalar) GTEST_SKIP() << "no AVX2 on this CPU";
+  testing::IsaGuard guard(Isa::kAvx2);
+  ThreadPool pool(2);
+  for (int64_t rows : {16, 35, 301}) {
+    const int64_t cols = 1024;
+    const Q4Matrix m = MakeQ4(rows, cols, static_cast<uint32_t>(rows), pool);
+    const int64_t n = 5;
+    const auto x = RandomNormal(n * cols, static_cast<uint32_t>(rows * 3));
+    const auto prefill = Product(m.packed_view, x, n, 0, pool);
+    const auto decode = Product(m.packed_view, x, n, n, pool);
+    ASSERT_EQ(std::memcmp(decode.data(), prefill.data(), decode.size() * 4), 0) << "rows " << rows;
+    for (int64_t t = 0; t < n; ++t) {
+      const std::vector<float> xt(x.begin() + t * cols, x.begin() + (t + 1) * cols);
+      const auto alone = Product(m.packed_view, xt, 1, 1, pool);
+      ASSERT_EQ(std::memcmp(alone.data(), decode.data() + t * rows, rows * 4), 0)
+          << "rows " << rows << " t " << t;
     }
   }
 }
