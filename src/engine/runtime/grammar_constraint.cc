@@ -88,7 +88,7 @@ class GrammarConstraint final : public TokenConstraint {
   static constexpr uint32_t kNoMemo = 0xFFFFFFFFu;
   static constexpr size_t kMaxMemoNodes = size_t{1} << 18;  // 4 MiB of recognizer nodes
   size_t walk_start_ = 0;                                   // rec_.Mark() when the walk began
-  std::deque<Memo> memo_;  // stable addresses while it grows
+  std::deque<Memo> memo_;                                   // stable addresses while it grows
   size_t memo_used_ = 0;
   std::deque<Recognizer::State> alone_;  // per trie depth: a state stepped without memo_
   bool failed_ = false;
