@@ -423,6 +423,50 @@ TEST(RemoteWorkerBreakerTest, AFailingWorkerTripsItsBreakerAndClientsSeeNoError)
   EXPECT_EQ(Sample(metrics, "llmux_gateway_worker_breaker", good.address, "closed"), 1);
 }
 
+// A worker that refuses (here: draining) while the gateway still lists it. Submit, which waits
+// for the first event, tries the next worker; the refused call's end must not start another
+// attempt beside it. It did: two attempts then wrote to one client, which got the text twice
+// (one attempt's first tokens, then the other's whole answer), or an error when no third worker
+// was left for Submit's own attempt.
+TEST(RemoteWorkerRefusalTest, ARefusedAttemptIsFollowedByExactlyOneOther) {
+  TestWorker refusing, good;
+  RemoteInferenceOptions options;
+  options.workers = {refusing.address, good.address};
+  options.refresh_interval = std::chrono::hours(1);  // the gateway keeps listing it as up
+  options.retry_backoff = std::chrono::milliseconds(1);
+  RemoteInferenceService remote(options);
+  ASSERT_TRUE(remote.Start().ok());
+  for (int i = 0; i < 500 && !remote.Ready(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(remote.Ready());
+  auto local = std::make_shared<CollectSink>();
+  ASSERT_TRUE(good.service->Complete(Greedy(48), local).ok());
+  ASSERT_EQ(local->done.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  ASSERT_FALSE(local->content.empty());
+  refusing.service->Drain(0);  // from now on it answers every request with UNAVAILABLE
+
+  int n = 0;
+  for (; n < 60 &&
+         Sample(remote.MetricsText(), "llmux_gateway_worker_requests_total", refusing.address) < 3;
+       ++n) {
+    auto sink = std::make_shared<CollectSink>();
+    auto handle = remote.Complete(Greedy(48), sink);
+    ASSERT_TRUE(handle.ok()) << handle.status().ToString();
+    auto done = sink->done.get_future();
+    ASSERT_EQ(done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    EXPECT_EQ(done.get().reason, FinishReason::kLength);
+    // A second attempt would be writing still: give it the time to show.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::lock_guard lock(sink->mu);
+    EXPECT_EQ(sink->content, local->content) << "request " << n;
+    EXPECT_EQ(sink->finishes.load(), 1);
+  }
+  const std::string metrics = remote.MetricsText();
+  EXPECT_GE(Sample(metrics, "llmux_gateway_worker_requests_total", refusing.address), 3) << metrics;
+  EXPECT_EQ(Sample(metrics, "llmux_gateway_worker_requests_total", good.address), n)
+      << "each request reached the good worker once";
+}
+
 }  // namespace
 }  // namespace llmux
 

@@ -404,12 +404,16 @@ void RemoteInferenceService::Request::OnFirst(GenerateCall* from, const Status& 
     if (from != call.get()) return;
     w = std::move(waiter);
     waiter.reset();
-    if (!w && !refusal.ok()) {
-      // A background attempt refused: another worker may take it if this one is only full;
-      // else the request ends with the refusal.
+    if (!refusal.ok()) {
+      // The refused call is over: its end (next, on this thread) must not start an attempt of
+      // its own. Submit, when it waits, decides what follows (it tries the next worker).
       call.reset();
-      retry = TryElsewhere(refusal) && !cancelled && attempts < service->options_.max_attempts;
-      last_error = refusal.message();
+      if (!w) {
+        // A background attempt refused: another worker may take it if this one is only full;
+        // else the request ends with the refusal.
+        retry = TryElsewhere(refusal) && !cancelled && attempts < service->options_.max_attempts;
+        last_error = refusal.message();
+      }
     }
   }
   if (w) {
