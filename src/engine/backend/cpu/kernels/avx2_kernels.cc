@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "engine/backend/cpu/kernels/avx2_packed.h"
 #include "engine/backend/cpu/kernels/blocks.h"
 #include "engine/backend/cpu/kernels/kernel_set.h"
 #include "engine/backend/cpu/kernels/panels16.h"
@@ -579,10 +580,13 @@ struct KTiles {
   };
 };
 
-// A row at a time for a single token, 2 x 2 tiles for several.
+// Packed panels for batches (prefill), a row at a time for a single token, 2 x 2 tiles for
+// several: each computes a row with its own fixed arithmetic (see MatMul).
 template <WType T>
 void GemmK(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  if (t1 - t0 == 1) {
+  if (a.batch) {
+    PackedKGemmAvx2(T)(a, r0, r1, t0, t1);
+  } else if (t1 - t0 == 1) {
     GemvKRows<T>(a, r0, r1, t0);
   } else {
     GemmTiled<2, 2, KTiles<T>::template Tile>(a, r0, r1, t0, t1);

@@ -15,8 +15,8 @@
 // with sum(x) from the block's bsums (sums of 16 codes). Same products as the reference, in
 // another order of float additions.
 //
-// Everything except the exported lookup lives in an anonymous namespace, and no inline
-// function of a shared header is called (see avx512_kernels.cc for why).
+// Everything except the exported lookup lives in an anonymous namespace, and the shared
+// header's functions are `static` (see avx512_kernels.cc for why).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -29,6 +29,7 @@
 
 #include "engine/backend/cpu/kernels/avx512_packed.h"
 #include "engine/backend/cpu/kernels/blocks.h"
+#include "engine/backend/cpu/kernels/k_panels.h"
 #include "engine/backend/cpu/kernels/q6k_lanes.h"
 
 namespace llmux::kernels {
@@ -61,32 +62,7 @@ struct Format<WType::kQ4_K> {
 
   static void Unpack(const uint8_t* row, int64_t, int64_t b, uint8_t* codes, float* scale,
                      float* mins) {
-    Unpack(reinterpret_cast<const BlockQ4_K*>(row)[b], codes, scale, mins);
-  }
-
-  // The 256 codes in element order, the scales d * sc_j and the mins dmin * m_j.
-  static void Unpack(const BlockQ4_K& b, uint8_t* codes, float* scale, float* mins) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
-    for (int j = 0; j < 4; ++j) {
-      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * j));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(codes + 64 * j), _mm256_and_si256(v, m4));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(codes + 64 * j + 32),
-                         _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
-    }
-    const float d = Half(b.d), dmin = Half(b.dmin);
-    const uint8_t* s = b.scales;
-    for (int j = 0; j < 8; ++j) {
-      int sc, m;
-      if (j < 4) {
-        sc = s[j] & 63;
-        m = s[j + 4] & 63;
-      } else {
-        sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
-        m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-      }
-      scale[j] = d * static_cast<float>(sc);
-      mins[j] = dmin * static_cast<float>(m);
-    }
+    UnpackQ4KBlock(reinterpret_cast<const BlockQ4_K*>(row)[b], codes, scale, mins);
   }
 };
 
@@ -98,31 +74,7 @@ struct Format<WType::kQ6_K> {
   static constexpr int64_t kStreamBytes = sizeof(BlockQ6_K);
 
   static void Unpack(const uint8_t* row, int64_t, int64_t b, uint8_t* codes, float* scale, float*) {
-    const BlockQ6_K& blk = reinterpret_cast<const BlockQ6_K*>(row)[b];
-    Unpack(blk, codes, scale);
-  }
-
-  static void Unpack(const BlockQ6_K& b, uint8_t* codes, float* scale) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03);
-    for (int h = 0; h < 2; ++h) {
-      const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h));
-      const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h + 32));
-      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * h));
-      auto high = [&](int shift) {  // bits shift..shift+1 of qh, moved to bits 4-5
-        return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, shift), m3), 4);
-      };
-      uint8_t* out = codes + 128 * h;
-      _mm256_store_si256(reinterpret_cast<__m256i*>(out),
-                         _mm256_or_si256(_mm256_and_si256(ql0, m4), high(0)));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(out + 32),
-                         _mm256_or_si256(_mm256_and_si256(ql1, m4), high(2)));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(out + 64),
-                         _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), high(4)));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(out + 96),
-                         _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), high(6)));
-    }
-    const float d = Half(b.d);
-    for (int j = 0; j < 16; ++j) scale[j] = d * static_cast<float>(b.scales[j]);
+    UnpackQ6KBlock(reinterpret_cast<const BlockQ6_K*>(row)[b], codes, scale);
   }
 };
 
@@ -230,14 +182,8 @@ void PackPanel(const GemmArgs& a, int64_t r, int nr, int64_t b0, int kb, Panel* 
 // Fetches the next chunk of this call into L2 while the current one is multiplied.
 template <WType T>
 void PrefetchChunk(const GemmArgs& a, int64_t r, int64_t r1, int64_t b0, int64_t nb) {
-  constexpr int64_t kBlockBytes = Format<T>::kStreamBytes;
-  const int64_t nr = Min64(kPanelRows, r1 - r);
-  const int64_t bytes = Min64(kSupers, nb - b0) * kBlockBytes;
-  for (int64_t i = 0; i < nr; ++i) {
-    const uint8_t* p = a.w + (r + i) * a.w_stride + b0 * kBlockBytes;
-    for (int64_t off = 0; off < bytes + 63; off += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(p + Min64(off, bytes - 1)), _MM_HINT_T1);
-  }
+  PrefetchPanelChunk(a.w, a.w_stride, r, Min64(kPanelRows, r1 - r), b0, Min64(kSupers, nb - b0),
+                     Format<T>::kStreamBytes);
 }
 
 // y[t][0..16) (+)= the panel chunk times token t, for NT tokens (their Q8_K blocks of the

@@ -173,6 +173,34 @@ TEST(MatMulTest, SingleClassTokensEqualAloneOnEveryIsa) {
   }
 }
 
+// Prefill of several sequences in one call (the batch class) must give each token the bits it
+// gets in a call of its own, whatever the call's size and the token's place in it (its place
+// in a token tile of a packed-panel kernel), on every instruction set.
+TEST(MatMulTest, BatchClassTokensEqualInEveryCallOnEveryIsa) {
+  ThreadPool pool(2);
+  for (WType wt : kAllWTypes) {
+    const int64_t cols = 256 * 5, rows = 37, n = 11;
+    const Problem p = MakeProblem(wt, rows, cols, 0, 91);
+    const MatrixView view{p.type, rows, cols, p.w.data(), p.row_bytes};
+    const auto x = RandomNormal(n * cols, 92);
+    for (Isa isa : SupportedIsas()) {
+      testing::IsaGuard guard(isa);
+      std::vector<uint8_t> scratch(MatMulScratchBytes(p.type, cols, n));
+      std::vector<float> together(static_cast<size_t>(rows * n));
+      MatMul(view, x.data(), n, together.data(), scratch.data(), pool, /*n_single=*/0);
+      // The same tokens in calls of 1, 2, 3, 4 and 1 tokens.
+      for (int64_t t0 = 0, len = 1; t0 < n; t0 += len, ++len) {
+        const int64_t m = std::min(len, n - t0);
+        std::vector<float> part(static_cast<size_t>(rows * m));
+        MatMul(view, x.data() + t0 * cols, m, part.data(), scratch.data(), pool, 0);
+        ASSERT_EQ(
+            std::memcmp(part.data(), together.data() + t0 * rows, part.size() * sizeof(float)), 0)
+            << IsaName(isa) << " " << Traits(p.type).name << " tokens " << t0 << ".." << t0 + m;
+      }
+    }
+  }
+}
+
 TEST(MatMulTest, ManyEqualsSeparateProducts) {
   ThreadPool pool(2);
   struct Case {

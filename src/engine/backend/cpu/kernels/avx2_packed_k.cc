@@ -1,0 +1,252 @@
+// Prefill GEMM for Q4_K / Q6_K weights x Q8_K activations on AVX2, compiled with
+// LLMUX_AVX2_FLAGS and only called when the CPU has them.
+//
+// The scheme of avx512_packed_k.cc with vpmaddubsw for vpdpbusd: each call unpacks 16 rows x
+// 4 super-blocks into an L1 panel where one ymm holds 4 consecutive codes of each of 8 rows,
+// and each sub-block's scale (and Q4_K's min) becomes a float per row. A broadcast activation
+// dword and one vpmaddubsw then advance 8 rows. Per sub-block the pair sums add up in int16
+// (Q4_K: 8 x 2 x 15 x 128 = 30720; Q6_K's codes q + 32 < 64: two at a time), are widened once,
+// and are scaled and added once per token. The register tiles of avx2_kernels.cc instead
+// rebuild each row's codes and scales for every pair of tokens and widen every 32 values.
+//
+// Per sub-block and token t (x the Q8_K codes, dx their scale), as in the AVX-512 file:
+//   Q4_K: y += (d sc) dx sum(q x) - (dmin m) dx sum(x)        q in [0, 16)
+//   Q6_K: y += (d sc) dx (sum((q + 32) x) - 32 sum(x))         stored codes q + 32 in [0, 64)
+// The integer sums are exact; the float additions run in a fixed order per token, so a
+// token's result does not depend on the other tokens of the call.
+//
+// Everything except the exported lookup lives in an anonymous namespace, and the shared
+// header's functions are `static` (see avx2_kernels.cc for why).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "engine/backend/cpu/kernels/avx2_packed.h"
+#include "engine/backend/cpu/kernels/blocks.h"
+#include "engine/backend/cpu/kernels/k_panels.h"
+
+namespace llmux::kernels {
+namespace {
+
+constexpr int kPanelRows = 16;  // MatMul's batch work items start at 16-row boundaries
+constexpr int kGroupRows = 8;   // one ymm dword lane per row
+constexpr int kGroups = kPanelRows / kGroupRows;
+constexpr int kSupers = 4;     // super-blocks per panel chunk: 16 KiB of codes, stays in L1
+constexpr int kTokenTile = 4;  // tokens per register tile, beside 8 code vectors
+constexpr int kDwords = kQKK / 4;
+
+inline int64_t Min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+inline uint32_t Load32(const void* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+template <WType T>
+struct Format;
+
+template <>
+struct Format<WType::kQ4_K> {
+  using Block = BlockQ4_K;
+  static constexpr int kSubBlocks = 8;  // of 32 values
+  static constexpr bool kMins = true;
+  static void Unpack(const Block& b, uint8_t* codes, float* scale, float* mins) {
+    UnpackQ4KBlock(b, codes, scale, mins);
+  }
+};
+
+template <>
+struct Format<WType::kQ6_K> {
+  using Block = BlockQ6_K;
+  static constexpr int kSubBlocks = 16;  // of 16 values
+  static constexpr bool kMins = false;
+  static void Unpack(const Block& b, uint8_t* codes, float* scale, float*) {
+    UnpackQ6KBlock(b, codes, scale);
+  }
+};
+
+struct Panel {
+  // codes[s][g][j]: bytes 4i..4i+3 are codes 4j..4j+3 of super-block s of row 8g + i.
+  alignas(32) uint8_t codes[kSupers][kGroups][kDwords][32];
+  // scale[s][g][k][i], mins[s][g][k][i]: sub-block k of super-block s of row 8g + i (0 for
+  // missing rows).
+  alignas(32) float scale[kSupers][kGroups][16][kGroupRows];
+  alignas(32) float mins[kSupers][kGroups][8][kGroupRows];
+};
+
+// Unpacks rows [r, r + nr) x super-blocks [b0, b0 + kb) into the panel, eight rows at a time:
+// an 8 x 8 dword transpose turns eight rows of 32 codes into eight code vectors.
+template <WType T>
+void PackPanel(const GemmArgs& a, int64_t r, int nr, int64_t b0, int kb, Panel* panel) {
+  using F = Format<T>;
+  alignas(32) uint8_t codes[kGroupRows][kQKK];
+  float scale[kGroupRows][16], mins[kGroupRows][8];
+  for (int g = 0; g < kGroups && kGroupRows * g < nr; ++g) {
+    for (int b = 0; b < kb; ++b) {
+      for (int i = 0; i < kGroupRows; ++i) {
+        const int row = kGroupRows * g + i;
+        if (row < nr) {
+          F::Unpack(
+              reinterpret_cast<const typename F::Block*>(a.w + (r + row) * a.w_stride)[b0 + b],
+              codes[i], scale[i], mins[i]);
+        } else {
+          std::memset(codes[i], 0, sizeof(codes[i]));
+          std::memset(scale[i], 0, sizeof(scale[i]));
+          std::memset(mins[i], 0, sizeof(mins[i]));
+        }
+        for (int k = 0; k < F::kSubBlocks; ++k) panel->scale[b][g][k][i] = scale[i][k];
+        if constexpr (F::kMins) {
+          for (int k = 0; k < 8; ++k) panel->mins[b][g][k][i] = mins[i][k];
+        }
+      }
+      for (int c = 0; c < kQKK / 32; ++c) {  // dwords 8c .. 8c + 7
+        __m256i v[kGroupRows];
+        for (int i = 0; i < kGroupRows; ++i)
+          v[i] = _mm256_load_si256(reinterpret_cast<const __m256i*>(codes[i] + 32 * c));
+        __m256i t[8], u[8];
+        for (int i = 0; i < 8; i += 2) {
+          t[i] = _mm256_unpacklo_epi32(v[i], v[i + 1]);      // dwords 0 1 | 4 5 of rows i, i + 1
+          t[i + 1] = _mm256_unpackhi_epi32(v[i], v[i + 1]);  // dwords 2 3 | 6 7
+        }
+        for (int h = 0; h < 2; ++h) {  // rows 4h .. 4h + 3
+          const __m256i* th = t + 4 * h;
+          u[4 * h + 0] = _mm256_unpacklo_epi64(th[0], th[2]);  // dword 0 | 4
+          u[4 * h + 1] = _mm256_unpackhi_epi64(th[0], th[2]);  // dword 1 | 5
+          u[4 * h + 2] = _mm256_unpacklo_epi64(th[1], th[3]);  // dword 2 | 6
+          u[4 * h + 3] = _mm256_unpackhi_epi64(th[1], th[3]);  // dword 3 | 7
+        }
+        for (int k = 0; k < 4; ++k) {
+          _mm256_store_si256(reinterpret_cast<__m256i*>(panel->codes[b][g][8 * c + k]),
+                             _mm256_permute2x128_si256(u[k], u[k + 4], 0x20));
+          _mm256_store_si256(reinterpret_cast<__m256i*>(panel->codes[b][g][8 * c + k + 4]),
+                             _mm256_permute2x128_si256(u[k], u[k + 4], 0x31));
+        }
+      }
+    }
+  }
+}
+
+inline __m256i Broadcast32(const int8_t* p) {
+  return _mm256_set1_epi32(static_cast<int>(Load32(p)));
+}
+
+// y[t][0..8) (+)= group g of the panel chunk times token t, for NT tokens (their Q8_K blocks
+// of the chunk at x[t]); `mask` selects the rows that exist.
+template <WType T, int NT>
+void GroupKernel(const Panel& p, int g, int kb, const BlockQ8_K* const* x, float* y,
+                 int64_t y_stride, __m256i mask, bool first) {
+  using F = Format<T>;
+  constexpr int kSubDwords = kDwords / F::kSubBlocks;  // 8 (Q4_K) or 4 (Q6_K)
+  constexpr int kSubs = 8 / kSubDwords;                // sub-blocks per 8 code vectors
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[NT];
+  for (int t = 0; t < NT; ++t)
+    acc[t] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(y + t * y_stride, mask);
+  for (int b = 0; b < kb; ++b) {
+    for (int j0 = 0; j0 < kDwords; j0 += 8) {
+      __m256i w[8];
+      for (int j = 0; j < 8; ++j)
+        w[j] = _mm256_load_si256(reinterpret_cast<const __m256i*>(p.codes[b][g][j0 + j]));
+      for (int t = 0; t < NT; ++t) {
+        const BlockQ8_K& xb = x[t][b];
+        const __m256 dx = _mm256_set1_ps(xb.d);
+        const int8_t* q = xb.qs + 4 * j0;
+        for (int s = 0; s < kSubs; ++s) {
+          const int sub = j0 / kSubDwords + s;
+          __m256i sum;
+          if constexpr (F::kMins) {
+            __m256i s16 = _mm256_maddubs_epi16(w[0], Broadcast32(q));
+            for (int j = 1; j < 8; ++j)
+              s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(w[j], Broadcast32(q + 4 * j)));
+            sum = _mm256_madd_epi16(s16, ones);
+          } else {
+            const int8_t* qs = q + 16 * s;
+            const __m256i* ws = w + 4 * s;
+            const __m256i lo = _mm256_add_epi16(_mm256_maddubs_epi16(ws[0], Broadcast32(qs)),
+                                                _mm256_maddubs_epi16(ws[1], Broadcast32(qs + 4)));
+            const __m256i hi = _mm256_add_epi16(_mm256_maddubs_epi16(ws[2], Broadcast32(qs + 8)),
+                                                _mm256_maddubs_epi16(ws[3], Broadcast32(qs + 12)));
+            sum = _mm256_add_epi32(
+                _mm256_add_epi32(_mm256_madd_epi16(lo, ones), _mm256_madd_epi16(hi, ones)),
+                _mm256_set1_epi32(-32 * xb.bsums[sub]));  // codes are q + 32
+          }
+          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum),
+                                   _mm256_mul_ps(_mm256_load_ps(p.scale[b][g][sub]), dx), acc[t]);
+          if constexpr (F::kMins) {
+            const float sum_x = static_cast<float>(xb.bsums[2 * sub] + xb.bsums[2 * sub + 1]);
+            acc[t] = _mm256_fnmadd_ps(_mm256_load_ps(p.mins[b][g][sub]),
+                                      _mm256_set1_ps(sum_x * xb.d), acc[t]);
+          }
+        }
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm256_maskstore_ps(y + t * y_stride, mask, acc[t]);
+}
+
+template <WType T, int N = 1>
+inline void RunGroupKernel(int nt, const Panel& p, int g, int kb, const BlockQ8_K* const* x,
+                           float* y, int64_t y_stride, __m256i mask, bool first) {
+  if (nt == N) {
+    GroupKernel<T, N>(p, g, kb, x, y, y_stride, mask, first);
+  } else if constexpr (N < kTokenTile) {
+    RunGroupKernel<T, N + 1>(nt, p, g, kb, x, y, y_stride, mask, first);
+  }
+}
+
+template <WType T>
+void GemmPackedK(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  constexpr int64_t kBlockBytes = sizeof(typename Format<T>::Block);
+  const int64_t nb = a.cols / kQKK;
+  Panel panel;
+  const BlockQ8_K* x[kTokenTile];
+  PrefetchPanelChunk(a.w, a.w_stride, r0, Min64(kPanelRows, r1 - r0), 0, Min64(kSupers, nb),
+                     kBlockBytes);
+  for (int64_t r = r0; r < r1; r += kPanelRows) {
+    const int nr = static_cast<int>(Min64(kPanelRows, r1 - r));
+    for (int64_t b0 = 0; b0 < nb; b0 += kSupers) {
+      const int kb = static_cast<int>(Min64(kSupers, nb - b0));
+      PackPanel<T>(a, r, nr, b0, kb, &panel);
+      if (b0 + kSupers < nb) {
+        PrefetchPanelChunk(a.w, a.w_stride, r, nr, b0 + kSupers, Min64(kSupers, nb - b0 - kSupers),
+                           kBlockBytes);
+      } else if (r + kPanelRows < r1) {
+        PrefetchPanelChunk(a.w, a.w_stride, r + kPanelRows, Min64(kPanelRows, r1 - r - kPanelRows),
+                           0, Min64(kSupers, nb), kBlockBytes);
+      }
+      for (int g = 0; g < kGroups && kGroupRows * g < nr; ++g) {
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - kGroupRows * g),
+                                                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        for (int64_t t = t0; t < t1; t += kTokenTile) {
+          const int nt = static_cast<int>(Min64(kTokenTile, t1 - t));
+          for (int i = 0; i < nt; ++i)
+            x[i] = reinterpret_cast<const BlockQ8_K*>(a.act + (t + i) * a.act_stride) + b0;
+          RunGroupKernel<T>(nt, panel, g, kb, x, a.y + t * a.y_stride + r + kGroupRows * g,
+                            a.y_stride, mask, b0 == 0);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+GemmFn PackedKGemmAvx2(WType t) {
+  switch (t) {
+    case WType::kQ4_K:
+      return GemmPackedK<WType::kQ4_K>;
+    case WType::kQ6_K:
+      return GemmPackedK<WType::kQ6_K>;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace llmux::kernels

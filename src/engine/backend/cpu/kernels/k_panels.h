@@ -1,0 +1,83 @@
+// What the packed-panel prefill kernels for Q4_K / Q6_K share across instruction sets
+// (avx512_packed_k.cc, avx2_packed_k.cc): a super-block unpacked to one byte per code in
+// element order with its sub-block scales as floats, and the prefetch of a panel's next chunk.
+//
+// AVX2 + F16C intrinsics: include only from files compiled with at least LLMUX_AVX2_FLAGS.
+// Every function is `static`, so each kernel file keeps its own copy compiled with its own
+// flags (an inline function with external linkage could be shared between them by the linker,
+// and a baseline or AVX2 caller might then run a copy compiled for AVX-512).
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "engine/backend/cpu/kernels/blocks.h"
+
+namespace llmux::kernels {
+
+// Q4_K: the 256 codes (0..15) in element order, the scales d * sc_j and the mins dmin * m_j
+// of its 8 sub-blocks of 32. `codes` is 32-byte aligned.
+static inline void UnpackQ4KBlock(const BlockQ4_K& b, uint8_t* codes, float* scale, float* mins) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  for (int j = 0; j < 4; ++j) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * j));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(codes + 64 * j), _mm256_and_si256(v, m4));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(codes + 64 * j + 32),
+                       _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+  }
+  const float d = _cvtsh_ss(b.d), dmin = _cvtsh_ss(b.dmin);
+  const uint8_t* s = b.scales;
+  for (int j = 0; j < 8; ++j) {
+    int sc, m;
+    if (j < 4) {
+      sc = s[j] & 63;
+      m = s[j + 4] & 63;
+    } else {
+      sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
+      m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+    scale[j] = d * static_cast<float>(sc);
+    mins[j] = dmin * static_cast<float>(m);
+  }
+}
+
+// Q6_K: the 256 codes q + 32 (0..63; 4 bits in ql, 2 in qh) in element order and the scales
+// d * sc_j of its 16 sub-blocks of 16. `codes` is 32-byte aligned.
+static inline void UnpackQ6KBlock(const BlockQ6_K& b, uint8_t* codes, float* scale) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(0x03);
+  for (int h = 0; h < 2; ++h) {
+    const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h));
+    const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h + 32));
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * h));
+    auto high = [&](int shift) {  // bits shift..shift+1 of qh, moved to bits 4-5
+      return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, shift), m3), 4);
+    };
+    uint8_t* out = codes + 128 * h;
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out),
+                       _mm256_or_si256(_mm256_and_si256(ql0, m4), high(0)));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out + 32),
+                       _mm256_or_si256(_mm256_and_si256(ql1, m4), high(2)));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out + 64),
+                       _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), high(4)));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out + 96),
+                       _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), high(6)));
+  }
+  const float d = _cvtsh_ss(b.d);
+  for (int j = 0; j < 16; ++j) scale[j] = d * static_cast<float>(b.scales[j]);
+}
+
+// Fetches `blocks` blocks of `block_bytes` from block b0 on of rows [r, r + nr) into L2, while
+// the current chunk of a panel is multiplied.
+static inline void PrefetchPanelChunk(const uint8_t* w, size_t w_stride, int64_t r, int64_t nr,
+                                      int64_t b0, int64_t blocks, int64_t block_bytes) {
+  const int64_t bytes = blocks * block_bytes;
+  for (int64_t i = 0; i < nr; ++i) {
+    const uint8_t* p = w + (r + i) * w_stride + b0 * block_bytes;
+    for (int64_t off = 0; off < bytes + 63; off += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(p + (off < bytes - 1 ? off : bytes - 1)),
+                   _MM_HINT_T1);
+  }
+}
+
+}  // namespace llmux::kernels
