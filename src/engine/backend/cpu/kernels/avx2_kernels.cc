@@ -308,6 +308,16 @@ struct Q0Tiles {
   };
 };
 
+// Packed panels for batches (prefill), register tiles for single tokens (decode).
+template <WType T>
+void GemmQ0(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  if (a.batch) {
+    PackedQ0GemmAvx2(T)(a, r0, r1, t0, t1);
+  } else {
+    GemmTiled<4, 2, Q0Tiles<T>::template Tile>(a, r0, r1, t0, t1);
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // Q4_0 in 16-row panels (panels16.h): NT tokens x 8 rows at a time, one int32 lane per row.
 // Per block and 8 rows: 4 code loads split into 8 nibble vectors, one scale conversion; per
@@ -732,9 +742,9 @@ void F16ToF32Avx2(const uint16_t* src, float* dst, int64_t n) {
 }  // namespace
 
 void FillAvx2Kernels(KernelSet* ks) {
-  ks->gemm[static_cast<int>(WType::kQ8_0)] = GemmTiled<4, 2, Q0Tiles<WType::kQ8_0>::Tile>;
-  ks->gemm[static_cast<int>(WType::kQ4_0)] = GemmTiled<4, 2, Q0Tiles<WType::kQ4_0>::Tile>;
-  ks->gemm[static_cast<int>(WType::kQ5_0)] = GemmTiled<4, 2, Q0Tiles<WType::kQ5_0>::Tile>;
+  ks->gemm[static_cast<int>(WType::kQ8_0)] = GemmQ0<WType::kQ8_0>;
+  ks->gemm[static_cast<int>(WType::kQ4_0)] = GemmQ0<WType::kQ4_0>;
+  ks->gemm[static_cast<int>(WType::kQ5_0)] = GemmQ0<WType::kQ5_0>;
   ks->gemm[static_cast<int>(WType::kQ4_0P)] = GemmPanels16Avx2;
   ks->gemm[static_cast<int>(WType::kQ4_K)] = GemmK<WType::kQ4_K>;
   ks->gemm[static_cast<int>(WType::kQ6_K)] = GemmK<WType::kQ6_K>;

@@ -11,4 +11,8 @@ namespace llmux::kernels {
 // (prefill) row.
 GemmFn PackedKGemmAvx2(WType t);
 
+// The packed GEMM for Q8_0 / Q4_0 / Q5_0 weights x kQ8 activations (null for other types),
+// the same scheme per block; the AVX2 Q*_0 GEMMs use it for every batch-class row.
+GemmFn PackedQ0GemmAvx2(WType t);
+
 }  // namespace llmux::kernels

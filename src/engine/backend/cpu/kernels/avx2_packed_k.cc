@@ -29,7 +29,7 @@
 
 #include "engine/backend/cpu/kernels/avx2_packed.h"
 #include "engine/backend/cpu/kernels/blocks.h"
-#include "engine/backend/cpu/kernels/k_panels.h"
+#include "engine/backend/cpu/kernels/packed_panels.h"
 
 namespace llmux::kernels {
 namespace {
@@ -107,27 +107,12 @@ void PackPanel(const GemmArgs& a, int64_t r, int nr, int64_t b0, int kb, Panel* 
         }
       }
       for (int c = 0; c < kQKK / 32; ++c) {  // dwords 8c .. 8c + 7
-        __m256i v[kGroupRows];
+        __m256i v[kGroupRows], out[8];
         for (int i = 0; i < kGroupRows; ++i)
           v[i] = _mm256_load_si256(reinterpret_cast<const __m256i*>(codes[i] + 32 * c));
-        __m256i t[8], u[8];
-        for (int i = 0; i < 8; i += 2) {
-          t[i] = _mm256_unpacklo_epi32(v[i], v[i + 1]);      // dwords 0 1 | 4 5 of rows i, i + 1
-          t[i + 1] = _mm256_unpackhi_epi32(v[i], v[i + 1]);  // dwords 2 3 | 6 7
-        }
-        for (int h = 0; h < 2; ++h) {  // rows 4h .. 4h + 3
-          const __m256i* th = t + 4 * h;
-          u[4 * h + 0] = _mm256_unpacklo_epi64(th[0], th[2]);  // dword 0 | 4
-          u[4 * h + 1] = _mm256_unpackhi_epi64(th[0], th[2]);  // dword 1 | 5
-          u[4 * h + 2] = _mm256_unpacklo_epi64(th[1], th[3]);  // dword 2 | 6
-          u[4 * h + 3] = _mm256_unpackhi_epi64(th[1], th[3]);  // dword 3 | 7
-        }
-        for (int k = 0; k < 4; ++k) {
-          _mm256_store_si256(reinterpret_cast<__m256i*>(panel->codes[b][g][8 * c + k]),
-                             _mm256_permute2x128_si256(u[k], u[k + 4], 0x20));
-          _mm256_store_si256(reinterpret_cast<__m256i*>(panel->codes[b][g][8 * c + k + 4]),
-                             _mm256_permute2x128_si256(u[k], u[k + 4], 0x31));
-        }
+        Transpose8x8(v, out);
+        for (int k = 0; k < 8; ++k)
+          _mm256_store_si256(reinterpret_cast<__m256i*>(panel->codes[b][g][8 * c + k]), out[k]);
       }
     }
   }

@@ -29,7 +29,7 @@
 
 #include "engine/backend/cpu/kernels/avx512_packed.h"
 #include "engine/backend/cpu/kernels/blocks.h"
-#include "engine/backend/cpu/kernels/k_panels.h"
+#include "engine/backend/cpu/kernels/packed_panels.h"
 #include "engine/backend/cpu/kernels/q6k_lanes.h"
 
 namespace llmux::kernels {

@@ -201,6 +201,76 @@ TEST(MatMulTest, BatchClassTokensEqualInEveryCallOnEveryIsa) {
   }
 }
 
+// Codes at the ends of their ranges against activations at full scale: the integer sums that
+// kernels keep in 16 bits (vpmaddubsw pairs and their sums over a block or sub-block) reach
+// their largest magnitudes and must not saturate, in either class, on every instruction set.
+// Q8_0's -128 (no quantizer writes it, a model file may hold it) is the one code whose
+// magnitude does not fit a signed byte.
+TEST(MatMulTest, ExtremeCodesDoNotSaturate) {
+  ThreadPool pool(2);
+  for (WType wt : {WType::kQ8_0, WType::kQ4_0, WType::kQ5_0, WType::kQ4_K, WType::kQ6_K}) {
+    const int64_t rows = 21, cols = 512, n = 6;
+    Problem p = MakeProblem(wt, rows, cols, 0, 5);
+    const size_t block = Traits(p.type).block_bytes;
+    for (int64_t r = 0; r < rows; ++r) {
+      for (size_t off = 0; off < p.row_bytes; off += block) {
+        uint8_t* b = p.w.data() + r * p.row_bytes + off;
+        switch (wt) {
+          case WType::kQ8_0:  // every code -128
+            std::memset(b + 2, 0x80, 32);
+            break;
+          case WType::kQ4_0:  // every nibble 15
+            std::memset(b + 2, 0xFF, 16);
+            break;
+          case WType::kQ5_0:  // every code 31
+            std::memset(b + 2, 0xFF, 20);
+            break;
+          case WType::kQ4_K:  // scales and mins 63, every nibble 15
+            std::memset(b + 4, 0xFF, 12 + 128);
+            break;
+          default:  // Q6_K: every code 63 (q = 31), scales -128 and 127
+            std::memset(b, 0xFF, 192);
+            for (int j = 0; j < 16; ++j) b[192 + j] = j % 2 ? 0x80 : 0x7F;
+            break;
+        }
+      }
+    }
+    std::vector<float> x(static_cast<size_t>(n * cols));
+    for (int64_t t = 0; t < n; ++t) {  // constant rows: every code at +-127
+      for (int64_t i = 0; i < cols; ++i) x[t * cols + i] = t % 2 ? -1.0f : 1.0f;
+    }
+    const ActKind kind = ActKindFor(wt);
+    std::vector<uint8_t> act(ActRowBytes(kind, cols));
+    std::vector<float> want(static_cast<size_t>(rows * n)), bound(want.size());
+    std::vector<float> wf(static_cast<size_t>(cols));
+    for (int64_t r = 0; r < rows; ++r) {
+      DequantizeRow(p.type, p.w.data() + r * p.row_bytes, wf.data(), cols);
+      double sum = 0;  // x is +-1: the sum of the terms' magnitudes
+      for (float v : wf) sum += std::fabs(v);
+      for (int64_t t = 0; t < n; ++t) bound[t * rows + r] = static_cast<float>(sum);
+    }
+    for (int64_t t = 0; t < n; ++t) {
+      RefQuantizeAct(kind, x.data() + t * cols, cols, act.data());
+      for (int64_t r = 0; r < rows; ++r)
+        want[t * rows + r] = RefDotRow(wt, p.w.data() + r * p.row_bytes, act.data(), cols);
+    }
+    const MatrixView view{p.type, rows, cols, p.w.data(), p.row_bytes};
+    for (Isa isa : SupportedIsas()) {
+      testing::IsaGuard guard(isa);
+      std::vector<uint8_t> scratch(MatMulScratchBytes(p.type, cols, n));
+      for (int64_t n_single : {int64_t{0}, n}) {
+        std::vector<float> y(static_cast<size_t>(rows * n));
+        MatMul(view, x.data(), n, y.data(), scratch.data(), pool, n_single);
+        for (size_t i = 0; i < y.size(); ++i) {
+          ASSERT_NEAR(y[i], want[i], 3e-6 * bound[i])
+              << IsaName(isa) << " " << Traits(p.type).name << (n_single ? " single" : " batch")
+              << " at " << i;
+        }
+      }
+    }
+  }
+}
+
 TEST(MatMulTest, ManyEqualsSeparateProducts) {
   ThreadPool pool(2);
   struct Case {

@@ -1,6 +1,7 @@
-// What the packed-panel prefill kernels for Q4_K / Q6_K share across instruction sets
-// (avx512_packed_k.cc, avx2_packed_k.cc): a super-block unpacked to one byte per code in
-// element order with its sub-block scales as floats, and the prefetch of a panel's next chunk.
+// What the packed-panel prefill kernels share across instruction sets (avx512_packed_*.cc,
+// avx2_packed_*.cc): Q4_K / Q6_K super-blocks unpacked to one byte per code in element order
+// with their sub-block scales as floats, the 8 x 8 dword transpose that makes AVX2 panels, and
+// the prefetch of a panel's next chunk.
 //
 // AVX2 + F16C intrinsics: include only from files compiled with at least LLMUX_AVX2_FLAGS.
 // Every function is `static`, so each kernel file keeps its own copy compiled with its own
@@ -65,6 +66,26 @@ static inline void UnpackQ6KBlock(const BlockQ6_K& b, uint8_t* codes, float* sca
   }
   const float d = _cvtsh_ss(b.d);
   for (int j = 0; j < 16; ++j) scale[j] = d * static_cast<float>(b.scales[j]);
+}
+
+// An 8 x 8 dword transpose: out[j] holds dword j of rows v[0..7].
+static inline void Transpose8x8(const __m256i* v, __m256i* out) {
+  __m256i t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_epi32(v[i], v[i + 1]);      // dwords 0 1 | 4 5 of rows i, i + 1
+    t[i + 1] = _mm256_unpackhi_epi32(v[i], v[i + 1]);  // dwords 2 3 | 6 7
+  }
+  for (int h = 0; h < 2; ++h) {  // rows 4h .. 4h + 3
+    const __m256i* th = t + 4 * h;
+    u[4 * h + 0] = _mm256_unpacklo_epi64(th[0], th[2]);  // dword 0 | 4
+    u[4 * h + 1] = _mm256_unpackhi_epi64(th[0], th[2]);  // dword 1 | 5
+    u[4 * h + 2] = _mm256_unpacklo_epi64(th[1], th[3]);  // dword 2 | 6
+    u[4 * h + 3] = _mm256_unpackhi_epi64(th[1], th[3]);  // dword 3 | 7
+  }
+  for (int k = 0; k < 4; ++k) {
+    out[k] = _mm256_permute2x128_si256(u[k], u[k + 4], 0x20);
+    out[k + 4] = _mm256_permute2x128_si256(u[k], u[k + 4], 0x31);
+  }
 }
 
 // Fetches `blocks` blocks of `block_bytes` from block b0 on of rows [r, r + nr) into L2, while
