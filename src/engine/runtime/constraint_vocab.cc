@@ -1,6 +1,6 @@
 #include "engine/runtime/constraint_vocab.h"
 
-#include <algorithm>
+#include <utility>
 
 #include "engine/runtime/json_machine.h"
 #include "engine/tokenizer/tokenizer.h"

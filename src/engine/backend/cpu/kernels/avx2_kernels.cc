@@ -476,8 +476,8 @@ inline float FinishK(const KAcc& acc) { return HSum(_mm256_sub_ps(acc.dot, acc.m
 struct UnpackedRow {
   __m256i q[8];   // codes of values 32c .. 32c+31
   __m256i sc[8];  // int16 scale per lane pair for vector c
-  __m256i m16;    // Q4_K: mins per bsum (int16)
-  float d, dmin;
+  __m256i m16;    // Q4_K only: mins per bsum (int16)
+  float d, dmin;  // dmin: Q4_K only
 };
 
 inline void UnpackQ4K(const BlockQ4_K* blk, UnpackedRow* u) {
