@@ -443,10 +443,25 @@ class SchemaCompiler {
         required.insert(r.get<std::string>());
       }
     }
-    if (const auto it = s.find("additionalProperties"); it != s.end()) {
-      if (!it->is_boolean() && !it->is_object()) {
-        return Error(path, "'additionalProperties' must be a boolean or a schema");
+    const auto extra_it = s.find("additionalProperties");
+    if (extra_it != s.end() && !extra_it->is_boolean() && !extra_it->is_object()) {
+      return Error(path, "'additionalProperties' must be a boolean or a schema");
+    }
+    // Members of any name only where none is declared (a generated name could otherwise
+    // repeat a declared one, whose own schema would then apply): additionalProperties true or
+    // a schema, or left out (JSON Schema's default: any) unless strict, where OpenAI asks for
+    // it to be false.
+    if (props.empty() &&
+        (extra_it == s.end() ? !strict_ : !extra_it->is_boolean() || extra_it->get<bool>())) {
+      Expr value = Value();
+      if (extra_it != s.end() && extra_it->is_object()) {
+        LLMUX_ASSIGN_OR_RETURN(value, Schema(*extra_it, path + "/additionalProperties", depth + 1));
       }
+      const Expr member = AsRule("object" + path + "/additionalProperties",
+                                 Seq({String(), Ws(), Byte(':'), Ws(), value}));
+      return Seq({Byte('{'), Ws(),
+                  Optional(Seq({member, Star(Seq({Ws(), Byte(','), Ws(), member}))})), Ws(),
+                  Byte('}')});
     }
     std::vector<Expr> members;  // each a rule: the later rules use it twice
     std::vector<bool> is_required;

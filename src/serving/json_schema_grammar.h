@@ -5,8 +5,11 @@
 // - type (one or a list): object, array, string, number, integer, boolean, null.
 // - object: properties come in the order the schema lists them; required ones always, optional
 //   ones may be left out; no other properties are generated (whatever additionalProperties
-//   says: leaving them out always validates). A `required` name missing from `properties` is
-//   an error.
+//   says: leaving them out always validates). An object that declares no properties takes
+//   members of any name (a JSON string; names may repeat) when additionalProperties is true
+//   or a schema (its values then follow it), or is left out and the schema is not strict:
+//   `{"type":"object"}` is any object. A `required` name missing from `properties` is an
+//   error.
 // - array: items, prefixItems, minItems, maxItems.
 // - string: minLength, maxLength (in characters; escapes count as one; no \u surrogate
 //   escapes are generated), format date, time, date-time, uuid, email, ipv4 (a plain subset of

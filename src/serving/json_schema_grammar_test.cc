@@ -129,10 +129,25 @@ TEST(JsonSchemaGrammarTest, EnumConstAnyOfAndRefs) {
 
 TEST(JsonSchemaGrammarTest, AnyValueAndAdditionalProperties) {
   ExpectLanguage(R"({})", {"1", R"({"a":[true,null,"x",{"b":-1.5e3}]})", "[]"}, {"", "nul"});
-  // Extra properties are never generated, even where allowed.
+  // Beside declared properties, extra ones are never generated, even where allowed.
   ExpectLanguage(R"({"type":"object","properties":{"a":{"type":"null"}},
                      "additionalProperties":true})",
                  {"{}", R"({"a":null})"}, {R"({"b":1})"});
+  // Without declared properties: any members, or members whose values follow the schema.
+  ExpectLanguage(R"({"type":"object"})",
+                 {"{}", R"({"a":1})", R"({ "a" : [1, {"b": null}], "c\n": "x", "a": false })"},
+                 {"[]", R"({"a"})", R"({"a":1,})", R"({1:2})"});
+  ExpectLanguage(R"({"type":"object","additionalProperties":{"type":"integer","minimum":0}})",
+                 {"{}", R"({"x":0,"y":12})"}, {R"({"x":-1})", R"({"x":"1"})"});
+  ExpectLanguage(R"({"type":"object","additionalProperties":false})", {"{}"}, {R"({"a":1})"});
+  // Strict (OpenAI's strict mode asks for additionalProperties false): only where it says so.
+  auto strict = Compile(R"({"type":"object"})", /*strict=*/true);
+  ASSERT_TRUE(strict);
+  EXPECT_TRUE(Matches(*strict, "{}"));
+  EXPECT_FALSE(Matches(*strict, R"({"a":1})"));
+  auto strict_map = Compile(R"({"type":"object","additionalProperties":{"type":"string"}})", true);
+  ASSERT_TRUE(strict_map);
+  EXPECT_TRUE(Matches(*strict_map, R"({"a":"b"})"));
 }
 
 TEST(JsonSchemaGrammarTest, ErrorsNameTheKeywordAndPlace) {

@@ -140,8 +140,15 @@ Result<std::unique_ptr<TokenConstraint>> MakeRequestConstraint(
   switch (request.response_format) {
     case ResponseFormat::kText:
       break;
-    case ResponseFormat::kJsonObject:
-      return MakeJsonObjectConstraint(std::move(vocab));
+    case ResponseFormat::kJsonObject: {
+      // Any JSON object: the schema {"type": "object"} (json_schema_grammar.h), so that the
+      // answer steers towards its end within max_tokens as every schema does.
+      auto g = grammars.Get("json_object", [] {
+        return CompileJsonSchema(R"({"type": "object"})", /*strict=*/false);
+      });
+      if (!g.ok()) return g.status();
+      return MakeGrammarConstraint(std::move(vocab), std::move(*g));
+    }
     case ResponseFormat::kJsonSchema: {
       const bool strict = request.json_schema_strict;
       auto g =

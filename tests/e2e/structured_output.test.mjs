@@ -90,6 +90,13 @@ const schemas = {
     ],
   },
   anything: {},
+  // Objects that declare no property: any members, or members whose values follow a schema.
+  anyObject: { type: 'object' },
+  integerMap: { type: 'object', additionalProperties: { type: 'integer', minimum: 0, maximum: 99 } },
+  mapOfRecords: {
+    type: 'object',
+    additionalProperties: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] },
+  },
   // pattern (ECMA-262 subset) and the ipv4 format.
   patternCodes: {
     type: 'object',

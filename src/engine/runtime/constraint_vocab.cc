@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "engine/runtime/json_machine.h"
+#include "engine/runtime/json_string_bytes.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace llmux {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <string>
 
-#include "engine/runtime/json_machine.h"
+#include "engine/runtime/json_string_bytes.h"
 
 namespace llmux {
 
