@@ -34,14 +34,11 @@
 namespace llmux::kernels {
 namespace {
 
-constexpr int kPanelRows = 16;  // MatMul's batch work items start at 16-row boundaries
-constexpr int kGroupRows = 8;   // one ymm dword lane per row
-constexpr int kGroups = kPanelRows / kGroupRows;
+constexpr int kGroupRows = kAvx2GroupRows;
+constexpr int kGroups = kAvx2PanelRows / kAvx2GroupRows;
 constexpr int kSupers = 4;     // super-blocks per panel chunk: 16 KiB of codes, stays in L1
 constexpr int kTokenTile = 4;  // tokens per register tile, beside 8 code vectors
 constexpr int kDwords = kQKK / 4;
-
-inline int64_t Min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 inline uint32_t Load32(const void* p) {
   uint32_t v;
@@ -188,37 +185,17 @@ inline void RunGroupKernel(int nt, const Panel& p, int g, int kb, const BlockQ8_
 
 template <WType T>
 void GemmPackedK(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  constexpr int64_t kBlockBytes = sizeof(typename Format<T>::Block);
-  const int64_t nb = a.cols / kQKK;
   Panel panel;
   const BlockQ8_K* x[kTokenTile];
-  PrefetchPanelChunk(a.w, a.w_stride, r0, Min64(kPanelRows, r1 - r0), 0, Min64(kSupers, nb),
-                     kBlockBytes);
-  for (int64_t r = r0; r < r1; r += kPanelRows) {
-    const int nr = static_cast<int>(Min64(kPanelRows, r1 - r));
-    for (int64_t b0 = 0; b0 < nb; b0 += kSupers) {
-      const int kb = static_cast<int>(Min64(kSupers, nb - b0));
-      PackPanel<T>(a, r, nr, b0, kb, &panel);
-      if (b0 + kSupers < nb) {
-        PrefetchPanelChunk(a.w, a.w_stride, r, nr, b0 + kSupers, Min64(kSupers, nb - b0 - kSupers),
-                           kBlockBytes);
-      } else if (r + kPanelRows < r1) {
-        PrefetchPanelChunk(a.w, a.w_stride, r + kPanelRows, Min64(kPanelRows, r1 - r - kPanelRows),
-                           0, Min64(kSupers, nb), kBlockBytes);
-      }
-      for (int g = 0; g < kGroups && kGroupRows * g < nr; ++g) {
-        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - kGroupRows * g),
-                                                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        for (int64_t t = t0; t < t1; t += kTokenTile) {
-          const int nt = static_cast<int>(Min64(kTokenTile, t1 - t));
-          for (int i = 0; i < nt; ++i)
-            x[i] = reinterpret_cast<const BlockQ8_K*>(a.act + (t + i) * a.act_stride) + b0;
-          RunGroupKernel<T>(nt, panel, g, kb, x, a.y + t * a.y_stride + r + kGroupRows * g,
-                            a.y_stride, mask, b0 == 0);
-        }
-      }
-    }
-  }
+  Avx2PanelLoop<kSupers, kTokenTile>(
+      a, r0, r1, t0, t1, a.cols / kQKK, sizeof(typename Format<T>::Block),
+      [&](int64_t r, int nr, int64_t b0, int kb) { PackPanel<T>(a, r, nr, b0, kb, &panel); },
+      [&](int g, __m256i mask, int64_t r, int64_t b0, int kb, int64_t t, int nt) {
+        for (int i = 0; i < nt; ++i)
+          x[i] = reinterpret_cast<const BlockQ8_K*>(a.act + (t + i) * a.act_stride) + b0;
+        RunGroupKernel<T>(nt, panel, g, kb, x, a.y + t * a.y_stride + r + kGroupRows * g,
+                          a.y_stride, mask, b0 == 0);
+      });
 }
 
 }  // namespace

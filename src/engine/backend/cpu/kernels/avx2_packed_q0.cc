@@ -32,13 +32,10 @@
 namespace llmux::kernels {
 namespace {
 
-constexpr int kPanelRows = 16;  // MatMul's batch work items start at 16-row boundaries
-constexpr int kGroupRows = 8;   // one ymm dword lane per row
-constexpr int kGroups = kPanelRows / kGroupRows;
+constexpr int kGroupRows = kAvx2GroupRows;
+constexpr int kGroups = kAvx2PanelRows / kAvx2GroupRows;
 constexpr int kKBlocks = 16;   // blocks per panel chunk: 8 KiB of codes (Q8_0: and 8 of signs)
 constexpr int kTokenTile = 4;  // tokens per register tile, beside 8 code vectors
-
-inline int64_t Min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 inline uint16_t Load16(const uint8_t* p) {
   uint16_t v;
@@ -199,36 +196,16 @@ inline void RunGroupKernel(int nt, const Panel& p, int g, int kb, const ActQ8* a
 
 template <WType T>
 void GemmPacked(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  constexpr int64_t kBlockBytes = Format<T>::kBlockBytes;
-  const int64_t nb = a.cols / kQK;
   Panel panel;
   ActQ8 act[kTokenTile];
-  PrefetchPanelChunk(a.w, a.w_stride, r0, Min64(kPanelRows, r1 - r0), 0, Min64(kKBlocks, nb),
-                     kBlockBytes);
-  for (int64_t r = r0; r < r1; r += kPanelRows) {
-    const int nr = static_cast<int>(Min64(kPanelRows, r1 - r));
-    for (int64_t b0 = 0; b0 < nb; b0 += kKBlocks) {
-      const int kb = static_cast<int>(Min64(kKBlocks, nb - b0));
-      PackPanel<T>(a, r, nr, b0, kb, &panel);
-      if (b0 + kKBlocks < nb) {
-        PrefetchPanelChunk(a.w, a.w_stride, r, nr, b0 + kKBlocks,
-                           Min64(kKBlocks, nb - b0 - kKBlocks), kBlockBytes);
-      } else if (r + kPanelRows < r1) {
-        PrefetchPanelChunk(a.w, a.w_stride, r + kPanelRows, Min64(kPanelRows, r1 - r - kPanelRows),
-                           0, Min64(kKBlocks, nb), kBlockBytes);
-      }
-      for (int g = 0; g < kGroups && kGroupRows * g < nr; ++g) {
-        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - kGroupRows * g),
-                                                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        for (int64_t t = t0; t < t1; t += kTokenTile) {
-          const int nt = static_cast<int>(Min64(kTokenTile, t1 - t));
-          for (int i = 0; i < nt; ++i) act[i] = ViewActQ8(a.act + (t + i) * a.act_stride, a.cols);
-          RunGroupKernel<T>(nt, panel, g, kb, act, b0, a.y + t * a.y_stride + r + kGroupRows * g,
-                            a.y_stride, mask, b0 == 0);
-        }
-      }
-    }
-  }
+  Avx2PanelLoop<kKBlocks, kTokenTile>(
+      a, r0, r1, t0, t1, a.cols / kQK, Format<T>::kBlockBytes,
+      [&](int64_t r, int nr, int64_t b0, int kb) { PackPanel<T>(a, r, nr, b0, kb, &panel); },
+      [&](int g, __m256i mask, int64_t r, int64_t b0, int kb, int64_t t, int nt) {
+        for (int i = 0; i < nt; ++i) act[i] = ViewActQ8(a.act + (t + i) * a.act_stride, a.cols);
+        RunGroupKernel<T>(nt, panel, g, kb, act, b0, a.y + t * a.y_stride + r + kGroupRows * g,
+                          a.y_stride, mask, b0 == 0);
+      });
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // What the packed-panel prefill kernels share across instruction sets (avx512_packed_*.cc,
 // avx2_packed_*.cc): Q4_K / Q6_K super-blocks unpacked to one byte per code in element order
-// with their sub-block scales as floats, the 8 x 8 dword transpose that makes AVX2 panels, and
-// the prefetch of a panel's next chunk.
+// with their sub-block scales as floats, the prefetch of a panel's next chunk, and for the
+// AVX2 kernels the 8 x 8 dword transpose that makes their panels and the loop over them.
 //
 // AVX2 + F16C intrinsics: include only from files compiled with at least LLMUX_AVX2_FLAGS.
 // Every function is `static`, so each kernel file keeps its own copy compiled with its own
@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "engine/backend/cpu/kernels/blocks.h"
+#include "engine/backend/cpu/kernels/kernel_set.h"
 
 namespace llmux::kernels {
 
@@ -98,6 +99,46 @@ static inline void PrefetchPanelChunk(const uint8_t* w, size_t w_stride, int64_t
     for (int64_t off = 0; off < bytes + 63; off += 64)
       _mm_prefetch(reinterpret_cast<const char*>(p + (off < bytes - 1 ? off : bytes - 1)),
                    _MM_HINT_T1);
+  }
+}
+
+// AVX2 panels: 16 rows (MatMul's batch work items start at 16-row boundaries), in two groups of
+// 8 (one ymm dword lane per row).
+inline constexpr int kAvx2PanelRows = 16;
+inline constexpr int kAvx2GroupRows = 8;
+
+// The loop of the AVX2 packed-panel GEMMs: rows [r0, r1) in panels of kAvx2PanelRows, and the nb
+// blocks of `block_bytes` of a row in chunks of kChunk. Per panel chunk: pack(r, nr, b0, kb)
+// unpacks rows [r, r + nr) x blocks [b0, b0 + kb) (the next chunk is prefetched meanwhile), then
+// tile(g, mask, r, b0, kb, t, nt) multiplies group g (rows r + 8g .., `mask` the lanes of rows that
+// exist) with tokens [t, t + nt), nt <= kTokens, every token of the call in turn.
+template <int kChunk, int kTokens, class Pack, class Tile>
+static inline void Avx2PanelLoop(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1,
+                                 int64_t nb, int64_t block_bytes, Pack pack, Tile tile) {
+  constexpr int64_t kPanel = kAvx2PanelRows, kGroup = kAvx2GroupRows;
+  auto min = [](int64_t x, int64_t y) { return x < y ? x : y; };
+  PrefetchPanelChunk(a.w, a.w_stride, r0, min(kPanel, r1 - r0), 0, min(kChunk, nb), block_bytes);
+  for (int64_t r = r0; r < r1; r += kPanel) {
+    const int nr = static_cast<int>(min(kPanel, r1 - r));
+    for (int64_t b0 = 0; b0 < nb; b0 += kChunk) {
+      const int kb = static_cast<int>(min(kChunk, nb - b0));
+      pack(r, nr, b0, kb);
+      if (b0 + kChunk < nb) {
+        PrefetchPanelChunk(a.w, a.w_stride, r, nr, b0 + kChunk, min(kChunk, nb - b0 - kChunk),
+                           block_bytes);
+      } else if (r + kPanel < r1) {
+        PrefetchPanelChunk(a.w, a.w_stride, r + kPanel, min(kPanel, r1 - r - kPanel), 0,
+                           min(kChunk, nb), block_bytes);
+      }
+      for (int g = 0; kGroup * g < nr; ++g) {
+        const __m256i mask =
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - static_cast<int>(kGroup) * g),
+                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        for (int64_t t = t0; t < t1; t += kTokens) {
+          tile(g, mask, r, b0, kb, t, static_cast<int>(min(kTokens, t1 - t)));
+        }
+      }
+    }
   }
 }
 
