@@ -6,7 +6,8 @@
 #
 #   bench/run.sh                      # ours only
 #   LLAMA_BENCH=/path/llama-bench bench/run.sh
-#   TYPES="q8_0" REPS=3 bench/run.sh
+#   TYPES="q8_0 q4_0 q4_k_m" REPS=3 bench/run.sh
+#   ISA=avx2 LLAMA_BENCH=/path/to/an/avx2-only/llama-bench bench/run.sh   # the AVX2 paths
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LLMUX=${LLMUX:-build/src/cli/llmux}
@@ -14,6 +15,7 @@ MODELS=${MODELS:-build/bench-models}
 TYPES=${TYPES:-"q8_0 q4_0 f16"}
 REPS=${REPS:-5}
 THREADS=${THREADS:-2}
+ISA=${ISA:-best}  # llmux bench --isa: best, avx512, avx2 or scalar
 VOCAB=${VOCAB:-../shared/models/qwen3-vocab.gguf}
 mkdir -p "$MODELS"
 
@@ -24,8 +26,8 @@ for type in $TYPES; do
     "$LLMUX" model create --arch qwen3 --hidden 1024 --layers 28 --heads 16 --kv-heads 8 --head-dim 128 \
       --ffn 3072 --type "$type" --vocab-from "$VOCAB" --seed 1 --out "$model"
   fi
-  echo "## $type: llmux"
-  "$LLMUX" bench --model "$model" -p 512 -n 128 -t "$THREADS" -r "$REPS"
+  echo "## $type: llmux (--isa $ISA)"
+  "$LLMUX" bench --model "$model" -p 512 -n 128 -t "$THREADS" -r "$REPS" --isa "$ISA"
   if [ -n "${LLAMA_BENCH:-}" ]; then
     echo "## $type: llama.cpp ($LLAMA_BENCH)"
     "$LLAMA_BENCH" -m "$model" -p 512 -n 128 -t "$THREADS" -r "$REPS" -o md
