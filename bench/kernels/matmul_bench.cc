@@ -2,7 +2,7 @@
 // (512 tokens) in GOPS, per weight type, for Qwen3-0.6B shapes. Prints figures; not a test.
 //
 //   matmul_bench [types=q8_0,q4_0,q4_0p,...] [threads=2] [isa=best|avx512|avx2|scalar]
-//   [full|quick|prefill]
+//   [full|quick|prefill|multi]
 //                [shape filter, e.g. 151936, or all] [footprint MiB=512]
 //
 // A small footprint (e.g. 1) keeps the weights in cache, which gives the kernels' compute
@@ -141,6 +141,9 @@ int main(int argc, char** argv) {
   const std::string mode = argc > 4 ? argv[4] : "full";
   const bool quick = mode == "quick";           // decode only
   const bool prefill_only = mode == "prefill";  // 512 tokens, layer shapes only
+  // 8 decode tokens in one call (the single class: 8 sequences of continuous batching), layer
+  // shapes only.
+  const bool multi = mode == "multi";
   const std::string shape_filter = argc > 5 && std::strcmp(argv[5], "all") != 0 ? argv[5] : "";
   const size_t footprint_mib = argc > 6 ? std::strtoul(argv[6], nullptr, 10) : 512;
   if (isa_arg == "avx2") SetIsaForTesting(Isa::kAvx2);
@@ -174,7 +177,7 @@ int main(int argc, char** argv) {
   std::printf("isa=%s threads=%d (best of many calls)\n", IsaName(isa), threads);
   std::printf("%-6s %-26s %7s %10s %9s %9s\n", "type", "shape", "tokens", "ms/call", "GB/s",
               "GOPS");
-  const int64_t kPrefill = 512;
+  const int64_t kPrefill = 512, kMulti = 8;
   const size_t kFootprint = footprint_mib << 20;
   for (const auto& [type, layout] : types) {
     double layer_decode = 0, output_decode = 0, layer_prefill = 0, output_prefill_1 = 0;
@@ -183,19 +186,23 @@ int main(int argc, char** argv) {
         continue;
       Weights w = MakeWeights(type, s.rows, s.cols, kFootprint);
       if (layout != WeightLayout::kRowMajor) PackWeights(w, layout, pool);
-      const int64_t max_tokens = quick ? 1 : kPrefill;
+      const int64_t max_tokens = quick ? 1 : multi ? kMulti : kPrefill;
       std::vector<float> x(static_cast<size_t>(s.cols * max_tokens));
       std::mt19937 rng(2);
       std::normal_distribution<float> dist(0.0f, 1.0f);
       for (auto& v : x) v = dist(rng);
       std::vector<float> y(static_cast<size_t>(s.rows * max_tokens));
       std::vector<uint8_t> scratch(MatMulScratchBytes(type, s.cols, max_tokens) + 64);
-      for (int64_t tokens : {int64_t{1}, kPrefill}) {
-        if (tokens > max_tokens) continue;
+      for (int64_t tokens : {int64_t{1}, kMulti, kPrefill}) {
+        if (tokens > max_tokens || (tokens == kMulti) != multi) continue;
+        if (multi && s.per_layer <= 0) continue;
         if (tokens > 1 && s.per_layer <= 0 && quick) continue;
         if (prefill_only && (tokens == 1 || s.per_layer <= 0)) continue;
         const double sec = TimeCalls(
-            [&](int i) { MatMul(w.View(i), x.data(), tokens, y.data(), scratch.data(), pool); },
+            [&](int i) {
+              MatMul(w.View(i), x.data(), tokens, y.data(), scratch.data(), pool,
+                     multi ? tokens : -1);
+            },
             tokens == 1 ? 0.3 : 0.5, tokens == 1 ? 20 : 2);
         const double gbs = static_cast<double>(w.matrix_bytes) / sec / 1e9;
         const double gops = 2.0 * static_cast<double>(s.rows * s.cols * tokens) / sec / 1e9;
@@ -214,7 +221,7 @@ int main(int argc, char** argv) {
       }
     }
     // Qwen3-0.6B: 28 layers + tied output matrix (prefill computes logits of the last token).
-    if (prefill_only) continue;
+    if (prefill_only || multi) continue;
     const double decode_s = 28 * layer_decode + output_decode;
     std::printf("%-6s model estimate (matmuls only): decode %.1f tok/s",
                 std::string(Traits(type).name).c_str(), 1.0 / decode_s);

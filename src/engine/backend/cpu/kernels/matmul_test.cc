@@ -154,7 +154,7 @@ TEST(MatMulTest, SingleTokenRowsOfEveryLength) {
 TEST(MatMulTest, SingleClassTokensEqualAloneOnEveryIsa) {
   ThreadPool pool(2);
   for (WType wt : kAllWTypes) {
-    const int64_t cols = 256 * 3, rows = 37, n = 5;
+    const int64_t cols = 256 * 3, rows = 37, n = 11;  // tiles of 8, 2 and 1 tokens
     const Problem p = MakeProblem(wt, rows, cols, 0, 77);
     const MatrixView view{p.type, rows, cols, p.w.data(), p.row_bytes};
     const auto x = RandomNormal(n * cols, 78);
