@@ -582,29 +582,13 @@ void GemvKRows(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0) {
   }
 }
 
-// Several single tokens (decode of several sequences): a row at a time, its super-blocks
-// unpacked once for up to 8 tokens. Rows outside, so the weights stream from memory once.
 template <WType T>
-void GemmKTokens(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  for (int64_t r = r0; r < r1; ++r) {
-    for (int64_t t = t0; t < t1;) {
-      const int64_t left = t1 - t;
-      if (left >= 8) {
-        TileK<T, 1, 8>(a, r, t);
-        t += 8;
-      } else if (left >= 4) {
-        TileK<T, 1, 4>(a, r, t);
-        t += 4;
-      } else if (left >= 2) {
-        TileK<T, 1, 2>(a, r, t);
-        t += 2;
-      } else {
-        TileK<T, 1, 1>(a, r, t);
-        t += 1;
-      }
-    }
-  }
-}
+struct KTiles {
+  template <int MR, int NT>
+  struct Tile {
+    static void Run(const GemmArgs& a, int64_t r0, int64_t t0) { TileK<T, MR, NT>(a, r0, t0); }
+  };
+};
 
 // Packed panels for batches (prefill), a row at a time for one or several single tokens: each
 // computes a row with its own fixed arithmetic (see MatMul).
@@ -615,7 +599,7 @@ void GemmK(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
   } else if (t1 - t0 == 1) {
     GemvKRows<T>(a, r0, r1, t0);
   } else {
-    GemmKTokens<T>(a, r0, r1, t0, t1);
+    GemmRowTokenTiles<KTiles<T>::template Tile>(a, r0, r1, t0, t1);
   }
 }
 

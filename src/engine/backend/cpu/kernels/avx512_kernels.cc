@@ -735,30 +735,6 @@ struct Q6KTile {
   static void Run(const GemmArgs& a, int64_t r0, int64_t t0) { TileQ6K<MR, NT>(a, r0, t0); }
 };
 
-// Several single tokens (decode of several sequences): a row at a time, its super-blocks
-// unpacked once for up to 8 tokens. Rows outside, so the weights stream from memory once.
-template <template <int, int> class Tile>
-void GemmKTokens(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
-  for (int64_t r = r0; r < r1; ++r) {
-    for (int64_t t = t0; t < t1;) {
-      const int64_t left = t1 - t;
-      if (left >= 8) {
-        Tile<1, 8>::Run(a, r, t);
-        t += 8;
-      } else if (left >= 4) {
-        Tile<1, 4>::Run(a, r, t);
-        t += 4;
-      } else if (left >= 2) {
-        Tile<1, 2>::Run(a, r, t);
-        t += 2;
-      } else {
-        Tile<1, 1>::Run(a, r, t);
-        t += 1;
-      }
-    }
-  }
-}
-
 // K-quant products: packed panels for batches (prefill), a row at a time for one or several
 // single tokens.
 void GemmQ4K(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
@@ -767,7 +743,7 @@ void GemmQ4K(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) 
   } else if (t1 - t0 == 1) {
     GemvQ4KRows(a, r0, r1, t0);
   } else {
-    GemmKTokens<Q4KTile>(a, r0, r1, t0, t1);
+    GemmRowTokenTiles<Q4KTile>(a, r0, r1, t0, t1);
   }
 }
 
@@ -777,7 +753,7 @@ void GemmQ6K(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) 
   } else if (t1 - t0 == 1) {
     GemvQ6KRows(a, r0, r1, t0);
   } else {
-    GemmKTokens<Q6KTile>(a, r0, r1, t0, t1);
+    GemmRowTokenTiles<Q6KTile>(a, r0, r1, t0, t1);
   }
 }
 

@@ -86,6 +86,32 @@ struct KernelSet {
   void (*f16_to_f32)(const uint16_t* src, float* dst, int64_t n) = nullptr;
 };
 
+// Several single tokens (decode of several sequences) over rows [r0, r1): a row at a time,
+// unpacked once for tiles of 8, 4, 2 and 1 tokens (Tile<1, NT>::Run(a, r, t)), rows outside so
+// the weights stream from memory once. `static` (see ViewActQ8): each kernel file gets its own
+// copy, built with its own flags.
+template <template <int, int> class Tile>
+static void GemmRowTokenTiles(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    for (int64_t t = t0; t < t1;) {
+      const int64_t left = t1 - t;
+      if (left >= 8) {
+        Tile<1, 8>::Run(a, r, t);
+        t += 8;
+      } else if (left >= 4) {
+        Tile<1, 4>::Run(a, r, t);
+        t += 4;
+      } else if (left >= 2) {
+        Tile<1, 2>::Run(a, r, t);
+        t += 2;
+      } else {
+        Tile<1, 1>::Run(a, r, t);
+        t += 1;
+      }
+    }
+  }
+}
+
 // Each fills the entries it implements and leaves the rest null (the dispatcher falls back
 // to the next lower ISA).
 void FillScalarKernels(KernelSet* ks);
