@@ -308,13 +308,14 @@ struct Q0Tiles {
   };
 };
 
-// Packed panels for batches (prefill), register tiles for single tokens (decode).
+// Packed panels for batches (prefill); single tokens (decode) a row at a time, each row's
+// blocks loaded once for up to 8 tokens (several sequences).
 template <WType T>
 void GemmQ0(const GemmArgs& a, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
   if (a.batch) {
     PackedQ0GemmAvx2(T)(a, r0, r1, t0, t1);
   } else {
-    GemmTiled<4, 2, Q0Tiles<T>::template Tile>(a, r0, r1, t0, t1);
+    GemmRowTokenTiles<Q0Tiles<T>::template Tile>(a, r0, r1, t0, t1);
   }
 }
 
