@@ -25,7 +25,6 @@
 #include <immintrin.h>
 
 #include <cstdint>
-#include <cstring>
 
 #include "engine/backend/cpu/kernels/avx2_packed.h"
 #include "engine/backend/cpu/kernels/blocks.h"
@@ -39,12 +38,6 @@ constexpr int kGroups = kAvx2PanelRows / kAvx2GroupRows;
 constexpr int kSupers = 4;     // super-blocks per panel chunk: 16 KiB of codes, stays in L1
 constexpr int kTokenTile = 4;  // tokens per register tile, beside 8 code vectors
 constexpr int kDwords = kQKK / 4;
-
-inline uint32_t Load32(const void* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
 
 template <WType T>
 struct Format;
@@ -115,10 +108,6 @@ void PackPanel(const GemmArgs& a, int64_t r, int nr, int64_t b0, int kb, Panel* 
   }
 }
 
-inline __m256i Broadcast32(const int8_t* p) {
-  return _mm256_set1_epi32(static_cast<int>(Load32(p)));
-}
-
 // y[t][0..8) (+)= group g of the panel chunk times token t, for NT tokens (their Q8_K blocks
 // of the chunk at x[t]); `mask` selects the rows that exist.
 template <WType T, int NT>
@@ -144,17 +133,19 @@ void GroupKernel(const Panel& p, int g, int kb, const BlockQ8_K* const* x, float
           const int sub = j0 / kSubDwords + s;
           __m256i sum;
           if constexpr (F::kMins) {
-            __m256i s16 = _mm256_maddubs_epi16(w[0], Broadcast32(q));
+            __m256i s16 = _mm256_maddubs_epi16(w[0], Avx2Broadcast32(q));
             for (int j = 1; j < 8; ++j)
-              s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(w[j], Broadcast32(q + 4 * j)));
+              s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(w[j], Avx2Broadcast32(q + 4 * j)));
             sum = _mm256_madd_epi16(s16, ones);
           } else {
             const int8_t* qs = q + 16 * s;
             const __m256i* ws = w + 4 * s;
-            const __m256i lo = _mm256_add_epi16(_mm256_maddubs_epi16(ws[0], Broadcast32(qs)),
-                                                _mm256_maddubs_epi16(ws[1], Broadcast32(qs + 4)));
-            const __m256i hi = _mm256_add_epi16(_mm256_maddubs_epi16(ws[2], Broadcast32(qs + 8)),
-                                                _mm256_maddubs_epi16(ws[3], Broadcast32(qs + 12)));
+            const __m256i lo =
+                _mm256_add_epi16(_mm256_maddubs_epi16(ws[0], Avx2Broadcast32(qs)),
+                                 _mm256_maddubs_epi16(ws[1], Avx2Broadcast32(qs + 4)));
+            const __m256i hi =
+                _mm256_add_epi16(_mm256_maddubs_epi16(ws[2], Avx2Broadcast32(qs + 8)),
+                                 _mm256_maddubs_epi16(ws[3], Avx2Broadcast32(qs + 12)));
             sum = _mm256_add_epi32(
                 _mm256_add_epi32(_mm256_madd_epi16(lo, ones), _mm256_madd_epi16(hi, ones)),
                 _mm256_set1_epi32(-32 * xb.bsums[sub]));  // codes are q + 32

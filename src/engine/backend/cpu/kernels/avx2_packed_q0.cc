@@ -140,10 +140,6 @@ void PackPanel(const GemmArgs& a, int64_t r, int nr, int64_t b0, int kb, Panel* 
   }
 }
 
-inline __m256i Broadcast32(const int8_t* p) {
-  return _mm256_set1_epi32(static_cast<int>(Load32(p)));
-}
-
 // y[t][0..8) (+)= group g of the panel chunk times token t, for NT tokens (their activation
 // rows, blocks from b0 on); `mask` selects the rows that exist.
 template <WType T, int NT>
@@ -165,15 +161,15 @@ void GroupKernel(const Panel& p, int g, int kb, const ActQ8* act, int64_t b0, fl
       if constexpr (F::kSigned) {
         for (int j = 0; j < 8; ++j) {
           const __m256i sx = _mm256_sign_epi8(
-              Broadcast32(q + 4 * j),
+              Avx2Broadcast32(q + 4 * j),
               _mm256_load_si256(reinterpret_cast<const __m256i*>(p.signs[b][g][j])));
           s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(w[j], sx), ones));
         }
       } else {
         for (int j0 = 0; j0 < 8; j0 += F::kInt16Dwords) {
-          __m256i s16 = _mm256_maddubs_epi16(w[j0], Broadcast32(q + 4 * j0));
+          __m256i s16 = _mm256_maddubs_epi16(w[j0], Avx2Broadcast32(q + 4 * j0));
           for (int j = j0 + 1; j < j0 + F::kInt16Dwords; ++j)
-            s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(w[j], Broadcast32(q + 4 * j)));
+            s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(w[j], Avx2Broadcast32(q + 4 * j)));
           s = _mm256_add_epi32(s, _mm256_madd_epi16(s16, ones));
         }
       }

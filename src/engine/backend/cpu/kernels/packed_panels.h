@@ -12,6 +12,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "engine/backend/cpu/kernels/blocks.h"
 #include "engine/backend/cpu/kernels/kernel_set.h"
@@ -100,6 +101,14 @@ static inline void PrefetchPanelChunk(const uint8_t* w, size_t w_stride, int64_t
       _mm_prefetch(reinterpret_cast<const char*>(p + (off < bytes - 1 ? off : bytes - 1)),
                    _MM_HINT_T1);
   }
+}
+
+// One activation dword (4 codes of a token) in every lane: the operand that advances 8 rows of
+// an AVX2 panel with one vpmaddubsw.
+static inline __m256i Avx2Broadcast32(const int8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(static_cast<int>(v));
 }
 
 // AVX2 panels: 16 rows (MatMul's batch work items start at 16-row boundaries), in two groups of
