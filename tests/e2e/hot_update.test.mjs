@@ -227,9 +227,10 @@ test('moving the tag a served name refers to hot-updates it', async () => {
 });
 
 // Memory after an update: a model whose output matrix (untied, f16) is most of what a decode
-// step reads, so each copy in use adds ~150 MiB of mapped pages to the process. Once the update
-// is done and the old copy has drained, the process holds one copy again: its file-backed
-// resident bytes (llmux_process_resident_bytes{kind="file"}) return to what one copy took, and
+// step reads, so each copy in use adds ~150 MiB to the process (copied to the CPU backend's
+// huge pages, or mapped from the file where it keeps none). Once the update is done and the
+// old copy has drained, the process holds one copy again: its resident bytes
+// (llmux_process_resident_bytes{kind="all"}) return to what one copy took, and
 // /admin/v1/models shows one copy's memory.
 function makeBigModel(seed) {
   const out = join(root, `big-${seed}.gguf`);
@@ -254,8 +255,8 @@ test('after an update the old copy\'s memory is released', async () => {
       const text = await r.text();
       return { status: r.status, text, json: path === '/metrics' ? null : JSON.parse(text) };
     };
-    const fileBytes = async () => {
-      const m = /^llmux_process_resident_bytes\{kind="file"\} (\S+)$/m.exec((await req('GET', '/metrics')).text);
+    const residentBytes = async () => {
+      const m = /^llmux_process_resident_bytes\{kind="all"\} (\S+)$/m.exec((await req('GET', '/metrics')).text);
       assert.ok(m, 'the process memory gauge');
       return Number(m[1]);
     };
@@ -265,21 +266,21 @@ test('after an update the old copy\'s memory is released', async () => {
     const r = await req('POST', '/admin/v1/registry/versions', { path: bigB, model: 'big', tag: 'b' });
     assert.equal(r.status, 201, r.text);
     await use();
-    const oneCopy = await fileBytes();
+    const oneCopy = await residentBytes();
     const size = statSync(bigB).size;
     // One copy in use shows: its output matrix alone is about half the file.
-    assert.ok(oneCopy > size / 3, `file-backed memory ${oneCopy} with one copy (file ${size})`);
+    assert.ok(oneCopy > size / 3, `resident memory ${oneCopy} with one copy (file ${size})`);
     const update = await req('POST', '/admin/v1/models/update', { name: 'big', ref: 'big:b' });
     assert.equal(update.status, 200, update.text);
     await use(); // the new copy's pages are read now
     // Both copies' pages were resident for a moment; once the old copy is gone, one again.
-    let now = await fileBytes();
+    let now = await residentBytes();
     for (let i = 0; i < 100 && now > oneCopy + size / 4; ++i) {
       await new Promise((res) => setTimeout(res, 50));
-      now = await fileBytes();
+      now = await residentBytes();
     }
     assert.ok(now < oneCopy + size / 4,
-      `file-backed memory ${now} after the update, ${oneCopy} with one copy (file ${size})`);
+      `resident memory ${now} after the update, ${oneCopy} with one copy (file ${size})`);
     const models = await req('GET', '/admin/v1/models');
     const m = models.json.models.find((x) => x.name === 'big');
     assert.equal(m.path, bigB);

@@ -100,9 +100,10 @@ class Backend {
   virtual Result<std::unique_ptr<KvCache>> NewKvCache(const KvCacheShape& shape) = 0;
   // The longest sequence a cache made here can attend over.
   virtual int MaxSeqLen(const KvCache& cache) const = 0;
-  // May replace w by a copy, owned by the backend, in a layout its MatMul reads faster (the
-  // CPU's 16-row Q4_0 panels); the view keeps its shape. For weights used only through
-  // MatMul/MatMulMany, and through ExpertMatrix slices of slice_rows rows (w->rows if none).
+  // May replace w by a copy owned by the backend (in its memory, perhaps in a layout its
+  // MatMul reads faster, e.g. the CPU's 16-row Q4_0 panels); the view keeps its shape. For
+  // weights read through MatMul/MatMulMany and ExpertMatrix slices of slice_rows rows
+  // (w->rows if none); slice_rows 0: also read as an embedding table (Embed) or by head.
   // Call at load time, before ReserveMatMul.
   virtual Status PrepareMatMul(MatrixView* w, int64_t slice_rows) = 0;
   // Makes MatMul ready for w with up to max_rows input rows (e.g. room for rounded

@@ -57,11 +57,12 @@ Result<std::unique_ptr<KvCache>> KvCache::Create(const KvCacheOptions& o) {
   std::unique_ptr<KvCache> cache(new KvCache());
   cache->o_ = o;
   cache->head_bytes_ = *RowBytes(o.type, o.head_dim);
-  // new T[n] without () leaves the memory untouched: pages are mapped on first write.
-  cache->k_.reset(new (std::nothrow) uint8_t[per_tensor]);
-  if (!o.k_only) cache->v_.reset(new (std::nothrow) uint8_t[per_tensor]);
+  // Pages are mapped on first write.
+  cache->k_ = HugePageBuffer(per_tensor);
+  if (!o.k_only) cache->v_ = HugePageBuffer(per_tensor);
   cache->scratch_.reset(new (std::nothrow) float[o.scratch_floats * o.n_threads + 1]);
-  if (!cache->k_ || (!o.k_only && !cache->v_) || !cache->scratch_) {
+  if (cache->k_.data() == nullptr || (!o.k_only && cache->v_.data() == nullptr) ||
+      !cache->scratch_) {
     return ResourceExhaustedError("cannot allocate a kv cache of " +
                                   std::to_string((o.k_only ? 1 : 2) * per_tensor) + " bytes");
   }

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "base/huge_pages.h"
 #include "base/status.h"
 #include "base/thread_pool.h"
 #include "engine/tensor/dtype.h"
@@ -60,10 +61,10 @@ class KvCache {
   bool k_only() const { return o_.k_only; }
 
   // K (V) of kv head g at `slot`; the block's later positions of that head follow it.
-  uint8_t* k_head(int layer, int64_t slot, int g) { return k_.get() + Offset(layer, slot, g); }
+  uint8_t* k_head(int layer, int64_t slot, int g) { return K() + Offset(layer, slot, g); }
   uint8_t* v_head(int layer, int64_t slot, int g) { return V() + Offset(layer, slot, g); }
   const uint8_t* k_head(int layer, int64_t slot, int g) const {
-    return k_.get() + Offset(layer, slot, g);
+    return K() + Offset(layer, slot, g);
   }
   const uint8_t* v_head(int layer, int64_t slot, int g) const {
     return V() + Offset(layer, slot, g);
@@ -92,7 +93,8 @@ class KvCache {
 
  private:
   KvCache() = default;
-  uint8_t* V() const { return o_.k_only ? k_.get() : v_.get(); }
+  uint8_t* K() const { return static_cast<uint8_t*>(k_.data()); }
+  uint8_t* V() const { return static_cast<uint8_t*>(o_.k_only ? k_.data() : v_.data()); }
   size_t Offset(int layer, int64_t slot, int g) const {
     const size_t bs = static_cast<size_t>(o_.block_size);
     const size_t block = static_cast<size_t>(slot) / bs;
@@ -106,8 +108,9 @@ class KvCache {
   KvCacheOptions o_;
   size_t head_bytes_ = 0;
   int n_past_ = 0;
-  std::unique_ptr<uint8_t[]> k_;
-  std::unique_ptr<uint8_t[]> v_;
+  // On huge pages: every decode step streams a sequence's K and V through attention.
+  HugePageBuffer k_;
+  HugePageBuffer v_;
   std::unique_ptr<float[]> scratch_;
 };
 

@@ -34,16 +34,17 @@ Status DenseModel::Init() {
 Status DenseModel::AllocateBuffers() {
   const ModelConfig& c = config_;
   Backend& be = *backend_;
-  // Each weight read only through MatMul may move to the backend's faster layout, then gets
-  // its scratch. The tied output matrix is also the embedding table (read by row) and the
-  // router stays as it is; expert stacks are sliced per expert (slice_rows); the MLA head
-  // matrices are read per head (ReserveMatMulHeads below).
+  // Each weight may move to the backend's memory, perhaps in a faster layout, then gets its
+  // scratch. The tied output matrix is also the embedding table (slice_rows 0; the table
+  // follows it), the MLA head matrices are read per head (slice_rows 0, ReserveMatMulHeads
+  // below); expert stacks are sliced per expert.
   auto prepare = [&](MatrixView* w, int64_t slice_rows) -> Status {
     if (w->data == nullptr) return Status::Ok();
-    if (slice_rows > 0) LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(w, slice_rows));
+    LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(w, slice_rows));
     return be.ReserveMatMul(*w, max_batch_);
   };
   LLMUX_RETURN_IF_ERROR(prepare(&weights_.output, c.tied_output ? 0 : weights_.output.rows));
+  if (c.tied_output) weights_.token_embd = weights_.output;
   size_t n_ff = 0;  // widest FFN hidden layer
   bool moe = false;
   for (int il = 0; il < c.n_layer; ++il) {
@@ -57,6 +58,9 @@ Status DenseModel::AllocateBuffers() {
     LLMUX_RETURN_IF_ERROR(prepare(&l.up_exps, c.n_ff_exp));
     LLMUX_RETURN_IF_ERROR(prepare(&l.down_exps, c.n_embd));
     if (c.is_mla()) {
+      for (MatrixView* w : {&l.wk_b, &l.wv_b}) {
+        if (w->data != nullptr) LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(w, 0));
+      }
       LLMUX_RETURN_IF_ERROR(be.ReserveMatMulHeads(l.wk_b, c.mla.kv_lora, max_batch_));
       LLMUX_RETURN_IF_ERROR(be.ReserveMatMulHeads(l.wv_b, c.mla.v_head, max_batch_));
     }

@@ -6,6 +6,7 @@
 
 #include "engine/backend/cpu/attention.h"
 #include "engine/backend/cpu/elementwise.h"
+#include "engine/backend/cpu/kernels/q6k_lanes.h"
 #include "engine/backend/cpu/rms_norm.h"
 
 namespace llmux {
@@ -135,6 +136,10 @@ void CpuBackend::MatMulHeads(const MatrixView& w, int64_t rows, const float* x, 
 void CpuBackend::Embed(const MatrixView& table, const int32_t* host_ids, int n, float* out) {
   const int64_t width = table.cols;
   pool_.ParallelFor(n, 8, [&](int64_t i) {
+    if (table.layout == kernels::WeightLayout::kQ6KLanes) {
+      kernels::DequantizeQ6KLanesRow(table, host_ids[i], out + i * width);
+      return;
+    }
     const auto* row = static_cast<const uint8_t*>(table.data) + host_ids[i] * table.row_bytes;
     kernels::DequantizeRow(table.type, row, out + i * width, width);
   });

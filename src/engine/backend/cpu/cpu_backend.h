@@ -34,6 +34,7 @@ class CpuBackend final : public Backend {
   Result<std::unique_ptr<KvCache>> NewKvCache(const KvCacheShape& shape) override;
   int MaxSeqLen(const KvCache& cache) const override;
   Status PrepareMatMul(MatrixView* w, int64_t slice_rows) override;
+  const PackedWeights& packed_weights() const { return packed_; }  // what PrepareMatMul made
   Status ReserveMatMul(const MatrixView& w, int max_rows) override;
   Status ReserveMatMulHeads(const MatrixView& w, int64_t rows, int max_rows) override;
 
@@ -78,7 +79,7 @@ class CpuBackend final : public Backend {
   }
 
   ThreadPool pool_;
-  PackedWeights packed_;            // weights in the kernels' faster layouts
+  PackedWeights packed_;            // the backend's copies of weights
   AlignedBuffer<uint8_t> scratch_;  // MatMul's rounded activations
   AlignedBuffer<float> head_in_;    // MatMulHeads: one head's gathered inputs
   AlignedBuffer<float> head_out_;   // and its outputs

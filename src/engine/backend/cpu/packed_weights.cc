@@ -3,38 +3,97 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <utility>
 
 #include "engine/backend/cpu/kernels/panels16.h"
 #include "engine/backend/cpu/kernels/q6k_lanes.h"
 
 namespace llmux {
 
-PackedWeights::~PackedWeights() {
-  for (const Region& r : regions_) munmap(r.data, r.size);
+namespace {
+
+constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kRegionBytes = size_t{64} << 20;
+
+// MemAvailable of /proc/meminfo in bytes; 0 where it cannot be read.
+size_t AvailableMemoryBytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  size_t kib = 0;
+  while (in >> key) {
+    if (key == "MemAvailable:" && (in >> kib)) return kib * 1024;
+    in.ignore(256, '\n');
+  }
+  return 0;
+}
+
+// A row-major copy must leave this much memory available: the KV cache, activations and the
+// rest of the process are allocated after the weights. A model that does not fit beside it
+// keeps its remaining weights in the file mapping, where the kernel can page them.
+constexpr size_t kKeepAvailable = size_t{1} << 30;
+
+}  // namespace
+
+Result<void*> PackedWeights::Allocate(size_t size) {
+  size = (size + 63) / 64 * 64;
+  if (regions_.empty() || regions_.back().size() - region_used_ < size) {
+    HugePageBuffer region(std::max(kRegionBytes, (size + kHugePage - 1) / kHugePage * kHugePage));
+    if (region.data() == nullptr) {
+      return ResourceExhaustedError("cannot allocate " + std::to_string(size) +
+                                    " bytes for the weights");
+    }
+    regions_.push_back(std::move(region));
+    region_used_ = 0;
+  }
+  void* data = static_cast<uint8_t*>(regions_.back().data()) + region_used_;
+  region_used_ += size;
+  bytes_ += size;
+  return data;
 }
 
 Status PackedWeights::Pack(kernels::MatrixView* w, int64_t slice_rows, ThreadPool& pool) {
+  if (w->data == nullptr || w->rows <= 0 || w->layout != kernels::WeightLayout::kRowMajor) {
+    return Status::Ok();
+  }
   // Q4_0 goes to 16-row panels when every slice starts at a panel; Q6_K to the lanes layout,
-  // which keeps rows whole (any slice works).
+  // which keeps rows whole (any slice works, and Embed reads it).
   const bool panels =
       kernels::CanPackPanels16(*w) && slice_rows > 0 && slice_rows % kernels::kPanel16Rows == 0;
-  const bool lanes = kernels::CanPackQ6KLanes(*w) && slice_rows > 0;
-  if (!panels && !lanes) return Status::Ok();
-  const size_t size = panels ? kernels::Panels16Bytes(*w) : kernels::Q6KLanesBytes(*w);
-  void* data = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (data == MAP_FAILED) {
-    return ResourceExhaustedError("cannot allocate " + std::to_string(size) +
-                                  " bytes for packed weights");
+  const bool lanes = kernels::CanPackQ6KLanes(*w);
+  const size_t row_major_size = w->row_bytes * static_cast<size_t>(w->rows);
+  if (!panels && !lanes && TransparentHugePagesOffered() && available_ == kUnknown) {
+    available_ = AvailableMemoryBytes();  // read once; each copy then takes its size off
   }
-  // Huge pages: decode streams every weight once per token, and 4 KiB pages would cost a
-  // TLB walk every 4 KiB of it. Advisory; ignored where transparent huge pages are off.
-  madvise(data, size, MADV_HUGEPAGE);
-  regions_.push_back({data, size});
-  bytes_ += size;
+  const bool copy = !panels && !lanes && TransparentHugePagesOffered() && available_ != kUnknown &&
+                    available_ >= row_major_size + kKeepAvailable;
+  if (!panels && !lanes && !copy) return Status::Ok();
+  const size_t size = panels  ? kernels::Panels16Bytes(*w)
+                      : lanes ? kernels::Q6KLanesBytes(*w)
+                              : row_major_size;
+  LLMUX_ASSIGN_OR_RETURN(void* data, Allocate(size));
   const kernels::MatrixView source = *w;
-  *w = panels ? kernels::PackPanels16(source, data, pool)
-              : kernels::PackQ6KLanes(source, data, pool);
+  if (panels) {
+    *w = kernels::PackPanels16(source, data, pool);
+  } else if (lanes) {
+    *w = kernels::PackQ6KLanes(source, data, pool);
+  } else {
+    // Both threads fault pages in and copy (a huge page each at a time).
+    const auto* src = static_cast<const uint8_t*>(source.data);
+    auto* dst = static_cast<uint8_t*>(data);
+    const int64_t chunks = static_cast<int64_t>((size + kHugePage - 1) / kHugePage);
+    pool.ParallelFor(chunks, 1, [&](int64_t i) {
+      const size_t at = static_cast<size_t>(i) * kHugePage;
+      std::memcpy(dst + at, src + at, std::min(kHugePage, size - at));
+    });
+    w->data = data;
+    row_major_bytes_ += size;
+    available_ -= size;
+  }
   // The source is only read again if a caller still holds the old view (none should). Its
   // whole pages go back (MADV_PAGEOUT never loses data: file pages are re-read on access,
   // anonymous ones stay); a kernel without MADV_PAGEOUT simply keeps them.
@@ -42,8 +101,7 @@ Status PackedWeights::Pack(kernels::MatrixView* w, int64_t slice_rows, ThreadPoo
   const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   const auto begin = reinterpret_cast<uintptr_t>(source.data);
   const uintptr_t first = (begin + page - 1) / page * page;
-  const uintptr_t last =
-      (begin + source.row_bytes * static_cast<size_t>(source.rows)) / page * page;
+  const uintptr_t last = (begin + row_major_size) / page * page;
   if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_PAGEOUT);
 #endif
   return Status::Ok();

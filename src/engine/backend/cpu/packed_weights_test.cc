@@ -100,19 +100,68 @@ TEST(PackedWeightsTest, Q6KStacksMoveToLanesAndTheirSlicesGiveTheRowMajorResults
   }
 }
 
-TEST(PackedWeightsTest, LeavesWhatCannotBeSlicedAtPanelsOrIsNotQ4_0) {
-  CpuBackend be(1);
-  const int64_t cols = 128;
-  const auto data = RandomQ4(72, cols, 4);
-  const MatrixView w{DType::kQ4_0, 72, cols, data.data(), *RowBytes(DType::kQ4_0, cols)};
-  MatrixView sliced = w;
-  ASSERT_TRUE(be.PrepareMatMul(&sliced, 24).ok());  // slices of 24 rows: not at panels
-  EXPECT_EQ(sliced.data, w.data);
-  EXPECT_EQ(sliced.layout, WeightLayout::kRowMajor);
-  std::vector<uint8_t> q8(*RowBytes(DType::kQ8_0, cols) * 32);
-  MatrixView q8_view{DType::kQ8_0, 32, cols, q8.data(), *RowBytes(DType::kQ8_0, cols)};
-  ASSERT_TRUE(be.PrepareMatMul(&q8_view, 32).ok());
-  EXPECT_EQ(q8_view.data, q8.data());
+// What has no faster layout keeps its rows: copied to the backend's huge pages where the
+// kernel offers them (the first copy at a huge-page boundary), products unchanged.
+TEST(PackedWeightsTest, OtherMatricesKeepTheirRowsInTheBackendsMemory) {
+  CpuBackend be(2);
+  const int64_t cols = 256;
+  const auto q4 = RandomQ4(72, cols, 4);
+  const auto q4k = RandomRows(DType::kQ4_K, 40, cols, 6);
+  const MatrixView sources[] = {
+      {DType::kQ4_0, 72, cols, q4.data(), *RowBytes(DType::kQ4_0, cols)},  // slices of 24
+      {DType::kQ4_K, 40, cols, q4k.data(), *RowBytes(DType::kQ4_K, cols)}};
+  std::mt19937 rng(2);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(cols) * 3);
+  for (float& v : x) v = d(rng);
+  bool first = true;
+  for (const MatrixView& source : sources) {
+    MatrixView w = source;
+    ASSERT_TRUE(be.PrepareMatMul(&w, 24).ok());
+    EXPECT_EQ(w.layout, WeightLayout::kRowMajor);
+    if (!TransparentHugePagesOffered()) {
+      EXPECT_EQ(w.data, source.data);
+      continue;
+    }
+    ASSERT_NE(w.data, source.data);
+    if (first) {
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(w.data) % (uintptr_t{2} << 20), 0u);
+    }
+    first = false;
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(w.data) % 64, 0u);
+    ASSERT_EQ(std::memcmp(w.data, source.data, source.row_bytes * source.rows), 0);
+    ASSERT_TRUE(be.ReserveMatMul(w, 8).ok());
+    for (int n_single : {0, 3}) {
+      const auto want = Product(be, source, x, 3, n_single);
+      const auto got = Product(be, w, x, 3, n_single);
+      ASSERT_EQ(std::memcmp(got.data(), want.data(), want.size() * 4), 0);
+    }
+  }
+  if (TransparentHugePagesOffered()) {
+    EXPECT_EQ(be.packed_weights().bytes(), be.packed_weights().row_major_bytes());
+    EXPECT_EQ(be.packed_weights().row_major_bytes(), q4.size() + q4k.size());
+  }
+}
+
+// A tied output matrix (slice_rows 0) may take the Q6_K lanes layout: its rows stay whole,
+// and Embed reads them back as the source's.
+TEST(PackedWeightsTest, AnEmbeddingTableInLanesEmbedsAsTheSource) {
+  CpuBackend be(2);
+  const int64_t rows = 37, cols = 512;
+  const auto data = RandomRows(DType::kQ6_K, rows, cols, 8);
+  const MatrixView source{DType::kQ6_K, rows, cols, data.data(), *RowBytes(DType::kQ6_K, cols)};
+  MatrixView table = source;
+  ASSERT_TRUE(be.PrepareMatMul(&table, 0).ok());
+  if (!kernels::CanPackQ6KLanes(source)) GTEST_SKIP() << "the lanes layout needs AVX-512 and GFNI";
+  ASSERT_EQ(table.layout, WeightLayout::kQ6KLanes);
+  const std::vector<int32_t> ids = {0, 36, 5, 5, 17};
+  std::vector<float> got(ids.size() * cols), want(cols);
+  be.Embed(table, ids.data(), static_cast<int>(ids.size()), got.data());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    kernels::DequantizeRow(DType::kQ6_K, data.data() + ids[i] * source.row_bytes, want.data(),
+                           cols);
+    ASSERT_EQ(std::memcmp(got.data() + i * cols, want.data(), cols * 4), 0) << "row " << ids[i];
+  }
 }
 
 }  // namespace

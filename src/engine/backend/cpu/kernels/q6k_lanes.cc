@@ -79,27 +79,41 @@ MatrixView PackQ6KLanes(const MatrixView& w, void* out, ThreadPool& pool) {
   return v;
 }
 
-void UnpackQ6KLanesRow(const MatrixView& packed, int64_t r, uint8_t* row) {
+namespace {
+
+// Block b of row r of a lanes-layout matrix back in the Q6_K encoding.
+void UnpackQ6KLanesBlock(const MatrixView& packed, int64_t r, int64_t b, BlockQ6_K* blk) {
   const int64_t nb = packed.cols / kQKK;
   const uint8_t* in =
       static_cast<const uint8_t*>(packed.data) + static_cast<size_t>(r) * packed.row_bytes;
   const uint8_t* scales = in + nb * kQ6KLanesCodeBytes;
   const uint8_t* d = scales + nb * 16;
-  auto* out = reinterpret_cast<BlockQ6_K*>(row);
-  for (int64_t b = 0; b < nb; ++b) {
-    BlockQ6_K& blk = out[b];
-    std::memset(&blk, 0, sizeof(blk));
-    const uint8_t* codes = in + b * kQ6KLanesCodeBytes;
-    for (int p = 0; p < 64; ++p) {
-      uint8_t v3 = 0;
-      for (int k = 0; k < 3; ++k) {
-        SetQ6KCode(&blk, LaneElement(k, p), codes[64 * k + p] & 0x3F);
-        v3 = static_cast<uint8_t>(v3 | (codes[64 * k + p] >> 6) << (2 * k));
-      }
-      SetQ6KCode(&blk, LaneElement(3, p), v3);
+  std::memset(blk, 0, sizeof(*blk));
+  const uint8_t* codes = in + b * kQ6KLanesCodeBytes;
+  for (int p = 0; p < 64; ++p) {
+    uint8_t v3 = 0;
+    for (int k = 0; k < 3; ++k) {
+      SetQ6KCode(blk, LaneElement(k, p), codes[64 * k + p] & 0x3F);
+      v3 = static_cast<uint8_t>(v3 | (codes[64 * k + p] >> 6) << (2 * k));
     }
-    std::memcpy(blk.scales, scales + 16 * b, 16);
-    std::memcpy(&blk.d, d + 2 * b, 2);
+    SetQ6KCode(blk, LaneElement(3, p), v3);
+  }
+  std::memcpy(blk->scales, scales + 16 * b, 16);
+  std::memcpy(&blk->d, d + 2 * b, 2);
+}
+
+}  // namespace
+
+void UnpackQ6KLanesRow(const MatrixView& packed, int64_t r, uint8_t* row) {
+  auto* out = reinterpret_cast<BlockQ6_K*>(row);
+  for (int64_t b = 0; b < packed.cols / kQKK; ++b) UnpackQ6KLanesBlock(packed, r, b, &out[b]);
+}
+
+void DequantizeQ6KLanesRow(const MatrixView& packed, int64_t r, float* out) {
+  for (int64_t b = 0; b < packed.cols / kQKK; ++b) {
+    BlockQ6_K blk;
+    UnpackQ6KLanesBlock(packed, r, b, &blk);
+    DequantizeRow(DType::kQ6_K, &blk, out + b * kQKK, kQKK);
   }
 }
 

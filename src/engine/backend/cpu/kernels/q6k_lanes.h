@@ -37,6 +37,8 @@ size_t Q6KLanesBytes(const MatrixView& w);
 MatrixView PackQ6KLanes(const MatrixView& w, void* out, ThreadPool& pool);
 // Row r of a lanes-layout matrix back in the Q6_K encoding (RowBytes(kQ6_K, cols) bytes).
 void UnpackQ6KLanesRow(const MatrixView& packed, int64_t r, uint8_t* row);
+// Row r of a lanes-layout matrix as floats (cols of them), as DequantizeRow gives the source.
+void DequantizeQ6KLanesRow(const MatrixView& packed, int64_t r, float* out);
 
 // Activations (ActKind::kQ8KLanes): a kQ8K row (BlockQ8_K[nb]), padded to 64 bytes, then per
 // block the four code vectors in the lanes order of the weights (vector k byte 4i + j: code

@@ -1,0 +1,69 @@
+#include "base/huge_pages.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+
+namespace llmux {
+namespace {
+
+// The VmFlags line of the mapping that holds p, from /proc/self/smaps ("" if none).
+std::string VmFlagsOf(const void* p) {
+  std::ifstream in("/proc/self/smaps");
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  std::string line;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    uintptr_t lo = 0, hi = 0;
+    char dash = 0;
+    std::istringstream head(line);
+    if (head >> std::hex >> lo >> dash >> hi && dash == '-' && line.find(':') > line.find(' ')) {
+      inside = lo <= addr && addr < hi;
+      continue;
+    }
+    if (inside && line.rfind("VmFlags:", 0) == 0) return line;
+  }
+  return "";
+}
+
+TEST(HugePageBufferTest, StartsAtAHugePageZeroedAndAdvised) {
+  HugePageBuffer buf(3 * 4096 + 5);
+  ASSERT_NE(buf.data(), nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(buf.data()) % (uintptr_t{2} << 20), 0u);
+  EXPECT_EQ(buf.size(), 4u * 4096);
+  const auto* bytes = static_cast<const uint8_t*>(buf.data());
+  for (size_t i = 0; i < buf.size(); ++i) ASSERT_EQ(bytes[i], 0) << i;
+  std::memset(buf.data(), 7, buf.size());  // writable to the last byte
+  // MADV_HUGEPAGE shows as "hg" among the mapping's flags (whatever the kernel then backs it
+  // with).
+  EXPECT_NE(VmFlagsOf(buf.data()).find(" hg"), std::string::npos) << VmFlagsOf(buf.data());
+}
+
+TEST(HugePageBufferTest, MovesOwnershipAndUnmapsOnce) {
+  HugePageBuffer a(1 << 20);
+  void* p = a.data();
+  ASSERT_NE(p, nullptr);
+  HugePageBuffer b(std::move(a));
+  EXPECT_EQ(a.data(), nullptr);
+  EXPECT_EQ(a.size(), 0u);
+  EXPECT_EQ(b.data(), p);
+  HugePageBuffer c;
+  c = std::move(b);
+  EXPECT_EQ(c.data(), p);
+  EXPECT_EQ(b.data(), nullptr);
+  EXPECT_FALSE(VmFlagsOf(p).empty());
+}
+
+TEST(HugePageBufferTest, ZeroOrImpossibleSizesMapNothing) {
+  EXPECT_EQ(HugePageBuffer(0).data(), nullptr);
+  EXPECT_EQ(HugePageBuffer(SIZE_MAX - 4096).data(), nullptr);
+  EXPECT_EQ(HugePageBuffer(SIZE_MAX).data(), nullptr);
+}
+
+}  // namespace
+}  // namespace llmux
