@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "base/huge_pages.h"
 #include "base/thread_pool.h"
 #include "engine/backend/cpu/kernels/kernels.h"
 #include "engine/backend/cpu/kernels/panels16.h"
@@ -52,9 +53,9 @@ const Shape kShapes[] = {
 };
 
 // A weight matrix, replicated so that decode passes cycle through more memory than the
-// last-level cache and really stream from DRAM.
+// last-level cache and really stream from DRAM; on huge pages, as the CPU backend keeps it.
 struct Weights {
-  std::vector<uint8_t> data;
+  HugePageBuffer data;
   size_t matrix_bytes;
   int copies;
   MatrixView View(int i) const {
@@ -62,7 +63,7 @@ struct Weights {
                       row_bytes, layout};
   }
   const uint8_t* base = nullptr;  // data, or its 16-row panel copy
-  std::vector<uint8_t> panels;
+  HugePageBuffer panels;
   WeightLayout layout = WeightLayout::kRowMajor;
   DType type;
   int64_t rows, cols;
@@ -79,11 +80,11 @@ void PackWeights(Weights& w, WeightLayout layout, ThreadPool& pool) {
     std::fprintf(stderr, "these kernels do not take that layout for this type\n");
     std::exit(1);
   }
-  w.panels.resize((panels ? Panels16Bytes(all) : Q6KLanesBytes(all)) + 64);
-  auto* aligned =
-      reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(w.panels.data()) + 63) / 64 * 64);
+  const size_t bytes = panels ? Panels16Bytes(all) : Q6KLanesBytes(all);
+  w.panels = HugePageBuffer(bytes);
+  if (w.panels.data() == nullptr) std::abort();
   const MatrixView packed =
-      panels ? PackPanels16(all, aligned, pool) : PackQ6KLanes(all, aligned, pool);
+      panels ? PackPanels16(all, w.panels.data(), pool) : PackQ6KLanes(all, w.panels.data(), pool);
   w.base = static_cast<const uint8_t*>(packed.data);
   w.row_bytes = packed.row_bytes;
   w.matrix_bytes = packed.row_bytes * static_cast<size_t>(w.rows);
@@ -99,7 +100,9 @@ Weights MakeWeights(DType type, int64_t rows, int64_t cols, size_t min_footprint
   w.matrix_bytes = w.row_bytes * static_cast<size_t>(rows);
   w.copies =
       static_cast<int>(std::max<size_t>(1, (min_footprint + w.matrix_bytes - 1) / w.matrix_bytes));
-  w.data.resize(w.matrix_bytes * w.copies);
+  w.data = HugePageBuffer(w.matrix_bytes * w.copies);
+  if (w.data.data() == nullptr) std::abort();
+  auto* data = static_cast<uint8_t*>(w.data.data());
   // Quantize a few random rows, then tile them (quantizing 150k rows would take too long).
   std::mt19937 rng(1);
   std::normal_distribution<float> dist(0.0f, 0.05f);
@@ -110,10 +113,10 @@ Weights MakeWeights(DType type, int64_t rows, int64_t cols, size_t min_footprint
     for (auto& v : row) v = dist(rng);
     if (!QuantizeRow(type, row.data(), rows_q.data() + r * w.row_bytes, cols).ok()) std::abort();
   }
-  for (size_t off = 0, r = 0; off < w.data.size(); off += w.row_bytes, ++r) {
-    std::memcpy(w.data.data() + off, rows_q.data() + (r % kDistinct) * w.row_bytes, w.row_bytes);
+  for (size_t off = 0, r = 0; off < w.matrix_bytes * w.copies; off += w.row_bytes, ++r) {
+    std::memcpy(data + off, rows_q.data() + (r % kDistinct) * w.row_bytes, w.row_bytes);
   }
-  w.base = w.data.data();
+  w.base = data;
   return w;
 }
 
