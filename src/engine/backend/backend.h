@@ -103,7 +103,7 @@ class Backend {
   // May replace w by a copy owned by the backend (in its memory, perhaps in a layout its
   // MatMul reads faster, e.g. the CPU's 16-row Q4_0 panels); the view keeps its shape. For
   // weights read through MatMul/MatMulMany and ExpertMatrix slices of slice_rows rows
-  // (w->rows if none); slice_rows 0: also read as an embedding table (Embed) or by head.
+  // (w->rows if none; MatMulHeads slices too); slice_rows 0: also an embedding table (Embed).
   // Call at load time, before ReserveMatMul.
   virtual Status PrepareMatMul(MatrixView* w, int64_t slice_rows) = 0;
   // Makes MatMul ready for w with up to max_rows input rows (e.g. room for rounded

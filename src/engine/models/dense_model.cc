@@ -36,8 +36,8 @@ Status DenseModel::AllocateBuffers() {
   Backend& be = *backend_;
   // Each weight may move to the backend's memory, perhaps in a faster layout, then gets its
   // scratch. The tied output matrix is also the embedding table (slice_rows 0; the table
-  // follows it), the MLA head matrices are read per head (slice_rows 0, ReserveMatMulHeads
-  // below); expert stacks are sliced per expert.
+  // follows it); expert stacks are sliced per expert, the MLA head matrices per head
+  // (MatMulHeads).
   auto prepare = [&](MatrixView* w, int64_t slice_rows) -> Status {
     if (w->data == nullptr) return Status::Ok();
     LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(w, slice_rows));
@@ -58,9 +58,8 @@ Status DenseModel::AllocateBuffers() {
     LLMUX_RETURN_IF_ERROR(prepare(&l.up_exps, c.n_ff_exp));
     LLMUX_RETURN_IF_ERROR(prepare(&l.down_exps, c.n_embd));
     if (c.is_mla()) {
-      for (MatrixView* w : {&l.wk_b, &l.wv_b}) {
-        if (w->data != nullptr) LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(w, 0));
-      }
+      if (l.wk_b.data != nullptr) LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(&l.wk_b, c.mla.kv_lora));
+      if (l.wv_b.data != nullptr) LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(&l.wv_b, c.mla.v_head));
       LLMUX_RETURN_IF_ERROR(be.ReserveMatMulHeads(l.wk_b, c.mla.kv_lora, max_batch_));
       LLMUX_RETURN_IF_ERROR(be.ReserveMatMulHeads(l.wv_b, c.mla.v_head, max_batch_));
     }
