@@ -93,7 +93,7 @@ ServingMetrics::ServingMetrics() : registry_(std::make_shared<prometheus::Regist
                          .Name("llmux_process_resident_bytes")
                          .Help(
                              "Resident memory of the process; kind=\"file\": the part backed "
-                             "by files (mapped model weights)")
+                             "by files (model weights left in their file mapping)")
                          .Register(*registry_);
   kv_token_bytes_ = &prometheus::BuildGauge()
                          .Name("llmux_kv_cache_bytes_per_token")
