@@ -33,8 +33,9 @@ namespace {
 // DeepSeek-V3 output (28 blocks a row) 28-33 with it against 23-24 without or into L1; the
 // 1024- and 2048-column outputs (4 and 8 blocks) 30-37 without it against 24-28 with it.
 // Each block's step prefetches its share of the row (w_stride / nb bytes), so the row's
-// scales and d, stored after its codes, come ahead too (they did not when only the codes
-// were prefetched: DeepSeek-V3-shaped decode 1.06-1.32x llama.cpp instead of 0.88-1.18x).
+// scales and d, stored after its codes, come ahead too. When only the codes were prefetched,
+// DeepSeek-V3-shaped decode ran at 0.84-1.12x llama.cpp in the rounds that gave 1.06-1.32x
+// with the whole row.
 constexpr int64_t kRowsAhead = 4;
 constexpr size_t kMinAhead = 16 * 1024;
 constexpr int64_t kMinPrefetchBlocks = 16;
