@@ -10,20 +10,16 @@
 
 namespace llmux {
 
-namespace {
-constexpr size_t kHugePage = size_t{2} << 20;
-}  // namespace
-
 HugePageBuffer::HugePageBuffer(size_t size) {
   if (size == 0 || size > SIZE_MAX / 2) return;
   const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   size = (size + page - 1) / page * page;
   // Map a huge page more and trim both ends, so the buffer starts at a huge-page boundary.
-  const size_t span = size + kHugePage;
+  const size_t span = size + kHugePageBytes;
   void* p = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return;
   const auto begin = reinterpret_cast<uintptr_t>(p);
-  const uintptr_t start = (begin + kHugePage - 1) / kHugePage * kHugePage;
+  const uintptr_t start = (begin + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
   if (start > begin) munmap(p, start - begin);
   const size_t tail = begin + span - (start + size);
   if (tail > 0) munmap(reinterpret_cast<void*>(start + size), tail);

@@ -8,6 +8,8 @@
 
 namespace llmux {
 
+constexpr size_t kHugePageBytes = size_t{2} << 20;  // a transparent huge page on x86-64
+
 class HugePageBuffer {
  public:
   HugePageBuffer() = default;

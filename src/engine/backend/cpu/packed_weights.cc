@@ -17,7 +17,6 @@ namespace llmux {
 
 namespace {
 
-constexpr size_t kHugePage = size_t{2} << 20;
 constexpr size_t kRegionBytes = size_t{64} << 20;
 
 // MemAvailable of /proc/meminfo in bytes; 0 where it cannot be read.
@@ -42,7 +41,8 @@ constexpr size_t kKeepAvailable = size_t{1} << 30;
 Result<void*> PackedWeights::Allocate(size_t size) {
   size = (size + 63) / 64 * 64;
   if (regions_.empty() || regions_.back().size() - region_used_ < size) {
-    HugePageBuffer region(std::max(kRegionBytes, (size + kHugePage - 1) / kHugePage * kHugePage));
+    HugePageBuffer region(
+        std::max(kRegionBytes, (size + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes));
     if (region.data() == nullptr) {
       return ResourceExhaustedError("cannot allocate " + std::to_string(size) +
                                     " bytes for the weights");
@@ -56,6 +56,12 @@ Result<void*> PackedWeights::Allocate(size_t size) {
   return data;
 }
 
+bool PackedWeights::RoomForCopy(size_t size) {
+  if (!TransparentHugePagesOffered()) return false;
+  if (available_ == kUnknown) available_ = AvailableMemoryBytes();  // once; copies take theirs off
+  return available_ >= size + kKeepAvailable;
+}
+
 Status PackedWeights::Pack(kernels::MatrixView* w, int64_t slice_rows, ThreadPool& pool) {
   if (w->data == nullptr || w->rows <= 0 || w->layout != kernels::WeightLayout::kRowMajor) {
     return Status::Ok();
@@ -66,12 +72,7 @@ Status PackedWeights::Pack(kernels::MatrixView* w, int64_t slice_rows, ThreadPoo
       kernels::CanPackPanels16(*w) && slice_rows > 0 && slice_rows % kernels::kPanel16Rows == 0;
   const bool lanes = kernels::CanPackQ6KLanes(*w);
   const size_t row_major_size = w->row_bytes * static_cast<size_t>(w->rows);
-  if (!panels && !lanes && TransparentHugePagesOffered() && available_ == kUnknown) {
-    available_ = AvailableMemoryBytes();  // read once; each copy then takes its size off
-  }
-  const bool copy = !panels && !lanes && TransparentHugePagesOffered() && available_ != kUnknown &&
-                    available_ >= row_major_size + kKeepAvailable;
-  if (!panels && !lanes && !copy) return Status::Ok();
+  if (!panels && !lanes && !RoomForCopy(row_major_size)) return Status::Ok();
   const size_t size = panels  ? kernels::Panels16Bytes(*w)
                       : lanes ? kernels::Q6KLanesBytes(*w)
                               : row_major_size;
@@ -85,10 +86,10 @@ Status PackedWeights::Pack(kernels::MatrixView* w, int64_t slice_rows, ThreadPoo
     // Both threads fault pages in and copy (a huge page each at a time).
     const auto* src = static_cast<const uint8_t*>(source.data);
     auto* dst = static_cast<uint8_t*>(data);
-    const int64_t chunks = static_cast<int64_t>((size + kHugePage - 1) / kHugePage);
+    const int64_t chunks = static_cast<int64_t>((size + kHugePageBytes - 1) / kHugePageBytes);
     pool.ParallelFor(chunks, 1, [&](int64_t i) {
-      const size_t at = static_cast<size_t>(i) * kHugePage;
-      std::memcpy(dst + at, src + at, std::min(kHugePage, size - at));
+      const size_t at = static_cast<size_t>(i) * kHugePageBytes;
+      std::memcpy(dst + at, src + at, std::min(kHugePageBytes, size - at));
     });
     w->data = data;
     row_major_bytes_ += size;

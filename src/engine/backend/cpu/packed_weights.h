@@ -38,6 +38,9 @@ class PackedWeights {
   // `size` writable bytes at a cache-line boundary. Copies are laid one after another in
   // regions of whole huge pages (most matrices are smaller than one).
   Result<void*> Allocate(size_t size);
+  // Whether a row-major copy of `size` bytes is worth making: huge pages are offered and it
+  // leaves enough memory available.
+  bool RoomForCopy(size_t size);
 
   std::vector<HugePageBuffer> regions_;
   size_t region_used_ = 0;  // of regions_.back()
