@@ -568,6 +568,16 @@ bool LocalInferenceService::Serves(const ModelHost* host) const {
   return false;
 }
 
+bool LocalInferenceService::ReplacedSince(const ModelHost& host) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  bool served = false, other = false;
+  for (const auto& h : hosts_) {
+    served = served || h.get() == &host;
+    other = other || (h.get() != &host && h->name() == host.name());
+  }
+  return !served && other;
+}
+
 Status LocalInferenceService::SubmitError(const ModelHost& host, Status status,
                                           const char* field) const {
   if (status.code() == StatusCode::kResourceExhausted && !Serves(&host)) {
@@ -576,9 +586,19 @@ Status LocalInferenceService::SubmitError(const ModelHost& host, Status status,
   return status.WithField(field);
 }
 
+// A hot update retires the old copy between a request's lookup and its submission only in a
+// short window; a request caught there goes to the new copy (once: a second update in the same
+// window is refused as an unloaded model).
 Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Chat(ChatRequest request,
                                                                    std::shared_ptr<Sink> sink) {
   LLMUX_RETURN_IF_ERROR(ValidateChatRequest(request));
+  bool retired = false;
+  auto handle = ChatOnce(request, sink, &retired);
+  return retired ? ChatOnce(request, sink, nullptr) : handle;
+}
+
+Result<std::shared_ptr<RequestHandle>> LocalInferenceService::ChatOnce(
+    const ChatRequest& request, const std::shared_ptr<Sink>& sink, bool* retired) {
   LLMUX_ASSIGN_OR_RETURN(ModelUse use, UseModel(request.model, request.options.keep_alive_s));
   const std::shared_ptr<ModelHost>& host = use.host;
   const chat::ChatTemplate& tmpl = host->chat_template();
@@ -599,13 +619,17 @@ Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Chat(ChatRequest r
   if (!request.parallel_tool_calls) parser_options.max_tool_calls = 1;
   auto parser = tmpl.MakeParser(render, parser_options);
   LLMUX_ASSIGN_OR_RETURN(auto waiting_slot, TakeWaitingSlot(*host, request.options));
-  auto stream = std::make_shared<GenerationStream>(
-      host->name(), host->tokenizer(), metrics_, std::move(sink), request.options.stop,
-      std::move(parser), request.options.logprobs);
+  auto stream = std::make_shared<GenerationStream>(host->name(), host->tokenizer(), metrics_, sink,
+                                                   request.options.stop, std::move(parser),
+                                                   request.options.logprobs);
   auto ticket = host->engine().Submit(
       std::move(engine_request),
       HoldWhileWaiting(HoldBusy(stream->MakeCallbacks(), use.busy), std::move(waiting_slot)));
   if (!ticket.ok()) {
+    if (retired != nullptr && ReplacedSince(*host)) {
+      *retired = true;
+      return ticket.status();
+    }
     stream->Refused();
     return SubmitError(*host, ticket.status(), "messages");
   }
@@ -615,18 +639,29 @@ Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Chat(ChatRequest r
 Result<std::shared_ptr<RequestHandle>> LocalInferenceService::Complete(
     CompletionRequest request, std::shared_ptr<Sink> sink) {
   LLMUX_RETURN_IF_ERROR(ValidateCompletionRequest(request));
+  bool retired = false;  // as in Chat
+  auto handle = CompleteOnce(request, sink, &retired);
+  return retired ? CompleteOnce(request, sink, nullptr) : handle;
+}
+
+Result<std::shared_ptr<RequestHandle>> LocalInferenceService::CompleteOnce(
+    const CompletionRequest& request, const std::shared_ptr<Sink>& sink, bool* retired) {
   LLMUX_ASSIGN_OR_RETURN(ModelUse use, UseModel(request.model, request.options.keep_alive_s));
   const std::shared_ptr<ModelHost>& host = use.host;
   std::vector<int32_t> prompt = BuildCompletionPrompt(host->tokenizer(), request.prompt);
   EngineRequest engine_request = MakeEngineRequest(std::move(prompt), request.options);
   LLMUX_ASSIGN_OR_RETURN(auto waiting_slot, TakeWaitingSlot(*host, request.options));
-  auto stream = std::make_shared<GenerationStream>(host->name(), host->tokenizer(), metrics_,
-                                                   std::move(sink), request.options.stop, nullptr,
-                                                   request.options.logprobs);
+  auto stream =
+      std::make_shared<GenerationStream>(host->name(), host->tokenizer(), metrics_, sink,
+                                         request.options.stop, nullptr, request.options.logprobs);
   auto ticket = host->engine().Submit(
       std::move(engine_request),
       HoldWhileWaiting(HoldBusy(stream->MakeCallbacks(), use.busy), std::move(waiting_slot)));
   if (!ticket.ok()) {
+    if (retired != nullptr && ReplacedSince(*host)) {
+      *retired = true;
+      return ticket.status();
+    }
     stream->Refused();
     return SubmitError(*host, ticket.status(), "prompt");
   }

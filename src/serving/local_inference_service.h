@@ -135,6 +135,16 @@ class LocalInferenceService : public InferenceService, public ModelManager, publ
   // Unloads models whose keep-alive ran out, until the service is destroyed.
   void ReapIdle();
   bool Serves(const ModelHost* host) const;
+  // Whether a hot update retired `host` while another copy now serves its name.
+  bool ReplacedSince(const ModelHost& host) const;
+  // One attempt at Chat/Complete on the copy the model's name finds. `retired` (may be null):
+  // set, with nothing counted, when that copy was retired by a hot update before the request
+  // reached its engine (the caller then tries the new copy).
+  Result<std::shared_ptr<RequestHandle>> ChatOnce(const ChatRequest& request,
+                                                  const std::shared_ptr<Sink>& sink, bool* retired);
+  Result<std::shared_ptr<RequestHandle>> CompleteOnce(const CompletionRequest& request,
+                                                      const std::shared_ptr<Sink>& sink,
+                                                      bool* retired);
   // Wires a freshly loaded host's engine to the metrics.
   void ObserveEngine(ModelHost& host);
   // What a refused Submit means: a host unloaded between lookup and submission is gone.

@@ -321,6 +321,38 @@ TEST_F(ManagerTest, UnloadCancelsARunningGenerationAndForgetsTheName) {
   EXPECT_EQ(Names().size(), 2u);
 }
 
+// Requests keep coming while the model is updated again and again: each is served, by the old
+// copy or the new one. A request that found the old copy just before it was retired goes to the
+// new one instead of being refused as unloaded.
+TEST_F(ManagerTest, RequestsRacingHotUpdatesAreAllServed) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> served{0};
+  std::vector<std::string> refusals;  // written by the client alone, read after it joined
+  std::thread client([&] {
+    std::string prompt;  // a long prompt: its tokenization widens the window before submission
+    for (int i = 0; i < 60; ++i) prompt += "Once upon a time ";
+    while (!stop.load()) {
+      auto sink = std::make_shared<CollectSink>();
+      auto future = sink->done.get_future();
+      auto handle = service_->Complete(Greedy(prompt, 1), sink);
+      if (!handle.ok()) {
+        refusals.push_back(handle.status().ToString());
+        continue;
+      }
+      EXPECT_EQ(future.get().reason, FinishReason::kLength);
+      ++served;
+    }
+  });
+  for (int i = 0; i < 80; ++i) {  // without the retry, 4 runs in 6 saw a refusal
+    const Status s = service_->ReplaceModel(ModelSpec{"stories", kStories});
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  stop = true;
+  client.join();
+  EXPECT_TRUE(refusals.empty()) << refusals.size() << " refused; the first: " << refusals.front();
+  EXPECT_GT(served.load(), 0);
+}
+
 TEST_F(ManagerTest, UnloadingAnUnknownModelIsNotFound) {
   Status s = service_->UnloadModel("nope");
   EXPECT_EQ(s.code(), StatusCode::kNotFound);

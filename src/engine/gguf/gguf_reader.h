@@ -86,6 +86,12 @@ class GgufFile {
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* FindTensor(std::string_view name) const;
 
+  // Says that this process no longer reads [data, data + size) (e.g. a backend copied those
+  // weights). A mapped file drops the whole pages of the range from the mapping: they leave
+  // the process's resident memory but stay in the page cache, so a later read, or the next
+  // load of the file, maps them again without reading the disk. Borrowed memory is left alone.
+  void ReleasePages(const void* data, size_t size) const;
+
  private:
   GgufFile() = default;
   Status ParseAll();

@@ -1,8 +1,12 @@
 #include "engine/gguf/gguf_reader.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -500,6 +504,87 @@ TEST(GgufReader, ValueEquality) {
   EXPECT_EQ(Value::Int8(-3).AsInt(), -3);
   EXPECT_EQ(Value::Float32(0.25f).AsFloat(), 0.25);
   EXPECT_EQ(std::string(ValueTypeName(ValueType::kArray)), "arr");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Releasing pages
+
+// The resident bytes of the mapping that holds `address`, from /proc/self/smaps; -1 if none.
+int64_t MappingRssBytes(const void* address) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto at = reinterpret_cast<uintptr_t>(address);
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    uintptr_t begin = 0, end = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &begin, &end) == 2 && line.find(':') > 12) {
+      inside = begin <= at && at < end;
+    } else if (inside && line.rfind("Rss:", 0) == 0) {
+      return std::stoll(line.substr(4)) * 1024;  // "Rss:   1234 kB"
+    }
+  }
+  return -1;
+}
+
+// A file of one F32 tensor of n elements (i * 0.5f), written to `path`.
+void WriteFloatFile(const std::string& path, int n) {
+  GgufBytes b;
+  b.Header(3, 1, 1).KvStr("general.architecture", "test");
+  b.TensorInfo("t", {n}, 0, 0).PadTo(32);
+  for (int i = 0; i < n; ++i) b.Put(static_cast<float>(i) * 0.5f);
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(b.bytes().data()),
+            static_cast<std::streamsize>(b.size()));
+}
+
+TEST(GgufReader, ReleasedPagesLeaveTheProcessButNotThePageCache) {
+  const std::string path = ::testing::TempDir() + "/release_pages.gguf";
+  constexpr int kN = 1 << 20;  // 4 MiB of data
+  WriteFloatFile(path, kN);
+  auto file = GgufFile::Open(path);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  const TensorInfo* t = (*file)->FindTensor("t");
+  ASSERT_NE(t, nullptr);
+  const auto* values = reinterpret_cast<const float*>(t->data);
+  double sum = 0;
+  for (int i = 0; i < kN; ++i) sum += values[i];  // every page mapped in
+  const int64_t before = MappingRssBytes(t->data);
+  ASSERT_GE(before, int64_t{4} << 20);
+
+  (*file)->ReleasePages(t->data, t->nbytes);
+  const int64_t after = MappingRssBytes(t->data);
+  const auto page = static_cast<int64_t>(sysconf(_SC_PAGESIZE));
+  // All but the pages the header and the range's ends share went.
+  EXPECT_LE(after, before - (int64_t{4} << 20) + 2 * page) << before << " -> " << after;
+  // The pages stay in the page cache (MADV_PAGEOUT would evict them): mincore reports a file
+  // mapping's page cache residency.
+  const auto first = (reinterpret_cast<uintptr_t>(t->data) + page - 1) / page * page;
+  const size_t n_pages = (t->nbytes - static_cast<size_t>(page)) / static_cast<size_t>(page);
+  std::vector<unsigned char> resident(n_pages);
+  ASSERT_EQ(mincore(reinterpret_cast<void*>(first), n_pages * page, resident.data()), 0);
+  EXPECT_EQ(std::count_if(resident.begin(), resident.end(), [](unsigned char r) { return r & 1; }),
+            static_cast<std::ptrdiff_t>(n_pages));
+  // And a read maps the file's bytes again.
+  double again = 0;
+  for (int i = 0; i < kN; ++i) again += values[i];
+  EXPECT_EQ(again, sum);
+  EXPECT_EQ(values[kN - 1], static_cast<float>(kN - 1) * 0.5f);
+  std::remove(path.c_str());
+}
+
+TEST(GgufReader, ReleasingBorrowedMemoryLeavesItAlone) {
+  const std::string path = ::testing::TempDir() + "/release_borrowed.gguf";
+  constexpr int kN = 1 << 18;
+  WriteFloatFile(path, kN);
+  std::vector<uint8_t> bytes = ReadWholeFile(path);
+  std::remove(path.c_str());
+  auto file = GgufFile::Parse(bytes.data(), bytes.size());
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  const TensorInfo* t = (*file)->FindTensor("t");
+  ASSERT_NE(t, nullptr);
+  (*file)->ReleasePages(t->data, t->nbytes);  // anonymous memory: MADV_DONTNEED would zero it
+  const auto* values = reinterpret_cast<const float*>(t->data);
+  for (int i = 0; i < kN; i += 997) ASSERT_EQ(values[i], static_cast<float>(i) * 0.5f) << i;
 }
 
 }  // namespace

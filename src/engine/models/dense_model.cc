@@ -38,9 +38,18 @@ Status DenseModel::AllocateBuffers() {
   // scratch. The tied output matrix is also the embedding table (slice_rows 0; the table
   // follows it); expert stacks are sliced per expert, the MLA head matrices per head
   // (MatMulHeads).
+  // A weight the backend copied is no longer read from the file: its pages leave the process.
+  auto give_to_backend = [&](MatrixView* w, int64_t slice_rows) -> Status {
+    const MatrixView source = *w;
+    LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(w, slice_rows));
+    if (w->data != source.data) {
+      file_->ReleasePages(source.data, source.row_bytes * static_cast<size_t>(source.rows));
+    }
+    return Status::Ok();
+  };
   auto prepare = [&](MatrixView* w, int64_t slice_rows) -> Status {
     if (w->data == nullptr) return Status::Ok();
-    LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(w, slice_rows));
+    LLMUX_RETURN_IF_ERROR(give_to_backend(w, slice_rows));
     return be.ReserveMatMul(*w, max_batch_);
   };
   LLMUX_RETURN_IF_ERROR(prepare(&weights_.output, c.tied_output ? 0 : weights_.output.rows));
@@ -58,8 +67,8 @@ Status DenseModel::AllocateBuffers() {
     LLMUX_RETURN_IF_ERROR(prepare(&l.up_exps, c.n_ff_exp));
     LLMUX_RETURN_IF_ERROR(prepare(&l.down_exps, c.n_embd));
     if (c.is_mla()) {
-      if (l.wk_b.data != nullptr) LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(&l.wk_b, c.mla.kv_lora));
-      if (l.wv_b.data != nullptr) LLMUX_RETURN_IF_ERROR(be.PrepareMatMul(&l.wv_b, c.mla.v_head));
+      if (l.wk_b.data != nullptr) LLMUX_RETURN_IF_ERROR(give_to_backend(&l.wk_b, c.mla.kv_lora));
+      if (l.wv_b.data != nullptr) LLMUX_RETURN_IF_ERROR(give_to_backend(&l.wv_b, c.mla.v_head));
       LLMUX_RETURN_IF_ERROR(be.ReserveMatMulHeads(l.wk_b, c.mla.kv_lora, max_batch_));
       LLMUX_RETURN_IF_ERROR(be.ReserveMatMulHeads(l.wv_b, c.mla.v_head, max_batch_));
     }

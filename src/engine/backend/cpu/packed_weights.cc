@@ -1,8 +1,5 @@
 #include "engine/backend/cpu/packed_weights.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -95,16 +92,6 @@ Status PackedWeights::Pack(kernels::MatrixView* w, int64_t slice_rows, ThreadPoo
     row_major_bytes_ += size;
     available_ -= size;
   }
-  // The source is only read again if a caller still holds the old view (none should). Its
-  // whole pages go back (MADV_PAGEOUT never loses data: file pages are re-read on access,
-  // anonymous ones stay); a kernel without MADV_PAGEOUT simply keeps them.
-#ifdef MADV_PAGEOUT
-  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const auto begin = reinterpret_cast<uintptr_t>(source.data);
-  const uintptr_t first = (begin + page - 1) / page * page;
-  const uintptr_t last = (begin + row_major_size) / page * page;
-  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_PAGEOUT);
-#endif
   return Status::Ok();
 }
 

@@ -28,8 +28,8 @@ class PackedWeights {
   //   and which Embed reads, are made;
   // - otherwise row-major on huge pages, when the kernel offers transparent huge pages and
   //   the copy leaves enough memory free (else *w stays in the file mapping).
-  // The source pages are then handed back to the kernel (they are clean file pages: reading
-  // them again would only fault them in).
+  // The source stays where it is: its owner may release it (GgufFile::ReleasePages) once
+  // w->data has moved.
   Status Pack(kernels::MatrixView* w, int64_t slice_rows, ThreadPool& pool);
   size_t bytes() const { return bytes_; }
   size_t row_major_bytes() const { return row_major_bytes_; }  // of bytes(): plain copies
@@ -47,7 +47,7 @@ class PackedWeights {
   size_t bytes_ = 0;
   size_t row_major_bytes_ = 0;
   // Memory available for row-major copies: MemAvailable when the first was considered, less
-  // the copies made since (conservative: the file pages they replace are handed back).
+  // the copies made since (conservative: the file pages they replace are released).
   static constexpr size_t kUnknown = ~size_t{0};
   size_t available_ = kUnknown;
 };
