@@ -88,11 +88,14 @@ EngineCallbacks HoldWhileWaiting(EngineCallbacks callbacks,
 // Holds `busy` (the model in use) until the request's finish has been delivered.
 EngineCallbacks HoldBusy(EngineCallbacks callbacks, std::shared_ptr<void> busy) {
   // All copies of the callbacks share one holder, so the finish releases it whatever the engine
-  // keeps; a refused request releases it with the callbacks.
+  // keeps; a refused request releases it with the callbacks. The model turns idle before the
+  // reply goes out, so a client that asks right after it sees the keep-alive running (in
+  // /api/ps and /admin/v1/models alike). An unload that this starts (keep_alive 0) destroys the
+  // engine only after this callback returns: its destructor joins the engine's thread.
   auto held = std::make_shared<std::shared_ptr<void>>(std::move(busy));
   callbacks.on_finish = [held, on_finish = std::move(callbacks.on_finish)](const EngineFinish& f) {
-    if (on_finish) on_finish(f);
     held->reset();
+    if (on_finish) on_finish(f);
   };
   return callbacks;
 }
