@@ -4,32 +4,16 @@
 
 #include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <utility>
+
+#include "tests/support/proc_smaps.h"
 
 namespace llmux {
 namespace {
 
-// The VmFlags line of the mapping that holds p, from /proc/self/smaps ("" if none).
-std::string VmFlagsOf(const void* p) {
-  std::ifstream in("/proc/self/smaps");
-  const auto addr = reinterpret_cast<uintptr_t>(p);
-  std::string line;
-  bool inside = false;
-  while (std::getline(in, line)) {
-    uintptr_t lo = 0, hi = 0;
-    char dash = 0;
-    std::istringstream head(line);
-    if (head >> std::hex >> lo >> dash >> hi && dash == '-' && line.find(':') > line.find(' ')) {
-      inside = lo <= addr && addr < hi;
-      continue;
-    }
-    if (inside && line.rfind("VmFlags:", 0) == 0) return line;
-  }
-  return "";
-}
+// The VmFlags line of the mapping that holds p ("" if none).
+std::string VmFlagsOf(const void* p) { return llmux::testing::SmapsLine(p, "VmFlags:"); }
 
 TEST(HugePageBufferTest, StartsAtAHugePageZeroedAndAdvised) {
   HugePageBuffer buf(3 * 4096 + 5);

@@ -13,6 +13,7 @@
 #include <map>
 
 #include "engine/gguf/gguf_test_bytes.h"
+#include "tests/support/proc_smaps.h"
 #include "tests/support/test_paths.h"
 
 namespace llmux::gguf {
@@ -509,21 +510,10 @@ TEST(GgufReader, ValueEquality) {
 // ---------------------------------------------------------------------------------------------
 // Releasing pages
 
-// The resident bytes of the mapping that holds `address`, from /proc/self/smaps; -1 if none.
+// The resident bytes of the mapping that holds `address`; -1 if none.
 int64_t MappingRssBytes(const void* address) {
-  std::ifstream smaps("/proc/self/smaps");
-  const auto at = reinterpret_cast<uintptr_t>(address);
-  std::string line;
-  bool inside = false;
-  while (std::getline(smaps, line)) {
-    uintptr_t begin = 0, end = 0;
-    if (std::sscanf(line.c_str(), "%lx-%lx ", &begin, &end) == 2 && line.find(':') > 12) {
-      inside = begin <= at && at < end;
-    } else if (inside && line.rfind("Rss:", 0) == 0) {
-      return std::stoll(line.substr(4)) * 1024;  // "Rss:   1234 kB"
-    }
-  }
-  return -1;
+  const std::string line = llmux::testing::SmapsLine(address, "Rss:");  // "Rss:   1234 kB"
+  return line.empty() ? -1 : std::stoll(line.substr(4)) * 1024;
 }
 
 // A file of one F32 tensor of n elements (i * 0.5f), written to `path`.
