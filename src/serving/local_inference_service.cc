@@ -85,7 +85,8 @@ EngineCallbacks HoldWhileWaiting(EngineCallbacks callbacks,
   return callbacks;
 }
 
-// Holds `busy` (the model in use) until the request's finish has been delivered.
+// Holds `busy` (the model in use) until the request finishes, releasing it just before the finish
+// is delivered.
 EngineCallbacks HoldBusy(EngineCallbacks callbacks, std::shared_ptr<void> busy) {
   // All copies of the callbacks share one holder, so the finish releases it whatever the engine
   // keeps; a refused request releases it with the callbacks. The model turns idle before the
