@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/mapped_pages.h"
 #include "engine/convert/hf_dtype.h"
 
 namespace llmux::convert {
@@ -43,12 +44,9 @@ class MappedFile {
   const uint8_t* base() const { return base_; }
   uint64_t size() const { return size_; }
 
-  void DontNeed(uint64_t offset, uint64_t n) const {
-    if (base_ == nullptr || n == 0) return;
-    const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-    const uint64_t begin = (offset + page - 1) / page * page;  // whole pages inside the range
-    const uint64_t end = (offset + n) / page * page;
-    if (end > begin) ::madvise(const_cast<uint8_t*>(base_) + begin, end - begin, MADV_DONTNEED);
+  // The import read tensor [offset, offset + n) and will not read it again.
+  void Release(uint64_t offset, uint64_t n) const {
+    if (offset < size_) ReleaseMappedPages(base_, size_, base_ + offset, n);
   }
 
  private:
@@ -79,7 +77,7 @@ Result<const uint8_t*> HfFiles::Data(const HfTensor& t) {
 
 void HfFiles::Release(const HfTensor& t) {
   auto it = files_.find(t.file);
-  if (it != files_.end()) it->second->DontNeed(t.offset, t.nbytes);
+  if (it != files_.end()) it->second->Release(t.offset, t.nbytes);
 }
 
 namespace {

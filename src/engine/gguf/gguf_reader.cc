@@ -12,6 +12,8 @@
 #include <limits>
 #include <string>
 
+#include "base/mapped_pages.h"
+
 namespace llmux::gguf {
 
 static_assert(std::endian::native == std::endian::little, "the GGUF reader assumes a little-endian host");
@@ -247,19 +249,8 @@ GgufFile::~GgufFile() {
 }
 
 void GgufFile::ReleasePages(const void* data, size_t size) const {
-  if (mapping_ == nullptr || data == nullptr) return;
-  const auto map_begin = reinterpret_cast<uintptr_t>(mapping_);
-  const uintptr_t map_end = map_begin + mapping_size_;
-  const auto begin = std::max(reinterpret_cast<uintptr_t>(data), map_begin);
-  const uintptr_t end = std::min(reinterpret_cast<uintptr_t>(data) + size, map_end);
-  if (end <= begin) return;
-  // Only pages wholly inside the range: the neighbours' bytes stay mapped. A private mapping
-  // of a file it never wrote loses nothing to MADV_DONTNEED (a read faults the file back in);
-  // MADV_PAGEOUT would also evict the pages from the page cache.
-  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const uintptr_t first = (begin + page - 1) / page * page;
-  const uintptr_t last = end / page * page;
-  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  // Borrowed memory (Parse) has no mapping_ and is left alone.
+  ReleaseMappedPages(mapping_, mapping_size_, data, size);
 }
 
 Result<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
