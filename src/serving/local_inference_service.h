@@ -145,6 +145,9 @@ class LocalInferenceService : public InferenceService, public ModelManager, publ
   Result<std::shared_ptr<RequestHandle>> CompleteOnce(const CompletionRequest& request,
                                                       const std::shared_ptr<Sink>& sink,
                                                       bool* retired);
+  // One attempt at Embed, as ChatOnce. An error returned here is the call's answer and `done`
+  // was not called; otherwise `done` moved into the call, which answers through it.
+  Status EmbedOnce(const EmbedRequest& request, Embedded& done, bool* retired);
   // Wires a freshly loaded host's engine to the metrics.
   void ObserveEngine(ModelHost& host);
   // What a refused Submit means: a host unloaded between lookup and submission is gone.

@@ -10,7 +10,9 @@
 #include <cstdio>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <thread>
+
 #include "tests/support/test_paths.h"
 
 namespace llmux::serving {
@@ -351,6 +353,64 @@ TEST_F(ManagerTest, RequestsRacingHotUpdatesAreAllServed) {
   client.join();
   EXPECT_TRUE(refusals.empty()) << refusals.size() << " refused; the first: " << refusals.front();
   EXPECT_GT(served.load(), 0);
+}
+
+// Embedding calls keep coming while the model is updated again and again, and each is answered
+// in full by one copy. A call of more inputs than the engine takes at once goes on on the copy
+// that took its first input even while the update drains it; a call that found the old copy
+// just before it was retired goes to the new one (a long input widens that window).
+TEST_F(ManagerTest, EmbeddingsRacingHotUpdatesAreAllServed) {
+  std::string story;
+  for (int i = 0; i < 60; ++i) story += "Once upon a time ";
+  EmbedRequest many, long_one;
+  many.model = long_one.model = "stories";
+  many.caller_share = "user:1";
+  long_one.caller_share = "user:2";
+  for (int i = 0; i < 12; ++i) {
+    many.inputs.push_back(EmbedInput{"there were " + std::to_string(i) + " cats", {}});
+  }
+  long_one.inputs.push_back(EmbedInput{story, {}});
+  auto embed = [&](const EmbedRequest& request) {
+    std::promise<Result<EmbedResult>> answer;
+    service_->SubmitEmbed(request, [&](Result<EmbedResult> r) { answer.set_value(std::move(r)); });
+    return answer.get_future().get();
+  };
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<std::string> failures;  // guarded by mu
+  int served = 0;                     // guarded by mu
+  auto client = [&](const EmbedRequest& request) {
+    const Result<EmbedResult> want = embed(request);  // before any update
+    ASSERT_TRUE(want.ok()) << want.status().ToString();
+    ASSERT_EQ(want->embeddings.size(), request.inputs.size());
+    while (!stop.load()) {
+      const Result<EmbedResult> got = embed(request);
+      std::lock_guard<std::mutex> lock(mu);
+      if (!got.ok()) {
+        failures.push_back(got.status().ToString());
+        continue;
+      }
+      EXPECT_EQ(got->prompt_tokens, want->prompt_tokens);
+      ASSERT_EQ(got->embeddings.size(), want->embeddings.size());
+      for (size_t i = 0; i < got->embeddings.size(); ++i) {
+        ASSERT_EQ(got->embeddings[i].size(), want->embeddings[i].size());
+        for (size_t j = 0; j < got->embeddings[i].size(); ++j) {
+          ASSERT_NEAR(got->embeddings[i][j], want->embeddings[i][j], 1e-4) << "input " << i;
+        }
+      }
+      ++served;
+    }
+  };
+  std::thread many_client(client, std::cref(many)), long_client(client, std::cref(long_one));
+  for (int i = 0; i < 60; ++i) {
+    const Status s = service_->ReplaceModel(ModelSpec{"stories", kStories});
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  stop = true;
+  many_client.join();
+  long_client.join();
+  EXPECT_TRUE(failures.empty()) << failures.size() << " failed; the first: " << failures.front();
+  EXPECT_GT(served, 0);
 }
 
 TEST_F(ManagerTest, UnloadingAnUnknownModelIsNotFound) {

@@ -164,8 +164,10 @@ Result<std::shared_ptr<EngineTicket>> Engine::Submit(EngineRequest request,
   std::shared_ptr<EngineTicket> ticket = active->ticket;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!accepting_) return ResourceExhaustedError("the engine is shutting down");
-    if (stats_.waiting + static_cast<int>(incoming_.size()) >= options_.max_waiting) {
+    const bool continuation = active->request.continues_accepted && !stop_waiting_ && !shutdown_;
+    if (!accepting_ && !continuation) return ResourceExhaustedError("the engine is shutting down");
+    if (!continuation &&
+        stats_.waiting + static_cast<int>(incoming_.size()) >= options_.max_waiting) {
       return ResourceExhaustedError("too many queued requests (" +
                                     std::to_string(options_.max_waiting) + "); try again later");
     }

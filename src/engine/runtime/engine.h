@@ -75,6 +75,10 @@ struct EngineRequest {
   // sampling, max_tokens, constraint and resume do not apply. Mean pooling never reuses the
   // prefix cache (every position's hidden state is needed).
   EmbeddingPooling embed = EmbeddingPooling::kNone;
+  // A later part of a call the engine already took (an embedding call's next input): taken
+  // while the engine drains (StopAccepting without cancel_waiting, as in a hot update) and
+  // past a full queue, because the call holds its place already; refused after an unload.
+  bool continues_accepted = false;
 };
 
 struct TokenOutput {

@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <thread>
+#include <utility>
 
 #include "engine/gguf/gguf_reader.h"
 #include "engine/runtime/generator.h"
@@ -188,6 +190,60 @@ TEST(EngineTest, RefusesBadRequests) {
   EngineRequest later;
   later.prompt = {1};
   EXPECT_EQ(engine.Submit(std::move(later), {}).status().code(), StatusCode::kResourceExhausted);
+}
+
+// The later inputs of a call the engine already took (an embedding call's) get in past a full
+// queue and while the engine drains; after an unload they are refused like any request.
+TEST(EngineTest, ContinuationsOfAcceptedCallsPassAFullQueueAndADrainButNotAnUnload) {
+  Loaded l = LoadStories();
+  // Declared before the engine, which may still call into them when it is destroyed.
+  Collected first, queued, past_full_queue, past_drain;
+  std::promise<void> in_first_token;
+  EngineOptions options;
+  options.max_waiting = 1;
+  Engine engine(LoadModel(l), *l.tokenizer, options);
+  // The first request holds the engine thread in its first token, so the others stay queued.
+  // Whatever fails below, the guard lets it go before the engine is destroyed.
+  struct Gate {
+    std::promise<void> open;
+    std::shared_future<void> opened = open.get_future().share();
+    bool is_open = false;
+    void Open() {
+      if (!std::exchange(is_open, true)) open.set_value();
+    }
+    ~Gate() { Open(); }
+  } gate;
+  auto request = [&](bool continues_accepted) {
+    EngineRequest req;
+    req.prompt = l.tokenizer->Encode("Once upon a time", true, true);
+    req.sampling = SamplerParams::Greedy();
+    req.max_tokens = 2;
+    req.continues_accepted = continues_accepted;
+    return req;
+  };
+  EngineCallbacks hold = Collect(first);
+  hold.on_token = [&, once = std::make_shared<std::once_flag>()](const TokenOutput&) {
+    std::call_once(*once, [&] {
+      in_first_token.set_value();
+      gate.opened.wait();
+    });
+    return true;
+  };
+  ASSERT_TRUE(engine.Submit(request(false), std::move(hold)).ok());
+  in_first_token.get_future().wait();
+
+  ASSERT_TRUE(engine.Submit(request(false), Collect(queued)).ok());
+  EXPECT_EQ(engine.Submit(request(false), {}).status().code(), StatusCode::kResourceExhausted);
+  ASSERT_TRUE(engine.Submit(request(true), Collect(past_full_queue)).ok());
+  engine.StopAccepting(/*cancel_waiting=*/false);  // a drain, as in a hot update
+  EXPECT_EQ(engine.Submit(request(false), {}).status().code(), StatusCode::kResourceExhausted);
+  ASSERT_TRUE(engine.Submit(request(true), Collect(past_drain)).ok());
+  gate.Open();
+  for (Collected* c : {&first, &queued, &past_full_queue, &past_drain}) {
+    EXPECT_EQ(c->done.get_future().get().reason, EngineFinishReason::kMaxTokens);
+  }
+  engine.StopAccepting(/*cancel_waiting=*/true);  // an unload
+  EXPECT_EQ(engine.Submit(request(true), {}).status().code(), StatusCode::kResourceExhausted);
 }
 
 TEST(EngineTest, ContextFullEndsGeneration) {
